@@ -1,0 +1,26 @@
+import { Command, Flags } from '@oclif/core'
+import { findConfigFile, loadConfig } from '../../config/load.js'
+import { UsageError } from '../../errors.js'
+
+export default class ConfigValidate extends Command {
+  static override summary = 'Check the configuration file: every error names its line and key.'
+  static override examples = ['<%= config.bin %> config validate', '<%= config.bin %> config validate --config ./probe-ops.yaml']
+  static override flags = {
+    config: Flags.string({ char: 'c', description: 'configuration file' }),
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ConfigValidate)
+    try {
+      const config = loadConfig(flags.config)
+      const file = findConfigFile(flags.config)
+      process.stdout.write(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
+    } catch (error) {
+      if (error instanceof UsageError) {
+        process.stderr.write(`probe-ops: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`)
+        this.exit(2)
+      }
+      throw error
+    }
+  }
+}

@@ -1,0 +1,287 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import { LineCounter, parseDocument, isMap, isScalar, type Node } from 'yaml'
+import type { ZodIssue } from 'zod'
+import { UsageError } from '../errors.js'
+import { parseDuration } from '../lib/time.js'
+import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
+import { Secret } from './secret.js'
+
+export interface ServiceConfig {
+  name: string
+  runtime: Runtime
+  container: string
+  composeService: string
+  unit: string
+  pidFile?: string
+  logFile?: string
+  readiness: ReadinessCheck
+  url?: string
+  dependsOn: string[]
+  dataDir?: string
+}
+
+export interface PostgresConfig {
+  host: string
+  port: number
+  user: string
+  database: string
+  password?: Secret
+  sslmode: 'disable' | 'prefer' | 'require' | 'verify-full'
+  connectTimeoutMs: number
+  statementTimeoutMs: number
+}
+
+export interface RedisConfig {
+  /** Without credentials: the password lives in `password` only. */
+  url: string
+  password?: Secret
+  timeoutMs: number
+}
+
+export interface Config {
+  /** The file the configuration came from, or null when only defaults and environment apply. */
+  source: string | null
+  host: string
+  docker: { host: string; composeProject?: string; timeoutMs: number }
+  postgres: PostgresConfig
+  redis: RedisConfig
+  alertmanager: { url: string; timeoutMs: number }
+  services: ServiceConfig[]
+  disk: ParsedConfig['disk']
+  log: ParsedConfig['log']
+  metrics: ParsedConfig['metrics']
+  lock: ParsedConfig['lock']
+  diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
+}
+
+export const DEFAULT_CONFIG_PATHS = ['./probe-ops.yaml', '/etc/network-probe/probe-ops.yaml']
+
+/** The guide's deployment: four services under docker-compose, management depending on the stores. */
+const DEFAULT_SERVICES: Record<string, Partial<ServiceConfig>> = {
+  management: { readiness: 'http', url: 'http://localhost:8000/api/v1/health', dependsOn: ['postgres', 'redis'], unit: 'network-probe-management.service' },
+  web: { readiness: 'http', url: 'http://localhost:3000', unit: 'network-probe-web.service' },
+  postgres: { readiness: 'postgres', dataDir: '/var/lib/postgresql/data', unit: 'postgresql.service' },
+  redis: { readiness: 'redis', unit: 'redis-server.service' },
+}
+
+type Env = Record<string, string | undefined>
+
+/** Which file to read: --config, then $PROBE_OPS_CONFIG, then the first default path that exists. */
+export function findConfigFile(explicit: string | undefined, env: Env = process.env): string | null {
+  if (explicit) return resolve(explicit)
+  if (env.PROBE_OPS_CONFIG) return resolve(env.PROBE_OPS_CONFIG)
+  for (const candidate of DEFAULT_CONFIG_PATHS) if (existsSync(candidate)) return resolve(candidate)
+  return null
+}
+
+export function loadConfig(explicitPath?: string, env: Env = process.env): Config {
+  const path = findConfigFile(explicitPath, env)
+  if (path === null) return resolveConfig(parseConfigText('{}', '(defaults)'), null, env)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code})`
+    throw new UsageError(`config file ${path} ${why}`, 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults')
+  }
+  return resolveConfig(parseConfigText(text, path), path, env)
+}
+
+/** Parses and validates YAML text; every error names the file, line and key. */
+export function parseConfigText(text: string, label: string): ParsedConfig {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const yamlError = doc.errors[0]
+  if (yamlError) {
+    const line = yamlError.linePos?.[0]?.line
+    const what = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '')
+    throw new UsageError(`${label}:${line ?? '?'}: invalid YAML: ${what}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
+  }
+  const raw: unknown = doc.contents === null ? {} : doc.toJS()
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UsageError(`${label}:1: the configuration must be a mapping of keys`, 'start from the example in the README')
+  }
+  const result = configSchema.safeParse(raw)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  throw new UsageError(describeIssue(issue, doc, lineCounter, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
+}
+
+function describeIssue(issue: ZodIssue, doc: ReturnType<typeof parseDocument>, lines: LineCounter, label: string): string {
+  const keyPath = issue.path.map(String)
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0]!
+    const full = [...keyPath, unknown].join('.')
+    const line = lineOfKey(doc, issue.path, unknown, lines)
+    return `${label}:${line}: unknown key "${full}"`
+  }
+  const node = doc.getIn(issue.path, true) as Node | undefined
+  const line = node?.range ? lines.linePos(node.range[0]).line : lineOfKey(doc, issue.path.slice(0, -1), String(issue.path.at(-1)), lines)
+  return `${label}:${line}: "${keyPath.join('.')}": ${issue.message}`
+}
+
+function lineOfKey(doc: ReturnType<typeof parseDocument>, parentPath: (string | number)[], key: string, lines: LineCounter): number | string {
+  const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true)
+  if (isMap(parent)) {
+    for (const pair of parent.items) {
+      if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) return lines.linePos(pair.key.range[0]).line
+    }
+    if (parent.range) return lines.linePos(parent.range[0]).line
+  }
+  return '?'
+}
+
+function readSecretFile(path: string, key: string): Secret {
+  try {
+    const value = readFileSync(path, 'utf8').replace(/\r?\n$/, '')
+    return new Secret(value, `${key} ${path}`)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new UsageError(`${key}: ${path} cannot be read (${code})`, `create the file or fix its permissions, or remove ${key} and set the password in the environment`)
+  }
+}
+
+function parseDatabaseUrl(url: string): Partial<PostgresConfig> {
+  try {
+    const parsed = new URL(url)
+    if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new Error('not a postgres URL')
+    return {
+      host: parsed.hostname || undefined,
+      port: parsed.port ? Number(parsed.port) : undefined,
+      user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      database: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : undefined,
+      password: parsed.password ? new Secret(decodeURIComponent(parsed.password), 'DATABASE_URL') : undefined,
+    }
+  } catch {
+    throw new UsageError('DATABASE_URL is not a valid postgres:// URL', 'use postgres://user@host:port/database, or unset it and use PGHOST/PGPORT/...')
+  }
+}
+
+/** Splits the password out of a redis URL so that the URL itself can be shown. */
+function splitRedisUrl(url: string, origin: string): { url: string; password?: Secret } {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new UsageError(`${origin} is not a valid URL: use redis://[:password@]host:port[/db]`)
+  }
+  if (!/^rediss?:$/.test(parsed.protocol)) throw new UsageError(`${origin} must start with redis:// or rediss://`)
+  const password = parsed.password ? new Secret(decodeURIComponent(parsed.password), origin) : undefined
+  parsed.password = ''
+  parsed.username = ''
+  return { url: parsed.toString().replace(/\/$/, ''), password }
+}
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${name}="${value}" is not a port number`)
+  return n
+}
+
+export function resolveConfig(parsed: ParsedConfig, source: string | null, env: Env = process.env): Config {
+  const fromUrl = env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL) : {}
+  const pg = parsed.postgres
+  const postgres: PostgresConfig = {
+    host: pg.host ?? env.PGHOST ?? fromUrl.host ?? 'localhost',
+    port: pg.port ?? positiveInt(env.PGPORT, 'PGPORT') ?? fromUrl.port ?? 5432,
+    user: pg.user ?? env.PGUSER ?? fromUrl.user ?? 'postgres',
+    database: pg.database ?? env.PGDATABASE ?? fromUrl.database ?? 'network_probe',
+    password: pg.passwordFile
+      ? readSecretFile(pg.passwordFile, 'postgres.passwordFile')
+      : env.PGPASSWORD
+        ? new Secret(env.PGPASSWORD, 'PGPASSWORD')
+        : fromUrl.password,
+    sslmode: pg.sslmode,
+    connectTimeoutMs: pg.connectTimeoutSeconds * 1000,
+    statementTimeoutMs: pg.statementTimeoutSeconds * 1000,
+  }
+
+  const redisUrl = parsed.redis.url ?? env.REDIS_URL ?? 'redis://localhost:6379'
+  const redisSplit = splitRedisUrl(redisUrl, parsed.redis.url ? 'redis.url' : env.REDIS_URL ? 'REDIS_URL' : 'redis.url')
+  const redisPassword = parsed.redis.passwordFile
+    ? readSecretFile(parsed.redis.passwordFile, 'redis.passwordFile')
+    : (redisSplit.password ?? (env.REDISCLI_AUTH ? new Secret(env.REDISCLI_AUTH, 'REDISCLI_AUTH') : undefined))
+
+  const sinceMs = parseDuration(parsed.diagnose.since)!
+  const { since: _since, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
+
+  return {
+    source,
+    host: parsed.host ?? hostname(),
+    docker: {
+      host: parsed.docker.host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+      composeProject: parsed.docker.composeProject,
+      timeoutMs: parsed.docker.timeoutSeconds * 1000,
+    },
+    postgres,
+    redis: { url: redisSplit.url, password: redisPassword, timeoutMs: parsed.redis.timeoutSeconds * 1000 },
+    alertmanager: {
+      url: (parsed.alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''),
+      timeoutMs: parsed.alertmanager.timeoutSeconds * 1000,
+    },
+    services: resolveServices(parsed.services, parsed.runtime),
+    disk: parsed.disk,
+    log: parsed.log,
+    metrics: parsed.metrics,
+    lock: parsed.lock,
+    diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
+  }
+}
+
+function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRuntime: Runtime): ServiceConfig[] {
+  const names = [...new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(fromFile)])]
+  const services: ServiceConfig[] = []
+  for (const name of names) {
+    const base = DEFAULT_SERVICES[name] ?? {}
+    const entry = fromFile[name] ?? {}
+    if (entry.enabled === false) continue
+    const { enabled: _enabled, ...given } = entry
+    const merged = { ...base, ...stripUndefined(given) }
+    const readiness = merged.readiness ?? (merged.url ? 'http' : 'running')
+    if (readiness === 'http' && !merged.url) {
+      throw new UsageError(`services.${name}: readiness "http" needs a url`, `add services.${name}.url: http://host:port/health`)
+    }
+    const runtime = merged.runtime ?? defaultRuntime
+    if (runtime === 'process' && !merged.pidFile) {
+      throw new UsageError(`services.${name}: runtime "process" needs a pidFile`, `add services.${name}.pidFile`)
+    }
+    services.push({
+      name,
+      runtime,
+      container: merged.container ?? name,
+      composeService: merged.composeService ?? name,
+      unit: merged.unit ?? `network-probe-${name}.service`,
+      pidFile: merged.pidFile,
+      logFile: merged.logFile,
+      readiness,
+      url: merged.url,
+      dependsOn: merged.dependsOn ?? [],
+      dataDir: merged.dataDir,
+    })
+  }
+  const known = new Set(services.map((s) => s.name))
+  for (const service of services) {
+    const missing = service.dependsOn.find((dep) => !known.has(dep))
+    if (missing) throw new UsageError(`services.${service.name}.dependsOn names "${missing}", which is not a configured service`, `known services: ${[...known].join(', ')}`)
+  }
+  return services
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** The effective configuration as `config show` prints it: secrets redacted, their source named. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return JSON.parse(
+    // The replacer sees toJSON's output, so the holder's own property tells whether it was a Secret.
+    JSON.stringify(config, function (this: Record<string, unknown>, key: string, value: unknown) {
+      const original = this[key]
+      return original instanceof Secret ? `[redacted] (${original.source})` : value
+    }),
+  ) as Record<string, unknown>
+}

@@ -1,0 +1,57 @@
+/**
+ * The two kinds of failure a user sees. A UsageError (bad flag, bad config, unknown service)
+ * ends the command with exit 2 and one line; a StepFailure is what a step throws to fail
+ * itself with a hint, and becomes part of the report rather than a stack trace.
+ */
+export class UsageError extends Error {
+  readonly hint?: string
+  constructor(message: string, hint?: string) {
+    super(message)
+    this.name = 'UsageError'
+    this.hint = hint
+  }
+}
+
+export class StepFailure extends Error {
+  readonly hint?: string
+  readonly data?: Record<string, unknown>
+  constructor(message: string, hint?: string, data?: Record<string, unknown>) {
+    super(message)
+    this.name = 'StepFailure'
+    this.hint = hint
+    this.data = data
+  }
+}
+
+/** Another run of the same job holds its lock: exit 3. */
+export class LockHeldError extends Error {
+  readonly holderPid?: number
+  constructor(message: string, holderPid?: number) {
+    super(message)
+    this.name = 'LockHeldError'
+    this.holderPid = holderPid
+  }
+}
+
+/** A bounded wait ran out: what timed out and after how long. */
+export class TimeoutError extends Error {
+  constructor(what: string, readonly afterMs: number) {
+    super(`${what} did not answer within ${formatSeconds(afterMs)}`)
+    this.name = 'TimeoutError'
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms)} ms`
+}
+
+/** One line for a thrown value, whatever it is; never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describeError(error.errors[0])
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const message = error.message || code || error.name
+    return message.split('\n')[0]!.trim()
+  }
+  return String(error)
+}

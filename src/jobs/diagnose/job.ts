@@ -1,0 +1,31 @@
+import type { Config } from '../../config/load.js'
+import type { Job, Step } from '../../report/runner.js'
+import { ServiceRuntimes } from '../../systems/services.js'
+import { alertsStep } from './alerts.js'
+import type { DiagnoseContext } from './context.js'
+import { hostStep } from './host.js'
+import { httpStep } from './http.js'
+import { logsStep } from './logs.js'
+import { postgresStep } from './postgres.js'
+import { redisStep } from './redis.js'
+import { servicesStep } from './services.js'
+
+/** Slack over a check's own timeout before the runner gives up on it. */
+const BACKSTOP_MS = 500
+
+/**
+ * Everything diagnose.sh showed, as concurrent read-only checks, each bounded so that one hung
+ * dependency costs its timeout and no more.
+ */
+export function diagnoseJob(config: Config): { job: Job<DiagnoseContext>; context: DiagnoseContext } {
+  const bound = (step: Step<DiagnoseContext>): Step<DiagnoseContext> => ({ ...step, timeoutMs: config.diagnose.checkTimeoutMs + BACKSTOP_MS })
+  return {
+    job: {
+      command: 'diagnose',
+      concurrent: true,
+      steps: [hostStep, servicesStep, httpStep, postgresStep, redisStep, logsStep, alertsStep].map(bound),
+    },
+    // The runtimes answer within the check's bound too, not the docker client's own default.
+    context: { config, runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }) },
+  }
+}

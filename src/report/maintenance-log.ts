@@ -1,0 +1,44 @@
+import { appendLines } from '../lib/files.js'
+import type { Report, StepStatus } from './model.js'
+
+const LEVEL: Record<StepStatus, string> = { ok: 'info', skipped: 'info', warning: 'warning', failed: 'error' }
+
+/**
+ * One JSON line per step, and one for the job: the fields the guide's Promtail pipeline
+ * extracts (timestamp, level, message, module), plus what a query wants to filter on.
+ */
+export function maintenanceLogLines(report: Report): string[] {
+  const module = `probe-ops.${report.command.replace(/ /g, '.')}`
+  const lines = report.steps.map((step) =>
+    JSON.stringify({
+      timestamp: report.finishedAt,
+      level: LEVEL[step.status],
+      message: `${step.id}: ${step.status}: ${step.summary}${step.error?.hint ? ` (${step.error.hint})` : ''}`,
+      module,
+      job: report.command,
+      step: step.id,
+      status: step.status,
+      duration_ms: step.durationMs,
+      host: report.host,
+      dry_run: report.dryRun,
+    }),
+  )
+  lines.push(
+    JSON.stringify({
+      timestamp: report.finishedAt,
+      level: report.status === 'ok' ? 'info' : report.status === 'warning' ? 'warning' : 'error',
+      message: `${report.command}: ${report.status} in ${report.durationMs} ms`,
+      module,
+      job: report.command,
+      status: report.status,
+      duration_ms: report.durationMs,
+      host: report.host,
+      dry_run: report.dryRun,
+    }),
+  )
+  return lines
+}
+
+export async function appendMaintenanceLog(path: string, report: Report): Promise<void> {
+  await appendLines(path, maintenanceLogLines(report))
+}

@@ -1,0 +1,49 @@
+import { join } from 'node:path'
+import { writeFileAtomic } from '../lib/files.js'
+import type { Report, StepStatus } from './model.js'
+
+const STATUS_CODE: Record<StepStatus, number> = { ok: 0, warning: 1, failed: 2, skipped: -1 }
+
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
+
+/** The job's file name in the textfile directory: one per job so jobs never overwrite each other. */
+export function metricsFileName(command: string): string {
+  return `probe_ops_${command.replace(/[^a-z0-9]+/gi, '_')}.prom`
+}
+
+/** Prometheus text format for node_exporter's textfile collector. */
+export function renderMetrics(report: Report): string {
+  const job = label(report.command)
+  const out: string[] = []
+  const metric = (name: string, help: string, type: string, rows: string[]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...rows)
+  }
+  const finished = Date.parse(report.finishedAt) / 1000
+  metric('probe_ops_job_last_run_timestamp_seconds', 'When the job last finished.', 'gauge', [`probe_ops_job_last_run_timestamp_seconds{job="${job}"} ${finished}`])
+  if (report.status !== 'failed') {
+    metric('probe_ops_job_last_success_timestamp_seconds', 'When the job last finished without a failed step.', 'gauge', [`probe_ops_job_last_success_timestamp_seconds{job="${job}"} ${finished}`])
+  }
+  metric('probe_ops_job_status', 'Outcome of the last run: 0 ok, 1 warning, 2 failed.', 'gauge', [`probe_ops_job_status{job="${job}"} ${STATUS_CODE[report.status]}`])
+  metric('probe_ops_job_duration_seconds', 'Duration of the last run.', 'gauge', [`probe_ops_job_duration_seconds{job="${job}"} ${report.durationMs / 1000}`])
+  metric(
+    'probe_ops_step_status',
+    'Outcome of each step in the last run: 0 ok, 1 warning, 2 failed, -1 skipped.',
+    'gauge',
+    report.steps.map((s) => `probe_ops_step_status{job="${job}",step="${label(s.id)}"} ${STATUS_CODE[s.status]}`),
+  )
+  metric(
+    'probe_ops_step_duration_seconds',
+    'Duration of each step in the last run.',
+    'gauge',
+    report.steps.map((s) => `probe_ops_step_duration_seconds{job="${job}",step="${label(s.id)}"} ${s.durationMs / 1000}`),
+  )
+  return `${out.join('\n')}\n`
+}
+
+export async function writeMetrics(textfileDir: string, report: Report): Promise<string> {
+  const path = join(textfileDir, metricsFileName(report.command))
+  await writeFileAtomic(path, renderMetrics(report), 0o644)
+  return path
+}

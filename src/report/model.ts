@@ -1,0 +1,58 @@
+/** The one report every job returns; the terminal view, --json, the log and metrics render it. */
+
+export const SCHEMA_VERSION = 1
+
+export type StepStatus = 'ok' | 'warning' | 'failed' | 'skipped'
+export type JobStatus = 'ok' | 'warning' | 'failed'
+
+export interface StepError {
+  message: string
+  hint?: string
+}
+
+export interface StepResult {
+  id: string
+  title: string
+  status: StepStatus
+  durationMs: number
+  summary: string
+  data?: Record<string, unknown>
+  error?: StepError
+}
+
+export interface AlertRecord {
+  alertname: string
+  severity: string
+  delivered: boolean
+  /** Why delivery failed, when it did. */
+  error?: string
+}
+
+export interface Report {
+  schemaVersion: typeof SCHEMA_VERSION
+  command: string
+  version: string
+  host: string
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  status: JobStatus
+  dryRun: boolean
+  steps: StepResult[]
+  alerts: AlertRecord[]
+}
+
+export function overallStatus(steps: readonly StepResult[]): JobStatus {
+  if (steps.some((s) => s.status === 'failed')) return 'failed'
+  if (steps.some((s) => s.status === 'warning')) return 'warning'
+  return 'ok'
+}
+
+export type FailOn = 'failed' | 'warning'
+
+/** The contract's exit codes: 0 every step ok or warning, 1 a step failed (or warned, with --fail-on warning). */
+export function exitCodeFor(report: Report, failOn: FailOn = 'failed'): 0 | 1 {
+  if (report.status === 'failed') return 1
+  if (failOn === 'warning' && report.status === 'warning') return 1
+  return 0
+}

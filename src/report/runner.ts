@@ -1,0 +1,158 @@
+import { StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { SCHEMA_VERSION, overallStatus, type AlertRecord, type Report, type StepResult, type StepStatus } from './model.js'
+
+/** What a step returns when it did not throw. A thrown error makes the step failed. */
+export interface StepOutcome {
+  status?: Exclude<StepStatus, 'failed'> | 'failed'
+  summary: string
+  data?: Record<string, unknown>
+  /** For a warning or failed outcome: what is wrong and what to do next. */
+  error?: { message: string; hint?: string }
+}
+
+/** What the runner hands every step besides the job's own context. */
+export interface StepRun {
+  signal: AbortSignal
+  dryRun: boolean
+  recordAlert(alert: AlertRecord): void
+}
+
+export interface Step<Context> {
+  id: string
+  title: string
+  /** This step's own bound; the job's --timeout caps it. */
+  timeoutMs?: number
+  run(context: Context, run: StepRun): Promise<StepOutcome>
+}
+
+export interface Job<Context> {
+  command: string
+  steps: Step<Context>[]
+  /** Run every step at once (diagnose) or one after another (maintenance). */
+  concurrent: boolean
+}
+
+export interface RunOptions {
+  version: string
+  host: string
+  dryRun?: boolean
+  only?: string[]
+  skip?: string[]
+  /** The whole job's bound; steps still running then fail as timed out. */
+  timeoutMs?: number
+  onStepStart?(step: { id: string; title: string }): void
+  onStepEnd?(result: StepResult): void
+}
+
+/** Checks --only/--skip against the job's step ids and says which steps run. */
+export function selectSteps<C>(job: Job<C>, only: string[] = [], skip: string[] = []): Set<string> {
+  const ids = job.steps.map((s) => s.id)
+  const unknown = [...only, ...skip].filter((id) => !ids.includes(id))
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown step "${unknown[0]}" for ${job.command}`, `steps are: ${ids.join(', ')}`)
+  }
+  return new Set(ids.filter((id) => (only.length === 0 || only.includes(id)) && !skip.includes(id)))
+}
+
+export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): Promise<Report> {
+  const selected = selectSteps(job, options.only, options.skip)
+  const started = Date.now()
+  const deadline = options.timeoutMs === undefined ? Infinity : started + options.timeoutMs
+  const alerts: AlertRecord[] = []
+  const results = new Map<string, StepResult>()
+
+  const execute = async (step: Step<C>): Promise<void> => {
+    if (!selected.has(step.id)) {
+      const why = options.only?.length ? 'not chosen by --only' : 'chosen by --skip'
+      results.set(step.id, { id: step.id, title: step.title, status: 'skipped', durationMs: 0, summary: why })
+      options.onStepEnd?.(results.get(step.id)!)
+      return
+    }
+    options.onStepStart?.({ id: step.id, title: step.title })
+    const result = await runStep(step, context, {
+      dryRun: options.dryRun ?? false,
+      boundMs: Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
+      jobBound: options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now(),
+      alerts,
+    })
+    results.set(step.id, result)
+    options.onStepEnd?.(result)
+  }
+
+  if (job.concurrent) {
+    await Promise.all(job.steps.map(execute))
+  } else {
+    for (const step of job.steps) await execute(step)
+  }
+
+  const finished = Date.now()
+  const steps = job.steps.map((s) => results.get(s.id)!)
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    command: job.command,
+    version: options.version,
+    host: options.host,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - started,
+    status: overallStatus(steps),
+    dryRun: options.dryRun ?? false,
+    steps,
+    alerts,
+  }
+}
+
+interface StepBounds {
+  dryRun: boolean
+  boundMs: number
+  jobBound: boolean
+  alerts: AlertRecord[]
+}
+
+async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promise<StepResult> {
+  const started = performance.now()
+  const base = { id: step.id, title: step.title }
+  const elapsed = () => Math.round(performance.now() - started)
+  if (bounds.boundMs <= 0) {
+    return { ...base, status: 'failed', durationMs: 0, summary: 'not started: the job ran out of time', error: { message: 'the job timeout was reached before this step started', hint: 'raise --timeout' } }
+  }
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    if (Number.isFinite(bounds.boundMs)) {
+      timer = setTimeout(() => {
+        controller.abort()
+        reject(new TimeoutError(`step ${step.id}`, bounds.boundMs))
+      }, bounds.boundMs)
+    }
+  })
+  try {
+    const run: StepRun = { signal: controller.signal, dryRun: bounds.dryRun, recordAlert: (a) => bounds.alerts.push(a) }
+    const outcome = await Promise.race([step.run(context, run), timedOut])
+    return {
+      ...base,
+      status: outcome.status ?? 'ok',
+      durationMs: elapsed(),
+      summary: outcome.summary,
+      ...(outcome.data ? { data: outcome.data } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    }
+  } catch (error) {
+    if (error instanceof TimeoutError) {
+      const hint = bounds.jobBound ? 'raise --timeout, or find what the step waits for' : 'the service it checks accepts connections but does not answer; see the other steps'
+      return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out after ${formatSeconds(error.afterMs)}`, error: { message: error.message, hint } }
+    }
+    const failure = error instanceof StepFailure ? error : undefined
+    return {
+      ...base,
+      status: 'failed',
+      durationMs: elapsed(),
+      summary: describeError(error),
+      ...(failure?.data ? { data: failure.data } : {}),
+      error: { message: describeError(error), ...(failure?.hint ? { hint: failure.hint } : {}) },
+    }
+  } finally {
+    clearTimeout(timer)
+    controller.abort()
+  }
+}

@@ -1,0 +1,50 @@
+import { StepFailure, describeError } from '../errors.js'
+import { fetchJson } from './http.js'
+
+/** AlertManager through its API v2 (the v1 endpoint the guide posts to is gone). */
+
+export interface AlertmanagerConfig {
+  url: string
+  timeoutMs: number
+}
+
+export interface FiringAlert {
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  startsAt: string
+  status: { state: string }
+}
+
+export interface OutgoingAlert {
+  labels: Record<string, string>
+  annotations?: Record<string, string>
+  startsAt?: string
+  endsAt?: string
+  generatorURL?: string
+}
+
+export async function listFiringAlerts(config: AlertmanagerConfig): Promise<FiringAlert[]> {
+  try {
+    return await fetchJson<FiringAlert[]>(`${config.url}/api/v2/alerts?active=true&silenced=false&inhibited=false`, config.timeoutMs)
+  } catch (error) {
+    throw alertmanagerFailure(error, config)
+  }
+}
+
+export async function postAlerts(config: AlertmanagerConfig, alerts: OutgoingAlert[]): Promise<void> {
+  try {
+    await fetchJson(`${config.url}/api/v2/alerts`, config.timeoutMs, { method: 'POST', body: alerts })
+  } catch (error) {
+    throw alertmanagerFailure(error, config)
+  }
+}
+
+export function alertmanagerFailure(error: unknown, config: AlertmanagerConfig): StepFailure {
+  const message = describeError(error)
+  const code = (error as { code?: string }).code
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) return new StepFailure(`AlertManager refused the connection at ${config.url}`, 'start AlertManager, or fix alertmanager.url / ALERTMANAGER_URL')
+  if (/timeout|aborted/i.test(message) || (error as { name?: string }).name === 'TimeoutError') {
+    return new StepFailure(`AlertManager at ${config.url} did not answer within ${config.timeoutMs} ms`, 'check that AlertManager is healthy')
+  }
+  return new StepFailure(`AlertManager at ${config.url}: ${message}`, 'check alertmanager.url / ALERTMANAGER_URL')
+}

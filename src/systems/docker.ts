@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs'
+import type Docker from 'dockerode'
+import type { ServiceConfig } from '../config/load.js'
+import { StepFailure, describeError } from '../errors.js'
+import { withTimeout } from '../lib/time.js'
+
+/** The Docker engine through dockerode (loaded only by the commands that talk to Docker). */
+
+export interface DockerSettings {
+  host: string
+  composeProject?: string
+  timeoutMs: number
+}
+
+export async function connectDocker(settings: DockerSettings): Promise<Docker> {
+  const { default: DockerClient } = await import('dockerode')
+  const url = settings.host
+  let docker: Docker
+  if (url.startsWith('unix://') || url.startsWith('/')) {
+    const socketPath = url.replace(/^unix:\/\//, '')
+    if (!existsSync(socketPath)) {
+      throw new StepFailure(`the Docker socket ${socketPath} does not exist`, 'is Docker running? set docker.host or DOCKER_HOST to its socket')
+    }
+    docker = new DockerClient({ socketPath, timeout: settings.timeoutMs })
+  } else {
+    let parsed: URL
+    try {
+      parsed = new URL(url.replace(/^tcp:/, 'http:'))
+    } catch {
+      throw new StepFailure(`DOCKER_HOST "${url}" is not a unix:// or tcp:// address`, 'set docker.host or DOCKER_HOST to unix:///var/run/docker.sock or tcp://host:2375')
+    }
+    docker = new DockerClient({ host: parsed.hostname, port: Number(parsed.port || 2375), protocol: parsed.protocol === 'https:' ? 'https' : 'http', timeout: settings.timeoutMs })
+  }
+  try {
+    await withTimeout(`the Docker engine at ${url}`, settings.timeoutMs, docker.ping())
+  } catch (error) {
+    throw dockerFailure(error, url)
+  }
+  return docker
+}
+
+export function dockerFailure(error: unknown, url: string): StepFailure {
+  if (error instanceof StepFailure) return error
+  const message = describeError(error)
+  if (/ECONNREFUSED/.test(message) || (error as { code?: string }).code === 'ECONNREFUSED') return new StepFailure(`the Docker engine refused the connection at ${url}`, 'start Docker (systemctl start docker), or fix docker.host / DOCKER_HOST')
+  if (/EACCES/.test(message)) return new StepFailure(`no permission to use the Docker socket at ${url}`, 'run as root or as a member of the docker group')
+  if (/timeout|did not answer/i.test(message)) return new StepFailure(`the Docker engine at ${url} did not answer in time`, 'the engine is hung or overloaded: check `systemctl status docker`')
+  return new StepFailure(`Docker at ${url}: ${message}`, 'check that the Docker engine is running')
+}
+
+export interface ContainerState {
+  id: string
+  name: string
+  image: string
+  /** created, running, paused, restarting, removing, exited, dead */
+  state: string
+  /** healthy, unhealthy, starting, or undefined when the image has no health check */
+  health?: string
+  restartCount: number
+  startedAt?: string
+  finishedAt?: string
+  exitCode?: number
+  error?: string
+  mounts: { source: string; destination: string }[]
+}
+
+/** The service's container: by name first, then by compose labels. Undefined when there is none. */
+export async function findContainer(docker: Docker, service: Pick<ServiceConfig, 'container' | 'composeService'>, composeProject?: string): Promise<string | undefined> {
+  const byName = await docker.listContainers({ all: true, filters: { name: [`^/${service.container}$`] } })
+  if (byName[0]) return byName[0].Id
+  const labels = [`com.docker.compose.service=${service.composeService}`]
+  if (composeProject) labels.push(`com.docker.compose.project=${composeProject}`)
+  const byLabel = await docker.listContainers({ all: true, filters: { label: labels } })
+  return byLabel[0]?.Id
+}
+
+export async function inspectContainer(docker: Docker, id: string): Promise<ContainerState> {
+  const info = await docker.getContainer(id).inspect()
+  const state = info.State as typeof info.State & { Health?: { Status?: string } }
+  const zeroTime = (t?: string) => (!t || t.startsWith('0001-') ? undefined : t)
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    image: info.Config.Image,
+    state: state.Status,
+    health: state.Health?.Status,
+    restartCount: info.RestartCount ?? 0,
+    startedAt: zeroTime(state.StartedAt),
+    finishedAt: zeroTime(state.FinishedAt),
+    exitCode: state.ExitCode,
+    error: state.Error || undefined,
+    mounts: (info.Mounts ?? []).map((m) => ({ source: m.Source, destination: m.Destination })),
+  }
+}
+
+/** Log lines since a time, stdout and stderr merged; the engine's multiplexed frames are unpacked. */
+export async function containerLogs(docker: Docker, id: string, sinceMs: number, tail = 2000): Promise<string[]> {
+  const container = docker.getContainer(id)
+  const info = await container.inspect()
+  const raw = (await container.logs({ stdout: true, stderr: true, follow: false, since: Math.floor((Date.now() - sinceMs) / 1000), tail, timestamps: false })) as unknown as Buffer
+  const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw)
+  return text.split(/\r?\n/).filter((line) => line.length > 0)
+}
+
+export function demultiplex(buffer: Buffer): string {
+  const parts: Buffer[] = []
+  let offset = 0
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4)
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size))
+    offset += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
+}

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { describeError } from '../errors.js'
+import { sleep } from '../lib/time.js'
+
+/** Facts about this machine, from /proc and df (through check-disk-space). */
+
+export interface CpuUsage {
+  cores: number
+  load1: number
+  load5: number
+  load15: number
+  /** Busy share of all cores over the sample, in percent. */
+  usagePercent: number
+}
+
+async function cpuTimes(): Promise<{ idle: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!
+  const fields = line.trim().split(/\s+/).slice(1).map(Number)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  return { idle, total: fields.reduce((a, b) => a + b, 0) }
+}
+
+export async function cpuUsage(sampleMs = 200): Promise<CpuUsage> {
+  const before = await cpuTimes()
+  await sleep(sampleMs)
+  const after = await cpuTimes()
+  const total = after.total - before.total
+  const busy = total - (after.idle - before.idle)
+  const [load1 = 0, load5 = 0, load15 = 0] = loadavg()
+  return { cores: cpus().length, load1, load5, load15, usagePercent: total > 0 ? round1((busy / total) * 100) : 0 }
+}
+
+export interface MemoryUsage {
+  totalBytes: number
+  availableBytes: number
+  usedPercent: number
+  swapTotalBytes: number
+  swapUsedPercent: number
+}
+
+export async function memoryUsage(): Promise<MemoryUsage> {
+  const info: Record<string, number> = {}
+  for (const line of (await readFile('/proc/meminfo', 'utf8')).split('\n')) {
+    const match = /^(\w+):\s+(\d+)/.exec(line)
+    if (match) info[match[1]!] = Number(match[2]) * 1024
+  }
+  const total = info.MemTotal ?? 0
+  const available = info.MemAvailable ?? info.MemFree ?? 0
+  const swapTotal = info.SwapTotal ?? 0
+  const swapFree = info.SwapFree ?? 0
+  return {
+    totalBytes: total,
+    availableBytes: available,
+    usedPercent: total > 0 ? round1(((total - available) / total) * 100) : 0,
+    swapTotalBytes: swapTotal,
+    swapUsedPercent: swapTotal > 0 ? round1(((swapTotal - swapFree) / swapTotal) * 100) : 0,
+  }
+}
+
+export interface DiskUsage {
+  path: string
+  mount?: string
+  sizeBytes?: number
+  freeBytes?: number
+  usedPercent?: number
+  error?: string
+}
+
+export async function diskUsage(path: string): Promise<DiskUsage> {
+  // Its types describe the CommonJS build; under ESM the default export is the function itself.
+  const checkDiskSpace = (await import('check-disk-space')).default as unknown as (path: string) => Promise<{ diskPath: string; free: number; size: number }>
+  try {
+    const disk = await checkDiskSpace(path)
+    const used = disk.size - disk.free
+    return { path, mount: disk.diskPath, sizeBytes: disk.size, freeBytes: disk.free, usedPercent: disk.size > 0 ? round1((used / disk.size) * 100) : 0 }
+  } catch (error) {
+    const name = (error as { name?: string }).name
+    return { path, error: name === 'InvalidPathError' || name === 'NoMatchError' ? 'path does not exist' : describeError(error) }
+  }
+}
+
+export function round1(value: number): number {
+  return Math.round(value * 10) / 10
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}

@@ -1,0 +1,118 @@
+import type Docker from 'dockerode'
+import type { Config, ServiceConfig } from '../config/load.js'
+import { StepFailure } from '../errors.js'
+import { connectDocker, containerLogs, findContainer, inspectContainer } from './docker.js'
+import { processState, tailFile } from './process.js'
+import { unitLogs, unitState } from './systemd.js'
+
+/** A configured service seen through its runtime, whichever that is. */
+export interface ServiceStatus {
+  name: string
+  runtime: ServiceConfig['runtime']
+  /** What the runtime calls it: container, unit or pid file. */
+  target: string
+  found: boolean
+  running: boolean
+  state: string
+  health?: string
+  restarts?: number
+  startedAt?: string
+  uptimeSeconds?: number
+}
+
+/** Opens the runtimes' clients once per job and only when a service needs them. */
+export class ServiceRuntimes {
+  #docker?: Promise<Docker>
+
+  constructor(private readonly config: Config) {}
+
+  docker(): Promise<Docker> {
+    this.#docker ??= connectDocker(this.config.docker)
+    // A failed connection is not cached as a success: every caller sees the same failure.
+    return this.#docker
+  }
+
+  async status(service: ServiceConfig): Promise<ServiceStatus> {
+    const now = Date.now()
+    const uptime = (since?: string) => (since ? Math.max(0, Math.round((now - Date.parse(since)) / 1000)) : undefined)
+    if (service.runtime === 'docker') {
+      const docker = await this.docker()
+      const id = await findContainer(docker, service, this.config.docker.composeProject)
+      if (!id) return { name: service.name, runtime: 'docker', target: service.container, found: false, running: false, state: 'missing' }
+      const c = await inspectContainer(docker, id)
+      const running = c.state === 'running'
+      return {
+        name: service.name,
+        runtime: 'docker',
+        target: c.name,
+        found: true,
+        running,
+        state: running ? c.state : `${c.state}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}`,
+        health: c.health,
+        restarts: c.restartCount,
+        startedAt: c.startedAt,
+        uptimeSeconds: running ? uptime(c.startedAt) : undefined,
+      }
+    }
+    if (service.runtime === 'systemd') {
+      const unit = await unitState(service, this.config.docker.timeoutMs)
+      const found = unit.loadState !== 'not-found'
+      const running = unit.activeState === 'active'
+      return {
+        name: service.name,
+        runtime: 'systemd',
+        target: unit.unit,
+        found,
+        running,
+        state: found ? `${unit.activeState} (${unit.subState})` : 'missing',
+        restarts: unit.restarts,
+        startedAt: unit.activeSince,
+        uptimeSeconds: running ? uptime(unit.activeSince) : undefined,
+      }
+    }
+    const pidFile = service.pidFile!
+    const proc = await processState(pidFile)
+    return {
+      name: service.name,
+      runtime: 'process',
+      target: pidFile,
+      found: proc.pid !== undefined,
+      running: proc.running,
+      state: proc.running ? 'running' : proc.pid === undefined ? 'no pid file' : `stopped (pid ${proc.pid} gone)`,
+      startedAt: proc.startedAt,
+      uptimeSeconds: proc.running ? uptime(proc.startedAt) : undefined,
+    }
+  }
+
+  /** The service's log lines of the last `sinceMs`, oldest first. */
+  async logs(service: ServiceConfig, sinceMs: number): Promise<string[]> {
+    if (service.runtime === 'docker') {
+      const docker = await this.docker()
+      const id = await findContainer(docker, service, this.config.docker.composeProject)
+      if (!id) throw new StepFailure(`no container for ${service.name}`, `is it deployed? \`docker ps -a\` lists the containers`)
+      return containerLogs(docker, id, sinceMs)
+    }
+    if (service.runtime === 'systemd') return unitLogs(service, sinceMs, this.config.docker.timeoutMs)
+    if (!service.logFile) return []
+    return withinWindow(await tailFile(service.logFile), sinceMs)
+  }
+}
+
+const LEADING_TIME = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)/
+
+/** Keeps lines inside the window where they carry a timestamp; lines without one are kept. */
+export function withinWindow(lines: string[], sinceMs: number, now = Date.now()): string[] {
+  const from = now - sinceMs
+  return lines.filter((line) => {
+    const match = LEADING_TIME.exec(line)
+    if (!match) return true
+    const at = Date.parse(match[1]!.replace(' ', 'T'))
+    return Number.isNaN(at) || at >= from
+  })
+}
+
+const ERROR_LINE = /\b(error|fatal|panic|critical|exception|traceback)\b/i
+
+export function errorLines(lines: string[]): string[] {
+  return lines.filter((line) => ERROR_LINE.test(line))
+}

@@ -1,0 +1,52 @@
+import type { ServiceConfig } from '../config/load.js'
+import { StepFailure, describeError } from '../errors.js'
+
+/** systemd units through systemctl and journalctl (execa, argument arrays). */
+
+export interface UnitState {
+  unit: string
+  loadState: string
+  activeState: string
+  subState: string
+  restarts: number
+  activeSince?: string
+  mainPid?: number
+}
+
+async function run(command: string, args: string[], timeoutMs: number): Promise<string> {
+  const { execa } = await import('execa')
+  try {
+    const result = await execa(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
+    if (result.failed && result.exitCode === undefined) throw new Error(result.shortMessage)
+    return result.stdout
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === 'ENOENT') throw new StepFailure(`${command} is not installed here`, 'this host does not run systemd: set the service runtime to docker')
+    throw new StepFailure(`${command} ${args[0]}: ${describeError(error)}`)
+  }
+}
+
+export async function unitState(service: Pick<ServiceConfig, 'unit'>, timeoutMs: number): Promise<UnitState> {
+  const out = await run('systemctl', ['show', service.unit, '--property=LoadState,ActiveState,SubState,NRestarts,ActiveEnterTimestamp,MainPID'], timeoutMs)
+  const props: Record<string, string> = {}
+  for (const line of out.split('\n')) {
+    const at = line.indexOf('=')
+    if (at > 0) props[line.slice(0, at)] = line.slice(at + 1)
+  }
+  const since = props.ActiveEnterTimestamp ? Date.parse(props.ActiveEnterTimestamp.replace(/^\w{3} /, '')) : NaN
+  return {
+    unit: service.unit,
+    loadState: props.LoadState ?? 'unknown',
+    activeState: props.ActiveState ?? 'unknown',
+    subState: props.SubState ?? 'unknown',
+    restarts: Number(props.NRestarts ?? 0) || 0,
+    activeSince: Number.isNaN(since) ? undefined : new Date(since).toISOString(),
+    mainPid: Number(props.MainPID) || undefined,
+  }
+}
+
+export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: number, timeoutMs: number, lines = 2000): Promise<string[]> {
+  const since = `@${Math.floor((Date.now() - sinceMs) / 1000)}`
+  const out = await run('journalctl', ['--unit', service.unit, '--since', since, '--lines', String(lines), '--no-pager', '--quiet', '--output', 'short-iso'], timeoutMs)
+  return out.split('\n').filter(Boolean)
+}

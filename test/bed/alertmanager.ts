@@ -1,0 +1,80 @@
+/** A throwaway AlertManager (Debian's prometheus-alertmanager), no clustering, one null receiver. */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort } from './ports.js';
+import { makeTempDir, removeDir, spawnService, stopService, waitUntil } from './process.js';
+
+export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
+
+export interface AlertmanagerInfo {
+  /** http://127.0.0.1:PORT (no trailing slash); the v2 API is under /api/v2. */
+  url: string;
+  host: string;
+  port: number;
+  pid: number;
+  configFile: string;
+  logFile: string;
+}
+
+export interface AlertmanagerServer {
+  info: AlertmanagerInfo;
+  stop(): Promise<void>;
+}
+
+const CONFIG = `# test bed: every alert goes to a receiver that does nothing
+route:
+  receiver: 'null'
+  group_by: ['alertname']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: 'null'
+`;
+
+export async function startAlertmanager(opts: { port?: number } = {}): Promise<AlertmanagerServer> {
+  const dir = await makeTempDir('ambed-');
+  try {
+    const port = opts.port ?? (await freePort());
+    const configFile = path.join(dir, 'alertmanager.yml');
+    const storage = path.join(dir, 'data');
+    const logFile = path.join(dir, 'alertmanager.log');
+    await writeFile(configFile, CONFIG);
+    const url = `http://127.0.0.1:${port}`;
+    const service = await spawnService({
+      name: 'alertmanager',
+      command: ALERTMANAGER_BIN,
+      args: [
+        `--config.file=${configFile}`,
+        `--storage.path=${storage}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+        '--log.level=warn',
+      ],
+      logFile,
+      cwd: dir,
+    });
+    const stop = async (): Promise<void> => {
+      await stopService(service, [['SIGTERM', 5_000]]);
+      await removeDir(dir);
+    };
+    try {
+      await waitUntil(
+        `alertmanager at ${url} to answer GET /api/v2/status`,
+        async () => {
+          const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(1000) });
+          await res.arrayBuffer();
+          return res.ok;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, service },
+      );
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    return { info: { url, host: '127.0.0.1', port, pid: service.pid, configFile, logFile }, stop };
+  } catch (err) {
+    await removeDir(dir);
+    throw err;
+  }
+}
