@@ -96,7 +96,7 @@ export function parseConfigText(text: string, label: string): ParsedConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const yamlError = doc.errors[0]
   if (yamlError) {
-    const line = yamlError.linePos?.[0]?.line
+    const line = lineCounter.linePos(yamlError.pos[0]).line
     const what = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '')
     throw new UsageError(`${label}:${line ?? '?'}: invalid YAML: ${what}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
   }

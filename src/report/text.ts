@@ -19,8 +19,8 @@ function detailLines(step: StepResult): string[] {
   if (Array.isArray(details)) for (const d of details) lines.push(`    ${String(d)}`)
   const problems = data.problems
   if (Array.isArray(problems)) {
-    for (const p of problems as { message?: string; next?: string }[]) {
-      lines.push(`    ✖ ${p.message ?? String(p)}${p.next ? `\n      → ${p.next}` : ''}`)
+    for (const p of problems as { message?: string; next?: string; severity?: string }[]) {
+      lines.push(`    ${p.severity === 'warning' ? '!' : '✖'} ${p.message ?? String(p)}${p.next ? `\n      → ${p.next}` : ''}`)
     }
   }
   return lines

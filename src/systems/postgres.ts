@@ -42,7 +42,7 @@ export async function connectPostgres(config: PostgresConfig, options: ConnectOp
     await withTimeout(`PostgreSQL at ${config.host}:${config.port}`, connectTimeoutMs + 500, client.connect(), () => destroy(client))
   } catch (error) {
     destroy(client)
-    throw postgresFailure(error, config, database)
+    throw postgresFailure(error, { ...config, connectTimeoutMs }, database)
   }
   return client
 }

@@ -18,13 +18,18 @@ export async function connectRedis(config: RedisConfig, timeoutMs = config.timeo
     enableOfflineQueue: true,
     connectionName: 'probe-ops',
   })
-  client.on('error', () => undefined)
+  // ioredis reports a refused or reset connection as "Connection is closed"; the event has the cause.
+  let lastError: unknown
+  client.on('error', (error) => {
+    lastError = error
+  })
   try {
     await withTimeout(`Redis at ${config.url}`, timeoutMs + 500, client.connect(), () => client.disconnect())
     await withTimeout(`Redis at ${config.url}`, timeoutMs + 500, client.ping(), () => client.disconnect())
   } catch (error) {
     client.disconnect()
-    throw redisFailure(error, config, timeoutMs)
+    const closed = error instanceof Error && /Connection is closed/.test(error.message)
+    throw redisFailure(closed && lastError ? lastError : error, config, timeoutMs)
   }
   return client
 }

@@ -9,7 +9,7 @@ import { chmod, chown, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { freePort } from './ports.js';
 import { createDatabase, initDataDir, PG_BIN_DIR, pgClientConfig, randomPassword, waitForPostgres, type PostgresInfo } from './postgres.js';
 import {
@@ -25,6 +25,8 @@ import {
 
 export const DOCKERD_BIN = '/usr/sbin/dockerd';
 export const BED_IMAGE = 'probe-ops-bed:latest';
+/** tini, shipped by docker.io; runs as PID 1 of helper containers so signals work. */
+export const DOCKER_INIT = '/usr/bin/docker-init';
 /** Host dirs every bed container sees read-only, so host binaries run inside. */
 export const HOST_RO_MOUNTS = ['/usr', '/lib', '/lib64', '/bin', '/sbin', '/etc'] as const;
 
@@ -52,19 +54,28 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-/** Run the docker CLI against the private engine (argument array, never a shell string). */
-export function dockerCli(
+export interface DockerCliResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * Run the docker CLI against the private engine (argument array, never a shell string).
+ * Rejects on a non-zero exit unless `reject: false`.
+ */
+export async function dockerCli(
   engine: Pick<DockerEngineInfo, 'host'>,
   args: string[],
   opts: { timeoutMs?: number; reject?: boolean; input?: string } = {},
-): Promise<Result> {
-  return execa('docker', ['-H', engine.host, ...args], {
+): Promise<DockerCliResult> {
+  const r = await execa('docker', ['-H', engine.host, ...args], {
     timeout: opts.timeoutMs ?? 60_000,
     reject: opts.reject ?? true,
     env: { DOCKER_CONFIG: undefined, DOCKER_CONTEXT: undefined, DOCKER_HOST: undefined },
-    stripFinalNewline: true,
     ...(opts.input !== undefined ? { input: opts.input } : {}),
-  }) as Promise<Result>;
+  });
+  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
 }
 
 /** GET /_ping over the unix socket. */
@@ -123,7 +134,6 @@ async function buildImage(engine: DockerEngineInfo): Promise<void> {
 /** Remove every container of the engine (SIGKILL; volumes too). */
 export async function removeAllContainers(engine: Pick<DockerEngineInfo, 'host'>): Promise<void> {
   const ids = (await dockerCli(engine, ['ps', '-aq'], { timeoutMs: 30_000 })).stdout
-    .toString()
     .split('\n')
     .filter(Boolean);
   if (ids.length > 0) await dockerCli(engine, ['rm', '-f', '-v', ...ids], { timeoutMs: 60_000 });
@@ -270,11 +280,13 @@ function runArgs(engine: Pick<DockerEngineInfo, 'image'>, opts: RunContainerOpti
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('-e', `${k}=${v}`);
   if (opts.restart) args.push('--restart', opts.restart);
   if (opts.user) args.push('--user', opts.user);
-  if (opts.init ?? true) args.push('--init');
   if (opts.stopSignal) args.push('--stop-signal', opts.stopSignal);
   if (opts.stopTimeout !== undefined) args.push('--stop-timeout', String(opts.stopTimeout));
   if (opts.workdir) args.push('--workdir', opts.workdir);
-  args.push(engine.image, ...opts.cmd);
+  // Not `--init`: docker bind-mounts docker-init at /sbin/docker-init, which cannot appear inside
+  // our read-only /sbin mount. The host's docker-init (tini) runs from the /usr mount instead.
+  const cmd = (opts.init ?? true) ? [DOCKER_INIT, '--', ...opts.cmd] : opts.cmd;
+  args.push(engine.image, ...cmd);
   return args;
 }
 
@@ -288,7 +300,7 @@ export async function runCommandContainer(
   opts: RunContainerOptions,
 ): Promise<RunningContainer> {
   const r = await dockerCli(engine, runArgs(engine, opts));
-  const id = r.stdout.toString().trim();
+  const id = r.stdout.trim();
   return { id, name: opts.name, remove: () => removeContainer(engine, opts.name) };
 }
 
@@ -388,10 +400,10 @@ export async function runPostgresContainer(
     if (opts.wait ?? true) {
       const check = async (): Promise<void> => {
         const s = await dockerCli(engine, ['inspect', '-f', '{{.State.Status}}', opts.name], { reject: false });
-        const status = s.stdout.toString().trim();
+        const status = s.stdout.trim();
         if (status !== 'running' && status !== 'restarting' && status !== 'created') {
           const logs = await dockerCli(engine, ['logs', '--tail', '50', opts.name], { reject: false });
-          throw new GiveUp(`postgres container ${opts.name} is ${status || 'gone'}:\n${String(logs.stdout)}\n${String(logs.stderr)}`);
+          throw new GiveUp(`postgres container ${opts.name} is ${status || 'gone'}:\n${logs.stdout}\n${logs.stderr}`);
         }
       };
       await waitForPostgres(pgClientConfig(info, 'postgres'), {
@@ -402,7 +414,7 @@ export async function runPostgresContainer(
       if (database !== 'postgres') await createDatabase(pgClientConfig(info, 'postgres'), database);
     }
     const pidOut = await dockerCli(engine, ['inspect', '-f', '{{.State.Pid}}', opts.name], { reject: false });
-    info.pid = Number(pidOut.stdout.toString().trim()) || -1;
+    info.pid = Number(pidOut.stdout.trim()) || -1;
     return { id: container.id, name: opts.name, info, remove: removeAll };
   } catch (err) {
     await removeAll().catch(() => undefined);

@@ -177,7 +177,8 @@ export async function stopService(
     } catch {
       return;
     }
-    await Promise.race([service.exitPromise, sleep(timeoutMs)]);
+    // unref'd: a pending timer must not keep vitest's main process alive after teardown.
+    await Promise.race([service.exitPromise, sleep(timeoutMs, undefined, { ref: false })]);
   }
 }
 

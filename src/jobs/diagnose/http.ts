@@ -14,7 +14,7 @@ export const httpStep: Step<DiagnoseContext> = {
       if (!p.ok) problems.push({ severity: 'failed', message: `${p.service} ${p.url}: ${p.error ?? `HTTP ${p.status}`}`, next: `probe-ops recover ${p.service}` })
       else if (p.latencyMs > config.diagnose.slowHttpMs) problems.push({ severity: 'warning', message: `${p.service} answered in ${p.latencyMs} ms`, next: 'look at its load: probe-ops diagnose --only postgres,redis' })
     }
-    const details = probes.map((p) => `${p.service} ${p.url}: ${p.ok ? `${p.status} in ${p.latencyMs} ms` : (p.error ?? `HTTP ${p.status}`)}`)
+    const details = probes.filter((p) => p.ok).map((p) => `${p.service} ${p.url}: ${p.status} in ${p.latencyMs} ms`)
     const summary = probes.map((p) => `${p.service} ${p.ok ? p.status : 'down'}`).join(', ')
     return verdict(summary, details, problems, { endpoints: probes })
   },

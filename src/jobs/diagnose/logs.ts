@@ -21,15 +21,20 @@ export const logsStep: Step<DiagnoseContext> = {
     )
     const problems: Problem[] = []
     const details: string[] = []
+    const unread = new Map<string, { names: string[]; hint?: string }>()
     for (const s of perService) {
       if (s.error) {
-        details.push(`${s.service}: logs not read: ${s.error}`)
-        problems.push({ severity: 'warning', message: `${s.service}: logs not read: ${s.error}`, next: s.hint ?? 'check the service runtime' })
+        const entry = unread.get(s.error) ?? { names: [], hint: s.hint }
+        entry.names.push(s.service)
+        unread.set(s.error, entry)
         continue
       }
       details.push(`${s.service}: ${s.count} error line${s.count === 1 ? '' : 's'} in the last ${window}`)
       for (const line of s.newest) details.push(`  ${line.slice(0, 240)}`)
       if (s.count > 0) problems.push({ severity: 'warning', message: `${s.service}: ${s.count} error lines in the last ${window}`, next: `read them in full: probe-ops diagnose --only logs --json, or the service's own logs` })
+    }
+    for (const [message, { names, hint }] of unread) {
+      problems.push({ severity: 'warning', message: `logs of ${names.join(', ')} not read: ${message}`, next: hint ?? 'check the service runtime' })
     }
     const total = perService.reduce((a, s) => a + s.count, 0)
     return verdict(`${total} error line${total === 1 ? '' : 's'} in the last ${window}`, details, problems, { window: config.diagnose.sinceMs, services: perService })

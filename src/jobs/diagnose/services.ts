@@ -17,8 +17,8 @@ function describe(s: ServiceStatus): string {
 
 export function formatUptime(seconds: number): string {
   if (seconds < 120) return `${seconds}s`
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`
-  if (seconds < 172800) return `${Math.round(seconds / 3600)}h`
+  if (seconds < 7200 && seconds % 3600 !== 0) return `${Math.round(seconds / 60)}m`
+  if (seconds < 172800 && seconds % 86400 !== 0) return `${Math.round(seconds / 3600)}h`
   return `${Math.round(seconds / 86400)}d`
 }
 
@@ -38,11 +38,14 @@ export const servicesStep: Step<DiagnoseContext> = {
     const problems: Problem[] = []
     const details: string[] = []
     const statuses: ServiceStatus[] = []
+    const unreadable = new Map<string, { names: string[]; hint?: string }>()
     for (const r of results) {
       if (!('status' in r) || !r.status) {
-        const hint = (r.error as { hint?: string }).hint
-        problems.push({ severity: 'failed', message: `${r.service.name}: ${describeError(r.error)}`, next: hint ?? `check the ${r.service.runtime} runtime` })
-        details.push(`${r.service.name}: unknown (${describeError(r.error)})`)
+        // One runtime down makes every service on it unreadable: say it once, naming them all.
+        const message = describeError(r.error)
+        const entry = unreadable.get(message) ?? { names: [], hint: (r.error as { hint?: string }).hint }
+        entry.names.push(r.service.name)
+        unreadable.set(message, entry)
         continue
       }
       const s = r.status
@@ -54,6 +57,9 @@ export const servicesStep: Step<DiagnoseContext> = {
       else if ((s.restarts ?? 0) >= LOOP_RESTARTS && (s.uptimeSeconds ?? Infinity) < LOOP_UPTIME_S) {
         problems.push({ severity: 'warning', message: `${s.name} restarted ${s.restarts} times and is up only ${formatUptime(s.uptimeSeconds!)}: a crash loop?`, next: `read its errors: probe-ops diagnose --only logs` })
       }
+    }
+    for (const [message, { names, hint }] of unreadable) {
+      problems.unshift({ severity: 'failed', message: `${names.join(', ')}: state unknown: ${message}`, next: hint ?? 'check the service runtime' })
     }
     const running = statuses.filter((s) => s.running).length
     return verdict(`${running} of ${config.services.length} running`, details, problems, { services: statuses })

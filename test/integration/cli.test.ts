@@ -1,0 +1,79 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+
+/** Bad usage answers with one line (and a hint), exit 2, and never a stack trace. */
+function expectUsageError(result: { exitCode: number; stdout: string; stderr: string }, pattern: RegExp) {
+  expect(result.exitCode).toBe(2)
+  expect(result.stderr).toMatch(pattern)
+  expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/)
+  expect(result.stdout).toBe('')
+}
+
+describe('the CLI as a user runs it', () => {
+  it('prints its version and help', async () => {
+    const version = await runCli(['--version'])
+    expect(version.exitCode).toBe(0)
+    expect(version.stdout).toMatch(/^probe-ops\/\d+\.\d+\.\d+/)
+    const help = await runCli(['diagnose', '--help'])
+    expect(help.exitCode).toBe(0)
+    expect(help.stdout).toContain('EXAMPLES')
+    expect(help.stdout).toContain('--report-file')
+  })
+
+  it('answers an unknown command or flag with exit 2', async () => {
+    expectUsageError(await runCli(['diagnoze']), /command diagnoze not found/)
+    expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)
+    expectUsageError(await runCli(['diagnose', '--only', 'postgres,nope']), /unknown step "nope" for diagnose\n\s+steps are: host, services, http, postgres, redis, logs, alerts/)
+    expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
+  })
+
+  it('names the file, line and key of a bad configuration', async () => {
+    const { path, dir } = writeConfig({ postgres: { host: '127.0.0.1', hots: 'typo' } })
+    const unknownKey = await runCli(['diagnose', '--config', path])
+    expectUsageError(unknownKey, new RegExp(`${path}:\\d+: unknown key "postgres.hots"`))
+
+    const wrongType = join(dir, 'wrong-type.yaml')
+    writeFileSync(wrongType, 'disk:\n  warningPercent: lots\n')
+    expectUsageError(await runCli(['config', 'validate', '--config', wrongType]), /wrong-type\.yaml:2: "disk\.warningPercent": Expected number/)
+
+    const badYaml = join(dir, 'bad.yaml')
+    writeFileSync(badYaml, 'redis:\n  url: "redis://x\n')
+    expectUsageError(await runCli(['diagnose', '--config', badYaml]), /bad\.yaml:\d+: invalid YAML/)
+
+    const notAFile = join(dir, 'a-directory.yaml')
+    mkdirSync(notAFile)
+    expectUsageError(await runCli(['diagnose', '--config', notAFile]), /cannot be read \(EISDIR\)/)
+    expectUsageError(await runCli(['diagnose'], { PROBE_OPS_CONFIG: join(dir, 'missing.yaml') }), /missing\.yaml does not exist/)
+  })
+
+  it('validates and shows a good configuration with secrets redacted', async () => {
+    const { path, dir } = writeConfig({ postgres: { passwordFile: 'PLACEHOLDER' } })
+    const secretFile = join(dir, 'pgpass')
+    writeFileSync(secretFile, 'hunter2-from-file\n', { mode: 0o600 })
+    writeFileSync(path, `postgres:\n  passwordFile: ${secretFile}\nlog:\n  file: ${join(dir, 'm.log')}\n`)
+    const validate = await runCli(['config', 'validate', '--config', path])
+    expect(validate.exitCode).toBe(0)
+    expect(validate.stdout).toContain('is valid')
+    const show = await runCli(['config', 'show', '--config', path, '--json'], { REDIS_URL: 'redis://:redis-secret-9@127.0.0.1:6390' })
+    expect(show.exitCode).toBe(0)
+    expect(show.stdout).not.toContain('hunter2-from-file')
+    expect(show.stdout).not.toContain('redis-secret-9')
+    const shown = JSON.parse(show.stdout)
+    expect(shown.postgres.password).toMatch(/^\[redacted\]/)
+    expect(shown.redis.url).toBe('redis://127.0.0.1:6390')
+  })
+
+  it('keeps stdout to the report alone under --json, and writes the report file', async () => {
+    const { path, dir } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } } })
+    const reportFile = join(dir, 'out', 'report.json')
+    const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--json', '--report-file', reportFile])
+    const report = parseReport(result)
+    expect(report.command).toBe('diagnose')
+    expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
+    expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
+    const { readFileSync } = await import('node:fs')
+    expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+  })
+})

@@ -1,0 +1,201 @@
+import { createServer, type Server } from 'node:http'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Report, StepResult } from '../../src/report/model.js'
+import { bed, composeLabels, dockerCli, pausePostgres, resumePostgres, runSleeperContainer, startHangingServer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+
+function step(report: Report, id: string): StepResult {
+  const found = report.steps.find((s) => s.id === id)
+  if (!found) throw new Error(`no step ${id} in ${JSON.stringify(report.steps.map((s) => s.id))}`)
+  return found
+}
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address() as { port: number }
+  return { server, url: `http://127.0.0.1:${address.port}` }
+}
+
+describe('probe-ops diagnose against the real test bed', () => {
+  const containers: RunningContainer[] = []
+  const servers: Server[] = []
+  const project = uniqueName('np')
+  let names: Record<'management' | 'web' | 'postgres' | 'redis', string>
+  let settings: Record<string, unknown>
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    const { docker, postgres, redis, alertmanager } = bed()
+    names = { management: uniqueName('management'), web: uniqueName('web'), postgres: uniqueName('postgres'), redis: uniqueName('redis') }
+    // The services' containers; postgres and redis are found through their compose labels only.
+    containers.push(
+      await runSleeperContainer(docker, { name: names.management, logLines: ['INFO started', 'ERROR database pool exhausted', 'INFO ok'], errorLines: ['Traceback (most recent call last):'] }),
+      await runSleeperContainer(docker, { name: names.web, logLines: ['GET / 200'] }),
+      await runSleeperContainer(docker, { name: uniqueName('pg'), labels: composeLabels(project, 'postgres'), logLines: ['LOG:  database system is ready'] }),
+      await runSleeperContainer(docker, { name: names.redis, labels: composeLabels(project, 'redis') }),
+    )
+    const api = await listen((req, res) => {
+      res.writeHead(req.url === '/api/v1/health' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"healthy"}')
+    })
+    const web = await listen((_req, res) => res.writeHead(200).end('<html></html>'))
+    servers.push(api.server, web.server)
+    settings = {
+      host: 'bed',
+      docker: { composeProject: project },
+      services: {
+        management: { container: names.management, url: `${api.url}/api/v1/health` },
+        web: { container: names.web, url: web.url },
+        postgres: { container: 'no-such-name', composeService: 'postgres' },
+        redis: { container: names.redis },
+      },
+    }
+    env = {
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGPASSWORD: postgres.password,
+      PGDATABASE: postgres.database,
+      REDIS_URL: redis.url,
+      DOCKER_HOST: docker.host,
+      ALERTMANAGER_URL: alertmanager.url,
+    }
+  })
+
+  afterAll(async () => {
+    for (const c of containers) await c.remove()
+    for (const s of servers) s.close()
+  })
+
+  it('reports a healthy platform, every area checked, and renders every sink', async () => {
+    const { path, dir } = writeConfig(settings)
+    const result = await runCli(['diagnose', '--config', path, '--json', '--since', '10m'], env)
+    const report = parseReport(result)
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts'])
+    for (const id of ['services', 'http', 'postgres', 'redis', 'alerts']) expect(step(report, id).status, JSON.stringify(step(report, id))).toBe('ok')
+
+    const services = step(report, 'services').data!.services as { name: string; state: string; running: boolean; restarts: number; runtime: string }[]
+    expect(services.map((s) => [s.name, s.running, s.runtime])).toEqual([
+      ['management', true, 'docker'],
+      ['web', true, 'docker'],
+      ['postgres', true, 'docker'],
+      ['redis', true, 'docker'],
+    ])
+
+    const pg = step(report, 'postgres').data!
+    expect(pg.version).toMatch(/^15\./)
+    expect(pg.maxConnections).toBeGreaterThan(0)
+    expect(pg.databaseBytes).toBeGreaterThan(0)
+    expect(pg).toHaveProperty('cacheHitRatio')
+    expect(pg).toHaveProperty('longestTransaction')
+    const redis = step(report, 'redis').data!
+    expect(redis.version).toMatch(/^\d+\./)
+    expect(redis.lastSaveStatus).toBe('ok')
+    expect(redis).toHaveProperty('evictedKeys', 0)
+
+    const logs = step(report, 'logs')
+    expect(logs.status).toBe('warning')
+    const perService = logs.data!.services as { service: string; count: number; newest: string[] }[]
+    expect(perService.find((s) => s.service === 'management')).toMatchObject({ count: 2, newest: expect.arrayContaining(['ERROR database pool exhausted']) })
+    expect(perService.find((s) => s.service === 'web')!.count).toBe(0)
+
+    const http = step(report, 'http').data!.endpoints as { service: string; status: number }[]
+    expect(http.map((e) => [e.service, e.status])).toEqual([['management', 200], ['web', 200]])
+
+    // The maintenance log and the metrics file are renderings of the same report.
+    const lines = readFileSync(join(dir, 'maintenance.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.filter((l) => l.step).map((l) => l.step)).toEqual(report.steps.map((s) => s.id))
+    const metrics = readFileSync(join(dir, 'metrics', readdirSync(join(dir, 'metrics'))[0]!), 'utf8')
+    expect(metrics).toContain('probe_ops_job_status{job="diagnose"} 1')
+    // The secret stays out of everything the run wrote.
+    for (const text of [result.stdout, result.stderr, readFileSync(join(dir, 'maintenance.log'), 'utf8'), metrics]) {
+      expect(text).not.toContain(bed().postgres.password)
+      expect(text).not.toContain(bed().redis.password)
+    }
+  })
+
+  it('names the next command for a stopped service, and exits 1', async () => {
+    const { docker } = bed()
+    await dockerCli(docker, ['stop', '-t', '1', names.web])
+    try {
+      const { path } = writeConfig(settings)
+      const result = await runCli(['diagnose', '--config', path, '--json', '--only', 'services'], env)
+      expect(result.exitCode).toBe(1)
+      const services = step(parseReport(result), 'services')
+      expect(services.status).toBe('failed')
+      expect(services.error).toMatchObject({ message: expect.stringMatching(/^web is exited/), hint: 'probe-ops recover web' })
+      const text = await runCli(['diagnose', '--config', path, '--only', 'services'], env)
+      expect(text.stdout).toContain('→ probe-ops recover web')
+    } finally {
+      await dockerCli(docker, ['start', names.web])
+    }
+  })
+
+  it('turns a hung PostgreSQL into a red line within its timeout', async () => {
+    const hung = await startHangingServer()
+    try {
+      const { path } = writeConfig(settings)
+      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
+      expect(result.exitCode).toBe(1)
+      const report = parseReport(result)
+      const pg = step(report, 'postgres')
+      expect(pg.status).toBe('failed')
+      expect(pg.summary).toMatch(/accepted no query within 1 s|timed out/)
+      expect(step(report, 'redis').status).toBe('ok')
+      expect(hung.accepted).toBeGreaterThan(0)
+    } finally {
+      await hung.close()
+    }
+  })
+
+  it('reports a paused (SIGSTOPped) PostgreSQL as failed, not as a hang', async () => {
+    const { postgres } = bed()
+    const { path } = writeConfig(settings)
+    pausePostgres(postgres)
+    try {
+      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'postgres'], env)
+      expect(result.exitCode).toBe(1)
+      expect(step(parseReport(result), 'postgres').status).toBe('failed')
+    } finally {
+      resumePostgres(postgres)
+    }
+  })
+
+  it('reports refused ports, a missing Docker socket and a wrong password as failed steps', async () => {
+    const refused = await startRefusedPort()
+    const { path } = writeConfig(settings)
+    const result = await runCli(['diagnose', '--config', path, '--json'], {
+      ...env,
+      PGPASSWORD: 'not-the-password-123',
+      REDIS_URL: `redis://127.0.0.1:${refused}`,
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      ALERTMANAGER_URL: `http://127.0.0.1:${refused}`,
+    })
+    expect(result.exitCode).toBe(1)
+    const report = parseReport(result)
+    expect(step(report, 'postgres').summary).toBe(`PostgreSQL rejected the credentials of user ${bed().postgres.user}`)
+    expect(step(report, 'redis')).toMatchObject({ status: 'failed', error: { hint: 'Redis is down: run `probe-ops recover redis`' } })
+    expect(step(report, 'services').error!.message).toMatch(/the Docker socket \/nonexistent\/docker\.sock does not exist/)
+    expect(step(report, 'alerts').summary).toMatch(/AlertManager refused the connection/)
+    expect(result.stdout + result.stderr).not.toContain('not-the-password-123')
+  })
+
+  it('shows what AlertManager has firing', async () => {
+    const { alertmanager } = bed()
+    const alertname = `ProbeOpsTest${Date.now()}`
+    const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname, severity: 'warning', instance: 'bed' }, annotations: { summary: 'a test alert' } }]),
+    })
+    expect(response.ok).toBe(true)
+    const { path } = writeConfig(settings)
+    const result = await runCli(['diagnose', '--config', path, '--json', '--only', 'alerts'], env)
+    const alerts = step(parseReport(result), 'alerts')
+    expect(alerts.status).toBe('warning')
+    expect(alerts.data!.firing).toEqual(expect.arrayContaining([expect.objectContaining({ alertname, severity: 'warning', summary: 'a test alert' })]))
+  })
+})

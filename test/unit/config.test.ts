@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { describeConfig, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { UsageError } from '../../src/errors.js'
+
+function errorOf(fn: () => unknown): UsageError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError)
+    return error as UsageError
+  }
+  throw new Error('expected a UsageError')
+}
+
+const noEnv = {}
+
+describe('configuration', () => {
+  it('has defaults that match the guide deployment', () => {
+    const config = resolveConfig(parseConfigText('', 'x'), null, noEnv)
+    expect(config.postgres).toMatchObject({ host: 'localhost', port: 5432, user: 'postgres', database: 'network_probe' })
+    expect(config.redis.url).toBe('redis://localhost:6379')
+    expect(config.alertmanager.url).toBe('http://localhost:9093')
+    expect(config.docker.host).toBe('unix:///var/run/docker.sock')
+    expect(config.services.map((s) => s.name)).toEqual(['management', 'web', 'postgres', 'redis'])
+    const management = config.services.find((s) => s.name === 'management')!
+    expect(management).toMatchObject({ runtime: 'docker', container: 'management', readiness: 'http', url: 'http://localhost:8000/api/v1/health', dependsOn: ['postgres', 'redis'] })
+    expect(config.log.file).toBe('/var/log/network-probe/maintenance.log')
+    expect(config.disk).toMatchObject({ warningPercent: 80, criticalPercent: 90 })
+  })
+
+  it('names the line and key of an unknown key', () => {
+    const error = errorOf(() => parseConfigText('postgres:\n  host: db\n  hots: x\n', 'site.yaml'))
+    expect(error.message).toBe('site.yaml:3: unknown key "postgres.hots"')
+  })
+
+  it('names the line and key of a wrong type', () => {
+    const error = errorOf(() => parseConfigText('redis:\n  url: redis://r:6379\npostgres:\n  port: "five"\n', 'site.yaml'))
+    expect(error.message).toMatch(/^site\.yaml:4: "postgres\.port": Expected number, received string/)
+  })
+
+  it('names the line of bad YAML', () => {
+    const error = errorOf(() => parseConfigText('postgres:\n  host: [unclosed\nredis: {}\n', 'site.yaml'))
+    expect(error.message).toMatch(/^site\.yaml:\d+: invalid YAML/)
+  })
+
+  it('rejects a duplicated key and a top level that is not a mapping', () => {
+    expect(errorOf(() => parseConfigText('host: a\nhost: b\n', 'f')).message).toMatch(/^f:2: invalid YAML/)
+    expect(errorOf(() => parseConfigText('- a\n- b\n', 'f')).message).toMatch(/mapping/)
+  })
+
+  it('says when the file is missing or is not a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    expect(errorOf(() => loadConfig(join(dir, 'nope.yaml'), noEnv)).message).toMatch(/does not exist/)
+    mkdirSync(join(dir, 'a-dir.yaml'))
+    expect(errorOf(() => loadConfig(join(dir, 'a-dir.yaml'), noEnv)).message).toMatch(/cannot be read \(EISDIR\)/)
+  })
+
+  it('takes the file from $PROBE_OPS_CONFIG when --config is not given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    writeFileSync(join(dir, 'c.yaml'), 'host: from-env-file\n')
+    expect(loadConfig(undefined, { PROBE_OPS_CONFIG: join(dir, 'c.yaml') }).host).toBe('from-env-file')
+  })
+
+  it('honours the usual connection variables, the file winning', () => {
+    const env = { PGHOST: 'pg.example', PGPORT: '6543', PGUSER: 'ops', PGPASSWORD: 's3cret-pg', PGDATABASE: 'np', REDIS_URL: 'redis://:s3cret-redis@cache:6380/2', DOCKER_HOST: 'tcp://127.0.0.1:2375', ALERTMANAGER_URL: 'http://am:9093/' }
+    const config = resolveConfig(parseConfigText('postgres:\n  port: 7000\n', 'f'), null, env)
+    expect(config.postgres).toMatchObject({ host: 'pg.example', port: 7000, user: 'ops', database: 'np' })
+    expect(config.postgres.password?.reveal()).toBe('s3cret-pg')
+    expect(config.redis.url).toBe('redis://cache:6380/2')
+    expect(config.redis.password?.reveal()).toBe('s3cret-redis')
+    expect(config.docker.host).toBe('tcp://127.0.0.1:2375')
+    expect(config.alertmanager.url).toBe('http://am:9093')
+  })
+
+  it('reads DATABASE_URL, and rejects a malformed one', () => {
+    const config = resolveConfig(parseConfigText('', 'f'), null, { DATABASE_URL: 'postgresql://app:p%40ss@db:5433/probe' })
+    expect(config.postgres).toMatchObject({ host: 'db', port: 5433, user: 'app', database: 'probe' })
+    expect(config.postgres.password?.reveal()).toBe('p@ss')
+    expect(errorOf(() => resolveConfig(parseConfigText('', 'f'), null, { DATABASE_URL: 'mysql://x' })).message).toMatch(/DATABASE_URL/)
+  })
+
+  it('reads passwords from files and never shows them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    writeFileSync(join(dir, 'pg'), 'file-password\n', { mode: 0o600 })
+    const config = resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${join(dir, 'pg')}\n`, 'f'), null, { PGPASSWORD: 'env-password' })
+    expect(config.postgres.password?.reveal()).toBe('file-password')
+    const shown = JSON.stringify(describeConfig(config))
+    expect(shown).not.toContain('file-password')
+    expect(shown).toContain('[redacted] (postgres.passwordFile')
+    expect(JSON.stringify(config)).not.toContain('file-password')
+    expect(String(config.postgres.password)).toBe('[redacted]')
+    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${join(dir, 'missing')}\n`, 'f'), null, noEnv)).message).toMatch(/redis\.passwordFile/)
+  })
+
+  it('merges service overrides into the defaults and checks dependencies', () => {
+    const config = resolveConfig(parseConfigText('services:\n  web:\n    enabled: false\n  management:\n    runtime: systemd\n  agent:\n    container: probe-agent\n', 'f'), null, noEnv)
+    expect(config.services.map((s) => s.name)).toEqual(['management', 'postgres', 'redis', 'agent'])
+    expect(config.services[0]).toMatchObject({ runtime: 'systemd', unit: 'network-probe-management.service', url: 'http://localhost:8000/api/v1/health' })
+    expect(config.services[3]).toMatchObject({ container: 'probe-agent', readiness: 'running' })
+    expect(errorOf(() => resolveConfig(parseConfigText('services:\n  management:\n    dependsOn: [mysql]\n', 'f'), null, noEnv)).message).toMatch(/"mysql"/)
+    expect(errorOf(() => resolveConfig(parseConfigText('services:\n  x:\n    readiness: http\n', 'f'), null, noEnv)).message).toMatch(/needs a url/)
+  })
+})

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { StepFailure, UsageError } from '../../src/errors.js'
+import { exitCodeFor } from '../../src/report/model.js'
+import { runJob, type Job } from '../../src/report/runner.js'
+import { sleep } from '../../src/lib/time.js'
+
+const options = { version: '0.0.0', host: 'test' }
+
+function job(concurrent: boolean): Job<{ log: string[] }> {
+  return {
+    command: 'test job',
+    concurrent,
+    steps: [
+      { id: 'first', title: 'First', run: async (c) => (c.log.push('first'), { summary: 'fine' }) },
+      { id: 'warns', title: 'Warns', run: async (c) => (c.log.push('warns'), { status: 'warning', summary: 'look', error: { message: 'odd', hint: 'check' } }) },
+      { id: 'fails', title: 'Fails', run: async (c) => { c.log.push('fails'); throw new StepFailure('broken', 'fix it', { n: 1 }) } },
+      { id: 'hangs', title: 'Hangs', timeoutMs: 100, run: async (_c, run) => { await new Promise((r) => run.signal.addEventListener('abort', r)); return { summary: 'never' } } },
+      { id: 'last', title: 'Last', run: async (c) => (c.log.push('last'), { summary: 'done' }) },
+    ],
+  }
+}
+
+describe('job runner', () => {
+  it('runs every step even after one fails, and reports each', async () => {
+    const context = { log: [] as string[] }
+    const report = await runJob(job(false), context, options)
+    expect(context.log).toEqual(['first', 'warns', 'fails', 'last'])
+    expect(report.steps.map((s) => s.status)).toEqual(['ok', 'warning', 'failed', 'failed', 'ok'])
+    expect(report.status).toBe('failed')
+    expect(report.steps[2]).toMatchObject({ summary: 'broken', error: { message: 'broken', hint: 'fix it' }, data: { n: 1 } })
+    expect(report.steps[3]!.summary).toBe('timed out after 100 ms')
+    expect(report.schemaVersion).toBe(1)
+    expect(exitCodeFor(report)).toBe(1)
+  })
+
+  it('maps warnings to exit 0, or 1 with --fail-on warning', async () => {
+    const report = await runJob(job(true), { log: [] }, { ...options, only: ['first', 'warns'] })
+    expect(report.status).toBe('warning')
+    expect(report.steps.filter((s) => s.status === 'skipped').map((s) => s.id)).toEqual(['fails', 'hangs', 'last'])
+    expect(exitCodeFor(report, 'failed')).toBe(0)
+    expect(exitCodeFor(report, 'warning')).toBe(1)
+  })
+
+  it('rejects an unknown step id with the list of known ones', async () => {
+    await expect(runJob(job(true), { log: [] }, { ...options, skip: ['nope'] })).rejects.toThrow(UsageError)
+    await expect(runJob(job(true), { log: [] }, { ...options, skip: ['nope'] })).rejects.toThrow(/unknown step "nope"/)
+  })
+
+  it('bounds the whole job with its timeout', async () => {
+    const slow: Job<object> = {
+      command: 'slow',
+      concurrent: false,
+      steps: [
+        { id: 'a', title: 'A', run: async () => (await sleep(150), { summary: 'ok' }) },
+        { id: 'b', title: 'B', run: async (_c, run) => (await new Promise((r) => run.signal.addEventListener('abort', r)), { summary: 'x' }) },
+        { id: 'c', title: 'C', run: async () => ({ summary: 'never runs' }) },
+      ],
+    }
+    const report = await runJob(slow, {}, { ...options, timeoutMs: 300 })
+    expect(report.steps.map((s) => s.status)).toEqual(['ok', 'failed', 'failed'])
+    expect(report.steps[1]!.error?.hint).toMatch(/--timeout/)
+    expect(report.steps[2]!.summary).toMatch(/not started/)
+    expect(report.durationMs).toBeLessThan(2000)
+  })
+})
