@@ -33,7 +33,7 @@ async function liveTasks(steps: { id: string; title: string }[]): Promise<Progre
       title: step.title,
       task: async (_: unknown, task: { title: string; skip(message?: string): void }) => {
         const result = await results.get(step.id)!
-        task.title = `${step.title}: ${result.summary}`
+        task.title = `${step.title}: ${result.summary}${result.status === 'warning' ? ' (warning)' : ''}`
         if (result.status === 'skipped') task.skip(`${step.title}: ${result.summary}`)
         if (result.status === 'failed') throw new Error(`${step.title}: ${result.summary}`)
       },

@@ -17,9 +17,15 @@ async function run(command: string, args: string[], timeoutMs: number): Promise<
   const { execa } = await import('execa')
   try {
     const result = await execa(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
+    if (result.timedOut) throw new StepFailure(`${command} ${args[0]} did not finish within ${timeoutMs} ms`, 'systemd is slow to answer: check `systemctl status`')
     if (result.failed && result.exitCode === undefined) throw new Error(result.shortMessage)
+    if (result.failed && !result.stdout) {
+      const why = String(result.stderr).split('\n')[0] || `exit code ${result.exitCode}`
+      throw new StepFailure(`${command}: ${why}`, /booted with systemd|Failed to connect to bus/.test(String(result.stderr)) ? 'this host does not run systemd: set the service runtime to docker or process' : undefined)
+    }
     return result.stdout
   } catch (error) {
+    if (error instanceof StepFailure) throw error
     const code = (error as { code?: string }).code
     if (code === 'ENOENT') throw new StepFailure(`${command} is not installed here`, 'this host does not run systemd: set the service runtime to docker')
     throw new StepFailure(`${command} ${args[0]}: ${describeError(error)}`)

@@ -24,6 +24,8 @@ import {
 } from './process.js';
 
 export const DOCKERD_BIN = '/usr/sbin/dockerd';
+/** Debian's CLI (same release as the daemon) when present, else whatever `docker` is on PATH. */
+export const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 export const BED_IMAGE = 'probe-ops-bed:latest';
 /** tini, shipped by docker.io; runs as PID 1 of helper containers so signals work. */
 export const DOCKER_INIT = '/usr/bin/docker-init';
@@ -69,7 +71,7 @@ export async function dockerCli(
   args: string[],
   opts: { timeoutMs?: number; reject?: boolean; input?: string } = {},
 ): Promise<DockerCliResult> {
-  const r = await execa('docker', ['-H', engine.host, ...args], {
+  const r = await execa(DOCKER_CLI, ['-H', engine.host, ...args], {
     timeout: opts.timeoutMs ?? 60_000,
     reject: opts.reject ?? true,
     env: { DOCKER_CONFIG: undefined, DOCKER_CONTEXT: undefined, DOCKER_HOST: undefined },

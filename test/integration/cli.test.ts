@@ -22,6 +22,22 @@ describe('the CLI as a user runs it', () => {
     expect(help.stdout).toContain('--report-file')
   })
 
+  it('loads no heavy library for --version, help or config commands', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { execa } = await import('execa')
+    const { resolve } = await import('node:path')
+    const root = resolve(import.meta.dirname, '../..')
+    for (const args of [['--version'], ['config', 'show'], ['diagnose', '--help']]) {
+      const trace = join(mkdtempSync(join(tmpdir(), 'po-trace-')), 'imports.txt')
+      const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), ...args], { env: { TRACE_IMPORTS_FILE: trace }, reject: false })
+      expect(result.exitCode, result.stderr).toBe(0)
+      const loaded = readFileSync(trace, 'utf8')
+      expect(loaded).toContain('@oclif/core')
+      for (const heavy of ['dockerode', 'node-forge', 'ioredis', 'listr2', 'pg', 'undici']) expect(loaded.split('\n'), `${args.join(' ')} loads ${heavy}`).not.toContain(heavy)
+    }
+  })
+
   it('answers an unknown command or flag with exit 2', async () => {
     expectUsageError(await runCli(['diagnoze']), /command diagnoze not found/)
     expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)

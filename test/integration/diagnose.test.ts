@@ -183,6 +183,36 @@ describe('probe-ops diagnose against the real test bed', () => {
     expect(result.stdout + result.stderr).not.toContain('not-the-password-123')
   })
 
+  it('bounds a Docker socket that accepts and never answers, and an overall --timeout', async () => {
+    const { createServer: createNetServer } = await import('node:net')
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'po-sock-')), 'docker.sock')
+    const sockets: import('node:net').Socket[] = []
+    const silent = createNetServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(socketPath, resolve))
+    const hungHttp = await startHangingServer()
+    try {
+      const { path } = writeConfig(settings)
+      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services,logs'], { ...env, DOCKER_HOST: `unix://${socketPath}` })
+      expect(result.exitCode).toBe(1)
+      const report = parseReport(result)
+      expect(step(report, 'services').error!.message).toMatch(/did not answer/)
+      expect(sockets.length).toBeGreaterThan(0)
+
+      // A check slower than the whole job's --timeout is cut off by it.
+      const slow = writeConfig({ ...settings, services: { ...(settings.services as object), web: { container: names.web, url: hungHttp.url } } })
+      const bounded = await runCli(['diagnose', '--config', slow.path, '--json', '--check-timeout', '30', '--timeout', '1', '--only', 'http'], env)
+      expect(bounded.exitCode).toBe(1)
+      const http = step(parseReport(bounded), 'http')
+      expect(http).toMatchObject({ status: 'failed', summary: 'timed out after 1 s', error: { hint: expect.stringMatching(/--timeout/) } })
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+      await hungHttp.close()
+    }
+  })
+
   it('shows what AlertManager has firing', async () => {
     const { alertmanager } = bed()
     const alertname = `ProbeOpsTest${Date.now()}`
