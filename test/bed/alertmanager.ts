@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from './ports.js';
-import { makeTempDir, removeDir, spawnService, stopService, waitUntil } from './process.js';
+import { makeTempDir, removeDir, spawnService, stopService, track, waitUntil } from './process.js';
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
@@ -34,6 +34,7 @@ receivers:
 
 export async function startAlertmanager(opts: { port?: number } = {}): Promise<AlertmanagerServer> {
   const dir = await makeTempDir('ambed-');
+  const tracked = track({ dirs: [dir] });
   try {
     const port = opts.port ?? (await freePort());
     const configFile = path.join(dir, 'alertmanager.yml');
@@ -54,9 +55,11 @@ export async function startAlertmanager(opts: { port?: number } = {}): Promise<A
       logFile,
       cwd: dir,
     });
+    tracked.entry.pids.push(service.pid);
     const stop = async (): Promise<void> => {
       await stopService(service, [['SIGTERM', 5_000]]);
       await removeDir(dir);
+      tracked.untrack();
     };
     try {
       await waitUntil(
@@ -75,6 +78,7 @@ export async function startAlertmanager(opts: { port?: number } = {}): Promise<A
     return { info: { url, host: '127.0.0.1', port, pid: service.pid, configFile, logFile }, stop };
   } catch (err) {
     await removeDir(dir);
+    tracked.untrack();
     throw err;
   }
 }

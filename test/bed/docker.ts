@@ -20,6 +20,7 @@ import {
   removeDir,
   spawnService,
   stopService,
+  track,
   waitUntil,
 } from './process.js';
 
@@ -146,6 +147,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   const dir = await mkdtemp('/tmp/d');
   const scratchDir = await mkdtemp('/tmp/dbs');
   await chmod(scratchDir, 0o711);
+  const tracked = track({ cmdlineNeedles: [`${dir}/`], mountRoots: [dir, scratchDir], dirs: [dir, scratchDir] });
   const socketPath = path.join(dir, 'docker.sock');
   const id = path.basename(dir);
   const info: DockerEngineInfo = {
@@ -191,6 +193,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     } catch (err) {
       problems.push(`removing ${dir}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    tracked.untrack();
     if (problems.length > 0) throw new Error(`test bed: docker engine teardown: ${problems.join('; ')}`);
   };
 
@@ -218,6 +221,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
       env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' },
     });
     info.pid = service.pid;
+    tracked.entry.pids.push(service.pid);
     await waitUntil(`dockerd to answer on ${socketPath}`, () => dockerPing(socketPath), {
       timeoutMs: 60_000,
       intervalMs: 100,

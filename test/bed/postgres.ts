@@ -18,6 +18,7 @@ import {
   removeDir,
   spawnService,
   stopService,
+  track,
   waitUntil,
   type OsUser,
 } from './process.js';
@@ -216,9 +217,11 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const user = osUser('postgres');
   const root = await makeTempDir('pgbed-');
   const socketDir = await makeTempDir('pgs-');
+  const tracked = track({ dirs: [root, socketDir] });
   const cleanup = async (): Promise<void> => {
     await removeDir(root);
     await removeDir(socketDir);
+    tracked.untrack();
   };
   try {
     await chmod(root, 0o700);
@@ -244,6 +247,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       uid: user.uid,
       gid: user.gid,
     });
+    tracked.entry.graceful.push([service.pid, 'SIGQUIT']);
+    tracked.entry.pids.push(service.pid);
     const info: PostgresInfo = {
       host: '127.0.0.1',
       port,

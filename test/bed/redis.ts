@@ -2,7 +2,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from './ports.js';
-import { makeTempDir, removeDir, spawnService, stopService, waitUntil } from './process.js';
+import { makeTempDir, removeDir, spawnService, stopService, track, waitUntil } from './process.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -57,6 +57,7 @@ export function redisPing(host: string, port: number, password?: string, timeout
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   const dir = await makeTempDir('redisbed-');
+  const tracked = track({ dirs: [dir] });
   try {
     const port = opts.port ?? (await freePort());
     const logFile = path.join(dir, 'redis.log');
@@ -75,9 +76,11 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     ];
     if (opts.password !== undefined) args.push('--requirepass', opts.password);
     const service = await spawnService({ name: 'redis-server', command: REDIS_SERVER, args, logFile, cwd: dir });
+    tracked.entry.pids.push(service.pid);
     const stop = async (): Promise<void> => {
       await stopService(service, [['SIGTERM', 5_000]]);
       await removeDir(dir);
+      tracked.untrack();
     };
     try {
       await waitUntil(`redis on 127.0.0.1:${port} to answer PING`, () => redisPing('127.0.0.1', port, opts.password), {
@@ -104,6 +107,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     };
   } catch (err) {
     await removeDir(dir);
+    tracked.untrack();
     throw err;
   }
 }

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
 import type { Report } from '../../src/report/model.js'
+import { tempDir } from './temp.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const BIN = join(ROOT, 'bin/run.js')
@@ -24,7 +24,7 @@ export async function runCli(args: string[], env: Record<string, string> = {}, c
   const clean: Record<string, string | undefined> = { ...process.env }
   for (const name of ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'DATABASE_URL', 'REDIS_URL', 'DOCKER_HOST', 'ALERTMANAGER_URL', 'PROBE_OPS_CONFIG']) delete clean[name]
   const started = performance.now()
-  const result = await execa(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, extendEnv: false, reject: false, cwd: cwd ?? mkdtempSync(join(tmpdir(), 'po-cwd-')), timeout: 120_000, stdin: 'ignore' })
+  const result = await execa(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, extendEnv: false, reject: false, cwd: cwd ?? tempDir('po-cwd'), timeout: 120_000, stdin: 'ignore' })
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, durationMs: performance.now() - started }
 }
 
@@ -38,7 +38,7 @@ export function parseReport(result: CliResult): Report {
 
 /** Writes a configuration file (with a private log, lock and metrics dir) and returns its path. */
 export function writeConfig(settings: Record<string, unknown>): { path: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'po-cfg-'))
+  const dir = tempDir('po-cfg')
   const full = {
     log: { file: join(dir, 'maintenance.log') },
     lock: { dir: join(dir, 'lock') },

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
 
 /** Bad usage answers with one line (and a hint), exit 2, and never a stack trace. */
 function expectUsageError(result: { exitCode: number; stdout: string; stderr: string }, pattern: RegExp) {
@@ -23,13 +24,12 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('loads no heavy library for --version, help or config commands', async () => {
-    const { mkdtempSync, readFileSync } = await import('node:fs')
-    const { tmpdir } = await import('node:os')
+    const { readFileSync } = await import('node:fs')
     const { execa } = await import('execa')
     const { resolve } = await import('node:path')
     const root = resolve(import.meta.dirname, '../..')
     for (const args of [['--version'], ['config', 'show'], ['diagnose', '--help']]) {
-      const trace = join(mkdtempSync(join(tmpdir(), 'po-trace-')), 'imports.txt')
+      const trace = join(tempDir('po-trace'), 'imports.txt')
       const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), ...args], { env: { TRACE_IMPORTS_FILE: trace }, reject: false })
       expect(result.exitCode, result.stderr).toBe(0)
       const loaded = readFileSync(trace, 'utf8')

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { bed, composeLabels, dockerCli, pausePostgres, resumePostgres, runSleeperContainer, startHangingServer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { expectValidReport } from '../helpers/report-schema.js'
+import { tempDir } from '../helpers/temp.js'
 
 function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
@@ -74,6 +76,7 @@ describe('probe-ops diagnose against the real test bed', () => {
     const result = await runCli(['diagnose', '--config', path, '--json', '--since', '10m'], env)
     const report = parseReport(result)
     expect(result.exitCode, result.stderr).toBe(0)
+    expectValidReport(report)
     expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts'])
     for (const id of ['services', 'http', 'postgres', 'redis', 'alerts']) expect(step(report, id).status, JSON.stringify(step(report, id))).toBe('ok')
 
@@ -141,6 +144,7 @@ describe('probe-ops diagnose against the real test bed', () => {
       const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
       expect(result.exitCode).toBe(1)
       const report = parseReport(result)
+      expectValidReport(report)
       const pg = step(report, 'postgres')
       expect(pg.status).toBe('failed')
       expect(pg.summary).toMatch(/accepted no query within 1 s|timed out/)
@@ -185,9 +189,7 @@ describe('probe-ops diagnose against the real test bed', () => {
 
   it('bounds a Docker socket that accepts and never answers, and an overall --timeout', async () => {
     const { createServer: createNetServer } = await import('node:net')
-    const { mkdtempSync } = await import('node:fs')
-    const { tmpdir } = await import('node:os')
-    const socketPath = join(mkdtempSync(join(tmpdir(), 'po-sock-')), 'docker.sock')
+    const socketPath = join(tempDir('po-sock'), 'docker.sock')
     const sockets: import('node:net').Socket[] = []
     const silent = createNetServer((socket) => sockets.push(socket))
     await new Promise<void>((resolve) => silent.listen(socketPath, resolve))

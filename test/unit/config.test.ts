@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeConfig, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
 import { UsageError } from '../../src/errors.js'
+import { tempDir } from '../helpers/temp.js'
 
 function errorOf(fn: () => unknown): UsageError {
   try {
@@ -52,14 +52,14 @@ describe('configuration', () => {
   })
 
   it('says when the file is missing or is not a file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    const dir = tempDir('po-config')
     expect(errorOf(() => loadConfig(join(dir, 'nope.yaml'), noEnv)).message).toMatch(/does not exist/)
     mkdirSync(join(dir, 'a-dir.yaml'))
     expect(errorOf(() => loadConfig(join(dir, 'a-dir.yaml'), noEnv)).message).toMatch(/cannot be read \(EISDIR\)/)
   })
 
   it('takes the file from $PROBE_OPS_CONFIG when --config is not given', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    const dir = tempDir('po-config')
     writeFileSync(join(dir, 'c.yaml'), 'host: from-env-file\n')
     expect(loadConfig(undefined, { PROBE_OPS_CONFIG: join(dir, 'c.yaml') }).host).toBe('from-env-file')
   })
@@ -83,7 +83,7 @@ describe('configuration', () => {
   })
 
   it('reads passwords from files and never shows them', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-config-'))
+    const dir = tempDir('po-config')
     writeFileSync(join(dir, 'pg'), 'file-password\n', { mode: 0o600 })
     const config = resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${join(dir, 'pg')}\n`, 'f'), null, { PGPASSWORD: 'env-password' })
     expect(config.postgres.password?.reveal()).toBe('file-password')

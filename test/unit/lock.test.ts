@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { LockHeldError } from '../../src/errors.js'
 import { acquireLock } from '../../src/lib/lock.js'
+import { tempDir } from '../helpers/temp.js'
 
 describe('job lock', () => {
   it('is exclusive while held and free after release', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-lock-'))
+    const dir = tempDir('po-lock')
     const lock = await acquireLock(dir, 'job', 'maintain daily')
     expect(JSON.parse(readFileSync(lock.path, 'utf8')).pid).toBe(process.pid)
     await expect(acquireLock(dir, 'job', 'maintain daily')).rejects.toBeInstanceOf(LockHeldError)
@@ -19,7 +19,7 @@ describe('job lock', () => {
   })
 
   it('takes over a lock whose holder was killed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-lock-'))
+    const dir = tempDir('po-lock')
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
     await new Promise((r) => child.once('spawn', r))
     mkdirSync(dir, { recursive: true })
@@ -33,7 +33,7 @@ describe('job lock', () => {
   })
 
   it('waits for a holder that finishes within --wait-lock', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'po-lock-'))
+    const dir = tempDir('po-lock')
     const first = await acquireLock(dir, 'job', 'maintain daily')
     setTimeout(() => first.release(), 300)
     const started = Date.now()

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The demo: builds probe-ops, starts a throwaway local platform in ./.sandbox (PostgreSQL with
+# the platform's schema and 120 days of results, Redis, AlertManager, stand-ins for the
+# management API and web UI, all on 127.0.0.1) and runs `probe-ops diagnose` against it.
+# `node bin/run.js sandbox down` removes it again. Run as root on Debian.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/require-node.sh
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "== build"
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+
+echo "== sandbox"
+node bin/run.js sandbox up --dir .sandbox
+
+echo "== probe-ops diagnose --config .sandbox/probe-ops.yaml"
+node bin/run.js diagnose --config .sandbox/probe-ops.yaml
