@@ -53,6 +53,10 @@ export interface Config {
   log: ParsedConfig['log']
   metrics: ParsedConfig['metrics']
   lock: ParsedConfig['lock']
+  cleanup: ParsedConfig['cleanup']
+  retention: ParsedConfig['retention']
+  reindex: ParsedConfig['reindex']
+  alerts: ParsedConfig['alerts']
   diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
 }
 
@@ -228,6 +232,10 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     log: parsed.log,
     metrics: parsed.metrics,
     lock: parsed.lock,
+    cleanup: parsed.cleanup,
+    retention: parsed.retention,
+    reindex: parsed.reindex,
+    alerts: parsed.alerts,
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
   }
 }

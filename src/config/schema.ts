@@ -36,6 +36,27 @@ const serviceSchema = z
   })
   .strict()
 
+const identifier = z.string().regex(/^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/i, 'a table or column name (schema.table allowed)')
+
+const cleanupRule = z
+  .object({
+    /** The directory searched (recursively); symlinks are never followed. */
+    path: z.string().min(1),
+    /** A glob on the file name: * and ? */
+    pattern: z.string().min(1),
+    olderThanDays: z.number().positive(),
+  })
+  .strict()
+
+const retentionRule = z
+  .object({
+    table: identifier,
+    /** The timestamp column rows age by. */
+    column: identifier,
+    days: z.number().int().positive(),
+  })
+  .strict()
+
 export const configSchema = z
   .object({
     /** The name reports and alerts give this machine (default: the host name). */
@@ -109,6 +130,50 @@ export const configSchema = z
     lock: z
       .object({
         dir: z.string().min(1).default('/run/lock/probe-ops'),
+      })
+      .strict()
+      .default({}),
+    cleanup: z
+      .object({
+        logs: z.array(cleanupRule).default([
+          { path: '/var/log/network-probe', pattern: '*.log', olderThanDays: 30 },
+          { path: '/var/log/network-probe', pattern: '*.log.*', olderThanDays: 7 },
+        ]),
+        temp: z.array(cleanupRule).default([{ path: '/tmp', pattern: 'network-probe-*', olderThanDays: 1 }]),
+      })
+      .strict()
+      .default({}),
+    retention: z
+      .object({
+        rules: z.array(retentionRule).default([{ table: 'task_results', column: 'execution_time', days: 90 }]),
+        /** Rows deleted per batch; each batch is its own short transaction. */
+        batchRows: z.number().int().min(1).max(1_000_000).default(5000),
+        /** A pause between batches, to leave room for the platform's own writes. */
+        pauseMs: z.number().int().min(0).default(0),
+        /** The whole step's time budget; what is left is deleted by the next run. */
+        budgetSeconds: seconds.default(3600),
+        /** How long a batch may wait for a row lock before it is retried. */
+        lockTimeoutMs: z.number().int().positive().default(2000),
+        /** The bound on one batch's statement. */
+        batchTimeoutSeconds: seconds.default(30),
+      })
+      .strict()
+      .default({}),
+    reindex: z
+      .object({
+        /** An index with at least this much of its size wasted is rebuilt. */
+        minBloatPercent: percent.default(30),
+        /** Smaller indexes are left alone: rebuilding them gains nothing. */
+        minIndexBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+        /** The bound on one rebuild. */
+        timeoutSeconds: seconds.default(3600),
+      })
+      .strict()
+      .default({}),
+    alerts: z
+      .object({
+        /** How long a pushed alert stays firing unless pushed again (a daily job: a bit over a day). */
+        ttlHours: z.number().positive().default(26),
       })
       .strict()
       .default({}),

@@ -4,7 +4,7 @@ import type { Report, StepStatus } from './model.js'
 const LEVEL: Record<StepStatus, string> = { ok: 'info', skipped: 'info', warning: 'warning', failed: 'error' }
 
 /**
- * One JSON line per step, and one for the job: the fields the guide's Promtail pipeline
+ * One JSON line per step, one per alert pushed, and one for the job: the fields the guide's Promtail pipeline
  * extracts (timestamp, level, message, module), plus what a query wants to filter on.
  */
 export function maintenanceLogLines(report: Report): string[] {
@@ -23,6 +23,21 @@ export function maintenanceLogLines(report: Report): string[] {
       dry_run: report.dryRun,
     }),
   )
+  for (const alert of report.alerts) {
+    const what = alert.resolved ? 'resolve' : 'alert'
+    lines.push(
+      JSON.stringify({
+        timestamp: report.finishedAt,
+        level: alert.delivered ? 'info' : 'error',
+        message: `${what} ${alert.alertname} (${alert.severity}) ${alert.delivered ? 'delivered to AlertManager' : `not delivered: ${alert.error ?? 'unknown error'}`}`,
+        module,
+        job: report.command,
+        alertname: alert.alertname,
+        delivered: alert.delivered,
+        host: report.host,
+      }),
+    )
+  }
   lines.push(
     JSON.stringify({
       timestamp: report.finishedAt,

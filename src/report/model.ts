@@ -24,6 +24,8 @@ export interface AlertRecord {
   alertname: string
   severity: string
   delivered: boolean
+  /** A resolving post: the condition is gone. */
+  resolved?: boolean
   /** Why delivery failed, when it did. */
   error?: string
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
-import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -93,6 +93,7 @@ export function sandboxLayout(dir: string) {
     runDir: run,
     metrics: join(dir, 'metrics'),
     lock: join(dir, 'lock'),
+    tmp: join(dir, 'tmp'),
     maintenanceLog: join(log, 'maintenance.log'),
     logs: Object.fromEntries(COMPONENTS.map((c) => [c, join(log, `${c}.log`)])) as Record<ComponentName, string>,
     pidFiles: {
@@ -184,8 +185,11 @@ async function waitForExit(pid: number, ms: number): Promise<boolean> {
 function signal(pid: number, name: NodeJS.Signals): void {
   try {
     process.kill(pid, name)
-  } catch {
-    // already gone
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EPERM') {
+      throw new SandboxError(`not allowed to stop process ${pid}: another user started it`, 'run this as the user who ran `probe-ops sandbox up`')
+    }
+    // ESRCH: already gone
   }
 }
 
@@ -485,7 +489,11 @@ export async function sandboxDown(dirOption: string): Promise<DownResult> {
     throw new SandboxError(`\`probe-ops sandbox up\` (pid ${state.up.pid}) is still starting the sandbox in ${dir}`, 'wait for it to finish, then run `sandbox down` again')
   }
   const stopped = await stopComponents(paths, state)
-  await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 })
+  try {
+    await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 })
+  } catch (error) {
+    throw new SandboxError(`stopped the sandbox, but cannot remove ${dir} (${(error as NodeJS.ErrnoException).code ?? describeError(error)})`, 'remove it as the user who ran `probe-ops sandbox up`')
+  }
   return { dir, existed: true, stopped, removed: true }
 }
 
@@ -537,13 +545,14 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
     }
     if (live.some((c) => c.running)) {
       const stopped = await stopComponents(paths, previous)
-      const what = previous.status === 'running' ? `${down.join(', ')} not running` : `its \`sandbox up\` never finished`
+      const what = previous.status === 'running' ? `${down.join(', ')} not running` : previous.status === 'failed' ? 'its `sandbox up` failed' : 'its `sandbox up` never finished'
       throw new SandboxError(
         `the sandbox in ${dir} was only half up (${what}); stopped ${stopped.join(', ')}`,
         `run \`probe-ops sandbox up\` again for a fresh one (its logs stay in ${paths.logDir} until then), or \`probe-ops sandbox down --dir ${shellQuote(dir)}\` to remove it`,
       )
     }
-    // Nothing of it runs (a reboot, a failed start): start afresh in its place.
+    // Nothing of it runs (a reboot, a failed start): start afresh in its place, if we can start at all.
+    checkPrerequisites(dir)
     await rm(dir, { recursive: true, force: true })
     notes.push(`replaced a stopped sandbox that was in ${dir}`)
   } else if (exists && (await readdir(dir)).length > 0) {
@@ -588,6 +597,7 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failure) throw failure.reason
 
+    await seedOldFiles(paths)
     await writeProbeOpsConfig(paths, state)
     state.status = 'running'
     state.readyAt = new Date().toISOString()
@@ -597,8 +607,9 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
     state.status = 'failed'
     state.error = describeError(error)
     await file.save().catch(() => undefined)
-    if (error instanceof SandboxError || error instanceof UsageError) throw error
-    throw new SandboxError(`sandbox up failed: ${describeError(error)}`, `stopped what had started; the logs are in ${paths.logDir}`)
+    if (error instanceof UsageError) throw error
+    const hint = error instanceof SandboxError && error.hint ? error.hint : `the logs are in ${paths.logDir}`
+    throw new SandboxError(`sandbox up failed, stopped what had started: ${describeError(error)}`, hint)
   }
   return { dir, alreadyRunning: false, configFile: paths.config, durationMs: Math.round(performance.now() - started), state }
 }
@@ -651,7 +662,7 @@ async function createDirectories(paths: Layout, pgUser: OsUser | undefined): Pro
   }
   await mkdir(paths.secrets, { mode: 0o700 })
   await chmod(paths.secrets, 0o700)
-  for (const d of [paths.logDir, paths.runDir, paths.metrics, paths.lock]) await mkdir(d, { recursive: true, mode: 0o755 })
+  for (const d of [paths.logDir, paths.runDir, paths.metrics, paths.lock, paths.tmp]) await mkdir(d, { recursive: true, mode: 0o755 })
   for (const d of [paths.pgData, paths.pgSocket, paths.redisData]) {
     await mkdir(d, { mode: 0o700 })
     await chmod(d, 0o700)
@@ -916,12 +927,62 @@ async function writeProbeOpsConfig(paths: Layout, state: SandboxState): Promise<
     metrics: { textfileDir: paths.metrics },
     lock: { dir: paths.lock },
   }
+  const document = await keepJobsInside(paths, config, state.notes)
   const header = [
     `# probe-ops sandbox in ${paths.dir}, written by \`probe-ops sandbox up\` at ${new Date().toISOString()}.`,
     `# Every service runs on 127.0.0.1; passwords are in ${paths.secrets}.`,
     `# \`probe-ops sandbox down --dir ${shellQuote(paths.dir)}\` stops it all and removes this directory.`,
   ].join('\n')
-  await writeFileAtomic(paths.config, `${header}\n${stringify(config)}`, 0o644)
+  await writeFileAtomic(paths.config, `${header}\n${stringify(document)}`, 0o644)
+}
+
+/**
+ * Settings whose defaults are the host's own paths (maintain daily's cleanup of
+ * /var/log/network-probe and /tmp) are pointed inside the sandbox, where this build of probe-ops
+ * has them; the result must validate, or the sandbox does not start.
+ */
+async function keepJobsInside(paths: Layout, config: ConfigFile, notes: string[]): Promise<Record<string, unknown>> {
+  const { configSchema } = await import('../config/schema.js')
+  const inside: Record<string, unknown> = {
+    cleanup: {
+      logs: [
+        { path: paths.logDir, pattern: '*.log', olderThanDays: 30 },
+        { path: paths.logDir, pattern: '*.log.*', olderThanDays: 7 },
+      ],
+      temp: [{ path: paths.tmp, pattern: 'network-probe-*', olderThanDays: 1 }],
+    },
+  }
+  const known = configSchema.shape as Record<string, unknown>
+  const extended = { ...config, ...Object.fromEntries(Object.entries(inside).filter(([key]) => key in known)) }
+  if (configSchema.safeParse(extended).success) return extended
+  const plain = configSchema.safeParse(config)
+  if (!plain.success) {
+    const issue = plain.error.issues[0]!
+    throw new SandboxError(`the sandbox's probe-ops.yaml does not validate: ${issue.path.join('.')}: ${issue.message}`, 'this is a bug in `probe-ops sandbox`')
+  }
+  notes.push('maintain daily would clean the host\'s own log and temp directories: set cleanup in probe-ops.yaml before running it')
+  return { ...config }
+}
+
+/** Aged files for maintain daily's cleanup to find: rotated and stale logs, old temp files, and some to keep. */
+async function seedOldFiles(paths: Layout): Promise<void> {
+  const day = 86_400_000
+  const files: Array<[string, number]> = [
+    [join(paths.logDir, 'management.log.1'), 2 * day],
+    [join(paths.logDir, 'management.log.2'), 9 * day],
+    [join(paths.logDir, 'management.log.3'), 16 * day],
+    [join(paths.logDir, 'agents', 'agent-001.log'), 45 * day],
+    [join(paths.logDir, 'agents', 'agent-002.log'), 5 * day],
+    [join(paths.tmp, 'network-probe-export-1.csv'), 3 * day],
+    [join(paths.tmp, 'network-probe-upload-2.part'), 3_600_000],
+    [join(paths.tmp, 'unrelated.txt'), 3 * day],
+  ]
+  for (const [file, age] of files) {
+    await mkdir(dirname(file), { recursive: true, mode: 0o755 })
+    await writeFile(file, `sandbox sample file, ${Math.round(age / day)} days old\n`, { mode: 0o644 })
+    const at = new Date(Date.now() - age)
+    await utimes(file, at, at)
+  }
 }
 
 /** A path as a shell word, quoted only when it needs to be. */

@@ -9,7 +9,7 @@ export interface ConnectOptions {
   database?: string
   /** The bound for connecting; defaults to postgres.connectTimeoutSeconds. */
   connectTimeoutMs?: number
-  /** The bound for each statement; defaults to postgres.statementTimeoutSeconds. */
+  /** The bound for each statement (0: none); defaults to postgres.statementTimeoutSeconds. */
   statementTimeoutMs?: number
 }
 
@@ -32,7 +32,7 @@ export async function connectPostgres(config: PostgresConfig, options: ConnectOp
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: statementTimeoutMs,
     // The server-side timeout cannot fire when the server itself hangs; this one can.
-    query_timeout: statementTimeoutMs + 1000,
+    query_timeout: statementTimeoutMs > 0 ? statementTimeoutMs + 1000 : undefined,
     ssl: config.sslmode === 'disable' ? false : { rejectUnauthorized: config.sslmode === 'verify-full' },
   }
   const client = new pg.Client(clientConfig)
@@ -78,4 +78,28 @@ export function postgresFailure(error: unknown, config: PostgresConfig, database
 export async function queryRows<Row extends object>(client: Client, sql: string, params: unknown[] = []): Promise<Row[]> {
   const result = await client.query(sql, params)
   return result.rows as Row[]
+}
+
+/** Runs work on one connection and always closes it. */
+export async function withPostgres<T>(config: PostgresConfig, work: (client: Client) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  const client = await connectPostgres(config, options)
+  try {
+    return await work(client)
+  } finally {
+    await closePostgres(client)
+  }
+}
+
+/** A double-quoted identifier, schema-qualified when given as schema.name. */
+export function quoteIdent(name: string): string {
+  return name
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.')
+}
+
+/** The SQLSTATE of a pg error, if it is one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }

@@ -1,0 +1,45 @@
+import type { Config, ServiceConfig } from '../config/load.js'
+import { describeError } from '../errors.js'
+import { probeHttp } from './http.js'
+import { closePostgres, connectPostgres } from './postgres.js'
+import { closeRedis, connectRedis } from './redis.js'
+
+export interface Readiness {
+  ready: boolean
+  /** What was checked and what it answered. */
+  detail: string
+}
+
+/**
+ * Whether a service is really serving: PostgreSQL answers SELECT 1, Redis answers PING with
+ * its password, an HTTP service answers its health URL with 2xx. "The container is running"
+ * is not readiness; it is used only for services that declare no better check.
+ */
+export async function checkReadiness(service: ServiceConfig, config: Config, timeoutMs: number, running: boolean): Promise<Readiness> {
+  try {
+    switch (service.readiness) {
+      case 'http': {
+        const probe = await probeHttp(service.url!, timeoutMs)
+        return { ready: probe.ok, detail: probe.ok ? `${service.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${service.url}: ${probe.error ?? `HTTP ${probe.status}`}` }
+      }
+      case 'postgres': {
+        const client = await connectPostgres(config.postgres, { connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs })
+        try {
+          await client.query('select 1')
+          return { ready: true, detail: `SELECT 1 answered at ${config.postgres.host}:${config.postgres.port}` }
+        } finally {
+          await closePostgres(client)
+        }
+      }
+      case 'redis': {
+        const client = await connectRedis(config.redis, timeoutMs)
+        closeRedis(client)
+        return { ready: true, detail: `PING answered at ${config.redis.url}` }
+      }
+      case 'running':
+        return { ready: running, detail: running ? 'running (no readiness check configured)' : 'not running' }
+    }
+  } catch (error) {
+    return { ready: false, detail: describeError(error) }
+  }
+}

@@ -1,0 +1,345 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, symlinkSync, utimesSync, writeFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Report, StepResult } from '../../src/report/model.js'
+import { bed, dockerCli, runSleeperContainer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { countOlderThan, createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
+import { expectValidReport } from '../helpers/report-schema.js'
+import { tempDir } from '../helpers/temp.js'
+
+function step(report: Report, id: string): StepResult {
+  const found = report.steps.find((s) => s.id === id)
+  if (!found) throw new Error(`no step ${id}`)
+  return found
+}
+
+/** A file with an mtime `days` ago. */
+function oldFile(path: string, days: number, content = 'x'.repeat(100)): string {
+  mkdirSync(join(path, '..'), { recursive: true })
+  writeFileSync(path, content)
+  const when = new Date(Date.now() - days * 86_400_000)
+  utimesSync(path, when, when)
+  return path
+}
+
+describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertManager', () => {
+  const databases: string[] = []
+  const containers: RunningContainer[] = []
+  let template: string
+  let services: Record<string, unknown>
+  let env: (database: string) => Record<string, string>
+
+  beforeAll(async () => {
+    const { postgres, redis, alertmanager, docker } = bed()
+    template = await createPlatformDatabase(databaseName('daily_tpl'), { days: 120, rowsPerDay: 400 })
+    databases.push(template)
+    const pgName = uniqueName('pg')
+    const redisName = uniqueName('redis')
+    containers.push(await runSleeperContainer(docker, { name: pgName }), await runSleeperContainer(docker, { name: redisName }))
+    services = { management: { enabled: false }, web: { enabled: false }, postgres: { container: pgName }, redis: { container: redisName } }
+    env = (database) => ({
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGPASSWORD: postgres.password,
+      PGDATABASE: database,
+      REDIS_URL: redis.url,
+      DOCKER_HOST: docker.host,
+      ALERTMANAGER_URL: alertmanager.url,
+    })
+  })
+
+  afterAll(async () => {
+    for (const c of containers) await c.remove()
+    for (const d of databases) await dropDatabase(d)
+  })
+
+  async function freshDatabase(): Promise<string> {
+    const name = databaseName('daily')
+    await sql('postgres', `create database ${name} template ${template}`)
+    databases.push(name)
+    return name
+  }
+
+  function settings(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      host: `bed-${Date.now()}`,
+      services,
+      cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }, { path: join(dir, 'logs'), pattern: '*.log.*', olderThanDays: 7 }], temp: [{ path: join(dir, 'tmp'), pattern: 'network-probe-*', olderThanDays: 1 }] },
+      retention: { batchRows: 1000 },
+      reindex: { minIndexBytes: 0 },
+      disk: { paths: [dir], warningPercent: 99.9, criticalPercent: 100 },
+      ...extra,
+    }
+  }
+
+  it('runs every step, deletes exactly the old rows in batches, and writes log and metrics', async () => {
+    const database = await freshDatabase()
+    await sql(database, 'create extension if not exists pg_stat_statements')
+    const dir = tempDir('daily')
+    const keepLog = oldFile(join(dir, 'logs/app.log'), 2)
+    const oldLog = oldFile(join(dir, 'logs/management/app.log'), 45)
+    const rotated = oldFile(join(dir, 'logs/app.log.3'), 10)
+    const oldTemp = oldFile(join(dir, 'tmp/network-probe-upload'), 3)
+    const otherTemp = oldFile(join(dir, 'tmp/someone-else'), 30)
+    const now = new Date()
+    const before = await countOlderThan(database, 90, now)
+    expect(before.older).toBeGreaterThan(5000)
+
+    const { path, dir: cfgDir } = writeConfig(settings(dir))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json'], env(database))
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode, JSON.stringify(report.steps.filter((s) => s.status === 'failed'), null, 1)).toBe(0)
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ['clean-logs', 'ok'],
+      ['clean-temp', 'ok'],
+      ['retention', 'ok'],
+      ['vacuum', 'ok'],
+      ['reindex', 'ok'],
+      ['stats-reset', 'ok'],
+      ['disk', 'ok'],
+      ['services', 'ok'],
+    ])
+
+    const after = await countOlderThan(database, 90, now)
+    expect(after.older).toBe(0)
+    // Rows younger than the cutoff (fixed at the run's start) are all still there.
+    expect(after.newer).toBeGreaterThanOrEqual(before.newer)
+    const retention = step(report, 'retention').data!.rules as { deleted: number; batches: number; longestBatchMs: number; cutoff: string }[]
+    expect(retention[0]!.deleted).toBeGreaterThanOrEqual(before.older)
+    expect(retention[0]!.batches).toBeGreaterThanOrEqual(Math.ceil(before.older / 1000))
+
+    expect(existsSync(oldLog)).toBe(false)
+    expect(existsSync(rotated)).toBe(false)
+    expect(existsSync(oldTemp)).toBe(false)
+    expect(existsSync(keepLog)).toBe(true)
+    expect(existsSync(otherTemp)).toBe(true)
+    expect(step(report, 'clean-logs').data).toMatchObject({ files: 2, bytes: 200 })
+
+    const log = readFileSync(join(cfgDir, 'maintenance.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(log.filter((l) => l.step).map((l) => l.step)).toEqual(report.steps.map((s) => s.id))
+    const metrics = readFileSync(join(cfgDir, 'metrics', readdirSync(join(cfgDir, 'metrics'))[0]!), 'utf8')
+    expect(metrics).toContain('probe_ops_job_status{job="maintain daily"} 0')
+  })
+
+  it('changes nothing with --dry-run, and says what it would do', async () => {
+    const database = await freshDatabase()
+    const dir = tempDir('daily-dry')
+    const oldLog = oldFile(join(dir, 'logs/old.log'), 40)
+    const now = new Date()
+    const before = await countOlderThan(database, 90, now)
+    const { path } = writeConfig(settings(dir))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--dry-run'], env(database))
+    const report = parseReport(result)
+    expect(report.dryRun).toBe(true)
+    expect(step(report, 'clean-logs').summary).toMatch(/^would delete 1 files/)
+    expect(step(report, 'retention').summary).toMatch(new RegExp(`would delete ${before.older.toLocaleString('en-US')} rows`))
+    expect(step(report, 'reindex').summary).toMatch(/^would rebuild/)
+    expect(step(report, 'stats-reset').status).toBe('skipped')
+    expect(existsSync(oldLog)).toBe(true)
+    expect(await countOlderThan(database, 90, now)).toEqual(before)
+  })
+
+  it('never follows a symlink out of the directory and never deletes a file open for writing', async () => {
+    const dir = tempDir('daily-files')
+    const outside = oldFile(join(dir, 'outside/secret.log'), 90)
+    mkdirSync(join(dir, 'logs'), { recursive: true })
+    symlinkSync(join(dir, 'outside'), join(dir, 'logs/link-to-outside'))
+    symlinkSync(outside, join(dir, 'logs/linked.log'))
+    const written = oldFile(join(dir, 'logs/being-written.log'), 60)
+    const writer = openSync(written, 'a')
+    try {
+      const { path } = writeConfig(settings(dir))
+      const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'clean-logs'], env(template))
+      const cleaned = step(parseReport(result), 'clean-logs')
+      expect(cleaned.status).toBe('ok')
+      expect(cleaned.data).toMatchObject({ files: 0, keptOpen: [written] })
+      expect(existsSync(outside)).toBe(true)
+      expect(existsSync(written)).toBe(true)
+    } finally {
+      closeSync(writer)
+    }
+  })
+
+  it('fails a retention rule that names a missing table or column, and runs the other steps', async () => {
+    const dir = tempDir('daily-bad-rule')
+    for (const [rule, message] of [
+      [{ table: 'task_resultz', column: 'execution_time', days: 90 }, 'table "task_resultz" does not exist'],
+      [{ table: 'task_results', column: 'executed_at', days: 90 }, 'table "task_results" has no column "executed_at"'],
+      [{ table: 'task_results', column: 'status', days: 90 }, '"task_results.status" is text, not a timestamp or date'],
+    ] as const) {
+      const { path } = writeConfig(settings(dir, { retention: { rules: [rule] } }))
+      const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention,disk'], env(template))
+      expect(result.exitCode).toBe(1)
+      const report = parseReport(result)
+      expect(step(report, 'retention')).toMatchObject({ status: 'failed', error: { message: `retention rule: ${message}` } })
+      expect(step(report, 'disk').status).toBe('ok')
+    }
+  })
+
+  it('drops whole partitions of a table partitioned by the time column', async () => {
+    const database = databaseName('daily_part')
+    databases.push(database)
+    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const partitionsBefore = await sql<{ n: string }>(database, `select count(*) as n from pg_inherits where inhparent = 'task_results'::regclass`)
+    const now = new Date()
+    const before = await countOlderThan(database, 90, now)
+    const dir = tempDir('daily-part')
+    const { path } = writeConfig(settings(dir))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(result.exitCode, result.stdout).toBe(0)
+    const rule = (step(parseReport(result), 'retention').data!.rules as { partitionsDropped: string[]; deleted: number }[])[0]!
+    expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(29)
+    const partitionsAfter = await sql<{ n: string }>(database, `select count(*) as n from pg_inherits where inhparent = 'task_results'::regclass`)
+    expect(Number(partitionsAfter[0]!.n)).toBe(Number(partitionsBefore[0]!.n) - rule.partitionsDropped.length)
+    const after = await countOlderThan(database, 90, now)
+    expect(after.older).toBe(0)
+    expect(after.newer).toBe(before.newer)
+    // Only the one partition that straddles the cutoff needed row deletes.
+    expect(rule.deleted).toBeLessThanOrEqual(100)
+  })
+
+  it('leaves only whole batches done when killed with -9, and the next run finishes', async () => {
+    const database = await freshDatabase()
+    const now = new Date()
+    const before = await countOlderThan(database, 90, now)
+    const dir = tempDir('daily-kill')
+    const { path, dir: cfgDir } = writeConfig(settings(dir, { retention: { batchRows: 250, pauseMs: 100 } }))
+    const root = join(import.meta.dirname, '../..')
+    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'maintain', 'daily', '--config', path, '--only', 'retention'], { env: env(database), reject: false })
+    let deleted = 0
+    for (let i = 0; i < 200 && deleted < 1000; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      deleted = before.older - (await countOlderThan(database, 90, now)).older
+    }
+    child.kill('SIGKILL')
+    await child
+    const mid = await countOlderThan(database, 90, now)
+    const done = before.older - mid.older
+    expect(done).toBeGreaterThan(0)
+    expect(done).toBeLessThan(before.older)
+    expect(done % 250).toBe(0)
+    expect(mid.newer).toBe(before.newer)
+    // The lock the killed run left is taken over; the next run finishes the job.
+    expect(readdirSync(join(cfgDir, 'lock'))).toContain('maintain-daily.lock')
+    const next = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(next.exitCode, next.stderr).toBe(0)
+    expect((await countOlderThan(database, 90, now)).older).toBe(0)
+  })
+
+  it('exits 3 while another run holds the lock, also after --wait-lock', async () => {
+    const dir = tempDir('daily-lock')
+    const { path, dir: cfgDir } = writeConfig(settings(dir))
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((r) => holder.once('spawn', r))
+    try {
+      mkdirSync(join(cfgDir, 'lock'), { recursive: true })
+      writeFileSync(join(cfgDir, 'lock/maintain-daily.lock'), JSON.stringify({ pid: holder.pid, command: 'maintain daily', since: new Date().toISOString() }))
+      const result = await runCli(['maintain', 'daily', '--config', path, '--only', 'disk'], env(template))
+      expect(result.exitCode).toBe(3)
+      expect(result.stderr).toMatch(new RegExp(`maintain daily is already running: process ${holder.pid}`))
+      expect(result.stdout).toBe('')
+      const waited = await runCli(['maintain', 'daily', '--config', path, '--only', 'disk', '--wait-lock', '1'], env(template))
+      expect(waited.exitCode).toBe(3)
+    } finally {
+      holder.kill('SIGKILL')
+    }
+    const free = await runCli(['maintain', 'daily', '--config', path, '--only', 'disk'], env(template))
+    expect(free.exitCode).toBe(0)
+  })
+
+  it('fails the database steps when PostgreSQL is down, and still runs the file and disk steps', async () => {
+    const refused = await startRefusedPort()
+    const dir = tempDir('daily-pgdown')
+    const oldLog = oldFile(join(dir, 'logs/old.log'), 40)
+    const { path } = writeConfig(settings(dir, { services: { ...services, postgres: { enabled: false } } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json'], { ...env(template), PGPORT: String(refused) })
+    expect(result.exitCode).toBe(1)
+    const report = parseReport(result)
+    for (const id of ['retention', 'vacuum', 'reindex', 'stats-reset']) expect(step(report, id)).toMatchObject({ status: 'failed', summary: expect.stringMatching(/refused the connection/) })
+    for (const id of ['clean-logs', 'clean-temp', 'disk']) expect(step(report, id).status).toBe('ok')
+    expect(existsSync(oldLog)).toBe(false)
+  })
+
+  it('pushes a disk alert through API v2, resolves it when usage drops, and survives a dead AlertManager', async () => {
+    const { alertmanager } = bed()
+    const dir = tempDir('daily-disk')
+    const host = `disk-${Date.now()}`
+    const active = async () => {
+      const res = await fetch(`${alertmanager.url}/api/v2/alerts?active=true&filter=${encodeURIComponent(`instance="${host}"`)}`)
+      return ((await res.json()) as { labels: Record<string, string>; endsAt: string }[]).map((a) => a.labels.alertname)
+    }
+    const full = writeConfig(settings(dir, { host, disk: { paths: [dir], warningPercent: 1, criticalPercent: 100 } }))
+    const warned = parseReport(await runCli(['maintain', 'daily', '--config', full.path, '--json', '--only', 'disk'], env(template)))
+    expect(step(warned, 'disk').status).toBe('warning')
+    expect(warned.alerts).toEqual([{ alertname: 'DiskSpaceWarning', severity: 'warning', delivered: true }])
+    expect(await active()).toEqual(['DiskSpaceWarning'])
+
+    const fine = writeConfig(settings(dir, { host, disk: { paths: [dir], warningPercent: 99.9, criticalPercent: 100 } }))
+    const resolved = parseReport(await runCli(['maintain', 'daily', '--config', fine.path, '--json', '--only', 'disk'], env(template)))
+    expect(step(resolved, 'disk').status).toBe('ok')
+    expect(resolved.alerts).toEqual([{ alertname: 'DiskSpaceWarning', severity: 'warning', delivered: true, resolved: true }])
+    expect(await active()).toEqual([])
+
+    const refused = await startRefusedPort()
+    const deaf = await runCli(['maintain', 'daily', '--config', full.path, '--json', '--only', 'disk,clean-logs'], { ...env(template), ALERTMANAGER_URL: `http://127.0.0.1:${refused}` })
+    expect(deaf.exitCode).toBe(0)
+    const report = parseReport(deaf)
+    expect(report.alerts[0]).toMatchObject({ alertname: 'DiskSpaceWarning', delivered: false, error: expect.stringMatching(/refused/) })
+    expect(step(report, 'clean-logs').status).toBe('ok')
+    const log = readFileSync(join(full.dir, 'maintenance.log'), 'utf8')
+    expect(log).toContain('DiskSpaceWarning')
+  })
+
+  it('fails and alerts for a stopped service, naming the recover command', async () => {
+    const { docker, alertmanager } = bed()
+    const name = uniqueName('web')
+    const web = await runSleeperContainer(docker, { name })
+    containers.push(web)
+    await dockerCli(docker, ['stop', '-t', '1', name])
+    const dir = tempDir('daily-svc')
+    const host = `svc-${Date.now()}`
+    const { path } = writeConfig(settings(dir, { host, services: { ...services, web: { container: name, readiness: 'running' } } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'services'], env(template))
+    expect(result.exitCode).toBe(1)
+    const report = parseReport(result)
+    expect(step(report, 'services')).toMatchObject({ status: 'failed', error: { hint: 'probe-ops recover web' } })
+    expect(report.alerts).toEqual([{ alertname: 'ServiceDown', severity: 'critical', delivered: true }])
+    const res = await fetch(`${alertmanager.url}/api/v2/alerts?active=true&filter=${encodeURIComponent(`instance="${host}"`)}`)
+    expect(((await res.json()) as { labels: Record<string, string> }[]).map((a) => a.labels.service)).toEqual(['web'])
+  })
+
+  it('rebuilds a bloated index concurrently and drops the leftover of an interrupted rebuild', async () => {
+    const database = await freshDatabase()
+    await sql(database, `create table bloated (id bigint primary key, v text)`)
+    await sql(database, `insert into bloated select g, md5(g::text) from generate_series(1, 200000) g`)
+    await sql(database, `create index bloated_v on bloated (v)`)
+    await sql(database, `delete from bloated where id % 10 <> 0`)
+    await sql(database, `vacuum analyze bloated`)
+    // What an interrupted REINDEX CONCURRENTLY leaves: an invalid index named *_ccnew.
+    await sql(database, `create table dup (x int)`)
+    await sql(database, `insert into dup values (1), (1)`)
+    await sql(database, `create unique index concurrently dup_x_ccnew on dup (x)`).catch(() => undefined)
+    const sizeBefore = Number((await sql<{ b: string }>(database, `select pg_relation_size('bloated_v') as b`))[0]!.b)
+    const dir = tempDir('daily-reindex')
+    const { path } = writeConfig(settings(dir, { reindex: { minIndexBytes: 1024 * 1024, minBloatPercent: 50 } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'reindex'], env(database))
+    expect(result.exitCode, result.stdout).toBe(0)
+    const data = step(parseReport(result), 'reindex').data as { rebuilt: { index: string }[]; dropped: string[]; method: string }
+    expect(data.method).toBe('estimate')
+    expect(data.rebuilt.map((r) => r.index)).toEqual(expect.arrayContaining(['public.bloated_v', 'public.bloated_pkey']))
+    expect(data.dropped).toEqual(['public.dup_x_ccnew'])
+    const sizeAfter = Number((await sql<{ b: string }>(database, `select pg_relation_size('bloated_v') as b`))[0]!.b)
+    expect(sizeAfter).toBeLessThan(sizeBefore / 3)
+    expect(await sql(database, `select 1 from pg_class where relname = 'dup_x_ccnew'`)).toHaveLength(0)
+
+    // With pgstattuple installed the exact figures are used instead of the estimate.
+    await sql(database, 'create extension pgstattuple')
+    const exact = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'reindex', '--dry-run'], env(database))
+    expect((step(parseReport(exact), 'reindex').data as { method: string }).method).toBe('pgstattuple')
+  })
+})
