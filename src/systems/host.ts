@@ -14,19 +14,25 @@ export interface CpuUsage {
   usagePercent: number
 }
 
-async function cpuTimes(): Promise<{ idle: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!
+async function cpuTimes(): Promise<{ idle: number; total: number; self: number }> {
+  const [line, self] = await Promise.all([readFile('/proc/stat', 'utf8').then((t) => t.split('\n')[0]!), readFile('/proc/self/stat', 'utf8')])
   const fields = line.trim().split(/\s+/).slice(1).map(Number)
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
-  return { idle, total: fields.reduce((a, b) => a + b, 0) }
+  // utime and stime of this process (fields 14 and 15), in the same clock ticks as /proc/stat.
+  const own = self.slice(self.lastIndexOf(')') + 2).split(' ')
+  return { idle, total: fields.reduce((a, b) => a + b, 0), self: Number(own[11]) + Number(own[12]) }
 }
 
+/**
+ * Busy share of all cores over a short sample, not counting probe-ops itself: the other
+ * checks start at the same moment, and their own work is not the host's load.
+ */
 export async function cpuUsage(sampleMs = 200): Promise<CpuUsage> {
   const before = await cpuTimes()
   await sleep(sampleMs)
   const after = await cpuTimes()
   const total = after.total - before.total
-  const busy = total - (after.idle - before.idle)
+  const busy = Math.max(0, total - (after.idle - before.idle) - (after.self - before.self))
   const [load1 = 0, load5 = 0, load15 = 0] = loadavg()
   return { cores: cpus().length, load1, load5, load15, usagePercent: total > 0 ? round1((busy / total) * 100) : 0 }
 }

@@ -76,7 +76,8 @@ export class ServiceRuntimes {
       name: service.name,
       runtime: 'process',
       target: pidFile,
-      found: proc.pid !== undefined,
+      // A process service is deployed by its configuration; a missing pid file means stopped.
+      found: true,
       running: proc.running,
       state: proc.running ? 'running' : proc.pid === undefined ? 'no pid file' : `stopped (pid ${proc.pid} gone)`,
       startedAt: proc.startedAt,
@@ -98,16 +99,38 @@ export class ServiceRuntimes {
   }
 }
 
-const LEADING_TIME = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)/
+const LEADING_ISO = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)?/
+/** Redis: `1234:M 25 Nov 2026 18:53:44.906 * Ready to accept connections` */
+const REDIS_TIME = /^\d+:[A-Z] (\d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2})(?:\.\d+)?/
+
+/** When a log line says it was written: ISO prefix, JSON-lines field, or Redis's own format. */
+export function lineTime(line: string): number | undefined {
+  if (line.startsWith('{')) {
+    try {
+      const record = JSON.parse(line) as Record<string, unknown>
+      const value = record.timestamp ?? record.time ?? record.ts ?? record['@timestamp']
+      if (typeof value === 'string') return Date.parse(value) || undefined
+      if (typeof value === 'number') return value > 1e12 ? value : value * 1000
+    } catch {
+      // not JSON after all
+    }
+  }
+  const iso = LEADING_ISO.exec(line)
+  if (iso) {
+    const zone = iso[2] === 'UTC' || iso[2] === 'GMT' ? 'Z' : (iso[2] ?? '')
+    return Date.parse(`${iso[1]!.replace(' ', 'T')}${zone}`) || undefined
+  }
+  const redis = REDIS_TIME.exec(line)
+  if (redis) return Date.parse(redis[1]!) || undefined
+  return undefined
+}
 
 /** Keeps lines inside the window where they carry a timestamp; lines without one are kept. */
 export function withinWindow(lines: string[], sinceMs: number, now = Date.now()): string[] {
   const from = now - sinceMs
   return lines.filter((line) => {
-    const match = LEADING_TIME.exec(line)
-    if (!match) return true
-    const at = Date.parse(match[1]!.replace(' ', 'T'))
-    return Number.isNaN(at) || at >= from
+    const at = lineTime(line)
+    return at === undefined || at >= from
   })
 }
 

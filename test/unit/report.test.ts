@@ -23,11 +23,12 @@ const report: Report = {
 }
 
 describe('report renderings', () => {
-  it('writes one JSON log line per step and one for the job, with the Promtail fields', () => {
+  it('writes one JSON log line per step, per alert and for the job, with the Promtail fields', () => {
     const lines = maintenanceLogLines(report).map((l) => JSON.parse(l))
-    expect(lines).toHaveLength(4)
+    expect(lines).toHaveLength(5)
     for (const line of lines) expect(Object.keys(line)).toEqual(expect.arrayContaining(['timestamp', 'level', 'message', 'module']))
-    expect(lines.map((l) => l.level)).toEqual(['info', 'error', 'info', 'error'])
+    expect(lines.map((l) => l.level)).toEqual(['info', 'error', 'info', 'error', 'error'])
+    expect(lines[3]).toMatchObject({ alertname: 'DiskSpaceCritical', delivered: false, message: 'alert DiskSpaceCritical (critical) not delivered: refused' })
     expect(lines[1]).toMatchObject({ module: 'probe-ops.maintain.daily', step: 'disk', status: 'failed' })
   })
 

@@ -43,11 +43,12 @@ export const postgresStep: Step<DiagnoseContext> = {
   async run({ config }) {
     const pg = config.postgres
     const bound = config.diagnose.checkTimeoutMs
-    const started = performance.now()
     const client = await connectPostgres(pg, { connectTimeoutMs: Math.min(bound, pg.connectTimeoutMs), statementTimeoutMs: bound })
     try {
-      const [row] = await queryRows<{ version: string; max_connections: number; database_bytes: string; cache_hit_ratio: number | null; blocks_read: string }>(client, FIGURES_SQL)
+      const started = performance.now()
+      await client.query('select 1')
       const latencyMs = Math.round(performance.now() - started)
+      const [row] = await queryRows<{ version: string; max_connections: number; database_bytes: string; cache_hit_ratio: number | null; blocks_read: string }>(client, FIGURES_SQL)
       const connections: Record<string, number> = {}
       for (const r of await queryRows<{ state: string; count: number }>(client, CONNECTIONS_SQL)) connections[r.state] = r.count
       const longest = await queryRows<{ pid: number; seconds: number; query: string; kind: string; state: string }>(client, LONGEST_SQL)
@@ -72,7 +73,7 @@ export const postgresStep: Step<DiagnoseContext> = {
         problems.push({ severity: 'warning', message: `pid ${figures.longestTransaction.pid} idle in transaction for ${figures.longestTransaction.seconds} s`, next: `it holds locks and blocks vacuum: select pg_terminate_backend(${figures.longestTransaction.pid})` })
       }
       const details = [
-        `${where(pg)}: PostgreSQL ${figures.version}, answered SELECT in ${latencyMs} ms`,
+        `${where(pg)}: PostgreSQL ${figures.version}, SELECT 1 in ${latencyMs} ms`,
         `connections ${used}/${figures.maxConnections}: ${Object.entries(connections).map(([k, v]) => `${v} ${k}`).join(', ') || 'none other'}`,
         `database ${formatBytes(figures.databaseBytes)}, cache hit ${figures.cacheHitRatio === null ? 'n/a' : `${(figures.cacheHitRatio * 100).toFixed(1)}%`}`,
         `longest query ${figures.longestQuery ? `${figures.longestQuery.seconds} s (pid ${figures.longestQuery.pid})` : 'none'}, longest transaction ${figures.longestTransaction ? `${figures.longestTransaction.seconds} s (pid ${figures.longestTransaction.pid}, ${figures.longestTransaction.state})` : 'none'}`,

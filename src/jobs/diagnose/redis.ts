@@ -8,9 +8,10 @@ export const redisStep: Step<DiagnoseContext> = {
   title: 'Redis',
   async run({ config }) {
     const bound = config.diagnose.checkTimeoutMs
-    const started = performance.now()
     const client = await connectRedis(config.redis, bound)
     try {
+      const started = performance.now()
+      await client.ping()
       const latencyMs = Math.round(performance.now() - started)
       const info = await redisInfo(client)
       const used = Number(info.used_memory ?? 0)
