@@ -141,7 +141,14 @@ describe('probe-ops diagnose against the real test bed', () => {
     const hung = await startHangingServer()
     try {
       const { path } = writeConfig(settings)
-      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
+      // While the run waits on the hung server, no process's arguments show the password.
+      const running = runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
+      await new Promise((r) => setTimeout(r, 500))
+      const { readdirSync: list, readFileSync: read } = await import('node:fs')
+      const argv = list('/proc').filter((p) => /^\d+$/.test(p)).map((pid) => { try { return read(`/proc/${pid}/cmdline`, 'utf8') } catch { return '' } })
+      expect(argv.some((a) => a.includes('bin/run.js') && a.includes('diagnose'))).toBe(true)
+      expect(argv.filter((a) => a.includes(bed().postgres.password))).toEqual([])
+      const result = await running
       expect(result.exitCode).toBe(1)
       const report = parseReport(result)
       expectValidReport(report)
