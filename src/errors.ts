@@ -23,6 +23,16 @@ export class StepFailure extends Error {
   }
 }
 
+/** Something outside our control failed (a service would not start): exit 1, one line and a hint. */
+export class OperationFailure extends Error {
+  readonly hint?: string
+  constructor(message: string, hint?: string) {
+    super(message)
+    this.name = 'OperationFailure'
+    this.hint = hint
+  }
+}
+
 /** Another run of the same job holds its lock: exit 3. */
 export class LockHeldError extends Error {
   readonly holderPid?: number

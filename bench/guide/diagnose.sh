@@ -6,10 +6,11 @@
 # ONLY where it could not run against the bench's platform as written; every change is marked
 # "BENCH CHANGE" and keeps the guide's value as the default, so on the guide's own layout it
 # does exactly what the original does:
-#   1. `docker` is the client named by $DOCKER_CLI (the bench passes Debian's /usr/bin/docker,
-#      the same release as the private dockerd; /usr/local/bin/docker is a newer client whose
-#      API version that daemon refuses). The engine itself comes from $DOCKER_HOST (no change
-#      to the script: the docker CLI reads it).
+#   1. `docker` is the client named by $DOCKER_CLI. The bench passes Debian's /usr/bin/docker
+#      (20.10, the release of the private dockerd, as the test bed's dockerCli does) rather than
+#      the v28 client first on PATH here (/usr/local/bin/docker), so that client and daemon are
+#      one release. The engine itself comes from $DOCKER_HOST (no change to the script: the
+#      docker CLI reads it).
 #   2. `docker-compose ps` -> `docker ps -a`: docker-compose is not installed on this machine
 #      (and `docker compose` is not a plugin of this client). docker-compose v1 is a Python
 #      program, so the original would be slower than this replacement, not faster.

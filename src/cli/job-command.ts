@@ -1,6 +1,6 @@
-import { Command, Flags, type Interfaces } from '@oclif/core'
+import { Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config/load.js'
-import { LockHeldError, UsageError, describeError } from '../errors.js'
+import { describeError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { appendMaintenanceLog } from '../report/maintenance-log.js'
@@ -8,6 +8,7 @@ import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { runJob, selectSteps, type Job } from '../report/runner.js'
 import { renderReportText } from '../report/text.js'
+import { ProbeOpsCommand } from './base-command.js'
 import { createProgress } from './progress.js'
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
@@ -47,7 +48,7 @@ export interface JobPlan<Context> {
  * progress on stderr, then render the one report to stdout (text or --json), the report file,
  * the maintenance log and the metrics file, and exit with the contract's code.
  */
-export abstract class JobCommand extends Command {
+export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
     const config = loadConfig(flags.config)
     const planned = await plan(config)
@@ -111,17 +112,4 @@ export abstract class JobCommand extends Command {
     process.stderr.write(`probe-ops: warning: could not write the ${what} ${path}: ${describeError(error)}\n`)
   }
 
-  protected override async catch(thrown: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    const error: Error = thrown
-    if (error instanceof UsageError) return this.fail(2, error.message, error.hint)
-    if (error instanceof LockHeldError) return this.fail(3, error.message, 'wait for it to finish, or pass --wait-lock SECONDS')
-    if (thrown.oclif?.exit !== undefined) return super.catch(thrown)
-    if (process.env.DEBUG) process.stderr.write(`${error.stack}\n`)
-    return this.fail(1, `internal error: ${describeError(error)}`, 'this is a bug in probe-ops; run again with DEBUG=1 for the stack')
-  }
-
-  protected fail(code: number, message: string, hint?: string): never {
-    process.stderr.write(`probe-ops: ${message}\n${hint ? `  ${hint}\n` : ''}`)
-    this.exit(code)
-  }
 }

@@ -9,7 +9,7 @@ import { stringify } from 'yaml'
 import type { PostgresConfig, RedisConfig } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { Secret } from '../config/secret.js'
-import { UsageError, describeError, formatSeconds } from '../errors.js'
+import { OperationFailure, UsageError, describeError, formatSeconds } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { sleep } from '../lib/time.js'
 import { readPid } from '../systems/process.js'
@@ -36,13 +36,8 @@ const STOP_GRACE_MS = 10_000
 const MAX_ROWS = 20_000_000
 
 /** A failure of the sandbox itself (a service would not start): exit 1, one line and a hint. */
-export class SandboxError extends Error {
-  readonly hint?: string
-  constructor(message: string, hint?: string) {
-    super(message)
-    this.name = 'SandboxError'
-    this.hint = hint
-  }
+export class SandboxError extends OperationFailure {
+  override readonly name = 'SandboxError'
 }
 
 export interface ComponentState {
@@ -991,8 +986,3 @@ export function shellQuote(value: string): string {
 }
 
 /** How a command ends on a failure it expects: bad usage exits 2, a sandbox that will not start 1. */
-export function expectedFailure(error: unknown): { exitCode: 1 | 2; message: string; hint?: string } | undefined {
-  if (error instanceof UsageError) return { exitCode: 2, message: error.message, hint: error.hint }
-  if (error instanceof SandboxError) return { exitCode: 1, message: error.message, hint: error.hint }
-  return undefined
-}

@@ -1,8 +1,8 @@
-import { Command, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
+import { ProbeOpsCommand } from '../../cli/base-command.js'
 import { findConfigFile, loadConfig } from '../../config/load.js'
-import { UsageError } from '../../errors.js'
 
-export default class ConfigValidate extends Command {
+export default class ConfigValidate extends ProbeOpsCommand {
   static override summary = 'Check the configuration file: every error names its line and key.'
   static override examples = ['<%= config.bin %> config validate', '<%= config.bin %> config validate --config ./probe-ops.yaml']
   static override flags = {
@@ -11,16 +11,8 @@ export default class ConfigValidate extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ConfigValidate)
-    try {
-      const config = loadConfig(flags.config)
-      const file = findConfigFile(flags.config)
-      process.stdout.write(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
-    } catch (error) {
-      if (error instanceof UsageError) {
-        process.stderr.write(`probe-ops: ${error.message}\n${error.hint ? `  ${error.hint}\n` : ''}`)
-        this.exit(2)
-      }
-      throw error
-    }
+    const config = loadConfig(flags.config)
+    const file = findConfigFile(flags.config)
+    process.stdout.write(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
   }
 }

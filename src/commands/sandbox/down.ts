@@ -1,7 +1,8 @@
-import { Command, Flags } from '@oclif/core'
-import { expectedFailure, sandboxDown } from '../../sandbox/platform.js'
+import { Flags } from '@oclif/core'
+import { ProbeOpsCommand } from '../../cli/base-command.js'
+import { sandboxDown } from '../../sandbox/platform.js'
 
-export default class SandboxDown extends Command {
+export default class SandboxDown extends ProbeOpsCommand {
   static override summary = 'Stop the sandbox and remove its directory.'
   static override description = 'Stops PostgreSQL (pg_ctl stop -m fast) and the other services (SIGTERM, SIGKILL after 10 s), then removes --dir. Does nothing when there is no sandbox, and refuses a directory that `sandbox up` did not make.'
   static override examples = ['<%= config.bin %> sandbox down', '<%= config.bin %> sandbox down --dir /tmp/probe-sandbox']
@@ -11,16 +12,9 @@ export default class SandboxDown extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxDown)
-    try {
-      const result = await sandboxDown(flags.dir)
-      if (!result.existed) process.stdout.write(`No sandbox in ${result.dir}: nothing to stop.\n`)
-      else if (result.stopped.length === 0) process.stdout.write(`Nothing of the sandbox was running; removed ${result.dir}.\n`)
-      else process.stdout.write(`Stopped ${result.stopped.join(', ')}; removed ${result.dir}.\n`)
-    } catch (error) {
-      const failure = expectedFailure(error)
-      if (!failure) throw error
-      process.stderr.write(`probe-ops: ${failure.message}\n${failure.hint ? `  ${failure.hint}\n` : ''}`)
-      this.exit(failure.exitCode)
-    }
+    const result = await sandboxDown(flags.dir)
+    if (!result.existed) process.stdout.write(`No sandbox in ${result.dir}: nothing to stop.\n`)
+    else if (result.stopped.length === 0) process.stdout.write(`Nothing of the sandbox was running; removed ${result.dir}.\n`)
+    else process.stdout.write(`Stopped ${result.stopped.join(', ')}; removed ${result.dir}.\n`)
   }
 }

@@ -1,7 +1,8 @@
-import { Command, Flags } from '@oclif/core'
-import { expectedFailure, sandboxStatus, type SandboxStatus } from '../../sandbox/platform.js'
+import { Flags } from '@oclif/core'
+import { ProbeOpsCommand } from '../../cli/base-command.js'
+import { sandboxStatus, type SandboxStatus } from '../../sandbox/platform.js'
 
-export default class SandboxStatusCommand extends Command {
+export default class SandboxStatusCommand extends ProbeOpsCommand {
   static override summary = 'Show whether each part of the sandbox runs, and where.'
   static override description = 'Exits 0 when every component runs, 1 when some or all are down or there is no sandbox.'
   static override examples = ['<%= config.bin %> sandbox status', '<%= config.bin %> sandbox status --dir /tmp/probe-sandbox --json']
@@ -12,15 +13,7 @@ export default class SandboxStatusCommand extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxStatusCommand)
-    let status: SandboxStatus
-    try {
-      status = await sandboxStatus(flags.dir)
-    } catch (error) {
-      const failure = expectedFailure(error)
-      if (!failure) throw error
-      process.stderr.write(`probe-ops: ${failure.message}\n${failure.hint ? `  ${failure.hint}\n` : ''}`)
-      this.exit(failure.exitCode)
-    }
+    const status = await sandboxStatus(flags.dir)
     process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : render(status))
     if (status.status !== 'running') this.exit(1)
   }

@@ -1,9 +1,10 @@
-import { Command, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
+import { ProbeOpsCommand } from '../../cli/base-command.js'
 import { DEFAULT_SEED } from '../../sandbox/schema.js'
-import { expectedFailure, sandboxUp, shellQuote, type UpResult } from '../../sandbox/platform.js'
+import { sandboxUp, shellQuote, type UpResult } from '../../sandbox/platform.js'
 import { formatSeconds } from '../../errors.js'
 
-export default class SandboxUp extends Command {
+export default class SandboxUp extends ProbeOpsCommand {
   static override summary = 'Start a throwaway local platform to try every command on.'
   static override description = `PostgreSQL 15 with the platform's schema and --days of task results, Redis with a password, AlertManager (when installed) and stand-ins for the management API and web UI, each a background process on 127.0.0.1 at a free port, everything under --dir. Writes DIR/probe-ops.yaml, which points probe-ops at it all. Running it again while the sandbox runs changes nothing; \`sandbox down\` removes it. Run as root, PostgreSQL runs as the postgres OS user.`
   static override examples = [
@@ -18,15 +19,8 @@ export default class SandboxUp extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxUp)
-    try {
-      const result = await sandboxUp({ dir: flags.dir, days: flags.days, rowsPerDay: flags['rows-per-day'], onProgress: (line) => process.stderr.write(`  ${line}\n`) })
-      process.stdout.write(render(result, this.config.bin))
-    } catch (error) {
-      const failure = expectedFailure(error)
-      if (!failure) throw error
-      process.stderr.write(`probe-ops: ${failure.message}\n${failure.hint ? `  ${failure.hint}\n` : ''}`)
-      this.exit(failure.exitCode)
-    }
+    const result = await sandboxUp({ dir: flags.dir, days: flags.days, rowsPerDay: flags['rows-per-day'], onProgress: (line) => process.stderr.write(`  ${line}\n`) })
+    process.stdout.write(render(result, this.config.bin))
   }
 }
 
