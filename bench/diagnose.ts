@@ -321,6 +321,12 @@ function row(label: string, s: Summary, extra: string[] = []): string[] {
 const HEAD = ['command', 'runs', 'median', 'p90', 'min', 'max'];
 const ALIGN = ['l', 'r', 'r', 'r', 'r', 'r', 'r'] as const;
 
+/** Rounds in which `key` was faster than the script (same index = same round). */
+function wins(m: Measured, key: string): number {
+  const script = m.times.get('script')!;
+  return m.times.get(key)!.filter((t, i) => t < script[i]!).length;
+}
+
 function met(ok: boolean): string {
   return ok ? '**met**' : '**NOT MET**';
 }
@@ -478,7 +484,7 @@ export async function main(argv: string[]): Promise<number> {
       '',
       table(HEAD, [row('guide: `bash bench/guide/diagnose.sh`', s1.script), row('`probe-ops diagnose`', s1.diagnose), row('`probe-ops diagnose --skip alerts` (the script\'s checks)', s1.noAlerts)], ALIGN),
       '',
-      `Ratio of medians, script / probe-ops: ${ratio(s1.script.median, s1.diagnose.median)} (all steps), ${ratio(s1.script.median, s1.noAlerts.median)} (\`--skip alerts\`, like for like).`,
+      `Ratio of medians, script / probe-ops: ${ratio(s1.script.median, s1.diagnose.median)} (all steps), ${ratio(s1.script.median, s1.noAlerts.median)} (\`--skip alerts\`, like for like). Round by round, \`probe-ops diagnose\` beat the script in ${wins(f1, 'diagnose')} of ${args.runs} rounds, \`--skip alerts\` in ${wins(f1, 'diagnose-noalerts')}.`,
       '',
       'Where probe-ops spends its time (median of each step\'s `durationMs` from the reports of the timed runs; steps run concurrently, so they overlap):',
       '',

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, composeLabels, dockerCli, pausePostgres, resumePostgres, runSleeperContainer, startHangingServer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import { bed, composeLabels, dockerCli, pausePostgres, resumePostgres, runSleeperContainer, startAlertmanager, startHangingServer, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
@@ -28,9 +28,15 @@ describe('probe-ops diagnose against the real test bed', () => {
   let names: Record<'management' | 'web' | 'postgres' | 'redis', string>
   let settings: Record<string, unknown>
   let env: Record<string, string>
+  // Its own AlertManager: alerts other test files push must not change what "healthy" means here.
+  let alertmanager: AlertmanagerServer['info']
+  let stopAlertmanager: () => Promise<void>
 
   beforeAll(async () => {
-    const { docker, postgres, redis, alertmanager } = bed()
+    const { docker, postgres, redis } = bed()
+    const am = await startAlertmanager()
+    alertmanager = am.info
+    stopAlertmanager = () => am.stop()
     names = { management: uniqueName('management'), web: uniqueName('web'), postgres: uniqueName('postgres'), redis: uniqueName('redis') }
     // The services' containers; postgres and redis are found through their compose labels only.
     containers.push(
@@ -67,6 +73,7 @@ describe('probe-ops diagnose against the real test bed', () => {
   })
 
   afterAll(async () => {
+    await stopAlertmanager()
     for (const c of containers) await c.remove()
     for (const s of servers) s.close()
   })
@@ -223,7 +230,6 @@ describe('probe-ops diagnose against the real test bed', () => {
   })
 
   it('shows what AlertManager has firing', async () => {
-    const { alertmanager } = bed()
     const alertname = `ProbeOpsTest${Date.now()}`
     const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {
       method: 'POST',

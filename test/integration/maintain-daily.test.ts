@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, dockerCli, runSleeperContainer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import { bed, dockerCli, runSleeperContainer, startAlertmanager, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { countOlderThan, createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
@@ -31,9 +31,15 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   let template: string
   let services: Record<string, unknown>
   let env: (database: string) => Record<string, string>
+  // Its own AlertManager, so the alerts these tests push reach no other test file.
+  let alertmanager: AlertmanagerServer['info']
+  let stopAlertmanager: () => Promise<void>
 
   beforeAll(async () => {
-    const { postgres, redis, alertmanager, docker } = bed()
+    const { postgres, redis, docker } = bed()
+    const am = await startAlertmanager()
+    alertmanager = am.info
+    stopAlertmanager = () => am.stop()
     template = await createPlatformDatabase(databaseName('daily_tpl'), { days: 120, rowsPerDay: 400 })
     databases.push(template)
     const pgName = uniqueName('pg')
@@ -53,6 +59,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   afterAll(async () => {
+    await stopAlertmanager()
     for (const c of containers) await c.remove()
     for (const d of databases) await dropDatabase(d)
   })
@@ -266,7 +273,6 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('pushes a disk alert through API v2, resolves it when usage drops, and survives a dead AlertManager', async () => {
-    const { alertmanager } = bed()
     const dir = tempDir('daily-disk')
     const host = `disk-${Date.now()}`
     const active = async () => {
@@ -296,7 +302,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('fails and alerts for a stopped service, naming the recover command', async () => {
-    const { docker, alertmanager } = bed()
+    const { docker } = bed()
     const name = uniqueName('web')
     const web = await runSleeperContainer(docker, { name })
     containers.push(web)
