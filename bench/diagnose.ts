@@ -23,6 +23,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Report, StepResult } from '../src/report/model.js';
 import { dockerCli } from '../test/bed/docker.js';
@@ -30,7 +31,7 @@ import { startHangingServer } from '../test/bed/hang.js';
 import { pidsWithCmdline } from '../test/bed/process.js';
 import { code, table } from './lib/markdown.js';
 import { MANAGEMENT_LOG, MANAGEMENT_STDERR, startPlatform, type BenchPlatform } from './lib/platform.js';
-import { cleanEnv, runningChildren, tail, timed, type TimedResult } from './lib/proc.js';
+import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js';
 import { median, ms, ratio, seconds, summarize, type Summary } from './lib/stats.js';
 import { snapshotCli } from './lib/snapshot.js';
 import { Teardown } from './lib/teardown.js';
@@ -311,6 +312,27 @@ function leftovers(pids: number[], needles: string[]): string[] {
   return [...found];
 }
 
+/** SIGTERM, then after 5 s SIGKILL, every process whose command line contains `needle`. */
+async function killByCmdline(needle: string): Promise<number[]> {
+  const pids = pidsWithCmdline(needle);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 50 && pidsWithCmdline(needle).length > 0; i++) await sleep(100);
+  for (const pid of pidsWithCmdline(needle)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
@@ -351,22 +373,29 @@ export async function main(argv: string[]): Promise<number> {
   const commandLine = `node --import tsx bench/diagnose.ts ${argv.join(' ')}`.trim();
 
   const teardown = new Teardown(log);
+  const pids: number[] = [];
+  const needles: string[] = [];
+  const reportLeftovers = (): string[] => {
+    const left = leftovers(pids, needles);
+    for (const l of left) log(`LEFT RUNNING: ${l}`);
+    if (left.length === 0) log('teardown: nothing left running');
+    return left;
+  };
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
     log(`${signal}: stopping the runs and tearing everything down`);
-    for (const child of runningChildren) child.kill('SIGKILL');
+    stopAllRuns(`interrupted by ${signal}`);
     void teardown.run().then((problems) => {
       for (const p of problems) log(`teardown problem: ${p}`);
+      reportLeftovers();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const pids: number[] = [];
-  const needles: string[] = [];
   const started = new Date();
   const loadStart = loadavg();
   const out: string[] = [];
@@ -451,8 +480,12 @@ export async function main(argv: string[]): Promise<number> {
       needles.push(`${sandboxDir}/`);
       log(`sandbox up --dir ${sandboxDir}`);
       teardown.add('sandbox down', async () => {
-        const down = await timed(process.execPath, [BIN, 'sandbox', 'down', '--dir', sandboxDir], { env, cwd: platform.cwd, timeoutMs: 120_000 });
-        if (down.exitCode !== 0) throw new Error(`sandbox down exited ${down.exitCode}: ${tail(down.stderr, 10)}`);
+        const down = await timed(process.execPath, [BIN, 'sandbox', 'down', '--dir', sandboxDir], { env, cwd: platform.cwd, timeoutMs: 120_000, evenIfStopped: true });
+        // Whatever `sandbox down` missed (or all of it, had it failed): the processes whose
+        // command line names the sandbox's own temp dir, which only our `sandbox up` started.
+        const killed = await killByCmdline(`${sandboxDir}/`);
+        if (down.exitCode !== 0) throw new Error(`sandbox down exited ${down.exitCode}: ${tail(down.stderr, 10)}${killed.length ? `; killed ${killed.join(', ')}` : ''}`);
+        if (killed.length > 0) throw new Error(`sandbox down left pids ${killed.join(', ')} running; killed them`);
       });
       const up = await timed(process.execPath, [BIN, 'sandbox', 'up', '--dir', sandboxDir], { env, cwd: platform.cwd, timeoutMs: 300_000 });
       if (up.exitCode !== 0) fail('probe-ops sandbox up', `exit ${up.exitCode}`, up);
@@ -546,9 +579,7 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     for (const p of problems) log(`teardown problem: ${p}`);
-    const left = leftovers(pids, needles);
-    for (const l of left) log(`LEFT RUNNING: ${l}`);
-    if (left.length === 0) log('teardown: nothing left running');
+    const left = reportLeftovers();
     if (out.length > 0) {
       out.push(`Teardown: ${problems.length === 0 && left.length === 0 ? 'everything stopped and removed, nothing left running (checked in /proc).' : `PROBLEMS: ${[...problems, ...left].join('; ')}`}`, '');
     }

@@ -19,12 +19,23 @@ export interface TimedOptions {
   env: Record<string, string>;
   cwd: string;
   timeoutMs?: number;
+  /** Run even after stopAllRuns() (for teardown commands). */
+  evenIfStopped?: boolean;
 }
 
 /** Children running right now, so that an interrupt can kill them. */
 export const runningChildren = new Set<ChildProcess>();
 
+let stopped: string | undefined;
+
+/** Kills the running children and makes every later `timed()` reject (on SIGINT: no new runs). */
+export function stopAllRuns(why: string): void {
+  stopped = why;
+  for (const child of runningChildren) child.kill('SIGKILL');
+}
+
 export function timed(command: string, args: readonly string[], opts: TimedOptions): Promise<TimedResult> {
+  if (stopped && !opts.evenIfStopped) return Promise.reject(new Error(`not running ${command}: ${stopped}`));
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let exitedAt = 0;
@@ -51,6 +62,11 @@ export function timed(command: string, args: readonly string[], opts: TimedOptio
     child.once('close', (exitCode, signal) => {
       clearTimeout(timer);
       runningChildren.delete(child);
+      // A run that ended as the bench was being stopped is not a result.
+      if (stopped && !opts.evenIfStopped) {
+        reject(new Error(`${command}: ${stopped}`));
+        return;
+      }
       resolve({
         ms: (exitedAt || performance.now()) - started,
         exitCode,

@@ -54,7 +54,7 @@ export async function countRows(sql: Sql, database: string, cutoff: Date): Promi
   return { older: Number(row!.older), total: Number(row!.total) };
 }
 
-export async function buildFlat(sql: Sql, name: string, rows: number): Promise<{ rows: number; rowsPerDay: number }> {
+export async function buildFlat(sql: Sql, name: string, rows: number): Promise<{ rows: number; rowsPerDay: number; older: number; size: string }> {
   const rowsPerDay = Math.ceil(rows / DAYS);
   await sql('postgres', `create database ${name}`);
   await sql(name, SCHEMA_SQL);
@@ -63,8 +63,10 @@ export async function buildFlat(sql: Sql, name: string, rows: number): Promise<{
   await sql(name, INDEX_SQL);
   await sql(name, 'vacuum (analyze)');
   await sql(name, 'checkpoint');
+  const { older, total } = await countRows(sql, name, new Date(Date.now() - RETENTION_DAYS * 86_400_000));
+  const [size] = await sql<{ size: string }>(name, 'select pg_size_pretty(pg_database_size(current_database())) as size');
   await freeze(sql, name);
-  return { rows: DAYS * rowsPerDay, rowsPerDay };
+  return { rows: total, rowsPerDay, older, size: size!.size };
 }
 
 /** The guide's DELETE, already done, its dead rows still in the table and the indexes. */
@@ -96,7 +98,8 @@ export async function buildPartitioned(sql: Sql, flat: string, name: string, eve
      drop table task_results_flat;
      alter sequence task_results_id_seq owned by task_results.id;`,
   );
-  await sql(name, INDEX_SQL.replace(/alter table task_results add constraint task_results_pkey primary key \(id\);/, ''));
+  // The primary key is (id, execution_time) already; tasks' index came with the copy.
+  await sql(name, INDEX_SQL.replace(/alter table task_results add constraint task_results_pkey primary key \(id\);/, '').replace(/create index idx_tasks_protocol[^;]*;/, ''));
   await sql(name, 'vacuum (analyze)');
   await sql(name, 'checkpoint');
   const [row] = await sql<{ rows: string; partitions: string }>(

@@ -20,6 +20,11 @@ export interface ServiceConfig {
   url?: string
   dependsOn: string[]
   dataDir?: string
+  start?: string[]
+  readinessTimeoutMs: number
+  stopGraceSeconds: number
+  /** Matcher sets, one silence each, that cover this service's alerts while recover works. */
+  silences: string[]
 }
 
 export interface PostgresConfig {
@@ -64,9 +69,15 @@ export const DEFAULT_CONFIG_PATHS = ['./probe-ops.yaml', '/etc/network-probe/pro
 
 /** The guide's deployment: four services under docker-compose, management depending on the stores. */
 const DEFAULT_SERVICES: Record<string, Partial<ServiceConfig>> = {
-  management: { readiness: 'http', url: 'http://localhost:8000/api/v1/health', dependsOn: ['postgres', 'redis'], unit: 'network-probe-management.service' },
+  management: {
+    readiness: 'http',
+    url: 'http://localhost:8000/api/v1/health',
+    dependsOn: ['postgres', 'redis'],
+    unit: 'network-probe-management.service',
+    silences: ['alertname=~"HighErrorRate|HighResponseTime"'],
+  },
   web: { readiness: 'http', url: 'http://localhost:3000', unit: 'network-probe-web.service' },
-  postgres: { readiness: 'postgres', dataDir: '/var/lib/postgresql/data', unit: 'postgresql.service' },
+  postgres: { readiness: 'postgres', dataDir: '/var/lib/postgresql/data', unit: 'postgresql.service', silences: ['alertname="DatabaseConnectionFailure"'] },
   redis: { readiness: 'redis', unit: 'redis-server.service' },
 }
 
@@ -269,6 +280,11 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
       url: merged.url,
       dependsOn: merged.dependsOn ?? [],
       dataDir: merged.dataDir,
+      start: merged.start,
+      readinessTimeoutMs: (merged.readinessTimeoutSeconds ?? 60) * 1000,
+      stopGraceSeconds: merged.stopGraceSeconds ?? 10,
+      // Our own alerts carry service=NAME; Prometheus scrape alerts usually job=NAME.
+      silences: [`service="${name}"`, `job="${name}"`, ...(merged.silences ?? [])],
     })
   }
   const known = new Set(services.map((s) => s.name))

@@ -33,6 +33,14 @@ const serviceSchema = z
     dependsOn: z.array(z.string().min(1)).optional(),
     /** PostgreSQL: the data directory that must exist before a restart. */
     dataDir: z.string().min(1).optional(),
+    /** process: the command that starts it (an argument list, never a shell string). */
+    start: z.array(z.string().min(1)).min(1).optional(),
+    /** How long recover waits for readiness after a start or restart. */
+    readinessTimeoutSeconds: seconds.optional(),
+    /** How long a stop waits before the runtime kills the service. */
+    stopGraceSeconds: z.number().int().min(0).optional(),
+    /** Silences recover sets while it works: each entry is a matcher set such as 'alertname=~"A|B", job="x"'. */
+    silences: z.array(z.string().min(1)).optional(),
   })
   .strict()
 

@@ -48,3 +48,40 @@ export function alertmanagerFailure(error: unknown, config: AlertmanagerConfig):
   }
   return new StepFailure(`AlertManager at ${config.url}: ${message}`, 'check alertmanager.url / ALERTMANAGER_URL')
 }
+
+export interface Matcher {
+  name: string
+  value: string
+  isRegex: boolean
+  isEqual: boolean
+}
+
+/** Parses `name="value"`, `name=~"a|b"`, `name!="v"`, `name!~"re"`. */
+export function parseMatcher(text: string): Matcher | undefined {
+  const match = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(text)
+  if (!match) return undefined
+  const op = match[2]!
+  return { name: match[1]!, value: match[3]!.replace(/\\(.)/g, '$1'), isRegex: op.includes('~'), isEqual: !op.startsWith('!') }
+}
+
+/** Creates a silence and returns its id. */
+export async function createSilence(config: AlertmanagerConfig, matchers: Matcher[], durationMs: number, comment: string): Promise<string> {
+  const now = new Date()
+  try {
+    const result = await fetchJson<{ silenceID: string }>(`${config.url}/api/v2/silences`, config.timeoutMs, {
+      method: 'POST',
+      body: { matchers, startsAt: now.toISOString(), endsAt: new Date(now.getTime() + durationMs).toISOString(), createdBy: 'probe-ops', comment },
+    })
+    return result.silenceID
+  } catch (error) {
+    throw alertmanagerFailure(error, config)
+  }
+}
+
+export async function expireSilence(config: AlertmanagerConfig, id: string): Promise<void> {
+  try {
+    await fetchJson(`${config.url}/api/v2/silence/${encodeURIComponent(id)}`, config.timeoutMs, { method: 'DELETE' })
+  } catch (error) {
+    throw alertmanagerFailure(error, config)
+  }
+}

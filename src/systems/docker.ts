@@ -112,3 +112,27 @@ export function demultiplex(buffer: Buffer): string {
   }
   return Buffer.concat(parts).toString('utf8')
 }
+
+/** Starts a stopped container; an already running one is left as it is. */
+export async function startContainer(docker: Docker, id: string): Promise<void> {
+  try {
+    await docker.getContainer(id).start()
+  } catch (error) {
+    // 304: already started.
+    if ((error as { statusCode?: number }).statusCode !== 304) throw error
+  }
+}
+
+/** Stops a container, giving it `graceSeconds` before the engine kills it. */
+export async function stopContainer(docker: Docker, id: string, graceSeconds: number): Promise<void> {
+  try {
+    await docker.getContainer(id).stop({ t: graceSeconds })
+  } catch (error) {
+    // 304: already stopped.
+    if ((error as { statusCode?: number }).statusCode !== 304) throw error
+  }
+}
+
+export async function restartContainer(docker: Docker, id: string, graceSeconds: number): Promise<void> {
+  await docker.getContainer(id).restart({ t: graceSeconds })
+}

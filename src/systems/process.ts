@@ -65,3 +65,56 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
     await handle.close()
   }
 }
+
+/**
+ * Starts a process service by its configured command, detached, its output appended to its
+ * log file. The command is an argument array, never a shell string.
+ */
+export async function startProcess(command: string[], logFile: string | undefined, timeoutMs: number): Promise<void> {
+  const { spawn } = await import('node:child_process')
+  const { openSync, closeSync, mkdirSync } = await import('node:fs')
+  const { dirname } = await import('node:path')
+  let fd: number | 'ignore' = 'ignore'
+  if (logFile) {
+    mkdirSync(dirname(logFile), { recursive: true })
+    fd = openSync(logFile, 'a')
+  }
+  try {
+    const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', fd, fd] })
+    // A command that daemonises (pg_ctl start) exits soon; one that stays in the foreground is the service.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(), Math.min(timeoutMs, 2000))
+      child.once('error', (error) => {
+        clearTimeout(timer)
+        reject(new StepFailure(`cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, 'fix the service start command in the configuration'))
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        if (code === 0) resolve()
+        else reject(new StepFailure(`${command.join(' ')} exited with code ${code}`, logFile ? `read ${logFile}` : undefined))
+      })
+    })
+    child.unref()
+  } finally {
+    if (typeof fd === 'number') closeSync(fd)
+  }
+}
+
+/** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
+export async function stopProcess(pidFile: string, graceMs: number): Promise<void> {
+  const pid = await readPid(pidFile)
+  if (pid === undefined) return
+  const alive = () => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!alive()) return
+  process.kill(pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  if (alive()) process.kill(pid, 'SIGKILL')
+}

@@ -1,9 +1,9 @@
 import type Docker from 'dockerode'
 import type { Config, ServiceConfig } from '../config/load.js'
 import { StepFailure } from '../errors.js'
-import { connectDocker, containerLogs, findContainer, inspectContainer } from './docker.js'
-import { processState, tailFile } from './process.js'
-import { unitLogs, unitState } from './systemd.js'
+import { connectDocker, containerLogs, findContainer, inspectContainer, restartContainer, startContainer, stopContainer, type ContainerState } from './docker.js'
+import { processState, startProcess, stopProcess, tailFile } from './process.js'
+import { controlUnit, unitLogs, unitState } from './systemd.js'
 
 /** A configured service seen through its runtime, whichever that is. */
 export interface ServiceStatus {
@@ -83,6 +83,48 @@ export class ServiceRuntimes {
       startedAt: proc.startedAt,
       uptimeSeconds: proc.running ? uptime(proc.startedAt) : undefined,
     }
+  }
+
+  /** The service's container, or a failure that says it is gone and will not be recreated silently. */
+  async container(service: ServiceConfig): Promise<{ docker: Docker; id: string; state: ContainerState }> {
+    const docker = await this.docker()
+    const id = await findContainer(docker, service, this.config.docker.composeProject)
+    if (!id) {
+      throw new StepFailure(
+        `there is no container for ${service.name} (name ${service.container}, compose service ${service.composeService}); it is not recreated silently`,
+        `recreate it from the compose file: docker-compose up -d ${service.composeService}`,
+      )
+    }
+    return { docker, id, state: await inspectContainer(docker, id) }
+  }
+
+  async start(service: ServiceConfig): Promise<void> {
+    if (service.runtime === 'docker') {
+      const { docker, id } = await this.container(service)
+      return startContainer(docker, id)
+    }
+    if (service.runtime === 'systemd') return controlUnit(service, 'start', service.readinessTimeoutMs)
+    if (!service.start) throw new StepFailure(`${service.name} has no start command`, `set services.${service.name}.start to its command (an argument list)`)
+    return startProcess(service.start, service.logFile, service.readinessTimeoutMs)
+  }
+
+  async stop(service: ServiceConfig): Promise<void> {
+    if (service.runtime === 'docker') {
+      const { docker, id } = await this.container(service)
+      return stopContainer(docker, id, service.stopGraceSeconds)
+    }
+    if (service.runtime === 'systemd') return controlUnit(service, 'stop', (service.stopGraceSeconds + 30) * 1000)
+    return stopProcess(service.pidFile!, service.stopGraceSeconds * 1000)
+  }
+
+  async restart(service: ServiceConfig): Promise<void> {
+    if (service.runtime === 'docker') {
+      const { docker, id } = await this.container(service)
+      return restartContainer(docker, id, service.stopGraceSeconds)
+    }
+    if (service.runtime === 'systemd') return controlUnit(service, 'restart', service.readinessTimeoutMs + service.stopGraceSeconds * 1000)
+    await this.stop(service)
+    return this.start(service)
   }
 
   /** The service's log lines of the last `sinceMs`, oldest first. */

@@ -56,3 +56,14 @@ export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: nu
   const out = await run('journalctl', ['--unit', service.unit, '--since', since, '--lines', String(lines), '--no-pager', '--quiet', '--output', 'short-iso'], timeoutMs)
   return out.split('\n').filter(Boolean)
 }
+
+/** systemctl start|stop|restart, bounded. */
+export async function controlUnit(service: Pick<ServiceConfig, 'unit'>, action: 'start' | 'stop' | 'restart', timeoutMs: number): Promise<void> {
+  const { execa } = await import('execa')
+  const result = await execa('systemctl', [action, service.unit], { timeout: timeoutMs, reject: false, stdin: 'ignore' })
+  if (result.timedOut) throw new StepFailure(`systemctl ${action} ${service.unit} did not finish within ${timeoutMs} ms`, `see \`systemctl status ${service.unit}\``)
+  if (result.failed) {
+    const why = String(result.stderr).split('\n')[0] || result.shortMessage
+    throw new StepFailure(`systemctl ${action} ${service.unit}: ${why}`, `see \`journalctl -u ${service.unit} -n 50\``)
+  }
+}

@@ -1,0 +1,175 @@
+import { existsSync } from 'node:fs'
+import type { Config, ServiceConfig } from '../../config/load.js'
+import { StepFailure, describeError, formatSeconds } from '../../errors.js'
+import { sleep } from '../../lib/time.js'
+import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
+import { syncAlerts } from '../../systems/alert-sync.js'
+import { checkReadiness } from '../../systems/readiness.js'
+import { errorLines, type ServiceRuntimes, type ServiceStatus } from '../../systems/services.js'
+import { silenceService, liftSilences } from './silences.js'
+import { Timeline } from './timeline.js'
+
+export type Outcome = 'ready' | 'recovered' | 'failed'
+
+export interface RecoverContext {
+  config: Config
+  runtimes: ServiceRuntimes
+  force: boolean
+  /** What became of each service already handled: a dependent is not restarted after a failed dependency. */
+  outcomes: Map<string, Outcome>
+}
+
+/** A container restarted this often and up for less than this long is crash-looping. */
+const LOOP_RESTARTS = 3
+const LOOP_UPTIME_S = 600
+/** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */
+const POLL_MS = 200
+const LOOK_TIMEOUT_MS = 2000
+const LOG_TAIL = 20
+
+async function waitReady(service: ServiceConfig, context: RecoverContext, deadline: number, signal: AbortSignal): Promise<{ ready: boolean; detail: string }> {
+  let last = { ready: false, detail: 'not checked' }
+  while (!signal.aborted) {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) break
+    const status = await context.runtimes.status(service).catch(() => undefined)
+    last = await checkReadiness(service, context.config, Math.min(LOOK_TIMEOUT_MS, remaining), status?.running ?? false)
+    if (last.ready) return last
+    if (status && !status.running && status.found && Date.now() > deadline - POLL_MS) break
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
+  }
+  return last
+}
+
+async function logTail(service: ServiceConfig, runtimes: ServiceRuntimes): Promise<string[]> {
+  try {
+    return (await runtimes.logs(service, 15 * 60_000)).slice(-LOG_TAIL)
+  } catch (error) {
+    return [`(logs not read: ${describeError(error)})`]
+  }
+}
+
+/** PostgreSQL's data directory must exist before a restart, as the guide checks. */
+async function checkDataDir(service: ServiceConfig, runtimes: ServiceRuntimes): Promise<string | undefined> {
+  if (!service.dataDir) return undefined
+  if (service.runtime === 'docker') {
+    const { state } = await runtimes.container(service)
+    const mount = state.mounts.find((m) => m.destination === service.dataDir || m.source === service.dataDir)
+    if (mount) return existsSync(mount.source) ? undefined : `its data directory ${mount.source} (mounted at ${mount.destination}) is missing`
+  }
+  return existsSync(service.dataDir) ? undefined : `its data directory ${service.dataDir} is missing`
+}
+
+function describeState(status: ServiceStatus, ready: { ready: boolean; detail: string }): string {
+  const parts = [status.state]
+  if (status.health) parts.push(status.health)
+  if (status.restarts) parts.push(`${status.restarts} restarts`)
+  parts.push(ready.ready ? 'ready' : `not ready (${ready.detail})`)
+  return parts.join(', ')
+}
+
+async function recover(service: ServiceConfig, context: RecoverContext, run: StepRun): Promise<StepOutcome> {
+  const { config, runtimes, outcomes } = context
+  const timeline = new Timeline()
+  const data: Record<string, unknown> = { service: service.name, runtime: service.runtime, timeline: timeline.entries }
+  const fail = (message: string, hint: string, extra: Record<string, unknown> = {}): StepOutcome => {
+    outcomes.set(service.name, 'failed')
+    timeline.add('failed', message)
+    return { status: 'failed', summary: message, data: { ...data, ...extra }, error: { message, hint } }
+  }
+
+  // Look first.
+  let status: ServiceStatus
+  try {
+    status = await runtimes.status(service)
+  } catch (error) {
+    outcomes.set(service.name, 'failed')
+    throw error
+  }
+  if (service.runtime === 'docker' && !status.found) {
+    outcomes.set(service.name, 'failed')
+    await runtimes.container(service)
+  }
+  const before = await checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running)
+  const recentErrors = status.found ? errorLines(await runtimes.logs(service, 15 * 60_000).catch(() => [])).length : 0
+  data.before = { state: status.state, running: status.running, restarts: status.restarts, ready: before.ready, readiness: before.detail, recentErrors }
+  timeline.add('look', `${describeState(status, before)}; ${recentErrors} error lines in the last 15 min`)
+
+  // "Running" says nothing of a container that restarts every few seconds.
+  const looping = status.runtime === 'docker' && (status.restarts ?? 0) >= LOOP_RESTARTS && (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S && (!before.ready || service.readiness === 'running')
+  if (looping && !context.force) {
+    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then run with --force`, { logTail: await logTail(service, runtimes) })
+  }
+  if (before.ready && !context.force) {
+    outcomes.set(service.name, 'ready')
+    return { summary: `ready (${before.detail}); nothing changed`, data }
+  }
+  const failedDependencies = service.dependsOn.filter((d) => outcomes.get(d) === 'failed')
+  if (failedDependencies.length > 0) {
+    return fail(`not restarted: ${failedDependencies.join(', ')} could not be recovered`, `recover ${failedDependencies.join(', ')} first: probe-ops recover ${failedDependencies[0]}`)
+  }
+  const missingData = await checkDataDir(service, runtimes)
+  if (missingData) return fail(`${service.name} not restarted: ${missingData}`, 'restore the data directory (probe-ops restore), or fix services.postgres.dataDir')
+
+  const action = status.running ? 'restart' : 'start'
+  const waitS = Math.round(service.readinessTimeoutMs / 1000)
+  if (run.dryRun) {
+    timeline.add('plan', `would ${action} through ${service.runtime}, then wait up to ${waitS} s for readiness`)
+    return { summary: `would ${action} ${service.name} (${before.ready ? 'forced' : 'not ready'}), then wait up to ${waitS} s for readiness`, data: { ...data, plan: action } }
+  }
+
+  const silences = await silenceService(config, service, 2 * service.readinessTimeoutMs + 10 * 60_000, timeline)
+  try {
+    const actionStarted = performance.now()
+    timeline.add(action, `${action} through ${service.runtime}`)
+    await runtimes[action](service)
+    let ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+    let attempts = 1
+    if (!ready.ready && !run.signal.aborted) {
+      timeline.add('retry', `not ready within ${waitS} s (${ready.detail}); stop and start once more`)
+      await runtimes.stop(service)
+      await runtimes.start(service)
+      attempts = 2
+      ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+    }
+    const readyAfterMs = Math.round(performance.now() - actionStarted)
+    if (ready.ready) {
+      outcomes.set(service.name, 'recovered')
+      timeline.add('ready', ready.detail)
+      await syncAlerts(config, [
+        { alertname: 'RecoveryFailed', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
+        { alertname: 'ServiceDown', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
+      ], run.recordAlert)
+      return {
+        status: attempts > 1 ? 'warning' : 'ok',
+        summary: `${action === 'start' ? 'started' : 'restarted'}; ready after ${formatSeconds(readyAfterMs)}${attempts > 1 ? ' (on the second attempt)' : ''}`,
+        data: { ...data, action, attempts, readyAfterMs },
+        ...(attempts > 1 ? { error: { message: `${service.name} needed a second start`, hint: 'read its logs for why the first failed' } } : {}),
+      }
+    }
+    const tail = await logTail(service, runtimes)
+    const after = await runtimes.status(service).catch(() => undefined)
+    const runtimeError = service.runtime === 'docker' ? await runtimes.container(service).then((c) => c.state.error ?? (c.state.state !== 'running' ? `${c.state.state}, exit code ${c.state.exitCode}` : undefined)).catch(() => undefined) : undefined
+    await syncAlerts(config, [{ alertname: 'RecoveryFailed', severity: 'critical', labels: { service: service.name }, summary: `probe-ops could not recover ${service.name}: ${ready.detail}`, firing: true }], run.recordAlert)
+    return fail(
+      `${service.name} not ready after ${attempts} attempts: ${ready.detail}${runtimeError ? `; runtime: ${runtimeError}` : ''}`,
+      `read its log tail in the report (probe-ops recover ${service.name} --json), fix the cause, then recover again`,
+      { action, attempts, state: after?.state, runtimeError, logTail: tail },
+    )
+  } catch (error) {
+    if (error instanceof StepFailure) return fail(error.message, error.hint ?? 'see the timeline')
+    return fail(`${service.name}: ${describeError(error)}`, `check the ${service.runtime} runtime`)
+  } finally {
+    await liftSilences(config, silences, timeline)
+  }
+}
+
+export function recoveryStep(service: ServiceConfig): Step<RecoverContext> {
+  return {
+    id: service.name,
+    title: `Recover ${service.name}`,
+    // Two attempts, each a stop grace and a readiness wait, and room for the runtime's own calls.
+    timeoutMs: 2 * (service.readinessTimeoutMs + service.stopGraceSeconds * 1000) + 30_000,
+    run: (context, run) => recover(service, context, run),
+  }
+}

@@ -1,0 +1,49 @@
+import type { Config, ServiceConfig } from '../../config/load.js'
+import { describeError } from '../../errors.js'
+import { createSilence, expireSilence, parseMatcher, type Matcher } from '../../systems/alertmanager.js'
+import type { Timeline } from './timeline.js'
+
+/** Splits 'alertname=~"A|B", job="x"' into matchers, commas inside quotes kept. */
+export function parseMatcherSet(text: string): Matcher[] | undefined {
+  const parts = text.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []
+  const matchers = parts.map((p) => parseMatcher(p))
+  return matchers.every((m) => m !== undefined) && matchers.length > 0 ? (matchers as Matcher[]) : undefined
+}
+
+/**
+ * Silences the service's alerts while it is restarted, so the restart pages nobody. A dead
+ * AlertManager is noted and the recovery goes on: it is not a reason to leave a service down.
+ */
+export async function silenceService(config: Config, service: ServiceConfig, durationMs: number, timeline: Timeline): Promise<string[]> {
+  const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
+  const ids: string[] = []
+  for (const set of service.silences) {
+    const matchers = parseMatcherSet(set)
+    if (!matchers) {
+      timeline.add('silence', `not set: "${set}" is not a matcher set like alertname="X", job="y"`)
+      continue
+    }
+    try {
+      ids.push(await createSilence(am, matchers, durationMs, `probe-ops recover ${service.name} on ${config.host}`))
+    } catch (error) {
+      timeline.add('silence', `not set: ${describeError(error)}`)
+      return ids
+    }
+  }
+  if (ids.length > 0) timeline.add('silence', `${ids.length} silences set for ${Math.round(durationMs / 60000)} min: ${service.silences.join('; ')}`)
+  return ids
+}
+
+export async function liftSilences(config: Config, ids: string[], timeline: Timeline): Promise<void> {
+  const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
+  let lifted = 0
+  for (const id of ids) {
+    try {
+      await expireSilence(am, id)
+      lifted++
+    } catch (error) {
+      timeline.add('silence', `silence ${id} not lifted (it expires by itself): ${describeError(error)}`)
+    }
+  }
+  if (lifted > 0) timeline.add('silence', `${lifted} silences lifted`)
+}
