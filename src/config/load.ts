@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isMap, isScalar, type Node } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseDuration } from '../lib/time.js'
+import { parseHostPort, type HostPort } from '../lib/host-port.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
 import { Secret } from './secret.js'
 
@@ -45,6 +46,23 @@ export interface RedisConfig {
   timeoutMs: number
 }
 
+export interface CertificatesConfig {
+  files: { path: string; key?: string }[]
+  endpoints: HostPort[]
+  warningDays: number
+  criticalDays: number
+  caFile?: string
+  timeoutMs: number
+}
+
+export interface SecurityConfig extends Omit<ParsedConfig['security'], 'windowHours' | 'allowedPorts' | 'checkTimeoutSeconds' | 'scanTimeoutSeconds'> {
+  windowMs: number
+  /** protocol "any" for a bare port number. */
+  allowedPorts: { protocol: 'tcp' | 'udp' | 'any'; port: number }[]
+  checkTimeoutMs: number
+  scanTimeoutMs: number
+}
+
 export interface Config {
   /** The file the configuration came from, or null when only defaults and environment apply. */
   source: string | null
@@ -62,6 +80,10 @@ export interface Config {
   retention: ParsedConfig['retention']
   reindex: ParsedConfig['reindex']
   alerts: ParsedConfig['alerts']
+  certificates: CertificatesConfig
+  security: SecurityConfig
+  backup: ParsedConfig['backup']
+  restore: ParsedConfig['restore']
   diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
 }
 
@@ -247,6 +269,10 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     retention: parsed.retention,
     reindex: parsed.reindex,
     alerts: parsed.alerts,
+    certificates: resolveCertificates(parsed.certificates),
+    security: resolveSecurity(parsed.security),
+    backup: parsed.backup,
+    restore: parsed.restore,
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
   }
 }
@@ -297,6 +323,27 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function resolveCertificates(parsed: ParsedConfig['certificates']): CertificatesConfig {
+  const { timeoutSeconds, endpoints, ...rest } = parsed
+  // The schema has validated every endpoint already.
+  return { ...rest, endpoints: endpoints.map((e) => parseHostPort(e, 443) as HostPort), timeoutMs: timeoutSeconds * 1000 }
+}
+
+function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {
+  const { windowHours, allowedPorts, checkTimeoutSeconds, scanTimeoutSeconds, ...rest } = parsed
+  return {
+    ...rest,
+    windowMs: windowHours * 3_600_000,
+    allowedPorts: allowedPorts.map((p) => {
+      if (typeof p === 'number') return { protocol: 'any' as const, port: p }
+      const [protocol, port] = p.split('/') as ['tcp' | 'udp', string]
+      return { protocol, port: Number(port) }
+    }),
+    checkTimeoutMs: checkTimeoutSeconds * 1000,
+    scanTimeoutMs: scanTimeoutSeconds * 1000,
+  }
 }
 
 /** The effective configuration as `config show` prints it: secrets redacted, their source named. */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseHostPort } from '../lib/host-port.js'
 
 /**
  * The configuration file's shape. Every key has a default that matches the guide's
@@ -178,6 +179,43 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    backup: z
+      .object({
+        /** Where backups live; made 0700 when probe-ops creates it. */
+        dir: z.string().min(1).default('/var/backups/network-probe'),
+        /** pg_dump on this host, or inside the postgres service's container (docker exec). */
+        runner: z.enum(['host', 'container']).default('host'),
+        /** Where pg_dump, pg_restore and psql are, on the host or in the container. */
+        binDir: z.string().min(1).default('/usr/lib/postgresql/15/bin'),
+        /** custom: one file; directory: one file per table, dumped and restored with `jobs` workers. */
+        format: z.enum(['custom', 'directory']).default('custom'),
+        jobs: z.number().int().min(1).max(64).default(2),
+        /** Compression level of the dump (0-9). */
+        compress: z.number().int().min(0).max(9).default(6),
+        /** What `backup config` archives. */
+        configPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
+        keep: z
+          .object({
+            daily: z.number().int().min(0).default(7),
+            weekly: z.number().int().min(0).default(4),
+            monthly: z.number().int().min(0).default(6),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    restore: z
+      .object({
+        /** Services stopped for the swap and started after it. */
+        stopServices: z.array(z.string().min(1)).default(['management']),
+        /** Free space that must remain on the database's disk after a restore. */
+        reserveBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+        /** The disk checked for that: PostgreSQL's data directory, when probe-ops can see it. */
+        dataDirPath: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     alerts: z
       .object({
         /** How long a pushed alert stays firing unless pushed again (a daily job: a bit over a day). */
@@ -195,6 +233,53 @@ export const configSchema = z
         errorLines: z.number().int().min(0).max(100).default(5),
         /** An HTTP check slower than this is a warning. */
         slowHttpMs: z.number().int().positive().default(1000),
+      })
+      .strict()
+      .default({}),
+    certificates: z
+      .object({
+        /** Certificate files (PEM or DER): a path, or { path, key } to also check that the key matches. */
+        files: z
+          .array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()))
+          .default(['/etc/ssl/certs/server.crt']),
+        /** Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT. */
+        endpoints: z.array(z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)')).default([]),
+        /** Fewer days left than this is a warning (the guide's 30). */
+        warningDays: z.number().int().min(0).default(30),
+        /** Fewer days left than this fails the check. */
+        criticalDays: z.number().int().min(0).default(7),
+        /** Trust these CA certificates instead of the system bundle. */
+        caFile: z.string().min(1).optional(),
+        /** Each endpoint's bound for connect and handshake. */
+        timeoutSeconds: seconds.default(5),
+      })
+      .strict()
+      .refine((c) => c.criticalDays <= c.warningDays, { message: 'must not be more than warningDays', path: ['criticalDays'] })
+      .default({}),
+    security: z
+      .object({
+        /** The auth log failed logins are read from, or "journald" to read the journal. */
+        authLog: z.string().min(1).default('/var/log/auth.log'),
+        /** How far back failed logins are counted. */
+        windowHours: z.number().positive().default(24),
+        /** From this many failed logins (in all, per user, per source address) it is a finding. */
+        failedLoginThreshold: z.number().int().positive().default(10),
+        /** Ports that may listen beyond loopback: 22 (TCP and UDP), "tcp/22" or "udp/123". */
+        allowedPorts: z
+          .array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^(tcp|udp)\/([1-9]\d{0,4})$/, 'a port: 22, "tcp/22" or "udp/123"').refine((s) => Number(s.split('/')[1]) <= 65535, 'the port must be 1-65535')]))
+          .default([22, 80, 443, 3000, 8000, 9090, 9093, 9100, 9121, 9187]),
+        /** Directories searched for world-writable files. */
+        permissionPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe']),
+        /** Directories whose files must not be readable by others; backup.dir, this config and password files are always checked. */
+        privatePaths: z.array(z.string().min(1)).default(['/etc/network-probe']),
+        passwdFile: z.string().min(1).default('/etc/passwd'),
+        shadowFile: z.string().min(1).default('/etc/shadow'),
+        /** Images trivy scans, when trivy is installed (the guide's). */
+        trivyImages: z.array(z.string().min(1)).default(['network-probe/management:latest', 'network-probe/agent:latest']),
+        /** Each check's own bound. */
+        checkTimeoutSeconds: seconds.default(10),
+        /** The bound on each scanner run (lynis, trivy, nmap). */
+        scanTimeoutSeconds: seconds.default(600),
       })
       .strict()
       .default({}),

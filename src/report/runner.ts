@@ -30,6 +30,8 @@ export interface Job<Context> {
   steps: Step<Context>[]
   /** Run every step at once (diagnose) or one after another (maintenance). */
   concurrent: boolean
+  /** Steps build on each other (a restore): after a failure the rest are skipped, not run. */
+  stopOnFailure?: boolean
 }
 
 export interface RunOptions {
@@ -61,7 +63,13 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
   const alerts: AlertRecord[] = []
   const results = new Map<string, StepResult>()
 
+  let failedEarlier: string | undefined
   const execute = async (step: Step<C>): Promise<void> => {
+    if (failedEarlier !== undefined && job.stopOnFailure) {
+      results.set(step.id, { id: step.id, title: step.title, status: 'skipped', durationMs: 0, summary: `not run: ${failedEarlier} failed` })
+      options.onStepEnd?.(results.get(step.id)!)
+      return
+    }
     if (!selected.has(step.id)) {
       const why = options.only?.length ? 'not chosen by --only' : 'chosen by --skip'
       results.set(step.id, { id: step.id, title: step.title, status: 'skipped', durationMs: 0, summary: why })
@@ -76,6 +84,7 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
       alerts,
     })
     results.set(step.id, result)
+    if (result.status === 'failed') failedEarlier ??= step.id
     options.onStepEnd?.(result)
   }
 

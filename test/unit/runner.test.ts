@@ -63,3 +63,11 @@ describe('job runner', () => {
     expect(report.durationMs).toBeLessThan(2000)
   })
 })
+
+describe('a job whose steps build on each other', () => {
+  it('skips the rest after a failure', async () => {
+    const report = await runJob({ ...job(false), stopOnFailure: true }, { log: [] }, options)
+    expect(report.steps.map((s) => s.status)).toEqual(['ok', 'warning', 'failed', 'skipped', 'skipped'])
+    expect(report.steps[3]!.summary).toBe('not run: fails failed')
+  })
+})

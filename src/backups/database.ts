@@ -1,0 +1,125 @@
+import { createWriteStream } from 'node:fs'
+import { chmod, open, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { Client } from 'pg'
+import type { Config } from '../config/load.js'
+import { StepFailure, UsageError } from '../errors.js'
+import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
+import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
+import type { ServiceRuntimes } from '../systems/services.js'
+import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, type BackupManifest, type StoredBackup } from './store.js'
+
+/** Tables (not partitions: their parent's count covers them) with their exact row counts. */
+export async function tableCounts(client: Client): Promise<{ name: string; rows: number }[]> {
+  const tables = await queryRows<{ name: string }>(
+    client,
+    `select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and not c.relispartition and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+      order by 1`,
+  )
+  const counts = []
+  for (const t of tables) {
+    const [row] = await queryRows<{ n: string }>(client, `select count(*) as n from ${quoteIdent(t.name)}`)
+    counts.push({ name: t.name, rows: Number(row!.n) })
+  }
+  return counts
+}
+
+export interface DumpOptions {
+  reason: BackupManifest['reason']
+  toolVersion: string
+  signal?: AbortSignal
+}
+
+/**
+ * pg_dump streamed to a temporary name with its SHA-256 computed on the way, fsynced, then
+ * renamed into place with a manifest. The dump and the manifest's row counts come from one
+ * exported snapshot, so a restore can be checked against them exactly.
+ */
+export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, options: DumpOptions): Promise<StoredBackup> {
+  const dir = config.backup.dir
+  const format = config.backup.format
+  if (format === 'directory' && config.backup.runner === 'container') {
+    throw new UsageError('backup.format "directory" needs backup.runner "host": the directory would be written inside the container', 'use format custom with the container runner')
+  }
+  await prepareBackupDir(dir)
+  const started = new Date()
+  const database = config.postgres.database
+  const id = backupId('database', started, database)
+  const dataName = format === 'custom' ? `${id}.dump` : `${id}.dir`
+  const temporary = temporaryPath(dir, dataName)
+
+  const client = await connectPostgres(config.postgres, { statementTimeoutMs: 0 })
+  try {
+    await client.query('begin isolation level repeatable read read only')
+    const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
+    const tables = await tableCounts(client)
+    const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
+    let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
+    try {
+      if (format === 'custom') {
+        const counter = new Checksum()
+        const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600 }))
+        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: counter, signal: options.signal })
+        counter.end()
+        await writing
+        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept; fix the cause and run the backup again')
+        if (counter.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
+        await syncPath(temporary)
+        checksum = { sha256: counter.digest(), bytes: counter.bytes }
+      } else {
+        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal })
+        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept; fix the cause and run the backup again')
+        await chmod(temporary, 0o700)
+        for (const name of await readdir(temporary)) {
+          await chmod(join(temporary, name), 0o600)
+          await syncPath(join(temporary, name))
+        }
+        await syncPath(temporary)
+        checksum = await sha256Directory(temporary)
+      }
+    } catch (error) {
+      await rm(temporary, { recursive: true, force: true })
+      throw error
+    }
+    await client.query('commit')
+    const finished = new Date()
+    const manifest: BackupManifest = {
+      manifestVersion: 1,
+      id,
+      kind: 'database',
+      reason: options.reason,
+      format,
+      data: dataName,
+      ...checksum,
+      database,
+      serverVersion: info!.version,
+      databaseBytes: Number(info!.bytes),
+      tables,
+      host: config.host,
+      toolVersion: options.toolVersion,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      verifications: [],
+    }
+    await commitBackup(dir, temporary, manifest)
+    return { manifest, path: join(dir, dataName) }
+  } finally {
+    await closePostgres(client)
+  }
+}
+
+/** Makes sure the data of a custom-format dump starts as one: "PGDMP". */
+export async function looksLikeCustomDump(path: string): Promise<boolean> {
+  const handle = await open(path, 'r')
+  try {
+    const buffer = Buffer.alloc(5)
+    await handle.read(buffer, 0, 5, 0)
+    return buffer.toString('latin1') === 'PGDMP'
+  } finally {
+    await handle.close()
+  }
+}
+

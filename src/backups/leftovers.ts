@@ -1,0 +1,44 @@
+import type { Config } from '../config/load.js'
+import { closePostgres, connectPostgres, queryRows } from '../systems/postgres.js'
+
+/** What an interrupted restore or verification can leave in PostgreSQL, and what to do with it. */
+export interface DatabaseLeftover {
+  database: string
+  kind: 'unfinished-restore' | 'pre-restore' | 'verify-scratch' | 'connections-disabled'
+  what: string
+}
+
+/** Names are derived from the live database's, so two platforms on one server do not mix. */
+export function restoreName(database: string, at: Date): string {
+  return `${database}_restore_${stamp(at)}`
+}
+
+export function preRestoreName(database: string, at: Date): string {
+  return `${database}_pre_restore_${stamp(at)}`
+}
+
+export function verifyName(at: Date): string {
+  return `probe_ops_verify_${stamp(at)}`
+}
+
+function stamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.\d+Z$/, '')
+}
+
+export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLeftover[]> {
+  const live = config.postgres.database
+  const client = await connectPostgres(config.postgres, { database: 'postgres' })
+  try {
+    const rows = await queryRows<{ datname: string; datallowconn: boolean }>(client, 'select datname, datallowconn from pg_database')
+    const found: DatabaseLeftover[] = []
+    for (const { datname, datallowconn } of rows) {
+      if (datname.startsWith(`${live}_restore_`)) found.push({ database: datname, kind: 'unfinished-restore', what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it' })
+      else if (datname.startsWith(`${live}_pre_restore_`)) found.push({ database: datname, kind: 'pre-restore', what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)' })
+      else if (datname.startsWith('probe_ops_verify_')) found.push({ database: datname, kind: 'verify-scratch', what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it' })
+      else if (datname === live && !datallowconn) found.push({ database: datname, kind: 'connections-disabled', what: 'the live database refuses connections: a restore was interrupted during its swap; `probe-ops restore --cleanup` allows them again' })
+    }
+    return found
+  } finally {
+    await closePostgres(client)
+  }
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../config/load.js'
+import type { BackupManifest, StoredBackup } from './store.js'
+
+/**
+ * Which backups a prune keeps: per kind, the newest of each of the last N days, ISO weeks and
+ * months that have one (grandfather-father-son), always the newest good backup of each kind,
+ * and never the newest base backup, which WAL-based recovery starts from.
+ */
+export interface PrunePlan {
+  keep: { backup: StoredBackup; reasons: string[] }[]
+  remove: StoredBackup[]
+}
+
+function isGood(manifest: BackupManifest): boolean {
+  const last = manifest.verifications.at(-1)
+  return last === undefined || last.ok
+}
+
+function isoWeek(date: Date): string {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()))
+  const day = d.getUTCDay() || 7
+  d.setUTCDate(d.getUTCDate() + 4 - day)
+  const yearStart = new Date(Date.UTC(d.getUTCFullYear(), 0, 1))
+  const week = Math.ceil(((d.getTime() - yearStart.getTime()) / 86_400_000 + 1) / 7)
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`
+}
+
+export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep']): PrunePlan {
+  const reasons = new Map<StoredBackup, string[]>()
+  const mark = (b: StoredBackup, why: string) => reasons.set(b, [...(reasons.get(b) ?? []), why])
+  const kinds = new Set(backups.map((b) => b.manifest.kind))
+  for (const kind of kinds) {
+    const ofKind = backups.filter((b) => b.manifest.kind === kind).sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
+    const newestGood = ofKind.find((b) => isGood(b.manifest))
+    if (newestGood) mark(newestGood, `newest good ${kind} backup`)
+    if (kind === 'base' && ofKind[0]) mark(ofKind[0], 'newest base backup: point-in-time recovery starts from it')
+    const buckets: [string, number, (d: Date) => string][] = [
+      ['daily', keep.daily, (d) => d.toISOString().slice(0, 10)],
+      ['weekly', keep.weekly, isoWeek],
+      ['monthly', keep.monthly, (d) => d.toISOString().slice(0, 7)],
+    ]
+    for (const [name, count, bucketOf] of buckets) {
+      const seen = new Set<string>()
+      for (const b of ofKind.filter((x) => isGood(x.manifest))) {
+        const bucket = bucketOf(new Date(b.manifest.startedAt))
+        if (seen.has(bucket)) continue
+        if (seen.size >= count) break
+        seen.add(bucket)
+        mark(b, `${name} ${bucket}`)
+      }
+    }
+  }
+  return {
+    keep: backups.filter((b) => reasons.has(b)).map((b) => ({ backup: b, reasons: reasons.get(b)! })),
+    remove: backups.filter((b) => !reasons.has(b)),
+  }
+}

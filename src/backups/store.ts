@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transform, type TransformCallback } from 'node:stream'
+import { StepFailure, UsageError } from '../errors.js'
+import { writeFileAtomic } from '../lib/files.js'
+
+/**
+ * The backup directory: each backup is its data (a dump file, a dump directory or a tar.gz)
+ * and a manifest beside it, written last. Data is written under a temporary name and renamed
+ * into place only when complete and fsynced, so a backup with a manifest is a whole backup.
+ */
+
+export type BackupKind = 'database' | 'config' | 'base'
+
+export interface Verification {
+  at: string
+  ok: boolean
+  method: 'checksum' | 'list' | 'restore-test'
+  durationMs: number
+  detail: string
+}
+
+export interface BackupManifest {
+  manifestVersion: 1
+  id: string
+  kind: BackupKind
+  /** Why it was taken: by hand or schedule, or as the safety copy before a restore. */
+  reason: 'manual' | 'scheduled' | 'safety'
+  format: 'custom' | 'directory' | 'tar.gz'
+  /** The data's name inside the backup directory. */
+  data: string
+  bytes: number
+  /** SHA-256 of the data; for a directory, of its files' "sha256  name" lines in name order. */
+  sha256: string
+  files?: { name: string; bytes: number; sha256: string }[]
+  database?: string
+  serverVersion?: string
+  databaseBytes?: number
+  tables?: { name: string; rows: number }[]
+  paths?: string[]
+  missingPaths?: string[]
+  host: string
+  toolVersion: string
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  verifications: Verification[]
+}
+
+const MANIFEST = '.manifest.json'
+const TEMP_PREFIX = '.partial-'
+
+/** Creates the backup directory private (0700), or checks an existing one is not world-readable. */
+export async function prepareBackupDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const info = await stat(dir)
+    if (!info.isDirectory()) throw new UsageError(`backup.dir ${dir} is not a directory`, 'set backup.dir to a directory')
+    if (info.mode & 0o007) await chmod(dir, info.mode & 0o770)
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new StepFailure(`cannot prepare the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'check backup.dir and its permissions')
+  }
+}
+
+export function backupId(kind: BackupKind, at: Date, database?: string): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return [kind, database, stamp].filter(Boolean).join('-')
+}
+
+export function temporaryPath(dir: string, name: string): string {
+  return join(dir, `${TEMP_PREFIX}${process.pid}-${name}`)
+}
+
+/** Counts bytes and computes SHA-256 of what streams through it. */
+export class Checksum extends Transform {
+  readonly #hash = createHash('sha256')
+  bytes = 0
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk)
+    this.bytes += chunk.length
+    callback(null, chunk)
+  }
+
+  digest(): string {
+    return this.#hash.digest('hex')
+  }
+}
+
+export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer)
+    bytes += (chunk as Buffer).length
+  }
+  return { sha256: hash.digest('hex'), bytes }
+}
+
+/** Checksums of a dump directory's files, and one checksum over them all. */
+export async function sha256Directory(path: string): Promise<{ sha256: string; bytes: number; files: { name: string; bytes: number; sha256: string }[] }> {
+  const names = (await readdir(path)).sort()
+  const files = []
+  for (const name of names) files.push({ name, ...(await sha256File(join(path, name))) })
+  const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('')
+  return { sha256: createHash('sha256').update(listing).digest('hex'), bytes: files.reduce((s, f) => s + f.bytes, 0), files }
+}
+
+/** fsync a file or directory, so a rename after it survives a crash. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Moves finished data into place and writes its manifest: the backup exists from this moment. */
+export async function commitBackup(dir: string, temporary: string, manifest: BackupManifest): Promise<void> {
+  await rename(temporary, join(dir, manifest.data))
+  await syncPath(dir)
+  await writeManifest(dir, manifest)
+}
+
+export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {
+  await writeFileAtomic(join(dir, `${manifest.id}${MANIFEST}`), `${JSON.stringify(manifest, null, 2)}\n`, 0o600)
+}
+
+export interface StoredBackup {
+  manifest: BackupManifest
+  /** The data's full path. */
+  path: string
+}
+
+export interface Leftover {
+  path: string
+  why: string
+}
+
+/** Every backup with a readable manifest, newest first, and what does not belong. */
+export async function listBackups(dir: string): Promise<{ backups: StoredBackup[]; leftovers: Leftover[]; unreadable: Leftover[] }> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { backups: [], leftovers: [], unreadable: [] }
+    throw new StepFailure(`cannot read the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code}`, 'check backup.dir and its permissions')
+  }
+  const backups: StoredBackup[] = []
+  const unreadable: Leftover[] = []
+  const claimed = new Set<string>()
+  for (const name of names.filter((n) => n.endsWith(MANIFEST))) {
+    try {
+      const manifest = JSON.parse(await readFile(join(dir, name), 'utf8')) as BackupManifest
+      if (manifest.manifestVersion !== 1 || !manifest.id || !manifest.data) throw new Error('not a probe-ops manifest')
+      backups.push({ manifest, path: join(dir, manifest.data) })
+      claimed.add(name).add(manifest.data)
+    } catch (error) {
+      unreadable.push({ path: join(dir, name), why: `manifest unreadable: ${(error as Error).message}` })
+      claimed.add(name)
+    }
+  }
+  const leftovers: Leftover[] = names
+    .filter((n) => n.startsWith(TEMP_PREFIX))
+    .map((n) => ({ path: join(dir, n), why: 'a backup that never finished (probe-ops was stopped while writing it)' }))
+  for (const n of names) {
+    if (claimed.has(n) || n.startsWith(TEMP_PREFIX) || n.startsWith('.')) continue
+    leftovers.push({ path: join(dir, n), why: 'data without a manifest' })
+  }
+  backups.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
+  return { backups, leftovers, unreadable }
+}
+
+/**
+ * The backup a command names: its id, its data or manifest file name, or a path to either.
+ * A name that matches nothing is the user's mistake: exit 2 with what exists.
+ */
+export async function findBackup(dir: string, name: string): Promise<StoredBackup> {
+  const { backups } = await listBackups(dir)
+  const base = name.replace(/\/+$/, '').split('/').at(-1)!.replace(MANIFEST, '')
+  const found = backups.find((b) => b.manifest.id === base || b.manifest.data === base || b.path === name)
+  if (found) return found
+  const newest = backups.slice(0, 3).map((b) => b.manifest.id)
+  throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : 'there are no backups yet: probe-ops backup database')
+}
+
+export async function removeBackup(dir: string, backup: StoredBackup): Promise<void> {
+  // The manifest goes first: data without a manifest is a leftover, never a backup that looks whole.
+  await rm(join(dir, `${backup.manifest.id}${MANIFEST}`), { force: true })
+  await rm(backup.path, { recursive: true, force: true })
+}
+
+export async function removeLeftover(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true })
+}

@@ -1,0 +1,58 @@
+import { Args, Flags } from '@oclif/core'
+import { confirmDestructive } from '../cli/confirm.js'
+import { JobCommand, changeFlags, jobFlags } from '../cli/job-command.js'
+import { UsageError } from '../errors.js'
+import { cleanupJob, restoreJob, type RestoreMode } from '../jobs/restore/job.js'
+import type { Report } from '../report/model.js'
+
+export default class Restore extends JobCommand {
+  static override summary = 'Restore a backup without ever losing the live database.'
+  static override description = `Replaces disaster-recovery.sh, which dropped the live database before it knew the backup was good.
+Every mode first verifies the backup (checksum, pg_restore --list, that it is a dump of this database) and dumps the live database (a safety backup).
+  full     restore into a new database beside the live one, check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
+  partial  replace the rows of the --table tables with the backup's, in one transaction (or, with --into-schema, restore them beside the live ones for comparison).
+  pitr     point-in-time recovery: not available yet.
+Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes what an interrupted restore left behind.`
+  static override examples = [
+    '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode full',
+    '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode full --dry-run',
+    '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode partial --table tasks --yes',
+    '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode partial --table task_results --into-schema compare',
+    '<%= config.bin %> restore --cleanup',
+  ]
+  static override args = { backup: Args.string({ description: 'backup id (from backup list) or its file' }) }
+  static override flags = {
+    ...jobFlags,
+    ...changeFlags,
+    mode: Flags.string({ description: 'what to restore', options: ['full', 'partial', 'pitr'], default: 'full' }),
+    table: Flags.string({ description: 'with --mode partial: a table to restore (repeatable)', multiple: true }),
+    'into-schema': Flags.string({ description: 'with --mode partial: restore into this schema beside the live tables' }),
+    'target-time': Flags.string({ description: 'with --mode pitr: the moment to recover to' }),
+    yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
+    cleanup: Flags.boolean({ description: 'remove what interrupted restores and backups left behind' }),
+    'drop-pre-restore': Flags.boolean({ description: 'with --cleanup: also drop the databases kept from before earlier restores' }),
+  }
+
+  async run(): Promise<Report> {
+    const { flags, args } = await this.parse(Restore)
+    if (flags.cleanup) {
+      return this.runPlanned(flags, async (config) => {
+        if (flags['drop-pre-restore']) await confirmDestructive({ yes: flags.yes, dryRun: flags['dry-run'] ?? false, what: 'restore --cleanup --drop-pre-restore drops the databases kept from before earlier restores', word: 'drop' })
+        return { ...cleanupJob(config, this.config.version, flags['drop-pre-restore']), lock: 'restore' }
+      })
+    }
+    if (!args.backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
+    if (flags['into-schema'] && flags.mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
+    return this.runPlanned(flags, async (config) => {
+      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'] })
+      const live = config.postgres.database
+      await confirmDestructive({
+        yes: flags.yes,
+        dryRun: flags['dry-run'] ?? false,
+        what: flags.mode === 'full' ? `restore replaces the live database ${live} with ${planned.context.backup.manifest.id} (the old one is kept)` : `restore replaces rows of ${(flags.table ?? []).join(', ')} in ${live}`,
+        word: live,
+      })
+      return { ...planned, lock: 'restore' }
+    })
+  }
+}

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs'
+import type { Config } from '../../config/load.js'
+import { findBackup } from '../../backups/store.js'
+import { UsageError } from '../../errors.js'
+import type { Job } from '../../report/runner.js'
+import { backupContext } from '../backup/job.js'
+import type { BackupContext } from '../backup/context.js'
+import { cleanupStep } from './cleanup.js'
+import type { RestoreContext } from './context.js'
+import { checkRestoredStep, restoreBesideStep, swapStep } from './full.js'
+import { partialRestoreStep } from './partial.js'
+import { diskStep, safetyBackupStep, verifyBackupStep } from './verify.js'
+
+export type RestoreMode = 'full' | 'partial' | 'pitr'
+
+export interface RestoreRequest {
+  backup: string
+  mode: RestoreMode
+  tables: string[]
+  intoSchema?: string
+}
+
+/**
+ * A restore never loses the live database: it verifies the backup, checks the disk and dumps
+ * the live database before anything changes; a full restore then builds the new database
+ * beside the live one and only swaps names once it is checked. Any failure stops the rest.
+ */
+export async function restoreJob(config: Config, toolVersion: string, request: RestoreRequest): Promise<{ job: Job<RestoreContext>; context: RestoreContext }> {
+  if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
+  const backup = await findBackup(config.backup.dir, request.backup)
+  const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), state: {} }
+  const command = `restore ${request.mode}`
+  if (request.mode === 'full') {
+    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep] }, context }
+  }
+  if (request.mode === 'partial') {
+    if (request.tables.length === 0) throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
+    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, safetyBackupStep, partialRestoreStep({ tables: request.tables, intoSchema: request.intoSchema })] }, context }
+  }
+  throw new UsageError('--mode pitr is not available yet: point-in-time recovery needs `backup base` and WAL archiving, which are still being built', 'use --mode full or --mode partial with a database backup')
+}
+
+export function cleanupJob(config: Config, toolVersion: string, dropPreRestore: boolean): { job: Job<BackupContext>; context: BackupContext } {
+  return { job: { command: 'restore cleanup', concurrent: false, steps: [cleanupStep(dropPreRestore)] }, context: backupContext(config, toolVersion) }
+}

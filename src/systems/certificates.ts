@@ -1,0 +1,506 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { connect as tlsConnect, rootCertificates } from 'node:tls'
+import type * as Forge from 'node-forge'
+import { describeError, formatSeconds } from '../errors.js'
+import { formatHostPort, type HostPort } from '../lib/host-port.js'
+
+/**
+ * X.509 certificates: files (PEM or DER, certificates and private keys), the chain a TLS server
+ * presents, the trust store, chain building, host name and key match.
+ *
+ * node-forge decodes PEM and parses the certificate's fields (names, SANs, validity, signature
+ * algorithm, extensions). It is loaded only when a certificate is read. Its public key code knows
+ * RSA only, so signatures, host names and key match go through node:crypto (OpenSSL), which
+ * handles RSA, ECDSA and EdDSA alike.
+ */
+
+type ForgeModule = typeof Forge
+
+let forgeLoading: Promise<ForgeModule> | undefined
+function loadForge(): Promise<ForgeModule> {
+  forgeLoading ??= import('node-forge').then((m) => ((m as { default?: ForgeModule }).default ?? (m as unknown as ForgeModule)))
+  return forgeLoading
+}
+
+export interface CertificateFacts {
+  /** "CN=example.com, O=Acme", attributes in the certificate's order. */
+  subject: string
+  commonName?: string
+  issuer: string
+  issuerCommonName?: string
+  /** "DNS:example.com", "IP:127.0.0.1", "email:...", "URI:..." */
+  subjectAltNames: string[]
+  serialNumber: string
+  notBefore: string
+  notAfter: string
+  /** RSA, EC, Ed25519, ... */
+  keyType: string
+  keyBits?: number
+  curve?: string
+  signatureAlgorithm: string
+  isCA: boolean
+  /** Issued by itself and its signature verifies with its own key. */
+  selfSigned: boolean
+  fingerprintSha256: string
+}
+
+export interface Certificate {
+  facts: CertificateFacts
+  x509: X509Certificate
+  notBefore: Date
+  notAfter: Date
+}
+
+/** Signature algorithms forge's OID table does not name. */
+const SIGNATURE_NAMES: Record<string, string> = {
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
+  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
+  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
+  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
+  '1.3.101.112': 'Ed25519',
+  '1.3.101.113': 'Ed448',
+}
+
+const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp256k1: 256, secp384r1: 384, secp521r1: 521, 'P-256': 256, 'P-384': 384, 'P-521': 521 }
+
+function keyFacts(x509: X509Certificate): Pick<CertificateFacts, 'keyType' | 'keyBits' | 'curve'> {
+  const key = x509.publicKey
+  const type = key.asymmetricKeyType ?? 'unknown'
+  const details = key.asymmetricKeyDetails ?? {}
+  const names: Record<string, string> = { rsa: 'RSA', 'rsa-pss': 'RSA-PSS', ec: 'EC', ed25519: 'Ed25519', ed448: 'Ed448', dsa: 'DSA', x25519: 'X25519', x448: 'X448' }
+  const keyType = names[type] ?? type
+  if (details.modulusLength) return { keyType, keyBits: details.modulusLength }
+  if (details.namedCurve) return { keyType, curve: details.namedCurve, ...(CURVE_BITS[details.namedCurve] ? { keyBits: CURVE_BITS[details.namedCurve] } : {}) }
+  if (type === 'ed25519') return { keyType, keyBits: 256 }
+  if (type === 'ed448') return { keyType, keyBits: 456 }
+  return { keyType }
+}
+
+function isSelfSigned(x509: X509Certificate): boolean {
+  try {
+    return x509.checkIssued(x509) && x509.verify(x509.publicKey)
+  } catch {
+    return false
+  }
+}
+
+/** A distinguished name from forge's attributes: "CN=example.com, O=Acme". */
+function formatName(forge: ForgeModule, attributes: Forge.pki.CertificateField[]): { text: string; commonName?: string } {
+  let commonName: string | undefined
+  const parts = attributes.map((a) => {
+    const raw = String(a.value ?? '')
+    let value = raw
+    if ((a as { valueTagClass?: number }).valueTagClass === forge.asn1.Type.UTF8) {
+      try {
+        value = forge.util.decodeUtf8(raw)
+      } catch {
+        value = raw
+      }
+    }
+    const name = a.shortName ?? a.name ?? a.type ?? '?'
+    if (name === 'CN' && commonName === undefined) commonName = value
+    return `${name}=${value}`
+  })
+  return { text: parts.join(', '), commonName }
+}
+
+/**
+ * forge's certificateFromAsn1 refuses any public key but RSA. For the others (EC, EdDSA) it
+ * parses a copy whose key is swapped for a placeholder: every other field is the certificate's
+ * own; the key's facts come from node:crypto.
+ */
+function forgeCertificate(forge: ForgeModule, der: Buffer): Forge.pki.Certificate {
+  const parse = () => forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')))
+  try {
+    return forge.pki.certificateFromAsn1(parse())
+  } catch (error) {
+    if (!/OID is not RSA/.test(describeError(error))) throw error
+  }
+  const asn = parse()
+  const tbs = (asn.value as Forge.asn1.Asn1[])[0]!
+  const fields = tbs.value as Forge.asn1.Asn1[]
+  // TBSCertificate: [0] version (optional), serial, signature, issuer, validity, subject, key, ...
+  const offset = fields[0]?.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC ? 1 : 0
+  const BigInteger = forge.jsbn.BigInteger
+  fields[offset + 5] = forge.pki.publicKeyToAsn1(forge.pki.setRsaPublicKey(new BigInteger('3'), new BigInteger('3')))
+  return forge.pki.certificateFromAsn1(asn)
+}
+
+function altNames(cert: Forge.pki.Certificate): string[] {
+  const ext = cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | undefined
+  const names: string[] = []
+  for (const n of ext?.altNames ?? []) {
+    if (n.type === 2) names.push(`DNS:${n.value}`)
+    else if (n.type === 7) names.push(`IP:${n.ip ?? '?'}`)
+    else if (n.type === 1) names.push(`email:${n.value}`)
+    else if (n.type === 6) names.push(`URI:${n.value}`)
+  }
+  return names
+}
+
+/** Facts from node:crypto alone: for trust-store roots, and should forge fail on a certificate OpenSSL reads. */
+function factsFromNode(x509: X509Certificate): CertificateFacts {
+  const name = (text: string) => text.split('\n').filter(Boolean).join(', ')
+  const cn = (text: string) => /(?:^|\n)CN=([^\n]*)/.exec(text)?.[1]
+  return {
+    subject: name(x509.subject),
+    commonName: cn(x509.subject),
+    issuer: name(x509.issuer),
+    issuerCommonName: cn(x509.issuer),
+    subjectAltNames: (x509.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^IP Address:/, 'IP:')),
+    serialNumber: x509.serialNumber.toLowerCase(),
+    notBefore: new Date(Date.parse(x509.validFrom)).toISOString(),
+    notAfter: new Date(Date.parse(x509.validTo)).toISOString(),
+    ...keyFacts(x509),
+    signatureAlgorithm: 'unknown',
+    isCA: x509.ca,
+    selfSigned: isSelfSigned(x509),
+    fingerprintSha256: x509.fingerprint256,
+  }
+}
+
+/** One DER certificate, read by forge (fields) and node:crypto (key, signatures). Throws when it is none. */
+export async function parseCertificate(der: Buffer): Promise<Certificate> {
+  const x509 = new X509Certificate(der)
+  const forge = await loadForge()
+  let facts: CertificateFacts
+  try {
+    const cert = forgeCertificate(forge, der)
+    const subject = formatName(forge, cert.subject.attributes)
+    const issuer = formatName(forge, cert.issuer.attributes)
+    const basic = cert.getExtension('basicConstraints') as { cA?: boolean } | undefined
+    const signatureOid = cert.signatureOid ?? ''
+    facts = {
+      subject: subject.text,
+      commonName: subject.commonName,
+      issuer: issuer.text,
+      issuerCommonName: issuer.commonName,
+      subjectAltNames: altNames(cert),
+      serialNumber: cert.serialNumber,
+      notBefore: cert.validity.notBefore.toISOString(),
+      notAfter: cert.validity.notAfter.toISOString(),
+      ...keyFacts(x509),
+      signatureAlgorithm: SIGNATURE_NAMES[signatureOid] ?? (forge.pki.oids[signatureOid] as string | undefined) ?? signatureOid,
+      isCA: basic?.cA ?? false,
+      selfSigned: isSelfSigned(x509),
+      fingerprintSha256: x509.fingerprint256,
+    }
+  } catch {
+    facts = factsFromNode(x509)
+  }
+  return { facts, x509, notBefore: new Date(facts.notBefore), notAfter: new Date(facts.notAfter) }
+}
+
+export type FileProblem = 'missing' | 'unreadable' | 'not-a-certificate'
+
+export interface PemContents {
+  path: string
+  certificates: Certificate[]
+  keys: KeyObject[]
+  /** Private keys that are encrypted (a passphrase is needed to compare them). */
+  encryptedKeys: number
+  /** Blocks that claimed to be a certificate or key and could not be parsed. */
+  invalid: string[]
+  /** Set when the file could not be read at all, or holds neither certificate nor key. */
+  error?: { kind: FileProblem; message: string }
+}
+
+const KEY_TYPES: Record<string, 'pkcs8' | 'pkcs1' | 'sec1'> = { 'PRIVATE KEY': 'pkcs8', 'RSA PRIVATE KEY': 'pkcs1', 'EC PRIVATE KEY': 'sec1' }
+
+function tryPrivateKeyDer(der: Buffer): KeyObject | undefined {
+  for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
+    try {
+      return createPrivateKey({ key: der, format: 'der', type })
+    } catch {
+      // next encoding
+    }
+  }
+  return undefined
+}
+
+/**
+ * Certificates and private keys of a PEM file (any number of blocks) or a DER file (one
+ * certificate or key). Never throws: what went wrong is in `error` and `invalid`.
+ */
+export async function readPemOrDer(path: string): Promise<PemContents> {
+  const contents: PemContents = { path, certificates: [], keys: [], encryptedKeys: 0, invalid: [] }
+  let buffer: Buffer
+  try {
+    buffer = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { ...contents, error: { kind: 'missing', message: `${path} does not exist` } }
+    const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'is not readable (permission denied)' : `cannot be read (${code ?? describeError(error)})`
+    return { ...contents, error: { kind: 'unreadable', message: `${path} ${why}` } }
+  }
+  const text = buffer.toString('latin1')
+  if (text.includes('-----BEGIN ')) {
+    const forge = await loadForge()
+    let blocks: Forge.pem.ObjectPEM[] = []
+    try {
+      blocks = forge.pem.decode(text)
+    } catch (error) {
+      contents.invalid.push(`PEM: ${describeError(error)}`)
+    }
+    for (const [index, block] of blocks.entries()) {
+      const der = Buffer.from(block.body, 'binary')
+      const label = `block ${index + 1} (${block.type})`
+      if (/CERTIFICATE$/.test(block.type) && !/REQUEST/.test(block.type)) {
+        try {
+          contents.certificates.push(await parseCertificate(der))
+        } catch (error) {
+          contents.invalid.push(`${label}: ${describeError(error)}`)
+        }
+      } else if (block.type === 'ENCRYPTED PRIVATE KEY' || (/PRIVATE KEY$/.test(block.type) && (block.procType as { type?: string } | undefined)?.type === 'ENCRYPTED')) {
+        contents.encryptedKeys++
+      } else if (KEY_TYPES[block.type]) {
+        try {
+          contents.keys.push(createPrivateKey({ key: der, format: 'der', type: KEY_TYPES[block.type]! }))
+        } catch (error) {
+          contents.invalid.push(`${label}: ${describeError(error)}`)
+        }
+      }
+    }
+  } else if (buffer.length > 0 && buffer[0] === 0x30) {
+    try {
+      contents.certificates.push(await parseCertificate(buffer))
+    } catch {
+      const key = tryPrivateKeyDer(buffer)
+      if (key) contents.keys.push(key)
+    }
+  }
+  if (contents.certificates.length === 0 && contents.keys.length === 0 && contents.encryptedKeys === 0) {
+    const why = contents.invalid.length > 0 ? `its certificate cannot be parsed: ${contents.invalid[0]}` : buffer.length === 0 ? 'it is empty' : 'it is neither PEM nor a DER certificate'
+    contents.error = { kind: 'not-a-certificate', message: `${path} holds no certificate: ${why}` }
+  }
+  return contents
+}
+
+export interface TrustStore {
+  /** Where the anchors came from: a file, or node's built-in Mozilla list. */
+  source: string
+  anchors: X509Certificate[]
+}
+
+/** The system's CA bundle on Debian/Ubuntu, RHEL/Fedora, SUSE, Alpine. */
+export const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/ca-bundle.pem', '/etc/ssl/cert.pem']
+
+function anchorsFromPem(text: string): X509Certificate[] {
+  const anchors: X509Certificate[] = []
+  for (const pem of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
+    try {
+      anchors.push(new X509Certificate(pem))
+    } catch {
+      // one bad entry does not spoil the bundle
+    }
+  }
+  return anchors
+}
+
+/**
+ * The certificates trusted as roots: `caFile` when given (PEM, or one DER certificate), else
+ * the system bundle, else node's built-in list. Throws (one line) when caFile cannot be used.
+ */
+export async function loadTrustStore(caFile?: string): Promise<TrustStore> {
+  if (caFile) {
+    const contents = await readPemOrDer(caFile)
+    if (contents.error) throw new Error(`CA file ${contents.error.message.replace(`${caFile} `, '')}`)
+    if (contents.certificates.length === 0) throw new Error(`CA file ${caFile} holds no certificate`)
+    return { source: caFile, anchors: contents.certificates.map((c) => c.x509) }
+  }
+  for (const path of SYSTEM_CA_BUNDLES) {
+    const text = await readFile(path, 'utf8').catch(() => undefined)
+    if (text === undefined) continue
+    const anchors = anchorsFromPem(text)
+    if (anchors.length > 0) return { source: path, anchors }
+  }
+  return { source: "node's built-in CA list", anchors: anchorsFromPem(rootCertificates.join('\n')) }
+}
+
+export interface ChainLink {
+  facts: CertificateFacts
+  notBefore: Date
+  notAfter: Date
+  source: 'presented' | 'trust-store'
+  /** Position in the file or in what the server sent (0 = first). */
+  position?: number
+}
+
+export interface ChainResult {
+  /** From the leaf up: to the trust anchor when trusted, as far as it goes when not. */
+  links: ChainLink[]
+  trusted: boolean
+  problem?: 'self-signed' | 'unknown-issuer' | 'bad-signature'
+  /** The link whose issuer was found by name but whose signature does not verify with its key. */
+  badSignatureAt?: number
+  /** The presented certificates are not in issuing order (leaf, its issuer, that one's issuer, ...). */
+  outOfOrder: boolean
+  /** Positions of presented certificates that are not part of the chain. */
+  unused: number[]
+}
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): 'yes' | 'name-only' | 'no' {
+  try {
+    if (!child.checkIssued(parent)) return 'no'
+    return child.verify(parent.publicKey) ? 'yes' : 'name-only'
+  } catch {
+    return 'no'
+  }
+}
+
+/**
+ * Builds the chain from the leaf (presented[0]) through the presented certificates to a trust
+ * anchor, checking each link's signature. A trust anchor is preferred over a presented
+ * certificate at every step (OpenSSL's trusted-first), so a stale cross-signed intermediate does
+ * not lead to an expired root.
+ */
+export function buildChain(presented: Certificate[], store: Pick<TrustStore, 'anchors'>): ChainResult {
+  const leaf = presented[0]
+  if (!leaf) throw new Error('buildChain: no certificate')
+  const links: ChainLink[] = [{ facts: leaf.facts, notBefore: leaf.notBefore, notAfter: leaf.notAfter, source: 'presented', position: 0 }]
+  const used = new Set<number>([0])
+  let current = leaf.x509
+  const result = (trusted: boolean, problem?: ChainResult['problem'], badSignatureAt?: number): ChainResult => {
+    const positions = links.filter((l) => l.source === 'presented').map((l) => l.position!)
+    return {
+      links,
+      trusted,
+      ...(problem ? { problem } : {}),
+      ...(badSignatureAt !== undefined ? { badSignatureAt } : {}),
+      outOfOrder: positions.some((p, i) => p !== i),
+      unused: presented.map((_, i) => i).filter((i) => !used.has(i)),
+    }
+  }
+  for (let depth = 0; depth < 10; depth++) {
+    if (store.anchors.some((a) => a.fingerprint256 === current.fingerprint256)) return result(true)
+    let nameOnly = false
+    for (const anchor of store.anchors) {
+      const verdict = issuedBy(current, anchor)
+      if (verdict === 'yes') {
+        const facts = factsFromNode(anchor)
+        links.push({ facts, notBefore: new Date(facts.notBefore), notAfter: new Date(facts.notAfter), source: 'trust-store' })
+        return result(true)
+      }
+      if (verdict === 'name-only') nameOnly = true
+    }
+    if (isSelfSigned(current)) return result(false, 'self-signed')
+    let next: number | undefined
+    presented.forEach((candidate, i) => {
+      if (next !== undefined || used.has(i)) return
+      const verdict = issuedBy(current, candidate.x509)
+      if (verdict === 'yes') next = i
+      else if (verdict === 'name-only') nameOnly = true
+    })
+    if (next === undefined) {
+      // A self-issued certificate whose own signature fails is also a bad signature.
+      if (nameOnly || current.checkIssued(current)) return result(false, 'bad-signature', links.length - 1)
+      return result(false, 'unknown-issuer')
+    }
+    const parent = presented[next]!
+    used.add(next)
+    links.push({ facts: parent.facts, notBefore: parent.notBefore, notAfter: parent.notAfter, source: 'presented', position: next })
+    current = parent.x509
+  }
+  return result(false, 'unknown-issuer')
+}
+
+export type HostMatch = 'san' | 'common-name-only' | 'mismatch'
+
+/** Whether the certificate is for this host name or address (RFC 6125 wildcards; SANs, as browsers require). */
+export function matchHost(x509: X509Certificate, host: string): HostMatch {
+  if (isIP(host)) return x509.checkIP(host) ? 'san' : 'mismatch'
+  if (x509.checkHost(host, { subject: 'never' })) return 'san'
+  return x509.checkHost(host, { subject: 'always' }) ? 'common-name-only' : 'mismatch'
+}
+
+export function keyMatches(x509: X509Certificate, key: KeyObject): boolean {
+  try {
+    return x509.checkPrivateKey(key)
+  } catch {
+    return false
+  }
+}
+
+export type FetchProblem = 'refused' | 'timeout' | 'dns' | 'reset' | 'handshake' | 'aborted'
+
+export class PeerChainError extends Error {
+  constructor(
+    readonly kind: FetchProblem,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'PeerChainError'
+  }
+}
+
+export interface PeerChain {
+  /** DER certificates as the server sent them, arranged leaf first by issuer. */
+  chain: Buffer[]
+  protocol?: string
+  cipher?: string
+  /** Connect and handshake, in milliseconds. */
+  handshakeMs: number
+}
+
+function classify(error: unknown, endpoint: string): PeerChainError {
+  const code = (error as { code?: string }).code ?? ''
+  const message = describeError(error)
+  if (code === 'ECONNREFUSED') return new PeerChainError('refused', `${endpoint} refused the connection`)
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new PeerChainError('dns', `${endpoint}: the host name does not resolve`)
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new PeerChainError('reset', `${endpoint} reset the connection during the TLS handshake`)
+  if (/wrong version number|packet length too long|unknown protocol/i.test(message)) return new PeerChainError('handshake', `${endpoint} does not speak TLS (${message})`)
+  return new PeerChainError('handshake', `${endpoint}: TLS handshake failed: ${message}`)
+}
+
+/**
+ * Connects, completes a TLS handshake (SNI set to the host name) and returns the certificates the
+ * server presented, without judging them: trust is decided by buildChain against our own store.
+ * The whole exchange is bounded by `timeoutMs` and by `signal`; a server that accepts and never
+ * answers costs the timeout, then its socket is destroyed.
+ */
+export function fetchPeerChain(endpoint: HostPort, timeoutMs: number, signal?: AbortSignal): Promise<PeerChain> {
+  const where = formatHostPort(endpoint)
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    let settled = false
+    const socket = tlsConnect({
+      host: endpoint.host,
+      port: endpoint.port,
+      // RFC 6066: no SNI for an address.
+      ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+      rejectUnauthorized: false,
+      // An empty store: the peer chain then holds only what the server sent, nothing added locally.
+      ca: [],
+    })
+    const finish = (error: PeerChainError | undefined, value?: PeerChain) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      socket.destroy()
+      if (error) reject(error)
+      else resolve(value!)
+    }
+    const timer = setTimeout(() => finish(new PeerChainError('timeout', `${where} completed no TLS handshake within ${formatSeconds(timeoutMs)}`)), timeoutMs)
+    const onAbort = () => finish(new PeerChainError('aborted', `the check of ${where} was cancelled`))
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    socket.once('secureConnect', () => {
+      const chain: Buffer[] = []
+      const seen = new Set<string>()
+      let peer = socket.getPeerCertificate(true) as (ReturnType<typeof socket.getPeerCertificate> & { issuerCertificate?: unknown }) | undefined
+      while (peer?.raw && !seen.has(peer.fingerprint256)) {
+        seen.add(peer.fingerprint256)
+        chain.push(peer.raw)
+        peer = peer.issuerCertificate as typeof peer
+      }
+      if (chain.length === 0) return finish(new PeerChainError('handshake', `${where} presented no certificate`))
+      finish(undefined, { chain, protocol: socket.getProtocol() ?? undefined, cipher: socket.getCipher()?.name, handshakeMs: Math.round(performance.now() - started) })
+    })
+    socket.once('error', (error) => finish(classify(error, where)))
+    socket.once('close', () => finish(new PeerChainError('reset', `${where} closed the connection during the TLS handshake`)))
+  })
+}

@@ -1,0 +1,115 @@
+import { join } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
+import type { Config } from '../config/load.js'
+import { StepFailure, describeError } from '../errors.js'
+import type { ServiceRuntimes } from './services.js'
+
+/**
+ * PostgreSQL's own programs (pg_dump, pg_restore, psql), run on this host or inside the
+ * postgres service's container. The password reaches them through the environment (the
+ * process environment, or the exec's environment in the Docker API), never through argv.
+ */
+
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_basebackup'
+
+export interface PgToolRun {
+  /** Feeds the program's standard input. */
+  stdin?: Readable
+  /** Receives its standard output; without one, output is discarded. */
+  stdout?: Writable
+  signal?: AbortSignal
+  /** Connect to this database instead of the configured one (-d is added for pg_dump/psql/pg_restore). */
+  database?: string
+}
+
+export interface PgToolResult {
+  exitCode: number
+  /** The last lines of its standard error, for the report. */
+  stderr: string
+}
+
+/** -h/-p/-U for the tool, as seen from where it runs. */
+export function connectionArgs(config: Config): string[] {
+  const pg = config.postgres
+  return ['-h', config.backup.runner === 'container' ? 'localhost' : pg.host, '-p', String(pg.port), '-U', pg.user, '--no-password']
+}
+
+function passwordEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = { PGAPPNAME: 'probe-ops', PGCONNECT_TIMEOUT: String(Math.ceil(config.postgres.connectTimeoutMs / 1000)) }
+  if (config.postgres.password) env.PGPASSWORD = config.postgres.password.reveal()
+  if (config.postgres.sslmode !== 'disable') env.PGSSLMODE = config.postgres.sslmode
+  return env
+}
+
+function lastLines(text: string, n = 5): string {
+  return text.trim().split('\n').slice(-n).join('\n')
+}
+
+async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun): Promise<PgToolResult> {
+  const { execa } = await import('execa')
+  const path = join(config.backup.binDir, tool)
+  const child = execa(path, args, {
+    env: passwordEnv(config),
+    stdin: run.stdin ? 'pipe' : 'ignore',
+    stdout: run.stdout ? 'pipe' : 'ignore',
+    stderr: 'pipe',
+    buffer: { stdout: false, stderr: true },
+    reject: false,
+    cancelSignal: run.signal,
+  })
+  if (run.stdin) run.stdin.pipe(child.stdin!)
+  if (run.stdout) child.stdout!.pipe(run.stdout, { end: false })
+  const result = await child
+  if (result.failed && result.exitCode === undefined) {
+    const code = (result as { code?: string }).code
+    if (code === 'ENOENT') throw new StepFailure(`${path} is not installed`, 'install postgresql-client-15, or set backup.binDir')
+    throw new StepFailure(`${tool}: ${result.shortMessage}`)
+  }
+  return { exitCode: result.exitCode ?? 1, stderr: lastLines(String(result.stderr ?? '')) }
+}
+
+async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun): Promise<PgToolResult> {
+  const postgres = config.services.find((s) => s.name === 'postgres')
+  if (!postgres) throw new StepFailure('backup.runner is "container" but no postgres service is configured', 'configure services.postgres, or set backup.runner: host')
+  const { docker, id } = await runtimes.container(postgres)
+  const env = Object.entries(passwordEnv(config)).map(([k, v]) => `${k}=${v}`)
+  const exec = await docker.getContainer(id).exec({ Cmd: [join(config.backup.binDir, tool), ...args], Env: env, AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true, Tty: false })
+  const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) })
+  const { PassThrough } = await import('node:stream')
+  const stderr = new PassThrough()
+  let errText = ''
+  stderr.on('data', (chunk: Buffer) => {
+    errText = (errText + chunk.toString('utf8')).slice(-8192)
+  })
+  const sink = run.stdout ?? new PassThrough().resume()
+  docker.modem.demuxStream(stream, sink, stderr)
+  if (run.stdin) {
+    run.stdin.pipe(stream as unknown as Writable, { end: false })
+    run.stdin.once('end', () => (stream as unknown as { end(): void }).end())
+  }
+  run.signal?.addEventListener('abort', () => stream.destroy())
+  await new Promise<void>((resolve, reject) => {
+    stream.once('end', resolve)
+    stream.once('close', resolve)
+    stream.once('error', reject)
+  })
+  const inspected = await exec.inspect()
+  return { exitCode: inspected.ExitCode ?? 1, stderr: lastLines(errText) }
+}
+
+export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<PgToolResult> {
+  try {
+    return config.backup.runner === 'container' ? await runInContainer(config, runtimes, tool, args, run) : await runOnHost(config, tool, args, run)
+  } catch (error) {
+    if (error instanceof StepFailure) throw error
+    throw new StepFailure(`${tool}: ${describeError(error)}`)
+  }
+}
+
+/** Runs a tool and turns a non-zero exit into a failure that quotes its error output. */
+export async function runPgToolChecked(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<void> {
+  const result = await runPgTool(config, runtimes, tool, args, run)
+  if (result.exitCode !== 0) {
+    throw new StepFailure(`${tool} failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1) || 'no error output'}`, 'its full error output is in the report data')
+  }
+}
