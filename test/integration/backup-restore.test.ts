@@ -1,0 +1,318 @@
+import { createServer, type Server } from 'node:http'
+import { readFileSync, readdirSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { BackupManifest } from '../../src/backups/store.js'
+import type { Report, StepResult } from '../../src/report/model.js'
+import { bed, dockerCli, runSleeperContainer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
+import { expectValidReport } from '../helpers/report-schema.js'
+import { tempDir } from '../helpers/temp.js'
+
+function step(report: Report, id: string): StepResult {
+  const found = report.steps.find((s) => s.id === id)
+  if (!found) throw new Error(`no step ${id} in ${report.steps.map((s) => s.id).join(',')}`)
+  return found
+}
+
+async function counts(database: string): Promise<Record<string, number>> {
+  const rows = await sql<{ t: string; n: string }>(database, `select 'tasks' as t, count(*) as n from tasks union all select 'task_results', count(*) from task_results union all select 'agents', count(*) from agents`)
+  return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]))
+}
+
+async function databases(): Promise<string[]> {
+  return (await sql<{ datname: string }>('postgres', 'select datname from pg_database')).map((r) => r.datname)
+}
+
+describe('backups and restores against real PostgreSQL', () => {
+  let template: string
+  const created: string[] = []
+  const containers: RunningContainer[] = []
+  let management: string
+  let health: Server
+  let healthUrl: string
+  let healthy = true
+
+  beforeAll(async () => {
+    template = await createPlatformDatabase(databaseName('br_tpl'), { days: 30, rowsPerDay: 200 })
+    created.push(template)
+    management = uniqueName('management')
+    containers.push(await runSleeperContainer(bed().docker, { name: management }))
+    health = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end())
+    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve))
+    healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`
+  })
+
+  afterAll(async () => {
+    health?.close()
+    for (const c of containers) await c.remove()
+    for (const name of await databases()) if (created.some((c) => name.startsWith(c))) await dropDatabase(name)
+  })
+
+  async function platform(): Promise<string> {
+    const name = databaseName('br')
+    await sql('postgres', `create database ${name} template ${template}`)
+    created.push(name)
+    return name
+  }
+
+  function setup(database: string, extra: Record<string, unknown> = {}) {
+    const { backup, postgres: pgOverride, restore, ...rest } = extra as { backup?: Record<string, unknown>; postgres?: Record<string, unknown>; restore?: Record<string, unknown> }
+    const backupDir = (backup?.dir as string | undefined) ?? join(tempDir('br'), 'backups')
+    const { postgres } = bed()
+    const cfg = writeConfig({
+      postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database, ...pgOverride },
+      docker: { host: bed().docker.host },
+      services: { web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false }, management: { container: management, url: healthUrl, dependsOn: [], readinessTimeoutSeconds: 5, stopGraceSeconds: 1 } },
+      backup: { configPaths: [join(tempDir('etc'), 'missing'), '/etc/hostname'], ...backup, dir: backupDir },
+      restore: { reserveBytes: 0, ...restore },
+      ...rest,
+    })
+    const env = { PGPASSWORD: postgres.password }
+    const run = (args: string[], moreEnv: Record<string, string> = {}) => runCli([...args, '--config', cfg.path], { ...env, ...moreEnv })
+    return { ...cfg, backupDir, run }
+  }
+
+  async function takeBackup(s: ReturnType<typeof setup>): Promise<{ id: string; manifest: BackupManifest }> {
+    const result = await s.run(['backup', 'database', '--json'])
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0)
+    const id = step(parseReport(result), 'dump').data!.id as string
+    return { id, manifest: JSON.parse(readFileSync(join(s.backupDir, `${id}.manifest.json`), 'utf8')) }
+  }
+
+  it('writes a private, checksummed dump with a manifest of exact row counts', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const result = await s.run(['backup', 'database', '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    const { id } = step(report, 'dump').data as { id: string }
+    const manifest = JSON.parse(readFileSync(join(s.backupDir, `${id}.manifest.json`), 'utf8')) as BackupManifest
+    const live = await counts(database)
+    expect(manifest).toMatchObject({ kind: 'database', format: 'custom', database, reason: 'manual' })
+    expect(manifest.serverVersion).toMatch(/^15\./)
+    expect(manifest.tables!.find((t) => t.name === 'public.task_results')!.rows).toBe(live.task_results)
+    const { createHash } = await import('node:crypto')
+    const data = readFileSync(join(s.backupDir, manifest.data))
+    expect(createHash('sha256').update(data).digest('hex')).toBe(manifest.sha256)
+    expect(data.subarray(0, 5).toString()).toBe('PGDMP')
+    expect(statSync(s.backupDir).mode & 0o777).toBe(0o700)
+    for (const name of readdirSync(s.backupDir)) expect(statSync(join(s.backupDir, name)).mode & 0o777, name).toBe(0o600)
+    expect(result.stdout + readFileSync(join(s.backupDir, `${id}.manifest.json`), 'utf8')).not.toContain(bed().postgres.password)
+  })
+
+  it('leaves nothing behind when the dump fails', async () => {
+    const refused = await startRefusedPort()
+    const down = setup('network_probe', { postgres: { port: refused } })
+    const failed = await down.run(['backup', 'database', '--json'])
+    expect(failed.exitCode).toBe(1)
+    expect(step(parseReport(failed), 'dump').summary).toMatch(/refused the connection/)
+    expect(existsSync(down.backupDir) ? readdirSync(down.backupDir) : []).toEqual([])
+  })
+
+  it('dumps in directory format with parallel jobs, and verifies it', async () => {
+    const s = setup(await platform(), { backup: { dir: join(tempDir('brd'), 'b'), format: 'directory', jobs: 2, configPaths: ['/etc/hostname'] } })
+    const result = await s.run(['backup', 'database', '--json'])
+    expect(result.exitCode, result.stdout).toBe(0)
+    const id = step(parseReport(result), 'dump').data!.id as string
+    const verified = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
+    expect(verified.exitCode, verified.stdout).toBe(0)
+    expect(parseReport(verified).steps.map((x) => x.status)).toEqual(['ok', 'ok', 'ok'])
+  })
+
+  it('archives the configuration, warning about paths that do not exist', async () => {
+    const s = setup(await platform())
+    const result = await s.run(['backup', 'config', '--json'])
+    expect(result.exitCode).toBe(0)
+    const archive = step(parseReport(result), 'archive')
+    expect(archive.status).toBe('warning')
+    const listing = await execa('tar', ['-tzf', archive.data!.path as string])
+    expect(listing.stdout.split('\n')).toEqual(['etc/hostname'])
+  })
+
+  it('verifies by checksum, archive and a test restore, records it, and catches corruption', async () => {
+    const s = setup(await platform())
+    const { id, manifest } = await takeBackup(s)
+    const good = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
+    expect(good.exitCode, good.stdout).toBe(0)
+    const test = step(parseReport(good), 'restore-test')
+    expect(test.summary).toMatch(/row counts match the manifest/)
+    expect((await databases()).filter((d) => d.startsWith('probe_ops_verify_'))).toEqual([])
+
+    const data = join(s.backupDir, manifest.data)
+    const bytes = readFileSync(data)
+    const at = bytes.length - 10
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at)
+    writeFileSync(data, bytes)
+    const corrupt = await s.run(['backup', 'verify', id, '--json'])
+    expect(corrupt.exitCode).toBe(1)
+    expect(parseReport(corrupt).steps.map((x) => x.status)).toEqual(['failed', 'skipped', 'skipped'])
+    expect(step(parseReport(corrupt), 'checksum').summary).toMatch(/does not match its checksum/)
+    truncateSync(data, 100)
+    const truncated = await s.run(['backup', 'verify', id, '--json'])
+    expect(step(parseReport(truncated), 'checksum').summary).toMatch(/is 100 bytes, its manifest says \d+: truncated/)
+    const list = await s.run(['backup', 'list', '--json'])
+    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
+    expect(listed.lastVerification.ok).toBe(false)
+    const unknown = await s.run(['backup', 'verify', 'nope'])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toMatch(/no backup "nope"/)
+  })
+
+  it('restores in full beside the live database, swaps, and keeps the old one', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    const atBackup = await counts(database)
+    await sql(database, `delete from task_results where id % 3 = 0`)
+    const changed = await counts(database)
+    const before = (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.StartedAt}}', management])).stdout.trim()
+
+    const refused = await s.run(['restore', id, '--mode', 'full'])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr).toMatch(/pass --yes to confirm/)
+    expect(await counts(database)).toEqual(changed)
+
+    const result = await s.run(['restore', id, '--mode', 'full', '--yes', '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(report.steps.map((x) => x.id)).toEqual(['verify', 'disk', 'safety-backup', 'restore', 'check', 'swap'])
+    expect(await counts(database)).toEqual(atBackup)
+    const swap = step(report, 'swap').data as { preRestore: string; downtimeMs: number }
+    expect(await counts(swap.preRestore)).toEqual(changed)
+    created.push(swap.preRestore)
+    expect(swap.downtimeMs).toBeGreaterThan(0)
+    // The management service was stopped and started again through Docker.
+    expect((await dockerCli(bed().docker, ['inspect', '-f', '{{.State.StartedAt}}', management])).stdout.trim()).not.toBe(before)
+
+    const list = await s.run(['backup', 'list', '--json'])
+    const listed = step(parseReport(list), 'list')
+    expect((listed.data!.backups as { reason: string }[]).map((b) => b.reason).sort()).toEqual(['manual', 'safety'])
+    expect(listed.data!.databaseLeftovers).toEqual([expect.objectContaining({ database: swap.preRestore, kind: 'pre-restore' })])
+  })
+
+  it('rolls the swap back when the platform does not come up on the restored database', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    await sql(database, `delete from task_results where id % 2 = 0`)
+    const changed = await counts(database)
+    healthy = false
+    try {
+      const result = await s.run(['restore', id, '--yes', '--json'])
+      expect(result.exitCode).toBe(1)
+      const swap = step(parseReport(result), 'swap')
+      expect(swap.summary).toMatch(/not ready after the swap.*the swap was rolled back/)
+      expect(await counts(database)).toEqual(changed)
+    } finally {
+      healthy = true
+    }
+    const cleanup = await s.run(['restore', '--cleanup', '--json'])
+    expect(cleanup.exitCode).toBe(0)
+    expect(step(parseReport(cleanup), 'cleanup').summary).toMatch(/drop database .*_restore_/)
+    expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+  })
+
+  it('refuses a corrupt backup, a dump of another database and a full disk, and the live database is unchanged', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id, manifest } = await takeBackup(s)
+    await sql(database, `delete from task_results where id % 5 = 0`)
+    const changed = await counts(database)
+
+    const small = setup(database, { backup: { dir: s.backupDir }, restore: { reserveBytes: 1e15 } })
+    const full = await small.run(['restore', id, '--yes', '--json'])
+    expect(full.exitCode).toBe(1)
+    expect(step(parseReport(full), 'disk').summary).toMatch(/needs about .* must keep/)
+    expect(step(parseReport(full), 'safety-backup').status).toBe('skipped')
+
+    const other = setup(template, { backup: { dir: s.backupDir } })
+    const wrongDatabase = await other.run(['restore', id, '--yes', '--json'])
+    expect(wrongDatabase.exitCode).toBe(1)
+    expect(step(parseReport(wrongDatabase), 'verify').summary).toBe(`${id} is a dump of database "${database}", not of "${template}"`)
+
+    // Not a dump at all, with a manifest that vouches for it.
+    const { createHash } = await import('node:crypto')
+    const garbage = Buffer.from('this is not a pg_dump archive\n'.repeat(10))
+    writeFileSync(join(s.backupDir, manifest.data), garbage)
+    writeFileSync(join(s.backupDir, `${id}.manifest.json`), JSON.stringify({ ...manifest, bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') }))
+    const notADump = await s.run(['restore', id, '--yes', '--json'])
+    expect(notADump.exitCode).toBe(1)
+    expect(step(parseReport(notADump), 'verify').summary).toMatch(/is not a readable pg_dump archive/)
+    expect(await counts(database)).toEqual(changed)
+    expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+  })
+
+  it('survives kill -9 in the middle of a restore: the live database stays whole, cleanup finds the rest', async () => {
+    const database = await platform()
+    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status) select 1, 1, now(), 'success' from generate_series(1, 300000)`)
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    const live = await counts(database)
+    const root = join(import.meta.dirname, '../..')
+    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'restore', id, '--yes', '--config', s.path], { env: { PGPASSWORD: bed().postgres.password }, reject: false })
+    for (let i = 0; i < 300; i++) {
+      if ((await databases()).some((d) => d.startsWith(`${database}_restore_`))) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child.kill('SIGKILL')
+    await child
+    expect(await counts(database)).toEqual(live)
+    const list = await s.run(['backup', 'list', '--json'])
+    const leftovers = step(parseReport(list), 'list').data!.databaseLeftovers as { kind: string }[]
+    expect(leftovers.map((l) => l.kind)).toContain('unfinished-restore')
+    const cleanup = await s.run(['restore', '--cleanup', '--json'])
+    expect(cleanup.exitCode).toBe(0)
+    expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+  })
+
+  it('restores chosen tables in one transaction, or beside the live ones', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id, manifest } = await takeBackup(s)
+    const expected = manifest.tables!.find((t) => t.name === 'public.task_results')!.rows
+    await sql(database, `delete from task_results where id % 4 = 0`)
+    const side = await s.run(['restore', id, '--mode', 'partial', '--table', 'task_results', '--into-schema', 'compare', '--yes', '--json'])
+    expect(side.exitCode, side.stdout).toBe(0)
+    expect(Number((await sql<{ n: string }>(database, 'select count(*) as n from compare.task_results'))[0]!.n)).toBe(expected)
+    expect((await counts(database)).task_results).toBeLessThan(expected)
+
+    const replaced = await s.run(['restore', id, '--mode', 'partial', '--table', 'task_results', '--yes', '--json'])
+    expect(replaced.exitCode, replaced.stdout).toBe(0)
+    expect((await counts(database)).task_results).toBe(expected)
+
+    const referenced = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--yes', '--json'])
+    expect(referenced.exitCode).toBe(1)
+    expect(step(parseReport(referenced), 'restore-tables').error!.hint).toMatch(/restore them together/)
+    expect((await counts(database)).tasks).toBe(manifest.tables!.find((t) => t.name === 'public.tasks')!.rows)
+  })
+
+  it('prunes by daily, weekly and monthly retention, and asks first', async () => {
+    const s = setup(await platform(), { backup: { dir: join(tempDir('prune'), 'b'), keep: { daily: 2, weekly: 1, monthly: 2 }, configPaths: ['/etc/hostname'] } })
+    const { manifest } = await takeBackup(s)
+    const backupDir = s.backupDir
+    const days = [1, 2, 3, 10, 40, 70, 100]
+    for (const d of days) {
+      const at = new Date(Date.now() - d * 86_400_000).toISOString()
+      const id = `database-old-${d}`
+      writeFileSync(join(backupDir, `${id}.dump`), 'x')
+      writeFileSync(join(backupDir, `${id}.manifest.json`), JSON.stringify({ ...manifest, id, data: `${id}.dump`, startedAt: at, finishedAt: at, verifications: [] }))
+    }
+    const asked = await s.run(['backup', 'prune'])
+    expect(asked.exitCode).toBe(2)
+    const dry = await s.run(['backup', 'prune', '--dry-run', '--json'])
+    const plan = step(parseReport(dry), 'prune').data as { remove: string[]; keep: { id: string }[] }
+    // Which ones go depends on today's date; the policy itself is unit-tested with fixed dates.
+    expect(plan.keep.map((k) => k.id)).toContain(manifest.id)
+    expect(plan.remove.length).toBeGreaterThan(0)
+    expect(readdirSync(backupDir).length).toBe(16)
+    const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
+    expect(pruned.exitCode).toBe(0)
+    const left = readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).map((n) => n.replace('.manifest.json', ''))
+    expect(left.sort()).toEqual(plan.keep.map((k) => k.id).sort())
+    for (const id of plan.remove) expect(existsSync(join(backupDir, `${id}.dump`))).toBe(false)
+  })
+})
