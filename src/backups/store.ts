@@ -41,6 +41,8 @@ export interface BackupManifest {
   tables?: { name: string; rows: number }[]
   paths?: string[]
   missingPaths?: string[]
+  /** Base backups: the moment after which point-in-time recovery from it can stop. */
+  consistentAt?: string
   host: string
   toolVersion: string
   startedAt: string

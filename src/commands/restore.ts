@@ -11,13 +11,14 @@ export default class Restore extends JobCommand {
 Every mode first verifies the backup (checksum, pg_restore --list, that it is a dump of this database) and dumps the live database (a safety backup).
   full     restore into a new database beside the live one, check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
   partial  replace the rows of the --table tables with the backup's, in one transaction (or, with --into-schema, restore them beside the live ones for comparison).
-  pitr     point-in-time recovery: not available yet.
+  pitr     a new data directory from the newest base backup before --target-time (BACKUP: a base backup id, or "latest"), archived WAL replayed to that time on a side port, checked, then switched in place of the live cluster through its runtime (or, with --side-only, left running on the side port with the next commands printed). A target outside the window the base backups and the WAL archive cover is refused with the window.
 Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes what an interrupted restore left behind.`
   static override examples = [
     '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode full',
     '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode full --dry-run',
     '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode partial --table tasks --yes',
     '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode partial --table task_results --into-schema compare',
+    '<%= config.bin %> restore latest --mode pitr --target-time 2026-11-25T03:15:00Z --side-only',
     '<%= config.bin %> restore --cleanup',
   ]
   static override args = { backup: Args.string({ description: 'backup id (from backup list) or its file' }) }
@@ -28,6 +29,7 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     table: Flags.string({ description: 'with --mode partial: a table to restore (repeatable)', multiple: true }),
     'into-schema': Flags.string({ description: 'with --mode partial: restore into this schema beside the live tables' }),
     'target-time': Flags.string({ description: 'with --mode pitr: the moment to recover to' }),
+    'side-only': Flags.boolean({ description: 'with --mode pitr: leave the recovered cluster running on its side port; do not switch' }),
     yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
     cleanup: Flags.boolean({ description: 'remove what interrupted restores and backups left behind' }),
     'drop-pre-restore': Flags.boolean({ description: 'with --cleanup: also drop the databases kept from before earlier restores' }),
@@ -44,12 +46,19 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     if (!args.backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
     if (flags['into-schema'] && flags.mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
     return this.runPlanned(flags, async (config) => {
-      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'] })
+      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'], targetTime: flags['target-time'], sideOnly: flags['side-only'] })
       const live = config.postgres.database
       await confirmDestructive({
         yes: flags.yes,
         dryRun: flags['dry-run'] ?? false,
-        what: flags.mode === 'full' ? `restore replaces the live database ${live} with ${planned.context.backup.manifest.id} (the old one is kept)` : `restore replaces rows of ${(flags.table ?? []).join(', ')} in ${live}`,
+        what:
+          flags.mode === 'full'
+            ? `restore replaces the live database ${live} with ${planned.context.backup.manifest.id} (the old one is kept)`
+            : flags.mode === 'pitr'
+              ? flags['side-only']
+                ? `restore starts a recovered copy of the cluster at ${flags['target-time']} beside the live one`
+                : `restore replaces the live PostgreSQL cluster with its state at ${flags['target-time']} (the old data directory is kept)`
+              : `restore replaces rows of ${(flags.table ?? []).join(', ')} in ${live}`,
         word: live,
       })
       return { ...planned, lock: 'restore' }

@@ -22,6 +22,7 @@ export interface ServiceConfig {
   dependsOn: string[]
   dataDir?: string
   start?: string[]
+  stopSignal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'
   readinessTimeoutMs: number
   stopGraceSeconds: number
   /** Matcher sets, one silence each, that cover this service's alerts while recover works. */
@@ -307,6 +308,7 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
       dependsOn: merged.dependsOn ?? [],
       dataDir: merged.dataDir,
       start: merged.start,
+      stopSignal: merged.stopSignal ?? (name === 'postgres' ? 'SIGINT' : 'SIGTERM'),
       readinessTimeoutMs: (merged.readinessTimeoutSeconds ?? 60) * 1000,
       stopGraceSeconds: merged.stopGraceSeconds ?? 10,
       // Our own alerts carry service=NAME; Prometheus scrape alerts usually job=NAME.

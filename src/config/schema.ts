@@ -38,6 +38,8 @@ const serviceSchema = z
     start: z.array(z.string().min(1)).min(1).optional(),
     /** How long recover waits for readiness after a start or restart. */
     readinessTimeoutSeconds: seconds.optional(),
+    /** process: the signal that stops it (PostgreSQL: SIGINT, a fast shutdown). */
+    stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT']).optional(),
     /** How long a stop waits before the runtime kills the service. */
     stopGraceSeconds: z.number().int().min(0).optional(),
     /** Silences recover sets while it works: each entry is a matcher set such as 'alertname=~"A|B", job="x"'. */
@@ -192,6 +194,8 @@ export const configSchema = z
         jobs: z.number().int().min(1).max(64).default(2),
         /** Compression level of the dump (0-9). */
         compress: z.number().int().min(0).max(9).default(6),
+        /** The WAL archive PostgreSQL copies finished segments into (archive_command); default DIR/wal. */
+        walDir: z.string().min(1).optional(),
         /** What `backup config` archives. */
         configPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
         keep: z
@@ -213,6 +217,8 @@ export const configSchema = z
         reserveBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
         /** The disk checked for that: PostgreSQL's data directory, when probe-ops can see it. */
         dataDirPath: z.string().min(1).optional(),
+        /** Point-in-time recovery: the port the recovered cluster starts on beside the live one (0: any free port). */
+        pitrPort: z.number().int().min(0).max(65535).default(0),
       })
       .strict()
       .default({}),

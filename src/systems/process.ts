@@ -100,8 +100,8 @@ export async function startProcess(command: string[], logFile: string | undefine
   }
 }
 
-/** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
-export async function stopProcess(pidFile: string, graceMs: number): Promise<void> {
+/** The stop signal, then SIGKILL after the grace period; resolves once the process is gone. */
+export async function stopProcess(pidFile: string, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const pid = await readPid(pidFile)
   if (pid === undefined) return
   const alive = () => {
@@ -113,7 +113,7 @@ export async function stopProcess(pidFile: string, graceMs: number): Promise<voi
     }
   }
   if (!alive()) return
-  process.kill(pid, 'SIGTERM')
+  process.kill(pid, signal)
   const deadline = Date.now() + graceMs
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
   if (alive()) process.kill(pid, 'SIGKILL')

@@ -114,7 +114,7 @@ export class ServiceRuntimes {
       return stopContainer(docker, id, service.stopGraceSeconds)
     }
     if (service.runtime === 'systemd') return controlUnit(service, 'stop', (service.stopGraceSeconds + 30) * 1000)
-    return stopProcess(service.pidFile!, service.stopGraceSeconds * 1000)
+    return stopProcess(service.pidFile!, service.stopGraceSeconds * 1000, service.stopSignal)
   }
 
   async restart(service: ServiceConfig): Promise<void> {

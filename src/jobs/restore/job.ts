@@ -9,6 +9,7 @@ import { cleanupStep } from './cleanup.js'
 import type { RestoreContext } from './context.js'
 import { checkRestoredStep, restoreBesideStep, swapStep } from './full.js'
 import { partialRestoreStep } from './partial.js'
+import { pitrSteps, planPitr } from './pitr.js'
 import { diskStep, safetyBackupStep, verifyBackupStep } from './verify.js'
 
 export type RestoreMode = 'full' | 'partial' | 'pitr'
@@ -18,6 +19,8 @@ export interface RestoreRequest {
   mode: RestoreMode
   tables: string[]
   intoSchema?: string
+  targetTime?: string
+  sideOnly?: boolean
 }
 
 /**
@@ -27,9 +30,14 @@ export interface RestoreRequest {
  */
 export async function restoreJob(config: Config, toolVersion: string, request: RestoreRequest): Promise<{ job: Job<RestoreContext>; context: RestoreContext }> {
   if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
+  const command = `restore ${request.mode}`
+  if (request.mode === 'pitr') {
+    const plan = await planPitr(config, request.backup, request.targetTime, request.sideOnly ?? false)
+    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), state: {} }
+    return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
+  }
   const backup = await findBackup(config.backup.dir, request.backup)
   const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), state: {} }
-  const command = `restore ${request.mode}`
   if (request.mode === 'full') {
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep] }, context }
   }
@@ -37,7 +45,7 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
     if (request.tables.length === 0) throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, safetyBackupStep, partialRestoreStep({ tables: request.tables, intoSchema: request.intoSchema })] }, context }
   }
-  throw new UsageError('--mode pitr is not available yet: point-in-time recovery needs `backup base` and WAL archiving, which are still being built', 'use --mode full or --mode partial with a database backup')
+  throw new UsageError(`unknown mode ${request.mode as string}`)
 }
 
 export function cleanupJob(config: Config, toolVersion: string, dropPreRestore: boolean): { job: Job<BackupContext>; context: BackupContext } {

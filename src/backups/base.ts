@@ -1,0 +1,57 @@
+import { chmod, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Config } from '../config/load.js'
+import { StepFailure, UsageError } from '../errors.js'
+import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
+import { queryRows, withPostgres } from '../systems/postgres.js'
+import type { ServiceRuntimes } from '../systems/services.js'
+import { backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, type BackupManifest, type StoredBackup } from './store.js'
+
+/**
+ * A physical base backup with pg_basebackup (tar, compressed, with the WAL it needs to be
+ * consistent): the starting point of point-in-time recovery, which replays archived WAL on it.
+ */
+export async function takeBaseBackup(config: Config, runtimes: ServiceRuntimes, options: { toolVersion: string; signal?: AbortSignal }): Promise<StoredBackup> {
+  if (config.backup.runner !== 'host') throw new UsageError('backup base needs backup.runner "host": pg_basebackup writes its files where it runs', 'run probe-ops on the database host with backup.runner: host')
+  const dir = config.backup.dir
+  await prepareBackupDir(dir)
+  const started = new Date()
+  const id = backupId('base', started)
+  const dataName = `${id}.base`
+  const temporary = temporaryPath(dir, dataName)
+  const result = await runPgTool(config, runtimes, 'pg_basebackup', [...connectionArgs(config), '-D', temporary, '--format=tar', '--gzip', '--wal-method=fetch', '--checkpoint=fast', `--label=probe-ops ${id}`], { signal: options.signal })
+  if (result.exitCode !== 0) {
+    await rm(temporary, { recursive: true, force: true })
+    const why = result.stderr.split('\n').at(-1) ?? ''
+    throw new StepFailure(`pg_basebackup failed (exit ${result.exitCode}): ${why}`, /replication/.test(why) ? 'allow a replication connection for this user in pg_hba.conf' : 'nothing was kept; fix the cause and run it again')
+  }
+  // Once pg_basebackup has returned, the backup's end is behind us: any later moment is a valid target.
+  const info = await withPostgres(config.postgres, async (client) => (await queryRows<{ now: Date; version: string; bytes: string }>(client, `select now() as now, current_setting('server_version') as version, (select sum(pg_database_size(datname)) from pg_database)::bigint as bytes`))[0]!)
+  await chmod(temporary, 0o700)
+  for (const name of await readdir(temporary)) {
+    await chmod(join(temporary, name), 0o600)
+    await syncPath(join(temporary, name))
+  }
+  const checksum = await sha256Directory(temporary)
+  const finished = new Date()
+  const manifest: BackupManifest = {
+    manifestVersion: 1,
+    id,
+    kind: 'base',
+    reason: 'manual',
+    format: 'directory',
+    data: dataName,
+    ...checksum,
+    serverVersion: info.version,
+    databaseBytes: Number(info.bytes),
+    consistentAt: new Date(info.now).toISOString(),
+    host: config.host,
+    toolVersion: options.toolVersion,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    verifications: [],
+  }
+  await commitBackup(dir, temporary, manifest)
+  return { manifest, path: join(dir, dataName) }
+}

@@ -1,0 +1,271 @@
+import { existsSync } from 'node:fs'
+import { appendFile, chown, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import type { Config, ServiceConfig } from '../../config/load.js'
+import { walDir, newestArchived } from '../../backups/wal.js'
+import { listBackups, type StoredBackup } from '../../backups/store.js'
+import { verifyChecksum } from '../../backups/verify.js'
+import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
+import { sleep } from '../../lib/time.js'
+import type { Step } from '../../report/runner.js'
+import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
+import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
+import { checkReadiness } from '../../systems/readiness.js'
+import type { ServiceRuntimes } from '../../systems/services.js'
+import type { RestoreContext } from './context.js'
+
+/**
+ * Point-in-time recovery: a new data directory from the newest base backup before the target,
+ * WAL from the archive replayed up to the target time, started on a side port and checked;
+ * then either switched in place of the live cluster through its runtime, or left running on
+ * the side for the operator.
+ */
+
+export interface PitrPlan {
+  target: Date
+  base: StoredBackup
+  window: { from: string; to: string }
+  sideOnly: boolean
+}
+
+const BLOCK_BEGIN = '# probe-ops point-in-time recovery: begin'
+const BLOCK_END = '# probe-ops point-in-time recovery: end'
+
+/** Chooses the base backup, or refuses a target outside what the backups and archive cover. */
+export async function planPitr(config: Config, backupName: string, targetTime: string | undefined, sideOnly: boolean): Promise<PitrPlan> {
+  if (!targetTime) throw new UsageError('--mode pitr needs --target-time', 'e.g. --target-time "2026-11-25 03:15:00+00"')
+  const target = new Date(targetTime)
+  if (Number.isNaN(target.getTime())) throw new UsageError(`--target-time "${targetTime}" is not a time`, 'use ISO 8601 with a zone: 2026-11-25T03:15:00Z')
+  const bases = (await listBackups(config.backup.dir)).backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
+  if (bases.length === 0) throw new UsageError('there is no base backup to recover from', 'take one: probe-ops backup base (with WAL archiving set up: probe-ops backup wal-setup --apply)')
+  const newestWal = await newestArchived(walDir(config))
+  const from = bases.map((b) => b.manifest.consistentAt!).sort()[0]!
+  const to = (newestWal ?? new Date(bases[0]!.manifest.consistentAt!)).toISOString()
+  const window = { from, to }
+  if (target.toISOString() < from || target.toISOString() > to) {
+    throw new UsageError(`--target-time ${target.toISOString()} is outside the recoverable window ${from} .. ${to}`, 'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)')
+  }
+  const candidates = bases.filter((b) => b.manifest.consistentAt! <= target.toISOString() && (backupName === 'latest' || b.manifest.id === backupName))
+  if (candidates.length === 0) throw new UsageError(`base backup ${backupName} ends after ${target.toISOString()}`, 'use "latest" to let probe-ops choose the newest base backup before the target')
+  candidates.sort((a, b) => b.manifest.consistentAt!.localeCompare(a.manifest.consistentAt!))
+  return { target, base: candidates[0]!, window, sideOnly }
+}
+
+function postgresService(config: Config): ServiceConfig {
+  const service = config.services.find((s) => s.name === 'postgres')
+  if (!service) throw new StepFailure('no postgres service is configured', 'configure services.postgres with its runtime and dataDir')
+  return service
+}
+
+/** The live cluster's data directory as a path on this host: the container's mount source, or dataDir. */
+async function liveDataDir(config: Config, runtimes: ServiceRuntimes): Promise<string | undefined> {
+  const service = postgresService(config)
+  if (!service.dataDir) return undefined
+  if (service.runtime === 'docker') {
+    const { state } = await runtimes.container(service)
+    return state.mounts.find((m) => m.destination === service.dataDir)?.source
+  }
+  return service.dataDir
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+interface PitrState {
+  dataDir?: string
+  port?: number
+  user?: OsUser
+  liveDir?: string
+}
+
+const pitrState = new WeakMap<RestoreContext, PitrState>()
+function stateOf(context: RestoreContext): PitrState {
+  let s = pitrState.get(context)
+  if (!s) pitrState.set(context, (s = {}))
+  return s
+}
+
+async function pgCtl(config: Config, user: OsUser | undefined, args: string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
+  const { execa } = await import('execa')
+  const result = await execa(join(config.backup.binDir, 'pg_ctl'), args, { ...asUser(user), reject: false, timeout: timeoutMs, stdin: 'ignore', all: true })
+  return { ok: result.exitCode === 0, output: String(result.all ?? '').trim() }
+}
+
+async function chownTree(path: string, user: OsUser | undefined): Promise<void> {
+  if (!user || process.getuid?.() !== 0) return
+  await chown(path, user.uid, user.gid)
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name)
+    if (entry.isDirectory()) await chownTree(child, user)
+    else await chown(child, user.uid, user.gid)
+  }
+}
+
+export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
+  const verify: Step<RestoreContext> = {
+    id: 'verify',
+    title: 'Verify the base backup',
+    async run(context) {
+      context.backup = plan.base
+      await verifyChecksum(plan.base)
+      return { summary: `${plan.base.manifest.id} (consistent from ${plan.base.manifest.consistentAt}); recoverable window ${plan.window.from} .. ${plan.window.to}`, data: { base: plan.base.manifest.id, window: plan.window, target: plan.target.toISOString() } }
+    },
+  }
+
+  const prepare: Step<RestoreContext> = {
+    id: 'prepare',
+    title: 'Build a new data directory from the base backup',
+    async run(context, run) {
+      const { config, runtimes } = context
+      const state = stateOf(context)
+      const live = await liveDataDir(config, runtimes).catch(() => undefined)
+      state.liveDir = live && existsSync(live) ? live : undefined
+      const stamp = context.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+      // Beside the live directory, so that switching is a rename on one filesystem.
+      const dir = state.liveDir ? `${state.liveDir}.pitr-${stamp}` : join(config.backup.dir, `pitr-${stamp}`)
+      if (run.dryRun) return { summary: `would unpack ${plan.base.manifest.id} into ${dir} and replay WAL from ${walDir(config)} to ${plan.target.toISOString()}` }
+      state.user = postgresOsUser(state.liveDir)
+      await mkdir(dir, { mode: 0o700 })
+      state.dataDir = dir
+      const { execa } = await import('execa')
+      const files = (await readdir(plan.base.path)).filter((f) => f.endsWith('.tar.gz'))
+      const main = files.find((f) => f === 'base.tar.gz')
+      if (!main) throw new StepFailure(`${plan.base.manifest.id} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
+      await execa('tar', ['-xzf', join(plan.base.path, main), '-C', dir])
+      if (files.includes('pg_wal.tar.gz')) await execa('tar', ['-xzf', join(plan.base.path, 'pg_wal.tar.gz'), '-C', join(dir, 'pg_wal')])
+      state.port = config.restore.pitrPort || (await freePort())
+      const settings = {
+        restore_command: `cp '${walDir(config)}/%f' '%p'`,
+        // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
+        recovery_target_time: plan.target.toISOString().replace('T', ' ').replace('Z', '+00'),
+        recovery_target_action: 'promote',
+        // The recovered cluster must not archive into the live cluster's archive.
+        archive_mode: 'off',
+        port: String(state.port),
+        listen_addresses: '127.0.0.1',
+        unix_socket_directories: dir,
+      }
+      const block = [BLOCK_BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`), BLOCK_END, ''].join('\n')
+      await appendFile(join(dir, 'postgresql.auto.conf'), `\n${block}`)
+      await writeFile(join(dir, 'recovery.signal'), '')
+      await rm(join(dir, 'postmaster.pid'), { force: true })
+      await chownTree(dir, state.user)
+      return { summary: `unpacked ${plan.base.manifest.id} into ${dir}; it will start on port ${state.port}`, data: { dataDir: dir, port: state.port } }
+    },
+  }
+
+  const recover: Step<RestoreContext> = {
+    id: 'recover',
+    title: 'Replay WAL to the target time on a side port',
+    async run(context, run) {
+      const state = stateOf(context)
+      if (run.dryRun || !state.dataDir) return { summary: `would start the new cluster and replay WAL to ${plan.target.toISOString()}` }
+      const started = performance.now()
+      const log = join(state.dataDir, 'pitr.log')
+      const start = await pgCtl(context.config, state.user, ['-D', state.dataDir, '-l', log, '-w', '-t', '600', 'start'], 620_000)
+      if (!start.ok) {
+        const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-8)
+        throw new StepFailure(`the recovered cluster did not start: ${tail.find((l) => /FATAL|PANIC/.test(l)) ?? start.output.split('\n').at(-1)}`, `its log is ${log}; the live cluster was not touched`, { logTail: tail })
+      }
+      const pg = { ...context.config.postgres, host: '127.0.0.1', port: state.port! }
+      const deadline = Date.now() + 600_000
+      for (;;) {
+        const client = await connectPostgres(pg, { database: 'postgres' }).catch(() => undefined)
+        if (client) {
+          const [row] = await queryRows<{ recovering: boolean }>(client, 'select pg_is_in_recovery() as recovering').finally(() => closePostgres(client))
+          if (!row!.recovering) break
+        }
+        if (Date.now() > deadline) throw new StepFailure('the recovered cluster is still replaying WAL after 10 minutes', `its log is ${log}`)
+        await sleep(200)
+      }
+      return { summary: `replayed to ${plan.target.toISOString()} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${state.port}`, data: { port: state.port, log } }
+    },
+  }
+
+  const check: Step<RestoreContext> = {
+    id: 'check',
+    title: 'Check the recovered database',
+    async run(context, run) {
+      const state = stateOf(context)
+      if (run.dryRun || !state.port) return { summary: 'would check that the database is there and count its rows' }
+      const { tableCounts } = await import('../../backups/database.js')
+      const client = await connectPostgres({ ...context.config.postgres, host: '127.0.0.1', port: state.port })
+      try {
+        const tables = await tableCounts(client)
+        return { summary: `${context.config.postgres.database}: ${tables.length} tables, ${tables.reduce((s, t) => s + t.rows, 0).toLocaleString('en-US')} rows`, data: { tables } }
+      } finally {
+        await closePostgres(client)
+      }
+    },
+  }
+
+  const sideOnly: Step<RestoreContext> = {
+    id: 'switch',
+    title: 'Leave the recovered cluster running beside the live one',
+    async run(context, run) {
+      const state = stateOf(context)
+      const bin = context.config.backup.binDir
+      if (run.dryRun || !state.dataDir) return { summary: 'would leave it running on a side port and print the next commands' }
+      const nextSteps = [
+        `inspect it:   psql -h 127.0.0.1 -p ${state.port} -U ${context.config.postgres.user} ${context.config.postgres.database}`,
+        `stop it:      ${process.getuid?.() === 0 ? 'runuser -u postgres -- ' : ''}${bin}/pg_ctl -D ${state.dataDir} stop -m fast`,
+        `switch to it: stop the live PostgreSQL, move ${state.liveDir ?? 'its data directory'} aside, move ${state.dataDir} in its place, remove the probe-ops block from its postgresql.auto.conf, start PostgreSQL`,
+        `or drop it:   stop it, then rm -rf ${state.dataDir}`,
+      ]
+      return { summary: `left running on 127.0.0.1:${state.port} (${state.dataDir})`, data: { port: state.port, dataDir: state.dataDir, nextSteps, details: nextSteps } }
+    },
+  }
+
+  const switchLive: Step<RestoreContext> = {
+    id: 'switch',
+    title: 'Switch the recovered cluster in place of the live one',
+    async run(context, run) {
+      const { config, runtimes } = context
+      const state = stateOf(context)
+      if (run.dryRun || !state.dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
+      if (!state.liveDir) throw new StepFailure(`the live data directory is not visible from here (services.postgres.dataDir)`, `the recovered cluster is still running on port ${state.port}: switch by hand, or use --side-only`)
+      const service = postgresService(config)
+      const stamp = context.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+      const aside = `${state.liveDir}.pre-pitr-${stamp}`
+      const stop = await pgCtl(config, state.user, ['-D', state.dataDir, 'stop', '-m', 'fast', '-w'], 120_000)
+      if (!stop.ok) throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
+      // Back to the live cluster's own settings: drop the side-port block.
+      const autoConf = join(state.dataDir, 'postgresql.auto.conf')
+      const text = await readFile(autoConf, 'utf8')
+      await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
+      const downStarted = performance.now()
+      await runtimes.stop(service)
+      await rename(state.liveDir, aside)
+      await rename(state.dataDir, state.liveDir)
+      try {
+        await runtimes.start(service)
+        const deadline = Date.now() + service.readinessTimeoutMs
+        let ready = await checkReadiness(service, config, 2000, true)
+        while (!ready.ready && Date.now() < deadline) {
+          await sleep(200)
+          ready = await checkReadiness(service, config, 2000, true)
+        }
+        if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
+      } catch (error) {
+        await runtimes.stop(service).catch(() => undefined)
+        await rename(state.liveDir, state.dataDir)
+        await rename(aside, state.liveDir)
+        await runtimes.start(service).catch(() => undefined)
+        throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
+      }
+      const downtimeMs = Math.round(performance.now() - downStarted)
+      return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }
+    },
+  }
+
+  return [verify, prepare, recover, check, plan.sideOnly ? sideOnly : switchLive]
+}

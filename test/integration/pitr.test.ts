@@ -1,0 +1,105 @@
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Report, StepResult } from '../../src/report/model.js'
+import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
+
+function step(report: Report, id: string): StepResult {
+  const found = report.steps.find((s) => s.id === id)
+  if (!found) throw new Error(`no step ${id}`)
+  return found
+}
+
+describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
+  let server: PostgresServer
+  let config: { path: string; dir: string }
+  let env: Record<string, string>
+  let walRoot: string
+
+  async function query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
+    await client.connect()
+    try {
+      return (await client.query<R>(text)).rows
+    } finally {
+      await client.end()
+    }
+  }
+
+  beforeAll(async () => {
+    server = await startPostgres({ database: 'network_probe' })
+    // The server's OS user writes the archive: its parent must let it through.
+    walRoot = mkdtempSync('/tmp/po-wal-')
+    chmodSync(walRoot, 0o711)
+    const dataDir = server.info.dataDir
+    config = writeConfig({
+      postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
+      backup: { dir: join(tempDir('pitr'), 'backups'), walDir: join(walRoot, 'wal') },
+      services: {
+        management: { enabled: false },
+        web: { enabled: false },
+        redis: { enabled: false },
+        postgres: {
+          runtime: 'process',
+          pidFile: join(dataDir, 'postmaster.pid'),
+          dataDir,
+          start: ['runuser', '-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dataDir, '..', 'restarted.log'), '-w', 'start'],
+          readinessTimeoutSeconds: 30,
+          stopGraceSeconds: 20,
+        },
+      },
+    })
+    env = { PGPASSWORD: server.info.password }
+  })
+
+  afterAll(async () => {
+    await server?.stop()
+    await execa('rm', ['-rf', walRoot])
+  })
+
+  it('sets up archiving, takes a base backup, and recovers to a moment beside and then in place of the live cluster', async () => {
+    const setup = await runCli(['backup', 'wal-setup', '--apply', '--config', config.path, '--json'], env)
+    expect(step(parseReport(setup), 'settings')).toMatchObject({ status: 'warning', error: { hint: expect.stringMatching(/recover postgres --force/) } })
+    const restarted = await runCli(['recover', 'postgres', '--force', '--config', config.path, '--json'], env)
+    expect(restarted.exitCode, restarted.stdout).toBe(0)
+    const checked = await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env)
+    expect(checked.exitCode, checked.stdout).toBe(0)
+    expect(step(parseReport(checked), 'check').summary).toMatch(/^segment [0-9A-F]{24} archived/)
+
+    await query(`create table events (n int, at timestamptz default clock_timestamp())`)
+    await query(`insert into events (n) select g from generate_series(1, 100) g`)
+    const base = await runCli(['backup', 'base', '--config', config.path, '--json'], env)
+    expect(base.exitCode, base.stdout).toBe(0)
+    await query(`insert into events (n) select g from generate_series(101, 200) g`)
+    await new Promise((r) => setTimeout(r, 1100))
+    const target = (await query<{ target: string }>(`select now()::text as target`))[0]!.target
+    await new Promise((r) => setTimeout(r, 1100))
+    await query(`insert into events (n) select g from generate_series(201, 300) g`)
+    // The segment holding the last rows must reach the archive.
+    expect((await runCli(['backup', 'wal-setup', '--config', config.path], env)).exitCode).toBe(0)
+
+    const tooEarly = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', '2000-01-01T00:00:00Z', '--yes', '--config', config.path], env)
+    expect(tooEarly.exitCode).toBe(2)
+    expect(tooEarly.stderr).toMatch(/outside the recoverable window \d{4}-.* \.\. \d{4}-/)
+
+    const side = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path, '--json'], env)
+    const sideReport = parseReport(side)
+    expect(side.exitCode, JSON.stringify(sideReport.steps, null, 1)).toBe(0)
+    expect(sideReport.steps.map((s) => s.id)).toEqual(['verify', 'prepare', 'recover', 'check', 'switch'])
+    const { port, dataDir } = step(sideReport, 'switch').data as { port: number; dataDir: string }
+    expect((await query<{ n: string }>('select count(*) as n from events', port))[0]!.n).toBe('200')
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('300')
+    await execa('runuser', ['-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, 'stop', '-m', 'fast'])
+
+    const switched = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], env)
+    const report = parseReport(switched)
+    expect(switched.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    const { previous } = step(report, 'switch').data as { previous: string }
+    expect(existsSync(previous)).toBe(true)
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
+  })
+})
