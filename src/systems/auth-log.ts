@@ -41,6 +41,8 @@ async function readJournal(sinceMs: number, timeoutMs: number, signal?: AbortSig
   const since = `@${Math.floor((Date.now() - sinceMs) / 1000)}`
   // Facilities auth (4) and authpriv (10): what rsyslog writes to auth.log.
   const result = await runProgram(journalctl, ['--since', since, '--no-pager', '--quiet', '--output', 'short-iso', 'SYSLOG_FACILITY=4', 'SYSLOG_FACILITY=10'], { timeoutMs, signal })
+  // journalctl exits 0 when it finds no journal at all; that is no source, not an empty one.
+  if (/No journal files were found/.test(result.stderr)) return undefined
   if (result.exitCode !== 0) throw new StepFailure(`journalctl exited with ${result.exitCode}: ${result.stderr.split('\n')[0] ?? ''}`.trim(), 'run as root or as a member of systemd-journal or adm')
   return { source: 'journald', lines: result.stdout.split('\n').filter((l) => l && !l.startsWith('-- ')), truncated: false }
 }

@@ -23,13 +23,25 @@ async function cpuTimes(): Promise<{ idle: number; total: number; self: number }
   return { idle, total: fields.reduce((a, b) => a + b, 0), self: Number(own[11]) + Number(own[12]) }
 }
 
+export interface CpuSample {
+  at: number
+  times: Promise<{ idle: number; total: number; self: number }>
+}
+
+/** The first reading of a CPU sample, taken early so the sample ends as soon as it is needed. */
+export function startCpuSample(): CpuSample {
+  return { at: Date.now(), times: cpuTimes() }
+}
+
 /**
  * Busy share of all cores over a short sample, not counting probe-ops itself: the other
  * checks start at the same moment, and their own work is not the host's load.
  */
-export async function cpuUsage(sampleMs = 200): Promise<CpuUsage> {
-  const before = await cpuTimes()
-  await sleep(sampleMs)
+export async function cpuUsage(sampleMs = 200, started?: CpuSample): Promise<CpuUsage> {
+  const first = started ?? startCpuSample()
+  const before = await first.times
+  const wait = sampleMs - (Date.now() - first.at)
+  if (wait > 0) await sleep(wait)
   const after = await cpuTimes()
   const total = after.total - before.total
   const busy = Math.max(0, total - (after.idle - before.idle) - (after.self - before.self))

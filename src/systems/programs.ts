@@ -56,7 +56,7 @@ export async function runProgram(file: string, args: string[], options: { timeou
     })
     if (result.timedOut) throw new ProgramError(`${name} did not finish within ${formatSeconds(options.timeoutMs)}`, 'timeout')
     if (result.isCanceled) throw new ProgramError(`${name} was cancelled`, 'cancelled')
-    if (result.exitCode === undefined) throw new ProgramError(`${name} could not run: ${result.shortMessage.split('\n')[0]}`, 'failed')
+    if (result.exitCode === undefined) throw new ProgramError(`${name} could not run: ${(result.shortMessage ?? '').split('\n')[0]}`, 'failed')
     return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) }
   } catch (error) {
     if (error instanceof ProgramError) throw error

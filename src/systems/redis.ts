@@ -24,8 +24,12 @@ export async function connectRedis(config: RedisConfig, timeoutMs = config.timeo
     lastError = error
   })
   try {
-    await withTimeout(`Redis at ${config.url}`, timeoutMs + 500, client.connect(), () => client.disconnect())
-    await withTimeout(`Redis at ${config.url}`, timeoutMs + 500, client.ping(), () => client.disconnect())
+    // One deadline for connecting and the first answer: a server that accepts and never
+    // answers costs the timeout once, not once per phase.
+    await withTimeout(`Redis at ${config.url}`, timeoutMs, (async () => {
+      await client.connect()
+      await client.ping()
+    })(), () => client.disconnect())
   } catch (error) {
     client.disconnect()
     const closed = error instanceof Error && /Connection is closed/.test(error.message)

@@ -36,10 +36,7 @@ Steps: files, endpoints.`
 
   async run(): Promise<Report> {
     const { argv, flags } = await this.parse(CertCheck)
-    const files = (argv as string[]).map((file) => {
-      if (file.startsWith('-')) throw new UsageError(`unknown flag ${file}`, 'see probe-ops cert check --help')
-      return resolve(file)
-    })
+    const files = (argv as string[]).map((file) => resolve(file))
     const hosts = (flags.host ?? []).map((text): CertificateTarget => {
       const parsed = parseHostPort(text, 443)
       if ('error' in parsed) throw new UsageError(`--host "${text}": ${parsed.error}`, 'use --host HOST or HOST:PORT, e.g. --host api.example.com:443')

@@ -226,7 +226,12 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
   const contents = await readPemOrDer(target.path)
   if (contents.error) {
     const id = contents.error.kind === 'not-a-certificate' ? `cert-invalid:${name}` : `cert-unreadable:${name}`
-    const fix = contents.error.kind === 'missing' ? 'fix the path (certificates.files, or the FILE argument), or install the certificate there' : contents.error.kind === 'unreadable' ? 'run as a user that may read it, or fix its permissions' : 'point at the PEM or DER certificate itself (not a key, a CSR or another file)'
+    const fix =
+      contents.error.kind === 'missing'
+        ? 'fix the path (certificates.files, or the FILE argument), or install the certificate there'
+        : contents.error.kind === 'not-a-certificate' || /is a directory/.test(contents.error.message)
+          ? 'point at the PEM or DER certificate itself (not a directory, a key, a CSR or another file)'
+          : 'run as a user that may read it, or fix its permissions'
     return finish({ target: name, kind: 'file', error: contents.error.message }, [{ id, severity: 'high', message: contents.error.message, fix }])
   }
   const findings: Finding[] = []
@@ -359,8 +364,9 @@ export async function checkCertificates(config: Config, targets: CertificateTarg
   return { certificates: rated.map((r) => r.report), findings: sortFindings(findings), trustStore: store?.source ?? 'unavailable' }
 }
 
-function detailLine(r: CertificateReport): string {
-  if (!r.certificate) return `${r.target}: ${r.error ?? 'not checked'}`
+function detailLine(r: CertificateReport): string | undefined {
+  // A target that could not be checked shows as its finding.
+  if (!r.certificate) return undefined
   const c = r.certificate
   const parts = [
     describeCert(c),
@@ -383,7 +389,7 @@ export function certificatesOutcome(result: CertificateCheckResult): StepOutcome
   const failedToCheck = result.certificates.length - checked.length
   const parts = [`${result.certificates.length} checked`]
   if (soonest) parts.push(`soonest expiry ${soonest.target} ${soonest.certificate!.daysLeft < 0 ? 'expired' : `in ${soonest.certificate!.daysLeft} days`}`)
-  if (failedToCheck > 0) parts.push(`${failedToCheck} could not be read`)
+  if (failedToCheck > 0) parts.push(`${failedToCheck} could not be checked`)
   parts.push(describeCounts(result.findings))
-  return findingsOutcome(parts.join('; '), result.findings, { trustStore: result.trustStore, certificates: result.certificates }, result.certificates.map(detailLine))
+  return findingsOutcome(parts.join('; '), result.findings, { trustStore: result.trustStore, certificates: result.certificates }, result.certificates.map(detailLine).filter((l): l is string => l !== undefined))
 }

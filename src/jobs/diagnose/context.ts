@@ -1,10 +1,13 @@
 import type { Config } from '../../config/load.js'
 import type { StepOutcome } from '../../report/runner.js'
+import type { CpuSample } from '../../systems/host.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
 export interface DiagnoseContext {
   config: Config
   runtimes: ServiceRuntimes
+  /** Started with the job, so the host step's sample is over by the time it runs. */
+  cpuSample: CpuSample
 }
 
 /** Something wrong, and the command that deals with it. */

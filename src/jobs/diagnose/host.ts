@@ -5,8 +5,8 @@ import { verdict, type DiagnoseContext, type Problem } from './context.js'
 export const hostStep: Step<DiagnoseContext> = {
   id: 'host',
   title: 'Host resources',
-  async run({ config }) {
-    const [cpu, memory, disks] = await Promise.all([cpuUsage(200), memoryUsage(), Promise.all(config.disk.paths.map((p) => diskUsage(p)))])
+  async run({ config, cpuSample }) {
+    const [cpu, memory, disks] = await Promise.all([cpuUsage(200, cpuSample), memoryUsage(), Promise.all(config.disk.paths.map((p) => diskUsage(p)))])
     const problems: Problem[] = []
     if (cpu.load5 > cpu.cores * 2) problems.push({ severity: 'warning', message: `load average ${cpu.load5.toFixed(2)} on ${cpu.cores} cores`, next: 'find the busy processes with `top -o %CPU`' })
     if (memory.usedPercent >= 90) problems.push({ severity: 'warning', message: `memory ${memory.usedPercent}% used`, next: 'find the largest processes with `ps aux --sort=-rss | head`' })

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/load.js'
 import type { Job, Step } from '../../report/runner.js'
+import { startCpuSample } from '../../systems/host.js'
 import { ServiceRuntimes } from '../../systems/services.js'
 import { alertsStep } from './alerts.js'
 import type { DiagnoseContext } from './context.js'
@@ -26,6 +27,6 @@ export function diagnoseJob(config: Config): { job: Job<DiagnoseContext>; contex
       steps: [hostStep, servicesStep, httpStep, postgresStep, redisStep, logsStep, alertsStep].map(bound),
     },
     // The runtimes answer within the check's bound too, not the docker client's own default.
-    context: { config, runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }) },
+    context: { config, runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }), cpuSample: startCpuSample() },
   }
 }

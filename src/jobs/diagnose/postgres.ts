@@ -42,7 +42,10 @@ export const postgresStep: Step<DiagnoseContext> = {
   title: 'PostgreSQL',
   async run({ config }) {
     const pg = config.postgres
-    const bound = config.diagnose.checkTimeoutMs
+    const deadline = Date.now() + config.diagnose.checkTimeoutMs
+    // Loading the client library is part of the check's time: the bound counts from the step's start.
+    await import('pg')
+    const bound = Math.max(250, deadline - Date.now())
     const client = await connectPostgres(pg, { connectTimeoutMs: Math.min(bound, pg.connectTimeoutMs), statementTimeoutMs: bound })
     try {
       const started = performance.now()

@@ -7,7 +7,9 @@ export const redisStep: Step<DiagnoseContext> = {
   id: 'redis',
   title: 'Redis',
   async run({ config }) {
-    const bound = config.diagnose.checkTimeoutMs
+    const deadline = Date.now() + config.diagnose.checkTimeoutMs
+    await import('ioredis')
+    const bound = Math.max(250, deadline - Date.now())
     const client = await connectRedis(config.redis, bound)
     try {
       const started = performance.now()

@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises'
+import { StepFailure } from '../../errors.js'
+import { findingsOutcome, type Finding } from '../../report/findings.js'
+import type { Step } from '../../report/runner.js'
+import type { SecurityContext } from './context.js'
+
+/**
+ * Login accounts (uid >= 1000, as the guide's awk), any uid 0 account besides root, and accounts
+ * without a password (an empty field in /etc/shadow, or in /etc/passwd itself).
+ */
+
+export interface Account {
+  name: string
+  password: string
+  uid: number
+  gid: number
+  home: string
+  shell: string
+}
+
+export function parsePasswd(text: string): Account[] {
+  return text
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(':'))
+    .filter((f) => f.length >= 7)
+    .map(([name, password, uid, gid, , home, shell]) => ({ name: name!, password: password!, uid: Number(uid), gid: Number(gid), home: home!, shell: shell! }))
+}
+
+/** user name → the password field of /etc/shadow */
+export function parseShadow(text: string): Map<string, string> {
+  const entries = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    const fields = line.split(':')
+    if (fields.length >= 2 && fields[0]) entries.set(fields[0], fields[1]!)
+  }
+  return entries
+}
+
+const NO_LOGIN = /(nologin|\/false|\/sync|\/shutdown|\/halt)$/
+
+export function canLogIn(account: Account): boolean {
+  return account.shell !== '' && !NO_LOGIN.test(account.shell)
+}
+
+export function accountFindings(accounts: Account[], shadow: Map<string, string> | undefined): Finding[] {
+  const findings: Finding[] = []
+  for (const a of accounts) {
+    if (a.uid === 0 && a.name !== 'root') {
+      findings.push({ id: `uid0-account:${a.name}`, severity: 'critical', message: `${a.name} has uid 0: it is root under another name`, fix: `unless it is deliberate, delete it (userdel ${a.name}) and find out who made it` })
+    }
+    if (a.uid >= 1000 && a.uid !== 65534 && canLogIn(a)) {
+      findings.push({ id: `login-account:${a.name}`, severity: 'info', message: `login account ${a.name} (uid ${a.uid}, ${a.shell})` })
+    }
+    const password = a.password === 'x' ? shadow?.get(a.name) : a.password
+    if (password === '') {
+      const login = canLogIn(a)
+      findings.push({
+        id: `empty-password:${a.name}`,
+        severity: login ? 'critical' : 'high',
+        message: `${a.name} has no password${login ? ` and a login shell (${a.shell}): anyone can log in as it` : ''}`,
+        fix: `passwd -l ${a.name} (lock it), or set a password: passwd ${a.name}`,
+      })
+    }
+  }
+  return findings
+}
+
+export const userAccountsStep: Step<SecurityContext> = {
+  id: 'user-accounts',
+  title: 'User accounts',
+  async run({ config }) {
+    const { passwdFile, shadowFile } = config.security
+    let accounts: Account[]
+    try {
+      accounts = parsePasswd(await readFile(passwdFile, 'utf8'))
+    } catch (error) {
+      throw new StepFailure(`${passwdFile} cannot be read (${(error as NodeJS.ErrnoException).code})`, 'set security.passwdFile to the passwd file')
+    }
+    const shadowText = await readFile(shadowFile, 'utf8').catch(() => undefined)
+    const shadow = shadowText === undefined ? undefined : parseShadow(shadowText)
+    const findings = accountFindings(accounts, shadow)
+    const logins = accounts.filter((a) => a.uid >= 1000 && a.uid !== 65534 && canLogIn(a)).map((a) => a.name)
+    const details = shadow ? [] : [`${shadowFile} is not readable: empty passwords not checked (run as root)`]
+    return findingsOutcome(
+      `${accounts.length} accounts, ${logins.length} login accounts${shadow ? '' : '; shadow not readable'}`,
+      findings,
+      { passwdFile, shadowChecked: shadow !== undefined, loginAccounts: logins, uid0: accounts.filter((a) => a.uid === 0).map((a) => a.name) },
+      details,
+    )
+  },
+}
