@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { startAlertmanager, startHangingServer, startRefusedPort } from '../bed/index.js'
+import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+
+describe('probe-ops alert test against a real AlertManager', () => {
+  it('sends, sees and resolves a test alert', async () => {
+    const am = await startAlertmanager()
+    try {
+      const { path } = writeConfig({ host: 'alert-test', alertmanager: { url: am.info.url } })
+      const result = await runCli(['alert', 'test', '--config', path, '--json'])
+      const report = parseReport(result)
+      expect(result.exitCode, result.stdout).toBe(0)
+      expect(report.steps.map((s) => [s.id, s.status])).toEqual([['send', 'ok'], ['confirm', 'ok'], ['resolve', 'ok']])
+      expect(report.alerts).toEqual([{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }])
+      const active = (await (await fetch(`${am.info.url}/api/v2/alerts?active=true`)).json()) as { labels: { alertname: string } }[]
+      expect(active.filter((a) => a.labels.alertname === 'ProbeOpsTestAlert')).toEqual([])
+    } finally {
+      await am.stop()
+    }
+  })
+
+  it('fails with one clear line when AlertManager refuses or hangs', async () => {
+    const refused = await startRefusedPort()
+    const down = writeConfig({ alertmanager: { url: `http://127.0.0.1:${refused}` } })
+    const result = await runCli(['alert', 'test', '--config', down.path, '--json'])
+    expect(result.exitCode).toBe(1)
+    const report = parseReport(result)
+    expect(report.steps[0]).toMatchObject({ status: 'failed', summary: expect.stringMatching(/refused the connection/) })
+    expect(report.steps.slice(1).map((s) => s.status)).toEqual(['skipped', 'skipped'])
+
+    const hung = await startHangingServer()
+    try {
+      const slow = writeConfig({ alertmanager: { url: hung.url, timeoutSeconds: 1 } })
+      const bounded = await runCli(['alert', 'test', '--config', slow.path, '--json'])
+      expect(bounded.exitCode).toBe(1)
+      expect(parseReport(bounded).steps[0]!.summary).toMatch(/did not answer within 1000 ms/)
+    } finally {
+      await hung.close()
+    }
+  })
+})
