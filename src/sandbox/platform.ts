@@ -821,6 +821,8 @@ async function startRedis(paths: Layout, file: StateFile, port: number, password
     'save 3600 1 300 100 60 10000',
     'appendonly no',
     'daemonize no',
+    // Written by Redis itself, so that `probe-ops recover redis` restarting it keeps the file right.
+    `pidfile ${redisString(paths.pidFiles.redis)}`,
     'supervised no',
     'logfile ""',
     'loglevel notice',
@@ -885,6 +887,10 @@ async function startAlertmanager(paths: Layout, file: StateFile, port: number): 
 
 // --- The management API and web UI stand-ins ---
 
+function fakeHttpCommand(role: 'management' | 'web', paths: Layout, port: number): string[] {
+  return [process.execPath, FAKE_HTTP, '--role', role, '--port', String(port), '--pid-file', paths.pidFiles[role], '--log-file', paths.logs[role]]
+}
+
 async function startFakeHttp(role: 'management' | 'web' | 'alertmanager', paths: Layout, file: StateFile, port: number): Promise<string> {
   const base = `http://127.0.0.1:${port}`
   const url = role === 'management' ? `${base}/api/v1/health` : role === 'web' ? `${base}/` : base
@@ -911,11 +917,21 @@ async function writeProbeOpsConfig(paths: Layout, state: SandboxState): Promise<
     postgres: { host: '127.0.0.1', port: c.postgres!.port, user: 'postgres', database: 'network_probe', passwordFile: paths.pgPassword },
     redis: { url: `redis://127.0.0.1:${c.redis!.port}`, passwordFile: paths.redisPassword },
     alertmanager: { url: c.alertmanager!.address },
+    // Each with the command that starts it, so `probe-ops recover` and `restore` can restart it.
     services: {
-      management: { runtime: 'process', pidFile: paths.pidFiles.management, logFile: paths.logs.management, readiness: 'http', url: c.management!.address, dependsOn: ['postgres', 'redis'] },
-      web: { runtime: 'process', pidFile: paths.pidFiles.web, logFile: paths.logs.web, readiness: 'http', url: c.web!.address },
-      postgres: { runtime: 'process', pidFile: paths.pidFiles.postgres, logFile: paths.logs.postgres, readiness: 'postgres', dataDir: paths.pgData },
-      redis: { runtime: 'process', pidFile: paths.pidFiles.redis, logFile: paths.logs.redis, readiness: 'redis' },
+      management: { runtime: 'process', pidFile: paths.pidFiles.management, logFile: paths.logs.management, readiness: 'http', url: c.management!.address, dependsOn: ['postgres', 'redis'], start: fakeHttpCommand('management', paths, c.management!.port), readinessTimeoutSeconds: 15 },
+      web: { runtime: 'process', pidFile: paths.pidFiles.web, logFile: paths.logs.web, readiness: 'http', url: c.web!.address, start: fakeHttpCommand('web', paths, c.web!.port), readinessTimeoutSeconds: 15 },
+      postgres: {
+        runtime: 'process',
+        pidFile: paths.pidFiles.postgres,
+        logFile: paths.logs.postgres,
+        readiness: 'postgres',
+        dataDir: paths.pgData,
+        // PostgreSQL refuses to run as root: as root, start it as its own user.
+        start: [...(process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : []), join(PG_BIN_DIR, 'pg_ctl'), 'start', '-D', paths.pgData, '-l', paths.logs.postgres, '-w', '-t', '30', '-s'],
+        readinessTimeoutSeconds: 30,
+      },
+      redis: { runtime: 'process', pidFile: paths.pidFiles.redis, logFile: paths.logs.redis, readiness: 'redis', start: [REDIS_SERVER, paths.redisConf], readinessTimeoutSeconds: 15 },
     },
     disk: { paths: [paths.dir] },
     log: { file: paths.maintenanceLog },
@@ -946,6 +962,8 @@ async function keepJobsInside(paths: Layout, config: ConfigFile, notes: string[]
       ],
       temp: [{ path: paths.tmp, pattern: 'network-probe-*', olderThanDays: 1 }],
     },
+    // Backups, the WAL archive and reports stay in the sandbox too.
+    backup: { dir: join(paths.dir, 'backups'), configPaths: [join(paths.dir, 'probe-ops.yaml'), paths.redisConf] },
   }
   const known = configSchema.shape as Record<string, unknown>
   const extended = { ...config, ...Object.fromEntries(Object.entries(inside).filter(([key]) => key in known)) }

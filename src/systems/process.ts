@@ -80,10 +80,12 @@ export async function startProcess(command: string[], logFile: string | undefine
     fd = openSync(logFile, 'a')
   }
   try {
-    const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', fd, fd] })
-    // A command that daemonises (pg_ctl start) exits soon; one that stays in the foreground is the service.
+    // From /, which every user may enter (PostgreSQL's user may not read our working directory).
+    const child = spawn(command[0]!, command.slice(1), { detached: true, cwd: '/', stdio: ['ignore', fd, fd] })
+    // A command that fails at once (not found, bad arguments) is reported here; one that runs
+    // on, or daemonises and exits later, is judged by the readiness wait that follows.
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(), Math.min(timeoutMs, 2000))
+      const timer = setTimeout(() => resolve(), Math.min(timeoutMs, 300))
       child.once('error', (error) => {
         clearTimeout(timer)
         reject(new StepFailure(`cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, 'fix the service start command in the configuration'))

