@@ -180,6 +180,21 @@ describe('probe-ops recover against a real Docker engine', () => {
     expect(report.alerts).toEqual([{ alertname: 'RecoveryFailed', severity: 'critical', delivered: true }])
   })
 
+  it('stops waiting for a container that exits at once, instead of waiting out the deadline', async () => {
+    const name = uniqueName('dies')
+    containers.push(await runCommandContainer(bed().docker, { name, cmd: ['/bin/sh', '-c', 'echo "FATAL cannot read config"; exit 1'] }))
+    const dead = await freePort()
+    const { path } = config({ dies: { container: name, url: `http://127.0.0.1:${dead}/`, readinessTimeoutSeconds: 60, stopGraceSeconds: 1 } })
+    const result = await runCli(['recover', 'dies', '--config', path, '--json'], env())
+    expect(result.exitCode).toBe(1)
+    const dies = step(parseReport(result), 'dies')
+    expect(dies.summary).toMatch(/not ready after 2 attempts: .*exited/)
+    // Each attempt was cut short by the exit, not by the 60 s deadline.
+    const retry = (dies.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'retry')!
+    expect(retry.detail).toMatch(/it exited/)
+    expect(dies.data!.logTail).toEqual(expect.arrayContaining(['FATAL cannot read config']))
+  })
+
   it('refuses to restart PostgreSQL whose data directory is missing', async () => {
     await dockerCli(bed().docker, ['stop', pg.name])
     const moved = `${pg.info.dataDir}.moved`

@@ -26,16 +26,23 @@ const LOOP_UPTIME_S = 600
 const POLL_MS = 200
 const LOOK_TIMEOUT_MS = 2000
 const LOG_TAIL = 20
+/** How long after a start an exited container still counts as just starting. */
+const EXITED_GRACE_MS = 1000
 
 async function waitReady(service: ServiceConfig, context: RecoverContext, deadline: number, signal: AbortSignal): Promise<{ ready: boolean; detail: string }> {
   let last = { ready: false, detail: 'not checked' }
+  const started = Date.now()
   while (!signal.aborted) {
     const remaining = deadline - Date.now()
     if (remaining <= 0) break
     const status = await context.runtimes.status(service).catch(() => undefined)
     last = await checkReadiness(service, context.config, Math.min(LOOK_TIMEOUT_MS, remaining), status?.running ?? false)
     if (last.ready) return last
-    if (status && !status.running && status.found && Date.now() > deadline - POLL_MS) break
+    // A container or unit that has exited will not become ready by waiting: stop waiting.
+    // (A process service may not have written its pid file yet, so it gets the whole wait.)
+    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
+      return { ready: false, detail: `${last.detail}; it ${status.state}` }
+    }
     await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
   }
   return last
@@ -90,8 +97,10 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     outcomes.set(service.name, 'failed')
     await runtimes.container(service)
   }
-  const before = await checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running)
-  const recentErrors = status.found ? errorLines(await runtimes.logs(service, 15 * 60_000).catch(() => [])).length : 0
+  const [before, recentErrors] = await Promise.all([
+    checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running),
+    status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => errorLines(lines).length, () => 0) : Promise.resolve(0),
+  ])
   data.before = { state: status.state, running: status.running, restarts: status.restarts, ready: before.ready, readiness: before.detail, recentErrors }
   timeline.add('look', `${describeState(status, before)}; ${recentErrors} error lines in the last 15 min`)
 

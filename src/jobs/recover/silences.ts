@@ -17,19 +17,12 @@ export function parseMatcherSet(text: string): Matcher[] | undefined {
 export async function silenceService(config: Config, service: ServiceConfig, durationMs: number, timeline: Timeline): Promise<string[]> {
   const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
   const ids: string[] = []
-  for (const set of service.silences) {
-    const matchers = parseMatcherSet(set)
-    if (!matchers) {
-      timeline.add('silence', `not set: "${set}" is not a matcher set like alertname="X", job="y"`)
-      continue
-    }
-    try {
-      ids.push(await createSilence(am, matchers, durationMs, `probe-ops recover ${service.name} on ${config.host}`))
-    } catch (error) {
-      timeline.add('silence', `not set: ${describeError(error)}`)
-      return ids
-    }
-  }
+  const sets = service.silences.map((text) => ({ text, matchers: parseMatcherSet(text) }))
+  for (const bad of sets.filter((s) => !s.matchers)) timeline.add('silence', `not set: "${bad.text}" is not a matcher set like alertname="X", job="y"`)
+  const results = await Promise.allSettled(sets.filter((s) => s.matchers).map((s) => createSilence(am, s.matchers!, durationMs, `probe-ops recover ${service.name} on ${config.host}`)))
+  for (const result of results) if (result.status === 'fulfilled') ids.push(result.value)
+  const failure = results.find((r) => r.status === 'rejected')
+  if (failure) timeline.add('silence', `not set: ${describeError(failure.reason)}`)
   if (ids.length > 0) timeline.add('silence', `${ids.length} silences set for ${Math.round(durationMs / 60000)} min: ${service.silences.join('; ')}`)
   return ids
 }
@@ -37,13 +30,15 @@ export async function silenceService(config: Config, service: ServiceConfig, dur
 export async function liftSilences(config: Config, ids: string[], timeline: Timeline): Promise<void> {
   const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
   let lifted = 0
-  for (const id of ids) {
-    try {
-      await expireSilence(am, id)
-      lifted++
-    } catch (error) {
-      timeline.add('silence', `silence ${id} not lifted (it expires by itself): ${describeError(error)}`)
-    }
-  }
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        await expireSilence(am, id)
+        lifted++
+      } catch (error) {
+        timeline.add('silence', `silence ${id} not lifted (it expires by itself): ${describeError(error)}`)
+      }
+    }),
+  )
   if (lifted > 0) timeline.add('silence', `${lifted} silences lifted`)
 }
