@@ -2,7 +2,7 @@
  * Benchmark of issue 3: `probe-ops maintain daily` against the guide's daily-maintenance.sh.
  *
  *   node --import tsx bench/maintain-daily.ts [--rows 2000000] [--runs 3] [--small-rows 500000]
- *        [--batch-rows 5000,20000] [--writer-interval 10] [--build] [--raw FILE]
+ *        [--part-runs 5] [--batch-rows 5000,20000] [--writer-interval 10] [--build] [--raw FILE]
  *
  * Run as root: starts a private PostgreSQL 15 (test/bed/postgres.ts, as the `postgres` OS user,
  * on 127.0.0.1, default durability settings: fsync and synchronous_commit on, shared_buffers
@@ -36,6 +36,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import type { Report, StepResult } from '../src/report/model.js';
 import { pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js';
 import { code, table } from './lib/markdown.js';
@@ -55,6 +56,7 @@ import {
   type Sql,
 } from './maintain/data.js';
 import type { WriterSamples } from './maintain/writer.js';
+import { runShape, type Shape, type ShapeResult } from './maintain/batch-shapes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WRITER = path.join(ROOT, 'bench/maintain/writer.ts');
@@ -80,6 +82,7 @@ interface Args {
   rows: number;
   smallRows: number;
   runs: number;
+  partRuns: number;
   batchRows: number[];
   writerInterval: number;
   build: boolean;
@@ -93,6 +96,7 @@ function parse(argv: string[]): Args {
       rows: { type: 'string', default: '2000000' },
       'small-rows': { type: 'string', default: '500000' },
       runs: { type: 'string', default: '3' },
+      'part-runs': { type: 'string', default: '5' },
       'batch-rows': { type: 'string', default: '5000,20000' },
       'writer-interval': { type: 'string', default: '10' },
       build: { type: 'boolean', default: false },
@@ -103,10 +107,11 @@ function parse(argv: string[]): Args {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: node --import tsx bench/maintain-daily.ts [--rows N] [--runs N] [--small-rows N] [--batch-rows A,B] [--writer-interval MS] [--build] [--raw FILE]\n' +
+      'usage: node --import tsx bench/maintain-daily.ts [--rows N] [--runs N] [--small-rows N] [--part-runs N] [--batch-rows A,B] [--writer-interval MS] [--build] [--raw FILE]\n' +
         '  --rows N            task_results rows of the data set (default 2000000; 120 days, a quarter older than 90)\n' +
         '  --small-rows N      rows of the smaller partitioned set (default 500000)\n' +
         '  --runs N            measured runs of each contender (default 3)\n' +
+        '  --part-runs N       runs of each partitioned retention (default 5; they take seconds)\n' +
         '  --batch-rows A,B    retention.batchRows values to compare (default 5000,20000)\n' +
         '  --writer-interval   ms between the concurrent writer\'s inserts (default 10)\n' +
         '  --build             build src/ into a private copy instead of copying dist/\n' +
@@ -124,6 +129,7 @@ function parse(argv: string[]): Args {
     rows: int('rows', values.rows, 1200),
     smallRows: int('small-rows', values['small-rows'], 1200),
     runs: int('runs', values.runs, 1),
+    partRuns: int('part-runs', values['part-runs'], 1),
     batchRows,
     writerInterval: int('writer-interval', values['writer-interval'], 1),
     build: values.build,
@@ -324,6 +330,7 @@ interface Measured<T> {
   /** The writer's latencies inside the contender's window, for pooled figures. */
   latencies: number[];
   writerErrors: number;
+  writerFirstError?: string;
   detail: T;
 }
 
@@ -362,6 +369,7 @@ async function measured<T>(label: string, template: string, run: number, body: (
         windows,
         latencies: inside,
         writerErrors: samples.errors,
+        writerFirstError: samples.firstError,
         detail: out.detail,
       };
       if (samples.errors) log(`  writer: ${samples.errors} inserts failed (${samples.firstError})`);
@@ -381,7 +389,6 @@ interface DeleteDetail {
   longestTxMs: number;
   batches: number;
   stepMs?: number;
-  partitionsDropped?: number;
 }
 
 function guideDelete(db: string): Promise<BodyResult<DeleteDetail>> {
@@ -397,7 +404,7 @@ function guideDelete(db: string): Promise<BodyResult<DeleteDetail>> {
   })();
 }
 
-function retention(batchRows: number, partitioned = false) {
+function retention(batchRows: number) {
   return async (db: string): Promise<BodyResult<DeleteDetail>> => {
     const config = writeConfig(db, { batchRows });
     const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
@@ -411,7 +418,56 @@ function retention(batchRows: number, partitioned = false) {
     return {
       wallMs: r.ms,
       window: { start, end: start + r.ms },
-      detail: { deleted: rule.deleted, longestTxMs: rule.longestBatchMs, batches: rule.batches, stepMs: s.durationMs, partitionsDropped: partitioned ? rule.partitionsDropped.length : undefined },
+      detail: { deleted: rule.deleted, longestTxMs: rule.longestBatchMs, batches: rule.batches, stepMs: s.durationMs },
+    };
+  };
+}
+
+interface PartitionDetail {
+  status: string;
+  error?: string;
+  stepMs: number;
+  deleted: number;
+  batches: number;
+  longestBatchMs: number;
+  partitionsDropped: number;
+  /** Old rows still in task_results after the run. */
+  left: number;
+  /** Tables named like a partition that are no longer attached: detached, never dropped. */
+  orphans: string[];
+  orphanRows: number;
+}
+
+/** Retention on the partitioned table; a failed run is a result here, not the end of the bench. */
+function partitionedRetention(batchRows: number) {
+  return async (db: string): Promise<BodyResult<PartitionDetail>> => {
+    const config = writeConfig(db, { batchRows });
+    const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
+    const start = epochNow();
+    const { r, report } = await probeOps(config, ['--only', 'retention']);
+    const s = step(report, 'retention');
+    const rules = (s.data as { rules?: RuleData[] } | undefined)?.rules;
+    const after = await countRows(sql, db, cutoff);
+    const orphans = await sql<{ name: string; n: string }>(
+      db,
+      `select c.relname as name, c.reltuples::bigint as n from pg_class c
+        where c.relname like 'task\\_results\\_2%' and c.relkind = 'r' and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid)`,
+    );
+    return {
+      wallMs: r.ms,
+      window: { start, end: start + r.ms },
+      detail: {
+        status: s.status,
+        error: s.status === 'ok' ? undefined : (s.error?.message ?? s.summary),
+        stepMs: s.durationMs,
+        deleted: rules?.[0]?.deleted ?? Number.NaN,
+        batches: rules?.[0]?.batches ?? Number.NaN,
+        longestBatchMs: rules?.[0]?.longestBatchMs ?? Number.NaN,
+        partitionsDropped: rules?.[0]?.partitionsDropped.length ?? Number.NaN,
+        left: after.older,
+        orphans: orphans.map((o) => o.name),
+        orphanRows: orphans.reduce((sum, o) => sum + Number(o.n), 0),
+      },
     };
   };
 }
@@ -432,6 +488,8 @@ interface VacReindexDetail {
   indexBytesBefore: number;
   indexBytesAfter: number;
   rebuilt: string;
+  /** probe-ops' bloat figures for task_results' indexes (data.bloated), with its method. */
+  estimated?: string;
 }
 
 async function guideVacuumReindex(db: string): Promise<BodyResult<VacReindexDetail>> {
@@ -461,14 +519,16 @@ async function probeVacuumReindex(db: string): Promise<BodyResult<VacReindexDeta
   if (r.exitCode !== 0 || v.status !== 'ok' || x.status !== 'ok') throw new Error(`vacuum,reindex: exit ${r.exitCode}; vacuum ${v.status}: ${v.summary}; reindex ${x.status}: ${x.summary} ${x.error?.message ?? ''}`);
   const after = await indexBytes(db);
   if ((await invalidIndexes(db)) !== 0) throw new Error('invalid indexes left after probe-ops reindex');
-  const rebuilt = ((x.data as { rebuilt?: { index: string; ms: number }[] } | undefined)?.rebuilt ?? []).map((i) => `${i.index.replace(/^public\./, '')} ${fmtN(i.ms)} ms`);
+  const xd = x.data as { rebuilt?: { index: string; ms: number }[]; bloated?: { index: string; table: string; bloatPercent: number }[]; method?: string } | undefined;
+  const rebuilt = (xd?.rebuilt ?? []).map((i) => `${i.index.replace(/^public\./, '')} ${fmtN(i.ms)} ms`);
+  const estimated = `${(xd?.bloated ?? []).filter((b) => b.table === 'task_results').map((b) => `${b.index.replace(/^public\./, '')} ${b.bloatPercent}%`).join(', ')} (${xd?.method ?? '?'})`;
   // The step's own window (vacuum ran first; durations from the report).
   const vEnd = start + (r.ms - v.durationMs - x.durationMs) + v.durationMs;
   return {
     wallMs: r.ms,
     window: { start, end: start + r.ms },
     windows: { vacuum: { start, end: vEnd }, reindex: { start: vEnd, end: start + r.ms } },
-    detail: { vacuumMs: v.durationMs, reindexMs: x.durationMs, indexBytesBefore: before, indexBytesAfter: after, rebuilt: rebuilt.join(', ') || 'none' },
+    detail: { vacuumMs: v.durationMs, reindexMs: x.durationMs, indexBytesBefore: before, indexBytesAfter: after, rebuilt: rebuilt.join(', ') || 'none', estimated },
   };
 }
 
@@ -520,6 +580,7 @@ interface KillDetail {
   killedAtMs: number;
   backendEndedAfterKillMs: number;
   terminated: boolean;
+  finishedBeforeKill: boolean;
   resume?: { exitCode: number | null; deleted: number; ms: number; left: number; summary: string };
 }
 
@@ -553,8 +614,9 @@ function killed(kind: 'delete' | 'delete+terminate' | 'retention', expectedMs: n
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     await sleep(expectedMs / 2);
     const pid = await backendOf(db, app);
-    if (child.exitCode !== null) throw new Error(`${kind}: the client had already exited at half its median time`);
-    child.kill('SIGKILL');
+    // A client that finished early (small data sets) is a result too: nothing was interrupted.
+    const finishedBeforeKill = child.exitCode !== null;
+    if (!finishedBeforeKill) child.kill('SIGKILL');
     const killedAt = epochNow();
     await exited;
     killables.delete(child);
@@ -566,7 +628,7 @@ function killed(kind: 'delete' | 'delete+terminate' | 'retention', expectedMs: n
     const endedAfter = pid === undefined ? 0 : await waitBackendGone(pid, Math.max(120_000, expectedMs * 4));
     const end = epochNow();
     const after = await countRows(sql, db, cutoff);
-    const detail: KillDetail = { before: before.older, kept: before.older - after.older, killedAtMs: killedAt - start, backendEndedAfterKillMs: endedAfter, terminated };
+    const detail: KillDetail = { before: before.older, kept: before.older - after.older, killedAtMs: killedAt - start, backendEndedAfterKillMs: endedAfter, terminated, finishedBeforeKill };
     if (kind === 'retention') {
       // The next run: takes over the dead run's lock and finishes the job.
       const t = await probeOps(config, ['--only', 'retention']);
@@ -636,10 +698,10 @@ async function main(): Promise<void> {
     teardown.add('PostgreSQL', () => server.stop());
     info = server.info;
     sql = sqlRunner(pgClientConfig(info, 'postgres'));
-    const [version] = await sql<{ v: string }>('postgres', 'show server_version');
-    const settings = await sql<{ name: string; setting: string; unit: string | null }>(
+    const [version] = await sql<{ v: string }>('postgres', `select current_setting('server_version') as v`);
+    const settings = await sql<{ name: string; setting: string }>(
       'postgres',
-      `select name, setting, unit from pg_settings where source = 'configuration file' and name not in ('port', 'unix_socket_directories', 'listen_addresses') order by name`,
+      `select name, current_setting(name) as setting from pg_settings where source = 'configuration file' and name not in ('port', 'unix_socket_directories', 'listen_addresses') order by name`,
     );
 
     // ---- data sets
@@ -703,6 +765,31 @@ async function main(): Promise<void> {
     const chosen = ranked[0]!;
     log(`chosen batchRows ${chosen.batchRows} (ratio ${fmtX(chosen.ratio)}, longest batch ${fmt(chosen.longestTxMax)}, writer p99 ${fmt(chosen.writer.p99)} vs DELETE ${fmt(del.writer.p99)})`);
 
+    // ---- A′: the batch statement's own cost, in-process (no writer, no probe-ops start-up)
+    const shapes: Shape[] = ['single', 'probe-ops', 'range'];
+    const A2: Array<{ run: number; shape: Shape } & ShapeResult> = [];
+    for (let run = 1; run <= args.runs; run++) {
+      for (const shape of rotate(shapes, run - 1)) {
+        const db = `shape_${++dbCounter}`;
+        await copyDatabase(sql, 'tpl_flat', db);
+        const client = new pg.Client({ ...pgClientConfig(info, db), application_name: 'bench-shapes' });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
+          const r = await runShape(client, shape, cutoff, chosen.batchRows);
+          const left = await countRows(sql, db, cutoff);
+          if (left.older !== 0) throw new Error(`batch shape ${shape} left ${left.older} old rows`);
+          A2.push({ run, shape, ...r });
+          log(`run ${run}: shape ${shape}: ${fmt(r.ms)}, ${fmtN(r.rows)} rows in ${r.batches} batches, longest ${fmt(r.longestMs)}`);
+        } finally {
+          await client.end().catch(() => undefined);
+          await dropDatabase(sql, db);
+        }
+      }
+    }
+    raw.A2 = A2;
+
     // ---- B: VACUUM ANALYZE + REINDEX DATABASE vs vacuum,reindex
     const B: Measured<VacReindexDetail>[] = [];
     for (let run = 1; run <= args.runs; run++) {
@@ -715,14 +802,14 @@ async function main(): Promise<void> {
     raw.B = B.map(({ latencies: _l, ...m }) => m);
 
     // ---- C: partitioned retention
-    const C: Measured<DeleteDetail>[] = [];
+    const C: Measured<PartitionDetail>[] = [];
     const cLabels = [`partitioned ${fmtN(partSmall.rows)} rows`, `partitioned ${fmtN(partBig.rows)} rows`];
-    for (let run = 1; run <= args.runs; run++) {
+    for (let run = 1; run <= args.partRuns; run++) {
       const contenders: Array<[string, string]> = [
         [cLabels[0]!, 'tpl_part_small'],
         [cLabels[1]!, 'tpl_part_big'],
       ];
-      for (const [label, tpl] of rotate(contenders, run - 1)) C.push(await measured(label, tpl, run, retention(chosen.batchRows, true)));
+      for (const [label, tpl] of rotate(contenders, run - 1)) C.push(await measured(label, tpl, run, partitionedRetention(chosen.batchRows)));
     }
     raw.C = C.map(({ latencies: _l, ...m }) => m);
 
@@ -743,11 +830,11 @@ async function main(): Promise<void> {
     const benchMs = epochNow() - benchT0;
     out.push(`## maintain daily (issue 3)`, '');
     out.push(
-      `Measured ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC with ${code(`node --import tsx bench/maintain-daily.ts --rows ${args.rows} --runs ${args.runs} --small-rows ${args.smallRows} --batch-rows ${args.batchRows.join(',')} --writer-interval ${args.writerInterval}`)} (${fmtN(benchMs / 60_000)} min). ` +
+      `Measured ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC with ${code(`node --import tsx bench/maintain-daily.ts --rows ${args.rows} --runs ${args.runs} --small-rows ${args.smallRows} --part-runs ${args.partRuns} --batch-rows ${args.batchRows.join(',')} --writer-interval ${args.writerInterval}`)} (${fmtN(benchMs / 60_000)} min). ` +
         `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${fmtN(os.totalmem() / 2 ** 30)} GiB RAM, shared and noisy (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end); node ${process.version}; PostgreSQL ${version!.v}. ` +
         `CLI: ${cli.origin}${cli.stale.length ? ` (stale against src/: ${cli.stale.join(', ')})` : ''}.`,
       '',
-      `PostgreSQL settings from its configuration file (initdb's and the bench's; everything else default, fsync and synchronous_commit on): ${settings.map((s) => `${s.name}=${s.setting}${s.unit ?? ''}`).join(', ')}.`,
+      `PostgreSQL settings from its configuration file (initdb's and the bench's; everything else default, fsync and synchronous_commit on): ${settings.map((s) => `${s.name}=${s.setting}`).join(', ')}.`,
       '',
       `Data: the demo schema (src/sandbox/schema.ts) with ${fmtN(flat.rows)} task_results rows over 120 days ending now (${fmtN(flat.rowsPerDay)}/day, ${fmtN(flatCount.older)} older than 90 days; database ${flat.size}), built in ${fmt(flatMs)}, vacuumed and analyzed, used as a template: every run works on a fresh \`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY\` copy. ` +
         `A separate process inserts one result every ${args.writerInterval} ms (closed loop) into task_results with the current time and records each insert's latency; “writer p50 / p99 / max” pools the inserts that overlapped the contender's run over all runs, “idle p99” is the ${BASELINE_MS / 1000} s before each run. ` +
@@ -795,7 +882,9 @@ async function main(): Promise<void> {
         ['contender', 'killed after', 'old rows', 'deleted rows that stayed deleted', 'server backend after the kill', 'next run'],
         K.map((m) => {
           const d = m.detail;
-          const backend = d.terminated
+          const backend = d.finishedBeforeKill
+            ? 'the client had finished before the kill'
+            : d.terminated
             ? `pg_terminate_backend: gone in ${fmt(d.backendEndedAfterKillMs)}, rolled back`
             : `kept running ${fmt(d.backendEndedAfterKillMs)} more`;
           const next = d.resume
@@ -806,7 +895,33 @@ async function main(): Promise<void> {
         ['l', 'r', 'r', 'r', 'l', 'l'],
       ),
       '',
-      'Killing psql does not stop the DELETE: PostgreSQL notices a vanished client only when it next talks to it, so the statement runs to its end and commits (the cron job is gone, the transaction is not). An interruption that does stop it — `pg_terminate_backend`, a restart, a statement_timeout — rolls the whole DELETE back. probe-ops loses at most the batch in flight: that batch, too, finishes on the server.',
+      (() => {
+        const k = K.find((m) => m.label === 'guide DELETE, psql killed')!.detail;
+        if (k.finishedBeforeKill || k.kept === 0) return 'The DELETE was not under way when psql was killed (too little data to kill it halfway).';
+        return `Killing psql did not stop the DELETE: the server notices a vanished client only when it next talks to it, so the statement ran ${fmt(k.backendEndedAfterKillMs)} more and committed (the cron job was gone, the transaction was not). An interruption that does stop it — \`pg_terminate_backend\`, a server restart or crash, a statement_timeout — rolls the whole DELETE back. probe-ops loses at most the batch in flight, which also finishes on the server.`;
+      })(),
+      '',
+    );
+
+    const shapeMs = (shape: Shape, run: number): number => A2.find((x) => x.shape === shape && x.run === run)!.ms;
+    out.push(`#### A′. Where retention's time goes: the batch statement alone (in-process, batchRows ${chosen.batchRows}, no writer)`, '');
+    out.push(
+      'The same deletes sent from the bench process over one connection, so without probe-ops\' start-up: the guide\'s single DELETE; the statement `retention.ts` sends per batch (selects the batch\'s keys in a CTE, then deletes by joining back on (id, execution_time): one index probe per row); and the same batches as key ranges (the batch\'s last key by an index scan with OFFSET n−1, then `DELETE … WHERE (execution_time, id) > cursor AND (execution_time, id) <= last`). Each batch is its own transaction. bench/maintain/batch-shapes.ts.',
+      '',
+      table(
+        ['shape', 'time (median)', '÷ single DELETE (same run)', 'batches', 'longest batch (worst)'],
+        shapes.map((shape) => {
+          const xs = A2.filter((x) => x.shape === shape);
+          return [
+            shape === 'single' ? 'single DELETE' : shape === 'probe-ops' ? 'probe-ops batch statement' : 'key-range batches',
+            fmt(median(xs.map((x) => x.ms))),
+            fmtX(median(xs.map((x) => x.ms / shapeMs('single', x.run)))),
+            fmtN(median(xs.map((x) => x.batches))),
+            fmt(Math.max(...xs.map((x) => x.longestMs))),
+          ];
+        }),
+        ['l', 'r', 'r', 'r', 'r'],
+      ),
       '',
     );
 
@@ -816,7 +931,7 @@ async function main(): Promise<void> {
       `On a copy where the guide's DELETE has removed ${fmtN(bloatedDeleted)} rows (dead, not yet vacuumed: the indexes hold them). probe-ops config: \`reindex: {minIndexBytes: 0, minBloatPercent: 10}\` (its bloat estimate, pgstattuple not installed). Note: pg_stat counters start empty in a copied database, so the vacuum step's “dead rows cleared” says 0 here; the work is the same.`,
       '',
       table(
-        ['contender', 'wall (median)', 'vacuum', 'reindex', 'task_results index bytes before → after', 'writer longest wait (median / worst run)', 'writer max during the reindex part (worst run)', 'writer p50 / p99', 'rebuilt (last run)'],
+        ['contender', 'wall (median)', 'vacuum', 'reindex', 'task_results index bytes before → after', 'writer longest wait (median / worst run)', 'writer max during the reindex part (worst run)', 'writer p50 / p99', 'rebuilt (last run)', 'bloat probe-ops estimated (last run)'],
         bLabels.map((label) => {
           const ms = byLabel(B, label);
           const p = pooled(ms);
@@ -831,9 +946,10 @@ async function main(): Promise<void> {
             fmt(Math.max(...ms.map((m) => m.windows.reindex?.max ?? Number.NaN))),
             `${fmt(p.p50)} / ${fmt(p.p99)}`,
             last.rebuilt,
+            last.estimated ?? '–',
           ];
         }),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
       ),
       '',
       'Every run:',
@@ -851,21 +967,33 @@ async function main(): Promise<void> {
       `The same rows in daily range partitions on execution_time, primary key (id, execution_time) (test/helpers/platform-db.ts's layout; ${partBig.partitions} partitions), \`--only retention\` with batchRows ${chosen.batchRows}: whole partitions older than the cutoff are detached and dropped, the rows of the day the cutoff falls in are deleted in batches.`,
       '',
       table(
-        ['data set', 'retention step (median / worst)', 'wall (median)', 'partitions dropped', 'rows deleted by batches', 'batches', 'longest batch', 'writer p50 / p99 / max'],
+        ['data set', 'retention step (median / worst)', 'wall (median)', 'runs ok', 'partitions dropped', 'rows deleted by batches', 'longest batch', 'writer p50 / p99 / max', 'writer inserts failed', 'old rows left / orphaned detached tables'],
         cLabels.map((label) => {
           const ms = byLabel(C, label);
+          const ok = ms.filter((m) => m.detail.status === 'ok');
+          const orphans = ms.flatMap((m) => m.detail.orphans);
           return [
             label,
-            `${fmt(median(ms.map((m) => m.detail.stepMs!)))} / ${fmt(Math.max(...ms.map((m) => m.detail.stepMs!)))}`,
+            `${fmt(median(ms.map((m) => m.detail.stepMs)))} / ${fmt(Math.max(...ms.map((m) => m.detail.stepMs)))}`,
             fmt(median(ms.map((m) => m.wallMs))),
-            fmtN(median(ms.map((m) => m.detail.partitionsDropped ?? 0))),
-            fmtN(median(ms.map((m) => m.detail.deleted))),
-            fmtN(median(ms.map((m) => m.detail.batches))),
-            fmt(Math.max(...ms.map((m) => m.detail.longestTxMs))),
+            `${ok.length} of ${ms.length}`,
+            ok.length ? fmtN(median(ok.map((m) => m.detail.partitionsDropped))) : '–',
+            ok.length ? fmtN(median(ok.map((m) => m.detail.deleted))) : '–',
+            ok.length ? fmt(Math.max(...ok.map((m) => m.detail.longestBatchMs))) : '–',
             lat(pooled(ms)),
+            `${ms.reduce((n, m) => n + m.writerErrors, 0)} in ${ms.filter((m) => m.writerErrors > 0).length} runs`,
+            `${fmtN(ms.reduce((n, m) => n + m.detail.left, 0))} / ${orphans.length}${orphans.length ? ` (${fmtN(ms.reduce((n, m) => n + m.detail.orphanRows, 0))} rows)` : ''}`,
           ];
         }),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      'Every run:',
+      '',
+      table(
+        ['run', 'data set', 'status', 'retention step', 'writer max', 'writer error', 'orphaned tables'],
+        [...C].sort((a, b) => a.run - b.run).map((m) => [String(m.run), m.label, m.detail.error ? `${m.detail.status}: ${m.detail.error}` : m.detail.status, fmt(m.detail.stepMs), fmt(m.writer.max), m.writerFirstError ?? '–', m.detail.orphans.join(', ') || '–']),
+        ['r', 'l', 'l', 'r', 'r', 'l', 'l'],
       ),
       '',
     );
@@ -891,7 +1019,10 @@ async function main(): Promise<void> {
     const bGuide = byLabel(B, 'guide VACUUM ANALYZE; REINDEX DATABASE');
     const probeWorstWait = Math.max(...bProbe.map((m) => m.writer.max));
     const guideWorstWait = Math.max(...bGuide.map((m) => m.writer.max));
-    const cWorst = Math.max(...C.map((m) => m.detail.stepMs!));
+    const cWorst = Math.max(...C.map((m) => m.detail.stepMs));
+    const cFailed = C.filter((m) => m.detail.status !== 'ok').length;
+    const cWriterFailed = C.reduce((n, m) => n + m.writerErrors, 0);
+    const cOrphans = C.flatMap((m) => m.detail.orphans).length;
     const met = (ok: boolean): string => (ok ? '**met**' : '**not met**');
     out.push('### Verdicts', '');
     for (const c of candidates) {
@@ -903,6 +1034,10 @@ async function main(): Promise<void> {
     for (const c of candidates) {
       out.push(`- Writer p99, batchRows ${c.batchRows}: ${met(c.writer.p99 <= del.writer.p99)} for no worse than during the DELETE — ${fmt(c.writer.p99)} vs ${fmt(del.writer.p99)} (pooled; medians of runs ${fmt(c.writerP99Median)} vs ${fmt(del.writerP99Median)}).`);
     }
+    const shapeRatio = (shape: Shape): number => median(A2.filter((x) => x.shape === shape).map((x) => x.ms / shapeMs('single', x.run)));
+    out.push(
+      `- Why: probe-ops' batch statement alone costs ${fmtX(shapeRatio('probe-ops'))} the single DELETE in-process (A′), key-range batches of the same size ${fmtX(shapeRatio('range'))}; the rest of the wall-time gap is the CLI's start-up (wall − step ≈ ${fmt(median(A.filter((m) => m.detail.stepMs !== undefined).map((m) => m.wallMs - m.detail.stepMs!)))}).`,
+    );
     const kDel = K.find((m) => m.label.includes('terminated'))!;
     const kDelKill = K.find((m) => m.label === 'guide DELETE, psql killed')!;
     const kRet = K.filter((m) => m.detail.resume);
@@ -910,7 +1045,10 @@ async function main(): Promise<void> {
       `- Work kept when killed halfway: ${met(kRet.every((m) => m.detail.kept > 0 && m.detail.resume!.left === 0))} — probe-ops kept ${kRet.map((m) => `${fmtN(m.detail.kept)} of ${fmtN(m.detail.before)} (${m.label.replace(', probe-ops killed', '')})`).join(', ')} and the next run finished the rest; the DELETE kept ${fmtN(kDel.detail.kept)} when its backend was stopped, and when only psql was killed it ran on for ${fmt(kDelKill.detail.backendEndedAfterKillMs)} and committed ${fmtN(kDelKill.detail.kept)}.`,
     );
     out.push(`- VACUUM + REINDEX, writer's longest wait: ${met(probeWorstWait < TARGET_WAIT_MS)} for under 1 s — probe-ops worst ${fmt(probeWorstWait)} over ${args.runs} runs, against ${fmt(guideWorstWait)} with the guide's REINDEX DATABASE.`);
-    out.push(`- Partitioned retention: ${met(cWorst < TARGET_PARTITIONED_MS)} for under 1 s whatever the row count — worst step ${fmt(cWorst)} (${cLabels.map((l) => `${l}: median ${fmt(median(byLabel(C, l).map((m) => m.detail.stepMs!)))}`).join('; ')}).`);
+    out.push(
+      `- Partitioned retention: ${met(cWorst < TARGET_PARTITIONED_MS && cFailed === 0)} for under 1 s whatever the row count — ${cLabels.map((l) => `${l}: median ${fmt(median(byLabel(C, l).map((m) => m.detail.stepMs)))}`).join('; ')}; worst ${fmt(cWorst)}. ` +
+        `${cFailed} of ${C.length} runs failed, the platform's writer had ${cWriterFailed} inserts fail, ${cOrphans} detached partitions were left undropped.`,
+    );
     out.push(`- Whole run: ${D.every((m) => m.detail.status !== 'failed') ? 'completed' : 'a step failed'} — median ${fmt(median(D.map((m) => m.wallMs)))}; see D.`);
     out.push('');
 

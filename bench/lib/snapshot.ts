@@ -70,11 +70,11 @@ export async function snapshotCli(root: string, opts: { build: boolean; log: (li
       opts.log('building src/ into a private copy (tsc -p tsconfig.build.json --outDir COPY/dist; oclif manifest)');
       execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(copy, 'dist')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
       execFileSync(path.join(root, 'node_modules/.bin/oclif'), ['manifest'], { cwd: copy, stdio: ['ignore', 'ignore', 'inherit'] });
-      origin = 'built from src/ by the bench (`--build`) into a private copy';
+      origin = 'a private copy built from src/ by the bench (`--build`)';
     } else {
       await waitForQuietDist(root, opts.log);
       execFileSync('cp', ['-a', path.join(root, 'dist'), path.join(root, 'oclif.manifest.json'), copy]);
-      origin = 'a private copy of dist/ and oclif.manifest.json as built by `npm run build`';
+      origin = 'a private copy of dist/ and oclif.manifest.json as `npm run build` left them';
     }
     return { root: copy, bin: path.join(copy, 'bin/run.js'), origin, stale: staleFiles(root, copy), remove };
   } catch (err) {

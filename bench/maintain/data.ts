@@ -58,6 +58,8 @@ export async function buildFlat(sql: Sql, name: string, rows: number): Promise<{
   const rowsPerDay = Math.ceil(rows / DAYS);
   await sql('postgres', `create database ${name}`);
   await sql(name, SCHEMA_SQL);
+  // The guide resets pg_stat_statements every night: the platform has it (the server preloads it).
+  await sql(name, 'create extension if not exists pg_stat_statements');
   await sql(name, referenceDataSql({ agents: DEFAULT_SEED.agents, tasks: DEFAULT_SEED.tasks }));
   await sql(name, TASK_RESULTS_SQL, [DAYS, rowsPerDay]);
   await sql(name, INDEX_SQL);

@@ -73,7 +73,8 @@ async function main(): Promise<void> {
         });
       } catch (error) {
         errors++;
-        firstError ??= error instanceof Error ? error.message : String(error);
+        const detail = (error as { detail?: string }).detail;
+        firstError ??= `${error instanceof Error ? error.message : String(error)}${detail ? ` (${detail.replaceAll('\n', ' ')})` : ''}`;
       }
       const t1 = epochNow();
       starts.push(t0);

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../config/load.js'
 import { describeError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
+import { saveReportHistory } from '../report/history.js'
 import { appendMaintenanceLog } from '../report/maintenance-log.js'
 import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
@@ -41,6 +42,8 @@ export interface JobPlan<Context> {
   defaultTimeoutSeconds?: number
   /** Releases what the context holds (clients, files) after the run. */
   close?(): Promise<void>
+  /** Also keep the report as history: reports.dir/KIND-YYYY-MM-DD.json, one file per day. */
+  history?: string
 }
 
 /**
@@ -86,6 +89,9 @@ export abstract class JobCommand extends ProbeOpsCommand {
     }
 
     await this.publish(report, config, flags)
+    if (planned.history && config.reports.dir) {
+      await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
+    }
     const code = exitCodeFor(report, flags['fail-on'] as FailOn)
     if (code !== 0) this.exit(code)
     return report

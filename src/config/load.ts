@@ -86,6 +86,11 @@ export interface Config {
   backup: ParsedConfig['backup']
   restore: ParsedConfig['restore']
   diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
+  reports: ParsedConfig['reports']
+  /** url '' when Prometheus is left out. */
+  prometheus: { url: string; timeoutMs: number }
+  capacity: ParsedConfig['capacity']
+  performance: Omit<ParsedConfig['performance'], 'window'> & { window: string; windowMs: number }
 }
 
 export const DEFAULT_CONFIG_PATHS = ['./probe-ops.yaml', '/etc/network-probe/probe-ops.yaml']
@@ -275,7 +280,18 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     backup: parsed.backup,
     restore: parsed.restore,
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
+    reports: parsed.reports,
+    prometheus: { url: resolvePrometheusUrl(parsed.prometheus.url, env), timeoutMs: parsed.prometheus.timeoutSeconds * 1000 },
+    capacity: parsed.capacity,
+    performance: { ...parsed.performance, windowMs: parseDuration(parsed.performance.window)! },
   }
+}
+
+/** prometheus.url, else $PROMETHEUS_URL, else the guide's http://localhost:9090; '' leaves Prometheus out. */
+function resolvePrometheusUrl(fromFile: string | undefined, env: Env): string {
+  const url = fromFile ?? env.PROMETHEUS_URL ?? 'http://localhost:9090'
+  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${url}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
+  return url.replace(/\/$/, '')
 }
 
 function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRuntime: Runtime): ServiceConfig[] {

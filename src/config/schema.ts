@@ -242,6 +242,52 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    reports: z
+      .object({
+        /** Where capacity-report and report performance keep their reports, one file per day (dashboards and forecasts read them); '' keeps none. */
+        dir: z.string().default('/var/lib/probe-ops/reports'),
+      })
+      .strict()
+      .default({}),
+    prometheus: z
+      .object({
+        /** The Prometheus the performance report queries; $PROMETHEUS_URL when unset, else http://localhost:9090; '' leaves Prometheus out. */
+        url: z.union([z.literal(''), z.string().url()]).optional(),
+        timeoutSeconds: seconds.default(5),
+      })
+      .strict()
+      .default({}),
+    capacity: z
+      .object({
+        /** Days of per-day row counts and of saved history the growth lines are fitted over (--days). */
+        days: z.number().int().min(2).max(3650).default(30),
+        /** Where PostgreSQL keeps its data on this host (default: restore.dataDirPath, or the server's data_directory when it is on this host). */
+        dataPath: z.string().min(1).optional(),
+        /** A disk that fills within this many days is a warning ... */
+        fillWarningDays: z.number().positive().default(30),
+        /** ... and within this many, a failed step. */
+        fillCriticalDays: z.number().positive().default(7),
+        /** Saved history is trusted over measured growth once it has this many reports ... */
+        minHistoryPoints: z.number().int().min(2).default(3),
+        /** ... spanning this many days. */
+        minHistoryDays: z.number().positive().default(7),
+        /** More rows than this in the window: per-day counts come from planner statistics, not an index range scan. */
+        maxScanRows: z.number().int().positive().default(20_000_000),
+        /** Tables of at least this share of the database get their own growth line. */
+        largeTablePercent: percent.default(5),
+      })
+      .strict()
+      .refine((c) => c.fillCriticalDays <= c.fillWarningDays, { message: 'must not be more than fillWarningDays', path: ['fillCriticalDays'] })
+      .default({}),
+    performance: z
+      .object({
+        /** The Prometheus window of throughput, failure rate and latency: 30m, 1d, 7d. */
+        window: z.string().regex(/^\d+[smhdw]$/, 'a duration such as 30m, 1d or 7d').default('1d'),
+        /** How many statements and tables each list shows. */
+        top: z.number().int().min(1).max(100).default(10),
+      })
+      .strict()
+      .default({}),
     certificates: z
       .object({
         /** Certificate files (PEM or DER): a path, or { path, key } to also check that the key matches. */

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { connect as tlsConnect, rootCertificates } from 'node:tls'
 import type * as Forge from 'node-forge'
@@ -209,6 +209,8 @@ export interface PemContents {
   error?: { kind: FileProblem; message: string }
 }
 
+const MAX_FILE_BYTES = 16 * 1024 * 1024
+
 const KEY_TYPES: Record<string, 'pkcs8' | 'pkcs1' | 'sec1'> = { 'PRIVATE KEY': 'pkcs8', 'RSA PRIVATE KEY': 'pkcs1', 'EC PRIVATE KEY': 'sec1' }
 
 function tryPrivateKeyDer(der: Buffer): KeyObject | undefined {
@@ -230,6 +232,9 @@ export async function readPemOrDer(path: string): Promise<PemContents> {
   const contents: PemContents = { path, certificates: [], keys: [], encryptedKeys: 0, invalid: [] }
   let buffer: Buffer
   try {
+    const { size } = await stat(path)
+    // A certificate bundle is kilobytes; a path pointing at something else must not be read whole.
+    if (size > MAX_FILE_BYTES) return { ...contents, error: { kind: 'not-a-certificate', message: `${path} holds no certificate: it is ${Math.round(size / 1024 / 1024)} MiB, far more than any certificate file` } }
     buffer = await readFile(path)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
@@ -305,7 +310,21 @@ function anchorsFromPem(text: string): X509Certificate[] {
  * The certificates trusted as roots: `caFile` when given (PEM, or one DER certificate), else
  * the system bundle, else node's built-in list. Throws (one line) when caFile cannot be used.
  */
-export async function loadTrustStore(caFile?: string): Promise<TrustStore> {
+export function loadTrustStore(caFile?: string): Promise<TrustStore> {
+  // Once per file and run: the files step, the endpoints step and security-check share it.
+  const key = caFile ?? ''
+  let loading = trustStores.get(key)
+  if (!loading) {
+    loading = readTrustStore(caFile)
+    trustStores.set(key, loading)
+    loading.catch(() => trustStores.delete(key))
+  }
+  return loading
+}
+
+const trustStores = new Map<string, Promise<TrustStore>>()
+
+async function readTrustStore(caFile?: string): Promise<TrustStore> {
   if (caFile) {
     const contents = await readPemOrDer(caFile)
     if (contents.error) throw new Error(`CA file ${contents.error.message.replace(`${caFile} `, '')}`)

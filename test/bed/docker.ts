@@ -259,6 +259,8 @@ export interface RunContainerOptions {
   /** Seconds docker stop waits before SIGKILL (default 10). */
   stopTimeout?: number;
   workdir?: string;
+  /** --privileged */
+  privileged?: boolean;
 }
 
 export interface RunningContainer {
@@ -289,6 +291,7 @@ function runArgs(engine: Pick<DockerEngineInfo, 'image'>, opts: RunContainerOpti
   if (opts.stopSignal) args.push('--stop-signal', opts.stopSignal);
   if (opts.stopTimeout !== undefined) args.push('--stop-timeout', String(opts.stopTimeout));
   if (opts.workdir) args.push('--workdir', opts.workdir);
+  if (opts.privileged) args.push('--privileged');
   // Not `--init`: docker bind-mounts docker-init at /sbin/docker-init, which cannot appear inside
   // our read-only /sbin mount. The host's docker-init (tini) runs from the /usr mount instead.
   const cmd = (opts.init ?? true) ? [DOCKER_INIT, '--', ...opts.cmd] : opts.cmd;

@@ -135,7 +135,7 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     let ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
     let attempts = 1
     if (!ready.ready && !run.signal.aborted) {
-      timeline.add('retry', `not ready within ${waitS} s (${ready.detail}); stop and start once more`)
+      timeline.add('retry', `not ready (${ready.detail}); stop and start once more`)
       await runtimes.stop(service)
       await runtimes.start(service)
       attempts = 2

@@ -61,7 +61,15 @@ interface HbaRule {
   error: string | null
 }
 
-const LOCAL_ADDRESSES = /^(127\.\d+\.\d+\.\d+(\/(8|9|[1-3]\d))?|::1(\/128)?|localhost|samehost)$/
+const LOCAL_ADDRESSES = /^(127\.\d+\.\d+\.\d+(\/(8|9|[12]\d|3[0-2]))?|::1(\/128)?|localhost|samehost)$/
+
+/** pg_hba_file_rules gives 0.0.0.0/0 as address 0.0.0.0 and netmask 0.0.0.0: back to a prefix length. */
+export function prefixLength(netmask: string): number | undefined {
+  const bits = netmask.includes(':')
+    ? netmask.split(':').map((g) => (g === '' ? 0 : Number.parseInt(g, 16)).toString(2).padStart(16, '0')).join('')
+    : netmask.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('')
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? bits.length : bits.indexOf('0') : undefined
+}
 
 /** Findings for pg_hba_file_rules rows: trust beyond this machine is critical. */
 export function hbaFindings(rules: HbaRule[]): Finding[] {
@@ -72,10 +80,10 @@ export function hbaFindings(rules: HbaRule[]): Finding[] {
       continue
     }
     if (r.auth_method !== 'trust') continue
-    const address = r.address ? `${r.address}${r.netmask ? `/${r.netmask}` : ''}` : ''
+    const address = r.address ? `${r.address}${r.netmask ? `/${prefixLength(r.netmask) ?? r.netmask}` : ''}` : ''
     const who = `${(r.database ?? []).join(',')} ${(r.user_name ?? []).join(',')}`
     const id = `pg-hba-trust:${r.type}:${(r.database ?? []).join(',')}:${(r.user_name ?? []).join(',')}${address ? `:${address}` : ''}`
-    if (r.type === 'local' || LOCAL_ADDRESSES.test(r.address ?? '')) {
+    if (r.type === 'local' || LOCAL_ADDRESSES.test(address)) {
       findings.push({ id, severity: 'low', message: `pg_hba.conf line ${r.line_number}: trust for ${r.type === 'local' ? 'the local socket' : address} (${who}): any local user can connect as any of those users without a password`, fix: 'use peer (local) or scram-sha-256 instead of trust' })
     } else {
       findings.push({ id, severity: 'critical', message: `pg_hba.conf line ${r.line_number}: trust for ${address || r.type} (${who}): anyone who reaches PostgreSQL from there connects without a password`, fix: 'replace trust with scram-sha-256 on that line, then SELECT pg_reload_conf()' })
@@ -106,23 +114,30 @@ async function checkPgHba(config: Config, timeoutMs: number): Promise<Part> {
 
 interface ContainerFacts {
   Name: string
-  HostConfig?: { Privileged?: boolean; CapAdd?: string[] | null; PidMode?: string }
+  State?: { Status?: string; Running?: boolean }
+  HostConfig?: { Privileged?: boolean; CapAdd?: string[] | null }
   Mounts?: { Source?: string; Destination?: string }[]
 }
 
+/**
+ * What makes a container root on the host. A stopped one is rated lower, not ignored: its
+ * restart policy or the next `docker compose up` brings it back as it is configured.
+ */
 export function containerFindings(info: ContainerFacts): Finding[] {
   const name = info.Name.replace(/^\//, '')
+  const running = info.State?.Running ?? true
+  const state = running ? '' : ` (${info.State?.Status ?? 'not running'} now, as configured)`
   const findings: Finding[] = []
   if (info.HostConfig?.Privileged) {
-    findings.push({ id: `container-privileged:${name}`, severity: 'high', message: `container ${name} runs privileged: a process in it that escapes owns the host`, fix: `drop privileged: true from ${name}'s definition; add only the capabilities it needs (cap_add)` })
+    findings.push({ id: `container-privileged:${name}`, severity: running ? 'high' : 'medium', message: `container ${name} runs privileged${state}: a process in it that escapes owns the host`, fix: `drop privileged: true from ${name}'s definition; add only the capabilities it needs (cap_add)` })
   }
   const socket = (info.Mounts ?? []).find((m) => /docker\.sock$/.test(m.Source ?? '') || /docker\.sock$/.test(m.Destination ?? ''))
   if (socket) {
-    findings.push({ id: `container-docker-socket:${name}`, severity: 'high', message: `container ${name} has the Docker socket mounted (${socket.Source} → ${socket.Destination}): it can start privileged containers, i.e. it is root on the host`, fix: `remove the docker.sock volume from ${name}, or put a filtering proxy (read-only API) in between` })
+    findings.push({ id: `container-docker-socket:${name}`, severity: running ? 'high' : 'medium', message: `container ${name} has the Docker socket mounted${state} (${socket.Source} → ${socket.Destination}): it can start privileged containers, i.e. it is root on the host`, fix: `remove the docker.sock volume from ${name}, or put a filtering proxy (read-only API) in between` })
   }
   const caps = (info.HostConfig?.CapAdd ?? []).filter((c) => /^(CAP_)?(SYS_ADMIN|ALL|SYS_MODULE|SYS_PTRACE)$/i.test(c))
   if (caps.length > 0 && !info.HostConfig?.Privileged) {
-    findings.push({ id: `container-capabilities:${name}`, severity: 'medium', message: `container ${name} adds ${caps.join(', ')}`, fix: 'drop those capabilities unless the service cannot work without them' })
+    findings.push({ id: `container-capabilities:${name}`, severity: 'medium', message: `container ${name} adds ${caps.join(', ')}${state}`, fix: 'drop those capabilities unless the service cannot work without them' })
   }
   return findings
 }
@@ -135,10 +150,10 @@ async function checkContainers(config: Config, timeoutMs: number): Promise<Part>
     return { check: 'containers', checked: false, detail: `containers: not checked: ${describeError(error)}`, findings: [] }
   }
   try {
-    const running = await docker.listContainers({ all: false })
-    const infos = await Promise.all(running.map((c) => docker.getContainer(c.Id).inspect() as Promise<ContainerFacts>))
+    const listed = await docker.listContainers({ all: true })
+    const infos = await Promise.all(listed.map((c) => docker.getContainer(c.Id).inspect() as Promise<ContainerFacts>))
     const findings = infos.flatMap(containerFindings)
-    return { check: 'containers', checked: true, detail: `containers: ${infos.length} running`, findings }
+    return { check: 'containers', checked: true, detail: `containers: ${infos.filter((i) => i.State?.Running).length} running, ${infos.length} in all`, findings }
   } catch (error) {
     return { check: 'containers', checked: false, detail: `containers: not checked: ${describeError(error)}`, findings: [] }
   }
