@@ -208,6 +208,15 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(after.newer).toBe(before.newer)
     // Only the one partition that straddles the cutoff needed row deletes.
     expect(rule.deleted).toBeLessThanOrEqual(100)
+
+    // A run that died between detaching and dropping left a marked table: the next run drops it.
+    const [victim] = await sql<{ name: string }>(database, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`)
+    await sql(database, `comment on table ${victim!.name} is 'probe-ops retention: detached, to be dropped'`)
+    await sql(database, `alter table task_results detach partition ${victim!.name}`)
+    const next = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(next.exitCode).toBe(0)
+    expect((step(parseReport(next), 'retention').data!.rules as { partitionsDropped: string[] }[])[0]!.partitionsDropped).toEqual([victim!.name])
+    expect(await sql(database, `select 1 from pg_class where relname = $1`, [victim!.name])).toHaveLength(0)
   })
 
   it('leaves only whole batches done when killed with -9, and the next run finishes', async () => {

@@ -22,6 +22,8 @@ interface Target {
   column: string
   /** The cursor's tie-breaker: a primary-key column other than the time column, or ctid. */
   key: string
+  /** The time column's type, for casting the cursor back. */
+  columnType: string
   partitioned: boolean
   bytesPerRow: number
 }
@@ -62,13 +64,20 @@ async function describeTarget(client: Client, rule: Rule): Promise<Target> {
   )
   const key = pk.find((c) => c.name !== rule.column)?.name
   if (!key && part) throw new StepFailure(`retention rule: partitioned table "${rule.table}" has no primary key to walk`, 'add a primary key (id, time column)')
-  const [size] = await queryRows<{ bytes: string; rows: number }>(client, `select pg_total_relation_size($1::regclass) as bytes, greatest((select sum(reltuples) from pg_class where oid = $1 or oid in (select inhrelid from pg_inherits where inhparent = $1)), 0)::float8 as rows`, [oid])
+  // A partitioned parent has no storage of its own: its size is its partitions'.
+  const [size] = await queryRows<{ bytes: string; rows: number }>(
+    client,
+    `with rels as (select $1::oid as oid union all select inhrelid from pg_inherits where inhparent = $1)
+     select (select sum(pg_total_relation_size(oid)) from rels) as bytes, greatest((select sum(reltuples) from pg_class where oid in (select oid from rels) and reltuples > 0), 0)::float8 as rows`,
+    [oid],
+  )
   const rows = Number(size?.rows ?? 0)
   return {
     rule,
     table: quoteIdent(rule.table),
     column: quoteIdent(rule.column),
     key: key ? quoteIdent(key) : 'ctid',
+    columnType: column.type,
     partitioned: part?.strategy === 'r' && part.key === rule.column,
     bytesPerRow: rows > 0 ? Number(size!.bytes) / rows : 0,
   }
@@ -110,31 +119,64 @@ async function expiredPartitions(client: Client, target: Target, cutoff: Date): 
   return expired
 }
 
+/** Marks a partition retention has detached, so that a run that dies before dropping it is finished by the next. */
+const DETACHED_MARK = 'probe-ops retention: detached, to be dropped'
+
+/**
+ * Drops a detached partition without locking the tables its foreign keys point at together:
+ * the platform's inserts lock them (for their key checks) in one order and DROP TABLE in
+ * another, which deadlocks. Each foreign key is dropped on its own first, so at no moment
+ * does retention hold one of those tables while waiting for another.
+ */
+async function dropDetached(client: Client, name: string): Promise<void> {
+  const keys = await queryRows<{ name: string }>(client, `select conname as name from pg_constraint where conrelid = $1::regclass and contype = 'f' order by oid`, [name])
+  for (const fk of keys) await client.query(`alter table ${name} drop constraint ${quoteIdent(fk.name)}`)
+  await client.query(`drop table ${name}`)
+}
+
+/** Partitions an earlier run detached but did not get to drop. */
+async function orphans(client: Client): Promise<string[]> {
+  const rows = await queryRows<{ name: string }>(client, `select c.oid::regclass::text as name from pg_class c where c.relkind = 'r' and obj_description(c.oid, 'pg_class') = $1 and not c.relispartition`, [DETACHED_MARK])
+  return rows.map((r) => r.name)
+}
+
 async function dropPartitions(client: Client, target: Target, expired: Partition[]): Promise<string[]> {
   const hasDefault = (await partitions(client, target)).some((p) => p.isDefault)
   const dropped: string[] = []
+  for (const name of await orphans(client)) {
+    await dropDetached(client, name)
+    dropped.push(name)
+  }
   for (const p of expired) {
+    await client.query(`comment on table ${p.name} is '${DETACHED_MARK}'`)
     // An earlier run killed mid-detach leaves the partition "detach pending": finish that.
     if (p.pendingDetach) await client.query(`alter table ${target.table} detach partition ${p.name} finalize`)
     else await client.query(`alter table ${target.table} detach partition ${p.name}${hasDefault ? '' : ' concurrently'}`)
-    await client.query(`drop table ${p.name}`)
+    await dropDetached(client, p.name)
     dropped.push(p.name)
   }
   return dropped
 }
 
+/**
+ * One batch: find where the next `batchRows` rows (in time, key order) end, then delete the
+ * key range up to there. A range delete walks the time index once; deleting by joining the
+ * selected keys back looked every row up a second time.
+ */
 function batchSql(target: Target, first: boolean): string {
-  const { table, column, key } = target
+  const { table, column, key, columnType } = target
   if (key === 'ctid') {
     return `with batch as (select ctid from ${table} where ${column} < $1 limit $2),
                  deleted as (delete from ${table} where ctid in (select ctid from batch) returning 1)
             select (select count(*) from deleted)::int as n, null::text as last_time, null::text as last_key`
   }
-  const after = first ? '' : `and (${column}, ${key}) > ($3::timestamptz, $4)`
-  return `with batch as (select ${column} as t, ${key} as k from ${table} where ${column} < $1 ${after} order by ${column}, ${key} limit $2),
-               deleted as (delete from ${table} d using batch where d.${key} = batch.k and d.${column} = batch.t returning 1),
-               last as (select t::text as last_time, k::text as last_key from batch order by t desc, k desc limit 1)
-          select (select count(*) from deleted)::int as n, last.last_time, last.last_key from (select 1) one left join last on true`
+  const after = first ? '' : `and (${column}, ${key}) > ($3::${columnType}, $4)`
+  return `with last as (
+                 select t, k from (select ${column} as t, ${key} as k from ${table} where ${column} < $1 ${after} order by ${column}, ${key} limit $2) batch
+                  order by t desc, k desc limit 1),
+               deleted as (
+                 delete from ${table} where ${column} < $1 ${after} and (${column}, ${key}) <= (select t, k from last) returning 1)
+          select (select count(*) from deleted)::int as n, (select t::text from last) as last_time, (select k::text from last) as last_key`
 }
 
 async function deleteInBatches(client: Client, target: Target, cutoff: Date, config: Config, run: StepRun, budgetEnds: number, result: RuleResult): Promise<void> {
@@ -197,7 +239,7 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
     result.wouldDropPartitions = [...expiredNames]
     return result
   }
-  if (expired.length > 0) {
+  if (target.partitioned) {
     await client.query(`set lock_timeout = ${config.retention.lockTimeoutMs}`)
     result.partitionsDropped = await dropPartitions(client, target, expired)
   }
