@@ -1,37 +1,30 @@
-/**
- * The two kinds of failure a user sees. A UsageError (bad flag, bad config, unknown service)
- * ends the command with exit 2 and one line; a StepFailure is what a step throws to fail
- * itself with a hint, and becomes part of the report rather than a stack trace.
- */
-export class UsageError extends Error {
+/** An error that also says what to do about it. */
+export class HintedError extends Error {
   readonly hint?: string
   constructor(message: string, hint?: string) {
     super(message)
-    this.name = 'UsageError'
+    this.name = new.target.name
     this.hint = hint
   }
 }
 
-export class StepFailure extends Error {
-  readonly hint?: string
+/**
+ * The kinds of failure a user sees. A UsageError (bad flag, bad config, unknown service)
+ * ends the command with exit 2 and one line; a StepFailure is what a step throws to fail
+ * itself with a hint, and becomes part of the report rather than a stack trace.
+ */
+export class UsageError extends HintedError {}
+
+export class StepFailure extends HintedError {
   readonly data?: Record<string, unknown>
   constructor(message: string, hint?: string, data?: Record<string, unknown>) {
-    super(message)
-    this.name = 'StepFailure'
-    this.hint = hint
+    super(message, hint)
     this.data = data
   }
 }
 
 /** Something outside our control failed (a service would not start): exit 1, one line and a hint. */
-export class OperationFailure extends Error {
-  readonly hint?: string
-  constructor(message: string, hint?: string) {
-    super(message)
-    this.name = 'OperationFailure'
-    this.hint = hint
-  }
-}
+export class OperationFailure extends HintedError {}
 
 /** Another run of the same job holds its lock: exit 3. */
 export class LockHeldError extends Error {

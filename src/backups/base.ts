@@ -5,7 +5,7 @@ import { StepFailure, UsageError } from '../errors.js'
 import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
 import { queryRows, withPostgres } from '../systems/postgres.js'
 import type { ServiceRuntimes } from '../systems/services.js'
-import { backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, type BackupManifest, type StoredBackup } from './store.js'
+import { backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
 
 /**
  * A physical base backup with pg_basebackup (tar, compressed, with the WAL it needs to be
@@ -35,7 +35,6 @@ export async function takeBaseBackup(config: Config, runtimes: ServiceRuntimes, 
   const checksum = await sha256Directory(temporary)
   const finished = new Date()
   const manifest: BackupManifest = {
-    manifestVersion: 1,
     id,
     kind: 'base',
     reason: 'manual',
@@ -45,12 +44,7 @@ export async function takeBaseBackup(config: Config, runtimes: ServiceRuntimes, 
     serverVersion: info.version,
     databaseBytes: Number(info.bytes),
     consistentAt: new Date(info.now).toISOString(),
-    host: config.host,
-    toolVersion: options.toolVersion,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: finished.getTime() - started.getTime(),
-    verifications: [],
+      ...manifestStamp(config.host, options.toolVersion, started, finished),
   }
   await commitBackup(dir, temporary, manifest)
   return { manifest, path: join(dir, dataName) }

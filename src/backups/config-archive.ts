@@ -4,7 +4,7 @@ import { isAbsolute, join, relative } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
-import { Checksum, backupId, commitBackup, prepareBackupDir, syncPath, temporaryPath, type BackupManifest, type StoredBackup } from './store.js'
+import { Checksum, backupId, commitBackup, prepareBackupDir, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
 
 /** A tar.gz of the configured paths (compose files, /etc/network-probe, ...), with a manifest. */
 export async function archiveConfig(config: Config, options: { reason: BackupManifest['reason']; toolVersion: string; signal?: AbortSignal }): Promise<StoredBackup> {
@@ -42,7 +42,6 @@ export async function archiveConfig(config: Config, options: { reason: BackupMan
   await syncPath(temporary)
   const finished = new Date()
   const manifest: BackupManifest = {
-    manifestVersion: 1,
     id,
     kind: 'config',
     reason: options.reason,
@@ -52,12 +51,7 @@ export async function archiveConfig(config: Config, options: { reason: BackupMan
     bytes: counter.bytes,
     paths: present,
     missingPaths: missing,
-    host: config.host,
-    toolVersion: options.toolVersion,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: finished.getTime() - started.getTime(),
-    verifications: [],
+      ...manifestStamp(config.host, options.toolVersion, started, finished),
   }
   await commitBackup(dir, temporary, manifest)
   return { manifest, path: join(dir, dataName) }

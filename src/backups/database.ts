@@ -8,7 +8,7 @@ import { StepFailure, UsageError } from '../errors.js'
 import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
 import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
-import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, type BackupManifest, type StoredBackup } from './store.js'
+import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
 
 /** Tables (not partitions: their parent's count covers them) with their exact row counts. */
 export async function tableCounts(client: Client): Promise<{ name: string; rows: number }[]> {
@@ -86,8 +86,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     await client.query('commit')
     const finished = new Date()
     const manifest: BackupManifest = {
-      manifestVersion: 1,
-      id,
+        id,
       kind: 'database',
       reason: options.reason,
       format,
@@ -97,12 +96,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
       serverVersion: info!.version,
       databaseBytes: Number(info!.bytes),
       tables,
-      host: config.host,
-      toolVersion: options.toolVersion,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationMs: finished.getTime() - started.getTime(),
-      verifications: [],
+      ...manifestStamp(config.host, options.toolVersion, started, finished),
     }
     await commitBackup(dir, temporary, manifest)
     return { manifest, path: join(dir, dataName) }

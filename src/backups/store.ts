@@ -199,3 +199,8 @@ export async function removeBackup(dir: string, backup: StoredBackup): Promise<v
 export async function removeLeftover(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true })
 }
+
+/** The fields every manifest shares: who wrote it, when, and no verification yet. */
+export function manifestStamp(host: string, toolVersion: string, started: Date, finished = new Date()): Pick<BackupManifest, 'manifestVersion' | 'host' | 'toolVersion' | 'startedAt' | 'finishedAt' | 'durationMs' | 'verifications'> {
+  return { manifestVersion: 1, host, toolVersion, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), verifications: [] }
+}

@@ -36,9 +36,7 @@ const STOP_GRACE_MS = 10_000
 const MAX_ROWS = 20_000_000
 
 /** A failure of the sandbox itself (a service would not start): exit 1, one line and a hint. */
-export class SandboxError extends OperationFailure {
-  override readonly name = 'SandboxError'
-}
+export class SandboxError extends OperationFailure {}
 
 export interface ComponentState {
   pid?: number

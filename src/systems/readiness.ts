@@ -3,6 +3,7 @@ import { describeError } from '../errors.js'
 import { probeHttp } from './http.js'
 import { closePostgres, connectPostgres } from './postgres.js'
 import { closeRedis, connectRedis } from './redis.js'
+import { sleep } from '../lib/time.js'
 
 export interface Readiness {
   ready: boolean
@@ -42,4 +43,15 @@ export async function checkReadiness(service: ServiceConfig, config: Config, tim
   } catch (error) {
     return { ready: false, detail: describeError(error) }
   }
+}
+
+/** Polls readiness until it holds or the service's readiness timeout runs out; no fixed sleeps. */
+export async function waitUntilReady(service: ServiceConfig, config: Config, pollMs = 200): Promise<Readiness> {
+  const deadline = Date.now() + service.readinessTimeoutMs
+  let ready = await checkReadiness(service, config, Math.min(2000, service.readinessTimeoutMs), true)
+  while (!ready.ready && Date.now() < deadline) {
+    await sleep(pollMs)
+    ready = await checkReadiness(service, config, Math.min(2000, Math.max(100, deadline - Date.now())), true)
+  }
+  return ready
 }

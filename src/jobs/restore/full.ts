@@ -4,7 +4,7 @@ import { compareCounts, createDatabase, dropDatabase, restoreInto } from '../../
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { closePostgres, connectPostgres, quoteIdent } from '../../systems/postgres.js'
-import { checkReadiness } from '../../systems/readiness.js'
+import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { RestoreContext } from './context.js'
 
@@ -100,12 +100,7 @@ export const swapStep: Step<RestoreContext> = {
       try {
         for (const service of services) {
           await runtimes.start(service)
-          const deadline = Date.now() + service.readinessTimeoutMs
-          let ready = await checkReadiness(service, config, 2000, true)
-          while (!ready.ready && Date.now() < deadline) {
-            await sleep(200)
-            ready = await checkReadiness(service, config, 2000, true)
-          }
+          const ready = await waitUntilReady(service, config)
           if (!ready.ready) throw new StepFailure(`${service.name} is not ready after the swap: ${ready.detail}`)
           note(`${service.name} ready`)
         }

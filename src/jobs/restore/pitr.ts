@@ -11,7 +11,7 @@ import { sleep } from '../../lib/time.js'
 import type { Step } from '../../report/runner.js'
 import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
-import { checkReadiness } from '../../systems/readiness.js'
+import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 import type { RestoreContext } from './context.js'
 
@@ -248,12 +248,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       await rename(state.dataDir, state.liveDir)
       try {
         await runtimes.start(service)
-        const deadline = Date.now() + service.readinessTimeoutMs
-        let ready = await checkReadiness(service, config, 2000, true)
-        while (!ready.ready && Date.now() < deadline) {
-          await sleep(200)
-          ready = await checkReadiness(service, config, 2000, true)
-        }
+        const ready = await waitUntilReady(service, config)
         if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
       } catch (error) {
         await runtimes.stop(service).catch(() => undefined)
