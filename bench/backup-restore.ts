@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/backup-restore.ts [--runs N] [--variants K,K] [--rows-per-day N] [--days N]
  *                                             [--fsync on|off] [--build] [--out FILE] [--raw FILE]
+ *   node --import tsx bench/backup-restore.ts --render RAW [--out FILE]   (the markdown of a --raw file again)
  *
  * Run as root (the management service runs under a private dockerd). Starts a PostgreSQL 15 of
  * its own (test/bed/postgres.ts), fills `network_probe` with the platform's schema and
@@ -93,6 +94,7 @@ interface Args {
   build: boolean;
   out?: string;
   raw?: string;
+  render?: string;
 }
 
 function parse(argv: string[]): Args {
@@ -107,6 +109,7 @@ function parse(argv: string[]): Args {
       build: { type: 'boolean', default: false },
       out: { type: 'string' },
       raw: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -120,7 +123,8 @@ function parse(argv: string[]): Args {
         '  --fsync on|off    PostgreSQL fsync/synchronous_commit (default on, as in production)\n' +
         '  --build           compile src/ into the private copy of the CLI instead of copying dist/\n' +
         '  --out FILE        also write the markdown section into FILE\n' +
-        '  --raw FILE        write every measurement as JSON\n',
+        '  --raw FILE        write every measurement as JSON\n' +
+        '  --render FILE     measure nothing: print the markdown section of a --raw FILE again\n',
     );
     process.exit(0);
   }
@@ -146,6 +150,7 @@ function parse(argv: string[]): Args {
     build: values.build ?? false,
     out: values.out,
     raw: values.raw,
+    render: values.render,
   };
 }
 
@@ -499,9 +504,174 @@ function leftovers(pids: number[], needles: string[]): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The markdown section, from the measurements alone (so `--render RAW` can redo it)
+
+export interface RawResult {
+  command: string;
+  date: string;
+  durationMs: number;
+  machine: string;
+  loadStart: string;
+  loadEnd: string;
+  origin: string;
+  gitHead: string;
+  dirty: number;
+  stale: number;
+  build: boolean;
+  settings: string;
+  dockerVersion: string;
+  runs: number;
+  days: number;
+  rowsPerDay: number;
+  database: { bytes: number; counts: Counts; loadMs: number };
+  variants: Variant[];
+  guide: GuideCycle[];
+  probe: Record<string, ProbeCycle[]>;
+  /** How the teardown went (set after it). */
+  teardown?: string;
+}
+
+export function render(r: RawResult): string[] {
+  const out: string[] = [];
+  const guide = r.guide;
+  const probe = new Map(Object.entries(r.probe));
+  const args = { variants: r.variants, runs: r.runs, days: r.days, build: r.build };
+  const commandLine = r.command;
+  const started = new Date(r.date);
+  const expected = r.database.counts;
+  const demo = r.database;
+  const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f));
+  const gBackup = med(guide, (c) => c.backupMs);
+  const gCycleBrief = med(guide, (c) => c.backupMs + c.restoreNoPreMs);
+  const gCycleScript = med(guide, (c) => c.backupMs + c.restoreMs);
+  const gLike = med(guide, (c) => c.backupMs + c.dropCreateMs + c.loadMs);
+  /** Median over rounds of (guide's value in round r) / (this setting's value in round r): paired, so load drifts cancel. */
+  const paired = (cs: ProbeCycle[], g: (c: GuideCycle) => number, p: (c: ProbeCycle) => number): number => median(cs.map((c, i) => g(guide[i]!) / p(c)));
+  type Sum = { v: Variant; cycle: number; pairedCycle: number; pairedScript: number; pairedLike: number; overhead: number; process: number; backup: number; restore: number; like: number; dumpStep: number; raw: number; sha: number; down: number; bytes: number; rawBytes: number; steps: Record<string, number> };
+  const sums: Sum[] = args.variants.map((v) => {
+    const cs = probe.get(v.key)!;
+    const stepIds = Object.keys(cs[0]!.steps);
+    return {
+      v,
+      cycle: med(cs, (c) => c.backupMs + c.restoreMs),
+      pairedCycle: paired(cs, (g) => g.backupMs + g.restoreNoPreMs, (c) => c.backupMs + c.restoreMs),
+      pairedScript: paired(cs, (g) => g.backupMs + g.restoreMs, (c) => c.backupMs + c.restoreMs),
+      pairedLike: paired(cs, (g) => g.backupMs + g.dropCreateMs + g.loadMs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
+      overhead: med(cs, (c) => (c.backupMs - c.rawDumpMs) / c.backupMs),
+      process: med(cs, (c) => c.restoreMs - Object.values(c.steps).reduce((a, b) => a + b, 0)),
+      backup: med(cs, (c) => c.backupMs),
+      restore: med(cs, (c) => c.restoreMs),
+      like: med(cs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
+      dumpStep: med(cs, (c) => c.dumpStepMs),
+      raw: med(cs, (c) => c.rawDumpMs),
+      sha: med(cs, (c) => c.sha256Ms),
+      down: med(cs, (c) => c.downtimeMs),
+      bytes: med(cs, (c) => c.bytes),
+      rawBytes: med(cs, (c) => c.rawBytes),
+      steps: Object.fromEntries(stepIds.map((id) => [id, med(cs, (c) => c.steps[id] ?? 0)])),
+    };
+  });
+  const best = [...sums].sort((a, b) => a.cycle - b.cycle)[0]!;
+  const bestLike = [...sums].sort((a, b) => a.like - b.like)[0]!;
+  const checksumOk = sums.filter((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE);
+  const defaults = sums.find((s) => s.v.key === 'custom-z6');
+
+  const { loadStart, loadEnd, gitHead, dirty, dockerVersion, settings } = r;
+  const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US');
+  out.push(
+    '## Issue 4: backup and full restore',
+    '',
+    `- Command: ${code(commandLine)} (as root, from the repository root${args.build ? '' : ', after `npm run build`'})`,
+    `- Date: ${started.toISOString()}; whole run ${seconds(r.durationMs)}`,
+    `- Machine: ${r.machine}; load average ${loadStart} at the start, ${loadEnd} at the end (shared, noisy machine: compare medians and ratios measured in the same run). Everything on 127.0.0.1; backups and the database on the same disk; the 1 GB database fits in the page cache.`,
+    `- probe-ops: run as \`node bin/run.js\` from ${r.origin} (source: commit ${gitHead}${dirty > 0 ? ` plus ${dirty} uncommitted change(s) under src/` : ''}${r.stale > 0 ? `; **dist/ was older than ${r.stale} file(s) of src/**` : ''})`,
+    `- PostgreSQL (test/bed/postgres.ts \`startPostgres()\`, on the host): ${settings}`,
+    `- Database: \`${DATABASE}\`, the platform schema of src/sandbox/schema.ts (10 agents, 50 tasks, ${rows} task results over ${args.days} days, indexes and constraints of INDEX_SQL), VACUUM (FREEZE, ANALYZE)d: pg_database_size ${mb(demo.bytes)}.`,
+    `- Management service: a sleeper container \`management\` under a private dockerd ${dockerVersion} (test/bed/docker.ts); its health URL is served by the bench (200 when a new connection to \`${DATABASE}\` answers \`select 1\`). probe-ops stops and starts it through Docker (\`restore.stopServices: [management]\`, stopGraceSeconds 10, readiness timeout 60 s); the guide's script with \`docker stop/start management\`.`,
+    `- Method: ${args.runs} rounds; each round runs every contender once, the order rotating by one each round. A cycle is a backup, then (untimed) some rows deleted (1 % of task_results, one user), then a full restore; every restore is verified: every table's row count equals the count at the backup, the probe-ops pre-restore database holds the changed counts. Untimed between cycles: the pre-restore database and the backups removed, VACUUM (FREEZE, ANALYZE), CHECKPOINT. Before a probe-ops restore the bench waits, untimed, for the wall-clock second after the backup ended (backup ids have a one-second resolution: a safety backup started in the same second as the backup overwrites it). Wall times from spawn to exit, measured by the bench; probe-ops's step times from its \`--json\` report. Medians of the ${args.runs} runs.`,
+    `- The guide: bench/guide/backup-database.sh (the guide names it but does not show it: the usual \`pg_dump network_probe | gzip > network_probe_DATE.sql.gz\`, plain SQL, gzip -6) and bench/guide/disaster-recovery.sh (the guide's script; changes marked BENCH CHANGE in its header: host psql instead of \`docker exec postgres psql\`, \`docker\` instead of \`docker-compose\`, phase timestamps). Its \`full\` restore first takes a pre-recovery backup (the same backup script), then stop, DROP, CREATE, \`gunzip -c | psql\`, start. "Guide cycle" below is backup + restore **without** that pre-recovery backup (the brief's \`pg_dump | gzip\`, then DROP/CREATE/\`gunzip | psql\`; its time is the script's minus the pre-recovery backup's, from the script's timestamps); "guide script as written" includes it.`,
+    '',
+    '### 1. End to end: backup, then full restore',
+    '',
+    table(
+      ['contender (median of runs)', 'backup', 'restore', 'cycle', 'dump size', 'guide cycle / this', 'per round', 'guide script / this', 'per round'],
+      [
+        ['guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`', seconds(gBackup), seconds(med(guide, (c) => c.restoreNoPreMs)), seconds(gCycleBrief), mb(med(guide, (c) => c.fileBytes)), '1.00×', '', ratio(gCycleScript, gCycleBrief), ''],
+        ['guide: disaster-recovery.sh as written (+ pre-recovery backup)', seconds(gBackup), seconds(med(guide, (c) => c.restoreMs)), seconds(gCycleScript), mb(med(guide, (c) => c.fileBytes)), ratio(gCycleBrief, gCycleScript), '', '1.00×', ''],
+        ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.backup), seconds(s.restore), seconds(s.cycle), mb(s.bytes), ratio(gCycleBrief, s.cycle), `${s.pairedCycle.toFixed(2)}×`, ratio(gCycleScript, s.cycle), `${s.pairedScript.toFixed(2)}×`]),
+      ],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    '"Per round": the median over the rounds of the ratio within each round (guide and setting measured minutes apart), which cancels slow drifts of the machine\'s load; the other ratio columns divide medians.',
+    '',
+    `The guide's restore, split (medians, from its timestamps): pre-recovery backup ${seconds(med(guide, (c) => c.preBackupMs))}, \`docker stop\` ${seconds(med(guide, (c) => c.stopMs))}, DROP + CREATE ${seconds(med(guide, (c) => c.dropCreateMs))}, \`gunzip -c | psql\` ${seconds(med(guide, (c) => c.loadMs))}, \`docker start\` ${seconds(med(guide, (c) => c.startMs))}; psql printed ${Math.max(...guide.map((c) => c.psqlErrors))} ERROR lines at most in a run.`,
+    '',
+    'Where `probe-ops restore --mode full` spends its time (median of each step\'s `durationMs`; "process" is the median of the wall time not in any step: node start, config, report; medians of parts need not add up to the median of the whole):',
+    '',
+    table(
+      ['probe-ops setting', ...Object.keys(sums[0]!.steps), 'process', 'restore (wall)'],
+      sums.map((s) => [s.v.label, ...Object.keys(sums[0]!.steps).map((id) => seconds(s.steps[id] ?? 0)), seconds(s.process), seconds(s.restore)]),
+      ['l', ...Object.keys(sums[0]!.steps).map(() => 'r' as const), 'r', 'r'],
+    ),
+    '',
+    'Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup\'s `dump` step + the restore\'s `restore` step, i.e. without verify, safety backup, count check and swap):',
+    '',
+    table(
+      ['contender', 'dump', 'restore', 'dump + restore', 'guide / this', 'per round'],
+      [
+        ['guide', seconds(gBackup), seconds(med(guide, (c) => c.dropCreateMs + c.loadMs)), seconds(gLike), '1.00×', ''],
+        ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.dumpStep), seconds(s.steps.restore ?? 0), seconds(s.like), ratio(gLike, s.like), `${s.pairedLike.toFixed(2)}×`]),
+      ],
+      ['l', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    '### 2. The cost of the checksum',
+    '',
+    'The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product\'s own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.',
+    '',
+    table(
+      ['probe-ops setting', 'bare pg_dump', 'probe-ops backup (wall)', 'dump step', 'SHA-256 of the data', 'SHA-256 / backup', 'all probe-ops overhead / backup'],
+      sums.map((s) => [s.v.label, seconds(s.raw), seconds(s.backup), seconds(s.dumpStep), seconds(s.sha), pct(s.sha / s.backup), pct(s.overhead)]),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    'The last column is the median over the runs of (probe-ops backup − bare pg_dump) / probe-ops backup: node start, the exact row counts of every table for the manifest, the checksum, fsync and the manifest together. The two dumps ran one after the other on a shared machine, so this difference is noisy (it can come out negative); the SHA-256 column is the checksum alone.',
+    '',
+    '### 3. Downtime of the management service during a full restore',
+    '',
+    table(
+      ['contender', 'restore (wall)', 'management down', 'down / restore'],
+      [
+        ['guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)', seconds(med(guide, (c) => c.restoreMs)), seconds(med(guide, (c) => c.downMs)), pct(med(guide, (c) => c.downMs / c.restoreMs))],
+        ...sums.map((s) => [`probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`, seconds(s.restore), seconds(s.down), pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs))]),
+      ],
+      ['l', 'r', 'r', 'r'],
+    ),
+    '',
+    `In the guide's restore \`${DATABASE}\` does not exist or is partly loaded for ${seconds(med(guide, (c) => c.databaseGoneMs))} (DROP .. end of psql), and nothing checks the result; probe-ops's live database is whole at every moment.`,
+    '',
+    '### Verdicts',
+    '',
+    `- Target 1 (probe-ops cycle at least ${TARGET_SPEEDUP}× faster than the guide's): ${met(gCycleBrief / best.cycle >= TARGET_SPEEDUP)}: the fastest setting, ${best.v.label}, takes ${seconds(best.cycle)} against the guide cycle's ${seconds(gCycleBrief)} (${ratio(gCycleBrief, best.cycle)}, per round ${best.pairedCycle.toFixed(2)}×; ${ratio(gCycleScript, best.cycle)} against the guide script as written, with its pre-recovery backup). Like for like (dump + restore alone): ${ratio(gLike, bestLike.like)} with ${bestLike.v.label}.${defaults ? ` The default setting (${defaults.v.label}): ${ratio(gCycleBrief, defaults.cycle)}.` : ''}`,
+    `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${checksumOk.length === sums.length ? met(true) : checksumOk.length === 0 ? met(false) : `**met for ${checksumOk.map((s) => s.v.key).join(', ')}; not met for ${sums.filter((s) => !checksumOk.includes(s)).map((s) => s.v.key).join(', ')}**`}: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time (for the custom format an upper bound: the product hashes while pg_dump streams).`,
+    `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
+    '',
+  );
+  if (r.teardown) out.push(`Teardown: ${r.teardown}`, '');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
+  if (args.render) {
+    const markdown = render(JSON.parse(readFileSync(args.render, 'utf8')) as RawResult).join('\n');
+    process.stdout.write(`${markdown}\n`);
+    if (args.out) writeFileSync(args.out, `${markdown}\n`);
+    return 0;
+  }
   if (process.getuid?.() !== 0) throw new Error('run this as root: the management service runs under a private dockerd, PostgreSQL as the postgres user');
   const commandLine = `node --import tsx bench/backup-restore.ts ${argv.join(' ')}`.trim();
   const teardown = new Teardown(log);
@@ -531,7 +701,7 @@ export async function main(argv: string[]): Promise<number> {
   const started = new Date();
   const loadStart = loadavg();
   const out: string[] = [];
-  const raw: Record<string, unknown> = { command: commandLine, date: started.toISOString() };
+  let result: RawResult | undefined;
 
   try {
     const cli = await snapshotCli(ROOT, { build: args.build, log });
@@ -596,7 +766,6 @@ export async function main(argv: string[]): Promise<number> {
     const demo = await createDemoDatabase(info, args);
     const expected = await counts(info, DATABASE);
     log(`demo database: ${mb(demo.bytes)} (pg_database_size), ${describeCounts(expected)}, made in ${seconds(demo.loadMs)}`);
-    raw.database = { bytes: demo.bytes, counts: expected, loadMs: demo.loadMs };
     const settings = await pgSettings(info);
 
     const env = cleanEnv({
@@ -636,143 +805,45 @@ export async function main(argv: string[]): Promise<number> {
         if (left.length > 0) throw new Error(`databases left behind after ${key}: ${left.join(', ')}`);
       }
     }
-    raw.guide = guide;
-    raw.probe = Object.fromEntries(probe);
 
-    // ------------------------------------------------------------------ summary
-    const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f));
-    const gBackup = med(guide, (c) => c.backupMs);
-    const gCycleBrief = med(guide, (c) => c.backupMs + c.restoreNoPreMs);
-    const gCycleScript = med(guide, (c) => c.backupMs + c.restoreMs);
-    const gLike = med(guide, (c) => c.backupMs + c.dropCreateMs + c.loadMs);
-    /** Median over rounds of (guide's value in round r) / (this setting's value in round r): paired, so load drifts cancel. */
-    const paired = (cs: ProbeCycle[], g: (c: GuideCycle) => number, p: (c: ProbeCycle) => number): number => median(cs.map((c, i) => g(guide[i]!) / p(c)));
-    type Sum = { v: Variant; cycle: number; pairedCycle: number; pairedScript: number; pairedLike: number; overhead: number; backup: number; restore: number; like: number; dumpStep: number; raw: number; sha: number; down: number; bytes: number; rawBytes: number; steps: Record<string, number> };
-    const sums: Sum[] = args.variants.map((v) => {
-      const cs = probe.get(v.key)!;
-      const stepIds = Object.keys(cs[0]!.steps);
-      return {
-        v,
-        cycle: med(cs, (c) => c.backupMs + c.restoreMs),
-        pairedCycle: paired(cs, (g) => g.backupMs + g.restoreNoPreMs, (c) => c.backupMs + c.restoreMs),
-        pairedScript: paired(cs, (g) => g.backupMs + g.restoreMs, (c) => c.backupMs + c.restoreMs),
-        pairedLike: paired(cs, (g) => g.backupMs + g.dropCreateMs + g.loadMs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
-        overhead: med(cs, (c) => (c.backupMs - c.rawDumpMs) / c.backupMs),
-        backup: med(cs, (c) => c.backupMs),
-        restore: med(cs, (c) => c.restoreMs),
-        like: med(cs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
-        dumpStep: med(cs, (c) => c.dumpStepMs),
-        raw: med(cs, (c) => c.rawDumpMs),
-        sha: med(cs, (c) => c.sha256Ms),
-        down: med(cs, (c) => c.downtimeMs),
-        bytes: med(cs, (c) => c.bytes),
-        rawBytes: med(cs, (c) => c.rawBytes),
-        steps: Object.fromEntries(stepIds.map((id) => [id, med(cs, (c) => c.steps[id] ?? 0)])),
-      };
-    });
-    const best = [...sums].sort((a, b) => a.cycle - b.cycle)[0]!;
-    const bestLike = [...sums].sort((a, b) => a.like - b.like)[0]!;
-
-    const loadEnd = loadavg();
-    const gitHead = sh('git', ['rev-parse', '--short', 'HEAD']);
-    const dirty = sh('git', ['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length;
-    const dockerVersion = (await dockerCli(engine.info, ['version', '--format', '{{.Server.Version}}'])).stdout.trim();
-    const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US');
-    out.push(
-      '## Issue 4: backup and full restore',
-      '',
-      `- Command: ${code(commandLine)} (as root, from the repository root${args.build ? '' : ', after `npm run build`'})`,
-      `- Date: ${started.toISOString()}; whole run ${seconds(Date.now() - started.getTime())}`,
-      `- Machine: ${machine()}; load average ${loadStart} at the start, ${loadEnd} at the end (shared, noisy machine: compare medians and ratios measured in the same run). Everything on 127.0.0.1; backups and the database on the same disk; the 1 GB database fits in the page cache.`,
-      `- probe-ops: run as \`node bin/run.js\` from ${cli.origin} (source: commit ${gitHead}${dirty > 0 ? ` plus ${dirty} uncommitted change(s) under src/` : ''}${cli.stale.length > 0 ? `; **dist/ was older than ${cli.stale.length} file(s) of src/**` : ''})`,
-      `- PostgreSQL (test/bed/postgres.ts \`startPostgres()\`, on the host): ${settings}`,
-      `- Database: \`${DATABASE}\`, the platform schema of src/sandbox/schema.ts (10 agents, 50 tasks, ${rows} task results over ${args.days} days, indexes and constraints of INDEX_SQL), VACUUM (FREEZE, ANALYZE)d: pg_database_size ${mb(demo.bytes)}.`,
-      `- Management service: a sleeper container \`management\` under a private dockerd ${dockerVersion} (test/bed/docker.ts); its health URL is served by the bench (200 when a new connection to \`${DATABASE}\` answers \`select 1\`). probe-ops stops and starts it through Docker (\`restore.stopServices: [management]\`, stopGraceSeconds 10, readiness timeout 60 s); the guide's script with \`docker stop/start management\`.`,
-      `- Method: ${args.runs} rounds; each round runs every contender once, the order rotating by one each round. A cycle is a backup, then (untimed) some rows deleted (1 % of task_results, one user), then a full restore; every restore is verified: every table's row count equals the count at the backup, the probe-ops pre-restore database holds the changed counts. Untimed between cycles: the pre-restore database and the backups removed, VACUUM (FREEZE, ANALYZE), CHECKPOINT. Before a probe-ops restore the bench waits, untimed, for the wall-clock second after the backup ended (backup ids have a one-second resolution: a safety backup started in the same second as the backup overwrites it). Wall times from spawn to exit, measured by the bench; probe-ops's step times from its \`--json\` report. Medians of the ${args.runs} runs.`,
-      `- The guide: bench/guide/backup-database.sh (the guide names it but does not show it: the usual \`pg_dump network_probe | gzip > network_probe_DATE.sql.gz\`, plain SQL, gzip -6) and bench/guide/disaster-recovery.sh (the guide's script; changes marked BENCH CHANGE in its header: host psql instead of \`docker exec postgres psql\`, \`docker\` instead of \`docker-compose\`, phase timestamps). Its \`full\` restore first takes a pre-recovery backup (the same backup script), then stop, DROP, CREATE, \`gunzip -c | psql\`, start. "Guide cycle" below is backup + restore **without** that pre-recovery backup (the brief's \`pg_dump | gzip\`, then DROP/CREATE/\`gunzip | psql\`; its time is the script's minus the pre-recovery backup's, from the script's timestamps); "guide script as written" includes it.`,
-      '',
-      '### 1. End to end: backup, then full restore',
-      '',
-      table(
-        ['contender (median of runs)', 'backup', 'restore', 'cycle', 'dump size', 'guide cycle / this', 'per round', 'guide script / this', 'per round'],
-        [
-          ['guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`', seconds(gBackup), seconds(med(guide, (c) => c.restoreNoPreMs)), seconds(gCycleBrief), mb(med(guide, (c) => c.fileBytes)), '1.00×', '', ratio(gCycleScript, gCycleBrief), ''],
-          ['guide: disaster-recovery.sh as written (+ pre-recovery backup)', seconds(gBackup), seconds(med(guide, (c) => c.restoreMs)), seconds(gCycleScript), mb(med(guide, (c) => c.fileBytes)), ratio(gCycleBrief, gCycleScript), '', '1.00×', ''],
-          ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.backup), seconds(s.restore), seconds(s.cycle), mb(s.bytes), ratio(gCycleBrief, s.cycle), `${s.pairedCycle.toFixed(2)}×`, ratio(gCycleScript, s.cycle), `${s.pairedScript.toFixed(2)}×`]),
-        ],
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-      ),
-      '',
-      '"Per round": the median over the rounds of the ratio within each round (guide and setting measured minutes apart), which cancels slow drifts of the machine\'s load; the other ratio columns divide medians.',
-      '',
-      `The guide's restore, split (medians, from its timestamps): pre-recovery backup ${seconds(med(guide, (c) => c.preBackupMs))}, \`docker stop\` ${seconds(med(guide, (c) => c.stopMs))}, DROP + CREATE ${seconds(med(guide, (c) => c.dropCreateMs))}, \`gunzip -c | psql\` ${seconds(med(guide, (c) => c.loadMs))}, \`docker start\` ${seconds(med(guide, (c) => c.startMs))}; psql printed ${Math.max(...guide.map((c) => c.psqlErrors))} ERROR lines at most in a run.`,
-      '',
-      'Where `probe-ops restore --mode full` spends its time (median of each step\'s `durationMs`; "process" is the wall time not in any step: node start, config, report):',
-      '',
-      table(
-        ['probe-ops setting', ...Object.keys(sums[0]!.steps), 'process', 'restore (wall)'],
-        sums.map((s) => [s.v.label, ...Object.keys(sums[0]!.steps).map((id) => seconds(s.steps[id] ?? 0)), seconds(s.restore - Object.values(s.steps).reduce((a, b) => a + b, 0)), seconds(s.restore)]),
-        ['l', ...Object.keys(sums[0]!.steps).map(() => 'r' as const), 'r', 'r'],
-      ),
-      '',
-      'Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup\'s `dump` step + the restore\'s `restore` step, i.e. without verify, safety backup, count check and swap):',
-      '',
-      table(
-        ['contender', 'dump', 'restore', 'dump + restore', 'guide / this', 'per round'],
-        [
-          ['guide', seconds(gBackup), seconds(med(guide, (c) => c.dropCreateMs + c.loadMs)), seconds(gLike), '1.00×', ''],
-          ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.dumpStep), seconds(s.steps.restore ?? 0), seconds(s.like), ratio(gLike, s.like), `${s.pairedLike.toFixed(2)}×`]),
-        ],
-        ['l', 'r', 'r', 'r', 'r', 'r'],
-      ),
-      '',
-      '### 2. The cost of the checksum',
-      '',
-      'The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product\'s own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.',
-      '',
-      table(
-        ['probe-ops setting', 'bare pg_dump', 'probe-ops backup (wall)', 'dump step', 'SHA-256 of the data', 'SHA-256 / backup', 'all probe-ops overhead / backup'],
-        sums.map((s) => [s.v.label, seconds(s.raw), seconds(s.backup), seconds(s.dumpStep), seconds(s.sha), pct(s.sha / s.backup), pct(s.overhead)]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-      ),
-      '',
-      'The last column is the median over the runs of (probe-ops backup − bare pg_dump) / probe-ops backup: node start, the exact row counts of every table for the manifest, the checksum, fsync and the manifest together. The two dumps ran one after the other on a shared machine, so this difference is noisy (it can come out negative); the SHA-256 column is the checksum alone.',
-      '',
-      '### 3. Downtime of the management service during a full restore',
-      '',
-      table(
-        ['contender', 'restore (wall)', 'management down', 'down / restore'],
-        [
-          ['guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)', seconds(med(guide, (c) => c.restoreMs)), seconds(med(guide, (c) => c.downMs)), pct(med(guide, (c) => c.downMs / c.restoreMs))],
-          ...sums.map((s) => [`probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`, seconds(s.restore), seconds(s.down), pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs))]),
-        ],
-        ['l', 'r', 'r', 'r'],
-      ),
-      '',
-      `In the guide's restore \`${DATABASE}\` does not exist or is partly loaded for ${seconds(med(guide, (c) => c.databaseGoneMs))} (DROP .. end of psql), and nothing checks the result; probe-ops's live database is whole at every moment.`,
-      '',
-      '### Verdicts',
-      '',
-      `- Target 1 (probe-ops cycle at least ${TARGET_SPEEDUP}× faster than the guide's): ${met(gCycleBrief / best.cycle >= TARGET_SPEEDUP)}: the fastest setting, ${best.v.label}, takes ${seconds(best.cycle)} against the guide cycle's ${seconds(gCycleBrief)} (${ratio(gCycleBrief, best.cycle)}, per round ${best.pairedCycle.toFixed(2)}×; ${ratio(gCycleScript, best.cycle)} against the guide script as written, with its pre-recovery backup). Like for like (dump + restore alone): ${ratio(gLike, bestLike.like)} with ${bestLike.v.label}. The default setting (custom, -Z6): ${ratio(gCycleBrief, sums.find((s) => s.v.key === 'custom-z6')?.cycle ?? NaN)}.`,
-      `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${met(sums.every((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE))}: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time.`,
-      `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
-      '',
-    );
-    raw.summary = { guide: { backup: gBackup, cycleBrief: gCycleBrief, cycleScript: gCycleScript, like: gLike }, probe: sums.map((s) => ({ ...s, v: s.v.key })) };
+    // ------------------------------------------------------------------ results
+    result = {
+      command: commandLine,
+      date: started.toISOString(),
+      durationMs: Date.now() - started.getTime(),
+      machine: machine(),
+      loadStart,
+      loadEnd: loadavg(),
+      origin: cli.origin,
+      gitHead: sh('git', ['rev-parse', '--short', 'HEAD']),
+      dirty: sh('git', ['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length,
+      stale: cli.stale.length,
+      build: args.build,
+      settings,
+      dockerVersion: (await dockerCli(engine.info, ['version', '--format', '{{.Server.Version}}'])).stdout.trim(),
+      runs: args.runs,
+      days: args.days,
+      rowsPerDay: args.rowsPerDay,
+      database: { bytes: demo.bytes, counts: expected, loadMs: demo.loadMs },
+      variants: args.variants,
+      guide,
+      probe: Object.fromEntries(probe),
+    };
   } finally {
     const problems = await teardown.run();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     for (const p of problems) log(`teardown problem: ${p}`);
     const left = reportLeftovers();
-    if (out.length > 0) {
-      out.push(`Teardown: ${problems.length === 0 && left.length === 0 ? 'everything stopped and removed, nothing left running (checked in /proc).' : `PROBLEMS: ${[...problems, ...left].join('; ')}`}`, '');
+    if (result) {
+      result.teardown = problems.length === 0 && left.length === 0 ? 'everything stopped and removed, nothing left running (checked in /proc).' : `PROBLEMS: ${[...problems, ...left].join('; ')}`;
+      out.push(...render(result));
     }
   }
   const markdown = out.join('\n');
   process.stdout.write(`${markdown}\n`);
   if (args.out) writeFileSync(args.out, `${markdown}\n`);
-  if (args.raw) writeFileSync(args.raw, `${JSON.stringify(raw, null, 2)}\n`);
+  if (args.raw && result) writeFileSync(args.raw, `${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }
 

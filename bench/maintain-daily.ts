@@ -19,14 +19,17 @@
  *      to count the deleted rows that stayed deleted (and lets probe-ops run again to finish);
  *   B. the guide's `VACUUM ANALYZE;` + `REINDEX DATABASE` (two psql calls, as the script does)
  *      against `--only vacuum,reindex` (reindex.minIndexBytes 0, minBloatPercent 10), on a copy
- *      where the DELETE has left dead rows and bloated indexes: the writer's longest wait;
- *   C. `--only retention` on the same rows partitioned by day (and on a --small-rows subset);
+ *      where the DELETE has left dead rows and bloated indexes, once with probe-ops' own bloat
+ *      estimate and once with pgstattuple installed (its pgstatindex method): the writer's
+ *      longest wait, what each method finds bloated;
+ *   C. `--only retention` on the same rows partitioned by day (and on a --small-rows subset),
+ *      with the server log's ERROR lines (and their DETAIL/STATEMENT) of every run;
  *   D. the whole `maintain daily` run, step by step.
  * Prints markdown on stdout, progress on stderr; writes nothing into the repository. Tears
  * everything down at the end, on failure and on SIGINT/SIGTERM too.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -436,6 +439,47 @@ interface PartitionDetail {
   /** Tables named like a partition that are no longer attached: detached, never dropped. */
   orphans: string[];
   orphanRows: number;
+  /** The server log's ERROR entries (with their DETAIL, CONTEXT, STATEMENT lines) during the run. */
+  serverErrors: string[];
+}
+
+/** Bytes of the server log so far. */
+function logSize(): number {
+  return statSync(info.logFile).size;
+}
+
+/**
+ * The ERROR entries the server logged since `from` (byte offset), each with the lines that
+ * belong to it (DETAIL/HINT/CONTEXT/STATEMENT of the same backend, tab-indented continuations).
+ * The log's default prefix does not name the database, so every ERROR of the server is kept
+ * (the server is the bench's own; during a partitioned run only probe-ops and the writer use it).
+ */
+function serverErrorsSince(from: number): string[] {
+  const text = readFileSync(info.logFile).subarray(from).toString('utf8');
+  const entries: string[] = [];
+  let current: string[] | undefined;
+  let pid: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^\S+ \S+ \S+ \[(\d+)\] (\w+):\s+(.*)$/.exec(line);
+    if (m) {
+      if (m[2] === 'ERROR') {
+        if (current) entries.push(current.join('\n'));
+        current = [`ERROR: ${m[3]}`];
+        pid = m[1];
+        continue;
+      }
+      if (current && m[1] === pid && ['DETAIL', 'HINT', 'CONTEXT', 'STATEMENT'].includes(m[2]!)) {
+        current.push(`${m[2]}: ${m[3]}`);
+        continue;
+      }
+      if (current) entries.push(current.join('\n'));
+      current = undefined;
+      continue;
+    }
+    if (current && line.startsWith('\t')) current.push(`  ${line.trim()}`);
+  }
+  if (current) entries.push(current.join('\n'));
+  return entries;
 }
 
 /** Retention on the partitioned table; a failed run is a result here, not the end of the bench. */
@@ -443,9 +487,13 @@ function partitionedRetention(batchRows: number) {
   return async (db: string): Promise<BodyResult<PartitionDetail>> => {
     const config = writeConfig(db, { batchRows });
     const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
+    const logFrom = logSize();
     const start = epochNow();
     const { r, report } = await probeOps(config, ['--only', 'retention']);
     const s = step(report, 'retention');
+    // The writer's inserts overlap the run by AFTER_MS more; a short wait lets their errors land too.
+    await sleep(AFTER_MS);
+    const serverErrors = serverErrorsSince(logFrom);
     const rules = (s.data as { rules?: RuleData[] } | undefined)?.rules;
     const after = await countRows(sql, db, cutoff);
     const orphans = await sql<{ name: string; n: string }>(
@@ -467,6 +515,7 @@ function partitionedRetention(batchRows: number) {
         left: after.older,
         orphans: orphans.map((o) => o.name),
         orphanRows: orphans.reduce((sum, o) => sum + Number(o.n), 0),
+        serverErrors,
       },
     };
   };
@@ -509,7 +558,10 @@ async function guideVacuumReindex(db: string): Promise<BodyResult<VacReindexDeta
   };
 }
 
-async function probeVacuumReindex(db: string): Promise<BodyResult<VacReindexDetail>> {
+function probeVacuumReindex(opts: { pgstattuple: boolean }) {
+  return async (db: string): Promise<BodyResult<VacReindexDetail>> => {
+  // Installed before the timing starts: reindex.ts then measures bloat with pgstatindex().
+  if (opts.pgstattuple) await sql(db, 'create extension if not exists pgstattuple');
   const config = writeConfig(db, { reindex: true });
   const before = await indexBytes(db);
   const start = epochNow();
@@ -529,6 +581,7 @@ async function probeVacuumReindex(db: string): Promise<BodyResult<VacReindexDeta
     window: { start, end: start + r.ms },
     windows: { vacuum: { start, end: vEnd }, reindex: { start: vEnd, end: start + r.ms } },
     detail: { vacuumMs: v.durationMs, reindexMs: x.durationMs, indexBytesBefore: before, indexBytesAfter: after, rebuilt: rebuilt.join(', ') || 'none', estimated },
+  };
   };
 }
 
@@ -766,7 +819,7 @@ async function main(): Promise<void> {
     log(`chosen batchRows ${chosen.batchRows} (ratio ${fmtX(chosen.ratio)}, longest batch ${fmt(chosen.longestTxMax)}, writer p99 ${fmt(chosen.writer.p99)} vs DELETE ${fmt(del.writer.p99)})`);
 
     // ---- A′: the batch statement's own cost, in-process (no writer, no probe-ops start-up)
-    const shapes: Shape[] = ['single', 'probe-ops', 'range'];
+    const shapes: Shape[] = ['single', 'probe-ops', 'join', 'range'];
     const A2: Array<{ run: number; shape: Shape } & ShapeResult> = [];
     for (let run = 1; run <= args.runs; run++) {
       for (const shape of rotate(shapes, run - 1)) {
@@ -795,7 +848,8 @@ async function main(): Promise<void> {
     for (let run = 1; run <= args.runs; run++) {
       const contenders: Array<[string, (db: string) => Promise<BodyResult<VacReindexDetail>>]> = [
         ['guide VACUUM ANALYZE; REINDEX DATABASE', guideVacuumReindex],
-        ['probe-ops --only vacuum,reindex', probeVacuumReindex],
+        ['probe-ops --only vacuum,reindex', probeVacuumReindex({ pgstattuple: false })],
+        ['probe-ops --only vacuum,reindex, pgstattuple installed', probeVacuumReindex({ pgstattuple: true })],
       ];
       for (const [label, body] of rotate(contenders, run - 1)) B.push(await measured(label, 'tpl_bloated', run, body));
     }
@@ -882,11 +936,15 @@ async function main(): Promise<void> {
         ['contender', 'killed after', 'old rows', 'deleted rows that stayed deleted', 'server backend after the kill', 'next run'],
         K.map((m) => {
           const d = m.detail;
+          // What the kill hit is read from the rows, not assumed: a statement that committed before the
+          // kill (or before pg_terminate_backend) kept everything, and says so.
           const backend = d.finishedBeforeKill
             ? 'the client had finished before the kill'
             : d.terminated
-            ? `pg_terminate_backend: gone in ${fmt(d.backendEndedAfterKillMs)}, rolled back`
-            : `kept running ${fmt(d.backendEndedAfterKillMs)} more`;
+            ? d.kept === 0
+              ? `pg_terminate_backend: gone in ${fmt(d.backendEndedAfterKillMs)}, rolled back`
+              : `pg_terminate_backend came too late: the DELETE had committed (gone in ${fmt(d.backendEndedAfterKillMs)})`
+            : `kept running ${fmt(d.backendEndedAfterKillMs)} more${d.resume && d.kept === d.before ? ' (every batch had committed: nothing was left to interrupt)' : ''}`;
           const next = d.resume
             ? `exit ${d.resume.exitCode}, took over the dead run's lock, deleted ${fmtN(d.resume.deleted)} more in ${fmt(d.resume.ms)}; ${fmtN(d.resume.left)} old rows left`
             : '–';
@@ -906,14 +964,14 @@ async function main(): Promise<void> {
     const shapeMs = (shape: Shape, run: number): number => A2.find((x) => x.shape === shape && x.run === run)!.ms;
     out.push(`#### A′. Where retention's time goes: the batch statement alone (in-process, batchRows ${chosen.batchRows}, no writer)`, '');
     out.push(
-      'The same deletes sent from the bench process over one connection, so without probe-ops\' start-up: the guide\'s single DELETE; the statement `retention.ts` sends per batch (selects the batch\'s keys in a CTE, then deletes by joining back on (id, execution_time): one index probe per row); and the same batches as key ranges (the batch\'s last key by an index scan with OFFSET n−1, then `DELETE … WHERE (execution_time, id) > cursor AND (execution_time, id) <= last`). Each batch is its own transaction. bench/maintain/batch-shapes.ts.',
+      'The same deletes sent from the bench process over one connection, so without probe-ops\' start-up: the guide\'s single DELETE; the statement `retention.ts` sends per batch since 217523c (one statement: a CTE finds the batch\'s last key among the next n in (execution_time, id) order, then `DELETE … WHERE execution_time < cutoff AND (execution_time, id) > cursor AND (execution_time, id) <= (select last)`); the statement it sent before (selects the batch\'s keys in a CTE, then deletes by joining back on (id, execution_time): one index probe per row); and the same batches as key ranges in two statements (the batch\'s last key by an index scan with OFFSET n−1, then the range DELETE). Each batch is its own transaction. bench/maintain/batch-shapes.ts.',
       '',
       table(
         ['shape', 'time (median)', '÷ single DELETE (same run)', 'batches', 'longest batch (worst)'],
         shapes.map((shape) => {
           const xs = A2.filter((x) => x.shape === shape);
           return [
-            shape === 'single' ? 'single DELETE' : shape === 'probe-ops' ? 'probe-ops batch statement' : 'key-range batches',
+            shape === 'single' ? 'single DELETE' : shape === 'probe-ops' ? 'probe-ops batch statement (range delete, now)' : shape === 'join' ? 'previous probe-ops batch statement (select, join back)' : 'key-range batches (two statements)',
             fmt(median(xs.map((x) => x.ms))),
             fmtX(median(xs.map((x) => x.ms / shapeMs('single', x.run)))),
             fmtN(median(xs.map((x) => x.batches))),
@@ -925,13 +983,13 @@ async function main(): Promise<void> {
       '',
     );
 
-    const bLabels = ['guide VACUUM ANALYZE; REINDEX DATABASE', 'probe-ops --only vacuum,reindex'];
+    const bLabels = ['guide VACUUM ANALYZE; REINDEX DATABASE', 'probe-ops --only vacuum,reindex', 'probe-ops --only vacuum,reindex, pgstattuple installed'];
     out.push('### B. VACUUM + REINDEX: the guide\'s vs `--only vacuum,reindex`', '');
     out.push(
-      `On a copy where the guide's DELETE has removed ${fmtN(bloatedDeleted)} rows (dead, not yet vacuumed: the indexes hold them). probe-ops config: \`reindex: {minIndexBytes: 0, minBloatPercent: 10}\` (its bloat estimate, pgstattuple not installed). Note: pg_stat counters start empty in a copied database, so the vacuum step's “dead rows cleared” says 0 here; the work is the same.`,
+      `On a copy where the guide's DELETE has removed ${fmtN(bloatedDeleted)} rows (dead, not yet vacuumed: the indexes hold them). probe-ops config: \`reindex: {minIndexBytes: 0, minBloatPercent: 10}\`; the second probe-ops contender has pgstattuple installed in the copy (before the timing starts), so reindex.ts measures bloat with \`pgstatindex()\` instead of its estimate; the last column lists what each method found at or above 10%. Note: pg_stat counters start empty in a copied database, so the vacuum step's “dead rows cleared” says 0 here; the work is the same.`,
       '',
       table(
-        ['contender', 'wall (median)', 'vacuum', 'reindex', 'task_results index bytes before → after', 'writer longest wait (median / worst run)', 'writer max during the reindex part (worst run)', 'writer p50 / p99', 'rebuilt (last run)', 'bloat probe-ops estimated (last run)'],
+        ['contender', 'wall (median)', 'vacuum', 'reindex', 'task_results index bytes before → after', 'writer longest wait (median / worst run)', 'writer max during the reindex part (worst run)', 'writer p50 / p99', 'rebuilt (last run)', 'bloat probe-ops found (last run)'],
         bLabels.map((label) => {
           const ms = byLabel(B, label);
           const p = pooled(ms);
@@ -996,6 +1054,18 @@ async function main(): Promise<void> {
         ['r', 'l', 'l', 'r', 'r', 'l', 'l'],
       ),
       '',
+      ...(() => {
+        const withErrors = [...C].sort((a, b) => a.run - b.run).filter((m) => m.detail.serverErrors.length > 0);
+        if (withErrors.length === 0) return ['The server logged no ERROR during any partitioned run.', ''];
+        return [
+          'The server log\'s ERROR entries during the partitioned runs, verbatim (DETAIL, CONTEXT and STATEMENT lines of the same backend under each):',
+          '',
+          '```',
+          ...withErrors.flatMap((m) => [`-- run ${m.run}, ${m.label}`, ...m.detail.serverErrors]),
+          '```',
+          '',
+        ];
+      })(),
     );
 
     out.push(`### D. The whole \`maintain daily\` run (batchRows ${chosen.batchRows}, reindex thresholds as in B)`, '');
@@ -1015,7 +1085,7 @@ async function main(): Promise<void> {
     );
 
     // ---- verdicts
-    const bProbe = byLabel(B, 'probe-ops --only vacuum,reindex');
+    const bProbe = B.filter((m) => m.label.startsWith('probe-ops'));
     const bGuide = byLabel(B, 'guide VACUUM ANALYZE; REINDEX DATABASE');
     const probeWorstWait = Math.max(...bProbe.map((m) => m.writer.max));
     const guideWorstWait = Math.max(...bGuide.map((m) => m.writer.max));
@@ -1036,15 +1106,23 @@ async function main(): Promise<void> {
     }
     const shapeRatio = (shape: Shape): number => median(A2.filter((x) => x.shape === shape).map((x) => x.ms / shapeMs('single', x.run)));
     out.push(
-      `- Why: probe-ops' batch statement alone costs ${fmtX(shapeRatio('probe-ops'))} the single DELETE in-process (A′), key-range batches of the same size ${fmtX(shapeRatio('range'))}; the rest of the wall-time gap is the CLI's start-up (wall − step ≈ ${fmt(median(A.filter((m) => m.detail.stepMs !== undefined).map((m) => m.wallMs - m.detail.stepMs!)))}).`,
+      `- Why: probe-ops' batch statement alone costs ${fmtX(shapeRatio('probe-ops'))} the single DELETE in-process (A′; the previous join-back statement ${fmtX(shapeRatio('join'))}, two-statement key-range batches of the same size ${fmtX(shapeRatio('range'))}); the rest of the wall-time gap is the CLI's start-up (wall − step ≈ ${fmt(median(A.filter((m) => m.detail.stepMs !== undefined).map((m) => m.wallMs - m.detail.stepMs!)))}).`,
     );
     const kDel = K.find((m) => m.label.includes('terminated'))!;
     const kDelKill = K.find((m) => m.label === 'guide DELETE, psql killed')!;
     const kRet = K.filter((m) => m.detail.resume);
+    // Only runs the kill really interrupted count: a run that had deleted everything proves nothing.
+    const kHit = kRet.filter((m) => !m.detail.finishedBeforeKill && m.detail.kept < m.detail.before);
+    const kMissed = kRet.filter((m) => !kHit.includes(m));
+    const kDelText = kDel.detail.kept === 0
+      ? `the DELETE kept 0 when its backend was stopped`
+      : `the DELETE had already committed when its backend was terminated (${fmtN(kDel.detail.kept)} kept; not measured)`;
     out.push(
-      `- Work kept when killed halfway: ${met(kRet.every((m) => m.detail.kept > 0 && m.detail.resume!.left === 0))} — probe-ops kept ${kRet.map((m) => `${fmtN(m.detail.kept)} of ${fmtN(m.detail.before)} (${m.label.replace(', probe-ops killed', '')})`).join(', ')} and the next run finished the rest; the DELETE kept ${fmtN(kDel.detail.kept)} when its backend was stopped, and when only psql was killed it ran on for ${fmt(kDelKill.detail.backendEndedAfterKillMs)} and committed ${fmtN(kDelKill.detail.kept)}.`,
+      `- Work kept when killed halfway: ${kHit.length === 0 ? '**not measured**' : met(kHit.every((m) => m.detail.kept > 0 && m.detail.resume!.left === 0))} — ` +
+        (kHit.length ? `probe-ops kept ${kHit.map((m) => `${fmtN(m.detail.kept)} of ${fmtN(m.detail.before)} (${m.label.replace(', probe-ops killed', '')})`).join(', ')} and the next run finished the rest` : 'no probe-ops run was still deleting when it was killed') +
+        `${kMissed.length ? ` (${kMissed.map((m) => m.label.replace(', probe-ops killed', '')).join(', ')}: finished before the kill, not counted)` : ''}; ${kDelText}, and when only psql was killed it ran on for ${fmt(kDelKill.detail.backendEndedAfterKillMs)} and committed ${fmtN(kDelKill.detail.kept)}.`,
     );
-    out.push(`- VACUUM + REINDEX, writer's longest wait: ${met(probeWorstWait < TARGET_WAIT_MS)} for under 1 s — probe-ops worst ${fmt(probeWorstWait)} over ${args.runs} runs, against ${fmt(guideWorstWait)} with the guide's REINDEX DATABASE.`);
+    out.push(`- VACUUM + REINDEX, writer's longest wait: ${met(probeWorstWait < TARGET_WAIT_MS)} for under 1 s — probe-ops worst ${fmt(probeWorstWait)} over ${bProbe.length} runs (estimate and pgstattuple), against ${fmt(guideWorstWait)} with the guide's REINDEX DATABASE.`);
     out.push(
       `- Partitioned retention: ${met(cWorst < TARGET_PARTITIONED_MS && cFailed === 0)} for under 1 s whatever the row count — ${cLabels.map((l) => `${l}: median ${fmt(median(byLabel(C, l).map((m) => m.detail.stepMs)))}`).join('; ')}; worst ${fmt(cWorst)}. ` +
         `${cFailed} of ${C.length} runs failed, the platform's writer had ${cWriterFailed} inserts fail, ${cOrphans} detached partitions were left undropped.`,

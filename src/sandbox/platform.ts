@@ -962,6 +962,9 @@ async function keepJobsInside(paths: Layout, config: ConfigFile, notes: string[]
     },
     // Backups, the WAL archive and reports stay in the sandbox too.
     backup: { dir: join(paths.dir, 'backups'), configPaths: [join(paths.dir, 'probe-ops.yaml'), paths.redisConf] },
+    reports: { dir: join(paths.dir, 'reports') },
+    // The sandbox runs no Prometheus: the performance report says so instead of knocking on :9090.
+    prometheus: { url: '' },
   }
   const known = configSchema.shape as Record<string, unknown>
   const extended = { ...config, ...Object.fromEntries(Object.entries(inside).filter(([key]) => key in known)) }

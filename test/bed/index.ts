@@ -51,6 +51,7 @@ export {
 } from './postgres.js';
 export { redisPing, startRedis, type RedisInfo, type RedisServer, type StartRedisOptions } from './redis.js';
 export { startAlertmanager, type AlertmanagerInfo, type AlertmanagerServer } from './alertmanager.js';
+export { prometheusQuery, startPrometheus, waitForPrometheusData, type PrometheusInfo, type PrometheusServer, type StartPrometheusOptions } from './prometheus.js';
 export {
   BED_IMAGE,
   HOST_RO_MOUNTS,

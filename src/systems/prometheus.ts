@@ -1,0 +1,77 @@
+import { StepFailure, describeError, formatSeconds } from '../errors.js'
+import { fetchJson } from './http.js'
+
+/** Prometheus's HTTP API (instant queries), through undici with a bound on every request. */
+
+export interface PrometheusConfig {
+  /** Without a trailing slash; empty when Prometheus is not configured. */
+  url: string
+  timeoutMs: number
+}
+
+export interface Sample {
+  labels: Record<string, string>
+  /** NaN when Prometheus says so (a quantile of no data). */
+  value: number
+}
+
+interface ApiAnswer {
+  status: 'success' | 'error'
+  data?: { resultType: string; result: unknown }
+  errorType?: string
+  error?: string
+}
+
+/** One instant query (`/api/v1/query`), its result as samples; a scalar is one sample without labels. */
+export async function queryInstant(config: PrometheusConfig, promql: string, at?: Date): Promise<Sample[]> {
+  const params = new URLSearchParams({ query: promql, timeout: `${Math.max(1, Math.floor(config.timeoutMs / 1000))}s` })
+  if (at) params.set('time', String(at.getTime() / 1000))
+  let answer: ApiAnswer
+  try {
+    answer = await fetchJson<ApiAnswer>(`${config.url}/api/v1/query?${params}`, config.timeoutMs)
+  } catch (error) {
+    throw prometheusFailure(error, config, promql)
+  }
+  if (answer?.status !== 'success' || !answer.data) {
+    throw new StepFailure(`Prometheus rejected the query ${promql}: ${answer?.error ?? 'no data in its answer'}`, 'check the metric names, or the Prometheus version (the HTTP API v1 is needed)')
+  }
+  const { resultType, result } = answer.data
+  if (resultType === 'scalar') return [{ labels: {}, value: Number((result as [number, string])[1]) }]
+  if (resultType !== 'vector') throw new StepFailure(`Prometheus answered a ${resultType} to an instant query`, 'this is a bug in probe-ops')
+  return (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }))
+}
+
+/** Prometheus's build info: a cheap check that the URL is a Prometheus that answers. */
+export async function prometheusVersion(config: PrometheusConfig): Promise<string | undefined> {
+  try {
+    const answer = await fetchJson<{ data?: { version?: string } }>(`${config.url}/api/v1/status/buildinfo`, config.timeoutMs)
+    return answer?.data?.version
+  } catch (error) {
+    throw prometheusFailure(error, config)
+  }
+}
+
+export function prometheusFailure(error: unknown, config: PrometheusConfig, promql?: string): StepFailure {
+  if (error instanceof StepFailure) return error
+  const message = describeError(error)
+  const name = (error as { name?: string }).name
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
+  const off = "set prometheus.url (or PROMETHEUS_URL) to Prometheus's address, or to '' to leave Prometheus out"
+  if (code === 'ECONNREFUSED') return new StepFailure(`Prometheus refused the connection at ${config.url}`, `start it, or ${off}`)
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepFailure(`Prometheus host of ${config.url} does not resolve`, off)
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new StepFailure(`Prometheus at ${config.url} did not answer within ${formatSeconds(config.timeoutMs)}`, 'it accepts connections but does not answer: check its load, or raise prometheus.timeoutSeconds')
+  }
+  if (/answered 400/.test(message) && promql) return new StepFailure(`Prometheus rejected the query ${promql}: ${message.replace(/^.*answered 400: /, '')}`, 'this is a bug in probe-ops')
+  if (error instanceof SyntaxError) return new StepFailure(`${config.url} did not answer with Prometheus JSON`, `is it Prometheus? ${off}`)
+  return new StepFailure(`Prometheus at ${config.url}: ${message}`, off)
+}
+
+/** A PromQL duration from milliseconds: 90000 -> "90s", 86400000 -> "1d". */
+export function promDuration(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000))
+  if (s % 86_400 === 0) return `${s / 86_400}d`
+  if (s % 3600 === 0) return `${s / 3600}h`
+  if (s % 60 === 0) return `${s / 60}m`
+  return `${s}s`
+}
