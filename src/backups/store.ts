@@ -67,8 +67,9 @@ export async function prepareBackupDir(dir: string): Promise<void> {
   }
 }
 
+/** Ids go to the millisecond: two backups in one second must never share a name. */
 export function backupId(kind: BackupKind, at: Date, database?: string): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z')
   return [kind, database, stamp].filter(Boolean).join('-')
 }
 
@@ -123,6 +124,12 @@ export async function syncPath(path: string): Promise<void> {
 
 /** Moves finished data into place and writes its manifest: the backup exists from this moment. */
 export async function commitBackup(dir: string, temporary: string, manifest: BackupManifest): Promise<void> {
+  // Never over an existing backup: a rename would replace it silently.
+  const taken = await stat(join(dir, manifest.data)).then(() => true, () => false)
+  if (taken) {
+    await rm(temporary, { recursive: true, force: true })
+    throw new StepFailure(`a backup named ${manifest.data} already exists`, 'run the backup again')
+  }
   await rename(temporary, join(dir, manifest.data))
   await syncPath(dir)
   await writeManifest(dir, manifest)

@@ -34,6 +34,8 @@ describe('probe-ops maintain weekly against real PostgreSQL', () => {
       postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database },
       backup: { dir: join(dir, 'backups'), configPaths: ['/etc/hostname'] },
       certificates: { files: [expiring], caFile: ca },
+      reports: { dir: join(dir, 'reports') },
+      prometheus: { url: '' },
       ...extra,
     })
     return { ...cfg, backups: join(dir, 'backups'), run: (args: string[]) => runCli([...args, '--config', cfg.path], { PGPASSWORD: postgres.password }) }
@@ -45,7 +47,9 @@ describe('probe-ops maintain weekly against real PostgreSQL', () => {
     const report = parseReport(result)
     expectValidReport(report)
     expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
-    expect(report.steps.slice(0, 4).map((x) => x.id)).toEqual(['backup-database', 'backup-config', 'package-updates', 'certificates'])
+    expect(report.steps.map((x) => x.id)).toEqual(['backup-database', 'backup-config', 'package-updates', 'certificates', 'performance-report'])
+    expect(['ok', 'warning']).toContain(step(report, 'performance-report').status)
+    expect(readdirSync(join(s.backups, '..', 'reports')).some((n) => n.startsWith('performance-'))).toBe(true)
     expect(step(report, 'backup-database').status).toBe('ok')
     expect(step(report, 'backup-config').status).toBe('ok')
     expect(['ok', 'warning', 'skipped']).toContain(step(report, 'package-updates').status)

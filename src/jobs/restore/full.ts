@@ -87,13 +87,25 @@ export const swapStep: Step<RestoreContext> = {
     const timeline: { at: string; event: string }[] = []
     const note = (event: string) => timeline.push({ at: new Date().toISOString(), event })
     const downStarted = performance.now()
-    for (const service of services) {
-      await runtimes.stop(service)
-      note(`stopped ${service.name}`)
-    }
-    const client = await adminClient(context)
+    let client: Client
     try {
-      await swapNames(client, live, incoming, outgoing)
+      for (const service of services) {
+        await runtimes.stop(service)
+        note(`stopped ${service.name}`)
+      }
+      client = await adminClient(context)
+    } catch (error) {
+      // Nothing was renamed: bring the platform back as it was.
+      for (const service of services) await runtimes.start(service).catch(() => undefined)
+      throw new StepFailure(`${describeError(error)}; nothing was swapped and the services were started again`, 'the live database was not touched', { timeline })
+    }
+    try {
+      try {
+        await swapNames(client, live, incoming, outgoing)
+      } catch (error) {
+        for (const service of services) await runtimes.start(service).catch(() => undefined)
+        throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
+      }
       note(`renamed ${live} to ${outgoing}, ${incoming} to ${live}`)
       context.state.preRestoreDatabase = outgoing
       context.state.restoredDatabase = undefined
