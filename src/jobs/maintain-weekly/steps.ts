@@ -4,7 +4,6 @@ import { formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
 import { aptUpdates } from '../../systems/packages.js'
-import { certificatesOutcome, checkCertificates, configuredTargets } from '../cert-check/check.js'
 import type { BackupContext } from '../backup/context.js'
 
 /** The weekly job's own steps; each reuses the command that does the same by hand. */
@@ -45,16 +44,5 @@ export const packageUpdatesStep: Step<BackupContext> = {
     const summary = `${updates.packages.length} upgradable, ${security.length} security${stale}`
     if (security.length > 0) return { status: 'warning', summary, data, error: { message: `${security.length} security updates pending: ${security.slice(0, 5).map((p) => p.name).join(', ')}${security.length > 5 ? ', ...' : ''}`, hint: 'apt-get upgrade in the next maintenance window' } }
     return { summary, data }
-  },
-}
-
-/** As `cert check` for the configured files and endpoints; warning under 30 days as the guide does. */
-export const weeklyCertificatesStep: Step<BackupContext> = {
-  id: 'certificates',
-  title: 'Check certificates',
-  async run({ config }, run) {
-    const targets = configuredTargets(config)
-    if (targets.length === 0) return { status: 'skipped', summary: 'no certificate files or endpoints configured (certificates:)' }
-    return certificatesOutcome(await checkCertificates(config, targets, run.signal))
   },
 }

@@ -2,8 +2,8 @@ import type { Step } from '../../report/runner.js'
 import { certificatesOutcome, checkCertificates, configuredTargets } from '../cert-check/check.js'
 import type { SecurityContext } from './context.js'
 
-/** `cert check` of the configured files and endpoints (certificates.files, certificates.endpoints). */
-export const certificatesStep: Step<SecurityContext> = {
+/** `cert check` of the configured files and endpoints; security-check and maintain weekly both run it. */
+export const certificatesStep: Step<Pick<SecurityContext, 'config'>> = {
   id: 'certificates',
   title: 'Certificates',
   async run({ config }, run) {
