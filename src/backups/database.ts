@@ -8,6 +8,7 @@ import { StepFailure, UsageError } from '../errors.js'
 import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
 import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
+import { readDatabaseProperties } from './database-properties.js'
 import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
 
 /** Tables (not partitions: their parent's count covers them) with their exact row counts. */
@@ -55,6 +56,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     await client.query('begin isolation level repeatable read read only')
     const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
     const tables = await tableCounts(client)
+    const databaseProperties = await readDatabaseProperties(client, database)
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
     let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
     try {
@@ -86,7 +88,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     await client.query('commit')
     const finished = new Date()
     const manifest: BackupManifest = {
-        id,
+      id,
       kind: 'database',
       reason: options.reason,
       format,
@@ -96,6 +98,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
       serverVersion: info!.version,
       databaseBytes: Number(info!.bytes),
       tables,
+      ...(databaseProperties ? { databaseProperties } : {}),
       ...manifestStamp(config.host, options.toolVersion, started, finished),
     }
     await commitBackup(dir, temporary, manifest)

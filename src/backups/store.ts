@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
+import type { DatabaseProperties } from './database-properties.js'
 
 /**
  * The backup directory: each backup is its data (a dump file, a dump directory or a tar.gz)
@@ -39,6 +40,8 @@ export interface BackupManifest {
   serverVersion?: string
   databaseBytes?: number
   tables?: { name: string; rows: number }[]
+  /** Owner, locale, privileges and settings of the dumped database, for a restore to give back. */
+  databaseProperties?: DatabaseProperties
   paths?: string[]
   missingPaths?: string[]
   /** Base backups: the moment after which point-in-time recovery from it can stop. */

@@ -54,14 +54,63 @@ export async function listArchive(config: Config, runtimes: ServiceRuntimes, bac
   return { entries: lines.length, tables: lines.filter((l) => / TABLE DATA /.test(l)).length }
 }
 
+/** Whether a restore gives objects their recorded owners and privileges (GRANTs). */
+export interface OwnershipOptions {
+  owners: boolean
+  privileges: boolean
+}
+
 /** pg_restore into an existing (empty) database, in parallel where the dump allows it. */
-export async function restoreInto(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, database: string, signal?: AbortSignal): Promise<void> {
+export async function restoreInto(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, database: string, ownership: OwnershipOptions, signal?: AbortSignal): Promise<void> {
   const input = dumpInput(config, backup)
   const parallel = input.stdin ? [] : [`--jobs=${config.backup.jobs}`]
-  const result = await runPgTool(config, runtimes, 'pg_restore', [...connectionArgs(config), '-d', database, '--exit-on-error', '--no-owner', ...parallel, ...input.args], { stdin: input.stdin as never, signal })
+  const keep = [...(ownership.owners ? [] : ['--no-owner']), ...(ownership.privileges ? [] : ['--no-privileges'])]
+  const result = await runPgTool(config, runtimes, 'pg_restore', [...connectionArgs(config), '-d', database, '--exit-on-error', ...keep, ...parallel, ...input.args], { stdin: input.stdin as never, signal })
   if (result.exitCode !== 0) {
-    throw new StepFailure(`pg_restore into ${database} failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1) || 'no error output'}`, 'the live database was not touched')
+    const last = result.stderr.split('\n').at(-1) || 'no error output'
+    const role = /role "([^"]+)" does not exist/.exec(result.stderr)
+    throw new StepFailure(
+      `pg_restore into ${database} failed (exit ${result.exitCode}): ${last}`,
+      role ? `the live database was not touched; create role ${role[1]} first, or restore without owners and privileges (--no-owner --no-privileges)` : 'the live database was not touched',
+    )
   }
+}
+
+const ROLE = '("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+const ROLE_PATTERNS = [
+  new RegExp(` OWNER TO ${ROLE};$`),
+  new RegExp(`^(?:GRANT|REVOKE) .* (?:TO|FROM) ${ROLE}(?: WITH GRANT OPTION)?;$`),
+  new RegExp(`^ALTER DEFAULT PRIVILEGES FOR ROLE ${ROLE} `),
+  new RegExp(`^ALTER DEFAULT PRIVILEGES .* (?:TO|FROM) ${ROLE};$`),
+  new RegExp(`^SET SESSION AUTHORIZATION ${ROLE};$`),
+]
+
+/** The roles named in a pg_restore SQL script: owners, grantees, grantors. */
+export function rolesInScript(script: string): { owners: string[]; grantees: string[] } {
+  const owners = new Set<string>()
+  const grantees = new Set<string>()
+  for (const line of script.split('\n')) {
+    for (const [i, pattern] of ROLE_PATTERNS.entries()) {
+      const match = pattern.exec(line)
+      if (!match) continue
+      const name = match[1]!.startsWith('"') ? match[1]!.slice(1, -1).replaceAll('""', '"') : match[1]!.toLowerCase()
+      if (name === 'public' && !match[1]!.startsWith('"')) continue
+      ;(i === 0 ? owners : grantees).add(name)
+    }
+  }
+  return { owners: [...owners].sort(), grantees: [...grantees].sort() }
+}
+
+/** The roles a restore of this archive will name, read from its schema (no data is read). */
+export async function archiveRoles(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup): Promise<{ owners: string[]; grantees: string[] }> {
+  const input = dumpInput(config, backup)
+  const { PassThrough } = await import('node:stream')
+  const out = new PassThrough()
+  let script = ''
+  out.on('data', (chunk: Buffer) => (script += chunk.toString('utf8')))
+  const result = await runPgTool(config, runtimes, 'pg_restore', ['--schema-only', '-f', '-', ...input.args], { stdout: out, stdin: input.stdin as never })
+  if (result.exitCode !== 0) throw new StepFailure(`pg_restore could not read the schema of ${backup.manifest.data}: ${result.stderr.split('\n').at(-1)}`, 'choose another backup (probe-ops backup list)')
+  return rolesInScript(script)
 }
 
 export interface CountCheck {
@@ -83,10 +132,11 @@ export async function compareCounts(config: Config, database: string, expected: 
   }
 }
 
+/** A scratch database for a test restore: owned by the connecting user, server defaults. */
 export async function createDatabase(config: Config, name: string): Promise<void> {
   const client = await connectPostgres(config.postgres, { database: 'postgres' })
   try {
-    await client.query(`create database ${quoteIdent(name)}`)
+    await client.query(`create database ${quoteIdent(name)} template template0`)
   } finally {
     await closePostgres(client)
   }

@@ -8,8 +8,8 @@ import type { Report } from '../report/model.js'
 export default class Restore extends JobCommand {
   static override summary = 'Restore a backup without ever losing the live database.'
   static override description = `Replaces disaster-recovery.sh, which dropped the live database before it knew the backup was good.
-Every mode first verifies the backup (checksum, pg_restore --list, that it is a dump of this database) and dumps the live database (a safety backup).
-  full     restore into a new database beside the live one, check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
+Every mode first verifies the backup (checksum, pg_restore --list, that it is a dump of this database) and dumps the live database (a safety backup; when there is no live database, a warning and no dump; --skip safety-backup goes without one).
+  full     restore into a new database beside the live one (with the backup's owners, privileges, locale and database settings; the roles must exist, or use --no-owner --no-privileges), check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
   partial  replace the rows of the --table tables with the backup's, in one transaction (or, with --into-schema, restore them beside the live ones for comparison).
   pitr     a new data directory from the newest base backup before --target-time (BACKUP: a base backup id, or "latest"), archived WAL replayed to that time on a side port, checked, then switched in place of the live cluster through its runtime (or, with --side-only, left running on the side port with the next commands printed). A target outside the window the base backups and the WAL archive cover is refused with the window.
 Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes what an interrupted restore left behind.`
@@ -30,6 +30,8 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     'into-schema': Flags.string({ description: 'with --mode partial: restore into this schema beside the live tables' }),
     'target-time': Flags.string({ description: 'with --mode pitr: the moment to recover to' }),
     'side-only': Flags.boolean({ description: 'with --mode pitr: leave the recovered cluster running on its side port; do not switch' }),
+    'no-owner': Flags.boolean({ description: 'with --mode full: the restoring user owns the database and its objects (for a server without the backup\'s roles)' }),
+    'no-privileges': Flags.boolean({ description: 'with --mode full: do not restore GRANTs on the database and its objects' }),
     yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
     cleanup: Flags.boolean({ description: 'remove what interrupted restores and backups left behind' }),
     'drop-pre-restore': Flags.boolean({ description: 'with --cleanup: also drop the databases kept from before earlier restores' }),
@@ -45,8 +47,9 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     }
     if (!args.backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
     if (flags['into-schema'] && flags.mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
+    if ((flags['no-owner'] || flags['no-privileges']) && flags.mode !== 'full') throw new UsageError(`--${flags['no-owner'] ? 'no-owner' : 'no-privileges'} goes with --mode full`, 'partial restores only rows; pitr restores the cluster as it was')
     return this.runPlanned(flags, async (config) => {
-      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'], targetTime: flags['target-time'], sideOnly: flags['side-only'] })
+      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'], targetTime: flags['target-time'], sideOnly: flags['side-only'], noOwner: flags['no-owner'], noPrivileges: flags['no-privileges'] })
       const live = config.postgres.database
       await confirmDestructive({
         yes: flags.yes,

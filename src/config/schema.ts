@@ -192,8 +192,11 @@ export const configSchema = z
         /** custom: one file; directory: one file per table, dumped and restored with `jobs` workers. */
         format: z.enum(['custom', 'directory']).default('custom'),
         jobs: z.number().int().min(1).max(64).default(2),
-        /** Compression level of the dump (0-9). */
-        compress: z.number().int().min(0).max(9).default(6),
+        /**
+         * Compression level of the dump (0-9). 1 halves dump time against 6 for a dump about a
+         * fifth larger (docs/benchmarks.md, issue 4), and every restore takes a safety dump.
+         */
+        compress: z.number().int().min(0).max(9).default(1),
         /** The WAL archive PostgreSQL copies finished segments into (archive_command); default DIR/wal. */
         walDir: z.string().min(1).optional(),
         /** What `backup config` archives. */

@@ -32,6 +32,11 @@ export interface Job<Context> {
   concurrent: boolean
   /** Steps build on each other (a restore): after a failure the rest are skipped, not run. */
   stopOnFailure?: boolean
+  /**
+   * In a one-after-another job, runs of consecutive steps that do not depend on each other and
+   * run at the same time; when one of them fails, the others are stopped.
+   */
+  together?: string[][]
 }
 
 export interface RunOptions {
@@ -64,7 +69,7 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
   const results = new Map<string, StepResult>()
 
   let failedEarlier: string | undefined
-  const execute = async (step: Step<C>): Promise<void> => {
+  const execute = async (step: Step<C>, stop?: AbortSignal): Promise<void> => {
     if (failedEarlier !== undefined && job.stopOnFailure) {
       results.set(step.id, { id: step.id, title: step.title, status: 'skipped', durationMs: 0, summary: `not run: ${failedEarlier} failed` })
       options.onStepEnd?.(results.get(step.id)!)
@@ -82,6 +87,7 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
       boundMs: Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
       jobBound: options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now(),
       alerts,
+      stop,
     })
     results.set(step.id, result)
     if (result.status === 'failed') failedEarlier ??= step.id
@@ -89,9 +95,26 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
   }
 
   if (job.concurrent) {
-    await Promise.all(job.steps.map(execute))
+    await Promise.all(job.steps.map((step) => execute(step)))
   } else {
-    for (const step of job.steps) await execute(step)
+    for (let i = 0; i < job.steps.length; ) {
+      const group = job.together?.find((ids) => ids[0] === job.steps[i]!.id)
+      if (!group) {
+        await execute(job.steps[i++]!)
+        continue
+      }
+      const members = job.steps.slice(i, i + group.length)
+      if (members.map((s) => s.id).join() !== group.join()) throw new Error(`steps ${group.join(', ')} of ${job.command} are not consecutive`)
+      const stop = new AbortController()
+      await Promise.all(
+        members.map(async (step) => {
+          await execute(step, stop.signal)
+          const status = results.get(step.id)?.status
+          if (status === 'failed') stop.abort(new StepFailure(`stopped: ${step.id} failed`))
+        }),
+      )
+      i += group.length
+    }
   }
 
   const finished = Date.now()
@@ -116,6 +139,8 @@ interface StepBounds {
   boundMs: number
   jobBound: boolean
   alerts: AlertRecord[]
+  /** Aborted when a step running alongside fails. */
+  stop?: AbortSignal
 }
 
 async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promise<StepResult> {
@@ -135,9 +160,18 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
       }, bounds.boundMs)
     }
   })
+  // A stopped step is told through its signal and gets to clean up; its failure then says why.
+  const stopped = () => controller.abort(bounds.stop?.reason)
+  bounds.stop?.addEventListener('abort', stopped, { once: true })
   try {
     const run: StepRun = { signal: controller.signal, dryRun: bounds.dryRun, recordAlert: (a) => bounds.alerts.push(a) }
-    const outcome = await Promise.race([step.run(context, run), timedOut])
+    let outcome: StepOutcome
+    try {
+      outcome = await Promise.race([step.run(context, run), timedOut])
+    } catch (error) {
+      if (bounds.stop?.aborted && !(error instanceof TimeoutError)) throw bounds.stop.reason
+      throw error
+    }
     return {
       ...base,
       status: outcome.status ?? 'ok',
@@ -161,6 +195,7 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
       error: { message: describeError(error), ...(failure?.hint ? { hint: failure.hint } : {}) },
     }
   } finally {
+    bounds.stop?.removeEventListener('abort', stopped)
     clearTimeout(timer)
     controller.abort()
   }

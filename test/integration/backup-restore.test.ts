@@ -5,11 +5,16 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, dockerCli, runSleeperContainer, startRefusedPort, uniqueName, type RunningContainer } from '../bed/index.js'
+import pg from 'pg'
+import { bed, dockerCli, runPostgresContainer, runSleeperContainer, startRefusedPort, uniqueName, type PostgresContainer, type RunningContainer } from '../bed/index.js'
+import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../../src/sandbox/schema.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
+
+const pgClient = pg.Client
+type pgClient = InstanceType<typeof pg.Client>
 
 function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
@@ -226,7 +231,7 @@ describe('backups and restores against real PostgreSQL', () => {
     const small = setup(database, { backup: { dir: s.backupDir }, restore: { reserveBytes: 1e15 } })
     const full = await small.run(['restore', id, '--yes', '--json'])
     expect(full.exitCode).toBe(1)
-    expect(step(parseReport(full), 'disk').summary).toMatch(/needs about .* must keep/)
+    expect(step(parseReport(full), 'disk').summary).toMatch(/the safety backup and the restored copy need about .* must keep/)
     expect(step(parseReport(full), 'safety-backup').status).toBe('skipped')
 
     const other = setup(template, { backup: { dir: s.backupDir } })
@@ -267,6 +272,104 @@ describe('backups and restores against real PostgreSQL', () => {
     const cleanup = await s.run(['restore', '--cleanup', '--json'])
     expect(cleanup.exitCode).toBe(0)
     expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+  })
+
+  async function databaseProperties(database: string) {
+    const [db] = await sql<{ owner: string; acl: string | null; limit: number; comment: string | null }>(
+      'postgres',
+      `select pg_get_userbyid(datdba) as owner, datacl::text as acl, datconnlimit as limit, shobj_description(oid, 'pg_database') as comment from pg_database where datname = '${database}'`,
+    )
+    const settings = await sql<{ role: string | null; setting: string }>(
+      'postgres',
+      `select case when setrole = 0 then null else pg_get_userbyid(setrole) end as role, unnest(setconfig) as setting from pg_db_role_setting where setdatabase = (select oid from pg_database where datname = '${database}') order by 1 nulls first, 2`,
+    )
+    const owners = await sql<{ name: string; owner: string }>(database, `select relname as name, pg_get_userbyid(relowner) as owner from pg_class where relname in ('tasks', 'task_results') order by 1`)
+    return { ...db, settings, owners }
+  }
+
+  it('gives the restored database its owners, privileges, locale and settings back', async () => {
+    const database = await platform()
+    const app = uniqueName('app').replaceAll('-', '_')
+    const reader = uniqueName('Reader')
+    await sql('postgres', `create role ${app} login password 'x'; create role "${reader}" login password 'x'`)
+    try {
+      await sql('postgres', `alter database ${database} owner to ${app}; revoke all on database ${database} from public; grant connect on database ${database} to "${reader}"; alter database ${database} set work_mem = '64MB'; alter database ${database} set search_path = "$user", public, "Odd ""Schema"""; alter role "${reader}" in database ${database} set statement_timeout = '5s'; alter database ${database} connection limit 40; comment on database ${database} is 'the platform''s data'`)
+      await sql(database, `alter table tasks owner to ${app}; alter table task_results owner to ${app}; grant select on tasks to "${reader}"`)
+      const s = setup(database)
+      const { id, manifest } = await takeBackup(s)
+      expect(manifest.databaseProperties).toMatchObject({ owner: app, connectionLimit: 40, comment: "the platform's data" })
+      const before = await databaseProperties(database)
+      await sql(database, `delete from task_results where id % 3 = 0`)
+
+      const result = await s.run(['restore', id, '--yes', '--json'])
+      const report = parseReport(result)
+      expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+      expect(step(report, 'restore').summary).toMatch(new RegExp(`owned by ${app}; privileges and 3 settings from the backup`))
+      const after = await databaseProperties(database)
+      expect(after).toEqual(before)
+      expect(after.acl).toContain(`${reader}\\"=c/${app}`)
+      expect(after.acl).not.toMatch(/(^|[{,])=/)
+      // The reader can read again what it could read before.
+      const { postgres } = bed()
+      const asReader = await execa('/usr/lib/postgresql/15/bin/psql', ['-h', postgres.host, '-p', String(postgres.port), '-U', reader, '-d', database, '-Atc', 'select count(*) > 0 from tasks'], { env: { PGPASSWORD: 'x' }, reject: false })
+      expect(asReader.stdout.trim(), asReader.stderr).toBe('t')
+      const preRestore = (step(report, 'swap').data as { preRestore: string }).preRestore
+      created.push(preRestore)
+
+      // A server without the owner's role: refused before anything is created, unless told to do without.
+      await sql('postgres', `alter role ${app} rename to ${app}_gone`)
+      try {
+        const refused = await s.run(['restore', id, '--yes', '--json'])
+        expect(refused.exitCode).toBe(1)
+        const failed = step(parseReport(refused), 'restore')
+        expect(failed.summary).toBe(`the backup gives objects or privileges to role ${app}, which does not exist on this server`)
+        expect(failed.error!.hint).toMatch(/--no-owner --no-privileges/)
+        expect(['ok', 'failed']).toContain(step(parseReport(refused), 'safety-backup').status)
+        expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+        expect(readdirSync(s.backupDir).filter((n) => n.startsWith('.partial-'))).toEqual([])
+
+        const without = await s.run(['restore', id, '--yes', '--json', '--no-owner', '--no-privileges'])
+        expect(without.exitCode, without.stdout).toBe(0)
+        created.push((step(parseReport(without), 'swap').data as { preRestore: string }).preRestore)
+        const bare = await databaseProperties(database)
+        expect(bare.owner).toBe(postgres.user)
+        expect(bare.owners.map((o) => o.owner)).toEqual([postgres.user, postgres.user])
+        expect(bare.settings).toEqual(before.settings)
+        expect(bare.acl).toBeNull()
+      } finally {
+        await sql('postgres', `alter role ${app}_gone rename to ${app}`)
+      }
+    } finally {
+      for (const name of await databases()) if (name.startsWith(database)) await dropDatabase(name)
+      await sql('postgres', `drop role if exists ${app}; drop role if exists "${reader}"`)
+    }
+  })
+
+  it('restores when the live database is gone (the disaster case), without a safety backup', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    const atBackup = await counts(database)
+    await dropDatabase(database)
+
+    const result = await s.run(['restore', id, '--yes', '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(report.status).toBe('warning')
+    expect(step(report, 'safety-backup')).toMatchObject({ status: 'warning', summary: `there is no database ${database} to back up: restoring without a safety backup` })
+    expect(step(report, 'disk').status).toBe('ok')
+    expect(step(report, 'swap').summary).toMatch(new RegExp(`^${database} is the restored database; there was no ${database} before`))
+    expect(await counts(database)).toEqual(atBackup)
+    expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+
+    // --skip safety-backup: the operator's choice when the live database cannot be dumped.
+    await sql(database, `delete from task_results where id % 2 = 0`)
+    const skipped = await s.run(['restore', id, '--yes', '--json', '--skip', 'safety-backup'])
+    expect(skipped.exitCode, skipped.stdout).toBe(0)
+    expect(step(parseReport(skipped), 'safety-backup').status).toBe('skipped')
+    expect(await counts(database)).toEqual(atBackup)
+    created.push((step(parseReport(skipped), 'swap').data as { preRestore: string }).preRestore)
   })
 
   it('restores chosen tables in one transaction, or beside the live ones', async () => {
@@ -314,5 +417,54 @@ describe('backups and restores against real PostgreSQL', () => {
     const left = readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).map((n) => n.replace('.manifest.json', ''))
     expect(left.sort()).toEqual(plan.keep.map((k) => k.id).sort())
     for (const id of plan.remove) expect(existsSync(join(backupDir, `${id}.dump`))).toBe(false)
+  })
+})
+
+describe('backups and restores with pg_dump inside the postgres container', () => {
+  let pg: PostgresContainer
+  let client: pgClient
+
+  beforeAll(async () => {
+    pg = await runPostgresContainer(bed().docker, { name: uniqueName('postgres') })
+    client = new pgClient({ connectionString: pg.info.url })
+    // The swap ends this connection; a later query reconnects.
+    client.on('error', () => undefined)
+    await client.connect()
+    await client.query(SCHEMA_SQL)
+    await client.query(referenceDataSql({ agents: 3, tasks: 5 }))
+    await client.query(TASK_RESULTS_SQL, [10, 50])
+    await client.query(INDEX_SQL)
+  })
+
+  afterAll(async () => {
+    await client?.end()
+    await pg?.remove()
+  })
+
+  it('dumps through docker exec and restores in full through it, the dump fed on standard input', async () => {
+    const backupDir = join(tempDir('brc'), 'backups')
+    const cfg = writeConfig({
+      postgres: { host: '127.0.0.1', port: pg.info.port, user: pg.info.user, database: pg.info.database },
+      docker: { host: bed().docker.host },
+      services: { web: { enabled: false }, management: { enabled: false }, redis: { enabled: false }, postgres: { container: pg.name } },
+      backup: { dir: backupDir, runner: 'container', configPaths: ['/etc/hostname'] },
+      restore: { reserveBytes: 0, stopServices: [] },
+    })
+    const run = (args: string[]) => runCli([...args, '--config', cfg.path], { PGPASSWORD: pg.info.password })
+    const backup = await run(['backup', 'database', '--json'])
+    expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0)
+    const id = step(parseReport(backup), 'dump').data!.id as string
+    const count = async () => Number((await client.query('select count(*) as n from task_results')).rows[0].n)
+    const atBackup = await count()
+    await client.query('delete from task_results where id % 2 = 0')
+
+    const restored = await run(['restore', id, '--yes', '--json'])
+    const report = parseReport(restored)
+    expect(restored.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(step(report, 'restore').summary).toMatch(/owned by postgres; privileges and 0 settings from the backup/)
+    await client.end()
+    client = new pgClient({ connectionString: pg.info.url })
+    await client.connect()
+    expect(await count()).toBe(atBackup)
   })
 })

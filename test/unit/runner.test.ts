@@ -71,3 +71,64 @@ describe('a job whose steps build on each other', () => {
     expect(report.steps[3]!.summary).toBe('not run: fails failed')
   })
 })
+
+describe('steps that run together inside a one-after-another job', () => {
+  function together(failing: boolean): Job<{ log: string[] }> {
+    return {
+      command: 'together',
+      concurrent: false,
+      stopOnFailure: true,
+      together: [['dump', 'load']],
+      steps: [
+        { id: 'check', title: 'Check', run: async (c) => (c.log.push('check'), { summary: 'fine' }) },
+        {
+          id: 'dump',
+          title: 'Dump',
+          run: async (c, run) => {
+            c.log.push('dump started')
+            await new Promise((resolve) => run.signal.addEventListener('abort', resolve))
+            c.log.push('dump cleaned up')
+            throw new Error('killed')
+          },
+        },
+        {
+          id: 'load',
+          title: 'Load',
+          run: async (c) => {
+            c.log.push('load started')
+            if (failing) throw new StepFailure('no such role')
+            return { summary: 'loaded' }
+          },
+        },
+        { id: 'swap', title: 'Swap', run: async (c) => (c.log.push('swap'), { summary: 'swapped' }) },
+      ],
+    }
+  }
+
+  it('starts them at once; a failure stops the others, which clean up and say why', async () => {
+    const context = { log: [] as string[] }
+    const report = await runJob(together(true), context, options)
+    expect(context.log).toEqual(['check', 'dump started', 'load started', 'dump cleaned up'])
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['check', 'ok', 'fine'],
+      ['dump', 'failed', 'stopped: load failed'],
+      ['load', 'failed', 'no such role'],
+      ['swap', 'skipped', 'not run: load failed'],
+    ])
+  })
+
+  it('waits for all of them before the next step', async () => {
+    const job = together(false)
+    job.steps[1] = { id: 'dump', title: 'Dump', run: async (c) => (await sleep(50), c.log.push('dump done'), { summary: 'dumped' }) }
+    const context = { log: [] as string[] }
+    const report = await runJob(job, context, options)
+    expect(context.log).toEqual(['check', 'load started', 'dump done', 'swap'])
+    expect(report.status).toBe('ok')
+  })
+
+  it('runs a skipped member as skipped and the rest as usual', async () => {
+    const context = { log: [] as string[] }
+    const report = await runJob(together(false), context, { ...options, skip: ['dump'] })
+    expect(report.steps.map((s) => s.status)).toEqual(['ok', 'skipped', 'ok', 'ok'])
+  })
+})

@@ -1,12 +1,53 @@
 import type { Client } from 'pg'
 import { preRestoreName, restoreName } from '../../backups/leftovers.js'
-import { compareCounts, createDatabase, dropDatabase, restoreInto } from '../../backups/verify.js'
+import { applyDatabaseProperties, createDatabaseSql, propertyRoles, readDatabaseProperties, type DatabaseProperties } from '../../backups/database-properties.js'
+import { archiveRoles, compareCounts, dropDatabase, restoreInto } from '../../backups/verify.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
-import { closePostgres, connectPostgres, quoteIdent } from '../../systems/postgres.js'
+import { closePostgres, connectPostgres, queryRows, quoteIdent } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { RestoreContext } from './context.js'
+
+/** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
+async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
+  const recorded = context.backup.manifest.databaseProperties
+  if (recorded) return { properties: recorded, source: 'backup' }
+  const live = await readDatabaseProperties(admin, context.config.postgres.database)
+  return live ? { properties: live, source: 'live database' } : { source: 'none' }
+}
+
+/** Every role the restore will hand objects or privileges to exists, and this user may do so. */
+async function checkRoles(admin: Client, context: RestoreContext, properties: DatabaseProperties | undefined): Promise<string[]> {
+  const { owners, privileges } = context.ownership
+  const archive = owners || privileges ? await archiveRoles(context.config, context.runtimes, context.backup) : { owners: [], grantees: [] }
+  const needed = [...new Set([...(owners ? archive.owners : []), ...(privileges ? archive.grantees : []), ...(properties ? propertyRoles(properties, context.ownership) : [])])].sort()
+  if (needed.length === 0) return needed
+  const rows = await queryRows<{ name: string; exists: boolean; member: boolean }>(
+    admin,
+    `select n.name, r.oid is not null as exists, r.oid is not null and pg_has_role(current_user, r.oid, 'MEMBER') as member
+       from unnest($1::text[]) n(name) left join pg_roles r on r.rolname = n.name`,
+    [needed],
+  )
+  const missing = rows.filter((r) => !r.exists).map((r) => r.name)
+  if (missing.length > 0) {
+    throw new StepFailure(
+      `the backup gives objects or privileges to ${missing.length === 1 ? 'role' : 'roles'} ${missing.join(', ')}, which ${missing.length === 1 ? 'does' : 'do'} not exist on this server`,
+      `the live database was not touched; create ${missing.length === 1 ? 'it' : 'them'} first (CREATE ROLE ...), or restore without owners and privileges: --no-owner --no-privileges`,
+      { missingRoles: missing },
+    )
+  }
+  const [me] = await queryRows<{ superuser: boolean; name: string }>(admin, `select rolsuper as superuser, current_user as name from pg_roles where rolname = current_user`)
+  const foreign = me?.superuser ? [] : rows.filter((r) => owners && !r.member && (archive.owners.includes(r.name) || r.name === properties?.owner)).map((r) => r.name)
+  if (foreign.length > 0) {
+    throw new StepFailure(
+      `${me?.name ?? 'this user'} may not give objects to ${foreign.join(', ')} (neither a superuser nor a member of ${foreign.length === 1 ? 'that role' : 'those roles'})`,
+      'the live database was not touched; restore as a superuser or a member of those roles, or with --no-owner',
+      { foreignRoles: foreign },
+    )
+  }
+  return needed
+}
 
 /** Restores beside the live database: until the swap, the live one is not touched. */
 export const restoreBesideStep: Step<RestoreContext> = {
@@ -16,17 +57,34 @@ export const restoreBesideStep: Step<RestoreContext> = {
     const name = restoreName(context.config.postgres.database, context.at)
     if (run.dryRun) return { summary: `would restore ${context.backup.manifest.id} into ${name}` }
     const started = performance.now()
-    await createDatabase(context.config, name)
-    context.state.restoredDatabase = name
+    const admin = await connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 0 })
+    let created = false
     try {
-      await restoreInto(context.config, context.runtimes, context.backup, name, run.signal)
+      const { properties, source } = await propertiesToGive(context, admin)
+      const roles = await checkRoles(admin, context, properties)
+      run.signal.throwIfAborted()
+      await admin.query(createDatabaseSql(admin, name, properties, context.ownership))
+      created = true
+      context.state.restoredDatabase = name
+      await restoreInto(context.config, context.runtimes, context.backup, name, context.ownership, run.signal)
+      const given = properties ? await applyDatabaseProperties(admin, name, properties, context.ownership) : { applied: 0, failed: [] }
+      const ms = Math.round(performance.now() - started)
+      const data = { database: name, durationMs: ms, properties: source, owner: context.ownership.owners ? properties?.owner : undefined, roles, propertiesFailed: given.failed }
+      if (!properties || given.failed.length > 0) {
+        const message = properties ? `${given.failed.length} database ${given.failed.length === 1 ? 'property' : 'properties'} could not be given back: ${given.failed[0]}` : 'the backup does not record the database\'s owner, privileges and settings, and there is no live database to copy them from'
+        return { status: 'warning', summary: `restored into ${name} in ${formatSeconds(ms)}; ${message}`, data, error: { message, hint: 'check the restored database\'s owner, privileges (\\l) and settings (\\drds) before relying on it' } }
+      }
+      const owner = context.ownership.owners ? `, owned by ${properties.owner}` : ''
+      return { summary: `restored into ${name} in ${formatSeconds(ms)}${owner}; privileges and ${properties.settings.length} settings from the ${source}`, data }
     } catch (error) {
-      await dropDatabase(context.config, name).catch(() => undefined)
-      context.state.restoredDatabase = undefined
+      if (created) {
+        await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`).catch(() => undefined)
+        context.state.restoredDatabase = undefined
+      }
       throw error
+    } finally {
+      await closePostgres(admin)
     }
-    const ms = Math.round(performance.now() - started)
-    return { summary: `restored into ${name} in ${formatSeconds(ms)}`, data: { database: name, durationMs: ms } }
   },
 }
 
@@ -50,28 +108,39 @@ async function adminClient(context: RestoreContext): Promise<Client> {
   return connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
 }
 
-/** Renames both databases in one transaction: at every moment one whole database is named live. */
-async function swapNames(client: Client, live: string, incoming: string, outgoing: string): Promise<void> {
-  await client.query(`alter database ${quoteIdent(live)} with allow_connections false`)
-  await client.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [live])
-  // Backends take a moment to go; a rename with one still there fails, so wait for them.
-  for (let i = 0; i < 50; i++) {
-    const left = await client.query(`select count(*)::int as n from pg_stat_activity where datname = $1`, [live])
-    if (left.rows[0].n === 0) break
-    await sleep(100)
+/**
+ * Renames in one transaction: the live database (if there is one) to `outgoing`, and `incoming`
+ * (if given) to the live name. At every moment the live name is one whole database, or none
+ * when there was none before.
+ */
+async function swapNames(client: Client, live: string, names: { incoming?: string; outgoing?: string }): Promise<void> {
+  const { incoming, outgoing } = names
+  if (outgoing) {
+    await client.query(`alter database ${quoteIdent(live)} with allow_connections false`)
+    await client.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [live])
+    // Backends take a moment to go; a rename with one still there fails, so wait for them.
+    for (let i = 0; i < 50; i++) {
+      const left = await client.query(`select count(*)::int as n from pg_stat_activity where datname = $1`, [live])
+      if (left.rows[0].n === 0) break
+      await sleep(100)
+    }
   }
   await client.query('begin')
   try {
-    await client.query(`alter database ${quoteIdent(live)} rename to ${quoteIdent(outgoing)}`)
-    await client.query(`alter database ${quoteIdent(incoming)} rename to ${quoteIdent(live)}`)
+    if (outgoing) await client.query(`alter database ${quoteIdent(live)} rename to ${quoteIdent(outgoing)}`)
+    if (incoming) await client.query(`alter database ${quoteIdent(incoming)} rename to ${quoteIdent(live)}`)
     await client.query('commit')
   } catch (error) {
     await client.query('rollback').catch(() => undefined)
-    await client.query(`alter database ${quoteIdent(live)} with allow_connections true`).catch(() => undefined)
+    if (outgoing) await client.query(`alter database ${quoteIdent(live)} with allow_connections true`).catch(() => undefined)
     throw error
   }
-  await client.query(`alter database ${quoteIdent(live)} with allow_connections true`)
-  await client.query(`alter database ${quoteIdent(outgoing)} with allow_connections true`)
+  if (incoming) await client.query(`alter database ${quoteIdent(live)} with allow_connections true`)
+  if (outgoing) await client.query(`alter database ${quoteIdent(outgoing)} with allow_connections true`)
+}
+
+async function databaseExists(client: Client, name: string): Promise<boolean> {
+  return (await queryRows(client, 'select 1 from pg_database where datname = $1', [name])).length > 0
 }
 
 export const swapStep: Step<RestoreContext> = {
@@ -99,15 +168,18 @@ export const swapStep: Step<RestoreContext> = {
       for (const service of services) await runtimes.start(service).catch(() => undefined)
       throw new StepFailure(`${describeError(error)}; nothing was swapped and the services were started again`, 'the live database was not touched', { timeline })
     }
+    let hadLive = true
     try {
       try {
-        await swapNames(client, live, incoming, outgoing)
+        // The disaster case: no live database to keep, the restored one just takes its name.
+        hadLive = await databaseExists(client, live)
+        await swapNames(client, live, { incoming, outgoing: hadLive ? outgoing : undefined })
       } catch (error) {
         for (const service of services) await runtimes.start(service).catch(() => undefined)
         throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
       }
-      note(`renamed ${live} to ${outgoing}, ${incoming} to ${live}`)
-      context.state.preRestoreDatabase = outgoing
+      note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
+      if (hadLive) context.state.preRestoreDatabase = outgoing
       context.state.restoredDatabase = undefined
       try {
         for (const service of services) {
@@ -120,19 +192,20 @@ export const swapStep: Step<RestoreContext> = {
         // The platform does not work with the restored database: put the old one back.
         note(`rolling back: ${describeError(error)}`)
         for (const service of services) await runtimes.stop(service).catch(() => undefined)
-        await swapNames(client, live, outgoing, incoming)
+        await swapNames(client, live, { incoming: hadLive ? outgoing : undefined, outgoing: incoming })
         context.state.preRestoreDatabase = undefined
         for (const service of services) await runtimes.start(service).catch(() => undefined)
-        note(`rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}`)
+        note(hadLive ? `rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}` : `rolled back: there is no ${live} again, as before; the restored copy is ${incoming}`)
         throw new StepFailure(`${describeError(error)}; the swap was rolled back`, `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`, { timeline })
       }
     } finally {
       await closePostgres(client)
     }
     const downtimeMs = Math.round(performance.now() - downStarted)
+    const kept = hadLive ? `the old one is kept as ${outgoing}` : `there was no ${live} before`
     return {
-      summary: `${live} is the restored database; the old one is kept as ${outgoing}; services down for ${formatSeconds(downtimeMs)}`,
-      data: { live, preRestore: outgoing, downtimeMs, timeline, safetyBackup: context.state.safetyBackup },
+      summary: `${live} is the restored database; ${kept}; services down for ${formatSeconds(downtimeMs)}`,
+      data: { live, ...(hadLive ? { preRestore: outgoing } : {}), downtimeMs, timeline, safetyBackup: context.state.safetyBackup },
     }
   },
 }

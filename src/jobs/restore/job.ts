@@ -21,25 +21,31 @@ export interface RestoreRequest {
   intoSchema?: string
   targetTime?: string
   sideOnly?: boolean
+  /** Full mode: leave objects and the database to the restoring user (pg_restore --no-owner). */
+  noOwner?: boolean
+  /** Full mode: skip GRANTs on objects and on the database (pg_restore --no-privileges). */
+  noPrivileges?: boolean
 }
 
 /**
  * A restore never loses the live database: it verifies the backup, checks the disk and dumps
  * the live database before anything changes; a full restore then builds the new database
- * beside the live one and only swaps names once it is checked. Any failure stops the rest.
+ * beside the live one (while the safety backup runs: neither touches the live database) and
+ * only swaps names once both are done and the copy is checked. Any failure stops the rest.
  */
 export async function restoreJob(config: Config, toolVersion: string, request: RestoreRequest): Promise<{ job: Job<RestoreContext>; context: RestoreContext }> {
   if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
   const command = `restore ${request.mode}`
+  const ownership = { owners: !request.noOwner, privileges: !request.noPrivileges }
   if (request.mode === 'pitr') {
     const plan = await planPitr(config, request.backup, request.targetTime, request.sideOnly ?? false)
-    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), state: {} }
+    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), ownership, state: {} }
     return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
   }
   const backup = await findBackup(config.backup.dir, request.backup)
-  const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), state: {} }
+  const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), ownership, state: {} }
   if (request.mode === 'full') {
-    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep] }, context }
+    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep], together: [['safety-backup', 'restore']] }, context }
   }
   if (request.mode === 'partial') {
     if (request.tables.length === 0) throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
