@@ -239,6 +239,34 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(wrongDatabase.exitCode).toBe(1)
     expect(step(parseReport(wrongDatabase), 'verify').summary).toBe(`${id} is a dump of database "${database}", not of "${template}"`)
 
+    const unknown = await s.run(['restore', 'database-nope', '--yes', '--json'])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toMatch(/database-nope.*\n.*probe-ops backup list/)
+
+    const refused = await startRefusedPort()
+    const down = setup(database, { backup: { dir: s.backupDir }, postgres: { port: refused } })
+    const noServer = await down.run(['restore', id, '--yes', '--json'])
+    expect(noServer.exitCode).toBe(1)
+    // Both steps that run together meet the refusal; the first to fail stops the other.
+    const failures = ['safety-backup', 'restore'].map((id) => step(parseReport(noServer), id).summary)
+    expect(failures.some((f) => /refused the connection/.test(f)), failures.join(' | ')).toBe(true)
+    expect(step(parseReport(noServer), 'swap').status).toBe('skipped')
+
+    const data = join(s.backupDir, manifest.data)
+    const whole = readFileSync(data)
+    truncateSync(data, Math.floor(whole.length / 2))
+    const truncated = await s.run(['restore', id, '--yes', '--json'])
+    expect(truncated.exitCode).toBe(1)
+    expect(step(parseReport(truncated), 'verify').summary).toMatch(/truncated or changed/)
+    const flipped = Buffer.from(whole)
+    flipped[flipped.length - 10] = flipped[flipped.length - 10]! ^ 0xff
+    writeFileSync(data, flipped)
+    const mismatch = await s.run(['restore', id, '--yes', '--json'])
+    expect(mismatch.exitCode).toBe(1)
+    expect(step(parseReport(mismatch), 'verify').summary).toMatch(/does not match its checksum/)
+    expect(step(parseReport(mismatch), 'restore').status).toBe('skipped')
+    expect(await counts(database)).toEqual(changed)
+
     // Not a dump at all, with a manifest that vouches for it.
     const { createHash } = await import('node:crypto')
     const garbage = Buffer.from('this is not a pg_dump archive\n'.repeat(10))
