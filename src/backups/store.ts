@@ -56,6 +56,20 @@ export interface BackupManifest {
 
 const MANIFEST = '.manifest.json'
 const TEMP_PREFIX = '.partial-'
+/** Data is renamed into place, then its manifest written: younger data without one may be mid-commit. */
+const COMMIT_GRACE_MS = 120_000
+
+/** Whether the process that named this temporary data (.partial-PID-name) still runs. */
+function writerAlive(name: string): boolean {
+  const pid = Number(/^\.partial-(\d+)-/.exec(name)?.[1])
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
 
 /** Creates the backup directory private (0700), or checks an existing one is not world-readable. */
 export async function prepareBackupDir(dir: string): Promise<void> {
@@ -176,11 +190,15 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
       claimed.add(name)
     }
   }
+  // Another run may be writing a backup right now (cron's, or a restore's safety backup): its
+  // temporary data names a live process, and its data lacks a manifest only for a moment.
   const leftovers: Leftover[] = names
-    .filter((n) => n.startsWith(TEMP_PREFIX))
+    .filter((n) => n.startsWith(TEMP_PREFIX) && !writerAlive(n))
     .map((n) => ({ path: join(dir, n), why: 'a backup that never finished (probe-ops was stopped while writing it)' }))
   for (const n of names) {
     if (claimed.has(n) || n.startsWith(TEMP_PREFIX) || n.startsWith('.')) continue
+    const changed = await stat(join(dir, n)).then((s) => s.mtimeMs, () => 0)
+    if (Date.now() - changed < COMMIT_GRACE_MS) continue
     leftovers.push({ path: join(dir, n), why: 'data without a manifest' })
   }
   backups.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
