@@ -569,7 +569,7 @@ export function render(r: RawResult): string[] {
   const best = [...sums].sort((a, b) => a.cycle - b.cycle)[0]!;
   const bestLike = [...sums].sort((a, b) => a.like - b.like)[0]!;
   const checksumOk = sums.filter((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE);
-  const defaults = sums.find((s) => s.v.key === 'custom-z6');
+  const defaults = sums.find((s) => s.v.key === 'custom-z1');
 
   const { loadStart, loadEnd, gitHead, dirty, dockerVersion, settings } = r;
   const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US');

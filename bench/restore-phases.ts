@@ -52,8 +52,9 @@ interface Contender {
 function phases(logFile: string, offset: number): Record<string, number> {
   const text = readFileSync(logFile, 'utf8').slice(offset);
   const sums: Record<string, number> = {};
-  for (const match of text.matchAll(/duration: ([\d.]+) ms {2}statement: (.*)/g)) {
-    const sql = match[2]!.toLowerCase();
+  for (const match of text.matchAll(/duration: ([\d.]+) ms {2}statement: ([^\n]*(?:\n[ \t]+[^\n]*)*)/g)) {
+    // A statement of several lines goes on in lines that start with white space.
+    const sql = match[2]!.toLowerCase().replace(/\s+/g, ' ');
     const kind = sql.startsWith('copy') ? 'COPY' : sql.includes('create index') || sql.includes('create unique index') ? 'CREATE INDEX' : sql.includes('foreign key') ? 'ADD FOREIGN KEY' : sql.includes('primary key') || sql.includes(' unique ') ? 'ADD PRIMARY KEY / UNIQUE' : 'other';
     sums[kind] = (sums[kind] ?? 0) + Number(match[1]);
   }
