@@ -2,7 +2,7 @@ import { chmod, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config/load.js'
 import { StepFailure, UsageError } from '../errors.js'
-import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
+import { connectionArgs, runPgTool, toolError } from '../systems/pg-tools.js'
 import { queryRows, withPostgres } from '../systems/postgres.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
@@ -22,7 +22,7 @@ export async function takeBaseBackup(config: Config, runtimes: ServiceRuntimes, 
   const result = await runPgTool(config, runtimes, 'pg_basebackup', [...connectionArgs(config), '-D', temporary, '--format=tar', '--gzip', '--wal-method=fetch', '--checkpoint=fast', `--label=probe-ops ${id}`], { signal: options.signal })
   if (result.exitCode !== 0) {
     await rm(temporary, { recursive: true, force: true })
-    const why = result.stderr.split('\n').at(-1) ?? ''
+    const why = toolError(result)
     throw new StepFailure(`pg_basebackup failed (exit ${result.exitCode}): ${why}`, /replication/.test(why) ? 'allow a replication connection for this user in pg_hba.conf' : 'nothing was kept; fix the cause and run it again')
   }
   // Once pg_basebackup has returned, the backup's end is behind us: any later moment is a valid target.

@@ -1,5 +1,5 @@
 import type { Client } from 'pg'
-import { queryRows, quoteIdent } from '../systems/postgres.js'
+import { queryRows, quoteName } from '../systems/postgres.js'
 
 /**
  * What a database is besides its contents: owner, encoding and locale, who may connect, its
@@ -11,8 +11,10 @@ export interface DatabaseProperties {
   encoding: string
   collate: string
   ctype: string
-  localeProvider: 'libc' | 'icu'
-  icuLocale?: string
+  /** PostgreSQL 15+ (libc before); builtin since 17. */
+  localeProvider: 'libc' | 'icu' | 'builtin'
+  /** The ICU or builtin locale, where the provider has one. */
+  providerLocale?: string
   connectionLimit: number
   /** null: the default privileges (PUBLIC may connect and create temporary tables). */
   privileges: { grantee: string; privilege: string; grantable: boolean }[] | null
@@ -21,65 +23,75 @@ export interface DatabaseProperties {
   comment?: string
 }
 
+const PROVIDERS: Record<string, DatabaseProperties['localeProvider']> = { c: 'libc', i: 'icu', b: 'builtin' }
+
+/**
+ * The database's properties, or undefined when it does not exist. pg_database's locale columns
+ * differ between versions (datlocprovider since 15, daticulocale in 15-16, datlocale since 17),
+ * so the row is read whole as JSON.
+ */
 export async function readDatabaseProperties(client: Client, database: string): Promise<DatabaseProperties | undefined> {
-  const [row] = await queryRows<{ oid: number; owner: string; encoding: string; collate: string; ctype: string; provider: string; icu: string | null; limit: number; hasacl: boolean; comment: string | null }>(
+  const [found] = await queryRows<{ oid: number; owner: string; encoding: string; d: Record<string, unknown>; comment: string | null }>(
     client,
-    `select d.oid, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding, d.datcollate as collate, d.datctype as ctype,
-            d.datlocprovider::text as provider, d.daticulocale as icu, d.datconnlimit as limit, d.datacl is not null as hasacl,
-            shobj_description(d.oid, 'pg_database') as comment
+    `select d.oid, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding, to_jsonb(d) - 'datacl' as d, shobj_description(d.oid, 'pg_database') as comment
        from pg_database d where d.datname = $1`,
     [database],
   )
-  if (!row) return undefined
-  const privileges = row.hasacl
-    ? await queryRows<{ grantee: string; privilege: string; grantable: boolean }>(
-        client,
-        `select case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee, a.privilege_type as privilege, a.is_grantable as grantable
-           from pg_database d, aclexplode(d.datacl) a where d.oid = $1`,
-        [row.oid],
-      )
-    : null
+  if (!found) return undefined
+  const row = found.d
+  const privileges = await queryRows<{ grantee: string; privilege: string; grantable: boolean }>(
+    client,
+    `select case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end as grantee, a.privilege_type as privilege, a.is_grantable as grantable
+       from pg_database d, aclexplode(d.datacl) a where d.oid = $1`,
+    [found.oid],
+  )
+  const [acl] = await queryRows<{ set: boolean }>(client, 'select datacl is not null as set from pg_database where oid = $1', [found.oid])
   const settings = await queryRows<{ role: string | null; setting: string }>(
     client,
     `select case when s.setrole = 0 then null else pg_get_userbyid(s.setrole) end as role, unnest(s.setconfig) as setting
        from pg_db_role_setting s where s.setdatabase = $1 order by 1 nulls first`,
-    [row.oid],
+    [found.oid],
   )
+  const providerLocale = (row.datlocale ?? row.daticulocale) as string | null | undefined
   return {
-    owner: row.owner,
-    encoding: row.encoding,
-    collate: row.collate,
-    ctype: row.ctype,
-    localeProvider: row.provider === 'i' ? 'icu' : 'libc',
-    ...(row.icu ? { icuLocale: row.icu } : {}),
-    connectionLimit: row.limit,
-    privileges,
+    owner: found.owner,
+    encoding: found.encoding,
+    collate: String(row.datcollate),
+    ctype: String(row.datctype),
+    localeProvider: PROVIDERS[String(row.datlocprovider ?? 'c')] ?? 'libc',
+    ...(providerLocale ? { providerLocale } : {}),
+    connectionLimit: Number(row.datconnlimit),
+    privileges: acl?.set ? privileges : null,
     settings,
-    ...(row.comment !== null ? { comment: row.comment } : {}),
+    ...(found.comment !== null ? { comment: found.comment } : {}),
   }
 }
 
-/** Every role the properties name: they must exist where the database is created. */
+/**
+ * The roles the database's owner and privileges name: they must exist where it is created.
+ * Roles with a setting in it are not among them: such a setting is skipped with a warning.
+ */
 export function propertyRoles(properties: DatabaseProperties, options: { owners: boolean; privileges: boolean }): string[] {
   const roles = new Set<string>()
   if (options.owners) roles.add(properties.owner)
-  if (options.privileges) for (const p of properties.privileges ?? []) if (p.grantee !== 'PUBLIC') roles.add(p.grantee)
-  for (const s of properties.settings) if (s.role) roles.add(s.role)
+  if (options.privileges) for (const p of properties.privileges ?? []) if (p.grantee !== 'PUBLIC' && (options.owners || p.grantee !== properties.owner)) roles.add(p.grantee)
   return [...roles]
 }
 
-/** CREATE DATABASE from template0 (a dump restores into an empty database) with the same encoding, locale and owner. */
-export function createDatabaseSql(client: Client, name: string, properties: DatabaseProperties | undefined, options: { owners: boolean }): string {
-  if (!properties) return `create database ${quoteIdent(name)}`
-  const parts = [
-    `create database ${quoteIdent(name)} template template0`,
-    `encoding ${client.escapeLiteral(properties.encoding)}`,
-    `locale_provider ${properties.localeProvider}`,
-    `lc_collate ${client.escapeLiteral(properties.collate)}`,
-    `lc_ctype ${client.escapeLiteral(properties.ctype)}`,
-  ]
-  if (properties.icuLocale) parts.push(`icu_locale ${client.escapeLiteral(properties.icuLocale)}`)
-  if (options.owners) parts.push(`owner ${quoteIdent(properties.owner)}`)
+/**
+ * CREATE DATABASE from template0 (a dump restores into an empty database) with the same
+ * encoding, locale and owner. `serverVersion` (server_version_num) is the creating server's:
+ * locale providers are spelled only where it knows them.
+ */
+export function createDatabaseSql(client: Client, name: string, properties: DatabaseProperties | undefined, options: { owners: boolean; serverVersion: number }): string {
+  if (!properties) return `create database ${quoteName(name)} template template0`
+  const parts = [`create database ${quoteName(name)} template template0`, `encoding ${client.escapeLiteral(properties.encoding)}`]
+  if (options.serverVersion >= 150000) parts.push(`locale_provider ${properties.localeProvider}`)
+  parts.push(`lc_collate ${client.escapeLiteral(properties.collate)}`, `lc_ctype ${client.escapeLiteral(properties.ctype)}`)
+  if (options.serverVersion >= 150000 && properties.providerLocale) {
+    parts.push(`${properties.localeProvider === 'builtin' ? 'builtin_locale' : 'icu_locale'} ${client.escapeLiteral(properties.providerLocale)}`)
+  }
+  if (options.owners) parts.push(`owner ${quoteName(properties.owner)}`)
   return parts.join(' ')
 }
 
@@ -120,9 +132,10 @@ export function settingSql(client: Client, database: string, entry: { role: stri
   const at = entry.setting.indexOf('=')
   const name = entry.setting.slice(0, at)
   const value = entry.setting.slice(at + 1)
-  const values = LIST_QUOTED.has(name.toLowerCase()) ? splitSettingList(value).map((v) => client.escapeLiteral(v)).join(', ') : client.escapeLiteral(value)
-  const target = entry.role ? `alter role ${quoteIdent(entry.role)} in database ${quoteIdent(database)}` : `alter database ${quoteIdent(database)}`
-  return `${target} set ${quoteIdent(name)} = ${values}`
+  const items = LIST_QUOTED.has(name.toLowerCase()) ? splitSettingList(value) : [value]
+  const values = items.length > 0 ? items.map((v) => client.escapeLiteral(v)).join(', ') : "''"
+  const target = entry.role ? `alter role ${quoteName(entry.role)} in database ${quoteName(database)}` : `alter database ${quoteName(database)}`
+  return `${target} set ${quoteName(name)} = ${values}`
 }
 
 /**
@@ -131,28 +144,32 @@ export function settingSql(client: Client, database: string, entry: { role: stri
  * the others still apply.
  */
 export async function applyDatabaseProperties(client: Client, name: string, properties: DatabaseProperties, options: { owners: boolean; privileges: boolean }): Promise<{ applied: number; failed: string[] }> {
-  const statements: string[] = []
-  const db = quoteIdent(name)
+  const statements: { sql: string; what: string }[] = []
+  const db = quoteName(name)
   // A low connection limit would have stood in the way of pg_restore's parallel jobs: set last.
-  if (properties.connectionLimit !== -1) statements.push(`alter database ${db} connection limit ${properties.connectionLimit}`)
+  if (properties.connectionLimit !== -1) statements.push({ sql: `alter database ${db} connection limit ${properties.connectionLimit}`, what: 'connection limit' })
   if (options.privileges && properties.privileges) {
-    statements.push(`revoke all on database ${db} from public`)
+    statements.push({ sql: `revoke all on database ${db} from public`, what: 'privileges of PUBLIC' })
     // Without the recorded owner (--no-owner) the owner's own privileges stay as created.
-    if (options.owners) statements.push(`revoke all on database ${db} from ${quoteIdent(properties.owner)}`)
+    if (options.owners) statements.push({ sql: `revoke all on database ${db} from ${quoteName(properties.owner)}`, what: `privileges of ${properties.owner}` })
     for (const p of properties.privileges) {
       if (!options.owners && p.grantee === properties.owner) continue
-      const grantee = p.grantee === 'PUBLIC' ? 'public' : quoteIdent(p.grantee)
-      statements.push(`grant ${p.privilege.toLowerCase()} on database ${db} to ${grantee}${p.grantable ? ' with grant option' : ''}`)
+      const grantee = p.grantee === 'PUBLIC' ? 'public' : quoteName(p.grantee)
+      statements.push({ sql: `grant ${p.privilege.toLowerCase()} on database ${db} to ${grantee}${p.grantable ? ' with grant option' : ''}`, what: `${p.privilege} for ${p.grantee}` })
     }
   }
-  for (const entry of properties.settings) statements.push(settingSql(client, name, entry))
-  if (properties.comment !== undefined) statements.push(`comment on database ${db} is ${client.escapeLiteral(properties.comment)}`)
+  for (const entry of properties.settings) {
+    const setting = entry.setting.slice(0, entry.setting.indexOf('='))
+    statements.push({ sql: settingSql(client, name, entry), what: `setting ${setting}${entry.role ? ` of role ${entry.role}` : ''}` })
+  }
+  if (properties.comment !== undefined) statements.push({ sql: `comment on database ${db} is ${client.escapeLiteral(properties.comment)}`, what: 'comment' })
   const failed: string[] = []
-  for (const statement of statements) {
+  for (const { sql, what } of statements) {
     try {
-      await client.query(statement)
+      await client.query(sql)
     } catch (error) {
-      failed.push(`${statement}: ${(error as Error).message}`)
+      // What failed and why, never the value: a setting may hold a secret (app.jwt_secret).
+      failed.push(`${what}: ${(error as Error).message}`)
     }
   }
   return { applied: statements.length - failed.length, failed }

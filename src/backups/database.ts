@@ -6,7 +6,7 @@ import type { Client } from 'pg'
 import type { Config } from '../config/load.js'
 import { StepFailure, UsageError } from '../errors.js'
 import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
-import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
+import { connectionArgs, runPgTool, toolError } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { readDatabaseProperties } from './database-properties.js'
 import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
@@ -53,10 +53,11 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
 
   const client = await connectPostgres(config.postgres, { statementTimeoutMs: 0 })
   try {
+    // Not part of the snapshot, and a catalog this version of probe-ops cannot read must not cost the backup.
+    const databaseProperties = await readDatabaseProperties(client, database).catch(() => undefined)
     await client.query('begin isolation level repeatable read read only')
     const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
     const tables = await tableCounts(client)
-    const databaseProperties = await readDatabaseProperties(client, database)
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
     let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
     try {
@@ -66,13 +67,13 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
         const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: counter, signal: options.signal })
         counter.end()
         await writing
-        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept; fix the cause and run the backup again')
+        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
         if (counter.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
         await syncPath(temporary)
         checksum = { sha256: counter.digest(), bytes: counter.bytes }
       } else {
         const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal })
-        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept; fix the cause and run the backup again')
+        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
         await chmod(temporary, 0o700)
         for (const name of await readdir(temporary)) {
           await chmod(join(temporary, name), 0o600)

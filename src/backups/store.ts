@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
+import { isProcessAlive, processStart } from '../lib/process.js'
 import type { DatabaseProperties } from './database-properties.js'
 
 /**
@@ -59,16 +60,10 @@ const TEMP_PREFIX = '.partial-'
 /** Data is renamed into place, then its manifest written: younger data without one may be mid-commit. */
 const COMMIT_GRACE_MS = 120_000
 
-/** Whether the process that named this temporary data (.partial-PID-name) still runs. */
+/** Whether the process that named this temporary data (.partial-PID.START-name) still runs. */
 function writerAlive(name: string): boolean {
-  const pid = Number(/^\.partial-(\d+)-/.exec(name)?.[1])
-  if (!pid) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  const [, pid, start] = /^\.partial-(\d+)(?:\.(\d+))?-/.exec(name) ?? []
+  return pid !== undefined && isProcessAlive(Number(pid), start)
 }
 
 /** Creates the backup directory private (0700), or checks an existing one is not world-readable. */
@@ -91,7 +86,7 @@ export function backupId(kind: BackupKind, at: Date, database?: string): string 
 }
 
 export function temporaryPath(dir: string, name: string): string {
-  return join(dir, `${TEMP_PREFIX}${process.pid}-${name}`)
+  return join(dir, `${TEMP_PREFIX}${process.pid}.${processStart(process.pid) ?? 0}-${name}`)
 }
 
 /** Counts bytes and computes SHA-256 of what streams through it. */

@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
-import { closePostgres, connectPostgres, quoteIdent } from '../systems/postgres.js'
-import { connectionArgs, runPgTool } from '../systems/pg-tools.js'
+import { closePostgres, connectPostgres, quoteName } from '../systems/postgres.js'
+import { connectionArgs, runPgTool, toolError } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { tableCounts } from './database.js'
 import { sha256Directory, sha256File, type StoredBackup } from './store.js'
@@ -48,7 +48,7 @@ export async function listArchive(config: Config, runtimes: ServiceRuntimes, bac
   out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
   const result = await runPgTool(config, runtimes, 'pg_restore', ['--list', ...input.args], { stdout: out, stdin: input.stdin as never })
   if (result.exitCode !== 0) {
-    throw new StepFailure(`${backup.manifest.data} is not a readable pg_dump archive: ${result.stderr.split('\n').at(-1) || `pg_restore exit ${result.exitCode}`}`, 'choose another backup (probe-ops backup list)')
+    throw new StepFailure(`${backup.manifest.data} is not a readable pg_dump archive: ${toolError(result, `pg_restore exit ${result.exitCode}`)}`, 'choose another backup (probe-ops backup list)')
   }
   const lines = text.split('\n').filter((l) => /^\d+;/.test(l))
   return { entries: lines.length, tables: lines.filter((l) => / TABLE DATA /.test(l)).length }
@@ -64,10 +64,10 @@ export interface OwnershipOptions {
 export async function restoreInto(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, database: string, ownership: OwnershipOptions, signal?: AbortSignal): Promise<void> {
   const input = dumpInput(config, backup)
   const parallel = input.stdin ? [] : [`--jobs=${config.backup.jobs}`]
-  const keep = [...(ownership.owners ? [] : ['--no-owner']), ...(ownership.privileges ? [] : ['--no-privileges'])]
-  const result = await runPgTool(config, runtimes, 'pg_restore', [...connectionArgs(config), '-d', database, '--exit-on-error', ...keep, ...parallel, ...input.args], { stdin: input.stdin as never, signal })
+  const omit = [...(ownership.owners ? [] : ['--no-owner']), ...(ownership.privileges ? [] : ['--no-privileges'])]
+  const result = await runPgTool(config, runtimes, 'pg_restore', [...connectionArgs(config), '-d', database, '--exit-on-error', ...omit, ...parallel, ...input.args], { stdin: input.stdin as never, signal })
   if (result.exitCode !== 0) {
-    const last = result.stderr.split('\n').at(-1) || 'no error output'
+    const last = toolError(result)
     const role = /role "([^"]+)" does not exist/.exec(result.stderr)
     throw new StepFailure(
       `pg_restore into ${database} failed (exit ${result.exitCode}): ${last}`,
@@ -77,39 +77,44 @@ export async function restoreInto(config: Config, runtimes: ServiceRuntimes, bac
 }
 
 const ROLE = '("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
-const ROLE_PATTERNS = [
-  new RegExp(` OWNER TO ${ROLE};$`),
+/** pg_dump's header above every object: `-- Name: tasks; Type: TABLE; Schema: public; Owner: app` (the owner unquoted). */
+const OWNER_HEADER = /^-- Name: .*; Type: .*; Schema: .*; Owner: (.+)$/
+const GRANTEE_PATTERNS = [
   new RegExp(`^(?:GRANT|REVOKE) .* (?:TO|FROM) ${ROLE}(?: WITH GRANT OPTION)?;$`),
   new RegExp(`^ALTER DEFAULT PRIVILEGES FOR ROLE ${ROLE} `),
   new RegExp(`^ALTER DEFAULT PRIVILEGES .* (?:TO|FROM) ${ROLE};$`),
   new RegExp(`^SET SESSION AUTHORIZATION ${ROLE};$`),
 ]
 
-/** The roles named in a pg_restore SQL script: owners, grantees, grantors. */
+/** The roles a pg_restore SQL script names: owners (from the object headers), grantees, grantors. */
 export function rolesInScript(script: string): { owners: string[]; grantees: string[] } {
   const owners = new Set<string>()
   const grantees = new Set<string>()
   for (const line of script.split('\n')) {
-    for (const [i, pattern] of ROLE_PATTERNS.entries()) {
-      const match = pattern.exec(line)
+    const header = OWNER_HEADER.exec(line)
+    if (header) {
+      if (header[1] !== '-') owners.add(header[1]!)
+      continue
+    }
+    for (const pattern of GRANTEE_PATTERNS) {
+      const match = pattern.exec(line)?.[1]
       if (!match) continue
-      const name = match[1]!.startsWith('"') ? match[1]!.slice(1, -1).replaceAll('""', '"') : match[1]!.toLowerCase()
-      if (name === 'public' && !match[1]!.startsWith('"')) continue
-      ;(i === 0 ? owners : grantees).add(name)
+      if (match.startsWith('"')) grantees.add(match.slice(1, -1).replaceAll('""', '"'))
+      else if (match.toLowerCase() !== 'public') grantees.add(match.toLowerCase())
     }
   }
   return { owners: [...owners].sort(), grantees: [...grantees].sort() }
 }
 
 /** The roles a restore of this archive will name, read from its schema (no data is read). */
-export async function archiveRoles(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup): Promise<{ owners: string[]; grantees: string[] }> {
+export async function archiveRoles(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, signal?: AbortSignal): Promise<{ owners: string[]; grantees: string[] }> {
   const input = dumpInput(config, backup)
   const { PassThrough } = await import('node:stream')
   const out = new PassThrough()
   let script = ''
   out.on('data', (chunk: Buffer) => (script += chunk.toString('utf8')))
-  const result = await runPgTool(config, runtimes, 'pg_restore', ['--schema-only', '-f', '-', ...input.args], { stdout: out, stdin: input.stdin as never })
-  if (result.exitCode !== 0) throw new StepFailure(`pg_restore could not read the schema of ${backup.manifest.data}: ${result.stderr.split('\n').at(-1)}`, 'choose another backup (probe-ops backup list)')
+  const result = await runPgTool(config, runtimes, 'pg_restore', ['--schema-only', '-f', '-', ...input.args], { stdout: out, stdin: input.stdin as never, signal })
+  if (result.exitCode !== 0) throw new StepFailure(`pg_restore could not read the schema of ${backup.manifest.data}: ${toolError(result)}`, 'choose another backup (probe-ops backup list)')
   return rolesInScript(script)
 }
 
@@ -136,7 +141,7 @@ export async function compareCounts(config: Config, database: string, expected: 
 export async function createDatabase(config: Config, name: string): Promise<void> {
   const client = await connectPostgres(config.postgres, { database: 'postgres' })
   try {
-    await client.query(`create database ${quoteIdent(name)} template template0`)
+    await client.query(`create database ${quoteName(name)} template template0`)
   } finally {
     await closePostgres(client)
   }
@@ -145,7 +150,7 @@ export async function createDatabase(config: Config, name: string): Promise<void
 export async function dropDatabase(config: Config, name: string): Promise<void> {
   const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 0 })
   try {
-    await client.query(`drop database if exists ${quoteIdent(name)} with (force)`)
+    await client.query(`drop database if exists ${quoteName(name)} with (force)`)
   } finally {
     await closePostgres(client)
   }

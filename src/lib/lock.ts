@@ -1,6 +1,7 @@
 import { mkdirSync, openSync, writeSync, closeSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { LockHeldError, UsageError } from '../errors.js'
+import { isProcessAlive, processStart } from './process.js'
 import { sleep } from './time.js'
 
 interface LockHolder {
@@ -16,24 +17,8 @@ export interface JobLock {
   release(): void
 }
 
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name may hold spaces and parentheses; fields are counted after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
 function isAlive(holder: LockHolder): boolean {
-  try {
-    process.kill(holder.pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  const started = processStart(holder.pid)
-  return holder.processStart === undefined || started === undefined || started === holder.processStart
+  return isProcessAlive(holder.pid, holder.processStart)
 }
 
 function readHolder(path: string): LockHolder | undefined {

@@ -1,4 +1,5 @@
 import { StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { sleep } from '../lib/time.js'
 import { SCHEMA_VERSION, overallStatus, type AlertRecord, type Report, type StepResult, type StepStatus } from './model.js'
 
 /** What a step returns when it did not throw. A thrown error makes the step failed. */
@@ -22,7 +23,17 @@ export interface Step<Context> {
   title: string
   /** This step's own bound; the job's --timeout caps it. */
   timeoutMs?: number
+  /**
+   * How long, once timed out, the step may take to clean up (drop what it half made) before the
+   * job goes on and the process may exit. Steps that only read need none.
+   */
+  cleanupMs?: number
   run(context: Context, run: StepRun): Promise<StepOutcome>
+  /**
+   * Takes back what a finished step made when a later step (or one running alongside) fails in
+   * a job whose steps build on each other; says what it did, or nothing when there was nothing.
+   */
+  undo?(context: Context): Promise<string | undefined>
 }
 
 export interface Job<Context> {
@@ -117,6 +128,8 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
     }
   }
 
+  if (failedEarlier !== undefined && job.stopOnFailure) await undoFinished(job, context, results, failedEarlier)
+
   const finished = Date.now()
   const steps = job.steps.map((s) => results.get(s.id)!)
   return {
@@ -131,6 +144,23 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
     dryRun: options.dryRun ?? false,
     steps,
     alerts,
+  }
+}
+
+/** Latest first, the finished steps' undo; the step's result says what was taken back. */
+async function undoFinished<C>(job: Job<C>, context: C, results: Map<string, StepResult>, failed: string): Promise<void> {
+  for (const step of [...job.steps].reverse()) {
+    const result = results.get(step.id)
+    if (!step.undo || !result || (result.status !== 'ok' && result.status !== 'warning')) continue
+    let done: string | undefined
+    try {
+      done = await step.undo(context)
+    } catch (error) {
+      done = `could not be undone: ${describeError(error)}`
+    }
+    if (!done) continue
+    result.summary = `${result.summary}; undone as ${failed} failed: ${done}`
+    result.data = { ...result.data, undone: done }
   }
 }
 
@@ -166,10 +196,15 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
   try {
     const run: StepRun = { signal: controller.signal, dryRun: bounds.dryRun, recordAlert: (a) => bounds.alerts.push(a) }
     let outcome: StepOutcome
+    const running = step.run(context, run)
     try {
-      outcome = await Promise.race([step.run(context, run), timedOut])
+      outcome = await Promise.race([running, timedOut])
     } catch (error) {
-      if (bounds.stop?.aborted && !(error instanceof TimeoutError)) throw bounds.stop.reason
+      if (error instanceof TimeoutError) {
+        // Told through its signal, the step gets a moment to clean up (drop what it half made)
+        // before the job goes on and the process may exit.
+        if (step.cleanupMs) await Promise.race([running.catch(() => undefined), sleep(step.cleanupMs)])
+      } else if (bounds.stop?.aborted) throw bounds.stop.reason
       throw error
     }
     return {

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../lib/files.js'
 import { sleep } from '../lib/time.js'
 import { readPid } from '../systems/process.js'
 import { DEFAULT_SEED, INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from './schema.js'
+import { processStart } from '../lib/process.js'
 
 /**
  * The sandbox: a throwaway platform under one directory, every service on 127.0.0.1 at a port
@@ -124,11 +125,6 @@ function procStat(pid: number): string[] | undefined {
   } catch {
     return undefined
   }
-}
-
-/** The process's start in clock ticks since boot: with the pid, who it is. */
-function processStart(pid: number): string | undefined {
-  return procStat(pid)?.[19]
 }
 
 function alive(pid: number): boolean {

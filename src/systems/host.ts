@@ -85,6 +85,13 @@ export interface DiskUsage {
   error?: string
 }
 
+/** Whether two paths live on one filesystem (false when either cannot be seen). */
+export async function sameFilesystem(a: string, b: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises')
+  const [da, db] = await Promise.all([a, b].map((p) => stat(p).then((s) => s.dev, () => undefined)))
+  return da !== undefined && da === db
+}
+
 export async function diskUsage(path: string): Promise<DiskUsage> {
   // Its types describe the CommonJS build; under ESM the default export is the function itself.
   const checkDiskSpace = (await import('check-disk-space')).default as unknown as (path: string) => Promise<{ diskPath: string; free: number; size: number }>

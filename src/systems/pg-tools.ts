@@ -41,7 +41,8 @@ function passwordEnv(config: Config): Record<string, string> {
   return env
 }
 
-function lastLines(text: string, n = 5): string {
+/** Enough of the end to hold the error even behind a long `Command was:` statement. */
+function lastLines(text: string, n = 60): string {
   return text.trim().split('\n').slice(-n).join('\n')
 }
 
@@ -95,6 +96,22 @@ async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: P
   })
   const inspected = await exec.inspect()
   return { exitCode: inspected.ExitCode ?? 1, stderr: lastLines(errText) }
+}
+
+/**
+ * The line of a tool's error output that says what went wrong. pg_restore follows an error with
+ * `Command was: <the SQL>`, which is not the reason and may hold secrets (a subscription's
+ * connection string, a user mapping's password): it is never quoted.
+ */
+export function toolError(result: PgToolResult, fallback = 'no error output'): string {
+  const said: string[] = []
+  let inCommand = false
+  for (const line of result.stderr.split('\n')) {
+    if (/^(pg_dump|pg_restore|pg_basebackup|psql)(: |:[^ ])/.test(line)) inCommand = false
+    else if (line.startsWith('Command was:')) inCommand = true
+    if (!inCommand && line.trim()) said.push(line.trim())
+  }
+  return said.findLast((l) => /error|fatal|panic/i.test(l)) ?? said.at(-1) ?? fallback
 }
 
 export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<PgToolResult> {

@@ -90,6 +90,11 @@ export async function withPostgres<T>(config: PostgresConfig, work: (client: Cli
   }
 }
 
+/** One double-quoted identifier: a database or role name, which may itself hold dots. */
+export function quoteName(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
 /** A double-quoted identifier, schema-qualified when given as schema.name. */
 export function quoteIdent(name: string): string {
   return name

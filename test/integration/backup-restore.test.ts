@@ -318,11 +318,13 @@ describe('backups and restores against real PostgreSQL', () => {
   it('gives the restored database its owners, privileges, locale and settings back', async () => {
     const database = await platform()
     const app = uniqueName('app').replaceAll('-', '_')
-    const reader = uniqueName('Reader')
-    await sql('postgres', `create role ${app} login password 'x'; create role "${reader}" login password 'x'`)
+    // A role name with a dot (LDAP-synced roles) and a double quote: one identifier each.
+    const reader = `Rea"der.${uniqueName('x')}`
+    const q = (name: string) => `"${name.replaceAll('"', '""')}"`
+    await sql('postgres', `create role ${app} login password 'x'; create role ${q(reader)} login password 'x'`)
     try {
-      await sql('postgres', `alter database ${database} owner to ${app}; revoke all on database ${database} from public; grant connect on database ${database} to "${reader}"; alter database ${database} set work_mem = '64MB'; alter database ${database} set search_path = "$user", public, "Odd ""Schema"""; alter role "${reader}" in database ${database} set statement_timeout = '5s'; alter database ${database} connection limit 40; comment on database ${database} is 'the platform''s data'`)
-      await sql(database, `alter table tasks owner to ${app}; alter table task_results owner to ${app}; grant select on tasks to "${reader}"`)
+      await sql('postgres', `alter database ${database} owner to ${app}; revoke all on database ${database} from public; grant connect on database ${database} to ${q(reader)}; alter database ${database} set work_mem = '64MB'; alter database ${database} set search_path = "$user", public, "Odd ""Schema"""; alter role ${q(reader)} in database ${database} set statement_timeout = '5s'; alter database ${database} connection limit 40; comment on database ${database} is 'the platform''s data'`)
+      await sql(database, `alter table tasks owner to ${app}; alter table task_results owner to ${app}; grant select on tasks to ${q(reader)}`)
       const s = setup(database)
       const { id, manifest } = await takeBackup(s)
       expect(manifest.databaseProperties).toMatchObject({ owner: app, connectionLimit: 40, comment: "the platform's data" })
@@ -335,7 +337,7 @@ describe('backups and restores against real PostgreSQL', () => {
       expect(step(report, 'restore').summary).toMatch(new RegExp(`owned by ${app}; privileges and 3 settings from the backup`))
       const after = await databaseProperties(database)
       expect(after).toEqual(before)
-      expect(after.acl).toContain(`${reader}\\"=c/${app}`)
+      expect(after.acl).toContain(`${reader.replaceAll('"', '\\"\\"')}\\"=c/${app}`)
       expect(after.acl).not.toMatch(/(^|[{,])=/)
       // The reader can read again what it could read before.
       const { postgres } = bed()
@@ -369,7 +371,7 @@ describe('backups and restores against real PostgreSQL', () => {
       }
     } finally {
       for (const name of await databases()) if (name.startsWith(database)) await dropDatabase(name)
-      await sql('postgres', `drop role if exists ${app}; drop role if exists "${reader}"`)
+      await sql('postgres', `drop role if exists ${app}; drop role if exists ${q(reader)}`)
     }
   })
 
@@ -390,6 +392,18 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(report, 'swap').summary).toMatch(new RegExp(`^${database} is the restored database; there was no ${database} before`))
     expect(await counts(database)).toEqual(atBackup)
     expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+
+    // The platform does not come up on it: with nothing to go back to, the restored database stays.
+    await dropDatabase(database)
+    healthy = false
+    try {
+      const down = await s.run(['restore', id, '--yes', '--json'])
+      expect(down.exitCode).toBe(1)
+      expect(step(parseReport(down), 'swap').summary).toMatch(new RegExp(`not ready after the swap.*the restored database stays as ${database}, since there was none before`))
+      expect(await counts(database)).toEqual(atBackup)
+    } finally {
+      healthy = true
+    }
 
     // --skip safety-backup: the operator's choice when the live database cannot be dumped.
     await sql(database, `delete from task_results where id % 2 = 0`)
@@ -414,6 +428,10 @@ describe('backups and restores against real PostgreSQL', () => {
     const replaced = await s.run(['restore', id, '--mode', 'partial', '--table', 'task_results', '--yes', '--json'])
     expect(replaced.exitCode, replaced.stdout).toBe(0)
     expect((await counts(database)).task_results).toBe(expected)
+
+    const noOwner = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--no-owner', '--yes'])
+    expect(noOwner.exitCode).toBe(2)
+    expect(noOwner.stderr).toMatch(/--no-owner goes with --mode full/)
 
     const referenced = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--yes', '--json'])
     expect(referenced.exitCode).toBe(1)

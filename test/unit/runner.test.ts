@@ -132,3 +132,56 @@ describe('steps that run together inside a one-after-another job', () => {
     expect(report.steps.map((s) => s.status)).toEqual(['ok', 'skipped', 'ok', 'ok'])
   })
 })
+
+describe('undoing finished steps when a later one fails', () => {
+  it('undoes, latest first, what finished steps made, and says so in their results', async () => {
+    const undone: string[] = []
+    const job: Job<object> = {
+      command: 'undo',
+      concurrent: false,
+      stopOnFailure: true,
+      together: [['dump', 'load']],
+      steps: [
+        { id: 'check', title: 'Check', run: async () => ({ summary: 'fine' }), undo: async () => (undone.push('check'), undefined) },
+        { id: 'dump', title: 'Dump', run: async () => (await sleep(30), Promise.reject(new StepFailure('disk full'))) },
+        { id: 'load', title: 'Load', run: async () => ({ summary: 'loaded into copy' }), undo: async () => (undone.push('load'), 'dropped copy') },
+        { id: 'swap', title: 'Swap', run: async () => ({ summary: 'swapped' }), undo: async () => (undone.push('swap'), 'never') },
+      ],
+    }
+    const report = await runJob(job, {}, options)
+    expect(undone).toEqual(['load', 'check'])
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['check', 'ok', 'fine'],
+      ['dump', 'failed', 'disk full'],
+      ['load', 'ok', 'loaded into copy; undone as dump failed: dropped copy'],
+      ['swap', 'skipped', 'not run: dump failed'],
+    ])
+    expect(report.steps[2]!.data).toEqual({ undone: 'dropped copy' })
+  })
+
+  it('gives a timed-out step the time it asks for to clean up, and no more', async () => {
+    const log: string[] = []
+    const job: Job<object> = {
+      command: 'cleanup',
+      concurrent: false,
+      steps: [
+        {
+          id: 'restore',
+          title: 'Restore',
+          timeoutMs: 50,
+          cleanupMs: 5_000,
+          run: async (_c, run) => {
+            await new Promise((resolve) => run.signal.addEventListener('abort', resolve))
+            await sleep(100)
+            log.push('dropped the half-made copy')
+            throw new Error('aborted')
+          },
+        },
+        { id: 'reads', title: 'Reads', timeoutMs: 50, run: async () => (await sleep(10_000), { summary: 'never' }) },
+      ],
+    }
+    const report = await runJob(job, {}, options)
+    expect(log).toEqual(['dropped the half-made copy'])
+    expect(report.steps.map((s) => s.summary)).toEqual(['timed out after 50 ms', 'timed out after 50 ms'])
+  })
+})

@@ -2,7 +2,7 @@ import { findDatabaseLeftovers } from '../../backups/leftovers.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { dropDatabase } from '../../backups/verify.js'
 import type { Step } from '../../report/runner.js'
-import { quoteIdent, withPostgres } from '../../systems/postgres.js'
+import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
@@ -18,7 +18,7 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
         if (leftover.kind === 'connections-disabled') {
           actions.push(`allow connections to ${leftover.database} again`)
-          if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteIdent(leftover.database)} with allow_connections true`), { database: 'postgres' })
+          if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
           continue
         }
         actions.push(`drop database ${leftover.database}`)

@@ -4,7 +4,7 @@ import { applyDatabaseProperties, createDatabaseSql, propertyRoles, readDatabase
 import { archiveRoles, compareCounts, dropDatabase, restoreInto } from '../../backups/verify.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
-import { closePostgres, connectPostgres, queryRows, quoteIdent } from '../../systems/postgres.js'
+import { closePostgres, connectPostgres, queryRows, quoteName } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { RestoreContext } from './context.js'
@@ -18,14 +18,16 @@ async function propertiesToGive(context: RestoreContext, admin: Client): Promise
 }
 
 /** Every role the restore will hand objects or privileges to exists, and this user may do so. */
-async function checkRoles(admin: Client, context: RestoreContext, properties: DatabaseProperties | undefined): Promise<string[]> {
+async function checkRoles(admin: Client, context: RestoreContext, properties: DatabaseProperties | undefined, signal: AbortSignal): Promise<string[]> {
   const { owners, privileges } = context.ownership
-  const archive = owners || privileges ? await archiveRoles(context.config, context.runtimes, context.backup) : { owners: [], grantees: [] }
+  const archive = owners || privileges ? await archiveRoles(context.config, context.runtimes, context.backup, signal) : { owners: [], grantees: [] }
   const needed = [...new Set([...(owners ? archive.owners : []), ...(privileges ? archive.grantees : []), ...(properties ? propertyRoles(properties, context.ownership) : [])])].sort()
   if (needed.length === 0) return needed
   const rows = await queryRows<{ name: string; exists: boolean; member: boolean }>(
     admin,
-    `select n.name, r.oid is not null as exists, r.oid is not null and pg_has_role(current_user, r.oid, 'MEMBER') as member
+    // From PostgreSQL 16 a member may be denied SET ROLE, and OWNER TO needs it.
+    `select n.name, r.oid is not null as exists,
+            r.oid is not null and pg_has_role(current_user, r.oid, case when current_setting('server_version_num')::int >= 160000 then 'SET' else 'MEMBER' end) as member
        from unnest($1::text[]) n(name) left join pg_roles r on r.rolname = n.name`,
     [needed],
   )
@@ -49,43 +51,65 @@ async function checkRoles(admin: Client, context: RestoreContext, properties: Da
   return needed
 }
 
+/** What the restore step's summary says of the database-level properties it gave back. */
+function describeGiven(context: RestoreContext, properties: DatabaseProperties, source: string): string {
+  const { owners, privileges } = context.ownership
+  const parts = [owners ? `owned by ${properties.owner}` : `owned by ${context.config.postgres.user} (--no-owner)`]
+  parts.push(privileges ? `privileges and ${properties.settings.length} settings from the ${source}` : `${properties.settings.length} settings from the ${source}; no privileges (--no-privileges: PUBLIC may connect)`)
+  return parts.join('; ')
+}
+
 /** Restores beside the live database: until the swap, the live one is not touched. */
 export const restoreBesideStep: Step<RestoreContext> = {
   id: 'restore',
   title: 'Restore into a new database beside the live one',
+  cleanupMs: 30_000,
   async run(context, run) {
     const name = restoreName(context.config.postgres.database, context.at)
     if (run.dryRun) return { summary: `would restore ${context.backup.manifest.id} into ${name}` }
     const started = performance.now()
     const admin = await connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 0 })
-    let created = false
     try {
       const { properties, source } = await propertiesToGive(context, admin)
-      const roles = await checkRoles(admin, context, properties)
+      const roles = await checkRoles(admin, context, properties, run.signal)
+      const [server] = await queryRows<{ version: number }>(admin, `select current_setting('server_version_num')::int as version`)
       run.signal.throwIfAborted()
-      await admin.query(createDatabaseSql(admin, name, properties, context.ownership))
-      created = true
+      await admin.query(createDatabaseSql(admin, name, properties, { owners: context.ownership.owners, serverVersion: server!.version }))
       context.state.restoredDatabase = name
       await restoreInto(context.config, context.runtimes, context.backup, name, context.ownership, run.signal)
       const given = properties ? await applyDatabaseProperties(admin, name, properties, context.ownership) : { applied: 0, failed: [] }
+      // Stopped meanwhile (the safety backup failed): the copy goes, as if never made.
+      run.signal.throwIfAborted()
       const ms = Math.round(performance.now() - started)
       const data = { database: name, durationMs: ms, properties: source, owner: context.ownership.owners ? properties?.owner : undefined, roles, propertiesFailed: given.failed }
       if (!properties || given.failed.length > 0) {
         const message = properties ? `${given.failed.length} database ${given.failed.length === 1 ? 'property' : 'properties'} could not be given back: ${given.failed[0]}` : 'the backup does not record the database\'s owner, privileges and settings, and there is no live database to copy them from'
         return { status: 'warning', summary: `restored into ${name} in ${formatSeconds(ms)}; ${message}`, data, error: { message, hint: 'check the restored database\'s owner, privileges (\\l) and settings (\\drds) before relying on it' } }
       }
-      const owner = context.ownership.owners ? `, owned by ${properties.owner}` : ''
-      return { summary: `restored into ${name} in ${formatSeconds(ms)}${owner}; privileges and ${properties.settings.length} settings from the ${source}`, data }
+      return { summary: `restored into ${name} in ${formatSeconds(ms)}; ${describeGiven(context, properties, source)}`, data }
     } catch (error) {
-      if (created) {
-        await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`).catch(() => undefined)
-        context.state.restoredDatabase = undefined
+      if (context.state.restoredDatabase) {
+        const left = await dropRestored(context)
+        if (left) throw new StepFailure(`${describeError(error)}; ${left}`, 'the live database was not touched; probe-ops restore --cleanup drops the copy')
       }
       throw error
     } finally {
       await closePostgres(admin)
     }
   },
+  undo: async (context) => (context.state.restoredDatabase ? (await dropRestored(context)) ?? `dropped ${restoreName(context.config.postgres.database, context.at)}` : undefined),
+}
+
+/** Drops the restored copy that will not be swapped in; says so when it could not. */
+async function dropRestored(context: RestoreContext): Promise<string | undefined> {
+  const name = context.state.restoredDatabase!
+  try {
+    await dropDatabase(context.config, name)
+    context.state.restoredDatabase = undefined
+    return undefined
+  } catch (error) {
+    return `the restored copy ${name} could not be dropped (${describeError(error)})`
+  }
 }
 
 export const checkRestoredStep: Step<RestoreContext> = {
@@ -116,7 +140,7 @@ async function adminClient(context: RestoreContext): Promise<Client> {
 async function swapNames(client: Client, live: string, names: { incoming?: string; outgoing?: string }): Promise<void> {
   const { incoming, outgoing } = names
   if (outgoing) {
-    await client.query(`alter database ${quoteIdent(live)} with allow_connections false`)
+    await client.query(`alter database ${quoteName(live)} with allow_connections false`)
     await client.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [live])
     // Backends take a moment to go; a rename with one still there fails, so wait for them.
     for (let i = 0; i < 50; i++) {
@@ -127,16 +151,16 @@ async function swapNames(client: Client, live: string, names: { incoming?: strin
   }
   await client.query('begin')
   try {
-    if (outgoing) await client.query(`alter database ${quoteIdent(live)} rename to ${quoteIdent(outgoing)}`)
-    if (incoming) await client.query(`alter database ${quoteIdent(incoming)} rename to ${quoteIdent(live)}`)
+    if (outgoing) await client.query(`alter database ${quoteName(live)} rename to ${quoteName(outgoing)}`)
+    if (incoming) await client.query(`alter database ${quoteName(incoming)} rename to ${quoteName(live)}`)
     await client.query('commit')
   } catch (error) {
     await client.query('rollback').catch(() => undefined)
-    if (outgoing) await client.query(`alter database ${quoteIdent(live)} with allow_connections true`).catch(() => undefined)
+    if (outgoing) await client.query(`alter database ${quoteName(live)} with allow_connections true`).catch(() => undefined)
     throw error
   }
-  if (incoming) await client.query(`alter database ${quoteIdent(live)} with allow_connections true`)
-  if (outgoing) await client.query(`alter database ${quoteIdent(outgoing)} with allow_connections true`)
+  if (incoming) await client.query(`alter database ${quoteName(live)} with allow_connections true`)
+  if (outgoing) await client.query(`alter database ${quoteName(outgoing)} with allow_connections true`)
 }
 
 async function databaseExists(client: Client, name: string): Promise<boolean> {
@@ -189,13 +213,18 @@ export const swapStep: Step<RestoreContext> = {
           note(`${service.name} ready`)
         }
       } catch (error) {
+        if (!hadLive) {
+          // There is nothing to go back to: without the restored database the platform is down for sure.
+          note(`${describeError(error)}; kept the restored ${live}: there was none before to go back to`)
+          throw new StepFailure(`${describeError(error)}; the restored database stays as ${live}, since there was none before`, `find why ${services.map((s) => s.name).join(', ')} is not ready (probe-ops diagnose); the database itself was checked against the manifest`, { timeline })
+        }
         // The platform does not work with the restored database: put the old one back.
         note(`rolling back: ${describeError(error)}`)
         for (const service of services) await runtimes.stop(service).catch(() => undefined)
-        await swapNames(client, live, { incoming: hadLive ? outgoing : undefined, outgoing: incoming })
+        await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
         context.state.preRestoreDatabase = undefined
         for (const service of services) await runtimes.start(service).catch(() => undefined)
-        note(hadLive ? `rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}` : `rolled back: there is no ${live} again, as before; the restored copy is ${incoming}`)
+        note(`rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}`)
         throw new StepFailure(`${describeError(error)}; the swap was rolled back`, `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`, { timeline })
       }
     } finally {

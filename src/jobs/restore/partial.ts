@@ -3,7 +3,7 @@ import { dumpInput, compareCounts } from '../../backups/verify.js'
 import { StepFailure } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { quoteIdent } from '../../systems/postgres.js'
-import { connectionArgs, runPgTool } from '../../systems/pg-tools.js'
+import { connectionArgs, runPgTool, toolError } from '../../systems/pg-tools.js'
 import type { RestoreContext } from './context.js'
 
 export interface PartialOptions {
@@ -83,9 +83,9 @@ export function partialRestoreStep(options: PartialOptions): Step<RestoreContext
       const dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: run.signal })
       toScript.end()
       const applied = await psql
-      if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${dumped.stderr.split('\n').at(-1)}`, 'the live database was not changed')
+      if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
       if (applied.exitCode !== 0) {
-        const why = applied.stderr.split('\n').find((l) => /ERROR/.test(l)) ?? applied.stderr.split('\n').at(-1)
+        const why = toolError(applied)
         const referenced = /referenced|foreign key/i.test(applied.stderr)
         throw new StepFailure(`the restore of ${tables.join(', ')} was rolled back: ${why}`, referenced ? 'another table references these rows: restore them together (--table A --table B), or use --into-schema to compare side by side' : 'the live database was not changed')
       }

@@ -1,6 +1,5 @@
-import { diskUsage, formatBytes } from '../../systems/host.js'
+import { diskUsage, formatBytes, sameFilesystem } from '../../systems/host.js'
 import { listArchive, verifyChecksum } from '../../backups/verify.js'
-import { stat } from 'node:fs/promises'
 import { StepFailure, describeError } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
@@ -23,48 +22,54 @@ export const verifyBackupStep: Step<RestoreContext> = {
   },
 }
 
-/** Where the database's files are, asked of the server (the live database need not exist). */
-async function dataDirectory(config: RestoreContext['config']): Promise<string | undefined> {
-  if (config.restore.dataDirPath) return config.restore.dataDirPath
-  return withPostgres(config.postgres, async (client) => (await queryRows<{ dir: string }>(client, `select current_setting('data_directory') as dir`))[0]?.dir, { database: 'postgres' }).catch(() => undefined)
-}
-
-async function deviceOf(path: string): Promise<number | undefined> {
-  return (await stat(path).catch(() => undefined))?.dev
+/** What the server says of itself: where its files are, and the live database's size (none: it does not exist). */
+async function serverFacts(config: RestoreContext['config']): Promise<{ dataDir?: string; liveBytes?: number }> {
+  return withPostgres(
+    config.postgres,
+    async (client) => {
+      const [row] = await queryRows<{ dir: string; bytes: string | null }>(client, `select current_setting('data_directory') as dir, (select pg_database_size(datname) from pg_database where datname = $1) as bytes`, [config.postgres.database])
+      return { dataDir: config.restore.dataDirPath ?? row?.dir, liveBytes: row?.bytes === null || row?.bytes === undefined ? undefined : Number(row.bytes) }
+    },
+    { database: 'postgres' },
+  ).catch(() => ({ dataDir: config.restore.dataDirPath }))
 }
 
 /**
  * A restore needs room for a second copy of the database beside the live one, and, in the
- * backup directory, for the safety backup (about the size of the dump being restored).
- * Both count against one disk when they share it.
+ * backup directory, for the safety backup: the live database compressed as well as the backup
+ * was. Both count against one disk when they share it.
  */
 export const diskStep: Step<RestoreContext> = {
   id: 'disk',
   title: 'Check free disk space',
   async run({ config, backup }) {
-    const database = Math.round((backup.manifest.databaseBytes ?? backup.manifest.bytes * 4) * 1.2)
-    const safety = Math.round(backup.manifest.bytes * 1.2)
+    const m = backup.manifest
+    const copyBytes = Math.round((m.databaseBytes ?? m.bytes * 4) * 1.2)
+    const { dataDir, liveBytes } = await serverFacts(config)
+    // No live database, no safety backup. A backup taken at a higher compression level than today's is smaller: hence the margin.
+    const safetyBytes = liveBytes === undefined ? 0 : Math.round(liveBytes * (m.databaseBytes ? m.bytes / m.databaseBytes : 0.25) * 1.5)
     const reserve = config.restore.reserveBytes
-    const path = await dataDirectory(config)
-    const disk = path ? await diskUsage(path) : undefined
-    const backups = await diskUsage(config.backup.dir)
-    const shared = path !== undefined && (await deviceOf(path)) !== undefined && (await deviceOf(path)) === (await deviceOf(config.backup.dir))
-    const data = { path, needed: database, free: disk?.freeBytes, backupDir: config.backup.dir, safetyNeeded: safety, backupDirFree: backups.freeBytes, sameDisk: shared, reserve }
-    if (!backups.error && backups.freeBytes! - (shared ? safety + database : safety) < reserve) {
-      const needed = shared ? safety + database : safety
+    const dataDisk = dataDir ? await diskUsage(dataDir) : undefined
+    const backupDisk = await diskUsage(config.backup.dir)
+    const shared = dataDir !== undefined && (await sameFilesystem(dataDir, config.backup.dir))
+    const data = { path: dataDir, needed: copyBytes, free: dataDisk?.freeBytes, backupDir: config.backup.dir, safetyNeeded: safetyBytes, backupDirFree: backupDisk.freeBytes, sameDisk: shared, reserve }
+    const inBackupDir = shared ? safetyBytes + copyBytes : safetyBytes
+    if (!backupDisk.error && backupDisk.freeBytes! - inBackupDir < reserve) {
       throw new StepFailure(
-        `the safety backup${shared ? ' and the restored copy' : ''} need about ${formatBytes(needed)} on ${config.backup.dir}, which has ${formatBytes(backups.freeBytes!)} free and must keep ${formatBytes(reserve)}`,
+        `the safety backup${shared ? ' and the restored copy' : ''} need about ${formatBytes(inBackupDir)} on ${config.backup.dir}, which has ${formatBytes(backupDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`,
         'free space there, point backup.dir at a bigger disk, or lower restore.reserveBytes',
         data,
       )
     }
-    if (!disk || disk.error) {
-      return { status: 'skipped', summary: `PostgreSQL's disk is not visible from here${path ? ` (${path})` : ''}; ${formatBytes(backups.freeBytes ?? 0)} free for the safety backup`, data, error: { message: 'free space for the restored copy not checked', hint: 'set restore.dataDirPath to a path on the database disk' } }
+    if (!dataDisk || dataDisk.error) {
+      return { status: 'skipped', summary: `PostgreSQL's disk is not visible from here${dataDir ? ` (${dataDir})` : ''}; ${formatBytes(backupDisk.freeBytes ?? 0)} free for the safety backup`, data, error: { message: 'free space for the restored copy not checked', hint: 'set restore.dataDirPath to a path on the database disk' } }
     }
-    if (disk.freeBytes! - database < reserve) {
-      throw new StepFailure(`the restore needs about ${formatBytes(database)} on ${path}, which has ${formatBytes(disk.freeBytes!)} free and must keep ${formatBytes(reserve)}`, 'free space on the database disk, or lower restore.reserveBytes', data)
+    if (dataDisk.freeBytes! - copyBytes < reserve) {
+      throw new StepFailure(`the restore needs about ${formatBytes(copyBytes)} on ${dataDir}, which has ${formatBytes(dataDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`, 'free space on the database disk, or lower restore.reserveBytes', data)
     }
-    const where = shared ? `${formatBytes(database + safety)} (copy and safety backup), ${formatBytes(disk.freeBytes!)} free on ${path}` : `${formatBytes(database)} on ${path} (${formatBytes(disk.freeBytes!)} free) and ${formatBytes(safety)} for the safety backup (${formatBytes(backups.freeBytes!)} free)`
+    const where = shared
+      ? `${formatBytes(copyBytes + safetyBytes)} (copy and safety backup), ${formatBytes(dataDisk.freeBytes!)} free on ${dataDir}`
+      : `${formatBytes(copyBytes)} on ${dataDir} (${formatBytes(dataDisk.freeBytes!)} free) and ${formatBytes(safetyBytes)} for the safety backup (${formatBytes(backupDisk.freeBytes!)} free)`
     return { summary: `needs about ${where}`, data }
   },
 }
@@ -76,6 +81,7 @@ export const diskStep: Step<RestoreContext> = {
 export const safetyBackupStep: Step<RestoreContext> = {
   id: 'safety-backup',
   title: 'Back up the live database first',
+  cleanupMs: 10_000,
   async run(context, run) {
     const live = context.config.postgres.database
     if (run.dryRun) return { summary: `would dump ${live} before changing it` }
