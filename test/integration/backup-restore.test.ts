@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { readFileSync, readdirSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -265,6 +265,10 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(mismatch.exitCode).toBe(1)
     expect(step(parseReport(mismatch), 'verify').summary).toMatch(/does not match its checksum/)
     expect(step(parseReport(mismatch), 'restore').status).toBe('skipped')
+    rmSync(data)
+    const missing = await s.run(['restore', id, '--yes', '--json'])
+    expect(missing.exitCode).toBe(1)
+    expect(step(parseReport(missing), 'verify').summary).toBe(`the data of backup ${id} is missing: ${data}`)
     expect(await counts(database)).toEqual(changed)
 
     // Not a dump at all, with a manifest that vouches for it.
