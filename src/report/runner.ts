@@ -25,6 +25,18 @@ export interface Step<Context> {
   run(context: Context, run: StepRun): Promise<StepOutcome>
 }
 
+/** What a step does, apart from the id and title its job lists it under. */
+export type StepWork<Context> = Pick<Step<Context>, 'run' | 'timeoutMs'>
+
+/**
+ * A step whose module is imported only when it runs. The job lists ids and titles, which is all
+ * that choosing steps (--only/--skip) and showing progress need, so a run of one step loads no
+ * other step's code (nor the systems it talks to).
+ */
+export function loadedWhenRun<Context>(id: string, title: string, load: () => Promise<StepWork<Context>>, timeoutMs?: number): Step<Context> {
+  return { id, title, timeoutMs, run: async (context, run) => (await load()).run(context, run) }
+}
+
 export interface Job<Context> {
   command: string
   steps: Step<Context>[]

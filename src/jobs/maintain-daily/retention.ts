@@ -1,7 +1,7 @@
 import type { Client } from 'pg'
 import type { Config } from '../../config/load.js'
 import { StepFailure, describeError } from '../../errors.js'
-import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
+import type { StepWork, StepOutcome, StepRun } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
 import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
@@ -197,9 +197,7 @@ function ruleWarnings(r: RuleResult): { message: string; hint: string }[] {
   return warnings
 }
 
-export const retentionStep: Step<MaintenanceContext> = {
-  id: 'retention',
-  title: 'Delete rows past their retention',
+export const retentionStep: StepWork<MaintenanceContext> = {
   run: ({ config, startedAt }, run) =>
     withPostgres(
       config.postgres,
