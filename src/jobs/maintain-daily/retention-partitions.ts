@@ -10,9 +10,9 @@ import { sleep } from '../../lib/time.js'
  * at (tasks, agents), which takes ACCESS EXCLUSIVE on each of them. Behind any other lock on
  * such a table (a report reading it in a transaction, an idle transaction, pg_dump) that request
  * waits, and every insert into the partitioned table (its key check locks the same table) queues
- * behind the waiting request. So each lock is asked for with a very short lock_timeout and a few
- * pauses between attempts; if it is still not granted, the partition stays detached and marked,
- * the run says so, and the next run drops it.
+ * behind the waiting request. So a lock a long transaction holds is not asked for at all, and
+ * otherwise with a very short lock_timeout, a few times with pauses between; if it is still not
+ * granted, the partition stays detached and marked, the run says so, and the next run drops it.
  */
 
 /** Marks a partition retention has detached, so that a run that dies before dropping it is finished by the next. */
@@ -132,24 +132,43 @@ interface Attempt {
   signal: AbortSignal
 }
 
+/** A transaction this old that holds a lock on the table will not let go within an attempt. */
+const LONG_HOLDER_SECONDS = 1
+
+/** Whether a transaction older than LONG_HOLDER_SECONDS holds a lock on the table. */
+async function heldByLongTransaction(client: Client, table: string): Promise<boolean> {
+  const [row] = await queryRows<{ held: boolean }>(
+    client,
+    `select exists (select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                     where l.locktype = 'relation' and l.relation = $1::regclass and l.granted and l.pid <> pg_backend_pid()
+                       and a.xact_start < clock_timestamp() - make_interval(secs => $2)) as held`,
+    [table, LONG_HOLDER_SECONDS],
+  )
+  return row?.held ?? false
+}
+
 /**
- * Runs a statement that needs a lock others may hold, each attempt waiting at most
- * DROP_LOCK_TIMEOUT_MS. Returns how many attempts it took, or the attempts made when the lock was
- * never granted.
+ * Runs a statement that needs ACCESS EXCLUSIVE on `locks`, which others may hold. While a long
+ * transaction holds that table, no attempt is made at all: a request that cannot be granted
+ * only makes the platform's inserts queue behind it. Otherwise each attempt waits at most
+ * DROP_LOCK_TIMEOUT_MS (short holders, such as the inserts themselves, let go by then). Returns
+ * whether the lock was granted, the attempts (looks and tries) and the time spent.
  */
-async function withShortLockWaits(client: Client, sql: string, attempt: Attempt): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
+async function withShortLockWaits(client: Client, sql: string, locks: string, attempt: Attempt): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
   const started = Date.now()
   await client.query(`set lock_timeout = ${DROP_LOCK_TIMEOUT_MS}`)
   for (let n = 1; ; n++) {
-    try {
-      await client.query(sql)
-      return { granted: true, attempts: n, waitedMs: Date.now() - started }
-    } catch (error) {
-      if (sqlState(error) !== '55P03') throw error
-      const pause = DROP_RETRY_PAUSES_MS[n - 1]
-      if (pause === undefined || attempt.signal.aborted || Date.now() + pause + DROP_LOCK_TIMEOUT_MS > attempt.deadline) return { granted: false, attempts: n, waitedMs: Date.now() - started }
-      await sleep(pause)
+    if (!(await heldByLongTransaction(client, locks))) {
+      try {
+        await client.query(sql)
+        return { granted: true, attempts: n, waitedMs: Date.now() - started }
+      } catch (error) {
+        if (sqlState(error) !== '55P03') throw error
+      }
     }
+    const pause = DROP_RETRY_PAUSES_MS[n - 1]
+    if (pause === undefined || attempt.signal.aborted || Date.now() + pause + DROP_LOCK_TIMEOUT_MS > attempt.deadline) return { granted: false, attempts: n, waitedMs: Date.now() - started }
+    await sleep(pause)
   }
 }
 
@@ -177,7 +196,7 @@ async function dropDetached(client: Client, name: string, attempt: Attempt): Pro
   const steps = [...keys.map((fk) => ({ sql: `alter table ${name} drop constraint ${quoteIdent(fk.name)}`, locks: fk.target })), { sql: `drop table ${name}`, locks: name }]
   let waitedMs = 0
   for (const step of steps) {
-    const outcome = await withShortLockWaits(client, step.sql, attempt)
+    const outcome = await withShortLockWaits(client, step.sql, step.locks, attempt)
     waitedMs += outcome.waitedMs
     if (!outcome.granted) return { partition: name, lockedTable: step.locks, attempts: outcome.attempts, waitedMs, holders: await lockHolders(client, step.locks) }
   }
@@ -219,7 +238,7 @@ export async function dropExpiredPartitions(client: Client, table: string, expir
     else {
       // Without CONCURRENTLY (not allowed beside a default partition) the detach takes ACCESS
       // EXCLUSIVE on the parent itself: the same short waits as the drops.
-      const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, attempt)
+      const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
       if (!detached.granted) {
         await client.query(`comment on table ${p.name} is null`)
         result.blocked = { partition: p.name, lockedTable: table, attempts: detached.attempts, waitedMs: detached.waitedMs, holders: await lockHolders(client, table) }
