@@ -132,6 +132,19 @@ interface Attempt {
   signal: AbortSignal
 }
 
+/**
+ * The session's lock_timeout as last set here: each partition alternates between two values, and
+ * a SET that changes nothing is one more round trip per statement. Forgotten at the start of
+ * every dropExpiredPartitions(), since other code sets lock_timeout on the same session.
+ */
+const lockTimeouts = new WeakMap<Client, number>()
+
+async function setLockTimeout(client: Client, ms: number): Promise<void> {
+  if (lockTimeouts.get(client) === ms) return
+  await client.query(`set lock_timeout = ${ms}`)
+  lockTimeouts.set(client, ms)
+}
+
 /** A transaction this old that holds a lock on the table will not let go within an attempt. */
 const LONG_HOLDER_SECONDS = 1
 
@@ -148,17 +161,18 @@ async function heldByLongTransaction(client: Client, table: string): Promise<boo
 }
 
 /**
- * Runs a statement that needs ACCESS EXCLUSIVE on `locks`, which others may hold. While a long
- * transaction holds that table, no attempt is made at all: a request that cannot be granted
- * only makes the platform's inserts queue behind it. Otherwise each attempt waits at most
- * DROP_LOCK_TIMEOUT_MS (short holders, such as the inserts themselves, let go by then). Returns
- * whether the lock was granted, the attempts (looks and tries) and the time spent.
+ * Runs a statement that needs ACCESS EXCLUSIVE on `locks`, which others may hold. Each attempt
+ * waits at most DROP_LOCK_TIMEOUT_MS (short holders, such as the inserts themselves, let go by
+ * then). After a failed one, no further attempt is made while a long transaction holds the
+ * table: a request that cannot be granted only makes the platform's inserts queue behind it.
+ * The first attempt does not look, so an uncontended drop costs no extra query. Returns whether
+ * the lock was granted, the attempts (looks and tries) and the time spent.
  */
 async function withShortLockWaits(client: Client, sql: string, locks: string, attempt: Attempt): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
   const started = Date.now()
-  await client.query(`set lock_timeout = ${DROP_LOCK_TIMEOUT_MS}`)
+  await setLockTimeout(client, DROP_LOCK_TIMEOUT_MS)
   for (let n = 1; ; n++) {
-    if (!(await heldByLongTransaction(client, locks))) {
+    if (n === 1 || !(await heldByLongTransaction(client, locks))) {
       try {
         await client.query(sql)
         return { granted: true, attempts: n, waitedMs: Date.now() - started }
@@ -191,8 +205,15 @@ async function lockHolders(client: Client, table: string): Promise<BlockedDrop['
  * in another, which deadlocks. Each foreign key is dropped on its own first, then the table.
  */
 async function dropDetached(client: Client, name: string, attempt: Attempt): Promise<DroppedPartition | BlockedDrop> {
-  const [size] = await queryRows<{ rows: number; bytes: string }>(client, `select greatest(reltuples, 0)::float8 as rows, pg_total_relation_size(oid) as bytes from pg_class where oid = $1::regclass`, [name])
-  const keys = await queryRows<{ name: string; target: string }>(client, `select conname as name, confrelid::regclass::text as target from pg_constraint where conrelid = $1::regclass and contype = 'f' order by oid`, [name])
+  const [size] = await queryRows<{ rows: number; bytes: string; keys: { name: string; target: string }[] }>(
+    client,
+    `select greatest(c.reltuples, 0)::float8 as rows, pg_total_relation_size(c.oid) as bytes,
+            coalesce((select json_agg(json_build_object('name', k.conname, 'target', k.confrelid::regclass::text) order by k.oid)
+                        from pg_constraint k where k.conrelid = c.oid and k.contype = 'f'), '[]') as keys
+       from pg_class c where c.oid = $1::regclass`,
+    [name],
+  )
+  const keys = size?.keys ?? []
   const steps = [...keys.map((fk) => ({ sql: `alter table ${name} drop constraint ${quoteIdent(fk.name)}`, locks: fk.target })), { sql: `drop table ${name}`, locks: name }]
   let waitedMs = 0
   for (const step of steps) {
@@ -214,6 +235,7 @@ function isBlocked(outcome: DroppedPartition | BlockedDrop): outcome is BlockedD
  */
 export async function dropExpiredPartitions(client: Client, table: string, expired: Partition[], detachLockTimeoutMs: number, attempt: Attempt): Promise<PartitionRetention> {
   const result: PartitionRetention = { dropped: [], leftAttached: [] }
+  lockTimeouts.delete(client)
   const finish = async (name: string): Promise<boolean> => {
     const outcome = await dropDetached(client, name, attempt)
     if (isBlocked(outcome)) {
@@ -231,7 +253,7 @@ export async function dropExpiredPartitions(client: Client, table: string, expir
   }
   const hasDefault = (await partitions(client, table)).some((p) => p.isDefault)
   for (const [i, p] of expired.entries()) {
-    await client.query(`set lock_timeout = ${detachLockTimeoutMs}`)
+    await setLockTimeout(client, detachLockTimeoutMs)
     await client.query(`comment on table ${p.name} is '${DETACHED_MARK}'`)
     if (p.pendingDetach) await client.query(`alter table ${table} detach partition ${p.name} finalize`)
     else if (!hasDefault) await client.query(`alter table ${table} detach partition ${p.name} concurrently`)
