@@ -24,6 +24,10 @@
  *      longest wait, what each method finds bloated;
  *   C. `--only retention` on the same rows partitioned by day (and on a --small-rows subset),
  *      with the server log's ERROR lines (and their DETAIL/STATEMENT) of every run;
+ *   C′. the partition drops while another session holds a lock on `tasks` (a report's open
+ *      transaction): probe-ops' run then (outcome, the writer's longest wait) and the next run
+ *      after the lock is gone; beside it, the statement the code before sent (ALTER TABLE … DROP
+ *      CONSTRAINT under lock_timeout 2 s), and which locks each way of dropping needs;
  *   D. the whole `maintain daily` run, step by step.
  * Prints markdown on stdout, progress on stderr; writes nothing into the repository. Tears
  * everything down at the end, on failure and on SIGINT/SIGTERM too.
@@ -312,6 +316,9 @@ interface RuleData {
   batches: number;
   longestBatchMs: number;
   partitionsDropped: string[];
+  partitionRowsDropped?: number;
+  partitionsLeftAttached?: string[];
+  blockedDrop?: { partition: string; lockedTable: string; attempts: number; waitedMs: number };
 }
 
 function ruleOf(s: StepResult): RuleData {
@@ -521,6 +528,153 @@ function partitionedRetention(batchRows: number) {
   };
 }
 
+const DETACHED_MARK = 'probe-ops retention: detached, to be dropped';
+
+interface HeldDetail {
+  status: string;
+  message: string;
+  blocked?: string;
+  partitionsDropped: number;
+  leftAttached: number;
+  /** The detached, marked partition after the run: its rows (still there) and mark. */
+  markedRows: number;
+  /** The next run, the lock gone. */
+  next?: { status: string; partitionsDropped: number; rowsDropped: number; stepMs: number; left: number; marked: number };
+}
+
+/** How long the reader's transaction has been open when the contender starts (a report, pg_dump). */
+const READER_AGE_MS = 1500;
+
+/** A session that reads `tasks` in an open transaction: its ACCESS SHARE lock lasts until it ends. */
+async function tasksReader(db: string): Promise<pg.Client> {
+  const reader = new pg.Client({ ...pgClientConfig(info, db), application_name: 'bench-reader' });
+  reader.on('error', () => undefined);
+  await reader.connect();
+  await reader.query('begin');
+  await reader.query('select count(*) from tasks');
+  return reader;
+}
+
+/** probe-ops' retention while a reader holds tasks; then the next run with the lock gone. */
+function heldPartitionedRetention(batchRows: number) {
+  return async (db: string): Promise<BodyResult<HeldDetail>> => {
+    const config = writeConfig(db, { batchRows });
+    const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
+    const reader = await tasksReader(db);
+    await sleep(READER_AGE_MS);
+    const start = epochNow();
+    let held: Awaited<ReturnType<typeof probeOps>>;
+    try {
+      held = await probeOps(config, ['--only', 'retention']);
+    } finally {
+      await reader.query('rollback').catch(() => undefined);
+      await reader.end().catch(() => undefined);
+    }
+    const end = epochNow();
+    const s = step(held.report, 'retention');
+    const rule = ruleOf(s);
+    const marked = await sql<{ name: string }>(db, `select c.relname as name from pg_class c where obj_description(c.oid, 'pg_class') = $1 and not c.relispartition`, [DETACHED_MARK]);
+    let markedRows = 0;
+    for (const m of marked) markedRows += Number((await sql<{ n: string }>(db, `select count(*) as n from ${m.name}`))[0]!.n);
+    const nextStart = epochNow();
+    const next = await probeOps(config, ['--only', 'retention']);
+    const nextEnd = epochNow();
+    const ns = step(next.report, 'retention');
+    const nr = ruleOf(ns);
+    const left = await countRows(sql, db, cutoff);
+    const markedAfter = await sql(db, `select 1 from pg_class c where obj_description(c.oid, 'pg_class') = $1`, [DETACHED_MARK]);
+    return {
+      wallMs: held.r.ms,
+      window: { start, end },
+      windows: { next: { start: nextStart, end: nextEnd } },
+      detail: {
+        status: s.status,
+        message: s.error?.message ?? s.summary,
+        blocked: rule.blockedDrop ? `${rule.blockedDrop.partition} (${rule.blockedDrop.lockedTable}, ${rule.blockedDrop.attempts} attempts, ${fmt(rule.blockedDrop.waitedMs)})` : undefined,
+        partitionsDropped: rule.partitionsDropped.length,
+        leftAttached: rule.partitionsLeftAttached?.length ?? 0,
+        markedRows,
+        next: { status: ns.status, partitionsDropped: nr.partitionsDropped.length, rowsDropped: nr.partitionRowsDropped ?? Number.NaN, stepMs: ns.durationMs, left: left.older, marked: markedAfter.length },
+      },
+    };
+  };
+}
+
+/**
+ * The code before this change, behind the same reader: the oldest partition detached, then its
+ * foreign key to tasks dropped under retention.lockTimeoutMs (2 s), as dropDetached() did.
+ */
+async function heldPreviousDrop(db: string): Promise<BodyResult<HeldDetail>> {
+  const [oldest] = await sql<{ name: string }>(db, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`);
+  await sql(db, `alter table task_results detach partition ${oldest!.name} concurrently`);
+  const reader = await tasksReader(db);
+  const client = new pg.Client({ ...pgClientConfig(info, db), application_name: 'bench-previous' });
+  client.on('error', () => undefined);
+  await client.connect();
+  await sleep(READER_AGE_MS);
+  const start = epochNow();
+  let message = 'granted';
+  try {
+    await client.query('set lock_timeout = 2000');
+    await client.query(`alter table ${oldest!.name} drop constraint task_results_task_id_fkey`);
+  } catch (error) {
+    message = error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+    await reader.query('rollback').catch(() => undefined);
+    await reader.end().catch(() => undefined);
+  }
+  const end = epochNow();
+  return { wallMs: end - start, window: { start, end }, detail: { status: message === 'granted' ? 'ok' : 'failed', message, partitionsDropped: 0, leftAttached: 0, markedRows: 0 } };
+}
+
+/** Which locks on other tables each way of dropping a detached partition takes, and whether it gets them behind the reader. */
+async function dropLockNeeds(template: string): Promise<string[][]> {
+  const db = `locks_${++dbCounter}`;
+  await copyDatabase(sql, template, db);
+  try {
+    const [oldest] = await sql<{ name: string }>(db, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`);
+    const p = oldest!.name;
+    await sql(db, `alter table task_results detach partition ${p} concurrently`);
+    const keys = await sql<{ name: string; target: string }>(db, `select conname as name, confrelid::regclass::text as target from pg_constraint where conrelid = $1::regclass and contype = 'f' order by oid`, [p]);
+    const statements = [`drop table ${p}`, ...keys.map((k) => `alter table ${p} drop constraint ${k.name}`)];
+    const client = new pg.Client(pgClientConfig(info, db));
+    client.on('error', () => undefined);
+    await client.connect();
+    const rows: string[][] = [];
+    try {
+      for (const statement of statements) {
+        // Without the reader, rolled back: the locks it takes on other tables.
+        await client.query('begin');
+        await client.query(statement);
+        const locks = await client.query<{ rel: string; mode: string }>(`select relation::regclass::text as rel, mode from pg_locks where pid = pg_backend_pid() and locktype = 'relation' and relation in ('tasks'::regclass, 'agents'::regclass, 'task_results'::regclass) order by 1`);
+        await client.query('rollback');
+        // Behind the reader, with retention's 50 ms per attempt.
+        const reader = await tasksReader(db);
+        let behind = 'granted';
+        const t = epochNow();
+        try {
+          await client.query('begin');
+          await client.query('set local lock_timeout = 50');
+          await client.query(statement);
+        } catch (error) {
+          behind = `${error instanceof Error ? error.message : String(error)} after ${fmt(epochNow() - t)}`;
+        } finally {
+          await client.query('rollback').catch(() => undefined);
+          await reader.query('rollback').catch(() => undefined);
+          await reader.end().catch(() => undefined);
+        }
+        rows.push([code(statement.replace(p, 'P')), locks.rows.map((l) => `${l.mode} on ${l.rel}`).join(', ') || 'none', behind]);
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    return rows;
+  } finally {
+    await dropDatabase(sql, db);
+  }
+}
+
 async function indexBytes(db: string): Promise<number> {
   const [row] = await sql<{ b: string }>(db, `select coalesce(sum(pg_relation_size(indexrelid)), 0) as b from pg_index where indrelid = 'task_results'::regclass`);
   return Number(row!.b);
@@ -652,7 +806,8 @@ async function waitBackendGone(pid: number, boundMs: number): Promise<number> {
   throw new Error(`backend ${pid} still running ${Math.round(boundMs / 1000)} s after its client was killed`);
 }
 
-function killed(kind: 'delete' | 'delete+terminate' | 'retention', expectedMs: number, batchRows = 5000) {
+/** Kills the contender `killAtMs` after its start: halfway through its work, whatever its start-up. */
+function killed(kind: 'delete' | 'delete+terminate' | 'retention', killAtMs: number, batchRows = 5000) {
   return async (db: string): Promise<BodyResult<KillDetail>> => {
     const cutoff = new Date(Date.now() - RETENTION_DAYS * DAY_MS);
     const before = await countRows(sql, db, cutoff);
@@ -665,7 +820,7 @@ function killed(kind: 'delete' | 'delete+terminate' | 'retention', expectedMs: n
         : spawn('psql', psqlArgs(db, GUIDE_DELETE), { env: pgEnv(), cwd: WORK, stdio: 'ignore' });
     killables.add(child);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await sleep(expectedMs / 2);
+    await sleep(killAtMs);
     const pid = await backendOf(db, app);
     // A client that finished early (small data sets) is a result too: nothing was interrupted.
     const finishedBeforeKill = child.exitCode !== null;
@@ -678,7 +833,7 @@ function killed(kind: 'delete' | 'delete+terminate' | 'retention', expectedMs: n
       await sql('postgres', 'select pg_terminate_backend($1)', [pid]);
       terminated = true;
     }
-    const endedAfter = pid === undefined ? 0 : await waitBackendGone(pid, Math.max(120_000, expectedMs * 4));
+    const endedAfter = pid === undefined ? 0 : await waitBackendGone(pid, Math.max(120_000, killAtMs * 8));
     const end = epochNow();
     const after = await countRows(sql, db, cutoff);
     const detail: KillDetail = { before: before.older, kept: before.older - after.older, killedAtMs: killedAt - start, backendEndedAfterKillMs: endedAfter, terminated, finishedBeforeKill };
@@ -819,7 +974,7 @@ async function main(): Promise<void> {
     log(`chosen batchRows ${chosen.batchRows} (ratio ${fmtX(chosen.ratio)}, longest batch ${fmt(chosen.longestTxMax)}, writer p99 ${fmt(chosen.writer.p99)} vs DELETE ${fmt(del.writer.p99)})`);
 
     // ---- A′: the batch statement's own cost, in-process (no writer, no probe-ops start-up)
-    const shapes: Shape[] = ['single', 'probe-ops', 'join', 'range'];
+    const shapes: Shape[] = ['single', 'probe-ops', 'key-cte', 'range'];
     const A2: Array<{ run: number; shape: Shape } & ShapeResult> = [];
     for (let run = 1; run <= args.runs; run++) {
       for (const shape of rotate(shapes, run - 1)) {
@@ -867,6 +1022,20 @@ async function main(): Promise<void> {
     }
     raw.C = C.map(({ latencies: _l, ...m }) => m);
 
+    // ---- C′: partition drops behind a session holding tasks
+    const heldLabels = ['probe-ops --only retention, tasks held', 'the code before: DROP CONSTRAINT under lock_timeout 2 s, tasks held'];
+    const H: Measured<HeldDetail>[] = [];
+    for (let run = 1; run <= args.runs; run++) {
+      const contenders: Array<[string, (db: string) => Promise<BodyResult<HeldDetail>>]> = [
+        [heldLabels[0]!, heldPartitionedRetention(chosen.batchRows)],
+        [heldLabels[1]!, heldPreviousDrop],
+      ];
+      for (const [label, body] of rotate(contenders, run - 1)) H.push(await measured(label, 'tpl_part_small', run, body));
+    }
+    raw.H = H.map(({ latencies: _l, ...m }) => m);
+    const lockNeeds = await dropLockNeeds('tpl_part_small');
+    raw.lockNeeds = lockNeeds;
+
     // ---- D: the whole job
     const D: Measured<FullDetail>[] = [];
     for (let run = 1; run <= args.runs; run++) D.push(await measured(`maintain daily (batchRows ${chosen.batchRows})`, 'tpl_flat', run, fullRun(chosen.batchRows)));
@@ -874,9 +1043,11 @@ async function main(): Promise<void> {
 
     // ---- kills
     const K: Measured<KillDetail>[] = [];
-    K.push(await measured('guide DELETE, psql killed', 'tpl_flat', 1, killed('delete', del.wall)));
-    K.push(await measured('guide DELETE, psql killed + backend terminated', 'tpl_flat', 1, killed('delete+terminate', del.wall)));
-    for (const c of candidates) K.push(await measured(`retention batchRows ${c.batchRows}, probe-ops killed`, 'tpl_flat', 1, killed('retention', c.wall, c.batchRows)));
+    // Halfway through the work: psql's start-up is a few ms; probe-ops' is most of its wall time
+    // when the deletes are fast, so it is killed at its start-up (wall − step) plus half its step.
+    K.push(await measured('guide DELETE, psql killed', 'tpl_flat', 1, killed('delete', del.wall / 2)));
+    K.push(await measured('guide DELETE, psql killed + backend terminated', 'tpl_flat', 1, killed('delete+terminate', del.wall / 2)));
+    for (const c of candidates) K.push(await measured(`retention batchRows ${c.batchRows}, probe-ops killed`, 'tpl_flat', 1, killed('retention', c.wall - c.stepMs! / 2, c.batchRows)));
     raw.K = K.map(({ latencies: _l, ...m }) => m);
 
     // ---------------------------------------------------------------------------------------
@@ -930,7 +1101,7 @@ async function main(): Promise<void> {
       '',
     );
 
-    out.push('#### Killed halfway (SIGKILL at half the median wall time above, one run each)', '');
+    out.push('#### Killed halfway (SIGKILL halfway through the work, one run each: psql at half the DELETE\'s median wall time, probe-ops at its median start-up (wall − step) plus half its median step)', '');
     out.push(
       table(
         ['contender', 'killed after', 'old rows', 'deleted rows that stayed deleted', 'server backend after the kill', 'next run'],
@@ -956,7 +1127,7 @@ async function main(): Promise<void> {
       (() => {
         const k = K.find((m) => m.label === 'guide DELETE, psql killed')!.detail;
         if (k.finishedBeforeKill || k.kept === 0) return 'The DELETE was not under way when psql was killed (too little data to kill it halfway).';
-        return `Killing psql did not stop the DELETE: the server notices a vanished client only when it next talks to it, so the statement ran ${fmt(k.backendEndedAfterKillMs)} more and committed (the cron job was gone, the transaction was not). An interruption that does stop it — \`pg_terminate_backend\`, a server restart or crash, a statement_timeout — rolls the whole DELETE back. probe-ops loses at most the batch in flight, which also finishes on the server.`;
+        return `Killing psql did not stop the DELETE: the server notices a vanished client only when it next talks to it, so the statement ran ${fmt(k.backendEndedAfterKillMs)} more and committed (the cron job was gone, the transaction was not). An interruption that does stop it — \`pg_terminate_backend\`, a server restart or crash, a statement_timeout — rolls the whole DELETE back. probe-ops loses at most the batch in flight: it runs in its own transaction, which either commits whole or, its COMMIT never sent, is rolled back.`;
       })(),
       '',
     );
@@ -964,14 +1135,14 @@ async function main(): Promise<void> {
     const shapeMs = (shape: Shape, run: number): number => A2.find((x) => x.shape === shape && x.run === run)!.ms;
     out.push(`#### A′. Where retention's time goes: the batch statement alone (in-process, batchRows ${chosen.batchRows}, no writer)`, '');
     out.push(
-      'The same deletes sent from the bench process over one connection, so without probe-ops\' start-up: the guide\'s single DELETE; the statement `retention.ts` sends per batch since 217523c (one statement: a CTE finds the batch\'s last key among the next n in (execution_time, id) order, then `DELETE … WHERE execution_time < cutoff AND (execution_time, id) > cursor AND (execution_time, id) <= (select last)`); the statement it sent before (selects the batch\'s keys in a CTE, then deletes by joining back on (id, execution_time): one index probe per row); and the same batches as key ranges in two statements (the batch\'s last key by an index scan with OFFSET n−1, then the range DELETE). Each batch is its own transaction. bench/maintain/batch-shapes.ts.',
+      'The same deletes sent from the bench process over one connection, so without probe-ops\' start-up: the guide\'s single DELETE; what retention does now (`deleteInTimeWindows()` of src/jobs/maintain-daily/retention-batches.ts itself: time windows `DELETE … WHERE execution_time >= lo AND execution_time < hi`, each in begin/commit, the width adapted to batchRows rows and batchTargetMs 500 from the previous batch; the first width from the planner\'s estimate); the statement retention.ts sent per batch from 217523c until then (a CTE finds the batch\'s last key among the next n in (execution_time, id) order, then `DELETE … WHERE (execution_time, id) > cursor AND <= (select last)`: each batch read twice); and the same key-range batches in two statements (the last key by an index scan with OFFSET n−1, then the range DELETE). Each batch is its own transaction. bench/maintain/batch-shapes.ts.',
       '',
       table(
         ['shape', 'time (median)', '÷ single DELETE (same run)', 'batches', 'longest batch (worst)'],
         shapes.map((shape) => {
           const xs = A2.filter((x) => x.shape === shape);
           return [
-            shape === 'single' ? 'single DELETE' : shape === 'probe-ops' ? 'probe-ops batch statement (range delete, now)' : shape === 'join' ? 'previous probe-ops batch statement (select, join back)' : 'key-range batches (two statements)',
+            shape === 'single' ? 'single DELETE' : shape === 'probe-ops' ? 'probe-ops time windows (now)' : shape === 'key-cte' ? 'previous probe-ops batch statement (key range found by a CTE, 217523c)' : shape === 'join' ? 'probe-ops batch statement before 217523c (select, join back)' : 'key-range batches (two statements)',
             fmt(median(xs.map((x) => x.ms))),
             fmtX(median(xs.map((x) => x.ms / shapeMs('single', x.run)))),
             fmtN(median(xs.map((x) => x.batches))),
@@ -1068,6 +1239,35 @@ async function main(): Promise<void> {
       })(),
     );
 
+    out.push('### C′. Partition drops while another session holds `tasks`', '');
+    out.push(
+      `On the ${fmtN(partSmall.rows)}-row partitioned set, a second session runs \`begin; select count(*) from tasks\` and keeps its transaction open (a report, an idle transaction, pg_dump: an ACCESS SHARE lock on tasks), ${READER_AGE_MS / 1000} s before the contender starts and until it ends; the writer inserts into task_results all along (its foreign-key check locks tasks too). probe-ops: \`--only retention\`, then the next run once the lock is gone. The code before: the oldest partition detached, then \`alter table P drop constraint task_results_task_id_fkey\` under lock_timeout 2 s, as dropDetached() sent it.`,
+      '',
+      table(
+        ['run', 'contender', 'outcome', 'blocked drop (lock, attempts, waited)', 'partitions dropped / left attached', 'rows kept in the detached partition', 'writer max (p99) while held', 'writer idle max (p99), the 3 s before', 'next run (lock gone)', 'old rows / marked tables left after it'],
+        [...H].sort((a, b) => a.run - b.run).map((m) => [
+          String(m.run),
+          m.label,
+          `${m.detail.status}: ${m.detail.message}`,
+          m.detail.blocked ?? '–',
+          m.label.startsWith('probe-ops') ? `${m.detail.partitionsDropped} / ${m.detail.leftAttached}` : '–',
+          m.label.startsWith('probe-ops') ? fmtN(m.detail.markedRows) : '–',
+          `${fmt(m.writer.max)} (${fmt(m.writer.p99)})`,
+          `${fmt(m.baseline.max)} (${fmt(m.baseline.p99)})`,
+          m.detail.next ? `${m.detail.next.status}: dropped ${m.detail.next.partitionsDropped} (~${fmtN(m.detail.next.rowsDropped)} rows) in ${fmt(m.detail.next.stepMs)}; writer max ${fmt(m.windows.next?.max ?? Number.NaN)}` : '–',
+          m.detail.next ? `${fmtN(m.detail.next.left)} / ${m.detail.next.marked}` : '–',
+        ]),
+        ['r', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'l', 'r'],
+      ),
+      '',
+      `Summary: the writer's longest insert while the lock was held — probe-ops ${fmt(Math.max(...byLabel(H, heldLabels[0]!).map((m) => m.writer.max)))} worst over ${byLabel(H, heldLabels[0]!).length} runs; the code before ${fmt(Math.max(...byLabel(H, heldLabels[1]!).map((m) => m.writer.max)))} worst.`,
+      '',
+      'Which locks each way of dropping a detached partition P takes on the other tables (in a transaction without the reader, from pg_locks, rolled back), and what it gets behind the reader with retention\'s 50 ms per attempt:',
+      '',
+      table(['statement', 'locks on tasks / agents / task_results', 'behind the reader (lock_timeout 50 ms)'], lockNeeds, ['l', 'l', 'l']),
+      '',
+    );
+
     out.push(`### D. The whole \`maintain daily\` run (batchRows ${chosen.batchRows}, reindex thresholds as in B)`, '');
     const stepIds = D[0]!.detail.steps.map((s) => s.id);
     out.push(
@@ -1106,7 +1306,7 @@ async function main(): Promise<void> {
     }
     const shapeRatio = (shape: Shape): number => median(A2.filter((x) => x.shape === shape).map((x) => x.ms / shapeMs('single', x.run)));
     out.push(
-      `- Why: probe-ops' batch statement alone costs ${fmtX(shapeRatio('probe-ops'))} the single DELETE in-process (A′; the previous join-back statement ${fmtX(shapeRatio('join'))}, two-statement key-range batches of the same size ${fmtX(shapeRatio('range'))}); the rest of the wall-time gap is the CLI's start-up (wall − step ≈ ${fmt(median(A.filter((m) => m.detail.stepMs !== undefined).map((m) => m.wallMs - m.detail.stepMs!)))}).`,
+      `- Why: probe-ops' time windows alone cost ${fmtX(shapeRatio('probe-ops'))} the single DELETE in-process (A′; the previous key-range statement ${fmtX(shapeRatio('key-cte'))}, two-statement key-range batches of the same size ${fmtX(shapeRatio('range'))}); the rest of the wall-time gap is the CLI's start-up (wall − step ≈ ${fmt(median(A.filter((m) => m.detail.stepMs !== undefined).map((m) => m.wallMs - m.detail.stepMs!)))}).`,
     );
     const kDel = K.find((m) => m.label.includes('terminated'))!;
     const kDelKill = K.find((m) => m.label === 'guide DELETE, psql killed')!;
@@ -1127,6 +1327,15 @@ async function main(): Promise<void> {
       `- Partitioned retention: ${met(cWorst < TARGET_PARTITIONED_MS && cFailed === 0)} for under 1 s whatever the row count — ${cLabels.map((l) => `${l}: median ${fmt(median(byLabel(C, l).map((m) => m.detail.stepMs)))}`).join('; ')}; worst ${fmt(cWorst)}. ` +
         `${cFailed} of ${C.length} runs failed, the platform's writer had ${cWriterFailed} inserts fail, ${cOrphans} detached partitions were left undropped.`,
     );
+    {
+      const probe = byLabel(H, 'probe-ops --only retention, tasks held');
+      const before = byLabel(H, 'the code before: DROP CONSTRAINT under lock_timeout 2 s, tasks held');
+      const warned = probe.filter((m) => m.detail.status === 'warning' && m.detail.blocked).length;
+      const finished = probe.filter((m) => m.detail.next?.status === 'ok' && m.detail.next.left === 0 && m.detail.next.marked === 0).length;
+      out.push(
+        `- Partition drops behind a session holding tasks (C′): probe-ops warned naming the partition in ${warned} of ${probe.length} runs, kept its rows, and the next run dropped everything in ${finished} of ${probe.length}; the writer's longest insert meanwhile ${fmt(Math.max(...probe.map((m) => m.writer.max)))} worst, against ${fmt(Math.max(...before.map((m) => m.writer.max)))} behind the code before's 2 s wait (which then failed: ${before[0]?.detail.message ?? '–'}).`,
+      );
+    }
     out.push(`- Whole run: ${D.every((m) => m.detail.status !== 'failed') ? 'completed' : 'a step failed'} — median ${fmt(median(D.map((m) => m.wallMs)))}; see D.`);
     out.push('');
 

@@ -1,12 +1,15 @@
 /**
  * Where the retention step's time goes (bench/maintain-daily.ts, section A′): the same batched
- * delete issued from this process, without probe-ops' start-up, in four shapes:
+ * delete issued from this process, without probe-ops' start-up, in these shapes:
  *
  *   single     the guide's one DELETE;
- *   probe-ops  the statement src/jobs/maintain-daily/retention.ts sends for each batch (copied
- *              from its batchSql() as of 217523c, key column `id`): one statement that finds
- *              the batch's last key (CTE `last`: the next n keys in (execution_time, id) order,
- *              the greatest of them) and deletes the key range up to it;
+ *   probe-ops  what retention.ts does now: src/jobs/maintain-daily/retention-batches.ts's
+ *              deleteInTimeWindows() itself (adaptive time windows, one range DELETE each,
+ *              begin/commit around it), with batchTargetMs 500 (the default);
+ *   key-cte    the statement retention.ts sent for each batch from 217523c until the time
+ *              windows (its batchSql(), key column `id`): one statement that finds the batch's
+ *              last key (CTE `last`: the next n keys in (execution_time, id) order, the greatest
+ *              of them) and deletes the key range up to it;
  *   join       the statement retention.ts sent before 217523c: select the batch's keys, then
  *              delete by a join back on (id, execution_time), one index probe per row;
  *   range      the same batches as key ranges in two statements: find the batch's last key with
@@ -16,8 +19,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import { deleteInTimeWindows } from '../../src/jobs/maintain-daily/retention-batches.js';
 
-export type Shape = 'single' | 'probe-ops' | 'join' | 'range';
+export type Shape = 'single' | 'probe-ops' | 'key-cte' | 'join' | 'range';
 
 export interface ShapeResult {
   ms: number;
@@ -26,8 +30,8 @@ export interface ShapeResult {
   longestMs: number;
 }
 
-/** retention.ts batchSql() for a table with a key column, as of 217523c (range delete). */
-function probeOpsBatchSql(first: boolean): string {
+/** retention.ts batchSql() for a table with a key column, from 217523c until the time windows. */
+function keyCteBatchSql(first: boolean): string {
   const after = first ? '' : 'and (execution_time, id) > ($3::timestamp with time zone, $4)';
   return `with last as (
                  select t, k from (select execution_time as t, id as k from task_results where execution_time < $1 ${after} order by execution_time, id limit $2) batch
@@ -59,8 +63,23 @@ export async function runShape(client: pg.Client, shape: Shape, cutoff: Date, ba
     rows = r.rowCount ?? 0;
     batches = 1;
     longestMs = performance.now() - t0;
-  } else if (shape === 'probe-ops' || shape === 'join') {
-    const batchSql = shape === 'probe-ops' ? probeOpsBatchSql : joinBatchSql;
+  } else if (shape === 'probe-ops') {
+    const r = await deleteInTimeWindows(client, {
+      table: 'task_results',
+      column: 'execution_time',
+      cutoff,
+      targetRows: batchRows,
+      targetMs: 500,
+      pauseMs: 0,
+      lockTimeoutMs: 2000,
+      statementTimeoutMs: 30_000,
+      shouldStop: () => undefined,
+    });
+    rows = r.deleted;
+    batches = r.batches;
+    longestMs = r.longestBatchMs;
+  } else if (shape === 'key-cte' || shape === 'join') {
+    const batchSql = shape === 'key-cte' ? keyCteBatchSql : joinBatchSql;
     let cursor: [string, string] | undefined;
     while (batches < MAX_BATCHES) {
       const t = performance.now();

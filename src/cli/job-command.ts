@@ -8,7 +8,6 @@ import { appendMaintenanceLog } from '../report/maintenance-log.js'
 import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { runJob, selectSteps, type Job } from '../report/runner.js'
-import { renderReportText } from '../report/text.js'
 import { ProbeOpsCommand } from './base-command.js'
 import { createProgress } from './progress.js'
 
@@ -101,7 +100,12 @@ export abstract class JobCommand extends ProbeOpsCommand {
   private async publish(report: Report, config: Config, flags: JobFlagValues): Promise<void> {
     const json = `${JSON.stringify(report, null, 2)}\n`
     if (flags.json) process.stdout.write(json)
-    else process.stdout.write(renderReportText(report, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR))
+    else {
+      // Loaded only for text output, and chalk only for a terminal: a cron run or --json needs neither.
+      const { renderReportText } = await import('../report/text.js')
+      const colors = process.stdout.isTTY && !process.env.NO_COLOR ? new (await import('chalk')).Chalk({ level: 1 }) : undefined
+      process.stdout.write(renderReportText(report, colors))
+    }
 
     if (flags['report-file']) {
       await writeFileAtomic(flags['report-file'], json, 0o640).catch((error) => this.warnSink('report file', flags['report-file']!, error))

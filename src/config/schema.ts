@@ -157,8 +157,10 @@ export const configSchema = z
     retention: z
       .object({
         rules: z.array(retentionRule).default([{ table: 'task_results', column: 'execution_time', days: 90 }]),
-        /** Rows deleted per batch; each batch is its own short transaction. */
+        /** The rows a batch aims at (each batch is its own short transaction); none commits more than twice this. */
         batchRows: z.number().int().min(1).max(1_000_000).default(5000),
+        /** The duration a batch aims at: a batch's time window narrows when the last one took longer. */
+        batchTargetMs: z.number().int().positive().default(500),
         /** A pause between batches, to leave room for the platform's own writes. */
         pauseMs: z.number().int().min(0).default(0),
         /** The whole step's time budget; what is left is deleted by the next run. */

@@ -36,6 +36,18 @@ export interface Step<Context> {
   undo?(context: Context): Promise<string | undefined>
 }
 
+/** What a step does, apart from the id and title its job lists it under. */
+export type StepWork<Context> = Pick<Step<Context>, 'run' | 'timeoutMs'>
+
+/**
+ * A step whose module is imported only when it runs. The job lists ids and titles, which is all
+ * that choosing steps (--only/--skip) and showing progress need, so a run of one step loads no
+ * other step's code (nor the systems it talks to).
+ */
+export function loadedWhenRun<Context>(id: string, title: string, load: () => Promise<StepWork<Context>>, timeoutMs?: number): Step<Context> {
+  return { id, title, timeoutMs, run: async (context, run) => (await load()).run(context, run) }
+}
+
 export interface Job<Context> {
   command: string
   steps: Step<Context>[]
@@ -80,6 +92,10 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
   const results = new Map<string, StepResult>()
 
   let failedEarlier: string | undefined
+  // Set once the job's bound has cut a step: no later step starts then. The job's timer and
+  // Date.now() disagree by a millisecond now and then, so `deadline - Date.now()` alone can
+  // still leave a later step 1 ms to run in.
+  let outOfTime = false
   const execute = async (step: Step<C>, stop?: AbortSignal): Promise<void> => {
     if (failedEarlier !== undefined && job.stopOnFailure) {
       results.set(step.id, { id: step.id, title: step.title, status: 'skipped', durationMs: 0, summary: `not run: ${failedEarlier} failed` })
@@ -93,10 +109,14 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
       return
     }
     options.onStepStart?.({ id: step.id, title: step.title })
+    const jobBound = options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now()
     const result = await runStep(step, context, {
       dryRun: options.dryRun ?? false,
-      boundMs: Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
-      jobBound: options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now(),
+      boundMs: outOfTime ? 0 : Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
+      jobTimeoutMs: jobBound ? options.timeoutMs : undefined,
+      onBoundReached: () => {
+        if (jobBound) outOfTime = true
+      },
       alerts,
       stop,
     })
@@ -167,7 +187,10 @@ async function undoFinished<C>(job: Job<C>, context: C, results: Map<string, Ste
 interface StepBounds {
   dryRun: boolean
   boundMs: number
-  jobBound: boolean
+  /** The job's --timeout, when it (not the step's own bound) is what can cut this step. */
+  jobTimeoutMs?: number
+  /** Called when boundMs ran out and the step was cut. */
+  onBoundReached(): void
   alerts: AlertRecord[]
   /** Aborted when a step running alongside fails. */
   stop?: AbortSignal
@@ -182,11 +205,13 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
   }
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
+  const boundReached = new TimeoutError(`step ${step.id}`, bounds.boundMs)
   const timedOut = new Promise<never>((_, reject) => {
     if (Number.isFinite(bounds.boundMs)) {
       timer = setTimeout(() => {
         controller.abort()
-        reject(new TimeoutError(`step ${step.id}`, bounds.boundMs))
+        bounds.onBoundReached()
+        reject(boundReached)
       }, bounds.boundMs)
     }
   })
@@ -216,8 +241,12 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
       ...(outcome.error ? { error: outcome.error } : {}),
     }
   } catch (error) {
+    // Cut by the job's bound, the step had only what was left of it: the job's --timeout is what to name.
+    if (error === boundReached && bounds.jobTimeoutMs !== undefined) {
+      return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out: the job's --timeout of ${formatSeconds(bounds.jobTimeoutMs)} ran out`, error: { message: boundReached.message, hint: 'raise --timeout, or find what the step waits for' } }
+    }
     if (error instanceof TimeoutError) {
-      const hint = bounds.jobBound ? 'raise --timeout, or find what the step waits for' : 'the service it checks accepts connections but does not answer; see the other steps'
+      const hint = bounds.jobTimeoutMs !== undefined ? 'raise --timeout, or find what the step waits for' : 'the service it checks accepts connections but does not answer; see the other steps'
       return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out after ${formatSeconds(error.afterMs)}`, error: { message: error.message, hint } }
     }
     const failure = error instanceof StepFailure ? error : undefined

@@ -1,10 +1,11 @@
-import { Chalk, type ChalkInstance } from 'chalk'
+import type { ChalkInstance } from 'chalk'
 import { formatSeconds } from '../errors.js'
 import type { Report, StepResult, StepStatus } from './model.js'
 
 const MARK: Record<StepStatus, string> = { ok: '✔', warning: '!', failed: '✖', skipped: '-' }
 
-function paint(c: ChalkInstance, status: StepStatus | Report['status'], text: string): string {
+function paint(c: ChalkInstance | undefined, status: StepStatus | Report['status'], text: string): string {
+  if (!c) return text
   if (status === 'ok') return c.green(text)
   if (status === 'warning') return c.yellow(text)
   if (status === 'failed') return c.red(text)
@@ -26,9 +27,12 @@ function detailLines(step: StepResult): string[] {
   return lines
 }
 
-/** The human view of a report, for stdout on a terminal or in a cron mail. */
-export function renderReportText(report: Report, color: boolean): string {
-  const c = new Chalk({ level: color ? 1 : 0 })
+/**
+ * The human view of a report, for stdout on a terminal or in a cron mail. `colors` (a chalk
+ * instance) only on a terminal: the caller loads chalk then, and a cron run or --json never does.
+ */
+export function renderReportText(report: Report, colors?: ChalkInstance): string {
+  const c = colors
   const width = Math.max(...report.steps.map((s) => s.id.length), 4)
   const out: string[] = []
   for (const step of report.steps) {
@@ -43,7 +47,7 @@ export function renderReportText(report: Report, color: boolean): string {
     }
   }
   for (const alert of report.alerts) {
-    out.push(`${alert.delivered ? '✉' : c.red('✖')} alert ${alert.alertname} (${alert.severity}) ${alert.delivered ? 'sent' : `not delivered: ${alert.error ?? 'unknown error'}`}`)
+    out.push(`${alert.delivered ? '✉' : paint(c, 'failed', '✖')} alert ${alert.alertname} (${alert.severity}) ${alert.delivered ? 'sent' : `not delivered: ${alert.error ?? 'unknown error'}`}`)
   }
   const counts = (['failed', 'warning'] as const).map((s) => `${report.steps.filter((x) => x.status === s).length} ${s}`).join(', ')
   out.push('')

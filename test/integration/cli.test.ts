@@ -38,6 +38,21 @@ describe('the CLI as a user runs it', () => {
     }
   })
 
+  it('loads only the chosen steps\' code for a job run, and no chalk for --json', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { execa } = await import('execa')
+    const { resolve } = await import('node:path')
+    const root = resolve(import.meta.dirname, '../..')
+    const dir = tempDir('po-trace-job')
+    const { path } = writeConfig({ cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }], temp: [] } })
+    const trace = join(dir, 'imports.txt')
+    const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), 'maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json', '--dry-run'], { env: { TRACE_IMPORTS_FILE: trace }, reject: false })
+    expect(result.exitCode, result.stderr).toBe(0)
+    const loaded = readFileSync(trace, 'utf8').split('\n')
+    expect(loaded).toContain('./cleanup.js')
+    for (const other of ['./retention.js', './reindex.js', './services.js', './disk.js', 'pg', 'chalk', 'dockerode', 'ioredis', 'undici', 'listr2']) expect(loaded, `maintain daily --only clean-logs loads ${other}`).not.toContain(other)
+  })
+
   it('answers an unknown command or flag with exit 2', async () => {
     expectUsageError(await runCli(['diagnoze']), /command diagnoze not found/)
     expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)

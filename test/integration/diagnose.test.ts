@@ -221,7 +221,7 @@ describe('probe-ops diagnose against the real test bed', () => {
       const bounded = await runCli(['diagnose', '--config', slow.path, '--json', '--check-timeout', '30', '--timeout', '1', '--only', 'http'], env)
       expect(bounded.exitCode).toBe(1)
       const http = step(parseReport(bounded), 'http')
-      expect(http).toMatchObject({ status: 'failed', summary: 'timed out after 1 s', error: { hint: expect.stringMatching(/--timeout/) } })
+      expect(http).toMatchObject({ status: 'failed', summary: "timed out: the job's --timeout of 1 s ran out", error: { hint: expect.stringMatching(/--timeout/) } })
     } finally {
       for (const socket of sockets) socket.destroy()
       silent.close()

@@ -42,7 +42,7 @@ describe('report renderings', () => {
   })
 
   it('renders the terminal view without colour when asked', () => {
-    const text = renderReportText(report, false)
+    const text = renderReportText(report)
     expect(text).toContain('✖ disk')
     expect(text).toContain('→ free space')
     expect(text).toContain('alert DiskSpaceCritical (critical) not delivered: refused')

@@ -1,4 +1,4 @@
-import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
+import type { StepWork, StepOutcome, StepRun } from '../../report/runner.js'
 import { describeError } from '../../errors.js'
 import { filesOpenForWriting, findOldFiles, removeFile, type Candidate, type FileRule } from '../../systems/files.js'
 import { formatBytes } from '../../systems/host.js'
@@ -48,14 +48,10 @@ async function cleanFiles(rules: FileRule[], now: Date, run: StepRun): Promise<S
   return { summary, data }
 }
 
-export const cleanLogsStep: Step<MaintenanceContext> = {
-  id: 'clean-logs',
-  title: 'Delete old log files',
+export const cleanLogsStep: StepWork<MaintenanceContext> = {
   run: ({ config, startedAt }, run) => cleanFiles(config.cleanup.logs, startedAt, run),
 }
 
-export const cleanTempStep: Step<MaintenanceContext> = {
-  id: 'clean-temp',
-  title: 'Delete old temporary files',
+export const cleanTempStep: StepWork<MaintenanceContext> = {
   run: ({ config, startedAt }, run) => cleanFiles(config.cleanup.temp, startedAt, run),
 }

@@ -1,4 +1,4 @@
-import type { Step } from '../../report/runner.js'
+import type { StepWork } from '../../report/runner.js'
 import { syncAlerts, type AlertState } from '../../systems/alert-sync.js'
 import { diskUsage, formatBytes } from '../../systems/host.js'
 import type { MaintenanceContext } from './context.js'
@@ -8,9 +8,7 @@ import type { MaintenanceContext } from './context.js'
  * AlertManager through API v2 (the guide posts to the v1 endpoint, gone from current
  * AlertManager), and resolved there once usage is back under the threshold.
  */
-export const diskStep: Step<MaintenanceContext> = {
-  id: 'disk',
-  title: 'Check disk usage',
+export const diskStep: StepWork<MaintenanceContext> = {
   async run({ config }, run) {
     const { warningPercent, criticalPercent } = config.disk
     const disks = await Promise.all(config.disk.paths.map((p) => diskUsage(p)))

@@ -1,5 +1,5 @@
 import type { Client } from 'pg'
-import type { Step } from '../../report/runner.js'
+import type { StepWork } from '../../report/runner.js'
 import { describeError } from '../../errors.js'
 import { formatBytes } from '../../systems/host.js'
 import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
@@ -82,9 +82,7 @@ async function bloatedIndexes(client: Client, minBytes: number, minBloat: number
   return { method, indexes }
 }
 
-export const reindexStep: Step<MaintenanceContext> = {
-  id: 'reindex',
-  title: 'Rebuild bloated indexes concurrently',
+export const reindexStep: StepWork<MaintenanceContext> = {
   run: ({ config }, run) =>
     withPostgres(
       config.postgres,

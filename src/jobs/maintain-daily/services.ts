@@ -1,16 +1,16 @@
 import { describeError } from '../../errors.js'
-import type { Step } from '../../report/runner.js'
+import type { StepWork } from '../../report/runner.js'
 import { syncAlerts, type AlertState } from '../../systems/alert-sync.js'
 import { checkReadiness } from '../../systems/readiness.js'
+import { ServiceRuntimes } from '../../systems/services.js'
 import type { MaintenanceContext } from './context.js'
 
 const READINESS_TIMEOUT_MS = 5000
 
 /** Every configured service running and ready through its runtime; a down one fails and alerts. */
-export const servicesStep: Step<MaintenanceContext> = {
-  id: 'services',
-  title: 'Check that every service runs and is ready',
-  async run({ config, runtimes }, run) {
+export const servicesStep: StepWork<MaintenanceContext> = {
+  async run({ config }, run) {
+    const runtimes = new ServiceRuntimes(config)
     const checks = await Promise.all(
       config.services.map(async (service) => {
         let running = false

@@ -1,11 +1,9 @@
-import type { Step } from '../../report/runner.js'
+import type { StepWork } from '../../report/runner.js'
 import { withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
 
 /** The guide's `UPDATE pg_stat_statements_reset();` is invalid SQL; this is the call it meant. */
-export const statsResetStep: Step<MaintenanceContext> = {
-  id: 'stats-reset',
-  title: 'Reset pg_stat_statements',
+export const statsResetStep: StepWork<MaintenanceContext> = {
   run: ({ config }, run) =>
     withPostgres(config.postgres, async (client) => {
       const installed = await client.query(`select extversion from pg_extension where extname = 'pg_stat_statements'`)

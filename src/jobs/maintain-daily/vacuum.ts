@@ -1,4 +1,4 @@
-import type { Step } from '../../report/runner.js'
+import type { StepWork } from '../../report/runner.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
 
@@ -16,9 +16,7 @@ async function deadTuples(client: Parameters<Parameters<typeof withPostgres>[1]>
 }
 
 /** VACUUM (ANALYZE) of the platform database; it never blocks reads or writes. */
-export const vacuumStep: Step<MaintenanceContext> = {
-  id: 'vacuum',
-  title: 'VACUUM (ANALYZE) the database',
+export const vacuumStep: StepWork<MaintenanceContext> = {
   run: ({ config }, run) =>
     withPostgres(
       config.postgres,

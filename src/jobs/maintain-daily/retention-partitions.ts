@@ -1,0 +1,277 @@
+import type { Client } from 'pg'
+import { queryRows, quoteIdent, sqlState } from '../../systems/postgres.js'
+import { sleep } from '../../lib/time.js'
+
+/**
+ * Retention of a table partitioned by its time column: partitions wholly older than the cutoff
+ * are detached and dropped, never deleted row by row.
+ *
+ * Dropping a detached partition removes its foreign keys' triggers from the tables they point
+ * at (tasks, agents), which takes ACCESS EXCLUSIVE on each of them. Behind any other lock on
+ * such a table (a report reading it in a transaction, an idle transaction, pg_dump) that request
+ * waits, and every insert into the partitioned table (its key check locks the same table) queues
+ * behind the waiting request. So a lock a long transaction holds is not asked for at all, and
+ * otherwise with a very short lock_timeout, a few times with pauses between; if it is still not
+ * granted, the partition stays detached and marked, the run says so, and the next run drops it.
+ */
+
+/** Marks a partition retention has detached, so that a run that dies before dropping it is finished by the next. */
+export const DETACHED_MARK = 'probe-ops retention: detached, to be dropped'
+
+/** The longest one attempt waits for a lock: what an insert queued behind it may wait. */
+const DROP_LOCK_TIMEOUT_MS = 50
+/** The pauses between attempts: eight attempts over about 3 s before the drop is left to the next run. */
+const DROP_RETRY_PAUSES_MS = [50, 100, 200, 300, 500, 800, 1000]
+
+export interface Partition {
+  name: string
+  /** The exclusive upper bound as PostgreSQL prints it, null for the default partition. */
+  upper: string | null
+  pendingDetach: boolean
+  isDefault: boolean
+}
+
+export interface DroppedPartition {
+  name: string
+  /** pg_class.reltuples: the planner's row count, exact after a VACUUM or ANALYZE. */
+  estimatedRows: number
+  bytes: number
+}
+
+/** A drop that did not get its lock in time: what to tell the operator. */
+export interface BlockedDrop {
+  partition: string
+  /** The table whose lock was not granted (a foreign key's target, or the partition itself). */
+  lockedTable: string
+  attempts: number
+  waitedMs: number
+  /** The sessions that held a lock on lockedTable when retention gave up. */
+  holders: { pid: number; application: string; state: string | null; transactionSeconds: number | null }[]
+}
+
+export interface PartitionRetention {
+  dropped: DroppedPartition[]
+  /** The first drop that stayed blocked; retention detached nothing more after it. */
+  blocked?: BlockedDrop
+  /** Expired partitions still attached because a drop was blocked; the next run takes them. */
+  leftAttached: Partition[]
+}
+
+export async function partitions(client: Client, table: string): Promise<Partition[]> {
+  const rows = await queryRows<{ name: string; bound: string; pending: boolean }>(
+    client,
+    `select c.oid::regclass::text as name, pg_get_expr(c.relpartbound, c.oid) as bound, i.inhdetachpending as pending
+       from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass`,
+    [table],
+  )
+  return rows.map((r) => {
+    const upper = /TO \('([^']+)'\)\s*$/.exec(r.bound)
+    return { name: r.name, upper: upper ? upper[1]! : null, pendingDetach: r.pending, isDefault: r.bound === 'DEFAULT' }
+  })
+}
+
+/** Partitions wholly older than the cutoff (their upper bound, exclusive, at or before it), oldest first. */
+export async function expiredPartitions(client: Client, table: string, cutoff: Date): Promise<Partition[]> {
+  const all = await partitions(client, table)
+  const bounded = all.filter((p) => !p.pendingDetach && p.upper)
+  const old = bounded.length
+    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::timestamptz <= $3::timestamptz order by b.upper::timestamptz`, [
+        bounded.map((p) => p.name),
+        bounded.map((p) => p.upper),
+        cutoff.toISOString(),
+      ])
+    : []
+  const byName = new Map(all.map((p) => [p.name, p]))
+  // An earlier run killed mid-detach leaves a partition "detach pending": it was expired then.
+  return [...all.filter((p) => p.pendingDetach), ...old.map((r) => byName.get(r.name)!)]
+}
+
+/** Tables an earlier run detached and marked but did not get to drop. */
+export async function markedDetached(client: Client): Promise<string[]> {
+  const rows = await queryRows<{ name: string }>(
+    client,
+    `select c.oid::regclass::text as name from pg_class c where c.relkind = 'r' and not c.relispartition and obj_description(c.oid, 'pg_class') = $1 order by c.relname`,
+    [DETACHED_MARK],
+  )
+  return rows.map((r) => r.name)
+}
+
+/**
+ * Tables that look like partitions of `table` detached by a version of probe-ops that did not
+ * mark them yet (before 217523c): in the parent's schema, named `<parent>_…`, the parent's columns
+ * exactly, attached to nothing, unmarked, and holding rows, all older than the cutoff. That is
+ * enough to point them out but not to drop them: an archive copy can look the same.
+ */
+export async function unmarkedDetached(client: Client, table: string, column: string, cutoff: Date): Promise<string[]> {
+  const candidates = await queryRows<{ name: string }>(
+    client,
+    `with parent as (select oid, relname, relnamespace from pg_class where oid = $1::regclass),
+          columns as (select attrelid, string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' order by attname) as list
+                        from pg_attribute where attnum > 0 and not attisdropped group by attrelid)
+     select c.oid::regclass::text as name
+       from pg_class c join parent p on c.relnamespace = p.relnamespace and c.oid <> p.oid
+       join columns cc on cc.attrelid = c.oid join columns pc on pc.attrelid = p.oid
+      where c.relkind = 'r' and not c.relispartition
+        and left(c.relname, length(p.relname) + 1) = p.relname || '_'
+        and cc.list = pc.list
+        and obj_description(c.oid, 'pg_class') is null
+        and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid or i.inhparent = c.oid)
+      order by c.relname`,
+    [table],
+  )
+  const old: string[] = []
+  for (const { name } of candidates) {
+    const [row] = await queryRows<{ old: boolean }>(client, `select max(${column}) < $1 as old from ${name}`, [cutoff.toISOString()])
+    if (row?.old) old.push(name)
+  }
+  return old
+}
+
+interface Attempt {
+  deadline: number
+  signal: AbortSignal
+}
+
+/**
+ * The session's lock_timeout as last set here: each partition alternates between two values, and
+ * a SET that changes nothing is one more round trip per statement. Forgotten at the start of
+ * every dropExpiredPartitions(), since other code sets lock_timeout on the same session.
+ */
+const lockTimeouts = new WeakMap<Client, number>()
+
+async function setLockTimeout(client: Client, ms: number): Promise<void> {
+  if (lockTimeouts.get(client) === ms) return
+  await client.query(`set lock_timeout = ${ms}`)
+  lockTimeouts.set(client, ms)
+}
+
+/** A transaction this old that holds a lock on the table will not let go within an attempt. */
+const LONG_HOLDER_SECONDS = 1
+
+/** Whether a transaction older than LONG_HOLDER_SECONDS holds a lock on the table. */
+async function heldByLongTransaction(client: Client, table: string): Promise<boolean> {
+  const [row] = await queryRows<{ held: boolean }>(
+    client,
+    `select exists (select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                     where l.locktype = 'relation' and l.relation = $1::regclass and l.granted and l.pid <> pg_backend_pid()
+                       and a.xact_start < clock_timestamp() - make_interval(secs => $2)) as held`,
+    [table, LONG_HOLDER_SECONDS],
+  )
+  return row?.held ?? false
+}
+
+/**
+ * Runs a statement that needs ACCESS EXCLUSIVE on `locks`, which others may hold. Each attempt
+ * waits at most DROP_LOCK_TIMEOUT_MS (short holders, such as the inserts themselves, let go by
+ * then). After a failed one, no further attempt is made while a long transaction holds the
+ * table: a request that cannot be granted only makes the platform's inserts queue behind it.
+ * The first attempt does not look, so an uncontended drop costs no extra query. Returns whether
+ * the lock was granted, the attempts (looks and tries) and the time spent.
+ */
+async function withShortLockWaits(client: Client, sql: string, locks: string, attempt: Attempt): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
+  const started = Date.now()
+  await setLockTimeout(client, DROP_LOCK_TIMEOUT_MS)
+  for (let n = 1; ; n++) {
+    if (n === 1 || !(await heldByLongTransaction(client, locks))) {
+      try {
+        await client.query(sql)
+        return { granted: true, attempts: n, waitedMs: Date.now() - started }
+      } catch (error) {
+        if (sqlState(error) !== '55P03') throw error
+      }
+    }
+    const pause = DROP_RETRY_PAUSES_MS[n - 1]
+    if (pause === undefined || attempt.signal.aborted || Date.now() + pause + DROP_LOCK_TIMEOUT_MS > attempt.deadline) return { granted: false, attempts: n, waitedMs: Date.now() - started }
+    await sleep(pause)
+  }
+}
+
+async function lockHolders(client: Client, table: string): Promise<BlockedDrop['holders']> {
+  // No query text: another session's statement may carry data that must not reach a report.
+  return queryRows(
+    client,
+    `select distinct l.pid, coalesce(a.application_name, '') as application, a.state,
+            round(extract(epoch from clock_timestamp() - a.xact_start))::int as "transactionSeconds"
+       from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'relation' and l.relation = $1::regclass and l.granted and l.pid <> pg_backend_pid()
+      order by l.pid`,
+    [table],
+  )
+}
+
+/**
+ * Drops a detached partition without ever holding two of the tables its foreign keys point at:
+ * the platform's inserts lock them (for their key checks) in one order and a plain DROP TABLE
+ * in another, which deadlocks. Each foreign key is dropped on its own first, then the table.
+ */
+async function dropDetached(client: Client, name: string, attempt: Attempt): Promise<DroppedPartition | BlockedDrop> {
+  const [size] = await queryRows<{ rows: number; bytes: string; keys: { name: string; target: string }[] }>(
+    client,
+    `select greatest(c.reltuples, 0)::float8 as rows, pg_total_relation_size(c.oid) as bytes,
+            coalesce((select json_agg(json_build_object('name', k.conname, 'target', k.confrelid::regclass::text) order by k.oid)
+                        from pg_constraint k where k.conrelid = c.oid and k.contype = 'f'), '[]') as keys
+       from pg_class c where c.oid = $1::regclass`,
+    [name],
+  )
+  const keys = size?.keys ?? []
+  const steps = [...keys.map((fk) => ({ sql: `alter table ${name} drop constraint ${quoteIdent(fk.name)}`, locks: fk.target })), { sql: `drop table ${name}`, locks: name }]
+  let waitedMs = 0
+  for (const step of steps) {
+    const outcome = await withShortLockWaits(client, step.sql, step.locks, attempt)
+    waitedMs += outcome.waitedMs
+    if (!outcome.granted) return { partition: name, lockedTable: step.locks, attempts: outcome.attempts, waitedMs, holders: await lockHolders(client, step.locks) }
+  }
+  return { name, estimatedRows: Math.round(Number(size?.rows ?? 0)), bytes: Number(size?.bytes ?? 0) }
+}
+
+function isBlocked(outcome: DroppedPartition | BlockedDrop): outcome is BlockedDrop {
+  return 'lockedTable' in outcome
+}
+
+/**
+ * Drops what earlier runs left detached, then detaches (marking first) and drops each expired
+ * partition, oldest first. Once a drop stays blocked, nothing more is detached: the rest would
+ * only wait on the same lock.
+ */
+export async function dropExpiredPartitions(client: Client, table: string, expired: Partition[], detachLockTimeoutMs: number, attempt: Attempt): Promise<PartitionRetention> {
+  const result: PartitionRetention = { dropped: [], leftAttached: [] }
+  lockTimeouts.delete(client)
+  const finish = async (name: string): Promise<boolean> => {
+    const outcome = await dropDetached(client, name, attempt)
+    if (isBlocked(outcome)) {
+      result.blocked = outcome
+      return false
+    }
+    result.dropped.push(outcome)
+    return true
+  }
+  for (const name of await markedDetached(client)) {
+    if (!(await finish(name))) {
+      result.leftAttached = expired
+      return result
+    }
+  }
+  const hasDefault = (await partitions(client, table)).some((p) => p.isDefault)
+  for (const [i, p] of expired.entries()) {
+    await setLockTimeout(client, detachLockTimeoutMs)
+    await client.query(`comment on table ${p.name} is '${DETACHED_MARK}'`)
+    if (p.pendingDetach) await client.query(`alter table ${table} detach partition ${p.name} finalize`)
+    else if (!hasDefault) await client.query(`alter table ${table} detach partition ${p.name} concurrently`)
+    else {
+      // Without CONCURRENTLY (not allowed beside a default partition) the detach takes ACCESS
+      // EXCLUSIVE on the parent itself: the same short waits as the drops.
+      const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
+      if (!detached.granted) {
+        await client.query(`comment on table ${p.name} is null`)
+        result.blocked = { partition: p.name, lockedTable: table, attempts: detached.attempts, waitedMs: detached.waitedMs, holders: await lockHolders(client, table) }
+        result.leftAttached = expired.slice(i)
+        return result
+      }
+    }
+    if (!(await finish(p.name))) {
+      result.leftAttached = expired.slice(i + 1)
+      return result
+    }
+  }
+  return result
+}
