@@ -190,6 +190,43 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     }
   })
 
+  it('deletes by a date column and by a timestamp(3) column, and a burst of one timestamp in batches no bigger than the cap', async () => {
+    const database = await freshDatabase()
+    // A date column: windows are whole days (a narrower one would cover [D, D) and never advance).
+    // One day holds 60 rows, more than twice batchRows.
+    await sql(database, `create table events_daily (id bigserial primary key, day date not null)`)
+    await sql(database, `create index on events_daily (day)`)
+    await sql(database, `insert into events_daily (day) select current_date - d from generate_series(100, 300) d, generate_series(1, 15)`)
+    await sql(database, `insert into events_daily (day) select current_date - 150 from generate_series(1, 60)`)
+    await sql(database, `insert into events_daily (day) select current_date - d from generate_series(0, 80) d, generate_series(1, 3)`)
+    // timestamp(3) without time zone (Prisma's default), with 100 rows sharing one timestamp.
+    await sql(database, `create table bursts (id bigserial primary key, at timestamp(3) without time zone not null)`)
+    await sql(database, `create index on bursts (at)`)
+    await sql(database, `insert into bursts (at) select '2020-01-01 12:00:00.123' from generate_series(1, 100)`)
+    await sql(database, `insert into bursts (at) select '2020-01-01 12:00:00'::timestamp - make_interval(mins => n) from generate_series(1, 30) n`)
+    await sql(database, `insert into bursts (at) select localtimestamp - make_interval(days => n) from generate_series(0, 4) n`)
+    await sql(database, 'analyze events_daily, bursts')
+    const rules = [
+      { table: 'events_daily', column: 'day', days: 90 },
+      { table: 'bursts', column: 'at', days: 90 },
+    ]
+    const { path } = writeConfig(settings(tempDir('daily-kinds'), { retention: { batchRows: 10, rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    const retention = step(parseReport(result), 'retention')
+    expect(result.exitCode, result.stdout).toBe(0)
+    expect(retention.status).toBe('ok')
+    const [daily, burst] = retention.data!.rules as { deleted: number; batches: number; largestBatchRows: number; stoppedBy?: string }[]
+    expect(daily).toMatchObject({ deleted: 201 * 15 + 60 })
+    expect(daily!.stoppedBy).toBeUndefined()
+    expect(daily!.largestBatchRows).toBeLessThanOrEqual(20)
+    expect(daily!.batches).toBeGreaterThanOrEqual(Math.ceil((201 * 15 + 60) / 20))
+    expect(burst).toMatchObject({ deleted: 130 })
+    expect(burst!.largestBatchRows).toBeLessThanOrEqual(20)
+    expect(burst!.batches).toBeGreaterThanOrEqual(Math.ceil(130 / 20))
+    expect(await sql(database, `select count(*)::int as n from events_daily`)).toEqual([{ n: 81 * 3 }])
+    expect(await sql(database, `select count(*)::int as n from bursts`)).toEqual([{ n: 5 }])
+  })
+
   it('drops whole partitions of a table partitioned by the time column', async () => {
     const database = databaseName('daily_part')
     databases.push(database)

@@ -5,7 +5,7 @@ import type { StepWork, StepOutcome, StepRun } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
 import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
-import { BatchFailure, deleteInTimeWindows } from './retention-batches.js'
+import { BatchFailure, deleteInTimeWindows, type TimeKind } from './retention-batches.js'
 import { DETACHED_MARK, dropExpiredPartitions, expiredPartitions, markedDetached, unmarkedDetached, type BlockedDrop } from './retention-partitions.js'
 
 /**
@@ -24,6 +24,7 @@ interface Target {
   column: string
   /** The time column's type, to read partition bounds as the column's values. */
   columnType: string
+  kind: TimeKind
   partitioned: boolean
   bytesPerRow: number
 }
@@ -35,6 +36,8 @@ interface RuleResult {
   deleted: number
   batches: number
   longestBatchMs: number
+  /** The most rows one committed batch deleted: at most twice batchRows. */
+  largestBatchRows: number
   /** Windows rolled back (over twice batchRows) or retried after a timeout. */
   retriedBatches: number
   partitionsDropped: string[]
@@ -53,15 +56,21 @@ interface RuleResult {
   wouldDropPartitions?: string[]
 }
 
-const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date'])
 
 async function describeTarget(client: Client, rule: Rule): Promise<Target> {
   const [found] = await queryRows<{ oid: number | null }>(client, 'select to_regclass($1)::oid as oid', [quoteIdent(rule.table)])
   if (!found?.oid) throw new StepFailure(`retention rule: table "${rule.table}" does not exist`, 'fix retention.rules in the configuration')
   const oid = found.oid
-  const [column] = await queryRows<{ type: string }>(client, `select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped`, [oid, rule.column])
+  // By type oid: format_type() prints a precision (timestamp(3) without time zone, Prisma's default).
+  const [column] = await queryRows<{ type: string; kind: TimeKind | null }>(
+    client,
+    `select format_type(atttypid, atttypmod) as type,
+            case atttypid when 'timestamptz'::regtype then 'timestamptz' when 'timestamp'::regtype then 'timestamp' when 'date'::regtype then 'date' end as kind
+       from pg_attribute where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped`,
+    [oid, rule.column],
+  )
   if (!column) throw new StepFailure(`retention rule: table "${rule.table}" has no column "${rule.column}"`, 'fix retention.rules in the configuration')
-  if (!TIME_TYPES.has(column.type)) throw new StepFailure(`retention rule: "${rule.table}.${rule.column}" is ${column.type}, not a timestamp or date`, 'name the column rows age by')
+  if (!column.kind) throw new StepFailure(`retention rule: "${rule.table}.${rule.column}" is ${column.type}, not a timestamp or date`, 'name the column rows age by')
   const [part] = await queryRows<{ strategy: string; key: string | null }>(
     client,
     `select p.partstrat as strategy, (select attname from pg_attribute where attrelid = p.partrelid and attnum = p.partattrs[0]) as key from pg_partitioned_table p where p.partrelid = $1`,
@@ -80,6 +89,7 @@ async function describeTarget(client: Client, rule: Rule): Promise<Target> {
     table: quoteIdent(rule.table),
     column: quoteIdent(rule.column),
     columnType: column.type,
+    kind: column.kind,
     partitioned: part?.strategy === 'r' && part.key === rule.column,
     bytesPerRow: rows > 0 ? Number(size!.bytes) / rows : 0,
   }
@@ -93,6 +103,7 @@ function emptyResult(rule: Rule, cutoff: Date): RuleResult {
     deleted: 0,
     batches: 0,
     longestBatchMs: 0,
+    largestBatchRows: 0,
     retriedBatches: 0,
     partitionsDropped: [],
     partitionRowsDropped: 0,
@@ -138,6 +149,7 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
     const windows = await deleteInTimeWindows(client, {
       table: target.table,
       column: target.column,
+      kind: target.kind,
       cutoff,
       floor,
       targetRows: settings.batchRows,
@@ -147,7 +159,7 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
       statementTimeoutMs: Math.round(settings.batchTimeoutSeconds * 1000),
       shouldStop: () => (run.signal.aborted ? 'timeout' : Date.now() >= budgetEnds ? 'budget' : undefined),
     })
-    Object.assign(result, { deleted: windows.deleted, batches: windows.batches, longestBatchMs: windows.longestBatchMs, retriedBatches: windows.retries, stoppedBy: windows.stoppedBy })
+    Object.assign(result, { deleted: windows.deleted, batches: windows.batches, longestBatchMs: windows.longestBatchMs, largestBatchRows: windows.largestBatchRows, retriedBatches: windows.retries, stoppedBy: windows.stoppedBy })
   } catch (error) {
     if (!(error instanceof BatchFailure)) throw error
     throw new StepFailure(`retention of ${rule.table}: batch ${error.batch} failed: ${describeError(error.cause)}`, 'the rows deleted so far stay deleted; the next run continues', { ...result })
