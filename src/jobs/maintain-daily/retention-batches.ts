@@ -140,7 +140,7 @@ async function deleteInChunks(client: Client, job: WindowedDelete, params: strin
         chunk = Math.max(1, Math.floor(chunk / 2))
         await sleep(Math.min(1000, job.lockTimeoutMs))
         continue
-      } 
+      }
       throw new BatchFailure(result.batches + 1, error)
     } finally {
       result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - started))
