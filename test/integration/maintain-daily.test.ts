@@ -392,7 +392,12 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     await sql(database, `create table results_archive (like task_results)`)
     await sql(database, `comment on table results_archive is 'probe-ops retention: detached, to be dropped'`)
 
-    const { path } = writeConfig(settings(tempDir('daily-part-pending')))
+    // And a look-alike an older version may have detached, under a schema-qualified rule.
+    await sql(database, `create table task_results_20200101 (like task_results including all)`)
+    await sql(database, `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`)
+
+    const rules = [{ table: 'public.task_results', column: 'execution_time', days: 90 }]
+    const { path } = writeConfig(settings(tempDir('daily-part-pending'), { retention: { batchRows: 1000, rules } }))
     const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
     expect(result.exitCode, result.stdout).toBe(0)
     const retention = step(parseReport(result), 'retention')
@@ -402,6 +407,8 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(29)
     expect(rule.partitionsDropped).not.toContain(recent)
     expect(retention.error!.message).toContain(`${recent} is left "detach pending"`)
+    expect(retention.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
+    expect(retention.error!.hint).toContain('a name that does not start with "task_results_"')
     expect(await sql(database, `select inhdetachpending as pending, (select count(*)::int from ${recent}) as rows from pg_inherits where inhrelid = $1::regclass`, [recent])).toEqual([{ pending: true, rows }])
     expect(await sql(database, `select relname from pg_class where relname in ('other_archive', 'results_archive') order by relname`)).toEqual([{ relname: 'other_archive' }, { relname: 'results_archive' }])
   })
