@@ -451,6 +451,41 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(await countOlderThan(database, 90, now)).toEqual({ older: 0, newer: before.newer })
   })
 
+  it('reads the cutoff of a timestamp without time zone as UTC for partitions and rows alike, whatever the session time zone', async () => {
+    const database = await freshDatabase()
+    // Hourly partitions around the cutoff, read in a time zone 14 hours ahead of UTC: a bound
+    // cast to timestamptz there would expire partitions holding rows up to 14 hours too young.
+    await sql('postgres', `alter database ${database} set timezone = 'Pacific/Kiritimati'`)
+    await sql(database, `create table hourly (id bigserial, at timestamp without time zone not null, primary key (id, at)) partition by range (at)`)
+    await sql(
+      database,
+      `do $$ declare h timestamp; begin
+         for h in select generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '1 hour') loop
+           execute format('create table hourly_%s partition of hourly for values from (%L) to (%L)', to_char(h, 'YYYYMMDDHH24'), h, h + interval '1 hour');
+         end loop; end $$`,
+    )
+    await sql(database, `insert into hourly (at) select g from generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '10 minutes') g`)
+    await sql(database, 'analyze hourly')
+    await sql(database, 'create table snapshot as select at from hourly')
+    const rules = [{ table: 'hourly', column: 'at', days: 90 }]
+    const { path } = writeConfig(settings(tempDir('daily-tz'), { retention: { batchRows: 1000, rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(result.exitCode, result.stdout).toBe(0)
+    const rule = (step(parseReport(result), 'retention').data!.rules as { cutoff: string; partitionsDropped: string[]; deleted: number }[])[0]!
+    expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(40)
+    // Every row older than the cutoff (as UTC) is gone, every younger one is still there.
+    const [left] = await sql<{ older: number; newer: number; before: number }>(
+      database,
+      `select count(*) filter (where at < $1::timestamptz at time zone 'UTC')::int as older, count(*) filter (where at >= $1::timestamptz at time zone 'UTC')::int as newer,
+              (select count(*)::int from snapshot where at >= $1::timestamptz at time zone 'UTC') as before
+         from hourly`,
+      [rule.cutoff],
+    )
+    expect(left!.older).toBe(0)
+    expect(left!.newer).toBeGreaterThan(0)
+    expect(left!.newer).toBe(left!.before)
+  })
+
   it('leaves only whole batches done when killed with -9, and the next run finishes', async () => {
     const database = await freshDatabase()
     const now = new Date()

@@ -1,6 +1,7 @@
 import type { Client } from 'pg'
 import { queryRows, quoteIdent, sqlState } from '../../systems/postgres.js'
 import { sleep } from '../../lib/time.js'
+import type { TimeKind } from './retention-batches.js'
 
 /**
  * Retention of a table partitioned by its time column: partitions wholly older than the cutoff
@@ -109,11 +110,15 @@ export async function partitions(client: Client, table: string): Promise<Partiti
  * first. One left "detach pending" is ours to finish only if it carries our mark and is expired:
  * an earlier run killed or timed out mid-detach. Any other is pointed out and left alone.
  */
-export async function expiredPartitions(client: Client, table: string, cutoff: Date, mark: string): Promise<ExpiredPartitions> {
+export async function expiredPartitions(client: Client, table: string, cutoff: Date, mark: string, column: { type: string; kind: TimeKind }): Promise<ExpiredPartitions> {
   const all = await partitions(client, table)
   const bounded = all.filter((p) => p.upper)
+  // Bounds read as the column's values, the cutoff in the windows' convention: a value without a
+  // time zone is UTC (retention-batches.ts sends the cutoff as UTC text, which such a column
+  // reads without its zone), whatever the session's TimeZone.
+  const limit = column.kind === 'timestamptz' ? '$3::timestamptz' : `($3::timestamptz at time zone 'UTC')::${column.type}`
   const old = bounded.length
-    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::timestamptz <= $3::timestamptz order by b.upper::timestamptz`, [
+    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::${column.type} <= ${limit} order by b.upper::${column.type}`, [
         bounded.map((p) => p.name),
         bounded.map((p) => p.upper),
         cutoff.toISOString(),

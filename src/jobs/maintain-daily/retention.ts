@@ -129,7 +129,7 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
   const statementTimeoutMs = Math.round(settings.batchTimeoutSeconds * 1000)
   const mark = target.partitioned ? detachedMark(await parentIdentity(client, target.table)) : ''
   if (target.partitioned) result.detachedMark = mark
-  const { expired, pendingLeftAlone } = target.partitioned ? await expiredPartitions(client, target.table, cutoff, mark) : { expired: [], pendingLeftAlone: [] }
+  const { expired, pendingLeftAlone } = target.partitioned ? await expiredPartitions(client, target.table, cutoff, mark, { type: target.columnType, kind: target.kind }) : { expired: [], pendingLeftAlone: [] }
   result.pendingDetachLeftAlone = pendingLeftAlone.map((p) => p.name)
   if (target.partitioned) result.unmarkedDetachedTables = await unmarkedDetached(client, target.table, target.column, cutoff, { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs })
   if (run.dryRun) {
