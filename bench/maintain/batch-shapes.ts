@@ -67,6 +67,7 @@ export async function runShape(client: pg.Client, shape: Shape, cutoff: Date, ba
     const r = await deleteInTimeWindows(client, {
       table: 'task_results',
       column: 'execution_time',
+      kind: 'timestamptz',
       cutoff,
       targetRows: batchRows,
       targetMs: 500,

@@ -188,6 +188,56 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
       expect(step(report, 'retention')).toMatchObject({ status: 'failed', error: { message: `retention rule: ${message}` } })
       expect(step(report, 'disk').status).toBe('ok')
     }
+    // One rule's failure neither stops nor hides the next rule.
+    const database = await freshDatabase()
+    const rules = [{ table: 'task_resultz', column: 'execution_time', days: 90 }, { table: 'public.task_results', column: 'execution_time', days: 90 }]
+    const { path } = writeConfig(settings(dir, { retention: { rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(result.exitCode).toBe(1)
+    const failed = step(parseReport(result), 'retention')
+    expect(failed).toMatchObject({ status: 'failed', error: { message: 'retention rule: table "task_resultz" does not exist' } })
+    const [missing, done] = failed.data!.rules as { error?: string; deleted: number }[]
+    expect(missing!.error).toBe('retention rule: table "task_resultz" does not exist')
+    expect(done!.error).toBeUndefined()
+    expect(done!.deleted).toBeGreaterThan(5000)
+    expect((await countOlderThan(database, 90, new Date())).older).toBe(0)
+  })
+
+  it('deletes by a date column and by a timestamp(3) column, and a burst of one timestamp in batches no bigger than the cap', async () => {
+    const database = await freshDatabase()
+    // A date column: windows are whole days (a narrower one would cover [D, D) and never advance).
+    // One day holds 60 rows, more than twice batchRows.
+    await sql(database, `create table events_daily (id bigserial primary key, day date not null)`)
+    await sql(database, `create index on events_daily (day)`)
+    await sql(database, `insert into events_daily (day) select current_date - d from generate_series(100, 300) d, generate_series(1, 15)`)
+    await sql(database, `insert into events_daily (day) select current_date - 150 from generate_series(1, 60)`)
+    await sql(database, `insert into events_daily (day) select current_date - d from generate_series(0, 80) d, generate_series(1, 3)`)
+    // timestamp(3) without time zone (Prisma's default), with 100 rows sharing one timestamp.
+    await sql(database, `create table bursts (id bigserial primary key, at timestamp(3) without time zone not null)`)
+    await sql(database, `create index on bursts (at)`)
+    await sql(database, `insert into bursts (at) select '2020-01-01 12:00:00.123' from generate_series(1, 100)`)
+    await sql(database, `insert into bursts (at) select '2020-01-01 12:00:00'::timestamp - make_interval(mins => n) from generate_series(1, 30) n`)
+    await sql(database, `insert into bursts (at) select localtimestamp - make_interval(days => n) from generate_series(0, 4) n`)
+    await sql(database, 'analyze events_daily, bursts')
+    const rules = [
+      { table: 'events_daily', column: 'day', days: 90 },
+      { table: 'bursts', column: 'at', days: 90 },
+    ]
+    const { path } = writeConfig(settings(tempDir('daily-kinds'), { retention: { batchRows: 10, rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    const retention = step(parseReport(result), 'retention')
+    expect(result.exitCode, result.stdout).toBe(0)
+    expect(retention.status).toBe('ok')
+    const [daily, burst] = retention.data!.rules as { deleted: number; batches: number; largestBatchRows: number; stoppedBy?: string }[]
+    expect(daily).toMatchObject({ deleted: 201 * 15 + 60 })
+    expect(daily!.stoppedBy).toBeUndefined()
+    expect(daily!.largestBatchRows).toBeLessThanOrEqual(20)
+    expect(daily!.batches).toBeGreaterThanOrEqual(Math.ceil((201 * 15 + 60) / 20))
+    expect(burst).toMatchObject({ deleted: 130 })
+    expect(burst!.largestBatchRows).toBeLessThanOrEqual(20)
+    expect(burst!.batches).toBeGreaterThanOrEqual(Math.ceil(130 / 20))
+    expect(await sql(database, `select count(*)::int as n from events_daily`)).toEqual([{ n: 81 * 3 }])
+    expect(await sql(database, `select count(*)::int as n from bursts`)).toEqual([{ n: 5 }])
   })
 
   it('drops whole partitions of a table partitioned by the time column', async () => {
@@ -229,7 +279,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(warned.status).toBe('warning')
     expect((warned.data!.rules as { unmarkedDetachedTables: string[] }[])[0]!.unmarkedDetachedTables).toEqual(['task_results_20200101'])
     expect(warned.error!.message).toContain('task_results_20200101 looks like a partition an older probe-ops detached')
-    expect(warned.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached, to be dropped'`)
+    expect(warned.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
     expect(await sql(database, `select count(*)::int as n from task_results_20200101`)).toEqual([{ n: 3 }])
   })
 
@@ -285,7 +335,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
       `select obj_description(c.oid, 'pg_class') as mark, c.relispartition as attached, (select count(*)::int from ${oldest.name}) as rows from pg_class c where c.relname = $1`,
       [oldest.name],
     )
-    expect(detached).toEqual({ mark: 'probe-ops retention: detached, to be dropped', attached: false, rows: oldest.rows })
+    expect(detached).toEqual({ mark: 'probe-ops retention: detached from public.task_results, to be dropped', attached: false, rows: oldest.rows })
     const mid = await countOlderThan(database, 90, now)
     expect(mid.newer).toBe(before.newer)
     expect(mid.older).toBe(before.older - oldest.rows - rule.deleted)
@@ -303,6 +353,137 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(await sql(database, `select 1 from pg_class where relname = $1`, [oldest.name])).toHaveLength(0)
     const after = await countOlderThan(database, 90, now)
     expect(after).toEqual({ older: 0, newer: before.newer })
+  })
+
+  it('leaves alone a partition someone else left detach pending, and tables marked for another parent', async () => {
+    const database = databaseName('daily_part_pending')
+    databases.push(database)
+    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const [{ name: recent, rows }] = (await sql<{ name: string; rows: number }>(database, `select 'task_results_' || to_char(current_date - 1, 'YYYYMMDD') as name, (select count(*)::int from task_results where execution_time >= current_date - 1 and execution_time < current_date) as rows`)) as [{ name: string; rows: number }]
+    expect(rows).toBeGreaterThan(0)
+    // A DBA's DETACH ... CONCURRENTLY of yesterday's partition, cancelled while it waited for a
+    // transaction that has the parent open: the partition stays "detach pending".
+    const reader = new pg.Client(adminConfig(database))
+    const dba = new pg.Client(adminConfig(database))
+    await reader.connect()
+    await dba.connect()
+    try {
+      await reader.query(`begin; select count(*) from task_results`)
+      const [{ pid }] = (await dba.query<{ pid: number }>('select pg_backend_pid() as pid')).rows as [{ pid: number }]
+      const detach = dba.query(`alter table task_results detach partition ${recent} concurrently`).then(
+        () => 'finished',
+        (error: { code?: string }) => error.code,
+      )
+      for (;;) {
+        const [waiting] = await sql<{ waiting: boolean }>(database, `select wait_event_type = 'Lock' as waiting from pg_stat_activity where pid = $1`, [pid])
+        if (waiting?.waiting) break
+      }
+      await sql(database, 'select pg_cancel_backend($1)', [pid])
+      expect(await detach).toBe('57014')
+    } finally {
+      await reader.query('rollback').catch(() => undefined)
+      await reader.end()
+      await dba.end()
+    }
+    expect(await sql(database, `select inhdetachpending as pending from pg_inherits where inhrelid = $1::regclass`, [recent])).toEqual([{ pending: true }])
+    // Marks that are not this table's: another parent's, and the old mark on a table not named like its partitions.
+    await sql(database, `create table other_archive (like task_results)`)
+    await sql(database, `comment on table other_archive is 'probe-ops retention: detached from public.other, to be dropped'`)
+    await sql(database, `create table results_archive (like task_results)`)
+    await sql(database, `comment on table results_archive is 'probe-ops retention: detached, to be dropped'`)
+
+    // And a look-alike an older version may have detached, under a schema-qualified rule.
+    await sql(database, `create table task_results_20200101 (like task_results including all)`)
+    await sql(database, `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`)
+
+    const rules = [{ table: 'public.task_results', column: 'execution_time', days: 90 }]
+    const { path } = writeConfig(settings(tempDir('daily-part-pending'), { retention: { batchRows: 1000, rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(result.exitCode, result.stdout).toBe(0)
+    const retention = step(parseReport(result), 'retention')
+    expect(retention.status).toBe('warning')
+    const rule = (retention.data!.rules as { partitionsDropped: string[]; pendingDetachLeftAlone: string[] }[])[0]!
+    expect(rule.pendingDetachLeftAlone).toEqual([recent])
+    expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(29)
+    expect(rule.partitionsDropped).not.toContain(recent)
+    expect(retention.error!.message).toContain(`${recent} is left "detach pending"`)
+    expect(retention.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
+    expect(retention.error!.hint).toContain('a name that does not start with "task_results_"')
+    expect(await sql(database, `select inhdetachpending as pending, (select count(*)::int from ${recent}) as rows from pg_inherits where inhrelid = $1::regclass`, [recent])).toEqual([{ pending: true, rows }])
+    expect(await sql(database, `select relname from pg_class where relname in ('other_archive', 'results_archive') order by relname`)).toEqual([{ relname: 'other_archive' }, { relname: 'results_archive' }])
+  })
+
+  it('leaves a partition detach pending while a transaction has the table open, reports it, and the next run finalizes and drops it', async () => {
+    const database = databaseName('daily_part_open')
+    databases.push(database)
+    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const now = new Date()
+    const before = await countOlderThan(database, 90, now)
+    const { path } = writeConfig(settings(tempDir('daily-part-open'), { retention: { batchRows: 1000, lockTimeoutMs: 200 } }))
+    const [oldest] = await sql<{ name: string }>(database, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`)
+    const reader = new pg.Client(adminConfig(database))
+    await reader.connect()
+    let held: Awaited<ReturnType<typeof runCli>>
+    try {
+      await reader.query(`begin; select count(*) from task_results`)
+      held = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    } finally {
+      await reader.query('rollback').catch(() => undefined)
+      await reader.end()
+    }
+    expect(held.exitCode, held.stdout).toBe(0)
+    const retention = step(parseReport(held), 'retention')
+    expect(retention.status).toBe('warning')
+    const rule = (retention.data!.rules as { partitionsDropped: string[]; partitionsLeftAttached: string[]; blockedDrop: { partition: string; stage: string; lockedTable: string } }[])[0]!
+    expect(rule.blockedDrop).toMatchObject({ partition: oldest!.name, stage: 'detach pending', lockedTable: 'task_results' })
+    expect(rule.partitionsLeftAttached.length).toBeGreaterThanOrEqual(28)
+    expect(retention.error!.message).toContain(`partition ${oldest!.name} is left detach pending`)
+    expect(await sql(database, `select inhdetachpending as pending, obj_description(inhrelid, 'pg_class') as mark from pg_inherits where inhrelid = $1::regclass`, [oldest!.name])).toEqual([
+      { pending: true, mark: 'probe-ops retention: detached from public.task_results, to be dropped' },
+    ])
+
+    const next = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(next.exitCode, next.stdout).toBe(0)
+    const finished = step(parseReport(next), 'retention')
+    expect(finished.status).toBe('ok')
+    expect((finished.data!.rules as { partitionsDropped: string[] }[])[0]!.partitionsDropped[0]).toBe(oldest!.name)
+    expect(await sql(database, `select 1 from pg_class where relname = $1`, [oldest!.name])).toHaveLength(0)
+    expect(await countOlderThan(database, 90, now)).toEqual({ older: 0, newer: before.newer })
+  })
+
+  it('reads the cutoff of a timestamp without time zone as UTC for partitions and rows alike, whatever the session time zone', async () => {
+    const database = await freshDatabase()
+    // Hourly partitions around the cutoff, read in a time zone 14 hours ahead of UTC: a bound
+    // cast to timestamptz there would expire partitions holding rows up to 14 hours too young.
+    await sql('postgres', `alter database ${database} set timezone = 'Pacific/Kiritimati'`)
+    await sql(database, `create table hourly (id bigserial, at timestamp without time zone not null, primary key (id, at)) partition by range (at)`)
+    await sql(
+      database,
+      `do $$ declare h timestamp; begin
+         for h in select generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '1 hour') loop
+           execute format('create table hourly_%s partition of hourly for values from (%L) to (%L)', to_char(h, 'YYYYMMDDHH24'), h, h + interval '1 hour');
+         end loop; end $$`,
+    )
+    await sql(database, `insert into hourly (at) select g from generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '10 minutes') g`)
+    await sql(database, 'analyze hourly')
+    await sql(database, 'create table snapshot as select at from hourly')
+    const rules = [{ table: 'hourly', column: 'at', days: 90 }]
+    const { path } = writeConfig(settings(tempDir('daily-tz'), { retention: { batchRows: 1000, rules } }))
+    const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
+    expect(result.exitCode, result.stdout).toBe(0)
+    const rule = (step(parseReport(result), 'retention').data!.rules as { cutoff: string; partitionsDropped: string[]; deleted: number }[])[0]!
+    expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(40)
+    // Every row older than the cutoff (as UTC) is gone, every younger one is still there.
+    const [left] = await sql<{ older: number; newer: number; before: number }>(
+      database,
+      `select count(*) filter (where at < $1::timestamptz at time zone 'UTC')::int as older, count(*) filter (where at >= $1::timestamptz at time zone 'UTC')::int as newer,
+              (select count(*)::int from snapshot where at >= $1::timestamptz at time zone 'UTC') as before
+         from hourly`,
+      [rule.cutoff],
+    )
+    expect(left!.older).toBe(0)
+    expect(left!.newer).toBeGreaterThan(0)
+    expect(left!.newer).toBe(left!.before)
   })
 
   it('leaves only whole batches done when killed with -9, and the next run finishes', async () => {

@@ -11,17 +11,25 @@ import { sleep } from '../../lib/time.js'
  *
  * The width adapts to the data: from the previous batch's rows and duration the next window aims
  * at `targetRows` and `targetMs`, growing at most 4x at a time. A window that deletes more than
- * twice targetRows (a burst of rows) is rolled back and retried narrower, so no committed batch
- * exceeds that cap; one that runs into statement_timeout or lock_timeout is retried at half the
- * width. Half-open windows tile the time axis, so ties in the time column need no tie-breaker
- * and a run killed at any moment leaves only whole windows done: the next run starts again at
- * the oldest row left.
+ * twice targetRows (a burst of rows) is rolled back and retried narrower; one that runs into
+ * statement_timeout or lock_timeout is retried at half the width. At the narrowest width (1 ms,
+ * or one day for a date column) narrowing no longer helps: a burst of rows sharing one
+ * timestamp can be any size. Such a window is deleted in chunks of at most targetRows rows
+ * picked by ctid, each its own transaction, until it is empty; so no committed batch exceeds
+ * twice targetRows. Half-open windows tile the time axis, so ties in the time column need no
+ * tie-breaker and a run killed at any moment leaves only whole batches done: the next run starts
+ * again at the oldest row left.
+ *
+ * A date column compares with whole days (a bound sent as a timestamp is cut to its day), so its
+ * windows are whole days, starting at midnight UTC: a narrower window would cover [D, D).
  */
 
 export interface WindowedDelete {
   /** Quoted table and time column. */
   table: string
   column: string
+  /** How the column holds time: date columns get whole-day windows. */
+  kind: TimeKind
   cutoff: Date
   /** Rows older than this are left alone (partitions retention could not drop this run). */
   floor?: Date
@@ -38,14 +46,29 @@ export interface WindowedDeleteResult {
   deleted: number
   batches: number
   longestBatchMs: number
+  /** The most rows one committed batch deleted. */
+  largestBatchRows: number
   /** Windows rolled back or retried (a burst over the cap, a timeout). */
   retries: number
   stoppedBy?: 'budget' | 'timeout'
 }
 
+export type TimeKind = 'timestamptz' | 'timestamp' | 'date'
+
 const RETRIES = 3
 const MAX_GROWTH = 4
-const MIN_WIDTH_MS = 1
+const DAY_MS = 86_400_000
+
+/** The narrowest window: 1 ms, or one day for a date column. */
+function minWidth(kind: TimeKind): number {
+  return kind === 'date' ? DAY_MS : 1
+}
+
+/** A width the column can tell apart: whole milliseconds, or whole days for a date column. */
+function fit(kind: TimeKind, width: number): number {
+  const min = minWidth(kind)
+  return Math.max(min, Math.floor(width / min) * min)
+}
 
 export class BatchFailure extends Error {
   constructor(
@@ -80,15 +103,65 @@ async function firstWidth(client: Client, job: WindowedDelete, lo: number, cutof
   )
   const estimated = plan?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0
   const span = cutoff - lo
-  if (estimated <= job.targetRows) return span
-  return Math.max(MIN_WIDTH_MS, Math.floor((span * job.targetRows) / estimated / 2))
+  if (estimated <= job.targetRows) return fit(job.kind, span)
+  return fit(job.kind, (span * job.targetRows) / estimated / 2)
+}
+
+/**
+ * Deletes the window [lo, hi) in chunks of at most `chunk` rows picked by ctid, each its own
+ * transaction, until it is empty. A chunk comes from one table: the table itself, or for a
+ * partitioned table the partition of a row still in the window.
+ */
+async function deleteInChunks(client: Client, job: WindowedDelete, params: string[], result: WindowedDeleteResult): Promise<number> {
+  const where = `${job.column} >= $1 and ${job.column} < $2`
+  let deleted = 0
+  let chunk = job.targetRows
+  let attempt = 0
+  for (;;) {
+    const stop = job.shouldStop()
+    if (stop) {
+      result.stoppedBy = stop
+      return deleted
+    }
+    const [next] = await queryRows<{ part: string }>(client, `select tableoid::regclass::text as part from ${job.table} where ${where} limit 1`, params)
+    if (!next) return deleted
+    const started = performance.now()
+    let rows: number
+    try {
+      await client.query('begin')
+      rows = (await client.query(`delete from ${next.part} where ctid = any(array(select ctid from ${next.part} where ${where} limit ${chunk}))`, params)).rowCount ?? 0
+      await client.query('commit')
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined)
+      const state = sqlState(error)
+      if ((state === '55P03' || state === '57014') && attempt < RETRIES) {
+        attempt++
+        result.retries++
+        chunk = Math.max(1, Math.floor(chunk / 2))
+        await sleep(Math.min(1000, job.lockTimeoutMs))
+        continue
+      }
+      throw new BatchFailure(result.batches + 1, error)
+    } finally {
+      result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - started))
+    }
+    attempt = 0
+    if (rows > 0) {
+      deleted += rows
+      result.deleted += rows
+      result.batches++
+      result.largestBatchRows = Math.max(result.largestBatchRows, rows)
+      if (job.pauseMs > 0) await sleep(job.pauseMs)
+    }
+  }
 }
 
 export async function deleteInTimeWindows(client: Client, job: WindowedDelete): Promise<WindowedDeleteResult> {
-  const result: WindowedDeleteResult = { deleted: 0, batches: 0, longestBatchMs: 0, retries: 0 }
+  const result: WindowedDeleteResult = { deleted: 0, batches: 0, longestBatchMs: 0, largestBatchRows: 0, retries: 0 }
   await client.query(`set lock_timeout = ${job.lockTimeoutMs}`)
   await client.query(`set statement_timeout = ${job.statementTimeoutMs}`)
   const cutoff = job.cutoff.getTime()
+  const min = minWidth(job.kind)
   let lo = await oldest(client, job, job.floor?.getTime())
   if (lo === undefined) return result
   let width = await firstWidth(client, job, lo, cutoff)
@@ -103,15 +176,25 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
     const hi = Math.min(lo + width, cutoff)
     // The last window ends at the cutoff itself, sent exactly as the dry run's count uses it.
     const params = [new Date(lo).toISOString(), hi === cutoff ? job.cutoff.toISOString() : new Date(hi).toISOString()]
+    if (width <= min) {
+      // Narrowing helps no more: bounded chunks until the window is empty.
+      const started = performance.now()
+      const rows = await deleteInChunks(client, job, params, result)
+      if (result.stoppedBy) return result
+      const ms = performance.now() - started
+      width = fit(job.kind, Math.min(rows > 0 ? (width * job.targetRows) / rows : width * MAX_GROWTH, ms > 0 && rows > 0 ? (width * job.targetMs) / ms : Infinity, width * MAX_GROWTH))
+      lo = rows > 0 ? hi : await advance(client, job, lo, hi)
+      continue
+    }
     const started = performance.now()
     let rows: number
     try {
       await client.query('begin')
       rows = (await client.query(sql, params)).rowCount ?? 0
-      if (rows > 2 * job.targetRows && width > MIN_WIDTH_MS) {
+      if (rows > 2 * job.targetRows) {
         await client.query('rollback')
         result.retries++
-        width = Math.max(MIN_WIDTH_MS, Math.floor((width * job.targetRows) / rows))
+        width = fit(job.kind, (width * job.targetRows) / rows)
         continue
       }
       await client.query('commit')
@@ -122,27 +205,43 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
       if ((state === '55P03' || state === '57014') && attempt < RETRIES) {
         attempt++
         result.retries++
-        width = Math.max(MIN_WIDTH_MS, Math.floor(width / 2))
+        width = fit(job.kind, width / 2)
         await sleep(Math.min(1000, job.lockTimeoutMs))
         continue
       }
       throw new BatchFailure(result.batches + 1, error)
+    } finally {
+      // Every transaction counts, the rolled back and timed out ones too.
+      result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - started))
     }
     const ms = performance.now() - started
     attempt = 0
-    result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(ms))
     if (rows > 0) {
       result.deleted += rows
       result.batches++
+      result.largestBatchRows = Math.max(result.largestBatchRows, rows)
       const byRows = (width * job.targetRows) / rows
       const byTime = ms > 0 ? (width * job.targetMs) / ms : byRows
-      width = Math.max(MIN_WIDTH_MS, Math.floor(Math.min(byRows, byTime, width * MAX_GROWTH)))
+      width = fit(job.kind, Math.min(byRows, byTime, width * MAX_GROWTH))
       lo = hi
     } else {
       // A gap in the data (the platform was down): jump to the next row instead of widening.
-      lo = await oldest(client, job, hi)
+      const next = await advance(client, job, lo, hi)
+      if (next === lo) width = fit(job.kind, width * MAX_GROWTH)
+      lo = next
     }
     if (rows > 0 && job.pauseMs > 0 && lo !== undefined && lo < cutoff) await sleep(job.pauseMs)
   }
   return result
+}
+
+/**
+ * Where the next window starts after [lo, hi) turned out empty: the oldest row at or after hi.
+ * A jump that does not move forward (a bound the column cannot tell from lo) returns lo itself,
+ * and the caller widens instead; at the cutoff there is nothing left, which ends the loop.
+ */
+async function advance(client: Client, job: WindowedDelete, lo: number, hi: number): Promise<number | undefined> {
+  const next = await oldest(client, job, hi)
+  if (next === undefined) return undefined
+  return next > lo ? next : lo
 }

@@ -1,6 +1,7 @@
 import type { Client } from 'pg'
 import { queryRows, quoteIdent, sqlState } from '../../systems/postgres.js'
 import { sleep } from '../../lib/time.js'
+import type { TimeKind } from './retention-batches.js'
 
 /**
  * Retention of a table partitioned by its time column: partitions wholly older than the cutoff
@@ -15,8 +16,26 @@ import { sleep } from '../../lib/time.js'
  * granted, the partition stays detached and marked, the run says so, and the next run drops it.
  */
 
-/** Marks a partition retention has detached, so that a run that dies before dropping it is finished by the next. */
-export const DETACHED_MARK = 'probe-ops retention: detached, to be dropped'
+/**
+ * Marks a partition retention has detached, so that a run that dies before dropping it is
+ * finished by the next. It names the parent (schema-qualified): a mark is only ever honoured for
+ * the rule of that parent, never for a table elsewhere in the database that carries a mark.
+ */
+export function detachedMark(parent: string): string {
+  return `probe-ops retention: detached from ${parent}, to be dropped`
+}
+
+/**
+ * The mark of versions before the parent was named in it. Still honoured, but only for a table
+ * attached to nothing in the parent's schema and named `<parent>_…`.
+ */
+export const LEGACY_DETACHED_MARK = 'probe-ops retention: detached, to be dropped'
+
+/** The parent's schema-qualified name, as it goes into the mark. */
+export async function parentIdentity(client: Client, table: string): Promise<string> {
+  const [row] = await queryRows<{ name: string }>(client, `select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1::regclass`, [table])
+  return row!.name
+}
 
 /** The longest one attempt waits for a lock: what an insert queued behind it may wait. */
 const DROP_LOCK_TIMEOUT_MS = 50
@@ -29,6 +48,7 @@ export interface Partition {
   upper: string | null
   pendingDetach: boolean
   isDefault: boolean
+  comment: string | null
 }
 
 export interface DroppedPartition {
@@ -41,7 +61,12 @@ export interface DroppedPartition {
 /** A drop that did not get its lock in time: what to tell the operator. */
 export interface BlockedDrop {
   partition: string
-  /** The table whose lock was not granted (a foreign key's target, or the partition itself). */
+  /**
+   * Where the partition was left: detached (the drop was blocked), or detach pending (the detach
+   * waited too long for transactions that have the parent open; the next run finalizes it).
+   */
+  stage: 'detached' | 'detach pending'
+  /** The table whose lock was not granted (a foreign key's target, the partition itself, or the parent). */
   lockedTable: string
   attempts: number
   waitedMs: number
@@ -57,41 +82,70 @@ export interface PartitionRetention {
   leftAttached: Partition[]
 }
 
+export interface ExpiredPartitions {
+  /** Ours to detach or finalize and drop, oldest first. */
+  expired: Partition[]
+  /**
+   * Partitions left "detach pending" that are not ours to finish: unmarked (a DBA's cancelled
+   * DETACH CONCURRENTLY), the default partition, or not wholly older than the cutoff.
+   */
+  pendingLeftAlone: Partition[]
+}
+
 export async function partitions(client: Client, table: string): Promise<Partition[]> {
-  const rows = await queryRows<{ name: string; bound: string; pending: boolean }>(
+  const rows = await queryRows<{ name: string; bound: string; pending: boolean; comment: string | null }>(
     client,
-    `select c.oid::regclass::text as name, pg_get_expr(c.relpartbound, c.oid) as bound, i.inhdetachpending as pending
+    `select c.oid::regclass::text as name, pg_get_expr(c.relpartbound, c.oid) as bound, i.inhdetachpending as pending, obj_description(c.oid, 'pg_class') as comment
        from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass`,
     [table],
   )
   return rows.map((r) => {
     const upper = /TO \('([^']+)'\)\s*$/.exec(r.bound)
-    return { name: r.name, upper: upper ? upper[1]! : null, pendingDetach: r.pending, isDefault: r.bound === 'DEFAULT' }
+    return { name: r.name, upper: upper ? upper[1]! : null, pendingDetach: r.pending, isDefault: r.bound === 'DEFAULT', comment: r.comment }
   })
 }
 
-/** Partitions wholly older than the cutoff (their upper bound, exclusive, at or before it), oldest first. */
-export async function expiredPartitions(client: Client, table: string, cutoff: Date): Promise<Partition[]> {
+/**
+ * Partitions wholly older than the cutoff (their upper bound, exclusive, at or before it), oldest
+ * first. One left "detach pending" is ours to finish only if it carries our mark and is expired:
+ * an earlier run killed or timed out mid-detach. Any other is pointed out and left alone.
+ */
+export async function expiredPartitions(client: Client, table: string, cutoff: Date, mark: string, column: { type: string; kind: TimeKind }): Promise<ExpiredPartitions> {
   const all = await partitions(client, table)
-  const bounded = all.filter((p) => !p.pendingDetach && p.upper)
+  const bounded = all.filter((p) => p.upper)
+  // Bounds read as the column's values, the cutoff in the windows' convention: a value without a
+  // time zone is UTC (retention-batches.ts sends the cutoff as UTC text, which such a column
+  // reads without its zone), whatever the session's TimeZone.
+  const limit = column.kind === 'timestamptz' ? '$3::timestamptz' : `($3::timestamptz at time zone 'UTC')::${column.type}`
   const old = bounded.length
-    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::timestamptz <= $3::timestamptz order by b.upper::timestamptz`, [
+    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::${column.type} <= ${limit} order by b.upper::${column.type}`, [
         bounded.map((p) => p.name),
         bounded.map((p) => p.upper),
         cutoff.toISOString(),
       ])
     : []
   const byName = new Map(all.map((p) => [p.name, p]))
-  // An earlier run killed mid-detach leaves a partition "detach pending": it was expired then.
-  return [...all.filter((p) => p.pendingDetach), ...old.map((r) => byName.get(r.name)!)]
+  const expired = new Set(old.map((r) => r.name))
+  const ours = (p: Partition): boolean => expired.has(p.name) && (p.comment === mark || p.comment === LEGACY_DETACHED_MARK)
+  const pending = all.filter((p) => p.pendingDetach)
+  return {
+    expired: [...pending.filter(ours), ...old.map((r) => byName.get(r.name)!).filter((p) => !p.pendingDetach)],
+    pendingLeftAlone: pending.filter((p) => !ours(p)),
+  }
 }
 
-/** Tables an earlier run detached and marked but did not get to drop. */
-export async function markedDetached(client: Client): Promise<string[]> {
+/** Tables an earlier run detached from `table` and marked but did not get to drop. */
+export async function markedDetached(client: Client, table: string, mark: string): Promise<string[]> {
   const rows = await queryRows<{ name: string }>(
     client,
-    `select c.oid::regclass::text as name from pg_class c where c.relkind = 'r' and not c.relispartition and obj_description(c.oid, 'pg_class') = $1 order by c.relname`,
-    [DETACHED_MARK],
+    `with parent as (select oid, relname, relnamespace from pg_class where oid = $1::regclass)
+     select c.oid::regclass::text as name from pg_class c, parent p
+      where c.relkind = 'r' and not c.relispartition and c.oid <> p.oid
+        and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid or i.inhparent = c.oid)
+        and (obj_description(c.oid, 'pg_class') = $2
+             or (obj_description(c.oid, 'pg_class') = $3 and c.relnamespace = p.relnamespace and left(c.relname, length(p.relname) + 1) = p.relname || '_'))
+      order by c.relname`,
+    [table, mark, LEGACY_DETACHED_MARK],
   )
   return rows.map((r) => r.name)
 }
@@ -102,7 +156,11 @@ export async function markedDetached(client: Client): Promise<string[]> {
  * exactly, attached to nothing, unmarked, and holding rows, all older than the cutoff. That is
  * enough to point them out but not to drop them: an archive copy can look the same.
  */
-export async function unmarkedDetached(client: Client, table: string, column: string, cutoff: Date): Promise<string[]> {
+export async function unmarkedDetached(client: Client, table: string, column: string, cutoff: Date, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<string[]> {
+  // Before the first look: a candidate may be big, or locked by someone else.
+  await client.query(`set lock_timeout = ${timeouts.lockTimeoutMs}`)
+  await client.query(`set statement_timeout = ${timeouts.statementTimeoutMs}`)
+  lockTimeouts.delete(client)
   const candidates = await queryRows<{ name: string }>(
     client,
     `with parent as (select oid, relname, relnamespace from pg_class where oid = $1::regclass),
@@ -121,8 +179,12 @@ export async function unmarkedDetached(client: Client, table: string, column: st
   )
   const old: string[] = []
   for (const { name } of candidates) {
-    const [row] = await queryRows<{ old: boolean }>(client, `select max(${column}) < $1 as old from ${name}`, [cutoff.toISOString()])
-    if (row?.old) old.push(name)
+    try {
+      const [row] = await queryRows<{ old: boolean }>(client, `select exists (select 1 from ${name}) and not exists (select 1 from ${name} where ${column} >= $1) as old`, [cutoff.toISOString()])
+      if (row?.old) old.push(name)
+    } catch {
+      // Locked, too big to look at in time, or a different column type: not pointed out.
+    }
   }
   return old
 }
@@ -219,7 +281,7 @@ async function dropDetached(client: Client, name: string, attempt: Attempt): Pro
   for (const step of steps) {
     const outcome = await withShortLockWaits(client, step.sql, step.locks, attempt)
     waitedMs += outcome.waitedMs
-    if (!outcome.granted) return { partition: name, lockedTable: step.locks, attempts: outcome.attempts, waitedMs, holders: await lockHolders(client, step.locks) }
+    if (!outcome.granted) return { partition: name, stage: 'detached', lockedTable: step.locks, attempts: outcome.attempts, waitedMs, holders: await lockHolders(client, step.locks) }
   }
   return { name, estimatedRows: Math.round(Number(size?.rows ?? 0)), bytes: Number(size?.bytes ?? 0) }
 }
@@ -228,13 +290,27 @@ function isBlocked(outcome: DroppedPartition | BlockedDrop): outcome is BlockedD
   return 'lockedTable' in outcome
 }
 
+/** Whether a partition is still attached, attached but detach pending, or detached. */
+async function attachment(client: Client, table: string, name: string): Promise<'attached' | 'detach pending' | 'detached'> {
+  const [row] = await queryRows<{ pending: boolean }>(client, `select inhdetachpending as pending from pg_inherits where inhparent = $1::regclass and inhrelid = $2::regclass`, [table, name])
+  return !row ? 'detached' : row.pending ? 'detach pending' : 'attached'
+}
+
+export interface DropOptions {
+  /** The parent's mark (detachedMark()). */
+  mark: string
+  detachLockTimeoutMs: number
+  /** A partition someone else left detach pending: CONCURRENTLY is refused beside it. */
+  foreignPending: boolean
+}
+
 /**
  * Drops what earlier runs left detached, then detaches (marking first) and drops each expired
  * partition, oldest first. Once a drop stays blocked, nothing more is detached: the rest would
- * only wait on the same lock.
+ * only wait on the same lock. Fills `result` as it goes, so that what was dropped before an
+ * unexpected error is still reported.
  */
-export async function dropExpiredPartitions(client: Client, table: string, expired: Partition[], detachLockTimeoutMs: number, attempt: Attempt): Promise<PartitionRetention> {
-  const result: PartitionRetention = { dropped: [], leftAttached: [] }
+export async function dropExpiredPartitions(client: Client, table: string, expired: Partition[], options: DropOptions, attempt: Attempt, result: PartitionRetention): Promise<PartitionRetention> {
   lockTimeouts.delete(client)
   const finish = async (name: string): Promise<boolean> => {
     const outcome = await dropDetached(client, name, attempt)
@@ -245,28 +321,54 @@ export async function dropExpiredPartitions(client: Client, table: string, expir
     result.dropped.push(outcome)
     return true
   }
-  for (const name of await markedDetached(client)) {
+  for (const name of await markedDetached(client, table, options.mark)) {
     if (!(await finish(name))) {
       result.leftAttached = expired
       return result
     }
   }
   const hasDefault = (await partitions(client, table)).some((p) => p.isDefault)
+  // The parent as pg_locks and the report name it (`table` is quoted for SQL).
+  const [{ parent }] = (await queryRows<{ parent: string }>(client, 'select $1::regclass::text as parent', [table])) as [{ parent: string }]
   for (const [i, p] of expired.entries()) {
-    await setLockTimeout(client, detachLockTimeoutMs)
-    await client.query(`comment on table ${p.name} is '${DETACHED_MARK}'`)
-    if (p.pendingDetach) await client.query(`alter table ${table} detach partition ${p.name} finalize`)
-    else if (!hasDefault) await client.query(`alter table ${table} detach partition ${p.name} concurrently`)
-    else {
-      // Without CONCURRENTLY (not allowed beside a default partition) the detach takes ACCESS
-      // EXCLUSIVE on the parent itself: the same short waits as the drops.
-      const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
-      if (!detached.granted) {
-        await client.query(`comment on table ${p.name} is null`)
-        result.blocked = { partition: p.name, lockedTable: table, attempts: detached.attempts, waitedMs: detached.waitedMs, holders: await lockHolders(client, table) }
+    await setLockTimeout(client, options.detachLockTimeoutMs)
+    await client.query(`comment on table ${p.name} is '${options.mark}'`)
+    const started = Date.now()
+    try {
+      if (p.pendingDetach) await client.query(`alter table ${table} detach partition ${p.name} finalize`)
+      else if (!hasDefault && !options.foreignPending) await client.query(`alter table ${table} detach partition ${p.name} concurrently`)
+      else {
+        // Without CONCURRENTLY (not allowed beside a default partition) the detach takes ACCESS
+        // EXCLUSIVE on the parent itself: the same short waits as the drops.
+        const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
+        if (!detached.granted) {
+          await client.query(`comment on table ${p.name} is null`)
+          result.blocked = { partition: p.name, stage: 'detached', lockedTable: parent, attempts: detached.attempts, waitedMs: detached.waitedMs, holders: await lockHolders(client, table) }
+          result.leftAttached = expired.slice(i)
+          return result
+        }
+      }
+    } catch (error) {
+      const state = sqlState(error)
+      const where = await attachment(client, table, p.name).catch(() => undefined)
+      // Not detached at all: the mark would make a later run take a partition it never detached.
+      if (where === 'attached') await client.query(`comment on table ${p.name} is null`).catch(() => undefined)
+      if ((state !== '55P03' && state !== '57014') || where === undefined) throw error
+      // Transactions that have the parent open outlasted lock_timeout: the partition stays
+      // pending and marked (the next run finalizes it), or attached if it never got that far.
+      const holders = await lockHolders(client, table)
+      const waitedMs = Date.now() - started
+      if (where === 'attached') {
+        result.blocked = { partition: p.name, stage: 'detached', lockedTable: parent, attempts: 1, waitedMs, holders }
         result.leftAttached = expired.slice(i)
         return result
       }
+      if (where === 'detach pending') {
+        result.blocked = { partition: p.name, stage: 'detach pending', lockedTable: parent, attempts: 1, waitedMs, holders }
+        result.leftAttached = expired.slice(i + 1)
+        return result
+      }
+      // Detached after all: drop it as usual.
     }
     if (!(await finish(p.name))) {
       result.leftAttached = expired.slice(i + 1)
