@@ -249,9 +249,20 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const before = await countOlderThan(database, 90, now)
     const dir = tempDir('daily-part')
     const { path } = writeConfig(settings(dir))
+    // The dry run says what the run will do: the partitions, their rows and size, and the rows left for batches.
+    const dry = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention', '--dry-run'], env(database))
+    expect(dry.exitCode, dry.stdout).toBe(0)
+    const plan = (step(parseReport(dry), 'retention').data!.rules as { wouldDropPartitions: string[]; wouldDropRows: number; wouldDropBytes: number; wouldDelete: number }[])[0]!
+    expect(plan.wouldDropPartitions.length).toBeGreaterThanOrEqual(29)
+    expect(plan.wouldDropRows + plan.wouldDelete).toBe(before.older)
+    expect(plan.wouldDropBytes).toBeGreaterThan(0)
+    expect(await countOlderThan(database, 90, now)).toEqual(before)
+
     const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
     expect(result.exitCode, result.stdout).toBe(0)
     const rule = (step(parseReport(result), 'retention').data!.rules as { partitionsDropped: string[]; deleted: number }[])[0]!
+    expect(rule.partitionsDropped).toEqual(plan.wouldDropPartitions)
+    expect(rule.deleted).toBe(plan.wouldDelete)
     expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(29)
     const partitionsAfter = await sql<{ n: string }>(database, `select count(*) as n from pg_inherits where inhparent = 'task_results'::regclass`)
     expect(Number(partitionsAfter[0]!.n)).toBe(Number(partitionsBefore[0]!.n) - rule.partitionsDropped.length)

@@ -6,7 +6,7 @@ import { formatBytes } from '../../systems/host.js'
 import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
 import { BatchFailure, deleteInTimeWindows, type TimeKind } from './retention-batches.js'
-import { detachedMark, dropExpiredPartitions, expiredPartitions, markedDetached, parentIdentity, unmarkedDetached, type BlockedDrop, type PartitionRetention } from './retention-partitions.js'
+import { detachedMark, dropExpiredPartitions, expiredPartitions, markedDetached, parentIdentity, partitions, unmarkedDetached, type BlockedDrop, type Partition, type PartitionRetention } from './retention-partitions.js'
 
 /**
  * Deletes rows older than the rule's age in bounded batches, each its own short transaction,
@@ -60,6 +60,9 @@ interface RuleResult {
   stoppedBy?: 'budget' | 'timeout'
   wouldDelete?: number
   wouldDropPartitions?: string[]
+  /** Of the partitions a run would drop: the planner's row count and their size. */
+  wouldDropRows?: number
+  wouldDropBytes?: number
 }
 
 
@@ -135,26 +138,31 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
   if (run.dryRun) {
     await client.query(`set statement_timeout = ${statementTimeoutMs}`)
     const expiredNames = expired.map((p) => p.name)
-    const [count] = await queryRows<{ n: string }>(client, `select count(*) as n from ${target.table} where ${target.column} < $1${expiredNames.length ? ` and tableoid::regclass::text <> all($2)` : ''}`, expiredNames.length ? [cutoff.toISOString(), expiredNames] : [cutoff.toISOString()])
-    result.wouldDelete = Number(count!.n)
-    result.wouldDropPartitions = target.partitioned ? [...(await markedDetached(client, target.table, mark)), ...expiredNames] : []
+    const marked = target.partitioned ? await markedDetached(client, target.table, mark) : []
+    result.wouldDropPartitions = [...marked, ...expiredNames]
+    const [sizes] = result.wouldDropPartitions.length
+      ? await queryRows<{ rows: number; bytes: string }>(client, `select coalesce(sum(greatest(reltuples, 0)), 0)::float8 as rows, coalesce(sum(pg_total_relation_size(oid)), 0) as bytes from pg_class where oid = any($1::regclass[])`, [result.wouldDropPartitions])
+      : [{ rows: 0, bytes: '0' }]
+    result.wouldDropRows = Math.round(sizes!.rows)
+    result.wouldDropBytes = Number(sizes!.bytes)
+    result.wouldDelete = await rowsLeftForBatches(client, target, cutoff, expired)
     return
   }
   let floor: Date | undefined
   if (target.partitioned) {
-    const partitions: PartitionRetention = { dropped: [], leftAttached: [] }
+    const dropping: PartitionRetention = { dropped: [], leftAttached: [] }
     try {
-      await dropExpiredPartitions(client, target.table, expired, { mark, detachLockTimeoutMs: settings.lockTimeoutMs, foreignPending: pendingLeftAlone.length > 0 }, { deadline: budgetEnds, signal: run.signal }, partitions)
+      await dropExpiredPartitions(client, target.table, expired, { mark, detachLockTimeoutMs: settings.lockTimeoutMs, foreignPending: pendingLeftAlone.length > 0 }, { deadline: budgetEnds, signal: run.signal }, dropping)
     } finally {
-      result.partitionsDropped = partitions.dropped.map((p) => p.name)
-      result.partitionRowsDropped = partitions.dropped.reduce((sum, p) => sum + p.estimatedRows, 0)
-      result.partitionBytesDropped = partitions.dropped.reduce((sum, p) => sum + p.bytes, 0)
-      result.blockedDrop = partitions.blocked
-      result.partitionsLeftAttached = partitions.leftAttached.map((p) => p.name)
+      result.partitionsDropped = dropping.dropped.map((p) => p.name)
+      result.partitionRowsDropped = dropping.dropped.reduce((sum, p) => sum + p.estimatedRows, 0)
+      result.partitionBytesDropped = dropping.dropped.reduce((sum, p) => sum + p.bytes, 0)
+      result.blockedDrop = dropping.blocked
+      result.partitionsLeftAttached = dropping.leftAttached.map((p) => p.name)
     }
     // The rows of expired partitions still attached wait for their partition's drop, not for row deletes.
     // Read as the column's values, in the windows' convention (epoch of the value as printed in UTC).
-    const uppers = partitions.leftAttached.flatMap((p) => (p.upper ? [p.upper] : []))
+    const uppers = dropping.leftAttached.flatMap((p) => (p.upper ? [p.upper] : []))
     if (uppers.length) {
       const [row] = await queryRows<{ ms: number }>(client, `select (extract(epoch from max(u::${target.columnType})) * 1000)::float8 as ms from unnest($1::text[]) u`, [uppers])
       floor = new Date(row!.ms)
@@ -180,6 +188,33 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
     throw new StepFailure(`retention of ${rule.table}: batch ${error.batch} failed: ${describeError(error.cause)}`, 'the rows deleted so far stay deleted; the next run continues')
   }
   result.reusableBytes = Math.round(result.deleted * target.bytesPerRow)
+}
+
+/**
+ * What the batches of a real run would delete: rows older than the cutoff outside the expired
+ * partitions (which go whole). Range partitions do not overlap, so past the newest expired bound
+ * the parent's pruning reads only the partition the cutoff falls in; a default partition may
+ * hold rows of any age and is counted on its own.
+ */
+async function rowsLeftForBatches(client: Client, target: Target, cutoff: Date, expired: Partition[]): Promise<number> {
+  const uppers = expired.flatMap((p) => (p.upper ? [p.upper] : []))
+  const limit = target.kind === 'timestamptz' ? '$1::timestamptz' : `($1::timestamptz at time zone 'UTC')::${target.columnType}`
+  if (uppers.length === 0) {
+    const [all] = await queryRows<{ n: string }>(client, `select count(*) as n from ${target.table} where ${target.column} < ${limit}`, [cutoff.toISOString()])
+    return Number(all!.n)
+  }
+  const [newer] = await queryRows<{ n: string }>(
+    client,
+    `select count(*) as n from ${target.table} where ${target.column} < ${limit} and ${target.column} >= (select max(u::${target.columnType}) from unnest($2::text[]) u)`,
+    [cutoff.toISOString(), uppers],
+  )
+  const defaults = (await partitions(client, target.table)).filter((p) => p.isDefault)
+  let older = 0
+  for (const d of defaults) {
+    const [row] = await queryRows<{ n: string }>(client, `select count(*) as n from ${d.name} where ${target.column} < (select max(u::${target.columnType}) from unnest($1::text[]) u)`, [uppers])
+    older += Number(row!.n)
+  }
+  return Number(newer!.n) + older
 }
 
 /** The table's name without its schema: what look-alike partitions are matched on. */
