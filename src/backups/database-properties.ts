@@ -31,9 +31,9 @@ const PROVIDERS: Record<string, DatabaseProperties['localeProvider']> = { c: 'li
  * so the row is read whole as JSON.
  */
 export async function readDatabaseProperties(client: Client, database: string): Promise<DatabaseProperties | undefined> {
-  const [found] = await queryRows<{ oid: number; owner: string; encoding: string; d: Record<string, unknown>; comment: string | null }>(
+  const [found] = await queryRows<{ oid: number; owner: string; encoding: string; d: Record<string, unknown>; hasacl: boolean; comment: string | null }>(
     client,
-    `select d.oid, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding, to_jsonb(d) - 'datacl' as d, shobj_description(d.oid, 'pg_database') as comment
+    `select d.oid, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding, to_jsonb(d) - 'datacl' as d, d.datacl is not null as hasacl, shobj_description(d.oid, 'pg_database') as comment
        from pg_database d where d.datname = $1`,
     [database],
   )
@@ -45,7 +45,6 @@ export async function readDatabaseProperties(client: Client, database: string): 
        from pg_database d, aclexplode(d.datacl) a where d.oid = $1`,
     [found.oid],
   )
-  const [acl] = await queryRows<{ set: boolean }>(client, 'select datacl is not null as set from pg_database where oid = $1', [found.oid])
   const settings = await queryRows<{ role: string | null; setting: string }>(
     client,
     `select case when s.setrole = 0 then null else pg_get_userbyid(s.setrole) end as role, unnest(s.setconfig) as setting
@@ -61,7 +60,7 @@ export async function readDatabaseProperties(client: Client, database: string): 
     localeProvider: PROVIDERS[String(row.datlocprovider ?? 'c')] ?? 'libc',
     ...(providerLocale ? { providerLocale } : {}),
     connectionLimit: Number(row.datconnlimit),
-    privileges: acl?.set ? privileges : null,
+    privileges: found.hasacl ? privileges : null,
     settings,
     ...(found.comment !== null ? { comment: found.comment } : {}),
   }

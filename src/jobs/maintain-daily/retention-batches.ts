@@ -108,6 +108,18 @@ async function firstWidth(client: Client, job: WindowedDelete, lo: number, cutof
 }
 
 /**
+ * After a batch failed and was rolled back: one that waited too long for a row lock, or ran past
+ * its bound, is retried smaller after a pause while tries are left; anything else ends the rule.
+ */
+async function afterFailedBatch(client: Client, job: WindowedDelete, result: WindowedDeleteResult, error: unknown, attempt: number): Promise<void> {
+  await client.query('rollback').catch(() => undefined)
+  const state = sqlState(error)
+  if ((state !== '55P03' && state !== '57014') || attempt >= RETRIES) throw new BatchFailure(result.batches + 1, error)
+  result.retries++
+  await sleep(Math.min(1000, job.lockTimeoutMs))
+}
+
+/**
  * Deletes the window [lo, hi) in chunks of at most `chunk` rows picked by ctid, each its own
  * transaction, until it is empty. A chunk comes from one table: the table itself, or for a
  * partitioned table the partition of a row still in the window.
@@ -132,16 +144,10 @@ async function deleteInChunks(client: Client, job: WindowedDelete, params: strin
       rows = (await client.query(`delete from ${next.part} where ctid = any(array(select ctid from ${next.part} where ${where} limit ${chunk}))`, params)).rowCount ?? 0
       await client.query('commit')
     } catch (error) {
-      await client.query('rollback').catch(() => undefined)
-      const state = sqlState(error)
-      if ((state === '55P03' || state === '57014') && attempt < RETRIES) {
-        attempt++
-        result.retries++
-        chunk = Math.max(1, Math.floor(chunk / 2))
-        await sleep(Math.min(1000, job.lockTimeoutMs))
-        continue
-      }
-      throw new BatchFailure(result.batches + 1, error)
+      await afterFailedBatch(client, job, result, error, attempt)
+      attempt++
+      chunk = Math.max(1, Math.floor(chunk / 2))
+      continue
     } finally {
       result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - started))
     }
@@ -199,17 +205,10 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
       }
       await client.query('commit')
     } catch (error) {
-      await client.query('rollback').catch(() => undefined)
-      const state = sqlState(error)
-      // A window that waited too long for a row lock, or ran past its bound, is retried narrower.
-      if ((state === '55P03' || state === '57014') && attempt < RETRIES) {
-        attempt++
-        result.retries++
-        width = fit(job.kind, width / 2)
-        await sleep(Math.min(1000, job.lockTimeoutMs))
-        continue
-      }
-      throw new BatchFailure(result.batches + 1, error)
+      await afterFailedBatch(client, job, result, error, attempt)
+      attempt++
+      width = fit(job.kind, width / 2)
+      continue
     } finally {
       // Every transaction counts, the rolled back and timed out ones too.
       result.longestBatchMs = Math.max(result.longestBatchMs, Math.round(performance.now() - started))
