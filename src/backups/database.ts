@@ -6,7 +6,7 @@ import type { Client } from 'pg'
 import type { Config } from '../config/load.js'
 import { StepFailure, UsageError } from '../errors.js'
 import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
-import { connectionArgs, runPgTool, toolError } from '../systems/pg-tools.js'
+import { connectionArgs, endSessions, runPgTool, sessionTag, toolError } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { readDatabaseProperties } from './database-properties.js'
 import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
@@ -51,7 +51,15 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
   const dataName = format === 'custom' ? `${id}.dump` : `${id}.dir`
   const temporary = temporaryPath(dir, dataName)
 
-  const client = await connectPostgres(config.postgres, { statementTimeoutMs: 0 })
+  // This session holds the snapshot and counts the rows before pg_dump starts: either can wait
+  // behind another session's lock, so an abort ends both.
+  const tag = sessionTag('backup')
+  const client = await connectPostgres(config.postgres, { statementTimeoutMs: 0, applicationName: tag })
+  let ending: Promise<void> | undefined
+  const onAbort = (): void => {
+    ending = endSessions(config, tag)
+  }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     // Not part of the snapshot, and a catalog this version of probe-ops cannot read must not cost the backup.
     const databaseProperties = await readDatabaseProperties(client, database).catch(() => undefined)
@@ -64,7 +72,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
       if (format === 'custom') {
         const counter = new Checksum()
         const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600 }))
-        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: counter, signal: options.signal })
+        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: counter, signal: options.signal, applicationName: tag })
         counter.end()
         await writing
         if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
@@ -72,7 +80,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
         await syncPath(temporary)
         checksum = { sha256: counter.digest(), bytes: counter.bytes }
       } else {
-        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal })
+        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal, applicationName: tag })
         if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
         await chmod(temporary, 0o700)
         for (const name of await readdir(temporary)) {
@@ -105,6 +113,8 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     await commitBackup(dir, temporary, manifest)
     return { manifest, path: join(dir, dataName) }
   } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    await ending
     await closePostgres(client)
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
@@ -20,6 +21,11 @@ export interface PgToolRun {
   signal?: AbortSignal
   /** Connect to this database instead of the configured one (-d is added for pg_dump/psql/pg_restore). */
   database?: string
+  /**
+   * The tool's sessions' application_name, from sessionTag(), when the caller has sessions of its
+   * own to end with them on abort (the caller then ends them); by default the run names its own.
+   */
+  applicationName?: string
 }
 
 export interface PgToolResult {
@@ -34,8 +40,8 @@ export function connectionArgs(config: Config): string[] {
   return ['-h', config.backup.runner === 'container' ? 'localhost' : pg.host, '-p', String(pg.port), '-U', pg.user, '--no-password']
 }
 
-function passwordEnv(config: Config): Record<string, string> {
-  const env: Record<string, string> = { PGAPPNAME: 'probe-ops', PGCONNECT_TIMEOUT: String(Math.ceil(config.postgres.connectTimeoutMs / 1000)) }
+function passwordEnv(config: Config, applicationName: string): Record<string, string> {
+  const env: Record<string, string> = { PGAPPNAME: applicationName, PGCONNECT_TIMEOUT: String(Math.ceil(config.postgres.connectTimeoutMs / 1000)) }
   if (config.postgres.password) env.PGPASSWORD = config.postgres.password.reveal()
   if (config.postgres.sslmode !== 'disable') env.PGSSLMODE = config.postgres.sslmode
   return env
@@ -46,11 +52,31 @@ function lastLines(text: string, n = 60): string {
   return text.trim().split('\n').slice(-n).join('\n')
 }
 
-async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun): Promise<PgToolResult> {
+/** An application_name unique to one run, for its server sessions and endSessions(). */
+export function sessionTag(what: string): string {
+  return `probe-ops ${what} ${process.pid} ${randomBytes(4).toString('hex')}`
+}
+
+/**
+ * Ends the server sessions named `tag` (those of an aborted run). Killing the program is not
+ * enough: a backend waiting for a lock, or busy in a long statement, does not notice that its
+ * client is gone and keeps its locks; in a container the program itself outlives the closed exec
+ * stream until it writes. Best effort: a server that cannot be reached has nothing to end.
+ */
+export async function endSessions(config: Config, tag: string): Promise<void> {
+  const { withPostgres } = await import('./postgres.js')
+  await withPostgres(
+    config.postgres,
+    (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]),
+    { database: 'postgres', statementTimeoutMs: 5000 },
+  ).catch(() => undefined)
+}
+
+async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
   const { execa } = await import('execa')
   const path = join(config.backup.binDir, tool)
   const child = execa(path, args, {
-    env: passwordEnv(config),
+    env: passwordEnv(config, applicationName),
     stdin: run.stdin ? 'pipe' : 'ignore',
     stdout: run.stdout ? 'pipe' : 'ignore',
     stderr: 'pipe',
@@ -69,11 +95,11 @@ async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgTo
   return { exitCode: result.exitCode ?? 1, stderr: lastLines(String(result.stderr ?? '')) }
 }
 
-async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun): Promise<PgToolResult> {
+async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
   const postgres = config.services.find((s) => s.name === 'postgres')
   if (!postgres) throw new StepFailure('backup.runner is "container" but no postgres service is configured', 'configure services.postgres, or set backup.runner: host')
   const { docker, id } = await runtimes.container(postgres)
-  const env = Object.entries(passwordEnv(config)).map(([k, v]) => `${k}=${v}`)
+  const env = Object.entries(passwordEnv(config, applicationName)).map(([k, v]) => `${k}=${v}`)
   const exec = await docker.getContainer(id).exec({ Cmd: [join(config.backup.binDir, tool), ...args], Env: env, AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true, Tty: false })
   const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) })
   const { PassThrough } = await import('node:stream')
@@ -88,6 +114,7 @@ async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: P
     run.stdin.pipe(stream as unknown as Writable, { end: false })
     run.stdin.once('end', () => (stream as unknown as { end(): void }).end())
   }
+  // The Docker API cannot signal an exec'd process: closing its stream only ends it once it writes.
   run.signal?.addEventListener('abort', () => stream.destroy())
   await new Promise<void>((resolve, reject) => {
     stream.once('end', resolve)
@@ -115,11 +142,21 @@ export function toolError(result: PgToolResult, fallback = 'no error output'): s
 }
 
 export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<PgToolResult> {
+  // Names this run's server sessions, so that an abort can end exactly them.
+  const applicationName = run.applicationName ?? sessionTag(tool)
+  let ending: Promise<void> | undefined
+  const onAbort = (): void => {
+    ending = endSessions(config, applicationName)
+  }
+  if (!run.applicationName) run.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    return config.backup.runner === 'container' ? await runInContainer(config, runtimes, tool, args, run) : await runOnHost(config, tool, args, run)
+    return config.backup.runner === 'container' ? await runInContainer(config, runtimes, tool, args, run, applicationName) : await runOnHost(config, tool, args, run, applicationName)
   } catch (error) {
     if (error instanceof StepFailure) throw error
     throw new StepFailure(`${tool}: ${describeError(error)}`)
+  } finally {
+    run.signal?.removeEventListener('abort', onAbort)
+    await ending
   }
 }
 

@@ -11,6 +11,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** The bound for each statement (0: none); defaults to postgres.statementTimeoutSeconds. */
   statementTimeoutMs?: number
+  /** Names the session in pg_stat_activity (default "probe-ops"), e.g. so that an abort can end it. */
+  applicationName?: string
 }
 
 export function where(config: PostgresConfig, database = config.database): string {
@@ -28,7 +30,7 @@ export async function connectPostgres(config: PostgresConfig, options: ConnectOp
     user: config.user,
     database,
     password: config.password?.reveal(),
-    application_name: 'probe-ops',
+    application_name: options.applicationName ?? 'probe-ops',
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: statementTimeoutMs,
     // The server-side timeout cannot fire when the server itself hangs; this one can.

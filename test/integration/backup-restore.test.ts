@@ -31,6 +31,62 @@ async function databases(): Promise<string[]> {
   return (await sql<{ datname: string }>('postgres', 'select datname from pg_database')).map((r) => r.datname)
 }
 
+/** Processes on this host (a container's too) whose command line holds every one of `parts`. */
+function processesWith(...parts: string[]): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let cmdline: string
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+    } catch {
+      continue
+    }
+    if (parts.every((p) => cmdline.includes(p))) found.push(`${pid}: ${cmdline}`)
+  }
+  return found
+}
+
+/**
+ * A backup cut by --timeout while pg_dump waits for a lock, the classic way: an ALTER TABLE's lock
+ * request queued behind the backup's own snapshot, with pg_dump's LOCK TABLE queued behind it. The
+ * run fails saying so and leaves no pg_dump, no server session of its own, and no file; the
+ * queued request then gets its lock.
+ */
+async function expectDumpCutCleanly(connect: () => Promise<pgClient>, run: (args: string[]) => ReturnType<typeof runCli>, backupDir: string, dumpArgs: string[]): Promise<void> {
+  const [holder, alterer, lookup] = [await connect(), await connect(), await connect()]
+  const waitFor = async (what: string, query: string): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if ((await lookup.query(query)).rows.length > 0) return
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    throw new Error(`never saw: ${what}`)
+  }
+  const ours = `application_name like 'probe-ops backup %'`
+  try {
+    // The run's row counts hold task_results and stop at tasks, until the ALTER's request is queued.
+    await holder.query('begin; lock table tasks in access exclusive mode')
+    const cutting = run(['backup', 'database', '--json', '--timeout', '6'])
+    await waitFor('the run counting rows, waiting for tasks', `select 1 from pg_stat_activity where ${ours} and wait_event_type = 'Lock'`)
+    const altererPid = (await alterer.query('select pg_backend_pid() as pid')).rows[0].pid as number
+    const altering = alterer.query('begin; lock table task_results in access exclusive mode')
+    await waitFor('the ALTER-like request queued', `select 1 from pg_stat_activity where pid = ${altererPid} and wait_event_type = 'Lock'`)
+    await holder.query('commit')
+    await waitFor('pg_dump waiting behind it', `select 1 from pg_stat_activity where ${ours} and query like 'LOCK TABLE%' and wait_event_type = 'Lock'`)
+    expect(processesWith('pg_dump', ...dumpArgs)).toHaveLength(1)
+
+    const cut = await cutting
+    expect(cut.exitCode, cut.stdout + cut.stderr).toBe(1)
+    expect(step(parseReport(cut), 'dump').summary).toMatch(/timed out: the job's --timeout of 6 s ran out/)
+    await altering
+    expect((await lookup.query(`select pid from pg_stat_activity where ${ours}`)).rows).toEqual([])
+    for (let i = 0; i < 50 && processesWith('pg_dump', ...dumpArgs).length > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(processesWith('pg_dump', ...dumpArgs)).toEqual([])
+    expect(existsSync(backupDir) ? readdirSync(backupDir) : []).toEqual([])
+  } finally {
+    for (const c of [holder, alterer, lookup]) await c.end().catch(() => undefined)
+  }
+}
+
 describe('backups and restores against real PostgreSQL', () => {
   let template: string
   const created: string[] = []
@@ -115,6 +171,18 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(failed.exitCode).toBe(1)
     expect(step(parseReport(failed), 'dump').summary).toMatch(/refused the connection/)
     expect(existsSync(down.backupDir) ? readdirSync(down.backupDir) : []).toEqual([])
+  })
+
+  it('ends pg_dump and its server sessions when --timeout cuts a dump that waits for a lock', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { postgres } = bed()
+    const connect = async () => {
+      const c = new pgClient({ host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, database })
+      await c.connect()
+      return c
+    }
+    await expectDumpCutCleanly(connect, s.run, s.backupDir, ['-d', database])
   })
 
   it('dumps in directory format with parallel jobs, and verifies it', async () => {
@@ -491,7 +559,8 @@ describe('backups and restores with pg_dump inside the postgres container', () =
     await pg?.remove()
   })
 
-  it('dumps through docker exec and restores in full through it, the dump fed on standard input', async () => {
+  /** probe-ops configured for the container's PostgreSQL, pg_dump and pg_restore run through docker exec. */
+  function containerRunner(): { backupDir: string; run: (args: string[]) => ReturnType<typeof runCli> } {
     const backupDir = join(tempDir('brc'), 'backups')
     const cfg = writeConfig({
       postgres: { host: '127.0.0.1', port: pg.info.port, user: pg.info.user, database: pg.info.database },
@@ -500,7 +569,11 @@ describe('backups and restores with pg_dump inside the postgres container', () =
       backup: { dir: backupDir, runner: 'container', configPaths: ['/etc/hostname'] },
       restore: { reserveBytes: 0, stopServices: [] },
     })
-    const run = (args: string[]) => runCli([...args, '--config', cfg.path], { PGPASSWORD: pg.info.password })
+    return { backupDir, run: (args) => runCli([...args, '--config', cfg.path], { PGPASSWORD: pg.info.password }) }
+  }
+
+  it('dumps through docker exec and restores in full through it, the dump fed on standard input', async () => {
+    const { run } = containerRunner()
     const backup = await run(['backup', 'database', '--json'])
     expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0)
     const id = step(parseReport(backup), 'dump').data!.id as string
@@ -516,5 +589,15 @@ describe('backups and restores with pg_dump inside the postgres container', () =
     client = new pgClient({ connectionString: pg.info.url })
     await client.connect()
     expect(await count()).toBe(atBackup)
+  })
+
+  it('ends pg_dump in the container and its server session when --timeout cuts the dump', async () => {
+    const { backupDir, run } = containerRunner()
+    const connect = async () => {
+      const c = new pgClient({ connectionString: pg.info.url })
+      await c.connect()
+      return c
+    }
+    await expectDumpCutCleanly(connect, run, backupDir, ['-p', String(pg.info.port)])
   })
 })

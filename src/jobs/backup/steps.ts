@@ -13,6 +13,8 @@ import type { BackupContext } from './context.js'
 export const dumpStep: Step<BackupContext> = {
   id: 'dump',
   title: 'Dump the database',
+  // Cut short, it ends pg_dump's server session and removes the half-written file before the exit.
+  cleanupMs: 10_000,
   async run({ config, runtimes, toolVersion }, run) {
     if (run.dryRun) return { summary: `would dump ${config.postgres.database} (${config.backup.format} format) into ${config.backup.dir}` }
     const { manifest, path } = await dumpDatabase(config, runtimes, { reason: 'manual', toolVersion, signal: run.signal })
@@ -117,6 +119,7 @@ export function restoreTestStep(enabled: boolean): Step<VerifyContext> {
   return {
     id: 'restore-test',
     title: 'Restore into a scratch database and compare row counts',
+    cleanupMs: 10_000,
     async run(context, run) {
       if (!enabled) return { status: 'skipped', summary: 'not asked for (--restore-test)' }
       if (context.backup.manifest.kind !== 'database') return { status: 'skipped', summary: `a ${context.backup.manifest.kind} backup cannot be restored into a database` }

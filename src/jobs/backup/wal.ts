@@ -9,6 +9,7 @@ import type { BackupContext } from './context.js'
 export const baseBackupStep: Step<BackupContext> = {
   id: 'base',
   title: 'Take a base backup (pg_basebackup)',
+  cleanupMs: 10_000,
   async run({ config, runtimes, toolVersion }, run) {
     if (run.dryRun) return { summary: `would take a base backup into ${config.backup.dir}` }
     const { manifest } = await takeBaseBackup(config, runtimes, { toolVersion, signal: run.signal })
