@@ -47,7 +47,7 @@ import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '..
 import { pidsWithCmdline } from '../test/bed/process.js';
 import { code, table } from './lib/markdown.js';
 import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js';
-import { median, ms, ratio, seconds } from './lib/stats.js';
+import { median, ratio, seconds } from './lib/stats.js';
 import { snapshotCli } from './lib/snapshot.js';
 import { Teardown } from './lib/teardown.js';
 

@@ -39,7 +39,7 @@ import { seriesGrowth } from '../src/jobs/capacity/growth.js';
 import { historyFileName } from '../src/report/history.js';
 import type { Report, StepResult } from '../src/report/model.js';
 import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js';
-import { pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js';
+import { pgClientConfig, startPostgres } from '../test/bed/postgres.js';
 import { startRedis, type RedisInfo } from '../test/bed/redis.js';
 import { code, table } from './lib/markdown.js';
 import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js';

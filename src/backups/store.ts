@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
+import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
-import { writeFileAtomic } from '../lib/files.js'
+import { makeDirectories, writeFileAtomic } from '../lib/files.js'
 import { isProcessAlive, processStart } from '../lib/process.js'
 import type { DatabaseProperties } from './database-properties.js'
 
@@ -69,7 +69,7 @@ function writerAlive(name: string): boolean {
 /** Creates the backup directory private (0700), or checks an existing one is not world-readable. */
 export async function prepareBackupDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await makeDirectories(dir, 0o700)
     const info = await stat(dir)
     if (!info.isDirectory()) throw new UsageError(`backup.dir ${dir} is not a directory`, 'set backup.dir to a directory')
     if (info.mode & 0o007) await chmod(dir, info.mode & 0o770)

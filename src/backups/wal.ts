@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, stat } from 'node:fs/promises'
+import { chown, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from 'pg'
 import type { Config } from '../config/load.js'
@@ -6,6 +6,7 @@ import { StepFailure } from '../errors.js'
 import { sleep } from '../lib/time.js'
 import { queryRows } from '../systems/postgres.js'
 import { postgresOsUser } from '../systems/os-user.js'
+import { makeDirectories } from '../lib/files.js'
 
 /**
  * WAL archiving for point-in-time recovery: PostgreSQL copies each finished WAL segment into
@@ -60,7 +61,7 @@ export function wantedChanges(current: WalSettings, dir: string): WalChange[] {
 /** The archive directory, owned by PostgreSQL's OS user, which writes into it. */
 export async function prepareWalDir(config: Config, dataDir?: string): Promise<void> {
   const dir = walDir(config)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await makeDirectories(dir, 0o700)
   const owner = postgresOsUser(dataDir)
   if (owner && process.getuid?.() === 0) await chown(dir, owner.uid, owner.gid)
 }

@@ -1,8 +1,9 @@
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { openSync, writeSync, closeSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { LockHeldError, UsageError } from '../errors.js'
 import { isProcessAlive, processStart } from './process.js'
 import { sleep } from './time.js'
+import { makeDirectoriesSync } from './files.js'
 
 interface LockHolder {
   pid: number
@@ -50,7 +51,7 @@ function tryCreate(path: string, command: string): boolean {
  */
 export async function acquireLock(dir: string, name: string, command: string, waitMs = 0): Promise<JobLock> {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 })
+    makeDirectoriesSync(dir)
   } catch (error) {
     throw new UsageError(`cannot create the lock directory ${dir} (${(error as NodeJS.ErrnoException).code})`, 'set lock.dir in the configuration to a writable directory')
   }

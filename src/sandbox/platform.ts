@@ -10,7 +10,7 @@ import type { PostgresConfig, RedisConfig } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { Secret } from '../config/secret.js'
 import { OperationFailure, UsageError, describeError, formatSeconds } from '../errors.js'
-import { writeFileAtomic } from '../lib/files.js'
+import { makeDirectories, writeFileAtomic } from '../lib/files.js'
 import { sleep } from '../lib/time.js'
 import { readPid } from '../systems/process.js'
 import { DEFAULT_SEED, INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from './schema.js'
@@ -639,7 +639,7 @@ function firstUntraversable(dir: string, user: OsUser): string | undefined {
 
 async function createDirectories(paths: Layout, pgUser: OsUser | undefined): Promise<void> {
   try {
-    await mkdir(paths.dir, { recursive: true, mode: 0o755 })
+    await makeDirectories(paths.dir)
   } catch (error) {
     throw new UsageError(`cannot create --dir ${paths.dir} (${(error as NodeJS.ErrnoException).code})`, 'pass a directory you can write to')
   }
@@ -651,7 +651,7 @@ async function createDirectories(paths: Layout, pgUser: OsUser | undefined): Pro
   }
   await mkdir(paths.secrets, { mode: 0o700 })
   await chmod(paths.secrets, 0o700)
-  for (const d of [paths.logDir, paths.runDir, paths.metrics, paths.lock, paths.tmp]) await mkdir(d, { recursive: true, mode: 0o755 })
+  for (const d of [paths.logDir, paths.runDir, paths.metrics, paths.lock, paths.tmp]) await makeDirectories(d)
   for (const d of [paths.pgData, paths.pgSocket, paths.redisData]) {
     await mkdir(d, { mode: 0o700 })
     await chmod(d, 0o700)
@@ -988,7 +988,7 @@ async function seedOldFiles(paths: Layout): Promise<void> {
     [join(paths.tmp, 'unrelated.txt'), 3 * day],
   ]
   for (const [file, age] of files) {
-    await mkdir(dirname(file), { recursive: true, mode: 0o755 })
+    await makeDirectories(dirname(file))
     await writeFile(file, `sandbox sample file, ${Math.round(age / day)} days old\n`, { mode: 0o644 })
     const at = new Date(Date.now() - age)
     await utimes(file, at, at)

@@ -1,5 +1,6 @@
 import { open, readFile } from 'node:fs/promises'
 import { StepFailure } from '../errors.js'
+import { makeDirectoriesSync } from '../lib/files.js'
 
 /**
  * A service run as a plain process that writes a pid file and a log file (the sandbox
@@ -72,11 +73,11 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
  */
 export async function startProcess(command: string[], logFile: string | undefined, timeoutMs: number): Promise<void> {
   const { spawn } = await import('node:child_process')
-  const { openSync, closeSync, mkdirSync } = await import('node:fs')
+  const { openSync, closeSync } = await import('node:fs')
   const { dirname } = await import('node:path')
   let fd: number | 'ignore' = 'ignore'
   if (logFile) {
-    mkdirSync(dirname(logFile), { recursive: true })
+    makeDirectoriesSync(dirname(logFile))
     fd = openSync(logFile, 'a')
   }
   try {

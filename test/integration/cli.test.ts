@@ -79,6 +79,19 @@ describe('the CLI as a user runs it', () => {
     expectUsageError(await runCli(['diagnose'], { PROBE_OPS_CONFIG: join(dir, 'missing.yaml') }), /missing\.yaml does not exist/)
   })
 
+  it('says at once which configured directory cannot be made (a file in the way, a path under /proc)', async () => {
+    const noServices = { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }
+    const { dir } = writeConfig({})
+    writeFileSync(join(dir, 'a-file'), '')
+    const config = (extra: Record<string, unknown>) => writeConfig({ services: noServices, log: { file: join(dir, 'm.log') }, ...extra }).path
+    // Node's recursive mkdir never returns under /proc: these would hang without a word.
+    expectUsageError(await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: '/proc/probe-ops-no-such/lock' } })]), /cannot create the lock directory \/proc\/probe-ops-no-such\/lock \(ENOENT\)\n\s+set lock\.dir/)
+    expectUsageError(await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: join(dir, 'a-file', 'lock') } })]), /cannot create the lock directory .*a-file\/lock \(ENOTDIR\)/)
+    const backup = await runCli(['backup', 'database', '--config', config({ lock: { dir: join(dir, 'lock') }, backup: { dir: '/proc/probe-ops-no-such/backups' } })])
+    expect(backup.exitCode).toBe(1)
+    expect(backup.stdout).toMatch(/cannot prepare the backup directory \/proc\/probe-ops-no-such\/backups: ENOENT/)
+  })
+
   it('validates and shows a good configuration with secrets redacted', async () => {
     const { path, dir } = writeConfig({ postgres: { passwordFile: 'PLACEHOLDER' } })
     const secretFile = join(dir, 'pgpass')

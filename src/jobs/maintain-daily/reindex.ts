@@ -2,7 +2,7 @@ import type { Client } from 'pg'
 import type { StepWork } from '../../report/runner.js'
 import { describeError } from '../../errors.js'
 import { formatBytes } from '../../systems/host.js'
-import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
+import { queryRows, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
 
 /**
