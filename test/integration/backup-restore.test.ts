@@ -206,10 +206,13 @@ describe('backups and restores against real PostgreSQL', () => {
   })
 
   it('verifies by checksum, archive and a test restore, records it, and catches corruption', async () => {
-    const s = setup(await platform())
+    const database = await platform()
+    const s = setup(database)
     const { id, manifest } = await takeBackup(s)
-    const good = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
+    // `latest`: the newest dump of the configured database, named in the report.
+    const good = await s.run(['backup', 'verify', 'latest', '--restore-test', '--json'])
     expect(good.exitCode, good.stdout).toBe(0)
+    expect(step(parseReport(good), 'checksum').summary).toMatch(new RegExp(`^${id}: sha256 matches`))
     const test = step(parseReport(good), 'restore-test')
     expect(test.summary).toMatch(/row counts match the manifest/)
     expect((await databases()).filter((d) => d.startsWith('probe_ops_verify_'))).toEqual([])
@@ -232,6 +235,9 @@ describe('backups and restores against real PostgreSQL', () => {
     const unknown = await s.run(['backup', 'verify', 'nope'])
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr).toMatch(/no backup "nope"/)
+    const none = await setup(`${database}_other`, { backup: { dir: s.backupDir } }).run(['backup', 'verify', 'latest'])
+    expect(none.exitCode).toBe(2)
+    expect(none.stderr).toMatch(/no dump of database .*_other in .*\n\s+take one first: probe-ops backup database/)
   })
 
   it('restores in full beside the live database, swaps, and keeps the old one', async () => {
@@ -248,11 +254,12 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(refused.stderr).toMatch(/pass --yes to confirm/)
     expect(await counts(database)).toEqual(changed)
 
-    const result = await s.run(['restore', id, '--mode', 'full', '--yes', '--json'])
+    const result = await s.run(['restore', 'latest', '--mode', 'full', '--yes', '--json'])
     const report = parseReport(result)
     expectValidReport(report)
     expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
     expect(report.steps.map((x) => x.id)).toEqual(['verify', 'disk', 'safety-backup', 'restore', 'check', 'swap'])
+    expect(step(report, 'verify').summary).toContain(id)
     expect(await counts(database)).toEqual(atBackup)
     const swap = step(report, 'swap').data as { preRestore: string; downtimeMs: number }
     expect(await counts(swap.preRestore)).toEqual(changed)

@@ -15,7 +15,7 @@ export const backupListJob: Job<BackupContext> = { command: 'backup list', concu
 export const backupPruneJob: Job<BackupContext> = { command: 'backup prune', concurrent: false, steps: [pruneStep()] }
 
 export async function backupVerifyJob(config: Config, toolVersion: string, name: string, restoreTest: boolean): Promise<{ job: Job<VerifyContext>; context: VerifyContext }> {
-  const backup: StoredBackup = await findBackup(config.backup.dir, name)
+  const backup: StoredBackup = await findBackup(config.backup.dir, name, config.postgres.database)
   return {
     job: { command: 'backup verify', concurrent: false, stopOnFailure: true, steps: [checksumStep, archiveStep, restoreTestStep(restoreTest)] },
     context: { ...backupContext(config, toolVersion), backup },

@@ -101,7 +101,8 @@ export const checksumStep: Step<VerifyContext> = {
   title: 'Compare the checksum with the manifest',
   async run(context) {
     const { bytes } = await recorded(context, 'checksum', () => verifyChecksum(context.backup), (r) => `sha256 matches, ${r.bytes} bytes`)
-    return { summary: `sha256 matches (${formatBytes(bytes)})`, data: { sha256: context.backup.manifest.sha256 } }
+    // Named, since `latest` may have chosen it.
+    return { summary: `${context.backup.manifest.id}: sha256 matches (${formatBytes(bytes)})`, data: { id: context.backup.manifest.id, sha256: context.backup.manifest.sha256 } }
   },
 }
 

@@ -18,7 +18,7 @@ export const verifyBackupStep: Step<RestoreContext> = {
     }
     await verifyChecksum(backup)
     const listed = await listArchive(config, runtimes, backup)
-    return { summary: `checksum matches; pg_restore reads ${listed.entries} entries`, data: { id: m.id, ...listed } }
+    return { summary: `${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, data: { id: m.id, ...listed } }
   },
 }
 
