@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../lib/files.js'
 import type { Report, StepStatus } from './model.js'
@@ -13,8 +14,14 @@ export function metricsFileName(command: string): string {
   return `probe_ops_${command.replace(/[^a-z0-9]+/gi, '_')}.prom`
 }
 
-/** Prometheus text format for node_exporter's textfile collector. */
-export function renderMetrics(report: Report): string {
+const LAST_SUCCESS = 'probe_ops_job_last_success_timestamp_seconds'
+
+/**
+ * Prometheus text format for node_exporter's textfile collector. A failed run keeps
+ * `lastSuccess`, the previous run's success time: the "no success for a day" alert needs the
+ * series most when runs fail.
+ */
+export function renderMetrics(report: Report, lastSuccess?: number): string {
   const job = label(report.command)
   const out: string[] = []
   const metric = (name: string, help: string, type: string, rows: string[]) => {
@@ -22,9 +29,8 @@ export function renderMetrics(report: Report): string {
   }
   const finished = Date.parse(report.finishedAt) / 1000
   metric('probe_ops_job_last_run_timestamp_seconds', 'When the job last finished.', 'gauge', [`probe_ops_job_last_run_timestamp_seconds{job="${job}"} ${finished}`])
-  if (report.status !== 'failed') {
-    metric('probe_ops_job_last_success_timestamp_seconds', 'When the job last finished without a failed step.', 'gauge', [`probe_ops_job_last_success_timestamp_seconds{job="${job}"} ${finished}`])
-  }
+  const success = report.status === 'failed' ? lastSuccess : finished
+  if (success !== undefined) metric(LAST_SUCCESS, 'When the job last finished without a failed step.', 'gauge', [`${LAST_SUCCESS}{job="${job}"} ${success}`])
   metric('probe_ops_job_status', 'Outcome of the last run: 0 ok, 1 warning, 2 failed.', 'gauge', [`probe_ops_job_status{job="${job}"} ${STATUS_CODE[report.status]}`])
   metric('probe_ops_job_duration_seconds', 'Duration of the last run.', 'gauge', [`probe_ops_job_duration_seconds{job="${job}"} ${report.durationMs / 1000}`])
   metric(
@@ -44,6 +50,9 @@ export function renderMetrics(report: Report): string {
 
 export async function writeMetrics(textfileDir: string, report: Report): Promise<string> {
   const path = join(textfileDir, metricsFileName(report.command))
-  await writeFileAtomic(path, renderMetrics(report), 0o644)
+  const previous = await readFile(path, 'utf8').catch(() => '')
+  const found = new RegExp(`^${LAST_SUCCESS}\\{[^}]*\\} (\\S+)$`, 'm').exec(previous)?.[1]
+  const lastSuccess = found !== undefined && Number.isFinite(Number(found)) ? Number(found) : undefined
+  await writeFileAtomic(path, renderMetrics(report, lastSuccess), 0o644)
   return path
 }

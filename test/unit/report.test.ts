@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { maintenanceLogLines } from '../../src/report/maintenance-log.js'
-import { renderMetrics } from '../../src/report/metrics.js'
+import { readFileSync } from 'node:fs'
+import { renderMetrics, writeMetrics } from '../../src/report/metrics.js'
 import type { Report } from '../../src/report/model.js'
 import { renderReportText } from '../../src/report/text.js'
+import { tempDir } from '../helpers/temp.js'
 
 const report: Report = {
   schemaVersion: 1,
@@ -39,6 +41,21 @@ describe('report renderings', () => {
     expect(text).toContain('probe_ops_step_duration_seconds{job="maintain daily",step="vacuum"} 1.5')
     expect(text).not.toContain('last_success')
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+\{[^}]*\} -?[\d.e+]+)$/)
+  })
+
+  it('keeps the last success time through failed runs, so a "no success for a day" alert can fire', async () => {
+    const dir = tempDir('po-metrics')
+    const ok: Report = { ...report, status: 'ok', finishedAt: '2026-11-24T03:00:02.000Z' }
+    const okAt = Date.parse(ok.finishedAt) / 1000
+    const path = await writeMetrics(dir, ok)
+    expect(readFileSync(path, 'utf8')).toContain(`probe_ops_job_last_success_timestamp_seconds{job="maintain daily"} ${okAt}`)
+    for (const night of ['2026-11-25T03:00:02.000Z', '2026-11-26T03:00:02.000Z']) {
+      await writeMetrics(dir, { ...report, finishedAt: night })
+      const text = readFileSync(path, 'utf8')
+      expect(text).toContain(`probe_ops_job_last_success_timestamp_seconds{job="maintain daily"} ${okAt}`)
+      expect(text).toContain(`probe_ops_job_last_run_timestamp_seconds{job="maintain daily"} ${Date.parse(night) / 1000}`)
+      expect(text).toContain('probe_ops_job_status{job="maintain daily"} 2')
+    }
   })
 
   it('renders the terminal view without colour when asked', () => {
