@@ -200,18 +200,21 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
   return { backups, leftovers, unreadable }
 }
 
-/** What `latest` names: the newest dump of this database (what nightly verification and most restores want). */
+/**
+ * What `latest` names: the newest dump of this database that a backup took (what nightly
+ * verification and most restores want); a restore's safety backup is named by its id.
+ */
 export const LATEST = 'latest'
 
 /**
  * The backup a command names: its id, its data or manifest file name, a path to either, or
- * `latest`, the newest database dump of `database`. A name that matches nothing is the user's
+ * `latest` (see LATEST). A name that matches nothing is the user's
  * mistake: exit 2 with what exists.
  */
 export async function findBackup(dir: string, name: string, database: string): Promise<StoredBackup> {
   const { backups } = await listBackups(dir)
   if (name === LATEST) {
-    const newest = backups.find((b) => b.manifest.kind === 'database' && b.manifest.database === database)
+    const newest = backups.find((b) => b.manifest.kind === 'database' && b.manifest.database === database && b.manifest.reason !== 'safety')
     if (newest) return newest
     throw new UsageError(`no dump of database ${database} in ${dir}`, 'take one first: probe-ops backup database')
   }

@@ -21,7 +21,7 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     '<%= config.bin %> restore latest --mode pitr --target-time 2026-11-25T03:15:00Z --side-only',
     '<%= config.bin %> restore --cleanup',
   ]
-  static override args = { backup: Args.string({ description: 'backup id (from backup list), its file, or "latest" (the newest dump; with --mode pitr, the newest base backup before --target-time)' }) }
+  static override args = { backup: Args.string({ description: 'backup id (from backup list), its file, or "latest" (the newest dump a backup took; with --mode pitr, the newest base backup before --target-time)' }) }
   static override flags = {
     ...jobFlags,
     ...changeFlags,

@@ -260,6 +260,9 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
     expect(report.steps.map((x) => x.id)).toEqual(['verify', 'disk', 'safety-backup', 'restore', 'check', 'swap'])
     expect(step(report, 'verify').summary).toContain(id)
+    // The restore's safety backup is now the newest dump; `latest` still names the backup taken by `backup database`.
+    const latest = await s.run(['backup', 'verify', 'latest', '--json'])
+    expect(step(parseReport(latest), 'checksum').summary).toMatch(new RegExp(`^${id}: `))
     expect(await counts(database)).toEqual(atBackup)
     const swap = step(report, 'swap').data as { preRestore: string; downtimeMs: number }
     expect(await counts(swap.preRestore)).toEqual(changed)
