@@ -519,6 +519,23 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(referenced.exitCode).toBe(1)
     expect(step(parseReport(referenced), 'restore-tables').error!.hint).toMatch(/restore them together/)
     expect((await counts(database)).tasks).toBe(manifest.tables!.find((t) => t.name === 'public.tasks')!.rows)
+
+    // A dump that breaks off mid-table (verification skipped to reach the restore): pg_restore writes
+    // whole rows, then fails, and not one of them is committed. Uncompressed, the custom format keeps
+    // each row in a block of its own, so a cut after a newline leaves only whole rows to write.
+    const z0 = setup(database, { backup: { compress: 0 } })
+    const cut = await takeBackup(z0)
+    await sql(database, `delete from task_results where id % 5 = 0`)
+    const live = (await counts(database)).task_results
+    const data = join(z0.backupDir, cut.manifest.data)
+    const bytes = readFileSync(data)
+    let end = Math.floor(bytes.length * 0.6)
+    while (bytes[end - 1] !== 0x0a) end--
+    truncateSync(data, end)
+    const broken = await z0.run(['restore', cut.id, '--mode', 'partial', '--table', 'task_results', '--skip', 'verify', '--yes', '--json'])
+    expect(broken.exitCode, broken.stdout).toBe(1)
+    expect(step(parseReport(broken), 'restore-tables').summary).toMatch(/pg_restore could not read the tables/)
+    expect((await counts(database)).task_results).toBe(live)
   })
 
   it('prunes by daily, weekly and monthly retention, and asks first', async () => {

@@ -71,17 +71,21 @@ export function partialRestoreStep(options: PartialOptions): Step<RestoreContext
       const quoted = tables.map(quoteIdent)
       // pg_restore writes `COPY public.name`, quoting only names that need it: match both spellings.
       const rename = target ? new Map(tables.flatMap((t) => [t, quoteIdent(t)].map((from) => [from, `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`] as [string, string]))) : undefined
-      const prefix = target
+      // The transaction is committed only once pg_restore has written everything: psql's own
+      // --single-transaction commits at the end of its input, and a pg_restore that fails (or a
+      // stream closed by an abort) ends the input early, which would commit a half-filled table.
+      const prefix = 'begin;\n' + (target
         ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
-        : `truncate ${quoted.join(', ')};\n`
+        : `truncate ${quoted.join(', ')};\n`)
       const input = dumpInput(config, backup)
       const script = new RestoreScript(prefix, rename)
       const selection = tables.flatMap((t) => ['-n', t.split('.')[0]!, '-t', t.split('.')[1]!])
-      const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], { stdin: script, signal: run.signal })
+      const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, signal: run.signal })
       const toScript = new PassThrough()
       toScript.pipe(script)
       const dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: run.signal })
-      toScript.end()
+      // Without a commit psql ends its session at the end of input, and the server rolls back.
+      toScript.end(dumped.exitCode === 0 && !run.signal.aborted ? '\ncommit;\n' : undefined)
       const applied = await psql
       if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
       if (applied.exitCode !== 0) {
