@@ -1,6 +1,6 @@
 /**
  * Start-up cost of the CLI: how long a short run takes from spawn to exit, on each Node.js binary
- * given, with and without Node's compile cache (bin/run.js turns it on in Node 22.1+; Node 20 has
+ * given, with and without Node's compile cache (bin/run.js turns it on in Node 22.8+; Node 20 has
  * none). Start-up is most of a cron job that finds nothing to do and decides the wall-time figure
  * of issue 3 on small data.
  *
