@@ -60,6 +60,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     ending = endSessions(config, tag)
   }
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (options.signal?.aborted) onAbort()
   try {
     // Not part of the snapshot, and a catalog this version of probe-ops cannot read must not cost the backup.
     const databaseProperties = await readDatabaseProperties(client, database).catch(() => undefined)
@@ -67,8 +68,8 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
     const tables = await tableCounts(client)
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
-    let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
     try {
+      let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
       if (format === 'custom') {
         const counter = new Checksum()
         const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600 }))
@@ -90,28 +91,30 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
         await syncPath(temporary)
         checksum = await sha256Directory(temporary)
       }
+      // The snapshot was only read; an abort may already have ended its session.
+      await client.query('commit').catch(() => undefined)
+      const finished = new Date()
+      const manifest: BackupManifest = {
+        id,
+        kind: 'database',
+        reason: options.reason,
+        format,
+        data: dataName,
+        ...checksum,
+        database,
+        serverVersion: info!.version,
+        databaseBytes: Number(info!.bytes),
+        tables,
+        ...(databaseProperties ? { databaseProperties } : {}),
+        ...manifestStamp(config.host, options.toolVersion, started, finished),
+      }
+      await commitBackup(dir, temporary, manifest)
+      return { manifest, path: join(dir, dataName) }
     } catch (error) {
+      // Also when cut while hashing or syncing: a half-made dump may be gigabytes.
       await rm(temporary, { recursive: true, force: true })
       throw error
     }
-    await client.query('commit')
-    const finished = new Date()
-    const manifest: BackupManifest = {
-      id,
-      kind: 'database',
-      reason: options.reason,
-      format,
-      data: dataName,
-      ...checksum,
-      database,
-      serverVersion: info!.version,
-      databaseBytes: Number(info!.bytes),
-      tables,
-      ...(databaseProperties ? { databaseProperties } : {}),
-      ...manifestStamp(config.host, options.toolVersion, started, finished),
-    }
-    await commitBackup(dir, temporary, manifest)
-    return { manifest, path: join(dir, dataName) }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await ending

@@ -57,19 +57,27 @@ export function sessionTag(what: string): string {
   return `probe-ops ${what} ${process.pid} ${randomBytes(4).toString('hex')}`
 }
 
+/** How long an abort may spend ending its sessions: the step's cleanup time is 10 s. */
+const END_SESSIONS_MS = 3000
+
 /**
  * Ends the server sessions named `tag` (those of an aborted run). Killing the program is not
  * enough: a backend waiting for a lock, or busy in a long statement, does not notice that its
  * client is gone and keeps its locks; in a container the program itself outlives the closed exec
- * stream until it writes. Best effort: a server that cannot be reached has nothing to end.
+ * stream until it writes. Through the configured database (pg_hba may allow no other), else
+ * `postgres` (the configured one may be what is being restored). Best effort and bounded: a
+ * server that cannot be reached has nothing to end.
  */
 export async function endSessions(config: Config, tag: string): Promise<void> {
   const { withPostgres } = await import('./postgres.js')
-  await withPostgres(
-    config.postgres,
-    (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]),
-    { database: 'postgres', statementTimeoutMs: 5000 },
-  ).catch(() => undefined)
+  const { withTimeout } = await import('../lib/time.js')
+  const end = (database: string) =>
+    withPostgres(config.postgres, (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]), {
+      database,
+      connectTimeoutMs: END_SESSIONS_MS / 2,
+      statementTimeoutMs: END_SESSIONS_MS / 2,
+    })
+  await withTimeout('ending the sessions', END_SESSIONS_MS, end(config.postgres.database).catch(() => end('postgres'))).catch(() => undefined)
 }
 
 async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
@@ -116,6 +124,7 @@ async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: P
   }
   // The Docker API cannot signal an exec'd process: closing its stream only ends it once it writes.
   run.signal?.addEventListener('abort', () => stream.destroy())
+  if (run.signal?.aborted) stream.destroy()
   await new Promise<void>((resolve, reject) => {
     stream.once('end', resolve)
     stream.once('close', resolve)
@@ -148,7 +157,10 @@ export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool:
   const onAbort = (): void => {
     ending = endSessions(config, applicationName)
   }
-  if (!run.applicationName) run.signal?.addEventListener('abort', onAbort, { once: true })
+  if (!run.applicationName) {
+    run.signal?.addEventListener('abort', onAbort, { once: true })
+    if (run.signal?.aborted) onAbort()
+  }
   try {
     return config.backup.runner === 'container' ? await runInContainer(config, runtimes, tool, args, run, applicationName) : await runOnHost(config, tool, args, run, applicationName)
   } catch (error) {

@@ -11,6 +11,8 @@ import type { BackupContext } from '../backup/context.js'
 export const weeklyDatabaseBackupStep: Step<BackupContext> = {
   id: 'backup-database',
   title: 'Back up the database',
+  // As `backup database`: cut short, it ends pg_dump's session and removes the half-written file.
+  cleanupMs: 10_000,
   async run({ config, runtimes, toolVersion }, run) {
     if (run.dryRun) return { summary: `would dump ${config.postgres.database} into ${config.backup.dir}` }
     const { manifest } = await dumpDatabase(config, runtimes, { reason: 'scheduled', toolVersion, signal: run.signal })
