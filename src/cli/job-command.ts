@@ -113,7 +113,8 @@ export abstract class JobCommand extends ProbeOpsCommand {
     if (config.log.file) {
       await appendMaintenanceLog(config.log.file, report).catch((error) => this.warnSink('maintenance log', config.log.file, error))
     }
-    if (config.metrics.textfileDir) {
+    // Metrics say how the real job went: trying a command with --dry-run must not clear an alert.
+    if (config.metrics.textfileDir && !report.dryRun) {
       await writeMetrics(config.metrics.textfileDir, report).catch((error) => this.warnSink('metrics file in', config.metrics.textfileDir!, error))
     }
   }
