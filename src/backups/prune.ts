@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js'
-import type { BackupManifest, StoredBackup } from './store.js'
+import { isGood, type StoredBackup } from './store.js'
 
 /**
  * Which backups a prune keeps: per kind, the newest of each of the last N days, ISO weeks and
@@ -11,11 +11,6 @@ export interface PrunePlan {
   remove: StoredBackup[]
 }
 
-function isGood(manifest: BackupManifest): boolean {
-  const last = manifest.verifications.at(-1)
-  return last === undefined || last.ok
-}
-
 function isoWeek(date: Date): string {
   const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()))
   const day = d.getUTCDay() || 7
@@ -25,12 +20,20 @@ function isoWeek(date: Date): string {
   return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`
 }
 
-export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep']): PrunePlan {
+export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep'], now = new Date()): PrunePlan {
   const reasons = new Map<StoredBackup, string[]>()
   const mark = (b: StoredBackup, why: string) => reasons.set(b, [...(reasons.get(b) ?? []), why])
-  const kinds = new Set(backups.map((b) => b.manifest.kind))
+  // A restore's safety backup holds the state just before that restore, often a damaged one: it
+  // must not take the day's (or week's, month's) place from the backup the restore came from. It
+  // is kept for backup.keep.daily days on its own.
+  const safetyDays = Math.max(keep.daily, 1)
+  for (const b of backups.filter((x) => x.manifest.reason === 'safety')) {
+    if (now.getTime() - Date.parse(b.manifest.startedAt) < safetyDays * 86_400_000) mark(b, `a restore's safety backup, kept ${safetyDays} days`)
+  }
+  const regular = backups.filter((b) => b.manifest.reason !== 'safety')
+  const kinds = new Set(regular.map((b) => b.manifest.kind))
   for (const kind of kinds) {
-    const ofKind = backups.filter((b) => b.manifest.kind === kind).sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
+    const ofKind = regular.filter((b) => b.manifest.kind === kind).sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
     const newestGood = ofKind.find((b) => isGood(b.manifest))
     if (newestGood) mark(newestGood, `newest good ${kind} backup`)
     if (kind === 'base' && ofKind[0]) mark(ofKind[0], 'newest base backup: point-in-time recovery starts from it')

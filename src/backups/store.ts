@@ -200,9 +200,16 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
   return { backups, leftovers, unreadable }
 }
 
+/** Not known to be bad: never verified, or its last verification passed. */
+export function isGood(manifest: BackupManifest): boolean {
+  const last = manifest.verifications.at(-1)
+  return last === undefined || last.ok
+}
+
 /**
- * What `latest` names: the newest dump of this database that a backup took (what nightly
- * verification and most restores want); a restore's safety backup is named by its id.
+ * What `latest` names: the newest dump of this database that a backup took and that has not
+ * failed a verification (what nightly verification and most restores want); a restore's safety
+ * backup is named by its id.
  */
 export const LATEST = 'latest'
 
@@ -214,7 +221,9 @@ export const LATEST = 'latest'
 export async function findBackup(dir: string, name: string, database: string): Promise<StoredBackup> {
   const { backups } = await listBackups(dir)
   if (name === LATEST) {
-    const newest = backups.find((b) => b.manifest.kind === 'database' && b.manifest.database === database && b.manifest.reason !== 'safety')
+    const dumps = backups.filter((b) => b.manifest.kind === 'database' && b.manifest.database === database && b.manifest.reason !== 'safety')
+    // One that failed its last verification is passed over while an older one has not.
+    const newest = dumps.find((b) => isGood(b.manifest)) ?? dumps[0]
     if (newest) return newest
     throw new UsageError(`no dump of database ${database} in ${dir}`, 'take one first: probe-ops backup database')
   }
