@@ -101,5 +101,31 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const { previous } = step(report, 'switch').data as { previous: string }
     expect(existsSync(previous)).toBe(true)
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
+
+    // Killed between moving the live data directory aside and moving the recovered one in:
+    // PostgreSQL is down with no data directory. backup list says so, another restore is refused,
+    // and restore --cleanup puts the old directory back and starts PostgreSQL on it.
+    await query(`insert into events (n) values (1000)`)
+    const killed = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], { ...env, PROBE_OPS_FAILPOINT: 'pitr-switch-between-renames' })
+    expect(killed.exitCode).toBe(-1)
+    expect(existsSync(server.info.dataDir)).toBe(false)
+    const listed = await runCli(['backup', 'list', '--config', config.path, '--json'], env)
+    expect(step(parseReport(listed), 'list').error!.message).toMatch(/a point-in-time switch of .* was interrupted/)
+    const refused = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], env)
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr).toMatch(/restore --cleanup finishes or undoes it first/)
+    const cleaned = await runCli(['restore', '--cleanup', '--config', config.path, '--json'], env)
+    expect(cleaned.exitCode, cleaned.stdout).toBe(0)
+    expect(step(parseReport(cleaned), 'cleanup').summary).toMatch(/^put the old data directory back .* and started PostgreSQL on it; the recovered one stays at /)
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('201')
+    const after = await runCli(['backup', 'list', '--config', config.path, '--json'], env)
+    expect(parseReport(after).steps[0]!.status).toBe('ok')
+
+    // Killed once the recovered directory is in place, before PostgreSQL starts: cleanup finishes the switch.
+    const late = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], { ...env, PROBE_OPS_FAILPOINT: 'pitr-switch-before-start' })
+    expect(late.exitCode).toBe(-1)
+    const finished = await runCli(['restore', '--cleanup', '--config', config.path, '--json'], env)
+    expect(step(parseReport(finished), 'cleanup').summary).toMatch(/^started PostgreSQL on the recovered data; the old data directory is kept at /)
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
   })
 })

@@ -4,16 +4,20 @@ import { dropDatabase } from '../../backups/verify.js'
 import type { Step } from '../../report/runner.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
+import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
 export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
   return {
     id: 'cleanup',
     title: 'Remove what interrupted restores and backups left behind',
-    async run({ config }, run) {
+    async run({ config, runtimes }, run) {
+      const actions: string[] = []
+      // First: it may have left PostgreSQL down, and the rest needs PostgreSQL.
+      const switching = await interruptedSwitch(config)
+      if (switching) actions.push(await resolveSwitch(config, runtimes, switching, run.dryRun))
       const databases = await findDatabaseLeftovers(config)
       const { leftovers } = await listBackups(config.backup.dir)
-      const actions: string[] = []
       for (const leftover of databases) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
         if (leftover.kind === 'connections-disabled') {

@@ -11,6 +11,7 @@ import { checkRestoredStep, restoreBesideStep, swapStep } from './full.js'
 import { partialRestoreStep } from './partial.js'
 import { pitrSteps, planPitr } from './pitr.js'
 import { diskStep, safetyBackupStep, verifyBackupStep } from './verify.js'
+import { describeInterrupted, interruptedSwitch } from './pitr-switch.js'
 
 export type RestoreMode = 'full' | 'partial' | 'pitr'
 
@@ -35,6 +36,8 @@ export interface RestoreRequest {
  */
 export async function restoreJob(config: Config, toolVersion: string, request: RestoreRequest): Promise<{ job: Job<RestoreContext>; context: RestoreContext }> {
   if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
+  const switching = await interruptedSwitch(config)
+  if (switching) throw new UsageError(describeInterrupted(switching), 'probe-ops restore --cleanup finishes or undoes it first')
   const command = `restore ${request.mode}`
   const ownership = { owners: !request.noOwner, privileges: !request.noPrivileges }
   if (request.mode === 'pitr') {

@@ -7,6 +7,7 @@ import { walDir, newestArchived } from '../../backups/wal.js'
 import { listBackups, type StoredBackup } from '../../backups/store.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
+import { failpoint } from '../../lib/failpoint.js'
 import { sleep } from '../../lib/time.js'
 import type { Step } from '../../report/runner.js'
 import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
@@ -14,6 +15,7 @@ import { closePostgres, connectPostgres, queryRows } from '../../systems/postgre
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 import type { RestoreContext } from './context.js'
+import { beginSwitch, endSwitch } from './pitr-switch.js'
 
 /**
  * Point-in-time recovery: a new data directory from the newest base backup before the target,
@@ -243,9 +245,13 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const text = await readFile(autoConf, 'utf8')
       await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
       const downStarted = performance.now()
+      // Killed from here on, `restore --cleanup` finishes or undoes the switch from this note.
+      await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
       await runtimes.stop(service)
       await rename(state.liveDir, aside)
+      failpoint('pitr-switch-between-renames')
       await rename(state.dataDir, state.liveDir)
+      failpoint('pitr-switch-before-start')
       try {
         await runtimes.start(service)
         const ready = await waitUntilReady(service, config)
@@ -255,8 +261,10 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
         await rename(state.liveDir, state.dataDir)
         await rename(aside, state.liveDir)
         await runtimes.start(service).catch(() => undefined)
+        await endSwitch(config)
         throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
       }
+      await endSwitch(config)
       const downtimeMs = Math.round(performance.now() - downStarted)
       return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }
     },
