@@ -382,6 +382,21 @@ describe('backups and restores against real PostgreSQL', () => {
     const cleanup = await s.run(['restore', '--cleanup', '--json'])
     expect(cleanup.exitCode).toBe(0)
     expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+
+    // Killed with the platform stopped for the swap: the live database is untouched, backup list
+    // says the services may be down, and cleanup starts them again.
+    const running = async () => (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.Running}}', management])).stdout.trim()
+    const swapKilled = await s.run(['restore', id, '--yes', '--json'], { PROBE_OPS_FAILPOINT: 'restore-swap-services-stopped' })
+    expect(swapKilled.exitCode).toBe(-1)
+    expect(await running()).toBe('false')
+    expect(await counts(database)).toEqual(live)
+    const listed = await s.run(['backup', 'list', '--json'])
+    expect(step(parseReport(listed), 'list').error!.message).toMatch(/a restore stopped management for its swap and was interrupted/)
+    const restarted = await s.run(['restore', '--cleanup', '--json'])
+    expect(restarted.exitCode, restarted.stdout).toBe(0)
+    expect(step(parseReport(restarted), 'cleanup').summary).toMatch(/drop database .*_restore_.*; start management, stopped by an interrupted restore/)
+    expect(await running()).toBe('true')
+    expect(parseReport(await s.run(['backup', 'list', '--json'])).steps[0]!.status).toBe('ok')
   })
 
   async function databaseProperties(database: string) {

@@ -10,6 +10,7 @@ import type { Step } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
 import type { BackupContext } from './context.js'
 import { describeInterrupted, interruptedSwitch } from '../restore/pitr-switch.js'
+import { describeLeftStopped, leftStopped } from '../restore/stopped-services.js'
 
 export const dumpStep: Step<BackupContext> = {
   id: 'dump',
@@ -51,6 +52,7 @@ export const listStep: Step<BackupContext> = {
   async run({ config }) {
     const { backups, leftovers, unreadable } = await listBackups(config.backup.dir)
     const switching = await interruptedSwitch(config).catch((error: unknown) => ({ unreadable: describeError(error) }))
+    const stopped = await leftStopped(config).catch((error: unknown) => ({ unreadable: describeError(error) }))
     let databaseLeftovers: Awaited<ReturnType<typeof findDatabaseLeftovers>> = []
     let databaseCheck: string | undefined
     try {
@@ -65,6 +67,7 @@ export const listStep: Step<BackupContext> = {
     const details = rows.map((r) => `${r.id}  ${r.kind}  ${r.age} old  ${formatBytes(r.bytes)}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}`)
     const problems = [
       ...(switching ? [{ severity: 'warning', message: 'unreadable' in switching ? switching.unreadable : describeInterrupted(switching), next: 'probe-ops restore --cleanup finishes or undoes it and starts PostgreSQL' }] : []),
+      ...(stopped ? [{ severity: 'warning', message: 'unreadable' in stopped ? stopped.unreadable : describeLeftStopped(stopped), next: 'probe-ops restore --cleanup starts them again' }] : []),
       ...leftovers.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'probe-ops restore --cleanup removes it' })),
       ...unreadable.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'inspect it; remove it if it is not needed' })),
       ...databaseLeftovers.map((l) => ({ severity: 'warning', message: `database ${l.database}: ${l.what}`, next: l.kind === 'pre-restore' ? 'probe-ops restore --cleanup --drop-pre-restore' : 'probe-ops restore --cleanup' })),

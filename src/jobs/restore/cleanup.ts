@@ -5,6 +5,7 @@ import type { Step } from '../../report/runner.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
+import { leftStopped, startLeftStopped } from './stopped-services.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
 export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
@@ -32,6 +33,9 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
         actions.push(`remove ${file.path}`)
         if (!run.dryRun) await removeLeftover(file.path)
       }
+      // Last: the live database must accept connections again before the platform starts on it.
+      const stopped = await leftStopped(config)
+      if (stopped) actions.push(await startLeftStopped(config, runtimes, stopped, run.dryRun))
       const kept = databases.filter((d) => d.kind === 'pre-restore' && !dropPreRestore).map((d) => d.database)
       const summary = `${run.dryRun ? 'would ' : ''}${actions.length ? actions.join('; ') : 'nothing to clean up'}${kept.length ? `; kept ${kept.join(', ')} (--drop-pre-restore drops them)` : ''}`
       return { summary, data: { actions, kept } }

@@ -3,11 +3,14 @@ import { preRestoreName, restoreName } from '../../backups/leftovers.js'
 import { applyDatabaseProperties, createDatabaseSql, propertyRoles, readDatabaseProperties, type DatabaseProperties } from '../../backups/database-properties.js'
 import { archiveRoles, compareCounts, dropDatabase, restoreInto } from '../../backups/verify.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
-import type { Step } from '../../report/runner.js'
+import type { Config } from '../../config/load.js'
+import { failpoint } from '../../lib/failpoint.js'
+import type { Step, StepOutcome } from '../../report/runner.js'
 import { closePostgres, connectPostgres, queryRows, quoteName } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { RestoreContext } from './context.js'
+import { clearStopping, noteStopping } from './stopped-services.js'
 
 /** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
 async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
@@ -171,70 +174,83 @@ export const swapStep: Step<RestoreContext> = {
   id: 'swap',
   title: 'Stop the platform, swap the databases, start it again',
   async run(context, run) {
-    const { config, runtimes } = context
+    const { config } = context
     const live = config.postgres.database
     const incoming = context.state.restoredDatabase
     const outgoing = preRestoreName(live, context.at)
     const services = config.services.filter((s) => config.restore.stopServices.includes(s.name))
     if (run.dryRun || !incoming) return { summary: `would stop ${services.map((s) => s.name).join(', ') || 'no service'}, rename ${live} to ${outgoing} and ${restoreName(live, context.at)} to ${live}, and start them again` }
-    const timeline: { at: string; event: string }[] = []
-    const note = (event: string) => timeline.push({ at: new Date().toISOString(), event })
-    const downStarted = performance.now()
-    let client: Client
+    // Killed while they are down, `restore --cleanup` starts them again from this note.
+    await noteStopping(config, services.map((s) => s.name))
     try {
-      for (const service of services) {
-        await runtimes.stop(service)
-        note(`stopped ${service.name}`)
-      }
-      client = await adminClient(context)
-    } catch (error) {
-      // Nothing was renamed: bring the platform back as it was.
-      for (const service of services) await runtimes.start(service).catch(() => undefined)
-      throw new StepFailure(`${describeError(error)}; nothing was swapped and the services were started again`, 'the live database was not touched', { timeline })
-    }
-    let hadLive = true
-    try {
-      try {
-        // The disaster case: no live database to keep, the restored one just takes its name.
-        hadLive = await databaseExists(client, live)
-        await swapNames(client, live, { incoming, outgoing: hadLive ? outgoing : undefined })
-      } catch (error) {
-        for (const service of services) await runtimes.start(service).catch(() => undefined)
-        throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
-      }
-      note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
-      if (hadLive) context.state.preRestoreDatabase = outgoing
-      context.state.restoredDatabase = undefined
-      try {
-        for (const service of services) {
-          await runtimes.start(service)
-          const ready = await waitUntilReady(service, config)
-          if (!ready.ready) throw new StepFailure(`${service.name} is not ready after the swap: ${ready.detail}`)
-          note(`${service.name} ready`)
-        }
-      } catch (error) {
-        if (!hadLive) {
-          // There is nothing to go back to: without the restored database the platform is down for sure.
-          note(`${describeError(error)}; kept the restored ${live}: there was none before to go back to`)
-          throw new StepFailure(`${describeError(error)}; the restored database stays as ${live}, since there was none before`, `find why ${services.map((s) => s.name).join(', ')} is not ready (probe-ops diagnose); the database itself was checked against the manifest`, { timeline })
-        }
-        // The platform does not work with the restored database: put the old one back.
-        note(`rolling back: ${describeError(error)}`)
-        for (const service of services) await runtimes.stop(service).catch(() => undefined)
-        await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
-        context.state.preRestoreDatabase = undefined
-        for (const service of services) await runtimes.start(service).catch(() => undefined)
-        note(`rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}`)
-        throw new StepFailure(`${describeError(error)}; the swap was rolled back`, `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`, { timeline })
-      }
+      return await swapWithServicesDown(context, { live, incoming, outgoing, services })
     } finally {
-      await closePostgres(client)
-    }
-    const downtimeMs = Math.round(performance.now() - downStarted)
-    const kept = hadLive ? `the old one is kept as ${outgoing}` : `there was no ${live} before`
-    return {
-      summary: `${live} is the restored database; ${kept}; services down for ${formatSeconds(downtimeMs)}`,
-      data: { live, ...(hadLive ? { preRestore: outgoing } : {}), downtimeMs, timeline, safetyBackup: context.state.safetyBackup },
+      await clearStopping(config)
     }
   },
+}
+
+/** The swap itself: services stopped, names swapped, services started (or the swap rolled back). */
+async function swapWithServicesDown(context: RestoreContext, { live, incoming, outgoing, services }: { live: string; incoming: string; outgoing: string; services: Config['services'] }): Promise<StepOutcome> {
+  const { config, runtimes } = context
+  const timeline: { at: string; event: string }[] = []
+  const note = (event: string) => timeline.push({ at: new Date().toISOString(), event })
+  const downStarted = performance.now()
+  let client: Client
+  try {
+    for (const service of services) {
+      await runtimes.stop(service)
+      note(`stopped ${service.name}`)
+      failpoint('restore-swap-services-stopped')
+    }
+    client = await adminClient(context)
+  } catch (error) {
+    // Nothing was renamed: bring the platform back as it was.
+    for (const service of services) await runtimes.start(service).catch(() => undefined)
+    throw new StepFailure(`${describeError(error)}; nothing was swapped and the services were started again`, 'the live database was not touched', { timeline })
+  }
+  let hadLive = true
+  try {
+    try {
+      // The disaster case: no live database to keep, the restored one just takes its name.
+      hadLive = await databaseExists(client, live)
+      await swapNames(client, live, { incoming, outgoing: hadLive ? outgoing : undefined })
+    } catch (error) {
+      for (const service of services) await runtimes.start(service).catch(() => undefined)
+      throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
+    }
+    note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
+    if (hadLive) context.state.preRestoreDatabase = outgoing
+    context.state.restoredDatabase = undefined
+    try {
+      for (const service of services) {
+        await runtimes.start(service)
+        const ready = await waitUntilReady(service, config)
+        if (!ready.ready) throw new StepFailure(`${service.name} is not ready after the swap: ${ready.detail}`)
+        note(`${service.name} ready`)
+      }
+    } catch (error) {
+      if (!hadLive) {
+        // There is nothing to go back to: without the restored database the platform is down for sure.
+        note(`${describeError(error)}; kept the restored ${live}: there was none before to go back to`)
+        throw new StepFailure(`${describeError(error)}; the restored database stays as ${live}, since there was none before`, `find why ${services.map((s) => s.name).join(', ')} is not ready (probe-ops diagnose); the database itself was checked against the manifest`, { timeline })
+      }
+      // The platform does not work with the restored database: put the old one back.
+      note(`rolling back: ${describeError(error)}`)
+      for (const service of services) await runtimes.stop(service).catch(() => undefined)
+      await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
+      context.state.preRestoreDatabase = undefined
+      for (const service of services) await runtimes.start(service).catch(() => undefined)
+      note(`rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}`)
+      throw new StepFailure(`${describeError(error)}; the swap was rolled back`, `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`, { timeline })
+    }
+  } finally {
+    await closePostgres(client)
+  }
+  const downtimeMs = Math.round(performance.now() - downStarted)
+  const kept = hadLive ? `the old one is kept as ${outgoing}` : `there was no ${live} before`
+  return {
+    summary: `${live} is the restored database; ${kept}; services down for ${formatSeconds(downtimeMs)}`,
+    data: { live, ...(hadLive ? { preRestore: outgoing } : {}), downtimeMs, timeline, safetyBackup: context.state.safetyBackup },
+  }
 }

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs'
-import { readFile, rename, rm } from 'node:fs/promises'
+import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError } from '../../errors.js'
-import { writeFileAtomic } from '../../lib/files.js'
-import { isProcessAlive, processStart } from '../../lib/process.js'
+import { abandonedRunNote, removeRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
@@ -15,7 +14,7 @@ import type { ServiceRuntimes } from '../../systems/services.js'
  * runs again; `backup list` reports a note whose writer is gone, and `restore --cleanup` finishes
  * or undoes that switch from what it finds on disk.
  */
-export interface SwitchJournal {
+export interface SwitchJournal extends RunNote {
   /** The live cluster's data directory. */
   liveDir: string
   /** Where the live data directory goes (kept). */
@@ -23,9 +22,6 @@ export interface SwitchJournal {
   /** The recovered data directory that takes its place. */
   recovered: string
   service: string
-  startedAt: string
-  pid: number
-  processStart?: string
 }
 
 const JOURNAL = '.pitr-switch.json'
@@ -34,26 +30,17 @@ function journalPath(config: Config): string {
   return join(config.backup.dir, JOURNAL)
 }
 
-export async function beginSwitch(config: Config, switching: Pick<SwitchJournal, 'liveDir' | 'aside' | 'recovered' | 'service'>): Promise<void> {
-  const journal: SwitchJournal = { ...switching, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
-  await writeFileAtomic(journalPath(config), `${JSON.stringify(journal, null, 2)}\n`, 0o600)
+export async function beginSwitch(config: Config, switching: Omit<SwitchJournal, keyof RunNote>): Promise<void> {
+  await writeRunNote(journalPath(config), switching)
 }
 
 export async function endSwitch(config: Config): Promise<void> {
-  await rm(journalPath(config), { force: true })
+  await removeRunNote(journalPath(config))
 }
 
 /** A switch whose writer is gone, or undefined (none, or one still running). */
-export async function interruptedSwitch(config: Config): Promise<SwitchJournal | undefined> {
-  const text = await readFile(journalPath(config), 'utf8').catch(() => undefined)
-  if (text === undefined) return undefined
-  let journal: SwitchJournal
-  try {
-    journal = JSON.parse(text) as SwitchJournal
-  } catch {
-    throw new StepFailure(`${journalPath(config)} is not readable JSON`, 'an interrupted point-in-time switch left it: check the data directories by hand, then remove it')
-  }
-  return isProcessAlive(journal.pid, journal.processStart) ? undefined : journal
+export function interruptedSwitch(config: Config): Promise<SwitchJournal | undefined> {
+  return abandonedRunNote<SwitchJournal>(journalPath(config))
 }
 
 export function describeInterrupted(journal: SwitchJournal): string {
@@ -64,7 +51,8 @@ export function describeInterrupted(journal: SwitchJournal): string {
  * Finishes or undoes an interrupted switch, whichever the disk says is possible, and starts
  * PostgreSQL: with the live directory gone and the old one aside, the old one goes back; with the
  * recovered one in place, PostgreSQL starts on it (and if it does not come up, the old one goes
- * back); with nothing moved, PostgreSQL is started again. Says what it did.
+ * back); with nothing moved, PostgreSQL is started again. Says what it does, as `restore
+ * --cleanup` lists its actions.
  */
 export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, journal: SwitchJournal, dryRun: boolean): Promise<string> {
   const service: ServiceConfig | undefined = config.services.find((s) => s.name === journal.service)
@@ -77,13 +65,13 @@ export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, j
   }
   let did: string
   if (!live && aside) {
-    did = `put the old data directory back (${journal.aside} -> ${journal.liveDir}) and started PostgreSQL on it${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
-    if (dryRun) return `would ${did}`
+    did = `put the old data directory back (${journal.aside} -> ${journal.liveDir}) and start PostgreSQL on it${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
+    if (dryRun) return did
     await rename(journal.aside, journal.liveDir)
     await startReady()
   } else if (live && aside && !recovered) {
-    did = `started PostgreSQL on the recovered data; the old data directory is kept at ${journal.aside}`
-    if (dryRun) return `would ${did}`
+    did = `start PostgreSQL on the recovered data, which the interrupted switch had put in place; the old data directory stays at ${journal.aside}`
+    if (dryRun) return did
     try {
       await startReady()
     } catch (error) {
@@ -91,11 +79,11 @@ export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, j
       await rename(journal.liveDir, journal.recovered)
       await rename(journal.aside, journal.liveDir)
       await startReady()
-      did = `the recovered data did not come up (${describeError(error)}): put the old data directory back and started PostgreSQL on it; the recovered one stays at ${journal.recovered}`
+      did = `put the old data directory back and start PostgreSQL on it, since it did not come up on the recovered data (${describeError(error)}); the recovered one stays at ${journal.recovered}`
     }
   } else if (live && !aside) {
-    did = `nothing had been moved: started PostgreSQL on its own data directory${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
-    if (dryRun) return `would ${did}`
+    did = `start PostgreSQL on its own data directory (the interrupted switch had moved nothing)${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
+    if (dryRun) return did
     await startReady()
   } else {
     throw new StepFailure(`cannot tell how far the switch got: ${journal.liveDir} ${live ? 'exists' : 'is missing'}, ${journal.aside} ${aside ? 'exists' : 'is missing'}`, 'put the right data directory in place by hand, start PostgreSQL, then remove ' + journalPath(config))
