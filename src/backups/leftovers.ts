@@ -35,7 +35,8 @@ export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLef
       if (datname.startsWith(`${live}_restore_`)) found.push({ database: datname, kind: 'unfinished-restore', what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it' })
       else if (datname.startsWith(`${live}_pre_restore_`)) found.push({ database: datname, kind: 'pre-restore', what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)' })
       else if (datname.startsWith('probe_ops_verify_')) found.push({ database: datname, kind: 'verify-scratch', what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it' })
-      else if (datname === live && !datallowconn) found.push({ database: datname, kind: 'connections-disabled', what: 'the live database refuses connections: a restore was interrupted during its swap; `probe-ops restore --cleanup` allows them again' })
+      // Of any name: a restore killed during its swap can leave the live or the kept database closed.
+      if ((datname === live || datname.startsWith(`${live}_pre_restore_`)) && !datallowconn) found.push({ database: datname, kind: 'connections-disabled', what: `${datname === live ? 'the live database' : 'the database kept from before a restore'} refuses connections: a restore was interrupted during its swap; \`probe-ops restore --cleanup\` allows them again` })
     }
     return found
   } finally {

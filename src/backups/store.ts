@@ -162,13 +162,19 @@ export interface Leftover {
   why: string
 }
 
-/** Every backup with a readable manifest, newest first, and what does not belong. */
-export async function listBackups(dir: string): Promise<{ backups: StoredBackup[]; leftovers: Leftover[]; unreadable: Leftover[] }> {
+/** A point-in-time recovery's data directory, made in backup.dir when the live one is not visible. */
+const RECOVERED_DIR = /^pitr-\d{8}T\d{6}Z$/
+
+/**
+ * Every backup with a readable manifest, newest first, and what does not belong. Recovered data
+ * directories are listed apart: a side cluster may run on one, so they are never leftovers to remove.
+ */
+export async function listBackups(dir: string): Promise<{ backups: StoredBackup[]; leftovers: Leftover[]; unreadable: Leftover[]; recovered: string[] }> {
   let names: string[]
   try {
     names = await readdir(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { backups: [], leftovers: [], unreadable: [] }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { backups: [], leftovers: [], unreadable: [], recovered: [] }
     throw new StepFailure(`cannot read the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code}`, 'check backup.dir and its permissions')
   }
   const backups: StoredBackup[] = []
@@ -190,14 +196,15 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
   const leftovers: Leftover[] = names
     .filter((n) => n.startsWith(TEMP_PREFIX) && !writerAlive(n))
     .map((n) => ({ path: join(dir, n), why: 'a backup that never finished (probe-ops was stopped while writing it)' }))
+  const recovered = names.filter((n) => RECOVERED_DIR.test(n)).map((n) => join(dir, n))
   for (const n of names) {
-    if (claimed.has(n) || n.startsWith(TEMP_PREFIX) || n.startsWith('.')) continue
+    if (claimed.has(n) || n.startsWith(TEMP_PREFIX) || n.startsWith('.') || RECOVERED_DIR.test(n)) continue
     const changed = await stat(join(dir, n)).then((s) => s.mtimeMs, () => 0)
     if (Date.now() - changed < COMMIT_GRACE_MS) continue
     leftovers.push({ path: join(dir, n), why: 'data without a manifest' })
   }
   backups.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
-  return { backups, leftovers, unreadable }
+  return { backups, leftovers, unreadable, recovered }
 }
 
 /** Not known to be bad: never verified, or its last verification passed. */

@@ -1,6 +1,6 @@
-import { readFile, rm } from 'node:fs/promises'
-import { StepFailure } from '../errors.js'
-import { writeFileAtomic } from './files.js'
+import { open, readFile, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { OperationFailure, describeError } from '../errors.js'
 import { isProcessAlive, processStart } from './process.js'
 
 /**
@@ -14,9 +14,28 @@ export interface RunNote {
   processStart?: string
 }
 
-export async function writeRunNote<T extends object>(path: string, body: T): Promise<void> {
+/**
+ * Creates the note, never over another one: two restores must not both think they own the
+ * platform's state, and an earlier run's note is what its cleanup needs.
+ */
+export async function writeRunNote<T extends object>(path: string, body: T, refuse: (existing: string) => Error): Promise<void> {
   const note: T & RunNote = { ...body, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
-  await writeFileAtomic(path, `${JSON.stringify(note, null, 2)}\n`, 0o600)
+  let handle
+  try {
+    handle = await open(path, 'wx', 0o600)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw refuse(path)
+    throw error
+  }
+  try {
+    await handle.writeFile(`${JSON.stringify(note, null, 2)}\n`)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  // The note must outlive a power cut as well as a kill.
+  const directory = await open(dirname(path), 'r')
+  await directory.sync().finally(() => directory.close())
 }
 
 export async function removeRunNote(path: string): Promise<void> {
@@ -25,13 +44,21 @@ export async function removeRunNote(path: string): Promise<void> {
 
 /** The note at `path` if its writer is gone; undefined when there is none or its run goes on. */
 export async function abandonedRunNote<T extends object>(path: string): Promise<(T & RunNote) | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined)
-  if (text === undefined) return undefined
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new OperationFailure(`cannot read ${path}: ${describeError(error)}`, 'an interrupted restore left it: run this as the user that runs restores (root)')
+  }
   let note: T & RunNote
   try {
     note = JSON.parse(text) as T & RunNote
   } catch {
-    throw new StepFailure(`${path} is not readable JSON`, 'an interrupted restore left it: check the services and data directories it concerns by hand, then remove it')
+    note = {} as T & RunNote
+  }
+  if (!Number.isInteger(note.pid) || note.pid <= 0) {
+    throw new OperationFailure(`${path} is not a note probe-ops wrote`, 'an interrupted restore left it: check the services and data directories it names by hand, then remove it')
   }
   return isProcessAlive(note.pid, note.processStart) ? undefined : note
 }

@@ -1,4 +1,4 @@
-import { StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { HintedError, StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
 import { sleep } from '../lib/time.js'
 import { SCHEMA_VERSION, overallStatus, type AlertRecord, type Report, type StepResult, type StepStatus } from './model.js'
 
@@ -250,13 +250,14 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
       return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out after ${formatSeconds(error.afterMs)}`, error: { message: error.message, hint } }
     }
     const failure = error instanceof StepFailure ? error : undefined
+    const hint = error instanceof HintedError ? error.hint : undefined
     return {
       ...base,
       status: 'failed',
       durationMs: elapsed(),
       summary: describeError(error),
       ...(failure?.data ? { data: failure.data } : {}),
-      error: { message: describeError(error), ...(failure?.hint ? { hint: failure.hint } : {}) },
+      error: { message: describeError(error), ...(hint ? { hint } : {}) },
     }
   } finally {
     bounds.stop?.removeEventListener('abort', stopped)

@@ -50,7 +50,7 @@ export const listStep: Step<BackupContext> = {
   id: 'list',
   title: 'List backups',
   async run({ config }) {
-    const { backups, leftovers, unreadable } = await listBackups(config.backup.dir)
+    const { backups, leftovers, unreadable, recovered } = await listBackups(config.backup.dir)
     const switching = await interruptedSwitch(config).catch((error: unknown) => ({ unreadable: describeError(error) }))
     const stopped = await leftStopped(config).catch((error: unknown) => ({ unreadable: describeError(error) }))
     let databaseLeftovers: Awaited<ReturnType<typeof findDatabaseLeftovers>> = []
@@ -70,6 +70,7 @@ export const listStep: Step<BackupContext> = {
       ...(stopped ? [{ severity: 'warning', message: 'unreadable' in stopped ? stopped.unreadable : describeLeftStopped(stopped), next: 'probe-ops restore --cleanup starts them again' }] : []),
       ...leftovers.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'probe-ops restore --cleanup removes it' })),
       ...unreadable.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'inspect it; remove it if it is not needed' })),
+      ...recovered.map((path) => ({ severity: 'warning', message: `${path}: the data directory of a point-in-time recovery (a side cluster may still run on it)`, next: `when done with it: pg_ctl -D ${path} stop, then remove it (restore --cleanup leaves it alone)` })),
       ...databaseLeftovers.map((l) => ({ severity: 'warning', message: `database ${l.database}: ${l.what}`, next: l.kind === 'pre-restore' ? 'probe-ops restore --cleanup --drop-pre-restore' : 'probe-ops restore --cleanup' })),
       ...(databaseCheck ? [{ severity: 'warning', message: databaseCheck, next: 'probe-ops diagnose --only postgres' }] : []),
     ]

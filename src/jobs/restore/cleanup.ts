@@ -2,6 +2,7 @@ import { findDatabaseLeftovers } from '../../backups/leftovers.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { dropDatabase } from '../../backups/verify.js'
 import type { Step } from '../../report/runner.js'
+import { describeError } from '../../errors.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
@@ -14,30 +15,38 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
     title: 'Remove what interrupted restores and backups left behind',
     async run({ config, runtimes }, run) {
       const actions: string[] = []
+      const problems: string[] = []
       // First: it may have left PostgreSQL down, and the rest needs PostgreSQL.
       const switching = await interruptedSwitch(config)
       if (switching) actions.push(await resolveSwitch(config, runtimes, switching, run.dryRun))
-      const databases = await findDatabaseLeftovers(config)
-      const { leftovers } = await listBackups(config.backup.dir)
-      for (const leftover of databases) {
-        if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
-        if (leftover.kind === 'connections-disabled') {
-          actions.push(`allow connections to ${leftover.database} again`)
-          if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
-          continue
-        }
-        actions.push(`drop database ${leftover.database}`)
-        if (!run.dryRun) await dropDatabase(config, leftover.database)
+      let databases: Awaited<ReturnType<typeof findDatabaseLeftovers>> = []
+      try {
+        databases = await findDatabaseLeftovers(config)
+      } catch (error) {
+        // A dry run after an interrupted switch finds PostgreSQL down: it says what it would do first.
+        if (!run.dryRun) throw error
+        problems.push(`database leftovers not checked: ${describeError(error)}`)
       }
-      for (const file of leftovers) {
-        actions.push(`remove ${file.path}`)
-        if (!run.dryRun) await removeLeftover(file.path)
+      for (const leftover of databases.filter((d) => d.kind === 'connections-disabled')) {
+        actions.push(`allow connections to ${leftover.database} again`)
+        if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
       }
-      // Last: the live database must accept connections again before the platform starts on it.
+      // Then the platform, as soon as its database accepts connections; the rest is tidying.
       const stopped = await leftStopped(config)
       if (stopped) actions.push(await startLeftStopped(config, runtimes, stopped, run.dryRun))
+      for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
+        if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
+        actions.push(`drop database ${leftover.database}`)
+        if (!run.dryRun) await dropDatabase(config, leftover.database).catch((error: unknown) => problems.push(`could not drop ${leftover.database}: ${describeError(error)}`))
+      }
+      const { leftovers } = await listBackups(config.backup.dir)
+      for (const file of leftovers) {
+        actions.push(`remove ${file.path}`)
+        if (!run.dryRun) await removeLeftover(file.path).catch((error: unknown) => problems.push(`could not remove ${file.path}: ${describeError(error)}`))
+      }
       const kept = databases.filter((d) => d.kind === 'pre-restore' && !dropPreRestore).map((d) => d.database)
       const summary = `${run.dryRun ? 'would ' : ''}${actions.length ? actions.join('; ') : 'nothing to clean up'}${kept.length ? `; kept ${kept.join(', ')} (--drop-pre-restore drops them)` : ''}`
+      if (problems.length) return { status: run.dryRun ? 'warning' : 'failed', summary: `${summary}; ${problems.join('; ')}`, data: { actions, kept, problems }, error: { message: problems[0]!, hint: 'fix that, then run probe-ops restore --cleanup again' } }
       return { summary, data: { actions, kept } }
     },
   }

@@ -185,7 +185,10 @@ export const swapStep: Step<RestoreContext> = {
     try {
       return await swapWithServicesDown(context, { live, incoming, outgoing, services })
     } finally {
-      await clearStopping(config)
+      // Whatever the outcome, the note goes only once every service runs again.
+      const down: string[] = []
+      for (const service of services) if (!(await context.runtimes.status(service).catch(() => ({ running: false }))).running) down.push(service.name)
+      if (down.length === 0) await clearStopping(config)
     }
   },
 }

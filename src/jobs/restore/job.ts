@@ -12,6 +12,7 @@ import { partialRestoreStep } from './partial.js'
 import { pitrSteps, planPitr } from './pitr.js'
 import { diskStep, safetyBackupStep, verifyBackupStep } from './verify.js'
 import { describeInterrupted, interruptedSwitch } from './pitr-switch.js'
+import { describeLeftStopped, leftStopped } from './stopped-services.js'
 
 export type RestoreMode = 'full' | 'partial' | 'pitr'
 
@@ -38,6 +39,8 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
   if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
   const switching = await interruptedSwitch(config)
   if (switching) throw new UsageError(describeInterrupted(switching), 'probe-ops restore --cleanup finishes or undoes it first')
+  const stopped = await leftStopped(config)
+  if (stopped) throw new UsageError(describeLeftStopped(stopped), 'probe-ops restore --cleanup starts them again first')
   const command = `restore ${request.mode}`
   const ownership = { owners: !request.noOwner, privileges: !request.noPrivileges }
   if (request.mode === 'pitr') {

@@ -31,7 +31,7 @@ function journalPath(config: Config): string {
 }
 
 export async function beginSwitch(config: Config, switching: Omit<SwitchJournal, keyof RunNote>): Promise<void> {
-  await writeRunNote(journalPath(config), switching)
+  await writeRunNote(journalPath(config), switching, (path) => new StepFailure(`another point-in-time switch is noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup finishes or undoes it'))
 }
 
 export async function endSwitch(config: Config): Promise<void> {
@@ -47,46 +47,67 @@ export function describeInterrupted(journal: SwitchJournal): string {
   return `a point-in-time switch of ${journal.liveDir} was interrupted (started ${journal.startedAt}): PostgreSQL may be stopped or without its data directory`
 }
 
+/** Stops the service and makes sure it is stopped: a data directory is never renamed under a running postmaster. */
+export async function stopForSure(runtimes: ServiceRuntimes, service: ServiceConfig): Promise<void> {
+  await runtimes.stop(service)
+  if ((await runtimes.status(service)).running) throw new StepFailure(`${service.name} is still running after being stopped`, 'stop it by hand (its data directory must not be moved under it), then run probe-ops restore --cleanup')
+}
+
+async function startReady(config: Config, runtimes: ServiceRuntimes, service: ServiceConfig): Promise<void> {
+  if (!(await runtimes.status(service)).running) await runtimes.start(service)
+  const ready = await waitUntilReady(service, config)
+  if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready: ${ready.detail}`)
+}
+
 /**
- * Finishes or undoes an interrupted switch, whichever the disk says is possible, and starts
- * PostgreSQL: with the live directory gone and the old one aside, the old one goes back; with the
- * recovered one in place, PostgreSQL starts on it (and if it does not come up, the old one goes
- * back); with nothing moved, PostgreSQL is started again. Says what it does, as `restore
- * --cleanup` lists its actions.
+ * Finishes or undoes an interrupted switch, whichever the disk says is possible, and makes sure
+ * PostgreSQL runs: with the live directory gone and the old one aside, the old one goes back;
+ * with the recovered one in place, PostgreSQL runs on it (a cluster already running on it is
+ * never taken back; one that cannot be started is, and the old one returns); with nothing moved,
+ * PostgreSQL is started again. Says what it does, as `restore --cleanup` lists its actions.
  */
 export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, journal: SwitchJournal, dryRun: boolean): Promise<string> {
   const service: ServiceConfig | undefined = config.services.find((s) => s.name === journal.service)
   if (!service) throw new StepFailure(`the interrupted switch names service ${journal.service}, which is not configured`, 'configure it again, or move the data directories back by hand')
-  const [live, aside, recovered] = [journal.liveDir, journal.aside, journal.recovered].map((p) => existsSync(p))
-  const startReady = async (): Promise<void> => {
-    await runtimes.start(service)
-    const ready = await waitUntilReady(service, config)
-    if (!ready.ready) throw new StepFailure(`PostgreSQL did not come up: ${ready.detail}`)
-  }
+  const live = existsSync(journal.liveDir)
+  const aside = existsSync(journal.aside)
+  const recovered = existsSync(journal.recovered)
+  const running = (await runtimes.status(service)).running
   let did: string
   if (!live && aside) {
     did = `put the old data directory back (${journal.aside} -> ${journal.liveDir}) and start PostgreSQL on it${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
     if (dryRun) return did
+    if (running) await stopForSure(runtimes, service)
     await rename(journal.aside, journal.liveDir)
-    await startReady()
+    await startReady(config, runtimes, service)
   } else if (live && aside && !recovered) {
-    did = `start PostgreSQL on the recovered data, which the interrupted switch had put in place; the old data directory stays at ${journal.aside}`
-    if (dryRun) return did
-    try {
-      await startReady()
-    } catch (error) {
-      await runtimes.stop(service).catch(() => undefined)
-      await rename(journal.liveDir, journal.recovered)
-      await rename(journal.aside, journal.liveDir)
-      await startReady()
-      did = `put the old data directory back and start PostgreSQL on it, since it did not come up on the recovered data (${describeError(error)}); the recovered one stays at ${journal.recovered}`
+    if (running) {
+      did = `keep PostgreSQL running on the recovered data, as the interrupted switch left it; the old data directory stays at ${journal.aside}`
+      if (dryRun) return did
+      await startReady(config, runtimes, service)
+    } else {
+      did = `start PostgreSQL on the recovered data, which the interrupted switch had put in place; the old data directory stays at ${journal.aside}`
+      if (dryRun) return did
+      try {
+        await startReady(config, runtimes, service)
+      } catch (error) {
+        await stopForSure(runtimes, service)
+        await rename(journal.liveDir, journal.recovered)
+        await rename(journal.aside, journal.liveDir)
+        await startReady(config, runtimes, service)
+        did = `put the old data directory back and start PostgreSQL on it, since it did not come up on the recovered data (${describeError(error)}); the recovered one stays at ${journal.recovered}`
+      }
     }
   } else if (live && !aside) {
-    did = `start PostgreSQL on its own data directory (the interrupted switch had moved nothing)${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
+    did = `${running ? 'keep PostgreSQL running' : 'start PostgreSQL'} on its own data directory (the interrupted switch had moved nothing)${recovered ? `; the recovered one stays at ${journal.recovered}` : ''}`
     if (dryRun) return did
-    await startReady()
+    await startReady(config, runtimes, service)
   } else {
-    throw new StepFailure(`cannot tell how far the switch got: ${journal.liveDir} ${live ? 'exists' : 'is missing'}, ${journal.aside} ${aside ? 'exists' : 'is missing'}`, 'put the right data directory in place by hand, start PostgreSQL, then remove ' + journalPath(config))
+    const state = (path: string, exists: boolean) => `${path} ${exists ? 'exists' : 'is missing'}`
+    throw new StepFailure(
+      `cannot tell how far the switch got: ${state(journal.liveDir, live)}, ${state(journal.aside, aside)}, ${state(journal.recovered, recovered)}`,
+      `a data directory may have been made anew (Docker creates a missing bind-mount source): put the right one at ${journal.liveDir} by hand, start PostgreSQL, then remove ${journalPath(config)}`,
+    )
   }
   await endSwitch(config)
   return did

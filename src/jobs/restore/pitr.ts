@@ -15,7 +15,7 @@ import { closePostgres, connectPostgres, queryRows } from '../../systems/postgre
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 import type { RestoreContext } from './context.js'
-import { beginSwitch, endSwitch } from './pitr-switch.js'
+import { beginSwitch, endSwitch, stopForSure } from './pitr-switch.js'
 
 /**
  * Point-in-time recovery: a new data directory from the newest base backup before the target,
@@ -238,16 +238,21 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const service = postgresService(config)
       const stamp = context.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
       const aside = `${state.liveDir}.pre-pitr-${stamp}`
+      // Noted before anything changes (a backup.dir that cannot take the note stops the switch while
+      // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
+      // undoes the switch from this note.
+      await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
       const stop = await pgCtl(config, state.user, ['-D', state.dataDir, 'stop', '-m', 'fast', '-w'], 120_000)
-      if (!stop.ok) throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
+      if (!stop.ok) {
+        await endSwitch(config)
+        throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
+      }
       // Back to the live cluster's own settings: drop the side-port block.
       const autoConf = join(state.dataDir, 'postgresql.auto.conf')
       const text = await readFile(autoConf, 'utf8')
       await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
       const downStarted = performance.now()
-      // Killed from here on, `restore --cleanup` finishes or undoes the switch from this note.
-      await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
-      await runtimes.stop(service)
+      await stopForSure(runtimes, service)
       await rename(state.liveDir, aside)
       failpoint('pitr-switch-between-renames')
       await rename(state.dataDir, state.liveDir)
@@ -257,13 +262,18 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
         const ready = await waitUntilReady(service, config)
         if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
       } catch (error) {
-        await runtimes.stop(service).catch(() => undefined)
+        // Switching back moves data directories again: only with PostgreSQL surely stopped, and the
+        // note stays until it runs again (else `restore --cleanup` finishes the job).
+        await stopForSure(runtimes, service)
         await rename(state.liveDir, state.dataDir)
         await rename(aside, state.liveDir)
-        await runtimes.start(service).catch(() => undefined)
+        await runtimes.start(service)
+        const back = await waitUntilReady(service, config)
+        if (!back.ready) throw new StepFailure(`${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`, 'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir)
         await endSwitch(config)
         throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
       }
+      failpoint('pitr-switch-after-start')
       await endSwitch(config)
       const downtimeMs = Math.round(performance.now() - downStarted)
       return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }

@@ -21,7 +21,7 @@ function notePath(config: Config): string {
 }
 
 export async function noteStopping(config: Config, services: string[]): Promise<void> {
-  await writeRunNote(notePath(config), { services })
+  await writeRunNote(notePath(config), { services }, (path) => new StepFailure(`services stopped by another restore are noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup starts them again'))
 }
 
 export async function clearStopping(config: Config): Promise<void> {
