@@ -1,6 +1,7 @@
 import { open, readFile, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { OperationFailure, describeError } from '../errors.js'
+import { writeFileAtomic } from './files.js'
 import { isProcessAlive, processStart } from './process.js'
 
 /**
@@ -36,6 +37,12 @@ export async function writeRunNote<T extends object>(path: string, body: T, refu
   // The note must outlive a power cut as well as a kill.
   const directory = await open(dirname(path), 'r')
   await directory.sync().finally(() => directory.close())
+}
+
+/** Rewrites the note this run wrote (a later phase of the same step). */
+export async function updateRunNote<T extends object>(path: string, body: T): Promise<void> {
+  const note: T & RunNote = { ...body, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
+  await writeFileAtomic(path, `${JSON.stringify(note, null, 2)}\n`, 0o600)
 }
 
 export async function removeRunNote(path: string): Promise<void> {

@@ -297,6 +297,21 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(cleanup.exitCode).toBe(0)
     expect(step(parseReport(cleanup), 'cleanup').summary).toMatch(/drop database .*_restore_/)
     expect((await databases()).filter((d) => d.startsWith(`${database}_restore_`))).toEqual([])
+
+    // Killed in the middle of that rollback (services stopped, the restored database still live):
+    // cleanup finishes it, then starts the platform on the database of before.
+    healthy = false
+    try {
+      const killed = await s.run(['restore', id, '--yes', '--json'], { PROBE_OPS_FAILPOINT: 'restore-swap-rolling-back' })
+      expect(killed.exitCode).toBe(-1)
+      expect(await counts(database)).not.toEqual(changed)
+    } finally {
+      healthy = true
+    }
+    const finished = await s.run(['restore', '--cleanup', '--json'])
+    expect(finished.exitCode, finished.stdout).toBe(0)
+    expect(step(parseReport(finished), 'cleanup').summary).toMatch(/^finish the interrupted rollback: .*_pre_restore_.* takes the name .* again.*; start management, stopped by an interrupted restore/)
+    expect(await counts(database)).toEqual(changed)
   })
 
   it('refuses a corrupt backup, a dump of another database and a full disk, and the live database is unchanged', async () => {

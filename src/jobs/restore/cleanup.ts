@@ -6,6 +6,7 @@ import { describeError } from '../../errors.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
+import { finishRollback } from './full.js'
 import { leftStopped, startLeftStopped } from './stopped-services.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
@@ -19,6 +20,16 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       // First: it may have left PostgreSQL down, and the rest needs PostgreSQL.
       const switching = await interruptedSwitch(config)
       if (switching) actions.push(await resolveSwitch(config, runtimes, switching, run.dryRun))
+      // Then a swap's rollback cut short: the old database takes the live name back.
+      const stopped = await leftStopped(config)
+      if (stopped) {
+        const rolledBack = await finishRollback(config, stopped, run.dryRun).catch((error: unknown) => {
+          if (!run.dryRun) throw error
+          problems.push(`the interrupted swap's database names not checked: ${describeError(error)}`)
+          return undefined
+        })
+        if (rolledBack) actions.push(rolledBack)
+      }
       let databases: Awaited<ReturnType<typeof findDatabaseLeftovers>> = []
       try {
         databases = await findDatabaseLeftovers(config)
@@ -32,7 +43,6 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
         if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
       }
       // Then the platform, as soon as its database accepts connections; the rest is tidying.
-      const stopped = await leftStopped(config)
       if (stopped) actions.push(await startLeftStopped(config, runtimes, stopped, run.dryRun))
       for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue

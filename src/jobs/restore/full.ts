@@ -10,7 +10,7 @@ import { closePostgres, connectPostgres, queryRows, quoteName } from '../../syst
 import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { RestoreContext } from './context.js'
-import { clearStopping, noteStopping } from './stopped-services.js'
+import { clearStopping, markSwap, noteStopping, type StoppedServices } from './stopped-services.js'
 
 /** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
 async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
@@ -131,6 +131,25 @@ export const checkRestoredStep: Step<RestoreContext> = {
   },
 }
 
+/**
+ * What `restore --cleanup` does first for a restore killed while rolling its swap back: the
+ * platform did not come up on the restored database, so the database kept from before takes the
+ * live name again (unless that already happened). Says what it does, or nothing.
+ */
+export async function finishRollback(config: Config, stopped: StoppedServices, dryRun: boolean): Promise<string | undefined> {
+  const swap = stopped.swap
+  if (swap?.phase !== 'rolling-back') return undefined
+  const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
+  try {
+    if (!(await databaseExists(client, swap.preRestore))) return undefined
+    const did = `finish the interrupted rollback: ${swap.preRestore} takes the name ${swap.live} again, the restored copy becomes ${swap.restored}`
+    if (!dryRun) await swapNames(client, swap.live, { incoming: swap.preRestore, outgoing: swap.restored })
+    return did
+  } finally {
+    await closePostgres(client)
+  }
+}
+
 async function adminClient(context: RestoreContext): Promise<Client> {
   return connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
 }
@@ -181,7 +200,7 @@ export const swapStep: Step<RestoreContext> = {
     const services = config.services.filter((s) => config.restore.stopServices.includes(s.name))
     if (run.dryRun || !incoming) return { summary: `would stop ${services.map((s) => s.name).join(', ') || 'no service'}, rename ${live} to ${outgoing} and ${restoreName(live, context.at)} to ${live}, and start them again` }
     // Killed while they are down, `restore --cleanup` starts them again from this note.
-    await noteStopping(config, services.map((s) => s.name))
+    await noteStopping(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'stopping' })
     try {
       return await swapWithServicesDown(context, { live, incoming, outgoing, services })
     } finally {
@@ -223,6 +242,7 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
     }
     note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
+    await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'swapped' })
     if (hadLive) context.state.preRestoreDatabase = outgoing
     context.state.restoredDatabase = undefined
     try {
@@ -240,7 +260,9 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       }
       // The platform does not work with the restored database: put the old one back.
       note(`rolling back: ${describeError(error)}`)
+      await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'rolling-back' })
       for (const service of services) await runtimes.stop(service).catch(() => undefined)
+      failpoint('restore-swap-rolling-back')
       await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
       context.state.preRestoreDatabase = undefined
       for (const service of services) await runtimes.start(service).catch(() => undefined)

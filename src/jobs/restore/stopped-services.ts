@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Config } from '../../config/load.js'
 import { StepFailure, describeError } from '../../errors.js'
-import { abandonedRunNote, removeRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
+import { abandonedRunNote, removeRunNote, updateRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
@@ -12,6 +12,11 @@ import type { ServiceRuntimes } from '../../systems/services.js'
  */
 export interface StoppedServices extends RunNote {
   services: string[]
+  /**
+   * How far the swap got: with `rolling-back`, the restored database may still carry the live
+   * name though the platform did not come up on it, and cleanup finishes putting the old one back.
+   */
+  swap?: { live: string; restored: string; preRestore: string; phase: 'stopping' | 'swapped' | 'rolling-back' }
 }
 
 const NOTE = '.restore-stopped-services.json'
@@ -20,8 +25,12 @@ function notePath(config: Config): string {
   return join(config.backup.dir, NOTE)
 }
 
-export async function noteStopping(config: Config, services: string[]): Promise<void> {
-  await writeRunNote(notePath(config), { services }, (path) => new StepFailure(`services stopped by another restore are noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup starts them again'))
+export async function noteStopping(config: Config, services: string[], swap: NonNullable<StoppedServices['swap']>): Promise<void> {
+  await writeRunNote(notePath(config), { services, swap }, (path) => new StepFailure(`services stopped by another restore are noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup starts them again'))
+}
+
+export async function markSwap(config: Config, services: string[], swap: NonNullable<StoppedServices['swap']>): Promise<void> {
+  await updateRunNote(notePath(config), { services, swap })
 }
 
 export async function clearStopping(config: Config): Promise<void> {
