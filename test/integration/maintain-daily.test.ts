@@ -72,6 +72,19 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     return name
   }
 
+  /** `maintain daily --only retention` while another session reads `table` in an open transaction. */
+  async function retentionWhileReading(database: string, config: string, table: string): Promise<Awaited<ReturnType<typeof runCli>>> {
+    const reader = new pg.Client(adminConfig(database))
+    await reader.connect()
+    try {
+      await reader.query(`begin; select count(*) from ${table}`)
+      return await runCli(['maintain', 'daily', '--config', config, '--json', '--only', 'retention'], env(database))
+    } finally {
+      await reader.query('rollback').catch(() => undefined)
+      await reader.end()
+    }
+  }
+
   function settings(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       host: `bed-${Date.now()}`,
@@ -319,16 +332,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const { path } = writeConfig(settings(tempDir('daily-part-held')))
 
     // A report reading tasks in a transaction: its lock on tasks is held until it ends.
-    const reader = new pg.Client(adminConfig(database))
-    await reader.connect()
-    let held: Awaited<ReturnType<typeof runCli>>
-    try {
-      await reader.query(`begin; select count(*) from tasks`)
-      held = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
-    } finally {
-      await reader.query('rollback').catch(() => undefined)
-      await reader.end()
-    }
+    const held = await retentionWhileReading(database, path, 'tasks')
     // A warning, not a failure and not a silent success.
     expect(held.exitCode, held.stdout).toBe(0)
     const report = parseReport(held)
@@ -437,16 +441,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const before = await countOlderThan(database, 90, now)
     const { path } = writeConfig(settings(tempDir('daily-part-open'), { retention: { batchRows: 1000, lockTimeoutMs: 200 } }))
     const [oldest] = await sql<{ name: string }>(database, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`)
-    const reader = new pg.Client(adminConfig(database))
-    await reader.connect()
-    let held: Awaited<ReturnType<typeof runCli>>
-    try {
-      await reader.query(`begin; select count(*) from task_results`)
-      held = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
-    } finally {
-      await reader.query('rollback').catch(() => undefined)
-      await reader.end()
-    }
+    const held = await retentionWhileReading(database, path, 'task_results')
     expect(held.exitCode, held.stdout).toBe(0)
     const retention = step(parseReport(held), 'retention')
     expect(retention.status).toBe('warning')
