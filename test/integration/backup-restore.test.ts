@@ -95,13 +95,17 @@ describe('backups and restores against real PostgreSQL', () => {
   let health: Server
   let healthUrl: string
   let healthy = true
+  /** When set, decides the management health instead of `healthy` (e.g. up only on the right data). */
+  let healthyWhen: (() => Promise<boolean>) | undefined
 
   beforeAll(async () => {
     template = await createPlatformDatabase(databaseName('br_tpl'), { days: 30, rowsPerDay: 200 })
     created.push(template)
     management = uniqueName('management')
     containers.push(await runSleeperContainer(bed().docker, { name: management }))
-    health = createServer((_req, res) => res.writeHead(healthy ? 200 : 503).end())
+    health = createServer((_req, res) => {
+      void (healthyWhen ? healthyWhen().catch(() => false) : Promise.resolve(healthy)).then((up) => res.writeHead(up ? 200 : 503).end())
+    })
     await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve))
     healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`
   })
@@ -312,6 +316,21 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(finished.exitCode, finished.stdout).toBe(0)
     expect(step(parseReport(finished), 'cleanup').summary).toMatch(/^finish the interrupted rollback: .*_pre_restore_.* takes the name .* again.*; start management, stopped by an interrupted restore/)
     expect(await counts(database)).toEqual(changed)
+
+    // Killed just after the swap, before the platform came up: cleanup starts it, and as it comes
+    // up only on the database of before, rolls the swap back as the restore would have.
+    healthyWhen = async () => (await counts(database)).task_results === changed.task_results
+    try {
+      const afterSwap = await s.run(['restore', id, '--yes', '--json'], { PROBE_OPS_FAILPOINT: 'restore-swap-swapped' })
+      expect(afterSwap.exitCode).toBe(-1)
+      expect(await counts(database)).not.toEqual(changed)
+      const rolledBack = await s.run(['restore', '--cleanup', '--json'])
+      expect(rolledBack.exitCode, rolledBack.stdout).toBe(0)
+      expect(step(parseReport(rolledBack), 'cleanup').summary).toMatch(/^roll the swap back, since the platform did not come up on the restored database .*; start management, stopped by an interrupted restore/)
+      expect(await counts(database)).toEqual(changed)
+    } finally {
+      healthyWhen = undefined
+    }
   })
 
   it('refuses a corrupt backup, a dump of another database and a full disk, and the live database is unchanged', async () => {

@@ -6,8 +6,8 @@ import { describeError } from '../../errors.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
-import { finishRollback } from './full.js'
-import { leftStopped, startLeftStopped } from './stopped-services.js'
+import { finishRollback, startAfterSwap } from './full.js'
+import { leftStopped } from './stopped-services.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
 export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
@@ -43,7 +43,7 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
         if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
       }
       // Then the platform, as soon as its database accepts connections; the rest is tidying.
-      if (stopped) actions.push(await startLeftStopped(config, runtimes, stopped, run.dryRun))
+      if (stopped) actions.push(await startAfterSwap(config, runtimes, stopped, run.dryRun))
       for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
         actions.push(`drop database ${leftover.database}`)

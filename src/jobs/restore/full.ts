@@ -9,8 +9,9 @@ import type { Step, StepOutcome } from '../../report/runner.js'
 import { closePostgres, connectPostgres, queryRows, quoteName } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
+import type { ServiceRuntimes } from '../../systems/services.js'
 import type { RestoreContext } from './context.js'
-import { clearStopping, markSwap, noteStopping, type StoppedServices } from './stopped-services.js'
+import { clearStopping, markSwap, noteStopping, startLeftStopped, type StoppedServices } from './stopped-services.js'
 
 /** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
 async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
@@ -150,6 +151,29 @@ export async function finishRollback(config: Config, stopped: StoppedServices, d
   }
 }
 
+/**
+ * For a restore killed after its swap, before the platform was up: start it, and if it does not
+ * come up on the restored database, roll the swap back as the restore itself would have.
+ */
+export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, stopped: StoppedServices, dryRun: boolean): Promise<string> {
+  const swap = stopped.swap
+  try {
+    return await startLeftStopped(config, runtimes, stopped, dryRun)
+  } catch (error) {
+    if (dryRun || swap?.phase !== 'swapped') throw error
+    const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
+    try {
+      if (!(await databaseExists(client, swap.preRestore))) throw error
+      for (const service of config.services.filter((s) => stopped.services.includes(s.name))) await runtimes.stop(service).catch(() => undefined)
+      await swapNames(client, swap.live, { incoming: swap.preRestore, outgoing: swap.restored })
+    } finally {
+      await closePostgres(client)
+    }
+    const started = await startLeftStopped(config, runtimes, stopped, dryRun)
+    return `roll the swap back, since the platform did not come up on the restored database (${describeError(error)}): ${swap.preRestore} takes the name ${swap.live} again, the restored copy becomes ${swap.restored}; ${started}`
+  }
+}
+
 async function adminClient(context: RestoreContext): Promise<Client> {
   return connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
 }
@@ -243,6 +267,7 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
     }
     note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
     await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'swapped' })
+    failpoint('restore-swap-swapped')
     if (hadLive) context.state.preRestoreDatabase = outgoing
     context.state.restoredDatabase = undefined
     try {
