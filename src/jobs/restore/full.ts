@@ -140,7 +140,7 @@ export const checkRestoredStep: Step<RestoreContext> = {
 export async function finishRollback(config: Config, stopped: StoppedServices, dryRun: boolean): Promise<string | undefined> {
   const swap = stopped.swap
   if (swap?.phase !== 'rolling-back') return undefined
-  const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
+  const client = await adminClient(config)
   try {
     if (!(await databaseExists(client, swap.preRestore))) return undefined
     const did = `finish the interrupted rollback: ${swap.preRestore} takes the name ${swap.live} again, the restored copy becomes ${swap.restored}`
@@ -161,7 +161,7 @@ export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, 
     return await startLeftStopped(config, runtimes, stopped, dryRun)
   } catch (error) {
     if (dryRun || swap?.phase !== 'swapped') throw error
-    const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
+    const client = await adminClient(config)
     try {
       if (!(await databaseExists(client, swap.preRestore))) throw error
       for (const service of config.services.filter((s) => stopped.services.includes(s.name))) await runtimes.stop(service).catch(() => undefined)
@@ -174,8 +174,8 @@ export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, 
   }
 }
 
-async function adminClient(context: RestoreContext): Promise<Client> {
-  return connectPostgres(context.config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
+async function adminClient(config: Config): Promise<Client> {
+  return connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 30_000 })
 }
 
 /**
@@ -249,7 +249,7 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       note(`stopped ${service.name}`)
       failpoint('restore-swap-services-stopped')
     }
-    client = await adminClient(context)
+    client = await adminClient(context.config)
   } catch (error) {
     // Nothing was renamed: bring the platform back as it was.
     for (const service of services) await runtimes.start(service).catch(() => undefined)
