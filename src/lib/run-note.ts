@@ -19,8 +19,13 @@ export interface RunNote {
  * Creates the note, never over another one: two restores must not both think they own the
  * platform's state, and an earlier run's note is what its cleanup needs.
  */
+/** The body signed by this process. */
+function signed<T extends object>(body: T): T & RunNote {
+  return { ...body, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
+}
+
 export async function writeRunNote<T extends object>(path: string, body: T, refuse: (existing: string) => Error): Promise<void> {
-  const note: T & RunNote = { ...body, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
+  const note = signed(body)
   let handle
   try {
     handle = await open(path, 'wx', 0o600)
@@ -41,8 +46,7 @@ export async function writeRunNote<T extends object>(path: string, body: T, refu
 
 /** Rewrites the note this run wrote (a later phase of the same step). */
 export async function updateRunNote<T extends object>(path: string, body: T): Promise<void> {
-  const note: T & RunNote = { ...body, startedAt: new Date().toISOString(), pid: process.pid, processStart: processStart(process.pid) }
-  await writeFileAtomic(path, `${JSON.stringify(note, null, 2)}\n`, 0o600)
+  await writeFileAtomic(path, `${JSON.stringify(signed(body), null, 2)}\n`, 0o600)
 }
 
 export async function removeRunNote(path: string): Promise<void> {

@@ -65,6 +65,13 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     for (const d of databases) await dropDatabase(d)
   })
 
+  /** task_results partitioned by day, 120 days of 100 results. */
+  async function partitionedDatabase(prefix: string): Promise<string> {
+    const name = databaseName(prefix)
+    databases.push(name)
+    return createPlatformDatabase(name, { days: 120, rowsPerDay: 100, partitioned: true })
+  }
+
   async function freshDatabase(): Promise<string> {
     const name = databaseName('daily')
     await sql('postgres', `create database ${name} template ${template}`)
@@ -259,9 +266,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('drops whole partitions of a table partitioned by the time column', async () => {
-    const database = databaseName('daily_part')
-    databases.push(database)
-    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const database = await partitionedDatabase('daily_part')
     const partitionsBefore = await sql<{ n: string }>(database, `select count(*) as n from pg_inherits where inhparent = 'task_results'::regclass`)
     const now = new Date()
     const before = await countOlderThan(database, 90, now)
@@ -313,9 +318,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('leaves a partition detached and marked while another session holds tasks, says which, and the next run drops it', async () => {
-    const database = databaseName('daily_part_held')
-    databases.push(database)
-    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const database = await partitionedDatabase('daily_part_held')
     const now = new Date()
     const before = await countOlderThan(database, 90, now)
     const cutoff = new Date(now.getTime() - 90 * 86_400_000)
@@ -376,9 +379,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('leaves alone a partition someone else left detach pending, and tables marked for another parent', async () => {
-    const database = databaseName('daily_part_pending')
-    databases.push(database)
-    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const database = await partitionedDatabase('daily_part_pending')
     const [{ name: recent, rows }] = (await sql<{ name: string; rows: number }>(database, `select 'task_results_' || to_char(current_date - 1, 'YYYYMMDD') as name, (select count(*)::int from task_results where execution_time >= current_date - 1 and execution_time < current_date) as rows`)) as [{ name: string; rows: number }]
     expect(rows).toBeGreaterThan(0)
     // A DBA's DETACH ... CONCURRENTLY of yesterday's partition, cancelled while it waited for a
@@ -434,9 +435,7 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
   })
 
   it('leaves a partition detach pending while a transaction has the table open, reports it, and the next run finalizes and drops it', async () => {
-    const database = databaseName('daily_part_open')
-    databases.push(database)
-    await createPlatformDatabase(database, { days: 120, rowsPerDay: 100, partitioned: true })
+    const database = await partitionedDatabase('daily_part_open')
     const now = new Date()
     const before = await countOlderThan(database, 90, now)
     const { path } = writeConfig(settings(tempDir('daily-part-open'), { retention: { batchRows: 1000, lockTimeoutMs: 200 } }))
