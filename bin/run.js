@@ -3,8 +3,13 @@ import module from 'node:module'
 import os from 'node:os'
 import { compileCacheDir } from './compile-cache.js'
 
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  process.stderr.write(`probe-ops: Node.js ${process.version} is too old: probe-ops needs Node.js 22 or newer\n  install Node 22 (or 24), or run: npm install -g node@22\n`)
+  process.exit(2)
+}
+
 // Start-up is most of a short run's time (cron jobs, diagnose): Node 22.8+ can keep compiled code
-// between runs. Node 20 has no such cache.
+// between runs.
 if (module.enableCompileCache && typeof process.geteuid === 'function') {
   const cacheDir = compileCacheDir({ uid: process.geteuid(), home: os.userInfo().homedir, xdgCacheHome: process.env.XDG_CACHE_HOME })
   if (cacheDir) module.enableCompileCache(cacheDir)

@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/require-node.sh
+. scripts/use-node.sh
+use_node 22
+echo "== node $(node --version)"
 bash scripts/install-test-deps.sh
 
 echo "== npm packages"
@@ -26,3 +28,13 @@ fi
 
 echo "== tests"
 CI="${CI:-}" npx vitest run
+
+# probe-ops must also run on Node 24: the unit tests and the CLI's own tests, on Node 24.
+echo "== smoke test on Node 24"
+(
+  use_node 24 exact
+  echo "node $(node --version)"
+  node bin/run.js --version
+  CI="${CI:-}" npx vitest run --project unit
+  CI="${CI:-}" npx vitest run --project integration test/integration/cli.test.ts
+)
