@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { bed, composeLabels, dockerCli, pausePostgres, pgClientConfig, pgQuery, resumePostgres, runPostgresContainer, runSleeperContainer, startAlertmanager, startHangingServer, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { journalAnswers } from '../helpers/journal.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -346,6 +347,20 @@ describe('probe-ops diagnose against the real test bed', () => {
     const unread = step(parseReport(await runCli(['diagnose', '--config', none.path, '--json', '--only', 'logs'], { ...env, DOCKER_HOST: `unix://${socket}` })), 'logs')
     expect(unread).toMatchObject({ status: 'warning', summary: 'no service log read (management, web, postgres, redis)' })
     expect(JSON.stringify(unread)).not.toMatch(/\b0 error/)
+  })
+
+  it('says a unit\'s journal was not read when journalctl finds no journal, and counts it only when it answered', async () => {
+    const journal = await journalAnswers()
+    const { path } = writeConfig({ ...settings, services: { ...(settings.services as object), agent: { runtime: 'systemd', unit: 'probe-ops-test-absent.service' } } })
+    const logs = step(parseReport(await runCli(['diagnose', '--config', path, '--json', '--only', 'logs', '--since', '10m'], env)), 'logs')
+    const agent = (logs.data!.services as ServiceLogs[]).find((s) => s.service === 'agent')
+    if (journal.answers) {
+      expect(agent).toMatchObject({ read: true, errors: 0 })
+    } else {
+      expect(agent).toMatchObject({ read: false, error: journal.why })
+      expect(logs.summary).toMatch(/; not read: agent$/)
+      expect(logs.data!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ message: `logs of agent not read: ${journal.why}` })]))
+    }
   })
 
   it('shows what AlertManager has firing', async () => {

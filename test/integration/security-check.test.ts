@@ -8,6 +8,7 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import { bed, bedEnv, dockerCli, runCommandContainer, startHangingServer, startPostgres, startRedis, uniqueName, type HangingServer, type PostgresServer, type RedisServer, type RunningContainer } from '../bed/index.js'
 import { pki, startTlsServer, writeFile, type TlsServer } from '../helpers/certificates.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { journalAnswers } from '../helpers/journal.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -35,19 +36,6 @@ function isolated(dir: string, extra: Record<string, unknown> = {}): Record<stri
     security: { authLog: join(dir, 'empty', 'auth.log'), permissionPaths: [], privatePaths: [], passwdFile: join(dir, 'passwd'), shadowFile: join(dir, 'shadow'), ...((extra.security as object) ?? {}) },
     ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'security')),
   }
-}
-
-/**
- * Whether journalctl on this machine answers from a journal (asked the way an operator would),
- * and if not, what probe-ops must say instead: the test holds either way.
- */
-async function journalAnswers(): Promise<{ answers: true } | { answers: false; why: string }> {
-  const journalctl = ['/usr/bin/journalctl', '/bin/journalctl'].find((p) => existsSync(p))
-  if (!journalctl) return { answers: false, why: 'journalctl is not installed here' }
-  const { execa } = await import('execa')
-  const result = await execa(journalctl, ['--since', '-1h', '--no-pager', '--output', 'short-iso', 'SYSLOG_FACILITY=4'], { reject: false, env: { LC_ALL: 'C' } })
-  if (/No journal files were found/.test(String(result.stderr))) return { answers: false, why: 'journalctl found no journal on this host' }
-  return { answers: true }
 }
 
 function listen(server: Server, host: string): Promise<number> {
