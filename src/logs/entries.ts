@@ -208,8 +208,8 @@ function readText(text: string): Reading {
   }
   const zap = ZAP_LINE.exec(text)
   if (zap) return { level: levelOfName(zap[1]!), structure: 'leveled', message: `${zap[1]} ${zap[2]}` }
-  // The level word nearest the start decides, bracketed or not.
-  // Cheap tests first: most lines of a busy log have neither a bracket nor a word in capitals.
+  // The level word nearest the start decides, bracketed or not. The cheap tests go first: most
+  // lines of a busy log have neither a bracket nor a word in capitals.
   const bracketed = text.includes('[') ? BRACKETED_LEVEL.exec(text) : null
   const leading = CAPITALS.test(text.slice(0, 100)) ? LEADING_LEVEL.exec(text) : null
   const level = [bracketed, leading].filter((m) => m !== null).sort((a, b) => a[1]!.length - b[1]!.length)[0]
@@ -237,6 +237,8 @@ function continues(text: string): boolean {
 // --- Python tracebacks -------------------------------------------------------------------------
 
 const TRACEBACK = /^Traceback \(most recent call last\):\s*$/
+/** uvicorn logs a lifespan failure as `ERROR:    Traceback (most recent call last):`. */
+const LOGGED_TRACEBACK = /Traceback \(most recent call last\):\s*$/
 /** The line that joins chained exceptions in one traceback. */
 const TRACEBACK_CHAIN = /^(During handling of the above exception, another exception occurred|The above exception was the direct cause of the following exception):\s*$/
 
@@ -280,8 +282,7 @@ export function logEntries(lines: readonly LogLine[]): LogEntry[] {
     }
     const reading = readLine(text)
     start({ ...reading, lines: [text], at })
-    // uvicorn logs a lifespan failure as `ERROR:    Traceback (most recent call last):`.
-    if (/Traceback \(most recent call last\):\s*$/.test(text)) traceback = 'frames'
+    if (LOGGED_TRACEBACK.test(text)) traceback = 'frames'
   }
   for (const entry of entries) if (entry.structure === 'traceback' && entry.exception) entry.message = entry.exception
   return entries
