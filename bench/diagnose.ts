@@ -182,10 +182,10 @@ function healthyCheck(report: Report): string | undefined {
   if (services.length !== 4 || services.some((s) => !s.running)) return `services: ${JSON.stringify(services)}`;
   const endpoints = (step('http')?.data?.endpoints ?? []) as Array<{ status: number }>;
   if (endpoints.length !== 2 || endpoints.some((e) => e.status !== 200)) return `http: ${JSON.stringify(endpoints)}`;
-  const logs = step('logs')?.data?.services as Array<{ service: string; count: number }> | undefined;
+  const logs = step('logs')?.data?.services as Array<{ service: string; errors?: number }> | undefined;
   const management = logs?.find((s) => s.service === 'management');
-  const expectedErrors = [...MANAGEMENT_LOG, ...MANAGEMENT_STDERR].filter((l) => /error/i.test(l)).length;
-  if (management?.count !== expectedErrors) return `logs: management has ${management?.count} error lines, expected ${expectedErrors}`;
+  const expectedErrors = [...MANAGEMENT_LOG, ...MANAGEMENT_STDERR].filter((l) => /^ERROR /.test(l)).length;
+  if (management?.errors !== expectedErrors) return `logs: management has ${management?.errors} errors, expected ${expectedErrors}`;
   return undefined;
 }
 

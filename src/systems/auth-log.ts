@@ -1,18 +1,33 @@
-import { createReadStream, existsSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { StepFailure } from '../errors.js'
-import { findExecutable, runProgram } from './programs.js'
+import { StepFailure, describeError } from '../errors.js'
+import { journalLines } from './journal.js'
 
 /** The authentication log: a syslog file (/var/log/auth.log, /var/log/secure) or the journal. */
 
-export interface AuthLog {
-  /** The file read, or "journald". */
-  source: string
-  lines: string[]
-  /** Only the file's last `maxBytes` were read. */
-  truncated: boolean
-}
+/** security.authLog's default: Debian's and Ubuntu's file. */
+export const DEFAULT_AUTH_LOG = '/var/log/auth.log'
+/** Where Red Hat's family writes it; read when the default is asked for and absent. */
+const RED_HAT_AUTH_LOG = '/var/log/secure'
+
+export type AuthLog =
+  | {
+      read: true
+      /** The file read, or "journald". */
+      source: string
+      lines: string[]
+      /** Only the file's last `maxBytes` were read. */
+      truncated: boolean
+      /** Why this source and not the configured one ("/var/log/auth.log does not exist"). */
+      note?: string
+    }
+  | {
+      read: false
+      /** What was not read and why, naming the source. */
+      reason: string
+      hint: string
+    }
 
 /** The last `maxBytes` of a file, as lines (a first partial line dropped). */
 async function tailLines(path: string, maxBytes: number, signal?: AbortSignal): Promise<{ lines: string[]; truncated: boolean }> {
@@ -33,36 +48,56 @@ async function tailLines(path: string, maxBytes: number, signal?: AbortSignal): 
   return { lines, truncated: start > 0 }
 }
 
-const JOURNAL_DIRS = ['/var/log/journal', '/run/log/journal']
-
-async function readJournal(sinceMs: number, timeoutMs: number, signal?: AbortSignal): Promise<AuthLog | undefined> {
-  const journalctl = await findExecutable('journalctl')
-  if (!journalctl || !JOURNAL_DIRS.some((d) => existsSync(d))) return undefined
-  const since = `@${Math.floor((Date.now() - sinceMs) / 1000)}`
-  // Facilities auth (4) and authpriv (10): what rsyslog writes to auth.log.
-  const result = await runProgram(journalctl, ['--since', since, '--no-pager', '--quiet', '--output', 'short-iso', 'SYSLOG_FACILITY=4', 'SYSLOG_FACILITY=10'], { timeoutMs, signal })
-  // journalctl exits 0 when it finds no journal at all; that is no source, not an empty one.
-  if (/No journal files were found/.test(result.stderr)) return undefined
-  if (result.exitCode !== 0) throw new StepFailure(`journalctl exited with ${result.exitCode}: ${result.stderr.split('\n')[0] ?? ''}`.trim(), 'run as root or as a member of systemd-journal or adm')
-  return { source: 'journald', lines: result.stdout.split('\n').filter((l) => l && !l.startsWith('-- ')), truncated: false }
+/** The file's lines, undefined when it does not exist, a StepFailure naming it when it cannot be read. */
+async function readFile(path: string, maxBytes: number, signal?: AbortSignal): Promise<{ lines: string[]; truncated: boolean } | undefined> {
+  try {
+    return await tailLines(path, maxBytes, signal)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    if (code === 'EACCES' || code === 'EPERM') throw new StepFailure(`the auth log ${path} is not readable (permission denied)`, 'run as root or as a member of the adm group')
+    if (code === 'EISDIR') throw new StepFailure(`the auth log ${path} is a directory`, 'set security.authLog to the file (or to "journald")')
+    if (signal?.aborted) throw error
+    throw new StepFailure(`the auth log ${path} cannot be read: ${describeError(error)}`, 'check the file, or set security.authLog to "journald"')
+  }
 }
 
+/** Facilities auth (4) and authpriv (10): what rsyslog writes to auth.log. */
+const AUTH_FACILITIES = ['SYSLOG_FACILITY=4', 'SYSLOG_FACILITY=10']
+
 /**
- * The auth log lines of the last `sinceMs` or more: from the configured file, or from the
- * journal when the setting is "journald" or the file does not exist. Undefined when there is
- * neither (a reason for a skipped step, not an error).
+ * The auth log lines of the last `sinceMs` or more, from the source the setting names, and which
+ * that was. A configured file is read or reported unread, never replaced: journald is read only
+ * when the setting says "journald", or when it is the default and no default file exists, and then
+ * only if journalctl answered from a journal. Anything not read says why; it is never an empty log.
  */
-export async function readAuthLog(setting: string, sinceMs: number, options: { timeoutMs: number; maxBytes?: number; signal?: AbortSignal }): Promise<AuthLog | undefined> {
-  if (setting !== 'journald') {
+export async function readAuthLog(setting: string, sinceMs: number, options: { timeoutMs: number; maxBytes?: number; signal?: AbortSignal }): Promise<AuthLog> {
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+  const journal = async (): Promise<{ lines: string[] } | { reason: string; hint: string }> => {
     try {
-      const { lines, truncated } = await tailLines(setting, options.maxBytes ?? 64 * 1024 * 1024, options.signal)
-      return { source: setting, lines, truncated }
+      return { lines: await journalLines(AUTH_FACILITIES, { sinceMs, timeoutMs: options.timeoutMs, signal: options.signal }) }
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM') throw new StepFailure(`the auth log ${setting} is not readable (permission denied)`, 'run as root or as a member of the adm group')
-      if (code === 'EISDIR') throw new StepFailure(`the auth log ${setting} is a directory`, 'set security.authLog to the file (or to "journald")')
-      if (code !== 'ENOENT') throw error
+      if (!(error instanceof StepFailure)) throw error
+      return { reason: error.message, hint: error.hint ?? 'set security.authLog to the auth log file' }
     }
   }
-  return readJournal(sinceMs, options.timeoutMs, options.signal)
+  const unread = (reason: string, hint: string): AuthLog => ({ read: false, reason, hint })
+  try {
+    if (setting === 'journald') {
+      const read = await journal()
+      return 'lines' in read ? { read: true, source: 'journald', lines: read.lines, truncated: false } : unread(`the journal could not be read: ${read.reason}`, read.hint)
+    }
+    const candidates = setting === DEFAULT_AUTH_LOG ? [DEFAULT_AUTH_LOG, RED_HAT_AUTH_LOG] : [setting]
+    for (const path of candidates) {
+      const file = await readFile(path, maxBytes, options.signal)
+      if (file) return { read: true, source: path, ...file, ...(path !== setting ? { note: `${setting} does not exist` } : {}) }
+    }
+    if (setting !== DEFAULT_AUTH_LOG) return unread(`the auth log ${setting} does not exist`, `set security.authLog to the file sshd and PAM log to (${DEFAULT_AUTH_LOG}, ${RED_HAT_AUTH_LOG} on Red Hat), or to "journald"`)
+    const read = await journal()
+    if ('lines' in read) return { read: true, source: 'journald', lines: read.lines, truncated: false, note: `${DEFAULT_AUTH_LOG} does not exist` }
+    return unread(`no auth log: ${DEFAULT_AUTH_LOG} does not exist and the journal could not be read (${read.reason})`, `set security.authLog to the file sshd and PAM log to; rsyslog writes ${DEFAULT_AUTH_LOG}`)
+  } catch (error) {
+    if (error instanceof StepFailure) return unread(error.message, error.hint ?? 'check security.authLog')
+    throw error
+  }
 }

@@ -3,6 +3,7 @@ import type Docker from 'dockerode'
 import type { ServiceConfig } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
+import type { LogLine } from '../logs/entries.js'
 
 /** The Docker engine through dockerode (loaded only by the commands that talk to Docker). */
 
@@ -93,13 +94,26 @@ export async function inspectContainer(docker: Docker, id: string): Promise<Cont
   }
 }
 
-/** Log lines since a time, stdout and stderr merged; the engine's multiplexed frames are unpacked. */
-export async function containerLogs(docker: Docker, id: string, sinceMs: number, tail = 2000): Promise<string[]> {
+/**
+ * Log lines since a time, stdout and stderr merged, each with the time the engine received it
+ * (so a traceback's lines have one too); the engine's multiplexed frames are unpacked.
+ */
+export async function containerLogs(docker: Docker, id: string, sinceMs: number, tail = 2000): Promise<LogLine[]> {
   const container = docker.getContainer(id)
   const info = await container.inspect()
-  const raw = (await container.logs({ stdout: true, stderr: true, follow: false, since: Math.floor((Date.now() - sinceMs) / 1000), tail, timestamps: false })) as unknown as Buffer
+  const raw = (await container.logs({ stdout: true, stderr: true, follow: false, since: Math.floor((Date.now() - sinceMs) / 1000), tail, timestamps: true })) as unknown as Buffer
   const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw)
-  return text.split(/\r?\n/).filter((line) => line.length > 0)
+  return text
+    .split(/\r?\n/)
+    .map(stampedLine)
+    .filter((line) => line.text.length > 0)
+}
+
+/** `2026-11-25T10:00:00.123456789Z text`, as the engine writes a line with timestamps on. */
+export function stampedLine(line: string): LogLine {
+  const space = line.indexOf(' ')
+  const at = space > 0 ? Date.parse(line.slice(0, space)) : NaN
+  return Number.isNaN(at) ? { text: line } : { text: line.slice(space + 1), at }
 }
 
 export function demultiplex(buffer: Buffer): string {

@@ -52,8 +52,9 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
   try {
     handle = await open(path, 'r')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new StepFailure(`log file ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new StepFailure(`log file ${path} does not exist`, 'check the service\'s logFile setting, and that the service writes there')
+    throw new StepFailure(`log file ${path} cannot be read (${code})`, code === 'EACCES' ? 'run as root, or as a user that may read it' : undefined)
   }
   try {
     const { size } = await handle.stat()

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode'
 import type { Config, ServiceConfig } from '../config/load.js'
 import { StepFailure } from '../errors.js'
+import { timedLines, withinWindow, type LogLine } from '../logs/entries.js'
 import { connectDocker, containerLogs, findContainer, inspectContainer, restartContainer, startContainer, stopContainer, type ContainerState } from './docker.js'
 import { processState, startProcess, stopProcess, tailFile } from './process.js'
 import { controlUnit, unitLogs, unitState } from './systemd.js'
@@ -127,8 +128,11 @@ export class ServiceRuntimes {
     return this.start(service)
   }
 
-  /** The service's log lines of the last `sinceMs`, oldest first. */
-  async logs(service: ServiceConfig, sinceMs: number): Promise<string[]> {
+  /**
+   * The service's log lines of the last `sinceMs`, oldest first. A log that cannot be read is a
+   * failure that says why, never an empty log.
+   */
+  async logs(service: ServiceConfig, sinceMs: number): Promise<LogLine[]> {
     if (service.runtime === 'docker') {
       const docker = await this.docker()
       const id = await findContainer(docker, service, this.config.docker.composeProject)
@@ -136,48 +140,7 @@ export class ServiceRuntimes {
       return containerLogs(docker, id, sinceMs)
     }
     if (service.runtime === 'systemd') return unitLogs(service, sinceMs, this.config.docker.timeoutMs)
-    if (!service.logFile) return []
-    return withinWindow(await tailFile(service.logFile), sinceMs)
+    if (!service.logFile) throw new StepFailure(`no log file is configured for ${service.name}`, `set services.${service.name}.logFile to the file its output goes to`)
+    return withinWindow(timedLines(await tailFile(service.logFile)), sinceMs)
   }
-}
-
-const LEADING_ISO = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)?/
-/** Redis: `1234:M 25 Nov 2026 18:53:44.906 * Ready to accept connections` */
-const REDIS_TIME = /^\d+:[A-Z] (\d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2})(?:\.\d+)?/
-
-/** When a log line says it was written: ISO prefix, JSON-lines field, or Redis's own format. */
-export function lineTime(line: string): number | undefined {
-  if (line.startsWith('{')) {
-    try {
-      const record = JSON.parse(line) as Record<string, unknown>
-      const value = record.timestamp ?? record.time ?? record.ts ?? record['@timestamp']
-      if (typeof value === 'string') return Date.parse(value) || undefined
-      if (typeof value === 'number') return value > 1e12 ? value : value * 1000
-    } catch {
-      // not JSON after all
-    }
-  }
-  const iso = LEADING_ISO.exec(line)
-  if (iso) {
-    const zone = iso[2] === 'UTC' || iso[2] === 'GMT' ? 'Z' : (iso[2] ?? '')
-    return Date.parse(`${iso[1]!.replace(' ', 'T')}${zone}`) || undefined
-  }
-  const redis = REDIS_TIME.exec(line)
-  if (redis) return Date.parse(redis[1]!) || undefined
-  return undefined
-}
-
-/** Keeps lines inside the window where they carry a timestamp; lines without one are kept. */
-export function withinWindow(lines: string[], sinceMs: number, now = Date.now()): string[] {
-  const from = now - sinceMs
-  return lines.filter((line) => {
-    const at = lineTime(line)
-    return at === undefined || at >= from
-  })
-}
-
-const ERROR_LINE = /\b(error|fatal|panic|critical|exception|traceback)\b/i
-
-export function errorLines(lines: string[]): string[] {
-  return lines.filter((line) => ERROR_LINE.test(line))
 }

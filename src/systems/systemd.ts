@@ -1,5 +1,7 @@
 import type { ServiceConfig } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
+import type { LogLine } from '../logs/entries.js'
+import { journalLine, journalLines } from './journal.js'
 
 /** systemd units through systemctl and journalctl (execa, argument arrays). */
 
@@ -51,10 +53,9 @@ export async function unitState(service: Pick<ServiceConfig, 'unit'>, timeoutMs:
   }
 }
 
-export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: number, timeoutMs: number, lines = 2000): Promise<string[]> {
-  const since = `@${Math.floor((Date.now() - sinceMs) / 1000)}`
-  const out = await run('journalctl', ['--unit', service.unit, '--since', since, '--lines', String(lines), '--no-pager', '--quiet', '--output', 'short-iso'], timeoutMs)
-  return out.split('\n').filter(Boolean)
+/** The unit's journal entries of the last `sinceMs`, each with its time. */
+export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: number, timeoutMs: number, lines = 2000): Promise<LogLine[]> {
+  return (await journalLines(['--unit', service.unit], { sinceMs, timeoutMs, lines })).map(journalLine)
 }
 
 /** systemctl start|stop|restart, bounded. */

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, composeLabels, dockerCli, pausePostgres, resumePostgres, runSleeperContainer, startAlertmanager, startHangingServer, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
+import { bed, composeLabels, dockerCli, pausePostgres, pgClientConfig, pgQuery, resumePostgres, runPostgresContainer, runSleeperContainer, startAlertmanager, startHangingServer, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { journalAnswers } from '../helpers/journal.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -19,6 +20,25 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ se
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address() as { port: number }
   return { server, url: `http://127.0.0.1:${address.port}` }
+}
+
+interface LogEntryData {
+  first: string
+  count: number
+  newestAt?: string
+  lines: string[]
+}
+type ServiceLogs = { service: string; read: true; errors: number; distinct: number; warnings: number; entries: LogEntryData[] } | { service: string; read: false; error: string; hint?: string }
+
+/** A unix socket file nobody listens on any more: what a crashed engine leaves behind. */
+async function deadSocket(): Promise<string> {
+  const path = join(tempDir('po-dead'), 'docker.sock')
+  const { execa } = await import('execa')
+  const child = execa(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('listening'))", path], { reject: false })
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))
+  child.kill('SIGKILL')
+  await child
+  return path
 }
 
 describe('probe-ops diagnose against the real test bed', () => {
@@ -40,7 +60,7 @@ describe('probe-ops diagnose against the real test bed', () => {
     names = { management: uniqueName('management'), web: uniqueName('web'), postgres: uniqueName('postgres'), redis: uniqueName('redis') }
     // The services' containers; postgres and redis are found through their compose labels only.
     containers.push(
-      await runSleeperContainer(docker, { name: names.management, logLines: ['INFO started', 'ERROR database pool exhausted', 'INFO ok'], errorLines: ['Traceback (most recent call last):'] }),
+      await runSleeperContainer(docker, { name: names.management, logLines: ['INFO started', 'ERROR database pool exhausted', 'INFO ok'], errorLines: ['FATAL cannot open /data/cache'] }),
       await runSleeperContainer(docker, { name: names.web, logLines: ['GET / 200'] }),
       await runSleeperContainer(docker, { name: uniqueName('pg'), labels: composeLabels(project, 'postgres'), logLines: ['LOG:  database system is ready'] }),
       await runSleeperContainer(docker, { name: names.redis, labels: composeLabels(project, 'redis') }),
@@ -108,9 +128,10 @@ describe('probe-ops diagnose against the real test bed', () => {
 
     const logs = step(report, 'logs')
     expect(logs.status).toBe('warning')
-    const perService = logs.data!.services as { service: string; count: number; newest: string[] }[]
-    expect(perService.find((s) => s.service === 'management')).toMatchObject({ count: 2, newest: expect.arrayContaining(['ERROR database pool exhausted']) })
-    expect(perService.find((s) => s.service === 'web')!.count).toBe(0)
+    expect(logs.summary).toBe('2 errors in the last 10m')
+    const perService = logs.data!.services as ServiceLogs[]
+    expect(perService.find((s) => s.service === 'management')).toMatchObject({ read: true, errors: 2, distinct: 2, entries: expect.arrayContaining([expect.objectContaining({ first: 'ERROR database pool exhausted', count: 1 })]) })
+    expect(perService.find((s) => s.service === 'web')).toMatchObject({ read: true, errors: 0 })
 
     const http = step(report, 'http').data!.endpoints as { service: string; status: number }[]
     expect(http.map((e) => [e.service, e.status])).toEqual([['management', 200], ['web', 200]])
@@ -226,6 +247,119 @@ describe('probe-ops diagnose against the real test bed', () => {
       for (const socket of sockets) socket.destroy()
       silent.close()
       await hungHttp.close()
+    }
+  })
+
+  it('counts errors by the log\'s own structure: JSON lines by their level, PostgreSQL entries with their statements, repeats as one', async () => {
+    const { docker } = bed()
+    const json = (level: string, module: string, message: string) => JSON.stringify({ timestamp: new Date().toISOString(), level, module, message })
+    const management = await runSleeperContainer(docker, {
+      name: uniqueName('management-json'),
+      logLines: [
+        json('INFO', 'uvicorn.error', 'Started server process [1]'),
+        json('INFO', 'uvicorn.error', 'Application startup complete.'),
+        json('INFO', 'uvicorn.access', '172.18.0.1:56844 - "GET /api/v1/errors HTTP/1.1" 200'),
+        json('ERROR', 'app.db', 'database pool exhausted (waited 30.0 s)'),
+        json('ERROR', 'app.db', 'database pool exhausted (waited 31.5 s)'),
+        json('WARNING', 'app.scheduler', 'task 381 is late; last error: timeout'),
+        json('ERROR', 'app.db', 'database pool exhausted (waited 30.2 s)'),
+        json('INFO', 'app.worker', 'worker stopping'),
+        'Traceback (most recent call last):',
+        '  File "/app/worker.py", line 3, in <module>',
+        '    main()',
+        'RuntimeError: worker crashed',
+      ],
+    })
+    containers.push(management)
+    // A real PostgreSQL logging every statement, and the statement of each error.
+    const postgres = await runPostgresContainer(docker, {
+      name: uniqueName('pg-logging'),
+      extraConf: { log_statement: "'all'", log_min_error_statement: "'error'", log_line_prefix: "'%m [%p] %q%u@%d '" },
+    })
+    containers.push(postgres)
+    const client = pgClientConfig(postgres.info)
+    await pgQuery(client, "SELECT 1 AS one,\n       'no error here' AS note")
+    for (let i = 0; i < 3; i++) await expect(pgQuery(client, 'SELECT *\n  FROM no_such_table\n WHERE error = 1')).rejects.toThrow(/no_such_table/)
+
+    const { path } = writeConfig({
+      ...settings,
+      diagnose: { errorLines: 20 },
+      services: { ...(settings.services as object), management: { container: management.name }, postgres: { container: postgres.name } },
+    })
+    const result = await runCli(['diagnose', '--config', path, '--json', '--only', 'logs', '--since', '10m'], env)
+    const logs = step(parseReport(result), 'logs')
+    const perService = logs.data!.services as ServiceLogs[]
+    const of = (name: string) => perService.find((s) => s.service === name) as Extract<ServiceLogs, { read: true }>
+
+    // management: the three pool errors are one entry, the traceback another; INFO lines of the
+    // uvicorn.error logger and a warning that mentions an error are not errors.
+    expect(of('management')).toMatchObject({ read: true, errors: 4, distinct: 2, warnings: 1 })
+    expect(of('management').entries).toEqual([
+      expect.objectContaining({ first: 'Traceback (most recent call last):', count: 1, lines: ['Traceback (most recent call last):', '  File "/app/worker.py", line 3, in <module>', '    main()', 'RuntimeError: worker crashed'] }),
+      expect.objectContaining({ first: expect.stringContaining('database pool exhausted (waited 30.2 s)'), count: 3, newestAt: expect.stringMatching(/^\d{4}-/) }),
+    ])
+
+    // postgres: one entry for the three failed statements, its STATEMENT and SQL lines with it; the
+    // logged statement whose text says "error" is no error. Any other error is PostgreSQL's own
+    // startup refusal (a connection tried while it started), a real FATAL.
+    const pg = of('postgres')
+    const missing = pg.entries.filter((e) => /ERROR: {2}relation "no_such_table" does not exist/.test(e.first))
+    expect(missing).toEqual([expect.objectContaining({ count: 3 })])
+    expect(missing[0]!.lines).toEqual([expect.stringMatching(/ERROR: {2}relation "no_such_table" does not exist at character \d+$/), expect.stringMatching(/ STATEMENT: {2}SELECT \*$/), '\t  FROM no_such_table', '\t WHERE error = 1'])
+    for (const other of pg.entries.filter((e) => !missing.includes(e))) expect(other.first).toMatch(/FATAL: {2}the database system is starting up/)
+    expect(pg.errors).toBe(pg.entries.reduce((sum, e) => sum + e.count, 0))
+    expect(JSON.stringify(pg.entries)).not.toContain('no error here')
+    expect(logs.summary).toBe(`${4 + pg.errors} errors in the last 10m`)
+  })
+
+  it('never reports "0 errors" from logs it could not read: Docker unreachable, a missing log file; only read sources count', async () => {
+    const socket = await deadSocket()
+    const dir = tempDir('po-logs')
+    const agentLog = join(dir, 'agent.log')
+    writeFileSync(agentLog, `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', message: 'probe upload failed' })}\n${JSON.stringify({ timestamp: new Date().toISOString(), level: 'INFO', module: 'uvicorn.error', message: 'Started server process' })}\n`)
+    const { path } = writeConfig({
+      ...settings,
+      services: {
+        ...(settings.services as object),
+        agent: { runtime: 'process', pidFile: join(dir, 'agent.pid'), logFile: agentLog },
+        worker: { runtime: 'process', pidFile: join(dir, 'worker.pid'), logFile: join(dir, 'missing', 'worker.log') },
+      },
+    })
+    const result = await runCli(['diagnose', '--config', path, '--json', '--only', 'logs', '--since', '10m'], { ...env, DOCKER_HOST: `unix://${socket}` })
+    expect(result.exitCode).toBe(0)
+    const logs = step(parseReport(result), 'logs')
+    expect(logs.status).toBe('warning')
+    expect(logs.summary).toBe('1 error in the last 10m in the logs of agent; not read: management, web, postgres, redis, worker')
+    const perService = logs.data!.services as ServiceLogs[]
+    expect(perService.map((s) => [s.service, s.read])).toEqual([['management', false], ['web', false], ['postgres', false], ['redis', false], ['agent', true], ['worker', false]])
+    expect(perService.find((s) => s.service === 'management')).toMatchObject({ error: `the Docker engine refused the connection at unix://${socket}` })
+    const problems = logs.data!.problems as { message: string; next: string }[]
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ message: `logs of management, web, postgres, redis not read: the Docker engine refused the connection at unix://${socket}` }),
+        expect.objectContaining({ message: `logs of worker not read: log file ${join(dir, 'missing', 'worker.log')} does not exist` }),
+      ]),
+    )
+    expect(logs.error!.message).toMatch(/^logs of management, web, postgres, redis not read/)
+
+    // With nothing readable at all, the step says so and counts nothing.
+    const none = writeConfig(settings)
+    const unread = step(parseReport(await runCli(['diagnose', '--config', none.path, '--json', '--only', 'logs'], { ...env, DOCKER_HOST: `unix://${socket}` })), 'logs')
+    expect(unread).toMatchObject({ status: 'warning', summary: 'no service log read (management, web, postgres, redis)' })
+    expect(JSON.stringify(unread)).not.toMatch(/\b0 error/)
+  })
+
+  it('says a unit\'s journal was not read when journalctl finds no journal, and counts it only when it answered', async () => {
+    const journal = await journalAnswers()
+    const { path } = writeConfig({ ...settings, services: { ...(settings.services as object), agent: { runtime: 'systemd', unit: 'probe-ops-test-absent.service' } } })
+    const logs = step(parseReport(await runCli(['diagnose', '--config', path, '--json', '--only', 'logs', '--since', '10m'], env)), 'logs')
+    const agent = (logs.data!.services as ServiceLogs[]).find((s) => s.service === 'agent')
+    if (journal.answers) {
+      expect(agent).toMatchObject({ read: true, errors: 0 })
+    } else {
+      expect(agent).toMatchObject({ read: false, error: journal.why })
+      expect(logs.summary).toMatch(/; not read: agent$/)
+      expect(logs.data!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ message: `logs of agent not read: ${journal.why}` })]))
     }
   })
 

@@ -1,5 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { appendFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +8,7 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import { bed, bedEnv, dockerCli, runCommandContainer, startHangingServer, startPostgres, startRedis, uniqueName, type HangingServer, type PostgresServer, type RedisServer, type RunningContainer } from '../bed/index.js'
 import { pki, startTlsServer, writeFile, type TlsServer } from '../helpers/certificates.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { journalAnswers } from '../helpers/journal.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -78,11 +79,44 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       ['failed-logins:user:root', 'medium'],
     ])
 
-    // Without an auth log (and without a journal) the step says so instead of passing.
-    const missing = writeConfig(isolated(dir))
-    const none = step(parseReport(await runCli(['security-check', '--config', missing.path, '--only', 'failed-logins', '--json'])), 'failed-logins')
-    if (none.status === 'skipped') expect(none.summary).toMatch(/no auth log: .*auth\.log does not exist and there is no systemd journal/)
-    else expect(none.data!.source).toBe('journald')
+    expect(logins.summary).toBe(`14 failed logins in 24 h in ${authLog} (threshold 10)`)
+  })
+
+  it('never says "0 failed logins" from a configured auth log that does not exist: a warning names it, and nothing else is read instead', async () => {
+    const missing = join(dir, 'empty', 'auth.log')
+    const { path } = writeConfig(isolated(dir, { security: { authLog: missing } }))
+    const result = await runCli(['security-check', '--config', path, '--only', 'failed-logins', '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    const logins = step(report, 'failed-logins')
+    expect(result.exitCode).toBe(0)
+    expect(logins).toMatchObject({ status: 'warning', summary: `not counted: the auth log ${missing} does not exist`, data: { read: false, source: null } })
+    expect(findings(logins)).toEqual([expect.objectContaining({ id: 'failed-logins:not-read', severity: 'medium', message: `the auth log ${missing} does not exist: failed logins not counted` })])
+    // Nothing else was read in its place, and nothing reads as a count.
+    expect(JSON.stringify(logins)).not.toMatch(/\b0 failed logins|"source":"journald"/)
+    const text = await runCli(['security-check', '--config', path, '--only', 'failed-logins'])
+    expect(text.stdout).toContain(`the auth log ${missing} does not exist`)
+    expect(text.stdout).not.toMatch(/\b0 failed logins/)
+  })
+
+  it('reads journald only when told to or when the default file is absent, and only from a journal that answered', async () => {
+    const journal = await journalAnswers()
+    const configured = step(parseReport(await runCli(['security-check', '--config', writeConfig(isolated(dir, { security: { authLog: 'journald' } })).path, '--only', 'failed-logins', '--json'])), 'failed-logins')
+    if (journal.answers) {
+      expect(configured).toMatchObject({ data: { read: true, source: 'journald' }, summary: expect.stringMatching(/ failed logins in 24 h in journald /) })
+    } else {
+      expect(configured).toMatchObject({ status: 'warning', data: { read: false }, summary: `not counted: the journal could not be read: ${journal.why}` })
+    }
+
+    // The default setting: Debian's file, else Red Hat's, else the journal when it answers; else a warning naming them.
+    const byDefault = step(parseReport(await runCli(['security-check', '--config', writeConfig(isolated(dir, { security: { authLog: '/var/log/auth.log' } })).path, '--only', 'failed-logins', '--json'])), 'failed-logins')
+    const file = ['/var/log/auth.log', '/var/log/secure'].find((f) => existsSync(f))
+    if (file) expect(byDefault.data).toMatchObject({ read: true, source: file })
+    else if (journal.answers) expect(byDefault.data).toMatchObject({ read: true, source: 'journald', note: '/var/log/auth.log does not exist' })
+    else {
+      expect(byDefault).toMatchObject({ status: 'warning', summary: `not counted: no auth log: /var/log/auth.log does not exist and the journal could not be read (${journal.why})` })
+      expect(byDefault.summary).not.toMatch(/\b0 failed logins/)
+    }
   })
 
   it('flags the sockets this test opens beyond loopback, with their process, against the allow-list', async () => {

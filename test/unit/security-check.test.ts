@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseConfigText, resolveConfig, type Config } from '../../src/config/load.js'
-import { failedLoginFindings, parseAuthLines, summarize } from '../../src/jobs/security-check/failed-logins.js'
+import { parseAuthLines } from '../../src/jobs/security-check/auth-attempts.js'
+import { failedLoginFindings, summarize } from '../../src/jobs/security-check/failed-logins.js'
 import { openPortFindings } from '../../src/jobs/security-check/open-ports.js'
 import { updateFindings } from '../../src/jobs/security-check/security-updates.js'
 import { containerFindings, hbaFindings } from '../../src/jobs/security-check/services.js'
@@ -64,6 +67,50 @@ describe('failed logins', () => {
     expect(new Date(event!.at).getFullYear()).toBe(2026)
     const [old] = parseAuthLines(['Dec 31 23:00:00 h sshd[1]: Failed password for x from 192.0.2.9 port 1 ssh2'], new Date(2027, 5, 1))
     expect(new Date(old!.at).getFullYear()).toBe(2026)
+  })
+})
+
+describe('failed logins in real auth log formats: each attempt once', () => {
+  const corpus = (name: string) => readFileSync(join(import.meta.dirname, '../fixtures/auth', name), 'utf8').split('\n').filter(Boolean)
+  const day = 24 * 3_600_000
+
+  it('Debian sshd with pam_unix: PAM and sshd lines of one attempt are one failure, pids reused later are new sessions', () => {
+    const now = new Date(2026, 10, 25, 12, 0, 0)
+    const summary = summarize(parseAuthLines(corpus('debian-sshd.log'), now), now.getTime() - day, 5)
+    // root 3 (3 Failed, PAM 1 + 2 more), admin 2 (Invalid user, 2 Failed, PAM 1 + 1 more), oracle 1 (key-only),
+    // ubuntu 6 (1 + "message repeated 5 times"), deploy 1 (keyboard-interactive: PAM, error: PAM, Failed),
+    // test 1 (sshd[4101] again three hours later: a new connection).
+    expect(summary.byUser).toEqual({ root: 3, admin: 2, oracle: 1, ubuntu: 6, deploy: 1, test: 1 })
+    expect(summary.bySource).toEqual({ '203.0.113.5': 5, '198.51.100.7': 7, '192.0.2.44': 1, '192.0.2.99': 1 })
+    expect(summary.total).toBe(14)
+    expect(summary.acceptedAfterFailures).toMatchObject([{ user: 'root', source: '203.0.113.5', failuresBefore: 5 }])
+  })
+
+  it('su, sudo and login: every PAM failure counts, a brute force on su is seen, the summary lines of the same attempts are not counted again', () => {
+    const now = new Date(2026, 10, 25, 12, 0, 0)
+    const events = parseAuthLines(corpus('debian-su-sudo-login.log'), now)
+    const summary = summarize(events, now.getTime() - day, 5)
+    // su: 5 runs by www-data (pam_unix + FAILED SU each), 1 by bob through pam_sss (FAILED SU alone);
+    // sudo: 3 wrong passwords (first PAM line, "PAM 2 more", "3 incorrect password attempts"), then 1 more before a success;
+    // login: 3 tries on tty1 (FAILED LOGIN (1..3), PAM 1 + 2 more); pkexec: 1.
+    expect(summary.byUser).toEqual({ root: 6, alice: 5, operator: 3 })
+    expect(summary.bySource).toEqual({ local: 14 })
+    expect(summary.total).toBe(14)
+    expect(events.filter((e) => e.service === 'su').map((e) => e.count)).toEqual([1, 1, 1, 1, 1, 1])
+    expect(events.filter((e) => e.service === 'login').map((e) => [e.user, e.count])).toEqual([['operator', 3]])
+    expect(failedLoginFindings(summary, 5, 24).map((f) => f.id)).toEqual(expect.arrayContaining(['failed-logins:user:root', 'failed-logins:source:local']))
+  })
+
+  it('journald (journalctl -o short-iso): the same attempts with pids everywhere, sshd-session too', () => {
+    const now = new Date('2026-11-25T12:00:00Z')
+    const events = parseAuthLines(corpus('journald-short-iso.log'), now)
+    expect(events.map((e) => [e.service, e.user, e.source, e.count])).toEqual([
+      ['sshd', 'root', '203.0.113.77', 2],
+      ['sudo', 'alice', 'local', 3],
+      ['su', 'root', 'local', 1],
+      ['sshd', 'guest', '198.51.100.20', 1],
+    ])
+    expect(events[0]!.at).toBe(Date.parse('2026-11-25T10:00:07Z'))
   })
 })
 

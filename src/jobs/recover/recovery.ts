@@ -5,7 +5,8 @@ import { sleep } from '../../lib/time.js'
 import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
 import { syncAlerts } from '../../systems/alert-sync.js'
 import { checkReadiness } from '../../systems/readiness.js'
-import { errorLines, type ServiceRuntimes, type ServiceStatus } from '../../systems/services.js'
+import { summarizeLines } from '../../logs/errors.js'
+import type { ServiceRuntimes, ServiceStatus } from '../../systems/services.js'
 import { silenceService, liftSilences } from './silences.js'
 import { Timeline } from './timeline.js'
 
@@ -50,7 +51,7 @@ async function waitReady(service: ServiceConfig, context: RecoverContext, deadli
 
 async function logTail(service: ServiceConfig, runtimes: ServiceRuntimes): Promise<string[]> {
   try {
-    return (await runtimes.logs(service, 15 * 60_000)).slice(-LOG_TAIL)
+    return (await runtimes.logs(service, 15 * 60_000)).slice(-LOG_TAIL).map((line) => line.text)
   } catch (error) {
     return [`(logs not read: ${describeError(error)})`]
   }
@@ -99,10 +100,11 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
   }
   const [before, recentErrors] = await Promise.all([
     checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running),
-    status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => errorLines(lines).length, () => 0) : Promise.resolve(0),
+    // Logs that could not be read are said so, never counted as no errors.
+    status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => summarizeLines(lines).errors, () => undefined) : Promise.resolve(0),
   ])
   data.before = { state: status.state, running: status.running, restarts: status.restarts, ready: before.ready, readiness: before.detail, recentErrors }
-  timeline.add('look', `${describeState(status, before)}; ${recentErrors} error lines in the last 15 min`)
+  timeline.add('look', `${describeState(status, before)}; ${recentErrors === undefined ? 'its logs could not be read' : `${recentErrors} errors in its logs of the last 15 min`}`)
 
   // "Running" says nothing of a container that restarts every few seconds.
   const looping = status.runtime === 'docker' && (status.restarts ?? 0) >= LOOP_RESTARTS && (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S && (!before.ready || service.readiness === 'running')

@@ -1,101 +1,16 @@
 import { findingsOutcome, type Finding } from '../../report/findings.js'
 import type { Step } from '../../report/runner.js'
 import { readAuthLog } from '../../systems/auth-log.js'
+import { parseAuthLines, type AuthEvent } from './auth-attempts.js'
 import type { SecurityContext } from './context.js'
 
 /**
  * Authentication failures in the auth log over a window, counted in all, by user and by source
  * address, against a threshold; a success from an address that failed that often is worse.
  * The guide greps "authentication failure", which counts an SSH password failure twice (PAM and
- * sshd) and misses scanners that try invalid users against key-only servers.
+ * sshd) and misses scanners that try invalid users against key-only servers; each attempt is
+ * counted once here (auth-attempts.ts).
  */
-
-export interface AuthEvent {
-  at: number
-  kind: 'failure' | 'accepted'
-  user: string
-  /** The remote address, or "local" (sudo, su, a console login). */
-  source: string
-  service: string
-  count: number
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-/** rsyslog's high-precision format and journalctl -o short-iso: 2026-11-25T03:00:01.123456+00:00 host prog[pid]: msg */
-const ISO_LINE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?\s+\S+\s+(.*)$/
-/** Traditional syslog: Nov 25 03:00:01 host prog[pid]: msg (local time, no year) */
-const SYSLOG_LINE = /^([A-Z][a-z]{2})\s+(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\s+\S+\s+(.*)$/
-const PROGRAM = /^([\w.@/-]+?)(?:\[(\d+)\])?:\s(.*)$/
-
-function lineTime(line: string, now: Date): { at: number; rest: string } | undefined {
-  const iso = ISO_LINE.exec(line)
-  if (iso) {
-    const zone = iso[2] ? (iso[2] === 'Z' ? 'Z' : iso[2].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')) : ''
-    const at = Date.parse(`${iso[1]}${zone}`)
-    return Number.isNaN(at) ? undefined : { at, rest: iso[3]! }
-  }
-  const sys = SYSLOG_LINE.exec(line)
-  if (!sys) return undefined
-  const month = MONTHS.indexOf(sys[1]!)
-  if (month < 0) return undefined
-  let date = new Date(now.getFullYear(), month, Number(sys[2]), Number(sys[3]), Number(sys[4]), Number(sys[5]))
-  // No year in the line: a date ahead of now is last year's.
-  if (date.getTime() > now.getTime() + 86_400_000) date = new Date(now.getFullYear() - 1, month, Number(sys[2]), Number(sys[3]), Number(sys[4]), Number(sys[5]))
-  return { at: date.getTime(), rest: sys[6]! }
-}
-
-const FAILED = /^(?:message repeated (\d+) times: \[ )?Failed (?:password|publickey|keyboard-interactive\/pam|none|hostbased) for (invalid user )?(.*?) from (\S+) port \d+/
-const INVALID_USER = /^Invalid user (.*?) from (\S+)(?: port \d+)?\s*$/
-const ACCEPTED = /^Accepted \S+ for (.*?) from (\S+) port \d+/
-const PAM_FAILURE = /pam_unix\(([^:)]+):auth\): authentication failure;(.*)$/
-
-function pamField(fields: string, name: string): string {
-  return new RegExp(`(?:^|\\s)${name}=(\\S*)`).exec(fields)?.[1] ?? ''
-}
-
-/**
- * Authentication events of auth log lines (syslog or journal format). An SSH failure counts once
- * (sshd's line; its PAM twin is skipped); an "Invalid user" line counts only when that sshd
- * process logged no failure of its own (key-only servers), so a password guess is not counted
- * twice either.
- */
-export function parseAuthLines(lines: string[], now: Date): AuthEvent[] {
-  const events: AuthEvent[] = []
-  const invalid = new Map<string, AuthEvent>()
-  const sshdFailed = new Set<string>()
-  for (const line of lines) {
-    const timed = lineTime(line, now)
-    if (!timed) continue
-    const program = PROGRAM.exec(timed.rest)
-    if (!program) continue
-    const [, name, pid, message] = program as unknown as [string, string, string | undefined, string]
-    const service = name.split('/').at(-1)!
-    if (service === 'sshd' || service.startsWith('sshd')) {
-      const failed = FAILED.exec(message)
-      if (failed) {
-        events.push({ at: timed.at, kind: 'failure', user: failed[3] || '(none)', source: failed[4]!, service: 'sshd', count: Number(failed[1] ?? 1) })
-        sshdFailed.add(`${pid}`)
-        continue
-      }
-      const bad = INVALID_USER.exec(message)
-      if (bad) {
-        invalid.set(`${pid} ${invalid.size}`, { at: timed.at, kind: 'failure', user: bad[1] || '(none)', source: bad[2]!, service: 'sshd', count: 1 })
-        continue
-      }
-      const accepted = ACCEPTED.exec(message)
-      if (accepted) events.push({ at: timed.at, kind: 'accepted', user: accepted[1]!, source: accepted[2]!, service: 'sshd', count: 1 })
-      continue
-    }
-    const pam = PAM_FAILURE.exec(message)
-    if (pam && !pam[1]!.startsWith('sshd')) {
-      const fields = pam[2]!
-      const user = pamField(fields, 'user') || pamField(fields, 'ruser') || pamField(fields, 'logname') || '(unknown)'
-      events.push({ at: timed.at, kind: 'failure', user, source: pamField(fields, 'rhost') || 'local', service: pam[1]!, count: 1 })
-    }
-  }
-  for (const [key, event] of invalid) if (!sshdFailed.has(key.split(' ')[0]!)) events.push(event)
-  return events.sort((a, b) => a.at - b.at)
-}
 
 export interface FailedLoginSummary {
   total: number
@@ -152,7 +67,11 @@ export const failedLoginsStep: Step<SecurityContext> = {
   async run({ config, now }, run) {
     const { authLog, windowMs, failedLoginThreshold: threshold } = config.security
     const log = await readAuthLog(authLog, windowMs, { timeoutMs: config.security.checkTimeoutMs, signal: run.signal })
-    if (!log) return { status: 'skipped', summary: `no auth log: ${authLog === 'journald' ? 'no systemd journal here' : `${authLog} does not exist and there is no systemd journal`}` }
+    if (!log.read) {
+      // Nothing read is no count at all, never "0 failed logins".
+      const unread: Finding = { id: 'failed-logins:not-read', severity: 'medium', message: `${log.reason}: failed logins not counted`, fix: log.hint }
+      return findingsOutcome(`not counted: ${log.reason}`, [unread], { source: null, read: false, reason: log.reason })
+    }
     const from = now.getTime() - windowMs
     const events = parseAuthLines(log.lines, now)
     const summary = summarize(events, from, threshold)
@@ -161,6 +80,8 @@ export const failedLoginsStep: Step<SecurityContext> = {
     const firstAt = events[0]?.at
     const data = {
       source: log.source,
+      read: true,
+      ...(log.note ? { note: log.note } : {}),
       windowHours,
       threshold,
       total: summary.total,
@@ -170,11 +91,12 @@ export const failedLoginsStep: Step<SecurityContext> = {
       ...(log.truncated ? { truncated: true } : {}),
     }
     const details = [
+      ...(log.note ? [`${log.note}: read ${log.source}`] : []),
       `${log.source}: ${summary.total} failed logins in the last ${windowHours} h from ${Object.keys(summary.bySource).length} sources`,
       ...Object.entries(top(summary.bySource, 5)).map(([s, n]) => `from ${s}: ${n}`),
       ...Object.entries(top(summary.byUser, 5)).map(([u, n]) => `user ${u}: ${n}`),
     ]
     if (log.truncated && firstAt !== undefined && firstAt > from) details.push(`only the last 64 MiB of ${log.source} were read (from ${new Date(firstAt).toISOString()})`)
-    return findingsOutcome(`${summary.total} failed logins in ${windowHours} h (threshold ${threshold})`, findings, data, details)
+    return findingsOutcome(`${summary.total} failed logins in ${windowHours} h in ${log.source} (threshold ${threshold})`, findings, data, details)
   },
 }
