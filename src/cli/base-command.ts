@@ -1,5 +1,6 @@
 import { Command } from '@oclif/core'
 import { LockHeldError, OperationFailure, UsageError, describeError } from '../errors.js'
+import { writeStandardOutput } from './output.js'
 
 /**
  * The base of every probe-ops command: whatever a command throws ends as one line on stderr
@@ -7,6 +8,11 @@ import { LockHeldError, OperationFailure, UsageError, describeError } from '../e
  * a held lock 3, a failed operation 1; anything else is our bug, said as such.
  */
 export abstract class ProbeOpsCommand extends Command {
+  /** Writes to stdout; false when it could not be written (said on stderr). */
+  protected async print(text: string): Promise<boolean> {
+    return writeStandardOutput(text)
+  }
+
   protected override async catch(thrown: Error & { oclif?: { exit?: number } }): Promise<unknown> {
     const error: Error = thrown
     if (error instanceof UsageError) return this.fail(2, error.message, error.hint)

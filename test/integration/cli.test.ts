@@ -1,8 +1,32 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
+
+const BIN = resolve(import.meta.dirname, '../../bin/run.js')
+const noServices = { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }
+
+/**
+ * Runs the CLI with stdout on `stdout` (an open file), or on a pipe whose reader has gone before
+ * anything was written ('closed'): every write then meets EPIPE.
+ */
+async function runWithStdout(args: string[], stdout: number | 'closed', cwd: string): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', stdout === 'closed' ? 'pipe' : stdout, 'pipe'], cwd })
+  if (stdout === 'closed') child.stdout!.destroy()
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once('close', (...outcome) => r(outcome)))
+  return { code, signal, stderr }
+}
+
+/** No Node stack trace anywhere in the output. */
+function expectNoStack(text: string) {
+  expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/)
+}
 
 /** Bad usage answers with one line (and a hint), exit 2, and never a stack trace. */
 function expectUsageError(result: { exitCode: number; stdout: string; stderr: string }, pattern: RegExp) {
@@ -24,9 +48,6 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('loads no heavy library for --version, help or config commands', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { execa } = await import('execa')
-    const { resolve } = await import('node:path')
     const root = resolve(import.meta.dirname, '../..')
     for (const args of [['--version'], ['config', 'show'], ['diagnose', '--help']]) {
       const trace = join(tempDir('po-trace'), 'imports.txt')
@@ -39,9 +60,6 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('loads only the chosen steps\' code for a job run, and no chalk for --json', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { execa } = await import('execa')
-    const { resolve } = await import('node:path')
     const root = resolve(import.meta.dirname, '../..')
     const dir = tempDir('po-trace-job')
     const { path } = writeConfig({ cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }], temp: [] } })
@@ -117,7 +135,44 @@ describe('the CLI as a user runs it', () => {
     expect(report.command).toBe('diagnose')
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
     expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
-    const { readFileSync } = await import('node:fs')
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+  })
+
+  it('exits 1 when the report file it was asked for cannot be written, and still prints the report', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    writeFileSync(join(dir, 'a-file'), '')
+    const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--json', '--report-file', join(dir, 'a-file', 'report.json')])
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toMatch(/probe-ops: could not write the report file .*a-file\/report\.json: .*(not a directory|ENOTDIR)/)
+    expectNoStack(result.stderr)
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(report.status).not.toBe('failed')
+  })
+
+  it('says in one line that stdout cannot be written (a full disk), exit 1, and still logs the run', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path], ['--version'], ['diagnose', '--help']]) {
+      // stdout is /dev/full itself, as with `> /dev/full`: every write fails with ENOSPC.
+      const full = openSync('/dev/full', 'w')
+      const result = await runWithStdout(args, full, dir).finally(() => closeSync(full))
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(1)
+      expect(result.stderr.match(/cannot write to standard output/g), `${args.join(' ')}: ${result.stderr}`).toHaveLength(1)
+      expect(result.stderr).toMatch(/probe-ops: cannot write to standard output: ENOSPC/)
+      expectNoStack(result.stderr)
+    }
+    expect(readFileSync(join(dir, 'maintenance.log'), 'utf8')).toMatch(/"job":"diagnose"/)
+  })
+
+  it('ends quietly with its own exit code when the reader of stdout goes away (EPIPE)', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path]]) {
+      rmSync(join(dir, 'maintenance.log'), { force: true })
+      const { code, signal, stderr } = await runWithStdout(args, 'closed', dir)
+      expect({ code, signal }, `${args.join(' ')}: ${stderr}`).toEqual({ code: 0, signal: null })
+      expect(stderr).not.toMatch(/EPIPE|cannot write|internal error/)
+      expectNoStack(stderr)
+      if (args[0] === 'diagnose') expect(existsSync(join(dir, 'maintenance.log')), 'the run is logged').toBe(true)
+    }
   })
 })

@@ -15,6 +15,6 @@ export default class ConfigShow extends ProbeOpsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(ConfigShow)
     const shown = describeConfig(loadConfig(flags.config))
-    process.stdout.write(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
+    await this.print(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
   }
 }

@@ -13,6 +13,6 @@ export default class ConfigValidate extends ProbeOpsCommand {
     const { flags } = await this.parse(ConfigValidate)
     const config = loadConfig(flags.config)
     const file = findConfigFile(flags.config)
-    process.stdout.write(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
+    await this.print(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
   }
 }
