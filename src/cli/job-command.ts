@@ -1,5 +1,5 @@
 import { Flags, type Interfaces } from '@oclif/core'
-import { loadConfig, type Config } from '../config/load.js'
+import type { Config } from '../config/load.js'
 import { describeError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
@@ -9,6 +9,7 @@ import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { runJob, selectSteps, type Job } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
+import { toJson } from './output.js'
 import { createProgress } from './progress.js'
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
@@ -52,7 +53,7 @@ export interface JobPlan<Context> {
  */
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
-    const config = loadConfig(flags.config)
+    const config = this.loadConfiguration(flags.config)
     const planned = await plan(config)
     const only = flags.only ? list(flags.only) : []
     const skip = flags.skip ? list(flags.skip) : []
@@ -102,7 +103,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
    * were delivered is the result; the log, metrics and history that cannot be written are warnings.
    */
   private async publish(report: Report, config: Config, flags: JobFlagValues): Promise<boolean> {
-    const json = `${JSON.stringify(report, null, 2)}\n`
+    const json = toJson(report)
     let delivered: boolean
     if (flags.json) delivered = await this.print(json)
     else {

@@ -38,3 +38,14 @@ export function writeStandardOutput(text: string): Promise<boolean> {
     })
   })
 }
+
+/** A document as probe-ops prints it on stdout and into report files. */
+export function toJson(document: unknown): string {
+  return `${JSON.stringify(document, null, 2)}\n`
+}
+
+/** Whether --json was asked for, read from argv: also when parsing the flags is what failed. */
+export function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json')
+}

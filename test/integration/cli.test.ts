@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
-import { expectValidReport } from '../helpers/report-schema.js'
+import { expectErrorDocument, expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
 const BIN = resolve(import.meta.dirname, '../../bin/run.js')
@@ -136,6 +136,77 @@ describe('the CLI as a user runs it', () => {
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
     expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+  })
+
+  it('prints one JSON document under --json on every exit: the report (0, 1), an error document (2, 3, 1 with no report)', async () => {
+    const { path, dir } = writeConfig({ services: noServices, backup: { dir: join(tempDir('po-json-backups'), 'backups') } })
+
+    // 0 and 1: the report, for a job and for a job that lists.
+    const ok = await runCli(['diagnose', '--config', path, '--only', 'host', '--json'])
+    expect(ok.exitCode, ok.stderr).toBe(0)
+    expectValidReport(parseReport(ok))
+    const listed = await runCli(['backup', 'list', '--config', path, '--json'])
+    expect(listed.exitCode, listed.stderr).toBe(0)
+    expectValidReport(parseReport(listed))
+    const failed = await runCli(['backup', 'database', '--config', writeConfig({ services: noServices, backup: { dir: '/proc/probe-ops-no-such/backups' } }).path, '--json'])
+    expect(failed.exitCode).toBe(1)
+    expectValidReport(parseReport(failed))
+
+    // 2: bad usage or configuration, before any job ran; stderr keeps its one line.
+    const unknownStep = await runCli(['diagnose', '--config', path, '--json', '--only', 'nope'])
+    expect(unknownStep.stderr).toMatch(/probe-ops: unknown step "nope" for diagnose\n/)
+    expect(expectErrorDocument(unknownStep.stdout, 2, 'unknown-step')).toMatchObject({
+      command: 'diagnose',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      error: { message: 'unknown step "nope" for diagnose', hint: expect.stringContaining('steps are: host, services') },
+    })
+    const missingConfig = await runCli(['maintain', 'daily', '--json', '--config', join(dir, 'missing.yaml')])
+    expect(missingConfig.exitCode).toBe(2)
+    expect(expectErrorDocument(missingConfig.stdout, 2, 'bad-config')).toMatchObject({ command: 'maintain daily', error: { message: expect.stringContaining('missing.yaml does not exist') } })
+    const badConfig = join(dir, 'bad.yaml')
+    writeFileSync(badConfig, 'disk:\n  warningPercent: lots\n')
+    expectErrorDocument((await runCli(['config', 'show', '--json', '--config', badConfig])).stdout, 2, 'bad-config')
+    expectErrorDocument((await runCli(['backup', 'list', '--json', '--config', badConfig])).stdout, 2, 'bad-config')
+    expectErrorDocument((await runCli(['recover', 'mysql', '--config', path, '--json'])).stdout, 2, 'unknown-service')
+    expectErrorDocument((await runCli(['restore', 'latest', '--config', path, '--json'])).stdout, 2, 'usage')
+    // oclif's own parsing errors (an unknown flag, a bad option, a flag that the command does not take) and an unknown command.
+    const unknownFlag = await runCli(['diagnose', '--json', '--frobnicate'])
+    expect(unknownFlag.stderr).toMatch(/Nonexistent flag: --frobnicate/)
+    expect(expectErrorDocument(unknownFlag.stdout, 2, 'usage').error.message).toBe('Nonexistent flag: --frobnicate')
+    expectErrorDocument((await runCli(['maintain', 'daily', '--json', '--fail-on', 'sometimes'])).stdout, 2, 'usage')
+    expectErrorDocument((await runCli(['config', 'validate', '--json'])).stdout, 2, 'usage')
+    const unknownCommand = await runCli(['maintain', 'dayly', '--json'])
+    expect(unknownCommand.exitCode).toBe(2)
+    expect(unknownCommand.stderr).toMatch(/command maintain dayly not found/)
+    expect(expectErrorDocument(unknownCommand.stdout, 2, 'unknown-command').command).toBe('maintain dayly')
+    // Without --json, nothing on stdout.
+    expect((await runCli(['maintain', 'dayly'])).stdout).toBe('')
+    // The host is the configuration's once it is loaded.
+    const named = writeConfig({ host: 'probe-07', services: noServices })
+    expect(expectErrorDocument((await runCli(['diagnose', '--config', named.path, '--json', '--skip', 'nope'])).stdout, 2, 'unknown-step').host).toBe('probe-07')
+
+    // 3: another run holds the lock.
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((r) => holder.once('spawn', r))
+    try {
+      mkdirSync(join(dir, 'lock'), { recursive: true })
+      writeFileSync(join(dir, 'lock/maintain-daily.lock'), JSON.stringify({ pid: holder.pid, command: 'maintain daily', since: new Date().toISOString() }))
+      const held = await runCli(['maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json'])
+      expect(held.exitCode).toBe(3)
+      expect(held.stderr).toMatch(/maintain daily is already running/)
+      expect(expectErrorDocument(held.stdout, 3, 'lock-held').error).toMatchObject({ message: expect.stringContaining(`process ${holder.pid}`), hint: expect.stringContaining('--wait-lock') })
+    } finally {
+      holder.kill('SIGKILL')
+    }
+
+    // 1 with no report: an operation that failed before the job could start.
+    const backups = join(tempDir('po-json-note'), 'backups')
+    mkdirSync(backups)
+    writeFileSync(join(backups, '.restore-stopped-services.json'), 'not a note')
+    const noted = await runCli(['restore', 'latest', '--yes', '--json', '--config', writeConfig({ services: noServices, backup: { dir: backups } }).path])
+    expect(noted.exitCode).toBe(1)
+    expect(noted.stderr).toMatch(/is not a note probe-ops wrote/)
+    expectErrorDocument(noted.stdout, 1, 'operation-failed')
   })
 
   it('exits 1 when the report file it was asked for cannot be written, and still prints the report', async () => {
