@@ -138,10 +138,8 @@ describe('the CLI as a user runs it', () => {
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
   })
 
-  it('prints one JSON document under --json on every exit: the report (0, 1), an error document (2, 3, 1 with no report)', async () => {
-    const { path, dir } = writeConfig({ services: noServices, backup: { dir: join(tempDir('po-json-backups'), 'backups') } })
-
-    // 0 and 1: the report, for a job and for a job that lists.
+  it('prints one JSON document under --json on every exit: the report of a job that ran (0, 1)', async () => {
+    const { path } = writeConfig({ services: noServices, backup: { dir: join(tempDir('po-json-backups'), 'backups') } })
     const ok = await runCli(['diagnose', '--config', path, '--only', 'host', '--json'])
     expect(ok.exitCode, ok.stderr).toBe(0)
     expectValidReport(parseReport(ok))
@@ -151,8 +149,10 @@ describe('the CLI as a user runs it', () => {
     const failed = await runCli(['backup', 'database', '--config', writeConfig({ services: noServices, backup: { dir: '/proc/probe-ops-no-such/backups' } }).path, '--json'])
     expect(failed.exitCode).toBe(1)
     expectValidReport(parseReport(failed))
+  })
 
-    // 2: bad usage or configuration, before any job ran; stderr keeps its one line.
+  it('prints an error document under --json when bad usage or configuration stops the run (2); stderr keeps its one line', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
     const unknownStep = await runCli(['diagnose', '--config', path, '--json', '--only', 'nope'])
     expect(unknownStep.stderr).toMatch(/probe-ops: unknown step "nope" for diagnose\n/)
     expect(expectErrorDocument(unknownStep.stdout, 2, 'unknown-step')).toMatchObject({
@@ -184,8 +184,10 @@ describe('the CLI as a user runs it', () => {
     // The host is the configuration's once it is loaded.
     const named = writeConfig({ host: 'probe-07', services: noServices })
     expect(expectErrorDocument((await runCli(['diagnose', '--config', named.path, '--json', '--skip', 'nope'])).stdout, 2, 'unknown-step').host).toBe('probe-07')
+  })
 
-    // 3: another run holds the lock.
+  it('prints an error document under --json when another run holds the lock (3) or an operation fails before any report (1)', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
     const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
     await new Promise((r) => holder.once('spawn', r))
     try {
@@ -199,7 +201,7 @@ describe('the CLI as a user runs it', () => {
       holder.kill('SIGKILL')
     }
 
-    // 1 with no report: an operation that failed before the job could start.
+    // An interrupted restore's note that is not one: the restore cannot start.
     const backups = join(tempDir('po-json-note'), 'backups')
     mkdirSync(backups)
     writeFileSync(join(backups, '.restore-stopped-services.json'), 'not a note')
