@@ -16,4 +16,7 @@ if (module.enableCompileCache && typeof process.geteuid === 'function') {
 }
 
 const { execute } = await import('@oclif/core')
+// Also for what oclif prints itself (help, --version): a full disk on stdout is one line, not a stack.
+const { guardStandardOutput } = await import('../dist/cli/output.js')
+guardStandardOutput()
 await execute({ dir: import.meta.url })

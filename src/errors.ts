@@ -9,11 +9,33 @@ export class HintedError extends Error {
 }
 
 /**
+ * The stable codes of the error document a command prints under --json when no report could be
+ * made (docs/report.schema.json lists the same): scripts branch on these, never on the message.
+ */
+export const ERROR_CODES = [
+  'usage',
+  'unknown-command',
+  'unknown-step',
+  'unknown-service',
+  'unknown-backup',
+  'bad-config',
+  'confirmation-required',
+  'lock-held',
+  'operation-failed',
+  'internal',
+] as const
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+/**
  * The kinds of failure a user sees. A UsageError (bad flag, bad config, unknown service)
  * ends the command with exit 2 and one line; a StepFailure is what a step throws to fail
  * itself with a hint, and becomes part of the report rather than a stack trace.
  */
-export class UsageError extends HintedError {}
+export class UsageError extends HintedError {
+  constructor(message: string, hint?: string, readonly code: ErrorCode = 'usage') {
+    super(message, hint)
+  }
+}
 
 export class StepFailure extends HintedError {
   readonly data?: Record<string, unknown>

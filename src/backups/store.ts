@@ -232,13 +232,13 @@ export async function findBackup(dir: string, name: string, database: string): P
     // One that failed its last verification is passed over while an older one has not.
     const newest = dumps.find((b) => isGood(b.manifest)) ?? dumps[0]
     if (newest) return newest
-    throw new UsageError(`no dump of database ${database} in ${dir}`, 'take one first: probe-ops backup database')
+    throw new UsageError(`no dump of database ${database} in ${dir}`, 'take one first: probe-ops backup database', 'unknown-backup')
   }
   const base = name.replace(/\/+$/, '').split('/').at(-1)!.replace(MANIFEST, '')
   const found = backups.find((b) => b.manifest.id === base || b.manifest.data === base || b.path === name)
   if (found) return found
   const newest = backups.slice(0, 3).map((b) => b.manifest.id)
-  throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : 'there are no backups yet: probe-ops backup database')
+  throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : 'there are no backups yet: probe-ops backup database', 'unknown-backup')
 }
 
 export async function removeBackup(dir: string, backup: StoredBackup): Promise<void> {

@@ -1,5 +1,5 @@
 import { Flags, type Interfaces } from '@oclif/core'
-import { loadConfig, type Config } from '../config/load.js'
+import type { Config } from '../config/load.js'
 import { describeError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
@@ -9,6 +9,7 @@ import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { runJob, selectSteps, type Job } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
+import { toJson } from './output.js'
 import { createProgress } from './progress.js'
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
@@ -52,7 +53,7 @@ export interface JobPlan<Context> {
  */
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
-    const config = loadConfig(flags.config)
+    const config = this.loadConfiguration(flags.config)
     const planned = await plan(config)
     const only = flags.only ? list(flags.only) : []
     const skip = flags.skip ? list(flags.skip) : []
@@ -87,28 +88,37 @@ export abstract class JobCommand extends ProbeOpsCommand {
       lock?.release()
     }
 
-    await this.publish(report, config, flags)
+    const delivered = await this.publish(report, config, flags)
     if (planned.history && config.reports.dir) {
       await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
     }
-    const code = exitCodeFor(report, flags['fail-on'] as FailOn)
+    // The caller who asked for the report on stdout or in a file and did not get it is told by the exit code too.
+    const code = delivered ? exitCodeFor(report, flags['fail-on'] as FailOn) : 1
     if (code !== 0) this.exit(code)
     return report
   }
 
-  /** Every rendering of the report; a sink that cannot be written is said on stderr, not fatal. */
-  private async publish(report: Report, config: Config, flags: JobFlagValues): Promise<void> {
-    const json = `${JSON.stringify(report, null, 2)}\n`
-    if (flags.json) process.stdout.write(json)
+  /**
+   * Every rendering of the report. Whether the two the caller asked for (stdout and --report-file)
+   * were delivered is the result; the log, metrics and history that cannot be written are warnings.
+   */
+  private async publish(report: Report, config: Config, flags: JobFlagValues): Promise<boolean> {
+    const json = toJson(report)
+    let delivered: boolean
+    if (flags.json) delivered = await this.print(json)
     else {
       // Loaded only for text output, and chalk only for a terminal: a cron run or --json needs neither.
       const { renderReportText } = await import('../report/text.js')
       const colors = process.stdout.isTTY && !process.env.NO_COLOR ? new (await import('chalk')).Chalk({ level: 1 }) : undefined
-      process.stdout.write(renderReportText(report, colors))
+      delivered = await this.print(renderReportText(report, colors))
     }
 
-    if (flags['report-file']) {
-      await writeFileAtomic(flags['report-file'], json, 0o640).catch((error) => this.warnSink('report file', flags['report-file']!, error))
+    const reportFile = flags['report-file']
+    if (reportFile) {
+      await writeFileAtomic(reportFile, json, 0o640).catch((error) => {
+        delivered = false
+        process.stderr.write(`probe-ops: could not write the report file ${reportFile}: ${describeError(error)}\n  the report was printed all the same; pass --report-file a path probe-ops can write\n`)
+      })
     }
     if (config.log.file) {
       await appendMaintenanceLog(config.log.file, report).catch((error) => this.warnSink('maintenance log', config.log.file, error))
@@ -117,6 +127,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
     if (config.metrics.textfileDir && !report.dryRun) {
       await writeMetrics(config.metrics.textfileDir, report).catch((error) => this.warnSink('metrics file in', config.metrics.textfileDir!, error))
     }
+    return delivered
   }
 
   private warnSink(what: string, path: string, error: unknown): void {

@@ -1,5 +1,7 @@
 /** The one report every job returns; the terminal view, --json, the log and metrics render it. */
 
+import type { ErrorCode } from '../errors.js'
+
 export const SCHEMA_VERSION = 1
 
 export type StepStatus = 'ok' | 'warning' | 'failed' | 'skipped'
@@ -42,6 +44,25 @@ export interface Report {
   dryRun: boolean
   steps: StepResult[]
   alerts: AlertRecord[]
+}
+
+/**
+ * What --json prints instead of a report when no job could run (bad usage or configuration, a held
+ * lock, our own bug): stdout holds exactly one JSON document on every exit.
+ */
+export interface ErrorDocument {
+  schemaVersion: typeof SCHEMA_VERSION
+  command: string
+  version: string
+  host: string
+  status: 'error'
+  exitCode: number
+  error: { code: ErrorCode; message: string; hint?: string }
+}
+
+export function errorDocument(about: Pick<ErrorDocument, 'command' | 'version' | 'host' | 'exitCode'>, error: ErrorDocument['error']): ErrorDocument {
+  const { command, version, host, exitCode } = about
+  return { schemaVersion: SCHEMA_VERSION, command, version, host, status: 'error', exitCode, error }
 }
 
 export function overallStatus(steps: readonly StepResult[]): JobStatus {

@@ -79,7 +79,7 @@ export function selectSteps<C>(job: Job<C>, only: string[] = [], skip: string[] 
   const ids = job.steps.map((s) => s.id)
   const unknown = [...only, ...skip].filter((id) => !ids.includes(id))
   if (unknown.length > 0) {
-    throw new UsageError(`unknown step "${unknown[0]}" for ${job.command}`, `steps are: ${ids.join(', ')}`)
+    throw new UsageError(`unknown step "${unknown[0]}" for ${job.command}`, `steps are: ${ids.join(', ')}`, 'unknown-step')
   }
   return new Set(ids.filter((id) => (only.length === 0 || only.includes(id)) && !skip.includes(id)))
 }

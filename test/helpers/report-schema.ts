@@ -3,14 +3,38 @@ import { resolve } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { expect } from 'vitest'
+import type { ErrorCode } from '../../src/errors.js'
+import type { ErrorDocument } from '../../src/report/model.js'
 
-const schema = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../docs/report.schema.json'), 'utf8')) as object
+export const reportSchema = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../docs/report.schema.json'), 'utf8')) as {
+  $defs: { error: { properties: { error: { properties: { code: { enum: string[] } } } } } }
+}
 const ajv = new Ajv2020({ allErrors: true })
 ;(addFormats as unknown as (a: Ajv2020) => void)(ajv)
-const validate = ajv.compile(schema)
+const validate = ajv.compile(reportSchema)
+
+function expectValidDocument(document: unknown): void {
+  const valid = validate(document)
+  expect(valid, ajv.errorsText(validate.errors, { separator: '\n' })).toBe(true)
+}
 
 /** The report a command printed matches the JSON Schema shipped in docs/. */
 export function expectValidReport(report: unknown): void {
-  const valid = validate(report)
-  expect(valid, ajv.errorsText(validate.errors, { separator: '\n' })).toBe(true)
+  expectValidDocument(report)
+  expect((report as { status: string }).status).not.toBe('error')
+}
+
+/** What --json printed when no job could run: an error document of the schema, with this exit code and error code. */
+export function expectErrorDocument(stdout: string, exitCode: number, code: ErrorCode): ErrorDocument {
+  let document: ErrorDocument
+  try {
+    document = JSON.parse(stdout) as ErrorDocument
+  } catch {
+    throw new Error(`stdout is not one JSON document:\n${stdout}`)
+  }
+  expectValidDocument(document)
+  expect(document.status).toBe('error')
+  expect(document.exitCode).toBe(exitCode)
+  expect(document.error.code).toBe(code)
+  return document
 }

@@ -1,8 +1,32 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { expectErrorDocument, expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
+
+const BIN = resolve(import.meta.dirname, '../../bin/run.js')
+const noServices = { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }
+
+/**
+ * Runs the CLI with stdout on `stdout` (an open file), or on a pipe whose reader has gone before
+ * anything was written ('closed'): every write then meets EPIPE.
+ */
+async function runWithStdout(args: string[], stdout: number | 'closed', cwd: string): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', stdout === 'closed' ? 'pipe' : stdout, 'pipe'], cwd })
+  if (stdout === 'closed') child.stdout!.destroy()
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once('close', (...outcome) => r(outcome)))
+  return { code, signal, stderr }
+}
+
+/** No Node stack trace anywhere in the output. */
+function expectNoStack(text: string) {
+  expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/)
+}
 
 /** Bad usage answers with one line (and a hint), exit 2, and never a stack trace. */
 function expectUsageError(result: { exitCode: number; stdout: string; stderr: string }, pattern: RegExp) {
@@ -24,9 +48,6 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('loads no heavy library for --version, help or config commands', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { execa } = await import('execa')
-    const { resolve } = await import('node:path')
     const root = resolve(import.meta.dirname, '../..')
     for (const args of [['--version'], ['config', 'show'], ['diagnose', '--help']]) {
       const trace = join(tempDir('po-trace'), 'imports.txt')
@@ -39,9 +60,6 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('loads only the chosen steps\' code for a job run, and no chalk for --json', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { execa } = await import('execa')
-    const { resolve } = await import('node:path')
     const root = resolve(import.meta.dirname, '../..')
     const dir = tempDir('po-trace-job')
     const { path } = writeConfig({ cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }], temp: [] } })
@@ -117,7 +135,117 @@ describe('the CLI as a user runs it', () => {
     expect(report.command).toBe('diagnose')
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
     expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
-    const { readFileSync } = await import('node:fs')
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+  })
+
+  it('prints one JSON document under --json on every exit: the report of a job that ran (0, 1)', async () => {
+    const { path } = writeConfig({ services: noServices, backup: { dir: join(tempDir('po-json-backups'), 'backups') } })
+    const ok = await runCli(['diagnose', '--config', path, '--only', 'host', '--json'])
+    expect(ok.exitCode, ok.stderr).toBe(0)
+    expectValidReport(parseReport(ok))
+    const listed = await runCli(['backup', 'list', '--config', path, '--json'])
+    expect(listed.exitCode, listed.stderr).toBe(0)
+    expectValidReport(parseReport(listed))
+    const failed = await runCli(['backup', 'database', '--config', writeConfig({ services: noServices, backup: { dir: '/proc/probe-ops-no-such/backups' } }).path, '--json'])
+    expect(failed.exitCode).toBe(1)
+    expectValidReport(parseReport(failed))
+  })
+
+  it('prints an error document under --json when bad usage or configuration stops the run (2); stderr keeps its one line', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    const unknownStep = await runCli(['diagnose', '--config', path, '--json', '--only', 'nope'])
+    expect(unknownStep.stderr).toMatch(/probe-ops: unknown step "nope" for diagnose\n/)
+    expect(expectErrorDocument(unknownStep.stdout, 2, 'unknown-step')).toMatchObject({
+      command: 'diagnose',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      error: { message: 'unknown step "nope" for diagnose', hint: expect.stringContaining('steps are: host, services') },
+    })
+    const missingConfig = await runCli(['maintain', 'daily', '--json', '--config', join(dir, 'missing.yaml')])
+    expect(missingConfig.exitCode).toBe(2)
+    expect(expectErrorDocument(missingConfig.stdout, 2, 'bad-config')).toMatchObject({ command: 'maintain daily', error: { message: expect.stringContaining('missing.yaml does not exist') } })
+    const badConfig = join(dir, 'bad.yaml')
+    writeFileSync(badConfig, 'disk:\n  warningPercent: lots\n')
+    expectErrorDocument((await runCli(['config', 'show', '--json', '--config', badConfig])).stdout, 2, 'bad-config')
+    expectErrorDocument((await runCli(['backup', 'list', '--json', '--config', badConfig])).stdout, 2, 'bad-config')
+    expectErrorDocument((await runCli(['recover', 'mysql', '--config', path, '--json'])).stdout, 2, 'unknown-service')
+    expectErrorDocument((await runCli(['restore', 'latest', '--config', path, '--json'])).stdout, 2, 'usage')
+    // oclif's own parsing errors (an unknown flag, a bad option, a flag that the command does not take) and an unknown command.
+    const unknownFlag = await runCli(['diagnose', '--json', '--frobnicate'])
+    expect(unknownFlag.stderr).toMatch(/Nonexistent flag: --frobnicate/)
+    expect(expectErrorDocument(unknownFlag.stdout, 2, 'usage').error.message).toBe('Nonexistent flag: --frobnicate')
+    expectErrorDocument((await runCli(['maintain', 'daily', '--json', '--fail-on', 'sometimes'])).stdout, 2, 'usage')
+    expectErrorDocument((await runCli(['config', 'validate', '--json'])).stdout, 2, 'usage')
+    const unknownCommand = await runCli(['maintain', 'dayly', '--json'])
+    expect(unknownCommand.exitCode).toBe(2)
+    expect(unknownCommand.stderr).toMatch(/command maintain dayly not found/)
+    expect(expectErrorDocument(unknownCommand.stdout, 2, 'unknown-command').command).toBe('maintain dayly')
+    // Without --json, nothing on stdout.
+    expect((await runCli(['maintain', 'dayly'])).stdout).toBe('')
+    // The host is the configuration's once it is loaded.
+    const named = writeConfig({ host: 'probe-07', services: noServices })
+    expect(expectErrorDocument((await runCli(['diagnose', '--config', named.path, '--json', '--skip', 'nope'])).stdout, 2, 'unknown-step').host).toBe('probe-07')
+  })
+
+  it('prints an error document under --json when another run holds the lock (3) or an operation fails before any report (1)', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((r) => holder.once('spawn', r))
+    try {
+      mkdirSync(join(dir, 'lock'), { recursive: true })
+      writeFileSync(join(dir, 'lock/maintain-daily.lock'), JSON.stringify({ pid: holder.pid, command: 'maintain daily', since: new Date().toISOString() }))
+      const held = await runCli(['maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json'])
+      expect(held.exitCode).toBe(3)
+      expect(held.stderr).toMatch(/maintain daily is already running/)
+      expect(expectErrorDocument(held.stdout, 3, 'lock-held').error).toMatchObject({ message: expect.stringContaining(`process ${holder.pid}`), hint: expect.stringContaining('--wait-lock') })
+    } finally {
+      holder.kill('SIGKILL')
+    }
+
+    // An interrupted restore's note that is not one: the restore cannot start.
+    const backups = join(tempDir('po-json-note'), 'backups')
+    mkdirSync(backups)
+    writeFileSync(join(backups, '.restore-stopped-services.json'), 'not a note')
+    const noted = await runCli(['restore', 'latest', '--yes', '--json', '--config', writeConfig({ services: noServices, backup: { dir: backups } }).path])
+    expect(noted.exitCode).toBe(1)
+    expect(noted.stderr).toMatch(/is not a note probe-ops wrote/)
+    expectErrorDocument(noted.stdout, 1, 'operation-failed')
+  })
+
+  it('exits 1 when the report file it was asked for cannot be written, and still prints the report', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    writeFileSync(join(dir, 'a-file'), '')
+    const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--json', '--report-file', join(dir, 'a-file', 'report.json')])
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toMatch(/probe-ops: could not write the report file .*a-file\/report\.json: .*(not a directory|ENOTDIR)/)
+    expectNoStack(result.stderr)
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(report.status).not.toBe('failed')
+  })
+
+  it('says in one line that stdout cannot be written (a full disk), exit 1, and still logs the run', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path], ['--version'], ['diagnose', '--help']]) {
+      // stdout is /dev/full itself, as with `> /dev/full`: every write fails with ENOSPC.
+      const full = openSync('/dev/full', 'w')
+      const result = await runWithStdout(args, full, dir).finally(() => closeSync(full))
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(1)
+      expect(result.stderr.match(/cannot write to standard output/g), `${args.join(' ')}: ${result.stderr}`).toHaveLength(1)
+      expect(result.stderr).toMatch(/probe-ops: cannot write to standard output: ENOSPC/)
+      expectNoStack(result.stderr)
+    }
+    expect(readFileSync(join(dir, 'maintenance.log'), 'utf8')).toMatch(/"job":"diagnose"/)
+  })
+
+  it('ends quietly with its own exit code when the reader of stdout goes away (EPIPE)', async () => {
+    const { path, dir } = writeConfig({ services: noServices })
+    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path]]) {
+      rmSync(join(dir, 'maintenance.log'), { force: true })
+      const { code, signal, stderr } = await runWithStdout(args, 'closed', dir)
+      expect({ code, signal }, `${args.join(' ')}: ${stderr}`).toEqual({ code: 0, signal: null })
+      expect(stderr).not.toMatch(/EPIPE|cannot write|internal error/)
+      expectNoStack(stderr)
+      if (args[0] === 'diagnose') expect(existsSync(join(dir, 'maintenance.log')), 'the run is logged').toBe(true)
+    }
   })
 })

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { ProbeOpsCommand } from '../../cli/base-command.js'
 import { stringify } from 'yaml'
-import { describeConfig, loadConfig } from '../../config/load.js'
+import { describeConfig } from '../../config/load.js'
 
 export default class ConfigShow extends ProbeOpsCommand {
   static override summary = 'Print the effective configuration, secrets redacted.'
@@ -14,7 +14,7 @@ export default class ConfigShow extends ProbeOpsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ConfigShow)
-    const shown = describeConfig(loadConfig(flags.config))
-    process.stdout.write(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
+    const shown = describeConfig(this.loadConfiguration(flags.config))
+    await this.print(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown))
   }
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { ProbeOpsCommand } from '../../cli/base-command.js'
-import { findConfigFile, loadConfig } from '../../config/load.js'
+import { findConfigFile } from '../../config/load.js'
 
 export default class ConfigValidate extends ProbeOpsCommand {
   static override summary = 'Check the configuration file: every error names its line and key.'
@@ -11,8 +11,8 @@ export default class ConfigValidate extends ProbeOpsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ConfigValidate)
-    const config = loadConfig(flags.config)
+    const config = this.loadConfiguration(flags.config)
     const file = findConfigFile(flags.config)
-    process.stdout.write(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
+    await this.print(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
   }
 }

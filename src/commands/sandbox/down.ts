@@ -13,8 +13,8 @@ export default class SandboxDown extends ProbeOpsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxDown)
     const result = await sandboxDown(flags.dir)
-    if (!result.existed) process.stdout.write(`No sandbox in ${result.dir}: nothing to stop.\n`)
-    else if (result.stopped.length === 0) process.stdout.write(`Nothing of the sandbox was running; removed ${result.dir}.\n`)
-    else process.stdout.write(`Stopped ${result.stopped.join(', ')}; removed ${result.dir}.\n`)
+    if (!result.existed) await this.print(`No sandbox in ${result.dir}: nothing to stop.\n`)
+    else if (result.stopped.length === 0) await this.print(`Nothing of the sandbox was running; removed ${result.dir}.\n`)
+    else await this.print(`Stopped ${result.stopped.join(', ')}; removed ${result.dir}.\n`)
   }
 }

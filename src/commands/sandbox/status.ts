@@ -14,7 +14,7 @@ export default class SandboxStatusCommand extends ProbeOpsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxStatusCommand)
     const status = await sandboxStatus(flags.dir)
-    process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : render(status))
+    await this.print(flags.json ? `${JSON.stringify(status, null, 2)}\n` : render(status))
     if (status.status !== 'running') this.exit(1)
   }
 }

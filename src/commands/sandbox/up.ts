@@ -20,7 +20,7 @@ export default class SandboxUp extends ProbeOpsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxUp)
     const result = await sandboxUp({ dir: flags.dir, days: flags.days, rowsPerDay: flags['rows-per-day'], onProgress: (line) => process.stderr.write(`  ${line}\n`) })
-    process.stdout.write(render(result, this.config.bin))
+    await this.print(render(result, this.config.bin))
   }
 }
 

@@ -9,7 +9,7 @@ export function recoveryOrder(services: ServiceConfig[], targets: string[]): Ser
   const byName = new Map(services.map((s) => [s.name, s]))
   const unknown = targets.filter((t) => !byName.has(t))
   if (unknown.length > 0) {
-    throw new UsageError(`unknown service "${unknown[0]}"`, `known services: ${services.map((s) => s.name).join(', ')} (configure more under services:)`)
+    throw new UsageError(`unknown service "${unknown[0]}"`, `known services: ${services.map((s) => s.name).join(', ')} (configure more under services:)`, 'unknown-service')
   }
   const ordered: ServiceConfig[] = []
   const state = new Map<string, 'visiting' | 'done'>()
