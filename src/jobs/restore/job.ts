@@ -48,7 +48,7 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
     const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), ownership, state: {} }
     return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
   }
-  const backup = await findBackup(config.backup.dir, request.backup, config.postgres.database)
+  const backup = await findBackup(config.backup.dir, request.backup, config.postgres.database, 'database')
   const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), ownership, state: {} }
   if (request.mode === 'full') {
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep], together: [['safety-backup', 'restore']] }, context }
