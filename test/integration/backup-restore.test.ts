@@ -234,8 +234,12 @@ describe('backups and restores against real PostgreSQL', () => {
     const truncated = await s.run(['backup', 'verify', id, '--json'])
     expect(step(parseReport(truncated), 'checksum').summary).toMatch(/is 100 bytes, its manifest says \d+: truncated/)
     const list = await s.run(['backup', 'list', '--json'])
-    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
+    expectValidReport(parseReport(list))
+    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; path: string; manifest: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
     expect(listed.lastVerification.ok).toBe(false)
+    // Its files, so that a script need not rebuild their names.
+    expect(listed.path).toBe(data)
+    expect(JSON.parse(readFileSync(listed.manifest, 'utf8'))).toMatchObject({ id, data: manifest.data })
     const unknown = await s.run(['backup', 'verify', 'nope'])
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr).toMatch(/no backup "nope"/)
