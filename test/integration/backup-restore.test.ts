@@ -616,6 +616,25 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(left.sort()).toEqual(plan.keep.map((k) => k.id).sort())
     for (const id of plan.remove) expect(existsSync(join(backupDir, `${id}.dump`))).toBe(false)
   })
+
+  it('keeps the newest backup.keep.last whatever their day: a dump taken by hand survives the nightly of the same day', async () => {
+    const database = await platform()
+    const backupDir = join(tempDir('prune-last'), 'b')
+    const s = setup(database, { backup: { dir: backupDir, keep: { last: 2, daily: 1, weekly: 0, monthly: 0 }, configPaths: ['/etc/hostname'] } })
+    const oldest = await takeBackup(s)
+    const byHand = await takeBackup(s)
+    const nightly = await takeBackup(s)
+    // Without backup.keep.last the default keeps the newest 3: nothing of these goes.
+    const byDefault = await setup(database, { backup: { dir: backupDir, keep: { daily: 1, weekly: 0, monthly: 0 } } }).run(['backup', 'prune', '--dry-run', '--json'])
+    expect(byDefault.exitCode, byDefault.stdout + byDefault.stderr).toBe(0)
+    expect(step(parseReport(byDefault), 'prune').data).toMatchObject({ remove: [], policy: { last: 3 } })
+    const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
+    expect(pruned.exitCode, pruned.stdout + pruned.stderr).toBe(0)
+    const plan = step(parseReport(pruned), 'prune').data as { remove: string[]; keep: { id: string; reasons: string[] }[] }
+    expect(plan.remove).toEqual([oldest.id])
+    expect(plan.keep.find((k) => k.id === byHand.id)!.reasons).toEqual(['one of the newest 2'])
+    expect(readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).sort()).toEqual([`${byHand.id}.manifest.json`, `${nightly.id}.manifest.json`].sort())
+  })
 })
 
 describe('backups and restores with pg_dump inside the postgres container', () => {
