@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
@@ -197,6 +197,14 @@ describe('backups and restores against real PostgreSQL', () => {
     const verified = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
     expect(verified.exitCode, verified.stdout).toBe(0)
     expect(parseReport(verified).steps.map((x) => x.status)).toEqual(['ok', 'ok', 'ok'])
+    // Named by its directory (absolute, relative, a trailing slash or not) or its manifest, in every mode.
+    const data = step(parseReport(result), 'dump').data!.path as string
+    const names = [data, `${data}/`, `b/${basename(data)}/`, join(s.backupDir, `${id}.manifest.json`)]
+    for (const [name, mode] of names.flatMap((n) => [[n, ['--mode', 'full']], [n, ['--mode', 'partial', '--table', 'tasks']]] as const)) {
+      const dry = await runCli(['restore', name, ...mode, '--dry-run', '--json', '--config', s.path], { PGPASSWORD: bed().postgres.password }, dirname(s.backupDir))
+      expect(dry.exitCode, `${name} ${mode.join(' ')}: ${dry.stdout}${dry.stderr}`).toBe(0)
+      expect(step(parseReport(dry), 'verify').data!.id, name).toBe(id)
+    }
   })
 
   it('archives the configuration, warning about paths that do not exist', async () => {
