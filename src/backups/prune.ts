@@ -2,9 +2,10 @@ import type { Config } from '../config/load.js'
 import { isGood, type StoredBackup } from './store.js'
 
 /**
- * Which backups a prune keeps: per kind, the newest of each of the last N days, ISO weeks and
- * months that have one (grandfather-father-son), always the newest good backup of each kind,
- * and never the newest base backup, which WAL-based recovery starts from.
+ * Which backups a prune keeps: per kind, the newest `last` whatever their day, the newest of
+ * each of the last N days, ISO weeks and months that have one (grandfather-father-son), always
+ * the newest good backup of each kind, and never the newest base backup, which WAL-based
+ * recovery starts from. Backups that failed their last verification fill no place.
  */
 export interface PrunePlan {
   keep: { backup: StoredBackup; reasons: string[] }[]
@@ -37,6 +38,8 @@ export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep'
     const newestGood = ofKind.find((b) => isGood(b.manifest))
     if (newestGood) mark(newestGood, `newest good ${kind} backup`)
     if (kind === 'base' && ofKind[0]) mark(ofKind[0], 'newest base backup: point-in-time recovery starts from it')
+    // Two in one day (one by hand before an upgrade, then the nightly) are two restore points.
+    for (const b of ofKind.filter((x) => isGood(x.manifest)).slice(0, keep.last)) mark(b, `one of the newest ${keep.last}`)
     const buckets: [string, number, (d: Date) => string][] = [
       ['daily', keep.daily, (d) => d.toISOString().slice(0, 10)],
       ['weekly', keep.weekly, isoWeek],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { chmod, open, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { makeDirectories, writeFileAtomic } from '../lib/files.js'
@@ -148,7 +148,7 @@ export async function commitBackup(dir: string, temporary: string, manifest: Bac
 }
 
 export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {
-  await writeFileAtomic(join(dir, `${manifest.id}${MANIFEST}`), `${JSON.stringify(manifest, null, 2)}\n`, 0o600)
+  await writeFileAtomic(manifestPath(dir, manifest.id), `${JSON.stringify(manifest, null, 2)}\n`, 0o600)
 }
 
 export interface StoredBackup {
@@ -214,36 +214,69 @@ export function isGood(manifest: BackupManifest): boolean {
 }
 
 /**
- * What `latest` names: the newest dump of this database that a backup took and that has not
- * failed a verification (what nightly verification and most restores want); a restore's safety
- * backup is named by its id.
+ * What `latest` names: the newest backup of the kind wanted that has not failed a verification
+ * (what nightly verification and most restores want); for dumps, the newest of this database a
+ * backup took (a restore's safety backup is named by its id).
  */
 export const LATEST = 'latest'
 
+const KIND_NAMES: Record<BackupKind, string> = { database: 'database dump', base: 'base backup', config: 'configuration archive' }
+
 /**
- * The backup a command names: its id, its data or manifest file name, a path to either, or
- * `latest` (see LATEST). A name that matches nothing is the user's
- * mistake: exit 2 with what exists.
+ * The backup a command names: its id, its data (file or directory) or manifest file name, a path
+ * to either (relative to the working directory, with or without a trailing slash), or `latest`
+ * (see LATEST; a database dump unless `kind` says otherwise). A name that matches nothing, or a
+ * backup of another kind than the command needs, is the user's mistake: exit 2 with what exists.
  */
-export async function findBackup(dir: string, name: string, database: string): Promise<StoredBackup> {
+export async function findBackup(dir: string, name: string, database: string, kind?: BackupKind): Promise<StoredBackup> {
   const { backups } = await listBackups(dir)
+  const ofKind = (wanted: BackupKind) => backups.filter((b) => b.manifest.kind === wanted)
   if (name === LATEST) {
-    const dumps = backups.filter((b) => b.manifest.kind === 'database' && b.manifest.database === database && b.manifest.reason !== 'safety')
+    const wanted = kind ?? 'database'
+    const candidates = ofKind(wanted).filter((b) => wanted !== 'database' || (b.manifest.database === database && b.manifest.reason !== 'safety'))
     // One that failed its last verification is passed over while an older one has not.
-    const newest = dumps.find((b) => isGood(b.manifest)) ?? dumps[0]
+    const newest = candidates.find((b) => isGood(b.manifest)) ?? candidates[0]
     if (newest) return newest
-    throw new UsageError(`no dump of database ${database} in ${dir}`, 'take one first: probe-ops backup database', 'unknown-backup')
+    throw new UsageError(`no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${dir}`, `take one first: probe-ops backup ${wanted}`, 'unknown-backup')
   }
-  const base = name.replace(/\/+$/, '').split('/').at(-1)!.replace(MANIFEST, '')
-  const found = backups.find((b) => b.manifest.id === base || b.manifest.data === base || b.path === name)
-  if (found) return found
-  const newest = backups.slice(0, 3).map((b) => b.manifest.id)
-  throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : 'there are no backups yet: probe-ops backup database', 'unknown-backup')
+  const found = backups.find(matches(await backupFileName(dir, name)))
+  if (!found) {
+    const newest = (kind ? ofKind(kind) : backups).slice(0, 3).map((b) => b.manifest.id)
+    throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : `there are no ${kind ? `${KIND_NAMES[kind]}s` : 'backups'} yet: probe-ops backup ${kind ?? 'database'}`, 'unknown-backup')
+  }
+  if (kind && found.manifest.kind !== kind) {
+    const others = ofKind(kind).slice(0, 3).map((b) => b.manifest.id)
+    throw new UsageError(`${found.manifest.id} is a ${KIND_NAMES[found.manifest.kind]}, not a ${KIND_NAMES[kind]}`, others.length ? `the newest ${KIND_NAMES[kind]}s: ${others.join(', ')}` : `there is no ${KIND_NAMES[kind]} yet: probe-ops backup ${kind}`, 'unknown-backup')
+  }
+  return found
+}
+
+/**
+ * The file name inside the backup directory that a name given on the command line stands for.
+ * A path is resolved from the working directory and must lead into the backup directory: a file
+ * elsewhere that happens to share a backup's name is not that backup.
+ */
+async function backupFileName(dir: string, name: string): Promise<string> {
+  const trimmed = name.replace(/\/+$/, '')
+  if (!trimmed.includes('/')) return trimmed
+  const path = resolve(trimmed)
+  const [parent, home] = await Promise.all([realpath(dirname(path)).catch(() => dirname(path)), realpath(dir).catch(() => resolve(dir))])
+  if (parent !== home) throw new UsageError(`${name} is not in the backup directory ${dir}`, 'name a backup that probe-ops backup list shows (its id or its path in backup.dir)', 'unknown-backup')
+  return basename(path)
+}
+
+function matches(fileName: string): (backup: StoredBackup) => boolean {
+  return ({ manifest }) => fileName === manifest.id || fileName === manifest.data || fileName === `${manifest.id}${MANIFEST}`
+}
+
+/** The manifest's path: scripts get it from backup list rather than rebuild it. */
+export function manifestPath(dir: string, id: string): string {
+  return join(dir, `${id}${MANIFEST}`)
 }
 
 export async function removeBackup(dir: string, backup: StoredBackup): Promise<void> {
   // The manifest goes first: data without a manifest is a leftover, never a backup that looks whole.
-  await rm(join(dir, `${backup.manifest.id}${MANIFEST}`), { force: true })
+  await rm(manifestPath(dir, backup.manifest.id), { force: true })
   await rm(backup.path, { recursive: true, force: true })
 }
 

@@ -10,8 +10,8 @@ export default class Restore extends JobCommand {
   static override description = `Replaces disaster-recovery.sh, which dropped the live database before it knew the backup was good.
 Every mode first verifies the backup (checksum, pg_restore --list, that it is a dump of this database) and dumps the live database (a safety backup; when there is no live database, a warning and no dump; --skip safety-backup goes without one).
   full     restore into a new database beside the live one (with the backup's owners, privileges, locale and database settings; the roles must exist, or use --no-owner --no-privileges), check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
-  partial  replace the rows of the --table tables with the backup's, in one transaction (or, with --into-schema, restore them beside the live ones for comparison).
-  pitr     a new data directory from the newest base backup before --target-time (BACKUP: a base backup id, or "latest"), archived WAL replayed to that time on a side port, checked, then switched in place of the live cluster through its runtime (or, with --side-only, left running on the side port with the next commands printed). A target outside the window the base backups and the WAL archive cover is refused with the window.
+  partial  give the --table tables the backup's rows, in one transaction (or, with --into-schema, restore them beside the live ones for comparison). A table that a table outside the restore references (users: tasks reference it) is merged on its primary key (or a unique key of not-null columns): changed rows updated, missing rows inserted, rows the backup lacks deleted unless something references them (those are kept and listed); the referencing tables are never emptied or cascaded into. Other tables are emptied and reloaded. The tables' own triggers fire for the rows written.
+  pitr     a new data directory from the newest base backup before --target-time (BACKUP: a base backup, or "latest"), archived WAL replayed to that time on a side port, checked, then switched in place of the live cluster through its runtime (or, with --side-only, left running on the side port with the next commands printed). A target outside the window the base backups and the WAL archive cover is refused with the window.
 Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes what an interrupted restore left behind.`
   static override examples = [
     '<%= config.bin %> restore database-network_probe-20261125T030000Z --mode full',
@@ -21,7 +21,7 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     '<%= config.bin %> restore latest --mode pitr --target-time 2026-11-25T03:15:00Z --side-only',
     '<%= config.bin %> restore --cleanup',
   ]
-  static override args = { backup: Args.string({ description: 'backup id (from backup list), its file, or "latest" (the newest dump a backup took; with --mode pitr, the newest base backup before --target-time)' }) }
+  static override args = { backup: Args.string({ description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took; with --mode pitr, the newest base backup before --target-time)' }) }
   static override flags = {
     ...jobFlags,
     ...changeFlags,

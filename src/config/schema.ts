@@ -209,6 +209,13 @@ export const configSchema = z
         configPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
         keep: z
           .object({
+            /**
+             * The newest N of each kind whatever their day (restic's --keep-last, pgBackRest's count
+             * retention), beside the day/week/month buckets, which keep one per day: with 3, a dump
+             * taken by hand before an upgrade outlives the nightly dump of that day and the next two
+             * nights. It only ever keeps more than the buckets alone (0: the buckets alone).
+             */
+            last: z.number().int().min(0).default(3),
             daily: z.number().int().min(0).default(7),
             weekly: z.number().int().min(0).default(4),
             monthly: z.number().int().min(0).default(6),

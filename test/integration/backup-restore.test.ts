@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
@@ -197,6 +197,14 @@ describe('backups and restores against real PostgreSQL', () => {
     const verified = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
     expect(verified.exitCode, verified.stdout).toBe(0)
     expect(parseReport(verified).steps.map((x) => x.status)).toEqual(['ok', 'ok', 'ok'])
+    // Named by its directory (absolute, relative, a trailing slash or not) or its manifest, in every mode.
+    const data = step(parseReport(result), 'dump').data!.path as string
+    const names = [data, `${data}/`, `b/${basename(data)}/`, join(s.backupDir, `${id}.manifest.json`)]
+    for (const [name, mode] of names.flatMap((n) => [[n, ['--mode', 'full']], [n, ['--mode', 'partial', '--table', 'tasks']]] as const)) {
+      const dry = await runCli(['restore', name, ...mode, '--dry-run', '--json', '--config', s.path], { PGPASSWORD: bed().postgres.password }, dirname(s.backupDir))
+      expect(dry.exitCode, `${name} ${mode.join(' ')}: ${dry.stdout}${dry.stderr}`).toBe(0)
+      expect(step(parseReport(dry), 'verify').data!.id, name).toBe(id)
+    }
   })
 
   it('archives the configuration, warning about paths that do not exist', async () => {
@@ -234,8 +242,12 @@ describe('backups and restores against real PostgreSQL', () => {
     const truncated = await s.run(['backup', 'verify', id, '--json'])
     expect(step(parseReport(truncated), 'checksum').summary).toMatch(/is 100 bytes, its manifest says \d+: truncated/)
     const list = await s.run(['backup', 'list', '--json'])
-    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
+    expectValidReport(parseReport(list))
+    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; path: string; manifest: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
     expect(listed.lastVerification.ok).toBe(false)
+    // Its files, so that a script need not rebuild their names.
+    expect(listed.path).toBe(data)
+    expect(JSON.parse(readFileSync(listed.manifest, 'utf8'))).toMatchObject({ id, data: manifest.data })
     const unknown = await s.run(['backup', 'verify', 'nope'])
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr).toMatch(/no backup "nope"/)
@@ -564,10 +576,12 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(noOwner.exitCode).toBe(2)
     expect(noOwner.stderr).toMatch(/--no-owner goes with --mode full/)
 
+    // task_results references tasks: tasks is merged, task_results not touched.
     const referenced = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--yes', '--json'])
-    expect(referenced.exitCode).toBe(1)
-    expect(step(parseReport(referenced), 'restore-tables').error!.hint).toMatch(/restore them together/)
+    expect(referenced.exitCode, referenced.stdout).toBe(0)
+    expect(step(parseReport(referenced), 'restore-tables').summary).toBe('public.tasks: 0 updated, 0 inserted, 0 deleted')
     expect((await counts(database)).tasks).toBe(manifest.tables!.find((t) => t.name === 'public.tasks')!.rows)
+    expect((await counts(database)).task_results).toBe(expected)
 
     // A dump that breaks off mid-table (verification skipped to reach the restore): pg_restore writes
     // whole rows, then fails, and not one of them is committed. Uncompressed, the custom format keeps
@@ -585,6 +599,126 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(broken.exitCode, broken.stdout).toBe(1)
     expect(step(parseReport(broken), 'restore-tables').summary).toMatch(/pg_restore could not read the tables/)
     expect((await counts(database)).task_results).toBe(live)
+  })
+
+  it('restores a table that others reference without touching them: rows of the backup back, extra rows gone unless referenced', async () => {
+    const database = await platform()
+    // A foreign key out of users (users -> orgs), and a table referenced through a key that may be null.
+    await sql(database, `create table orgs (id serial primary key, name text not null);
+      insert into orgs (name) values ('ops'), ('probes');
+      alter table users add column org_id integer references orgs (id);
+      update users set org_id = 1 + id % 2;
+      create table codes (code text unique, label text);
+      insert into codes values ('a', 'A');
+      create table code_uses (code text references codes (code));
+      insert into code_uses values ('a');`)
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    type User = { id: number; username: string; email: string; role: string; org_id: number | null }
+    const users = () => sql<User>(database, 'select id, username, email, role, org_id from users order by id')
+    const tasks = () => sql<{ n: number; content: string }>(database, `select count(*)::int as n, md5(string_agg(t::text, ',' order by id)) as content from tasks t`)
+    const atBackup = await users()
+    expect(atBackup.map((u) => u.id)).toEqual([1, 2, 3, 4])
+    // The platform's own trigger: it fires for the rows the restore writes, as for any write.
+    await sql(database, `create table users_audit (op text, id integer);
+      create function users_audit() returns trigger language plpgsql as $$ begin insert into users_audit values (tg_op, coalesce(new.id, old.id)); return null; end $$;
+      create trigger users_audit after insert or update or delete on users for each row execute function users_audit();`)
+    // Since the backup: one user changed, two deleted (no task references them), one added that
+    // nothing references, one added that a new task references; the sequence set back behind them.
+    await sql(database, `update users set email = 'changed@example.org', role = 'viewer' where id = 1`)
+    await sql(database, `delete from users where id in (3, 4)`)
+    const [passing] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('passing', 'passing@example.org', 'x', 'viewer') returning id`)
+    const [newcomer] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('newcomer', 'newcomer@example.org', 'x', 'operator') returning id`)
+    await sql(database, `insert into tasks (name, protocol, target, created_by) values ('newcomer check', 'http', 'http://example.org/', $1)`, [newcomer!.id])
+    // A column added since the backup: its values stay where the backup's row is the same, and a
+    // row brought back gets its default.
+    await sql(database, `alter table users add column theme text not null default 'light'; update users set theme = 'dark' where id = 2`)
+    await sql(database, `alter sequence users_id_seq restart with 3; truncate users_audit`)
+    const tasksBefore = await tasks()
+
+    const restored = await s.run(['restore', id, '--mode', 'partial', '--table', 'users', '--yes', '--json'])
+    const report = parseReport(restored)
+    expectValidReport(report)
+    expect(restored.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(report.steps.map((x) => x.id)).toEqual(['verify', 'tables', 'safety-backup', 'restore-tables'])
+    expect(step(report, 'tables').summary).toBe('public.users merged row by row on (id), referenced by public.tasks')
+    const merged = step(report, 'restore-tables')
+    expect(merged.status).toBe('warning')
+    expect(merged.summary).toMatch(new RegExp(`^public.users: 1 updated, 2 inserted, 1 deleted, 1 kept; 1 row not in the backup kept, since other rows reference it \\(first: public.users id=${newcomer!.id}, referenced by public.tasks\\)$`))
+    expect(merged.data!.kept).toEqual([{ table: 'public.users', key: { id: newcomer!.id }, referencedBy: ['public.tasks'] }])
+    expect(await users()).toEqual([...atBackup, { id: newcomer!.id, username: 'newcomer', email: 'newcomer@example.org', role: 'operator', org_id: null }])
+    expect(await tasks()).toEqual(tasksBefore)
+    expect(await sql(database, 'select id, theme from users order by id')).toEqual([1, 2, 3, 4, newcomer!.id].map((user) => ({ id: user, theme: user === 2 ? 'dark' : 'light' })))
+    expect(await sql(database, 'select op, id from users_audit order by op, id')).toEqual([
+      { op: 'DELETE', id: passing!.id },
+      { op: 'INSERT', id: 3 },
+      { op: 'INSERT', id: 4 },
+      { op: 'UPDATE', id: 1 },
+    ])
+    // The sequence was moved past the restored ids: the next user gets a new one.
+    const [next] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('next', 'next@example.org', 'x', 'viewer') returning id`)
+    expect(next!.id).toBe(newcomer!.id + 1)
+    await sql(database, `delete from users where id = $1`, [next!.id])
+
+    // The backup's users reference an org that is gone: the restore fails naming the constraint, and changes nothing.
+    await sql(database, `update users set org_id = null where org_id = 2; delete from orgs where id = 2; update users set email = 'again@example.org' where id = 1`)
+    const beforeFailure = await users()
+    const dangling = await s.run(['restore', id, '--mode', 'partial', '--table', 'users', '--yes', '--json'])
+    expect(dangling.exitCode, dangling.stdout).toBe(1)
+    const failed = step(parseReport(dangling), 'restore-tables')
+    expect(failed.summary).toBe(`the restore of public.users was rolled back: the backup's rows reference rows that no longer exist (constraint users_org_id_fkey: Key (org_id)=(2) is not present in table "orgs")`)
+    expect(failed.error!.hint).toMatch(/^nothing was changed; restore table orgs as well/)
+    expect(await users()).toEqual(beforeFailure)
+    expect(await tasks()).toEqual(tasksBefore)
+
+    // A referenced table whose rows cannot be matched (no primary key, no unique not-null key) is refused before anything runs.
+    const keyless = await s.run(['restore', id, '--mode', 'partial', '--table', 'codes', '--yes', '--json'])
+    expect(keyless.exitCode).toBe(1)
+    const refused = parseReport(keyless)
+    expect(step(refused, 'tables').summary).toBe(`public.codes has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and public.code_uses references it, so it cannot be emptied and reloaded`)
+    expect(step(refused, 'tables').error!.hint).toMatch(/--into-schema NAME/)
+    expect(step(refused, 'safety-backup').status).toBe('skipped')
+
+    // A user of the backup (alice, id 4) was deleted and made again under a new id that a task
+    // references: that row is kept, and the backup's alice cannot take back her name.
+    await sql(database, `insert into orgs (id, name) values (2, 'probes'); delete from users where id = 4`)
+    const [alice] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('alice', 'alice@new.example', 'x', 'operator') returning id`)
+    await sql(database, `insert into tasks (name, protocol, target, created_by) values ('alice check', 'http', 'http://example.org/', $1)`, [alice!.id])
+    const beforeConflict = await users()
+    const tasksWithAlice = await tasks()
+    const conflict = await s.run(['restore', id, '--mode', 'partial', '--table', 'users', '--yes', '--json'])
+    expect(conflict.exitCode, conflict.stdout).toBe(1)
+    const conflicting = step(parseReport(conflict), 'restore-tables')
+    expect(conflicting.summary).toBe('the restore of public.users was rolled back: a row of the backup needs a value that a live row holds (constraint users_username_key: Key (username)=(alice) already exists)')
+    expect(conflicting.error!.hint).toMatch(/^nothing was changed; that live row is not in the backup and other rows reference it, so it is kept/)
+    expect(await users()).toEqual(beforeConflict)
+    expect(await tasks()).toEqual(tasksWithAlice)
+
+    // A dump that breaks off inside the users' rows commits nothing (uncompressed: one block per row).
+    const z0 = setup(database, { backup: { compress: 0 } })
+    const cut = await takeBackup(z0)
+    await sql(database, `update users set email = 'later-' || email`)
+    const afterCut = await users()
+    const data = join(z0.backupDir, cut.manifest.data)
+    const bytes = readFileSync(data)
+    const firstUser = Math.min(...['@sandbox.example', '@example.org'].map((m) => bytes.indexOf(m)).filter((at) => at >= 0))
+    truncateSync(data, bytes.indexOf(0x0a, firstUser) + 1)
+    const broken = await z0.run(['restore', cut.id, '--mode', 'partial', '--table', 'users', '--skip', 'verify', '--yes', '--json'])
+    expect(broken.exitCode, broken.stdout).toBe(1)
+    expect(step(parseReport(broken), 'restore-tables').summary).toMatch(/pg_restore could not read the tables/)
+    expect(await users()).toEqual(afterCut)
+    expect(await tasks()).toEqual(tasksWithAlice)
+
+    // Restored together, users and tasks are both merged (task_results references tasks): the new
+    // tasks go (nothing references them), and with them the last references to the new users,
+    // which go before the backup's alice comes back.
+    const resultsBefore = await sql(database, `select count(*)::int as n, md5(string_agg(r::text, ',' order by id)) as content from task_results r`)
+    const together = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--table', 'users', '--yes', '--json'])
+    expect(together.exitCode, together.stdout).toBe(0)
+    expect(step(parseReport(together), 'restore-tables').summary).toBe('public.users: 3 updated, 1 inserted, 2 deleted; public.tasks: 0 updated, 0 inserted, 2 deleted')
+    expect(await users()).toEqual(atBackup)
+    expect((await tasks())[0]!.n).toBe(tasksBefore[0]!.n - 1)
+    expect(await sql(database, `select count(*)::int as n, md5(string_agg(r::text, ',' order by id)) as content from task_results r`)).toEqual(resultsBefore)
   })
 
   it('prunes by daily, weekly and monthly retention, and asks first', async () => {
@@ -611,6 +745,25 @@ describe('backups and restores against real PostgreSQL', () => {
     const left = readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).map((n) => n.replace('.manifest.json', ''))
     expect(left.sort()).toEqual(plan.keep.map((k) => k.id).sort())
     for (const id of plan.remove) expect(existsSync(join(backupDir, `${id}.dump`))).toBe(false)
+  })
+
+  it('keeps the newest backup.keep.last whatever their day: a dump taken by hand survives the nightly of the same day', async () => {
+    const database = await platform()
+    const backupDir = join(tempDir('prune-last'), 'b')
+    const s = setup(database, { backup: { dir: backupDir, keep: { last: 2, daily: 1, weekly: 0, monthly: 0 }, configPaths: ['/etc/hostname'] } })
+    const oldest = await takeBackup(s)
+    const byHand = await takeBackup(s)
+    const nightly = await takeBackup(s)
+    // Without backup.keep.last the default keeps the newest 3: nothing of these goes.
+    const byDefault = await setup(database, { backup: { dir: backupDir, keep: { daily: 1, weekly: 0, monthly: 0 } } }).run(['backup', 'prune', '--dry-run', '--json'])
+    expect(byDefault.exitCode, byDefault.stdout + byDefault.stderr).toBe(0)
+    expect(step(parseReport(byDefault), 'prune').data).toMatchObject({ remove: [], policy: { last: 3 } })
+    const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
+    expect(pruned.exitCode, pruned.stdout + pruned.stderr).toBe(0)
+    const plan = step(parseReport(pruned), 'prune').data as { remove: string[]; keep: { id: string; reasons: string[] }[] }
+    expect(plan.remove).toEqual([oldest.id])
+    expect(plan.keep.find((k) => k.id === byHand.id)!.reasons).toEqual(['one of the newest 2'])
+    expect(readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).sort()).toEqual([`${byHand.id}.manifest.json`, `${nightly.id}.manifest.json`].sort())
   })
 })
 

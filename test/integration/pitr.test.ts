@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -61,6 +61,42 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     await execa('rm', ['-rf', walRoot])
   })
 
+  /**
+   * Every mode takes a backup by id, by the path of its data (relative or absolute) or of its
+   * manifest; a backup that cannot serve the request is refused with the reason.
+   */
+  async function expectNamedEveryWay(baseBackup: { id: string; path: string }, target: string): Promise<void> {
+    const backupDir = dirname(baseBackup.path)
+    const names = [baseBackup.id, baseBackup.path, `${baseBackup.path}/`, join(backupDir, `${baseBackup.id}.manifest.json`), `./${basename(baseBackup.path)}`]
+    for (const name of names) {
+      const dry = await runCli(['restore', name, '--mode', 'pitr', '--target-time', target, '--side-only', '--dry-run', '--config', config.path, '--json'], env, backupDir)
+      expect(dry.exitCode, `${name}: ${dry.stdout}${dry.stderr}`).toBe(0)
+      expect(step(parseReport(dry), 'verify').data!.base, name).toBe(baseBackup.id)
+    }
+    // A base backup taken after the target cannot stop before it: that is the reason given.
+    const later = await runCli(['backup', 'base', '--config', config.path, '--json'], env)
+    const laterBackup = step(parseReport(later), 'base').data as { id: string; path: string; consistentAt: string }
+    const tooLate = await runCli(['restore', laterBackup.path, '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path], env)
+    expect(tooLate.exitCode).toBe(2)
+    expect(tooLate.stderr).toContain(`base backup ${laterBackup.id} is consistent only from ${laterBackup.consistentAt}, after --target-time ${new Date(target).toISOString()}`)
+    expect(tooLate.stderr).toContain(`the newest: ${baseBackup.id}`)
+    // A dump is no base backup, and a base backup no dump.
+    const dump = await runCli(['backup', 'database', '--config', config.path, '--json'], env)
+    const dumpPath = step(parseReport(dump), 'dump').data!.path as string
+    const notBase = await runCli(['restore', dumpPath, '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], env)
+    expect(notBase.exitCode).toBe(2)
+    expect(notBase.stderr).toMatch(/database-network_probe-\S+ is a database dump, not a base backup/)
+    const notDump = await runCli(['restore', baseBackup.path, '--mode', 'full', '--yes', '--config', config.path], env)
+    expect(notDump.exitCode).toBe(2)
+    expect(notDump.stderr).toContain(`${baseBackup.id} is a base backup, not a database dump`)
+    // A file elsewhere that shares a backup's name is not that backup.
+    const elsewhere = join(tempDir('pitr-elsewhere'), basename(dumpPath))
+    await execa('cp', [dumpPath, elsewhere])
+    const outside = await runCli(['restore', elsewhere, '--mode', 'full', '--yes', '--config', config.path], env)
+    expect(outside.exitCode).toBe(2)
+    expect(outside.stderr).toContain(`${elsewhere} is not in the backup directory`)
+  }
+
   it('sets up archiving, takes a base backup, and recovers to a moment beside and then in place of the live cluster', async () => {
     const setup = await runCli(['backup', 'wal-setup', '--apply', '--config', config.path, '--json'], env)
     expect(step(parseReport(setup), 'settings')).toMatchObject({ status: 'warning', error: { hint: expect.stringMatching(/recover postgres --force/) } })
@@ -74,6 +110,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     await query(`insert into events (n) select g from generate_series(1, 100) g`)
     const base = await runCli(['backup', 'base', '--config', config.path, '--json'], env)
     expect(base.exitCode, base.stdout).toBe(0)
+    const baseBackup = step(parseReport(base), 'base').data as { id: string; path: string }
     await query(`insert into events (n) select g from generate_series(101, 200) g`)
     await new Promise((r) => setTimeout(r, 1100))
     const target = (await query<{ target: string }>(`select now()::text as target`))[0]!.target
@@ -86,7 +123,8 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(tooEarly.exitCode).toBe(2)
     expect(tooEarly.stderr).toMatch(/outside the recoverable window \d{4}-.* \.\. \d{4}-/)
 
-    const side = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path, '--json'], env)
+    // Named by the path of its directory, as ls shows it: that base backup, which ends before the target.
+    const side = await runCli(['restore', `${baseBackup.path}/`, '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path, '--json'], env)
     const sideReport = parseReport(side)
     expect(side.exitCode, JSON.stringify(sideReport.steps, null, 1)).toBe(0)
     expect(sideReport.steps.map((s) => s.id)).toEqual(['verify', 'prepare', 'recover', 'check', 'switch'])
@@ -94,6 +132,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect((await query<{ n: string }>('select count(*) as n from events', port))[0]!.n).toBe('200')
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('300')
     await execa('runuser', ['-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, 'stop', '-m', 'fast'])
+    await expectNamedEveryWay(baseBackup, target)
 
     const switched = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], env)
     const report = parseReport(switched)

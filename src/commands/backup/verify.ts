@@ -11,7 +11,7 @@ export default class BackupVerify extends JobCommand {
     '<%= config.bin %> backup verify latest --restore-test --json',
     '# crontab: 0 5 * * 0 probe-ops backup verify latest --restore-test --fail-on warning',
   ]
-  static override args = { backup: Args.string({ description: 'backup id (from backup list), its file, or "latest" (the newest dump a backup took)', required: true }) }
+  static override args = { backup: Args.string({ description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took)', required: true }) }
   static override flags = { ...jobFlags, 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) }
 
   async run(): Promise<Report> {

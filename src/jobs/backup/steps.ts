@@ -2,7 +2,7 @@ import { archiveConfig } from '../../backups/config-archive.js'
 import { dumpDatabase } from '../../backups/database.js'
 import { findDatabaseLeftovers } from '../../backups/leftovers.js'
 import { planPrune } from '../../backups/prune.js'
-import { listBackups, removeBackup, removeLeftover, writeManifest, type StoredBackup, type Verification } from '../../backups/store.js'
+import { listBackups, manifestPath, removeBackup, removeLeftover, writeManifest, type StoredBackup, type Verification } from '../../backups/store.js'
 import { compareCounts, createDatabase, dropDatabase, listArchive, restoreInto, verifyChecksum } from '../../backups/verify.js'
 import { verifyName } from '../../backups/leftovers.js'
 import { describeError, formatSeconds } from '../../errors.js'
@@ -60,9 +60,9 @@ export const listStep: Step<BackupContext> = {
     } catch (error) {
       databaseCheck = `leftover databases not checked: ${describeError(error)}`
     }
-    const rows = backups.map(({ manifest: m }) => {
+    const rows = backups.map(({ manifest: m, path }) => {
       const last = m.verifications.at(-1)
-      return { id: m.id, kind: m.kind, reason: m.reason, age: age(m.startedAt), startedAt: m.startedAt, bytes: m.bytes, sha256: m.sha256, lastVerification: last ? { at: last.at, ok: last.ok, method: last.method } : null }
+      return { id: m.id, kind: m.kind, reason: m.reason, path, manifest: manifestPath(config.backup.dir, m.id), age: age(m.startedAt), startedAt: m.startedAt, bytes: m.bytes, sha256: m.sha256, lastVerification: last ? { at: last.at, ok: last.ok, method: last.method } : null }
     })
     const details = rows.map((r) => `${r.id}  ${r.kind}  ${r.age} old  ${formatBytes(r.bytes)}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}`)
     const problems = [

@@ -12,8 +12,8 @@ export const baseBackupStep: Step<BackupContext> = {
   cleanupMs: 10_000,
   async run({ config, runtimes, toolVersion }, run) {
     if (run.dryRun) return { summary: `would take a base backup into ${config.backup.dir}` }
-    const { manifest } = await takeBaseBackup(config, runtimes, { toolVersion, signal: run.signal })
-    return { summary: `${manifest.id}: ${formatBytes(manifest.bytes)} in ${formatSeconds(manifest.durationMs)}; recovery can target any time after ${manifest.consistentAt}`, data: { id: manifest.id, bytes: manifest.bytes, consistentAt: manifest.consistentAt } }
+    const { manifest, path } = await takeBaseBackup(config, runtimes, { toolVersion, signal: run.signal })
+    return { summary: `${manifest.id}: ${formatBytes(manifest.bytes)} in ${formatSeconds(manifest.durationMs)}; recovery can target any time after ${manifest.consistentAt}`, data: { id: manifest.id, path, bytes: manifest.bytes, consistentAt: manifest.consistentAt } }
   },
 }
 

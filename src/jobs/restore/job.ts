@@ -8,7 +8,7 @@ import type { BackupContext } from '../backup/context.js'
 import { cleanupStep } from './cleanup.js'
 import type { RestoreContext } from './context.js'
 import { checkRestoredStep, restoreBesideStep, swapStep } from './full.js'
-import { partialRestoreStep } from './partial.js'
+import { partialRestore } from './partial.js'
 import { pitrSteps, planPitr } from './pitr.js'
 import { diskStep, safetyBackupStep, verifyBackupStep } from './verify.js'
 import { describeInterrupted, interruptedSwitch } from './pitr-switch.js'
@@ -48,14 +48,15 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
     const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), ownership, state: {} }
     return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
   }
-  const backup = await findBackup(config.backup.dir, request.backup, config.postgres.database)
+  const backup = await findBackup(config.backup.dir, request.backup, config.postgres.database, 'database')
   const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), ownership, state: {} }
   if (request.mode === 'full') {
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep], together: [['safety-backup', 'restore']] }, context }
   }
   if (request.mode === 'partial') {
     if (request.tables.length === 0) throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
-    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, safetyBackupStep, partialRestoreStep({ tables: request.tables, intoSchema: request.intoSchema })] }, context }
+    const partial = partialRestore({ tables: request.tables, intoSchema: request.intoSchema })
+    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, partial.plan, safetyBackupStep, partial.restore] }, context }
   }
   throw new UsageError(`unknown mode ${request.mode as string}`)
 }

@@ -1,10 +1,12 @@
 import { PassThrough, Transform, type TransformCallback } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { dumpInput, compareCounts } from '../../backups/verify.js'
 import { StepFailure } from '../../errors.js'
-import type { Step } from '../../report/runner.js'
-import { quoteIdent } from '../../systems/postgres.js'
-import { connectionArgs, runPgTool, toolError } from '../../systems/pg-tools.js'
+import type { Step, StepOutcome } from '../../report/runner.js'
+import { quoteIdent, withPostgres } from '../../systems/postgres.js'
+import { connectionArgs, runPgTool, toolError, type PgToolResult } from '../../systems/pg-tools.js'
 import type { RestoreContext } from './context.js'
+import { mergeScript, parseMergeResult, planTables, readTableShapes, type MergeResult, type TablePlan } from './table-merge.js'
 
 export interface PartialOptions {
   /** schema-qualified names, as the manifest lists them */
@@ -23,14 +25,26 @@ export function resolveTables(given: string[], manifestTables: { name: string }[
 }
 
 /**
- * Prefixes the data pg_restore writes with the SQL that makes room for it, and, for a
- * side-by-side restore, points its COPY lines at the other schema.
+ * The script psql runs: the SQL that makes room for the data pg_restore writes, that data (its
+ * COPY lines pointed elsewhere for a side-by-side restore or a merge), and, only once pg_restore
+ * is known to have written everything (complete()), the SQL that uses it and the commit.
  */
 class RestoreScript extends Transform {
   #started = false
   #partial = ''
-  constructor(private readonly prefix: string, private readonly rename?: Map<string, string>) {
+  #complete = false
+  /** The columns each COPY named, by the table it was pointed at. */
+  readonly copied = new Map<string, string[]>()
+  /** Why the epilogue could not be written: the input then ends without a commit. */
+  refused: unknown
+
+  constructor(private readonly prefix: string, private readonly rename?: Map<string, string>, private readonly epilogue: (copied: Map<string, string[]>) => string = () => '') {
     super()
+  }
+
+  /** pg_restore wrote everything: the script may commit. */
+  complete(): void {
+    this.#complete = true
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -49,54 +63,151 @@ class RestoreScript extends Transform {
   override _flush(callback: TransformCallback): void {
     if (!this.#started) this.push(this.prefix)
     if (this.#partial) this.push(this.rewrite(this.#partial))
+    // Without a commit psql ends its session at the end of input, and the server rolls back.
+    if (this.#complete) {
+      try {
+        this.push(`${this.epilogue(this.copied)}\ncommit;\n`)
+      } catch (error) {
+        this.refused = error
+      }
+    }
     callback()
   }
 
   private rewrite(line: string): string {
     if (!line.startsWith('COPY ')) return line
-    for (const [from, to] of this.rename!) if (line.startsWith(`COPY ${from} `)) return `COPY ${to} ${line.slice(`COPY ${from} `.length)}`
+    for (const [from, to] of this.rename!) {
+      if (!line.startsWith(`COPY ${from} `)) continue
+      const rest = line.slice(`COPY ${from} `.length)
+      this.copied.set(to, copyColumns(rest))
+      return `COPY ${to} ${rest}`
+    }
     return line
   }
 }
 
-export function partialRestoreStep(options: PartialOptions): Step<RestoreContext> {
-  return {
+/** The column names of `(id, "Name", ...) FROM stdin;`, as pg_restore writes them (quoted where needed). */
+export function copyColumns(rest: string): string[] {
+  const list = /^\((.*)\) FROM stdin;$/.exec(rest)?.[1] ?? ''
+  return [...list.matchAll(/"((?:[^"]|"")*)"|([^,\s]+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!))
+}
+
+/** Both spellings pg_restore may give a table in its COPY lines (quoted only where needed), pointed elsewhere. */
+function copyTargets(tables: string[], target: (table: string) => string): Map<string, string> {
+  return new Map(tables.flatMap((t) => [t, quoteIdent(t)].map((from) => [from, target(t)] as [string, string])))
+}
+
+function describePlan(plan: TablePlan): string {
+  const merged = plan.merge.map((t) => `${t.name} merged row by row on (${t.key!.join(', ')}), referenced by ${[...new Set(t.referencedBy.map((r) => r.table).filter((r) => r !== t.name))].join(', ')}`)
+  const replaced = plan.replace.map((t) => `${t.name} emptied and reloaded`)
+  return [...merged, ...replaced].join('; ')
+}
+
+/** The rows a merge wrote and kept, per table, in a few words. */
+function describeMerge(result: MergeResult, plan: TablePlan, manifestRows: Map<string, number>): string {
+  const merged = plan.merge.map((t) => {
+    const count = (action: string) => result.rows.filter((r) => r.table === t.name && r.action === action).reduce((sum, r) => sum + Number(r.rows), 0)
+    return `${t.name}: ${count('updated')} updated, ${count('inserted')} inserted, ${count('deleted')} deleted${count('kept') ? `, ${count('kept')} kept` : ''}`
+  })
+  const replaced = plan.replace.map((t) => `${t.name}: ${(manifestRows.get(t.name) ?? 0).toLocaleString('en-US')} rows reloaded`)
+  return [...merged, ...replaced].join('; ')
+}
+
+/** Why psql rolled the restore back, with what to do, for the conflicts a merge can meet. */
+function rolledBack(tables: string[], applied: PgToolResult): StepFailure {
+  const why = toolError(applied)
+  const failed = `the restore of ${tables.join(', ')} was rolled back`
+  const detail = /DETAIL:\s+(Key \(.*)/.exec(applied.stderr)?.[1]?.replace(/\.$/, '')
+  const constraint = /violates (?:foreign key|unique) constraint "([^"]+)"/.exec(why)?.[1]
+  const cause = `constraint ${constraint}${detail ? `: ${detail}` : ''}`
+  if (constraint && /violates foreign key constraint/.test(why)) {
+    const table = /is not present in table "([^"]+)"/.exec(detail ?? '')?.[1]
+    return new StepFailure(`${failed}: the backup's rows reference rows that no longer exist (${cause})`, `nothing was changed; restore ${table ? `table ${table}` : 'the referenced table'} as well (another --table), or restore beside the live tables with --into-schema NAME`)
+  }
+  if (constraint && /duplicate key value/.test(why)) {
+    return new StepFailure(
+      `${failed}: a row of the backup needs a value that a live row holds (${cause})`,
+      'nothing was changed; that live row is not in the backup and other rows reference it, so it is kept: change its value or move what references it, then restore again, or restore beside the live tables with --into-schema NAME',
+    )
+  }
+  return new StepFailure(`${failed}: ${why}`, 'the live database was not changed')
+}
+
+/**
+ * A partial restore: first how each table can be restored (before the safety backup, so that a
+ * table that cannot be is refused before anything runs), then the restore in one transaction.
+ */
+export function partialRestore(options: PartialOptions): { plan: Step<RestoreContext>; restore: Step<RestoreContext> } {
+  let planned: TablePlan | undefined
+  const planFor = async (context: RestoreContext, tables: string[]): Promise<TablePlan> =>
+    (planned ??= planTables(await withPostgres(context.config.postgres, (client) => readTableShapes(client, tables))))
+
+  const plan: Step<RestoreContext> = {
+    id: 'tables',
+    title: 'Decide how each table is restored',
+    async run(context) {
+      const tables = resolveTables(options.tables, context.backup.manifest.tables)
+      if (options.intoSchema) return { summary: `${tables.join(', ')} into schema ${options.intoSchema}, beside the live tables`, data: { tables, intoSchema: options.intoSchema } }
+      const chosen = await planFor(context, tables)
+      return { summary: describePlan(chosen), data: { replace: chosen.replace.map((t) => t.name), merge: chosen.merge.map((t) => ({ table: t.name, key: t.key, referencedBy: t.referencedBy.map((r) => `${r.table} (${r.constraint})`) })) } }
+    },
+  }
+
+  const restore: Step<RestoreContext> = {
     id: 'restore-tables',
     title: 'Restore the chosen tables in one transaction',
     async run(context, run) {
       const { config, runtimes, backup } = context
       const tables = resolveTables(options.tables, backup.manifest.tables)
       const target = options.intoSchema
-      if (run.dryRun) return { summary: target ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables` : `would replace the rows of ${tables.join(', ')} with the backup's, in one transaction` }
+      const chosen = target ? undefined : await planFor(context, tables)
+      if (run.dryRun) return { summary: target ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables` : `would restore, in one transaction: ${describePlan(chosen!)}` }
+      const manifestRows = new Map((backup.manifest.tables ?? []).map((t) => [t.name, t.rows]))
+      const merge = chosen && chosen.merge.length > 0 ? mergeScript(chosen, manifestRows) : undefined
       const quoted = tables.map(quoteIdent)
       // pg_restore writes `COPY public.name`, quoting only names that need it: match both spellings.
-      const rename = target ? new Map(tables.flatMap((t) => [t, quoteIdent(t)].map((from) => [from, `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`] as [string, string]))) : undefined
+      const rename = target ? copyTargets(tables, (t) => `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`) : merge ? copyTargets(tables, (t) => merge.staging.get(t)!) : undefined
       // The transaction is committed only once pg_restore has written everything: psql's own
       // --single-transaction commits at the end of its input, and a pg_restore that fails (or a
       // stream closed by an abort) ends the input early, which would commit a half-filled table.
       const prefix = 'begin;\n' + (target
         ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
-        : `truncate ${quoted.join(', ')};\n`)
+        : merge ? merge.before : `truncate ${quoted.join(', ')};\n`)
       const input = dumpInput(config, backup)
-      const script = new RestoreScript(prefix, rename)
+      const script = new RestoreScript(prefix, rename, merge?.after)
       const selection = tables.flatMap((t) => ['-n', t.split('.')[0]!, '-t', t.split('.')[1]!])
-      const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, signal: run.signal })
+      let printed = ''
+      const output = new PassThrough().on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')))
+      const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, stdout: output, signal: run.signal })
       const toScript = new PassThrough()
       toScript.pipe(script)
       const dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: run.signal })
-      // Without a commit psql ends its session at the end of input, and the server rolls back.
-      toScript.end(dumped.exitCode === 0 && !run.signal.aborted ? '\ncommit;\n' : undefined)
+      if (dumped.exitCode === 0 && !run.signal.aborted) script.complete()
+      toScript.end()
       const applied = await psql
+      // psql's output is piped on into `output`: all of it has arrived once that ends.
+      await finished(output.end())
       if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
-      if (applied.exitCode !== 0) {
-        const why = toolError(applied)
-        const referenced = /referenced|foreign key/i.test(applied.stderr)
-        throw new StepFailure(`the restore of ${tables.join(', ')} was rolled back: ${why}`, referenced ? 'another table references these rows: restore them together (--table A --table B), or use --into-schema to compare side by side' : 'the live database was not changed')
-      }
+      if (script.refused) throw script.refused
+      if (applied.exitCode !== 0) throw rolledBack(tables, applied)
+      if (merge) return mergedOutcome(chosen!, parseMergeResult(printed), manifestRows)
       const expected = (backup.manifest.tables ?? []).filter((t) => tables.includes(t.name)).map((t) => ({ name: target ? `${target}.${t.name.split('.')[1]}` : t.name, rows: t.rows }))
       const counts = expected.length ? await compareCounts(config, config.postgres.database, expected) : { ok: true, compared: 0, mismatches: [] }
       if (!counts.ok) throw new StepFailure(`after the restore ${counts.mismatches[0]!.name} has ${counts.mismatches[0]!.actual} rows, the backup had ${counts.mismatches[0]!.expected}`, 'something wrote to the table meanwhile, or the dump is inconsistent')
       return { summary: `${target ? `restored into schema ${target}` : 'replaced'}: ${expected.map((t) => `${t.name} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}`, data: { tables, intoSchema: target, rows: expected } }
     },
   }
+  return { plan, restore }
+}
+
+/** A merge's report: what it wrote per table, and the rows it kept because others reference them. */
+function mergedOutcome(plan: TablePlan, result: MergeResult | undefined, manifestRows: Map<string, number>): StepOutcome {
+  // psql exited 0 after the commit: the restore happened, only its account was lost.
+  if (!result) return { status: 'warning', summary: 'restored, but psql printed no account of the rows written', error: { message: 'the merge committed without its account of rows', hint: 'compare the tables with the backup (--into-schema) if in doubt' } }
+  const summary = describeMerge(result, plan, manifestRows)
+  const data = { merged: plan.merge.map((t) => t.name), replaced: plan.replace.map((t) => t.name), rows: result.rows, kept: result.kept, keptTotal: result.keptTotal }
+  if (result.keptTotal === 0) return { summary, data }
+  const first = result.kept[0]!
+  const message = `${result.keptTotal} ${result.keptTotal === 1 ? 'row' : 'rows'} not in the backup kept, since other rows reference ${result.keptTotal === 1 ? 'it' : 'them'} (first: ${first.table} ${Object.entries(first.key).map(([k, v]) => `${k}=${String(v)}`).join(', ')}, referenced by ${first.referencedBy.join(', ')})`
+  return { status: 'warning', summary: `${summary}; ${message}`, data, error: { message, hint: 'data.kept lists them (table, key, referencing tables); delete them by hand once nothing needs them, or restore the referencing tables with them' } }
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { walDir, newestArchived } from '../../backups/wal.js'
-import { listBackups, type StoredBackup } from '../../backups/store.js'
+import { LATEST, findBackup, listBackups, type StoredBackup } from '../../backups/store.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
@@ -41,17 +41,25 @@ export async function planPitr(config: Config, backupName: string, targetTime: s
   if (Number.isNaN(target.getTime())) throw new UsageError(`--target-time "${targetTime}" is not a time`, 'use ISO 8601 with a zone: 2026-11-25T03:15:00Z')
   const bases = (await listBackups(config.backup.dir)).backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
   if (bases.length === 0) throw new UsageError('there is no base backup to recover from', 'take one: probe-ops backup base (with WAL archiving set up: probe-ops backup wal-setup --apply)')
+  const at = target.toISOString()
+  const before = bases.filter((b) => b.manifest.consistentAt! <= at).sort((a, b) => b.manifest.consistentAt!.localeCompare(a.manifest.consistentAt!))
+  // A named base backup that cannot reach the target is the reason to give, before the window.
+  const named = backupName === LATEST ? undefined : await findBackup(config.backup.dir, backupName, config.postgres.database, 'base')
+  if (named && !named.manifest.consistentAt) throw new UsageError(`base backup ${named.manifest.id} does not record when it became consistent`, 'it was not finished by probe-ops backup base; take a new one')
+  if (named && named.manifest.consistentAt! > at) {
+    throw new UsageError(
+      `base backup ${named.manifest.id} is consistent only from ${named.manifest.consistentAt}, after --target-time ${at}: recovery from it cannot stop earlier`,
+      before.length ? `use a base backup taken before the target (the newest: ${before[0]!.manifest.id}, consistent from ${before[0]!.manifest.consistentAt}), or "latest" to let probe-ops choose it` : 'no base backup is older than the target; choose a later --target-time',
+    )
+  }
   const newestWal = await newestArchived(walDir(config))
   const from = bases.map((b) => b.manifest.consistentAt!).sort()[0]!
   const to = (newestWal ?? new Date(bases[0]!.manifest.consistentAt!)).toISOString()
   const window = { from, to }
-  if (target.toISOString() < from || target.toISOString() > to) {
-    throw new UsageError(`--target-time ${target.toISOString()} is outside the recoverable window ${from} .. ${to}`, 'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)')
+  if (at < from || at > to) {
+    throw new UsageError(`--target-time ${at} is outside the recoverable window ${from} .. ${to}`, 'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)')
   }
-  const candidates = bases.filter((b) => b.manifest.consistentAt! <= target.toISOString() && (backupName === 'latest' || b.manifest.id === backupName))
-  if (candidates.length === 0) throw new UsageError(`base backup ${backupName} ends after ${target.toISOString()}`, 'use "latest" to let probe-ops choose the newest base backup before the target')
-  candidates.sort((a, b) => b.manifest.consistentAt!.localeCompare(a.manifest.consistentAt!))
-  return { target, base: candidates[0]!, window, sideOnly }
+  return { target, base: named ?? before[0]!, window, sideOnly }
 }
 
 function postgresService(config: Config): ServiceConfig {
