@@ -154,6 +154,20 @@ describe('probe-ops recover against a real Docker engine', () => {
     expect(step(report, 'management').status).toBe('ok')
   })
 
+  it('--force restarts the services named, never their ready dependencies', async () => {
+    const [postgresBefore, redisBefore, managementBefore] = [await startedAt(pg.name), await startedAt(redisName), await startedAt(managementName)]
+    const { path } = config()
+    const result = await runCli(['recover', 'management', '--force', '--config', path, '--json'], env())
+    const report = parseReport(result)
+    expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(step(report, 'postgres').summary).toMatch(/^ready .*nothing changed$/)
+    expect(step(report, 'redis').summary).toMatch(/^ready .*nothing changed$/)
+    expect(step(report, 'management').summary).toMatch(/^restarted; ready after/)
+    expect(await startedAt(pg.name)).toBe(postgresBefore)
+    expect(await startedAt(redisName)).toBe(redisBefore)
+    expect(await startedAt(managementName)).not.toBe(managementBefore)
+  })
+
   it('does not restart a dependent when its dependency cannot be recovered', async () => {
     const before = await startedAt(managementName)
     const { path } = config({ postgres: { container: 'no-such-postgres', composeService: 'no-such-postgres' } }, { postgres: { host: '127.0.0.1', port: await freePort(), connectTimeoutSeconds: 1 } })

@@ -14,7 +14,8 @@ export type Outcome = 'ready' | 'recovered' | 'failed'
 export interface RecoverContext {
   config: Config
   runtimes: ServiceRuntimes
-  force: boolean
+  /** The services --force applies to: those named, never the dependencies recovered for them. */
+  forced: Set<string>
   /** What became of each service already handled: a dependent is not restarted after a failed dependency. */
   outcomes: Map<string, Outcome>
 }
@@ -77,6 +78,7 @@ function describeState(status: ServiceStatus, ready: { ready: boolean; detail: s
 
 async function recover(service: ServiceConfig, context: RecoverContext, run: StepRun): Promise<StepOutcome> {
   const { config, runtimes, outcomes } = context
+  const force = context.forced.has(service.name)
   const timeline = new Timeline()
   const data: Record<string, unknown> = { service: service.name, runtime: service.runtime, timeline: timeline.entries }
   const fail = (message: string, hint: string, extra: Record<string, unknown> = {}): StepOutcome => {
@@ -106,10 +108,10 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
 
   // "Running" says nothing of a container that restarts every few seconds.
   const looping = status.runtime === 'docker' && (status.restarts ?? 0) >= LOOP_RESTARTS && (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S && (!before.ready || service.readiness === 'running')
-  if (looping && !context.force) {
-    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then run with --force`, { logTail: await logTail(service, runtimes) })
+  if (looping && !force) {
+    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then: probe-ops recover ${service.name} --force`, { logTail: await logTail(service, runtimes) })
   }
-  if (before.ready && !context.force) {
+  if (before.ready && !force) {
     outcomes.set(service.name, 'ready')
     return { summary: `ready (${before.detail}); nothing changed`, data }
   }
