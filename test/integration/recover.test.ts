@@ -1,9 +1,9 @@
-import { renameSync } from 'node:fs'
+import { renameSync, readFileSync, utimesSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import {
@@ -22,6 +22,26 @@ import {
 } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { expectValidReport } from '../helpers/report-schema.js'
+import { tempDir } from '../helpers/temp.js'
+
+const FAKE_HTTP = resolve(import.meta.dirname, '../../dist/sandbox/fake-http.js')
+
+/** A process of the test's own, standing for whatever program got a pid a stale pid file names. */
+async function startStranger(command: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: 'ignore' })
+  await new Promise((r) => child.once('spawn', r))
+  return child
+}
+
+/** Whether a process runs (a zombie, dead but not yet reaped by init, does not). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return false
+  }
+}
 
 function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
@@ -166,6 +186,57 @@ describe('probe-ops recover against a real Docker engine', () => {
     expect(await startedAt(pg.name)).toBe(postgresBefore)
     expect(await startedAt(redisName)).toBe(redisBefore)
     expect(await startedAt(managementName)).not.toBe(managementBefore)
+  })
+
+  it('never signals another program that a stale pid file names, and says why', async () => {
+    const dir = tempDir('web')
+    const pidFile = join(dir, 'web.pid')
+    const logFile = join(dir, 'web.log')
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}/`
+    const { path } = config({ web: { runtime: 'process', pidFile, logFile, url, start: [process.execPath, FAKE_HTTP, '--role', 'web', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile], readinessTimeoutSeconds: 10, stopGraceSeconds: 1 } })
+    // web is down; its pid file names a pid that `sleep` now has.
+    const sleeper = await startStranger('sleep', ['1000'])
+    // The same program as web's, another instance of it (another site's web), named by a pid file of an hour ago.
+    const otherPort = await freePort()
+    const otherWeb = await startStranger(process.execPath, [FAKE_HTTP, '--role', 'web', '--port', String(otherPort), '--pid-file', join(dir, 'other.pid'), '--log-file', join(dir, 'other.log')])
+    try {
+      writeFileSync(pidFile, `${sleeper.pid}\n`)
+      const first = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      const web = step(parseReport(first), 'web')
+      expect(alive(sleeper.pid!)).toBe(true)
+      expect(first.exitCode, JSON.stringify(web, null, 1)).toBe(0)
+      const look = (web.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(look.detail).toMatch(new RegExp(`^not running: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not web: it does not run web's start command`))
+      expect(web.summary).toMatch(/^started; ready after/)
+      expect((await fetch(url)).ok).toBe(true)
+      const started = Number(readFileSync(pidFile, 'utf8'))
+      expect(started).not.toBe(sleeper.pid)
+
+      // probe-ops started it, so a restart stops it: its record matches.
+      const restarted = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      expect(restarted.exitCode, restarted.stdout).toBe(0)
+      expect(step(parseReport(restarted), 'web').summary).toMatch(/^restarted; ready after/)
+      expect(alive(started)).toBe(false)
+
+      // web stops; the pid its pid file named went to the other web since.
+      const current = Number(readFileSync(pidFile, 'utf8'))
+      process.kill(current, 'SIGTERM')
+      for (let i = 0; i < 100 && alive(current); i++) await new Promise((r) => setTimeout(r, 50))
+      writeFileSync(pidFile, `${otherWeb.pid}\n`)
+      const anHourAgo = new Date(Date.now() - 3600_000)
+      utimesSync(pidFile, anHourAgo, anHourAgo)
+      const third = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      expect(alive(otherWeb.pid!)).toBe(true)
+      expect(third.exitCode, third.stdout).toBe(0)
+      const thirdLook = (step(parseReport(third), 'web').data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(thirdLook.detail).toMatch(new RegExp(`^not running: its pid file names pid ${otherWeb.pid} \\(node\\), which started after the pid file was written .*: the pid was reused`))
+    } finally {
+      sleeper.kill('SIGKILL')
+      otherWeb.kill('SIGKILL')
+      const ours = Number(readFileSync(pidFile, 'utf8'))
+      if (ours !== sleeper.pid && ours !== otherWeb.pid && alive(ours)) process.kill(ours, 'SIGTERM')
+    }
   })
 
   it('does not restart a dependent when its dependency cannot be recovered', async () => {
