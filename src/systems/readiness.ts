@@ -4,6 +4,7 @@ import { probeHttp } from './http.js'
 import { closePostgres, connectPostgres } from './postgres.js'
 import { closeRedis, connectRedis } from './redis.js'
 import { sleep } from '../lib/time.js'
+import type { ServiceRuntimes } from './services.js'
 
 export interface Readiness {
   ready: boolean
@@ -45,13 +46,32 @@ export async function checkReadiness(service: ServiceConfig, config: Config, tim
   }
 }
 
-/** Polls readiness until it holds or the service's readiness timeout runs out; no fixed sleeps. */
-export async function waitUntilReady(service: ServiceConfig, config: Config, pollMs = 200): Promise<Readiness> {
+/** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */
+const POLL_MS = 200
+/** Each check's own bound while waiting: a hung service costs this per poll, not the whole wait. */
+const CHECK_TIMEOUT_MS = 2000
+/** How long after a start an exited container or unit still counts as just starting. */
+const EXITED_GRACE_MS = 1000
+
+/**
+ * Polls until the service is ready or its readiness timeout runs out: readiness as checkReadiness has it, the runtime's own state for a service that
+ * declares no better check. A container or unit that has exited is not waited for to the end.
+ */
+export async function waitUntilReady(service: ServiceConfig, config: Config, runtimes: ServiceRuntimes, options: { signal?: AbortSignal } = {}): Promise<Readiness> {
   const deadline = Date.now() + service.readinessTimeoutMs
-  let ready = await checkReadiness(service, config, Math.min(2000, service.readinessTimeoutMs), true)
-  while (!ready.ready && Date.now() < deadline) {
-    await sleep(pollMs)
-    ready = await checkReadiness(service, config, Math.min(2000, Math.max(100, deadline - Date.now())), true)
+  let last: Readiness = { ready: false, detail: 'not checked' }
+  const started = Date.now()
+  while (!options.signal?.aborted) {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) break
+    const status = await runtimes.status(service).catch(() => undefined)
+    last = await checkReadiness(service, config, Math.min(CHECK_TIMEOUT_MS, remaining), status?.running ?? false)
+    if (last.ready) return last
+    // (A process service may not have written its pid file yet, so it gets the whole wait.)
+    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
+      return { ready: false, detail: `${last.detail}; it ${status.state}` }
+    }
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
   }
-  return ready
+  return last
 }

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
-import { sleep } from '../../lib/time.js'
 import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
 import { syncAlerts } from '../../systems/alert-sync.js'
-import { checkReadiness } from '../../systems/readiness.js'
+import { checkReadiness, waitUntilReady } from '../../systems/readiness.js'
 import { errorLines, type ServiceRuntimes, type ServiceStatus } from '../../systems/services.js'
 import { silenceService, liftSilences } from './silences.js'
 import { Timeline } from './timeline.js'
@@ -23,31 +22,8 @@ export interface RecoverContext {
 /** A container restarted this often and up for less than this long is crash-looping. */
 const LOOP_RESTARTS = 3
 const LOOP_UPTIME_S = 600
-/** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */
-const POLL_MS = 200
 const LOOK_TIMEOUT_MS = 2000
 const LOG_TAIL = 20
-/** How long after a start an exited container still counts as just starting. */
-const EXITED_GRACE_MS = 1000
-
-async function waitReady(service: ServiceConfig, context: RecoverContext, deadline: number, signal: AbortSignal): Promise<{ ready: boolean; detail: string }> {
-  let last = { ready: false, detail: 'not checked' }
-  const started = Date.now()
-  while (!signal.aborted) {
-    const remaining = deadline - Date.now()
-    if (remaining <= 0) break
-    const status = await context.runtimes.status(service).catch(() => undefined)
-    last = await checkReadiness(service, context.config, Math.min(LOOK_TIMEOUT_MS, remaining), status?.running ?? false)
-    if (last.ready) return last
-    // A container or unit that has exited will not become ready by waiting: stop waiting.
-    // (A process service may not have written its pid file yet, so it gets the whole wait.)
-    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
-      return { ready: false, detail: `${last.detail}; it ${status.state}` }
-    }
-    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
-  }
-  return last
-}
 
 async function logTail(service: ServiceConfig, runtimes: ServiceRuntimes): Promise<string[]> {
   try {
@@ -134,14 +110,14 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     const actionStarted = performance.now()
     timeline.add(action, `${action} through ${service.runtime}`)
     await runtimes[action](service)
-    let ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+    let ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     let attempts = 1
     if (!ready.ready && !run.signal.aborted) {
       timeline.add('retry', `not ready (${ready.detail}); stop and start once more`)
       await runtimes.stop(service)
       await runtimes.start(service)
       attempts = 2
-      ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+      ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     }
     const readyAfterMs = Math.round(performance.now() - actionStarted)
     if (ready.ready) {
