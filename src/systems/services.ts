@@ -20,6 +20,8 @@ export interface ServiceStatus {
   restarts?: number
   startedAt?: string
   uptimeSeconds?: number
+  /** A process service's pid, when its pid file names it. */
+  pid?: number
   /** A process stopped by a signal (/proc state T): it holds its port and answers nothing. */
   stoppedBySignal?: boolean
 }
@@ -84,6 +86,7 @@ export class ServiceRuntimes {
     const stoppedBySignal = isStoppedState(found.process.state)
     return {
       ...base,
+      pid: found.pid,
       running: true,
       state: stoppedBySignal ? `stopped by a signal (pid ${found.pid}, /proc state ${found.process.state})` : 'running',
       startedAt,

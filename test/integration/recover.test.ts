@@ -1,7 +1,7 @@
 import { renameSync, readFileSync, utimesSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,26 +22,10 @@ import {
 } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { expectValidReport } from '../helpers/report-schema.js'
+import { isRunning, startStranger } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 const FAKE_HTTP = resolve(import.meta.dirname, '../../dist/sandbox/fake-http.js')
-
-/** A process of the test's own, standing for whatever program got a pid a stale pid file names. */
-async function startStranger(command: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: 'ignore' })
-  await new Promise((r) => child.once('spawn', r))
-  return child
-}
-
-/** Whether a process runs (a zombie, dead but not yet reaped by init, does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
-}
 
 function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
@@ -161,6 +145,24 @@ describe('probe-ops recover against a real Docker engine', () => {
     await dockerCli(bed().docker, ['start', redisName])
   })
 
+  it('looks at a SIGSTOPped Redis as running but not answering, not as running', async () => {
+    // The container's PID 1 is docker-init; Redis is its child.
+    const init = (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.Pid}}', redisName])).stdout.trim()
+    const redisPid = Number(readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(' ')[0])
+    process.kill(redisPid, 'SIGSTOP')
+    try {
+      const { path } = config()
+      const result = await runCli(['recover', 'redis', '--config', path, '--json', '--dry-run'], env())
+      expect(result.exitCode, result.stdout).toBe(0)
+      const redis = step(parseReport(result), 'redis')
+      expect(redis.summary).toMatch(/^would restart redis \(not ready\)/)
+      const look = (redis.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(look.detail).toMatch(/^running but not answering within 2 s \(stopped, hung\?\);/)
+    } finally {
+      process.kill(redisPid, 'SIGCONT')
+    }
+  })
+
   it('recovers the database first when management cannot reach it', async () => {
     await dockerCli(bed().docker, ['stop', pg.name])
     const { path } = config()
@@ -204,7 +206,7 @@ describe('probe-ops recover against a real Docker engine', () => {
       writeFileSync(pidFile, `${sleeper.pid}\n`)
       const first = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
       const web = step(parseReport(first), 'web')
-      expect(alive(sleeper.pid!)).toBe(true)
+      expect(isRunning(sleeper.pid!)).toBe(true)
       expect(first.exitCode, JSON.stringify(web, null, 1)).toBe(0)
       const look = (web.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
       expect(look.detail).toMatch(new RegExp(`^not running: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not web: it does not run web's start command`))
@@ -217,17 +219,17 @@ describe('probe-ops recover against a real Docker engine', () => {
       const restarted = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
       expect(restarted.exitCode, restarted.stdout).toBe(0)
       expect(step(parseReport(restarted), 'web').summary).toMatch(/^restarted; ready after/)
-      expect(alive(started)).toBe(false)
+      expect(isRunning(started)).toBe(false)
 
       // web stops; the pid its pid file named went to the other web since.
       const current = Number(readFileSync(pidFile, 'utf8'))
       process.kill(current, 'SIGTERM')
-      for (let i = 0; i < 100 && alive(current); i++) await new Promise((r) => setTimeout(r, 50))
+      for (let i = 0; i < 100 && isRunning(current); i++) await new Promise((r) => setTimeout(r, 50))
       writeFileSync(pidFile, `${otherWeb.pid}\n`)
       const anHourAgo = new Date(Date.now() - 3600_000)
       utimesSync(pidFile, anHourAgo, anHourAgo)
       const third = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
-      expect(alive(otherWeb.pid!)).toBe(true)
+      expect(isRunning(otherWeb.pid!)).toBe(true)
       expect(third.exitCode, third.stdout).toBe(0)
       const thirdLook = (step(parseReport(third), 'web').data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
       expect(thirdLook.detail).toMatch(new RegExp(`^not running: its pid file names pid ${otherWeb.pid} \\(node\\), which started after the pid file was written .*: the pid was reused`))
@@ -235,7 +237,7 @@ describe('probe-ops recover against a real Docker engine', () => {
       sleeper.kill('SIGKILL')
       otherWeb.kill('SIGKILL')
       const ours = Number(readFileSync(pidFile, 'utf8'))
-      if (ours !== sleeper.pid && ours !== otherWeb.pid && alive(ours)) process.kill(ours, 'SIGTERM')
+      if (ours !== sleeper.pid && ours !== otherWeb.pid && isRunning(ours)) process.kill(ours, 'SIGTERM')
     }
   })
 

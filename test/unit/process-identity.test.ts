@@ -1,28 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { processStart } from '../../src/lib/process.js'
 import { inspectPidFile, startProcess, stopProcess, type ProcessService } from '../../src/systems/process.js'
+import { isRunning, startStranger } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 const started: number[] = []
 
 async function run(command: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: 'ignore' })
-  await new Promise((r) => child.once('spawn', r))
+  const child = await startStranger(command, args)
   started.push(child.pid!)
   return child
-}
-
-/** Whether a process runs (a zombie does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
 }
 
 /** A service whose start command is a node one-liner that writes its own pid file and sleeps. */
@@ -57,7 +47,7 @@ describe('process services: only a process proven to be the service is signalled
     expect(record).toMatchObject({ pid, start: processStart(pid), pidFile: svc.pidFile })
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'service', pid, proof: expect.stringMatching(/^probe-ops started it/) })
     await stopProcess(svc, 5000)
-    expect(alive(pid)).toBe(false)
+    expect(isRunning(pid)).toBe(false)
   })
 
   it('refuses to signal a process that does not run the start command, and says why', async () => {
@@ -66,19 +56,18 @@ describe('process services: only a process proven to be the service is signalled
     writeFileSync(svc.pidFile, `${sleeper.pid}\n`)
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'other', reused: false })
     await expect(stopProcess(svc, 1000)).rejects.toThrow(new RegExp(`svc not stopped: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not svc`))
-    expect(alive(sleeper.pid!)).toBe(true)
+    expect(isRunning(sleeper.pid!)).toBe(true)
   })
 
   it('takes a pid whose start differs from the record for a reused pid: the service is down, nothing is signalled', async () => {
     const svc = service()
     const stranger = await run(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
     writeFileSync(svc.pidFile, `${stranger.pid}\n`)
-    const { mkdirSync } = await import('node:fs')
     mkdirSync(join(svc.recordFile, '..'))
     writeFileSync(svc.recordFile, JSON.stringify({ service: 'svc', pidFile: svc.pidFile, pid: stranger.pid, start: '1', commandLine: [process.execPath], executable: process.execPath, recordedAt: '2026-01-01T00:00:00.000Z' }))
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'other', reused: true, reason: expect.stringMatching(/the pid was reused/) })
     await stopProcess(svc, 1000)
-    expect(alive(stranger.pid!)).toBe(true)
+    expect(isRunning(stranger.pid!)).toBe(true)
   })
 
   it('takes a process that started after its pid file was written for a reused pid, even running the same program', async () => {
@@ -90,7 +79,7 @@ describe('process services: only a process proven to be the service is signalled
     utimesSync(svc.pidFile, anHourAgo, anHourAgo)
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'other', reused: true })
     await stopProcess(svc, 1000)
-    expect(alive(sameProgram.pid!)).toBe(true)
+    expect(isRunning(sameProgram.pid!)).toBe(true)
   })
 
   it('knows a process the start command launched through another program by the directory it was given', async () => {
@@ -112,6 +101,6 @@ describe('process services: only a process proven to be the service is signalled
     const found = await inspectPidFile(svc)
     expect(found.kind === 'service' && found.proof === undefined).toBe(true)
     await expect(stopProcess(svc, 1000)).rejects.toThrow(/has no start command to compare with/)
-    expect(alive(unknown.pid!)).toBe(true)
+    expect(isRunning(unknown.pid!)).toBe(true)
   })
 })

@@ -3,7 +3,7 @@ import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
 import { syncAlerts } from '../../systems/alert-sync.js'
-import { checkReadiness, waitUntilReady } from '../../systems/readiness.js'
+import { checkReadiness, notServing, waitUntilReady, type Readiness } from '../../systems/readiness.js'
 import { errorLines, type ServiceRuntimes, type ServiceStatus } from '../../systems/services.js'
 import { silenceService, liftSilences } from './silences.js'
 import { Timeline } from './timeline.js'
@@ -44,11 +44,12 @@ async function checkDataDir(service: ServiceConfig, runtimes: ServiceRuntimes): 
   return existsSync(service.dataDir) ? undefined : `its data directory ${service.dataDir} is missing`
 }
 
-function describeState(status: ServiceStatus, ready: { ready: boolean; detail: string }): string {
-  const parts = [status.state]
+function describeState(status: ServiceStatus, ready: Readiness): string {
+  const parts = [status.running ? (notServing(status, ready, LOOK_TIMEOUT_MS) ?? status.state) : status.state]
   if (status.health) parts.push(status.health)
   if (status.restarts) parts.push(`${status.restarts} restarts`)
-  parts.push(ready.ready ? 'ready' : `not ready (${ready.detail})`)
+  if (!status.running) parts.push(`not ready (${ready.detail})`)
+  else if (ready.ready && !status.stoppedBySignal) parts.push('ready')
   return parts.join(', ')
 }
 
@@ -76,7 +77,7 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     await runtimes.container(service)
   }
   const [before, recentErrors] = await Promise.all([
-    checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running),
+    checkReadiness(service, config, LOOK_TIMEOUT_MS, status),
     status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => errorLines(lines).length, () => 0) : Promise.resolve(0),
   ])
   data.before = { state: status.state, running: status.running, restarts: status.restarts, ready: before.ready, readiness: before.detail, recentErrors }
