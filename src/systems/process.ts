@@ -243,10 +243,18 @@ export async function stopProcess(service: ProcessService, graceMs: number, sign
   const { pid, process: identity } = found
   // The same process, never the next one to get its pid; a zombie is gone.
   const alive = () => processIdentity(pid)?.start === identity.start
-  process.kill(pid, signal)
+  const send = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name)
+    } catch (error) {
+      // Gone since it was looked at: stopped, as asked.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+    }
+  }
+  send(signal)
   // A process stopped by SIGSTOP acts on the signal only once continued.
-  if (isStoppedState(identity.state)) process.kill(pid, 'SIGCONT')
+  if (isStoppedState(identity.state)) send('SIGCONT')
   const deadline = Date.now() + graceMs
   while (alive() && Date.now() < deadline) await sleep(POLL_MS)
-  if (alive()) process.kill(pid, 'SIGKILL')
+  if (alive()) send('SIGKILL')
 }

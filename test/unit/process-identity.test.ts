@@ -89,7 +89,7 @@ describe('process services: only a process proven to be the service is signalled
     writeFileSync(svc.pidFile, `${unrelated.pid}\n`)
     expect((await inspectPidFile(svc)).kind).toBe('other')
     // A process whose arguments name the data directory, as `postgres -D DIR` does.
-    const named = await run(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '-D', dataDir])
+    const named = await run('sh', ['-c', 'while sleep 1; do :; done', 'postgres', '-D', dataDir])
     writeFileSync(svc.pidFile, `${named.pid}\n`)
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'service', proof: "it runs svc's start command" })
   })

@@ -54,7 +54,8 @@ export interface ServiceBack {
   ready: boolean
   /** What its readiness check answered last. */
   readiness: string
-  readyAfterMs: number
+  /** How long it was waited for (from its start, when cleanup started it). */
+  waitedMs: number
 }
 
 /**
@@ -83,14 +84,15 @@ export async function startLeftStopped(config: Config, runtimes: ServiceRuntimes
       }
     }
     const ready = await waitUntilReady(service, config, runtimes)
-    back.push({ service: service.name, action: running ? 'found running' : 'started', ready: ready.ready, readiness: ready.detail, readyAfterMs: Math.round(performance.now() - waitStarted) })
+    const waitedMs = Math.round(performance.now() - waitStarted)
+    back.push({ service: service.name, action: running ? 'found running' : 'started', ready: ready.ready, readiness: ready.detail, waitedMs })
     if (!ready.ready) {
-      throw new StepFailure(`${service.name} ${running ? 'runs' : 'started'} but is not ready after ${formatSeconds(service.readinessTimeoutMs)}: ${ready.detail}`, `probe-ops recover ${service.name}`, { services: back })
+      throw new StepFailure(`${service.name} ${running ? 'runs' : 'started'} but is not ready after ${formatSeconds(waitedMs)}: ${ready.detail}`, `probe-ops recover ${service.name}`, { services: back })
     }
   }
   if (dryRun) return { action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore, and wait until ready` : `forget the interrupted restore's note: ${note.services.join(', ')} already running`, services: back }
   await clearStopping(config)
-  const readiness = back.map((b) => `${b.service} ready after ${formatSeconds(b.readyAfterMs)} (${b.readiness})`).join(', ')
+  const readiness = back.map((b) => `${b.service} ready after ${formatSeconds(b.waitedMs)} (${b.readiness})`).join(', ')
   return {
     action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore: ${readiness}` : `${readiness}: the interrupted restore's note is removed`,
     services: back,
