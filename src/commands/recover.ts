@@ -6,7 +6,7 @@ import type { Report } from '../report/model.js'
 
 export default class Recover extends JobCommand {
   static override summary = 'Bring services back, dependencies first, and prove they are serving.'
-  static override description = `Replaces service-recovery.sh. Looks first (state, readiness, restarts, recent log errors); a ready service is left alone unless --force. Unready dependencies are recovered first (management depends on postgres and redis). Then a stopped service is started or a running one restarted through its runtime (Docker, systemd or process), and recover waits for real readiness: PostgreSQL answering SELECT 1, Redis answering PING, an HTTP health URL answering 2xx. If it is not ready in time it is stopped and started once more; if that fails too, the report holds the log tail and the runtime's error, and an alert goes to AlertManager. While it works, a silence covers the service's alerts. A crash-looping service is not restarted again without --force, and PostgreSQL not without its data directory.
+  static override description = `Replaces service-recovery.sh. Looks first (state, readiness, restarts, recent log errors); a ready service is left alone unless --force. Unready dependencies are recovered first (management depends on postgres and redis); --force applies only to the services named, never to a ready dependency. Then a stopped service is started or a running one restarted through its runtime (Docker, systemd or process), and recover waits for real readiness: PostgreSQL answering SELECT 1, Redis answering PING, an HTTP health URL answering 2xx. If it is not ready in time it is stopped and started once more; if that fails too, the report holds the log tail and the runtime's error, and an alert goes to AlertManager. While it works, a silence covers the service's alerts. A crash-looping service is not restarted again without --force, and PostgreSQL not without its data directory.
 With no service (or --all), recovers every service that is not ready, in dependency order.`
   static override examples = [
     '<%= config.bin %> recover postgres',
@@ -20,7 +20,7 @@ With no service (or --all), recovers every service that is not ready, in depende
     ...jobFlags,
     ...changeFlags,
     all: Flags.boolean({ description: 'recover every service that is not ready' }),
-    force: Flags.boolean({ description: 'restart even a ready service, or one in a crash loop' }),
+    force: Flags.boolean({ description: 'restart the services named even when ready, or in a crash loop (ready dependencies are left alone)' }),
   }
 
   async run(): Promise<Report> {

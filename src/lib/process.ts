@@ -1,14 +1,20 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 
-/** The process's start in clock ticks since boot (/proc/PID/stat field 22): with the pid, who it is. */
-export function processStart(pid: number): string | undefined {
+/** The fields of /proc/PID/stat that say who a process is and what it is doing. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name may hold spaces and parentheses; fields are counted after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0]!, start: fields[19]! }
   } catch {
     return undefined
   }
+}
+
+/** The process's start in clock ticks since boot (/proc/PID/stat field 22): with the pid, who it is. */
+export function processStart(pid: number): string | undefined {
+  return procStat(pid)?.start
 }
 
 /**
@@ -23,4 +29,56 @@ export function isProcessAlive(pid: number, start?: string): boolean {
   }
   const now = processStart(pid)
   return start === undefined || now === undefined || now === start
+}
+
+/** A live process as /proc shows it: enough to tell it from another that later gets its pid. */
+export interface ProcessIdentity {
+  pid: number
+  /** Clock ticks since boot, as processStart gives it. */
+  start: string
+  /** When it started, from the ticks and the uptime (precise to a tick, unlike /proc/stat's btime). */
+  startedAt: Date
+  /** /proc/PID/stat's state: R, S, D, T (stopped by a signal), t (stopped by a debugger)... */
+  state: string
+  /** Its arguments (a program may rewrite them, as redis-server does), and its executable's path. */
+  commandLine: string[]
+  executable?: string
+}
+
+/** USER_HZ, the unit of /proc's tick counts: 100 on every Linux this runs on. */
+const TICKS_PER_SECOND = 100
+
+/** The process behind a pid now, or undefined when there is none (a zombie is a process that is gone). */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  const stat = procStat(pid)
+  if (!stat || stat.state === 'Z') return undefined
+  let uptime: number
+  let commandLine: string[]
+  try {
+    uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+  } catch {
+    return undefined
+  }
+  const startedAt = new Date(Date.now() - (uptime - Number(stat.start) / TICKS_PER_SECOND) * 1000)
+  return { pid, start: stat.start, startedAt, state: stat.state, commandLine, executable: executableOf(pid) }
+}
+
+function executableOf(pid: number): string | undefined {
+  try {
+    // An executable replaced since it started (a package upgrade) reads "... (deleted)".
+    return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '')
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether a process is stopped by a signal (SIGSTOP, SIGTSTP) or a debugger: alive, answering nothing. */
+export function isStoppedState(state: string): boolean {
+  return state === 'T' || state === 't'
+}
+
+/** Clock ticks since boot now, in the unit of a process's start. */
+export function clockTicksNow(): number {
+  return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND)
 }

@@ -6,6 +6,8 @@ export interface HttpProbe {
   status?: number
   latencyMs: number
   error?: string
+  /** No answer within the bound (as opposed to a refusal or an error status). */
+  timedOut?: boolean
 }
 
 /** One GET with a hard deadline on the whole exchange, headers and body. */
@@ -28,10 +30,11 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<HttpPro
     const name = (error as { name?: string }).name
     const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code
     let message = describeError(error)
-    if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') message = `no answer within ${timeoutMs} ms`
+    const timedOut = name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+    if (timedOut) message = `no answer within ${timeoutMs} ms`
     else if (code === 'ECONNREFUSED') message = 'connection refused'
     else if (code === 'ENOTFOUND') message = 'host name does not resolve'
-    return { url, ok: false, latencyMs, error: message }
+    return { url, ok: false, latencyMs, error: message, ...(timedOut ? { timedOut } : {}) }
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Client, ClientConfig } from 'pg'
 import type { PostgresConfig } from '../config/load.js'
-import { StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
+import { NoAnswerFailure, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
 
 /** PostgreSQL through `pg`. The password goes to the client object, never to a command line. */
@@ -72,7 +72,7 @@ export function postgresFailure(error: unknown, config: PostgresConfig, database
   if (code === '57P03') return new StepFailure(`PostgreSQL at ${at} is starting up or shutting down`, 'wait a few seconds and try again')
   const message = describeError(error)
   if (error instanceof TimeoutError || /timeout/i.test(message)) {
-    return new StepFailure(`PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`, 'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`')
+    return new NoAnswerFailure(`PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`, 'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`')
   }
   return new StepFailure(`PostgreSQL at ${at}: ${message}`, 'check that PostgreSQL is running and the connection settings are right')
 }

@@ -1,17 +1,53 @@
-import { open, readFile } from 'node:fs/promises'
-import { StepFailure } from '../errors.js'
-import { makeDirectoriesSync } from '../lib/files.js'
+import { accessSync, constants, realpathSync, statSync } from 'node:fs'
+import { open, readFile, stat } from 'node:fs/promises'
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path'
+import { StepFailure, describeError } from '../errors.js'
+import { makeDirectories, makeDirectoriesSync, writeFileAtomic } from '../lib/files.js'
+import { clockTicksNow, isStoppedState, processIdentity, type ProcessIdentity } from '../lib/process.js'
+import { sleep } from '../lib/time.js'
 
 /**
  * A service run as a plain process that writes a pid file and a log file (the sandbox
  * platform; sites under supervisord and the like).
+ *
+ * Run as root, probe-ops signals only a process it can prove is the service: a pid file outlives
+ * its process, and its pid may since belong to anything. When probe-ops starts the service it
+ * records who the pid file then names (pid, start time, command line) in its own directory; a
+ * pid file it did not see written is taken only for a process that was already running when
+ * the file was written and that runs the configured start command.
  */
-
-export interface ProcessState {
-  pid?: number
-  running: boolean
-  startedAt?: string
+export interface ProcessService {
+  name: string
+  pidFile: string
+  /** The configured start command, if any: what a process the service wrote its own pid for runs. */
+  start?: string[]
+  /** Where probe-ops keeps the record of the process it started (a directory of its own, not the service's). */
+  recordFile: string
 }
+
+/** What probe-ops saw when it started the service. */
+interface ProcessRecord {
+  service: string
+  pidFile: string
+  pid: number
+  start: string
+  commandLine: string[]
+  executable?: string
+  recordedAt: string
+}
+
+/** What a pid file names, and whether that is provably the service. */
+export type PidFileState =
+  | { kind: 'no pid file' }
+  | { kind: 'gone'; pid: number }
+  /** Not the service: the pid was reused (`reused`), or the process runs another program. */
+  | { kind: 'other'; pid: number; process: ProcessIdentity; reason: string; reused: boolean }
+  /** The service; `proof` says why, and without one it may be looked at but never signalled. */
+  | { kind: 'service'; pid: number; process: ProcessIdentity; proof?: string }
+
+/** A stale pid file was written before the process now holding its pid started; this covers the clocks' granularity. */
+const WRITTEN_BEFORE_START_SLACK_MS = 1000
+const POLL_MS = 100
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
   try {
@@ -23,27 +59,98 @@ export async function readPid(pidFile: string): Promise<number | undefined> {
   }
 }
 
-async function startTime(pid: number): Promise<string | undefined> {
+/** The program a process runs, by name only: its arguments may hold another program's secrets. */
+export function programName(identity: ProcessIdentity): string {
+  return basename(identity.executable ?? identity.commandLine[0] ?? '?')
+}
+
+async function readRecord(service: ProcessService): Promise<ProcessRecord | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // A zombie is a process that is gone.
-    if (state[0] === 'Z') return undefined
-    const ticks = Number(state[19])
-    const boot = /btime (\d+)/.exec(await readFile('/proc/stat', 'utf8'))
-    if (!boot) return undefined
-    // USER_HZ is 100 on every Linux this runs on.
-    return new Date((Number(boot[1]) + ticks / 100) * 1000).toISOString()
+    const record = JSON.parse(await readFile(service.recordFile, 'utf8')) as ProcessRecord
+    // A record of another configuration's service of the same name says nothing of this one.
+    return record.pidFile === service.pidFile && Number.isInteger(record.pid) && typeof record.start === 'string' ? record : undefined
   } catch {
     return undefined
   }
 }
 
-export async function processState(pidFile: string): Promise<ProcessState> {
-  const pid = await readPid(pidFile)
-  if (pid === undefined) return { running: false }
-  const startedAt = await startTime(pid)
-  return { pid, running: startedAt !== undefined, startedAt }
+function sameCommand(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((word, i) => word === b[i])
+}
+
+/** A word of a command as the file it names, resolved through PATH for a bare name; undefined if none. */
+function resolveProgram(word: string): string | undefined {
+  const candidates = word.includes('/') ? [resolve(word)] : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(isAbsolute).map((dir) => join(dir, word))
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) return realpathSync(candidate)
+    } catch {
+      // not this one
+    }
+  }
+  return undefined
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether a process is what the start command runs: the command itself; a program it names
+ * (through runuser, env and the like); or a process that names a directory the command gives it
+ * (`pg_ctl start -D DIR` runs `postgres -D DIR`).
+ */
+function runsStartCommand(identity: ProcessIdentity, start: string[]): boolean {
+  if (sameCommand(identity.commandLine, start)) return true
+  const words = start.filter((word) => !word.startsWith('-'))
+  const executable = identity.executable && resolveProgram(identity.executable)
+  if (executable && words.some((word) => resolveProgram(word) === executable)) return true
+  const directories = words.filter((word) => isAbsolute(word) && resolve(word) !== '/' && isDirectory(word)).map((word) => resolve(word))
+  return identity.commandLine.some((word) => isAbsolute(word) && directories.includes(resolve(word)))
+}
+
+/** What the pid file names, and whether it is provably the service (see the module's comment). */
+export async function inspectPidFile(service: ProcessService): Promise<PidFileState> {
+  const pid = await readPid(service.pidFile)
+  if (pid === undefined) return { kind: 'no pid file' }
+  const identity = processIdentity(pid)
+  if (!identity) return { kind: 'gone', pid }
+  const other = (reason: string, reused: boolean): PidFileState => ({ kind: 'other', pid, process: identity, reason, reused })
+  const record = await readRecord(service)
+  if (record?.pid === pid) {
+    if (record.start !== identity.start) return other(`which started at ${identity.startedAt.toISOString()}, after the ${service.name} probe-ops started under that pid: the pid was reused`, true)
+    if (record.executable !== identity.executable && !sameCommand(record.commandLine, identity.commandLine)) return other(`which runs another program than the ${service.name} probe-ops started under that pid`, false)
+    return { kind: 'service', pid, process: identity, proof: `probe-ops started it (${record.recordedAt})` }
+  }
+  let writtenAt: number
+  try {
+    writtenAt = (await stat(service.pidFile)).mtimeMs
+  } catch (error) {
+    throw new StepFailure(`pid file ${service.pidFile} cannot be read (${describeError(error)})`)
+  }
+  if (identity.startedAt.getTime() > writtenAt + WRITTEN_BEFORE_START_SLACK_MS) {
+    return other(`which started after the pid file was written (${new Date(writtenAt).toISOString()}): the pid was reused`, true)
+  }
+  if (!service.start) return { kind: 'service', pid, process: identity }
+  if (!runsStartCommand(identity, service.start)) return other(`which is not ${service.name}: it does not run ${service.name}'s start command`, false)
+  return { kind: 'service', pid, process: identity, proof: `it runs ${service.name}'s start command` }
+}
+
+/** One line for an operator: what the pid file names, when that is not the service. */
+export function describeOther(state: Extract<PidFileState, { kind: 'other' }>): string {
+  return `its pid file names pid ${state.pid} (${programName(state.process)}), ${state.reason}`
+}
+
+async function writeRecord(service: ProcessService, identity: ProcessIdentity): Promise<void> {
+  const record: ProcessRecord = { service: service.name, pidFile: service.pidFile, pid: identity.pid, start: identity.start, commandLine: identity.commandLine, executable: identity.executable, recordedAt: new Date().toISOString() }
+  // Root's own records: private, since a command line may carry more than it should.
+  await makeDirectories(join(service.recordFile, '..'), 0o700)
+  await writeFileAtomic(service.recordFile, `${JSON.stringify(record)}\n`, 0o600)
 }
 
 /** The last lines of a log file, reading at most its last 1 MiB. */
@@ -70,55 +177,85 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
 
 /**
  * Starts a process service by its configured command, detached, its output appended to its
- * log file. The command is an argument array, never a shell string.
+ * log file. The command is an argument array, never a shell string. Once the pid file names a
+ * process started since (the command itself, or the daemon it forks), that process is recorded
+ * as the service; the readiness wait that follows judges whether it serves.
  */
-export async function startProcess(command: string[], logFile: string | undefined, timeoutMs: number): Promise<void> {
+export async function startProcess(service: ProcessService & { start: string[] }, logFile: string | undefined, timeoutMs: number): Promise<void> {
   const { spawn } = await import('node:child_process')
   const { openSync, closeSync } = await import('node:fs')
   const { dirname } = await import('node:path')
+  const command = service.start
   let fd: number | 'ignore' = 'ignore'
   if (logFile) {
     makeDirectoriesSync(dirname(logFile))
     fd = openSync(logFile, 'a')
   }
+  // A tick early: a process started after this has a start time at least this.
+  const since = clockTicksNow() - 1
+  let failure: StepFailure | undefined
   try {
     // From /, which every user may enter (PostgreSQL's user may not read our working directory).
     const child = spawn(command[0]!, command.slice(1), { detached: true, cwd: '/', stdio: ['ignore', fd, fd] })
     // A command that fails at once (not found, bad arguments) is reported here; one that runs
-    // on, or daemonises and exits later, is judged by the readiness wait that follows.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(), Math.min(timeoutMs, 300))
-      child.once('error', (error) => {
-        clearTimeout(timer)
-        reject(new StepFailure(`cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, 'fix the service start command in the configuration'))
-      })
-      child.once('exit', (code) => {
-        clearTimeout(timer)
-        if (code === 0) resolve()
-        else reject(new StepFailure(`${command.join(' ')} exited with code ${code}`, logFile ? `read ${logFile}` : undefined))
-      })
+    // on, or daemonises and exits, has its pid file waited for.
+    child.once('error', (error) => {
+      failure = new StepFailure(`cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, 'fix the service start command in the configuration')
+    })
+    child.once('exit', (code) => {
+      if (code !== 0) failure = new StepFailure(`${command.join(' ')} exited with code ${code}`, logFile ? `read ${logFile}` : undefined)
     })
     child.unref()
   } finally {
     if (typeof fd === 'number') closeSync(fd)
   }
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    await sleep(POLL_MS)
+    if (failure) throw failure
+    const pid = await readPid(service.pidFile).catch(() => undefined)
+    const started = pid === undefined ? undefined : processIdentity(pid)
+    if (started && Number(started.start) >= since) return writeRecord(service, started)
+    // No pid file naming a new process: nothing is recorded, and readiness will say it is not up.
+    if (Date.now() >= deadline) return
+  }
 }
 
-/** The stop signal, then SIGKILL after the grace period; resolves once the process is gone. */
-export async function stopProcess(pidFile: string, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const pid = await readPid(pidFile)
-  if (pid === undefined) return
-  const alive = () => {
+/**
+ * The stop signal, then SIGKILL after the grace period; resolves once the process is gone.
+ * Only a process proven to be the service is signalled: a pid file naming a reused pid means
+ * the service is not running, and one naming a process that cannot be proven is refused.
+ */
+export async function stopProcess(service: ProcessService, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const found = await inspectPidFile(service)
+  if (found.kind === 'no pid file' || found.kind === 'gone' || (found.kind === 'other' && found.reused)) return
+  if (found.kind === 'other') {
+    throw new StepFailure(
+      `${service.name} not stopped: ${describeOther(found)}; a process that is not provably ${service.name} is never signalled`,
+      `if ${service.name} is stopped, the pid file is stale: remove ${service.pidFile}; if that process is ${service.name}, fix services.${service.name}.start to the command that runs it`,
+    )
+  }
+  if (!found.proof) {
+    throw new StepFailure(
+      `${service.name} not stopped: its pid file names pid ${found.pid} (${programName(found.process)}), which probe-ops did not start and has no start command to compare with; it is never signalled unproven`,
+      `set services.${service.name}.start to the command that runs it, or stop it by hand`,
+    )
+  }
+  const { pid, process: identity } = found
+  // The same process, never the next one to get its pid; a zombie is gone.
+  const alive = () => processIdentity(pid)?.start === identity.start
+  const send = (name: NodeJS.Signals) => {
     try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
+      process.kill(pid, name)
+    } catch (error) {
+      // Gone since it was looked at: stopped, as asked.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
     }
   }
-  if (!alive()) return
-  process.kill(pid, signal)
+  send(signal)
+  // A process stopped by SIGSTOP acts on the signal only once continued.
+  if (isStoppedState(identity.state)) send('SIGCONT')
   const deadline = Date.now() + graceMs
-  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-  if (alive()) process.kill(pid, 'SIGKILL')
+  while (alive() && Date.now() < deadline) await sleep(POLL_MS)
+  if (alive()) send('SIGKILL')
 }

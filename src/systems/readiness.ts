@@ -1,32 +1,38 @@
 import type { Config, ServiceConfig } from '../config/load.js'
-import { describeError } from '../errors.js'
+import { NoAnswerFailure, describeError, formatSeconds } from '../errors.js'
 import { probeHttp } from './http.js'
-import { closePostgres, connectPostgres } from './postgres.js'
+import { closePostgres, connectPostgres, postgresFailure } from './postgres.js'
 import { closeRedis, connectRedis } from './redis.js'
 import { sleep } from '../lib/time.js'
+import type { ServiceRuntimes, ServiceStatus } from './services.js'
 
 export interface Readiness {
   ready: boolean
   /** What was checked and what it answered. */
   detail: string
+  /** It was reachable but gave no answer within the bound: hung, overloaded or stopped by a signal. */
+  unanswered?: boolean
 }
 
 /**
  * Whether a service is really serving: PostgreSQL answers SELECT 1, Redis answers PING with
  * its password, an HTTP service answers its health URL with 2xx. "The container is running"
- * is not readiness; it is used only for services that declare no better check.
+ * is not readiness; it is used only for services that declare no better check (and a process
+ * stopped by a signal is not running in that sense). `status` is the runtime's view, if known.
  */
-export async function checkReadiness(service: ServiceConfig, config: Config, timeoutMs: number, running: boolean): Promise<Readiness> {
+export async function checkReadiness(service: ServiceConfig, config: Config, timeoutMs: number, status: Pick<ServiceStatus, 'running' | 'stoppedBySignal'> | undefined): Promise<Readiness> {
   try {
     switch (service.readiness) {
       case 'http': {
         const probe = await probeHttp(service.url!, timeoutMs)
-        return { ready: probe.ok, detail: probe.ok ? `${service.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${service.url}: ${probe.error ?? `HTTP ${probe.status}`}` }
+        return { ready: probe.ok, detail: probe.ok ? `${service.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${service.url}: ${probe.error ?? `HTTP ${probe.status}`}`, ...(probe.timedOut ? { unanswered: true } : {}) }
       }
       case 'postgres': {
         const client = await connectPostgres(config.postgres, { connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs })
         try {
-          await client.query('select 1')
+          await client.query('select 1').catch((error: unknown) => {
+            throw postgresFailure(error, { ...config.postgres, connectTimeoutMs: timeoutMs })
+          })
           return { ready: true, detail: `SELECT 1 answered at ${config.postgres.host}:${config.postgres.port}` }
         } finally {
           await closePostgres(client)
@@ -37,21 +43,59 @@ export async function checkReadiness(service: ServiceConfig, config: Config, tim
         closeRedis(client)
         return { ready: true, detail: `PING answered at ${config.redis.url}` }
       }
-      case 'running':
-        return { ready: running, detail: running ? 'running (no readiness check configured)' : 'not running' }
+      case 'running': {
+        const running = (status?.running ?? false) && !status?.stoppedBySignal
+        return { ready: running, detail: running ? 'running (no readiness check configured)' : status?.stoppedBySignal ? 'stopped by a signal' : 'not running' }
+      }
     }
   } catch (error) {
-    return { ready: false, detail: describeError(error) }
+    return { ready: false, detail: describeError(error), ...(error instanceof NoAnswerFailure ? { unanswered: true } : {}) }
   }
 }
 
-/** Polls readiness until it holds or the service's readiness timeout runs out; no fixed sleeps. */
-export async function waitUntilReady(service: ServiceConfig, config: Config, pollMs = 200): Promise<Readiness> {
+/**
+ * Why a service its runtime shows running does not serve, in an operator's words, or undefined
+ * when it does: "running" alone is never said of a process that answers nothing.
+ */
+export function notServing(status: ServiceStatus, readiness: Readiness, timeoutMs: number): string | undefined {
+  if (status.stoppedBySignal) return `${status.state}: it holds its port and answers nothing`
+  if (readiness.ready) return undefined
+  if (readiness.unanswered) return `running but not answering within ${formatSeconds(timeoutMs)} (stopped, hung?)`
+  return `running but not ready (${readiness.detail})`
+}
+
+/** Loads the clients the services' readiness checks use, so that a cold import is not counted against a check's bound. */
+export async function loadReadinessClients(services: ServiceConfig[]): Promise<void> {
+  const kinds = new Set(services.map((s) => s.readiness))
+  await Promise.all([kinds.has('postgres') && import('pg'), kinds.has('redis') && import('ioredis'), kinds.has('http') && import('undici')])
+}
+
+/** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */
+const POLL_MS = 200
+/** Each check's own bound while waiting: a hung service costs this per poll, not the whole wait. */
+const CHECK_TIMEOUT_MS = 2000
+/** How long after a start an exited container or unit still counts as just starting. */
+const EXITED_GRACE_MS = 1000
+
+/**
+ * Polls until the service is ready or its readiness timeout runs out: readiness as checkReadiness has it, the runtime's own state for a service that
+ * declares no better check. A container or unit that has exited is not waited for to the end.
+ */
+export async function waitUntilReady(service: ServiceConfig, config: Config, runtimes: ServiceRuntimes, options: { signal?: AbortSignal } = {}): Promise<Readiness> {
   const deadline = Date.now() + service.readinessTimeoutMs
-  let ready = await checkReadiness(service, config, Math.min(2000, service.readinessTimeoutMs), true)
-  while (!ready.ready && Date.now() < deadline) {
-    await sleep(pollMs)
-    ready = await checkReadiness(service, config, Math.min(2000, Math.max(100, deadline - Date.now())), true)
+  let last: Readiness = { ready: false, detail: 'not checked' }
+  const started = Date.now()
+  while (!options.signal?.aborted) {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) break
+    const status = await runtimes.status(service).catch(() => undefined)
+    last = await checkReadiness(service, config, Math.min(CHECK_TIMEOUT_MS, remaining), status)
+    if (last.ready) return last
+    // (A process service may not have written its pid file yet, so it gets the whole wait.)
+    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
+      return { ready: false, detail: `${last.detail}; it ${status.state}` }
+    }
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
   }
-  return ready
+  return last
 }

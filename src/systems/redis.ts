@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { RedisConfig } from '../config/load.js'
-import { StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
+import { NoAnswerFailure, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
 
 /** Redis through ioredis: no retries, no offline queue, a bound on every command. */
@@ -51,7 +51,7 @@ export function redisFailure(error: unknown, config: RedisConfig, timeoutMs = co
     return new StepFailure(`Redis at ${config.url} rejected the password`, 'set the password in REDIS_URL or redis.passwordFile')
   }
   if (error instanceof TimeoutError || /timed? ?out/i.test(message)) {
-    return new StepFailure(`Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`, 'it accepts connections but does not answer: check for a hung or overloaded server, then `probe-ops recover redis`')
+    return new NoAnswerFailure(`Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`, 'it accepts connections but does not answer: check for a hung or overloaded server, then `probe-ops recover redis`')
   }
   return new StepFailure(`Redis at ${config.url}: ${message}`, 'check that Redis is running and redis.url is right')
 }

@@ -3,7 +3,9 @@ import type { Config, ServiceConfig } from '../config/load.js'
 import { StepFailure } from '../errors.js'
 import { timedLines, withinWindow, type LogLine } from '../logs/entries.js'
 import { connectDocker, containerLogs, findContainer, inspectContainer, restartContainer, startContainer, stopContainer, type ContainerState } from './docker.js'
-import { processState, startProcess, stopProcess, tailFile } from './process.js'
+import { join } from 'node:path'
+import { isStoppedState } from '../lib/process.js'
+import { describeOther, inspectPidFile, startProcess, stopProcess, tailFile, type ProcessService } from './process.js'
 import { controlUnit, unitLogs, unitState } from './systemd.js'
 
 /** A configured service seen through its runtime, whichever that is. */
@@ -19,6 +21,10 @@ export interface ServiceStatus {
   restarts?: number
   startedAt?: string
   uptimeSeconds?: number
+  /** A process service's pid, when its pid file names it. */
+  pid?: number
+  /** A process stopped by a signal (/proc state T): it holds its port and answers nothing. */
+  stoppedBySignal?: boolean
 }
 
 /** Opens the runtimes' clients once per job and only when a service needs them. */
@@ -71,19 +77,28 @@ export class ServiceRuntimes {
         uptimeSeconds: running ? uptime(unit.activeSince) : undefined,
       }
     }
-    const pidFile = service.pidFile!
-    const proc = await processState(pidFile)
+    const found = await inspectPidFile(this.#processService(service))
+    const base = { name: service.name, runtime: 'process' as const, target: service.pidFile!, found: true }
+    // A process service is deployed by its configuration; a missing pid file means stopped.
+    if (found.kind === 'no pid file') return { ...base, running: false, state: 'no pid file' }
+    if (found.kind === 'gone') return { ...base, running: false, state: `stopped (pid ${found.pid} gone)` }
+    if (found.kind === 'other') return { ...base, running: false, state: `not running: ${describeOther(found)}` }
+    const startedAt = found.process.startedAt.toISOString()
+    const stoppedBySignal = isStoppedState(found.process.state)
     return {
-      name: service.name,
-      runtime: 'process',
-      target: pidFile,
-      // A process service is deployed by its configuration; a missing pid file means stopped.
-      found: true,
-      running: proc.running,
-      state: proc.running ? 'running' : proc.pid === undefined ? 'no pid file' : `stopped (pid ${proc.pid} gone)`,
-      startedAt: proc.startedAt,
-      uptimeSeconds: proc.running ? uptime(proc.startedAt) : undefined,
+      ...base,
+      pid: found.pid,
+      running: true,
+      state: stoppedBySignal ? `stopped by a signal (pid ${found.pid}, /proc state ${found.process.state})` : 'running',
+      startedAt,
+      uptimeSeconds: uptime(startedAt),
+      ...(stoppedBySignal ? { stoppedBySignal } : {}),
     }
+  }
+
+  /** A process service as the process module sees it; probe-ops' records live in its lock directory. */
+  #processService(service: ServiceConfig): ProcessService {
+    return { name: service.name, pidFile: service.pidFile!, start: service.start, recordFile: join(this.config.lock.dir, 'processes', `${service.name}.json`) }
   }
 
   /** The service's container, or a failure that says it is gone and will not be recreated silently. */
@@ -106,7 +121,7 @@ export class ServiceRuntimes {
     }
     if (service.runtime === 'systemd') return controlUnit(service, 'start', service.readinessTimeoutMs)
     if (!service.start) throw new StepFailure(`${service.name} has no start command`, `set services.${service.name}.start to its command (an argument list)`)
-    return startProcess(service.start, service.logFile, service.readinessTimeoutMs)
+    return startProcess({ ...this.#processService(service), start: service.start }, service.logFile, service.readinessTimeoutMs)
   }
 
   async stop(service: ServiceConfig): Promise<void> {
@@ -115,7 +130,7 @@ export class ServiceRuntimes {
       return stopContainer(docker, id, service.stopGraceSeconds)
     }
     if (service.runtime === 'systemd') return controlUnit(service, 'stop', (service.stopGraceSeconds + 30) * 1000)
-    return stopProcess(service.pidFile!, service.stopGraceSeconds * 1000, service.stopSignal)
+    return stopProcess(this.#processService(service), service.stopGraceSeconds * 1000, service.stopSignal)
   }
 
   async restart(service: ServiceConfig): Promise<void> {

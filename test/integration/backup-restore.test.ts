@@ -440,9 +440,33 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(parseReport(listed), 'list').error!.message).toMatch(/a restore stopped management for its swap and was interrupted/)
     const restarted = await s.run(['restore', '--cleanup', '--json'])
     expect(restarted.exitCode, restarted.stdout).toBe(0)
-    expect(step(parseReport(restarted), 'cleanup').summary).toMatch(/start management, stopped by an interrupted restore; drop database .*_restore_/)
+    expect(step(parseReport(restarted), 'cleanup').summary).toMatch(/start management, stopped by an interrupted restore: management ready after [\d.]+ m?s \(.* answered 200 .*\); drop database .*_restore_/)
     expect(await running()).toBe('true')
     expect(parseReport(await s.run(['backup', 'list', '--json'])).steps[0]!.status).toBe('ok')
+  })
+
+  it('restore --cleanup after a kill while the platform was starting returns only once it answers its health check', async () => {
+    const database = await platform()
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    const killed = await s.run(['restore', id, '--yes', '--json'], { PROBE_OPS_FAILPOINT: 'restore-swap-starting' })
+    expect(killed.exitCode).toBe(-1)
+    // Its container runs again, but the platform comes up slowly: its first health checks fail.
+    let checks = 0
+    healthyWhen = async () => ++checks > 2
+    try {
+      const cleanup = await s.run(['restore', '--cleanup', '--json'])
+      expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+      // The health check right after cleanup returns: the platform answers.
+      expect((await fetch(healthUrl)).status).toBe(200)
+      const done = step(parseReport(cleanup), 'cleanup')
+      expect(done.summary).toMatch(/^management ready after [\d.]+ m?s \(.* answered 200 .*\): the interrupted restore's note is removed/)
+      expect(done.data!.services).toEqual([expect.objectContaining({ service: 'management', action: 'found running', ready: true })])
+    } finally {
+      healthyWhen = undefined
+    }
+    // The note is gone: nothing says the platform may be down any more.
+    expect(JSON.stringify(parseReport(await s.run(['backup', 'list', '--json'])).steps[0])).not.toMatch(/a restore stopped management/)
   })
 
   async function databaseProperties(database: string) {

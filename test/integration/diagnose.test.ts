@@ -3,7 +3,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, composeLabels, dockerCli, pausePostgres, pgClientConfig, pgQuery, resumePostgres, runPostgresContainer, runSleeperContainer, startAlertmanager, startHangingServer, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
+import { bed, composeLabels, dockerCli, pausePostgres, pgClientConfig, pgQuery, resumePostgres, runPostgresContainer, runSleeperContainer, startAlertmanager, startHangingServer, startRedis, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
+import { REDIS_SERVER } from '../bed/redis.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { journalAnswers } from '../helpers/journal.js'
 import { expectValidReport } from '../helpers/report-schema.js'
@@ -200,6 +201,57 @@ describe('probe-ops diagnose against the real test bed', () => {
       expect(step(parseReport(result), 'postgres').status).toBe('failed')
     } finally {
       resumePostgres(postgres)
+    }
+  })
+
+  it('does not call a SIGSTOPped Redis running: its container runs, but it answers nothing', async () => {
+    const { redis } = bed()
+    const { path } = writeConfig(settings)
+    process.kill(redis.pid, 'SIGSTOP')
+    try {
+      // Room for four containers' state from a Docker engine busy with other tests.
+      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '3', '--only', 'services'], env)
+      expect(result.exitCode, result.stdout).toBe(1)
+      const services = step(parseReport(result), 'services')
+      expect(services.status).toBe('failed')
+      expect(services.summary).toBe('4 of 4 running; 1 of them not serving')
+      expect(services.error).toEqual({ message: expect.stringMatching(/^redis is running but not answering within [\d.]+ m?s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' })
+      expect((services.data!.services as { name: string; ready: boolean }[]).map((s) => [s.name, s.ready])).toEqual([['management', true], ['web', true], ['postgres', true], ['redis', false]])
+
+      // maintain daily's services step says the same (a dry run: no alert pushed).
+      const daily = writeConfig({ ...settings, diagnose: { checkTimeoutSeconds: 1 } })
+      const maintain = await runCli(['maintain', 'daily', '--config', daily.path, '--json', '--only', 'services', '--dry-run'], env)
+      expect(step(parseReport(maintain), 'services')).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/^redis: running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' } })
+    } finally {
+      process.kill(redis.pid, 'SIGCONT')
+    }
+  })
+
+  it('reports a process-runtime Redis stopped by a signal as stopped, with the command to resume it', async () => {
+    const own = await startRedis({ password: 'a-test-password' })
+    try {
+      const dir = tempDir('po-redis')
+      const pidFile = join(dir, 'redis.pid')
+      writeFileSync(pidFile, `${own.info.pid}\n`)
+      const { path } = writeConfig({ ...settings, services: { ...(settings.services as object), redis: { runtime: 'process', pidFile, start: [REDIS_SERVER, '--port', String(own.info.port)] } } })
+      const redisEnv = { ...env, REDIS_URL: own.info.url }
+      const healthy = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
+      expect(step(parseReport(healthy), 'services').status, healthy.stdout).toBe('ok')
+      process.kill(own.info.pid, 'SIGSTOP')
+      try {
+        const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
+        expect(result.exitCode).toBe(1)
+        const services = step(parseReport(result), 'services')
+        expect(services.error).toEqual({
+          message: `redis is stopped by a signal (pid ${own.info.pid}, /proc state T): it holds its port and answers nothing`,
+          hint: `resume it: kill -CONT ${own.info.pid}; or restart it: probe-ops recover redis`,
+        })
+        expect((services.data!.services as { name: string; stoppedBySignal?: boolean }[]).find((s) => s.name === 'redis')).toMatchObject({ running: true, stoppedBySignal: true, ready: false })
+      } finally {
+        process.kill(own.info.pid, 'SIGCONT')
+      }
+    } finally {
+      await own.stop()
     }
   })
 

@@ -1,9 +1,9 @@
-import { renameSync } from 'node:fs'
+import { renameSync, readFileSync, utimesSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import {
@@ -22,6 +22,10 @@ import {
 } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { expectValidReport } from '../helpers/report-schema.js'
+import { isRunning, startStranger } from '../helpers/processes.js'
+import { tempDir } from '../helpers/temp.js'
+
+const FAKE_HTTP = resolve(import.meta.dirname, '../../dist/sandbox/fake-http.js')
 
 function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
@@ -141,6 +145,24 @@ describe('probe-ops recover against a real Docker engine', () => {
     await dockerCli(bed().docker, ['start', redisName])
   })
 
+  it('looks at a SIGSTOPped Redis as running but not answering, not as running', async () => {
+    // The container's PID 1 is docker-init; Redis is its child.
+    const init = (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.Pid}}', redisName])).stdout.trim()
+    const redisPid = Number(readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(' ')[0])
+    process.kill(redisPid, 'SIGSTOP')
+    try {
+      const { path } = config()
+      const result = await runCli(['recover', 'redis', '--config', path, '--json', '--dry-run'], env())
+      expect(result.exitCode, result.stdout).toBe(0)
+      const redis = step(parseReport(result), 'redis')
+      expect(redis.summary).toMatch(/^would restart redis \(not ready\)/)
+      const look = (redis.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(look.detail).toMatch(/^running but not answering within 2 s \(stopped, hung\?\);/)
+    } finally {
+      process.kill(redisPid, 'SIGCONT')
+    }
+  })
+
   it('recovers the database first when management cannot reach it', async () => {
     await dockerCli(bed().docker, ['stop', pg.name])
     const { path } = config()
@@ -152,6 +174,71 @@ describe('probe-ops recover against a real Docker engine', () => {
     expect(step(report, 'redis').summary).toMatch(/nothing changed/)
     // Once its database is back, management answers its health check again.
     expect(step(report, 'management').status).toBe('ok')
+  })
+
+  it('--force restarts the services named, never their ready dependencies', async () => {
+    const [postgresBefore, redisBefore, managementBefore] = [await startedAt(pg.name), await startedAt(redisName), await startedAt(managementName)]
+    const { path } = config()
+    const result = await runCli(['recover', 'management', '--force', '--config', path, '--json'], env())
+    const report = parseReport(result)
+    expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(step(report, 'postgres').summary).toMatch(/^ready .*nothing changed$/)
+    expect(step(report, 'redis').summary).toMatch(/^ready .*nothing changed$/)
+    expect(step(report, 'management').summary).toMatch(/^restarted; ready after/)
+    expect(await startedAt(pg.name)).toBe(postgresBefore)
+    expect(await startedAt(redisName)).toBe(redisBefore)
+    expect(await startedAt(managementName)).not.toBe(managementBefore)
+  })
+
+  it('never signals another program that a stale pid file names, and says why', async () => {
+    const dir = tempDir('web')
+    const pidFile = join(dir, 'web.pid')
+    const logFile = join(dir, 'web.log')
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}/`
+    const { path } = config({ web: { runtime: 'process', pidFile, logFile, url, start: [process.execPath, FAKE_HTTP, '--role', 'web', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile], readinessTimeoutSeconds: 10, stopGraceSeconds: 1 } })
+    // web is down; its pid file names a pid that `sleep` now has.
+    const sleeper = await startStranger('sleep', ['1000'])
+    // The same program as web's, another instance of it (another site's web), named by a pid file of an hour ago.
+    const otherPort = await freePort()
+    const otherWeb = await startStranger(process.execPath, [FAKE_HTTP, '--role', 'web', '--port', String(otherPort), '--pid-file', join(dir, 'other.pid'), '--log-file', join(dir, 'other.log')])
+    try {
+      writeFileSync(pidFile, `${sleeper.pid}\n`)
+      const first = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      const web = step(parseReport(first), 'web')
+      expect(isRunning(sleeper.pid!)).toBe(true)
+      expect(first.exitCode, JSON.stringify(web, null, 1)).toBe(0)
+      const look = (web.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(look.detail).toMatch(new RegExp(`^not running: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not web: it does not run web's start command`))
+      expect(web.summary).toMatch(/^started; ready after/)
+      expect((await fetch(url)).ok).toBe(true)
+      const started = Number(readFileSync(pidFile, 'utf8'))
+      expect(started).not.toBe(sleeper.pid)
+
+      // probe-ops started it, so a restart stops it: its record matches.
+      const restarted = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      expect(restarted.exitCode, restarted.stdout).toBe(0)
+      expect(step(parseReport(restarted), 'web').summary).toMatch(/^restarted; ready after/)
+      expect(isRunning(started)).toBe(false)
+
+      // web stops; the pid its pid file named went to the other web since.
+      const current = Number(readFileSync(pidFile, 'utf8'))
+      process.kill(current, 'SIGTERM')
+      for (let i = 0; i < 100 && isRunning(current); i++) await new Promise((r) => setTimeout(r, 50))
+      writeFileSync(pidFile, `${otherWeb.pid}\n`)
+      const anHourAgo = new Date(Date.now() - 3600_000)
+      utimesSync(pidFile, anHourAgo, anHourAgo)
+      const third = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
+      expect(isRunning(otherWeb.pid!)).toBe(true)
+      expect(third.exitCode, third.stdout).toBe(0)
+      const thirdLook = (step(parseReport(third), 'web').data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
+      expect(thirdLook.detail).toMatch(new RegExp(`^not running: its pid file names pid ${otherWeb.pid} \\(node\\), which started after the pid file was written .*: the pid was reused`))
+    } finally {
+      sleeper.kill('SIGKILL')
+      otherWeb.kill('SIGKILL')
+      const ours = Number(readFileSync(pidFile, 'utf8'))
+      if (ours !== sleeper.pid && ours !== otherWeb.pid && isRunning(ours)) process.kill(ours, 'SIGTERM')
+    }
   })
 
   it('does not restart a dependent when its dependency cannot be recovered', async () => {

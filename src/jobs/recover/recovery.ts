@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
-import { sleep } from '../../lib/time.js'
 import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
 import { syncAlerts } from '../../systems/alert-sync.js'
-import { checkReadiness } from '../../systems/readiness.js'
+import { checkReadiness, notServing, waitUntilReady, type Readiness } from '../../systems/readiness.js'
 import { summarizeLines } from '../../logs/errors.js'
 import type { ServiceRuntimes, ServiceStatus } from '../../systems/services.js'
 import { silenceService, liftSilences } from './silences.js'
@@ -15,7 +14,8 @@ export type Outcome = 'ready' | 'recovered' | 'failed'
 export interface RecoverContext {
   config: Config
   runtimes: ServiceRuntimes
-  force: boolean
+  /** The services --force applies to: those named, never the dependencies recovered for them. */
+  forced: Set<string>
   /** What became of each service already handled: a dependent is not restarted after a failed dependency. */
   outcomes: Map<string, Outcome>
 }
@@ -23,31 +23,8 @@ export interface RecoverContext {
 /** A container restarted this often and up for less than this long is crash-looping. */
 const LOOP_RESTARTS = 3
 const LOOP_UPTIME_S = 600
-/** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */
-const POLL_MS = 200
 const LOOK_TIMEOUT_MS = 2000
 const LOG_TAIL = 20
-/** How long after a start an exited container still counts as just starting. */
-const EXITED_GRACE_MS = 1000
-
-async function waitReady(service: ServiceConfig, context: RecoverContext, deadline: number, signal: AbortSignal): Promise<{ ready: boolean; detail: string }> {
-  let last = { ready: false, detail: 'not checked' }
-  const started = Date.now()
-  while (!signal.aborted) {
-    const remaining = deadline - Date.now()
-    if (remaining <= 0) break
-    const status = await context.runtimes.status(service).catch(() => undefined)
-    last = await checkReadiness(service, context.config, Math.min(LOOK_TIMEOUT_MS, remaining), status?.running ?? false)
-    if (last.ready) return last
-    // A container or unit that has exited will not become ready by waiting: stop waiting.
-    // (A process service may not have written its pid file yet, so it gets the whole wait.)
-    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
-      return { ready: false, detail: `${last.detail}; it ${status.state}` }
-    }
-    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
-  }
-  return last
-}
 
 async function logTail(service: ServiceConfig, runtimes: ServiceRuntimes): Promise<string[]> {
   try {
@@ -68,16 +45,18 @@ async function checkDataDir(service: ServiceConfig, runtimes: ServiceRuntimes): 
   return existsSync(service.dataDir) ? undefined : `its data directory ${service.dataDir} is missing`
 }
 
-function describeState(status: ServiceStatus, ready: { ready: boolean; detail: string }): string {
-  const parts = [status.state]
+function describeState(status: ServiceStatus, ready: Readiness): string {
+  const parts = [status.running ? (notServing(status, ready, LOOK_TIMEOUT_MS) ?? status.state) : status.state]
   if (status.health) parts.push(status.health)
   if (status.restarts) parts.push(`${status.restarts} restarts`)
-  parts.push(ready.ready ? 'ready' : `not ready (${ready.detail})`)
+  if (!status.running) parts.push(`not ready (${ready.detail})`)
+  else if (ready.ready && !status.stoppedBySignal) parts.push('ready')
   return parts.join(', ')
 }
 
 async function recover(service: ServiceConfig, context: RecoverContext, run: StepRun): Promise<StepOutcome> {
   const { config, runtimes, outcomes } = context
+  const force = context.forced.has(service.name)
   const timeline = new Timeline()
   const data: Record<string, unknown> = { service: service.name, runtime: service.runtime, timeline: timeline.entries }
   const fail = (message: string, hint: string, extra: Record<string, unknown> = {}): StepOutcome => {
@@ -99,7 +78,7 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     await runtimes.container(service)
   }
   const [before, recentErrors] = await Promise.all([
-    checkReadiness(service, config, LOOK_TIMEOUT_MS, status.running),
+    checkReadiness(service, config, LOOK_TIMEOUT_MS, status),
     // Logs that could not be read are said so, never counted as no errors.
     status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => summarizeLines(lines).errors, () => undefined) : Promise.resolve(0),
   ])
@@ -108,10 +87,10 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
 
   // "Running" says nothing of a container that restarts every few seconds.
   const looping = status.runtime === 'docker' && (status.restarts ?? 0) >= LOOP_RESTARTS && (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S && (!before.ready || service.readiness === 'running')
-  if (looping && !context.force) {
-    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then run with --force`, { logTail: await logTail(service, runtimes) })
+  if (looping && !force) {
+    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then: probe-ops recover ${service.name} --force`, { logTail: await logTail(service, runtimes) })
   }
-  if (before.ready && !context.force) {
+  if (before.ready && !force) {
     outcomes.set(service.name, 'ready')
     return { summary: `ready (${before.detail}); nothing changed`, data }
   }
@@ -134,14 +113,14 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     const actionStarted = performance.now()
     timeline.add(action, `${action} through ${service.runtime}`)
     await runtimes[action](service)
-    let ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+    let ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     let attempts = 1
     if (!ready.ready && !run.signal.aborted) {
       timeline.add('retry', `not ready (${ready.detail}); stop and start once more`)
       await runtimes.stop(service)
       await runtimes.start(service)
       attempts = 2
-      ready = await waitReady(service, context, Date.now() + service.readinessTimeoutMs, run.signal)
+      ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     }
     const readyAfterMs = Math.round(performance.now() - actionStarted)
     if (ready.ready) {

@@ -42,8 +42,10 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
         actions.push(`allow connections to ${leftover.database} again`)
         if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
       }
-      // Then the platform, as soon as its database accepts connections; the rest is tidying.
-      if (stopped) actions.push(await startAfterSwap(config, runtimes, stopped, run.dryRun))
+      // Then the platform, as soon as its database accepts connections, and each service ready
+      // before cleanup returns; the rest is tidying.
+      const back = stopped ? await startAfterSwap(config, runtimes, stopped, run.dryRun) : undefined
+      if (back) actions.push(back.action)
       for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
         actions.push(`drop database ${leftover.database}`)
@@ -56,8 +58,9 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       }
       const kept = databases.filter((d) => d.kind === 'pre-restore' && !dropPreRestore).map((d) => d.database)
       const summary = `${run.dryRun ? 'would ' : ''}${actions.length ? actions.join('; ') : 'nothing to clean up'}${kept.length ? `; kept ${kept.join(', ')} (--drop-pre-restore drops them)` : ''}`
-      if (problems.length) return { status: run.dryRun ? 'warning' : 'failed', summary: `${summary}; ${problems.join('; ')}`, data: { actions, kept, problems }, error: { message: problems[0]!, hint: 'fix that, then run probe-ops restore --cleanup again' } }
-      return { summary, data: { actions, kept } }
+      const data = { actions, kept, ...(back && !run.dryRun ? { services: back.services } : {}) }
+      if (problems.length) return { status: run.dryRun ? 'warning' : 'failed', summary: `${summary}; ${problems.join('; ')}`, data: { ...data, problems }, error: { message: problems[0]!, hint: 'fix that, then run probe-ops restore --cleanup again' } }
+      return { summary, data }
     },
   }
 }

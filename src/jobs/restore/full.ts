@@ -11,7 +11,7 @@ import { waitUntilReady } from '../../systems/readiness.js'
 import { sleep } from '../../lib/time.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 import type { RestoreContext } from './context.js'
-import { clearStopping, markSwap, noteStopping, startLeftStopped, type StoppedServices } from './stopped-services.js'
+import { clearStopping, markSwap, noteStopping, startLeftStopped, type ServiceBack, type StoppedServices } from './stopped-services.js'
 
 /** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
 async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
@@ -155,7 +155,7 @@ export async function finishRollback(config: Config, stopped: StoppedServices, d
  * For a restore killed after its swap, before the platform was up: start it, and if it does not
  * come up on the restored database, roll the swap back as the restore itself would have.
  */
-export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, stopped: StoppedServices, dryRun: boolean): Promise<string> {
+export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, stopped: StoppedServices, dryRun: boolean): Promise<{ action: string; services: ServiceBack[] }> {
   const swap = stopped.swap
   try {
     return await startLeftStopped(config, runtimes, stopped, dryRun)
@@ -170,7 +170,10 @@ export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, 
       await closePostgres(client)
     }
     const started = await startLeftStopped(config, runtimes, stopped, dryRun)
-    return `roll the swap back, since the platform did not come up on the restored database (${describeError(error)}): ${swap.preRestore} takes the name ${swap.live} again, the restored copy becomes ${swap.restored}; ${started}`
+    return {
+      action: `roll the swap back, since the platform did not come up on the restored database (${describeError(error)}): ${swap.preRestore} takes the name ${swap.live} again, the restored copy becomes ${swap.restored}; ${started.action}`,
+      services: started.services,
+    }
   }
 }
 
@@ -273,7 +276,8 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
     try {
       for (const service of services) {
         await runtimes.start(service)
-        const ready = await waitUntilReady(service, config)
+        failpoint('restore-swap-starting')
+        const ready = await waitUntilReady(service, config, runtimes)
         if (!ready.ready) throw new StepFailure(`${service.name} is not ready after the swap: ${ready.detail}`)
         note(`${service.name} ready`)
       }

@@ -55,7 +55,7 @@ export async function stopForSure(runtimes: ServiceRuntimes, service: ServiceCon
 
 async function startReady(config: Config, runtimes: ServiceRuntimes, service: ServiceConfig): Promise<void> {
   if (!(await runtimes.status(service)).running) await runtimes.start(service)
-  const ready = await waitUntilReady(service, config)
+  const ready = await waitUntilReady(service, config, runtimes)
   if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready: ${ready.detail}`)
 }
 

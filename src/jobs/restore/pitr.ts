@@ -267,7 +267,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       failpoint('pitr-switch-before-start')
       try {
         await runtimes.start(service)
-        const ready = await waitUntilReady(service, config)
+        const ready = await waitUntilReady(service, config, runtimes)
         if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
       } catch (error) {
         // Switching back moves data directories again: only with PostgreSQL surely stopped, and the
@@ -276,7 +276,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
         await rename(state.liveDir, state.dataDir)
         await rename(aside, state.liveDir)
         await runtimes.start(service)
-        const back = await waitUntilReady(service, config)
+        const back = await waitUntilReady(service, config, runtimes)
         if (!back.ready) throw new StepFailure(`${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`, 'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir)
         await endSwitch(config)
         throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { Config } from '../../config/load.js'
-import { StepFailure, describeError } from '../../errors.js'
+import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { abandonedRunNote, removeRunNote, updateRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
@@ -46,26 +46,55 @@ export function describeLeftStopped(note: StoppedServices): string {
   return `a restore stopped ${note.services.join(', ')} for its swap and was interrupted (started ${note.startedAt}): they may still be stopped`
 }
 
-/** Starts, and waits for, each noted service that is not running; says what it does, as `restore --cleanup` lists its actions. */
-export async function startLeftStopped(config: Config, runtimes: ServiceRuntimes, note: StoppedServices, dryRun: boolean): Promise<string> {
+/** What became of a service a restore had stopped, as `restore --cleanup` reports it. */
+export interface ServiceBack {
+  service: string
+  /** Whether cleanup started it, or found it running (a restore killed while starting it). */
+  action: 'started' | 'found running'
+  ready: boolean
+  /** What its readiness check answered last. */
+  readiness: string
+  /** How long it was waited for (from its start, when cleanup started it). */
+  waitedMs: number
+}
+
+/**
+ * Starts each noted service that is not running and waits, for each one, until it is really
+ * ready (SELECT 1, PING, its health URL), each within its readiness timeout: one found running
+ * may be a restore's start cut short. Says what it did, as `restore --cleanup` lists its actions.
+ */
+export async function startLeftStopped(config: Config, runtimes: ServiceRuntimes, note: StoppedServices, dryRun: boolean): Promise<{ action: string; services: ServiceBack[] }> {
   const services = note.services.map((name) => {
     const service = config.services.find((s) => s.name === name)
     if (!service) throw new StepFailure(`an interrupted restore stopped service ${name}, which is not configured`, `start it by hand, then remove ${notePath(config)}`)
     return service
   })
-  const started: string[] = []
+  const back: ServiceBack[] = []
+  const toStart: string[] = []
   for (const service of services) {
-    if ((await runtimes.status(service)).running) continue
-    started.push(service.name)
+    const running = (await runtimes.status(service)).running
+    if (!running) toStart.push(service.name)
     if (dryRun) continue
-    try {
-      await runtimes.start(service)
-    } catch (error) {
-      throw new StepFailure(`could not start ${service.name}: ${describeError(error)}`, `probe-ops recover ${service.name}`)
+    const waitStarted = performance.now()
+    if (!running) {
+      try {
+        await runtimes.start(service)
+      } catch (error) {
+        throw new StepFailure(`could not start ${service.name}: ${describeError(error)}`, `probe-ops recover ${service.name}`, { services: back })
+      }
     }
-    const ready = await waitUntilReady(service, config)
-    if (!ready.ready) throw new StepFailure(`${service.name} started but is not ready: ${ready.detail}`, `probe-ops recover ${service.name}`)
+    const ready = await waitUntilReady(service, config, runtimes)
+    const waitedMs = Math.round(performance.now() - waitStarted)
+    back.push({ service: service.name, action: running ? 'found running' : 'started', ready: ready.ready, readiness: ready.detail, waitedMs })
+    if (!ready.ready) {
+      throw new StepFailure(`${service.name} ${running ? 'runs' : 'started'} but is not ready after ${formatSeconds(waitedMs)}: ${ready.detail}`, `probe-ops recover ${service.name}`, { services: back })
+    }
   }
-  if (!dryRun) await clearStopping(config)
-  return started.length ? `start ${started.join(', ')}, stopped by an interrupted restore` : `forget the interrupted restore's note: ${note.services.join(', ')} already running`
+  if (dryRun) return { action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore, and wait until ready` : `forget the interrupted restore's note: ${note.services.join(', ')} already running`, services: back }
+  await clearStopping(config)
+  const readiness = back.map((b) => `${b.service} ready after ${formatSeconds(b.waitedMs)} (${b.readiness})`).join(', ')
+  return {
+    action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore: ${readiness}` : `${readiness}: the interrupted restore's note is removed`,
+    services: back,
+  }
 }
