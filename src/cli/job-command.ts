@@ -1,7 +1,7 @@
 import { Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config/load.js'
-import { describeError } from '../errors.js'
-import { writeFileAtomic } from '../lib/files.js'
+import { UsageError, describeError } from '../errors.js'
+import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { saveReportHistory } from '../report/history.js'
 import { appendMaintenanceLog } from '../report/maintenance-log.js'
@@ -30,6 +30,19 @@ export const changeFlags = {
   'wait-lock': Flags.integer({ description: 'wait up to this many seconds for another run of the job to finish (default: exit 3 at once)', min: 0, default: 0 }),
 }
 
+/**
+ * --report-file names a path before the job runs: one it could only be written to by harming
+ * what is there (a link, a directory) is the user's mistake, refused before anything changes.
+ */
+async function checkReportFile(path: string): Promise<void> {
+  try {
+    await checkNamedTarget(path)
+  } catch (error) {
+    if (error instanceof UnsafeTargetError) throw new UsageError(`--report-file ${error.message}`, error.hint)
+    // Unreadable (a parent not searchable): the write says so in its turn.
+  }
+}
+
 type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> & Partial<Interfaces.InferredFlags<typeof changeFlags>>
 
 export interface JobPlan<Context> {
@@ -53,6 +66,7 @@ export interface JobPlan<Context> {
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
     const config = loadConfig(flags.config)
+    if (flags['report-file']) await checkReportFile(flags['report-file'])
     const planned = await plan(config)
     const only = flags.only ? list(flags.only) : []
     const skip = flags.skip ? list(flags.skip) : []
@@ -108,7 +122,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
     }
 
     if (flags['report-file']) {
-      await writeFileAtomic(flags['report-file'], json, 0o640).catch((error) => this.warnSink('report file', flags['report-file']!, error))
+      await writeNamedFile(flags['report-file'], json, 0o640).catch((error) => this.warnSink('report file', flags['report-file']!, error))
     }
     if (config.log.file) {
       await appendMaintenanceLog(config.log.file, report).catch((error) => this.warnSink('maintenance log', config.log.file, error))
