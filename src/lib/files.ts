@@ -218,3 +218,25 @@ export async function appendLines(path: string, lines: string[], mode = 0o640): 
     await handle.close()
   }
 }
+
+/**
+ * Reads a small file of probe-ops' own (a manifest, a run note) as it is: never through a link
+ * (O_NOFOLLOW), never waiting on a FIFO, never more than `maxBytes`. Throws what was wrong.
+ */
+export async function readOwnFile(path: string, maxBytes: number): Promise<string> {
+  let handle: FileHandle
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw Object.assign(new Error(`${path} is a symbolic link`), { code: 'ELOOP' })
+    throw error
+  }
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new Error(`${path} is ${kindOf(info)}`)
+    if (info.size > maxBytes) throw new Error(`${path} holds ${info.size} bytes, more than such a file ever does (${maxBytes})`)
+    return await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+}
