@@ -75,6 +75,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
     let lock: JobLock | undefined
     if (planned.lock && !flags['dry-run']) {
       lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, (flags['wait-lock'] ?? 0) * 1000)
+      if (lock.takenOver) process.stderr.write(`probe-ops: warning: took over the lock ${lock.takenOver.path}: ${lock.takenOver.reason}\n`)
     }
 
     let report: Report
@@ -96,6 +97,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
         onStepEnd: (r) => progress.onStepEnd(r),
       })
       await progress.finish()
+      if (lock?.takenOver) report.lockTakeover = lock.takenOver
     } finally {
       await planned.close?.().catch(() => undefined)
       lock?.release()

@@ -71,8 +71,8 @@ export class UnsafeTargetError extends HintedError {
   readonly code = 'EUNSAFETARGET'
 }
 
-/** What sits at a path, in the words of an error message. */
-function kindOf(info: Stats): string {
+/** What sits at a path, in the words of an error message: "a symbolic link". */
+export function kindOf(info: Stats): string {
   if (info.isSymbolicLink()) return 'a symbolic link'
   if (info.isDirectory()) return 'a directory'
   if (info.isCharacterDevice()) return 'a character device'

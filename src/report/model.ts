@@ -1,5 +1,7 @@
 /** The one report every job returns; the terminal view, --json, the log and metrics render it. */
 
+import type { LockTakeover } from '../lib/lock.js'
+
 export const SCHEMA_VERSION = 1
 
 export type StepStatus = 'ok' | 'warning' | 'failed' | 'skipped'
@@ -42,6 +44,8 @@ export interface Report {
   dryRun: boolean
   steps: StepResult[]
   alerts: AlertRecord[]
+  /** The job's lock had to be taken over from a holder that could not be identified as alive. */
+  lockTakeover?: LockTakeover
 }
 
 export function overallStatus(steps: readonly StepResult[]): JobStatus {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Report } from '../../src/report/model.js'
@@ -310,5 +310,73 @@ describe('fault injection: forged run notes in backup.dir', () => {
     const restore = await runCli(['restore', 'latest', '--yes', '--config', switching.path], env)
     expect(restore.exitCode).toBe(1)
     expect(restore.stderr).toMatch(/\.pitr-switch\.json is not a note probe-ops wrote/)
+  })
+})
+
+describe('fault injection: what a crash or a stranger leaves at the lock path', () => {
+  /** maintain daily (a job with a lock) against a lock directory prepared by `prepare`. */
+  async function daily(prepare: (lock: string) => void) {
+    const { path, dir } = writeConfig({ services: NO_SERVICES, cleanup: { logs: [], temp: [] } })
+    mkdirSync(join(dir, 'lock'))
+    const lock = join(dir, 'lock', 'maintain-daily.lock')
+    prepare(lock)
+    const result = await runCli(['maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json'])
+    const log = existsSync(join(dir, 'maintenance.log')) ? readFileSync(join(dir, 'maintenance.log'), 'utf8') : ''
+    return { result, lock, log }
+  }
+
+  const old = new Date(Date.now() - 3_600_000)
+
+  it('takes over an empty or garbage lock file past its grace, and says so on stderr, in the report and in the log', async () => {
+    for (const content of ['', 'garbage, not JSON']) {
+      const { result, lock, log } = await daily((path) => {
+        writeFileSync(path, content)
+        utimesSync(path, old, old)
+      })
+      expect(result.exitCode, result.stderr).toBe(0)
+      expect(result.stderr).toMatch(new RegExp(`probe-ops: warning: took over the lock ${lock}: the lock file (was empty|held no holder probe-ops wrote)`))
+      const report = parseReport(result)
+      expectValidReport(report)
+      expect(report.lockTakeover).toMatchObject({ path: lock, reason: expect.stringMatching(/^the lock file /) })
+      expect(log.split('\n').filter(Boolean).map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: 'warning', message: expect.stringMatching(/^took over the lock /) }))
+      // Released at the end, as any lock it takes.
+      expect(existsSync(lock)).toBe(false)
+    }
+  })
+
+  it('keeps a fresh empty lock file (a run may be writing it): exit 3', async () => {
+    const { result } = await daily((path) => writeFileSync(path, ''))
+    expect(result.exitCode).toBe(3)
+    expect(result.stderr).toMatch(/maintain daily may be starting in another run: .*maintain-daily\.lock is empty/)
+  })
+
+  it('moves a directory or a symbolic link at the lock path aside, never following or emptying it', async () => {
+    const dir = await daily((path) => {
+      mkdirSync(path)
+      writeFileSync(join(path, 'inside'), 'keep me')
+    })
+    expect(dir.result.exitCode, dir.result.stderr).toBe(0)
+    const movedTo = parseReport(dir.result).lockTakeover!.movedTo!
+    expect(dir.result.stderr).toContain(`a directory was at the lock path; moved aside to ${movedTo}`)
+    expect(readFileSync(join(movedTo, 'inside'), 'utf8')).toBe('keep me')
+
+    // A link to a file naming a live process (this test): followed, it would block every run.
+    const target = join(tempDir('po-lock-target'), 'holder.json')
+    const holder = JSON.stringify({ pid: process.pid, command: 'maintain daily', since: new Date().toISOString() })
+    writeFileSync(target, holder)
+    const link = await daily((path) => symlinkSync(target, path))
+    expect(link.result.exitCode, link.result.stderr).toBe(0)
+    expect(readlinkSync(parseReport(link.result).lockTakeover!.movedTo!)).toBe(target)
+    expect(readFileSync(target, 'utf8')).toBe(holder)
+  })
+
+  it('still exits 3 behind a live holder, and takes over from a dead one', async () => {
+    const live = await daily((path) => writeFileSync(path, JSON.stringify({ pid: process.pid, command: 'maintain daily', since: new Date().toISOString() })))
+    expect(live.result.exitCode).toBe(3)
+    expect(live.result.stderr).toMatch(new RegExp(`maintain daily is already running: process ${process.pid} `))
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!
+    const gone = await daily((path) => writeFileSync(path, JSON.stringify({ pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' })))
+    expect(gone.result.exitCode, gone.result.stderr).toBe(0)
+    expect(parseReport(gone.result).lockTakeover).toEqual({ path: gone.lock, reason: `its holder, process ${dead} (maintain daily, since 2026-01-01T00:00:00.000Z), is gone`, holder: { pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' } })
   })
 })
