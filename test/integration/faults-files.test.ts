@@ -105,11 +105,16 @@ describe('fault injection: what sits at the paths probe-ops writes', () => {
     expect(lstatSync(join(dir, 'maintenance.log')).isSymbolicLink()).toBe(true)
     expect(lstatSync(join(dir, 'metrics', 'probe_ops_diagnose.prom')).isSymbolicLink()).toBe(true)
 
+    // FIFOs without a reader or writer: a plain open of either would wait forever.
     const fifoConfig = writeConfig({ services: NO_SERVICES })
     makeFifo(join(fifoConfig.dir, 'maintenance.log'))
+    mkdirSync(join(fifoConfig.dir, 'metrics'))
+    makeFifo(join(fifoConfig.dir, 'metrics', 'probe_ops_diagnose.prom'))
     const fifo = await runCli(['diagnose', '--config', fifoConfig.path, '--only', 'host', '--json'])
     expect(fifo.stderr).toMatch(/could not write the maintenance log .*maintenance\.log is a FIFO, not a file probe-ops wrote/)
+    expect(fifo.stderr).toMatch(/could not write the metrics file in .*probe_ops_diagnose\.prom is a FIFO, not a file probe-ops wrote/)
     expect(lstatSync(join(fifoConfig.dir, 'maintenance.log')).isFIFO()).toBe(true)
+    expect(lstatSync(join(fifoConfig.dir, 'metrics', 'probe_ops_diagnose.prom')).isFIFO()).toBe(true)
   })
 })
 
