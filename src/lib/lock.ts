@@ -126,7 +126,7 @@ function moveAside(path: string, found: Stats, keep: boolean): string | undefine
     renameSync(path, aside)
   } catch (error) {
     if (absent(error)) return undefined
-    throw error
+    throw new OperationFailure(`cannot move ${kindOf(found)} at the lock path ${path} aside: ${describeError(error)}`, `see what it is, and remove it by hand if nothing needs it`)
   }
   if (lstatSync(aside).ino !== found.ino) {
     // Another run put its own fresh lock there between our look and the rename: give it back,
@@ -195,13 +195,11 @@ export async function acquireLock(dir: string, name: string, command: string, wa
   }
 
   const release = () => {
-    const found = inspect(path)
-    if (found.kind === 'holder' && found.holder.pid === process.pid) {
-      try {
-        unlinkSync(path)
-      } catch {
-        // already gone
-      }
+    try {
+      const found = inspect(path)
+      if (found.kind === 'holder' && found.holder.pid === process.pid) unlinkSync(path)
+    } catch {
+      // already gone, or no longer ours to look at: the next run takes it over
     }
     process.removeListener('exit', release)
   }
