@@ -28,7 +28,7 @@ export async function archiveConfig(config: Config, options: { reason: BackupMan
   const temporary = temporaryPath(dir, dataName)
   const { execa } = await import('execa')
   const counter = new Checksum()
-  const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600 }))
+  const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600, flags: 'wx' }))
   // Paths relative to / so the archive restores anywhere with tar -C.
   const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false }, reject: false, cancelSignal: options.signal })
   tar.stdout!.pipe(counter)

@@ -1,27 +1,31 @@
 import type { Client } from 'pg'
+import { z } from 'zod'
 import { queryRows, quoteName } from '../systems/postgres.js'
 
 /**
  * What a database is besides its contents: owner, encoding and locale, who may connect, its
  * own settings and comment. pg_dump keeps these only for `pg_restore --create`, which restores
- * under the original name; a restore beside the live database has to carry them itself.
+ * under the original name; a restore beside the live database has to carry them itself. A
+ * manifest carries them, so they are checked when it is read (see manifest.ts).
  */
-export interface DatabaseProperties {
-  owner: string
-  encoding: string
-  collate: string
-  ctype: string
+export const databasePropertiesSchema = z.object({
+  owner: z.string(),
+  encoding: z.string(),
+  collate: z.string(),
+  ctype: z.string(),
   /** PostgreSQL 15+ (libc before); builtin since 17. */
-  localeProvider: 'libc' | 'icu' | 'builtin'
+  localeProvider: z.enum(['libc', 'icu', 'builtin']),
   /** The ICU or builtin locale, where the provider has one. */
-  providerLocale?: string
-  connectionLimit: number
+  providerLocale: z.string().optional(),
+  connectionLimit: z.number().int(),
   /** null: the default privileges (PUBLIC may connect and create temporary tables). */
-  privileges: { grantee: string; privilege: string; grantable: boolean }[] | null
+  privileges: z.array(z.object({ grantee: z.string(), privilege: z.string(), grantable: z.boolean() })).nullable(),
   /** `ALTER DATABASE … SET` (role null) and `ALTER ROLE … IN DATABASE … SET`, as stored: name=value. */
-  settings: { role: string | null; setting: string }[]
-  comment?: string
-}
+  settings: z.array(z.object({ role: z.string().nullable(), setting: z.string() })),
+  comment: z.string().optional(),
+})
+
+export type DatabaseProperties = z.infer<typeof databasePropertiesSchema>
 
 const PROVIDERS: Record<string, DatabaseProperties['localeProvider']> = { c: 'libc', i: 'icu', b: 'builtin' }
 

@@ -25,6 +25,12 @@ function stamp(at: Date): string {
   return at.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.\d+Z$/, '')
 }
 
+/** Whether `name` is one restoreName or preRestoreName made for the live database `database`. */
+export function isRestoreCopyName(database: string, name: string, kind: 'restore' | 'pre-restore'): boolean {
+  const prefix = kind === 'restore' ? `${database}_restore_` : `${database}_pre_restore_`
+  return name.startsWith(prefix) && /^\d{8}_\d{6}$/.test(name.slice(prefix.length))
+}
+
 export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLeftover[]> {
   const live = config.postgres.database
   const client = await connectPostgres(config.postgres, { database: 'postgres' })

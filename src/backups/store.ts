@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { chmod, open, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
+import { chmod, lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { makeDirectories, writeFileAtomic } from '../lib/files.js'
 import { isProcessAlive, processStart } from '../lib/process.js'
-import type { DatabaseProperties } from './database-properties.js'
+import { MANIFEST, foreignData, readManifest, type BackupKind, type BackupManifest } from './manifest.js'
 
 /**
  * The backup directory: each backup is its data (a dump file, a dump directory or a tar.gz)
@@ -14,48 +14,8 @@ import type { DatabaseProperties } from './database-properties.js'
  * into place only when complete and fsynced, so a backup with a manifest is a whole backup.
  */
 
-export type BackupKind = 'database' | 'config' | 'base'
+export { MANIFEST, type BackupKind, type BackupManifest, type Verification } from './manifest.js'
 
-export interface Verification {
-  at: string
-  ok: boolean
-  method: 'checksum' | 'list' | 'restore-test'
-  durationMs: number
-  detail: string
-}
-
-export interface BackupManifest {
-  manifestVersion: 1
-  id: string
-  kind: BackupKind
-  /** Why it was taken: by hand or schedule, or as the safety copy before a restore. */
-  reason: 'manual' | 'scheduled' | 'safety'
-  format: 'custom' | 'directory' | 'tar.gz'
-  /** The data's name inside the backup directory. */
-  data: string
-  bytes: number
-  /** SHA-256 of the data; for a directory, of its files' "sha256  name" lines in name order. */
-  sha256: string
-  files?: { name: string; bytes: number; sha256: string }[]
-  database?: string
-  serverVersion?: string
-  databaseBytes?: number
-  tables?: { name: string; rows: number }[]
-  /** Owner, locale, privileges and settings of the dumped database, for a restore to give back. */
-  databaseProperties?: DatabaseProperties
-  paths?: string[]
-  missingPaths?: string[]
-  /** Base backups: the moment after which point-in-time recovery from it can stop. */
-  consistentAt?: string
-  host: string
-  toolVersion: string
-  startedAt: string
-  finishedAt: string
-  durationMs: number
-  verifications: Verification[]
-}
-
-const MANIFEST = '.manifest.json'
 const TEMP_PREFIX = '.partial-'
 /** Data is renamed into place, then its manifest written: younger data without one may be mid-commit. */
 const COMMIT_GRACE_MS = 120_000
@@ -119,7 +79,11 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
 export async function sha256Directory(path: string): Promise<{ sha256: string; bytes: number; files: { name: string; bytes: number; sha256: string }[] }> {
   const names = (await readdir(path)).sort()
   const files = []
-  for (const name of names) files.push({ name, ...(await sha256File(join(path, name))) })
+  for (const name of names) {
+    // What a backup holds is regular files; a link would be followed out of the backup directory.
+    if (!(await lstat(join(path, name))).isFile()) throw new StepFailure(`${join(path, name)} is not a regular file: not part of a backup probe-ops wrote`, 'the backup cannot be trusted; choose another (probe-ops backup list)')
+    files.push({ name, ...(await sha256File(join(path, name))) })
+  }
   const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('')
   return { sha256: createHash('sha256').update(listing).digest('hex'), bytes: files.reduce((s, f) => s + f.bytes, 0), files }
 }
@@ -137,7 +101,7 @@ export async function syncPath(path: string): Promise<void> {
 /** Moves finished data into place and writes its manifest: the backup exists from this moment. */
 export async function commitBackup(dir: string, temporary: string, manifest: BackupManifest): Promise<void> {
   // Never over an existing backup: a rename would replace it silently.
-  const taken = await stat(join(dir, manifest.data)).then(() => true, () => false)
+  const taken = await lstat(join(dir, manifest.data)).then(() => true, () => false)
   if (taken) {
     await rm(temporary, { recursive: true, force: true })
     throw new StepFailure(`a backup named ${manifest.data} already exists`, 'run the backup again')
@@ -166,13 +130,18 @@ export interface Leftover {
 const RECOVERED_DIR = /^pitr-\d{8}T\d{6}Z$/
 
 /**
- * Every backup with a readable manifest, newest first, and what does not belong. Recovered data
- * directories are listed apart: a side cluster may run on one, so they are never leftovers to remove.
+ * Every backup with a whole manifest, newest first, and what does not belong. A manifest that is
+ * malformed, or names data outside the directory (a path, a link out of it), is `unreadable`:
+ * listed as a problem and never acted on, and the data it stands for is not a leftover either.
+ * Recovered data directories are listed apart: a side cluster may run on one, so they are never
+ * leftovers to remove.
  */
 export async function listBackups(dir: string): Promise<{ backups: StoredBackup[]; leftovers: Leftover[]; unreadable: Leftover[]; recovered: string[] }> {
   let names: string[]
+  let realDir: string
   try {
     names = await readdir(dir)
+    realDir = await realpath(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { backups: [], leftovers: [], unreadable: [], recovered: [] }
     throw new StepFailure(`cannot read the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code}`, 'check backup.dir and its permissions')
@@ -180,27 +149,40 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
   const backups: StoredBackup[] = []
   const unreadable: Leftover[] = []
   const claimed = new Set<string>()
+  /** Name prefixes of the data of refused manifests (`ID.`): their data is not a leftover either. */
+  const stems: string[] = []
   for (const name of names.filter((n) => n.endsWith(MANIFEST))) {
-    try {
-      const manifest = JSON.parse(await readFile(join(dir, name), 'utf8')) as BackupManifest
-      if (manifest.manifestVersion !== 1 || !manifest.id || !manifest.data) throw new Error('not a probe-ops manifest')
-      backups.push({ manifest, path: join(dir, manifest.data) })
-      claimed.add(name).add(manifest.data)
-    } catch (error) {
-      unreadable.push({ path: join(dir, name), why: `manifest unreadable: ${(error as Error).message}` })
-      claimed.add(name)
+    claimed.add(name)
+    const read = await readManifest(dir, realDir, name)
+    if ('refused' in read) {
+      unreadable.push({ path: join(dir, name), why: read.refused })
+      for (const claim of read.claims) claimed.add(claim)
+      const stem = name.slice(0, -MANIFEST.length)
+      if (stem) stems.push(`${stem}.`)
+      continue
     }
+    backups.push(read)
+    claimed.add(read.manifest.data)
   }
   // Another run may be writing a backup right now (cron's, or a restore's safety backup): its
   // temporary data names a live process, and its data lacks a manifest only for a moment.
-  const leftovers: Leftover[] = names
-    .filter((n) => n.startsWith(TEMP_PREFIX) && !writerAlive(n))
-    .map((n) => ({ path: join(dir, n), why: 'a backup that never finished (probe-ops was stopped while writing it)' }))
+  const leftovers: Leftover[] = []
   const recovered = names.filter((n) => RECOVERED_DIR.test(n)).map((n) => join(dir, n))
   for (const n of names) {
-    if (claimed.has(n) || n.startsWith(TEMP_PREFIX) || n.startsWith('.') || RECOVERED_DIR.test(n)) continue
-    const changed = await stat(join(dir, n)).then((s) => s.mtimeMs, () => 0)
-    if (Date.now() - changed < COMMIT_GRACE_MS) continue
+    if (claimed.has(n) || stems.some((stem) => n.startsWith(stem)) || RECOVERED_DIR.test(n)) continue
+    if (n.startsWith('.') && !n.startsWith(TEMP_PREFIX)) continue
+    const found = await lstat(join(dir, n)).catch(() => undefined)
+    if (!found) continue
+    // Only files and directories are what a backup run leaves; a link or anything else is not removed.
+    if (!found.isFile() && !found.isDirectory()) {
+      unreadable.push({ path: join(dir, n), why: `${found.isSymbolicLink() ? 'a symbolic link' : 'not a file or directory'} probe-ops did not make: left alone` })
+      continue
+    }
+    if (n.startsWith(TEMP_PREFIX)) {
+      if (!writerAlive(n)) leftovers.push({ path: join(dir, n), why: 'a backup that never finished (probe-ops was stopped while writing it)' })
+      continue
+    }
+    if (Date.now() - found.mtimeMs < COMMIT_GRACE_MS) continue
     leftovers.push({ path: join(dir, n), why: 'data without a manifest' })
   }
   backups.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
@@ -225,22 +207,26 @@ const KIND_NAMES: Record<BackupKind, string> = { database: 'database dump', base
 /**
  * The backup a command names: its id, its data (file or directory) or manifest file name, a path
  * to either (relative to the working directory, with or without a trailing slash), or `latest`
- * (see LATEST; a database dump unless `kind` says otherwise). A name that matches nothing, or a
- * backup of another kind than the command needs, is the user's mistake: exit 2 with what exists.
+ * (see LATEST; a database dump unless `kind` says otherwise), and the manifests that were refused
+ * on the way (the command reports them). A name that matches nothing, only a refused manifest, or
+ * a backup of another kind than the command needs, is the user's mistake: exit 2 with what exists.
  */
-export async function findBackup(dir: string, name: string, database: string, kind?: BackupKind): Promise<StoredBackup> {
-  const { backups } = await listBackups(dir)
+export async function findBackup(dir: string, name: string, database: string, kind?: BackupKind): Promise<{ backup: StoredBackup; unreadable: Leftover[] }> {
+  const { backups, unreadable } = await listBackups(dir)
   const ofKind = (wanted: BackupKind) => backups.filter((b) => b.manifest.kind === wanted)
   if (name === LATEST) {
     const wanted = kind ?? 'database'
     const candidates = ofKind(wanted).filter((b) => wanted !== 'database' || (b.manifest.database === database && b.manifest.reason !== 'safety'))
     // One that failed its last verification is passed over while an older one has not.
     const newest = candidates.find((b) => isGood(b.manifest)) ?? candidates[0]
-    if (newest) return newest
+    if (newest) return { backup: newest, unreadable }
     throw new UsageError(`no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${dir}`, `take one first: probe-ops backup ${wanted}`, 'unknown-backup')
   }
-  const found = backups.find(matches(await backupFileName(dir, name)))
+  const fileName = await backupFileName(dir, name)
+  const found = backups.find(matches(fileName))
   if (!found) {
+    const refused = unreadable.find((u) => u.path === manifestPath(dir, fileName.replace(MANIFEST, '')))
+    if (refused) throw new UsageError(`backup "${name}" cannot be used: ${refused.path} is ${refused.why}`, 'choose another backup (probe-ops backup list)', 'unknown-backup')
     const newest = (kind ? ofKind(kind) : backups).slice(0, 3).map((b) => b.manifest.id)
     throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : `there are no ${kind ? `${KIND_NAMES[kind]}s` : 'backups'} yet: probe-ops backup ${kind ?? 'database'}`, 'unknown-backup')
   }
@@ -248,7 +234,7 @@ export async function findBackup(dir: string, name: string, database: string, ki
     const others = ofKind(kind).slice(0, 3).map((b) => b.manifest.id)
     throw new UsageError(`${found.manifest.id} is a ${KIND_NAMES[found.manifest.kind]}, not a ${KIND_NAMES[kind]}`, others.length ? `the newest ${KIND_NAMES[kind]}s: ${others.join(', ')}` : `there is no ${KIND_NAMES[kind]} yet: probe-ops backup ${kind}`, 'unknown-backup')
   }
-  return found
+  return { backup: found, unreadable }
 }
 
 /**
@@ -275,6 +261,9 @@ export function manifestPath(dir: string, id: string): string {
 }
 
 export async function removeBackup(dir: string, backup: StoredBackup): Promise<void> {
+  // Checked again just before: what is deleted recursively, as root, must still be inside the directory.
+  const foreign = await foreignData(dir, await realpath(dir), backup.manifest.data)
+  if (foreign || backup.path !== join(dir, backup.manifest.data)) throw new StepFailure(`backup ${backup.manifest.id} was not removed: ${foreign ?? `${backup.path} is not its data`}`, 'inspect it; remove it by hand if it is not needed')
   // The manifest goes first: data without a manifest is a leftover, never a backup that looks whole.
   await rm(manifestPath(dir, backup.manifest.id), { force: true })
   await rm(backup.path, { recursive: true, force: true })

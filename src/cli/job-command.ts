@@ -1,7 +1,7 @@
 import { Flags, type Interfaces } from '@oclif/core'
 import type { Config } from '../config/load.js'
-import { describeError } from '../errors.js'
-import { writeFileAtomic } from '../lib/files.js'
+import { UsageError, describeError } from '../errors.js'
+import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { saveReportHistory } from '../report/history.js'
 import { appendMaintenanceLog } from '../report/maintenance-log.js'
@@ -31,6 +31,19 @@ export const changeFlags = {
   'wait-lock': Flags.integer({ description: 'wait up to this many seconds for another run of the job to finish (default: exit 3 at once)', min: 0, default: 0 }),
 }
 
+/**
+ * --report-file names a path before the job runs: one it could only be written to by harming
+ * what is there (a link, a directory) is the user's mistake, refused before anything changes.
+ */
+async function checkReportFile(path: string): Promise<void> {
+  try {
+    await checkNamedTarget(path)
+  } catch (error) {
+    if (error instanceof UnsafeTargetError) throw new UsageError(`--report-file ${error.message}`, error.hint)
+    // Unreadable (a parent not searchable): the write says so in its turn.
+  }
+}
+
 type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> & Partial<Interfaces.InferredFlags<typeof changeFlags>>
 
 export interface JobPlan<Context> {
@@ -54,6 +67,7 @@ export interface JobPlan<Context> {
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
     const config = this.loadConfiguration(flags.config)
+    if (flags['report-file']) await checkReportFile(flags['report-file'])
     const planned = await plan(config)
     const only = flags.only ? list(flags.only) : []
     const skip = flags.skip ? list(flags.skip) : []
@@ -62,6 +76,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
     let lock: JobLock | undefined
     if (planned.lock && !flags['dry-run']) {
       lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, (flags['wait-lock'] ?? 0) * 1000)
+      if (lock.takenOver) process.stderr.write(`probe-ops: warning: took over the lock ${lock.takenOver.path}: ${lock.takenOver.reason}\n`)
     }
 
     let report: Report
@@ -83,6 +98,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
         onStepEnd: (r) => progress.onStepEnd(r),
       })
       await progress.finish()
+      if (lock?.takenOver) report.lockTakeover = lock.takenOver
     } finally {
       await planned.close?.().catch(() => undefined)
       lock?.release()
@@ -115,7 +131,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
 
     const reportFile = flags['report-file']
     if (reportFile) {
-      await writeFileAtomic(reportFile, json, 0o640).catch((error) => {
+      await writeNamedFile(reportFile, json, 0o640).catch((error) => {
         delivered = false
         process.stderr.write(`probe-ops: could not write the report file ${reportFile}: ${describeError(error)}\n  the report was printed all the same; pass --report-file a path probe-ops can write\n`)
       })

@@ -1,7 +1,8 @@
-import { open, readFile, rm } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { OperationFailure, describeError } from '../errors.js'
-import { writeFileAtomic } from './files.js'
+import { z } from 'zod'
+import { readOwnFile, writeFileAtomic } from './files.js'
 import { isProcessAlive, processStart } from './process.js'
 
 /**
@@ -53,23 +54,43 @@ export async function removeRunNote(path: string): Promise<void> {
   await rm(path, { force: true })
 }
 
-/** The note at `path` if its writer is gone; undefined when there is none or its run goes on. */
-export async function abandonedRunNote<T extends object>(path: string): Promise<(T & RunNote) | undefined> {
+/** Notes are a few lines: a bigger file is not one. */
+const MAX_NOTE_BYTES = 1024 * 1024
+
+/** The fields every note has: who wrote it, and when; a note's own schema extends it. */
+export const runNoteSchema = z.object({
+  startedAt: z.string(),
+  pid: z.number().int().positive(),
+  processStart: z.string().optional(),
+})
+
+/**
+ * The note at `path` if its writer is gone; undefined when there is none or its run goes on. A
+ * note is input like any file: one that is not whole and of `schema` (a forged or damaged one)
+ * is refused as foreign, and nothing it names is acted on.
+ */
+export async function abandonedRunNote<Note extends RunNote>(path: string, schema: z.ZodType<Note, z.ZodTypeDef, unknown>): Promise<Note | undefined> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = await readOwnFile(path, MAX_NOTE_BYTES)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new OperationFailure(`cannot read ${path}: ${describeError(error)}`, 'an interrupted restore left it: run this as the user that runs restores (root)')
+    if ((error as NodeJS.ErrnoException).code === 'EACCES') throw new OperationFailure(`cannot read ${path}: ${describeError(error)}`, 'an interrupted restore left it: run this as the user that runs restores (root)')
+    throw foreign(path, describeError(error))
   }
-  let note: T & RunNote
+  let raw: unknown
   try {
-    note = JSON.parse(text) as T & RunNote
+    raw = JSON.parse(text)
   } catch {
-    note = {} as T & RunNote
+    throw foreign(path, 'not JSON')
   }
-  if (!Number.isInteger(note.pid) || note.pid <= 0) {
-    throw new OperationFailure(`${path} is not a note probe-ops wrote`, 'an interrupted restore left it: check the services and data directories it names by hand, then remove it')
-  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw foreign(path, parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || 'the file'}: ${issue.message}`).join('; '))
+  const note = parsed.data
   return isProcessAlive(note.pid, note.processStart) ? undefined : note
+}
+
+/** A note probe-ops did not write as it stands: never acted on. */
+export function foreign(path: string, why: string): OperationFailure {
+  return new OperationFailure(`${path} is not a note probe-ops wrote (${why})`, 'an interrupted restore may have left it: check the services and data directories it names by hand, then remove it')
 }

@@ -4,7 +4,7 @@ import type { Report, StepStatus } from './model.js'
 const LEVEL: Record<StepStatus, string> = { ok: 'info', skipped: 'info', warning: 'warning', failed: 'error' }
 
 /**
- * One JSON line per step, one per alert pushed, and one for the job: the fields the guide's Promtail pipeline
+ * One JSON line per step, one per alert pushed, one for a lock taken over, and one for the job: the fields the guide's Promtail pipeline
  * extracts (timestamp, level, message, module), plus what a query wants to filter on.
  */
 export function maintenanceLogLines(report: Report): string[] {
@@ -37,6 +37,9 @@ export function maintenanceLogLines(report: Report): string[] {
         host: report.host,
       }),
     )
+  }
+  if (report.lockTakeover) {
+    lines.push(JSON.stringify({ timestamp: report.startedAt, level: 'warning', message: `took over the lock ${report.lockTakeover.path}: ${report.lockTakeover.reason}`, module, job: report.command, host: report.host }))
   }
   lines.push(
     JSON.stringify({

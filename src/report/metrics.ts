@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../lib/files.js'
+import { readOwnFile, writeFileAtomic } from '../lib/files.js'
 import type { Report, StepStatus } from './model.js'
 
 const STATUS_CODE: Record<StepStatus, number> = { ok: 0, warning: 1, failed: 2, skipped: -1 }
@@ -15,6 +14,9 @@ export function metricsFileName(command: string): string {
 }
 
 const LAST_SUCCESS = 'probe_ops_job_last_success_timestamp_seconds'
+
+/** A job's metrics file is a few kilobytes: one bigger is not ours to read. */
+const MAX_METRICS_BYTES = 1024 * 1024
 
 /**
  * Prometheus text format for node_exporter's textfile collector. A failed run keeps
@@ -50,7 +52,8 @@ export function renderMetrics(report: Report, lastSuccess?: number): string {
 
 export async function writeMetrics(textfileDir: string, report: Report): Promise<string> {
   const path = join(textfileDir, metricsFileName(report.command))
-  const previous = await readFile(path, 'utf8').catch(() => '')
+  // Not readFile: a FIFO put there would never answer; the write below says what is wrong with it.
+  const previous = await readOwnFile(path, MAX_METRICS_BYTES).catch(() => '')
   const found = new RegExp(`^${LAST_SUCCESS}\\{[^}]*\\} (\\S+)$`, 'm').exec(previous)?.[1]
   const lastSuccess = found !== undefined && Number.isFinite(Number(found)) ? Number(found) : undefined
   await writeFileAtomic(path, renderMetrics(report, lastSuccess), 0o644)

@@ -1,6 +1,7 @@
 /** The one report every job returns; the terminal view, --json, the log and metrics render it. */
 
 import type { ErrorCode } from '../errors.js'
+import type { LockTakeover } from '../lib/lock.js'
 
 export const SCHEMA_VERSION = 1
 
@@ -44,6 +45,8 @@ export interface Report {
   dryRun: boolean
   steps: StepResult[]
   alerts: AlertRecord[]
+  /** The job's lock had to be taken over from a holder that could not be identified as alive. */
+  lockTakeover?: LockTakeover
 }
 
 /**

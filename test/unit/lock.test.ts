@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, lstatSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { LockHeldError } from '../../src/errors.js'
 import { acquireLock } from '../../src/lib/lock.js'
@@ -40,5 +40,87 @@ describe('job lock', () => {
     const second = await acquireLock(dir, 'job', 'maintain daily', 5000)
     expect(Date.now() - started).toBeGreaterThanOrEqual(250)
     second.release()
+  })
+})
+
+describe('fault injection: what a crash or a stranger leaves at the lock path', () => {
+  /** The lock path `job.lock` in a fresh lock directory, with `make` having put something there. */
+  function lockPath(): { dir: string; path: string } {
+    const dir = tempDir('po-lock')
+    mkdirSync(dir, { recursive: true })
+    return { dir, path: join(dir, 'job.lock') }
+  }
+
+  const old = new Date(Date.now() - 3_600_000)
+
+  it('takes over an empty lock file left by a crash (a full disk), once it is past its grace', async () => {
+    const { path } = lockPath()
+    writeFileSync(path, '')
+    utimesSync(path, old, old)
+    const lock = await acquireLock(dirname(path), 'job', 'maintain daily')
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid)
+    expect(lock.takenOver).toMatchObject({ path, reason: expect.stringMatching(/^the lock file was empty \(left by a run that crashed\?\), \d+ s old$/) })
+    lock.release()
+  })
+
+  it('leaves a fresh empty lock file alone: a run may be writing its holder into it right now', async () => {
+    const { path } = lockPath()
+    writeFileSync(path, '')
+    await expect(acquireLock(dirname(path), 'job', 'maintain daily')).rejects.toThrow(/maintain daily may be starting in another run: .*job\.lock is empty and \d+ s old \(taken over once \d+ s old\)/)
+    await expect(acquireLock(dirname(path), 'job', 'maintain daily')).rejects.toBeInstanceOf(LockHeldError)
+    expect(readFileSync(path, 'utf8')).toBe('')
+  })
+
+  it('takes over a lock file of garbage', async () => {
+    const { path } = lockPath()
+    writeFileSync(path, '\u0000\u0000{"pid": ')
+    utimesSync(path, old, old)
+    const lock = await acquireLock(dirname(path), 'job', 'maintain daily')
+    expect(lock.takenOver?.reason).toMatch(/^the lock file held no holder probe-ops wrote/)
+    lock.release()
+  })
+
+  it('moves a directory at the lock path aside, whole, and takes the lock', async () => {
+    const { dir, path } = lockPath()
+    mkdirSync(path)
+    writeFileSync(join(path, 'inside'), 'keep me')
+    const lock = await acquireLock(dir, 'job', 'maintain daily')
+    expect(lstatSync(path).isFile()).toBe(true)
+    const movedTo = lock.takenOver!.movedTo!
+    expect(lock.takenOver!.reason).toBe(`a directory was at the lock path; moved aside to ${movedTo}`)
+    expect(dirname(movedTo)).toBe(dir)
+    expect(readFileSync(join(movedTo, 'inside'), 'utf8')).toBe('keep me')
+    lock.release()
+  })
+
+  it('never follows a symbolic link at the lock path: the link is moved aside, what it points to is untouched', async () => {
+    const { dir, path } = lockPath()
+    // The link points at a file that names this (live) process: followed, it would block forever.
+    const target = join(tempDir('po-lock-target'), 'target')
+    const content = JSON.stringify({ pid: process.pid, command: 'maintain daily', since: new Date().toISOString() })
+    writeFileSync(target, content)
+    symlinkSync(target, path)
+    const lock = await acquireLock(dir, 'job', 'maintain daily')
+    expect(lstatSync(path).isFile()).toBe(true)
+    expect(readlinkSync(lock.takenOver!.movedTo!)).toBe(target)
+    expect(lock.takenOver!.reason).toMatch(/^a symbolic link was at the lock path; moved aside to /)
+    expect(readFileSync(target, 'utf8')).toBe(content)
+    lock.release()
+    expect(readFileSync(target, 'utf8')).toBe(content)
+  })
+
+  it('still waits for a live holder (exit 3), and reports taking over a dead one', async () => {
+    const { dir, path } = lockPath()
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((r) => child.once('spawn', r))
+    const since = new Date().toISOString()
+    writeFileSync(path, JSON.stringify({ pid: child.pid, command: 'maintain daily', since }))
+    utimesSync(path, old, old)
+    await expect(acquireLock(dir, 'job', 'maintain daily')).rejects.toBeInstanceOf(LockHeldError)
+    child.kill('SIGKILL')
+    await new Promise((r) => child.once('exit', r))
+    const lock = await acquireLock(dir, 'job', 'maintain daily')
+    expect(lock.takenOver).toEqual({ path, reason: `its holder, process ${child.pid} (maintain daily, since ${since}), is gone`, holder: { pid: child.pid, command: 'maintain daily', since } })
+    lock.release()
   })
 })

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/load.js'
-import { findBackup, type StoredBackup } from '../../backups/store.js'
+import { findBackup } from '../../backups/store.js'
 import type { Job } from '../../report/runner.js'
 import { ServiceRuntimes } from '../../systems/services.js'
 import type { BackupContext, } from './context.js'
@@ -15,9 +15,9 @@ export const backupListJob: Job<BackupContext> = { command: 'backup list', concu
 export const backupPruneJob: Job<BackupContext> = { command: 'backup prune', concurrent: false, steps: [pruneStep()] }
 
 export async function backupVerifyJob(config: Config, toolVersion: string, name: string, restoreTest: boolean): Promise<{ job: Job<VerifyContext>; context: VerifyContext }> {
-  const backup: StoredBackup = await findBackup(config.backup.dir, name, config.postgres.database)
+  const { backup, unreadable } = await findBackup(config.backup.dir, name, config.postgres.database)
   return {
     job: { command: 'backup verify', concurrent: false, stopOnFailure: true, steps: [checksumStep, archiveStep, restoreTestStep(restoreTest)] },
-    context: { ...backupContext(config, toolVersion), backup },
+    context: { ...backupContext(config, toolVersion), backup, unreadable },
   }
 }

@@ -2,7 +2,8 @@ import { archiveConfig } from '../../backups/config-archive.js'
 import { dumpDatabase } from '../../backups/database.js'
 import { findDatabaseLeftovers } from '../../backups/leftovers.js'
 import { planPrune } from '../../backups/prune.js'
-import { listBackups, manifestPath, removeBackup, removeLeftover, writeManifest, type StoredBackup, type Verification } from '../../backups/store.js'
+import { listBackups, manifestPath, removeBackup, removeLeftover, writeManifest, type Leftover, type StoredBackup, type Verification } from '../../backups/store.js'
+import { refusedProblems, withRefused } from './refused.js'
 import { compareCounts, createDatabase, dropDatabase, listArchive, restoreInto, verifyChecksum } from '../../backups/verify.js'
 import { verifyName } from '../../backups/leftovers.js'
 import { describeError, formatSeconds } from '../../errors.js'
@@ -69,7 +70,7 @@ export const listStep: Step<BackupContext> = {
       ...(switching ? [{ severity: 'warning', message: 'unreadable' in switching ? switching.unreadable : describeInterrupted(switching), next: 'probe-ops restore --cleanup finishes or undoes it and starts PostgreSQL' }] : []),
       ...(stopped ? [{ severity: 'warning', message: 'unreadable' in stopped ? stopped.unreadable : describeLeftStopped(stopped), next: 'probe-ops restore --cleanup starts them again' }] : []),
       ...leftovers.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'probe-ops restore --cleanup removes it' })),
-      ...unreadable.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'inspect it; remove it if it is not needed' })),
+      ...refusedProblems(unreadable),
       ...recovered.map((path) => ({ severity: 'warning', message: `${path}: the data directory of a point-in-time recovery (a side cluster may still run on it)`, next: `when done with it: pg_ctl -D ${path} stop, then remove it (restore --cleanup leaves it alone)` })),
       ...databaseLeftovers.map((l) => ({ severity: 'warning', message: `database ${l.database}: ${l.what}`, next: l.kind === 'pre-restore' ? 'probe-ops restore --cleanup --drop-pre-restore' : 'probe-ops restore --cleanup' })),
       ...(databaseCheck ? [{ severity: 'warning', message: databaseCheck, next: 'probe-ops diagnose --only postgres' }] : []),
@@ -83,6 +84,8 @@ export const listStep: Step<BackupContext> = {
 
 export interface VerifyContext extends BackupContext {
   backup: StoredBackup
+  /** Manifests refused while finding it: reported, never used. */
+  unreadable: Leftover[]
 }
 
 async function record(context: VerifyContext, verification: Verification): Promise<void> {
@@ -109,7 +112,7 @@ export const checksumStep: Step<VerifyContext> = {
   async run(context) {
     const { bytes } = await recorded(context, 'checksum', () => verifyChecksum(context.backup), (r) => `sha256 matches, ${r.bytes} bytes`)
     // Named, since `latest` may have chosen it.
-    return { summary: `${context.backup.manifest.id}: sha256 matches (${formatBytes(bytes)})`, data: { id: context.backup.manifest.id, sha256: context.backup.manifest.sha256 } }
+    return withRefused({ summary: `${context.backup.manifest.id}: sha256 matches (${formatBytes(bytes)})`, data: { id: context.backup.manifest.id, sha256: context.backup.manifest.sha256 } }, context.unreadable)
   },
 }
 
@@ -163,13 +166,13 @@ export function pruneStep(): Step<BackupContext> {
     id: 'prune',
     title: 'Remove backups past their retention',
     async run({ config }, run) {
-      const { backups } = await listBackups(config.backup.dir)
+      const { backups, unreadable } = await listBackups(config.backup.dir)
       const plan = planPrune(backups, config.backup.keep)
       const bytes = plan.remove.reduce((s, b) => s + b.manifest.bytes, 0)
       const data = { keep: plan.keep.map((k) => ({ id: k.backup.manifest.id, reasons: k.reasons })), remove: plan.remove.map((b) => b.manifest.id), bytes, policy: config.backup.keep }
-      if (run.dryRun) return { summary: `would remove ${plan.remove.length} backups (${formatBytes(bytes)}), keep ${plan.keep.length}`, data }
+      if (run.dryRun) return withRefused({ summary: `would remove ${plan.remove.length} backups (${formatBytes(bytes)}), keep ${plan.keep.length}`, data }, unreadable)
       for (const backup of plan.remove) await removeBackup(config.backup.dir, backup)
-      return { summary: `removed ${plan.remove.length} backups (${formatBytes(bytes)}), kept ${plan.keep.length}`, data }
+      return withRefused({ summary: `removed ${plan.remove.length} backups (${formatBytes(bytes)}), kept ${plan.keep.length}`, data }, unreadable)
     },
   }
 }

@@ -45,11 +45,11 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
   const ownership = { owners: !request.noOwner, privileges: !request.noPrivileges }
   if (request.mode === 'pitr') {
     const plan = await planPitr(config, request.backup, request.targetTime, request.sideOnly ?? false)
-    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, at: new Date(), ownership, state: {} }
+    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, unreadable: plan.unreadable, at: new Date(), ownership, state: {} }
     return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
   }
-  const backup = await findBackup(config.backup.dir, request.backup, config.postgres.database, 'database')
-  const context: RestoreContext = { ...backupContext(config, toolVersion), backup, at: new Date(), ownership, state: {} }
+  const { backup, unreadable } = await findBackup(config.backup.dir, request.backup, config.postgres.database, 'database')
+  const context: RestoreContext = { ...backupContext(config, toolVersion), backup, unreadable, at: new Date(), ownership, state: {} }
   if (request.mode === 'full') {
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep], together: [['safety-backup', 'restore']] }, context }
   }

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs'
-import { rename } from 'node:fs/promises'
-import { join } from 'node:path'
+import { lstat, rename } from 'node:fs/promises'
+import { isAbsolute, join, normalize } from 'node:path'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError } from '../../errors.js'
-import { abandonedRunNote, removeRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
+import { z } from 'zod'
+import { abandonedRunNote, foreign, removeRunNote, runNoteSchema, writeRunNote, type RunNote } from '../../lib/run-note.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
@@ -14,20 +14,39 @@ import type { ServiceRuntimes } from '../../systems/services.js'
  * runs again; `backup list` reports a note whose writer is gone, and `restore --cleanup` finishes
  * or undoes that switch from what it finds on disk.
  */
-export interface SwitchJournal extends RunNote {
+const switchJournalSchema = runNoteSchema.extend({
   /** The live cluster's data directory. */
-  liveDir: string
+  liveDir: z.string(),
   /** Where the live data directory goes (kept). */
-  aside: string
+  aside: z.string(),
   /** The recovered data directory that takes its place. */
-  recovered: string
-  service: string
-}
+  recovered: z.string(),
+  service: z.string(),
+})
+
+export type SwitchJournal = z.infer<typeof switchJournalSchema>
 
 const JOURNAL = '.pitr-switch.json'
 
 function journalPath(config: Config): string {
   return join(config.backup.dir, JOURNAL)
+}
+
+export function postgresService(config: Config): ServiceConfig {
+  const service = config.services.find((s) => s.name === 'postgres')
+  if (!service) throw new StepFailure('no postgres service is configured', 'configure services.postgres with its runtime and dataDir')
+  return service
+}
+
+/** The live cluster's data directory as a path on this host: the container's mount source, or dataDir. */
+export async function liveDataDir(config: Config, runtimes: ServiceRuntimes): Promise<string | undefined> {
+  const service = postgresService(config)
+  if (!service.dataDir) return undefined
+  if (service.runtime === 'docker') {
+    const { state } = await runtimes.container(service)
+    return state.mounts.find((m) => m.destination === service.dataDir)?.source
+  }
+  return service.dataDir
 }
 
 export async function beginSwitch(config: Config, switching: Omit<SwitchJournal, keyof RunNote>): Promise<void> {
@@ -39,12 +58,53 @@ export async function endSwitch(config: Config): Promise<void> {
 }
 
 /** A switch whose writer is gone, or undefined (none, or one still running). */
-export function interruptedSwitch(config: Config): Promise<SwitchJournal | undefined> {
-  return abandonedRunNote<SwitchJournal>(journalPath(config))
+export async function interruptedSwitch(config: Config): Promise<SwitchJournal | undefined> {
+  const journal = await abandonedRunNote(journalPath(config), switchJournalSchema)
+  if (!journal) return undefined
+  const why = foreignSwitch(config, journal)
+  if (why) throw foreign(journalPath(config), why)
+  return journal
+}
+
+/** The stamp of a restore's start in the names below: 20261125T031500Z. */
+export function switchStamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+}
+
+/** The names a switch gives the directories beside the live one. */
+export function switchNames(liveDir: string, stamp: string): { aside: string; recovered: string } {
+  return { aside: `${liveDir}.pre-pitr-${stamp}`, recovered: `${liveDir}.pitr-${stamp}` }
+}
+
+/**
+ * Why a journal is not one a switch of this platform wrote, or undefined. Cleanup renames the
+ * directories it names, as root: only the configured PostgreSQL's data directory and the two
+ * names a switch gives beside it, absolute and without a way out (no "..", no link).
+ */
+function foreignSwitch(config: Config, journal: SwitchJournal): string | undefined {
+  const service = config.services.find((s) => s.name === 'postgres')
+  if (!service || journal.service !== service.name) return `it names service ${journal.service}, not the configured postgres`
+  if (!isAbsolute(journal.liveDir) || normalize(journal.liveDir) !== journal.liveDir || journal.liveDir === '/') return `its data directory ${journal.liveDir} is not an absolute, plain path`
+  // Under Docker the directory is the container's mount source, checked against it when acted on.
+  if (service.runtime !== 'docker' && journal.liveDir !== service.dataDir) return `its data directory ${journal.liveDir} is not services.postgres.dataDir (${service.dataDir ?? 'unset'})`
+  const stamp = /\.pre-pitr-(\d{8}T\d{6}Z)$/.exec(journal.aside)?.[1]
+  const expected = stamp ? switchNames(journal.liveDir, stamp) : undefined
+  if (!expected || expected.aside !== journal.aside || expected.recovered !== journal.recovered) return `${journal.aside} and ${journal.recovered} are not the names a switch gives beside ${journal.liveDir}`
+  return undefined
 }
 
 export function describeInterrupted(journal: SwitchJournal): string {
   return `a point-in-time switch of ${journal.liveDir} was interrupted (started ${journal.startedAt}): PostgreSQL may be stopped or without its data directory`
+}
+
+/** Whether a data directory is there; a link or anything else where one should be is never renamed. */
+async function isDirectory(path: string): Promise<boolean> {
+  const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
+  if (found && !found.isDirectory()) throw new StepFailure(`${path} is ${found.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: not a data directory a switch left`, 'put the right data directories in place by hand, start PostgreSQL, then remove the journal')
+  return found !== undefined
 }
 
 /** Stops the service and makes sure it is stopped: a data directory is never renamed under a running postmaster. */
@@ -69,9 +129,11 @@ async function startReady(config: Config, runtimes: ServiceRuntimes, service: Se
 export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, journal: SwitchJournal, dryRun: boolean): Promise<string> {
   const service: ServiceConfig | undefined = config.services.find((s) => s.name === journal.service)
   if (!service) throw new StepFailure(`the interrupted switch names service ${journal.service}, which is not configured`, 'configure it again, or move the data directories back by hand')
-  const live = existsSync(journal.liveDir)
-  const aside = existsSync(journal.aside)
-  const recovered = existsSync(journal.recovered)
+  const actual = await liveDataDir(config, runtimes).catch((error: unknown) => `unknown (${describeError(error)})`)
+  if (actual !== journal.liveDir) throw foreign(journalPath(config), `its data directory ${journal.liveDir} is not the live cluster's, ${actual ?? 'which is not configured'}`)
+  const live = await isDirectory(journal.liveDir)
+  const aside = await isDirectory(journal.aside)
+  const recovered = await isDirectory(journal.recovered)
   const running = (await runtimes.status(service)).running
   let did: string
   if (!live && aside) {

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs'
 import { appendFile, chown, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
-import type { Config, ServiceConfig } from '../../config/load.js'
+import type { Config } from '../../config/load.js'
 import { walDir, newestArchived } from '../../backups/wal.js'
-import { LATEST, findBackup, listBackups, type StoredBackup } from '../../backups/store.js'
+import { LATEST, findBackup, listBackups, type Leftover, type StoredBackup } from '../../backups/store.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
@@ -13,9 +13,9 @@ import type { Step } from '../../report/runner.js'
 import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
-import type { ServiceRuntimes } from '../../systems/services.js'
+import { withRefused } from '../backup/refused.js'
 import type { RestoreContext } from './context.js'
-import { beginSwitch, endSwitch, stopForSure } from './pitr-switch.js'
+import { beginSwitch, endSwitch, liveDataDir, postgresService, stopForSure, switchNames, switchStamp } from './pitr-switch.js'
 
 /**
  * Point-in-time recovery: a new data directory from the newest base backup before the target,
@@ -27,6 +27,8 @@ import { beginSwitch, endSwitch, stopForSure } from './pitr-switch.js'
 export interface PitrPlan {
   target: Date
   base: StoredBackup
+  /** Manifests refused while choosing it: reported by the verify step, never used. */
+  unreadable: Leftover[]
   window: { from: string; to: string }
   sideOnly: boolean
 }
@@ -39,12 +41,13 @@ export async function planPitr(config: Config, backupName: string, targetTime: s
   if (!targetTime) throw new UsageError('--mode pitr needs --target-time', 'e.g. --target-time "2026-11-25 03:15:00+00"')
   const target = new Date(targetTime)
   if (Number.isNaN(target.getTime())) throw new UsageError(`--target-time "${targetTime}" is not a time`, 'use ISO 8601 with a zone: 2026-11-25T03:15:00Z')
-  const bases = (await listBackups(config.backup.dir)).backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
+  const { backups, unreadable } = await listBackups(config.backup.dir)
+  const bases = backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
   if (bases.length === 0) throw new UsageError('there is no base backup to recover from', 'take one: probe-ops backup base (with WAL archiving set up: probe-ops backup wal-setup --apply)')
   const at = target.toISOString()
   const before = bases.filter((b) => b.manifest.consistentAt! <= at).sort((a, b) => b.manifest.consistentAt!.localeCompare(a.manifest.consistentAt!))
   // A named base backup that cannot reach the target is the reason to give, before the window.
-  const named = backupName === LATEST ? undefined : await findBackup(config.backup.dir, backupName, config.postgres.database, 'base')
+  const named = backupName === LATEST ? undefined : (await findBackup(config.backup.dir, backupName, config.postgres.database, 'base')).backup
   if (named && !named.manifest.consistentAt) throw new UsageError(`base backup ${named.manifest.id} does not record when it became consistent`, 'it was not finished by probe-ops backup base; take a new one')
   if (named && named.manifest.consistentAt! > at) {
     throw new UsageError(
@@ -59,24 +62,7 @@ export async function planPitr(config: Config, backupName: string, targetTime: s
   if (at < from || at > to) {
     throw new UsageError(`--target-time ${at} is outside the recoverable window ${from} .. ${to}`, 'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)')
   }
-  return { target, base: named ?? before[0]!, window, sideOnly }
-}
-
-function postgresService(config: Config): ServiceConfig {
-  const service = config.services.find((s) => s.name === 'postgres')
-  if (!service) throw new StepFailure('no postgres service is configured', 'configure services.postgres with its runtime and dataDir')
-  return service
-}
-
-/** The live cluster's data directory as a path on this host: the container's mount source, or dataDir. */
-async function liveDataDir(config: Config, runtimes: ServiceRuntimes): Promise<string | undefined> {
-  const service = postgresService(config)
-  if (!service.dataDir) return undefined
-  if (service.runtime === 'docker') {
-    const { state } = await runtimes.container(service)
-    return state.mounts.find((m) => m.destination === service.dataDir)?.source
-  }
-  return service.dataDir
+  return { target, base: named ?? before[0]!, unreadable, window, sideOnly }
 }
 
 async function freePort(): Promise<number> {
@@ -127,7 +113,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
     async run(context) {
       context.backup = plan.base
       await verifyChecksum(plan.base)
-      return { summary: `${plan.base.manifest.id} (consistent from ${plan.base.manifest.consistentAt}); recoverable window ${plan.window.from} .. ${plan.window.to}`, data: { base: plan.base.manifest.id, window: plan.window, target: plan.target.toISOString() } }
+      return withRefused({ summary: `${plan.base.manifest.id} (consistent from ${plan.base.manifest.consistentAt}); recoverable window ${plan.window.from} .. ${plan.window.to}`, data: { base: plan.base.manifest.id, window: plan.window, target: plan.target.toISOString() } }, plan.unreadable)
     },
   }
 
@@ -139,9 +125,9 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const state = stateOf(context)
       const live = await liveDataDir(config, runtimes).catch(() => undefined)
       state.liveDir = live && existsSync(live) ? live : undefined
-      const stamp = context.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+      const stamp = switchStamp(context.at)
       // Beside the live directory, so that switching is a rename on one filesystem.
-      const dir = state.liveDir ? `${state.liveDir}.pitr-${stamp}` : join(config.backup.dir, `pitr-${stamp}`)
+      const dir = state.liveDir ? switchNames(state.liveDir, stamp).recovered : join(config.backup.dir, `pitr-${stamp}`)
       if (run.dryRun) return { summary: `would unpack ${plan.base.manifest.id} into ${dir} and replay WAL from ${walDir(config)} to ${plan.target.toISOString()}` }
       state.user = postgresOsUser(state.liveDir)
       await mkdir(dir, { mode: 0o700 })
@@ -244,8 +230,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       if (run.dryRun || !state.dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
       if (!state.liveDir) throw new StepFailure(`the live data directory is not visible from here (services.postgres.dataDir)`, `the recovered cluster is still running on port ${state.port}: switch by hand, or use --side-only`)
       const service = postgresService(config)
-      const stamp = context.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-      const aside = `${state.liveDir}.pre-pitr-${stamp}`
+      const { aside } = switchNames(state.liveDir, switchStamp(context.at))
       // Noted before anything changes (a backup.dir that cannot take the note stops the switch while
       // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
       // undoes the switch from this note.

@@ -1,7 +1,9 @@
 import { join } from 'node:path'
 import type { Config } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
-import { abandonedRunNote, removeRunNote, updateRunNote, writeRunNote, type RunNote } from '../../lib/run-note.js'
+import { z } from 'zod'
+import { isRestoreCopyName } from '../../backups/leftovers.js'
+import { abandonedRunNote, foreign, removeRunNote, runNoteSchema, updateRunNote, writeRunNote } from '../../lib/run-note.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
@@ -10,14 +12,16 @@ import type { ServiceRuntimes } from '../../systems/services.js'
  * between, it would leave them stopped. It notes them in backup.dir first, and removes the note
  * once it has started them again, whatever the swap's outcome.
  */
-export interface StoppedServices extends RunNote {
-  services: string[]
+const stoppedServicesSchema = runNoteSchema.extend({
+  services: z.array(z.string()),
   /**
    * How far the swap got: with `rolling-back`, the restored database may still carry the live
    * name though the platform did not come up on it, and cleanup finishes putting the old one back.
    */
-  swap?: { live: string; restored: string; preRestore: string; phase: 'stopping' | 'swapped' | 'rolling-back' }
-}
+  swap: z.object({ live: z.string(), restored: z.string(), preRestore: z.string(), phase: z.enum(['stopping', 'swapped', 'rolling-back']) }).optional(),
+})
+
+export type StoppedServices = z.infer<typeof stoppedServicesSchema>
 
 const NOTE = '.restore-stopped-services.json'
 
@@ -37,9 +41,18 @@ export async function clearStopping(config: Config): Promise<void> {
   await removeRunNote(notePath(config))
 }
 
-/** Services a killed restore left stopped, or undefined. */
-export function leftStopped(config: Config): Promise<StoppedServices | undefined> {
-  return abandonedRunNote<StoppedServices>(notePath(config))
+/**
+ * Services a killed restore left stopped, or undefined. Cleanup renames the databases its swap
+ * names: only this platform's live database and the copies a restore of it makes, never others.
+ */
+export async function leftStopped(config: Config): Promise<StoppedServices | undefined> {
+  const note = await abandonedRunNote(notePath(config), stoppedServicesSchema)
+  const swap = note?.swap
+  const live = config.postgres.database
+  if (swap && (swap.live !== live || !isRestoreCopyName(live, swap.restored, 'restore') || !isRestoreCopyName(live, swap.preRestore, 'pre-restore'))) {
+    throw foreign(notePath(config), `its swap names databases ${swap.live}, ${swap.restored} and ${swap.preRestore}, not ${live} and the copies a restore of it makes`)
+  }
+  return note
 }
 
 export function describeLeftStopped(note: StoppedServices): string {

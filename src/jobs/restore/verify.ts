@@ -4,13 +4,14 @@ import { StepFailure, describeError } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
 import { dumpDatabase } from '../../backups/database.js'
+import { withRefused } from '../backup/refused.js'
 import type { RestoreContext } from './context.js'
 
 /** Before anything changes: the backup is whole, readable, and of this database. */
 export const verifyBackupStep: Step<RestoreContext> = {
   id: 'verify',
   title: 'Verify the backup',
-  async run({ config, runtimes, backup }) {
+  async run({ config, runtimes, backup, unreadable }) {
     const m = backup.manifest
     if (m.kind !== 'database') throw new StepFailure(`${m.id} is a ${m.kind} backup, not a database dump`, 'choose a database backup (probe-ops backup list)')
     if (m.database && m.database !== config.postgres.database) {
@@ -18,7 +19,7 @@ export const verifyBackupStep: Step<RestoreContext> = {
     }
     await verifyChecksum(backup)
     const listed = await listArchive(config, runtimes, backup)
-    return { summary: `${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, data: { id: m.id, ...listed } }
+    return withRefused({ summary: `${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, data: { id: m.id, ...listed } }, unreadable)
   },
 }
 
