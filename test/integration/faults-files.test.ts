@@ -17,12 +17,15 @@ import { tempDir } from '../helpers/temp.js'
 
 const NO_SERVICES = { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }
 
-/** Bad usage: one line (and a hint), exit 2, no stack trace, nothing on stdout. */
+/** Bad usage: one line (and a hint), exit 2, no stack trace; on stdout (--json) only the error document. */
 function expectRefused(result: { exitCode: number; stdout: string; stderr: string }, pattern: RegExp): void {
   expect(result.exitCode, result.stderr).toBe(2)
   expect(result.stderr).toMatch(pattern)
   expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/)
-  expect(result.stdout).toBe('')
+  if (result.stdout !== '') {
+    const document = JSON.parse(result.stdout) as { status: string; exitCode: number }
+    expect([document.status, document.exitCode]).toEqual(['error', 2])
+  }
 }
 
 describe('fault injection: what sits at the paths probe-ops writes', () => {
@@ -139,7 +142,7 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
     const { path } = writeConfig({
       postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database },
       services: NO_SERVICES,
-      backup: { dir: backupDir, configPaths: ['/etc/hostname'] },
+      backup: { dir: backupDir, configPaths: ['/etc/hostname'], keep: { last: 0 } },
       restore: { reserveBytes: 0, stopServices: [] },
     })
     const run = (...args: string[]) => runCli([...args, '--config', path], { PGPASSWORD: postgres.password })
