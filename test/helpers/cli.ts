@@ -1,8 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
 import type { Report } from '../../src/report/model.js'
+import { metricsFileName } from '../../src/report/metrics.js'
 import { tempDir } from './temp.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -48,4 +49,14 @@ export function writeConfig(settings: Record<string, unknown>): { path: string; 
   const path = join(dir, 'probe-ops.yaml')
   writeFileSync(path, stringify(full))
   return { path, dir }
+}
+
+/** What runs left in the maintenance log and the metrics file of a writeConfig() configuration. */
+export function runRecords(configDir: string, command: string): { log: { level: string; message: string; step?: string; status?: string }[]; metrics: string } {
+  const logPath = join(configDir, 'maintenance.log')
+  const metricsPath = join(configDir, 'metrics', metricsFileName(command))
+  return {
+    log: existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line)) : [],
+    metrics: existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8') : '',
+  }
 }

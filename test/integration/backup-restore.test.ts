@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
@@ -8,7 +9,8 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import pg from 'pg'
 import { bed, dockerCli, runPostgresContainer, runSleeperContainer, startRefusedPort, uniqueName, type PostgresContainer, type RunningContainer } from '../bed/index.js'
 import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../../src/sandbox/schema.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
+import { mountSmallDisk } from '../helpers/full-disk.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
@@ -175,6 +177,77 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(failed.exitCode).toBe(1)
     expect(step(parseReport(failed), 'dump').summary).toMatch(/refused the connection/)
     expect(existsSync(down.backupDir) ? readdirSync(down.backupDir) : []).toEqual([])
+  })
+
+  /** task_results grown by random (incompressible) results: a dump of several MB even compressed. */
+  async function grow(database: string, rows = 150_000): Promise<void> {
+    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, ${rows})`)
+  }
+
+  /** A run that met the full disk: exit 1, the failed step says so in words, and the report, log and metrics say failed. */
+  function expectFullDiskFailure(s: ReturnType<typeof setup>, result: Awaited<ReturnType<typeof runCli>>, command: string, stepId: string): void {
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    expect(result.stderr).not.toMatch(/ENOSPC|internal error|at .*\.js:\d+/)
+    const report = parseReport(result)
+    expectValidReport(report)
+    const failed = step(report, stepId)
+    expect(failed.status).toBe('failed')
+    expect(failed.summary).toMatch(/the disk of .* is full \(no space left on device\)/)
+    expect(failed.error!.hint).toMatch(/free space/)
+    const { log, metrics } = runRecords(s.dir, command)
+    expect(log.some((l) => l.step === stepId && l.level === 'error' && /is full \(no space left on device\)/.test(l.message))).toBe(true)
+    expect(metrics).toContain(`probe_ops_job_status{job="${command}"} 2`)
+  }
+
+  it('fails a backup that fills its disk as a failed step, with report, log and metrics, and keeps no partial file', async () => {
+    const database = await platform()
+    await grow(database)
+    const disk = await mountSmallDisk('2m')
+    try {
+      const s = setup(database, { backup: { dir: disk.dir } })
+      const dumped = await s.run(['backup', 'database', '--json'])
+      expectFullDiskFailure(s, dumped, 'backup database', 'dump')
+      expect(readdirSync(disk.dir)).toEqual([])
+      const text = await s.run(['backup', 'database'])
+      expect(text.exitCode).toBe(1)
+      expect(text.stdout).toMatch(/dump.*is full \(no space left on device\)/)
+      expect(readdirSync(disk.dir)).toEqual([])
+
+      // pg_dump writing a directory itself: the same failure, the same cleanup.
+      const directory = setup(database, { backup: { dir: disk.dir, format: 'directory', jobs: 2 } })
+      expectFullDiskFailure(directory, await directory.run(['backup', 'database', '--json']), 'backup database', 'dump')
+      expect(readdirSync(disk.dir)).toEqual([])
+
+      // tar's archive of the configuration.
+      const etc = tempDir('etc-big')
+      writeFileSync(join(etc, 'noise'), randomBytes(3 * 1024 * 1024))
+      const archive = setup(database, { backup: { dir: disk.dir, configPaths: [etc] } })
+      expectFullDiskFailure(archive, await archive.run(['backup', 'config', '--json']), 'backup config', 'archive')
+      expect(readdirSync(disk.dir)).toEqual([])
+    } finally {
+      await disk.unmount()
+    }
+  })
+
+  it('stops a restore whose safety backup fills the disk before anything changes', async () => {
+    const database = await platform()
+    const disk = await mountSmallDisk('2m')
+    try {
+      const s = setup(database, { backup: { dir: disk.dir } })
+      const { id } = await takeBackup(s)
+      await grow(database)
+      const live = await counts(database)
+      // The disk check estimates from the backup's compression and would refuse; something else
+      // filling the disk meanwhile is what the dump itself must survive.
+      const result = await s.run(['restore', id, '--yes', '--json', '--skip', 'disk'])
+      expectFullDiskFailure(s, result, 'restore full', 'safety-backup')
+      expect(step(parseReport(result), 'swap').status).toBe('skipped')
+      expect(await counts(database)).toEqual(live)
+      expect(readdirSync(disk.dir).filter((n) => !n.startsWith(id))).toEqual([])
+      expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+    } finally {
+      await disk.unmount()
+    }
   })
 
   it('ends pg_dump and its server sessions when --timeout cuts a dump that waits for a lock', async () => {
