@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { makeDirectories, writeFileAtomic } from '../lib/files.js'
+import { pausepoint } from '../lib/failpoint.js'
 import { isProcessAlive, processStart } from '../lib/process.js'
 import type { DatabaseProperties } from './database-properties.js'
 
@@ -97,7 +98,11 @@ export class Checksum extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#hash.update(chunk)
     this.bytes += chunk.length
-    callback(null, chunk)
+    // Tests hold a backup here, half written, with its producer blocked behind it.
+    const pause = this.bytes === chunk.length ? pausepoint('backup-writing') : undefined
+    if (!pause) return callback(null, chunk)
+    this.push(chunk)
+    pause.then(() => callback(), callback)
   }
 
   digest(): string {

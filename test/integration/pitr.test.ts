@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
-import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -143,6 +143,24 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const kept = await runCli(['restore', '--cleanup', '--config', config.path, '--json'], env)
     expect(kept.exitCode, kept.stdout).toBe(0)
     expect(step(parseReport(kept), 'cleanup').summary).toMatch(/^keep PostgreSQL running on the recovered data, as the interrupted switch left it/)
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
+    expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
+
+    // SIGTERM between the renames, with PostgreSQL down and no live data directory: the switch is
+    // let end first, and the report says the run was interrupted.
+    await query(`insert into events (n) values (3000)`)
+    const pause = join(tempDir('pause'), 'switch')
+    const signalled = startCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], { ...env, PROBE_OPS_PAUSE: `pitr-switch-between-renames:${pause}` })
+    await signalled.pausedAt(pause)
+    expect(existsSync(server.info.dataDir)).toBe(false)
+    signalled.kill('SIGTERM')
+    await signalled.said(/SIGTERM came during the switch of data directories: letting it end first/)
+    rmSync(pause)
+    const interrupted = await signalled.result
+    expect(interrupted.exitCode, interrupted.stdout + interrupted.stderr).toBe(1)
+    const cut = parseReport(interrupted)
+    expect(cut.interrupted).toMatchObject({ by: 'SIGTERM' })
+    expect(step(cut, 'switch')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/) })
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
   })
