@@ -767,6 +767,19 @@ describe('backups and restores against real PostgreSQL', () => {
     expect((await counts(database)).task_results).toBe(live)
   })
 
+  it('stops pg_restore when psql refuses the chosen tables at once, however much data is still to come', async () => {
+    const database = await platform()
+    // More rows than the pipes between pg_restore and psql hold once psql has stopped reading.
+    await sql(database, `insert into tasks (name, protocol, target, created_by) select 'bulk ' || g, 'http', repeat('x', 300), (select min(id) from users) from generate_series(1, 20000) g`)
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    const before = await counts(database)
+    const referenced = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--yes', '--json', '--timeout', '30'])
+    expect(referenced.exitCode, referenced.stdout).toBe(1)
+    expect(step(parseReport(referenced), 'restore-tables')).toMatchObject({ summary: expect.stringMatching(/^the restore of public\.tasks was rolled back: .*foreign key/), error: { hint: expect.stringMatching(/restore them together/) } })
+    expect(await counts(database)).toEqual(before)
+  })
+
   it('prunes by daily, weekly and monthly retention, and asks first', async () => {
     const s = setup(await platform(), { backup: { dir: join(tempDir('prune'), 'b'), keep: { daily: 2, weekly: 1, monthly: 2 }, configPaths: ['/etc/hostname'] } })
     const { manifest } = await takeBackup(s)

@@ -3,7 +3,7 @@ import { dumpInput, compareCounts } from '../../backups/verify.js'
 import { StepFailure } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { quoteIdent } from '../../systems/postgres.js'
-import { connectionArgs, runPgTool, toolError } from '../../systems/pg-tools.js'
+import { connectionArgs, runPgTool, toolError, type PgToolResult } from '../../systems/pg-tools.js'
 import type { RestoreContext } from './context.js'
 
 export interface PartialOptions {
@@ -83,11 +83,30 @@ export function partialRestoreStep(options: PartialOptions): Step<RestoreContext
       const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, signal: run.signal })
       const toScript = new PassThrough()
       toScript.pipe(script)
-      const dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: run.signal })
-      // Without a commit psql ends its session at the end of input, and the server rolls back.
-      toScript.end(dumped.exitCode === 0 && !run.signal.aborted ? '\ncommit;\n' : undefined)
+      // psql stopping at an error (a table other tables reference) leaves pg_restore writing into
+      // pipes that nobody reads any more: its output then goes nowhere and it is stopped, and
+      // psql's error is the one said.
+      const psqlEnded = new AbortController()
+      const stopRestoring = (): void => {
+        psqlEnded.abort()
+        toScript.unpipe(script)
+        toScript.resume()
+      }
+      void psql.then(stopRestoring, stopRestoring)
+      let dumped: PgToolResult | undefined
+      let psqlFirst = false
+      try {
+        dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: AbortSignal.any([run.signal, psqlEnded.signal]) }).catch((error: unknown) => {
+          if (!psqlEnded.signal.aborted || run.signal.aborted) throw error
+          return { exitCode: -1, stderr: 'stopped: psql had ended' }
+        })
+        psqlFirst = psqlEnded.signal.aborted
+      } finally {
+        // Without a commit psql ends its session at the end of input, and the server rolls back.
+        toScript.end(dumped?.exitCode === 0 && !run.signal.aborted ? '\ncommit;\n' : undefined)
+      }
       const applied = await psql
-      if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
+      if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0)) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
       if (applied.exitCode !== 0) {
         const why = toolError(applied)
         const referenced = /referenced|foreign key/i.test(applied.stderr)
