@@ -38,5 +38,5 @@ export async function takeBaseBackup(config: Config, runtimes: ServiceRuntimes, 
       consistentAt: new Date(info.now).toISOString(),
       ...manifestStamp(config.host, options.toolVersion, started),
     }
-  })
+  }, options.signal)
 }

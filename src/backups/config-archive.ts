@@ -38,5 +38,5 @@ export async function archiveConfig(config: Config, options: { reason: BackupMan
       options.signal,
     )
     return { id, kind: 'config', reason: options.reason, format: 'tar.gz', data: dataName, ...checksum, paths: present, missingPaths: missing, ...manifestStamp(config.host, options.toolVersion, started) }
-  })
+  }, options.signal)
 }

@@ -99,7 +99,7 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
         ...(databaseProperties ? { databaseProperties } : {}),
         ...manifestStamp(config.host, options.toolVersion, started),
       }
-    })
+    }, options.signal)
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await ending

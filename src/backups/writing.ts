@@ -12,10 +12,13 @@ import { Checksum, commitBackup, syncPath, temporaryPath, type BackupManifest, t
  * whenever it fails (the producer, a full disk, an abort, the manifest), what was written goes,
  * and the failure is the step's, said in words.
  */
-export async function writeBackup(dir: string, dataName: string, write: (temporary: string) => Promise<BackupManifest>): Promise<StoredBackup> {
+export async function writeBackup(dir: string, dataName: string, write: (temporary: string) => Promise<BackupManifest>, signal?: AbortSignal): Promise<StoredBackup> {
   const temporary = temporaryPath(dir, dataName)
   try {
     const manifest = await write(temporary)
+    // Told to stop after its producer had finished, the step has been reported as cut short: a
+    // backup that appears afterwards would contradict the report.
+    signal?.throwIfAborted()
     await commitBackup(dir, temporary, manifest)
     return { manifest, path: join(dir, dataName) }
   } catch (error) {

@@ -533,7 +533,7 @@ describe('backups and restores against real PostgreSQL', () => {
     return { database, s, id, atBackup, live, pause, run }
   }
 
-  for (const [signal, at] of [['SIGINT', 'restore-swap-services-stopped'], ['SIGTERM', 'restore-swap-swapped']] as const) {
+  for (const [signal, at] of [['SIGINT', 'restore-swap-services-stopped'], ['SIGTERM', 'restore-swap-swapped'], ['SIGHUP', 'restore-swap-services-stopped']] as const) {
     it(`lets the swap finish when ${signal} comes during it, then reports the run as interrupted`, async () => {
       const { database, s, atBackup, pause, run } = await restoreHeldAt(at)
       expect(await managementRunning()).toBe('false')
