@@ -72,6 +72,14 @@ export class TimeoutError extends Error {
   }
 }
 
+/** A signal asked the run to stop: what the job's abort carries to its steps. */
+export class Interruption extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') {
+    super(`interrupted by ${signal}`)
+    this.name = 'Interruption'
+  }
+}
+
 export function formatSeconds(ms: number): string {
   return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms)} ms`
 }

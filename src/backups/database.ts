@@ -1,15 +1,13 @@
-import { createWriteStream } from 'node:fs'
-import { chmod, open, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
+import { open } from 'node:fs/promises'
 import type { Client } from 'pg'
 import type { Config } from '../config/load.js'
 import { StepFailure, UsageError } from '../errors.js'
 import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../systems/postgres.js'
-import { connectionArgs, endSessions, runPgTool, sessionTag, toolError } from '../systems/pg-tools.js'
+import { connectionArgs, endSessions, runPgTool, sessionTag, toolError, type PgToolResult } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { readDatabaseProperties } from './database-properties.js'
-import { Checksum, backupId, commitBackup, prepareBackupDir, sha256Directory, syncPath, temporaryPath, manifestStamp, type BackupManifest, type StoredBackup } from './store.js'
+import { backupId, manifestStamp, prepareBackupDir, sealDirectory, type BackupManifest, type StoredBackup } from './store.js'
+import { streamIntoFile, writeBackup } from './writing.js'
 
 /** Tables (not partitions: their parent's count covers them) with their exact row counts. */
 export async function tableCounts(client: Client): Promise<{ name: string; rows: number }[]> {
@@ -49,7 +47,6 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
   const database = config.postgres.database
   const id = backupId('database', started, database)
   const dataName = format === 'custom' ? `${id}.dump` : `${id}.dir`
-  const temporary = temporaryPath(dir, dataName)
 
   // This session holds the snapshot and counts the rows before pg_dump starts: either can wait
   // behind another session's lock, so an abort ends both.
@@ -68,33 +65,27 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
     const tables = await tableCounts(client)
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
-    try {
+    const failed = (result: PgToolResult) => new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
+    return await writeBackup(dir, dataName, async (temporary) => {
       let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
       if (format === 'custom') {
-        const counter = new Checksum()
-        const writing = pipeline(counter, createWriteStream(temporary, { mode: 0o600 }))
-        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: counter, signal: options.signal, applicationName: tag })
-        counter.end()
-        await writing
-        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
-        if (counter.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
-        await syncPath(temporary)
-        checksum = { sha256: counter.digest(), bytes: counter.bytes }
+        checksum = await streamIntoFile(
+          temporary,
+          async (sink, signal) => {
+            const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: sink, signal, applicationName: tag })
+            if (result.exitCode !== 0) throw failed(result)
+          },
+          options.signal,
+        )
+        if (checksum.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
       } else {
         const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal, applicationName: tag })
-        if (result.exitCode !== 0) throw new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
-        await chmod(temporary, 0o700)
-        for (const name of await readdir(temporary)) {
-          await chmod(join(temporary, name), 0o600)
-          await syncPath(join(temporary, name))
-        }
-        await syncPath(temporary)
-        checksum = await sha256Directory(temporary)
+        if (result.exitCode !== 0) throw failed(result)
+        checksum = await sealDirectory(temporary)
       }
       // The snapshot was only read; an abort may already have ended its session.
       await client.query('commit').catch(() => undefined)
-      const finished = new Date()
-      const manifest: BackupManifest = {
+      return {
         id,
         kind: 'database',
         reason: options.reason,
@@ -106,15 +97,9 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
         databaseBytes: Number(info!.bytes),
         tables,
         ...(databaseProperties ? { databaseProperties } : {}),
-        ...manifestStamp(config.host, options.toolVersion, started, finished),
+        ...manifestStamp(config.host, options.toolVersion, started),
       }
-      await commitBackup(dir, temporary, manifest)
-      return { manifest, path: join(dir, dataName) }
-    } catch (error) {
-      // Also when cut while hashing or syncing: a half-made dump may be gigabytes.
-      await rm(temporary, { recursive: true, force: true })
-      throw error
-    }
+    }, options.signal)
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await ending

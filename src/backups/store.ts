@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { makeDirectories, writeFileAtomic } from '../lib/files.js'
+import { pausepoint } from '../lib/failpoint.js'
 import { isProcessAlive, processStart } from '../lib/process.js'
 import { MANIFEST, foreignData, readManifest, type BackupKind, type BackupManifest } from './manifest.js'
 
@@ -57,7 +58,11 @@ export class Checksum extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#hash.update(chunk)
     this.bytes += chunk.length
-    callback(null, chunk)
+    // Tests hold a backup here, half written, with its producer blocked behind it.
+    const pause = this.bytes === chunk.length ? pausepoint('backup-writing') : undefined
+    if (!pause) return callback(null, chunk)
+    this.push(chunk)
+    pause.then(() => callback(), callback)
   }
 
   digest(): string {
@@ -88,6 +93,17 @@ export async function sha256Directory(path: string): Promise<{ sha256: string; b
   return { sha256: createHash('sha256').update(listing).digest('hex'), bytes: files.reduce((s, f) => s + f.bytes, 0), files }
 }
 
+/** A directory a program wrote (pg_dump -Fd, pg_basebackup): made private, fsynced, checksummed. */
+export async function sealDirectory(path: string): Promise<{ sha256: string; bytes: number; files: { name: string; bytes: number; sha256: string }[] }> {
+  await chmod(path, 0o700)
+  for (const name of await readdir(path)) {
+    await chmod(join(path, name), 0o600)
+    await syncPath(join(path, name))
+  }
+  await syncPath(path)
+  return sha256Directory(path)
+}
+
 /** fsync a file or directory, so a rename after it survives a crash. */
 export async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r')
@@ -107,8 +123,14 @@ export async function commitBackup(dir: string, temporary: string, manifest: Bac
     throw new StepFailure(`a backup named ${manifest.data} already exists`, 'run the backup again')
   }
   await rename(temporary, join(dir, manifest.data))
-  await syncPath(dir)
-  await writeManifest(dir, manifest)
+  try {
+    await syncPath(dir)
+    await writeManifest(dir, manifest)
+  } catch (error) {
+    // Data without its manifest is no backup (and the disk may be full): it goes.
+    await rm(join(dir, manifest.data), { recursive: true, force: true }).catch(() => undefined)
+    throw error
+  }
 }
 
 export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {

@@ -1,13 +1,14 @@
 import { Flags, type Interfaces } from '@oclif/core'
 import type { Config } from '../config/load.js'
-import { UsageError, describeError } from '../errors.js'
+import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
+import { sleep } from '../lib/time.js'
 import { saveReportHistory } from '../report/history.js'
 import { appendMaintenanceLog } from '../report/maintenance-log.js'
 import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
-import { runJob, selectSteps, type Job } from '../report/runner.js'
+import { selectSteps, startJob, type Job, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
 import { toJson } from './output.js'
 import { createProgress } from './progress.js'
@@ -57,6 +58,40 @@ export interface JobPlan<Context> {
   close?(): Promise<void>
   /** Also keep the report as history: reports.dir/KIND-YYYY-MM-DD.json, one file per day. */
   history?: string
+  /** What repairs a run cut by a second signal (or the end of a critical phase's bound). */
+  interruptedHint?: string
+}
+
+/** How long a forced exit may spend writing the report, the log and the metrics. */
+const FORCED_EXIT_PUBLISH_MS = 1000
+
+/** A line on stderr that a closed terminal cannot turn into a crash. */
+function say(line: string): void {
+  try {
+    process.stderr.write(`${line}\n`)
+  } catch {
+    // nobody is listening any more
+  }
+}
+
+/**
+ * SIGINT, SIGTERM and SIGHUP (a closed terminal) handed to `handle` with how many have come, for
+ * as long as a job runs; outside a job they keep Node's default, an exit at once.
+ */
+function catchSignals(handle: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', count: number) => void): { release(): void } {
+  let count = 0
+  const listener = (signal: NodeJS.Signals): void => {
+    // With the terminal gone, writing to it fails: that must not end the run.
+    if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
+    handle(signal as 'SIGINT' | 'SIGTERM' | 'SIGHUP', ++count)
+  }
+  const names = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  for (const name of names) process.on(name, listener)
+  return {
+    release() {
+      for (const name of names) process.removeListener(name, listener)
+    },
+  }
 }
 
 /**
@@ -80,6 +115,19 @@ export abstract class JobCommand extends ProbeOpsCommand {
     }
 
     let report: Report
+    const interrupt = new AbortController()
+    let running: RunningJob | undefined
+    let finished = false
+    // Ctrl-C, kill or a closed terminal stop the job through the signal its steps already heed; a
+    // second one exits at once (what a step left half done is in its run note, for --cleanup),
+    // and a third does not even wait for the report to be written.
+    const signals = catchSignals((signal, count) => {
+      if (count === 1) {
+        say(`probe-ops: ${signal}: stopping ${planned.job.command} (${signal === 'SIGINT' ? 'Ctrl-C' : 'a signal'} again exits at once)`)
+        interrupt.abort(new Interruption(signal))
+      } else if (count === 2 && running && !finished) this.exitAtOnce(signal, running, planned, config, flags)
+      else process.exit(1)
+    })
     try {
       const progress = await createProgress(
         planned.job.command,
@@ -87,31 +135,53 @@ export abstract class JobCommand extends ProbeOpsCommand {
         flags.json,
       )
       const timeoutSeconds = flags.timeout ?? planned.defaultTimeoutSeconds
-      report = await runJob(planned.job, planned.context, {
+      running = startJob(planned.job, planned.context, {
         version: this.config.version,
         host: config.host,
         dryRun: flags['dry-run'] ?? false,
         only,
         skip,
         timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
+        interrupt: interrupt.signal,
         onStepStart: (s) => progress.onStepStart(s),
         onStepEnd: (r) => progress.onStepEnd(r),
+        onCriticalWait: (wait) => say(`probe-ops: ${wait.cause} during ${wait.phase}: letting it end first (at most ${formatSeconds(wait.boundMs)})`),
       })
+      report = await running.report
+      finished = true
       await progress.finish()
       if (lock?.takenOver) report.lockTakeover = lock.takenOver
     } finally {
       await planned.close?.().catch(() => undefined)
-      lock?.release()
+      // Never while a step still runs (one a timeout gave up on): another run would start under
+      // it. The exit releases it otherwise.
+      if (lock) void (running?.ended ?? Promise.resolve()).then(lock.release)
     }
 
-    const delivered = await this.publish(report, config, flags)
-    if (planned.history && config.reports.dir) {
-      await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
+    let delivered = false
+    try {
+      delivered = await this.publish(report, config, flags)
+      if (planned.history && config.reports.dir) {
+        await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
+      }
+    } finally {
+      signals.release()
     }
     // The caller who asked for the report on stdout or in a file and did not get it is told by the exit code too.
     const code = delivered ? exitCodeFor(report, flags['fail-on'] as FailOn) : 1
     if (code !== 0) this.exit(code)
     return report
+  }
+
+  /**
+   * The second signal: the report as it stands (steps still running failed, the rest not run),
+   * rendered as well as a moment allows, then the exit.
+   */
+  private exitAtOnce<Context>(signal: NodeJS.Signals, running: RunningJob, planned: JobPlan<Context>, config: Config, flags: JobFlagValues): void {
+    const what = planned.interruptedHint ?? 'check what it was doing before running it again'
+    say(`probe-ops: ${signal} again: exiting at once; a step still running may be left half done: ${what}`)
+    const report = running.reportNow({ running: `cut by a second ${signal}: probe-ops exited while it ran`, notRun: `not run: interrupted by ${signal}`, hint: what })
+    void Promise.race([this.publish(report, config, flags).catch(() => undefined), sleep(FORCED_EXIT_PUBLISH_MS)]).then(() => process.exit(1))
   }
 
   /**

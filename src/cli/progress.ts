@@ -41,6 +41,8 @@ async function liveTasks(steps: { id: string; title: string }[]): Promise<Progre
     {
       concurrent: true,
       exitOnError: false,
+      // Its own Ctrl-C handler exits on the spot, swap or no swap: the job command handles signals.
+      registerSignalListeners: false,
       collectErrors: false,
       rendererOptions: { logger: new ListrLogger({ processOutput: output }), collapseErrors: false, showErrorMessage: true },
     },

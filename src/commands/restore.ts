@@ -5,6 +5,9 @@ import { UsageError } from '../errors.js'
 import { cleanupJob, restoreJob, type RestoreMode } from '../jobs/restore/job.js'
 import type { Report } from '../report/model.js'
 
+/** What to do after a restore cut short at a moment it could not let end. */
+const RESUME = 'probe-ops backup list says what it left; probe-ops restore --cleanup finishes or undoes it'
+
 export default class Restore extends JobCommand {
   static override summary = 'Restore a backup without ever losing the live database.'
   static override description = `Replaces disaster-recovery.sh, which dropped the live database before it knew the backup was good.
@@ -42,7 +45,7 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     if (flags.cleanup) {
       return this.runPlanned(flags, async (config) => {
         if (flags['drop-pre-restore']) await confirmDestructive({ yes: flags.yes, dryRun: flags['dry-run'] ?? false, what: 'restore --cleanup --drop-pre-restore drops the databases kept from before earlier restores', word: 'drop' })
-        return { ...cleanupJob(config, this.config.version, flags['drop-pre-restore']), lock: 'restore' }
+        return { ...cleanupJob(config, this.config.version, flags['drop-pre-restore']), lock: 'restore', interruptedHint: RESUME }
       })
     }
     if (!args.backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
@@ -64,7 +67,7 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
               : `restore replaces rows of ${(flags.table ?? []).join(', ')} in ${live}`,
         word: live,
       })
-      return { ...planned, lock: 'restore' }
+      return { ...planned, lock: 'restore', interruptedHint: RESUME }
     })
   }
 }

@@ -1,5 +1,5 @@
 import { appendLines } from '../lib/files.js'
-import type { Report, StepStatus } from './model.js'
+import { describeInterrupted, type Report, type StepStatus } from './model.js'
 
 const LEVEL: Record<StepStatus, string> = { ok: 'info', skipped: 'info', warning: 'warning', failed: 'error' }
 
@@ -45,7 +45,7 @@ export function maintenanceLogLines(report: Report): string[] {
     JSON.stringify({
       timestamp: report.finishedAt,
       level: report.status === 'ok' ? 'info' : report.status === 'warning' ? 'warning' : 'error',
-      message: `${report.command}: ${report.status} in ${report.durationMs} ms`,
+      message: `${report.command}: ${report.status}${report.interrupted ? ` (${describeInterrupted(report.interrupted)})` : ''} in ${report.durationMs} ms`,
       module,
       job: report.command,
       status: report.status,

@@ -33,6 +33,12 @@ export interface AlertRecord {
   error?: string
 }
 
+/** What cut a run short: a signal (Ctrl-C, kill, a closed terminal) or the job's --timeout. */
+export interface Interrupted {
+  by: 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'timeout'
+  at: string
+}
+
 export interface Report {
   schemaVersion: typeof SCHEMA_VERSION
   command: string
@@ -47,6 +53,13 @@ export interface Report {
   alerts: AlertRecord[]
   /** The job's lock had to be taken over from a holder that could not be identified as alive. */
   lockTakeover?: LockTakeover
+  /** Present when the run was cut short; its status is then failed, and each step says how far it got. */
+  interrupted?: Interrupted
+}
+
+/** "interrupted by SIGINT", "cut by --timeout". */
+export function describeInterrupted(interrupted: Interrupted): string {
+  return interrupted.by === 'timeout' ? 'cut by --timeout' : `interrupted by ${interrupted.by}`
 }
 
 /**

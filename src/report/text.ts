@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk'
 import { formatSeconds } from '../errors.js'
-import type { Report, StepResult, StepStatus } from './model.js'
+import { describeInterrupted, type Report, type StepResult, type StepStatus } from './model.js'
 
 const MARK: Record<StepStatus, string> = { ok: '✔', warning: '!', failed: '✖', skipped: '-' }
 
@@ -52,6 +52,7 @@ export function renderReportText(report: Report, colors?: ChalkInstance): string
   if (report.lockTakeover) out.push(`${paint(c, 'warning', '!')} took over the lock ${report.lockTakeover.path}: ${report.lockTakeover.reason}`)
   const counts = (['failed', 'warning'] as const).map((s) => `${report.steps.filter((x) => x.status === s).length} ${s}`).join(', ')
   out.push('')
-  out.push(`${report.command}${report.dryRun ? ' (dry run)' : ''}: ${paint(c, report.status, report.status)} (${counts}) in ${formatSeconds(report.durationMs)}`)
+  const cut = report.interrupted ? `, ${describeInterrupted(report.interrupted)}` : ''
+  out.push(`${report.command}${report.dryRun ? ' (dry run)' : ''}: ${paint(c, report.status, report.status)} (${counts}${cut}) in ${formatSeconds(report.durationMs)}`)
   return `${out.join('\n')}\n`
 }

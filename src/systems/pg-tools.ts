@@ -80,6 +80,25 @@ export async function endSessions(config: Config, tag: string): Promise<void> {
   await withTimeout('ending the sessions', END_SESSIONS_MS, end(config.postgres.database).catch(() => end('postgres'))).catch(() => undefined)
 }
 
+/**
+ * Pipes the tool's input in. An input that fails to read (a dump file that went away, a bad disk)
+ * must not be an unhandled 'error' event: it ends the tool's input, and the tool's run then fails
+ * with it rather than with whatever the cut input made the tool say.
+ */
+function feedInput(source: Readable, target: Writable, options?: { end: boolean }): { throwIfFailed(tool: PgTool): void } {
+  let failure: unknown
+  source.once('error', (error) => {
+    failure = error
+    target.destroy()
+  })
+  source.pipe(target, options)
+  return {
+    throwIfFailed(tool) {
+      if (failure !== undefined) throw new StepFailure(`${tool}: its input could not be read: ${describeError(failure)}`)
+    },
+  }
+}
+
 async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
   const { execa } = await import('execa')
   const path = join(config.backup.binDir, tool)
@@ -92,9 +111,10 @@ async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgTo
     reject: false,
     cancelSignal: run.signal,
   })
-  if (run.stdin) run.stdin.pipe(child.stdin!)
+  const input = run.stdin ? feedInput(run.stdin, child.stdin!) : undefined
   if (run.stdout) child.stdout!.pipe(run.stdout, { end: false })
   const result = await child
+  input?.throwIfFailed(tool)
   if (result.failed && result.exitCode === undefined) {
     const code = (result as { code?: string }).code
     if (code === 'ENOENT') throw new StepFailure(`${path} is not installed`, 'install postgresql-client-15, or set backup.binDir')
@@ -118,10 +138,9 @@ async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: P
   })
   const sink = run.stdout ?? new PassThrough().resume()
   docker.modem.demuxStream(stream, sink, stderr)
-  if (run.stdin) {
-    run.stdin.pipe(stream as unknown as Writable, { end: false })
-    run.stdin.once('end', () => (stream as unknown as { end(): void }).end())
-  }
+  // The exec's stream is a socket: only half-closed at the end of the input, so the output still comes back.
+  const input = run.stdin ? feedInput(run.stdin, stream as unknown as Writable, { end: false }) : undefined
+  run.stdin?.once('end', () => (stream as unknown as { end(): void }).end())
   // The Docker API cannot signal an exec'd process: closing its stream only ends it once it writes.
   run.signal?.addEventListener('abort', () => stream.destroy())
   if (run.signal?.aborted) stream.destroy()
@@ -130,9 +149,13 @@ async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: P
     stream.once('close', resolve)
     stream.once('error', reject)
   })
+  input?.throwIfFailed(tool)
   const inspected = await exec.inspect()
   return { exitCode: inspected.ExitCode ?? 1, stderr: lastLines(errText) }
 }
+
+/** What the operating system says when a write fails for the disk's sake (strerror's words). */
+const DISK_TROUBLE = /No space left on device|Disk quota exceeded|Read-only file system|Input\/output error/i
 
 /**
  * The line of a tool's error output that says what went wrong. pg_restore follows an error with
@@ -147,7 +170,8 @@ export function toolError(result: PgToolResult, fallback = 'no error output'): s
     else if (line.startsWith('Command was:')) inCommand = true
     if (!inCommand && line.trim()) said.push(line.trim())
   }
-  return said.findLast((l) => /error|fatal|panic/i.test(l)) ?? said.at(-1) ?? fallback
+  // A full disk makes parallel workers die, and "a worker process died unexpectedly" comes last.
+  return said.find((l) => DISK_TROUBLE.test(l)) ?? said.findLast((l) => /error|fatal|panic/i.test(l)) ?? said.at(-1) ?? fallback
 }
 
 export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<PgToolResult> {

@@ -1,8 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
 import type { Report } from '../../src/report/model.js'
+import { metricsFileName } from '../../src/report/metrics.js'
 import { tempDir } from './temp.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -20,12 +21,45 @@ export interface CliResult {
  * so that only what a test passes reaches probe-ops.
  */
 export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+  return startCli(args, env, cwd).result
+}
+
+/** A run of the CLI under way, for a test that signals it at a chosen moment. */
+export interface RunningCli {
+  /** Sends a signal to probe-ops alone, as `kill -s SIGNAL PID` does. */
+  kill(signal: NodeJS.Signals): void
+  /** Resolves once the run has said `pattern` on stderr; rejects when it ends without. */
+  said(pattern: RegExp): Promise<void>
+  /** Resolves once the run holds at the pause point that creates `file` (PROBE_OPS_PAUSE); rejects when it ends first. */
+  pausedAt(file: string): Promise<void>
+  result: Promise<CliResult>
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): RunningCli {
   if (!existsSync(join(ROOT, 'dist/commands'))) throw new Error('dist/ is missing: run `npm run build` before the tests')
   const clean: Record<string, string | undefined> = { ...process.env }
   for (const name of ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'DATABASE_URL', 'REDIS_URL', 'DOCKER_HOST', 'ALERTMANAGER_URL', 'PROBE_OPS_CONFIG']) delete clean[name]
   const started = performance.now()
-  const result = await execa(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, extendEnv: false, reject: false, cwd: cwd ?? tempDir('po-cwd'), timeout: 120_000, stdin: 'ignore' })
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, durationMs: performance.now() - started }
+  const child = execa(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, extendEnv: false, reject: false, cwd: cwd ?? tempDir('po-cwd'), timeout: 120_000, stdin: 'ignore' })
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+  let ended = false
+  const result = child.then((r) => {
+    ended = true
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), durationMs: performance.now() - started }
+  })
+  const until = async (what: string, holds: () => boolean): Promise<void> => {
+    while (!holds()) {
+      if (ended) throw new Error(`the run ended (exit ${(await result).exitCode}) before ${what}:\n${stderr}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return {
+    kill: (signal) => child.kill(signal),
+    said: (pattern) => until(`saying ${pattern}`, () => pattern.test(stderr)),
+    pausedAt: (file) => until(`pausing at ${file}`, () => existsSync(file)),
+    result,
+  }
 }
 
 export function parseReport(result: CliResult): Report {
@@ -48,4 +82,14 @@ export function writeConfig(settings: Record<string, unknown>): { path: string; 
   const path = join(dir, 'probe-ops.yaml')
   writeFileSync(path, stringify(full))
   return { path, dir }
+}
+
+/** What runs left in the maintenance log and the metrics file of a writeConfig() configuration. */
+export function runRecords(configDir: string, command: string): { log: { level: string; message: string; step?: string; status?: string }[]; metrics: string } {
+  const logPath = join(configDir, 'maintenance.log')
+  const metricsPath = join(configDir, 'metrics', metricsFileName(command))
+  return {
+    log: existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line)) : [],
+    metrics: existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8') : '',
+  }
 }

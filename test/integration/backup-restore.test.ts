@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, truncateSync, existsSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
@@ -8,7 +9,8 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import pg from 'pg'
 import { bed, dockerCli, runPostgresContainer, runSleeperContainer, startRefusedPort, uniqueName, type PostgresContainer, type RunningContainer } from '../bed/index.js'
 import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../../src/sandbox/schema.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
+import { mountSmallDisk } from '../helpers/full-disk.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
@@ -177,6 +179,77 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(existsSync(down.backupDir) ? readdirSync(down.backupDir) : []).toEqual([])
   })
 
+  /** task_results grown by random (incompressible) results: a dump of several MB even compressed. */
+  async function grow(database: string, rows = 150_000): Promise<void> {
+    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, ${rows})`)
+  }
+
+  /** A run that met the full disk: exit 1, the failed step says so in words, and the report, log and metrics say failed. */
+  function expectFullDiskFailure(s: ReturnType<typeof setup>, result: Awaited<ReturnType<typeof runCli>>, command: string, stepId: string): void {
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    expect(result.stderr).not.toMatch(/ENOSPC|internal error|at .*\.js:\d+/)
+    const report = parseReport(result)
+    expectValidReport(report)
+    const failed = step(report, stepId)
+    expect(failed.status).toBe('failed')
+    expect(failed.summary).toMatch(/the disk of .* is full \(no space left on device\)/)
+    expect(failed.error!.hint).toMatch(/free space/)
+    const { log, metrics } = runRecords(s.dir, command)
+    expect(log.some((l) => l.step === stepId && l.level === 'error' && /is full \(no space left on device\)/.test(l.message))).toBe(true)
+    expect(metrics).toContain(`probe_ops_job_status{job="${command}"} 2`)
+  }
+
+  it('fails a backup that fills its disk as a failed step, with report, log and metrics, and keeps no partial file', async () => {
+    const database = await platform()
+    await grow(database)
+    const disk = await mountSmallDisk('2m')
+    try {
+      const s = setup(database, { backup: { dir: disk.dir } })
+      const dumped = await s.run(['backup', 'database', '--json'])
+      expectFullDiskFailure(s, dumped, 'backup database', 'dump')
+      expect(readdirSync(disk.dir)).toEqual([])
+      const text = await s.run(['backup', 'database'])
+      expect(text.exitCode).toBe(1)
+      expect(text.stdout).toMatch(/dump.*is full \(no space left on device\)/)
+      expect(readdirSync(disk.dir)).toEqual([])
+
+      // pg_dump writing a directory itself: the same failure, the same cleanup.
+      const directory = setup(database, { backup: { dir: disk.dir, format: 'directory', jobs: 2 } })
+      expectFullDiskFailure(directory, await directory.run(['backup', 'database', '--json']), 'backup database', 'dump')
+      expect(readdirSync(disk.dir)).toEqual([])
+
+      // tar's archive of the configuration.
+      const etc = tempDir('etc-big')
+      writeFileSync(join(etc, 'noise'), randomBytes(3 * 1024 * 1024))
+      const archive = setup(database, { backup: { dir: disk.dir, configPaths: [etc] } })
+      expectFullDiskFailure(archive, await archive.run(['backup', 'config', '--json']), 'backup config', 'archive')
+      expect(readdirSync(disk.dir)).toEqual([])
+    } finally {
+      await disk.unmount()
+    }
+  })
+
+  it('stops a restore whose safety backup fills the disk before anything changes', async () => {
+    const database = await platform()
+    const disk = await mountSmallDisk('2m')
+    try {
+      const s = setup(database, { backup: { dir: disk.dir } })
+      const { id } = await takeBackup(s)
+      await grow(database)
+      const live = await counts(database)
+      // The disk check estimates from the backup's compression and would refuse; something else
+      // filling the disk meanwhile is what the dump itself must survive.
+      const result = await s.run(['restore', id, '--yes', '--json', '--skip', 'disk'])
+      expectFullDiskFailure(s, result, 'restore full', 'safety-backup')
+      expect(step(parseReport(result), 'swap').status).toBe('skipped')
+      expect(await counts(database)).toEqual(live)
+      expect(readdirSync(disk.dir).filter((n) => !n.startsWith(id))).toEqual([])
+      expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+    } finally {
+      await disk.unmount()
+    }
+  })
+
   it('ends pg_dump and its server sessions when --timeout cuts a dump that waits for a lock', async () => {
     const database = await platform()
     const s = setup(database)
@@ -256,13 +329,18 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(none.stderr).toMatch(/no dump of database .*_other in .*\n\s+take one first: probe-ops backup database/)
   })
 
-  it('restores in full beside the live database, swaps, and keeps the old one', async () => {
+  /** A platform database, a backup of it, and a third of its results deleted since. */
+  async function backedUpAndChanged() {
     const database = await platform()
     const s = setup(database)
     const { id } = await takeBackup(s)
     const atBackup = await counts(database)
     await sql(database, `delete from task_results where id % 3 = 0`)
-    const changed = await counts(database)
+    return { database, s, id, atBackup, changed: await counts(database) }
+  }
+
+  it('restores in full beside the live database, swaps, and keeps the old one', async () => {
+    const { database, s, id, atBackup, changed } = await backedUpAndChanged()
     const before = (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.StartedAt}}', management])).stdout.trim()
 
     const refused = await s.run(['restore', id, '--mode', 'full'])
@@ -431,19 +509,28 @@ describe('backups and restores against real PostgreSQL', () => {
 
     // Killed with the platform stopped for the swap: the live database is untouched, backup list
     // says the services may be down, and cleanup starts them again.
-    const running = async () => (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.Running}}', management])).stdout.trim()
     const swapKilled = await s.run(['restore', id, '--yes', '--json'], { PROBE_OPS_FAILPOINT: 'restore-swap-services-stopped' })
     expect(swapKilled.exitCode).toBe(-1)
-    expect(await running()).toBe('false')
     expect(await counts(database)).toEqual(live)
+    await expectCleanupStartsManagement(s)
+    expect(parseReport(await s.run(['backup', 'list', '--json'])).steps[0]!.status).toBe('ok')
+  })
+
+  /** Management left stopped by a restore cut during its swap: backup list says so, and restore --cleanup starts it. */
+  async function expectCleanupStartsManagement(s: ReturnType<typeof setup>): Promise<void> {
+    expect(await managementRunning()).toBe('false')
     const listed = await s.run(['backup', 'list', '--json'])
     expect(step(parseReport(listed), 'list').error!.message).toMatch(/a restore stopped management for its swap and was interrupted/)
     const restarted = await s.run(['restore', '--cleanup', '--json'])
     expect(restarted.exitCode, restarted.stdout).toBe(0)
     expect(step(parseReport(restarted), 'cleanup').summary).toMatch(/start management, stopped by an interrupted restore: management ready after [\d.]+ m?s \(.* answered 200 .*\); drop database .*_restore_/)
-    expect(await running()).toBe('true')
-    expect(parseReport(await s.run(['backup', 'list', '--json'])).steps[0]!.status).toBe('ok')
-  })
+    expect(await managementRunning()).toBe('true')
+  }
+
+  /** Whether the management container runs ("true"/"false", as docker inspect says). */
+  async function managementRunning(): Promise<string> {
+    return (await dockerCli(bed().docker, ['inspect', '-f', '{{.State.Running}}', management])).stdout.trim()
+  }
 
   it('restore --cleanup after a kill while the platform was starting returns only once it answers its health check', async () => {
     const database = await platform()
@@ -468,6 +555,99 @@ describe('backups and restores against real PostgreSQL', () => {
     // The note is gone: nothing says the platform may be down any more.
     expect(JSON.stringify(parseReport(await s.run(['backup', 'list', '--json'])).steps[0])).not.toMatch(/a restore stopped management/)
   })
+
+  /**
+   * A platform database, a backup of it, rows deleted since, and a full restore of the backup
+   * held at the pause point `at` (until `pause`, the file it holds on, is removed), to be
+   * signalled there.
+   */
+  async function restoreHeldAt(at: string, extra: string[] = []) {
+    const { database, s, id, atBackup, changed: live } = await backedUpAndChanged()
+    const pause = join(tempDir('pause'), at)
+    const run = startCli(['restore', id, '--yes', '--json', ...extra, '--config', s.path], { PGPASSWORD: bed().postgres.password, PROBE_OPS_PAUSE: `${at}:${pause}` })
+    await run.pausedAt(pause)
+    return { database, s, id, atBackup, live, pause, run }
+  }
+
+  for (const [signal, at] of [['SIGINT', 'restore-swap-services-stopped'], ['SIGTERM', 'restore-swap-swapped'], ['SIGHUP', 'restore-swap-services-stopped']] as const) {
+    it(`lets the swap finish when ${signal} comes during it, then reports the run as interrupted`, async () => {
+      const { database, s, atBackup, pause, run } = await restoreHeldAt(at)
+      expect(await managementRunning()).toBe('false')
+      run.kill(signal)
+      await run.said(new RegExp(`${signal} came during the swap: letting it end first`))
+      rmSync(pause)
+      const result = await run.result
+      expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+      const report = parseReport(result)
+      expectValidReport(report)
+      expect(report).toMatchObject({ status: 'failed', interrupted: { by: signal } })
+      expect(step(report, 'swap')).toMatchObject({ status: 'ok', summary: expect.stringMatching(new RegExp(`^${database} is the restored database.*\\(${signal} came during the swap, which was let end first\\)$`)) })
+      created.push((step(report, 'swap').data as { preRestore: string }).preRestore)
+      expect(await managementRunning()).toBe('true')
+      expect((step(report, 'swap').data as { timeline: { event: string }[] }).timeline.at(-1)!.event).toBe('management ready')
+      expect(await counts(database)).toEqual(atBackup)
+      expect(runRecords(s.dir, 'restore full').log.at(-1)!.message).toMatch(new RegExp(`^restore full: failed \\(interrupted by ${signal}\\)`))
+      // Nothing left for --cleanup but the database kept from before, as after any restore.
+      const listed = await s.run(['backup', 'list', '--json'])
+      const problems = step(parseReport(listed), 'list').data!.problems as { message: string }[]
+      expect(problems.map((p) => p.message).filter((m) => !m.includes('_pre_restore_'))).toEqual([])
+    })
+  }
+
+  it('leaves no partial dump and no restored copy when SIGINT comes while the safety backup and the copy are made', async () => {
+    const { database, s, id, live, pause, run } = await restoreHeldAt('backup-writing')
+    expect(readdirSync(s.backupDir).filter((n) => n.startsWith('.partial-'))).toHaveLength(1)
+    run.kill('SIGINT')
+    await run.said(/SIGINT: stopping restore full/)
+    rmSync(pause)
+    const result = await run.result
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(report.interrupted).toMatchObject({ by: 'SIGINT' })
+    expect(step(report, 'safety-backup')).toMatchObject({ status: 'failed', summary: 'interrupted by SIGINT' })
+    expect(step(report, 'swap').status).toBe('skipped')
+    expect(readdirSync(s.backupDir).filter((n) => !n.startsWith(id))).toEqual([])
+    expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+    expect(await counts(database)).toEqual(live)
+    expect(await managementRunning()).toBe('true')
+  })
+
+  it('exits at once on a second SIGINT during the swap, and restore --cleanup repairs what it left', async () => {
+    const { database, s, live, pause, run } = await restoreHeldAt('restore-swap-services-stopped')
+    run.kill('SIGINT')
+    await run.said(/SIGINT came during the swap: letting it end first/)
+    run.kill('SIGINT')
+    // The pause is never lifted: the run exits with the swap held half way, as a real second Ctrl-C would leave it.
+    const result = await run.result
+    expect(existsSync(pause)).toBe(true)
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    expect(result.stderr).toMatch(/SIGINT again: exiting at once; .*restore --cleanup finishes or undoes it/)
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(step(report, 'swap')).toMatchObject({ status: 'failed', summary: 'cut by a second SIGINT: probe-ops exited while it ran' })
+    await expectCleanupStartsManagement(s)
+    expect(await counts(database)).toEqual(live)
+    rmSync(pause)
+  })
+
+  it('holds the lock past --timeout while the swap it let run still runs', async () => {
+    const { database, s, atBackup, pause, run } = await restoreHeldAt('restore-swap-services-stopped', ['--timeout', '30', '--skip', 'safety-backup'])
+    await run.said(/the job's --timeout of 30 s ran out during the swap: letting it end first/)
+    // The report is not out yet and the step still runs: another restore must wait.
+    const second = await s.run(['restore', '--cleanup', '--json'])
+    expect(second.exitCode, second.stdout + second.stderr).toBe(3)
+    rmSync(pause)
+    const result = await run.result
+    expect(result.exitCode).toBe(1)
+    const report = parseReport(result)
+    expect(report.interrupted).toMatchObject({ by: 'timeout' })
+    expect(step(report, 'swap')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/\(the job's --timeout of 30 s ran out during the swap, which was let end first\)$/) })
+    created.push((step(report, 'swap').data as { preRestore: string }).preRestore)
+    expect(await managementRunning()).toBe('true')
+    expect(await counts(database)).toEqual(atBackup)
+    expect((await s.run(['restore', '--cleanup', '--json'])).exitCode).toBe(0)
+  }, 150_000)
 
   async function databaseProperties(database: string) {
     const [db] = await sql<{ owner: string; acl: string | null; limit: number; comment: string | null }>(
@@ -743,6 +923,21 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(await users()).toEqual(atBackup)
     expect((await tasks())[0]!.n).toBe(tasksBefore[0]!.n - 1)
     expect(await sql(database, `select count(*)::int as n, md5(string_agg(r::text, ',' order by id)) as content from task_results r`)).toEqual(resultsBefore)
+  })
+
+  it('stops pg_restore when psql refuses the chosen tables at once, however much data is still to come', async () => {
+    const database = await platform()
+    // More rows than the pipes between pg_restore and psql hold once psql has stopped reading.
+    await sql(database, `insert into tasks (name, protocol, target, created_by) select 'bulk ' || g, 'http', repeat('x', 300), (select min(id) from users) from generate_series(1, 20000) g`)
+    const s = setup(database)
+    const { id } = await takeBackup(s)
+    // psql refuses at once: the table to restore into is already there in the schema named.
+    await sql(database, `create schema side; create table side.tasks (id integer)`)
+    const before = await counts(database)
+    const refused = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--into-schema', 'side', '--yes', '--json', '--timeout', '30'])
+    expect(refused.exitCode, refused.stdout).toBe(1)
+    expect(step(parseReport(refused), 'restore-tables').summary).toMatch(/^the restore of public\.tasks was rolled back: .*already exists/)
+    expect(await counts(database)).toEqual(before)
   })
 
   it('prunes by daily, weekly and monthly retention, and asks first', async () => {

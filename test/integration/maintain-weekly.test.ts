@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { bed } from '../bed/index.js'
 import { pki, writeFile } from '../helpers/certificates.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
-import { createPlatformDatabase, databaseName, dropDatabase } from '../helpers/platform-db.js'
+import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
+import { mountSmallDisk } from '../helpers/full-disk.js'
+import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -58,6 +59,28 @@ describe('probe-ops maintain weekly against real PostgreSQL', () => {
     expect(manifests).toHaveLength(2)
     const failOnWarning = await s.run(['maintain', 'weekly', '--only', 'certificates', '--fail-on', 'warning'])
     expect(failOnWarning.exitCode).toBe(1)
+  })
+
+  it('fails the backup that fills its disk as a failed step, runs the rest, and keeps no partial file', async () => {
+    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, 150000)`)
+    const disk = await mountSmallDisk('2m')
+    try {
+      const s = setup({ backup: { dir: disk.dir, configPaths: ['/etc/hostname'] } })
+      const result = await s.run(['maintain', 'weekly', '--json', '--skip', 'package-updates,performance-report'])
+      expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+      const report = parseReport(result)
+      expectValidReport(report)
+      expect(step(report, 'backup-database')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/the disk of .* is full \(no space left on device\)/) })
+      // The next steps still ran: the configuration's small archive fits in what the dump left free.
+      expect(step(report, 'backup-config').status).toBe('ok')
+      expect(step(report, 'certificates').status).toBe('warning')
+      expect(readdirSync(disk.dir).filter((n) => !n.startsWith('config-'))).toEqual([])
+      const { log, metrics } = runRecords(s.dir, 'maintain weekly')
+      expect(log.some((l) => l.step === 'backup-database' && l.level === 'error' && /no space left on device/.test(l.message))).toBe(true)
+      expect(metrics).toContain('probe_ops_job_status{job="maintain weekly"} 2')
+    } finally {
+      await disk.unmount()
+    }
   })
 
   it('changes nothing with --dry-run and runs only what --only names', async () => {

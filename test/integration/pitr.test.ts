@@ -1,11 +1,12 @@
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
+import { mountSmallDisk } from '../helpers/full-disk.js'
 import { tempDir } from '../helpers/temp.js'
 
 function step(report: Report, id: string): StepResult {
@@ -35,10 +36,16 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     // The server's OS user writes the archive: its parent must let it through.
     walRoot = mkdtempSync('/tmp/po-wal-')
     chmodSync(walRoot, 0o711)
+    config = configFor(join(tempDir('pitr'), 'backups'))
+    env = { PGPASSWORD: server.info.password }
+  })
+
+  /** probe-ops for the test's cluster (its runtime a process), its backups in `backupDir`. */
+  function configFor(backupDir: string): { path: string; dir: string } {
     const dataDir = server.info.dataDir
-    config = writeConfig({
+    return writeConfig({
       postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
-      backup: { dir: join(tempDir('pitr'), 'backups'), walDir: join(walRoot, 'wal') },
+      backup: { dir: backupDir, walDir: join(walRoot, 'wal') },
       services: {
         management: { enabled: false },
         web: { enabled: false },
@@ -53,8 +60,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
         },
       },
     })
-    env = { PGPASSWORD: server.info.password }
-  })
+  }
 
   afterAll(async () => {
     await server?.stop()
@@ -178,5 +184,38 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(step(parseReport(kept), 'cleanup').summary).toMatch(/^keep PostgreSQL running on the recovered data, as the interrupted switch left it/)
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
+
+    // SIGTERM between the renames, with PostgreSQL down and no live data directory: the switch is
+    // let end first, and the report says the run was interrupted.
+    await query(`insert into events (n) values (3000)`)
+    const pause = join(tempDir('pause'), 'switch')
+    const signalled = startCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], { ...env, PROBE_OPS_PAUSE: `pitr-switch-between-renames:${pause}` })
+    await signalled.pausedAt(pause)
+    expect(existsSync(server.info.dataDir)).toBe(false)
+    signalled.kill('SIGTERM')
+    await signalled.said(/SIGTERM came during the switch of data directories: letting it end first/)
+    rmSync(pause)
+    const interrupted = await signalled.result
+    expect(interrupted.exitCode, interrupted.stdout + interrupted.stderr).toBe(1)
+    const cut = parseReport(interrupted)
+    expect(cut.interrupted).toMatchObject({ by: 'SIGTERM' })
+    expect(step(cut, 'switch')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/) })
+    expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
+    expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
+  })
+
+  it('fails a base backup that fills its disk as a failed step, and keeps nothing of it', async () => {
+    const disk = await mountSmallDisk('1m')
+    try {
+      const small = configFor(disk.dir)
+      const result = await runCli(['backup', 'base', '--config', small.path, '--json'], env)
+      expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+      const base = step(parseReport(result), 'base')
+      expect(base.summary).toMatch(/the disk of .* is full \(no space left on device\)/)
+      expect(readdirSync(disk.dir)).toEqual([])
+      expect(runRecords(small.dir, 'backup base').metrics).toContain('probe_ops_job_status{job="backup base"} 2')
+    } finally {
+      await disk.unmount()
+    }
   })
 })

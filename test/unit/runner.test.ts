@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { StepFailure, UsageError } from '../../src/errors.js'
+import { Interruption, StepFailure, UsageError } from '../../src/errors.js'
 import { exitCodeFor } from '../../src/report/model.js'
-import { runJob, type Job } from '../../src/report/runner.js'
+import { runJob, startJob, type Job } from '../../src/report/runner.js'
 import { sleep } from '../../src/lib/time.js'
 
 const options = { version: '0.0.0', host: 'test' }
@@ -183,5 +183,126 @@ describe('undoing finished steps when a later one fails', () => {
     const report = await runJob(job, {}, options)
     expect(log).toEqual(['dropped the half-made copy'])
     expect(report.steps.map((s) => s.summary)).toEqual(['timed out after 50 ms', 'timed out after 50 ms'])
+  })
+})
+
+describe('interrupts, and phases that must not be cut', () => {
+  /** A step whose critical phase waits for `release`; the log says what ran. */
+  function swapJob(log: string[], release: Promise<void>): Job<object> {
+    return {
+      command: 'restore',
+      concurrent: false,
+      stopOnFailure: true,
+      steps: [
+        // As a restore's copy: once swapped in, it is no longer there to drop.
+        { id: 'copy', title: 'Copy', run: async () => ({ summary: 'copied' }), undo: async () => (log.includes('swapped, services started') ? undefined : (log.push('dropped copy'), 'dropped the copy')) },
+        {
+          id: 'swap',
+          title: 'Swap',
+          run: async (_c, run) => {
+            log.push('services stopped')
+            await run.critical('the swap', async () => {
+              await release
+              log.push('swapped, services started')
+            })
+            return { summary: 'swapped' }
+          },
+        },
+        { id: 'after', title: 'After', run: async () => (log.push('after'), { summary: 'ran' }) },
+      ],
+    }
+  }
+
+  it('lets a critical phase finish when the job is interrupted, then runs nothing more and says so', async () => {
+    const log: string[] = []
+    let release!: () => void
+    const interrupt = new AbortController()
+    const waits: string[] = []
+    const running = startJob(swapJob(log, new Promise((r) => (release = r))), {}, {
+      ...options,
+      interrupt: interrupt.signal,
+      onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGINT')), 20),
+      onCriticalWait: (w) => (waits.push(`${w.cause} during ${w.phase}`), setTimeout(release, 20)),
+    })
+    const report = await running.report
+    expect(log).toEqual(['services stopped', 'swapped, services started'])
+    expect(waits).toEqual(['SIGINT came during the swap'])
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['copy', 'ok', 'copied'],
+      ['swap', 'ok', 'swapped (SIGINT came during the swap, which was let end first)'],
+      ['after', 'skipped', 'not run: interrupted by SIGINT'],
+    ])
+    expect(report.interrupted).toMatchObject({ by: 'SIGINT' })
+    expect(report.status).toBe('failed')
+    expect(exitCodeFor(report)).toBe(1)
+  })
+
+  it('stops a step outside its critical phase, and undoes what finished steps made', async () => {
+    const log: string[] = []
+    const interrupt = new AbortController()
+    const job = swapJob(log, new Promise(() => undefined))
+    job.steps[1] = {
+      id: 'swap',
+      title: 'Swap',
+      cleanupMs: 5_000,
+      run: async (_c, run) => {
+        await new Promise((resolve) => run.signal.addEventListener('abort', resolve))
+        await sleep(20)
+        log.push('cleaned up')
+        // Told to stop, it does not begin what must not be cut.
+        return run.critical('the swap', async () => ({ summary: 'never' }))
+      },
+    }
+    const report = await runJob(job, {}, { ...options, interrupt: interrupt.signal, onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGTERM')), 10) })
+    expect(log).toEqual(['cleaned up', 'dropped copy'])
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['copy', 'ok', 'copied; undone as swap failed: dropped the copy'],
+      ['swap', 'failed', 'interrupted by SIGTERM'],
+      ['after', 'skipped', 'not run: swap failed'],
+    ])
+    expect(report.interrupted).toMatchObject({ by: 'SIGTERM' })
+  })
+
+  it('waits for a critical phase past the --timeout, and ends only when the step has', async () => {
+    const log: string[] = []
+    let release!: () => void
+    const running = startJob(swapJob(log, new Promise((r) => (release = r))), {}, { ...options, timeoutMs: 50, onCriticalWait: () => setTimeout(release, 100) })
+    let ended = false
+    void running.ended.then(() => (ended = true))
+    const report = await running.report
+    expect(report.steps[1]!.summary).toBe("swapped (the job's --timeout of 50 ms ran out during the swap, which was let end first)")
+    expect(report.steps[2]).toMatchObject({ status: 'failed', summary: 'not started: the job ran out of time' })
+    expect(report.interrupted).toMatchObject({ by: 'timeout' })
+    await running.ended
+    expect(ended).toBe(true)
+  })
+
+  it('knows when a step given up on has really ended, and reports the run as it stands', async () => {
+    let finish!: () => void
+    const job: Job<object> = {
+      command: 'stubborn',
+      concurrent: false,
+      steps: [
+        { id: 'first', title: 'First', run: async () => ({ summary: 'done' }) },
+        { id: 'deaf', title: 'Deaf', timeoutMs: 20, run: () => new Promise((resolve) => (finish = () => resolve({ summary: 'late' }))) },
+        { id: 'last', title: 'Last', run: async () => ({ summary: 'done' }) },
+      ],
+    }
+    const running = startJob(job, {}, options)
+    await sleep(5)
+    const now = running.reportNow({ running: 'exited while it ran', notRun: 'not run: exited' })
+    expect(now.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['first', 'ok', 'done'],
+      ['deaf', 'failed', 'exited while it ran'],
+      ['last', 'skipped', 'not run: exited'],
+    ])
+    const report = await running.report
+    expect(report.steps[1]!.summary).toBe('timed out after 20 ms')
+    let ended = false
+    void running.ended.then(() => (ended = true))
+    await sleep(20)
+    expect(ended).toBe(false)
+    finish()
+    await running.ended
   })
 })

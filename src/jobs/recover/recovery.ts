@@ -112,13 +112,17 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
   try {
     const actionStarted = performance.now()
     timeline.add(action, `${action} through ${service.runtime}`)
-    await runtimes[action](service)
+    // A restart through the process runtime is a stop and a start: never cut in between.
+    const bound = { boundMs: 2 * service.stopGraceSeconds * 1000 + 60_000 }
+    await run.critical(`the ${action} of ${service.name}`, () => runtimes[action](service), bound)
     let ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     let attempts = 1
     if (!ready.ready && !run.signal.aborted) {
       timeline.add('retry', `not ready (${ready.detail}); stop and start once more`)
-      await runtimes.stop(service)
-      await runtimes.start(service)
+      await run.critical(`the restart of ${service.name}`, async () => {
+        await runtimes.stop(service)
+        await runtimes.start(service)
+      }, bound)
       attempts = 2
       ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     }

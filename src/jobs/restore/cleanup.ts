@@ -6,7 +6,7 @@ import { describeError } from '../../errors.js'
 import { quoteName, withPostgres } from '../../systems/postgres.js'
 import type { BackupContext } from '../backup/context.js'
 import { interruptedSwitch, resolveSwitch } from './pitr-switch.js'
-import { finishRollback, startAfterSwap } from './full.js'
+import { downtimeBoundMs, finishRollback, startAfterSwap } from './full.js'
 import { leftStopped } from './stopped-services.js'
 
 /** What interrupted restores, verifications and backups left behind, removed. */
@@ -17,13 +17,16 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
     async run({ config, runtimes }, run) {
       const actions: string[] = []
       const problems: string[] = []
+      // Each repair moves data directories or database names, or starts the platform: once begun,
+      // an interrupt or a timeout lets it end (its note stays until it has).
+      const repair = <T>(what: string, work: () => Promise<T>) => run.critical(what, work, { boundMs: downtimeBoundMs(config.services) })
       // First: it may have left PostgreSQL down, and the rest needs PostgreSQL.
       const switching = await interruptedSwitch(config)
-      if (switching) actions.push(await resolveSwitch(config, runtimes, switching, run.dryRun))
+      if (switching) actions.push(await repair('putting the data directories in order', () => resolveSwitch(config, runtimes, switching, run.dryRun)))
       // Then a swap's rollback cut short: the old database takes the live name back.
       const stopped = await leftStopped(config)
       if (stopped) {
-        const rolledBack = await finishRollback(config, stopped, run.dryRun).catch((error: unknown) => {
+        const rolledBack = await repair('the rollback of the swap', () => finishRollback(config, stopped, run.dryRun)).catch((error: unknown) => {
           if (!run.dryRun) throw error
           problems.push(`the interrupted swap's database names not checked: ${describeError(error)}`)
           return undefined
@@ -44,7 +47,7 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       }
       // Then the platform, as soon as its database accepts connections, and each service ready
       // before cleanup returns; the rest is tidying.
-      const back = stopped ? await startAfterSwap(config, runtimes, stopped, run.dryRun) : undefined
+      const back = stopped ? await repair('starting the platform after the swap', () => startAfterSwap(config, runtimes, stopped, run.dryRun)) : undefined
       if (back) actions.push(back.action)
       for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue

@@ -226,17 +226,34 @@ export const swapStep: Step<RestoreContext> = {
     const outgoing = preRestoreName(live, context.at)
     const services = config.services.filter((s) => config.restore.stopServices.includes(s.name))
     if (run.dryRun || !incoming) return { summary: `would stop ${services.map((s) => s.name).join(', ') || 'no service'}, rename ${live} to ${outgoing} and ${restoreName(live, context.at)} to ${live}, and start them again` }
-    // Killed while they are down, `restore --cleanup` starts them again from this note.
-    await noteStopping(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'stopping' })
-    try {
-      return await swapWithServicesDown(context, { live, incoming, outgoing, services })
-    } finally {
-      // Whatever the outcome, the note goes only once every service runs again.
-      const down: string[] = []
-      for (const service of services) if (!(await context.runtimes.status(service).catch(() => ({ running: false }))).running) down.push(service.name)
-      if (down.length === 0) await clearStopping(config)
-    }
+    // Ctrl-C, a kill or --timeout while the platform is down must not leave it down: the swap
+    // finishes, or rolls itself back, before the run ends.
+    return run.critical(
+      'the swap',
+      async () => {
+        // Killed while they are down, `restore --cleanup` starts them again from this note.
+        await noteStopping(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'stopping' })
+        try {
+          return await swapWithServicesDown(context, { live, incoming, outgoing, services })
+        } finally {
+          // Whatever the outcome, the note goes only once every service runs again.
+          const down: string[] = []
+          for (const service of services) if (!(await context.runtimes.status(service).catch(() => ({ running: false }))).running) down.push(service.name)
+          if (down.length === 0) await clearStopping(config)
+        }
+      },
+      { boundMs: downtimeBoundMs(services), repair: 'probe-ops restore --cleanup finishes or undoes the swap and starts the platform' },
+    )
   },
+}
+
+/**
+ * The longest a swap can keep the platform down, from the bounds it waits on: each service
+ * stopped, started and waited for, twice when the swap is rolled back, and a minute for the
+ * database's own work.
+ */
+export function downtimeBoundMs(services: Config['services']): number {
+  return 60_000 + 2 * services.reduce((sum, s) => sum + s.stopGraceSeconds * 1000 + s.readinessTimeoutMs + 30_000, 0)
 }
 
 /** The swap itself: services stopped, names swapped, services started (or the swap rolled back). */
@@ -250,7 +267,7 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
     for (const service of services) {
       await runtimes.stop(service)
       note(`stopped ${service.name}`)
-      failpoint('restore-swap-services-stopped')
+      await failpoint('restore-swap-services-stopped')
     }
     client = await adminClient(context.config)
   } catch (error) {
@@ -270,13 +287,13 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
     }
     note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
     await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'swapped' })
-    failpoint('restore-swap-swapped')
+    await failpoint('restore-swap-swapped')
     if (hadLive) context.state.preRestoreDatabase = outgoing
     context.state.restoredDatabase = undefined
     try {
       for (const service of services) {
         await runtimes.start(service)
-        failpoint('restore-swap-starting')
+        await failpoint('restore-swap-starting')
         const ready = await waitUntilReady(service, config, runtimes)
         if (!ready.ready) throw new StepFailure(`${service.name} is not ready after the swap: ${ready.detail}`)
         note(`${service.name} ready`)
@@ -291,7 +308,7 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       note(`rolling back: ${describeError(error)}`)
       await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'rolling-back' })
       for (const service of services) await runtimes.stop(service).catch(() => undefined)
-      failpoint('restore-swap-rolling-back')
+      await failpoint('restore-swap-rolling-back')
       await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
       context.state.preRestoreDatabase = undefined
       for (const service of services) await runtimes.start(service).catch(() => undefined)

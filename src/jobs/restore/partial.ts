@@ -181,13 +181,32 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
       const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, stdout: output, signal: run.signal })
       const toScript = new PassThrough()
       toScript.pipe(script)
-      const dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: run.signal })
-      if (dumped.exitCode === 0 && !run.signal.aborted) script.complete()
-      toScript.end()
+      // psql stopping at an error (a row gone since, a conflict a merge meets) leaves pg_restore
+      // writing into pipes that nobody reads any more: its output then goes nowhere and it is
+      // stopped, and psql's error is the one said.
+      const psqlEnded = new AbortController()
+      const stopRestoring = (): void => {
+        psqlEnded.abort()
+        toScript.unpipe(script)
+        toScript.resume()
+      }
+      void psql.then(stopRestoring, stopRestoring)
+      let dumped: PgToolResult | undefined
+      let psqlFirst = false
+      try {
+        dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: AbortSignal.any([run.signal, psqlEnded.signal]) }).catch((error: unknown) => {
+          if (!psqlEnded.signal.aborted || run.signal.aborted) throw error
+          return { exitCode: -1, stderr: 'stopped: psql had ended' }
+        })
+        psqlFirst = psqlEnded.signal.aborted
+        if (dumped.exitCode === 0 && !run.signal.aborted) script.complete()
+      } finally {
+        toScript.end()
+      }
       const applied = await psql
       // psql's output is piped on into `output`: all of it has arrived once that ends.
       await finished(output.end())
-      if (dumped.exitCode !== 0) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
+      if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0)) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
       if (script.refused) throw script.refused
       if (applied.exitCode !== 0) throw rolledBack(tables, applied)
       if (merge) return mergedOutcome(chosen!, parseMergeResult(printed), manifestRows)

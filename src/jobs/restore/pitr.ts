@@ -2,20 +2,21 @@ import { existsSync } from 'node:fs'
 import { appendFile, chown, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
-import type { Config } from '../../config/load.js'
+import type { Config, ServiceConfig } from '../../config/load.js'
 import { walDir, newestArchived } from '../../backups/wal.js'
 import { LATEST, findBackup, listBackups, type Leftover, type StoredBackup } from '../../backups/store.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import { sleep } from '../../lib/time.js'
-import type { Step } from '../../report/runner.js'
+import type { Step, StepOutcome } from '../../report/runner.js'
 import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { withRefused } from '../backup/refused.js'
 import type { RestoreContext } from './context.js'
 import { beginSwitch, endSwitch, liveDataDir, postgresService, stopForSure, switchNames, switchStamp } from './pitr-switch.js'
+import { downtimeBoundMs } from './full.js'
 
 /**
  * Point-in-time recovery: a new data directory from the newest base backup before the target,
@@ -225,52 +226,59 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
     id: 'switch',
     title: 'Switch the recovered cluster in place of the live one',
     async run(context, run) {
-      const { config, runtimes } = context
-      const state = stateOf(context)
-      if (run.dryRun || !state.dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
-      if (!state.liveDir) throw new StepFailure(`the live data directory is not visible from here (services.postgres.dataDir)`, `the recovered cluster is still running on port ${state.port}: switch by hand, or use --side-only`)
+      const { config } = context
+      const { dataDir, liveDir, port, user } = stateOf(context)
+      if (run.dryRun || !dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
+      if (!liveDir) throw new StepFailure(`the live data directory is not visible from here (services.postgres.dataDir)`, `the recovered cluster is still running on port ${port}: switch by hand, or use --side-only`)
       const service = postgresService(config)
-      const { aside } = switchNames(state.liveDir, switchStamp(context.at))
-      // Noted before anything changes (a backup.dir that cannot take the note stops the switch while
-      // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
-      // undoes the switch from this note.
-      await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
-      const stop = await pgCtl(config, state.user, ['-D', state.dataDir, 'stop', '-m', 'fast', '-w'], 120_000)
-      if (!stop.ok) {
-        await endSwitch(config)
-        throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
-      }
-      // Back to the live cluster's own settings: drop the side-port block.
-      const autoConf = join(state.dataDir, 'postgresql.auto.conf')
-      const text = await readFile(autoConf, 'utf8')
-      await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
-      const downStarted = performance.now()
-      await stopForSure(runtimes, service)
-      await rename(state.liveDir, aside)
-      failpoint('pitr-switch-between-renames')
-      await rename(state.dataDir, state.liveDir)
-      failpoint('pitr-switch-before-start')
-      try {
-        await runtimes.start(service)
-        const ready = await waitUntilReady(service, config, runtimes)
-        if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
-      } catch (error) {
-        // Switching back moves data directories again: only with PostgreSQL surely stopped, and the
-        // note stays until it runs again (else `restore --cleanup` finishes the job).
-        await stopForSure(runtimes, service)
-        await rename(state.liveDir, state.dataDir)
-        await rename(aside, state.liveDir)
-        await runtimes.start(service)
-        const back = await waitUntilReady(service, config, runtimes)
-        if (!back.ready) throw new StepFailure(`${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`, 'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir)
-        await endSwitch(config)
-        throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
-      }
-      failpoint('pitr-switch-after-start')
-      await endSwitch(config)
-      const downtimeMs = Math.round(performance.now() - downStarted)
-      return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }
+      const { aside } = switchNames(liveDir, switchStamp(context.at))
+      // Ctrl-C, a kill or --timeout from here on lets the switch finish, or undo itself, first.
+      return run.critical('the switch of data directories', () => switchDataDirectories(context, service, { liveDir, dataDir, aside, user }), { boundMs: downtimeBoundMs([service]) + 120_000, repair: 'probe-ops restore --cleanup finishes or undoes the switch and starts PostgreSQL' })
     },
+  }
+
+  /** Stops the live cluster, puts the recovered data directory in its place and starts it; or, failing that, puts the old one back. */
+  async function switchDataDirectories({ config, runtimes }: RestoreContext, service: ServiceConfig, state: { liveDir: string; dataDir: string; aside: string; user?: OsUser }): Promise<StepOutcome> {
+    const { aside } = state
+    // Noted before anything changes (a backup.dir that cannot take the note stops the switch while
+    // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
+    // undoes the switch from this note.
+    await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
+    const stop = await pgCtl(config, state.user, ['-D', state.dataDir, 'stop', '-m', 'fast', '-w'], 120_000)
+    if (!stop.ok) {
+      await endSwitch(config)
+      throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
+    }
+    // Back to the live cluster's own settings: drop the side-port block.
+    const autoConf = join(state.dataDir, 'postgresql.auto.conf')
+    const text = await readFile(autoConf, 'utf8')
+    await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
+    const downStarted = performance.now()
+    await stopForSure(runtimes, service)
+    await rename(state.liveDir, aside)
+    await failpoint('pitr-switch-between-renames')
+    await rename(state.dataDir, state.liveDir)
+    await failpoint('pitr-switch-before-start')
+    try {
+      await runtimes.start(service)
+      const ready = await waitUntilReady(service, config, runtimes)
+      if (!ready.ready) throw new StepFailure(`PostgreSQL is not ready on the recovered data: ${ready.detail}`)
+    } catch (error) {
+      // Switching back moves data directories again: only with PostgreSQL surely stopped, and the
+      // note stays until it runs again (else `restore --cleanup` finishes the job).
+      await stopForSure(runtimes, service)
+      await rename(state.liveDir, state.dataDir)
+      await rename(aside, state.liveDir)
+      await runtimes.start(service)
+      const back = await waitUntilReady(service, config, runtimes)
+      if (!back.ready) throw new StepFailure(`${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`, 'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir)
+      await endSwitch(config)
+      throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
+    }
+    await failpoint('pitr-switch-after-start')
+    await endSwitch(config)
+    const downtimeMs = Math.round(performance.now() - downStarted)
+    return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }
   }
 
   return [verify, prepare, recover, check, plan.sideOnly ? sideOnly : switchLive]
