@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, type Node } from 'yaml'
@@ -6,6 +6,7 @@ import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseDuration } from '../lib/time.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
+import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
 import { Secret } from './secret.js'
 
@@ -119,16 +120,27 @@ export function findConfigFile(explicit: string | undefined, env: Env = process.
   return null
 }
 
+/**
+ * A configuration file is kilobytes. Past this it is the wrong file (a log, a dump, /dev/zero),
+ * refused before it is read.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+/** A password or token file: a few bytes; generous for long tokens. */
+const MAX_SECRET_BYTES = 64 * 1024
+
 export function loadConfig(explicitPath?: string, env: Env = process.env): Config {
   const path = findConfigFile(explicitPath, env)
   if (path === null) return resolveConfig(parseConfigText('{}', '(defaults)'), null, env)
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readRegularFileSync(path, MAX_CONFIG_BYTES, 'configuration file').toString('utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code})`
-    throw new UsageError(`config file ${path} ${why}`, 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults')
+    if (!(error instanceof FileReadError)) throw error
+    const hint =
+      error.code === 'too-large'
+        ? `is it the right file? A configuration is at most ${formatBytes(MAX_CONFIG_BYTES)}`
+        : 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults'
+    throw new UsageError(`config file ${error.message}`, hint)
   }
   return resolveConfig(parseConfigText(text, path), path, env)
 }
@@ -179,11 +191,11 @@ function lineOfKey(doc: ReturnType<typeof parseDocument>, parentPath: (string | 
 
 function readSecretFile(path: string, key: string): Secret {
   try {
-    const value = readFileSync(path, 'utf8').replace(/\r?\n$/, '')
+    const value = readRegularFileSync(path, MAX_SECRET_BYTES, 'password file').toString('utf8').replace(/\r?\n$/, '')
     return new Secret(value, `${key} ${path}`)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new UsageError(`${key}: ${path} cannot be read (${code})`, `create the file or fix its permissions, or remove ${key} and set the password in the environment`)
+    if (!(error instanceof FileReadError)) throw error
+    throw new UsageError(`${key}: ${error.message}`, `point ${key} at the file that holds the password (a regular file of at most ${formatBytes(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`)
   }
 }
 

@@ -1,6 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../lib/files.js'
+import { readRegularFile } from '../lib/regular-file.js'
 import { overallStatus, type Report } from './model.js'
 
 /**
@@ -22,9 +23,12 @@ export function historyFileName(kind: string, at: Date): string {
   return `${kind}-${localDay(at)}.json`
 }
 
+/** A saved report is kilobytes (capacity-report with every table: tens of them). */
+const MAX_REPORT_BYTES = 64 * 1024 * 1024
+
 async function readReport(path: string): Promise<Report | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<Report>
+    const parsed = JSON.parse((await readRegularFile(path, MAX_REPORT_BYTES, 'saved report')).toString('utf8')) as Partial<Report>
     if (parsed && parsed.schemaVersion === 1 && typeof parsed.startedAt === 'string' && Array.isArray(parsed.steps)) return parsed as Report
   } catch {
     // an unreadable or half-edited file is no history

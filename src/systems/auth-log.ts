@@ -1,7 +1,7 @@
-import { createReadStream, existsSync } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { StepFailure } from '../errors.js'
+import { FileReadError, openRegularFile } from '../lib/regular-file.js'
 import { findExecutable, runProgram } from './programs.js'
 
 /** The authentication log: a syslog file (/var/log/auth.log, /var/log/secure) or the journal. */
@@ -16,10 +16,16 @@ export interface AuthLog {
 
 /** The last `maxBytes` of a file, as lines (a first partial line dropped). */
 async function tailLines(path: string, maxBytes: number, signal?: AbortSignal): Promise<{ lines: string[]; truncated: boolean }> {
-  const { size } = await stat(path)
+  // Never a FIFO or a device (/dev/zero would be one endless line); no further than the size it
+  // had when opened, however fast it grows.
+  const { handle, size } = await openRegularFile(path)
+  if (size === 0) {
+    await handle.close()
+    return { lines: [], truncated: false }
+  }
   const start = Math.max(0, size - maxBytes)
   const lines: string[] = []
-  const input = createReadStream(path, { start, encoding: 'utf8', ...(signal ? { signal } : {}) })
+  const input = handle.createReadStream({ start, end: size - 1, encoding: 'utf8', ...(signal ? { signal } : {}) })
   const reader = createInterface({ input, crlfDelay: Infinity })
   let first = true
   for await (const line of reader) {
@@ -58,10 +64,9 @@ export async function readAuthLog(setting: string, sinceMs: number, options: { t
       const { lines, truncated } = await tailLines(setting, options.maxBytes ?? 64 * 1024 * 1024, options.signal)
       return { source: setting, lines, truncated }
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM') throw new StepFailure(`the auth log ${setting} is not readable (permission denied)`, 'run as root or as a member of the adm group')
-      if (code === 'EISDIR') throw new StepFailure(`the auth log ${setting} is a directory`, 'set security.authLog to the file (or to "journald")')
-      if (code !== 'ENOENT') throw error
+      if (!(error instanceof FileReadError)) throw error
+      if (error.code === 'unreadable') throw new StepFailure(`the auth log ${error.message}`, 'run as root or as a member of the adm group')
+      if (error.code === 'not-a-file') throw new StepFailure(`the auth log ${error.message}`, 'set security.authLog to the file (or to "journald")')
     }
   }
   return readJournal(sinceMs, options.timeoutMs, options.signal)

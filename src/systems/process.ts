@@ -1,6 +1,7 @@
-import { open, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { StepFailure } from '../errors.js'
 import { makeDirectoriesSync } from '../lib/files.js'
+import { FileReadError, openRegularFile, readRegularFile } from '../lib/regular-file.js'
 
 /**
  * A service run as a plain process that writes a pid file and a log file (the sandbox
@@ -15,11 +16,13 @@ export interface ProcessState {
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
   try {
-    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]!.trim())
+    // A pid file is a line; a FIFO or device there is refused, not waited on.
+    const pid = Number((await readRegularFile(pidFile, 4096, 'pid file')).toString('utf8').split('\n')[0]!.trim())
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new StepFailure(`pid file ${pidFile} cannot be read (${(error as NodeJS.ErrnoException).code})`)
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'missing') return undefined
+    throw new StepFailure(`pid file ${error.message}`)
   }
 }
 
@@ -48,15 +51,16 @@ export async function processState(pidFile: string): Promise<ProcessState> {
 
 /** The last lines of a log file, reading at most its last 1 MiB. */
 export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<string[]> {
-  let handle
+  let opened
   try {
-    handle = await open(path, 'r')
+    opened = await openRegularFile(path)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new StepFailure(`log file ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`)
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'missing') return []
+    throw new StepFailure(`log file ${error.message}`)
   }
+  const { handle, size } = opened
   try {
-    const { size } = await handle.stat()
     const length = Math.min(size, maxBytes)
     const buffer = Buffer.alloc(length)
     await handle.read(buffer, 0, length, size - length)

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -60,6 +61,20 @@ describe('the CLI as a user runs it', () => {
     expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
   })
 
+  it('refuses a configuration or password file it cannot read with bounds: a device, a FIFO, too large', async () => {
+    const dir = tempDir('po-bounded')
+    const fifo = join(dir, 'config.fifo')
+    execFileSync('mkfifo', [fifo])
+    expectUsageError(await runCli(['config', 'validate', '-c', '/dev/zero']), /probe-ops: config file \/dev\/zero is a character device, not a regular file\n/)
+    // Before, these read /dev/zero into memory until it ran out, or waited on the FIFO forever.
+    expectUsageError(await runCli(['config', 'validate', '-c', fifo]), /config file .*config\.fifo is a FIFO \(named pipe\), not a regular file/)
+    const big = join(dir, 'big.yaml')
+    writeFileSync(big, `services:\n${Array.from({ length: 20_000 }, (_, i) => `  service-${i}:\n    unit: service-${i}.service\n    runtime: systemd\n`).join('')}`)
+    expectUsageError(await runCli(['config', 'validate', '-c', big]), /big\.yaml is larger than 1 MiB, more than any configuration file\n\s+is it the right file\?/)
+    const { path } = writeConfig({ postgres: { passwordFile: '/dev/zero' } })
+    expectUsageError(await runCli(['diagnose', '--config', path, '--only', 'host']), /postgres\.passwordFile: \/dev\/zero is a character device, not a regular file/)
+  })
+
   it('names the file, line and key of a bad configuration', async () => {
     const { path, dir } = writeConfig({ postgres: { host: '127.0.0.1', hots: 'typo' } })
     const unknownKey = await runCli(['diagnose', '--config', path])
@@ -75,7 +90,7 @@ describe('the CLI as a user runs it', () => {
 
     const notAFile = join(dir, 'a-directory.yaml')
     mkdirSync(notAFile)
-    expectUsageError(await runCli(['diagnose', '--config', notAFile]), /cannot be read \(EISDIR\)/)
+    expectUsageError(await runCli(['diagnose', '--config', notAFile]), /a-directory\.yaml is a directory, not a regular file/)
     expectUsageError(await runCli(['diagnose'], { PROBE_OPS_CONFIG: join(dir, 'missing.yaml') }), /missing\.yaml does not exist/)
   })
 

@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { describeConfig, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { MAX_CONFIG_BYTES, describeConfig, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
 import { UsageError } from '../../src/errors.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -55,7 +56,7 @@ describe('configuration', () => {
     const dir = tempDir('po-config')
     expect(errorOf(() => loadConfig(join(dir, 'nope.yaml'), noEnv)).message).toMatch(/does not exist/)
     mkdirSync(join(dir, 'a-dir.yaml'))
-    expect(errorOf(() => loadConfig(join(dir, 'a-dir.yaml'), noEnv)).message).toMatch(/cannot be read \(EISDIR\)/)
+    expect(errorOf(() => loadConfig(join(dir, 'a-dir.yaml'), noEnv)).message).toMatch(/a-dir\.yaml is a directory, not a regular file/)
   })
 
   it('takes the file from $PROBE_OPS_CONFIG when --config is not given', () => {
@@ -102,5 +103,32 @@ describe('configuration', () => {
     expect(config.services[3]).toMatchObject({ container: 'probe-agent', readiness: 'running' })
     expect(errorOf(() => resolveConfig(parseConfigText('services:\n  management:\n    dependsOn: [mysql]\n', 'f'), null, noEnv)).message).toMatch(/"mysql"/)
     expect(errorOf(() => resolveConfig(parseConfigText('services:\n  x:\n    readiness: http\n', 'f'), null, noEnv)).message).toMatch(/needs a url/)
+  })
+})
+
+describe('configuration: bounded input', () => {
+  it('refuses what is no configuration file before reading it: a device, a FIFO, more than 1 MiB', () => {
+    const dir = tempDir('po-config')
+    expect(errorOf(() => loadConfig('/dev/zero', noEnv)).message).toBe('config file /dev/zero is a character device, not a regular file')
+    const fifo = join(dir, 'config.fifo')
+    execFileSync('mkfifo', [fifo])
+    // A FIFO nobody writes to: an open() would never return.
+    expect(errorOf(() => loadConfig(fifo, noEnv)).message).toBe(`config file ${fifo} is a FIFO (named pipe), not a regular file`)
+    const big = join(dir, 'big.yaml')
+    writeFileSync(big, `host: x\n${'#'.repeat(MAX_CONFIG_BYTES)}\n`)
+    const tooBig = errorOf(() => loadConfig(big, noEnv))
+    expect(tooBig.message).toBe(`config file ${big} is larger than 1 MiB, more than any configuration file`)
+    expect(tooBig.hint).toMatch(/is it the right file/)
+  })
+
+  it('refuses a password file that is a device or a FIFO, in one line naming the key', () => {
+    const dir = tempDir('po-config')
+    const fifo = join(dir, 'password.fifo')
+    execFileSync('mkfifo', [fifo])
+    expect(errorOf(() => resolveConfig(parseConfigText('postgres:\n  passwordFile: /dev/zero\n', 'f'), null, noEnv)).message).toBe('postgres.passwordFile: /dev/zero is a character device, not a regular file')
+    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${fifo}\n`, 'f'), null, noEnv)).message).toBe(`redis.passwordFile: ${fifo} is a FIFO (named pipe), not a regular file`)
+    const long = join(dir, 'long')
+    writeFileSync(long, 'x'.repeat(65 * 1024))
+    expect(errorOf(() => resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`postgres.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
   })
 })

@@ -229,7 +229,7 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
     const fix =
       contents.error.kind === 'missing'
         ? 'fix the path (certificates.files, or the FILE argument), or install the certificate there'
-        : contents.error.kind === 'not-a-certificate' || /is a directory/.test(contents.error.message)
+        : contents.error.kind === 'not-a-certificate' || contents.error.kind === 'not-a-file'
           ? 'point at the PEM or DER certificate itself (not a directory, a key, a CSR or another file)'
           : 'run as a user that may read it, or fix its permissions'
     return finish({ target: name, kind: 'file', error: contents.error.message }, [{ id, severity: 'high', message: contents.error.message, fix }])
