@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { LineCounter, parseDocument, isMap, isScalar, type Node } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseDuration } from '../lib/time.js'
@@ -9,6 +8,7 @@ import { parseHostPort, type HostPort } from '../lib/host-port.js'
 import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
 import { Secret } from './secret.js'
+import { YamlError, YamlSource } from './yaml-source.js'
 
 export interface ServiceConfig {
   name: string
@@ -147,46 +147,30 @@ export function loadConfig(explicitPath?: string, env: Env = process.env): Confi
 
 /** Parses and validates YAML text; every error names the file, line and key. */
 export function parseConfigText(text: string, label: string): ParsedConfig {
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
-  const yamlError = doc.errors[0]
-  if (yamlError) {
-    const line = lineCounter.linePos(yamlError.pos[0]).line
-    const what = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '')
-    throw new UsageError(`${label}:${line ?? '?'}: invalid YAML: ${what}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
+  let parsed: ReturnType<typeof YamlSource.parse>
+  try {
+    parsed = YamlSource.parse(text)
+  } catch (error) {
+    if (!(error instanceof YamlError)) throw error
+    throw new UsageError(`${label}:${error.line ?? 1}: invalid YAML: ${error.message}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
   }
-  const raw: unknown = doc.contents === null ? {} : doc.toJS()
+  const { value: raw, source } = parsed
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`${label}:1: the configuration must be a mapping of keys`, 'start from the example in the README')
   }
   const result = configSchema.safeParse(raw)
   if (result.success) return result.data
   const issue = result.error.issues[0]!
-  throw new UsageError(describeIssue(issue, doc, lineCounter, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
+  throw new UsageError(describeIssue(issue, source, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
 }
 
-function describeIssue(issue: ZodIssue, doc: ReturnType<typeof parseDocument>, lines: LineCounter, label: string): string {
+function describeIssue(issue: ZodIssue, source: YamlSource, label: string): string {
   const keyPath = issue.path.map(String)
   if (issue.code === 'unrecognized_keys') {
     const unknown = issue.keys[0]!
-    const full = [...keyPath, unknown].join('.')
-    const line = lineOfKey(doc, issue.path, unknown, lines)
-    return `${label}:${line}: unknown key "${full}"`
+    return `${label}:${source.lineOfKey(issue.path, unknown)}: unknown key "${[...keyPath, unknown].join('.')}"`
   }
-  const node = doc.getIn(issue.path, true) as Node | undefined
-  const line = node?.range ? lines.linePos(node.range[0]).line : lineOfKey(doc, issue.path.slice(0, -1), String(issue.path.at(-1)), lines)
-  return `${label}:${line}: "${keyPath.join('.')}": ${issue.message}`
-}
-
-function lineOfKey(doc: ReturnType<typeof parseDocument>, parentPath: (string | number)[], key: string, lines: LineCounter): number | string {
-  const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true)
-  if (isMap(parent)) {
-    for (const pair of parent.items) {
-      if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) return lines.linePos(pair.key.range[0]).line
-    }
-    if (parent.range) return lines.linePos(parent.range[0]).line
-  }
-  return '?'
+  return `${label}:${source.lineOf(issue.path)}: "${keyPath.join('.')}": ${issue.message}`
 }
 
 function readSecretFile(path: string, key: string): Secret {

@@ -131,4 +131,19 @@ describe('configuration: bounded input', () => {
     writeFileSync(long, 'x'.repeat(65 * 1024))
     expect(errorOf(() => resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`postgres.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
   })
+
+  it('takes aliases, but not a cycle or an alias bomb', () => {
+    const config = parseConfigText('disk:\n  paths: &paths [/, /var]\nbackup:\n  configPaths: *paths\n', 'f')
+    expect(config.backup.configPaths).toEqual(['/', '/var'])
+    expect(errorOf(() => parseConfigText('a: &x\n  b: *x\n', 'f')).message).toMatch(/^f:1: invalid YAML: an alias \(\*name\) refers to a mapping or sequence that contains it/)
+    const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`)]
+    expect(errorOf(() => parseConfigText(`${levels.join('\n')}\n`, 'f')).message).toMatch(/invalid YAML: the aliases \(\*name\) expand to more than 1,000,000 values/)
+    expect(errorOf(() => parseConfigText('host: a\n---\nhost: b\n', 'f')).message).toMatch(/^f:2: invalid YAML: more than one YAML document/)
+  })
+
+  it('finds the line of a duplicated key among thousands, in linear time', () => {
+    const services = Array.from({ length: 5000 }, (_, i) => `  s${i}:\n    unit: s${i}.service\n`).join('')
+    expect(errorOf(() => parseConfigText(`services:\n${services}  s17:\n    unit: again\n`, 'f')).message).toMatch(/^f:10002: invalid YAML: duplicated mapping key/)
+    expect(errorOf(() => parseConfigText(`services:\n${services}  s5000:\n    unti: typo\n`, 'f')).message).toBe('f:10003: unknown key "services.s5000.unti"')
+  })
 })
