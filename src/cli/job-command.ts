@@ -1,5 +1,6 @@
 import { Flags, type Interfaces } from '@oclif/core'
 import { loadConfig, type Config } from '../config/load.js'
+import { RANGES } from '../config/ranges.js'
 import { describeError } from '../errors.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
@@ -9,6 +10,7 @@ import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { runJob, selectSteps, type Job } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
+import { durationFlag, durationOf } from './duration-flag.js'
 import { createProgress } from './progress.js'
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
@@ -18,7 +20,7 @@ export const jobFlags = {
   config: Flags.string({ char: 'c', description: 'configuration file (default: $PROBE_OPS_CONFIG, ./probe-ops.yaml, /etc/network-probe/probe-ops.yaml)', helpGroup: 'GLOBAL' }),
   json: Flags.boolean({ description: 'print the report as JSON on stdout, and nothing else', helpGroup: 'GLOBAL' }),
   'report-file': Flags.string({ description: 'also write the JSON report to this file', helpGroup: 'GLOBAL' }),
-  timeout: Flags.integer({ description: 'overall bound in seconds; steps still running then fail as timed out', min: 1, helpGroup: 'GLOBAL' }),
+  timeout: durationFlag('overall bound, in seconds or as 30m, 2h (at most 7d); steps still running then fail as timed out', { helpGroup: 'GLOBAL' }),
   'fail-on': Flags.string({ description: 'exit 1 on this status or worse', options: ['failed', 'warning'], default: 'failed', helpGroup: 'GLOBAL' }),
   only: Flags.string({ description: 'run only these steps (comma-separated ids)', helpGroup: 'GLOBAL' }),
   skip: Flags.string({ description: 'skip these steps (comma-separated ids)', helpGroup: 'GLOBAL' }),
@@ -27,7 +29,7 @@ export const jobFlags = {
 /** Flags of jobs that change something. */
 export const changeFlags = {
   'dry-run': Flags.boolean({ description: 'say what would change, change nothing' }),
-  'wait-lock': Flags.integer({ description: 'wait up to this many seconds for another run of the job to finish (default: exit 3 at once)', min: 0, default: 0 }),
+  'wait-lock': durationFlag('wait up to this long (seconds, or 10m; at most 1d) for another run of the job to finish (default: exit 3 at once)'),
 }
 
 type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> & Partial<Interfaces.InferredFlags<typeof changeFlags>>
@@ -52,6 +54,8 @@ export interface JobPlan<Context> {
  */
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
+    const timeoutMs = durationOf(flags.timeout, 'timeout', RANGES.job)
+    const waitLockMs = durationOf(flags['wait-lock'], 'wait-lock', RANGES.waitLock) ?? 0
     const config = loadConfig(flags.config)
     const planned = await plan(config)
     const only = flags.only ? list(flags.only) : []
@@ -60,7 +64,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
 
     let lock: JobLock | undefined
     if (planned.lock && !flags['dry-run']) {
-      lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, (flags['wait-lock'] ?? 0) * 1000)
+      lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, waitLockMs)
     }
 
     let report: Report
@@ -70,14 +74,13 @@ export abstract class JobCommand extends ProbeOpsCommand {
         planned.job.steps.filter((s) => selected.has(s.id)),
         flags.json,
       )
-      const timeoutSeconds = flags.timeout ?? planned.defaultTimeoutSeconds
       report = await runJob(planned.job, planned.context, {
         version: this.config.version,
         host: config.host,
         dryRun: flags['dry-run'] ?? false,
         only,
         skip,
-        timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
+        timeoutMs: timeoutMs ?? (planned.defaultTimeoutSeconds === undefined ? undefined : planned.defaultTimeoutSeconds * 1000),
         onStepStart: (s) => progress.onStepStart(s),
         onStepEnd: (r) => progress.onStepEnd(r),
       })

@@ -3,7 +3,6 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
-import { parseDuration } from '../lib/time.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
 import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
@@ -91,7 +90,7 @@ export interface Config {
   /** url '' when Prometheus is left out. */
   prometheus: { url: string; timeoutMs: number }
   capacity: ParsedConfig['capacity']
-  performance: Omit<ParsedConfig['performance'], 'window'> & { window: string; windowMs: number }
+  performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
 }
 
 export const DEFAULT_CONFIG_PATHS = ['./probe-ops.yaml', '/etc/network-probe/probe-ops.yaml']
@@ -245,8 +244,8 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     ? readSecretFile(parsed.redis.passwordFile, 'redis.passwordFile')
     : (redisSplit.password ?? (env.REDISCLI_AUTH ? new Secret(env.REDISCLI_AUTH, 'REDISCLI_AUTH') : undefined))
 
-  const sinceMs = parseDuration(parsed.diagnose.since)!
-  const { since: _since, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
+  const { since: sinceMs, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
+  const { window: windowMs, ...performanceRest } = parsed.performance
 
   return {
     source,
@@ -279,7 +278,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     reports: parsed.reports,
     prometheus: { url: resolvePrometheusUrl(parsed.prometheus.url, env), timeoutMs: parsed.prometheus.timeoutSeconds * 1000 },
     capacity: parsed.capacity,
-    performance: { ...parsed.performance, windowMs: parseDuration(parsed.performance.window)! },
+    performance: { ...performanceRest, windowMs },
   }
 }
 

@@ -61,6 +61,23 @@ describe('the CLI as a user runs it', () => {
     expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
   })
 
+  it('names the allowed range of a duration flag, and refuses one that would overflow a timer', async () => {
+    // 2147484 s is past Node's 2^31-1 ms timer limit: every check would have "timed out" at once.
+    expectUsageError(await runCli(['diagnose', '--check-timeout', '2147484']), /probe-ops: --check-timeout "2147484" must be between 100ms and 1h\n/)
+    expectUsageError(await runCli(['cert', 'check', '--host', 'localhost', '--check-timeout', '0']), /--check-timeout "0" must be between 100ms and 1h/)
+    expectUsageError(await runCli(['maintain', 'daily', '--timeout', '30d']), /--timeout "30d" must be between 1s and 1w/)
+    expectUsageError(await runCli(['maintain', 'daily', '--wait-lock', 'forever']), /--wait-lock "forever" is not a duration/)
+    expectUsageError(await runCli(['report', 'performance', '--window', '400d']), /--window "400d" must be between 1s and 365d/)
+    expectUsageError(await runCli(['cert', 'check', '--warning-days', '99999', '/dev/null']), /less than or equal to 3650/)
+  })
+
+  it('takes durations in one grammar, in flags and in the file alike', async () => {
+    const { path } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }, diagnose: { since: '1w', checkTimeoutSeconds: 2 }, performance: { window: '2w' } })
+    expect((await runCli(['config', 'validate', '--config', path])).exitCode).toBe(0)
+    const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--since', '1w', '--check-timeout', '1500ms', '--timeout', '1m', '--json'])
+    expect(result.exitCode, result.stderr).toBe(0)
+  })
+
   it('refuses a configuration or password file it cannot read with bounds: a device, a FIFO, too large', async () => {
     const dir = tempDir('po-bounded')
     const fifo = join(dir, 'config.fifo')

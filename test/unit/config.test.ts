@@ -132,6 +132,23 @@ describe('configuration: bounded input', () => {
     expect(errorOf(() => resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`postgres.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
   })
 
+  it('names the allowed range of every timeout, and refuses one that would overflow a timer', () => {
+    expect(errorOf(() => parseConfigText('diagnose:\n  checkTimeoutSeconds: 2147484\n', 'f')).message).toBe('f:2: "diagnose.checkTimeoutSeconds": must be between 0.1 and 3600 seconds')
+    expect(errorOf(() => parseConfigText('postgres:\n  statementTimeoutSeconds: 0\n', 'f')).message).toBe('f:2: "postgres.statementTimeoutSeconds": must be between 0.1 and 86400 seconds')
+    expect(errorOf(() => parseConfigText('retention:\n  pauseMs: 9999999999\n', 'f')).message).toBe('f:2: "retention.pauseMs": must be between 0 and 600000 milliseconds')
+    expect(errorOf(() => parseConfigText('alerts:\n  ttlHours: 1e300\n', 'f')).message).toBe('f:2: "alerts.ttlHours": must be between 0.0002777777777777778 and 8760 hours')
+    expect(errorOf(() => parseConfigText('services:\n  web:\n    readinessTimeoutSeconds: .inf\n', 'f')).message).toBe('f:3: "services.web.readinessTimeoutSeconds": must be between 0.1 and 86400 seconds')
+  })
+
+  it('reads durations in the grammar of the flags: diagnose.since takes 1w as --since does', () => {
+    const config = resolveConfig(parseConfigText('diagnose:\n  since: 1w\nperformance:\n  window: 1h30m\n', 'f'), null, noEnv)
+    expect(config.diagnose.sinceMs).toBe(604_800_000)
+    expect(config.performance.windowMs).toBe(5_400_000)
+    expect(resolveConfig(parseConfigText('diagnose:\n  since: 3600\n', 'f'), null, noEnv).diagnose.sinceMs).toBe(3_600_000)
+    expect(errorOf(() => parseConfigText('diagnose:\n  since: yesterday\n', 'f')).message).toMatch(/^f:2: "diagnose\.since": is not a duration: use a number with a unit \(ms, s, m, h, d, w\)/)
+    expect(errorOf(() => parseConfigText('performance:\n  window: 500ms\n', 'f')).message).toBe('f:2: "performance.window": must be between 1s and 365d')
+  })
+
   it('takes aliases, but not a cycle or an alias bomb', () => {
     const config = parseConfigText('disk:\n  paths: &paths [/, /var]\nbackup:\n  configPaths: *paths\n', 'f')
     expect(config.backup.configPaths).toEqual(['/', '/var'])
