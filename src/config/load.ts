@@ -4,9 +4,10 @@ import { resolve } from 'node:path'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
+import { redactStrings, redactUrl } from '../lib/redact.js'
 import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
-import { Secret } from './secret.js'
+import { Secret, type BasicCredentials } from './secret.js'
 import { YamlError, YamlSource } from './yaml-source.js'
 
 export interface ServiceConfig {
@@ -18,7 +19,9 @@ export interface ServiceConfig {
   pidFile?: string
   logFile?: string
   readiness: ReadinessCheck
+  /** Without credentials: they live in `credentials` only. */
   url?: string
+  credentials?: BasicCredentials
   dependsOn: string[]
   dataDir?: string
   start?: string[]
@@ -47,6 +50,14 @@ export interface RedisConfig {
   timeoutMs: number
 }
 
+/** An HTTP API probe-ops calls (AlertManager, Prometheus). */
+export interface HttpApiConfig {
+  /** Without credentials: they live in `credentials` only; '' when left out (Prometheus). */
+  url: string
+  credentials?: BasicCredentials
+  timeoutMs: number
+}
+
 export interface CertificatesConfig {
   files: { path: string; key?: string }[]
   endpoints: HostPort[]
@@ -71,7 +82,7 @@ export interface Config {
   docker: { host: string; composeProject?: string; timeoutMs: number }
   postgres: PostgresConfig
   redis: RedisConfig
-  alertmanager: { url: string; timeoutMs: number }
+  alertmanager: HttpApiConfig
   services: ServiceConfig[]
   disk: ParsedConfig['disk']
   log: ParsedConfig['log']
@@ -88,7 +99,7 @@ export interface Config {
   diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
   reports: ParsedConfig['reports']
   /** url '' when Prometheus is left out. */
-  prometheus: { url: string; timeoutMs: number }
+  prometheus: HttpApiConfig
   capacity: ParsedConfig['capacity']
   performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
 }
@@ -213,6 +224,32 @@ function splitRedisUrl(url: string, origin: string): { url: string; password?: S
   return { url: parsed.toString().replace(/\/$/, ''), password }
 }
 
+/**
+ * The credentials of an HTTP URL setting, apart from the URL: from user + passwordFile, else
+ * from the URL's userinfo (`http://user:password@host`). The URL keeps no userinfo, so that it
+ * can be shown and logged; the password is a Secret, sent only as a basic auth header.
+ */
+function splitHttpCredentials(url: string, settings: { key: string; origin: string; user?: string; passwordFile?: string }): { url: string; credentials?: BasicCredentials } {
+  const { key, origin, user, passwordFile } = settings
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    // The schema has checked the file's URLs; an environment variable's is checked where it is used.
+  }
+  const userinfo = parsed && (parsed.username || parsed.password) ? { user: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) } : undefined
+  // Removed as text, not rebuilt by URL: the rest stays as the operator wrote it.
+  const bare = userinfo ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1') : url
+  if (passwordFile) {
+    const name = user ?? userinfo?.user
+    if (!name) throw new UsageError(`${key}.passwordFile needs a user: set ${key}.user`, `or remove ${key}.passwordFile`)
+    return { url: bare, credentials: { user: name, password: readSecretFile(passwordFile, `${key}.passwordFile`), passwordFile } }
+  }
+  if (userinfo) return { url: bare, credentials: { user: user ?? userinfo.user, password: new Secret(userinfo.password, origin) } }
+  if (user) return { url: bare, credentials: { user, password: new Secret('', `${key}.user without a password`) } }
+  return { url: bare }
+}
+
 function positiveInt(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined
   const n = Number(value)
@@ -246,6 +283,8 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
 
   const { since: sinceMs, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
   const { window: windowMs, ...performanceRest } = parsed.performance
+  const alertmanager = parsed.alertmanager
+  const prometheus = parsed.prometheus
 
   return {
     source,
@@ -258,8 +297,8 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     postgres,
     redis: { url: redisSplit.url, password: redisPassword, timeoutMs: parsed.redis.timeoutSeconds * 1000 },
     alertmanager: {
-      url: (parsed.alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''),
-      timeoutMs: parsed.alertmanager.timeoutSeconds * 1000,
+      ...splitHttpCredentials((alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''), { key: 'alertmanager', origin: alertmanager.url || !env.ALERTMANAGER_URL ? 'alertmanager.url' : 'ALERTMANAGER_URL', user: alertmanager.user, passwordFile: alertmanager.passwordFile }),
+      timeoutMs: alertmanager.timeoutSeconds * 1000,
     },
     services: resolveServices(parsed.services, parsed.runtime),
     disk: parsed.disk,
@@ -276,7 +315,10 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     restore: parsed.restore,
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
     reports: parsed.reports,
-    prometheus: { url: resolvePrometheusUrl(parsed.prometheus.url, env), timeoutMs: parsed.prometheus.timeoutSeconds * 1000 },
+    prometheus: {
+      ...splitHttpCredentials(resolvePrometheusUrl(prometheus.url, env), { key: 'prometheus', origin: prometheus.url !== undefined || !env.PROMETHEUS_URL ? 'prometheus.url' : 'PROMETHEUS_URL', user: prometheus.user, passwordFile: prometheus.passwordFile }),
+      timeoutMs: prometheus.timeoutSeconds * 1000,
+    },
     capacity: parsed.capacity,
     performance: { ...performanceRest, windowMs },
   }
@@ -285,7 +327,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
 /** prometheus.url, else $PROMETHEUS_URL, else the guide's http://localhost:9090; '' leaves Prometheus out. */
 function resolvePrometheusUrl(fromFile: string | undefined, env: Env): string {
   const url = fromFile ?? env.PROMETHEUS_URL ?? 'http://localhost:9090'
-  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${url}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
+  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${redactUrl(url)}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
   return url.replace(/\/$/, '')
 }
 
@@ -296,8 +338,10 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
     const base = DEFAULT_SERVICES[name] ?? {}
     const entry = fromFile[name] ?? {}
     if (entry.enabled === false) continue
-    const { enabled: _enabled, ...given } = entry
+    const { enabled: _enabled, user, passwordFile, ...given } = entry
     const merged = { ...base, ...stripUndefined(given) }
+    if (merged.url === undefined && (user || passwordFile)) throw new UsageError(`services.${name}: ${user ? 'user' : 'passwordFile'} is for the health URL, and there is none`, `add services.${name}.url, or remove services.${name}.${user ? 'user' : 'passwordFile'}`)
+    const health = merged.url === undefined ? undefined : splitHttpCredentials(merged.url, { key: `services.${name}`, origin: `services.${name}.url`, user, passwordFile })
     const readiness = merged.readiness ?? (merged.url ? 'http' : 'running')
     if (readiness === 'http' && !merged.url) {
       throw new UsageError(`services.${name}: readiness "http" needs a url`, `add services.${name}.url: http://host:port/health`)
@@ -315,7 +359,8 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
       pidFile: merged.pidFile,
       logFile: merged.logFile,
       readiness,
-      url: merged.url,
+      url: health?.url,
+      ...(health?.credentials ? { credentials: health.credentials } : {}),
       dependsOn: merged.dependsOn ?? [],
       dataDir: merged.dataDir,
       start: merged.start,
@@ -361,11 +406,11 @@ function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {
 
 /** The effective configuration as `config show` prints it: secrets redacted, their source named. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  return JSON.parse(
+  return redactStrings(JSON.parse(
     // The replacer sees toJSON's output, so the holder's own property tells whether it was a Secret.
     JSON.stringify(config, function (this: Record<string, unknown>, key: string, value: unknown) {
       const original = this[key]
       return original instanceof Secret ? `[redacted] (${original.source})` : value
     }),
-  ) as Record<string, unknown>
+  ) as Record<string, unknown>)
 }

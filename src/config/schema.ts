@@ -54,8 +54,11 @@ const serviceSchema = z
     logFile: z.string().min(1).optional(),
     /** What "ready" means for this service. */
     readiness: z.enum(READINESS_CHECKS).optional(),
-    /** For http readiness: the health URL. */
+    /** For http readiness: the health URL (credentials in it are sent as basic auth and never shown). */
     url: z.string().url().optional(),
+    /** Basic auth for the health URL: the user, and a file holding the password. */
+    user: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
     dependsOn: z.array(z.string().min(1)).optional(),
     /** PostgreSQL: the data directory that must exist before a restart. */
     dataDir: z.string().min(1).optional(),
@@ -136,6 +139,9 @@ export const configSchema = z
       .object({
         /** $ALERTMANAGER_URL when unset. */
         url: z.string().url().optional(),
+        /** Basic auth (AlertManager's web.config.file, or a proxy in front of it): the user, and a file holding the password. */
+        user: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
         timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
@@ -287,6 +293,9 @@ export const configSchema = z
       .object({
         /** The Prometheus the performance report queries; $PROMETHEUS_URL when unset, else http://localhost:9090; '' leaves Prometheus out. */
         url: z.union([z.literal(''), z.string().url()]).optional(),
+        /** Basic auth: the user, and a file holding the password. */
+        user: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
         timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()

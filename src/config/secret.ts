@@ -30,3 +30,11 @@ export class Secret {
     return `Secret([redacted] from ${this.source})`
   }
 }
+
+/** HTTP basic auth for a URL setting: from the URL's userinfo, or from user + passwordFile. */
+export interface BasicCredentials {
+  user: string
+  password: Secret
+  /** The file the password came from; unset when it came inside the URL. */
+  passwordFile?: string
+}

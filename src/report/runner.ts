@@ -1,4 +1,5 @@
 import { HintedError, StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { redactStrings } from '../lib/redact.js'
 import { sleep } from '../lib/time.js'
 import { SCHEMA_VERSION, overallStatus, type AlertRecord, type Report, type StepResult, type StepStatus } from './model.js'
 
@@ -110,7 +111,7 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
     }
     options.onStepStart?.({ id: step.id, title: step.title })
     const jobBound = options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now()
-    const result = await runStep(step, context, {
+    const outcome = await runStep(step, context, {
       dryRun: options.dryRun ?? false,
       boundMs: outOfTime ? 0 : Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
       jobTimeoutMs: jobBound ? options.timeoutMs : undefined,
@@ -120,6 +121,9 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
       alerts,
       stop,
     })
+    // Redacted here, once, so that no rendering of the report (text, --json, the report file, the
+    // maintenance log, metrics, progress) shows a password that a URL in a message or in data holds.
+    const result = redactStrings(outcome)
     results.set(step.id, result)
     if (result.status === 'failed') failedEarlier ??= step.id
     options.onStepEnd?.(result)
@@ -163,7 +167,7 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
     status: overallStatus(steps),
     dryRun: options.dryRun ?? false,
     steps,
-    alerts,
+    alerts: redactStrings(alerts),
   }
 }
 

@@ -164,3 +164,29 @@ describe('configuration: bounded input', () => {
     expect(errorOf(() => parseConfigText(`services:\n${services}  s5000:\n    unti: typo\n`, 'f')).message).toBe('f:10003: unknown key "services.s5000.unti"')
   })
 })
+
+describe('configuration: credentials in URLs', () => {
+  it('takes the password out of an HTTP URL and keeps it as a Secret', () => {
+    const config = resolveConfig(parseConfigText('alertmanager:\n  url: http://admin:S3cret%21@am:9093/\nservices:\n  web:\n    url: http://probe:W3b@web:3000/health?token=T0k\n', 'f'), null, noEnv)
+    expect(config.alertmanager.url).toBe('http://am:9093')
+    expect(config.alertmanager.credentials?.user).toBe('admin')
+    expect(config.alertmanager.credentials?.password.reveal()).toBe('S3cret!')
+    const web = config.services.find((s) => s.name === 'web')!
+    expect(web.url).toBe('http://web:3000/health?token=T0k')
+    expect(web.credentials?.password.reveal()).toBe('W3b')
+    const fromEnv = resolveConfig(parseConfigText('', 'f'), null, { ALERTMANAGER_URL: 'http://ops:E@am:9093', PROMETHEUS_URL: 'http://p:Q@prom:9090' })
+    expect(fromEnv.alertmanager).toMatchObject({ url: 'http://am:9093', credentials: { user: 'ops' } })
+    expect(fromEnv.prometheus.credentials?.password.source).toBe('PROMETHEUS_URL')
+    expect(JSON.stringify(config)).not.toMatch(/S3cret|W3b/)
+  })
+
+  it('reads user + passwordFile, and says what is missing', () => {
+    const dir = tempDir('po-config')
+    writeFileSync(join(dir, 'prom'), 'from-file\n')
+    const config = resolveConfig(parseConfigText(`prometheus:\n  url: http://prom:9090\n  user: reader\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)
+    expect(config.prometheus.credentials).toMatchObject({ user: 'reader', passwordFile: join(dir, 'prom') })
+    expect(config.prometheus.credentials?.password.reveal()).toBe('from-file')
+    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)).message).toBe('alertmanager.passwordFile needs a user: set alertmanager.user')
+    expect(errorOf(() => resolveConfig(parseConfigText('services:\n  agent:\n    user: x\n', 'f'), null, noEnv)).message).toMatch(/services\.agent: user is for the health URL, and there is none/)
+  })
+})
