@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
-import { redactStrings, redactUrl } from '../lib/redact.js'
+import { redactUrl } from '../lib/redact.js'
 import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
 import { Secret, type BasicCredentials } from './secret.js'
@@ -38,6 +38,7 @@ export interface PostgresConfig {
   user: string
   database: string
   password?: Secret
+  passwordFile?: string
   sslmode: 'disable' | 'prefer' | 'require' | 'verify-full'
   connectTimeoutMs: number
   statementTimeoutMs: number
@@ -47,6 +48,7 @@ export interface RedisConfig {
   /** Without credentials: the password lives in `password` only. */
   url: string
   password?: Secret
+  passwordFile?: string
   timeoutMs: number
 }
 
@@ -79,6 +81,10 @@ export interface Config {
   /** The file the configuration came from, or null when only defaults and environment apply. */
   source: string | null
   host: string
+  /** The runtime of services that name none. */
+  runtime: Runtime
+  /** Services of the defaults the file turned off (enabled: false). */
+  disabledServices: string[]
   docker: { host: string; composeProject?: string; timeoutMs: number }
   postgres: PostgresConfig
   redis: RedisConfig
@@ -261,6 +267,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
   const fromUrl = env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL) : {}
   const pg = parsed.postgres
   const postgres: PostgresConfig = {
+    ...(pg.passwordFile ? { passwordFile: pg.passwordFile } : {}),
     host: pg.host ?? env.PGHOST ?? fromUrl.host ?? 'localhost',
     port: pg.port ?? positiveInt(env.PGPORT, 'PGPORT') ?? fromUrl.port ?? 5432,
     user: pg.user ?? env.PGUSER ?? fromUrl.user ?? 'postgres',
@@ -289,13 +296,15 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
   return {
     source,
     host: parsed.host ?? hostname(),
+    runtime: parsed.runtime,
+    disabledServices: Object.entries(parsed.services).filter(([, entry]) => entry.enabled === false).map(([name]) => name),
     docker: {
       host: parsed.docker.host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
       composeProject: parsed.docker.composeProject,
       timeoutMs: parsed.docker.timeoutSeconds * 1000,
     },
     postgres,
-    redis: { url: redisSplit.url, password: redisPassword, timeoutMs: parsed.redis.timeoutSeconds * 1000 },
+    redis: { url: redisSplit.url, password: redisPassword, ...(parsed.redis.passwordFile ? { passwordFile: parsed.redis.passwordFile } : {}), timeoutMs: parsed.redis.timeoutSeconds * 1000 },
     alertmanager: {
       ...splitHttpCredentials((alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''), { key: 'alertmanager', origin: alertmanager.url || !env.ALERTMANAGER_URL ? 'alertmanager.url' : 'ALERTMANAGER_URL', user: alertmanager.user, passwordFile: alertmanager.passwordFile }),
       timeoutMs: alertmanager.timeoutSeconds * 1000,
@@ -402,15 +411,4 @@ function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {
     checkTimeoutMs: checkTimeoutSeconds * 1000,
     scanTimeoutMs: scanTimeoutSeconds * 1000,
   }
-}
-
-/** The effective configuration as `config show` prints it: secrets redacted, their source named. */
-export function describeConfig(config: Config): Record<string, unknown> {
-  return redactStrings(JSON.parse(
-    // The replacer sees toJSON's output, so the holder's own property tells whether it was a Secret.
-    JSON.stringify(config, function (this: Record<string, unknown>, key: string, value: unknown) {
-      const original = this[key]
-      return original instanceof Secret ? `[redacted] (${original.source})` : value
-    }),
-  ) as Record<string, unknown>)
 }

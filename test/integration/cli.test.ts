@@ -137,8 +137,56 @@ describe('the CLI as a user runs it', () => {
     expect(show.stdout).not.toContain('hunter2-from-file')
     expect(show.stdout).not.toContain('redis-secret-9')
     const shown = JSON.parse(show.stdout)
-    expect(shown.postgres.password).toMatch(/^\[redacted\]/)
+    expect(shown.postgres.passwordFile).toBe(secretFile)
     expect(shown.redis.url).toBe('redis://127.0.0.1:6390')
+  })
+
+  it('shows a configuration that validates unchanged and configures the same (show -> validate)', async () => {
+    const { path, dir } = writeConfig({})
+    const secretFile = join(dir, 'pgpass')
+    writeFileSync(secretFile, 'hunter3-from-file\n', { mode: 0o600 })
+    writeFileSync(
+      path,
+      [
+        'host: probe-07',
+        'runtime: systemd',
+        `log: { file: ${join(dir, 'm.log')} }`,
+        `lock: { dir: ${join(dir, 'lock')} }`,
+        'postgres: { host: db.internal, port: 6543, passwordFile: ' + secretFile + ', statementTimeoutSeconds: 45 }',
+        'alertmanager: { url: "http://ops:Al3rt-S3cret@am.internal:9093", timeoutSeconds: 2 }',
+        'prometheus: { url: "http://prom.internal:9090/?token=Pr0m-S3cret" }',
+        'services:',
+        '  web: { enabled: false }',
+        '  management: { runtime: docker, url: "http://mgmt:8000/api/v1/health", silences: [\'alertname="X"\'] }',
+        '  agent: { runtime: process, pidFile: /run/agent.pid, start: [/usr/bin/agent], readinessTimeoutSeconds: 90 }',
+        'diagnose: { since: 2h30m, checkTimeoutSeconds: 3 }',
+        'performance: { window: 1w, top: 5 }',
+        'certificates:',
+        '  files: [/etc/ssl/a.pem, { path: /etc/ssl/b.pem, key: /etc/ssl/b.key }]',
+        '  endpoints: ["api.example.com:8443", "10.0.0.5"]',
+        'security: { allowedPorts: [22, tcp/8080, udp/123], windowHours: 12 }',
+        'retention: { rules: [{ table: task_results, column: execution_time, days: 30 }], pauseMs: 10 }',
+        'backup: { keep: { daily: 3 } }',
+        '',
+      ].join('\n'),
+    )
+    const env = { REDIS_URL: 'redis://:R3dis-S3cret@cache:6380/1', PGUSER: 'ops', DOCKER_HOST: 'tcp://127.0.0.1:2375' }
+    const show = await runCli(['config', 'show', '--config', path], env)
+    expect(show.exitCode, show.stderr).toBe(0)
+    for (const secret of ['hunter3', 'Al3rt-S3cret', 'Pr0m-S3cret', 'R3dis-S3cret']) expect(show.stdout).not.toContain(secret)
+    expect(show.stdout).not.toMatch(/timeoutMs|sinceMs|source: null|^- name:/m)
+    const shownFile = join(dir, 'shown.yaml')
+    writeFileSync(shownFile, show.stdout)
+    const validate = await runCli(['config', 'validate', '--config', shownFile])
+    expect(validate.exitCode, validate.stderr).toBe(0)
+    expect(validate.stdout).toContain('is valid: 4 services (management/docker, postgres/systemd, redis/systemd, agent/process)')
+    // Shown again without the environment, it is the same: the file holds all of it now.
+    const again = await runCli(['config', 'show', '--config', shownFile, '--json'])
+    expect(JSON.parse(again.stdout)).toEqual(JSON.parse((await runCli(['config', 'show', '--config', path, '--json'], env)).stdout))
+    const json = JSON.parse(again.stdout)
+    expect(json.diagnose).toEqual({ since: '2h30m', checkTimeoutSeconds: 3, errorLines: 5, slowHttpMs: 1000 })
+    expect(json.docker.timeoutSeconds).toBe(5)
+    expect(json.services.web).toEqual({ enabled: false })
   })
 
   it('keeps stdout to the report alone under --json, and writes the report file', async () => {

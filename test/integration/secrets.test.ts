@@ -65,6 +65,7 @@ describe('credentials in URLs: used, and never shown', () => {
     const alerts = await runCli(['diagnose', '--config', path, '--only', 'alerts', '--report-file', reportFile])
     expect(alerts.exitCode, alerts.stdout).toBe(0)
     const show = await runCli(['config', 'show', '--config', path])
+    expect(show.stdout).toContain(`url: http://${user}:[redacted]@127.0.0.1:${am.info.port}`)
     const showJson = await runCli(['config', 'show', '--config', path, '--json'])
 
     const shown = everythingShown([json, text, alerts, show, showJson], dir)
@@ -95,6 +96,7 @@ describe('credentials in URLs: used, and never shown', () => {
     const result = await runCli(['alert', 'test', '--config', path, '--json'])
     expect(result.exitCode, result.stdout).toBe(0)
     const show = await runCli(['config', 'show', '--config', path])
+    expect(show.stdout).toContain(`passwordFile: ${passwordFile}`)
     expect(everythingShown([result, show], dir)).not.toContain(password)
   })
 

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { MAX_CONFIG_BYTES, describeConfig, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { MAX_CONFIG_BYTES, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { renderConfig } from '../../src/config/show.js'
 import { UsageError } from '../../src/errors.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -88,9 +89,9 @@ describe('configuration', () => {
     writeFileSync(join(dir, 'pg'), 'file-password\n', { mode: 0o600 })
     const config = resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${join(dir, 'pg')}\n`, 'f'), null, { PGPASSWORD: 'env-password' })
     expect(config.postgres.password?.reveal()).toBe('file-password')
-    const shown = JSON.stringify(describeConfig(config))
+    const shown = renderConfig(config, 'yaml')
     expect(shown).not.toContain('file-password')
-    expect(shown).toContain('[redacted] (postgres.passwordFile')
+    expect(shown).toContain(`passwordFile: ${join(dir, 'pg')}`)
     expect(JSON.stringify(config)).not.toContain('file-password')
     expect(String(config.postgres.password)).toBe('[redacted]')
     expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${join(dir, 'missing')}\n`, 'f'), null, noEnv)).message).toMatch(/redis\.passwordFile/)
@@ -188,5 +189,91 @@ describe('configuration: credentials in URLs', () => {
     expect(config.prometheus.credentials?.password.reveal()).toBe('from-file')
     expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)).message).toBe('alertmanager.passwordFile needs a user: set alertmanager.user')
     expect(errorOf(() => resolveConfig(parseConfigText('services:\n  agent:\n    user: x\n', 'f'), null, noEnv)).message).toMatch(/services\.agent: user is for the health URL, and there is none/)
+  })
+})
+
+describe('config show', () => {
+  const rich = (dir: string) => `
+host: probe-01
+runtime: systemd
+docker:
+  host: tcp://127.0.0.1:2375
+  composeProject: network-probe
+postgres:
+  host: db.internal
+  port: 6543
+  passwordFile: ${join(dir, 'pg')}
+  sslmode: require
+  statementTimeoutSeconds: 60
+redis:
+  url: redis://:R3dis@cache:6380/2
+alertmanager:
+  url: http://admin:Al3rt@am.internal:9093
+  timeoutSeconds: 2.5
+prometheus:
+  url: http://prom.internal:9090/?token=Pr0m
+services:
+  web:
+    enabled: false
+  management:
+    runtime: docker
+    url: http://probe:M4n@mgmt:8000/api/v1/health
+    silences: ['alertname="X"']
+  agent:
+    runtime: process
+    pidFile: /run/agent.pid
+    start: [/usr/bin/agent, --flag]
+    stopSignal: SIGINT
+    readinessTimeoutSeconds: 90
+diagnose:
+  since: 2h30m
+  checkTimeoutSeconds: 3
+performance:
+  window: 1w
+certificates:
+  files: [/etc/ssl/a.pem, { path: /etc/ssl/b.pem, key: /etc/ssl/b.key }]
+  endpoints: [api.example.com:8443, "[::1]:443"]
+  warningDays: 21
+security:
+  allowedPorts: [22, tcp/8080, udp/123]
+  windowHours: 12
+backup:
+  keep: { daily: 3 }
+`
+
+  it('prints the file schema, which parses back to the same configuration, secrets redacted', () => {
+    const dir = tempDir('po-show')
+    writeFileSync(join(dir, 'pg'), 'Pg-S3cret\n')
+    writeFileSync(join(dir, 'probe-ops.yaml'), rich(dir))
+    const env = { PGUSER: 'ops', PGPASSWORD: 'ignored-as-the-file-names-one' }
+    const config = loadConfig(join(dir, 'probe-ops.yaml'), env)
+    const shown = renderConfig(config, 'yaml')
+    for (const secret of ['Pg-S3cret', 'R3dis', 'Al3rt', 'Pr0m', 'M4n', 'ignored-as']) expect(shown).not.toContain(secret)
+    expect(shown).toMatch(/^# probe-ops: the effective configuration, from .*probe-ops\.yaml, the defaults and the environment\./)
+    expect(shown).toContain('#   redis password: from redis.url')
+    expect(shown).toContain('url: http://admin:[redacted]@am.internal:9093')
+    expect(shown).toContain('url: http://prom.internal:9090/?token=[redacted]')
+    expect(shown).toContain('since: 2h30m')
+    expect(shown).not.toMatch(/timeoutMs|sinceMs|source: null/)
+
+    // Fed back, it is a valid configuration, and the same one.
+    writeFileSync(join(dir, 'shown.yaml'), shown)
+    const again = loadConfig(join(dir, 'shown.yaml'), {})
+    expect(renderConfig(again, 'json')).toBe(renderConfig(config, 'json'))
+    expect(again.services.map((s) => s.name)).toEqual(['management', 'postgres', 'redis', 'agent'])
+    expect(again.postgres.password?.reveal()).toBe('Pg-S3cret')
+    expect(again.alertmanager.credentials?.user).toBe('admin')
+    expect(again.certificates.endpoints[1]).toEqual({ host: '::1', port: 443 })
+
+    // --json is the same document, also a valid configuration.
+    writeFileSync(join(dir, 'shown.json'), renderConfig(config, 'json'))
+    expect(renderConfig(loadConfig(join(dir, 'shown.json'), {}), 'json')).toBe(renderConfig(config, 'json'))
+  })
+
+  it('names where an environment password comes from, without it', () => {
+    const shown = renderConfig(resolveConfig(parseConfigText('', 'f'), null, { PGPASSWORD: 'Env-S3cret', DATABASE_URL: 'postgres://u:Url-S3cret@db/x' }), 'yaml')
+    expect(shown).not.toMatch(/Env-S3cret|Url-S3cret/)
+    expect(shown).toContain('#   postgres password: from PGPASSWORD')
+    expect(shown).toContain('(no configuration file)')
   })
 })
