@@ -60,9 +60,12 @@ export interface HttpApiConfig {
   timeoutMs: number
 }
 
+/** A TLS endpoint and, when it is addressed otherwise, the name it must serve (SNI, host name check). */
+export type CertificateEndpoint = HostPort & { serverName?: string }
+
 export interface CertificatesConfig {
   files: { path: string; key?: string }[]
-  endpoints: HostPort[]
+  endpoints: CertificateEndpoint[]
   warningDays: number
   criticalDays: number
   caFile?: string
@@ -180,7 +183,21 @@ export function parseConfigText(text: string, label: string): ParsedConfig {
   throw new UsageError(describeIssue(issue, source, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
 }
 
-function describeIssue(issue: ZodIssue, source: YamlSource, label: string): string {
+/**
+ * For a value that matched none of a union's forms, the problem with the form it was meant as
+ * (a string that is no HOST:PORT, not "Invalid input"): the first form whose complaint is not
+ * about the value's type itself.
+ */
+function meantIssue(issue: ZodIssue): ZodIssue {
+  if (issue.code !== 'invalid_union') return issue
+  const meant = issue.unionErrors
+    .map((error) => error.issues[0])
+    .find((first) => first && !((first.code === 'invalid_type' || first.code === 'invalid_literal') && first.path.length === issue.path.length))
+  return meant ? meantIssue(meant) : issue
+}
+
+function describeIssue(found: ZodIssue, source: YamlSource, label: string): string {
+  const issue = meantIssue(found)
   const keyPath = issue.path.map(String)
   if (issue.code === 'unrecognized_keys') {
     const unknown = issue.keys[0]!
@@ -395,7 +412,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 function resolveCertificates(parsed: ParsedConfig['certificates']): CertificatesConfig {
   const { timeoutSeconds, endpoints, ...rest } = parsed
   // The schema has validated every endpoint already.
-  return { ...rest, endpoints: endpoints.map((e) => parseHostPort(e, 443) as HostPort), timeoutMs: timeoutSeconds * 1000 }
+  const endpoint = (entry: (typeof endpoints)[number]): CertificateEndpoint => {
+    if (typeof entry === 'string') return parseHostPort(entry, 443) as HostPort
+    const { host } = parseHostPort(entry.host, entry.port) as HostPort
+    return { host, port: entry.port, ...(entry.serverName ? { serverName: entry.serverName } : {}) }
+  }
+  return { ...rest, endpoints: endpoints.map(endpoint), timeoutMs: timeoutSeconds * 1000 }
 }
 
 function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {

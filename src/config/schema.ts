@@ -337,8 +337,26 @@ export const configSchema = z
         files: z
           .array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()))
           .default(['/etc/ssl/certs/server.crt']),
-        /** Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT. */
-        endpoints: z.array(z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)')).default([]),
+        /**
+         * Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT; or
+         * { host, port, serverName } to check an address against the name it must serve (a
+         * backend behind a load balancer, by IP): serverName is sent as SNI and the certificate
+         * must cover it.
+         */
+        endpoints: z
+          .array(
+            z.union([
+              z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)'),
+              z
+                .object({
+                  host: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'a host name or address (IPv6 in brackets) without a port: the port goes in port'),
+                  port: z.number().int().min(1).max(65535).default(443),
+                  serverName: z.string().regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name such as api.example.com').optional(),
+                })
+                .strict(),
+            ]),
+          )
+          .default([]),
         /** Fewer days left than this is a warning (the guide's 30). */
         warningDays: days.int().default(30),
         /** Fewer days left than this fails the check. */

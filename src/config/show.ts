@@ -115,7 +115,7 @@ export function showConfig(config: Config): ShownConfig {
     performance: { window: formatDuration(windowMs), top: performance.top },
     certificates: {
       files: certificates.files.map((f) => (f.key ? f : f.path)),
-      endpoints: certificates.endpoints.map(formatHostPort),
+      endpoints: certificates.endpoints.map((e) => (e.serverName ? { host: e.host, port: e.port, serverName: e.serverName } : formatHostPort(e))),
       warningDays: certificates.warningDays,
       criticalDays: certificates.criticalDays,
       caFile: certificates.caFile,

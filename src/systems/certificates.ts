@@ -477,21 +477,23 @@ function classify(error: unknown, endpoint: string): PeerChainError {
 }
 
 /**
- * Connects, completes a TLS handshake (SNI set to the host name) and returns the certificates the
+ * Connects, completes a TLS handshake (SNI set to the server name, else the host name) and returns the certificates the
  * server presented, without judging them: trust is decided by buildChain against our own store.
  * The whole exchange is bounded by `timeoutMs` and by `signal`; a server that accepts and never
  * answers costs the timeout, then its socket is destroyed.
  */
-export function fetchPeerChain(endpoint: HostPort, timeoutMs: number, signal?: AbortSignal): Promise<PeerChain> {
+export function fetchPeerChain(endpoint: HostPort & { serverName?: string }, timeoutMs: number, signal?: AbortSignal): Promise<PeerChain> {
   const where = formatHostPort(endpoint)
+  // The name asked for: serverName when given (an address behind a load balancer), else the host
+  // name. RFC 6066: never an address.
+  const servername = endpoint.serverName ?? (isIP(endpoint.host) ? undefined : endpoint.host)
   return new Promise((resolve, reject) => {
     const started = performance.now()
     let settled = false
     const socket = tlsConnect({
       host: endpoint.host,
       port: endpoint.port,
-      // RFC 6066: no SNI for an address.
-      ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+      ...(servername ? { servername } : {}),
       rejectUnauthorized: false,
       // An empty store: the peer chain then holds only what the server sent, nothing added locally.
       ca: [],

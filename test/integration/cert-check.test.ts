@@ -163,6 +163,41 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     expect(certificates[0]!.tls!.protocol).toMatch(/^TLSv1\.[23]$/)
   })
 
+  it('checks an address against the name it must serve (serverName: SNI and host name), and names a name it does not cover', async () => {
+    // One address, two virtual hosts: without SNI it presents the default certificate.
+    const fallback = leaf({ commonName: 'default.example.test', sans: ['default.example.test'] })
+    const api = leaf({ commonName: 'api.example.test', sans: ['api.example.test'] })
+    const server = await startTlsServer(fallback.keyPem, [fallback, intermediate], { byServerName: { 'api.example.test': { keyPem: api.keyPem, chain: [api, intermediate] } } })
+    servers.push(server)
+    const { path } = writeConfig({
+      certificates: {
+        files: [],
+        caFile,
+        endpoints: [
+          { host: '127.0.0.1', port: server.port, serverName: 'api.example.test' },
+          { host: '127.0.0.1', port: server.port, serverName: 'shop.example.test' },
+          server.address,
+        ],
+      },
+    })
+    const result = await runCli(['cert', 'check', '--config', path, '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode).toBe(1)
+    const endpoints = step(report, 'endpoints')
+    const certificates = endpoints.data!.certificates as { target: string; status: string; hostMatch?: boolean; certificate?: { commonName: string } }[]
+    expect(certificates.map((c) => [c.target, c.status, c.hostMatch, c.certificate?.commonName])).toEqual([
+      [`api.example.test@${server.address}`, 'ok', true, 'api.example.test'],
+      [`shop.example.test@${server.address}`, 'failed', false, 'default.example.test'],
+      [server.address, 'failed', false, 'default.example.test'],
+    ])
+    const mismatch = findings(endpoints).find((f) => f.id === `cert-host-mismatch:shop.example.test@${server.address}`)!
+    expect(mismatch.message).toBe(`the certificate of shop.example.test@${server.address} is not valid for shop.example.test: it names DNS:default.example.test`)
+
+    const flag = parseReport(await runCli(['cert', 'check', '--host', server.address, '--server-name', 'api.example.test', '--ca-file', caFile, '--json']))
+    expect(step(flag, 'endpoints')).toMatchObject({ status: 'ok' })
+  })
+
   it('fails a file argument that is a device or a FIFO with the reason, and exits at once', async () => {
     const fifo = join(dir, 'cert.fifo')
     execFileSync('mkfifo', [fifo])

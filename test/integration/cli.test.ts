@@ -163,7 +163,7 @@ describe('the CLI as a user runs it', () => {
         'performance: { window: 1w, top: 5 }',
         'certificates:',
         '  files: [/etc/ssl/a.pem, { path: /etc/ssl/b.pem, key: /etc/ssl/b.key }]',
-        '  endpoints: ["api.example.com:8443", "10.0.0.5"]',
+        '  endpoints: ["api.example.com:8443", { host: 10.0.0.5, serverName: api.example.com }]',
         'security: { allowedPorts: [22, tcp/8080, udp/123], windowHours: 12 }',
         'retention: { rules: [{ table: task_results, column: execution_time, days: 30 }], pauseMs: 10 }',
         'backup: { keep: { daily: 3 } }',

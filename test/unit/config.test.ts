@@ -130,7 +130,7 @@ describe('configuration: bounded input', () => {
     expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${fifo}\n`, 'f'), null, noEnv)).message).toBe(`redis.passwordFile: ${fifo} is a FIFO (named pipe), not a regular file`)
     const long = join(dir, 'long')
     writeFileSync(long, 'x'.repeat(65 * 1024))
-    expect(errorOf(() => resolveConfig(parseConfigText(`postgres:\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`postgres.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
+    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  user: ops\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`alertmanager.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
   })
 
   it('names the allowed range of every timeout, and refuses one that would overflow a timer', () => {
@@ -192,6 +192,16 @@ describe('configuration: credentials in URLs', () => {
   })
 })
 
+describe('configuration: certificate endpoints', () => {
+  it('takes HOST:PORT or { host, port, serverName }, and names the problem of either', () => {
+    const config = resolveConfig(parseConfigText('certificates:\n  endpoints:\n    - api.example.com\n    - { host: 10.0.0.5, port: 8443, serverName: api.example.com }\n    - { host: "[::1]" }\n', 'f'), null, noEnv)
+    expect(config.certificates.endpoints).toEqual([{ host: 'api.example.com', port: 443 }, { host: '10.0.0.5', port: 8443, serverName: 'api.example.com' }, { host: '::1', port: 443 }])
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - ok.example\n    - bad:0\n', 'f')).message).toMatch(/^f:4: "certificates\.endpoints\.1": HOST or HOST:PORT/)
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: 10.0.0.5\n      serverName: "not a name"\n', 'f')).message).toMatch(/^f:4: "certificates\.endpoints\.0\.serverName": a DNS name/)
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: a.example:443\n', 'f')).message).toMatch(/^f:3: "certificates\.endpoints\.0\.host": a host name or address .* without a port/)
+  })
+})
+
 describe('config show', () => {
   const rich = (dir: string) => `
 host: probe-01
@@ -232,7 +242,7 @@ performance:
   window: 1w
 certificates:
   files: [/etc/ssl/a.pem, { path: /etc/ssl/b.pem, key: /etc/ssl/b.key }]
-  endpoints: [api.example.com:8443, "[::1]:443"]
+  endpoints: [api.example.com:8443, { host: 10.0.0.5, serverName: api.example.com }]
   warningDays: 21
 security:
   allowedPorts: [22, tcp/8080, udp/123]
@@ -263,7 +273,7 @@ backup:
     expect(again.services.map((s) => s.name)).toEqual(['management', 'postgres', 'redis', 'agent'])
     expect(again.postgres.password?.reveal()).toBe('Pg-S3cret')
     expect(again.alertmanager.credentials?.user).toBe('admin')
-    expect(again.certificates.endpoints[1]).toEqual({ host: '::1', port: 443 })
+    expect(again.certificates.endpoints[1]).toEqual({ host: '10.0.0.5', port: 443, serverName: 'api.example.com' })
 
     // --json is the same document, also a valid configuration.
     writeFileSync(join(dir, 'shown.json'), renderConfig(config, 'json'))

@@ -20,6 +20,7 @@ Steps: files, endpoints.`
     '<%= config.bin %> cert check',
     '<%= config.bin %> cert check /etc/ssl/certs/server.crt --key /etc/ssl/private/server.key',
     '<%= config.bin %> cert check --host api.example.com --host 10.0.0.5:8443 --check-timeout 3',
+    '<%= config.bin %> cert check --host 10.0.0.5:443 --server-name api.example.com',
     '<%= config.bin %> cert check fullchain.pem --ca-file internal-ca.pem --json',
   ]
   static override strict = false
@@ -29,6 +30,7 @@ Steps: files, endpoints.`
   static override flags = {
     ...jobFlags,
     host: Flags.string({ description: 'a TLS endpoint, HOST[:PORT] (443 by default); may be repeated', multiple: true }),
+    'server-name': Flags.string({ description: 'the name the --host endpoints must serve, when they are addressed by IP or another name (a backend behind a load balancer): sent as SNI, and the certificate must cover it', dependsOn: ['host'] }),
     key: Flags.string({ description: 'a private key file that must match one of the certificate files; may be repeated', multiple: true }),
     'ca-file': Flags.string({ description: 'trust these CA certificates instead of the system bundle' }),
     'warning-days': Flags.integer({ description: 'warn with fewer days left than this (default 30)', min: 0, max: 3650 }),
@@ -42,7 +44,7 @@ Steps: files, endpoints.`
     const hosts = (flags.host ?? []).map((text): CertificateTarget => {
       const parsed = parseHostPort(text, 443)
       if ('error' in parsed) throw new UsageError(`--host "${text}": ${parsed.error}`, 'use --host HOST or HOST:PORT, e.g. --host api.example.com:443')
-      return { kind: 'endpoint', ...parsed }
+      return { kind: 'endpoint', ...parsed, ...(flags['server-name'] ? { serverName: flags['server-name'] } : {}) }
     })
     const checkTimeoutMs = durationOf(flags['check-timeout'], 'check-timeout', RANGES.check)
     return this.runPlanned(flags, (config) => {
