@@ -55,7 +55,9 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('answers an unknown command or flag with exit 2', async () => {
-    expectUsageError(await runCli(['diagnoze']), /command diagnoze not found/)
+    expectUsageError(await runCli(['diagnoze']), /command diagnoze not found; did you mean "diagnose"\?/)
+    expectUsageError(await runCli(['maintain', 'dayly']), /command maintain dayly not found; did you mean "maintain daily"\?/)
+    expectUsageError(await runCli(['xyzzy']), /command xyzzy not found\n/)
     expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)
     expectUsageError(await runCli(['diagnose', '--only', 'postgres,nope']), /unknown step "nope" for diagnose\n\s+steps are: host, services, http, postgres, redis, logs, alerts/)
     expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
