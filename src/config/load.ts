@@ -268,7 +268,7 @@ function splitHttpCredentials(url: string, settings: { key: string; origin: stri
     if (!name) throw new UsageError(`${key}.passwordFile needs a user: set ${key}.user`, `or remove ${key}.passwordFile`)
     return { url: bare, credentials: { user: name, password: readSecretFile(passwordFile, `${key}.passwordFile`), passwordFile } }
   }
-  if (userinfo) return { url: bare, credentials: { user: user ?? userinfo.user, password: new Secret(userinfo.password, origin) } }
+  if (userinfo) return { url: bare, credentials: { user: user ?? userinfo.user, password: new Secret(userinfo.password, origin), inUrl: true } }
   if (user) return { url: bare, credentials: { user, password: new Secret('', `${key}.user without a password`) } }
   return { url: bare }
 }

@@ -35,6 +35,8 @@ export class Secret {
 export interface BasicCredentials {
   user: string
   password: Secret
-  /** The file the password came from; unset when it came inside the URL. */
+  /** The file the password came from. */
   passwordFile?: string
+  /** The password was written inside the URL (where config show shows it redacted). */
+  inUrl?: boolean
 }

@@ -23,21 +23,21 @@ export interface ShownConfig {
 
 const seconds = (ms: number) => ms / 1000
 
-/** A URL as the file would hold it: the user it authenticates as, the password redacted. */
-function urlWithCredentials(url: string, credentials: BasicCredentials | undefined): string {
-  if (!credentials || credentials.passwordFile) return redactUrl(url)
-  const user = encodeURIComponent(credentials.user)
-  return redactUrl(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, `$1${user}:${REDACTED}@`))
+/**
+ * url, user and passwordFile as the file would hold them: a password that was inside the URL is
+ * put back there, as "[redacted]"; secret query values are redacted too.
+ */
+function urlSettings(name: string, url: string, credentials: BasicCredentials | undefined, secrets: string[]) {
+  if (!credentials) return { url: redactUrl(url) }
+  if (credentials.inUrl) {
+    secrets.push(`${name} password: in ${credentials.password.source} (redacted in ${name}.url)`)
+    return { url: redactUrl(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, `$1${encodeURIComponent(credentials.user)}:${REDACTED}@`)) }
+  }
+  return { url: redactUrl(url), user: credentials.user, ...(credentials.passwordFile ? { passwordFile: credentials.passwordFile } : {}) }
 }
 
 function httpApi(name: string, api: HttpApiConfig, secrets: string[]) {
-  const { credentials } = api
-  if (credentials && !credentials.passwordFile) secrets.push(`${name} password: in ${credentials.password.source} (redacted in ${name}.url)`)
-  return {
-    url: urlWithCredentials(api.url, credentials),
-    ...(credentials?.passwordFile ? { user: credentials.user, passwordFile: credentials.passwordFile } : {}),
-    timeoutSeconds: seconds(api.timeoutMs),
-  }
+  return { ...urlSettings(name, api.url, api.credentials, secrets), timeoutSeconds: seconds(api.timeoutMs) }
 }
 
 function passwordSource(name: string, password: Secret | undefined, passwordFile: string | undefined, secrets: string[]): void {
@@ -51,8 +51,6 @@ function configuredSilences(service: ServiceConfig): string[] {
 }
 
 function serviceEntry(service: ServiceConfig, secrets: string[]) {
-  const { credentials } = service
-  if (credentials && !credentials.passwordFile) secrets.push(`services.${service.name} password: in its url (redacted)`)
   return {
     runtime: service.runtime,
     container: service.container,
@@ -61,8 +59,7 @@ function serviceEntry(service: ServiceConfig, secrets: string[]) {
     pidFile: service.pidFile,
     logFile: service.logFile,
     readiness: service.readiness,
-    url: service.url === undefined ? undefined : urlWithCredentials(service.url, credentials),
-    ...(credentials?.passwordFile ? { user: credentials.user, passwordFile: credentials.passwordFile } : {}),
+    ...(service.url === undefined ? {} : urlSettings(`services.${service.name}`, service.url, service.credentials, secrets)),
     dependsOn: service.dependsOn,
     dataDir: service.dataDir,
     start: service.start,
@@ -110,7 +107,7 @@ export function showConfig(config: Config): ShownConfig {
     alerts: config.alerts,
     diagnose: { since: formatDuration(diagnose.sinceMs), checkTimeoutSeconds: seconds(diagnose.checkTimeoutMs), errorLines: diagnose.errorLines, slowHttpMs: diagnose.slowHttpMs },
     reports: config.reports,
-    prometheus: config.prometheus.url === '' ? { url: '', timeoutSeconds: seconds(config.prometheus.timeoutMs) } : httpApi('prometheus', config.prometheus, secrets),
+    prometheus: httpApi('prometheus', config.prometheus, secrets),
     capacity: config.capacity,
     performance: { window: formatDuration(windowMs), top: performance.top },
     certificates: {

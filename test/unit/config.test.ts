@@ -3,7 +3,7 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MAX_CONFIG_BYTES, loadConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
-import { renderConfig } from '../../src/config/show.js'
+import { renderConfig, showConfig } from '../../src/config/show.js'
 import { UsageError } from '../../src/errors.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -278,6 +278,20 @@ backup:
     // --json is the same document, also a valid configuration.
     writeFileSync(join(dir, 'shown.json'), renderConfig(config, 'json'))
     expect(renderConfig(loadConfig(join(dir, 'shown.json'), {}), 'json')).toBe(renderConfig(config, 'json'))
+  })
+
+  it('keeps user, passwordFile and a password-less user apart from a password in the URL', () => {
+    const dir = tempDir('po-show')
+    writeFileSync(join(dir, 'am'), 'Am-S3cret\n')
+    const text = `alertmanager:\n  url: http://am:9093\n  user: probe\n  passwordFile: ${join(dir, 'am')}\nprometheus:\n  url: http://prom:9090\n  user: reader\nservices:\n  web:\n    url: http://w:W3b@web:3000/\n`
+    const config = resolveConfig(parseConfigText(text, 'f'), null, {})
+    const { document } = showConfig(config)
+    expect(document.alertmanager).toEqual({ url: 'http://am:9093', user: 'probe', passwordFile: join(dir, 'am'), timeoutSeconds: 5 })
+    expect(document.prometheus).toEqual({ url: 'http://prom:9090', user: 'reader', timeoutSeconds: 5 })
+    expect(document.services?.web?.url).toBe('http://w:[redacted]@web:3000/')
+    const again = resolveConfig(parseConfigText(renderConfig(config, 'yaml'), 'shown'), null, {})
+    expect(renderConfig(again, 'json')).toBe(renderConfig(config, 'json'))
+    expect(again.alertmanager.credentials?.password.reveal()).toBe('Am-S3cret')
   })
 
   it('names where an environment password comes from, without it', () => {
