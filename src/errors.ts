@@ -1,10 +1,12 @@
-/** An error that also says what to do about it. */
+import { redactText } from './lib/redact.js'
+
+/** An error that also says what to do about it. Secrets in URLs it quotes are redacted at once. */
 export class HintedError extends Error {
   readonly hint?: string
   constructor(message: string, hint?: string) {
-    super(message)
+    super(redactText(message))
     this.name = new.target.name
-    this.hint = hint
+    this.hint = hint === undefined ? undefined : redactText(hint)
   }
 }
 
@@ -84,13 +86,13 @@ export function formatSeconds(ms: number): string {
   return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms)} ms`
 }
 
-/** One line for a thrown value, whatever it is; never a stack. */
+/** One line for a thrown value, whatever it is; never a stack, never a password in a URL it quotes. */
 export function describeError(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return describeError(error.errors[0])
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code
     const message = error.message || code || error.name
-    return message.split('\n')[0]!.trim()
+    return redactText(message.split('\n')[0]!.trim())
   }
-  return String(error)
+  return redactText(String(error))
 }

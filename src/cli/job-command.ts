@@ -1,5 +1,6 @@
 import { Flags, type Interfaces } from '@oclif/core'
 import type { Config } from '../config/load.js'
+import { RANGES } from '../config/ranges.js'
 import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
@@ -10,6 +11,7 @@ import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { selectSteps, startJob, type Job, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
+import { durationFlag, durationOf } from './duration-flag.js'
 import { toJson } from './output.js'
 import { createProgress } from './progress.js'
 
@@ -20,7 +22,7 @@ export const jobFlags = {
   config: Flags.string({ char: 'c', description: 'configuration file (default: $PROBE_OPS_CONFIG, ./probe-ops.yaml, /etc/network-probe/probe-ops.yaml)', helpGroup: 'GLOBAL' }),
   json: Flags.boolean({ description: 'print the report as JSON on stdout, and nothing else', helpGroup: 'GLOBAL' }),
   'report-file': Flags.string({ description: 'also write the JSON report to this file', helpGroup: 'GLOBAL' }),
-  timeout: Flags.integer({ description: 'overall bound in seconds; steps still running then fail as timed out', min: 1, helpGroup: 'GLOBAL' }),
+  timeout: durationFlag('overall bound, in seconds or as 30m, 2h (at most 7d); steps still running then fail as timed out', { helpGroup: 'GLOBAL' }),
   'fail-on': Flags.string({ description: 'exit 1 on this status or worse', options: ['failed', 'warning'], default: 'failed', helpGroup: 'GLOBAL' }),
   only: Flags.string({ description: 'run only these steps (comma-separated ids)', helpGroup: 'GLOBAL' }),
   skip: Flags.string({ description: 'skip these steps (comma-separated ids)', helpGroup: 'GLOBAL' }),
@@ -29,7 +31,7 @@ export const jobFlags = {
 /** Flags of jobs that change something. */
 export const changeFlags = {
   'dry-run': Flags.boolean({ description: 'say what would change, change nothing' }),
-  'wait-lock': Flags.integer({ description: 'wait up to this many seconds for another run of the job to finish (default: exit 3 at once)', min: 0, default: 0 }),
+  'wait-lock': durationFlag('wait up to this long (seconds, or 10m; at most 1d) for another run of the job to finish (default: exit 3 at once)'),
 }
 
 /**
@@ -101,6 +103,8 @@ function catchSignals(handle: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', count: n
  */
 export abstract class JobCommand extends ProbeOpsCommand {
   protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
+    const timeoutMs = durationOf(flags.timeout, 'timeout', RANGES.job)
+    const waitLockMs = durationOf(flags['wait-lock'], 'wait-lock', RANGES.waitLock) ?? 0
     const config = this.loadConfiguration(flags.config)
     if (flags['report-file']) await checkReportFile(flags['report-file'])
     const planned = await plan(config)
@@ -110,7 +114,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
 
     let lock: JobLock | undefined
     if (planned.lock && !flags['dry-run']) {
-      lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, (flags['wait-lock'] ?? 0) * 1000)
+      lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, waitLockMs)
       if (lock.takenOver) process.stderr.write(`probe-ops: warning: took over the lock ${lock.takenOver.path}: ${lock.takenOver.reason}\n`)
     }
 
@@ -134,14 +138,13 @@ export abstract class JobCommand extends ProbeOpsCommand {
         planned.job.steps.filter((s) => selected.has(s.id)),
         flags.json,
       )
-      const timeoutSeconds = flags.timeout ?? planned.defaultTimeoutSeconds
       running = startJob(planned.job, planned.context, {
         version: this.config.version,
         host: config.host,
         dryRun: flags['dry-run'] ?? false,
         only,
         skip,
-        timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
+        timeoutMs: timeoutMs ?? (planned.defaultTimeoutSeconds === undefined ? undefined : planned.defaultTimeoutSeconds * 1000),
         interrupt: interrupt.signal,
         onStepStart: (s) => progress.onStepStart(s),
         onStepEnd: (r) => progress.onStepEnd(r),

@@ -1,8 +1,7 @@
-import { Flags } from '@oclif/core'
+import { durationFlag, durationOf } from '../cli/duration-flag.js'
 import { JobCommand, jobFlags } from '../cli/job-command.js'
+import { RANGES } from '../config/ranges.js'
 import { diagnoseJob } from '../jobs/diagnose/job.js'
-import { UsageError } from '../errors.js'
-import { parseDuration } from '../lib/time.js'
 import type { Report } from '../report/model.js'
 
 export default class Diagnose extends JobCommand {
@@ -18,19 +17,17 @@ Steps: host, services, http, postgres, redis, logs, alerts.`
   ]
   static override flags = {
     ...jobFlags,
-    since: Flags.string({ description: 'how far back to read service logs for errors (30m, 1h, 2d)' }),
-    'check-timeout': Flags.integer({ description: 'seconds each check may take', min: 1 }),
+    since: durationFlag('how far back to read service logs for errors: 30m, 1h, 2d, 1w (default: diagnose.since, 1h)'),
+    'check-timeout': durationFlag('how long each check may take, in seconds or as 500ms, 2m (at most 1h; default: diagnose.checkTimeoutSeconds, 5)'),
   }
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(Diagnose)
+    const sinceMs = durationOf(flags.since, 'since', RANGES.since)
+    const checkTimeoutMs = durationOf(flags['check-timeout'], 'check-timeout', RANGES.check)
     return this.runPlanned(flags, (config) => {
-      if (flags.since !== undefined) {
-        const sinceMs = parseDuration(flags.since)
-        if (!sinceMs) throw new UsageError(`--since "${flags.since}" is not a duration`, 'use a number with s, m, h or d: 30m, 1h, 2d')
-        config.diagnose.sinceMs = sinceMs
-      }
-      if (flags['check-timeout']) config.diagnose.checkTimeoutMs = flags['check-timeout'] * 1000
+      if (sinceMs !== undefined) config.diagnose.sinceMs = sinceMs
+      if (checkTimeoutMs !== undefined) config.diagnose.checkTimeoutMs = checkTimeoutMs
       return { ...diagnoseJob(config), defaultTimeoutSeconds: Math.ceil(config.diagnose.checkTimeoutMs / 1000) + 5 }
     })
   }

@@ -1,13 +1,14 @@
-import { readFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { LineCounter, parseDocument, isMap, isScalar, type Node } from 'yaml'
 import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
-import { parseDuration } from '../lib/time.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
+import { redactUrl } from '../lib/redact.js'
+import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
-import { Secret } from './secret.js'
+import { Secret, type BasicCredentials } from './secret.js'
+import { YamlError, YamlSource } from './yaml-source.js'
 
 export interface ServiceConfig {
   name: string
@@ -18,7 +19,9 @@ export interface ServiceConfig {
   pidFile?: string
   logFile?: string
   readiness: ReadinessCheck
+  /** Without credentials: they live in `credentials` only. */
   url?: string
+  credentials?: BasicCredentials
   dependsOn: string[]
   dataDir?: string
   start?: string[]
@@ -35,6 +38,7 @@ export interface PostgresConfig {
   user: string
   database: string
   password?: Secret
+  passwordFile?: string
   sslmode: 'disable' | 'prefer' | 'require' | 'verify-full'
   connectTimeoutMs: number
   statementTimeoutMs: number
@@ -44,12 +48,24 @@ export interface RedisConfig {
   /** Without credentials: the password lives in `password` only. */
   url: string
   password?: Secret
+  passwordFile?: string
   timeoutMs: number
 }
 
+/** An HTTP API probe-ops calls (AlertManager, Prometheus). */
+export interface HttpApiConfig {
+  /** Without credentials: they live in `credentials` only; '' when left out (Prometheus). */
+  url: string
+  credentials?: BasicCredentials
+  timeoutMs: number
+}
+
+/** A TLS endpoint and, when it is addressed otherwise, the name it must serve (SNI, host name check). */
+export type CertificateEndpoint = HostPort & { serverName?: string }
+
 export interface CertificatesConfig {
   files: { path: string; key?: string }[]
-  endpoints: HostPort[]
+  endpoints: CertificateEndpoint[]
   warningDays: number
   criticalDays: number
   caFile?: string
@@ -68,10 +84,14 @@ export interface Config {
   /** The file the configuration came from, or null when only defaults and environment apply. */
   source: string | null
   host: string
+  /** The runtime of services that name none. */
+  runtime: Runtime
+  /** Services of the defaults the file turned off (enabled: false). */
+  disabledServices: string[]
   docker: { host: string; composeProject?: string; timeoutMs: number }
   postgres: PostgresConfig
   redis: RedisConfig
-  alertmanager: { url: string; timeoutMs: number }
+  alertmanager: HttpApiConfig
   services: ServiceConfig[]
   disk: ParsedConfig['disk']
   log: ParsedConfig['log']
@@ -88,9 +108,9 @@ export interface Config {
   diagnose: Omit<ParsedConfig['diagnose'], 'since' | 'checkTimeoutSeconds'> & { sinceMs: number; checkTimeoutMs: number }
   reports: ParsedConfig['reports']
   /** url '' when Prometheus is left out. */
-  prometheus: { url: string; timeoutMs: number }
+  prometheus: HttpApiConfig
   capacity: ParsedConfig['capacity']
-  performance: Omit<ParsedConfig['performance'], 'window'> & { window: string; windowMs: number }
+  performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
 }
 
 export const DEFAULT_CONFIG_PATHS = ['./probe-ops.yaml', '/etc/network-probe/probe-ops.yaml']
@@ -119,71 +139,80 @@ export function findConfigFile(explicit: string | undefined, env: Env = process.
   return null
 }
 
+/**
+ * A configuration file is kilobytes. Past this it is the wrong file (a log, a dump, /dev/zero),
+ * refused before it is read.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+/** A password or token file: a few bytes; generous for long tokens. */
+const MAX_SECRET_BYTES = 64 * 1024
+
 export function loadConfig(explicitPath?: string, env: Env = process.env): Config {
   const path = findConfigFile(explicitPath, env)
   if (path === null) return resolveConfig(parseConfigText('{}', '(defaults)'), null, env)
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readRegularFileSync(path, MAX_CONFIG_BYTES, 'configuration file').toString('utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code})`
-    throw new UsageError(`config file ${path} ${why}`, 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults')
+    if (!(error instanceof FileReadError)) throw error
+    const hint =
+      error.code === 'too-large'
+        ? `is it the right file? A configuration is at most ${formatBytes(MAX_CONFIG_BYTES)}`
+        : 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults'
+    throw new UsageError(`config file ${error.message}`, hint)
   }
   return resolveConfig(parseConfigText(text, path), path, env)
 }
 
 /** Parses and validates YAML text; every error names the file, line and key. */
 export function parseConfigText(text: string, label: string): ParsedConfig {
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
-  const yamlError = doc.errors[0]
-  if (yamlError) {
-    const line = lineCounter.linePos(yamlError.pos[0]).line
-    const what = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '')
-    throw new UsageError(`${label}:${line ?? '?'}: invalid YAML: ${what}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
+  let parsed: ReturnType<typeof YamlSource.parse>
+  try {
+    parsed = YamlSource.parse(text)
+  } catch (error) {
+    if (!(error instanceof YamlError)) throw error
+    throw new UsageError(`${label}:${error.line ?? 1}: invalid YAML: ${error.message}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
   }
-  const raw: unknown = doc.contents === null ? {} : doc.toJS()
+  const { value: raw, source } = parsed
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`${label}:1: the configuration must be a mapping of keys`, 'start from the example in the README')
   }
   const result = configSchema.safeParse(raw)
   if (result.success) return result.data
   const issue = result.error.issues[0]!
-  throw new UsageError(describeIssue(issue, doc, lineCounter, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
+  throw new UsageError(describeIssue(issue, source, label), 'fix that key (probe-ops config validate lists every key it accepts in the README)')
 }
 
-function describeIssue(issue: ZodIssue, doc: ReturnType<typeof parseDocument>, lines: LineCounter, label: string): string {
+/**
+ * For a value that matched none of a union's forms, the problem with the form it was meant as
+ * (a string that is no HOST:PORT, not "Invalid input"): the first form whose complaint is not
+ * about the value's type itself.
+ */
+function meantIssue(issue: ZodIssue): ZodIssue {
+  if (issue.code !== 'invalid_union') return issue
+  const meant = issue.unionErrors
+    .map((error) => error.issues[0])
+    .find((first) => first && !((first.code === 'invalid_type' || first.code === 'invalid_literal') && first.path.length === issue.path.length))
+  return meant ? meantIssue(meant) : issue
+}
+
+function describeIssue(found: ZodIssue, source: YamlSource, label: string): string {
+  const issue = meantIssue(found)
   const keyPath = issue.path.map(String)
   if (issue.code === 'unrecognized_keys') {
     const unknown = issue.keys[0]!
-    const full = [...keyPath, unknown].join('.')
-    const line = lineOfKey(doc, issue.path, unknown, lines)
-    return `${label}:${line}: unknown key "${full}"`
+    return `${label}:${source.lineOfKey(issue.path, unknown)}: unknown key "${[...keyPath, unknown].join('.')}"`
   }
-  const node = doc.getIn(issue.path, true) as Node | undefined
-  const line = node?.range ? lines.linePos(node.range[0]).line : lineOfKey(doc, issue.path.slice(0, -1), String(issue.path.at(-1)), lines)
-  return `${label}:${line}: "${keyPath.join('.')}": ${issue.message}`
-}
-
-function lineOfKey(doc: ReturnType<typeof parseDocument>, parentPath: (string | number)[], key: string, lines: LineCounter): number | string {
-  const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true)
-  if (isMap(parent)) {
-    for (const pair of parent.items) {
-      if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) return lines.linePos(pair.key.range[0]).line
-    }
-    if (parent.range) return lines.linePos(parent.range[0]).line
-  }
-  return '?'
+  return `${label}:${source.lineOf(issue.path)}: "${keyPath.join('.')}": ${issue.message}`
 }
 
 function readSecretFile(path: string, key: string): Secret {
   try {
-    const value = readFileSync(path, 'utf8').replace(/\r?\n$/, '')
+    const value = readRegularFileSync(path, MAX_SECRET_BYTES, 'password file').toString('utf8').replace(/\r?\n$/, '')
     return new Secret(value, `${key} ${path}`)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new UsageError(`${key}: ${path} cannot be read (${code})`, `create the file or fix its permissions, or remove ${key} and set the password in the environment`)
+    if (!(error instanceof FileReadError)) throw error
+    throw new UsageError(`${key}: ${error.message}`, `point ${key} at the file that holds the password (a regular file of at most ${formatBytes(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`)
   }
 }
 
@@ -218,6 +247,32 @@ function splitRedisUrl(url: string, origin: string): { url: string; password?: S
   return { url: parsed.toString().replace(/\/$/, ''), password }
 }
 
+/**
+ * The credentials of an HTTP URL setting, apart from the URL: from user + passwordFile, else
+ * from the URL's userinfo (`http://user:password@host`). The URL keeps no userinfo, so that it
+ * can be shown and logged; the password is a Secret, sent only as a basic auth header.
+ */
+function splitHttpCredentials(url: string, settings: { key: string; origin: string; user?: string; passwordFile?: string }): { url: string; credentials?: BasicCredentials } {
+  const { key, origin, user, passwordFile } = settings
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    // The schema has checked the file's URLs; an environment variable's is checked where it is used.
+  }
+  const userinfo = parsed && (parsed.username || parsed.password) ? { user: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) } : undefined
+  // Removed as text, not rebuilt by URL: the rest stays as the operator wrote it.
+  const bare = userinfo ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1') : url
+  if (passwordFile) {
+    const name = user ?? userinfo?.user
+    if (!name) throw new UsageError(`${key}.passwordFile needs a user: set ${key}.user`, `or remove ${key}.passwordFile`)
+    return { url: bare, credentials: { user: name, password: readSecretFile(passwordFile, `${key}.passwordFile`), passwordFile } }
+  }
+  if (userinfo) return { url: bare, credentials: { user: user ?? userinfo.user, password: new Secret(userinfo.password, origin), inUrl: true } }
+  if (user) return { url: bare, credentials: { user, password: new Secret('', `${key}.user without a password`) } }
+  return { url: bare }
+}
+
 function positiveInt(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined
   const n = Number(value)
@@ -229,6 +284,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
   const fromUrl = env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL) : {}
   const pg = parsed.postgres
   const postgres: PostgresConfig = {
+    ...(pg.passwordFile ? { passwordFile: pg.passwordFile } : {}),
     host: pg.host ?? env.PGHOST ?? fromUrl.host ?? 'localhost',
     port: pg.port ?? positiveInt(env.PGPORT, 'PGPORT') ?? fromUrl.port ?? 5432,
     user: pg.user ?? env.PGUSER ?? fromUrl.user ?? 'postgres',
@@ -249,22 +305,26 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     ? readSecretFile(parsed.redis.passwordFile, 'redis.passwordFile')
     : (redisSplit.password ?? (env.REDISCLI_AUTH ? new Secret(env.REDISCLI_AUTH, 'REDISCLI_AUTH') : undefined))
 
-  const sinceMs = parseDuration(parsed.diagnose.since)!
-  const { since: _since, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
+  const { since: sinceMs, checkTimeoutSeconds, ...diagnoseRest } = parsed.diagnose
+  const { window: windowMs, ...performanceRest } = parsed.performance
+  const alertmanager = parsed.alertmanager
+  const prometheus = parsed.prometheus
 
   return {
     source,
     host: parsed.host ?? hostname(),
+    runtime: parsed.runtime,
+    disabledServices: Object.entries(parsed.services).filter(([, entry]) => entry.enabled === false).map(([name]) => name),
     docker: {
       host: parsed.docker.host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
       composeProject: parsed.docker.composeProject,
       timeoutMs: parsed.docker.timeoutSeconds * 1000,
     },
     postgres,
-    redis: { url: redisSplit.url, password: redisPassword, timeoutMs: parsed.redis.timeoutSeconds * 1000 },
+    redis: { url: redisSplit.url, password: redisPassword, ...(parsed.redis.passwordFile ? { passwordFile: parsed.redis.passwordFile } : {}), timeoutMs: parsed.redis.timeoutSeconds * 1000 },
     alertmanager: {
-      url: (parsed.alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''),
-      timeoutMs: parsed.alertmanager.timeoutSeconds * 1000,
+      ...splitHttpCredentials((alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''), { key: 'alertmanager', origin: alertmanager.url || !env.ALERTMANAGER_URL ? 'alertmanager.url' : 'ALERTMANAGER_URL', user: alertmanager.user, passwordFile: alertmanager.passwordFile }),
+      timeoutMs: alertmanager.timeoutSeconds * 1000,
     },
     services: resolveServices(parsed.services, parsed.runtime),
     disk: parsed.disk,
@@ -281,16 +341,19 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     restore: parsed.restore,
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
     reports: parsed.reports,
-    prometheus: { url: resolvePrometheusUrl(parsed.prometheus.url, env), timeoutMs: parsed.prometheus.timeoutSeconds * 1000 },
+    prometheus: {
+      ...splitHttpCredentials(resolvePrometheusUrl(prometheus.url, env), { key: 'prometheus', origin: prometheus.url !== undefined || !env.PROMETHEUS_URL ? 'prometheus.url' : 'PROMETHEUS_URL', user: prometheus.user, passwordFile: prometheus.passwordFile }),
+      timeoutMs: prometheus.timeoutSeconds * 1000,
+    },
     capacity: parsed.capacity,
-    performance: { ...parsed.performance, windowMs: parseDuration(parsed.performance.window)! },
+    performance: { ...performanceRest, windowMs },
   }
 }
 
 /** prometheus.url, else $PROMETHEUS_URL, else the guide's http://localhost:9090; '' leaves Prometheus out. */
 function resolvePrometheusUrl(fromFile: string | undefined, env: Env): string {
   const url = fromFile ?? env.PROMETHEUS_URL ?? 'http://localhost:9090'
-  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${url}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
+  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${redactUrl(url)}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
   return url.replace(/\/$/, '')
 }
 
@@ -301,8 +364,10 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
     const base = DEFAULT_SERVICES[name] ?? {}
     const entry = fromFile[name] ?? {}
     if (entry.enabled === false) continue
-    const { enabled: _enabled, ...given } = entry
+    const { enabled: _enabled, user, passwordFile, ...given } = entry
     const merged = { ...base, ...stripUndefined(given) }
+    if (merged.url === undefined && (user || passwordFile)) throw new UsageError(`services.${name}: ${user ? 'user' : 'passwordFile'} is for the health URL, and there is none`, `add services.${name}.url, or remove services.${name}.${user ? 'user' : 'passwordFile'}`)
+    const health = merged.url === undefined ? undefined : splitHttpCredentials(merged.url, { key: `services.${name}`, origin: `services.${name}.url`, user, passwordFile })
     const readiness = merged.readiness ?? (merged.url ? 'http' : 'running')
     if (readiness === 'http' && !merged.url) {
       throw new UsageError(`services.${name}: readiness "http" needs a url`, `add services.${name}.url: http://host:port/health`)
@@ -320,7 +385,8 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
       pidFile: merged.pidFile,
       logFile: merged.logFile,
       readiness,
-      url: merged.url,
+      url: health?.url,
+      ...(health?.credentials ? { credentials: health.credentials } : {}),
       dependsOn: merged.dependsOn ?? [],
       dataDir: merged.dataDir,
       start: merged.start,
@@ -346,7 +412,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 function resolveCertificates(parsed: ParsedConfig['certificates']): CertificatesConfig {
   const { timeoutSeconds, endpoints, ...rest } = parsed
   // The schema has validated every endpoint already.
-  return { ...rest, endpoints: endpoints.map((e) => parseHostPort(e, 443) as HostPort), timeoutMs: timeoutSeconds * 1000 }
+  const endpoint = (entry: (typeof endpoints)[number]): CertificateEndpoint => {
+    if (typeof entry === 'string') return parseHostPort(entry, 443) as HostPort
+    const { host } = parseHostPort(entry.host, entry.port) as HostPort
+    return { host, port: entry.port, ...(entry.serverName ? { serverName: entry.serverName } : {}) }
+  }
+  return { ...rest, endpoints: endpoints.map(endpoint), timeoutMs: timeoutSeconds * 1000 }
 }
 
 function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {
@@ -362,15 +433,4 @@ function resolveSecurity(parsed: ParsedConfig['security']): SecurityConfig {
     checkTimeoutMs: checkTimeoutSeconds * 1000,
     scanTimeoutMs: scanTimeoutSeconds * 1000,
   }
-}
-
-/** The effective configuration as `config show` prints it: secrets redacted, their source named. */
-export function describeConfig(config: Config): Record<string, unknown> {
-  return JSON.parse(
-    // The replacer sees toJSON's output, so the holder's own property tells whether it was a Secret.
-    JSON.stringify(config, function (this: Record<string, unknown>, key: string, value: unknown) {
-      const original = this[key]
-      return original instanceof Secret ? `[redacted] (${original.source})` : value
-    }),
-  ) as Record<string, unknown>
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod'
+import { checkDuration, type DurationRange } from '../lib/duration.js'
 import { parseHostPort } from '../lib/host-port.js'
+import { RANGES } from './ranges.js'
 
 /**
  * The configuration file's shape. Every key has a default that matches the guide's
@@ -7,8 +9,31 @@ import { parseHostPort } from '../lib/host-port.js'
  * strict: an unknown key is an error that names it, never silently ignored.
  */
 
-const seconds = z.number().positive()
+/** A number of `unit`s (1000 for seconds) within a range; one line names the range when it is not. */
+function inUnits(range: DurationRange, unitMs: number, unitName: string) {
+  const min = range.min / unitMs
+  const max = range.max / unitMs
+  return z.number().refine((value) => value >= min && value <= max, { message: `must be between ${min} and ${max} ${unitName}` })
+}
+const seconds = (range: DurationRange) => inUnits(range, 1000, 'seconds')
+const milliseconds = (range: DurationRange) => inUnits(range, 1, 'milliseconds').refine(Number.isInteger, 'must be a whole number of milliseconds')
+const hours = (range: DurationRange) => inUnits(range, 3_600_000, 'hours')
+
+/** A duration in the grammar flags take too (30m, 1h, 7d, 1h30m; a bare number is seconds), read as milliseconds. */
+function duration(range: DurationRange) {
+  return z.union([z.string(), z.number()]).transform((value, context) => {
+    const checked = checkDuration(value, range)
+    if ('error' in checked) {
+      context.addIssue({ code: z.ZodIssueCode.custom, message: checked.error })
+      return z.NEVER
+    }
+    return checked.ms
+  })
+}
+
 const percent = z.number().min(0).max(100)
+/** A count of days (expiry warnings, forecasts): ten years is already beyond any plan. */
+const days = z.number().min(0).max(3650)
 
 export const RUNTIMES = ['docker', 'systemd', 'process'] as const
 export const READINESS_CHECKS = ['http', 'postgres', 'redis', 'running'] as const
@@ -29,19 +54,22 @@ const serviceSchema = z
     logFile: z.string().min(1).optional(),
     /** What "ready" means for this service. */
     readiness: z.enum(READINESS_CHECKS).optional(),
-    /** For http readiness: the health URL. */
+    /** For http readiness: the health URL (credentials in it are sent as basic auth and never shown). */
     url: z.string().url().optional(),
+    /** Basic auth for the health URL: the user, and a file holding the password. */
+    user: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
     dependsOn: z.array(z.string().min(1)).optional(),
     /** PostgreSQL: the data directory that must exist before a restart. */
     dataDir: z.string().min(1).optional(),
     /** process: the command that starts it (an argument list, never a shell string). */
     start: z.array(z.string().min(1)).min(1).optional(),
     /** How long recover waits for readiness after a start or restart. */
-    readinessTimeoutSeconds: seconds.optional(),
+    readinessTimeoutSeconds: seconds(RANGES.readiness).optional(),
     /** process: the signal that stops it (PostgreSQL: SIGINT, a fast shutdown). */
     stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT']).optional(),
     /** How long a stop waits before the runtime kills the service. */
-    stopGraceSeconds: z.number().int().min(0).optional(),
+    stopGraceSeconds: z.number().int().min(0).max(3600).optional(),
     /** Silences recover sets while it works: each entry is a matcher set such as 'alertname=~"A|B", job="x"'. */
     silences: z.array(z.string().min(1)).optional(),
   })
@@ -55,7 +83,7 @@ const cleanupRule = z
     path: z.string().min(1),
     /** A glob on the file name: * and ? */
     pattern: z.string().min(1),
-    olderThanDays: z.number().positive(),
+    olderThanDays: days.positive(),
   })
   .strict()
 
@@ -80,7 +108,7 @@ export const configSchema = z
         host: z.string().min(1).optional(),
         /** Only containers of this compose project are considered, when set. */
         composeProject: z.string().min(1).optional(),
-        timeoutSeconds: seconds.default(5),
+        timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
       .default({}),
@@ -93,8 +121,8 @@ export const configSchema = z
         /** A file holding the password; $PGPASSWORD otherwise. */
         passwordFile: z.string().min(1).optional(),
         sslmode: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('disable'),
-        connectTimeoutSeconds: seconds.default(5),
-        statementTimeoutSeconds: seconds.default(30),
+        connectTimeoutSeconds: seconds(RANGES.check).default(5),
+        statementTimeoutSeconds: seconds(RANGES.statement).default(30),
       })
       .strict()
       .default({}),
@@ -103,7 +131,7 @@ export const configSchema = z
         /** redis://[:password@]host:port[/db]; $REDIS_URL when unset. */
         url: z.string().min(1).optional(),
         passwordFile: z.string().min(1).optional(),
-        timeoutSeconds: seconds.default(5),
+        timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
       .default({}),
@@ -111,7 +139,10 @@ export const configSchema = z
       .object({
         /** $ALERTMANAGER_URL when unset. */
         url: z.string().url().optional(),
-        timeoutSeconds: seconds.default(5),
+        /** Basic auth (AlertManager's web.config.file, or a proxy in front of it): the user, and a file holding the password. */
+        user: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
+        timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
       .default({}),
@@ -164,15 +195,15 @@ export const configSchema = z
          */
         batchRows: z.number().int().min(1).max(1_000_000).default(20000),
         /** The duration a batch aims at: a batch's time window narrows when the last one took longer. */
-        batchTargetMs: z.number().int().positive().default(500),
+        batchTargetMs: milliseconds({ ...RANGES.batch, min: 1 }).default(500),
         /** A pause between batches, to leave room for the platform's own writes. */
-        pauseMs: z.number().int().min(0).default(0),
+        pauseMs: milliseconds(RANGES.batch).default(0),
         /** The whole step's time budget; what is left is deleted by the next run. */
-        budgetSeconds: seconds.default(3600),
+        budgetSeconds: seconds(RANGES.budget).default(3600),
         /** How long a batch may wait for a row lock before it is retried. */
-        lockTimeoutMs: z.number().int().positive().default(2000),
+        lockTimeoutMs: milliseconds({ ...RANGES.batch, min: 1 }).default(2000),
         /** The bound on one batch's statement. */
-        batchTimeoutSeconds: seconds.default(30),
+        batchTimeoutSeconds: seconds(RANGES.statement).default(30),
       })
       .strict()
       .default({}),
@@ -183,7 +214,7 @@ export const configSchema = z
         /** Smaller indexes are left alone: rebuilding them gains nothing. */
         minIndexBytes: z.number().int().min(0).default(10 * 1024 * 1024),
         /** The bound on one rebuild. */
-        timeoutSeconds: seconds.default(3600),
+        timeoutSeconds: seconds(RANGES.budget).default(3600),
       })
       .strict()
       .default({}),
@@ -241,20 +272,20 @@ export const configSchema = z
     alerts: z
       .object({
         /** How long a pushed alert stays firing unless pushed again (a daily job: a bit over a day). */
-        ttlHours: z.number().positive().default(26),
+        ttlHours: hours(RANGES.year).default(26),
       })
       .strict()
       .default({}),
     diagnose: z
       .object({
         /** How far back recent errors are read from service logs. */
-        since: z.string().regex(/^\d+[smhd]$/, 'a duration such as 30m, 1h or 2d').default('1h'),
+        since: duration(RANGES.since).default('1h'),
         /** Each check's own bound. */
-        checkTimeoutSeconds: seconds.default(5),
+        checkTimeoutSeconds: seconds(RANGES.check).default(5),
         /** How many of the newest error lines each service shows. */
         errorLines: z.number().int().min(0).max(100).default(5),
         /** An HTTP check slower than this is a warning. */
-        slowHttpMs: z.number().int().positive().default(1000),
+        slowHttpMs: milliseconds({ ...RANGES.check, min: 1 }).default(1000),
       })
       .strict()
       .default({}),
@@ -269,7 +300,10 @@ export const configSchema = z
       .object({
         /** The Prometheus the performance report queries; $PROMETHEUS_URL when unset, else http://localhost:9090; '' leaves Prometheus out. */
         url: z.union([z.literal(''), z.string().url()]).optional(),
-        timeoutSeconds: seconds.default(5),
+        /** Basic auth: the user, and a file holding the password. */
+        user: z.string().min(1).optional(),
+        passwordFile: z.string().min(1).optional(),
+        timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
       .default({}),
@@ -280,13 +314,13 @@ export const configSchema = z
         /** Where PostgreSQL keeps its data on this host (default: restore.dataDirPath, or the server's data_directory when it is on this host). */
         dataPath: z.string().min(1).optional(),
         /** A disk that fills within this many days is a warning ... */
-        fillWarningDays: z.number().positive().default(30),
+        fillWarningDays: days.positive().default(30),
         /** ... and within this many, a failed step. */
-        fillCriticalDays: z.number().positive().default(7),
+        fillCriticalDays: days.positive().default(7),
         /** Saved history is trusted over measured growth once it has this many reports ... */
         minHistoryPoints: z.number().int().min(2).default(3),
         /** ... spanning this many days. */
-        minHistoryDays: z.number().positive().default(7),
+        minHistoryDays: days.positive().default(7),
         /** More rows than this in the window: per-day counts come from planner statistics, not an index range scan. */
         maxScanRows: z.number().int().positive().default(20_000_000),
         /** Tables of at least this share of the database get their own growth line. */
@@ -298,7 +332,7 @@ export const configSchema = z
     performance: z
       .object({
         /** The Prometheus window of throughput, failure rate and latency: 30m, 1d, 7d. */
-        window: z.string().regex(/^\d+[smhdw]$/, 'a duration such as 30m, 1d or 7d').default('1d'),
+        window: duration(RANGES.window).default('1d'),
         /** How many statements and tables each list shows. */
         top: z.number().int().min(1).max(100).default(10),
       })
@@ -310,16 +344,34 @@ export const configSchema = z
         files: z
           .array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()))
           .default(['/etc/ssl/certs/server.crt']),
-        /** Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT. */
-        endpoints: z.array(z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)')).default([]),
+        /**
+         * Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT; or
+         * { host, port, serverName } to check an address against the name it must serve (a
+         * backend behind a load balancer, by IP): serverName is sent as SNI and the certificate
+         * must cover it.
+         */
+        endpoints: z
+          .array(
+            z.union([
+              z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)'),
+              z
+                .object({
+                  host: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'a host name or address (IPv6 in brackets) without a port: the port goes in port'),
+                  port: z.number().int().min(1).max(65535).default(443),
+                  serverName: z.string().regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name such as api.example.com').optional(),
+                })
+                .strict(),
+            ]),
+          )
+          .default([]),
         /** Fewer days left than this is a warning (the guide's 30). */
-        warningDays: z.number().int().min(0).default(30),
+        warningDays: days.int().default(30),
         /** Fewer days left than this fails the check. */
-        criticalDays: z.number().int().min(0).default(7),
+        criticalDays: days.int().default(7),
         /** Trust these CA certificates instead of the system bundle. */
         caFile: z.string().min(1).optional(),
         /** Each endpoint's bound for connect and handshake. */
-        timeoutSeconds: seconds.default(5),
+        timeoutSeconds: seconds(RANGES.check).default(5),
       })
       .strict()
       .refine((c) => c.criticalDays <= c.warningDays, { message: 'must not be more than warningDays', path: ['criticalDays'] })
@@ -329,7 +381,7 @@ export const configSchema = z
         /** The auth log failed logins are read from, or "journald" to read the journal. */
         authLog: z.string().min(1).default('/var/log/auth.log'),
         /** How far back failed logins are counted. */
-        windowHours: z.number().positive().default(24),
+        windowHours: hours(RANGES.year).default(24),
         /** From this many failed logins (in all, per user, per source address) it is a finding. */
         failedLoginThreshold: z.number().int().positive().default(10),
         /** Ports that may listen beyond loopback: 22 (TCP and UDP), "tcp/22" or "udp/123". */
@@ -345,9 +397,9 @@ export const configSchema = z
         /** Images trivy scans, when trivy is installed (the guide's). */
         trivyImages: z.array(z.string().min(1)).default(['network-probe/management:latest', 'network-probe/agent:latest']),
         /** Each check's own bound. */
-        checkTimeoutSeconds: seconds.default(10),
+        checkTimeoutSeconds: seconds(RANGES.check).default(10),
         /** The bound on each scanner run (lynis, trivy, nmap). */
-        scanTimeoutSeconds: seconds.default(600),
+        scanTimeoutSeconds: seconds(RANGES.budget).default(600),
       })
       .strict()
       .default({}),

@@ -30,3 +30,13 @@ export class Secret {
     return `Secret([redacted] from ${this.source})`
   }
 }
+
+/** HTTP basic auth for a URL setting: from the URL's userinfo, or from user + passwordFile. */
+export interface BasicCredentials {
+  user: string
+  password: Secret
+  /** The file the password came from. */
+  passwordFile?: string
+  /** The password was written inside the URL (where config show shows it redacted). */
+  inUrl?: boolean
+}

@@ -29,16 +29,6 @@ export async function withTimeout<T>(
   }
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-
-/** Parses `90s`, `15m`, `1h`, `7d` (a bare number is seconds) into milliseconds, or undefined. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(text)
-  if (!match) return undefined
-  const unit = (match[2] || 's').toLowerCase()
-  return Number(match[1]) * UNIT_MS[unit]!
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }

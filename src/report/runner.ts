@@ -1,4 +1,5 @@
 import { HintedError, Interruption, StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { redactStrings } from '../lib/redact.js'
 import { withTimeout } from '../lib/time.js'
 import { SCHEMA_VERSION, describeInterrupted, overallStatus, type AlertRecord, type Interrupted, type Report, type StepResult, type StepStatus } from './model.js'
 
@@ -161,7 +162,7 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
     options.onStepStart?.({ id: step.id, title: step.title })
     runningSince.set(step.id, Date.now())
     const jobBound = options.timeoutMs !== undefined && (step.timeoutMs ?? Infinity) >= deadline - Date.now()
-    const result = await runStep(step, context, {
+    const outcome = await runStep(step, context, {
       dryRun: options.dryRun ?? false,
       boundMs: outOfTime ? 0 : Math.min(step.timeoutMs ?? Infinity, deadline - Date.now()),
       jobTimeoutMs: jobBound ? options.timeoutMs : undefined,
@@ -177,6 +178,9 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
       track: (run) => stepRuns.push(run.then(noop, noop)),
     })
     runningSince.delete(step.id)
+    // Redacted here, once, so that no rendering of the report (text, --json, the report file, the
+    // maintenance log, metrics, progress) shows a password that a URL in a message or in data holds.
+    const result = redactStrings(outcome)
     results.set(step.id, result)
     if (result.status === 'failed') failedEarlier ??= step.id
     options.onStepEnd?.(result)
@@ -195,7 +199,7 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
       status: interrupted ? 'failed' : overallStatus(steps),
       dryRun: options.dryRun ?? false,
       steps,
-      alerts,
+      alerts: redactStrings(alerts),
       ...(interrupted ? { interrupted } : {}),
     }
   }

@@ -5,7 +5,7 @@ import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, stat, utimes, w
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { stringify } from 'yaml'
+import { dump } from 'js-yaml'
 import type { PostgresConfig, RedisConfig } from '../config/load.js'
 import type { ConfigFile } from '../config/schema.js'
 import { Secret } from '../config/secret.js'
@@ -938,7 +938,7 @@ async function writeProbeOpsConfig(paths: Layout, state: SandboxState): Promise<
     `# Every service runs on 127.0.0.1; passwords are in ${paths.secrets}.`,
     `# \`probe-ops sandbox down --dir ${shellQuote(paths.dir)}\` stops it all and removes this directory.`,
   ].join('\n')
-  await writeFileAtomic(paths.config, `${header}\n${stringify(document)}`, 0o644)
+  await writeFileAtomic(paths.config, `${header}\n${dump(document, { lineWidth: -1, noRefs: true })}`, 0o644)
 }
 
 /**

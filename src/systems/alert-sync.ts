@@ -1,8 +1,7 @@
 import type { Config } from '../config/load.js'
 import type { AlertRecord } from '../report/model.js'
 import { describeError } from '../errors.js'
-import { fetchJson } from './http.js'
-import { postAlerts, type FiringAlert } from './alertmanager.js'
+import { alertmanagerApi, postAlerts, type FiringAlert } from './alertmanager.js'
 
 /**
  * Keeps AlertManager in line with what a step found: an alert that should fire is pushed
@@ -21,7 +20,7 @@ export interface AlertState {
 
 export async function syncAlerts(config: Config, states: AlertState[], record: (alert: AlertRecord) => void): Promise<void> {
   if (states.length === 0) return
-  const am = { url: config.alertmanager.url, timeoutMs: config.alertmanager.timeoutMs }
+  const am = config.alertmanager
   const now = new Date()
   const labelsOf = (s: AlertState) => ({ alertname: s.alertname, severity: s.severity, instance: config.host, job: 'probe-ops', ...s.labels })
 
@@ -31,7 +30,7 @@ export async function syncAlerts(config: Config, states: AlertState[], record: (
     const names = [...new Set(toResolve.map((s) => s.alertname))]
     try {
       const filter = [`job="probe-ops"`, `instance="${config.host}"`, `alertname=~"${names.join('|')}"`].map((f) => `filter=${encodeURIComponent(f)}`).join('&')
-      active = await fetchJson<FiringAlert[]>(`${am.url}/api/v2/alerts?active=true&${filter}`, am.timeoutMs)
+      active = await alertmanagerApi<FiringAlert[]>(am, `/alerts?active=true&${filter}`)
     } catch {
       active = undefined
     }

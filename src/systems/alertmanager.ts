@@ -1,11 +1,19 @@
+import type { BasicCredentials } from '../config/secret.js'
 import { StepFailure, describeError } from '../errors.js'
-import { fetchJson } from './http.js'
+import { fetchJson, type JsonRequest } from './http.js'
 
 /** AlertManager through its API v2 (the v1 endpoint the guide posts to is gone). */
 
 export interface AlertmanagerConfig {
+  /** Without credentials. */
   url: string
+  credentials?: BasicCredentials
   timeoutMs: number
+}
+
+/** One call of the API v2: `path` from /api/v2 on. */
+export function alertmanagerApi<T>(config: AlertmanagerConfig, path: string, init: Omit<JsonRequest, 'credentials'> = {}): Promise<T> {
+  return fetchJson<T>(`${config.url}/api/v2${path}`, config.timeoutMs, { ...init, credentials: config.credentials })
 }
 
 export interface FiringAlert {
@@ -25,7 +33,7 @@ export interface OutgoingAlert {
 
 export async function listFiringAlerts(config: AlertmanagerConfig): Promise<FiringAlert[]> {
   try {
-    return await fetchJson<FiringAlert[]>(`${config.url}/api/v2/alerts?active=true&silenced=false&inhibited=false`, config.timeoutMs)
+    return await alertmanagerApi<FiringAlert[]>(config, '/alerts?active=true&silenced=false&inhibited=false')
   } catch (error) {
     throw alertmanagerFailure(error, config)
   }
@@ -33,7 +41,7 @@ export async function listFiringAlerts(config: AlertmanagerConfig): Promise<Firi
 
 export async function postAlerts(config: AlertmanagerConfig, alerts: OutgoingAlert[]): Promise<void> {
   try {
-    await fetchJson(`${config.url}/api/v2/alerts`, config.timeoutMs, { method: 'POST', body: alerts })
+    await alertmanagerApi(config, '/alerts', { method: 'POST', body: alerts })
   } catch (error) {
     throw alertmanagerFailure(error, config)
   }
@@ -68,7 +76,7 @@ export function parseMatcher(text: string): Matcher | undefined {
 export async function createSilence(config: AlertmanagerConfig, matchers: Matcher[], durationMs: number, comment: string): Promise<string> {
   const now = new Date()
   try {
-    const result = await fetchJson<{ silenceID: string }>(`${config.url}/api/v2/silences`, config.timeoutMs, {
+    const result = await alertmanagerApi<{ silenceID: string }>(config, '/silences', {
       method: 'POST',
       body: { matchers, startsAt: now.toISOString(), endsAt: new Date(now.getTime() + durationMs).toISOString(), createdBy: 'probe-ops', comment },
     })
@@ -80,7 +88,7 @@ export async function createSilence(config: AlertmanagerConfig, matchers: Matche
 
 export async function expireSilence(config: AlertmanagerConfig, id: string): Promise<void> {
   try {
-    await fetchJson(`${config.url}/api/v2/silence/${encodeURIComponent(id)}`, config.timeoutMs, { method: 'DELETE' })
+    await alertmanagerApi(config, `/silence/${encodeURIComponent(id)}`, { method: 'DELETE' })
   } catch (error) {
     throw alertmanagerFailure(error, config)
   }

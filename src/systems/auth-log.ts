@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { StepFailure, describeError } from '../errors.js'
+import { FileReadError, openRegularFile } from '../lib/regular-file.js'
 import { journalLines } from './journal.js'
 
 /** The authentication log: a syslog file (/var/log/auth.log, /var/log/secure) or the journal. */
@@ -31,10 +30,16 @@ export type AuthLog =
 
 /** The last `maxBytes` of a file, as lines (a first partial line dropped). */
 async function tailLines(path: string, maxBytes: number, signal?: AbortSignal): Promise<{ lines: string[]; truncated: boolean }> {
-  const { size } = await stat(path)
+  // Never a FIFO or a device (/dev/zero would be one endless line); no further than the size it
+  // had when opened, however fast it grows.
+  const { handle, size } = await openRegularFile(path)
+  if (size === 0) {
+    await handle.close()
+    return { lines: [], truncated: false }
+  }
   const start = Math.max(0, size - maxBytes)
   const lines: string[] = []
-  const input = createReadStream(path, { start, encoding: 'utf8', ...(signal ? { signal } : {}) })
+  const input = handle.createReadStream({ start, end: size - 1, encoding: 'utf8', ...(signal ? { signal } : {}) })
   const reader = createInterface({ input, crlfDelay: Infinity })
   let first = true
   for await (const line of reader) {
@@ -53,10 +58,11 @@ async function readFile(path: string, maxBytes: number, signal?: AbortSignal): P
   try {
     return await tailLines(path, maxBytes, signal)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return undefined
-    if (code === 'EACCES' || code === 'EPERM') throw new StepFailure(`the auth log ${path} is not readable (permission denied)`, 'run as root or as a member of the adm group')
-    if (code === 'EISDIR') throw new StepFailure(`the auth log ${path} is a directory`, 'set security.authLog to the file (or to "journald")')
+    if (error instanceof FileReadError) {
+      if (error.code === 'missing') return undefined
+      if (error.code === 'unreadable') throw new StepFailure(`the auth log ${error.message}`, 'run as root or as a member of the adm group')
+      if (error.code === 'not-a-file') throw new StepFailure(`the auth log ${error.message}`, 'set security.authLog to the file (or to "journald")')
+    }
     if (signal?.aborted) throw error
     throw new StepFailure(`the auth log ${path} cannot be read: ${describeError(error)}`, 'check the file, or set security.authLog to "journald"')
   }

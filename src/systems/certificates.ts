@@ -1,10 +1,10 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { connect as tlsConnect, rootCertificates } from 'node:tls'
 import type * as Forge from 'node-forge'
 import { describeError, formatSeconds } from '../errors.js'
 import { formatHostPort, type HostPort } from '../lib/host-port.js'
+import { FileReadError, readRegularFile } from '../lib/regular-file.js'
 
 /**
  * X.509 certificates: files (PEM or DER, certificates and private keys), the chain a TLS server
@@ -195,7 +195,8 @@ export async function parseCertificate(der: Buffer): Promise<Certificate> {
   return { facts, x509, notBefore: new Date(facts.notBefore), notAfter: new Date(facts.notAfter) }
 }
 
-export type FileProblem = 'missing' | 'unreadable' | 'not-a-certificate'
+/** not-a-file: a directory, FIFO or device, never opened for reading (a FIFO would block forever). */
+export type FileProblem = 'missing' | 'unreadable' | 'not-a-file' | 'not-a-certificate'
 
 export interface PemContents {
   path: string
@@ -209,6 +210,7 @@ export interface PemContents {
   error?: { kind: FileProblem; message: string }
 }
 
+/** A certificate, key or CA bundle is kilobytes (the system's whole CA bundle about 200 KiB). */
 const MAX_FILE_BYTES = 16 * 1024 * 1024
 
 const KEY_TYPES: Record<string, 'pkcs8' | 'pkcs1' | 'sec1'> = { 'PRIVATE KEY': 'pkcs8', 'RSA PRIVATE KEY': 'pkcs1', 'EC PRIVATE KEY': 'sec1' }
@@ -232,15 +234,11 @@ export async function readPemOrDer(path: string): Promise<PemContents> {
   const contents: PemContents = { path, certificates: [], keys: [], encryptedKeys: 0, invalid: [] }
   let buffer: Buffer
   try {
-    const { size } = await stat(path)
-    // A certificate bundle is kilobytes; a path pointing at something else must not be read whole.
-    if (size > MAX_FILE_BYTES) return { ...contents, error: { kind: 'not-a-certificate', message: `${path} holds no certificate: it is ${Math.round(size / 1024 / 1024)} MiB, far more than any certificate file` } }
-    buffer = await readFile(path)
+    buffer = await readRegularFile(path, MAX_FILE_BYTES, 'certificate or key file')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return { ...contents, error: { kind: 'missing', message: `${path} does not exist` } }
-    const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'is not readable (permission denied)' : `cannot be read (${code ?? describeError(error)})`
-    return { ...contents, error: { kind: 'unreadable', message: `${path} ${why}` } }
+    if (!(error instanceof FileReadError)) throw error
+    const kind: FileProblem = error.code === 'too-large' ? 'not-a-certificate' : error.code === 'missing' ? 'missing' : error.code === 'not-a-file' ? 'not-a-file' : 'unreadable'
+    return { ...contents, error: { kind, message: error.message } }
   }
   const text = buffer.toString('latin1')
   if (text.includes('-----BEGIN ')) {
@@ -332,7 +330,10 @@ async function readTrustStore(caFile?: string): Promise<TrustStore> {
     return { source: caFile, anchors: contents.certificates.map((c) => c.x509) }
   }
   for (const path of SYSTEM_CA_BUNDLES) {
-    const text = await readFile(path, 'utf8').catch(() => undefined)
+    const text = await readRegularFile(path, MAX_FILE_BYTES, 'CA bundle').then(
+      (buffer) => buffer.toString('utf8'),
+      () => undefined,
+    )
     if (text === undefined) continue
     const anchors = anchorsFromPem(text)
     if (anchors.length > 0) return { source: path, anchors }
@@ -476,21 +477,23 @@ function classify(error: unknown, endpoint: string): PeerChainError {
 }
 
 /**
- * Connects, completes a TLS handshake (SNI set to the host name) and returns the certificates the
+ * Connects, completes a TLS handshake (SNI set to the server name, else the host name) and returns the certificates the
  * server presented, without judging them: trust is decided by buildChain against our own store.
  * The whole exchange is bounded by `timeoutMs` and by `signal`; a server that accepts and never
  * answers costs the timeout, then its socket is destroyed.
  */
-export function fetchPeerChain(endpoint: HostPort, timeoutMs: number, signal?: AbortSignal): Promise<PeerChain> {
+export function fetchPeerChain(endpoint: HostPort & { serverName?: string }, timeoutMs: number, signal?: AbortSignal): Promise<PeerChain> {
   const where = formatHostPort(endpoint)
+  // The name asked for: serverName when given (an address behind a load balancer), else the host
+  // name. RFC 6066: never an address.
+  const servername = endpoint.serverName ?? (isIP(endpoint.host) ? undefined : endpoint.host)
   return new Promise((resolve, reject) => {
     const started = performance.now()
     let settled = false
     const socket = tlsConnect({
       host: endpoint.host,
       port: endpoint.port,
-      // RFC 6066: no SNI for an address.
-      ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+      ...(servername ? { servername } : {}),
       rejectUnauthorized: false,
       // An empty store: the peer chain then holds only what the server sent, nothing added locally.
       ca: [],

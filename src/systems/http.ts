@@ -1,6 +1,9 @@
+import type { BasicCredentials } from '../config/secret.js'
 import { describeError } from '../errors.js'
+import { redactUrl } from '../lib/redact.js'
 
 export interface HttpProbe {
+  /** As shown: secrets in it redacted. */
   url: string
   ok: boolean
   status?: number
@@ -10,21 +13,33 @@ export interface HttpProbe {
   timedOut?: boolean
 }
 
+/**
+ * The request headers, basic auth included. Credentials never ride in the URL: undici would
+ * refuse such a URL (with an error that echoes it, password and all), and a URL is what ends up
+ * in reports and logs.
+ */
+function headers(base: Record<string, string>, credentials?: BasicCredentials): Record<string, string> {
+  if (!credentials) return base
+  const token = Buffer.from(`${credentials.user}:${credentials.password.reveal()}`).toString('base64')
+  return { ...base, authorization: `Basic ${token}` }
+}
+
 /** One GET with a hard deadline on the whole exchange, headers and body. */
-export async function probeHttp(url: string, timeoutMs: number): Promise<HttpProbe> {
+export async function probeHttp(url: string, timeoutMs: number, credentials?: BasicCredentials): Promise<HttpProbe> {
   const { request } = await import('undici')
   const started = performance.now()
+  const shown = redactUrl(url)
   try {
     const response = await request(url, {
       method: 'GET',
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { 'user-agent': 'probe-ops' },
+      headers: headers({ 'user-agent': 'probe-ops' }, credentials),
     })
     await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined)
     const latencyMs = Math.round(performance.now() - started)
-    return { url, ok: response.statusCode >= 200 && response.statusCode < 300, status: response.statusCode, latencyMs }
+    return { url: shown, ok: response.statusCode >= 200 && response.statusCode < 300, status: response.statusCode, latencyMs }
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started)
     const name = (error as { name?: string }).name
@@ -34,23 +49,30 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<HttpPro
     if (timedOut) message = `no answer within ${timeoutMs} ms`
     else if (code === 'ECONNREFUSED') message = 'connection refused'
     else if (code === 'ENOTFOUND') message = 'host name does not resolve'
-    return { url, ok: false, latencyMs, error: message, ...(timedOut ? { timedOut } : {}) }
+    return { url: shown, ok: false, latencyMs, error: message, ...(timedOut ? { timedOut } : {}) }
   }
 }
 
-export async function fetchJson<T>(url: string, timeoutMs: number, init: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown } = {}): Promise<T> {
+export interface JsonRequest {
+  method?: 'GET' | 'POST' | 'DELETE'
+  body?: unknown
+  credentials?: BasicCredentials
+}
+
+export async function fetchJson<T>(url: string, timeoutMs: number, init: JsonRequest = {}): Promise<T> {
   const { request } = await import('undici')
   const response = await request(url, {
     method: init.method ?? 'GET',
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),
-    headers: { 'content-type': 'application/json', 'user-agent': 'probe-ops' },
+    headers: headers({ 'content-type': 'application/json', 'user-agent': 'probe-ops' }, init.credentials),
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   })
   const text = await response.body.text()
   if (response.statusCode < 200 || response.statusCode >= 300) {
-    throw new Error(`${init.method ?? 'GET'} ${url} answered ${response.statusCode}: ${text.slice(0, 200).trim()}`)
+    const unauthorized = response.statusCode === 401 ? (init.credentials ? ' (the user or password was refused)' : ' (it wants a user and password)') : ''
+    throw new Error(`${init.method ?? 'GET'} ${redactUrl(url)} answered ${response.statusCode}${unauthorized}: ${text.slice(0, 200).trim()}`)
   }
   return (text ? JSON.parse(text) : undefined) as T
 }

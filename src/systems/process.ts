@@ -1,10 +1,11 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs'
-import { open, readFile, stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path'
 import { StepFailure, describeError } from '../errors.js'
 import { makeDirectories, makeDirectoriesSync, writeFileAtomic } from '../lib/files.js'
 import { clockTicksNow, isStoppedState, processIdentity, type ProcessIdentity } from '../lib/process.js'
 import { sleep } from '../lib/time.js'
+import { FileReadError, openRegularFile, readRegularFile } from '../lib/regular-file.js'
 
 /**
  * A service run as a plain process that writes a pid file and a log file (the sandbox
@@ -51,11 +52,13 @@ const POLL_MS = 100
 
 export async function readPid(pidFile: string): Promise<number | undefined> {
   try {
-    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]!.trim())
+    // A pid file is a line; a FIFO or device there is refused, not waited on.
+    const pid = Number((await readRegularFile(pidFile, 4096, 'pid file')).toString('utf8').split('\n')[0]!.trim())
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new StepFailure(`pid file ${pidFile} cannot be read (${(error as NodeJS.ErrnoException).code})`)
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'missing') return undefined
+    throw new StepFailure(`pid file ${error.message}`)
   }
 }
 
@@ -155,16 +158,16 @@ async function writeRecord(service: ProcessService, identity: ProcessIdentity): 
 
 /** The last lines of a log file, reading at most its last 1 MiB. */
 export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<string[]> {
-  let handle
+  let opened
   try {
-    handle = await open(path, 'r')
+    opened = await openRegularFile(path)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new StepFailure(`log file ${path} does not exist`, 'check the service\'s logFile setting, and that the service writes there')
-    throw new StepFailure(`log file ${path} cannot be read (${code})`, code === 'EACCES' ? 'run as root, or as a user that may read it' : undefined)
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'missing') throw new StepFailure(`log file ${path} does not exist`, 'check the service\'s logFile setting, and that the service writes there')
+    throw new StepFailure(`log file ${error.message}`, error.code === 'unreadable' ? 'run as root, or as a user that may read it' : undefined)
   }
+  const { handle, size } = opened
   try {
-    const { size } = await handle.stat()
     const length = Math.min(size, maxBytes)
     const buffer = Buffer.alloc(length)
     await handle.read(buffer, 0, length, size - length)

@@ -1,3 +1,4 @@
+import type { BasicCredentials } from '../config/secret.js'
 import { StepFailure, describeError, formatSeconds } from '../errors.js'
 import { fetchJson } from './http.js'
 
@@ -6,6 +7,7 @@ import { fetchJson } from './http.js'
 export interface PrometheusConfig {
   /** Without a trailing slash; empty when Prometheus is not configured. */
   url: string
+  credentials?: BasicCredentials
   timeoutMs: number
 }
 
@@ -28,7 +30,7 @@ export async function queryInstant(config: PrometheusConfig, promql: string, at?
   if (at) params.set('time', String(at.getTime() / 1000))
   let answer: ApiAnswer
   try {
-    answer = await fetchJson<ApiAnswer>(`${config.url}/api/v1/query?${params}`, config.timeoutMs)
+    answer = await fetchJson<ApiAnswer>(`${config.url}/api/v1/query?${params}`, config.timeoutMs, { credentials: config.credentials })
   } catch (error) {
     throw prometheusFailure(error, config, promql)
   }
@@ -44,7 +46,7 @@ export async function queryInstant(config: PrometheusConfig, promql: string, at?
 /** Prometheus's build info: a cheap check that the URL is a Prometheus that answers. */
 export async function prometheusVersion(config: PrometheusConfig): Promise<string | undefined> {
   try {
-    const answer = await fetchJson<{ data?: { version?: string } }>(`${config.url}/api/v1/status/buildinfo`, config.timeoutMs)
+    const answer = await fetchJson<{ data?: { version?: string } }>(`${config.url}/api/v1/status/buildinfo`, config.timeoutMs, { credentials: config.credentials })
     return answer?.data?.version
   } catch (error) {
     throw prometheusFailure(error, config)

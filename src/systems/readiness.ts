@@ -24,8 +24,8 @@ export async function checkReadiness(service: ServiceConfig, config: Config, tim
   try {
     switch (service.readiness) {
       case 'http': {
-        const probe = await probeHttp(service.url!, timeoutMs)
-        return { ready: probe.ok, detail: probe.ok ? `${service.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${service.url}: ${probe.error ?? `HTTP ${probe.status}`}`, ...(probe.timedOut ? { unanswered: true } : {}) }
+        const probe = await probeHttp(service.url!, timeoutMs, service.credentials)
+        return { ready: probe.ok, detail: probe.ok ? `${probe.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${probe.url}: ${probe.error ?? `HTTP ${probe.status}`}`, ...(probe.timedOut ? { unanswered: true } : {}) }
       }
       case 'postgres': {
         const client = await connectPostgres(config.postgres, { connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs })

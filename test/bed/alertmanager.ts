@@ -32,7 +32,17 @@ receivers:
   - name: 'null'
 `;
 
-export async function startAlertmanager(opts: { port?: number } = {}): Promise<AlertmanagerServer> {
+/**
+ * A user AlertManager's web server accepts with `basicAuth: true` (its web.config.file). The
+ * bcrypt hash is the password's, made once (cost 4, fast enough for a test): no bcrypt in Node.
+ */
+export const ALERTMANAGER_BASIC_AUTH = {
+  user: 'probe',
+  password: 'bed-Al3rt-Pass',
+  bcrypt: '$2b$04$RN1jPZ2KHJ3Zs8/E6cGXXutZlv5W72Rm9WZAMz1deFr.LuN1p4JHG',
+};
+
+export async function startAlertmanager(opts: { port?: number; basicAuth?: boolean } = {}): Promise<AlertmanagerServer> {
   const dir = await makeTempDir('ambed-');
   const tracked = track({ dirs: [dir] });
   try {
@@ -41,7 +51,11 @@ export async function startAlertmanager(opts: { port?: number } = {}): Promise<A
     const storage = path.join(dir, 'data');
     const logFile = path.join(dir, 'alertmanager.log');
     await writeFile(configFile, CONFIG);
+    const webConfig = path.join(dir, 'web.yml');
+    const { user, password, bcrypt } = ALERTMANAGER_BASIC_AUTH;
+    if (opts.basicAuth) await writeFile(webConfig, `basic_auth_users:\n  ${user}: '${bcrypt}'\n`);
     const url = `http://127.0.0.1:${port}`;
+    const authorization = opts.basicAuth ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined;
     const service = await spawnService({
       name: 'alertmanager',
       command: ALERTMANAGER_BIN,
@@ -51,6 +65,7 @@ export async function startAlertmanager(opts: { port?: number } = {}): Promise<A
         `--web.listen-address=127.0.0.1:${port}`,
         '--cluster.listen-address=',
         '--log.level=warn',
+        ...(opts.basicAuth ? [`--web.config.file=${webConfig}`] : []),
       ],
       logFile,
       cwd: dir,
@@ -65,7 +80,7 @@ export async function startAlertmanager(opts: { port?: number } = {}): Promise<A
       await waitUntil(
         `alertmanager at ${url} to answer GET /api/v2/status`,
         async () => {
-          const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(1000) });
+          const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(1000), headers: authorization });
           await res.arrayBuffer();
           return res.ok;
         },

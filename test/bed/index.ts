@@ -50,7 +50,7 @@ export {
   type StartPostgresOptions,
 } from './postgres.js';
 export { redisPing, startRedis, type RedisInfo, type RedisServer, type StartRedisOptions } from './redis.js';
-export { startAlertmanager, type AlertmanagerInfo, type AlertmanagerServer } from './alertmanager.js';
+export { ALERTMANAGER_BASIC_AUTH, startAlertmanager, type AlertmanagerInfo, type AlertmanagerServer } from './alertmanager.js';
 export { prometheusQuery, startPrometheus, waitForPrometheusData, type PrometheusInfo, type PrometheusServer, type StartPrometheusOptions } from './prometheus.js';
 export {
   BED_IMAGE,

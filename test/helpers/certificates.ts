@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { createServer as createNetServer, type Socket } from 'node:net'
-import { createServer, type Server } from 'node:tls'
+import { createSecureContext, createServer, type Server } from 'node:tls'
 import { join } from 'node:path'
 import forge from 'node-forge'
 
@@ -102,11 +102,17 @@ export interface TlsServer {
   close(): Promise<void>
 }
 
-/** A TLS server on 127.0.0.1 presenting `chain` (leaf first); optionally waiting before each handshake. */
-export async function startTlsServer(keyPem: string, chain: Issued[], options: { delayMs?: number } = {}): Promise<TlsServer> {
+/**
+ * A TLS server on 127.0.0.1 presenting `chain` (leaf first); optionally waiting before each
+ * handshake, and presenting another chain to clients that ask for one of `byServerName` (SNI),
+ * as a server with several virtual hosts does.
+ */
+export async function startTlsServer(keyPem: string, chain: Issued[], options: { delayMs?: number; byServerName?: Record<string, { keyPem: string; chain: Issued[] }> } = {}): Promise<TlsServer> {
   const sockets = new Set<Socket>()
   let handshakes = 0
-  const tls: Server = createServer({ key: keyPem, cert: chain.map((c) => c.pem).join('') }, (socket) => {
+  const contexts = new Map(Object.entries(options.byServerName ?? {}).map(([name, other]) => [name, createSecureContext({ key: other.keyPem, cert: other.chain.map((c) => c.pem).join('') })]))
+  const SNICallback = (name: string, done: (error: Error | null, context?: ReturnType<typeof createSecureContext>) => void) => done(null, contexts.get(name))
+  const tls: Server = createServer({ key: keyPem, cert: chain.map((c) => c.pem).join(''), SNICallback }, (socket) => {
     handshakes++
     socket.on('error', () => undefined)
     socket.end()

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -86,7 +87,7 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     expect(messages[`cert-untrusted:${files.selfSigned}`]).toMatch(/is self-signed and not in the trust store/)
     expect(messages[`cert-expiry:${files.expiring}`]).toMatch(/expires in (9|10) days/)
     expect(messages[`cert-unreadable:${files.missing}`]).toBe(`${files.missing} does not exist`)
-    expect(messages[`cert-unreadable:${files.directory}`]).toBe(`${files.directory} is a directory`)
+    expect(messages[`cert-unreadable:${files.directory}`]).toBe(`${files.directory} is a directory, not a regular file`)
     const certificates = checked.data!.certificates as { target: string; status: string; trusted?: boolean; keyMatch?: boolean; certificate?: { daysLeft: number; keyType: string; keyBits: number; subjectAltNames: string[] } }[]
     expect(certificates.find((c) => c.target === files.valid)).toMatchObject({ status: 'ok', trusted: true, keyMatch: true, certificate: { keyType: 'RSA', keyBits: 2048, subjectAltNames: ['DNS:valid.example.test'] } })
     expect(certificates.find((c) => c.target === files.valid)!.certificate!.daysLeft).toBeGreaterThanOrEqual(119)
@@ -160,6 +161,60 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     const certificates = endpoints.data!.certificates as { target: string; status: string; hostMatch?: boolean; tls?: { protocol: string } }[]
     expect(certificates.filter((c) => c.status === 'ok').map((c) => c.target)).toEqual([good.address, `localhost:${good.port}`])
     expect(certificates[0]!.tls!.protocol).toMatch(/^TLSv1\.[23]$/)
+  })
+
+  it('checks an address against the name it must serve (serverName: SNI and host name), and names a name it does not cover', async () => {
+    // One address, two virtual hosts: without SNI it presents the default certificate.
+    const fallback = leaf({ commonName: 'default.example.test', sans: ['default.example.test'] })
+    const api = leaf({ commonName: 'api.example.test', sans: ['api.example.test'] })
+    const server = await startTlsServer(fallback.keyPem, [fallback, intermediate], { byServerName: { 'api.example.test': { keyPem: api.keyPem, chain: [api, intermediate] } } })
+    servers.push(server)
+    const { path } = writeConfig({
+      certificates: {
+        files: [],
+        caFile,
+        endpoints: [
+          { host: '127.0.0.1', port: server.port, serverName: 'api.example.test' },
+          { host: '127.0.0.1', port: server.port, serverName: 'shop.example.test' },
+          server.address,
+        ],
+      },
+    })
+    const result = await runCli(['cert', 'check', '--config', path, '--json'])
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode).toBe(1)
+    const endpoints = step(report, 'endpoints')
+    const certificates = endpoints.data!.certificates as { target: string; status: string; hostMatch?: boolean; certificate?: { commonName: string } }[]
+    expect(certificates.map((c) => [c.target, c.status, c.hostMatch, c.certificate?.commonName])).toEqual([
+      [`api.example.test@${server.address}`, 'ok', true, 'api.example.test'],
+      [`shop.example.test@${server.address}`, 'failed', false, 'default.example.test'],
+      [server.address, 'failed', false, 'default.example.test'],
+    ])
+    const mismatch = findings(endpoints).find((f) => f.id === `cert-host-mismatch:shop.example.test@${server.address}`)!
+    expect(mismatch.message).toBe(`the certificate of shop.example.test@${server.address} is not valid for shop.example.test: it names DNS:default.example.test`)
+
+    const flag = parseReport(await runCli(['cert', 'check', '--host', server.address, '--server-name', 'api.example.test', '--ca-file', caFile, '--json']))
+    expect(step(flag, 'endpoints')).toMatchObject({ status: 'ok' })
+  })
+
+  it('fails a file argument that is a device or a FIFO with the reason, and exits at once', async () => {
+    const fifo = join(dir, 'cert.fifo')
+    execFileSync('mkfifo', [fifo])
+    // Before, /dev/zero was read until memory ran out and the FIFO was waited on forever.
+    const result = await runCli(['cert', 'check', '/dev/zero', fifo, '--json'])
+    const report = parseReport(result)
+    expect(result.exitCode).toBe(1)
+    const files = step(report, 'files')
+    expect(files.status).toBe('failed')
+    expect(Object.fromEntries(findings(files).map((f) => [f.id, f.message]))).toEqual({
+      'cert-unreadable:/dev/zero': '/dev/zero is a character device, not a regular file',
+      [`cert-unreadable:${fifo}`]: `${fifo} is a FIFO (named pipe), not a regular file`,
+    })
+    const key = parseReport(await runCli(['cert', 'check', pem('with-key.pem', leaf({ commonName: 'k' }), intermediate), '--key', '/dev/zero', '--ca-file', caFile, '--json']))
+    expect(findings(step(key, 'files')).map((f) => f.message)).toContain('the private key for /dev/zero cannot be used: /dev/zero is a character device, not a regular file')
+    const ca = parseReport(await runCli(['cert', 'check', caFile, '--ca-file', fifo, '--json']))
+    expect(findings(step(ca, 'files')).map((f) => f.message)).toEqual([`CA file is a FIFO (named pipe), not a regular file: chains were not checked`])
   })
 
   it('checks the configured files and endpoints when none are given', async () => {

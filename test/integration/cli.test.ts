@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
@@ -72,10 +72,43 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('answers an unknown command or flag with exit 2', async () => {
-    expectUsageError(await runCli(['diagnoze']), /command diagnoze not found/)
+    expectUsageError(await runCli(['diagnoze']), /command diagnoze not found; did you mean "diagnose"\?/)
+    expectUsageError(await runCli(['maintain', 'dayly']), /command maintain dayly not found; did you mean "maintain daily"\?/)
+    expectUsageError(await runCli(['xyzzy']), /command xyzzy not found\n/)
     expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)
     expectUsageError(await runCli(['diagnose', '--only', 'postgres,nope']), /unknown step "nope" for diagnose\n\s+steps are: host, services, http, postgres, redis, logs, alerts/)
     expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
+  })
+
+  it('names the allowed range of a duration flag, and refuses one that would overflow a timer', async () => {
+    // 2147484 s is past Node's 2^31-1 ms timer limit: every check would have "timed out" at once.
+    expectUsageError(await runCli(['diagnose', '--check-timeout', '2147484']), /probe-ops: --check-timeout "2147484" must be between 100ms and 1h\n/)
+    expectUsageError(await runCli(['cert', 'check', '--host', 'localhost', '--check-timeout', '0']), /--check-timeout "0" must be between 100ms and 1h/)
+    expectUsageError(await runCli(['maintain', 'daily', '--timeout', '30d']), /--timeout "30d" must be between 1s and 1w/)
+    expectUsageError(await runCli(['maintain', 'daily', '--wait-lock', 'forever']), /--wait-lock "forever" is not a duration/)
+    expectUsageError(await runCli(['report', 'performance', '--window', '400d']), /--window "400d" must be between 1s and 365d/)
+    expectUsageError(await runCli(['cert', 'check', '--warning-days', '99999', '/dev/null']), /less than or equal to 3650/)
+  })
+
+  it('takes durations in one grammar, in flags and in the file alike', async () => {
+    const { path } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }, diagnose: { since: '1w', checkTimeoutSeconds: 2 }, performance: { window: '2w' } })
+    expect((await runCli(['config', 'validate', '--config', path])).exitCode).toBe(0)
+    const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--since', '1w', '--check-timeout', '1500ms', '--timeout', '1m', '--json'])
+    expect(result.exitCode, result.stderr).toBe(0)
+  })
+
+  it('refuses a configuration or password file it cannot read with bounds: a device, a FIFO, too large', async () => {
+    const dir = tempDir('po-bounded')
+    const fifo = join(dir, 'config.fifo')
+    execFileSync('mkfifo', [fifo])
+    expectUsageError(await runCli(['config', 'validate', '-c', '/dev/zero']), /probe-ops: config file \/dev\/zero is a character device, not a regular file\n/)
+    // Before, these read /dev/zero into memory until it ran out, or waited on the FIFO forever.
+    expectUsageError(await runCli(['config', 'validate', '-c', fifo]), /config file .*config\.fifo is a FIFO \(named pipe\), not a regular file/)
+    const big = join(dir, 'big.yaml')
+    writeFileSync(big, `services:\n${Array.from({ length: 20_000 }, (_, i) => `  service-${i}:\n    unit: service-${i}.service\n    runtime: systemd\n`).join('')}`)
+    expectUsageError(await runCli(['config', 'validate', '-c', big]), /big\.yaml is larger than 1 MiB, more than any configuration file\n\s+is it the right file\?/)
+    const { path } = writeConfig({ postgres: { passwordFile: '/dev/zero' } })
+    expectUsageError(await runCli(['diagnose', '--config', path, '--only', 'host']), /postgres\.passwordFile: \/dev\/zero is a character device, not a regular file/)
   })
 
   it('names the file, line and key of a bad configuration', async () => {
@@ -93,7 +126,7 @@ describe('the CLI as a user runs it', () => {
 
     const notAFile = join(dir, 'a-directory.yaml')
     mkdirSync(notAFile)
-    expectUsageError(await runCli(['diagnose', '--config', notAFile]), /cannot be read \(EISDIR\)/)
+    expectUsageError(await runCli(['diagnose', '--config', notAFile]), /a-directory\.yaml is a directory, not a regular file/)
     expectUsageError(await runCli(['diagnose'], { PROBE_OPS_CONFIG: join(dir, 'missing.yaml') }), /missing\.yaml does not exist/)
   })
 
@@ -123,8 +156,56 @@ describe('the CLI as a user runs it', () => {
     expect(show.stdout).not.toContain('hunter2-from-file')
     expect(show.stdout).not.toContain('redis-secret-9')
     const shown = JSON.parse(show.stdout)
-    expect(shown.postgres.password).toMatch(/^\[redacted\]/)
+    expect(shown.postgres.passwordFile).toBe(secretFile)
     expect(shown.redis.url).toBe('redis://127.0.0.1:6390')
+  })
+
+  it('shows a configuration that validates unchanged and configures the same (show -> validate)', async () => {
+    const { path, dir } = writeConfig({})
+    const secretFile = join(dir, 'pgpass')
+    writeFileSync(secretFile, 'hunter3-from-file\n', { mode: 0o600 })
+    writeFileSync(
+      path,
+      [
+        'host: probe-07',
+        'runtime: systemd',
+        `log: { file: ${join(dir, 'm.log')} }`,
+        `lock: { dir: ${join(dir, 'lock')} }`,
+        'postgres: { host: db.internal, port: 6543, passwordFile: ' + secretFile + ', statementTimeoutSeconds: 45 }',
+        'alertmanager: { url: "http://ops:Al3rt-S3cret@am.internal:9093", timeoutSeconds: 2 }',
+        'prometheus: { url: "http://prom.internal:9090/?token=Pr0m-S3cret" }',
+        'services:',
+        '  web: { enabled: false }',
+        '  management: { runtime: docker, url: "http://mgmt:8000/api/v1/health", silences: [\'alertname="X"\'] }',
+        '  agent: { runtime: process, pidFile: /run/agent.pid, start: [/usr/bin/agent], readinessTimeoutSeconds: 90 }',
+        'diagnose: { since: 2h30m, checkTimeoutSeconds: 3 }',
+        'performance: { window: 1w, top: 5 }',
+        'certificates:',
+        '  files: [/etc/ssl/a.pem, { path: /etc/ssl/b.pem, key: /etc/ssl/b.key }]',
+        '  endpoints: ["api.example.com:8443", { host: 10.0.0.5, serverName: api.example.com }]',
+        'security: { allowedPorts: [22, tcp/8080, udp/123], windowHours: 12 }',
+        'retention: { rules: [{ table: task_results, column: execution_time, days: 30 }], pauseMs: 10 }',
+        'backup: { keep: { daily: 3 } }',
+        '',
+      ].join('\n'),
+    )
+    const env = { REDIS_URL: 'redis://:R3dis-S3cret@cache:6380/1', PGUSER: 'ops', DOCKER_HOST: 'tcp://127.0.0.1:2375' }
+    const show = await runCli(['config', 'show', '--config', path], env)
+    expect(show.exitCode, show.stderr).toBe(0)
+    for (const secret of ['hunter3', 'Al3rt-S3cret', 'Pr0m-S3cret', 'R3dis-S3cret']) expect(show.stdout).not.toContain(secret)
+    expect(show.stdout).not.toMatch(/timeoutMs|sinceMs|source: null|^- name:/m)
+    const shownFile = join(dir, 'shown.yaml')
+    writeFileSync(shownFile, show.stdout)
+    const validate = await runCli(['config', 'validate', '--config', shownFile])
+    expect(validate.exitCode, validate.stderr).toBe(0)
+    expect(validate.stdout).toContain('is valid: 4 services (management/docker, postgres/systemd, redis/systemd, agent/process)')
+    // Shown again without the environment, it is the same: the file holds all of it now.
+    const again = await runCli(['config', 'show', '--config', shownFile, '--json'])
+    expect(JSON.parse(again.stdout)).toEqual(JSON.parse((await runCli(['config', 'show', '--config', path, '--json'], env)).stdout))
+    const json = JSON.parse(again.stdout)
+    expect(json.diagnose).toEqual({ since: '2h30m', checkTimeoutSeconds: 3, errorLines: 5, slowHttpMs: 1000 })
+    expect(json.docker.timeoutSeconds).toBe(5)
+    expect(json.services.web).toEqual({ enabled: false })
   })
 
   it('keeps stdout to the report alone under --json, and writes the report file', async () => {

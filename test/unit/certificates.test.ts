@@ -56,12 +56,17 @@ describe('certificate parsing', () => {
 
   it('says what is wrong with a file that is no certificate', async () => {
     expect((await readPemOrDer(join(dir, 'missing.pem'))).error).toEqual({ kind: 'missing', message: `${join(dir, 'missing.pem')} does not exist` })
-    expect((await readPemOrDer(dir)).error).toMatchObject({ kind: 'unreadable', message: `${dir} is a directory` })
+    expect((await readPemOrDer(dir)).error).toMatchObject({ kind: 'not-a-file', message: `${dir} is a directory, not a regular file` })
+    // Neither read without end nor waited on: /dev/zero and a FIFO nobody writes to.
+    expect((await readPemOrDer('/dev/zero')).error).toEqual({ kind: 'not-a-file', message: '/dev/zero is a character device, not a regular file' })
+    const fifo = join(dir, 'cert.fifo')
+    execFileSync('mkfifo', [fifo])
+    expect((await readPemOrDer(fifo)).error).toEqual({ kind: 'not-a-file', message: `${fifo} is a FIFO (named pipe), not a regular file` })
     expect((await readPemOrDer(writeFile(dir, 'text.txt', 'hello\n'))).error?.kind).toBe('not-a-certificate')
     expect((await readPemOrDer(writeFile(dir, 'empty.pem', ''))).error?.message).toMatch(/it is empty/)
     const huge = writeFile(dir, 'huge.log', '')
     truncateSync(huge, 64 * 1024 * 1024)
-    expect((await readPemOrDer(huge)).error?.message).toMatch(/it is 64 MiB, far more than any certificate file/)
+    expect((await readPemOrDer(huge)).error).toEqual({ kind: 'not-a-certificate', message: `${huge} is larger than 16 MiB, more than any certificate or key file` })
     const broken = await readPemOrDer(writeFile(dir, 'broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'))
     expect(broken.error?.kind).toBe('not-a-certificate')
     expect(broken.error?.message).toMatch(/cannot be parsed/)

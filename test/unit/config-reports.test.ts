@@ -11,7 +11,7 @@ describe('configuration of the reports', () => {
     expect(config.reports.dir).toBe('/var/lib/probe-ops/reports')
     expect(config.prometheus).toEqual({ url: 'http://localhost:9090', timeoutMs: 5000 })
     expect(config.capacity).toMatchObject({ days: 30, fillWarningDays: 30, fillCriticalDays: 7, minHistoryPoints: 3, minHistoryDays: 7 })
-    expect(config.performance).toEqual({ window: '1d', windowMs: 86_400_000, top: 10 })
+    expect(config.performance).toEqual({ windowMs: 86_400_000, top: 10 })
   })
 
   it('takes Prometheus from PROMETHEUS_URL, lets the file win, and leaves it out with an empty URL', () => {
@@ -24,8 +24,8 @@ describe('configuration of the reports', () => {
 
   it('names the line and key of a bad value', () => {
     expect(() => parseConfigText('capacity:\n  fillWarningDays: 5\n  fillCriticalDays: 10\n', 'site.yaml')).toThrow('site.yaml:3: "capacity.fillCriticalDays": must not be more than fillWarningDays')
-    expect(() => parseConfigText('performance:\n  window: a week\n', 'site.yaml')).toThrow('site.yaml:2: "performance.window": a duration such as 30m, 1d or 7d')
-    expect(() => parseConfigText('prometheus:\n  url: not a url\n', 'site.yaml')).toThrow(/site\.yaml:2: "prometheus\.url"/)
+    expect(() => parseConfigText('performance:\n  window: a week\n', 'site.yaml')).toThrow('site.yaml:2: "performance.window": is not a duration: use a number with a unit (ms, s, m, h, d, w)')
+    expect(() => parseConfigText('prometheus:\n  url: not a url\n', 'site.yaml')).toThrow('site.yaml:2: "prometheus.url": Invalid url')
     expect(() => parseConfigText('reports:\n  dri: /x\n', 'site.yaml')).toThrow('site.yaml:2: unknown key "reports.dri"')
   })
 })

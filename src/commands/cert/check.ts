@@ -1,6 +1,8 @@
 import { resolve } from 'node:path'
 import { Args, Flags } from '@oclif/core'
+import { durationFlag, durationOf } from '../../cli/duration-flag.js'
 import { JobCommand, jobFlags } from '../../cli/job-command.js'
+import { RANGES } from '../../config/ranges.js'
 import { UsageError } from '../../errors.js'
 import { configuredTargets, type CertificateTarget } from '../../jobs/cert-check/check.js'
 import { certCheckJob, endpointsBoundMs } from '../../jobs/cert-check/job.js'
@@ -18,6 +20,7 @@ Steps: files, endpoints.`
     '<%= config.bin %> cert check',
     '<%= config.bin %> cert check /etc/ssl/certs/server.crt --key /etc/ssl/private/server.key',
     '<%= config.bin %> cert check --host api.example.com --host 10.0.0.5:8443 --check-timeout 3',
+    '<%= config.bin %> cert check --host 10.0.0.5:443 --server-name api.example.com',
     '<%= config.bin %> cert check fullchain.pem --ca-file internal-ca.pem --json',
   ]
   static override strict = false
@@ -27,11 +30,12 @@ Steps: files, endpoints.`
   static override flags = {
     ...jobFlags,
     host: Flags.string({ description: 'a TLS endpoint, HOST[:PORT] (443 by default); may be repeated', multiple: true }),
+    'server-name': Flags.string({ description: 'the name the --host endpoints must serve, when they are addressed by IP or another name (a backend behind a load balancer): sent as SNI, and the certificate must cover it', dependsOn: ['host'] }),
     key: Flags.string({ description: 'a private key file that must match one of the certificate files; may be repeated', multiple: true }),
     'ca-file': Flags.string({ description: 'trust these CA certificates instead of the system bundle' }),
-    'warning-days': Flags.integer({ description: 'warn with fewer days left than this (default 30)', min: 0 }),
-    'critical-days': Flags.integer({ description: 'fail with fewer days left than this (default 7)', min: 0 }),
-    'check-timeout': Flags.integer({ description: 'seconds each endpoint may take to connect and complete its handshake (default 5)', min: 1 }),
+    'warning-days': Flags.integer({ description: 'warn with fewer days left than this (default 30)', min: 0, max: 3650 }),
+    'critical-days': Flags.integer({ description: 'fail with fewer days left than this (default 7)', min: 0, max: 3650 }),
+    'check-timeout': durationFlag('how long each endpoint may take to connect and complete its handshake, in seconds or as 500ms, 1m (at most 1h; default 5)'),
   }
 
   async run(): Promise<Report> {
@@ -40,8 +44,9 @@ Steps: files, endpoints.`
     const hosts = (flags.host ?? []).map((text): CertificateTarget => {
       const parsed = parseHostPort(text, 443)
       if ('error' in parsed) throw new UsageError(`--host "${text}": ${parsed.error}`, 'use --host HOST or HOST:PORT, e.g. --host api.example.com:443')
-      return { kind: 'endpoint', ...parsed }
+      return { kind: 'endpoint', ...parsed, ...(flags['server-name'] ? { serverName: flags['server-name'] } : {}) }
     })
+    const checkTimeoutMs = durationOf(flags['check-timeout'], 'check-timeout', RANGES.check)
     return this.runPlanned(flags, (config) => {
       const certificates = config.certificates
       if (flags['ca-file'] !== undefined) certificates.caFile = resolve(flags['ca-file'])
@@ -50,7 +55,7 @@ Steps: files, endpoints.`
       if (certificates.criticalDays > certificates.warningDays) {
         throw new UsageError(`critical days (${certificates.criticalDays}) are more than warning days (${certificates.warningDays})`, 'pass --critical-days lower than --warning-days')
       }
-      if (flags['check-timeout'] !== undefined) certificates.timeoutMs = flags['check-timeout'] * 1000
+      if (checkTimeoutMs !== undefined) certificates.timeoutMs = checkTimeoutMs
       const given = files.length > 0 || hosts.length > 0
       const targets = given ? [...files.map((path): CertificateTarget => ({ kind: 'file', path })), ...hosts] : configuredTargets(config)
       const endpoints = targets.filter((t) => t.kind === 'endpoint').length

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core'
+import { durationFlag, durationOf } from '../../cli/duration-flag.js'
 import { JobCommand, jobFlags } from '../../cli/job-command.js'
-import { UsageError } from '../../errors.js'
+import { RANGES } from '../../config/ranges.js'
 import { PERFORMANCE_HISTORY, performanceJob } from '../../jobs/performance-report/job.js'
-import { parseDuration } from '../../lib/time.js'
 import type { Report } from '../../report/model.js'
 
 export default class ReportPerformance extends JobCommand {
@@ -22,18 +22,15 @@ Each run also saves its report as reports.dir/performance-YYYY-MM-DD.json.`
   ]
   static override flags = {
     ...jobFlags,
-    window: Flags.string({ description: "the window of Prometheus's rates: 30m, 1d, 7d (default: performance.window, 1d)" }),
+    window: durationFlag("the window of Prometheus's rates: 30m, 1d, 7d, 1w (default: performance.window, 1d)"),
     top: Flags.integer({ description: 'how many statements and tables each list shows (default: performance.top, 10)', min: 1, max: 100 }),
   }
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(ReportPerformance)
+    const windowMs = durationOf(flags.window, 'window', RANGES.window)
     return this.runPlanned(flags, (config) => {
-      if (flags.window !== undefined) {
-        const windowMs = parseDuration(flags.window)
-        if (!windowMs || !/^\d+[smhdw]$/.test(flags.window.trim())) throw new UsageError(`--window "${flags.window}" is not a duration`, 'use a number with s, m, h, d or w: 30m, 1d, 7d')
-        config.performance = { ...config.performance, window: flags.window.trim(), windowMs }
-      }
+      if (windowMs !== undefined) config.performance = { ...config.performance, windowMs }
       if (flags.top !== undefined) config.performance = { ...config.performance, top: flags.top }
       return { ...performanceJob(config), history: PERFORMANCE_HISTORY, defaultTimeoutSeconds: 120 }
     })

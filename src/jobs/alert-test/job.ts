@@ -3,8 +3,7 @@ import type { Config } from '../../config/load.js'
 import { StepFailure } from '../../errors.js'
 import { sleep } from '../../lib/time.js'
 import type { Job, Step } from '../../report/runner.js'
-import { postAlerts, type FiringAlert } from '../../systems/alertmanager.js'
-import { fetchJson } from '../../systems/http.js'
+import { alertmanagerApi, postAlerts, type FiringAlert } from '../../systems/alertmanager.js'
 
 interface AlertTestContext {
   config: Config
@@ -40,7 +39,7 @@ const confirm: Step<AlertTestContext> = {
     const filter = encodeURIComponent(`test_id="${context.testId}"`)
     const started = Date.now()
     while (Date.now() - started < 10_000 && !run.signal.aborted) {
-      const alerts = await fetchJson<FiringAlert[]>(`${am.url}/api/v2/alerts?filter=${filter}`, am.timeoutMs)
+      const alerts = await alertmanagerApi<FiringAlert[]>(am, `/alerts?filter=${filter}`)
       const ours = alerts.find((a) => a.labels.test_id === context.testId)
       if (ours) {
         const state = ours.status.state

@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
-import type { Config } from '../../config/load.js'
+import type { CertificateEndpoint, Config } from '../../config/load.js'
 import { describeError } from '../../errors.js'
-import { formatHostPort, type HostPort } from '../../lib/host-port.js'
+import { formatHostPort } from '../../lib/host-port.js'
 import { describeCounts, findingsOutcome, sortFindings, statusOf, type Finding } from '../../report/findings.js'
 import type { StepOutcome } from '../../report/runner.js'
 import {
@@ -27,7 +27,7 @@ import {
  * `tls-unreachable:api.example.com:443`), and one record per certificate for the report.
  */
 
-export type CertificateTarget = { kind: 'file'; path: string; key?: string } | ({ kind: 'endpoint' } & HostPort)
+export type CertificateTarget = { kind: 'file'; path: string; key?: string } | ({ kind: 'endpoint' } & CertificateEndpoint)
 
 export interface CertificateOptions {
   /** Private key files to match against the certificate files checked (`cert check --key`). */
@@ -70,8 +70,10 @@ export interface CertificateCheckResult {
 /** Endpoints checked at once; more wait for a free slot. */
 const CONCURRENCY = 64
 
+/** The file path; host:port for an endpoint, serverName@address:port when it must serve another name. */
 export function targetName(target: CertificateTarget): string {
-  return target.kind === 'file' ? target.path : formatHostPort(target)
+  if (target.kind === 'file') return target.path
+  return target.serverName ? `${target.serverName}@${formatHostPort(target)}` : formatHostPort(target)
 }
 
 /** The files and endpoints of the configuration. */
@@ -229,7 +231,7 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
     const fix =
       contents.error.kind === 'missing'
         ? 'fix the path (certificates.files, or the FILE argument), or install the certificate there'
-        : contents.error.kind === 'not-a-certificate' || /is a directory/.test(contents.error.message)
+        : contents.error.kind === 'not-a-certificate' || contents.error.kind === 'not-a-file'
           ? 'point at the PEM or DER certificate itself (not a directory, a key, a CSR or another file)'
           : 'run as a user that may read it, or fix its permissions'
     return finish({ target: name, kind: 'file', error: contents.error.message }, [{ id, severity: 'high', message: contents.error.message, fix }])
@@ -270,7 +272,7 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
 }
 
 async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoint' }>, store: TrustStore | undefined, config: Config, now: Date, signal?: AbortSignal): Promise<Rated> {
-  const name = formatHostPort(target)
+  const name = targetName(target)
   let peer
   try {
     peer = await fetchPeerChain(target, config.certificates.timeoutMs, signal)
@@ -301,11 +303,13 @@ async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoin
   const leaf = certificates[0]!
   const chain = store ? buildChain(certificates, store) : undefined
   const findings = rateCertificate(target, leaf, chain, store, config, now)
-  const match = matchHost(leaf.x509, target.host)
+  // The name clients ask for: serverName when the endpoint is addressed otherwise (check_ssl_cert's --sni).
+  const expected = target.serverName ?? target.host
+  const match = matchHost(leaf.x509, expected)
   if (match === 'mismatch') {
-    findings.push({ id: `cert-host-mismatch:${name}`, severity: 'high', message: `the certificate of ${name} is not valid for ${target.host}: it names ${leaf.facts.subjectAltNames.join(', ') || leaf.facts.subject}`, fix: `issue a certificate whose subject alternative names include ${isIP(target.host) ? `IP:${target.host}` : target.host}` })
+    findings.push({ id: `cert-host-mismatch:${name}`, severity: 'high', message: `the certificate of ${name} is not valid for ${expected}: it names ${leaf.facts.subjectAltNames.join(', ') || leaf.facts.subject}`, fix: `issue a certificate whose subject alternative names include ${isIP(expected) ? `IP:${expected}` : expected}${target.serverName ? `, or check that ${formatHostPort(target)} is the server of ${expected}` : ''}` })
   } else if (match === 'common-name-only') {
-    findings.push({ id: `cert-host-cn-only:${name}`, severity: 'low', message: `the certificate of ${name} names ${target.host} only in its subject CN, which browsers and current clients ignore`, fix: 'reissue it with the name as a subject alternative name (SAN)' })
+    findings.push({ id: `cert-host-cn-only:${name}`, severity: 'low', message: `the certificate of ${name} names ${expected} only in its subject CN, which browsers and current clients ignore`, fix: 'reissue it with the name as a subject alternative name (SAN)' })
   }
   return finish(
     {

@@ -6,7 +6,7 @@ export const alertsStep: Step<DiagnoseContext> = {
   id: 'alerts',
   title: 'Firing alerts',
   async run({ config }) {
-    const alerts = await listFiringAlerts({ url: config.alertmanager.url, timeoutMs: config.diagnose.checkTimeoutMs })
+    const alerts = await listFiringAlerts({ ...config.alertmanager, timeoutMs: config.diagnose.checkTimeoutMs })
     const firing = alerts.map((a) => ({
       alertname: a.labels.alertname ?? '(unnamed)',
       severity: a.labels.severity ?? 'none',

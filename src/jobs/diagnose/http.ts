@@ -8,7 +8,7 @@ export const httpStep: Step<DiagnoseContext> = {
   async run({ config }) {
     const services = config.services.filter((s) => s.readiness === 'http' && s.url)
     if (services.length === 0) return { status: 'skipped', summary: 'no service has an HTTP health check' }
-    const probes = await Promise.all(services.map(async (s) => ({ service: s.name, ...(await probeHttp(s.url!, config.diagnose.checkTimeoutMs)) })))
+    const probes = await Promise.all(services.map(async (s) => ({ service: s.name, ...(await probeHttp(s.url!, config.diagnose.checkTimeoutMs, s.credentials)) })))
     const problems: Problem[] = []
     for (const p of probes) {
       if (!p.ok) problems.push({ severity: 'failed', message: `${p.service} ${p.url}: ${p.error ?? `HTTP ${p.status}`}`, next: `probe-ops recover ${p.service}` })

@@ -15,7 +15,7 @@ export function parseMatcherSet(text: string): Matcher[] | undefined {
  * AlertManager is noted and the recovery goes on: it is not a reason to leave a service down.
  */
 export async function silenceService(config: Config, service: ServiceConfig, durationMs: number, timeline: Timeline): Promise<string[]> {
-  const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
+  const am = { ...config.alertmanager, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
   const ids: string[] = []
   const sets = service.silences.map((text) => ({ text, matchers: parseMatcherSet(text) }))
   for (const bad of sets.filter((s) => !s.matchers)) timeline.add('silence', `not set: "${bad.text}" is not a matcher set like alertname="X", job="y"`)
@@ -28,7 +28,7 @@ export async function silenceService(config: Config, service: ServiceConfig, dur
 }
 
 export async function liftSilences(config: Config, ids: string[], timeline: Timeline): Promise<void> {
-  const am = { url: config.alertmanager.url, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
+  const am = { ...config.alertmanager, timeoutMs: Math.min(config.alertmanager.timeoutMs, 3000) }
   let lifted = 0
   await Promise.all(
     ids.map(async (id) => {

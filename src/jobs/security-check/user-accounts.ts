@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { FileReadError, readRegularFile } from '../../lib/regular-file.js'
 import { StepFailure } from '../../errors.js'
 import { findingsOutcome, type Finding } from '../../report/findings.js'
 import type { Step } from '../../report/runner.js'
@@ -66,6 +66,9 @@ export function accountFindings(accounts: Account[], shadow: Map<string, string>
   return findings
 }
 
+/** passwd and shadow of a host with local accounts only: kilobytes; a million accounts fit. */
+const MAX_ACCOUNTS_FILE_BYTES = 64 * 1024 * 1024
+
 export const userAccountsStep: Step<SecurityContext> = {
   id: 'user-accounts',
   title: 'User accounts',
@@ -73,11 +76,15 @@ export const userAccountsStep: Step<SecurityContext> = {
     const { passwdFile, shadowFile } = config.security
     let accounts: Account[]
     try {
-      accounts = parsePasswd(await readFile(passwdFile, 'utf8'))
+      accounts = parsePasswd((await readRegularFile(passwdFile, MAX_ACCOUNTS_FILE_BYTES, 'passwd file')).toString('utf8'))
     } catch (error) {
-      throw new StepFailure(`${passwdFile} cannot be read (${(error as NodeJS.ErrnoException).code})`, 'set security.passwdFile to the passwd file')
+      if (!(error instanceof FileReadError)) throw error
+      throw new StepFailure(error.message, 'set security.passwdFile to the passwd file')
     }
-    const shadowText = await readFile(shadowFile, 'utf8').catch(() => undefined)
+    const shadowText = await readRegularFile(shadowFile, MAX_ACCOUNTS_FILE_BYTES, 'shadow file').then(
+      (buffer) => buffer.toString('utf8'),
+      () => undefined,
+    )
     const shadow = shadowText === undefined ? undefined : parseShadow(shadowText)
     const findings = accountFindings(accounts, shadow)
     const logins = accounts.filter((a) => a.uid >= 1000 && a.uid !== 65534 && canLogIn(a)).map((a) => a.name)
