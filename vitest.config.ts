@@ -24,10 +24,10 @@ export default defineConfig({
           globalSetup: ['test/bed/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          // Real shared services (one postgres, one docker engine): one file at a time, in one
-          // forked process, after the unit project.
+          // Two files at a time, each worker with a bed of its own (test/bed/global-setup.ts starts
+          // BED_COUNT beds), after the unit project.
           pool: 'forks',
-          poolOptions: { forks: { singleFork: true } },
+          poolOptions: { forks: { singleFork: false } },
           sequence: { groupOrder: 1 },
         },
       },

@@ -20,7 +20,8 @@ export interface BedInfo {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    bed: BedInfo;
+    /** One bed per worker that may run at once (vitest's VITEST_POOL_ID picks it): see bed(). */
+    beds: BedInfo[];
   }
 }
 
@@ -44,7 +45,7 @@ async function timed<T>(name: string, start: () => Promise<Started<T>>): Promise
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+async function startBed(): Promise<{ info: BedInfo; teardown: () => Promise<void> }> {
   const t0 = performance.now();
   const redisPassword = randomPassword();
   const results = await Promise.allSettled([
@@ -103,10 +104,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
       total: Math.round(performance.now() - t0),
     },
   };
-  project.provide('bed', info);
   log(
     `up in ${info.startupMs.total} ms (postgres ${info.startupMs.postgres}, redis ${info.startupMs.redis}, ` +
       `alertmanager ${info.startupMs.alertmanager}, docker ${info.startupMs.docker})`,
+  );
+  return { info, teardown };
+}
+
+/**
+ * Integration test files run two at a time (the machine has 2 cores and most of a test's time is
+ * spent waiting on a service), and a test may stop, pause or fill the services it uses: so each
+ * worker gets a bed of its own. BED_COUNT must be at least maxWorkers.
+ */
+export const BED_COUNT = Number(process.env.BED_COUNT ?? 2);
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = await Promise.allSettled(Array.from({ length: BED_COUNT }, () => startBed()));
+  const teardown = async (): Promise<void> => {
+    const outcomes = await Promise.allSettled(started.map((s) => (s.status === 'fulfilled' ? s.value.teardown() : Promise.resolve())));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (refused) {
+    await teardown().catch(() => undefined);
+    throw refused.reason;
+  }
+  project.provide(
+    'beds',
+    started.map((s) => (s as PromiseFulfilledResult<{ info: BedInfo }>).value.info),
   );
   return teardown;
 }

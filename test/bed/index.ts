@@ -10,12 +10,19 @@ import type { BedInfo } from './global-setup.js';
 
 export type { BedInfo } from './global-setup.js';
 
-/** Connection info of the services the integration project's globalSetup started. */
+/**
+ * Connection info of the services the integration project's globalSetup started: the bed of this
+ * worker (VITEST_POOL_ID counts the workers that may run at once from 1), so that two test files
+ * running side by side never share a PostgreSQL, a Redis or a Docker engine.
+ */
 export function bed(): BedInfo {
-  const info = inject('bed');
-  if (!info) {
+  const beds = inject('beds');
+  if (!beds?.length) {
     throw new Error('test bed: no bed info; is this test in the `integration` vitest project (globalSetup test/bed/global-setup.ts)?');
   }
+  const worker = Number(process.env.VITEST_POOL_ID ?? 1);
+  const info = beds[(worker - 1) % beds.length];
+  if (!info) throw new Error(`test bed: no bed for worker ${worker}`);
   return info;
 }
 
