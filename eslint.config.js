@@ -32,7 +32,10 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         { selector: `Literal[value=/${probeOpsCommands}/]`, message: 'hints that name probe-ops commands belong to the step that knows the context' },
-        { selector: `TemplateElement[value.raw=/${probeOpsCommands}/]`, message: 'hints that name probe-ops commands belong to the step that knows the context' },
+        {
+          selector: `TemplateElement[value.raw=/${probeOpsCommands}/]`,
+          message: 'hints that name probe-ops commands belong to the step that knows the context',
+        },
       ],
     },
   },

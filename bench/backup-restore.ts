@@ -29,51 +29,51 @@
  * repository only the --out file. Tears everything down at the end, on failure and on
  * SIGINT/SIGTERM too, and checks in /proc that nothing it started is left.
  */
-import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { stringify } from 'yaml';
-import type { Report, StepResult } from '../src/report/model.js';
-import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js';
-import { sha256Directory, sha256File } from '../src/backups/store.js';
-import { DOCKER_CLI, dockerCli, runSleeperContainer, startDockerEngine } from '../test/bed/docker.js';
-import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js';
-import { pidsWithCmdline } from '../test/bed/process.js';
-import { code, table } from './lib/markdown.js';
-import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js';
-import { median, ratio, seconds } from './lib/stats.js';
-import { snapshotCli } from './lib/snapshot.js';
-import { Teardown } from './lib/teardown.js';
+import { createServer, type Server } from 'node:http'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { stringify } from 'yaml'
+import type { Report, StepResult } from '../src/report/model.js'
+import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js'
+import { sha256Directory, sha256File } from '../src/backups/store.js'
+import { DOCKER_CLI, dockerCli, runSleeperContainer, startDockerEngine } from '../test/bed/docker.js'
+import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js'
+import { pidsWithCmdline } from '../test/bed/process.js'
+import { code, table } from './lib/markdown.js'
+import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js'
+import { median, ratio, seconds } from './lib/stats.js'
+import { snapshotCli } from './lib/snapshot.js'
+import { Teardown } from './lib/teardown.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const GUIDE_BACKUP = path.join(ROOT, 'bench/guide/backup-database.sh');
-const GUIDE_RESTORE = path.join(ROOT, 'bench/guide/disaster-recovery.sh');
-const DATABASE = 'network_probe';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const GUIDE_BACKUP = path.join(ROOT, 'bench/guide/backup-database.sh')
+const GUIDE_RESTORE = path.join(ROOT, 'bench/guide/disaster-recovery.sh')
+const DATABASE = 'network_probe'
 /** Issue 4's targets. */
-const TARGET_SPEEDUP = 2;
-const TARGET_CHECKSUM_SHARE = 0.1;
+const TARGET_SPEEDUP = 2
+const TARGET_CHECKSUM_SHARE = 0.1
 /** A cycle on 1 GB takes minutes; a hung one must still end. */
-const RUN_TIMEOUT_MS = 30 * 60_000;
+const RUN_TIMEOUT_MS = 30 * 60_000
 
 const log = (line: string): void => {
-  process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`);
-};
+  process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
 interface Variant {
-  key: string;
-  label: string;
-  format: 'custom' | 'directory';
-  jobs: number;
-  compress: number;
+  key: string
+  label: string
+  format: 'custom' | 'directory'
+  jobs: number
+  compress: number
 }
 
 const VARIANTS: Variant[] = [
@@ -83,18 +83,18 @@ const VARIANTS: Variant[] = [
   { key: 'dir-j2-z1', label: 'directory, jobs 2, -Z1', format: 'directory', jobs: 2, compress: 1 },
   { key: 'custom-z0', label: 'custom, -Z0 (no compression)', format: 'custom', jobs: 2, compress: 0 },
   { key: 'dir-j2-z0', label: 'directory, jobs 2, -Z0 (no compression)', format: 'directory', jobs: 2, compress: 0 },
-];
+]
 
 interface Args {
-  runs: number;
-  variants: Variant[];
-  days: number;
-  rowsPerDay: number;
-  fsync: boolean;
-  build: boolean;
-  out?: string;
-  raw?: string;
-  render?: string;
+  runs: number
+  variants: Variant[]
+  days: number
+  rowsPerDay: number
+  fsync: boolean
+  build: boolean
+  out?: string
+  raw?: string
+  render?: string
 }
 
 function parse(argv: string[]): Args {
@@ -113,7 +113,7 @@ function parse(argv: string[]): Args {
       help: { type: 'boolean', default: false },
     },
     strict: true,
-  });
+  })
   if (values.help) {
     process.stdout.write(
       'usage: node --import tsx bench/backup-restore.ts [--runs N] [--variants K,K] [--rows-per-day N] [--days N] [--fsync on|off] [--build] [--out FILE] [--raw FILE]\n' +
@@ -125,22 +125,22 @@ function parse(argv: string[]): Args {
         '  --out FILE        also write the markdown section into FILE\n' +
         '  --raw FILE        write every measurement as JSON\n' +
         '  --render FILE     measure nothing: print the markdown section of a --raw FILE again\n',
-    );
-    process.exit(0);
+    )
+    process.exit(0)
   }
   const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
-    return n;
-  };
-  const keys = (values.variants ?? '').split(',').filter(Boolean);
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`)
+    return n
+  }
+  const keys = (values.variants ?? '').split(',').filter(Boolean)
   const variants = keys.map((k) => {
-    const found = VARIANTS.find((v) => v.key === k);
-    if (!found) throw new Error(`--variants: unknown ${k} (known: ${VARIANTS.map((v) => v.key).join(', ')})`);
-    return found;
-  });
-  if (variants.length === 0) throw new Error('--variants: name at least one');
-  if (values.fsync !== 'on' && values.fsync !== 'off') throw new Error('--fsync must be on or off');
+    const found = VARIANTS.find((v) => v.key === k)
+    if (!found) throw new Error(`--variants: unknown ${k} (known: ${VARIANTS.map((v) => v.key).join(', ')})`)
+    return found
+  })
+  if (variants.length === 0) throw new Error('--variants: name at least one')
+  if (values.fsync !== 'on' && values.fsync !== 'off') throw new Error('--fsync must be on or off')
   return {
     runs: int('runs', values.runs, 1),
     variants,
@@ -151,22 +151,22 @@ function parse(argv: string[]): Args {
     out: values.out,
     raw: values.raw,
     render: values.render,
-  };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
 
-type Counts = Record<string, number>;
+type Counts = Record<string, number>
 
 async function withClient<T>(info: PostgresInfo, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...pgClientConfig(info, database), statement_timeout: 0 });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = new pg.Client({ ...pgClientConfig(info, database), statement_timeout: 0 })
+  client.on('error', () => undefined)
+  await client.connect()
   try {
-    return await fn(client);
+    return await fn(client)
   } finally {
-    await client.end().catch(() => undefined);
+    await client.end().catch(() => undefined)
   }
 }
 
@@ -176,190 +176,213 @@ async function counts(info: PostgresInfo, database: string): Promise<Counts> {
     const tables = await c.query<{ name: string }>(
       `select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relkind in ('r', 'p') and not c.relispartition and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' order by 1`,
-    );
-    const out: Counts = {};
+    )
+    const out: Counts = {}
     for (const { name } of tables.rows) {
-      const [schema, rel] = name.split('.') as [string, string];
-      const r = await c.query<{ n: string }>(`select count(*) as n from "${schema}"."${rel}"`);
-      out[name] = Number(r.rows[0]!.n);
+      const [schema, rel] = name.split('.') as [string, string]
+      const r = await c.query<{ n: string }>(`select count(*) as n from "${schema}"."${rel}"`)
+      out[name] = Number(r.rows[0]!.n)
     }
-    return out;
-  });
+    return out
+  })
 }
 
 function sameCounts(a: Counts, b: Counts): boolean {
-  const ka = Object.keys(a).sort();
-  const kb = Object.keys(b).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+  const ka = Object.keys(a).sort()
+  const kb = Object.keys(b).sort()
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
 }
 
 function describeCounts(c: Counts): string {
-  return Object.entries(c).map(([k, v]) => `${k}=${v}`).join(', ');
+  return Object.entries(c)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')
 }
 
 async function databases(info: PostgresInfo): Promise<string[]> {
-  return withClient(info, 'postgres', async (c) => (await c.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname));
+  return withClient(info, 'postgres', async (c) => (await c.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname))
 }
 
 async function dropDatabase(info: PostgresInfo, name: string): Promise<void> {
-  await withClient(info, 'postgres', (c) => c.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`));
+  await withClient(info, 'postgres', (c) => c.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`))
 }
 
 /** Untimed, between cycles: the same starting state for every cycle. */
 async function normalize(info: PostgresInfo): Promise<void> {
   await withClient(info, DATABASE, async (c) => {
-    await c.query('vacuum (freeze, analyze)');
-    await c.query('checkpoint');
-  });
+    await c.query('vacuum (freeze, analyze)')
+    await c.query('checkpoint')
+  })
 }
 
 /** Untimed, between backup and restore: a change the restore must undo. */
 async function mutate(info: PostgresInfo): Promise<void> {
   await withClient(info, DATABASE, async (c) => {
-    await c.query('delete from task_results where id % 100 = 0');
-    await c.query(`delete from users where username = 'alice'`);
-    await c.query('checkpoint');
-  });
+    await c.query('delete from task_results where id % 100 = 0')
+    await c.query(`delete from users where username = 'alice'`)
+    await c.query('checkpoint')
+  })
 }
 
 async function createDemoDatabase(info: PostgresInfo, args: Args): Promise<{ bytes: number; loadMs: number }> {
-  const started = performance.now();
+  const started = performance.now()
   await withClient(info, DATABASE, async (c) => {
-    await c.query(SCHEMA_SQL);
-    await c.query(referenceDataSql({ agents: 10, tasks: 50 }));
-    log(`generating ${(args.days * args.rowsPerDay).toLocaleString('en-US')} task results`);
-    await c.query(TASK_RESULTS_SQL, [args.days, args.rowsPerDay]);
-    log('indexes and constraints');
-    await c.query(INDEX_SQL);
-  });
-  await normalize(info);
-  const bytes = await withClient(info, DATABASE, async (c) => Number((await c.query<{ b: string }>('select pg_database_size(current_database()) as b')).rows[0]!.b));
-  return { bytes, loadMs: performance.now() - started };
+    await c.query(SCHEMA_SQL)
+    await c.query(referenceDataSql({ agents: 10, tasks: 50 }))
+    log(`generating ${(args.days * args.rowsPerDay).toLocaleString('en-US')} task results`)
+    await c.query(TASK_RESULTS_SQL, [args.days, args.rowsPerDay])
+    log('indexes and constraints')
+    await c.query(INDEX_SQL)
+  })
+  await normalize(info)
+  const bytes = await withClient(info, DATABASE, async (c) =>
+    Number((await c.query<{ b: string }>('select pg_database_size(current_database()) as b')).rows[0]!.b),
+  )
+  return { bytes, loadMs: performance.now() - started }
 }
 
-const PG_SETTINGS = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'maintenance_work_mem', 'work_mem', 'max_wal_size', 'checkpoint_timeout', 'max_parallel_maintenance_workers', 'max_worker_processes'];
+const PG_SETTINGS = [
+  'server_version',
+  'fsync',
+  'synchronous_commit',
+  'full_page_writes',
+  'wal_level',
+  'shared_buffers',
+  'maintenance_work_mem',
+  'work_mem',
+  'max_wal_size',
+  'checkpoint_timeout',
+  'max_parallel_maintenance_workers',
+  'max_worker_processes',
+]
 
 async function pgSettings(info: PostgresInfo): Promise<string> {
   return withClient(info, 'postgres', async (c) => {
-    const rows = await c.query<{ name: string; setting: string; unit: string | null }>('select name, setting, unit from pg_settings where name = any($1) order by name', [PG_SETTINGS]);
+    const rows = await c.query<{ name: string; setting: string; unit: string | null }>(
+      'select name, setting, unit from pg_settings where name = any($1) order by name',
+      [PG_SETTINGS],
+    )
     return rows.rows
       .map((r) => {
-        if (r.unit === '8kB') return `${r.name}=${(Number(r.setting) * 8) / 1024} MB`;
-        if (r.unit === 'kB') return `${r.name}=${Number(r.setting) / 1024} MB`;
-        if (r.unit === 'MB') return `${r.name}=${r.setting} MB`;
-        if (r.unit === 's') return `${r.name}=${r.setting} s`;
-        return `${r.name}=${r.setting}`;
+        if (r.unit === '8kB') return `${r.name}=${(Number(r.setting) * 8) / 1024} MB`
+        if (r.unit === 'kB') return `${r.name}=${Number(r.setting) / 1024} MB`
+        if (r.unit === 'MB') return `${r.name}=${r.setting} MB`
+        if (r.unit === 's') return `${r.name}=${r.setting} s`
+        return `${r.name}=${r.setting}`
       })
-      .join(', ');
-  });
+      .join(', ')
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Measurements
 
 interface GuideCycle {
-  backupMs: number;
-  restoreMs: number;
-  preBackupMs: number;
-  stopMs: number;
-  dropCreateMs: number;
-  loadMs: number;
-  startMs: number;
+  backupMs: number
+  restoreMs: number
+  preBackupMs: number
+  stopMs: number
+  dropCreateMs: number
+  loadMs: number
+  startMs: number
   /** docker stop .. docker start returned (the guide does not wait for health). */
-  downMs: number;
+  downMs: number
   /** DROP DATABASE .. load done: no network_probe, or a partial one. */
-  databaseGoneMs: number;
+  databaseGoneMs: number
   /** The restore without its pre-recovery backup (the brief's "guide's way"). */
-  restoreNoPreMs: number;
-  fileBytes: number;
-  psqlErrors: number;
+  restoreNoPreMs: number
+  fileBytes: number
+  psqlErrors: number
 }
 
 interface ProbeCycle {
-  backupMs: number;
-  dumpStepMs: number;
-  restoreMs: number;
-  steps: Record<string, number>;
-  downtimeMs: number;
-  timeline: unknown;
-  bytes: number;
-  rawDumpMs: number;
-  rawBytes: number;
-  sha256Ms: number;
+  backupMs: number
+  dumpStepMs: number
+  restoreMs: number
+  steps: Record<string, number>
+  downtimeMs: number
+  timeline: unknown
+  bytes: number
+  rawDumpMs: number
+  rawBytes: number
+  sha256Ms: number
 }
 
 interface Ctx {
-  bin: string;
-  env: Record<string, string>;
-  cwd: string;
-  work: string;
-  info: PostgresInfo;
-  expected: Counts;
+  bin: string
+  env: Record<string, string>
+  cwd: string
+  work: string
+  info: PostgresInfo
+  expected: Counts
 }
 
 function check(result: TimedResult, what: string): void {
   if (result.timedOut || result.exitCode !== 0) {
-    throw new Error(`${what}: exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}${result.timedOut ? ', timed out' : ''}\n--- stdout ---\n${tail(result.stdout)}\n--- stderr ---\n${tail(result.stderr)}`);
+    throw new Error(
+      `${what}: exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}${result.timedOut ? ', timed out' : ''}\n--- stdout ---\n${tail(result.stdout)}\n--- stderr ---\n${tail(result.stderr)}`,
+    )
   }
 }
 
 function sizeOf(p: string): number {
-  const s = statSync(p);
-  if (!s.isDirectory()) return s.size;
-  return readdirSync(p).reduce((sum, n) => sum + sizeOf(path.join(p, n)), 0);
+  const s = statSync(p)
+  if (!s.isDirectory()) return s.size
+  return readdirSync(p).reduce((sum, n) => sum + sizeOf(path.join(p, n)), 0)
 }
 
 function step(report: Report, id: string): StepResult {
-  const found = report.steps.find((s) => s.id === id);
-  if (!found) throw new Error(`no step ${id} in the report (${report.steps.map((s) => s.id).join(', ')})`);
-  return found;
+  const found = report.steps.find((s) => s.id === id)
+  if (!found) throw new Error(`no step ${id} in the report (${report.steps.map((s) => s.id).join(', ')})`)
+  return found
 }
 
 function parseReport(result: TimedResult, what: string): Report {
   try {
-    return JSON.parse(result.stdout) as Report;
+    return JSON.parse(result.stdout) as Report
   } catch {
-    throw new Error(`${what}: stdout is not a JSON report (exit ${result.exitCode})\n${tail(result.stdout)}\n${tail(result.stderr)}`);
+    throw new Error(`${what}: stdout is not a JSON report (exit ${result.exitCode})\n${tail(result.stdout)}\n${tail(result.stderr)}`)
   }
 }
 
 async function verifyRestored(ctx: Ctx, what: string): Promise<void> {
-  const now = await counts(ctx.info, DATABASE);
-  if (!sameCounts(now, ctx.expected)) throw new Error(`${what}: after the restore ${DATABASE} has ${describeCounts(now)}; at the backup it had ${describeCounts(ctx.expected)}`);
+  const now = await counts(ctx.info, DATABASE)
+  if (!sameCounts(now, ctx.expected))
+    throw new Error(`${what}: after the restore ${DATABASE} has ${describeCounts(now)}; at the backup it had ${describeCounts(ctx.expected)}`)
 }
 
 async function guideCycle(ctx: Ctx): Promise<GuideCycle> {
-  const dir = path.join(ctx.work, 'guide');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  const backupDir = path.join(dir, 'backups');
-  const marks = path.join(dir, 'marks');
-  const env = { ...ctx.env, BACKUP_DIR: backupDir, BACKUP_SCRIPT: GUIDE_BACKUP, LOG_FILE: path.join(dir, 'disaster-recovery.log'), BENCH_MARKS: marks };
+  const dir = path.join(ctx.work, 'guide')
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  const backupDir = path.join(dir, 'backups')
+  const marks = path.join(dir, 'marks')
+  const env = { ...ctx.env, BACKUP_DIR: backupDir, BACKUP_SCRIPT: GUIDE_BACKUP, LOG_FILE: path.join(dir, 'disaster-recovery.log'), BENCH_MARKS: marks }
 
-  const backup = await timed('bash', [GUIDE_BACKUP], { env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS });
-  check(backup, 'guide backup-database.sh');
-  const files = readdirSync(backupDir).filter((n) => n.endsWith('.sql.gz'));
-  if (files.length !== 1) throw new Error(`guide backup: expected one .sql.gz in ${backupDir}, found ${files.join(', ') || 'none'}`);
-  const file = path.join(backupDir, files[0]!);
-  const fileBytes = statSync(file).size;
+  const backup = await timed('bash', [GUIDE_BACKUP], { env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS })
+  check(backup, 'guide backup-database.sh')
+  const files = readdirSync(backupDir).filter((n) => n.endsWith('.sql.gz'))
+  if (files.length !== 1) throw new Error(`guide backup: expected one .sql.gz in ${backupDir}, found ${files.join(', ') || 'none'}`)
+  const file = path.join(backupDir, files[0]!)
+  const fileBytes = statSync(file).size
   // The pre-recovery backup must not land on the same name (same second): move ours aside.
-  const kept = path.join(dir, 'backup.sql.gz');
-  execFileSync('mv', [file, kept]);
+  const kept = path.join(dir, 'backup.sql.gz')
+  execFileSync('mv', [file, kept])
 
-  await mutate(ctx.info);
-  const restore = await timed('bash', [GUIDE_RESTORE, kept, 'full'], { env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS });
-  check(restore, 'guide disaster-recovery.sh');
-  const psqlErrors = restore.stderr.split('\n').filter((l) => /ERROR/.test(l)).length;
-  await verifyRestored(ctx, 'guide disaster-recovery.sh');
-  const at: Record<string, number> = {};
+  await mutate(ctx.info)
+  const restore = await timed('bash', [GUIDE_RESTORE, kept, 'full'], { env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS })
+  check(restore, 'guide disaster-recovery.sh')
+  const psqlErrors = restore.stderr.split('\n').filter((l) => /ERROR/.test(l)).length
+  await verifyRestored(ctx, 'guide disaster-recovery.sh')
+  const at: Record<string, number> = {}
   for (const line of (await readFile(marks, 'utf8')).trim().split('\n')) {
-    const [t, event] = line.split(' ') as [string, string];
-    at[event] = Number(t);
+    const [t, event] = line.split(' ') as [string, string]
+    at[event] = Number(t)
   }
   for (const e of ['pre-backup-begin', 'pre-backup-end', 'stop-begin', 'stop-end', 'dropped', 'created', 'loaded', 'start-end']) {
-    if (at[e] === undefined) throw new Error(`guide disaster-recovery.sh: no ${e} mark in ${marks}`);
+    if (at[e] === undefined) throw new Error(`guide disaster-recovery.sh: no ${e} mark in ${marks}`)
   }
-  const preBackupMs = at['pre-backup-end']! - at['pre-backup-begin']!;
+  const preBackupMs = at['pre-backup-end']! - at['pre-backup-begin']!
   return {
     backupMs: backup.ms,
     restoreMs: restore.ms,
@@ -373,13 +396,13 @@ async function guideCycle(ctx: Ctx): Promise<GuideCycle> {
     restoreNoPreMs: restore.ms - preBackupMs,
     fileBytes,
     psqlErrors,
-  };
+  }
 }
 
 async function writeProbeConfig(ctx: Ctx, v: Variant, healthUrl: string): Promise<{ configPath: string; backupDir: string }> {
-  const dir = path.join(ctx.work, v.key);
-  await mkdir(dir, { recursive: true });
-  const backupDir = path.join(dir, 'backups');
+  const dir = path.join(ctx.work, v.key)
+  await mkdir(dir, { recursive: true })
+  const backupDir = path.join(dir, 'backups')
   const config = {
     log: { file: path.join(dir, 'maintenance.log') },
     lock: { dir: path.join(dir, 'lock') },
@@ -394,50 +417,79 @@ async function writeProbeConfig(ctx: Ctx, v: Variant, healthUrl: string): Promis
     },
     backup: { dir: backupDir, format: v.format, jobs: v.jobs, compress: v.compress, configPaths: ['/etc/hostname'] },
     restore: { stopServices: ['management'] },
-  };
-  const configPath = path.join(dir, 'probe-ops.yaml');
-  await writeFile(configPath, stringify(config), { mode: 0o600 });
-  return { configPath, backupDir };
+  }
+  const configPath = path.join(dir, 'probe-ops.yaml')
+  await writeFile(configPath, stringify(config), { mode: 0o600 })
+  return { configPath, backupDir }
 }
 
 async function probeCycle(ctx: Ctx, v: Variant, configPath: string, backupDir: string): Promise<ProbeCycle> {
-  await rm(backupDir, { recursive: true, force: true });
-  const run = (args: string[]): Promise<TimedResult> => timed(process.execPath, [ctx.bin, ...args, '--config', configPath], { env: ctx.env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS });
+  await rm(backupDir, { recursive: true, force: true })
+  const run = (args: string[]): Promise<TimedResult> =>
+    timed(process.execPath, [ctx.bin, ...args, '--config', configPath], { env: ctx.env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS })
 
-  const backup = await run(['backup', 'database', '--json']);
-  check(backup, `probe-ops backup database (${v.key})`);
-  const dump = step(parseReport(backup, 'backup database'), 'dump');
-  const id = dump.data!.id as string;
-  const dataPath = dump.data!.path as string;
-  const bytes = dump.data!.bytes as number;
+  const backup = await run(['backup', 'database', '--json'])
+  check(backup, `probe-ops backup database (${v.key})`)
+  const dump = step(parseReport(backup, 'backup database'), 'dump')
+  const id = dump.data!.id as string
+  const dataPath = dump.data!.path as string
+  const bytes = dump.data!.bytes as number
 
   // The checksum's cost: the product's own hashing over the data it wrote, and a bare pg_dump.
-  const hashStarted = performance.now();
-  if (v.format === 'custom') await sha256File(dataPath);
-  else await sha256Directory(dataPath);
-  const sha256Ms = performance.now() - hashStarted;
-  const rawPath = path.join(ctx.work, `raw-${v.key}`);
-  await rm(rawPath, { recursive: true, force: true });
-  const rawArgs = ['-h', ctx.info.host, '-p', String(ctx.info.port), '-U', ctx.info.user, '--no-password', '-d', DATABASE, `-Z${v.compress}`, ...(v.format === 'custom' ? ['-Fc'] : ['-Fd', `--jobs=${v.jobs}`]), '-f', rawPath];
-  const raw = await timed(path.join(PG_BIN_DIR, 'pg_dump'), rawArgs, { env: ctx.env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS });
-  check(raw, `bare pg_dump (${v.key})`);
-  const rawBytes = sizeOf(rawPath);
-  await rm(rawPath, { recursive: true, force: true });
+  const hashStarted = performance.now()
+  if (v.format === 'custom') await sha256File(dataPath)
+  else await sha256Directory(dataPath)
+  const sha256Ms = performance.now() - hashStarted
+  const rawPath = path.join(ctx.work, `raw-${v.key}`)
+  await rm(rawPath, { recursive: true, force: true })
+  const rawArgs = [
+    '-h',
+    ctx.info.host,
+    '-p',
+    String(ctx.info.port),
+    '-U',
+    ctx.info.user,
+    '--no-password',
+    '-d',
+    DATABASE,
+    `-Z${v.compress}`,
+    ...(v.format === 'custom' ? ['-Fc'] : ['-Fd', `--jobs=${v.jobs}`]),
+    '-f',
+    rawPath,
+  ]
+  const raw = await timed(path.join(PG_BIN_DIR, 'pg_dump'), rawArgs, { env: ctx.env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS })
+  check(raw, `bare pg_dump (${v.key})`)
+  const rawBytes = sizeOf(rawPath)
+  await rm(rawPath, { recursive: true, force: true })
 
-  await mutate(ctx.info);
-  const changed = await counts(ctx.info, DATABASE);
-  const restore = await run(['restore', id, '--mode', 'full', '--yes', '--json']);
-  const report = parseReport(restore, 'restore');
-  check(restore, `probe-ops restore --mode full (${v.key}): ${report.steps.map((s) => `${s.id} ${s.status}`).join(', ')}`);
-  await verifyRestored(ctx, `probe-ops restore (${v.key})`);
-  const swap = step(report, 'swap').data as { preRestore: string; downtimeMs: number; timeline: unknown };
-  const before = await counts(ctx.info, swap.preRestore);
-  if (!sameCounts(before, changed)) throw new Error(`probe-ops restore (${v.key}): the pre-restore database ${swap.preRestore} has ${describeCounts(before)}, the live one had ${describeCounts(changed)}`);
-  await dropDatabase(ctx.info, swap.preRestore);
-  await rm(backupDir, { recursive: true, force: true });
-  const steps: Record<string, number> = {};
-  for (const s of report.steps) steps[s.id] = s.durationMs;
-  return { backupMs: backup.ms, dumpStepMs: dump.durationMs, restoreMs: restore.ms, steps, downtimeMs: swap.downtimeMs, timeline: swap.timeline, bytes, rawDumpMs: raw.ms, rawBytes, sha256Ms };
+  await mutate(ctx.info)
+  const changed = await counts(ctx.info, DATABASE)
+  const restore = await run(['restore', id, '--mode', 'full', '--yes', '--json'])
+  const report = parseReport(restore, 'restore')
+  check(restore, `probe-ops restore --mode full (${v.key}): ${report.steps.map((s) => `${s.id} ${s.status}`).join(', ')}`)
+  await verifyRestored(ctx, `probe-ops restore (${v.key})`)
+  const swap = step(report, 'swap').data as { preRestore: string; downtimeMs: number; timeline: unknown }
+  const before = await counts(ctx.info, swap.preRestore)
+  if (!sameCounts(before, changed))
+    throw new Error(
+      `probe-ops restore (${v.key}): the pre-restore database ${swap.preRestore} has ${describeCounts(before)}, the live one had ${describeCounts(changed)}`,
+    )
+  await dropDatabase(ctx.info, swap.preRestore)
+  await rm(backupDir, { recursive: true, force: true })
+  const steps: Record<string, number> = {}
+  for (const s of report.steps) steps[s.id] = s.durationMs
+  return {
+    backupMs: backup.ms,
+    dumpStepMs: dump.durationMs,
+    restoreMs: restore.ms,
+    steps,
+    downtimeMs: swap.downtimeMs,
+    timeline: swap.timeline,
+    bytes,
+    rawDumpMs: raw.ms,
+    rawBytes,
+    sha256Ms,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,42 +497,46 @@ async function probeCycle(ctx: Ctx, v: Variant, configPath: string, backupDir: s
 
 function sh(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   } catch {
-    return '?';
+    return '?'
   }
 }
 
 function machine(): string {
-  const cpus = os.cpus();
-  const debian = existsSync('/etc/debian_version') ? ` (Debian ${readFileSync('/etc/debian_version', 'utf8').trim()})` : '';
-  return `nproc ${os.availableParallelism()}, ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}${debian}, Node ${process.version}`;
+  const cpus = os.cpus()
+  const debian = existsSync('/etc/debian_version') ? ` (Debian ${readFileSync('/etc/debian_version', 'utf8').trim()})` : ''
+  return `nproc ${os.availableParallelism()}, ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}${debian}, Node ${process.version}`
 }
 
 function loadavg(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 }
 
 function mb(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`
 }
 
 function pct(x: number): string {
-  return `${(x * 100).toFixed(1)} %`;
+  return `${(x * 100).toFixed(1)} %`
 }
 
 function met(ok: boolean): string {
-  return ok ? '**met**' : '**not met**';
+  return ok ? '**met**' : '**not met**'
 }
 
 /** Processes whose pid we started, or whose command line names a dir we made, that still run. */
 function leftovers(pids: number[], needles: string[]): string[] {
-  const found = new Set<string>();
+  const found = new Set<string>()
   for (const pid of pids) {
     try {
-      process.kill(pid, 0);
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`);
+      process.kill(pid, 0)
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'))
+        found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`)
     } catch {
       /* gone */
     }
@@ -488,72 +544,110 @@ function leftovers(pids: number[], needles: string[]): string[] {
   for (const needle of needles) {
     for (const pid of pidsWithCmdline(needle)) {
       try {
-        found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`);
+        found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`)
       } catch {
         /* gone */
       }
     }
   }
-  return [...found];
+  return [...found]
 }
 
 // ---------------------------------------------------------------------------------------------
 // The markdown section, from the measurements alone (so `--render RAW` can redo it)
 
 export interface RawResult {
-  command: string;
-  date: string;
-  durationMs: number;
-  machine: string;
-  loadStart: string;
-  loadEnd: string;
-  origin: string;
-  gitHead: string;
-  dirty: number;
-  stale: number;
-  build: boolean;
-  settings: string;
-  dockerVersion: string;
-  runs: number;
-  days: number;
-  rowsPerDay: number;
-  database: { bytes: number; counts: Counts; loadMs: number };
-  variants: Variant[];
-  guide: GuideCycle[];
-  probe: Record<string, ProbeCycle[]>;
+  command: string
+  date: string
+  durationMs: number
+  machine: string
+  loadStart: string
+  loadEnd: string
+  origin: string
+  gitHead: string
+  dirty: number
+  stale: number
+  build: boolean
+  settings: string
+  dockerVersion: string
+  runs: number
+  days: number
+  rowsPerDay: number
+  database: { bytes: number; counts: Counts; loadMs: number }
+  variants: Variant[]
+  guide: GuideCycle[]
+  probe: Record<string, ProbeCycle[]>
   /** How the teardown went (set after it). */
-  teardown?: string;
+  teardown?: string
 }
 
 export function render(r: RawResult): string[] {
-  const out: string[] = [];
-  const guide = r.guide;
-  const probe = new Map(Object.entries(r.probe));
-  const args = { variants: r.variants, runs: r.runs, days: r.days, build: r.build };
-  const commandLine = r.command;
-  const started = new Date(r.date);
-  const expected = r.database.counts;
-  const demo = r.database;
-  const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f));
-  const gBackup = med(guide, (c) => c.backupMs);
-  const gCycleBrief = med(guide, (c) => c.backupMs + c.restoreNoPreMs);
-  const gCycleScript = med(guide, (c) => c.backupMs + c.restoreMs);
-  const gLike = med(guide, (c) => c.backupMs + c.dropCreateMs + c.loadMs);
+  const out: string[] = []
+  const guide = r.guide
+  const probe = new Map(Object.entries(r.probe))
+  const args = { variants: r.variants, runs: r.runs, days: r.days, build: r.build }
+  const commandLine = r.command
+  const started = new Date(r.date)
+  const expected = r.database.counts
+  const demo = r.database
+  const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f))
+  const gBackup = med(guide, (c) => c.backupMs)
+  const gCycleBrief = med(guide, (c) => c.backupMs + c.restoreNoPreMs)
+  const gCycleScript = med(guide, (c) => c.backupMs + c.restoreMs)
+  const gLike = med(guide, (c) => c.backupMs + c.dropCreateMs + c.loadMs)
   /** Median over rounds of (guide's value in round r) / (this setting's value in round r): paired, so load drifts cancel. */
-  const paired = (cs: ProbeCycle[], g: (c: GuideCycle) => number, p: (c: ProbeCycle) => number): number => median(cs.map((c, i) => g(guide[i]!) / p(c)));
-  type Sum = { v: Variant; cycle: number; pairedCycle: number; pairedScript: number; pairedLike: number; overhead: number; process: number; backup: number; restore: number; like: number; dumpStep: number; raw: number; sha: number; down: number; bytes: number; rawBytes: number; steps: Record<string, number> };
+  const paired = (cs: ProbeCycle[], g: (c: GuideCycle) => number, p: (c: ProbeCycle) => number): number => median(cs.map((c, i) => g(guide[i]!) / p(c)))
+  type Sum = {
+    v: Variant
+    cycle: number
+    pairedCycle: number
+    pairedScript: number
+    pairedLike: number
+    overhead: number
+    process: number
+    backup: number
+    restore: number
+    like: number
+    dumpStep: number
+    raw: number
+    sha: number
+    down: number
+    bytes: number
+    rawBytes: number
+    steps: Record<string, number>
+  }
   const sums: Sum[] = args.variants.map((v) => {
-    const cs = probe.get(v.key)!;
-    const stepIds = Object.keys(cs[0]!.steps);
+    const cs = probe.get(v.key)!
+    const stepIds = Object.keys(cs[0]!.steps)
     return {
       v,
       cycle: med(cs, (c) => c.backupMs + c.restoreMs),
-      pairedCycle: paired(cs, (g) => g.backupMs + g.restoreNoPreMs, (c) => c.backupMs + c.restoreMs),
-      pairedScript: paired(cs, (g) => g.backupMs + g.restoreMs, (c) => c.backupMs + c.restoreMs),
-      pairedLike: paired(cs, (g) => g.backupMs + g.dropCreateMs + g.loadMs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
+      pairedCycle: paired(
+        cs,
+        (g) => g.backupMs + g.restoreNoPreMs,
+        (c) => c.backupMs + c.restoreMs,
+      ),
+      pairedScript: paired(
+        cs,
+        (g) => g.backupMs + g.restoreMs,
+        (c) => c.backupMs + c.restoreMs,
+      ),
+      pairedLike: paired(
+        cs,
+        (g) => g.backupMs + g.dropCreateMs + g.loadMs,
+        (c) => c.dumpStepMs + (c.steps.restore ?? 0),
+      ),
       overhead: med(cs, (c) => (c.backupMs - c.rawDumpMs) / c.backupMs),
       // safety-backup and restore run at the same time: they count once, as the longer of the two.
-      process: med(cs, (c) => c.restoreMs - Object.entries(c.steps).reduce((a, [id, ms]) => (id === 'safety-backup' ? a : id === 'restore' ? a + Math.max(ms, c.steps['safety-backup'] ?? 0) : a + ms), 0)),
+      process: med(
+        cs,
+        (c) =>
+          c.restoreMs -
+          Object.entries(c.steps).reduce(
+            (a, [id, ms]) => (id === 'safety-backup' ? a : id === 'restore' ? a + Math.max(ms, c.steps['safety-backup'] ?? 0) : a + ms),
+            0,
+          ),
+      ),
       backup: med(cs, (c) => c.backupMs),
       restore: med(cs, (c) => c.restoreMs),
       like: med(cs, (c) => c.dumpStepMs + (c.steps.restore ?? 0)),
@@ -564,15 +658,15 @@ export function render(r: RawResult): string[] {
       bytes: med(cs, (c) => c.bytes),
       rawBytes: med(cs, (c) => c.rawBytes),
       steps: Object.fromEntries(stepIds.map((id) => [id, med(cs, (c) => c.steps[id] ?? 0)])),
-    };
-  });
-  const best = [...sums].sort((a, b) => a.cycle - b.cycle)[0]!;
-  const bestLike = [...sums].sort((a, b) => a.like - b.like)[0]!;
-  const checksumOk = sums.filter((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE);
-  const defaults = sums.find((s) => s.v.key === 'custom-z1');
+    }
+  })
+  const best = [...sums].sort((a, b) => a.cycle - b.cycle)[0]!
+  const bestLike = [...sums].sort((a, b) => a.like - b.like)[0]!
+  const checksumOk = sums.filter((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE)
+  const defaults = sums.find((s) => s.v.key === 'custom-z1')
 
-  const { loadStart, loadEnd, gitHead, dirty, dockerVersion, settings } = r;
-  const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US');
+  const { loadStart, loadEnd, gitHead, dirty, dockerVersion, settings } = r
+  const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US')
   out.push(
     '## Issue 4: backup and full restore',
     '',
@@ -591,9 +685,39 @@ export function render(r: RawResult): string[] {
     table(
       ['contender (median of runs)', 'backup', 'restore', 'cycle', 'dump size', 'guide cycle / this', 'per round', 'guide script / this', 'per round'],
       [
-        ['guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`', seconds(gBackup), seconds(med(guide, (c) => c.restoreNoPreMs)), seconds(gCycleBrief), mb(med(guide, (c) => c.fileBytes)), '1.00×', '', ratio(gCycleScript, gCycleBrief), ''],
-        ['guide: disaster-recovery.sh as written (+ pre-recovery backup)', seconds(gBackup), seconds(med(guide, (c) => c.restoreMs)), seconds(gCycleScript), mb(med(guide, (c) => c.fileBytes)), ratio(gCycleBrief, gCycleScript), '', '1.00×', ''],
-        ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.backup), seconds(s.restore), seconds(s.cycle), mb(s.bytes), ratio(gCycleBrief, s.cycle), `${s.pairedCycle.toFixed(2)}×`, ratio(gCycleScript, s.cycle), `${s.pairedScript.toFixed(2)}×`]),
+        [
+          'guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`',
+          seconds(gBackup),
+          seconds(med(guide, (c) => c.restoreNoPreMs)),
+          seconds(gCycleBrief),
+          mb(med(guide, (c) => c.fileBytes)),
+          '1.00×',
+          '',
+          ratio(gCycleScript, gCycleBrief),
+          '',
+        ],
+        [
+          'guide: disaster-recovery.sh as written (+ pre-recovery backup)',
+          seconds(gBackup),
+          seconds(med(guide, (c) => c.restoreMs)),
+          seconds(gCycleScript),
+          mb(med(guide, (c) => c.fileBytes)),
+          ratio(gCycleBrief, gCycleScript),
+          '',
+          '1.00×',
+          '',
+        ],
+        ...sums.map((s) => [
+          `probe-ops, ${s.v.label}`,
+          seconds(s.backup),
+          seconds(s.restore),
+          seconds(s.cycle),
+          mb(s.bytes),
+          ratio(gCycleBrief, s.cycle),
+          `${s.pairedCycle.toFixed(2)}×`,
+          ratio(gCycleScript, s.cycle),
+          `${s.pairedScript.toFixed(2)}×`,
+        ]),
       ],
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
@@ -610,23 +734,38 @@ export function render(r: RawResult): string[] {
       ['l', ...Object.keys(sums[0]!.steps).map(() => 'r' as const), 'r', 'r'],
     ),
     '',
-    'Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup\'s `dump` step + the restore\'s `restore` step, i.e. without verify, safety backup, count check and swap):',
+    "Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup's `dump` step + the restore's `restore` step, i.e. without verify, safety backup, count check and swap):",
     '',
     table(
       ['contender', 'dump', 'restore', 'dump + restore', 'guide / this', 'per round'],
       [
         ['guide', seconds(gBackup), seconds(med(guide, (c) => c.dropCreateMs + c.loadMs)), seconds(gLike), '1.00×', ''],
-        ...sums.map((s) => [`probe-ops, ${s.v.label}`, seconds(s.dumpStep), seconds(s.steps.restore ?? 0), seconds(s.like), ratio(gLike, s.like), `${s.pairedLike.toFixed(2)}×`]),
+        ...sums.map((s) => [
+          `probe-ops, ${s.v.label}`,
+          seconds(s.dumpStep),
+          seconds(s.steps.restore ?? 0),
+          seconds(s.like),
+          ratio(gLike, s.like),
+          `${s.pairedLike.toFixed(2)}×`,
+        ]),
       ],
       ['l', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
     '### 2. The cost of the checksum',
     '',
-    'The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product\'s own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.',
+    "The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product's own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.",
     '',
     table(
-      ['probe-ops setting', 'bare pg_dump', 'probe-ops backup (wall)', 'dump step', 'SHA-256 of the data', 'SHA-256 / backup', 'all probe-ops overhead / backup'],
+      [
+        'probe-ops setting',
+        'bare pg_dump',
+        'probe-ops backup (wall)',
+        'dump step',
+        'SHA-256 of the data',
+        'SHA-256 / backup',
+        'all probe-ops overhead / backup',
+      ],
       sums.map((s) => [s.v.label, seconds(s.raw), seconds(s.backup), seconds(s.dumpStep), seconds(s.sha), pct(s.sha / s.backup), pct(s.overhead)]),
       ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
@@ -638,8 +777,18 @@ export function render(r: RawResult): string[] {
     table(
       ['contender', 'restore (wall)', 'management down', 'down / restore'],
       [
-        ['guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)', seconds(med(guide, (c) => c.restoreMs)), seconds(med(guide, (c) => c.downMs)), pct(med(guide, (c) => c.downMs / c.restoreMs))],
-        ...sums.map((s) => [`probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`, seconds(s.restore), seconds(s.down), pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs))]),
+        [
+          'guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)',
+          seconds(med(guide, (c) => c.restoreMs)),
+          seconds(med(guide, (c) => c.downMs)),
+          pct(med(guide, (c) => c.downMs / c.restoreMs)),
+        ],
+        ...sums.map((s) => [
+          `probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`,
+          seconds(s.restore),
+          seconds(s.down),
+          pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs)),
+        ]),
       ],
       ['l', 'r', 'r', 'r'],
     ),
@@ -649,98 +798,110 @@ export function render(r: RawResult): string[] {
     '### Verdicts',
     '',
     `- Target 1 (probe-ops cycle at least ${TARGET_SPEEDUP}× faster than the guide's): ${met(gCycleBrief / best.cycle >= TARGET_SPEEDUP)}: the fastest setting, ${best.v.label}, takes ${seconds(best.cycle)} against the guide cycle's ${seconds(gCycleBrief)} (${ratio(gCycleBrief, best.cycle)}, per round ${best.pairedCycle.toFixed(2)}×; ${ratio(gCycleScript, best.cycle)} against the guide script as written, with its pre-recovery backup). Like for like (dump + restore alone): ${ratio(gLike, bestLike.like)} with ${bestLike.v.label}.${defaults ? ` The default setting (${defaults.v.label}): ${ratio(gCycleBrief, defaults.cycle)}.` : ''}`,
-    `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${checksumOk.length === sums.length ? met(true) : checksumOk.length === 0 ? met(false) : `**met for ${checksumOk.map((s) => s.v.key).join(', ')}; not met for ${sums.filter((s) => !checksumOk.includes(s)).map((s) => s.v.key).join(', ')}**`}: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time (for the custom format an upper bound: the product hashes while pg_dump streams).`,
+    `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${
+      checksumOk.length === sums.length
+        ? met(true)
+        : checksumOk.length === 0
+          ? met(false)
+          : `**met for ${checksumOk.map((s) => s.v.key).join(', ')}; not met for ${sums
+              .filter((s) => !checksumOk.includes(s))
+              .map((s) => s.v.key)
+              .join(', ')}**`
+    }: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time (for the custom format an upper bound: the product hashes while pg_dump streams).`,
     `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
     '',
-  );
-  if (r.teardown) out.push(`Teardown: ${r.teardown}`, '');
-  return out;
+  )
+  if (r.teardown) out.push(`Teardown: ${r.teardown}`, '')
+  return out
 }
 
 // ---------------------------------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<number> {
-  const args = parse(argv);
+  const args = parse(argv)
   if (args.render) {
-    const markdown = render(JSON.parse(readFileSync(args.render, 'utf8')) as RawResult).join('\n');
-    process.stdout.write(`${markdown}\n`);
-    if (args.out) writeFileSync(args.out, `${markdown}\n`);
-    return 0;
+    const markdown = render(JSON.parse(readFileSync(args.render, 'utf8')) as RawResult).join('\n')
+    process.stdout.write(`${markdown}\n`)
+    if (args.out) writeFileSync(args.out, `${markdown}\n`)
+    return 0
   }
-  if (process.getuid?.() !== 0) throw new Error('run this as root: the management service runs under a private dockerd, PostgreSQL as the postgres user');
-  const commandLine = `node --import tsx bench/backup-restore.ts ${argv.join(' ')}`.trim();
-  const teardown = new Teardown(log);
-  const pids: number[] = [];
-  const needles: string[] = [];
+  if (process.getuid?.() !== 0) throw new Error('run this as root: the management service runs under a private dockerd, PostgreSQL as the postgres user')
+  const commandLine = `node --import tsx bench/backup-restore.ts ${argv.join(' ')}`.trim()
+  const teardown = new Teardown(log)
+  const pids: number[] = []
+  const needles: string[] = []
   const reportLeftovers = (): string[] => {
-    const left = leftovers(pids, needles);
-    for (const l of left) log(`LEFT RUNNING: ${l}`);
-    if (left.length === 0) log('teardown: nothing left running');
-    return left;
-  };
-  let interrupted = false;
+    const left = leftovers(pids, needles)
+    for (const l of left) log(`LEFT RUNNING: ${l}`)
+    if (left.length === 0) log('teardown: nothing left running')
+    return left
+  }
+  let interrupted = false
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${signal}: stopping the runs and tearing everything down`);
-    stopAllRuns(`interrupted by ${signal}`);
+    if (interrupted) return
+    interrupted = true
+    log(`${signal}: stopping the runs and tearing everything down`)
+    stopAllRuns(`interrupted by ${signal}`)
     void teardown.run().then((problems) => {
-      for (const p of problems) log(`teardown problem: ${p}`);
-      reportLeftovers();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    });
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+      for (const p of problems) log(`teardown problem: ${p}`)
+      reportLeftovers()
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
 
-  const started = new Date();
-  const loadStart = loadavg();
-  const out: string[] = [];
-  let result: RawResult | undefined;
+  const started = new Date()
+  const loadStart = loadavg()
+  const out: string[] = []
+  let result: RawResult | undefined
 
   try {
-    const cli = await snapshotCli(ROOT, { build: args.build, log });
-    teardown.add(`remove ${cli.root}`, () => cli.remove());
-    if (cli.stale.length > 0) log(`WARNING: dist/ is older than ${cli.stale.length} file(s) of src/ (${cli.stale.slice(0, 5).join(', ')}): the numbers are of the last build (pass --build)`);
+    const cli = await snapshotCli(ROOT, { build: args.build, log })
+    teardown.add(`remove ${cli.root}`, () => cli.remove())
+    if (cli.stale.length > 0)
+      log(
+        `WARNING: dist/ is older than ${cli.stale.length} file(s) of src/ (${cli.stale.slice(0, 5).join(', ')}): the numbers are of the last build (pass --build)`,
+      )
 
-    const work = await mkdtemp(path.join(os.tmpdir(), 'po-bench-br-'));
-    teardown.add(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
-    needles.push(`${work}/`);
-    const cwd = path.join(work, 'cwd');
-    await mkdir(cwd);
+    const work = await mkdtemp(path.join(os.tmpdir(), 'po-bench-br-'))
+    teardown.add(`remove ${work}`, () => rm(work, { recursive: true, force: true }))
+    needles.push(`${work}/`)
+    const cwd = path.join(work, 'cwd')
+    await mkdir(cwd)
 
-    log(`starting PostgreSQL 15 (fsync ${args.fsync ? 'on' : 'off'})`);
-    const onOff = args.fsync ? 'on' : 'off';
+    log(`starting PostgreSQL 15 (fsync ${args.fsync ? 'on' : 'off'})`)
+    const onOff = args.fsync ? 'on' : 'off'
     const server = await startPostgres({
       extraConf: { fsync: onOff, synchronous_commit: onOff, shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'2GB'" },
-    });
-    teardown.add('postgres', () => server.stop());
-    pids.push(server.info.pid);
-    const info = server.info;
+    })
+    teardown.add('postgres', () => server.stop())
+    pids.push(server.info.pid)
+    const info = server.info
 
-    log('starting a private Docker engine and the `management` container');
-    const engine = await startDockerEngine();
+    log('starting a private Docker engine and the `management` container')
+    const engine = await startDockerEngine()
     teardown.add('docker engine (and every container in it)', async () => {
       try {
-        await engine.stop();
+        await engine.stop()
       } catch (err) {
         // Ctrl-C signals the whole process group: dockerd may have shut down (and stopped its
         // containers) by itself before the teardown asks it to remove them. Everything else of
         // the engine's teardown ran; the /proc check below still catches anything left.
-        const message = err instanceof Error ? err.message : String(err);
-        const onlyThat = /removing containers: [\s\S]*Cannot connect to the Docker daemon/.test(message) && !/still mounted|removing \//.test(message);
-        if (!onlyThat) throw err;
-        log('teardown: dockerd had already exited (it got the signal too); its containers went with it');
+        const message = err instanceof Error ? err.message : String(err)
+        const onlyThat = /removing containers: [\s\S]*Cannot connect to the Docker daemon/.test(message) && !/still mounted|removing \//.test(message)
+        if (!onlyThat) throw err
+        log('teardown: dockerd had already exited (it got the signal too); its containers went with it')
       }
-    });
-    pids.push(engine.info.pid);
-    needles.push(`${engine.info.dir}/`);
-    await runSleeperContainer(engine.info, { name: 'management', logLines: ['INFO management API started on :8000'] });
+    })
+    pids.push(engine.info.pid)
+    needles.push(`${engine.info.dir}/`)
+    await runSleeperContainer(engine.info, { name: 'management', logLines: ['INFO management API started on :8000'] })
 
     // The management API's health: 200 while a fresh connection to network_probe answers.
     const health: Server = createServer((_req, res) => {
-      const client = new pg.Client({ ...pgClientConfig(info, DATABASE), connectionTimeoutMillis: 2000 });
-      client.on('error', () => undefined);
+      const client = new pg.Client({ ...pgClientConfig(info, DATABASE), connectionTimeoutMillis: 2000 })
+      client.on('error', () => undefined)
       client
         .connect()
         .then(() => client.query('select 1'))
@@ -748,20 +909,20 @@ export async function main(argv: string[]): Promise<number> {
           () => res.writeHead(200).end('ok'),
           () => res.writeHead(503).end('database unavailable'),
         )
-        .finally(() => void client.end().catch(() => undefined));
-    });
-    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+        .finally(() => void client.end().catch(() => undefined))
+    })
+    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve))
     teardown.add('health http server', () => {
-      health.closeAllConnections();
-      return new Promise<void>((resolve) => health.close(() => resolve()));
-    });
-    const healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`;
+      health.closeAllConnections()
+      return new Promise<void>((resolve) => health.close(() => resolve()))
+    })
+    const healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`
 
-    log('creating the demo database');
-    const demo = await createDemoDatabase(info, args);
-    const expected = await counts(info, DATABASE);
-    log(`demo database: ${mb(demo.bytes)} (pg_database_size), ${describeCounts(expected)}, made in ${seconds(demo.loadMs)}`);
-    const settings = await pgSettings(info);
+    log('creating the demo database')
+    const demo = await createDemoDatabase(info, args)
+    const expected = await counts(info, DATABASE)
+    log(`demo database: ${mb(demo.bytes)} (pg_database_size), ${describeCounts(expected)}, made in ${seconds(demo.loadMs)}`)
+    const settings = await pgSettings(info)
 
     const env = cleanEnv({
       PATH: `${PG_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -771,33 +932,41 @@ export async function main(argv: string[]): Promise<number> {
       PGPASSWORD: info.password,
       DOCKER_HOST: engine.info.host,
       DOCKER_CLI,
-    });
-    const ctx: Ctx = { bin: cli.bin, env, cwd, work, info, expected };
-    const configs = new Map<string, { configPath: string; backupDir: string }>();
-    for (const v of args.variants) configs.set(v.key, await writeProbeConfig(ctx, v, healthUrl));
+    })
+    const ctx: Ctx = { bin: cli.bin, env, cwd, work, info, expected }
+    const configs = new Map<string, { configPath: string; backupDir: string }>()
+    for (const v of args.variants) configs.set(v.key, await writeProbeConfig(ctx, v, healthUrl))
 
     // ------------------------------------------------------------------ rounds
-    const guide: GuideCycle[] = [];
-    const probe = new Map<string, ProbeCycle[]>(args.variants.map((v) => [v.key, []]));
-    const contenders = ['guide', ...args.variants.map((v) => v.key)];
+    const guide: GuideCycle[] = []
+    const probe = new Map<string, ProbeCycle[]>(args.variants.map((v) => [v.key, []]))
+    const contenders = ['guide', ...args.variants.map((v) => v.key)]
     for (let round = 0; round < args.runs; round++) {
-      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
       for (const key of order) {
-        await normalize(info);
-        log(`round ${round + 1}/${args.runs}: ${key}`);
+        await normalize(info)
+        log(`round ${round + 1}/${args.runs}: ${key}`)
         if (key === 'guide') {
-          const c = await guideCycle(ctx);
-          guide.push(c);
-          log(`  guide: backup ${seconds(c.backupMs)}, restore ${seconds(c.restoreMs)} (pre-recovery backup ${seconds(c.preBackupMs)}, load ${seconds(c.loadMs)}), ${c.psqlErrors} psql ERROR lines`);
+          const c = await guideCycle(ctx)
+          guide.push(c)
+          log(
+            `  guide: backup ${seconds(c.backupMs)}, restore ${seconds(c.restoreMs)} (pre-recovery backup ${seconds(c.preBackupMs)}, load ${seconds(c.loadMs)}), ${c.psqlErrors} psql ERROR lines`,
+          )
         } else {
-          const v = args.variants.find((x) => x.key === key)!;
-          const { configPath, backupDir } = configs.get(key)!;
-          const c = await probeCycle(ctx, v, configPath, backupDir);
-          probe.get(key)!.push(c);
-          log(`  ${key}: backup ${seconds(c.backupMs)} (bare pg_dump ${seconds(c.rawDumpMs)}, sha256 ${seconds(c.sha256Ms)}), restore ${seconds(c.restoreMs)} (${Object.entries(c.steps).map(([k, t]) => `${k} ${seconds(t)}`).join(', ')}), down ${seconds(c.downtimeMs)}`);
+          const v = args.variants.find((x) => x.key === key)!
+          const { configPath, backupDir } = configs.get(key)!
+          const c = await probeCycle(ctx, v, configPath, backupDir)
+          probe.get(key)!.push(c)
+          log(
+            `  ${key}: backup ${seconds(c.backupMs)} (bare pg_dump ${seconds(c.rawDumpMs)}, sha256 ${seconds(c.sha256Ms)}), restore ${seconds(c.restoreMs)} (${Object.entries(
+              c.steps,
+            )
+              .map(([k, t]) => `${k} ${seconds(t)}`)
+              .join(', ')}), down ${seconds(c.downtimeMs)}`,
+          )
         }
-        const left = (await databases(info)).filter((d) => d.startsWith(`${DATABASE}_`));
-        if (left.length > 0) throw new Error(`databases left behind after ${key}: ${left.join(', ')}`);
+        const left = (await databases(info)).filter((d) => d.startsWith(`${DATABASE}_`))
+        if (left.length > 0) throw new Error(`databases left behind after ${key}: ${left.join(', ')}`)
       }
     }
 
@@ -823,31 +992,34 @@ export async function main(argv: string[]): Promise<number> {
       variants: args.variants,
       guide,
       probe: Object.fromEntries(probe),
-    };
+    }
   } finally {
-    const problems = await teardown.run();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    for (const p of problems) log(`teardown problem: ${p}`);
-    const left = reportLeftovers();
+    const problems = await teardown.run()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    for (const p of problems) log(`teardown problem: ${p}`)
+    const left = reportLeftovers()
     if (result) {
-      result.teardown = problems.length === 0 && left.length === 0 ? 'everything stopped and removed, nothing left running (checked in /proc).' : `PROBLEMS: ${[...problems, ...left].join('; ')}`;
-      out.push(...render(result));
+      result.teardown =
+        problems.length === 0 && left.length === 0
+          ? 'everything stopped and removed, nothing left running (checked in /proc).'
+          : `PROBLEMS: ${[...problems, ...left].join('; ')}`
+      out.push(...render(result))
     }
   }
-  const markdown = out.join('\n');
-  process.stdout.write(`${markdown}\n`);
-  if (args.out) writeFileSync(args.out, `${markdown}\n`);
-  if (args.raw && result) writeFileSync(args.raw, `${JSON.stringify(result, null, 2)}\n`);
-  return 0;
+  const markdown = out.join('\n')
+  process.stdout.write(`${markdown}\n`)
+  if (args.out) writeFileSync(args.out, `${markdown}\n`)
+  if (args.raw && result) writeFileSync(args.raw, `${JSON.stringify(result, null, 2)}\n`)
+  return 0
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).then(
     (exit) => process.exit(exit),
     (err: unknown) => {
-      log(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      process.exit(1);
+      log(err instanceof Error ? (err.stack ?? err.message) : String(err))
+      process.exit(1)
     },
-  );
+  )
 }

@@ -37,7 +37,8 @@ const SHAPES: Record<string, (n: number) => string> = {
   'services (block)': (n) =>
     `services:\n${Array.from({ length: n }, (_, i) => `  service-${i}:\n    runtime: systemd\n    unit: service-${i}.service\n    url: http://localhost:${1000 + (i % 60000)}/health\n    dependsOn: [postgres]\n`).join('')}`,
   'endpoints (list)': (n) => `certificates:\n  endpoints:\n${Array.from({ length: n * 4 }, (_, i) => `    - host-${i}.example.com:443\n`).join('')}`,
-  'services (one flow mapping)': (n) => `services: {${Array.from({ length: n }, (_, i) => `service-${i}: {runtime: systemd, unit: service-${i}.service, dependsOn: [postgres]}`).join(', ')}}\n`,
+  'services (one flow mapping)': (n) =>
+    `services: {${Array.from({ length: n }, (_, i) => `service-${i}: {runtime: systemd, unit: service-${i}.service, dependsOn: [postgres]}`).join(', ')}}\n`,
 }
 
 /** The shape's text with as many entries as make it about `bytes` long (at most that). */
@@ -73,7 +74,10 @@ function timeIt(work: () => void): number {
 
 const mb = (bytes: number) => `${(bytes / 1_000_000).toFixed(2)} MB`
 const sections: string[] = []
-const machine = `nproc ${os.cpus().length}, ${os.cpus()[0]?.model ?? '?'}; Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the start`
+const machine = `nproc ${os.cpus().length}, ${os.cpus()[0]?.model ?? '?'}; Node ${process.version}; load average ${os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ')} at the start`
 
 for (const [shape, make] of Object.entries(SHAPES)) {
   const rows: string[][] = []
@@ -82,7 +86,14 @@ for (const [shape, make] of Object.entries(SHAPES)) {
     log(`${shape}: ${n} (${mb(text.length)})`)
     const now = timeIt(() => parseNow(text))
     const before = bytes <= beforeMaxBytes ? timeIt(() => parseBefore(text)) : undefined
-    rows.push([String(n), mb(text.length), ms(now), `${((now * 1000) / text.length).toFixed(2)} µs`, before === undefined ? '-' : ms(before), before === undefined ? '-' : `${(before / now).toFixed(1)}×`])
+    rows.push([
+      String(n),
+      mb(text.length),
+      ms(now),
+      `${((now * 1000) / text.length).toFixed(2)} µs`,
+      before === undefined ? '-' : ms(before),
+      before === undefined ? '-' : `${(before / now).toFixed(1)}×`,
+    ])
   }
   sections.push(`#### ${shape}\n\n${table(['entries', 'size', 'now', 'now per byte', 'before', 'before / now'], rows, ['r', 'r', 'r', 'r', 'r', 'r'])}`)
 }
@@ -109,7 +120,10 @@ try {
   writeFileSync(empty, '')
   const cli = (file: string) =>
     timeIt(() => {
-      execFileSync(process.execPath, [path.join(ROOT, 'bin/run.js'), 'config', 'validate', '--config', file], { stdio: 'ignore', env: { ...process.env, NODE_ENV: 'production' } })
+      execFileSync(process.execPath, [path.join(ROOT, 'bin/run.js'), 'config', 'validate', '--config', file], {
+        stdio: 'ignore',
+        env: { ...process.env, NODE_ENV: 'production' },
+      })
     })
   log('config validate end to end')
   const endToEnd = [
@@ -122,7 +136,10 @@ try {
       '',
       `- Command: ${code('node --import tsx bench/config-load.ts')} (runs ${runs})`,
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${machine}, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
+      `- Machine: ${machine}, ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at the end`,
       '- Method: in process, the median of the runs after one warm-up: "now" is parseConfigText + resolveConfig (js-yaml events, the zod schema, resolution); "before" is the loader it replaced (yaml parseDocument with uniqueKeys, toJS, the same schema). End to end: the built CLI, spawn to exit.',
       '',
       ...sections.flatMap((s) => [s, '']),

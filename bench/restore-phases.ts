@@ -11,121 +11,165 @@
  * rounds (order rotating) restores it each way into a fresh database and drops it. Prints a
  * markdown section on stdout; tears everything down at the end, on failure and on Ctrl-C.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js';
-import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js';
-import { table } from './lib/markdown.js';
-import { cleanEnv, timed } from './lib/proc.js';
-import { median, seconds } from './lib/stats.js';
-import { Teardown } from './lib/teardown.js';
+import { execFileSync } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js'
+import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js'
+import { table } from './lib/markdown.js'
+import { cleanEnv, timed } from './lib/proc.js'
+import { median, seconds } from './lib/stats.js'
+import { Teardown } from './lib/teardown.js'
 
-const log = (line: string): void => void process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const log = (line: string): void => void process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`)
 
-const { values } = parseArgs({ options: { 'rows-per-day': { type: 'string', default: '41500' }, days: { type: 'string', default: '120' }, runs: { type: 'string', default: '3' } } });
-const rowsPerDay = Number(values['rows-per-day']);
-const days = Number(values.days);
-const runs = Number(values.runs);
+const { values } = parseArgs({
+  options: { 'rows-per-day': { type: 'string', default: '41500' }, days: { type: 'string', default: '120' }, runs: { type: 'string', default: '3' } },
+})
+const rowsPerDay = Number(values['rows-per-day'])
+const days = Number(values.days)
+const runs = Number(values.runs)
 
 async function withClient<T>(info: PostgresInfo, database: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...pgClientConfig(info), database });
-  await client.connect();
+  const client = new pg.Client({ ...pgClientConfig(info), database })
+  await client.connect()
   try {
-    return await work(client);
+    return await work(client)
   } finally {
-    await client.end();
+    await client.end()
   }
 }
 
 interface Contender {
-  key: string;
-  label: string;
-  run(info: PostgresInfo, database: string): Promise<void>;
+  key: string
+  label: string
+  run(info: PostgresInfo, database: string): Promise<void>
 }
 
 /** Statement durations the server logged since `offset`, summed by kind. */
 function phases(logFile: string, offset: number): Record<string, number> {
-  const text = readFileSync(logFile, 'utf8').slice(offset);
-  const sums: Record<string, number> = {};
+  const text = readFileSync(logFile, 'utf8').slice(offset)
+  const sums: Record<string, number> = {}
   for (const match of text.matchAll(/duration: ([\d.]+) ms {2}statement: ([^\n]*(?:\n[ \t]+[^\n]*)*)/g)) {
     // A statement of several lines goes on in lines that start with white space.
-    const sql = match[2]!.toLowerCase().replace(/\s+/g, ' ');
-    const kind = sql.startsWith('copy') ? 'COPY' : sql.includes('create index') || sql.includes('create unique index') ? 'CREATE INDEX' : sql.includes('foreign key') ? 'ADD FOREIGN KEY' : sql.includes('primary key') || sql.includes(' unique ') ? 'ADD PRIMARY KEY / UNIQUE' : 'other';
-    sums[kind] = (sums[kind] ?? 0) + Number(match[1]);
+    const sql = match[2]!.toLowerCase().replace(/\s+/g, ' ')
+    const kind = sql.startsWith('copy')
+      ? 'COPY'
+      : sql.includes('create index') || sql.includes('create unique index')
+        ? 'CREATE INDEX'
+        : sql.includes('foreign key')
+          ? 'ADD FOREIGN KEY'
+          : sql.includes('primary key') || sql.includes(' unique ')
+            ? 'ADD PRIMARY KEY / UNIQUE'
+            : 'other'
+    sums[kind] = (sums[kind] ?? 0) + Number(match[1])
   }
-  return sums;
+  return sums
 }
 
 async function main(): Promise<void> {
-  const teardown = new Teardown(log);
-  process.on('SIGINT', () => void teardown.run().then(() => process.exit(130)));
+  const teardown = new Teardown(log)
+  process.on('SIGINT', () => void teardown.run().then(() => process.exit(130)))
   try {
-    const server = await startPostgres({ extraConf: { shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'2GB'", fsync: 'on', synchronous_commit: 'on', log_min_duration_statement: 0 } });
-    teardown.add('postgres', () => server.stop());
-    const info = server.info;
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'po-phases-'));
-    teardown.add('dumps', () => rm(dir, { recursive: true, force: true }));
+    const server = await startPostgres({
+      extraConf: {
+        shared_buffers: "'256MB'",
+        maintenance_work_mem: "'256MB'",
+        max_wal_size: "'2GB'",
+        fsync: 'on',
+        synchronous_commit: 'on',
+        log_min_duration_statement: 0,
+      },
+    })
+    teardown.add('postgres', () => server.stop())
+    const info = server.info
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'po-phases-'))
+    teardown.add('dumps', () => rm(dir, { recursive: true, force: true }))
 
-    log(`building ${(rowsPerDay * days).toLocaleString('en-US')} task results`);
+    log(`building ${(rowsPerDay * days).toLocaleString('en-US')} task results`)
     await withClient(info, info.database, async (c) => {
-      await c.query(SCHEMA_SQL);
-      await c.query(referenceDataSql({ agents: 10, tasks: 50 }));
-      await c.query(TASK_RESULTS_SQL, [days, rowsPerDay]);
-      await c.query(INDEX_SQL);
-      await c.query('vacuum (freeze, analyze)');
-      await c.query('checkpoint');
-    });
-    const env = cleanEnv({ PGPASSWORD: info.password });
-    const conn = ['-h', info.host, '-p', String(info.port), '-U', info.user, '--no-password'];
-    const custom = path.join(dir, 'db.dump');
-    const plain = path.join(dir, 'db.sql.gz');
-    execFileSync(path.join(PG_BIN_DIR, 'pg_dump'), [...conn, '-d', info.database, '-Fc', '-Z1', '-f', custom], { env });
-    execFileSync('bash', ['-c', `"${PG_BIN_DIR}/pg_dump" ${conn.join(' ')} -d ${info.database} | gzip > ${plain}`], { env });
-    log(`dumps: custom -Z1 ${(statSync(custom).size / 2 ** 20).toFixed(0)} MiB, plain.gz ${(statSync(plain).size / 2 ** 20).toFixed(0)} MiB`);
+      await c.query(SCHEMA_SQL)
+      await c.query(referenceDataSql({ agents: 10, tasks: 50 }))
+      await c.query(TASK_RESULTS_SQL, [days, rowsPerDay])
+      await c.query(INDEX_SQL)
+      await c.query('vacuum (freeze, analyze)')
+      await c.query('checkpoint')
+    })
+    const env = cleanEnv({ PGPASSWORD: info.password })
+    const conn = ['-h', info.host, '-p', String(info.port), '-U', info.user, '--no-password']
+    const custom = path.join(dir, 'db.dump')
+    const plain = path.join(dir, 'db.sql.gz')
+    execFileSync(path.join(PG_BIN_DIR, 'pg_dump'), [...conn, '-d', info.database, '-Fc', '-Z1', '-f', custom], { env })
+    execFileSync('bash', ['-c', `"${PG_BIN_DIR}/pg_dump" ${conn.join(' ')} -d ${info.database} | gzip > ${plain}`], { env })
+    log(`dumps: custom -Z1 ${(statSync(custom).size / 2 ** 20).toFixed(0)} MiB, plain.gz ${(statSync(plain).size / 2 ** 20).toFixed(0)} MiB`)
 
-    const pgRestore = (jobs: number, options = '') => async (i: PostgresInfo, database: string) => {
-      const result = await timed(path.join(PG_BIN_DIR, 'pg_restore'), [...conn, '-d', database, '--exit-on-error', `--jobs=${jobs}`, custom], { env: { ...env, ...(options ? { PGOPTIONS: options } : {}) }, cwd: dir, timeoutMs: 30 * 60_000 });
-      if (result.exitCode !== 0) throw new Error(`pg_restore: ${result.stderr}`);
-    };
+    const pgRestore =
+      (jobs: number, options = '') =>
+      async (i: PostgresInfo, database: string) => {
+        const result = await timed(path.join(PG_BIN_DIR, 'pg_restore'), [...conn, '-d', database, '--exit-on-error', `--jobs=${jobs}`, custom], {
+          env: { ...env, ...(options ? { PGOPTIONS: options } : {}) },
+          cwd: dir,
+          timeoutMs: 30 * 60_000,
+        })
+        if (result.exitCode !== 0) throw new Error(`pg_restore: ${result.stderr}`)
+      }
     const contenders: Contender[] = [
-      { key: 'psql', label: 'guide: `gunzip -c | psql` (plain dump, gzip -6)', run: async (_i, database) => void execFileSync('bash', ['-c', `gunzip -c ${plain} | "${PG_BIN_DIR}/psql" ${conn.join(' ')} -X -q -d ${database} >/dev/null`], { env }) },
+      {
+        key: 'psql',
+        label: 'guide: `gunzip -c | psql` (plain dump, gzip -6)',
+        run: async (_i, database) =>
+          void execFileSync('bash', ['-c', `gunzip -c ${plain} | "${PG_BIN_DIR}/psql" ${conn.join(' ')} -X -q -d ${database} >/dev/null`], { env }),
+      },
       { key: 'j2', label: 'pg_restore --jobs=2 (probe-ops today)', run: pgRestore(2) },
-      { key: 'j2-mwm', label: 'pg_restore --jobs=2, PGOPTIONS maintenance_work_mem=1GB, synchronous_commit=off', run: pgRestore(2, '-c maintenance_work_mem=1GB -c synchronous_commit=off') },
+      {
+        key: 'j2-mwm',
+        label: 'pg_restore --jobs=2, PGOPTIONS maintenance_work_mem=1GB, synchronous_commit=off',
+        run: pgRestore(2, '-c maintenance_work_mem=1GB -c synchronous_commit=off'),
+      },
       { key: 'j4', label: 'pg_restore --jobs=4', run: pgRestore(4) },
-    ];
-    const results: Record<string, { wall: number; phases: Record<string, number> }[]> = {};
+    ]
+    const results: Record<string, { wall: number; phases: Record<string, number> }[]> = {}
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < contenders.length; k++) {
-        const c = contenders[(k + round) % contenders.length]!;
-        const database = `phase_${c.key.replace(/\W/g, '_')}_${round}`;
-        await withClient(info, 'postgres', (cl) => cl.query(`create database ${database} template template0`));
-        await withClient(info, 'postgres', (cl) => cl.query('checkpoint'));
-        const offset = statSync(info.logFile).size;
-        const started = performance.now();
-        await c.run(info, database);
-        const wall = performance.now() - started;
-        (results[c.key] ??= []).push({ wall, phases: phases(info.logFile, offset) });
-        log(`round ${round + 1}: ${c.key} ${seconds(wall)}`);
-        await withClient(info, 'postgres', (cl) => cl.query(`drop database ${database} with (force)`));
+        const c = contenders[(k + round) % contenders.length]!
+        const database = `phase_${c.key.replace(/\W/g, '_')}_${round}`
+        await withClient(info, 'postgres', (cl) => cl.query(`create database ${database} template template0`))
+        await withClient(info, 'postgres', (cl) => cl.query('checkpoint'))
+        const offset = statSync(info.logFile).size
+        const started = performance.now()
+        await c.run(info, database)
+        const wall = performance.now() - started
+        ;(results[c.key] ??= []).push({ wall, phases: phases(info.logFile, offset) })
+        log(`round ${round + 1}: ${c.key} ${seconds(wall)}`)
+        await withClient(info, 'postgres', (cl) => cl.query(`drop database ${database} with (force)`))
       }
     }
-    const kinds = ['COPY', 'CREATE INDEX', 'ADD PRIMARY KEY / UNIQUE', 'ADD FOREIGN KEY', 'other'];
+    const kinds = ['COPY', 'CREATE INDEX', 'ADD PRIMARY KEY / UNIQUE', 'ADD FOREIGN KEY', 'other']
     const lines = [
-      `Command: \`node --import tsx bench/restore-phases.ts --rows-per-day ${rowsPerDay} --days ${days} --runs ${runs}\`; ${new Date().toISOString()}; nproc ${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end.`,
+      `Command: \`node --import tsx bench/restore-phases.ts --rows-per-day ${rowsPerDay} --days ${days} --runs ${runs}\`; ${new Date().toISOString()}; nproc ${os.cpus().length}; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at the end.`,
       '',
       'Server time per kind of statement, summed over the statements (with --jobs they overlap; wall is from spawn to exit), medians of the runs:',
       '',
-      table(['contender', 'wall', ...kinds], contenders.map((c) => [c.label, seconds(median(results[c.key]!.map((r) => r.wall))), ...kinds.map((k) => seconds(median(results[c.key]!.map((r) => r.phases[k] ?? 0))))])),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+      table(
+        ['contender', 'wall', ...kinds],
+        contenders.map((c) => [
+          c.label,
+          seconds(median(results[c.key]!.map((r) => r.wall))),
+          ...kinds.map((k) => seconds(median(results[c.key]!.map((r) => r.phases[k] ?? 0)))),
+        ]),
+      ),
+    ]
+    process.stdout.write(`${lines.join('\n')}\n`)
   } finally {
-    await teardown.run();
+    await teardown.run()
   }
 }
 
-await main();
+await main()

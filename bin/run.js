@@ -4,7 +4,9 @@ import os from 'node:os'
 import { compileCacheDir } from './compile-cache.js'
 
 if (Number(process.versions.node.split('.')[0]) < 22) {
-  process.stderr.write(`probe-ops: Node.js ${process.version} is too old: probe-ops needs Node.js 22 or newer\n  install Node 22 (or 24), or run: npm install -g node@22\n`)
+  process.stderr.write(
+    `probe-ops: Node.js ${process.version} is too old: probe-ops needs Node.js 22 or newer\n  install Node 22 (or 24), or run: npm install -g node@22\n`,
+  )
   process.exit(2)
 }
 

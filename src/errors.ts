@@ -34,7 +34,11 @@ export type ErrorCode = (typeof ERROR_CODES)[number]
  * itself with a hint, and becomes part of the report rather than a stack trace.
  */
 export class UsageError extends HintedError {
-  constructor(message: string, hint?: string, readonly code: ErrorCode = 'usage') {
+  constructor(
+    message: string,
+    hint?: string,
+    readonly code: ErrorCode = 'usage',
+  ) {
     super(message, hint)
   }
 }
@@ -68,7 +72,10 @@ export class LockHeldError extends Error {
 
 /** A bounded wait ran out: what timed out and after how long. */
 export class TimeoutError extends Error {
-  constructor(what: string, readonly afterMs: number) {
+  constructor(
+    what: string,
+    readonly afterMs: number,
+  ) {
     super(`${what} did not answer within ${formatSeconds(afterMs)}`)
     this.name = 'TimeoutError'
   }

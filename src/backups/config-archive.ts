@@ -6,7 +6,10 @@ import { backupId, manifestStamp, prepareBackupDir, type BackupManifest, type St
 import { streamIntoFile, writeBackup } from './writing.js'
 
 /** A tar.gz of the configured paths (compose files, /etc/network-probe, ...), with a manifest. */
-export async function archiveConfig(config: Config, options: { reason: BackupManifest['reason']; toolVersion: string; signal?: AbortSignal }): Promise<StoredBackup> {
+export async function archiveConfig(
+  config: Config,
+  options: { reason: BackupManifest['reason']; toolVersion: string; signal?: AbortSignal },
+): Promise<StoredBackup> {
   const dir = config.backup.dir
   await prepareBackupDir(dir)
   const present: string[] = []
@@ -20,23 +23,52 @@ export async function archiveConfig(config: Config, options: { reason: BackupMan
       missing.push(path)
     }
   }
-  if (present.length === 0) throw new StepFailure(`none of backup.configPaths exists: ${missing.join(', ')}`, 'set backup.configPaths to the files and directories that hold the configuration')
+  if (present.length === 0)
+    throw new StepFailure(
+      `none of backup.configPaths exists: ${missing.join(', ')}`,
+      'set backup.configPaths to the files and directories that hold the configuration',
+    )
   const started = new Date()
   const id = backupId('config', started)
   const dataName = `${id}.tar.gz`
   const { execa } = await import('execa')
-  return writeBackup(dir, dataName, async (temporary) => {
-    const checksum = await streamIntoFile(
-      temporary,
-      async (sink, signal) => {
-        // Paths relative to / so the archive restores anywhere with tar -C.
-        const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false }, reject: false, cancelSignal: signal })
-        tar.stdout!.pipe(sink, { end: false })
-        const result = await tar
-        if (result.exitCode !== 0) throw new StepFailure(`tar failed (exit ${result.exitCode ?? result.signal}): ${String(result.stderr).trim().split('\n').at(-1)}`, 'nothing was kept')
-      },
-      options.signal,
-    )
-    return { id, kind: 'config', reason: options.reason, format: 'tar.gz', data: dataName, ...checksum, paths: present, missingPaths: missing, ...manifestStamp(config.host, options.toolVersion, started) }
-  }, options.signal)
+  return writeBackup(
+    dir,
+    dataName,
+    async (temporary) => {
+      const checksum = await streamIntoFile(
+        temporary,
+        async (sink, signal) => {
+          // Paths relative to / so the archive restores anywhere with tar -C.
+          const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], {
+            stdout: 'pipe',
+            stderr: 'pipe',
+            buffer: { stdout: false },
+            reject: false,
+            cancelSignal: signal,
+          })
+          tar.stdout!.pipe(sink, { end: false })
+          const result = await tar
+          if (result.exitCode !== 0)
+            throw new StepFailure(
+              `tar failed (exit ${result.exitCode ?? result.signal}): ${String(result.stderr).trim().split('\n').at(-1)}`,
+              'nothing was kept',
+            )
+        },
+        options.signal,
+      )
+      return {
+        id,
+        kind: 'config',
+        reason: options.reason,
+        format: 'tar.gz',
+        data: dataName,
+        ...checksum,
+        paths: present,
+        missingPaths: missing,
+        ...manifestStamp(config.host, options.toolVersion, started),
+      }
+    },
+    options.signal,
+  )
 }

@@ -77,7 +77,8 @@ export async function readDatabaseProperties(client: Client, database: string): 
 export function propertyRoles(properties: DatabaseProperties, options: { owners: boolean; privileges: boolean }): string[] {
   const roles = new Set<string>()
   if (options.owners) roles.add(properties.owner)
-  if (options.privileges) for (const p of properties.privileges ?? []) if (p.grantee !== 'PUBLIC' && (options.owners || p.grantee !== properties.owner)) roles.add(p.grantee)
+  if (options.privileges)
+    for (const p of properties.privileges ?? []) if (p.grantee !== 'PUBLIC' && (options.owners || p.grantee !== properties.owner)) roles.add(p.grantee)
   return [...roles]
 }
 
@@ -86,7 +87,12 @@ export function propertyRoles(properties: DatabaseProperties, options: { owners:
  * encoding, locale and owner. `serverVersion` (server_version_num) is the creating server's:
  * locale providers are spelled only where it knows them.
  */
-export function createDatabaseSql(client: Client, name: string, properties: DatabaseProperties | undefined, options: { owners: boolean; serverVersion: number }): string {
+export function createDatabaseSql(
+  client: Client,
+  name: string,
+  properties: DatabaseProperties | undefined,
+  options: { owners: boolean; serverVersion: number },
+): string {
   if (!properties) return `create database ${quoteName(name)} template template0`
   const parts = [`create database ${quoteName(name)} template template0`, `encoding ${client.escapeLiteral(properties.encoding)}`]
   if (options.serverVersion >= 150000) parts.push(`locale_provider ${properties.localeProvider}`)
@@ -99,7 +105,14 @@ export function createDatabaseSql(client: Client, name: string, properties: Data
 }
 
 /** Settings whose value is a list of quoted items (pg_dump's variable_is_guc_list_quote). */
-const LIST_QUOTED = new Set(['local_preload_libraries', 'search_path', 'session_preload_libraries', 'shared_preload_libraries', 'temp_tablespaces', 'unix_socket_directories'])
+const LIST_QUOTED = new Set([
+  'local_preload_libraries',
+  'search_path',
+  'session_preload_libraries',
+  'shared_preload_libraries',
+  'temp_tablespaces',
+  'unix_socket_directories',
+])
 
 /** Splits a stored list value (`"$user", public`) into its items, as PostgreSQL's SplitGUCList does. */
 export function splitSettingList(value: string): string[] {
@@ -146,11 +159,17 @@ export function settingSql(client: Client, database: string, entry: { role: stri
  * statement stands alone: one that fails (a setting this server does not know) is reported,
  * the others still apply.
  */
-export async function applyDatabaseProperties(client: Client, name: string, properties: DatabaseProperties, options: { owners: boolean; privileges: boolean }): Promise<{ applied: number; failed: string[] }> {
+export async function applyDatabaseProperties(
+  client: Client,
+  name: string,
+  properties: DatabaseProperties,
+  options: { owners: boolean; privileges: boolean },
+): Promise<{ applied: number; failed: string[] }> {
   const statements: { sql: string; what: string }[] = []
   const db = quoteName(name)
   // A low connection limit would have stood in the way of pg_restore's parallel jobs: set last.
-  if (properties.connectionLimit !== -1) statements.push({ sql: `alter database ${db} connection limit ${properties.connectionLimit}`, what: 'connection limit' })
+  if (properties.connectionLimit !== -1)
+    statements.push({ sql: `alter database ${db} connection limit ${properties.connectionLimit}`, what: 'connection limit' })
   if (options.privileges && properties.privileges) {
     statements.push({ sql: `revoke all on database ${db} from public`, what: 'privileges of PUBLIC' })
     // Without the recorded owner (--no-owner) the owner's own privileges stay as created.
@@ -158,7 +177,10 @@ export async function applyDatabaseProperties(client: Client, name: string, prop
     for (const p of properties.privileges) {
       if (!options.owners && p.grantee === properties.owner) continue
       const grantee = p.grantee === 'PUBLIC' ? 'public' : quoteName(p.grantee)
-      statements.push({ sql: `grant ${p.privilege.toLowerCase()} on database ${db} to ${grantee}${p.grantable ? ' with grant option' : ''}`, what: `${p.privilege} for ${p.grantee}` })
+      statements.push({
+        sql: `grant ${p.privilege.toLowerCase()} on database ${db} to ${grantee}${p.grantable ? ' with grant option' : ''}`,
+        what: `${p.privilege} for ${p.grantee}`,
+      })
     }
   }
   for (const entry of properties.settings) {

@@ -40,7 +40,10 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
   const dir = config.backup.dir
   const format = config.backup.format
   if (format === 'directory' && config.backup.runner === 'container') {
-    throw new UsageError('backup.format "directory" needs backup.runner "host": the directory would be written inside the container', 'use format custom with the container runner')
+    throw new UsageError(
+      'backup.format "directory" needs backup.runner "host": the directory would be written inside the container',
+      'use format custom with the container runner',
+    )
   }
   await prepareBackupDir(dir)
   const started = new Date()
@@ -62,44 +65,56 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     // Not part of the snapshot, and a catalog this version of probe-ops cannot read must not cost the backup.
     const databaseProperties = await readDatabaseProperties(client, database).catch(() => undefined)
     await client.query('begin isolation level repeatable read read only')
-    const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(client, `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`)
+    const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(
+      client,
+      `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, pg_database_size(current_database()) as bytes`,
+    )
     const tables = await tableCounts(client)
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
-    const failed = (result: PgToolResult) => new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
-    return await writeBackup(dir, dataName, async (temporary) => {
-      let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
-      if (format === 'custom') {
-        checksum = await streamIntoFile(
-          temporary,
-          async (sink, signal) => {
-            const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: sink, signal, applicationName: tag })
-            if (result.exitCode !== 0) throw failed(result)
-          },
-          options.signal,
-        )
-        if (checksum.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
-      } else {
-        const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], { signal: options.signal, applicationName: tag })
-        if (result.exitCode !== 0) throw failed(result)
-        checksum = await sealDirectory(temporary)
-      }
-      // The snapshot was only read; an abort may already have ended its session.
-      await client.query('commit').catch(() => undefined)
-      return {
-        id,
-        kind: 'database',
-        reason: options.reason,
-        format,
-        data: dataName,
-        ...checksum,
-        database,
-        serverVersion: info!.version,
-        databaseBytes: Number(info!.bytes),
-        tables,
-        ...(databaseProperties ? { databaseProperties } : {}),
-        ...manifestStamp(config.host, options.toolVersion, started),
-      }
-    }, options.signal)
+    const failed = (result: PgToolResult) =>
+      new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
+    return await writeBackup(
+      dir,
+      dataName,
+      async (temporary) => {
+        let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
+        if (format === 'custom') {
+          checksum = await streamIntoFile(
+            temporary,
+            async (sink, signal) => {
+              const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: sink, signal, applicationName: tag })
+              if (result.exitCode !== 0) throw failed(result)
+            },
+            options.signal,
+          )
+          if (checksum.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
+        } else {
+          const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], {
+            signal: options.signal,
+            applicationName: tag,
+          })
+          if (result.exitCode !== 0) throw failed(result)
+          checksum = await sealDirectory(temporary)
+        }
+        // The snapshot was only read; an abort may already have ended its session.
+        await client.query('commit').catch(() => undefined)
+        return {
+          id,
+          kind: 'database',
+          reason: options.reason,
+          format,
+          data: dataName,
+          ...checksum,
+          database,
+          serverVersion: info!.version,
+          databaseBytes: Number(info!.bytes),
+          tables,
+          ...(databaseProperties ? { databaseProperties } : {}),
+          ...manifestStamp(config.host, options.toolVersion, started),
+        }
+      },
+      options.signal,
+    )
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await ending
@@ -118,4 +133,3 @@ export async function looksLikeCustomDump(path: string): Promise<boolean> {
     await handle.close()
   }
 }
-

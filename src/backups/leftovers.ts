@@ -22,7 +22,11 @@ export function verifyName(at: Date): string {
 }
 
 function stamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.\d+Z$/, '')
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace('T', '_')
+    .replace(/\.\d+Z$/, '')
 }
 
 /** Whether `name` is one restoreName or preRestoreName made for the live database `database`. */
@@ -38,11 +42,31 @@ export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLef
     const rows = await queryRows<{ datname: string; datallowconn: boolean }>(client, 'select datname, datallowconn from pg_database')
     const found: DatabaseLeftover[] = []
     for (const { datname, datallowconn } of rows) {
-      if (datname.startsWith(`${live}_restore_`)) found.push({ database: datname, kind: 'unfinished-restore', what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it' })
-      else if (datname.startsWith(`${live}_pre_restore_`)) found.push({ database: datname, kind: 'pre-restore', what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)' })
-      else if (datname.startsWith('probe_ops_verify_')) found.push({ database: datname, kind: 'verify-scratch', what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it' })
+      if (datname.startsWith(`${live}_restore_`))
+        found.push({
+          database: datname,
+          kind: 'unfinished-restore',
+          what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it',
+        })
+      else if (datname.startsWith(`${live}_pre_restore_`))
+        found.push({
+          database: datname,
+          kind: 'pre-restore',
+          what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)',
+        })
+      else if (datname.startsWith('probe_ops_verify_'))
+        found.push({
+          database: datname,
+          kind: 'verify-scratch',
+          what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it',
+        })
       // Of any name: a restore killed during its swap can leave the live or the kept database closed.
-      if ((datname === live || datname.startsWith(`${live}_pre_restore_`)) && !datallowconn) found.push({ database: datname, kind: 'connections-disabled', what: `${datname === live ? 'the live database' : 'the database kept from before a restore'} refuses connections: a restore was interrupted during its swap; \`probe-ops restore --cleanup\` allows them again` })
+      if ((datname === live || datname.startsWith(`${live}_pre_restore_`)) && !datallowconn)
+        found.push({
+          database: datname,
+          kind: 'connections-disabled',
+          what: `${datname === live ? 'the live database' : 'the database kept from before a restore'} refuses connections: a restore was interrupted during its swap; \`probe-ops restore --cleanup\` allows them again`,
+        })
     }
     return found
   } finally {

@@ -19,7 +19,10 @@ const plainName = z
   .string()
   .min(1)
   .max(255)
-  .refine((name) => name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0'), 'must be a plain name inside the backup directory (no "/", not "..")')
+  .refine(
+    (name) => name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0'),
+    'must be a plain name inside the backup directory (no "/", not "..")',
+  )
 /** As toISOString() writes it (UTC): newest-first orders compare these as strings. */
 const time = z.string().datetime({ message: 'must be a UTC time (ISO 8601, e.g. 2026-11-25T03:00:00.000Z)' })
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex')

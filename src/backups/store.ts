@@ -36,13 +36,19 @@ export async function prepareBackupDir(dir: string): Promise<void> {
     if (info.mode & 0o007) await chmod(dir, info.mode & 0o770)
   } catch (error) {
     if (error instanceof UsageError) throw error
-    throw new StepFailure(`cannot prepare the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'check backup.dir and its permissions')
+    throw new StepFailure(
+      `cannot prepare the backup directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      'check backup.dir and its permissions',
+    )
   }
 }
 
 /** Ids go to the millisecond: two backups in one second must never share a name. */
 export function backupId(kind: BackupKind, at: Date, database?: string): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z')
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.(\d+)Z$/, '$1Z')
   return [kind, database, stamp].filter(Boolean).join('-')
 }
 
@@ -86,7 +92,11 @@ export async function sha256Directory(path: string): Promise<{ sha256: string; b
   const files = []
   for (const name of names) {
     // What a backup holds is regular files; a link would be followed out of the backup directory.
-    if (!(await lstat(join(path, name))).isFile()) throw new StepFailure(`${join(path, name)} is not a regular file: not part of a backup probe-ops wrote`, 'the backup cannot be trusted; choose another (probe-ops backup list)')
+    if (!(await lstat(join(path, name))).isFile())
+      throw new StepFailure(
+        `${join(path, name)} is not a regular file: not part of a backup probe-ops wrote`,
+        'the backup cannot be trusted; choose another (probe-ops backup list)',
+      )
     files.push({ name, ...(await sha256File(join(path, name))) })
   }
   const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('')
@@ -117,7 +127,10 @@ export async function syncPath(path: string): Promise<void> {
 /** Moves finished data into place and writes its manifest: the backup exists from this moment. */
 export async function commitBackup(dir: string, temporary: string, manifest: BackupManifest): Promise<void> {
   // Never over an existing backup: a rename would replace it silently.
-  const taken = await lstat(join(dir, manifest.data)).then(() => true, () => false)
+  const taken = await lstat(join(dir, manifest.data)).then(
+    () => true,
+    () => false,
+  )
   if (taken) {
     await rm(temporary, { recursive: true, force: true })
     throw new StepFailure(`a backup named ${manifest.data} already exists`, 'run the backup again')
@@ -197,7 +210,10 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
     if (!found) continue
     // Only files and directories are what a backup run leaves; a link or anything else is not removed.
     if (!found.isFile() && !found.isDirectory()) {
-      unreadable.push({ path: join(dir, n), why: `${found.isSymbolicLink() ? 'a symbolic link' : 'not a file or directory'} probe-ops did not make: left alone` })
+      unreadable.push({
+        path: join(dir, n),
+        why: `${found.isSymbolicLink() ? 'a symbolic link' : 'not a file or directory'} probe-ops did not make: left alone`,
+      })
       continue
     }
     if (n.startsWith(TEMP_PREFIX)) {
@@ -242,19 +258,40 @@ export async function findBackup(dir: string, name: string, database: string, ki
     // One that failed its last verification is passed over while an older one has not.
     const newest = candidates.find((b) => isGood(b.manifest)) ?? candidates[0]
     if (newest) return { backup: newest, unreadable }
-    throw new UsageError(`no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${dir}`, `take one first: probe-ops backup ${wanted}`, 'unknown-backup')
+    throw new UsageError(
+      `no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${dir}`,
+      `take one first: probe-ops backup ${wanted}`,
+      'unknown-backup',
+    )
   }
   const fileName = await backupFileName(dir, name)
   const found = backups.find(matches(fileName))
   if (!found) {
     const refused = unreadable.find((u) => u.path === manifestPath(dir, fileName.replace(MANIFEST, '')))
-    if (refused) throw new UsageError(`backup "${name}" cannot be used: ${refused.path} is ${refused.why}`, 'choose another backup (probe-ops backup list)', 'unknown-backup')
+    if (refused)
+      throw new UsageError(
+        `backup "${name}" cannot be used: ${refused.path} is ${refused.why}`,
+        'choose another backup (probe-ops backup list)',
+        'unknown-backup',
+      )
     const newest = (kind ? ofKind(kind) : backups).slice(0, 3).map((b) => b.manifest.id)
-    throw new UsageError(`no backup "${name}" in ${dir}`, newest.length ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}` : `there are no ${kind ? `${KIND_NAMES[kind]}s` : 'backups'} yet: probe-ops backup ${kind ?? 'database'}`, 'unknown-backup')
+    throw new UsageError(
+      `no backup "${name}" in ${dir}`,
+      newest.length
+        ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}`
+        : `there are no ${kind ? `${KIND_NAMES[kind]}s` : 'backups'} yet: probe-ops backup ${kind ?? 'database'}`,
+      'unknown-backup',
+    )
   }
   if (kind && found.manifest.kind !== kind) {
-    const others = ofKind(kind).slice(0, 3).map((b) => b.manifest.id)
-    throw new UsageError(`${found.manifest.id} is a ${KIND_NAMES[found.manifest.kind]}, not a ${KIND_NAMES[kind]}`, others.length ? `the newest ${KIND_NAMES[kind]}s: ${others.join(', ')}` : `there is no ${KIND_NAMES[kind]} yet: probe-ops backup ${kind}`, 'unknown-backup')
+    const others = ofKind(kind)
+      .slice(0, 3)
+      .map((b) => b.manifest.id)
+    throw new UsageError(
+      `${found.manifest.id} is a ${KIND_NAMES[found.manifest.kind]}, not a ${KIND_NAMES[kind]}`,
+      others.length ? `the newest ${KIND_NAMES[kind]}s: ${others.join(', ')}` : `there is no ${KIND_NAMES[kind]} yet: probe-ops backup ${kind}`,
+      'unknown-backup',
+    )
   }
   return { backup: found, unreadable }
 }
@@ -269,7 +306,12 @@ async function backupFileName(dir: string, name: string): Promise<string> {
   if (!trimmed.includes('/')) return trimmed
   const path = resolve(trimmed)
   const [parent, home] = await Promise.all([realpath(dirname(path)).catch(() => dirname(path)), realpath(dir).catch(() => resolve(dir))])
-  if (parent !== home) throw new UsageError(`${name} is not in the backup directory ${dir}`, 'name a backup that probe-ops backup list shows (its id or its path in backup.dir)', 'unknown-backup')
+  if (parent !== home)
+    throw new UsageError(
+      `${name} is not in the backup directory ${dir}`,
+      'name a backup that probe-ops backup list shows (its id or its path in backup.dir)',
+      'unknown-backup',
+    )
   return basename(path)
 }
 
@@ -285,7 +327,11 @@ export function manifestPath(dir: string, id: string): string {
 export async function removeBackup(dir: string, backup: StoredBackup): Promise<void> {
   // Checked again just before: what is deleted recursively, as root, must still be inside the directory.
   const foreign = await foreignData(dir, await realpath(dir), backup.manifest.data)
-  if (foreign || backup.path !== join(dir, backup.manifest.data)) throw new StepFailure(`backup ${backup.manifest.id} was not removed: ${foreign ?? `${backup.path} is not its data`}`, 'inspect it; remove it by hand if it is not needed')
+  if (foreign || backup.path !== join(dir, backup.manifest.data))
+    throw new StepFailure(
+      `backup ${backup.manifest.id} was not removed: ${foreign ?? `${backup.path} is not its data`}`,
+      'inspect it; remove it by hand if it is not needed',
+    )
   // The manifest goes first: data without a manifest is a leftover, never a backup that looks whole.
   await rm(manifestPath(dir, backup.manifest.id), { force: true })
   await rm(backup.path, { recursive: true, force: true })
@@ -296,6 +342,19 @@ export async function removeLeftover(path: string): Promise<void> {
 }
 
 /** The fields every manifest shares: who wrote it, when, and no verification yet. */
-export function manifestStamp(host: string, toolVersion: string, started: Date, finished = new Date()): Pick<BackupManifest, 'manifestVersion' | 'host' | 'toolVersion' | 'startedAt' | 'finishedAt' | 'durationMs' | 'verifications'> {
-  return { manifestVersion: 1, host, toolVersion, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime(), verifications: [] }
+export function manifestStamp(
+  host: string,
+  toolVersion: string,
+  started: Date,
+  finished = new Date(),
+): Pick<BackupManifest, 'manifestVersion' | 'host' | 'toolVersion' | 'startedAt' | 'finishedAt' | 'durationMs' | 'verifications'> {
+  return {
+    manifestVersion: 1,
+    host,
+    toolVersion,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    verifications: [],
+  }
 }

@@ -19,10 +19,16 @@ export async function verifyChecksum(backup: StoredBackup): Promise<{ bytes: num
   }
   const actual = info.isDirectory() ? await sha256Directory(path) : await sha256File(path)
   if (actual.bytes !== manifest.bytes) {
-    throw new StepFailure(`backup ${manifest.id} is ${actual.bytes} bytes, its manifest says ${manifest.bytes}: truncated or changed`, 'the backup cannot be trusted; choose another (probe-ops backup list)')
+    throw new StepFailure(
+      `backup ${manifest.id} is ${actual.bytes} bytes, its manifest says ${manifest.bytes}: truncated or changed`,
+      'the backup cannot be trusted; choose another (probe-ops backup list)',
+    )
   }
   if (actual.sha256 !== manifest.sha256) {
-    throw new StepFailure(`backup ${manifest.id} does not match its checksum (sha256 ${actual.sha256.slice(0, 12)}… instead of ${manifest.sha256.slice(0, 12)}…)`, 'the backup is corrupt; choose another (probe-ops backup list)')
+    throw new StepFailure(
+      `backup ${manifest.id} does not match its checksum (sha256 ${actual.sha256.slice(0, 12)}… instead of ${manifest.sha256.slice(0, 12)}…)`,
+      'the backup is corrupt; choose another (probe-ops backup list)',
+    )
   }
   return { bytes: actual.bytes }
 }
@@ -33,7 +39,8 @@ export async function verifyChecksum(backup: StoredBackup): Promise<{ bytes: num
  */
 export function dumpInput(config: Config, backup: StoredBackup): { args: string[]; stdin?: NodeJS.ReadableStream } {
   if (config.backup.runner === 'container') {
-    if (backup.manifest.format === 'directory') throw new StepFailure('a directory-format dump cannot be restored by pg_restore inside a container', 'set backup.runner: host for this restore')
+    if (backup.manifest.format === 'directory')
+      throw new StepFailure('a directory-format dump cannot be restored by pg_restore inside a container', 'set backup.runner: host for this restore')
     return { args: [], stdin: createReadStream(backup.path) }
   }
   return { args: [backup.path] }
@@ -48,7 +55,10 @@ export async function listArchive(config: Config, runtimes: ServiceRuntimes, bac
   out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
   const result = await runPgTool(config, runtimes, 'pg_restore', ['--list', ...input.args], { stdout: out, stdin: input.stdin as never })
   if (result.exitCode !== 0) {
-    throw new StepFailure(`${backup.manifest.data} is not a readable pg_dump archive: ${toolError(result, `pg_restore exit ${result.exitCode}`)}`, 'choose another backup (probe-ops backup list)')
+    throw new StepFailure(
+      `${backup.manifest.data} is not a readable pg_dump archive: ${toolError(result, `pg_restore exit ${result.exitCode}`)}`,
+      'choose another backup (probe-ops backup list)',
+    )
   }
   const lines = text.split('\n').filter((l) => /^\d+;/.test(l))
   return { entries: lines.length, tables: lines.filter((l) => / TABLE DATA /.test(l)).length }
@@ -61,17 +71,32 @@ export interface OwnershipOptions {
 }
 
 /** pg_restore into an existing (empty) database, in parallel where the dump allows it. */
-export async function restoreInto(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, database: string, ownership: OwnershipOptions, signal?: AbortSignal): Promise<void> {
+export async function restoreInto(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  backup: StoredBackup,
+  database: string,
+  ownership: OwnershipOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const input = dumpInput(config, backup)
   const parallel = input.stdin ? [] : [`--jobs=${config.backup.jobs}`]
   const omit = [...(ownership.owners ? [] : ['--no-owner']), ...(ownership.privileges ? [] : ['--no-privileges'])]
-  const result = await runPgTool(config, runtimes, 'pg_restore', [...connectionArgs(config), '-d', database, '--exit-on-error', ...omit, ...parallel, ...input.args], { stdin: input.stdin as never, signal })
+  const result = await runPgTool(
+    config,
+    runtimes,
+    'pg_restore',
+    [...connectionArgs(config), '-d', database, '--exit-on-error', ...omit, ...parallel, ...input.args],
+    { stdin: input.stdin as never, signal },
+  )
   if (result.exitCode !== 0) {
     const last = toolError(result)
     const role = /role "([^"]+)" does not exist/.exec(result.stderr)
     throw new StepFailure(
       `pg_restore into ${database} failed (exit ${result.exitCode}): ${last}`,
-      role ? `the live database was not touched; create role ${role[1]} first, or restore without owners and privileges (--no-owner --no-privileges)` : 'the live database was not touched',
+      role
+        ? `the live database was not touched; create role ${role[1]} first, or restore without owners and privileges (--no-owner --no-privileges)`
+        : 'the live database was not touched',
     )
   }
 }
@@ -107,14 +132,27 @@ export function rolesInScript(script: string): { owners: string[]; grantees: str
 }
 
 /** The roles a restore of this archive will name, read from its schema (no data is read). */
-export async function archiveRoles(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup, signal?: AbortSignal): Promise<{ owners: string[]; grantees: string[] }> {
+export async function archiveRoles(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  backup: StoredBackup,
+  signal?: AbortSignal,
+): Promise<{ owners: string[]; grantees: string[] }> {
   const input = dumpInput(config, backup)
   const { PassThrough } = await import('node:stream')
   const out = new PassThrough()
   let script = ''
   out.on('data', (chunk: Buffer) => (script += chunk.toString('utf8')))
-  const result = await runPgTool(config, runtimes, 'pg_restore', ['--schema-only', '-f', '-', ...input.args], { stdout: out, stdin: input.stdin as never, signal })
-  if (result.exitCode !== 0) throw new StepFailure(`pg_restore could not read the schema of ${backup.manifest.data}: ${toolError(result)}`, 'choose another backup (probe-ops backup list)')
+  const result = await runPgTool(config, runtimes, 'pg_restore', ['--schema-only', '-f', '-', ...input.args], {
+    stdout: out,
+    stdin: input.stdin as never,
+    signal,
+  })
+  if (result.exitCode !== 0)
+    throw new StepFailure(
+      `pg_restore could not read the schema of ${backup.manifest.data}: ${toolError(result)}`,
+      'choose another backup (probe-ops backup list)',
+    )
   return rolesInScript(script)
 }
 
@@ -125,7 +163,12 @@ export interface CountCheck {
 }
 
 /** The restored database's tables and row counts against the manifest's. */
-export async function compareCounts(config: Config, database: string, expected: { name: string; rows: number }[] | undefined, only?: string[]): Promise<CountCheck> {
+export async function compareCounts(
+  config: Config,
+  database: string,
+  expected: { name: string; rows: number }[] | undefined,
+  only?: string[],
+): Promise<CountCheck> {
   const client = await connectPostgres(config.postgres, { database, statementTimeoutMs: 0 })
   try {
     const actual = new Map((await tableCounts(client)).map((t) => [t.name, t.rows]))

@@ -39,7 +39,13 @@ export async function readWalSettings(client: Client): Promise<WalSettings> {
     `select name, setting, pending_restart from pg_settings where name in ('wal_level', 'archive_mode', 'archive_command', 'archive_timeout')`,
   )
   const get = (n: string) => rows.find((r) => r.name === n)?.setting ?? ''
-  return { walLevel: get('wal_level'), archiveMode: get('archive_mode'), archiveCommand: get('archive_command'), archiveTimeout: get('archive_timeout'), pendingRestart: rows.filter((r) => r.pending_restart).map((r) => r.name) }
+  return {
+    walLevel: get('wal_level'),
+    archiveMode: get('archive_mode'),
+    archiveCommand: get('archive_command'),
+    archiveTimeout: get('archive_timeout'),
+    pendingRestart: rows.filter((r) => r.pending_restart).map((r) => r.name),
+  }
 }
 
 export interface WalChange {
@@ -52,9 +58,12 @@ export interface WalChange {
 export function wantedChanges(current: WalSettings, dir: string): WalChange[] {
   const changes: WalChange[] = []
   if (current.walLevel === 'minimal') changes.push({ name: 'wal_level', from: current.walLevel, to: 'replica', needsRestart: true })
-  if (current.archiveMode !== 'on' && current.archiveMode !== 'always') changes.push({ name: 'archive_mode', from: current.archiveMode, to: 'on', needsRestart: true })
-  if (current.archiveCommand !== archiveCommand(dir)) changes.push({ name: 'archive_command', from: current.archiveCommand, to: archiveCommand(dir), needsRestart: false })
-  if (current.archiveTimeout === '0' || Number(current.archiveTimeout) > ARCHIVE_TIMEOUT_S) changes.push({ name: 'archive_timeout', from: current.archiveTimeout, to: String(ARCHIVE_TIMEOUT_S), needsRestart: false })
+  if (current.archiveMode !== 'on' && current.archiveMode !== 'always')
+    changes.push({ name: 'archive_mode', from: current.archiveMode, to: 'on', needsRestart: true })
+  if (current.archiveCommand !== archiveCommand(dir))
+    changes.push({ name: 'archive_command', from: current.archiveCommand, to: archiveCommand(dir), needsRestart: false })
+  if (current.archiveTimeout === '0' || Number(current.archiveTimeout) > ARCHIVE_TIMEOUT_S)
+    changes.push({ name: 'archive_timeout', from: current.archiveTimeout, to: String(ARCHIVE_TIMEOUT_S), needsRestart: false })
   return changes
 }
 
@@ -83,13 +92,23 @@ export async function checkArchiving(client: Client, dir: string, timeoutMs = 15
   const [switched] = await queryRows<{ segment: string }>(client, 'select pg_walfile_name(pg_switch_wal()) as segment')
   const segment = switched!.segment
   while (Date.now() - started < timeoutMs) {
-    const present = await stat(join(dir, segment)).then(() => true, () => false)
+    const present = await stat(join(dir, segment)).then(
+      () => true,
+      () => false,
+    )
     if (present) return { segment, ms: Date.now() - started }
-    const [now] = await queryRows<{ failed: string; last_failed: string | null }>(client, 'select failed_count::text as failed, last_failed_wal as last_failed from pg_stat_archiver')
-    if (now!.failed !== before!.failed) throw new StepFailure(`archive_command failed for ${now!.last_failed}`, `read PostgreSQL's log; can the server's OS user write to ${dir}?`)
+    const [now] = await queryRows<{ failed: string; last_failed: string | null }>(
+      client,
+      'select failed_count::text as failed, last_failed_wal as last_failed from pg_stat_archiver',
+    )
+    if (now!.failed !== before!.failed)
+      throw new StepFailure(`archive_command failed for ${now!.last_failed}`, `read PostgreSQL's log; can the server's OS user write to ${dir}?`)
     await sleep(200)
   }
-  throw new StepFailure(`segment ${segment} did not reach ${dir} within ${timeoutMs / 1000} s`, 'is archive_mode on (it needs a restart)? run probe-ops backup wal-setup')
+  throw new StepFailure(
+    `segment ${segment} did not reach ${dir} within ${timeoutMs / 1000} s`,
+    'is archive_mode on (it needs a restart)? run probe-ops backup wal-setup',
+  )
 }
 
 /** The newest archived segment's time: the latest moment point-in-time recovery can reach. */

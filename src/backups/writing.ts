@@ -12,7 +12,12 @@ import { Checksum, commitBackup, syncPath, temporaryPath, type BackupManifest, t
  * whenever it fails (the producer, a full disk, an abort, the manifest), what was written goes,
  * and the failure is the step's, said in words.
  */
-export async function writeBackup(dir: string, dataName: string, write: (temporary: string) => Promise<BackupManifest>, signal?: AbortSignal): Promise<StoredBackup> {
+export async function writeBackup(
+  dir: string,
+  dataName: string,
+  write: (temporary: string) => Promise<BackupManifest>,
+  signal?: AbortSignal,
+): Promise<StoredBackup> {
   const temporary = temporaryPath(dir, dataName)
   try {
     const manifest = await write(temporary)
@@ -36,7 +41,11 @@ export async function writeBackup(dir: string, dataName: string, write: (tempora
  * start, so neither can reject unseen while the other is awaited, and the first one is what is
  * thrown. The file is left for the caller (writeBackup) to remove.
  */
-export async function streamIntoFile(path: string, produce: (sink: Writable, signal: AbortSignal) => Promise<void>, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+export async function streamIntoFile(
+  path: string,
+  produce: (sink: Writable, signal: AbortSignal) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; bytes: number }> {
   const stop = new AbortController()
   let failure: { error: unknown } | undefined
   const fail = (error: unknown): void => {
@@ -70,7 +79,9 @@ export function diskFailure(error: unknown, dir: string): StepFailure | undefine
   if (!problem) return undefined
   return new StepFailure(
     `the disk of ${dir} ${problem.what}: the backup could not be written, and nothing of it was kept`,
-    problem.code === 'ENOSPC' || problem.code === 'EDQUOT' ? 'free space there (probe-ops backup prune removes old backups), or point backup.dir at a bigger disk' : `check the disk of ${dir}, or point backup.dir at another`,
+    problem.code === 'ENOSPC' || problem.code === 'EDQUOT'
+      ? 'free space there (probe-ops backup prune removes old backups), or point backup.dir at a bigger disk'
+      : `check the disk of ${dir}, or point backup.dir at another`,
     { cause: message },
   )
 }

@@ -17,10 +17,16 @@ function problemOf(thrown: Error, usage: string): Problem {
   const oclifExit = (thrown as { oclif?: { exit?: number } }).oclif?.exit
   if (thrown instanceof UsageError) return { exitCode: 2, code: thrown.code, message: thrown.message, hint: thrown.hint }
   if (thrown instanceof OperationFailure) return { exitCode: 1, code: 'operation-failed', message: thrown.message, hint: thrown.hint }
-  if (thrown instanceof LockHeldError) return { exitCode: 3, code: 'lock-held', message: thrown.message, hint: 'wait for it to finish, or pass --wait-lock SECONDS' }
+  if (thrown instanceof LockHeldError)
+    return { exitCode: 3, code: 'lock-held', message: thrown.message, hint: 'wait for it to finish, or pass --wait-lock SECONDS' }
   // oclif's own: a flag or argument it could not parse.
   if (oclifExit === 2) return { exitCode: 2, code: 'usage', message: describeError(thrown), hint: usage }
-  return { exitCode: oclifExit ?? 1, code: 'internal', message: `internal error: ${describeError(thrown)}`, hint: 'this is a bug in probe-ops; run again with DEBUG=1 for the stack' }
+  return {
+    exitCode: oclifExit ?? 1,
+    code: 'internal',
+    message: `internal error: ${describeError(thrown)}`,
+    hint: 'this is a bug in probe-ops; run again with DEBUG=1 for the stack',
+  }
 }
 
 /**
@@ -71,7 +77,10 @@ export abstract class ProbeOpsCommand extends Command {
 
   private errorDocument(problem: Problem): ErrorDocument {
     const { exitCode, code, message, hint } = problem
-    return errorDocument({ command: this.commandName(), version: this.config.version, host: this.documentHost, exitCode }, { code, message, ...(hint ? { hint } : {}) })
+    return errorDocument(
+      { command: this.commandName(), version: this.config.version, host: this.documentHost, exitCode },
+      { code, message, ...(hint ? { hint } : {}) },
+    )
   }
 
   protected fail(code: number, message: string, hint?: string): never {

@@ -19,7 +19,9 @@ const commandNotFound: Hook.CommandNotFound = async function ({ id, argv, config
   const message = `command ${show(id)} not found${nearest ? `; did you mean "${show(nearest)}"?` : ''}`
   const hint = `${config.bin} --help lists the commands`
   if (jsonRequested(argv ?? [])) {
-    await writeStandardOutput(toJson(errorDocument({ command: show(id), version: config.version, host: hostname(), exitCode: 2 }, { code: 'unknown-command', message, hint })))
+    await writeStandardOutput(
+      toJson(errorDocument({ command: show(id), version: config.version, host: hostname(), exitCode: 2 }, { code: 'unknown-command', message, hint })),
+    )
   }
   throw new Errors.CLIError(message, { exit: 2, suggestions: [hint] })
 }

@@ -7,7 +7,11 @@ import { UsageError } from '../errors.js'
 export async function confirmDestructive(options: { yes: boolean; dryRun: boolean; what: string; word: string }): Promise<void> {
   if (options.yes || options.dryRun) return
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new UsageError(`${options.what}: pass --yes to confirm (there is no terminal to ask on)`, 'or run it with --dry-run first to see what it would do', 'confirmation-required')
+    throw new UsageError(
+      `${options.what}: pass --yes to confirm (there is no terminal to ask on)`,
+      'or run it with --dry-run first to see what it would do',
+      'confirmation-required',
+    )
   }
   const { createInterface } = await import('node:readline/promises')
   const rl = createInterface({ input: process.stdin, output: process.stderr })

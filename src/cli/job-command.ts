@@ -15,11 +15,19 @@ import { durationFlag, durationOf } from './duration-flag.js'
 import { toJson } from './output.js'
 import { createProgress } from './progress.js'
 
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 
 /** Flags every job command takes (the contract's list). */
 export const jobFlags = {
-  config: Flags.string({ char: 'c', description: 'configuration file (default: $PROBE_OPS_CONFIG, ./probe-ops.yaml, /etc/network-probe/probe-ops.yaml)', helpGroup: 'GLOBAL' }),
+  config: Flags.string({
+    char: 'c',
+    description: 'configuration file (default: $PROBE_OPS_CONFIG, ./probe-ops.yaml, /etc/network-probe/probe-ops.yaml)',
+    helpGroup: 'GLOBAL',
+  }),
   json: Flags.boolean({ description: 'print the report as JSON on stdout, and nothing else', helpGroup: 'GLOBAL' }),
   'report-file': Flags.string({ description: 'also write the JSON report to this file', helpGroup: 'GLOBAL' }),
   timeout: durationFlag('overall bound, in seconds or as 30m, 2h (at most 7d); steps still running then fail as timed out', { helpGroup: 'GLOBAL' }),
@@ -183,7 +191,11 @@ export abstract class JobCommand extends ProbeOpsCommand {
   private exitAtOnce<Context>(signal: NodeJS.Signals, running: RunningJob, planned: JobPlan<Context>, config: Config, flags: JobFlagValues): void {
     const what = planned.interruptedHint ?? 'check what it was doing before running it again'
     say(`probe-ops: ${signal} again: exiting at once; a step still running may be left half done: ${what}`)
-    const report = running.reportNow({ running: `cut by a second ${signal}: probe-ops exited while it ran`, notRun: `not run: interrupted by ${signal}`, hint: what })
+    const report = running.reportNow({
+      running: `cut by a second ${signal}: probe-ops exited while it ran`,
+      notRun: `not run: interrupted by ${signal}`,
+      hint: what,
+    })
     void Promise.race([this.publish(report, config, flags).catch(() => undefined), sleep(FORCED_EXIT_PUBLISH_MS)]).then(() => process.exit(1))
   }
 
@@ -206,7 +218,9 @@ export abstract class JobCommand extends ProbeOpsCommand {
     if (reportFile) {
       await writeNamedFile(reportFile, json, 0o640).catch((error) => {
         delivered = false
-        process.stderr.write(`probe-ops: could not write the report file ${reportFile}: ${describeError(error)}\n  the report was printed all the same; pass --report-file a path probe-ops can write\n`)
+        process.stderr.write(
+          `probe-ops: could not write the report file ${reportFile}: ${describeError(error)}\n  the report was printed all the same; pass --report-file a path probe-ops can write\n`,
+        )
       })
     }
     if (config.log.file) {
@@ -222,5 +236,4 @@ export abstract class JobCommand extends ProbeOpsCommand {
   private warnSink(what: string, path: string, error: unknown): void {
     process.stderr.write(`probe-ops: warning: could not write the ${what} ${path}: ${describeError(error)}\n`)
   }
-
 }

@@ -25,7 +25,11 @@ their growth lines through them.`
   ]
   static override flags = {
     ...jobFlags,
-    days: Flags.integer({ description: 'days of rows per day and of saved history the growth is measured over (default: capacity.days, 30)', min: 2, max: 3650 }),
+    days: Flags.integer({
+      description: 'days of rows per day and of saved history the growth is measured over (default: capacity.days, 30)',
+      min: 2,
+      max: 3650,
+    }),
   }
 
   async run(): Promise<Report> {

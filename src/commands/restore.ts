@@ -24,7 +24,12 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     '<%= config.bin %> restore latest --mode pitr --target-time 2026-11-25T03:15:00Z --side-only',
     '<%= config.bin %> restore --cleanup',
   ]
-  static override args = { backup: Args.string({ description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took; with --mode pitr, the newest base backup before --target-time)' }) }
+  static override args = {
+    backup: Args.string({
+      description:
+        'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took; with --mode pitr, the newest base backup before --target-time)',
+    }),
+  }
   static override flags = {
     ...jobFlags,
     ...changeFlags,
@@ -33,7 +38,9 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     'into-schema': Flags.string({ description: 'with --mode partial: restore into this schema beside the live tables' }),
     'target-time': Flags.string({ description: 'with --mode pitr: the moment to recover to' }),
     'side-only': Flags.boolean({ description: 'with --mode pitr: leave the recovered cluster running on its side port; do not switch' }),
-    'no-owner': Flags.boolean({ description: 'with --mode full: the restoring user owns the database and its objects (for a server without the backup\'s roles)' }),
+    'no-owner': Flags.boolean({
+      description: "with --mode full: the restoring user owns the database and its objects (for a server without the backup's roles)",
+    }),
     'no-privileges': Flags.boolean({ description: 'with --mode full: do not restore GRANTs on the database and its objects' }),
     yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
     cleanup: Flags.boolean({ description: 'remove what interrupted restores and backups left behind' }),
@@ -44,15 +51,34 @@ Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes wh
     const { flags, args } = await this.parse(Restore)
     if (flags.cleanup) {
       return this.runPlanned(flags, async (config) => {
-        if (flags['drop-pre-restore']) await confirmDestructive({ yes: flags.yes, dryRun: flags['dry-run'] ?? false, what: 'restore --cleanup --drop-pre-restore drops the databases kept from before earlier restores', word: 'drop' })
+        if (flags['drop-pre-restore'])
+          await confirmDestructive({
+            yes: flags.yes,
+            dryRun: flags['dry-run'] ?? false,
+            what: 'restore --cleanup --drop-pre-restore drops the databases kept from before earlier restores',
+            word: 'drop',
+          })
         return { ...cleanupJob(config, this.config.version, flags['drop-pre-restore']), lock: 'restore', interruptedHint: RESUME }
       })
     }
     if (!args.backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
     if (flags['into-schema'] && flags.mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
-    if ((flags['no-owner'] || flags['no-privileges']) && flags.mode !== 'full') throw new UsageError(`--${flags['no-owner'] ? 'no-owner' : 'no-privileges'} goes with --mode full`, 'partial restores only rows; pitr restores the cluster as it was')
+    if ((flags['no-owner'] || flags['no-privileges']) && flags.mode !== 'full')
+      throw new UsageError(
+        `--${flags['no-owner'] ? 'no-owner' : 'no-privileges'} goes with --mode full`,
+        'partial restores only rows; pitr restores the cluster as it was',
+      )
     return this.runPlanned(flags, async (config) => {
-      const planned = await restoreJob(config, this.config.version, { backup: args.backup!, mode: flags.mode as RestoreMode, tables: flags.table ?? [], intoSchema: flags['into-schema'], targetTime: flags['target-time'], sideOnly: flags['side-only'], noOwner: flags['no-owner'], noPrivileges: flags['no-privileges'] })
+      const planned = await restoreJob(config, this.config.version, {
+        backup: args.backup!,
+        mode: flags.mode as RestoreMode,
+        tables: flags.table ?? [],
+        intoSchema: flags['into-schema'],
+        targetTime: flags['target-time'],
+        sideOnly: flags['side-only'],
+        noOwner: flags['no-owner'],
+        noPrivileges: flags['no-privileges'],
+      })
       const live = config.postgres.database
       await confirmDestructive({
         yes: flags.yes,

@@ -171,7 +171,10 @@ export function parseConfigText(text: string, label: string): ParsedConfig {
     parsed = YamlSource.parse(text)
   } catch (error) {
     if (!(error instanceof YamlError)) throw error
-    throw new UsageError(`${label}:${error.line ?? 1}: invalid YAML: ${error.message}`, 'fix the YAML syntax at that line (probe-ops config validate checks it)')
+    throw new UsageError(
+      `${label}:${error.line ?? 1}: invalid YAML: ${error.message}`,
+      'fix the YAML syntax at that line (probe-ops config validate checks it)',
+    )
   }
   const { value: raw, source } = parsed
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -208,11 +211,16 @@ function describeIssue(found: ZodIssue, source: YamlSource, label: string): stri
 
 function readSecretFile(path: string, key: string): Secret {
   try {
-    const value = readRegularFileSync(path, MAX_SECRET_BYTES, 'password file').toString('utf8').replace(/\r?\n$/, '')
+    const value = readRegularFileSync(path, MAX_SECRET_BYTES, 'password file')
+      .toString('utf8')
+      .replace(/\r?\n$/, '')
     return new Secret(value, `${key} ${path}`)
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error
-    throw new UsageError(`${key}: ${error.message}`, `point ${key} at the file that holds the password (a regular file of at most ${formatBytes(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`)
+    throw new UsageError(
+      `${key}: ${error.message}`,
+      `point ${key} at the file that holds the password (a regular file of at most ${formatBytes(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`,
+    )
   }
 }
 
@@ -252,7 +260,10 @@ function splitRedisUrl(url: string, origin: string): { url: string; password?: S
  * from the URL's userinfo (`http://user:password@host`). The URL keeps no userinfo, so that it
  * can be shown and logged; the password is a Secret, sent only as a basic auth header.
  */
-function splitHttpCredentials(url: string, settings: { key: string; origin: string; user?: string; passwordFile?: string }): { url: string; credentials?: BasicCredentials } {
+function splitHttpCredentials(
+  url: string,
+  settings: { key: string; origin: string; user?: string; passwordFile?: string },
+): { url: string; credentials?: BasicCredentials } {
   const { key, origin, user, passwordFile } = settings
   let parsed: URL | undefined
   try {
@@ -260,7 +271,8 @@ function splitHttpCredentials(url: string, settings: { key: string; origin: stri
   } catch {
     // The schema has checked the file's URLs; an environment variable's is checked where it is used.
   }
-  const userinfo = parsed && (parsed.username || parsed.password) ? { user: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) } : undefined
+  const userinfo =
+    parsed && (parsed.username || parsed.password) ? { user: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) } : undefined
   // Removed as text, not rebuilt by URL: the rest stays as the operator wrote it.
   const bare = userinfo ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1') : url
   if (passwordFile) {
@@ -314,16 +326,28 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     source,
     host: parsed.host ?? hostname(),
     runtime: parsed.runtime,
-    disabledServices: Object.entries(parsed.services).filter(([, entry]) => entry.enabled === false).map(([name]) => name),
+    disabledServices: Object.entries(parsed.services)
+      .filter(([, entry]) => entry.enabled === false)
+      .map(([name]) => name),
     docker: {
       host: parsed.docker.host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
       composeProject: parsed.docker.composeProject,
       timeoutMs: parsed.docker.timeoutSeconds * 1000,
     },
     postgres,
-    redis: { url: redisSplit.url, password: redisPassword, ...(parsed.redis.passwordFile ? { passwordFile: parsed.redis.passwordFile } : {}), timeoutMs: parsed.redis.timeoutSeconds * 1000 },
+    redis: {
+      url: redisSplit.url,
+      password: redisPassword,
+      ...(parsed.redis.passwordFile ? { passwordFile: parsed.redis.passwordFile } : {}),
+      timeoutMs: parsed.redis.timeoutSeconds * 1000,
+    },
     alertmanager: {
-      ...splitHttpCredentials((alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''), { key: 'alertmanager', origin: alertmanager.url || !env.ALERTMANAGER_URL ? 'alertmanager.url' : 'ALERTMANAGER_URL', user: alertmanager.user, passwordFile: alertmanager.passwordFile }),
+      ...splitHttpCredentials((alertmanager.url ?? env.ALERTMANAGER_URL ?? 'http://localhost:9093').replace(/\/$/, ''), {
+        key: 'alertmanager',
+        origin: alertmanager.url || !env.ALERTMANAGER_URL ? 'alertmanager.url' : 'ALERTMANAGER_URL',
+        user: alertmanager.user,
+        passwordFile: alertmanager.passwordFile,
+      }),
       timeoutMs: alertmanager.timeoutSeconds * 1000,
     },
     services: resolveServices(parsed.services, parsed.runtime),
@@ -342,7 +366,12 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     diagnose: { ...diagnoseRest, sinceMs, checkTimeoutMs: checkTimeoutSeconds * 1000 },
     reports: parsed.reports,
     prometheus: {
-      ...splitHttpCredentials(resolvePrometheusUrl(prometheus.url, env), { key: 'prometheus', origin: prometheus.url !== undefined || !env.PROMETHEUS_URL ? 'prometheus.url' : 'PROMETHEUS_URL', user: prometheus.user, passwordFile: prometheus.passwordFile }),
+      ...splitHttpCredentials(resolvePrometheusUrl(prometheus.url, env), {
+        key: 'prometheus',
+        origin: prometheus.url !== undefined || !env.PROMETHEUS_URL ? 'prometheus.url' : 'PROMETHEUS_URL',
+        user: prometheus.user,
+        passwordFile: prometheus.passwordFile,
+      }),
       timeoutMs: prometheus.timeoutSeconds * 1000,
     },
     capacity: parsed.capacity,
@@ -353,7 +382,8 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
 /** prometheus.url, else $PROMETHEUS_URL, else the guide's http://localhost:9090; '' leaves Prometheus out. */
 function resolvePrometheusUrl(fromFile: string | undefined, env: Env): string {
   const url = fromFile ?? env.PROMETHEUS_URL ?? 'http://localhost:9090'
-  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`PROMETHEUS_URL="${redactUrl(url)}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
+  if (url !== '' && fromFile === undefined && !/^https?:\/\/[^/]/.test(url))
+    throw new UsageError(`PROMETHEUS_URL="${redactUrl(url)}" is not an http(s) URL`, "use http://host:9090, or '' to leave Prometheus out")
   return url.replace(/\/$/, '')
 }
 
@@ -366,8 +396,13 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
     if (entry.enabled === false) continue
     const { enabled: _enabled, user, passwordFile, ...given } = entry
     const merged = { ...base, ...stripUndefined(given) }
-    if (merged.url === undefined && (user || passwordFile)) throw new UsageError(`services.${name}: ${user ? 'user' : 'passwordFile'} is for the health URL, and there is none`, `add services.${name}.url, or remove services.${name}.${user ? 'user' : 'passwordFile'}`)
-    const health = merged.url === undefined ? undefined : splitHttpCredentials(merged.url, { key: `services.${name}`, origin: `services.${name}.url`, user, passwordFile })
+    if (merged.url === undefined && (user || passwordFile))
+      throw new UsageError(
+        `services.${name}: ${user ? 'user' : 'passwordFile'} is for the health URL, and there is none`,
+        `add services.${name}.url, or remove services.${name}.${user ? 'user' : 'passwordFile'}`,
+      )
+    const health =
+      merged.url === undefined ? undefined : splitHttpCredentials(merged.url, { key: `services.${name}`, origin: `services.${name}.url`, user, passwordFile })
     const readiness = merged.readiness ?? (merged.url ? 'http' : 'running')
     if (readiness === 'http' && !merged.url) {
       throw new UsageError(`services.${name}: readiness "http" needs a url`, `add services.${name}.url: http://host:port/health`)
@@ -400,7 +435,11 @@ function resolveServices(fromFile: Record<string, ServiceFileEntry>, defaultRunt
   const known = new Set(services.map((s) => s.name))
   for (const service of services) {
     const missing = service.dependsOn.find((dep) => !known.has(dep))
-    if (missing) throw new UsageError(`services.${service.name}.dependsOn names "${missing}", which is not a configured service`, `known services: ${[...known].join(', ')}`)
+    if (missing)
+      throw new UsageError(
+        `services.${service.name}.dependsOn names "${missing}", which is not a configured service`,
+        `known services: ${[...known].join(', ')}`,
+      )
   }
   return services
 }

@@ -212,7 +212,11 @@ export const configSchema = z
         /** An index with at least this much of its size wasted is rebuilt. */
         minBloatPercent: percent.default(30),
         /** Smaller indexes are left alone: rebuilding them gains nothing. */
-        minIndexBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+        minIndexBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(10 * 1024 * 1024),
         /** The bound on one rebuild. */
         timeoutSeconds: seconds(RANGES.budget).default(3600),
       })
@@ -237,7 +241,9 @@ export const configSchema = z
         /** The WAL archive PostgreSQL copies finished segments into (archive_command); default DIR/wal. */
         walDir: z.string().min(1).optional(),
         /** What `backup config` archives. */
-        configPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
+        configPaths: z
+          .array(z.string().min(1))
+          .default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
         keep: z
           .object({
             /**
@@ -261,7 +267,11 @@ export const configSchema = z
         /** Services stopped for the swap and started after it. */
         stopServices: z.array(z.string().min(1)).default(['management']),
         /** Free space that must remain on the database's disk after a restore. */
-        reserveBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+        reserveBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(1024 * 1024 * 1024),
         /** The disk checked for that: PostgreSQL's data directory, when probe-ops can see it. */
         dataDirPath: z.string().min(1).optional(),
         /** Point-in-time recovery: the port the recovered cluster starts on beside the live one (0: any free port). */
@@ -342,7 +352,9 @@ export const configSchema = z
       .object({
         /** Certificate files (PEM or DER): a path, or { path, key } to also check that the key matches. */
         files: z
-          .array(z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()))
+          .array(
+            z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()),
+          )
           .default(['/etc/ssl/certs/server.crt']),
         /**
          * Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT; or
@@ -356,9 +368,14 @@ export const configSchema = z
               z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)'),
               z
                 .object({
-                  host: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'a host name or address (IPv6 in brackets) without a port: the port goes in port'),
+                  host: z
+                    .string()
+                    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'a host name or address (IPv6 in brackets) without a port: the port goes in port'),
                   port: z.number().int().min(1).max(65535).default(443),
-                  serverName: z.string().regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name such as api.example.com').optional(),
+                  serverName: z
+                    .string()
+                    .regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name such as api.example.com')
+                    .optional(),
                 })
                 .strict(),
             ]),
@@ -386,7 +403,15 @@ export const configSchema = z
         failedLoginThreshold: z.number().int().positive().default(10),
         /** Ports that may listen beyond loopback: 22 (TCP and UDP), "tcp/22" or "udp/123". */
         allowedPorts: z
-          .array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^(tcp|udp)\/([1-9]\d{0,4})$/, 'a port: 22, "tcp/22" or "udp/123"').refine((s) => Number(s.split('/')[1]) <= 65535, 'the port must be 1-65535')]))
+          .array(
+            z.union([
+              z.number().int().min(1).max(65535),
+              z
+                .string()
+                .regex(/^(tcp|udp)\/([1-9]\d{0,4})$/, 'a port: 22, "tcp/22" or "udp/123"')
+                .refine((s) => Number(s.split('/')[1]) <= 65535, 'the port must be 1-65535'),
+            ]),
+          )
           .default([22, 80, 443, 3000, 8000, 9090, 9093, 9100, 9121, 9187]),
         /** Directories searched for world-writable files. */
         permissionPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe']),

@@ -105,7 +105,12 @@ export function showConfig(config: Config): ShownConfig {
     backup: config.backup,
     restore: config.restore,
     alerts: config.alerts,
-    diagnose: { since: formatDuration(diagnose.sinceMs), checkTimeoutSeconds: seconds(diagnose.checkTimeoutMs), errorLines: diagnose.errorLines, slowHttpMs: diagnose.slowHttpMs },
+    diagnose: {
+      since: formatDuration(diagnose.sinceMs),
+      checkTimeoutSeconds: seconds(diagnose.checkTimeoutMs),
+      errorLines: diagnose.errorLines,
+      slowHttpMs: diagnose.slowHttpMs,
+    },
     reports: config.reports,
     prometheus: httpApi('prometheus', config.prometheus, secrets),
     capacity: config.capacity,

@@ -93,7 +93,7 @@ export class YamlSource {
   private child(index: number, segment: string | number): { index: number; key?: number } | undefined {
     const event = this.events[index]!
     if (event.type === EVENT_ID.MAPPING) {
-      for (let at = index + 1; this.events[at]!.type !== EVENT_ID.POP; ) {
+      for (let at = index + 1; this.events[at]!.type !== EVENT_ID.POP;) {
         const keyEvent = this.events[at]!
         const value = this.skip(at)
         if (keyEvent.type === EVENT_ID.SCALAR && getScalarValue(this.text, keyEvent) === String(segment)) return { index: value, key: startOf(keyEvent) }

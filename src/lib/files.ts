@@ -89,10 +89,14 @@ function writeTargetOf(path: string, found: Stats | undefined, named: boolean): 
   if (!found || found.isFile()) return 'replace'
   if (named && (found.isCharacterDevice() || found.isFIFO())) return 'write-through'
   const what = kindOf(found)
-  if (found.isSymbolicLink()) throw new UnsafeTargetError(`${path} is ${what}: probe-ops does not write through links`, 'name the file the link points to, or remove the link')
+  if (found.isSymbolicLink())
+    throw new UnsafeTargetError(`${path} is ${what}: probe-ops does not write through links`, 'name the file the link points to, or remove the link')
   if (found.isDirectory()) throw new UnsafeTargetError(`${path} is ${what}`, 'name a file (inside it, for example)')
   if (named) throw new UnsafeTargetError(`${path} is ${what}: probe-ops writes a regular file, a character device or a FIFO`, 'name a regular file')
-  throw new UnsafeTargetError(`${path} is ${what}, not a file probe-ops wrote: it is left alone`, 'remove it (probe-ops writes a regular file there), or configure another path')
+  throw new UnsafeTargetError(
+    `${path} is ${what}, not a file probe-ops wrote: it is left alone`,
+    'remove it (probe-ops writes a regular file there), or configure another path',
+  )
 }
 
 async function lstatIfAny(path: string): Promise<Stats | undefined> {
@@ -162,13 +166,15 @@ async function writeThrough(path: string, data: string): Promise<void> {
   try {
     handle = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENXIO') throw new UnsafeTargetError(`${path} is a FIFO with no reader`, 'start its reader first, or name a regular file')
+    if ((error as NodeJS.ErrnoException).code === 'ENXIO')
+      throw new UnsafeTargetError(`${path} is a FIFO with no reader`, 'start its reader first, or name a regular file')
     throw error
   }
   try {
     const info = await handle.stat()
     // Replaced between the look and the open: never write into the middle of a regular file.
-    if (!info.isCharacterDevice() && !info.isFIFO()) throw new UnsafeTargetError(`${path} changed while it was being opened (now ${kindOf(info)})`, 'run the command again')
+    if (!info.isCharacterDevice() && !info.isFIFO())
+      throw new UnsafeTargetError(`${path} changed while it was being opened (now ${kindOf(info)})`, 'run the command again')
     await writeAll(handle, Buffer.from(data), path)
   } finally {
     await handle.close()

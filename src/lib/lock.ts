@@ -126,7 +126,10 @@ function moveAside(path: string, found: Stats, keep: boolean): string | undefine
     renameSync(path, aside)
   } catch (error) {
     if (absent(error)) return undefined
-    throw new OperationFailure(`cannot move ${kindOf(found)} at the lock path ${path} aside: ${describeError(error)}`, `see what it is, and remove it by hand if nothing needs it`)
+    throw new OperationFailure(
+      `cannot move ${kindOf(found)} at the lock path ${path} aside: ${describeError(error)}`,
+      `see what it is, and remove it by hand if nothing needs it`,
+    )
   }
   if (lstatSync(aside).ino !== found.ino) {
     // Another run put its own fresh lock there between our look and the rename: give it back,
@@ -159,7 +162,10 @@ export async function acquireLock(dir: string, name: string, command: string, wa
   try {
     makeDirectoriesSync(dir)
   } catch (error) {
-    throw new UsageError(`cannot create the lock directory ${dir} (${(error as NodeJS.ErrnoException).code})`, 'set lock.dir in the configuration to a writable directory')
+    throw new UsageError(
+      `cannot create the lock directory ${dir} (${(error as NodeJS.ErrnoException).code})`,
+      'set lock.dir in the configuration to a writable directory',
+    )
   }
   const path = join(dir, `${name}.lock`)
   const deadline = Date.now() + waitMs
@@ -172,7 +178,12 @@ export async function acquireLock(dir: string, name: string, command: string, wa
     if (found.kind === 'holder') {
       const { holder } = found
       if (!isProcessAlive(holder.pid, holder.processStart)) {
-        if (moveAside(path, found.info, false)) takenOver = { path, reason: `its holder, ${describeHolder(holder)}, is gone`, holder: { pid: holder.pid, command: holder.command, since: holder.since } }
+        if (moveAside(path, found.info, false))
+          takenOver = {
+            path,
+            reason: `its holder, ${describeHolder(holder)}, is gone`,
+            holder: { pid: holder.pid, command: holder.command, since: holder.since },
+          }
         continue
       }
       held = `${command} is already running: ${describeHolder(holder)} holds ${path}`

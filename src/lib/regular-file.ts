@@ -128,7 +128,10 @@ function attempt<T>(path: string, work: () => T): T {
  * anything else. Throws a FileReadError.
  */
 export function readRegularFileSync(path: string, maxBytes: number, what: string): Buffer {
-  const stats = regular(path, attempt(path, () => statSync(path)))
+  const stats = regular(
+    path,
+    attempt(path, () => statSync(path)),
+  )
   const fd = attempt(path, () => openSync(path, OPEN_FLAGS))
   try {
     const swapped = checkOpened(path, stats, fstatSync(fd))

@@ -75,7 +75,11 @@ export async function abandonedRunNote<Note extends RunNote>(path: string, schem
     text = await readOwnFile(path, MAX_NOTE_BYTES)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    if ((error as NodeJS.ErrnoException).code === 'EACCES') throw new OperationFailure(`cannot read ${path}: ${describeError(error)}`, 'an interrupted restore left it: run this as the user that runs restores (root)')
+    if ((error as NodeJS.ErrnoException).code === 'EACCES')
+      throw new OperationFailure(
+        `cannot read ${path}: ${describeError(error)}`,
+        'an interrupted restore left it: run this as the user that runs restores (root)',
+      )
     throw foreign(path, describeError(error))
   }
   let raw: unknown
@@ -85,12 +89,22 @@ export async function abandonedRunNote<Note extends RunNote>(path: string, schem
     throw foreign(path, 'not JSON')
   }
   const parsed = schema.safeParse(raw)
-  if (!parsed.success) throw foreign(path, parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || 'the file'}: ${issue.message}`).join('; '))
+  if (!parsed.success)
+    throw foreign(
+      path,
+      parsed.error.issues
+        .slice(0, 3)
+        .map((issue) => `${issue.path.join('.') || 'the file'}: ${issue.message}`)
+        .join('; '),
+    )
   const note = parsed.data
   return isProcessAlive(note.pid, note.processStart) ? undefined : note
 }
 
 /** A note probe-ops did not write as it stands: never acted on. */
 export function foreign(path: string, why: string): OperationFailure {
-  return new OperationFailure(`${path} is not a note probe-ops wrote (${why})`, 'an interrupted restore may have left it: check the services and data directories it names by hand, then remove it')
+  return new OperationFailure(
+    `${path} is not a note probe-ops wrote (${why})`,
+    'an interrupted restore may have left it: check the services and data directories it names by hand, then remove it',
+  )
 }

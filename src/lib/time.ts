@@ -5,12 +5,7 @@ import { TimeoutError } from '../errors.js'
  * `onTimeout` releases whatever the work holds (a socket, a client) so nothing keeps the
  * process alive after the answer is given up on.
  */
-export async function withTimeout<T>(
-  what: string,
-  ms: number,
-  work: Promise<T>,
-  onTimeout?: () => void,
-): Promise<T> {
+export async function withTimeout<T>(what: string, ms: number, work: Promise<T>, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -240,7 +240,8 @@ const TRACEBACK = /^Traceback \(most recent call last\):\s*$/
 /** uvicorn logs a lifespan failure as `ERROR:    Traceback (most recent call last):`. */
 const LOGGED_TRACEBACK = /Traceback \(most recent call last\):\s*$/
 /** The line that joins chained exceptions in one traceback. */
-const TRACEBACK_CHAIN = /^(During handling of the above exception, another exception occurred|The above exception was the direct cause of the following exception):\s*$/
+const TRACEBACK_CHAIN =
+  /^(During handling of the above exception, another exception occurred|The above exception was the direct cause of the following exception):\s*$/
 
 /** Where a traceback being read is: in its frames, at its end, or between chained exceptions. */
 type TracebackState = 'frames' | 'ended' | 'chained' | undefined

@@ -47,7 +47,10 @@ export function countBySeverity(findings: readonly Finding[]): Partial<Record<Se
 /** "2 high, 1 medium" (info left out), or "no findings". */
 export function describeCounts(findings: readonly Finding[]): string {
   const counts = countBySeverity(findings)
-  const parts = [...SEVERITIES].reverse().filter((s) => s !== 'info' && counts[s]).map((s) => `${counts[s]} ${s}`)
+  const parts = [...SEVERITIES]
+    .reverse()
+    .filter((s) => s !== 'info' && counts[s])
+    .map((s) => `${counts[s]} ${s}`)
   return parts.length > 0 ? parts.join(', ') : 'no findings'
 }
 

@@ -39,7 +39,16 @@ export function maintenanceLogLines(report: Report): string[] {
     )
   }
   if (report.lockTakeover) {
-    lines.push(JSON.stringify({ timestamp: report.startedAt, level: 'warning', message: `took over the lock ${report.lockTakeover.path}: ${report.lockTakeover.reason}`, module, job: report.command, host: report.host }))
+    lines.push(
+      JSON.stringify({
+        timestamp: report.startedAt,
+        level: 'warning',
+        message: `took over the lock ${report.lockTakeover.path}: ${report.lockTakeover.reason}`,
+        module,
+        job: report.command,
+        host: report.host,
+      }),
+    )
   }
   lines.push(
     JSON.stringify({

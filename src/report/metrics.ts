@@ -30,10 +30,14 @@ export function renderMetrics(report: Report, lastSuccess?: number): string {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...rows)
   }
   const finished = Date.parse(report.finishedAt) / 1000
-  metric('probe_ops_job_last_run_timestamp_seconds', 'When the job last finished.', 'gauge', [`probe_ops_job_last_run_timestamp_seconds{job="${job}"} ${finished}`])
+  metric('probe_ops_job_last_run_timestamp_seconds', 'When the job last finished.', 'gauge', [
+    `probe_ops_job_last_run_timestamp_seconds{job="${job}"} ${finished}`,
+  ])
   const success = report.status === 'failed' ? lastSuccess : finished
   if (success !== undefined) metric(LAST_SUCCESS, 'When the job last finished without a failed step.', 'gauge', [`${LAST_SUCCESS}{job="${job}"} ${success}`])
-  metric('probe_ops_job_status', 'Outcome of the last run: 0 ok, 1 warning, 2 failed.', 'gauge', [`probe_ops_job_status{job="${job}"} ${STATUS_CODE[report.status]}`])
+  metric('probe_ops_job_status', 'Outcome of the last run: 0 ok, 1 warning, 2 failed.', 'gauge', [
+    `probe_ops_job_status{job="${job}"} ${STATUS_CODE[report.status]}`,
+  ])
   metric('probe_ops_job_duration_seconds', 'Duration of the last run.', 'gauge', [`probe_ops_job_duration_seconds{job="${job}"} ${report.durationMs / 1000}`])
   metric(
     'probe_ops_step_status',

@@ -1,7 +1,16 @@
 import { HintedError, Interruption, StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
 import { redactStrings } from '../lib/redact.js'
 import { withTimeout } from '../lib/time.js'
-import { SCHEMA_VERSION, describeInterrupted, overallStatus, type AlertRecord, type Interrupted, type Report, type StepResult, type StepStatus } from './model.js'
+import {
+  SCHEMA_VERSION,
+  describeInterrupted,
+  overallStatus,
+  type AlertRecord,
+  type Interrupted,
+  type Report,
+  type StepResult,
+  type StepStatus,
+} from './model.js'
 
 /** What a step returns when it did not throw. A thrown error makes the step failed. */
 export interface StepOutcome {
@@ -208,7 +217,7 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
     if (job.concurrent) {
       await Promise.all(job.steps.map((step) => execute(step)))
     } else {
-      for (let i = 0; i < job.steps.length; ) {
+      for (let i = 0; i < job.steps.length;) {
         const group = job.together?.find((ids) => ids[0] === job.steps[i]!.id)
         if (!group) {
           await execute(job.steps[i++]!)
@@ -238,7 +247,10 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
   const report = run()
   return {
     report,
-    ended: report.then(noop, noop).then(() => Promise.all(stepRuns)).then(noop),
+    ended: report
+      .then(noop, noop)
+      .then(() => Promise.all(stepRuns))
+      .then(noop),
     reportNow(said) {
       const now = Date.now()
       return build(
@@ -248,7 +260,13 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
           const since = runningSince.get(step.id)
           const base = { id: step.id, title: step.title }
           if (since === undefined) return { ...base, status: 'skipped', durationMs: 0, summary: said.notRun }
-          return { ...base, status: 'failed', durationMs: now - since, summary: said.running, error: { message: said.running, ...(said.hint ? { hint: said.hint } : {}) } }
+          return {
+            ...base,
+            status: 'failed',
+            durationMs: now - since,
+            summary: said.running,
+            error: { message: said.running, ...(said.hint ? { hint: said.hint } : {}) },
+          }
         }),
       )
     },
@@ -307,7 +325,13 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
   const base = { id: step.id, title: step.title }
   const elapsed = () => Math.round(performance.now() - started)
   if (bounds.boundMs <= 0) {
-    return { ...base, status: 'failed', durationMs: 0, summary: 'not started: the job ran out of time', error: { message: 'the job timeout was reached before this step started', hint: 'raise --timeout' } }
+    return {
+      ...base,
+      status: 'failed',
+      durationMs: 0,
+      summary: 'not started: the job ran out of time',
+      error: { message: 'the job timeout was reached before this step started', hint: 'raise --timeout' },
+    }
   }
   const controller = new AbortController()
   const phases = new Set<CriticalPhase>()
@@ -368,14 +392,35 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
   } catch (error) {
     // Cut by the job's bound, the step had only what was left of it: the job's --timeout is what to name.
     if (error === boundReached && bounds.jobTimeoutMs !== undefined) {
-      return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out: the job's --timeout of ${formatSeconds(bounds.jobTimeoutMs)} ran out`, error: { message: boundReached.message, hint: 'raise --timeout, or find what the step waits for' } }
+      return {
+        ...base,
+        status: 'failed',
+        durationMs: elapsed(),
+        summary: `timed out: the job's --timeout of ${formatSeconds(bounds.jobTimeoutMs)} ran out`,
+        error: { message: boundReached.message, hint: 'raise --timeout, or find what the step waits for' },
+      }
     }
     if (error instanceof TimeoutError) {
-      const hint = bounds.jobTimeoutMs !== undefined ? 'raise --timeout, or find what the step waits for' : 'the service it checks accepts connections but does not answer; see the other steps'
-      return { ...base, status: 'failed', durationMs: elapsed(), summary: `timed out after ${formatSeconds(error.afterMs)}`, error: { message: error.message, hint } }
+      const hint =
+        bounds.jobTimeoutMs !== undefined
+          ? 'raise --timeout, or find what the step waits for'
+          : 'the service it checks accepts connections but does not answer; see the other steps'
+      return {
+        ...base,
+        status: 'failed',
+        durationMs: elapsed(),
+        summary: `timed out after ${formatSeconds(error.afterMs)}`,
+        error: { message: error.message, hint },
+      }
     }
     if (error instanceof Interruption) {
-      return { ...base, status: 'failed', durationMs: elapsed(), summary: error.message, error: { message: `${error.signal} came while this step ran: it was stopped`, hint: 'run the command again when ready' } }
+      return {
+        ...base,
+        status: 'failed',
+        durationMs: elapsed(),
+        summary: error.message,
+        error: { message: `${error.signal} came while this step ran: it was stopped`, hint: 'run the command again when ready' },
+      }
     }
     return failedResult(base, error, elapsed())
   } finally {
@@ -398,7 +443,14 @@ function describeCut(cause: Error, bounds: StepBounds): string {
  * the step's own failure handling) within its bound, then the step gets its cleanup time to
  * return. Its result is then what it returned or threw, and says what came when.
  */
-async function afterCriticalPhase<C>(step: Step<C>, running: Promise<StepOutcome>, during: CriticalPhase[], cause: string, bounds: StepBounds, elapsed: () => number): Promise<StepResult> {
+async function afterCriticalPhase<C>(
+  step: Step<C>,
+  running: Promise<StepOutcome>,
+  during: CriticalPhase[],
+  cause: string,
+  bounds: StepBounds,
+  elapsed: () => number,
+): Promise<StepResult> {
   const base = { id: step.id, title: step.title }
   const phase = during.map((p) => p.phase).join(' and ')
   const boundMs = Math.max(...during.map((p) => p.boundMs))
@@ -409,7 +461,13 @@ async function afterCriticalPhase<C>(step: Step<C>, running: Promise<StepOutcome
   if (!ended) {
     const repair = during.find((p) => p.repair)?.repair
     const message = `${cause} during ${phase}, which had not ended ${formatSeconds(boundMs)} later: it may be left half done`
-    return { ...base, status: 'failed', durationMs: elapsed(), summary: message, error: { message, hint: repair ?? 'check what the step changes before running it again' } }
+    return {
+      ...base,
+      status: 'failed',
+      durationMs: elapsed(),
+      summary: message,
+      error: { message, hint: repair ?? 'check what the step changes before running it again' },
+    }
   }
   if ('outcome' in ended) {
     const result = outcomeResult(base, ended.outcome, elapsed())

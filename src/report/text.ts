@@ -47,12 +47,16 @@ export function renderReportText(report: Report, colors?: ChalkInstance): string
     }
   }
   for (const alert of report.alerts) {
-    out.push(`${alert.delivered ? '✉' : paint(c, 'failed', '✖')} alert ${alert.alertname} (${alert.severity}) ${alert.delivered ? 'sent' : `not delivered: ${alert.error ?? 'unknown error'}`}`)
+    out.push(
+      `${alert.delivered ? '✉' : paint(c, 'failed', '✖')} alert ${alert.alertname} (${alert.severity}) ${alert.delivered ? 'sent' : `not delivered: ${alert.error ?? 'unknown error'}`}`,
+    )
   }
   if (report.lockTakeover) out.push(`${paint(c, 'warning', '!')} took over the lock ${report.lockTakeover.path}: ${report.lockTakeover.reason}`)
   const counts = (['failed', 'warning'] as const).map((s) => `${report.steps.filter((x) => x.status === s).length} ${s}`).join(', ')
   out.push('')
   const cut = report.interrupted ? `, ${describeInterrupted(report.interrupted)}` : ''
-  out.push(`${report.command}${report.dryRun ? ' (dry run)' : ''}: ${paint(c, report.status, report.status)} (${counts}${cut}) in ${formatSeconds(report.durationMs)}`)
+  out.push(
+    `${report.command}${report.dryRun ? ' (dry run)' : ''}: ${paint(c, report.status, report.status)} (${counts}${cut}) in ${formatSeconds(report.durationMs)}`,
+  )
   return `${out.join('\n')}\n`
 }

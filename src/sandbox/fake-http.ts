@@ -165,7 +165,8 @@ const server = createServer((req, res) => {
   const began = performance.now()
   const handle = async () => (role === 'management' ? management(req, res) : role === 'web' ? web(req, res) : alertmanager(req, res))
   handle().then(
-    (status) => log('info', `${req.method} ${req.url} ${status}`, { method: req.method, path: req.url, status, duration_ms: Math.round(performance.now() - began) }),
+    (status) =>
+      log('info', `${req.method} ${req.url} ${status}`, { method: req.method, path: req.url, status, duration_ms: Math.round(performance.now() - began) }),
     (failure: unknown) => {
       log('error', `${req.method} ${req.url} failed: ${failure instanceof Error ? failure.message : String(failure)}`)
       if (!res.headersSent) send(res, 500, { detail: 'Internal Server Error' })

@@ -324,7 +324,10 @@ async function waitReady(what: string, probe: () => Promise<boolean>, options: {
   for (;;) {
     if (options.started?.exited) {
       const line = lastLine(await readFile(options.logFile, 'utf8').catch(() => ''))
-      throw new SandboxError(`${what} exited (${options.started.exited}) before it was ready${line ? `: ${line.slice(0, 300)}` : ''}`, `read ${options.logFile}`)
+      throw new SandboxError(
+        `${what} exited (${options.started.exited}) before it was ready${line ? `: ${line.slice(0, 300)}` : ''}`,
+        `read ${options.logFile}`,
+      )
     }
     try {
       if (await probe()) return
@@ -332,7 +335,10 @@ async function waitReady(what: string, probe: () => Promise<boolean>, options: {
       lastError = error
     }
     if (Date.now() >= deadline) {
-      throw new SandboxError(`${what} was not ready within ${formatSeconds(options.timeoutMs)}${lastError ? ` (${describeError(lastError)})` : ''}`, `read ${options.logFile}`)
+      throw new SandboxError(
+        `${what} was not ready within ${formatSeconds(options.timeoutMs)}${lastError ? ` (${describeError(lastError)})` : ''}`,
+        `read ${options.logFile}`,
+      )
     }
     await sleep(50)
   }
@@ -427,7 +433,8 @@ async function inspect(dir: string): Promise<{ paths: Layout; state?: SandboxSta
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { paths, exists: false }
     throw new UsageError(`--dir ${dir} cannot be read (${(error as NodeJS.ErrnoException).code})`)
   }
-  if (!info.isDirectory()) throw new UsageError(`--dir ${dir} is a file, not a directory`, 'pass a directory for the sandbox (it is created when missing), e.g. --dir ./.sandbox')
+  if (!info.isDirectory())
+    throw new UsageError(`--dir ${dir} is a file, not a directory`, 'pass a directory for the sandbox (it is created when missing), e.g. --dir ./.sandbox')
   return { paths, state: await readState(paths), exists: true }
 }
 
@@ -450,12 +457,21 @@ export async function sandboxStatus(dirOption: string): Promise<SandboxStatus> {
   const components = await componentStatuses(paths, state)
   const running = components.filter((c) => c.running).length
   const status =
-    state.status === 'starting' && upProcessAlive(state) ? 'starting' : state.status === 'running' && running === components.length ? 'running' : running > 0 ? 'partial' : 'stopped'
+    state.status === 'starting' && upProcessAlive(state)
+      ? 'starting'
+      : state.status === 'running' && running === components.length
+        ? 'running'
+        : running > 0
+          ? 'partial'
+          : 'stopped'
   return { dir, status, configFile: existsSync(paths.config) ? paths.config : undefined, components, data: state.data, notes: state.notes }
 }
 
 function notASandbox(dir: string): UsageError {
-  return new UsageError(`${dir} holds no state.json written by \`probe-ops sandbox up\`: it is not a sandbox`, 'pass the --dir that `probe-ops sandbox up` used (default ./.sandbox)')
+  return new UsageError(
+    `${dir} holds no state.json written by \`probe-ops sandbox up\`: it is not a sandbox`,
+    'pass the --dir that `probe-ops sandbox up` used (default ./.sandbox)',
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,13 +491,19 @@ export async function sandboxDown(dirOption: string): Promise<DownResult> {
   if (!exists) return { dir, existed: false, stopped: [], removed: false }
   if (!state) throw notASandbox(dir)
   if (state.status === 'starting' && upProcessAlive(state)) {
-    throw new SandboxError(`\`probe-ops sandbox up\` (pid ${state.up.pid}) is still starting the sandbox in ${dir}`, 'wait for it to finish, then run `sandbox down` again')
+    throw new SandboxError(
+      `\`probe-ops sandbox up\` (pid ${state.up.pid}) is still starting the sandbox in ${dir}`,
+      'wait for it to finish, then run `sandbox down` again',
+    )
   }
   const stopped = await stopComponents(paths, state)
   try {
     await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 })
   } catch (error) {
-    throw new SandboxError(`stopped the sandbox, but cannot remove ${dir} (${(error as NodeJS.ErrnoException).code ?? describeError(error)})`, 'remove it as the user who ran `probe-ops sandbox up`')
+    throw new SandboxError(
+      `stopped the sandbox, but cannot remove ${dir} (${(error as NodeJS.ErrnoException).code ?? describeError(error)})`,
+      'remove it as the user who ran `probe-ops sandbox up`',
+    )
   }
   return { dir, existed: true, stopped, removed: true }
 }
@@ -516,9 +538,13 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
   const days = options.days ?? DEFAULT_SEED.days
   const rowsPerDay = options.rowsPerDay ?? DEFAULT_SEED.rowsPerDay
   const progress = options.onProgress ?? (() => undefined)
-  if (!Number.isInteger(days) || days < 1 || !Number.isInteger(rowsPerDay) || rowsPerDay < 1) throw new UsageError('--days and --rows-per-day must be whole numbers of at least 1')
+  if (!Number.isInteger(days) || days < 1 || !Number.isInteger(rowsPerDay) || rowsPerDay < 1)
+    throw new UsageError('--days and --rows-per-day must be whole numbers of at least 1')
   if (days * rowsPerDay > MAX_ROWS) {
-    throw new UsageError(`--days ${days} × --rows-per-day ${rowsPerDay} is ${(days * rowsPerDay).toLocaleString('en-US')} rows; the sandbox makes at most ${MAX_ROWS.toLocaleString('en-US')}`, 'lower --rows-per-day')
+    throw new UsageError(
+      `--days ${days} × --rows-per-day ${rowsPerDay} is ${(days * rowsPerDay).toLocaleString('en-US')} rows; the sandbox makes at most ${MAX_ROWS.toLocaleString('en-US')}`,
+      'lower --rows-per-day',
+    )
   }
   const { paths, state: previous, exists } = await inspect(dir)
   const notes: string[] = []
@@ -534,7 +560,12 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
     }
     if (live.some((c) => c.running)) {
       const stopped = await stopComponents(paths, previous)
-      const what = previous.status === 'running' ? `${down.join(', ')} not running` : previous.status === 'failed' ? 'its `sandbox up` failed' : 'its `sandbox up` never finished'
+      const what =
+        previous.status === 'running'
+          ? `${down.join(', ')} not running`
+          : previous.status === 'failed'
+            ? 'its `sandbox up` failed'
+            : 'its `sandbox up` never finished'
       throw new SandboxError(
         `the sandbox in ${dir} was only half up (${what}); stopped ${stopped.join(', ')}`,
         `run \`probe-ops sandbox up\` again for a fresh one (its logs stay in ${paths.logDir} until then), or \`probe-ops sandbox down --dir ${shellQuote(dir)}\` to remove it`,
@@ -605,14 +636,22 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
 
 /** The programs are there, and PostgreSQL (which refuses root) can reach the directory. */
 function checkPrerequisites(dir: string): OsUser | undefined {
-  if (!existsSync(join(PG_BIN_DIR, 'postgres'))) throw new SandboxError(`PostgreSQL 15 is not installed (no ${PG_BIN_DIR}/postgres)`, 'install it: apt-get install postgresql-15')
+  if (!existsSync(join(PG_BIN_DIR, 'postgres')))
+    throw new SandboxError(`PostgreSQL 15 is not installed (no ${PG_BIN_DIR}/postgres)`, 'install it: apt-get install postgresql-15')
   if (!existsSync(REDIS_SERVER)) throw new SandboxError(`Redis is not installed (no ${REDIS_SERVER})`, 'install it: apt-get install redis-server')
   if (process.getuid?.() !== 0) return undefined
   const user = osUser('postgres')
-  if (!user) throw new SandboxError('running as root, but there is no `postgres` OS user to run PostgreSQL as', 'install postgresql-15 (it creates the user), or run as an ordinary user')
+  if (!user)
+    throw new SandboxError(
+      'running as root, but there is no `postgres` OS user to run PostgreSQL as',
+      'install postgresql-15 (it creates the user), or run as an ordinary user',
+    )
   const blocked = firstUntraversable(dir, user)
   if (blocked) {
-    throw new UsageError(`the postgres OS user cannot reach ${dir}: ${blocked} is not searchable by it`, `choose a --dir under a directory it can enter (e.g. /tmp/probe-ops-sandbox), or \`chmod o+x ${shellQuote(blocked)}\``)
+    throw new UsageError(
+      `the postgres OS user cannot reach ${dir}: ${blocked} is not searchable by it`,
+      `choose a --dir under a directory it can enter (e.g. /tmp/probe-ops-sandbox), or \`chmod o+x ${shellQuote(blocked)}\``,
+    )
   }
   return user
 }
@@ -647,7 +686,11 @@ async function createDirectories(paths: Layout, pgUser: OsUser | undefined): Pro
   await chmod(paths.dir, 0o755)
   if (pgUser) {
     const blocked = firstUntraversable(paths.dir, pgUser)
-    if (blocked) throw new UsageError(`the postgres OS user cannot reach ${paths.dir}: ${blocked} is not searchable by it`, `\`chmod o+x ${shellQuote(blocked)}\`, or choose another --dir`)
+    if (blocked)
+      throw new UsageError(
+        `the postgres OS user cannot reach ${paths.dir}: ${blocked} is not searchable by it`,
+        `\`chmod o+x ${shellQuote(blocked)}\`, or choose another --dir`,
+      )
   }
   await mkdir(paths.secrets, { mode: 0o700 })
   await chmod(paths.secrets, 0o700)
@@ -736,7 +779,12 @@ async function startPostgres(
 
   // pg_ctl -w returns once the server accepts connections; in its own session it outlives us.
   try {
-    await runProgram(join(PG_BIN_DIR, 'pg_ctl'), ['start', '-D', paths.pgData, '-l', logFile, '-w', '-t', '30', '-s'], { cwd: paths.pgData, user, timeoutMs: 40_000, detached: true })
+    await runProgram(join(PG_BIN_DIR, 'pg_ctl'), ['start', '-D', paths.pgData, '-l', logFile, '-w', '-t', '30', '-s'], {
+      cwd: paths.pgData,
+      user,
+      timeoutMs: 40_000,
+      detached: true,
+    })
   } catch (error) {
     const line = lastLine(await readFile(logFile, 'utf8').catch(() => ''))
     throw new SandboxError(`PostgreSQL did not start: ${line ?? describeError(error)}`, `read ${logFile}`)
@@ -784,9 +832,19 @@ async function startPostgres(
     await db.query(TASK_RESULTS_SQL, [seed.days, seed.rowsPerDay])
     await db.query(INDEX_SQL)
     await db.query('analyze')
-    const [row] = (await db.query<{ rows: string; oldest: Date | null; newest: Date | null }>('select count(*) as rows, min(execution_time) as oldest, max(execution_time) as newest from task_results')).rows
+    const [row] = (
+      await db.query<{ rows: string; oldest: Date | null; newest: Date | null }>(
+        'select count(*) as rows, min(execution_time) as oldest, max(execution_time) as newest from task_results',
+      )
+    ).rows
     const rows = Number(row!.rows)
-    file.state.data = { days: seed.days, rowsPerDay: seed.rowsPerDay, rows, oldest: row!.oldest?.toISOString() ?? null, newest: row!.newest?.toISOString() ?? null }
+    file.state.data = {
+      days: seed.days,
+      rowsPerDay: seed.rowsPerDay,
+      rows,
+      oldest: row!.oldest?.toISOString() ?? null,
+      newest: row!.newest?.toISOString() ?? null,
+    }
     await file.save()
     progress(`postgres: network_probe has ${rows.toLocaleString('en-US')} task results over ${seed.days} days (${formatSeconds(performance.now() - t0)})`)
   } catch (error) {
@@ -857,7 +915,9 @@ receivers:
 
 async function startAlertmanager(paths: Layout, file: StateFile, port: number): Promise<string> {
   if (!existsSync(ALERTMANAGER_BIN)) {
-    file.state.notes.push(`AlertManager is not installed (${ALERTMANAGER_BIN}): a stand-in that accepts and lists alerts (API v2) answers at http://127.0.0.1:${port}; apt-get install prometheus-alertmanager for the real one`)
+    file.state.notes.push(
+      `AlertManager is not installed (${ALERTMANAGER_BIN}): a stand-in that accepts and lists alerts (API v2) answers at http://127.0.0.1:${port}; apt-get install prometheus-alertmanager for the real one`,
+    )
     await startFakeHttp('alertmanager', paths, file, port)
     return `not installed; a stand-in answers at http://127.0.0.1:${port}`
   }
@@ -867,7 +927,13 @@ async function startAlertmanager(paths: Layout, file: StateFile, port: number): 
   const logFile = paths.logs.alertmanager
   const started = await spawnDetached(
     ALERTMANAGER_BIN,
-    [`--config.file=${paths.alertmanagerConf}`, `--storage.path=${paths.alertmanagerData}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=info'],
+    [
+      `--config.file=${paths.alertmanagerConf}`,
+      `--storage.path=${paths.alertmanagerData}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=info',
+    ],
     logFile,
     { cwd: paths.alertmanagerData, env: serviceEnv(paths.alertmanagerData) },
   )
@@ -875,7 +941,11 @@ async function startAlertmanager(paths: Layout, file: StateFile, port: number): 
   await writeFile(paths.pidFiles.alertmanager, `${pid}\n`)
   await record(file, 'alertmanager', { pid, port, address: url, pidFile: paths.pidFiles.alertmanager, logFile })
   const { fetchJson } = await import('../systems/http.js')
-  await waitReady('AlertManager', async () => (await fetchJson<{ cluster?: unknown }>(`${url}/api/v2/status`, 1000)) !== undefined, { timeoutMs: 20_000, started, logFile })
+  await waitReady('AlertManager', async () => (await fetchJson<{ cluster?: unknown }>(`${url}/api/v2/status`, 1000)) !== undefined, {
+    timeoutMs: 20_000,
+    started,
+    logFile,
+  })
   return `ready at ${url}`
 }
 
@@ -891,11 +961,23 @@ async function startFakeHttp(role: 'management' | 'web' | 'alertmanager', paths:
   const probeUrl = role === 'alertmanager' ? `${base}/api/v2/status` : url
   const logFile = paths.logs[role]
   const pidFile = paths.pidFiles[role]
-  const started = await spawnDetached(process.execPath, [FAKE_HTTP, '--role', role, '--port', String(port), '--pid-file', pidFile, '--log-file', logFile], logFile, {
-    cwd: paths.runDir,
-    env: serviceEnv(paths.runDir),
+  const started = await spawnDetached(
+    process.execPath,
+    [FAKE_HTTP, '--role', role, '--port', String(port), '--pid-file', pidFile, '--log-file', logFile],
+    logFile,
+    {
+      cwd: paths.runDir,
+      env: serviceEnv(paths.runDir),
+    },
+  )
+  await record(file, role, {
+    pid: started.child.pid!,
+    port,
+    address: role === 'alertmanager' ? base : url,
+    pidFile,
+    logFile,
+    ...(role === 'alertmanager' ? { standIn: true } : {}),
   })
-  await record(file, role, { pid: started.child.pid!, port, address: role === 'alertmanager' ? base : url, pidFile, logFile, ...(role === 'alertmanager' ? { standIn: true } : {}) })
   const { probeHttp } = await import('../systems/http.js')
   await waitReady(`the ${role} stand-in`, async () => (await probeHttp(probeUrl, 1000)).ok && existsSync(pidFile), { timeoutMs: 10_000, started, logFile })
   return `ready at ${url}`
@@ -913,8 +995,25 @@ async function writeProbeOpsConfig(paths: Layout, state: SandboxState): Promise<
     alertmanager: { url: c.alertmanager!.address },
     // Each with the command that starts it, so `probe-ops recover` and `restore` can restart it.
     services: {
-      management: { runtime: 'process', pidFile: paths.pidFiles.management, logFile: paths.logs.management, readiness: 'http', url: c.management!.address, dependsOn: ['postgres', 'redis'], start: fakeHttpCommand('management', paths, c.management!.port), readinessTimeoutSeconds: 15 },
-      web: { runtime: 'process', pidFile: paths.pidFiles.web, logFile: paths.logs.web, readiness: 'http', url: c.web!.address, start: fakeHttpCommand('web', paths, c.web!.port), readinessTimeoutSeconds: 15 },
+      management: {
+        runtime: 'process',
+        pidFile: paths.pidFiles.management,
+        logFile: paths.logs.management,
+        readiness: 'http',
+        url: c.management!.address,
+        dependsOn: ['postgres', 'redis'],
+        start: fakeHttpCommand('management', paths, c.management!.port),
+        readinessTimeoutSeconds: 15,
+      },
+      web: {
+        runtime: 'process',
+        pidFile: paths.pidFiles.web,
+        logFile: paths.logs.web,
+        readiness: 'http',
+        url: c.web!.address,
+        start: fakeHttpCommand('web', paths, c.web!.port),
+        readinessTimeoutSeconds: 15,
+      },
       postgres: {
         runtime: 'process',
         pidFile: paths.pidFiles.postgres,
@@ -922,10 +1021,29 @@ async function writeProbeOpsConfig(paths: Layout, state: SandboxState): Promise<
         readiness: 'postgres',
         dataDir: paths.pgData,
         // PostgreSQL refuses to run as root: as root, start it as its own user.
-        start: [...(process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : []), join(PG_BIN_DIR, 'pg_ctl'), 'start', '-D', paths.pgData, '-l', paths.logs.postgres, '-w', '-t', '30', '-s'],
+        start: [
+          ...(process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : []),
+          join(PG_BIN_DIR, 'pg_ctl'),
+          'start',
+          '-D',
+          paths.pgData,
+          '-l',
+          paths.logs.postgres,
+          '-w',
+          '-t',
+          '30',
+          '-s',
+        ],
         readinessTimeoutSeconds: 30,
       },
-      redis: { runtime: 'process', pidFile: paths.pidFiles.redis, logFile: paths.logs.redis, readiness: 'redis', start: [REDIS_SERVER, paths.redisConf], readinessTimeoutSeconds: 15 },
+      redis: {
+        runtime: 'process',
+        pidFile: paths.pidFiles.redis,
+        logFile: paths.logs.redis,
+        readiness: 'redis',
+        start: [REDIS_SERVER, paths.redisConf],
+        readinessTimeoutSeconds: 15,
+      },
     },
     disk: { paths: [paths.dir] },
     log: { file: paths.maintenanceLog },
@@ -970,7 +1088,7 @@ async function keepJobsInside(paths: Layout, config: ConfigFile, notes: string[]
     const issue = plain.error.issues[0]!
     throw new SandboxError(`the sandbox's probe-ops.yaml does not validate: ${issue.path.join('.')}: ${issue.message}`, 'this is a bug in `probe-ops sandbox`')
   }
-  notes.push('maintain daily would clean the host\'s own log and temp directories: set cleanup in probe-ops.yaml before running it')
+  notes.push("maintain daily would clean the host's own log and temp directories: set cleanup in probe-ops.yaml before running it")
   return { ...config }
 }
 

@@ -82,7 +82,7 @@ create index idx_task_results_task_id_execution_time on task_results (task_id, e
 create index idx_tasks_protocol on tasks (protocol);
 `
 
-const LOCATIONS = ['Beijing', 'Shanghai', 'Guangzhou', 'Shenzhen', 'Hangzhou', 'Chengdu', 'Wuhan', 'Xi\'an', 'Singapore', 'Frankfurt']
+const LOCATIONS = ['Beijing', 'Shanghai', 'Guangzhou', 'Shenzhen', 'Hangzhou', 'Chengdu', 'Wuhan', "Xi'an", 'Singapore', 'Frankfurt']
 
 const TARGETS: Record<(typeof PROTOCOLS)[number], { target: (i: number) => string; port: number | null }> = {
   http: { target: (i) => `http://service-${i}.example.com/health`, port: 80 },
@@ -122,7 +122,14 @@ export function referenceDataSql(size: Pick<SeedSize, 'agents' | 'tasks'>): stri
     const protocol = PROTOCOLS[i % PROTOCOLS.length]!
     const { target, port } = TARGETS[protocol]
     const interval = [30, 60, 60, 120, 300][i % 5]!
-    const config = protocol === 'http' || protocol === 'https' ? `{"method":"GET","expected_status":200}` : protocol === 'dns' ? `{"record_type":"A","query":"example.com"}` : protocol === 'icmp' ? `{"count":4}` : '{}'
+    const config =
+      protocol === 'http' || protocol === 'https'
+        ? `{"method":"GET","expected_status":200}`
+        : protocol === 'dns'
+          ? `{"record_type":"A","query":"example.com"}`
+          : protocol === 'icmp'
+            ? `{"count":4}`
+            : '{}'
     return `(${literal(`${protocol.toUpperCase()} check ${i + 1}`)}, ${literal(protocol)}, ${literal(target(i + 1))}, ${literal(port)}, ${interval}, ${protocol === 'https' ? 10 : 5}, ${i % 17 !== 16}, ${literal(config)}, ${(i % 2) + 1}, now() - interval '${140 - (i % 20)} days')`
   })
   return [

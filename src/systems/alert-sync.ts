@@ -53,9 +53,20 @@ export async function syncAlerts(config: Config, states: AlertState[], record: (
     }))
   if (outgoing.length === 0) return
   try {
-    await postAlerts(am, outgoing.map((o) => o.alert))
-    for (const o of outgoing) record({ alertname: o.state.alertname, severity: o.state.severity, delivered: true, ...(o.state.firing ? {} : { resolved: true }) })
+    await postAlerts(
+      am,
+      outgoing.map((o) => o.alert),
+    )
+    for (const o of outgoing)
+      record({ alertname: o.state.alertname, severity: o.state.severity, delivered: true, ...(o.state.firing ? {} : { resolved: true }) })
   } catch (error) {
-    for (const o of outgoing) record({ alertname: o.state.alertname, severity: o.state.severity, delivered: false, error: describeError(error), ...(o.state.firing ? {} : { resolved: true }) })
+    for (const o of outgoing)
+      record({
+        alertname: o.state.alertname,
+        severity: o.state.severity,
+        delivered: false,
+        error: describeError(error),
+        ...(o.state.firing ? {} : { resolved: true }),
+      })
   }
 }

@@ -50,7 +50,8 @@ export async function postAlerts(config: AlertmanagerConfig, alerts: OutgoingAle
 export function alertmanagerFailure(error: unknown, config: AlertmanagerConfig): StepFailure {
   const message = describeError(error)
   const code = (error as { code?: string }).code
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) return new StepFailure(`AlertManager refused the connection at ${config.url}`, 'start AlertManager, or fix alertmanager.url / ALERTMANAGER_URL')
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
+    return new StepFailure(`AlertManager refused the connection at ${config.url}`, 'start AlertManager, or fix alertmanager.url / ALERTMANAGER_URL')
   if (/timeout|aborted/i.test(message) || (error as { name?: string }).name === 'TimeoutError') {
     return new StepFailure(`AlertManager at ${config.url} did not answer within ${config.timeoutMs} ms`, 'check that AlertManager is healthy')
   }

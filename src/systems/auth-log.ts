@@ -91,17 +91,26 @@ export async function readAuthLog(setting: string, sinceMs: number, options: { t
   try {
     if (setting === 'journald') {
       const read = await journal()
-      return 'lines' in read ? { read: true, source: 'journald', lines: read.lines, truncated: false } : unread(`the journal could not be read: ${read.reason}`, read.hint)
+      return 'lines' in read
+        ? { read: true, source: 'journald', lines: read.lines, truncated: false }
+        : unread(`the journal could not be read: ${read.reason}`, read.hint)
     }
     const candidates = setting === DEFAULT_AUTH_LOG ? [DEFAULT_AUTH_LOG, RED_HAT_AUTH_LOG] : [setting]
     for (const path of candidates) {
       const file = await readFile(path, maxBytes, options.signal)
       if (file) return { read: true, source: path, ...file, ...(path !== setting ? { note: `${setting} does not exist` } : {}) }
     }
-    if (setting !== DEFAULT_AUTH_LOG) return unread(`the auth log ${setting} does not exist`, `set security.authLog to the file sshd and PAM log to (${DEFAULT_AUTH_LOG}, ${RED_HAT_AUTH_LOG} on Red Hat), or to "journald"`)
+    if (setting !== DEFAULT_AUTH_LOG)
+      return unread(
+        `the auth log ${setting} does not exist`,
+        `set security.authLog to the file sshd and PAM log to (${DEFAULT_AUTH_LOG}, ${RED_HAT_AUTH_LOG} on Red Hat), or to "journald"`,
+      )
     const read = await journal()
     if ('lines' in read) return { read: true, source: 'journald', lines: read.lines, truncated: false, note: `${DEFAULT_AUTH_LOG} does not exist` }
-    return unread(`no auth log: ${DEFAULT_AUTH_LOG} does not exist and the journal could not be read (${read.reason})`, `set security.authLog to the file sshd and PAM log to; rsyslog writes ${DEFAULT_AUTH_LOG}`)
+    return unread(
+      `no auth log: ${DEFAULT_AUTH_LOG} does not exist and the journal could not be read (${read.reason})`,
+      `set security.authLog to the file sshd and PAM log to; rsyslog writes ${DEFAULT_AUTH_LOG}`,
+    )
   } catch (error) {
     if (error instanceof StepFailure) return unread(error.message, error.hint ?? 'check security.authLog')
     throw error

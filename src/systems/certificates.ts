@@ -20,7 +20,7 @@ type ForgeModule = typeof Forge
 
 let forgeLoading: Promise<ForgeModule> | undefined
 function loadForge(): Promise<ForgeModule> {
-  forgeLoading ??= import('node-forge').then((m) => ((m as { default?: ForgeModule }).default ?? (m as unknown as ForgeModule)))
+  forgeLoading ??= import('node-forge').then((m) => (m as { default?: ForgeModule }).default ?? (m as unknown as ForgeModule))
   return forgeLoading
 }
 
@@ -70,7 +70,16 @@ function keyFacts(x509: X509Certificate): Pick<CertificateFacts, 'keyType' | 'ke
   const key = x509.publicKey
   const type = key.asymmetricKeyType ?? 'unknown'
   const details = key.asymmetricKeyDetails ?? {}
-  const names: Record<string, string> = { rsa: 'RSA', 'rsa-pss': 'RSA-PSS', ec: 'EC', ed25519: 'Ed25519', ed448: 'Ed448', dsa: 'DSA', x25519: 'X25519', x448: 'X448' }
+  const names: Record<string, string> = {
+    rsa: 'RSA',
+    'rsa-pss': 'RSA-PSS',
+    ec: 'EC',
+    ed25519: 'Ed25519',
+    ed448: 'Ed448',
+    dsa: 'DSA',
+    x25519: 'X25519',
+    x448: 'X448',
+  }
   const keyType = names[type] ?? type
   if (details.modulusLength) return { keyType, keyBits: details.modulusLength }
   if (details.namedCurve) return { keyType, curve: details.namedCurve, ...(CURVE_BITS[details.namedCurve] ? { keyBits: CURVE_BITS[details.namedCurve] } : {}) }
@@ -151,7 +160,10 @@ function factsFromNode(x509: X509Certificate): CertificateFacts {
     commonName: cn(x509.subject),
     issuer: name(x509.issuer),
     issuerCommonName: cn(x509.issuer),
-    subjectAltNames: (x509.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^IP Address:/, 'IP:')),
+    subjectAltNames: (x509.subjectAltName ?? '')
+      .split(', ')
+      .filter(Boolean)
+      .map((s) => s.replace(/^IP Address:/, 'IP:')),
     serialNumber: x509.serialNumber.toLowerCase(),
     notBefore: new Date(Date.parse(x509.validFrom)).toISOString(),
     notAfter: new Date(Date.parse(x509.validTo)).toISOString(),
@@ -237,7 +249,8 @@ export async function readPemOrDer(path: string): Promise<PemContents> {
     buffer = await readRegularFile(path, MAX_FILE_BYTES, 'certificate or key file')
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error
-    const kind: FileProblem = error.code === 'too-large' ? 'not-a-certificate' : error.code === 'missing' ? 'missing' : error.code === 'not-a-file' ? 'not-a-file' : 'unreadable'
+    const kind: FileProblem =
+      error.code === 'too-large' ? 'not-a-certificate' : error.code === 'missing' ? 'missing' : error.code === 'not-a-file' ? 'not-a-file' : 'unreadable'
     return { ...contents, error: { kind, message: error.message } }
   }
   const text = buffer.toString('latin1')
@@ -258,7 +271,10 @@ export async function readPemOrDer(path: string): Promise<PemContents> {
         } catch (error) {
           contents.invalid.push(`${label}: ${describeError(error)}`)
         }
-      } else if (block.type === 'ENCRYPTED PRIVATE KEY' || (/PRIVATE KEY$/.test(block.type) && (block.procType as { type?: string } | undefined)?.type === 'ENCRYPTED')) {
+      } else if (
+        block.type === 'ENCRYPTED PRIVATE KEY' ||
+        (/PRIVATE KEY$/.test(block.type) && (block.procType as { type?: string } | undefined)?.type === 'ENCRYPTED')
+      ) {
         contents.encryptedKeys++
       } else if (KEY_TYPES[block.type]) {
         try {
@@ -277,7 +293,12 @@ export async function readPemOrDer(path: string): Promise<PemContents> {
     }
   }
   if (contents.certificates.length === 0 && contents.keys.length === 0 && contents.encryptedKeys === 0) {
-    const why = contents.invalid.length > 0 ? `its certificate cannot be parsed: ${contents.invalid[0]}` : buffer.length === 0 ? 'it is empty' : 'it is neither PEM nor a DER certificate'
+    const why =
+      contents.invalid.length > 0
+        ? `its certificate cannot be parsed: ${contents.invalid[0]}`
+        : buffer.length === 0
+          ? 'it is empty'
+          : 'it is neither PEM nor a DER certificate'
     contents.error = { kind: 'not-a-certificate', message: `${path} holds no certificate: ${why}` }
   }
   return contents
@@ -472,7 +493,8 @@ function classify(error: unknown, endpoint: string): PeerChainError {
   if (code === 'ECONNREFUSED') return new PeerChainError('refused', `${endpoint} refused the connection`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new PeerChainError('dns', `${endpoint}: the host name does not resolve`)
   if (code === 'ECONNRESET' || code === 'EPIPE') return new PeerChainError('reset', `${endpoint} reset the connection during the TLS handshake`)
-  if (/wrong version number|packet length too long|unknown protocol/i.test(message)) return new PeerChainError('handshake', `${endpoint} does not speak TLS (${message})`)
+  if (/wrong version number|packet length too long|unknown protocol/i.test(message))
+    return new PeerChainError('handshake', `${endpoint} does not speak TLS (${message})`)
   return new PeerChainError('handshake', `${endpoint}: TLS handshake failed: ${message}`)
 }
 
@@ -521,7 +543,12 @@ export function fetchPeerChain(endpoint: HostPort & { serverName?: string }, tim
         peer = peer.issuerCertificate as typeof peer
       }
       if (chain.length === 0) return finish(new PeerChainError('handshake', `${where} presented no certificate`))
-      finish(undefined, { chain, protocol: socket.getProtocol() ?? undefined, cipher: socket.getCipher()?.name, handshakeMs: Math.round(performance.now() - started) })
+      finish(undefined, {
+        chain,
+        protocol: socket.getProtocol() ?? undefined,
+        cipher: socket.getCipher()?.name,
+        handshakeMs: Math.round(performance.now() - started),
+      })
     })
     socket.once('error', (error) => finish(classify(error, where)))
     socket.once('close', () => finish(new PeerChainError('reset', `${where} closed the connection during the TLS handshake`)))

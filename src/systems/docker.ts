@@ -28,9 +28,17 @@ export async function connectDocker(settings: DockerSettings): Promise<Docker> {
     try {
       parsed = new URL(url.replace(/^tcp:/, 'http:'))
     } catch {
-      throw new StepFailure(`DOCKER_HOST "${url}" is not a unix:// or tcp:// address`, 'set docker.host or DOCKER_HOST to unix:///var/run/docker.sock or tcp://host:2375')
+      throw new StepFailure(
+        `DOCKER_HOST "${url}" is not a unix:// or tcp:// address`,
+        'set docker.host or DOCKER_HOST to unix:///var/run/docker.sock or tcp://host:2375',
+      )
     }
-    docker = new DockerClient({ host: parsed.hostname, port: Number(parsed.port || 2375), protocol: parsed.protocol === 'https:' ? 'https' : 'http', timeout: settings.timeoutMs })
+    docker = new DockerClient({
+      host: parsed.hostname,
+      port: Number(parsed.port || 2375),
+      protocol: parsed.protocol === 'https:' ? 'https' : 'http',
+      timeout: settings.timeoutMs,
+    })
   }
   try {
     await withTimeout(`the Docker engine at ${url}`, settings.timeoutMs, docker.ping())
@@ -43,9 +51,11 @@ export async function connectDocker(settings: DockerSettings): Promise<Docker> {
 export function dockerFailure(error: unknown, url: string): StepFailure {
   if (error instanceof StepFailure) return error
   const message = describeError(error)
-  if (/ECONNREFUSED/.test(message) || (error as { code?: string }).code === 'ECONNREFUSED') return new StepFailure(`the Docker engine refused the connection at ${url}`, 'start Docker (systemctl start docker), or fix docker.host / DOCKER_HOST')
+  if (/ECONNREFUSED/.test(message) || (error as { code?: string }).code === 'ECONNREFUSED')
+    return new StepFailure(`the Docker engine refused the connection at ${url}`, 'start Docker (systemctl start docker), or fix docker.host / DOCKER_HOST')
   if (/EACCES/.test(message)) return new StepFailure(`no permission to use the Docker socket at ${url}`, 'run as root or as a member of the docker group')
-  if (/timeout|did not answer/i.test(message)) return new StepFailure(`the Docker engine at ${url} did not answer in time`, 'the engine is hung or overloaded: check `systemctl status docker`')
+  if (/timeout|did not answer/i.test(message))
+    return new StepFailure(`the Docker engine at ${url} did not answer in time`, 'the engine is hung or overloaded: check `systemctl status docker`')
   return new StepFailure(`Docker at ${url}: ${message}`, 'check that the Docker engine is running')
 }
 
@@ -66,7 +76,11 @@ export interface ContainerState {
 }
 
 /** The service's container: by name first, then by compose labels. Undefined when there is none. */
-export async function findContainer(docker: Docker, service: Pick<ServiceConfig, 'container' | 'composeService'>, composeProject?: string): Promise<string | undefined> {
+export async function findContainer(
+  docker: Docker,
+  service: Pick<ServiceConfig, 'container' | 'composeService'>,
+  composeProject?: string,
+): Promise<string | undefined> {
   const byName = await docker.listContainers({ all: true, filters: { name: [`^/${service.container}$`] } })
   if (byName[0]) return byName[0].Id
   const labels = [`com.docker.compose.service=${service.composeService}`]
@@ -101,7 +115,14 @@ export async function inspectContainer(docker: Docker, id: string): Promise<Cont
 export async function containerLogs(docker: Docker, id: string, sinceMs: number, tail = 2000): Promise<LogLine[]> {
   const container = docker.getContainer(id)
   const info = await container.inspect()
-  const raw = (await container.logs({ stdout: true, stderr: true, follow: false, since: Math.floor((Date.now() - sinceMs) / 1000), tail, timestamps: true })) as unknown as Buffer
+  const raw = (await container.logs({
+    stdout: true,
+    stderr: true,
+    follow: false,
+    since: Math.floor((Date.now() - sinceMs) / 1000),
+    tail,
+    timestamps: true,
+  })) as unknown as Buffer
   const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw)
   return text
     .split(/\r?\n/)

@@ -88,7 +88,14 @@ export interface DiskUsage {
 /** Whether two paths live on one filesystem (false when either cannot be seen). */
 export async function sameFilesystem(a: string, b: string): Promise<boolean> {
   const { stat } = await import('node:fs/promises')
-  const [da, db] = await Promise.all([a, b].map((p) => stat(p).then((s) => s.dev, () => undefined)))
+  const [da, db] = await Promise.all(
+    [a, b].map((p) =>
+      stat(p).then(
+        (s) => s.dev,
+        () => undefined,
+      ),
+    ),
+  )
   return da !== undefined && da === db
 }
 

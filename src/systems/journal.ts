@@ -11,7 +11,10 @@ import { findExecutable, ProgramError, runProgram } from './programs.js'
 const HINT = 'run as root, or as a member of the systemd-journal or adm group'
 
 /** Entries of the last `sinceMs` matching `filters` (journalctl matches or --unit), as `short-iso` lines. */
-export async function journalLines(filters: string[], options: { sinceMs: number; timeoutMs: number; lines?: number; signal?: AbortSignal }): Promise<string[]> {
+export async function journalLines(
+  filters: string[],
+  options: { sinceMs: number; timeoutMs: number; lines?: number; signal?: AbortSignal },
+): Promise<string[]> {
   const journalctl = await findExecutable('journalctl')
   if (!journalctl) throw new StepFailure('journalctl is not installed here', 'this host does not run systemd: read a log file instead')
   const since = `@${Math.floor((Date.now() - options.sinceMs) / 1000)}`
@@ -20,12 +23,15 @@ export async function journalLines(filters: string[], options: { sinceMs: number
   try {
     result = await runProgram(journalctl, args, { timeoutMs: options.timeoutMs, signal: options.signal })
   } catch (error) {
-    if (error instanceof ProgramError && error.kind !== 'cancelled') throw new StepFailure(error.message, 'the journal is slow or broken: check `journalctl --verify`')
+    if (error instanceof ProgramError && error.kind !== 'cancelled')
+      throw new StepFailure(error.message, 'the journal is slow or broken: check `journalctl --verify`')
     throw error
   }
   const said = result.stderr.trim()
-  if (/No journal files were found/i.test(said)) throw new StepFailure('journalctl found no journal on this host', 'journald keeps no journal here (Storage=none, or no systemd): read a log file instead')
-  if (/insufficient permissions|not seeing messages from other users/i.test(said)) throw new StepFailure(`journalctl may not read the whole journal: ${said.split('\n')[0]}`, HINT)
+  if (/No journal files were found/i.test(said))
+    throw new StepFailure('journalctl found no journal on this host', 'journald keeps no journal here (Storage=none, or no systemd): read a log file instead')
+  if (/insufficient permissions|not seeing messages from other users/i.test(said))
+    throw new StepFailure(`journalctl may not read the whole journal: ${said.split('\n')[0]}`, HINT)
   if (result.exitCode !== 0) throw new StepFailure(`journalctl exited with ${result.exitCode}${said ? `: ${said.split('\n')[0]}` : ''}`, HINT)
   // "-- No entries --", "-- Boot 1a2b... --": journalctl's own remarks, not entries.
   return result.stdout.split('\n').filter((line) => line && !line.startsWith('-- '))

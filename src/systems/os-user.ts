@@ -16,7 +16,9 @@ export function postgresOsUser(dataDir?: string): OsUser | undefined {
     }
   }
   try {
-    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'))
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('postgres:'))
     if (!line) return undefined
     const [, , uid, gid] = line.split(':')
     return { uid: Number(uid), gid: Number(gid) }

@@ -46,7 +46,10 @@ export async function aptUpdates(timeoutMs: number, signal?: AbortSignal): Promi
   const apt = await findExecutable('apt')
   if (!apt) return undefined
   const result = await runProgram(apt, ['list', '--upgradable'], { timeoutMs, signal })
-  if (result.exitCode !== 0) throw new Error(`apt list --upgradable exited with ${result.exitCode}: ${result.stderr.split('\n').find((l) => l && !/WARNING: apt does not have a stable CLI/.test(l)) ?? ''}`.trim())
+  if (result.exitCode !== 0)
+    throw new Error(
+      `apt list --upgradable exited with ${result.exitCode}: ${result.stderr.split('\n').find((l) => l && !/WARNING: apt does not have a stable CLI/.test(l)) ?? ''}`.trim(),
+    )
   const age = await listsAgeDays()
   return { packages: parseAptUpgradable(result.stdout), ...(age !== undefined ? { listsAgeDays: age } : {}) }
 }

@@ -72,12 +72,20 @@ export async function endSessions(config: Config, tag: string): Promise<void> {
   const { withPostgres } = await import('./postgres.js')
   const { withTimeout } = await import('../lib/time.js')
   const end = (database: string) =>
-    withPostgres(config.postgres, (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]), {
-      database,
-      connectTimeoutMs: END_SESSIONS_MS / 2,
-      statementTimeoutMs: END_SESSIONS_MS / 2,
-    })
-  await withTimeout('ending the sessions', END_SESSIONS_MS, end(config.postgres.database).catch(() => end('postgres'))).catch(() => undefined)
+    withPostgres(
+      config.postgres,
+      (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]),
+      {
+        database,
+        connectTimeoutMs: END_SESSIONS_MS / 2,
+        statementTimeoutMs: END_SESSIONS_MS / 2,
+      },
+    )
+  await withTimeout(
+    'ending the sessions',
+    END_SESSIONS_MS,
+    end(config.postgres.database).catch(() => end('postgres')),
+  ).catch(() => undefined)
 }
 
 /**
@@ -123,12 +131,22 @@ async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgTo
   return { exitCode: result.exitCode ?? 1, stderr: lastLines(String(result.stderr ?? '')) }
 }
 
-async function runInContainer(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
+async function runInContainer(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  tool: PgTool,
+  args: string[],
+  run: PgToolRun,
+  applicationName: string,
+): Promise<PgToolResult> {
   const postgres = config.services.find((s) => s.name === 'postgres')
-  if (!postgres) throw new StepFailure('backup.runner is "container" but no postgres service is configured', 'configure services.postgres, or set backup.runner: host')
+  if (!postgres)
+    throw new StepFailure('backup.runner is "container" but no postgres service is configured', 'configure services.postgres, or set backup.runner: host')
   const { docker, id } = await runtimes.container(postgres)
   const env = Object.entries(passwordEnv(config, applicationName)).map(([k, v]) => `${k}=${v}`)
-  const exec = await docker.getContainer(id).exec({ Cmd: [join(config.backup.binDir, tool), ...args], Env: env, AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true, Tty: false })
+  const exec = await docker
+    .getContainer(id)
+    .exec({ Cmd: [join(config.backup.binDir, tool), ...args], Env: env, AttachStdin: Boolean(run.stdin), AttachStdout: true, AttachStderr: true, Tty: false })
   const stream = await exec.start({ hijack: true, stdin: Boolean(run.stdin) })
   const { PassThrough } = await import('node:stream')
   const stderr = new PassThrough()
@@ -186,7 +204,9 @@ export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool:
     if (run.signal?.aborted) onAbort()
   }
   try {
-    return config.backup.runner === 'container' ? await runInContainer(config, runtimes, tool, args, run, applicationName) : await runOnHost(config, tool, args, run, applicationName)
+    return config.backup.runner === 'container'
+      ? await runInContainer(config, runtimes, tool, args, run, applicationName)
+      : await runOnHost(config, tool, args, run, applicationName)
   } catch (error) {
     if (error instanceof StepFailure) throw error
     throw new StepFailure(`${tool}: ${describeError(error)}`)
@@ -200,6 +220,9 @@ export async function runPgTool(config: Config, runtimes: ServiceRuntimes, tool:
 export async function runPgToolChecked(config: Config, runtimes: ServiceRuntimes, tool: PgTool, args: string[], run: PgToolRun = {}): Promise<void> {
   const result = await runPgTool(config, runtimes, tool, args, run)
   if (result.exitCode !== 0) {
-    throw new StepFailure(`${tool} failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1) || 'no error output'}`, 'its full error output is in the report data')
+    throw new StepFailure(
+      `${tool} failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1) || 'no error output'}`,
+      'its full error output is in the report data',
+    )
   }
 }

@@ -67,12 +67,16 @@ export function postgresFailure(error: unknown, config: PostgresConfig, database
   if (error instanceof StepFailure) return error
   if (code === 'ECONNREFUSED') return new StepFailure(`PostgreSQL refused the connection at ${at}`, 'PostgreSQL is down: run `probe-ops recover postgres`')
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepFailure(`PostgreSQL host ${config.host} does not resolve`, 'fix postgres.host or PGHOST')
-  if (code === '28P01' || code === '28000') return new StepFailure(`PostgreSQL rejected the credentials of user ${config.user}`, 'check PGPASSWORD or postgres.passwordFile')
+  if (code === '28P01' || code === '28000')
+    return new StepFailure(`PostgreSQL rejected the credentials of user ${config.user}`, 'check PGPASSWORD or postgres.passwordFile')
   if (code === '3D000') return new StepFailure(`database "${database}" does not exist at ${at}`, 'fix postgres.database or PGDATABASE')
   if (code === '57P03') return new StepFailure(`PostgreSQL at ${at} is starting up or shutting down`, 'wait a few seconds and try again')
   const message = describeError(error)
   if (error instanceof TimeoutError || /timeout/i.test(message)) {
-    return new NoAnswerFailure(`PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`, 'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`')
+    return new NoAnswerFailure(
+      `PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`,
+      'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`',
+    )
   }
   return new StepFailure(`PostgreSQL at ${at}: ${message}`, 'check that PostgreSQL is running and the connection settings are right')
 }

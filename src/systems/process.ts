@@ -83,7 +83,12 @@ function sameCommand(a: string[], b: string[]): boolean {
 
 /** A word of a command as the file it names, resolved through PATH for a bare name; undefined if none. */
 function resolveProgram(word: string): string | undefined {
-  const candidates = word.includes('/') ? [resolve(word)] : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(isAbsolute).map((dir) => join(dir, word))
+  const candidates = word.includes('/')
+    ? [resolve(word)]
+    : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+        .split(delimiter)
+        .filter(isAbsolute)
+        .map((dir) => join(dir, word))
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK)
@@ -126,8 +131,10 @@ export async function inspectPidFile(service: ProcessService): Promise<PidFileSt
   const other = (reason: string, reused: boolean): PidFileState => ({ kind: 'other', pid, process: identity, reason, reused })
   const record = await readRecord(service)
   if (record?.pid === pid) {
-    if (record.start !== identity.start) return other(`which started at ${identity.startedAt.toISOString()}, after the ${service.name} probe-ops started under that pid: the pid was reused`, true)
-    if (record.executable !== identity.executable && !sameCommand(record.commandLine, identity.commandLine)) return other(`which runs another program than the ${service.name} probe-ops started under that pid`, false)
+    if (record.start !== identity.start)
+      return other(`which started at ${identity.startedAt.toISOString()}, after the ${service.name} probe-ops started under that pid: the pid was reused`, true)
+    if (record.executable !== identity.executable && !sameCommand(record.commandLine, identity.commandLine))
+      return other(`which runs another program than the ${service.name} probe-ops started under that pid`, false)
     return { kind: 'service', pid, process: identity, proof: `probe-ops started it (${record.recordedAt})` }
   }
   let writtenAt: number
@@ -150,7 +157,15 @@ export function describeOther(state: Extract<PidFileState, { kind: 'other' }>): 
 }
 
 async function writeRecord(service: ProcessService, identity: ProcessIdentity): Promise<void> {
-  const record: ProcessRecord = { service: service.name, pidFile: service.pidFile, pid: identity.pid, start: identity.start, commandLine: identity.commandLine, executable: identity.executable, recordedAt: new Date().toISOString() }
+  const record: ProcessRecord = {
+    service: service.name,
+    pidFile: service.pidFile,
+    pid: identity.pid,
+    start: identity.start,
+    commandLine: identity.commandLine,
+    executable: identity.executable,
+    recordedAt: new Date().toISOString(),
+  }
   // Root's own records: private, since a command line may carry more than it should.
   await makeDirectories(join(service.recordFile, '..'), 0o700)
   await writeFileAtomic(service.recordFile, `${JSON.stringify(record)}\n`, 0o600)
@@ -163,7 +178,8 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
     opened = await openRegularFile(path)
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error
-    if (error.code === 'missing') throw new StepFailure(`log file ${path} does not exist`, 'check the service\'s logFile setting, and that the service writes there')
+    if (error.code === 'missing')
+      throw new StepFailure(`log file ${path} does not exist`, "check the service's logFile setting, and that the service writes there")
     throw new StepFailure(`log file ${error.message}`, error.code === 'unreadable' ? 'run as root, or as a user that may read it' : undefined)
   }
   const { handle, size } = opened
@@ -203,7 +219,10 @@ export async function startProcess(service: ProcessService & { start: string[] }
     // A command that fails at once (not found, bad arguments) is reported here; one that runs
     // on, or daemonises and exits, has its pid file waited for.
     child.once('error', (error) => {
-      failure = new StepFailure(`cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, 'fix the service start command in the configuration')
+      failure = new StepFailure(
+        `cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+        'fix the service start command in the configuration',
+      )
     })
     child.once('exit', (code) => {
       if (code !== 0) failure = new StepFailure(`${command.join(' ')} exited with code ${code}`, logFile ? `read ${logFile}` : undefined)

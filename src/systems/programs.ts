@@ -41,7 +41,11 @@ export class ProgramError extends Error {
  * when it could not run, ran out of `timeoutMs`, or `signal` cancelled it. stdin is closed, the
  * locale is C so output parses the same everywhere.
  */
-export async function runProgram(file: string, args: string[], options: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string> }): Promise<ProgramResult> {
+export async function runProgram(
+  file: string,
+  args: string[],
+  options: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string> },
+): Promise<ProgramResult> {
   const { execa } = await import('execa')
   const name = file.split('/').at(-1)
   try {

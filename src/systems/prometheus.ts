@@ -35,7 +35,10 @@ export async function queryInstant(config: PrometheusConfig, promql: string, at?
     throw prometheusFailure(error, config, promql)
   }
   if (answer?.status !== 'success' || !answer.data) {
-    throw new StepFailure(`Prometheus rejected the query ${promql}: ${answer?.error ?? 'no data in its answer'}`, 'check the metric names, or the Prometheus version (the HTTP API v1 is needed)')
+    throw new StepFailure(
+      `Prometheus rejected the query ${promql}: ${answer?.error ?? 'no data in its answer'}`,
+      'check the metric names, or the Prometheus version (the HTTP API v1 is needed)',
+    )
   }
   const { resultType, result } = answer.data
   if (resultType === 'scalar') return [{ labels: {}, value: Number((result as [number, string])[1]) }]
@@ -46,7 +49,9 @@ export async function queryInstant(config: PrometheusConfig, promql: string, at?
 /** Prometheus's build info: a cheap check that the URL is a Prometheus that answers. */
 export async function prometheusVersion(config: PrometheusConfig): Promise<string | undefined> {
   try {
-    const answer = await fetchJson<{ data?: { version?: string } }>(`${config.url}/api/v1/status/buildinfo`, config.timeoutMs, { credentials: config.credentials })
+    const answer = await fetchJson<{ data?: { version?: string } }>(`${config.url}/api/v1/status/buildinfo`, config.timeoutMs, {
+      credentials: config.credentials,
+    })
     return answer?.data?.version
   } catch (error) {
     throw prometheusFailure(error, config)
@@ -62,9 +67,13 @@ export function prometheusFailure(error: unknown, config: PrometheusConfig, prom
   if (code === 'ECONNREFUSED') return new StepFailure(`Prometheus refused the connection at ${config.url}`, `start it, or ${off}`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepFailure(`Prometheus host of ${config.url} does not resolve`, off)
   if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new StepFailure(`Prometheus at ${config.url} did not answer within ${formatSeconds(config.timeoutMs)}`, 'it accepts connections but does not answer: check its load, or raise prometheus.timeoutSeconds')
+    return new StepFailure(
+      `Prometheus at ${config.url} did not answer within ${formatSeconds(config.timeoutMs)}`,
+      'it accepts connections but does not answer: check its load, or raise prometheus.timeoutSeconds',
+    )
   }
-  if (/answered 400/.test(message) && promql) return new StepFailure(`Prometheus rejected the query ${promql}: ${message.replace(/^.*answered 400: /, '')}`, 'this is a bug in probe-ops')
+  if (/answered 400/.test(message) && promql)
+    return new StepFailure(`Prometheus rejected the query ${promql}: ${message.replace(/^.*answered 400: /, '')}`, 'this is a bug in probe-ops')
   if (error instanceof SyntaxError) return new StepFailure(`${config.url} did not answer with Prometheus JSON`, `is it Prometheus? ${off}`)
   return new StepFailure(`Prometheus at ${config.url}: ${message}`, off)
 }

@@ -20,12 +20,21 @@ export interface Readiness {
  * is not readiness; it is used only for services that declare no better check (and a process
  * stopped by a signal is not running in that sense). `status` is the runtime's view, if known.
  */
-export async function checkReadiness(service: ServiceConfig, config: Config, timeoutMs: number, status: Pick<ServiceStatus, 'running' | 'stoppedBySignal'> | undefined): Promise<Readiness> {
+export async function checkReadiness(
+  service: ServiceConfig,
+  config: Config,
+  timeoutMs: number,
+  status: Pick<ServiceStatus, 'running' | 'stoppedBySignal'> | undefined,
+): Promise<Readiness> {
   try {
     switch (service.readiness) {
       case 'http': {
         const probe = await probeHttp(service.url!, timeoutMs, service.credentials)
-        return { ready: probe.ok, detail: probe.ok ? `${probe.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${probe.url}: ${probe.error ?? `HTTP ${probe.status}`}`, ...(probe.timedOut ? { unanswered: true } : {}) }
+        return {
+          ready: probe.ok,
+          detail: probe.ok ? `${probe.url} answered ${probe.status} in ${probe.latencyMs} ms` : `${probe.url}: ${probe.error ?? `HTTP ${probe.status}`}`,
+          ...(probe.timedOut ? { unanswered: true } : {}),
+        }
       }
       case 'postgres': {
         const client = await connectPostgres(config.postgres, { connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs })
@@ -81,7 +90,12 @@ const EXITED_GRACE_MS = 1000
  * Polls until the service is ready or its readiness timeout runs out: readiness as checkReadiness has it, the runtime's own state for a service that
  * declares no better check. A container or unit that has exited is not waited for to the end.
  */
-export async function waitUntilReady(service: ServiceConfig, config: Config, runtimes: ServiceRuntimes, options: { signal?: AbortSignal } = {}): Promise<Readiness> {
+export async function waitUntilReady(
+  service: ServiceConfig,
+  config: Config,
+  runtimes: ServiceRuntimes,
+  options: { signal?: AbortSignal } = {},
+): Promise<Readiness> {
   const deadline = Date.now() + service.readinessTimeoutMs
   let last: Readiness = { ready: false, detail: 'not checked' }
   const started = Date.now()
@@ -92,7 +106,13 @@ export async function waitUntilReady(service: ServiceConfig, config: Config, run
     last = await checkReadiness(service, config, Math.min(CHECK_TIMEOUT_MS, remaining), status)
     if (last.ready) return last
     // (A process service may not have written its pid file yet, so it gets the whole wait.)
-    if (status?.found && !status.running && service.runtime !== 'process' && /exited|dead|failed|inactive/.test(status.state) && Date.now() - started > EXITED_GRACE_MS) {
+    if (
+      status?.found &&
+      !status.running &&
+      service.runtime !== 'process' &&
+      /exited|dead|failed|inactive/.test(status.state) &&
+      Date.now() - started > EXITED_GRACE_MS
+    ) {
       return { ready: false, detail: `${last.detail}; it ${status.state}` }
     }
     await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))

@@ -26,10 +26,15 @@ export async function connectRedis(config: RedisConfig, timeoutMs = config.timeo
   try {
     // One deadline for connecting and the first answer: a server that accepts and never
     // answers costs the timeout once, not once per phase.
-    await withTimeout(`Redis at ${config.url}`, timeoutMs, (async () => {
-      await client.connect()
-      await client.ping()
-    })(), () => client.disconnect())
+    await withTimeout(
+      `Redis at ${config.url}`,
+      timeoutMs,
+      (async () => {
+        await client.connect()
+        await client.ping()
+      })(),
+      () => client.disconnect(),
+    )
   } catch (error) {
     client.disconnect()
     const closed = error instanceof Error && /Connection is closed/.test(error.message)
@@ -46,12 +51,16 @@ export function redisFailure(error: unknown, config: RedisConfig, timeoutMs = co
   if (error instanceof StepFailure) return error
   const message = describeError(error)
   const code = (error as { code?: string }).code
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) return new StepFailure(`Redis refused the connection at ${config.url}`, 'Redis is down: run `probe-ops recover redis`')
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
+    return new StepFailure(`Redis refused the connection at ${config.url}`, 'Redis is down: run `probe-ops recover redis`')
   if (/NOAUTH|WRONGPASS|invalid password|Authentication required/i.test(message)) {
     return new StepFailure(`Redis at ${config.url} rejected the password`, 'set the password in REDIS_URL or redis.passwordFile')
   }
   if (error instanceof TimeoutError || /timed? ?out/i.test(message)) {
-    return new NoAnswerFailure(`Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`, 'it accepts connections but does not answer: check for a hung or overloaded server, then `probe-ops recover redis`')
+    return new NoAnswerFailure(
+      `Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`,
+      'it accepts connections but does not answer: check for a hung or overloaded server, then `probe-ops recover redis`',
+    )
   }
   return new StepFailure(`Redis at ${config.url}: ${message}`, 'check that Redis is running and redis.url is right')
 }

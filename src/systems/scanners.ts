@@ -42,7 +42,11 @@ export async function runLynis(lynis: string, timeoutMs: number, signal?: AbortS
   const dir = await mkdtemp(join(tmpdir(), 'probe-ops-lynis-'))
   try {
     const reportFile = join(dir, 'report.dat')
-    const result = await runProgram(lynis, ['audit', 'system', '--quick', '--quiet', '--no-colors', '--report-file', reportFile, '--logfile', join(dir, 'lynis.log')], { timeoutMs, signal })
+    const result = await runProgram(
+      lynis,
+      ['audit', 'system', '--quick', '--quiet', '--no-colors', '--report-file', reportFile, '--logfile', join(dir, 'lynis.log')],
+      { timeoutMs, signal },
+    )
     const text = await readFile(reportFile, 'utf8').catch(() => undefined)
     if (text === undefined) throw new Error(`lynis wrote no report (exit ${result.exitCode}): ${result.stderr.split('\n')[0] ?? ''}`.trim())
     return parseLynisReport(text)
@@ -80,7 +84,11 @@ export function parseTrivyJson(text: string): ImageVulnerability[] {
 }
 
 export async function runTrivy(trivy: string, image: string, timeoutMs: number, signal?: AbortSignal): Promise<ImageVulnerability[]> {
-  const result = await runProgram(trivy, ['image', '--quiet', '--format', 'json', '--severity', 'HIGH,CRITICAL', '--timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`, image], { timeoutMs, signal })
+  const result = await runProgram(
+    trivy,
+    ['image', '--quiet', '--format', 'json', '--severity', 'HIGH,CRITICAL', '--timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`, image],
+    { timeoutMs, signal },
+  )
   if (result.exitCode !== 0) throw new Error(`trivy could not scan ${image}: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`}`)
   return parseTrivyJson(result.stdout)
 }

@@ -2,7 +2,16 @@ import type Docker from 'dockerode'
 import type { Config, ServiceConfig } from '../config/load.js'
 import { StepFailure } from '../errors.js'
 import { timedLines, withinWindow, type LogLine } from '../logs/entries.js'
-import { connectDocker, containerLogs, findContainer, inspectContainer, restartContainer, startContainer, stopContainer, type ContainerState } from './docker.js'
+import {
+  connectDocker,
+  containerLogs,
+  findContainer,
+  inspectContainer,
+  restartContainer,
+  startContainer,
+  stopContainer,
+  type ContainerState,
+} from './docker.js'
 import { join } from 'node:path'
 import { isStoppedState } from '../lib/process.js'
 import { describeOther, inspectPidFile, startProcess, stopProcess, tailFile, type ProcessService } from './process.js'
@@ -155,7 +164,8 @@ export class ServiceRuntimes {
       return containerLogs(docker, id, sinceMs)
     }
     if (service.runtime === 'systemd') return unitLogs(service, sinceMs, this.config.docker.timeoutMs)
-    if (!service.logFile) throw new StepFailure(`no log file is configured for ${service.name}`, `set services.${service.name}.logFile to the file its output goes to`)
+    if (!service.logFile)
+      throw new StepFailure(`no log file is configured for ${service.name}`, `set services.${service.name}.logFile to the file its output goes to`)
     return withinWindow(timedLines(await tailFile(service.logFile)), sinceMs)
   }
 }

@@ -34,7 +34,7 @@ export function formatIpv6(groups: number[]): string {
     return `::ffff:${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`
   }
   let best = { start: -1, length: 0 }
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++
       continue
@@ -53,7 +53,10 @@ function ipv6FromHex(hex: string): string {
   // Four 32-bit words, each in host (little-endian) byte order.
   const bytes: number[] = []
   for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8).match(/../g)!.map((b) => Number.parseInt(b, 16))
+    const word = hex
+      .slice(w * 8, w * 8 + 8)
+      .match(/../g)!
+      .map((b) => Number.parseInt(b, 16))
     bytes.push(...word.reverse())
   }
   const groups: number[] = []
@@ -126,7 +129,12 @@ export async function listeningSockets(): Promise<ListeningSocket[]> {
   const sockets = [...unique.values()]
   const owners = await socketOwners(new Set(all.map((s) => s.inode)))
   for (const s of sockets) {
-    const owner = owners.get(s.inode) ?? all.filter((o) => o.protocol === s.protocol && o.address === s.address && o.port === s.port).map((o) => owners.get(o.inode)).find(Boolean)
+    const owner =
+      owners.get(s.inode) ??
+      all
+        .filter((o) => o.protocol === s.protocol && o.address === s.address && o.port === s.port)
+        .map((o) => owners.get(o.inode))
+        .find(Boolean)
     if (owner) Object.assign(s, owner)
   }
   return sockets.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port || a.address.localeCompare(b.address))

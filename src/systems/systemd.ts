@@ -19,11 +19,17 @@ async function run(command: string, args: string[], timeoutMs: number): Promise<
   const { execa } = await import('execa')
   try {
     const result = await execa(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
-    if (result.timedOut) throw new StepFailure(`${command} ${args[0]} did not finish within ${timeoutMs} ms`, 'systemd is slow to answer: check `systemctl status`')
+    if (result.timedOut)
+      throw new StepFailure(`${command} ${args[0]} did not finish within ${timeoutMs} ms`, 'systemd is slow to answer: check `systemctl status`')
     if (result.failed && result.exitCode === undefined) throw new Error(result.shortMessage)
     if (result.failed && !result.stdout) {
       const why = String(result.stderr).split('\n')[0] || `exit code ${result.exitCode}`
-      throw new StepFailure(`${command}: ${why}`, /booted with systemd|Failed to connect to bus/.test(String(result.stderr)) ? 'this host does not run systemd: set the service runtime to docker or process' : undefined)
+      throw new StepFailure(
+        `${command}: ${why}`,
+        /booted with systemd|Failed to connect to bus/.test(String(result.stderr))
+          ? 'this host does not run systemd: set the service runtime to docker or process'
+          : undefined,
+      )
     }
     return result.stdout
   } catch (error) {
@@ -62,7 +68,8 @@ export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: nu
 export async function controlUnit(service: Pick<ServiceConfig, 'unit'>, action: 'start' | 'stop' | 'restart', timeoutMs: number): Promise<void> {
   const { execa } = await import('execa')
   const result = await execa('systemctl', [action, service.unit], { timeout: timeoutMs, reject: false, stdin: 'ignore' })
-  if (result.timedOut) throw new StepFailure(`systemctl ${action} ${service.unit} did not finish within ${timeoutMs} ms`, `see \`systemctl status ${service.unit}\``)
+  if (result.timedOut)
+    throw new StepFailure(`systemctl ${action} ${service.unit} did not finish within ${timeoutMs} ms`, `see \`systemctl status ${service.unit}\``)
   if (result.failed) {
     const why = String(result.stderr).split('\n')[0] || result.shortMessage
     throw new StepFailure(`systemctl ${action} ${service.unit}: ${why}`, `see \`journalctl -u ${service.unit} -n 50\``)

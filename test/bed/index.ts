@@ -5,10 +5,10 @@
  *   import { bed, pausePostgres, resumePostgres, runPostgresContainer } from '../bed/index.js';
  *   const { postgres, redis, alertmanager, docker } = bed();
  */
-import { inject } from 'vitest';
-import type { BedInfo } from './global-setup.js';
+import { inject } from 'vitest'
+import type { BedInfo } from './global-setup.js'
 
-export type { BedInfo } from './global-setup.js';
+export type { BedInfo } from './global-setup.js'
 
 /**
  * Connection info of the services the integration project's globalSetup started: the bed of this
@@ -16,14 +16,14 @@ export type { BedInfo } from './global-setup.js';
  * running side by side never share a PostgreSQL, a Redis or a Docker engine.
  */
 export function bed(): BedInfo {
-  const beds = inject('beds');
+  const beds = inject('beds')
   if (!beds?.length) {
-    throw new Error('test bed: no bed info; is this test in the `integration` vitest project (globalSetup test/bed/global-setup.ts)?');
+    throw new Error('test bed: no bed info; is this test in the `integration` vitest project (globalSetup test/bed/global-setup.ts)?')
   }
-  const worker = Number(process.env.VITEST_POOL_ID ?? 1);
-  const info = beds[(worker - 1) % beds.length];
-  if (!info) throw new Error(`test bed: no bed for worker ${worker}`);
-  return info;
+  const worker = Number(process.env.VITEST_POOL_ID ?? 1)
+  const info = beds[(worker - 1) % beds.length]
+  if (!info) throw new Error(`test bed: no bed for worker ${worker}`)
+  return info
 }
 
 /** Environment variables that point probe-ops (and libpq / docker tools) at the bed. */
@@ -37,10 +37,10 @@ export function bedEnv(info: BedInfo = bed()): Record<string, string> {
     REDIS_URL: info.redis.url,
     DOCKER_HOST: info.docker.host,
     ALERTMANAGER_URL: info.alertmanager.url,
-  };
+  }
 }
 
-export { freePort } from './ports.js';
+export { freePort } from './ports.js'
 export {
   PG_BIN_DIR,
   createDatabase,
@@ -55,10 +55,17 @@ export {
   type PostgresInfo,
   type PostgresServer,
   type StartPostgresOptions,
-} from './postgres.js';
-export { redisPing, startRedis, type RedisInfo, type RedisServer, type StartRedisOptions } from './redis.js';
-export { ALERTMANAGER_BASIC_AUTH, startAlertmanager, type AlertmanagerInfo, type AlertmanagerServer } from './alertmanager.js';
-export { prometheusQuery, startPrometheus, waitForPrometheusData, type PrometheusInfo, type PrometheusServer, type StartPrometheusOptions } from './prometheus.js';
+} from './postgres.js'
+export { redisPing, startRedis, type RedisInfo, type RedisServer, type StartRedisOptions } from './redis.js'
+export { ALERTMANAGER_BASIC_AUTH, startAlertmanager, type AlertmanagerInfo, type AlertmanagerServer } from './alertmanager.js'
+export {
+  prometheusQuery,
+  startPrometheus,
+  waitForPrometheusData,
+  type PrometheusInfo,
+  type PrometheusServer,
+  type StartPrometheusOptions,
+} from './prometheus.js'
 export {
   BED_IMAGE,
   HOST_RO_MOUNTS,
@@ -78,5 +85,5 @@ export {
   type RunContainerOptions,
   type RunningContainer,
   type SleeperOptions,
-} from './docker.js';
-export { startHangingServer, startRefusedPort, type HangingServer } from './hang.js';
+} from './docker.js'
+export { startHangingServer, startRefusedPort, type HangingServer } from './hang.js'

@@ -1,24 +1,24 @@
-import net from 'node:net';
+import net from 'node:net'
 
 /** Ports handed out by this process, so that concurrent callers never get the same one twice. */
-const handedOut = new Set<number>();
+const handedOut = new Set<number>()
 
 function listenOnce(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
+    const server = net.createServer()
+    server.unref()
+    server.once('error', reject)
     server.listen({ host, port: 0, exclusive: true }, () => {
-      const address = server.address();
+      const address = server.address()
       if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: could not read the bound port'));
-        return;
+        server.close()
+        reject(new Error('freePort: could not read the bound port'))
+        return
       }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+      const { port } = address
+      server.close((err) => (err ? reject(err) : resolve(port)))
+    })
+  })
 }
 
 /**
@@ -27,11 +27,11 @@ function listenOnce(host: string): Promise<number> {
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await listenOnce(host);
+    const port = await listenOnce(host)
     if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
+      handedOut.add(port)
+      return port
     }
   }
-  throw new Error('freePort: the kernel kept returning ports already handed out');
+  throw new Error('freePort: the kernel kept returning ports already handed out')
 }

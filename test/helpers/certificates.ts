@@ -22,7 +22,11 @@ const DAY = 86_400_000
 
 /** RSA keys come from node:crypto (native, fast) and are converted for forge. */
 export function rsaKey(bits = 2048): { key: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; keyPem: string } {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  })
   const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey
   return { key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), keyPem: privateKey }
 }
@@ -55,14 +59,21 @@ export function issue(options: IssueOptions): Issued {
   const now = Date.now()
   cert.validity.notBefore = new Date(now + (options.notBeforeDays ?? -1) * DAY)
   cert.validity.notAfter = new Date(now + (options.notAfterDays ?? 365) * DAY)
-  const subject = [{ shortName: 'CN', value: options.commonName }, { shortName: 'O', value: 'probe-ops tests' }]
+  const subject = [
+    { shortName: 'CN', value: options.commonName },
+    { shortName: 'O', value: 'probe-ops tests' },
+  ]
   cert.setSubject(subject)
   cert.setIssuer(options.issuer ? options.issuer.cert.subject.attributes : subject)
   const extensions: object[] = [{ name: 'subjectKeyIdentifier' }]
   if (options.ca) {
     extensions.push({ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true })
   } else {
-    extensions.push({ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, { name: 'extKeyUsage', serverAuth: true })
+    extensions.push(
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+    )
   }
   if (options.sans?.length) {
     extensions.push({ name: 'subjectAltName', altNames: options.sans.map((n) => (/^[\d.]+$|:/.test(n) ? { type: 7, ip: n } : { type: 2, value: n })) })
@@ -107,10 +118,19 @@ export interface TlsServer {
  * handshake, and presenting another chain to clients that ask for one of `byServerName` (SNI),
  * as a server with several virtual hosts does.
  */
-export async function startTlsServer(keyPem: string, chain: Issued[], options: { delayMs?: number; byServerName?: Record<string, { keyPem: string; chain: Issued[] }> } = {}): Promise<TlsServer> {
+export async function startTlsServer(
+  keyPem: string,
+  chain: Issued[],
+  options: { delayMs?: number; byServerName?: Record<string, { keyPem: string; chain: Issued[] }> } = {},
+): Promise<TlsServer> {
   const sockets = new Set<Socket>()
   let handshakes = 0
-  const contexts = new Map(Object.entries(options.byServerName ?? {}).map(([name, other]) => [name, createSecureContext({ key: other.keyPem, cert: other.chain.map((c) => c.pem).join('') })]))
+  const contexts = new Map(
+    Object.entries(options.byServerName ?? {}).map(([name, other]) => [
+      name,
+      createSecureContext({ key: other.keyPem, cert: other.chain.map((c) => c.pem).join('') }),
+    ]),
+  )
   const SNICallback = (name: string, done: (error: Error | null, context?: ReturnType<typeof createSecureContext>) => void) => done(null, contexts.get(name))
   const tls: Server = createServer({ key: keyPem, cert: chain.map((c) => c.pem).join(''), SNICallback }, (socket) => {
     handshakes++

@@ -38,9 +38,28 @@ export interface RunningCli {
 export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): RunningCli {
   if (!existsSync(join(ROOT, 'dist/commands'))) throw new Error('dist/ is missing: run `npm run build` before the tests')
   const clean: Record<string, string | undefined> = { ...process.env }
-  for (const name of ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'DATABASE_URL', 'REDIS_URL', 'DOCKER_HOST', 'ALERTMANAGER_URL', 'PROBE_OPS_CONFIG']) delete clean[name]
+  for (const name of [
+    'PGHOST',
+    'PGPORT',
+    'PGUSER',
+    'PGPASSWORD',
+    'PGDATABASE',
+    'DATABASE_URL',
+    'REDIS_URL',
+    'DOCKER_HOST',
+    'ALERTMANAGER_URL',
+    'PROBE_OPS_CONFIG',
+  ])
+    delete clean[name]
   const started = performance.now()
-  const child = execa(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, extendEnv: false, reject: false, cwd: cwd ?? tempDir('po-cwd'), timeout: 120_000, stdin: 'ignore' })
+  const child = execa(process.execPath, [BIN, ...args], {
+    env: { ...clean, ...env },
+    extendEnv: false,
+    reject: false,
+    cwd: cwd ?? tempDir('po-cwd'),
+    timeout: 120_000,
+    stdin: 'ignore',
+  })
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
   let ended = false
@@ -89,7 +108,12 @@ export function runRecords(configDir: string, command: string): { log: { level: 
   const logPath = join(configDir, 'maintenance.log')
   const metricsPath = join(configDir, 'metrics', metricsFileName(command))
   return {
-    log: existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line)) : [],
+    log: existsSync(logPath)
+      ? readFileSync(logPath, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line))
+      : [],
     metrics: existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8') : '',
   }
 }

@@ -9,7 +9,10 @@ import { execa } from 'execa'
 export async function journalAnswers(): Promise<{ answers: true } | { answers: false; why: string }> {
   const journalctl = ['/usr/bin/journalctl', '/bin/journalctl'].find((p) => existsSync(p))
   if (!journalctl) return { answers: false, why: 'journalctl is not installed here' }
-  const result = await execa(journalctl, ['--since', '-1h', '--no-pager', '--output', 'short-iso', 'SYSLOG_FACILITY=4'], { reject: false, env: { LC_ALL: 'C' } })
+  const result = await execa(journalctl, ['--since', '-1h', '--no-pager', '--output', 'short-iso', 'SYSLOG_FACILITY=4'], {
+    reject: false,
+    env: { LC_ALL: 'C' },
+  })
   if (/No journal files were found/.test(String(result.stderr))) return { answers: false, why: 'journalctl found no journal on this host' }
   return { answers: true }
 }

@@ -38,7 +38,10 @@ export async function createPlatformDatabase(name: string, options: PlatformOpti
   const rowsPerDay = options.rowsPerDay ?? 200
   await sql('postgres', `create database ${name}`)
   const schema = options.partitioned
-    ? SCHEMA_SQL.replace(/create table task_results \(([\s\S]*?)\n\);/, (_m, body: string) => `create table task_results (${body},\n  primary key (id, execution_time)\n) partition by range (execution_time);`)
+    ? SCHEMA_SQL.replace(
+        /create table task_results \(([\s\S]*?)\n\);/,
+        (_m, body: string) => `create table task_results (${body},\n  primary key (id, execution_time)\n) partition by range (execution_time);`,
+      )
     : SCHEMA_SQL
   await sql(name, schema)
   if (options.partitioned) {
@@ -54,7 +57,10 @@ export async function createPlatformDatabase(name: string, options: PlatformOpti
   await sql(name, TASK_RESULTS_SQL, [days, rowsPerDay])
   // No result within 15 minutes of the 90-day retention line: a test that counts rows at its own
   // clock and a run that fixes its cutoff seconds later then agree on which rows are expired.
-  await sql(name, `delete from task_results where execution_time between now() - interval '90 days 15 minutes' and now() - interval '90 days' + interval '15 minutes'`)
+  await sql(
+    name,
+    `delete from task_results where execution_time between now() - interval '90 days 15 minutes' and now() - interval '90 days' + interval '15 minutes'`,
+  )
   await sql(name, options.partitioned ? INDEX_SQL.replace(/alter table task_results add constraint task_results_pkey primary key \(id\);/, '') : INDEX_SQL)
   await sql(name, 'analyze')
   return name

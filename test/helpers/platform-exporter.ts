@@ -29,7 +29,8 @@ export function metricsText(spec: ExporterSpec, elapsedSeconds: number): string 
   const lines: string[] = []
   lines.push('# HELP tasks_total Total tasks executed', '# TYPE tasks_total counter')
   for (const [protocol, rates] of Object.entries(spec.tasks)) {
-    for (const status of ['success', 'error'] as const) lines.push(`tasks_total{protocol="${protocol}",status="${status}"} ${Math.floor(rates[status] * elapsedSeconds)}`)
+    for (const status of ['success', 'error'] as const)
+      lines.push(`tasks_total{protocol="${protocol}",status="${status}"} ${Math.floor(rates[status] * elapsedSeconds)}`)
   }
   lines.push('# HELP http_request_duration_seconds HTTP request duration', '# TYPE http_request_duration_seconds histogram')
   for (const [endpoint, { perSecond, buckets }] of Object.entries(spec.http)) {

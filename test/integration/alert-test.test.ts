@@ -10,7 +10,11 @@ describe('probe-ops alert test against a real AlertManager', () => {
       const result = await runCli(['alert', 'test', '--config', path, '--json'])
       const report = parseReport(result)
       expect(result.exitCode, result.stdout).toBe(0)
-      expect(report.steps.map((s) => [s.id, s.status])).toEqual([['send', 'ok'], ['confirm', 'ok'], ['resolve', 'ok']])
+      expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+        ['send', 'ok'],
+        ['confirm', 'ok'],
+        ['resolve', 'ok'],
+      ])
       expect(report.alerts).toEqual([{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }])
       const active = (await (await fetch(`${am.info.url}/api/v2/alerts?active=true`)).json()) as { labels: { alertname: string } }[]
       expect(active.filter((a) => a.labels.alertname === 'ProbeOpsTestAlert')).toEqual([])

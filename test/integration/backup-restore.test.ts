@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/store.js'
 import type { Report, StepResult } from '../../src/report/model.js'
 import pg from 'pg'
-import { bed, dockerCli, runPostgresContainer, runSleeperContainer, startRefusedPort, uniqueName, type PostgresContainer, type RunningContainer } from '../bed/index.js'
+import {
+  bed,
+  dockerCli,
+  runPostgresContainer,
+  runSleeperContainer,
+  startRefusedPort,
+  uniqueName,
+  type PostgresContainer,
+  type RunningContainer,
+} from '../bed/index.js'
 import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../../src/sandbox/schema.js'
 import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
@@ -25,7 +34,10 @@ function step(report: Report, id: string): StepResult {
 }
 
 async function counts(database: string): Promise<Record<string, number>> {
-  const rows = await sql<{ t: string; n: string }>(database, `select 'tasks' as t, count(*) as n from tasks union all select 'task_results', count(*) from task_results union all select 'agents', count(*) from agents`)
+  const rows = await sql<{ t: string; n: string }>(
+    database,
+    `select 'tasks' as t, count(*) as n from tasks union all select 'task_results', count(*) from task_results union all select 'agents', count(*) from agents`,
+  )
   return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]))
 }
 
@@ -54,7 +66,12 @@ function processesWith(...parts: string[]): string[] {
  * run fails saying so and leaves no pg_dump, no server session of its own, and no file; the
  * queued request then gets its lock.
  */
-async function expectDumpCutCleanly(connect: () => Promise<pgClient>, run: (args: string[]) => ReturnType<typeof runCli>, backupDir: string, dumpArgs: string[]): Promise<void> {
+async function expectDumpCutCleanly(
+  connect: () => Promise<pgClient>,
+  run: (args: string[]) => ReturnType<typeof runCli>,
+  backupDir: string,
+  dumpArgs: string[],
+): Promise<void> {
   const [holder, alterer, lookup] = [await connect(), await connect(), await connect()]
   const waitFor = async (what: string, query: string): Promise<void> => {
     for (let i = 0; i < 200; i++) {
@@ -126,13 +143,23 @@ describe('backups and restores against real PostgreSQL', () => {
   }
 
   function setup(database: string, extra: Record<string, unknown> = {}) {
-    const { backup, postgres: pgOverride, restore, ...rest } = extra as { backup?: Record<string, unknown>; postgres?: Record<string, unknown>; restore?: Record<string, unknown> }
+    const {
+      backup,
+      postgres: pgOverride,
+      restore,
+      ...rest
+    } = extra as { backup?: Record<string, unknown>; postgres?: Record<string, unknown>; restore?: Record<string, unknown> }
     const backupDir = (backup?.dir as string | undefined) ?? join(tempDir('br'), 'backups')
     const { postgres } = bed()
     const cfg = writeConfig({
       postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database, ...pgOverride },
       docker: { host: bed().docker.host },
-      services: { web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false }, management: { container: management, url: healthUrl, dependsOn: [], readinessTimeoutSeconds: 5, stopGraceSeconds: 1 } },
+      services: {
+        web: { enabled: false },
+        postgres: { enabled: false },
+        redis: { enabled: false },
+        management: { container: management, url: healthUrl, dependsOn: [], readinessTimeoutSeconds: 5, stopGraceSeconds: 1 },
+      },
       backup: { configPaths: [join(tempDir('etc'), 'missing'), '/etc/hostname'], ...backup, dir: backupDir },
       restore: { reserveBytes: 0, ...restore },
       ...rest,
@@ -181,7 +208,10 @@ describe('backups and restores against real PostgreSQL', () => {
 
   /** task_results grown by random (incompressible) results: a dump of several MB even compressed. */
   async function grow(database: string, rows = 150_000): Promise<void> {
-    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, ${rows})`)
+    await sql(
+      database,
+      `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, ${rows})`,
+    )
   }
 
   /** A run that met the full disk: exit 1, the failed step says so in words, and the report, log and metrics say failed. */
@@ -273,8 +303,18 @@ describe('backups and restores against real PostgreSQL', () => {
     // Named by its directory (absolute, relative, a trailing slash or not) or its manifest, in every mode.
     const data = step(parseReport(result), 'dump').data!.path as string
     const names = [data, `${data}/`, `b/${basename(data)}/`, join(s.backupDir, `${id}.manifest.json`)]
-    for (const [name, mode] of names.flatMap((n) => [[n, ['--mode', 'full']], [n, ['--mode', 'partial', '--table', 'tasks']]] as const)) {
-      const dry = await runCli(['restore', name, ...mode, '--dry-run', '--json', '--config', s.path], { PGPASSWORD: bed().postgres.password }, dirname(s.backupDir))
+    for (const [name, mode] of names.flatMap(
+      (n) =>
+        [
+          [n, ['--mode', 'full']],
+          [n, ['--mode', 'partial', '--table', 'tasks']],
+        ] as const,
+    )) {
+      const dry = await runCli(
+        ['restore', name, ...mode, '--dry-run', '--json', '--config', s.path],
+        { PGPASSWORD: bed().postgres.password },
+        dirname(s.backupDir),
+      )
       expect(dry.exitCode, `${name} ${mode.join(' ')}: ${dry.stdout}${dry.stderr}`).toBe(0)
       expect(step(parseReport(dry), 'verify').data!.id, name).toBe(id)
     }
@@ -316,7 +356,9 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(parseReport(truncated), 'checksum').summary).toMatch(/is 100 bytes, its manifest says \d+: truncated/)
     const list = await s.run(['backup', 'list', '--json'])
     expectValidReport(parseReport(list))
-    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; path: string; manifest: string; lastVerification: { ok: boolean } }[]).find((b) => b.id === id)!
+    const listed = (step(parseReport(list), 'list').data!.backups as { id: string; path: string; manifest: string; lastVerification: { ok: boolean } }[]).find(
+      (b) => b.id === id,
+    )!
     expect(listed.lastVerification.ok).toBe(false)
     // Its files, so that a script need not rebuild their names.
     expect(listed.path).toBe(data)
@@ -404,7 +446,9 @@ describe('backups and restores against real PostgreSQL', () => {
     }
     const finished = await s.run(['restore', '--cleanup', '--json'])
     expect(finished.exitCode, finished.stdout).toBe(0)
-    expect(step(parseReport(finished), 'cleanup').summary).toMatch(/^finish the interrupted rollback: .*_pre_restore_.* takes the name .* again.*; start management, stopped by an interrupted restore/)
+    expect(step(parseReport(finished), 'cleanup').summary).toMatch(
+      /^finish the interrupted rollback: .*_pre_restore_.* takes the name .* again.*; start management, stopped by an interrupted restore/,
+    )
     expect(await counts(database)).toEqual(changed)
 
     // Killed just after the swap, before the platform came up: cleanup starts it, and as it comes
@@ -416,7 +460,9 @@ describe('backups and restores against real PostgreSQL', () => {
       expect(await counts(database)).not.toEqual(changed)
       const rolledBack = await s.run(['restore', '--cleanup', '--json'])
       expect(rolledBack.exitCode, rolledBack.stdout).toBe(0)
-      expect(step(parseReport(rolledBack), 'cleanup').summary).toMatch(/^roll the swap back, since the platform did not come up on the restored database .*; start management, stopped by an interrupted restore/)
+      expect(step(parseReport(rolledBack), 'cleanup').summary).toMatch(
+        /^roll the swap back, since the platform did not come up on the restored database .*; start management, stopped by an interrupted restore/,
+      )
       expect(await counts(database)).toEqual(changed)
     } finally {
       healthyWhen = undefined
@@ -451,7 +497,10 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(noServer.exitCode).toBe(1)
     // Both steps that run together meet the refusal; the first to fail stops the other.
     const failures = ['safety-backup', 'restore'].map((id) => step(parseReport(noServer), id).summary)
-    expect(failures.some((f) => /refused the connection/.test(f)), failures.join(' | ')).toBe(true)
+    expect(
+      failures.some((f) => /refused the connection/.test(f)),
+      failures.join(' | '),
+    ).toBe(true)
     expect(step(parseReport(noServer), 'swap').status).toBe('skipped')
 
     const data = join(s.backupDir, manifest.data)
@@ -477,7 +526,10 @@ describe('backups and restores against real PostgreSQL', () => {
     const { createHash } = await import('node:crypto')
     const garbage = Buffer.from('this is not a pg_dump archive\n'.repeat(10))
     writeFileSync(join(s.backupDir, manifest.data), garbage)
-    writeFileSync(join(s.backupDir, `${id}.manifest.json`), JSON.stringify({ ...manifest, bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') }))
+    writeFileSync(
+      join(s.backupDir, `${id}.manifest.json`),
+      JSON.stringify({ ...manifest, bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') }),
+    )
     const notADump = await s.run(['restore', id, '--yes', '--json'])
     expect(notADump.exitCode).toBe(1)
     expect(step(parseReport(notADump), 'verify').summary).toMatch(/is not a readable pg_dump archive/)
@@ -492,7 +544,10 @@ describe('backups and restores against real PostgreSQL', () => {
     const { id } = await takeBackup(s)
     const live = await counts(database)
     const root = join(import.meta.dirname, '../..')
-    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'restore', id, '--yes', '--config', s.path], { env: { PGPASSWORD: bed().postgres.password }, reject: false })
+    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'restore', id, '--yes', '--config', s.path], {
+      env: { PGPASSWORD: bed().postgres.password },
+      reject: false,
+    })
     for (let i = 0; i < 300; i++) {
       if ((await databases()).some((d) => d.startsWith(`${database}_restore_`))) break
       await new Promise((r) => setTimeout(r, 20))
@@ -523,7 +578,9 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(parseReport(listed), 'list').error!.message).toMatch(/a restore stopped management for its swap and was interrupted/)
     const restarted = await s.run(['restore', '--cleanup', '--json'])
     expect(restarted.exitCode, restarted.stdout).toBe(0)
-    expect(step(parseReport(restarted), 'cleanup').summary).toMatch(/start management, stopped by an interrupted restore: management ready after [\d.]+ m?s \(.* answered 200 .*\); drop database .*_restore_/)
+    expect(step(parseReport(restarted), 'cleanup').summary).toMatch(
+      /start management, stopped by an interrupted restore: management ready after [\d.]+ m?s \(.* answered 200 .*\); drop database .*_restore_/,
+    )
     expect(await managementRunning()).toBe('true')
   }
 
@@ -564,12 +621,19 @@ describe('backups and restores against real PostgreSQL', () => {
   async function restoreHeldAt(at: string, extra: string[] = []) {
     const { database, s, id, atBackup, changed: live } = await backedUpAndChanged()
     const pause = join(tempDir('pause'), at)
-    const run = startCli(['restore', id, '--yes', '--json', ...extra, '--config', s.path], { PGPASSWORD: bed().postgres.password, PROBE_OPS_PAUSE: `${at}:${pause}` })
+    const run = startCli(['restore', id, '--yes', '--json', ...extra, '--config', s.path], {
+      PGPASSWORD: bed().postgres.password,
+      PROBE_OPS_PAUSE: `${at}:${pause}`,
+    })
     await run.pausedAt(pause)
     return { database, s, id, atBackup, live, pause, run }
   }
 
-  for (const [signal, at] of [['SIGINT', 'restore-swap-services-stopped'], ['SIGTERM', 'restore-swap-swapped'], ['SIGHUP', 'restore-swap-services-stopped']] as const) {
+  for (const [signal, at] of [
+    ['SIGINT', 'restore-swap-services-stopped'],
+    ['SIGTERM', 'restore-swap-swapped'],
+    ['SIGHUP', 'restore-swap-services-stopped'],
+  ] as const) {
     it(`lets the swap finish when ${signal} comes during it, then reports the run as interrupted`, async () => {
       const { database, s, atBackup, pause, run } = await restoreHeldAt(at)
       expect(await managementRunning()).toBe('false')
@@ -581,7 +645,10 @@ describe('backups and restores against real PostgreSQL', () => {
       const report = parseReport(result)
       expectValidReport(report)
       expect(report).toMatchObject({ status: 'failed', interrupted: { by: signal } })
-      expect(step(report, 'swap')).toMatchObject({ status: 'ok', summary: expect.stringMatching(new RegExp(`^${database} is the restored database.*\\(${signal} came during the swap, which was let end first\\)$`)) })
+      expect(step(report, 'swap')).toMatchObject({
+        status: 'ok',
+        summary: expect.stringMatching(new RegExp(`^${database} is the restored database.*\\(${signal} came during the swap, which was let end first\\)$`)),
+      })
       created.push((step(report, 'swap').data as { preRestore: string }).preRestore)
       expect(await managementRunning()).toBe('true')
       expect((step(report, 'swap').data as { timeline: { event: string }[] }).timeline.at(-1)!.event).toBe('management ready')
@@ -642,7 +709,10 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(result.exitCode).toBe(1)
     const report = parseReport(result)
     expect(report.interrupted).toMatchObject({ by: 'timeout' })
-    expect(step(report, 'swap')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/\(the job's --timeout of 30 s ran out during the swap, which was let end first\)$/) })
+    expect(step(report, 'swap')).toMatchObject({
+      status: 'ok',
+      summary: expect.stringMatching(/\(the job's --timeout of 30 s ran out during the swap, which was let end first\)$/),
+    })
     created.push((step(report, 'swap').data as { preRestore: string }).preRestore)
     expect(await managementRunning()).toBe('true')
     expect(await counts(database)).toEqual(atBackup)
@@ -658,7 +728,10 @@ describe('backups and restores against real PostgreSQL', () => {
       'postgres',
       `select case when setrole = 0 then null else pg_get_userbyid(setrole) end as role, unnest(setconfig) as setting from pg_db_role_setting where setdatabase = (select oid from pg_database where datname = '${database}') order by 1 nulls first, 2`,
     )
-    const owners = await sql<{ name: string; owner: string }>(database, `select relname as name, pg_get_userbyid(relowner) as owner from pg_class where relname in ('tasks', 'task_results') order by 1`)
+    const owners = await sql<{ name: string; owner: string }>(
+      database,
+      `select relname as name, pg_get_userbyid(relowner) as owner from pg_class where relname in ('tasks', 'task_results') order by 1`,
+    )
     return { ...db, settings, owners }
   }
 
@@ -670,7 +743,10 @@ describe('backups and restores against real PostgreSQL', () => {
     const q = (name: string) => `"${name.replaceAll('"', '""')}"`
     await sql('postgres', `create role ${app} login password 'x'; create role ${q(reader)} login password 'x'`)
     try {
-      await sql('postgres', `alter database ${database} owner to ${app}; revoke all on database ${database} from public; grant connect on database ${database} to ${q(reader)}; alter database ${database} set work_mem = '64MB'; alter database ${database} set search_path = "$user", public, "Odd ""Schema"""; alter role ${q(reader)} in database ${database} set statement_timeout = '5s'; alter database ${database} connection limit 40; comment on database ${database} is 'the platform''s data'`)
+      await sql(
+        'postgres',
+        `alter database ${database} owner to ${app}; revoke all on database ${database} from public; grant connect on database ${database} to ${q(reader)}; alter database ${database} set work_mem = '64MB'; alter database ${database} set search_path = "$user", public, "Odd ""Schema"""; alter role ${q(reader)} in database ${database} set statement_timeout = '5s'; alter database ${database} connection limit 40; comment on database ${database} is 'the platform''s data'`,
+      )
       await sql(database, `alter table tasks owner to ${app}; alter table task_results owner to ${app}; grant select on tasks to ${q(reader)}`)
       const s = setup(database)
       const { id, manifest } = await takeBackup(s)
@@ -688,7 +764,11 @@ describe('backups and restores against real PostgreSQL', () => {
       expect(after.acl).not.toMatch(/(^|[{,])=/)
       // The reader can read again what it could read before.
       const { postgres } = bed()
-      const asReader = await execa('/usr/lib/postgresql/15/bin/psql', ['-h', postgres.host, '-p', String(postgres.port), '-U', reader, '-d', database, '-Atc', 'select count(*) > 0 from tasks'], { env: { PGPASSWORD: 'x' }, reject: false })
+      const asReader = await execa(
+        '/usr/lib/postgresql/15/bin/psql',
+        ['-h', postgres.host, '-p', String(postgres.port), '-U', reader, '-d', database, '-Atc', 'select count(*) > 0 from tasks'],
+        { env: { PGPASSWORD: 'x' }, reject: false },
+      )
       expect(asReader.stdout.trim(), asReader.stderr).toBe('t')
       const preRestore = (step(report, 'swap').data as { preRestore: string }).preRestore
       created.push(preRestore)
@@ -734,7 +814,10 @@ describe('backups and restores against real PostgreSQL', () => {
     expectValidReport(report)
     expect(result.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
     expect(report.status).toBe('warning')
-    expect(step(report, 'safety-backup')).toMatchObject({ status: 'warning', summary: `there is no database ${database} to back up: restoring without a safety backup` })
+    expect(step(report, 'safety-backup')).toMatchObject({
+      status: 'warning',
+      summary: `there is no database ${database} to back up: restoring without a safety backup`,
+    })
     expect(step(report, 'disk').status).toBe('ok')
     expect(step(report, 'swap').summary).toMatch(new RegExp(`^${database} is the restored database; there was no ${database} before`))
     expect(await counts(database)).toEqual(atBackup)
@@ -746,7 +829,9 @@ describe('backups and restores against real PostgreSQL', () => {
     try {
       const down = await s.run(['restore', id, '--yes', '--json'])
       expect(down.exitCode).toBe(1)
-      expect(step(parseReport(down), 'swap').summary).toMatch(new RegExp(`not ready after the swap.*the restored database stays as ${database}, since there was none before`))
+      expect(step(parseReport(down), 'swap').summary).toMatch(
+        new RegExp(`not ready after the swap.*the restored database stays as ${database}, since there was none before`),
+      )
       expect(await counts(database)).toEqual(atBackup)
     } finally {
       healthy = true
@@ -808,31 +893,44 @@ describe('backups and restores against real PostgreSQL', () => {
   it('restores a table that others reference without touching them: rows of the backup back, extra rows gone unless referenced', async () => {
     const database = await platform()
     // A foreign key out of users (users -> orgs), and a table referenced through a key that may be null.
-    await sql(database, `create table orgs (id serial primary key, name text not null);
+    await sql(
+      database,
+      `create table orgs (id serial primary key, name text not null);
       insert into orgs (name) values ('ops'), ('probes');
       alter table users add column org_id integer references orgs (id);
       update users set org_id = 1 + id % 2;
       create table codes (code text unique, label text);
       insert into codes values ('a', 'A');
       create table code_uses (code text references codes (code));
-      insert into code_uses values ('a');`)
+      insert into code_uses values ('a');`,
+    )
     const s = setup(database)
     const { id } = await takeBackup(s)
     type User = { id: number; username: string; email: string; role: string; org_id: number | null }
     const users = () => sql<User>(database, 'select id, username, email, role, org_id from users order by id')
-    const tasks = () => sql<{ n: number; content: string }>(database, `select count(*)::int as n, md5(string_agg(t::text, ',' order by id)) as content from tasks t`)
+    const tasks = () =>
+      sql<{ n: number; content: string }>(database, `select count(*)::int as n, md5(string_agg(t::text, ',' order by id)) as content from tasks t`)
     const atBackup = await users()
     expect(atBackup.map((u) => u.id)).toEqual([1, 2, 3, 4])
     // The platform's own trigger: it fires for the rows the restore writes, as for any write.
-    await sql(database, `create table users_audit (op text, id integer);
+    await sql(
+      database,
+      `create table users_audit (op text, id integer);
       create function users_audit() returns trigger language plpgsql as $$ begin insert into users_audit values (tg_op, coalesce(new.id, old.id)); return null; end $$;
-      create trigger users_audit after insert or update or delete on users for each row execute function users_audit();`)
+      create trigger users_audit after insert or update or delete on users for each row execute function users_audit();`,
+    )
     // Since the backup: one user changed, two deleted (no task references them), one added that
     // nothing references, one added that a new task references; the sequence set back behind them.
     await sql(database, `update users set email = 'changed@example.org', role = 'viewer' where id = 1`)
     await sql(database, `delete from users where id in (3, 4)`)
-    const [passing] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('passing', 'passing@example.org', 'x', 'viewer') returning id`)
-    const [newcomer] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('newcomer', 'newcomer@example.org', 'x', 'operator') returning id`)
+    const [passing] = await sql<{ id: number }>(
+      database,
+      `insert into users (username, email, password_hash, role) values ('passing', 'passing@example.org', 'x', 'viewer') returning id`,
+    )
+    const [newcomer] = await sql<{ id: number }>(
+      database,
+      `insert into users (username, email, password_hash, role) values ('newcomer', 'newcomer@example.org', 'x', 'operator') returning id`,
+    )
     await sql(database, `insert into tasks (name, protocol, target, created_by) values ('newcomer check', 'http', 'http://example.org/', $1)`, [newcomer!.id])
     // A column added since the backup: its values stay where the backup's row is the same, and a
     // row brought back gets its default.
@@ -848,11 +946,17 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(report, 'tables').summary).toBe('public.users merged row by row on (id), referenced by public.tasks')
     const merged = step(report, 'restore-tables')
     expect(merged.status).toBe('warning')
-    expect(merged.summary).toMatch(new RegExp(`^public.users: 1 updated, 2 inserted, 1 deleted, 1 kept; 1 row not in the backup kept, since other rows reference it \\(first: public.users id=${newcomer!.id}, referenced by public.tasks\\)$`))
+    expect(merged.summary).toMatch(
+      new RegExp(
+        `^public.users: 1 updated, 2 inserted, 1 deleted, 1 kept; 1 row not in the backup kept, since other rows reference it \\(first: public.users id=${newcomer!.id}, referenced by public.tasks\\)$`,
+      ),
+    )
     expect(merged.data!.kept).toEqual([{ table: 'public.users', key: { id: newcomer!.id }, referencedBy: ['public.tasks'] }])
     expect(await users()).toEqual([...atBackup, { id: newcomer!.id, username: 'newcomer', email: 'newcomer@example.org', role: 'operator', org_id: null }])
     expect(await tasks()).toEqual(tasksBefore)
-    expect(await sql(database, 'select id, theme from users order by id')).toEqual([1, 2, 3, 4, newcomer!.id].map((user) => ({ id: user, theme: user === 2 ? 'dark' : 'light' })))
+    expect(await sql(database, 'select id, theme from users order by id')).toEqual(
+      [1, 2, 3, 4, newcomer!.id].map((user) => ({ id: user, theme: user === 2 ? 'dark' : 'light' })),
+    )
     expect(await sql(database, 'select op, id from users_audit order by op, id')).toEqual([
       { op: 'DELETE', id: passing!.id },
       { op: 'INSERT', id: 3 },
@@ -860,17 +964,25 @@ describe('backups and restores against real PostgreSQL', () => {
       { op: 'UPDATE', id: 1 },
     ])
     // The sequence was moved past the restored ids: the next user gets a new one.
-    const [next] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('next', 'next@example.org', 'x', 'viewer') returning id`)
+    const [next] = await sql<{ id: number }>(
+      database,
+      `insert into users (username, email, password_hash, role) values ('next', 'next@example.org', 'x', 'viewer') returning id`,
+    )
     expect(next!.id).toBe(newcomer!.id + 1)
     await sql(database, `delete from users where id = $1`, [next!.id])
 
     // The backup's users reference an org that is gone: the restore fails naming the constraint, and changes nothing.
-    await sql(database, `update users set org_id = null where org_id = 2; delete from orgs where id = 2; update users set email = 'again@example.org' where id = 1`)
+    await sql(
+      database,
+      `update users set org_id = null where org_id = 2; delete from orgs where id = 2; update users set email = 'again@example.org' where id = 1`,
+    )
     const beforeFailure = await users()
     const dangling = await s.run(['restore', id, '--mode', 'partial', '--table', 'users', '--yes', '--json'])
     expect(dangling.exitCode, dangling.stdout).toBe(1)
     const failed = step(parseReport(dangling), 'restore-tables')
-    expect(failed.summary).toBe(`the restore of public.users was rolled back: the backup's rows reference rows that no longer exist (constraint users_org_id_fkey: Key (org_id)=(2) is not present in table "orgs")`)
+    expect(failed.summary).toBe(
+      `the restore of public.users was rolled back: the backup's rows reference rows that no longer exist (constraint users_org_id_fkey: Key (org_id)=(2) is not present in table "orgs")`,
+    )
     expect(failed.error!.hint).toMatch(/^nothing was changed; restore table orgs as well/)
     expect(await users()).toEqual(beforeFailure)
     expect(await tasks()).toEqual(tasksBefore)
@@ -879,21 +991,28 @@ describe('backups and restores against real PostgreSQL', () => {
     const keyless = await s.run(['restore', id, '--mode', 'partial', '--table', 'codes', '--yes', '--json'])
     expect(keyless.exitCode).toBe(1)
     const refused = parseReport(keyless)
-    expect(step(refused, 'tables').summary).toBe(`public.codes has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and public.code_uses references it, so it cannot be emptied and reloaded`)
+    expect(step(refused, 'tables').summary).toBe(
+      `public.codes has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and public.code_uses references it, so it cannot be emptied and reloaded`,
+    )
     expect(step(refused, 'tables').error!.hint).toMatch(/--into-schema NAME/)
     expect(step(refused, 'safety-backup').status).toBe('skipped')
 
     // A user of the backup (alice, id 4) was deleted and made again under a new id that a task
     // references: that row is kept, and the backup's alice cannot take back her name.
     await sql(database, `insert into orgs (id, name) values (2, 'probes'); delete from users where id = 4`)
-    const [alice] = await sql<{ id: number }>(database, `insert into users (username, email, password_hash, role) values ('alice', 'alice@new.example', 'x', 'operator') returning id`)
+    const [alice] = await sql<{ id: number }>(
+      database,
+      `insert into users (username, email, password_hash, role) values ('alice', 'alice@new.example', 'x', 'operator') returning id`,
+    )
     await sql(database, `insert into tasks (name, protocol, target, created_by) values ('alice check', 'http', 'http://example.org/', $1)`, [alice!.id])
     const beforeConflict = await users()
     const tasksWithAlice = await tasks()
     const conflict = await s.run(['restore', id, '--mode', 'partial', '--table', 'users', '--yes', '--json'])
     expect(conflict.exitCode, conflict.stdout).toBe(1)
     const conflicting = step(parseReport(conflict), 'restore-tables')
-    expect(conflicting.summary).toBe('the restore of public.users was rolled back: a row of the backup needs a value that a live row holds (constraint users_username_key: Key (username)=(alice) already exists)')
+    expect(conflicting.summary).toBe(
+      'the restore of public.users was rolled back: a row of the backup needs a value that a live row holds (constraint users_username_key: Key (username)=(alice) already exists)',
+    )
     expect(conflicting.error!.hint).toMatch(/^nothing was changed; that live row is not in the backup and other rows reference it, so it is kept/)
     expect(await users()).toEqual(beforeConflict)
     expect(await tasks()).toEqual(tasksWithAlice)
@@ -919,7 +1038,9 @@ describe('backups and restores against real PostgreSQL', () => {
     const resultsBefore = await sql(database, `select count(*)::int as n, md5(string_agg(r::text, ',' order by id)) as content from task_results r`)
     const together = await s.run(['restore', id, '--mode', 'partial', '--table', 'tasks', '--table', 'users', '--yes', '--json'])
     expect(together.exitCode, together.stdout).toBe(0)
-    expect(step(parseReport(together), 'restore-tables').summary).toBe('public.users: 3 updated, 1 inserted, 2 deleted; public.tasks: 0 updated, 0 inserted, 2 deleted')
+    expect(step(parseReport(together), 'restore-tables').summary).toBe(
+      'public.users: 3 updated, 1 inserted, 2 deleted; public.tasks: 0 updated, 0 inserted, 2 deleted',
+    )
     expect(await users()).toEqual(atBackup)
     expect((await tasks())[0]!.n).toBe(tasksBefore[0]!.n - 1)
     expect(await sql(database, `select count(*)::int as n, md5(string_agg(r::text, ',' order by id)) as content from task_results r`)).toEqual(resultsBefore)
@@ -928,7 +1049,10 @@ describe('backups and restores against real PostgreSQL', () => {
   it('stops pg_restore when psql refuses the chosen tables at once, however much data is still to come', async () => {
     const database = await platform()
     // More rows than the pipes between pg_restore and psql hold once psql has stopped reading.
-    await sql(database, `insert into tasks (name, protocol, target, created_by) select 'bulk ' || g, 'http', repeat('x', 300), (select min(id) from users) from generate_series(1, 20000) g`)
+    await sql(
+      database,
+      `insert into tasks (name, protocol, target, created_by) select 'bulk ' || g, 'http', repeat('x', 300), (select min(id) from users) from generate_series(1, 20000) g`,
+    )
     const s = setup(database)
     const { id } = await takeBackup(s)
     // psql refuses at once: the table to restore into is already there in the schema named.
@@ -941,7 +1065,9 @@ describe('backups and restores against real PostgreSQL', () => {
   })
 
   it('prunes by daily, weekly and monthly retention, and asks first', async () => {
-    const s = setup(await platform(), { backup: { dir: join(tempDir('prune'), 'b'), keep: { daily: 2, weekly: 1, monthly: 2 }, configPaths: ['/etc/hostname'] } })
+    const s = setup(await platform(), {
+      backup: { dir: join(tempDir('prune'), 'b'), keep: { daily: 2, weekly: 1, monthly: 2 }, configPaths: ['/etc/hostname'] },
+    })
     const { manifest } = await takeBackup(s)
     const backupDir = s.backupDir
     const days = [1, 2, 3, 10, 40, 70, 100]
@@ -949,7 +1075,10 @@ describe('backups and restores against real PostgreSQL', () => {
       const at = new Date(Date.now() - d * 86_400_000).toISOString()
       const id = `database-old-${d}`
       writeFileSync(join(backupDir, `${id}.dump`), 'x')
-      writeFileSync(join(backupDir, `${id}.manifest.json`), JSON.stringify({ ...manifest, id, data: `${id}.dump`, startedAt: at, finishedAt: at, verifications: [] }))
+      writeFileSync(
+        join(backupDir, `${id}.manifest.json`),
+        JSON.stringify({ ...manifest, id, data: `${id}.dump`, startedAt: at, finishedAt: at, verifications: [] }),
+      )
     }
     const asked = await s.run(['backup', 'prune'])
     expect(asked.exitCode).toBe(2)
@@ -961,7 +1090,9 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(readdirSync(backupDir).length).toBe(16)
     const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
     expect(pruned.exitCode).toBe(0)
-    const left = readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).map((n) => n.replace('.manifest.json', ''))
+    const left = readdirSync(backupDir)
+      .filter((n) => n.endsWith('.manifest.json'))
+      .map((n) => n.replace('.manifest.json', ''))
     expect(left.sort()).toEqual(plan.keep.map((k) => k.id).sort())
     for (const id of plan.remove) expect(existsSync(join(backupDir, `${id}.dump`))).toBe(false)
   })
@@ -974,7 +1105,12 @@ describe('backups and restores against real PostgreSQL', () => {
     const byHand = await takeBackup(s)
     const nightly = await takeBackup(s)
     // Without backup.keep.last the default keeps the newest 3: nothing of these goes.
-    const byDefault = await setup(database, { backup: { dir: backupDir, keep: { daily: 1, weekly: 0, monthly: 0 } } }).run(['backup', 'prune', '--dry-run', '--json'])
+    const byDefault = await setup(database, { backup: { dir: backupDir, keep: { daily: 1, weekly: 0, monthly: 0 } } }).run([
+      'backup',
+      'prune',
+      '--dry-run',
+      '--json',
+    ])
     expect(byDefault.exitCode, byDefault.stdout + byDefault.stderr).toBe(0)
     expect(step(parseReport(byDefault), 'prune').data).toMatchObject({ remove: [], policy: { last: 3 } })
     const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
@@ -982,7 +1118,11 @@ describe('backups and restores against real PostgreSQL', () => {
     const plan = step(parseReport(pruned), 'prune').data as { remove: string[]; keep: { id: string; reasons: string[] }[] }
     expect(plan.remove).toEqual([oldest.id])
     expect(plan.keep.find((k) => k.id === byHand.id)!.reasons).toEqual(['one of the newest 2'])
-    expect(readdirSync(backupDir).filter((n) => n.endsWith('.manifest.json')).sort()).toEqual([`${byHand.id}.manifest.json`, `${nightly.id}.manifest.json`].sort())
+    expect(
+      readdirSync(backupDir)
+        .filter((n) => n.endsWith('.manifest.json'))
+        .sort(),
+    ).toEqual([`${byHand.id}.manifest.json`, `${nightly.id}.manifest.json`].sort())
   })
 })
 

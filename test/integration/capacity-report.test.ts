@@ -31,14 +31,44 @@ interface Disk {
 }
 
 /** A capacity report of `daysAgo` days ago with the figures the forecast reads. */
-function pastReport(now: number, daysAgo: number, figures: { databaseBytes?: number; disks?: { mount: string; usedBytes: number }[]; redisUsed?: number }): { name: string; text: string } {
+function pastReport(
+  now: number,
+  daysAgo: number,
+  figures: { databaseBytes?: number; disks?: { mount: string; usedBytes: number }[]; redisUsed?: number },
+): { name: string; text: string } {
   const at = new Date(now - daysAgo * DAY)
   const steps: StepResult[] = [
-    { id: 'database', title: 'database', status: 'ok', durationMs: 1, summary: '', data: figures.databaseBytes === undefined ? {} : { databaseBytes: figures.databaseBytes, tables: [] } },
+    {
+      id: 'database',
+      title: 'database',
+      status: 'ok',
+      durationMs: 1,
+      summary: '',
+      data: figures.databaseBytes === undefined ? {} : { databaseBytes: figures.databaseBytes, tables: [] },
+    },
     { id: 'disk', title: 'disk', status: 'ok', durationMs: 1, summary: '', data: { disks: figures.disks ?? [] } },
-    { id: 'redis', title: 'redis', status: figures.redisUsed === undefined ? 'warning' : 'ok', durationMs: 1, summary: '', data: figures.redisUsed === undefined ? {} : { usedMemoryBytes: figures.redisUsed } },
+    {
+      id: 'redis',
+      title: 'redis',
+      status: figures.redisUsed === undefined ? 'warning' : 'ok',
+      durationMs: 1,
+      summary: '',
+      data: figures.redisUsed === undefined ? {} : { usedMemoryBytes: figures.redisUsed },
+    },
   ]
-  const report: Report = { schemaVersion: 1, command: 'capacity-report', version: '0.1.0', host: 'bed', startedAt: at.toISOString(), finishedAt: at.toISOString(), durationMs: 1, status: 'ok', dryRun: false, steps, alerts: [] }
+  const report: Report = {
+    schemaVersion: 1,
+    command: 'capacity-report',
+    version: '0.1.0',
+    host: 'bed',
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    durationMs: 1,
+    status: 'ok',
+    dryRun: false,
+    steps,
+    alerts: [],
+  }
   return { name: historyFileName('capacity', at), text: JSON.stringify(report) }
 }
 
@@ -60,7 +90,15 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
     await client.config('SET', 'maxmemory', String(64 * MiB))
     await client.set('capacity-test', 'x'.repeat(100_000))
     client.disconnect()
-    env = (database, extra = {}) => ({ PGHOST: postgres.host, PGPORT: String(postgres.port), PGUSER: postgres.user, PGPASSWORD: postgres.password, PGDATABASE: database, REDIS_URL: redis.info.url, ...extra })
+    env = (database, extra = {}) => ({
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGPASSWORD: postgres.password,
+      PGDATABASE: database,
+      REDIS_URL: redis.info.url,
+      ...extra,
+    })
   })
 
   afterAll(async () => {
@@ -82,14 +120,20 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
 
   it('measures sizes, rows per day and bytes per row with index range scans only, and saves the report', async () => {
     const dir = tempDir('cap')
-    const [before] = await sql<{ seq: string; idx: string }>(growing, `select seq_tup_read as seq, idx_scan as idx from pg_stat_user_tables where relname = 'task_results'`)
+    const [before] = await sql<{ seq: string; idx: string }>(
+      growing,
+      `select seq_tup_read as seq, idx_scan as idx from pg_stat_user_tables where relname = 'task_results'`,
+    )
     const { result, report } = await run(growing, dir)
     expect(result.exitCode, result.stderr).toBe(0)
     expect(report.command).toBe('capacity-report')
     expect(report.steps.map((s) => s.id)).toEqual(['database', 'growth', 'disk', 'redis', 'recommendations'])
 
     // Never a scan of the whole table: only index scans touched task_results.
-    const [after] = await sql<{ seq: string; idx: string }>(growing, `select seq_tup_read as seq, idx_scan as idx from pg_stat_user_tables where relname = 'task_results'`)
+    const [after] = await sql<{ seq: string; idx: string }>(
+      growing,
+      `select seq_tup_read as seq, idx_scan as idx from pg_stat_user_tables where relname = 'task_results'`,
+    )
     expect(Number(after!.seq) - Number(before!.seq)).toBe(0)
     expect(Number(after!.idx)).toBeGreaterThan(Number(before!.idx))
 
@@ -102,7 +146,17 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
     expect(database.data!.databaseBytes).toBe(Number(truth!.db))
     const table = (database.data!.tables as { name: string; totalBytes: number; indexBytes: number; rows: number }[]).find((t) => t.name === 'task_results')!
     expect(table).toMatchObject({ totalBytes: Number(truth!.total), indexBytes: Number(truth!.idx), rows: 10_000 })
-    const measured = (database.data!.measured as { table: string; state: string; method: string; windowRows: number; rowsPerDay: number; bytesPerRow: number; perDay: { rows: number }[] }[])[0]!
+    const measured = (
+      database.data!.measured as {
+        table: string
+        state: string
+        method: string
+        windowRows: number
+        rowsPerDay: number
+        bytesPerRow: number
+        perDay: { rows: number }[]
+      }[]
+    )[0]!
     expect(measured).toMatchObject({ table: 'task_results', state: 'measured', method: 'index-range-scan', windowRows: Number(truth!.n) })
     expect(measured.perDay).toHaveLength(30)
     expect(measured.perDay.reduce((a, d) => a + d.rows, 0)).toBe(10_000)
@@ -115,7 +169,9 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
     const db = growth.data!.database as { source: string; perDay: number }
     expect(db.source).toBe('measured')
     expect(db.perDay).toBeCloseTo(measured.rowsPerDay * measured.bytesPerRow, 0)
-    const retention = (growth.data!.retention as { table: string; retentionDays: number; leavingRowsPerDay: number; steadyStateBytes: number; options: { days: number }[] }[])[0]!
+    const retention = (
+      growth.data!.retention as { table: string; retentionDays: number; leavingRowsPerDay: number; steadyStateBytes: number; options: { days: number }[] }[]
+    )[0]!
     expect(retention).toMatchObject({ table: 'task_results', retentionDays: 90, leavingRowsPerDay: 0 })
     expect(retention.steadyStateBytes).toBeCloseTo(measured.rowsPerDay * 90 * measured.bytesPerRow, 0)
     expect(retention.options.map((o) => o.days)).toEqual([7, 30, 60, 90, 180, 365])
@@ -190,7 +246,10 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
       mkdirSync(join(dir, 'reports'), { recursive: true })
       for (let daysAgo = 1; daysAgo <= 20; daysAgo++) {
         const used = shape === 'shrinking' ? disk.usedBytes + 500 * MiB * daysAgo : disk.usedBytes + (daysAgo % 2 ? 1 : -1) * 50 * MiB
-        writeFileSync(join(dir, 'reports', pastReport(Date.now(), daysAgo, { disks: [{ mount: disk.mount, usedBytes: used }] }).name), pastReport(Date.now(), daysAgo, { disks: [{ mount: disk.mount, usedBytes: used }] }).text)
+        writeFileSync(
+          join(dir, 'reports', pastReport(Date.now(), daysAgo, { disks: [{ mount: disk.mount, usedBytes: used }] }).name),
+          pastReport(Date.now(), daysAgo, { disks: [{ mount: disk.mount, usedBytes: used }] }).text,
+        )
       }
       const { report } = await run(growing, dir, {}, ['--only', 'disk'])
       const now = (step(report, 'disk').data!.disks as Disk[]).find((d) => d.mount === disk.mount)!

@@ -88,8 +88,19 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     expect(messages[`cert-expiry:${files.expiring}`]).toMatch(/expires in (9|10) days/)
     expect(messages[`cert-unreadable:${files.missing}`]).toBe(`${files.missing} does not exist`)
     expect(messages[`cert-unreadable:${files.directory}`]).toBe(`${files.directory} is a directory, not a regular file`)
-    const certificates = checked.data!.certificates as { target: string; status: string; trusted?: boolean; keyMatch?: boolean; certificate?: { daysLeft: number; keyType: string; keyBits: number; subjectAltNames: string[] } }[]
-    expect(certificates.find((c) => c.target === files.valid)).toMatchObject({ status: 'ok', trusted: true, keyMatch: true, certificate: { keyType: 'RSA', keyBits: 2048, subjectAltNames: ['DNS:valid.example.test'] } })
+    const certificates = checked.data!.certificates as {
+      target: string
+      status: string
+      trusted?: boolean
+      keyMatch?: boolean
+      certificate?: { daysLeft: number; keyType: string; keyBits: number; subjectAltNames: string[] }
+    }[]
+    expect(certificates.find((c) => c.target === files.valid)).toMatchObject({
+      status: 'ok',
+      trusted: true,
+      keyMatch: true,
+      certificate: { keyType: 'RSA', keyBits: 2048, subjectAltNames: ['DNS:valid.example.test'] },
+    })
     expect(certificates.find((c) => c.target === files.valid)!.certificate!.daysLeft).toBeGreaterThanOrEqual(119)
 
     // Same input, same findings: ids a dashboard can track.
@@ -102,7 +113,9 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     const ok = await runCli(['cert', 'check', good, '--ca-file', caFile])
     expect(ok.exitCode, ok.stdout).toBe(0)
     expect(ok.stdout).toMatch(/✔ files\s+1 checked; soonest expiry .*good\.pem in 19\d days; no findings/)
-    expect(ok.stdout).toMatch(/CN=good, 19\d days left \(until \d{4}-\d\d-\d\d\), RSA 2048, sha256WithRSAEncryption, issuer CN=probe-ops Test Intermediate CA, chain trusted \(3 links\)/)
+    expect(ok.stdout).toMatch(
+      /CN=good, 19\d days left \(until \d{4}-\d\d-\d\d\), RSA 2048, sha256WithRSAEncryption, issuer CN=probe-ops Test Intermediate CA, chain trusted \(3 links\)/,
+    )
 
     const soon = pem('soon.pem', leaf({ commonName: 'soon', notAfterDays: 10 }), intermediate)
     const warned = await runCli(['cert', 'check', soon, '--ca-file', caFile])
@@ -138,7 +151,8 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     servers.push(good, wrongHost, leafOnly)
     const refused = await startRefusedPort()
     const args = ['cert', 'check', '--ca-file', caFile, '--check-timeout', '2', '--json']
-    for (const host of [good.address, `localhost:${good.port}`, wrongHost.address, leafOnly.address, `127.0.0.1:${refused}`, `127.0.0.1:${hanging.port}`]) args.push('--host', host)
+    for (const host of [good.address, `localhost:${good.port}`, wrongHost.address, leafOnly.address, `127.0.0.1:${refused}`, `127.0.0.1:${hanging.port}`])
+      args.push('--host', host)
     const result = await runCli(args)
     const report = parseReport(result)
     expectValidReport(report)
@@ -167,7 +181,9 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     // One address, two virtual hosts: without SNI it presents the default certificate.
     const fallback = leaf({ commonName: 'default.example.test', sans: ['default.example.test'] })
     const api = leaf({ commonName: 'api.example.test', sans: ['api.example.test'] })
-    const server = await startTlsServer(fallback.keyPem, [fallback, intermediate], { byServerName: { 'api.example.test': { keyPem: api.keyPem, chain: [api, intermediate] } } })
+    const server = await startTlsServer(fallback.keyPem, [fallback, intermediate], {
+      byServerName: { 'api.example.test': { keyPem: api.keyPem, chain: [api, intermediate] } },
+    })
     servers.push(server)
     const { path } = writeConfig({
       certificates: {
@@ -192,7 +208,9 @@ describe('probe-ops cert check against generated certificates and real TLS serve
       [server.address, 'failed', false, 'default.example.test'],
     ])
     const mismatch = findings(endpoints).find((f) => f.id === `cert-host-mismatch:shop.example.test@${server.address}`)!
-    expect(mismatch.message).toBe(`the certificate of shop.example.test@${server.address} is not valid for shop.example.test: it names DNS:default.example.test`)
+    expect(mismatch.message).toBe(
+      `the certificate of shop.example.test@${server.address} is not valid for shop.example.test: it names DNS:default.example.test`,
+    )
 
     const flag = parseReport(await runCli(['cert', 'check', '--host', server.address, '--server-name', 'api.example.test', '--ca-file', caFile, '--json']))
     expect(step(flag, 'endpoints')).toMatchObject({ status: 'ok' })
@@ -211,8 +229,12 @@ describe('probe-ops cert check against generated certificates and real TLS serve
       'cert-unreadable:/dev/zero': '/dev/zero is a character device, not a regular file',
       [`cert-unreadable:${fifo}`]: `${fifo} is a FIFO (named pipe), not a regular file`,
     })
-    const key = parseReport(await runCli(['cert', 'check', pem('with-key.pem', leaf({ commonName: 'k' }), intermediate), '--key', '/dev/zero', '--ca-file', caFile, '--json']))
-    expect(findings(step(key, 'files')).map((f) => f.message)).toContain('the private key for /dev/zero cannot be used: /dev/zero is a character device, not a regular file')
+    const key = parseReport(
+      await runCli(['cert', 'check', pem('with-key.pem', leaf({ commonName: 'k' }), intermediate), '--key', '/dev/zero', '--ca-file', caFile, '--json']),
+    )
+    expect(findings(step(key, 'files')).map((f) => f.message)).toContain(
+      'the private key for /dev/zero cannot be used: /dev/zero is a character device, not a regular file',
+    )
     const ca = parseReport(await runCli(['cert', 'check', caFile, '--ca-file', fifo, '--json']))
     expect(findings(step(ca, 'files')).map((f) => f.message)).toEqual([`CA file is a FIFO (named pipe), not a regular file: chains were not checked`])
   })
@@ -238,7 +260,10 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     expectUsageError(await runCli(['cert', 'check', '--host', 'example.com:99999']), /--host "example\.com:99999": port 99999 is not between 1 and 65535/)
     expectUsageError(await runCli(['cert', 'check', '--host', 'not a host']), /--host "not a host": expected HOST or HOST:PORT/)
     expectUsageError(await runCli(['cert', 'check', '--host', '::1']), /write an IPv6 address in brackets/)
-    expectUsageError(await runCli(['cert', 'check', '--warning-days', '5', '--critical-days', '10', caFile]), /critical days \(10\) are more than warning days \(5\)/)
+    expectUsageError(
+      await runCli(['cert', 'check', '--warning-days', '5', '--critical-days', '10', caFile]),
+      /critical days \(10\) are more than warning days \(5\)/,
+    )
     expectUsageError(await runCli(['cert', 'check', caFile, '--frobnicate']), /Nonexistent flag: --frobnicate/)
     expectUsageError(await runCli(['cert', 'check', '--only', 'nope', caFile]), /unknown step "nope" for cert check/)
     const { path } = writeConfig({ certificates: { endpoints: ['ok.example.test', 'bad.example.test:0'] } })

@@ -51,24 +51,45 @@ describe('the CLI as a user runs it', () => {
     const root = resolve(import.meta.dirname, '../..')
     for (const args of [['--version'], ['config', 'show'], ['diagnose', '--help']]) {
       const trace = join(tempDir('po-trace'), 'imports.txt')
-      const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), ...args], { env: { TRACE_IMPORTS_FILE: trace }, reject: false })
+      const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), ...args], {
+        env: { TRACE_IMPORTS_FILE: trace },
+        reject: false,
+      })
       expect(result.exitCode, result.stderr).toBe(0)
       const loaded = readFileSync(trace, 'utf8')
       expect(loaded).toContain('@oclif/core')
-      for (const heavy of ['dockerode', 'node-forge', 'ioredis', 'listr2', 'pg', 'undici']) expect(loaded.split('\n'), `${args.join(' ')} loads ${heavy}`).not.toContain(heavy)
+      for (const heavy of ['dockerode', 'node-forge', 'ioredis', 'listr2', 'pg', 'undici'])
+        expect(loaded.split('\n'), `${args.join(' ')} loads ${heavy}`).not.toContain(heavy)
     }
   })
 
-  it('loads only the chosen steps\' code for a job run, and no chalk for --json', async () => {
+  it("loads only the chosen steps' code for a job run, and no chalk for --json", async () => {
     const root = resolve(import.meta.dirname, '../..')
     const dir = tempDir('po-trace-job')
     const { path } = writeConfig({ cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }], temp: [] } })
     const trace = join(dir, 'imports.txt')
-    const result = await execa(process.execPath, ['--import', join(root, 'test/helpers/trace-imports.mjs'), join(root, 'bin/run.js'), 'maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json', '--dry-run'], { env: { TRACE_IMPORTS_FILE: trace }, reject: false })
+    const result = await execa(
+      process.execPath,
+      [
+        '--import',
+        join(root, 'test/helpers/trace-imports.mjs'),
+        join(root, 'bin/run.js'),
+        'maintain',
+        'daily',
+        '--config',
+        path,
+        '--only',
+        'clean-logs',
+        '--json',
+        '--dry-run',
+      ],
+      { env: { TRACE_IMPORTS_FILE: trace }, reject: false },
+    )
     expect(result.exitCode, result.stderr).toBe(0)
     const loaded = readFileSync(trace, 'utf8').split('\n')
     expect(loaded).toContain('./cleanup.js')
-    for (const other of ['./retention.js', './reindex.js', './services.js', './disk.js', 'pg', 'chalk', 'dockerode', 'ioredis', 'undici', 'listr2']) expect(loaded, `maintain daily --only clean-logs loads ${other}`).not.toContain(other)
+    for (const other of ['./retention.js', './reindex.js', './services.js', './disk.js', 'pg', 'chalk', 'dockerode', 'ioredis', 'undici', 'listr2'])
+      expect(loaded, `maintain daily --only clean-logs loads ${other}`).not.toContain(other)
   })
 
   it('answers an unknown command or flag with exit 2', async () => {
@@ -76,7 +97,10 @@ describe('the CLI as a user runs it', () => {
     expectUsageError(await runCli(['maintain', 'dayly']), /command maintain dayly not found; did you mean "maintain daily"\?/)
     expectUsageError(await runCli(['xyzzy']), /command xyzzy not found\n/)
     expectUsageError(await runCli(['diagnose', '--frobnicate']), /Nonexistent flag: --frobnicate/)
-    expectUsageError(await runCli(['diagnose', '--only', 'postgres,nope']), /unknown step "nope" for diagnose\n\s+steps are: host, services, http, postgres, redis, logs, alerts/)
+    expectUsageError(
+      await runCli(['diagnose', '--only', 'postgres,nope']),
+      /unknown step "nope" for diagnose\n\s+steps are: host, services, http, postgres, redis, logs, alerts/,
+    )
     expectUsageError(await runCli(['diagnose', '--since', 'yesterday']), /--since "yesterday" is not a duration/)
   })
 
@@ -91,7 +115,11 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('takes durations in one grammar, in flags and in the file alike', async () => {
-    const { path } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } }, diagnose: { since: '1w', checkTimeoutSeconds: 2 }, performance: { window: '2w' } })
+    const { path } = writeConfig({
+      services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } },
+      diagnose: { since: '1w', checkTimeoutSeconds: 2 },
+      performance: { window: '2w' },
+    })
     expect((await runCli(['config', 'validate', '--config', path])).exitCode).toBe(0)
     const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--since', '1w', '--check-timeout', '1500ms', '--timeout', '1m', '--json'])
     expect(result.exitCode, result.stderr).toBe(0)
@@ -105,10 +133,19 @@ describe('the CLI as a user runs it', () => {
     // Before, these read /dev/zero into memory until it ran out, or waited on the FIFO forever.
     expectUsageError(await runCli(['config', 'validate', '-c', fifo]), /config file .*config\.fifo is a FIFO \(named pipe\), not a regular file/)
     const big = join(dir, 'big.yaml')
-    writeFileSync(big, `services:\n${Array.from({ length: 20_000 }, (_, i) => `  service-${i}:\n    unit: service-${i}.service\n    runtime: systemd\n`).join('')}`)
-    expectUsageError(await runCli(['config', 'validate', '-c', big]), /big\.yaml is larger than 1 MiB, more than any configuration file\n\s+is it the right file\?/)
+    writeFileSync(
+      big,
+      `services:\n${Array.from({ length: 20_000 }, (_, i) => `  service-${i}:\n    unit: service-${i}.service\n    runtime: systemd\n`).join('')}`,
+    )
+    expectUsageError(
+      await runCli(['config', 'validate', '-c', big]),
+      /big\.yaml is larger than 1 MiB, more than any configuration file\n\s+is it the right file\?/,
+    )
     const { path } = writeConfig({ postgres: { passwordFile: '/dev/zero' } })
-    expectUsageError(await runCli(['diagnose', '--config', path, '--only', 'host']), /postgres\.passwordFile: \/dev\/zero is a character device, not a regular file/)
+    expectUsageError(
+      await runCli(['diagnose', '--config', path, '--only', 'host']),
+      /postgres\.passwordFile: \/dev\/zero is a character device, not a regular file/,
+    )
   })
 
   it('names the file, line and key of a bad configuration', async () => {
@@ -136,9 +173,20 @@ describe('the CLI as a user runs it', () => {
     writeFileSync(join(dir, 'a-file'), '')
     const config = (extra: Record<string, unknown>) => writeConfig({ services: noServices, log: { file: join(dir, 'm.log') }, ...extra }).path
     // Node's recursive mkdir never returns under /proc: these would hang without a word.
-    expectUsageError(await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: '/proc/probe-ops-no-such/lock' } })]), /cannot create the lock directory \/proc\/probe-ops-no-such\/lock \(ENOENT\)\n\s+set lock\.dir/)
-    expectUsageError(await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: join(dir, 'a-file', 'lock') } })]), /cannot create the lock directory .*a-file\/lock \(ENOTDIR\)/)
-    const backup = await runCli(['backup', 'database', '--config', config({ lock: { dir: join(dir, 'lock') }, backup: { dir: '/proc/probe-ops-no-such/backups' } })])
+    expectUsageError(
+      await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: '/proc/probe-ops-no-such/lock' } })]),
+      /cannot create the lock directory \/proc\/probe-ops-no-such\/lock \(ENOENT\)\n\s+set lock\.dir/,
+    )
+    expectUsageError(
+      await runCli(['maintain', 'daily', '--only', 'clean-logs', '--config', config({ lock: { dir: join(dir, 'a-file', 'lock') } })]),
+      /cannot create the lock directory .*a-file\/lock \(ENOTDIR\)/,
+    )
+    const backup = await runCli([
+      'backup',
+      'database',
+      '--config',
+      config({ lock: { dir: join(dir, 'lock') }, backup: { dir: '/proc/probe-ops-no-such/backups' } }),
+    ])
     expect(backup.exitCode).toBe(1)
     expect(backup.stdout).toMatch(/cannot prepare the backup directory \/proc\/probe-ops-no-such\/backups: ENOENT/)
   })
@@ -209,7 +257,9 @@ describe('the CLI as a user runs it', () => {
   })
 
   it('keeps stdout to the report alone under --json, and writes the report file', async () => {
-    const { path, dir } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } } })
+    const { path, dir } = writeConfig({
+      services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } },
+    })
     const reportFile = join(dir, 'out', 'report.json')
     const result = await runCli(['diagnose', '--config', path, '--only', 'host', '--json', '--report-file', reportFile])
     const report = parseReport(result)
@@ -227,7 +277,13 @@ describe('the CLI as a user runs it', () => {
     const listed = await runCli(['backup', 'list', '--config', path, '--json'])
     expect(listed.exitCode, listed.stderr).toBe(0)
     expectValidReport(parseReport(listed))
-    const failed = await runCli(['backup', 'database', '--config', writeConfig({ services: noServices, backup: { dir: '/proc/probe-ops-no-such/backups' } }).path, '--json'])
+    const failed = await runCli([
+      'backup',
+      'database',
+      '--config',
+      writeConfig({ services: noServices, backup: { dir: '/proc/probe-ops-no-such/backups' } }).path,
+      '--json',
+    ])
     expect(failed.exitCode).toBe(1)
     expectValidReport(parseReport(failed))
   })
@@ -243,7 +299,10 @@ describe('the CLI as a user runs it', () => {
     })
     const missingConfig = await runCli(['maintain', 'daily', '--json', '--config', join(dir, 'missing.yaml')])
     expect(missingConfig.exitCode).toBe(2)
-    expect(expectErrorDocument(missingConfig.stdout, 2, 'bad-config')).toMatchObject({ command: 'maintain daily', error: { message: expect.stringContaining('missing.yaml does not exist') } })
+    expect(expectErrorDocument(missingConfig.stdout, 2, 'bad-config')).toMatchObject({
+      command: 'maintain daily',
+      error: { message: expect.stringContaining('missing.yaml does not exist') },
+    })
     const badConfig = join(dir, 'bad.yaml')
     writeFileSync(badConfig, 'disk:\n  warningPercent: lots\n')
     expectErrorDocument((await runCli(['config', 'show', '--json', '--config', badConfig])).stdout, 2, 'bad-config')
@@ -264,7 +323,9 @@ describe('the CLI as a user runs it', () => {
     expect((await runCli(['maintain', 'dayly'])).stdout).toBe('')
     // The host is the configuration's once it is loaded.
     const named = writeConfig({ host: 'probe-07', services: noServices })
-    expect(expectErrorDocument((await runCli(['diagnose', '--config', named.path, '--json', '--skip', 'nope'])).stdout, 2, 'unknown-step').host).toBe('probe-07')
+    expect(expectErrorDocument((await runCli(['diagnose', '--config', named.path, '--json', '--skip', 'nope'])).stdout, 2, 'unknown-step').host).toBe(
+      'probe-07',
+    )
   })
 
   it('prints an error document under --json when another run holds the lock (3) or an operation fails before any report (1)', async () => {
@@ -277,7 +338,10 @@ describe('the CLI as a user runs it', () => {
       const held = await runCli(['maintain', 'daily', '--config', path, '--only', 'clean-logs', '--json'])
       expect(held.exitCode).toBe(3)
       expect(held.stderr).toMatch(/maintain daily is already running/)
-      expect(expectErrorDocument(held.stdout, 3, 'lock-held').error).toMatchObject({ message: expect.stringContaining(`process ${holder.pid}`), hint: expect.stringContaining('--wait-lock') })
+      expect(expectErrorDocument(held.stdout, 3, 'lock-held').error).toMatchObject({
+        message: expect.stringContaining(`process ${holder.pid}`),
+        hint: expect.stringContaining('--wait-lock'),
+      })
     } finally {
       holder.kill('SIGKILL')
     }
@@ -306,7 +370,13 @@ describe('the CLI as a user runs it', () => {
 
   it('says in one line that stdout cannot be written (a full disk), exit 1, and still logs the run', async () => {
     const { path, dir } = writeConfig({ services: noServices })
-    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path], ['--version'], ['diagnose', '--help']]) {
+    for (const args of [
+      ['diagnose', '--config', path, '--only', 'host'],
+      ['diagnose', '--config', path, '--only', 'host', '--json'],
+      ['config', 'show', '--config', path],
+      ['--version'],
+      ['diagnose', '--help'],
+    ]) {
       // stdout is /dev/full itself, as with `> /dev/full`: every write fails with ENOSPC.
       const full = openSync('/dev/full', 'w')
       const result = await runWithStdout(args, full, dir).finally(() => closeSync(full))
@@ -320,7 +390,11 @@ describe('the CLI as a user runs it', () => {
 
   it('ends quietly with its own exit code when the reader of stdout goes away (EPIPE)', async () => {
     const { path, dir } = writeConfig({ services: noServices })
-    for (const args of [['diagnose', '--config', path, '--only', 'host'], ['diagnose', '--config', path, '--only', 'host', '--json'], ['config', 'show', '--config', path]]) {
+    for (const args of [
+      ['diagnose', '--config', path, '--only', 'host'],
+      ['diagnose', '--config', path, '--only', 'host', '--json'],
+      ['config', 'show', '--config', path],
+    ]) {
       rmSync(join(dir, 'maintenance.log'), { force: true })
       const { code, signal, stderr } = await runWithStdout(args, 'closed', dir)
       expect({ code, signal }, `${args.join(' ')}: ${stderr}`).toEqual({ code: 0, signal: null })

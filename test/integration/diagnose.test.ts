@@ -3,7 +3,24 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, composeLabels, dockerCli, pausePostgres, pgClientConfig, pgQuery, resumePostgres, runPostgresContainer, runSleeperContainer, startAlertmanager, startHangingServer, startRedis, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
+import {
+  bed,
+  composeLabels,
+  dockerCli,
+  pausePostgres,
+  pgClientConfig,
+  pgQuery,
+  resumePostgres,
+  runPostgresContainer,
+  runSleeperContainer,
+  startAlertmanager,
+  startHangingServer,
+  startRedis,
+  startRefusedPort,
+  uniqueName,
+  type AlertmanagerServer,
+  type RunningContainer,
+} from '../bed/index.js'
 import { REDIS_SERVER } from '../bed/redis.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { journalAnswers } from '../helpers/journal.js'
@@ -29,13 +46,17 @@ interface LogEntryData {
   newestAt?: string
   lines: string[]
 }
-type ServiceLogs = { service: string; read: true; errors: number; distinct: number; warnings: number; entries: LogEntryData[] } | { service: string; read: false; error: string; hint?: string }
+type ServiceLogs =
+  | { service: string; read: true; errors: number; distinct: number; warnings: number; entries: LogEntryData[] }
+  | { service: string; read: false; error: string; hint?: string }
 
 /** A unix socket file nobody listens on any more: what a crashed engine leaves behind. */
 async function deadSocket(): Promise<string> {
   const path = join(tempDir('po-dead'), 'docker.sock')
   const { execa } = await import('execa')
-  const child = execa(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('listening'))", path], { reject: false })
+  const child = execa(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('listening'))", path], {
+    reject: false,
+  })
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))
   child.kill('SIGKILL')
   await child
@@ -61,7 +82,11 @@ describe('probe-ops diagnose against the real test bed', () => {
     names = { management: uniqueName('management'), web: uniqueName('web'), postgres: uniqueName('postgres'), redis: uniqueName('redis') }
     // The services' containers; postgres and redis are found through their compose labels only.
     containers.push(
-      await runSleeperContainer(docker, { name: names.management, logLines: ['INFO started', 'ERROR database pool exhausted', 'INFO ok'], errorLines: ['FATAL cannot open /data/cache'] }),
+      await runSleeperContainer(docker, {
+        name: names.management,
+        logLines: ['INFO started', 'ERROR database pool exhausted', 'INFO ok'],
+        errorLines: ['FATAL cannot open /data/cache'],
+      }),
       await runSleeperContainer(docker, { name: names.web, logLines: ['GET / 200'] }),
       await runSleeperContainer(docker, { name: uniqueName('pg'), labels: composeLabels(project, 'postgres'), logLines: ['LOG:  database system is ready'] }),
       await runSleeperContainer(docker, { name: names.redis, labels: composeLabels(project, 'redis') }),
@@ -131,14 +156,25 @@ describe('probe-ops diagnose against the real test bed', () => {
     expect(logs.status).toBe('warning')
     expect(logs.summary).toBe('2 errors in the last 10m')
     const perService = logs.data!.services as ServiceLogs[]
-    expect(perService.find((s) => s.service === 'management')).toMatchObject({ read: true, errors: 2, distinct: 2, entries: expect.arrayContaining([expect.objectContaining({ first: 'ERROR database pool exhausted', count: 1 })]) })
+    expect(perService.find((s) => s.service === 'management')).toMatchObject({
+      read: true,
+      errors: 2,
+      distinct: 2,
+      entries: expect.arrayContaining([expect.objectContaining({ first: 'ERROR database pool exhausted', count: 1 })]),
+    })
     expect(perService.find((s) => s.service === 'web')).toMatchObject({ read: true, errors: 0 })
 
     const http = step(report, 'http').data!.endpoints as { service: string; status: number }[]
-    expect(http.map((e) => [e.service, e.status])).toEqual([['management', 200], ['web', 200]])
+    expect(http.map((e) => [e.service, e.status])).toEqual([
+      ['management', 200],
+      ['web', 200],
+    ])
 
     // The maintenance log and the metrics file are renderings of the same report.
-    const lines = readFileSync(join(dir, 'maintenance.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const lines = readFileSync(join(dir, 'maintenance.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines.filter((l) => l.step).map((l) => l.step)).toEqual(report.steps.map((s) => s.id))
     const metrics = readFileSync(join(dir, 'metrics', readdirSync(join(dir, 'metrics'))[0]!), 'utf8')
     expect(metrics).toContain('probe_ops_job_status{job="diagnose"} 1')
@@ -174,7 +210,15 @@ describe('probe-ops diagnose against the real test bed', () => {
       const running = runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
       await new Promise((r) => setTimeout(r, 500))
       const { readdirSync: list, readFileSync: read } = await import('node:fs')
-      const argv = list('/proc').filter((p) => /^\d+$/.test(p)).map((pid) => { try { return read(`/proc/${pid}/cmdline`, 'utf8') } catch { return '' } })
+      const argv = list('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .map((pid) => {
+          try {
+            return read(`/proc/${pid}/cmdline`, 'utf8')
+          } catch {
+            return ''
+          }
+        })
       expect(argv.some((a) => a.includes('bin/run.js') && a.includes('diagnose'))).toBe(true)
       expect(argv.filter((a) => a.includes(bed().postgres.password))).toEqual([])
       const result = await running
@@ -215,13 +259,24 @@ describe('probe-ops diagnose against the real test bed', () => {
       const services = step(parseReport(result), 'services')
       expect(services.status).toBe('failed')
       expect(services.summary).toBe('4 of 4 running; 1 of them not serving')
-      expect(services.error).toEqual({ message: expect.stringMatching(/^redis is running but not answering within [\d.]+ m?s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' })
-      expect((services.data!.services as { name: string; ready: boolean }[]).map((s) => [s.name, s.ready])).toEqual([['management', true], ['web', true], ['postgres', true], ['redis', false]])
+      expect(services.error).toEqual({
+        message: expect.stringMatching(/^redis is running but not answering within [\d.]+ m?s \(stopped, hung\?\)$/),
+        hint: 'probe-ops recover redis',
+      })
+      expect((services.data!.services as { name: string; ready: boolean }[]).map((s) => [s.name, s.ready])).toEqual([
+        ['management', true],
+        ['web', true],
+        ['postgres', true],
+        ['redis', false],
+      ])
 
       // maintain daily's services step says the same (a dry run: no alert pushed).
       const daily = writeConfig({ ...settings, diagnose: { checkTimeoutSeconds: 1 } })
       const maintain = await runCli(['maintain', 'daily', '--config', daily.path, '--json', '--only', 'services', '--dry-run'], env)
-      expect(step(parseReport(maintain), 'services')).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/^redis: running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' } })
+      expect(step(parseReport(maintain), 'services')).toMatchObject({
+        status: 'failed',
+        error: { message: expect.stringMatching(/^redis: running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' },
+      })
     } finally {
       process.kill(redis.pid, 'SIGCONT')
     }
@@ -233,7 +288,10 @@ describe('probe-ops diagnose against the real test bed', () => {
       const dir = tempDir('po-redis')
       const pidFile = join(dir, 'redis.pid')
       writeFileSync(pidFile, `${own.info.pid}\n`)
-      const { path } = writeConfig({ ...settings, services: { ...(settings.services as object), redis: { runtime: 'process', pidFile, start: [REDIS_SERVER, '--port', String(own.info.port)] } } })
+      const { path } = writeConfig({
+        ...settings,
+        services: { ...(settings.services as object), redis: { runtime: 'process', pidFile, start: [REDIS_SERVER, '--port', String(own.info.port)] } },
+      })
       const redisEnv = { ...env, REDIS_URL: own.info.url }
       const healthy = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
       expect(step(parseReport(healthy), 'services').status, healthy.stdout).toBe('ok')
@@ -246,7 +304,11 @@ describe('probe-ops diagnose against the real test bed', () => {
           message: `redis is stopped by a signal (pid ${own.info.pid}, /proc state T): it holds its port and answers nothing`,
           hint: `resume it: kill -CONT ${own.info.pid}; or restart it: probe-ops recover redis`,
         })
-        expect((services.data!.services as { name: string; stoppedBySignal?: boolean }[]).find((s) => s.name === 'redis')).toMatchObject({ running: true, stoppedBySignal: true, ready: false })
+        expect((services.data!.services as { name: string; stoppedBySignal?: boolean }[]).find((s) => s.name === 'redis')).toMatchObject({
+          running: true,
+          stoppedBySignal: true,
+          ready: false,
+        })
       } finally {
         process.kill(own.info.pid, 'SIGCONT')
       }
@@ -283,7 +345,10 @@ describe('probe-ops diagnose against the real test bed', () => {
     const hungHttp = await startHangingServer()
     try {
       const { path } = writeConfig(settings)
-      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services,logs'], { ...env, DOCKER_HOST: `unix://${socketPath}` })
+      const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services,logs'], {
+        ...env,
+        DOCKER_HOST: `unix://${socketPath}`,
+      })
       expect(result.exitCode).toBe(1)
       const report = parseReport(result)
       expect(step(report, 'services').error!.message).toMatch(/did not answer/)
@@ -294,7 +359,11 @@ describe('probe-ops diagnose against the real test bed', () => {
       const bounded = await runCli(['diagnose', '--config', slow.path, '--json', '--check-timeout', '30', '--timeout', '1', '--only', 'http'], env)
       expect(bounded.exitCode).toBe(1)
       const http = step(parseReport(bounded), 'http')
-      expect(http).toMatchObject({ status: 'failed', summary: "timed out: the job's --timeout of 1 s ran out", error: { hint: expect.stringMatching(/--timeout/) } })
+      expect(http).toMatchObject({
+        status: 'failed',
+        summary: "timed out: the job's --timeout of 1 s ran out",
+        error: { hint: expect.stringMatching(/--timeout/) },
+      })
     } finally {
       for (const socket of sockets) socket.destroy()
       silent.close()
@@ -302,7 +371,7 @@ describe('probe-ops diagnose against the real test bed', () => {
     }
   })
 
-  it('counts errors by the log\'s own structure: JSON lines by their level, PostgreSQL entries with their statements, repeats as one', async () => {
+  it("counts errors by the log's own structure: JSON lines by their level, PostgreSQL entries with their statements, repeats as one", async () => {
     const { docker } = bed()
     const json = (level: string, module: string, message: string) => JSON.stringify({ timestamp: new Date().toISOString(), level, module, message })
     const management = await runSleeperContainer(docker, {
@@ -347,8 +416,16 @@ describe('probe-ops diagnose against the real test bed', () => {
     // uvicorn.error logger and a warning that mentions an error are not errors.
     expect(of('management')).toMatchObject({ read: true, errors: 4, distinct: 2, warnings: 1 })
     expect(of('management').entries).toEqual([
-      expect.objectContaining({ first: 'Traceback (most recent call last):', count: 1, lines: ['Traceback (most recent call last):', '  File "/app/worker.py", line 3, in <module>', '    main()', 'RuntimeError: worker crashed'] }),
-      expect.objectContaining({ first: expect.stringContaining('database pool exhausted (waited 30.2 s)'), count: 3, newestAt: expect.stringMatching(/^\d{4}-/) }),
+      expect.objectContaining({
+        first: 'Traceback (most recent call last):',
+        count: 1,
+        lines: ['Traceback (most recent call last):', '  File "/app/worker.py", line 3, in <module>', '    main()', 'RuntimeError: worker crashed'],
+      }),
+      expect.objectContaining({
+        first: expect.stringContaining('database pool exhausted (waited 30.2 s)'),
+        count: 3,
+        newestAt: expect.stringMatching(/^\d{4}-/),
+      }),
     ])
 
     // postgres: one entry for the three failed statements, its STATEMENT and SQL lines with it; the
@@ -357,7 +434,12 @@ describe('probe-ops diagnose against the real test bed', () => {
     const pg = of('postgres')
     const missing = pg.entries.filter((e) => /ERROR: {2}relation "no_such_table" does not exist/.test(e.first))
     expect(missing).toEqual([expect.objectContaining({ count: 3 })])
-    expect(missing[0]!.lines).toEqual([expect.stringMatching(/ERROR: {2}relation "no_such_table" does not exist at character \d+$/), expect.stringMatching(/ STATEMENT: {2}SELECT \*$/), '\t  FROM no_such_table', '\t WHERE error = 1'])
+    expect(missing[0]!.lines).toEqual([
+      expect.stringMatching(/ERROR: {2}relation "no_such_table" does not exist at character \d+$/),
+      expect.stringMatching(/ STATEMENT: {2}SELECT \*$/),
+      '\t  FROM no_such_table',
+      '\t WHERE error = 1',
+    ])
     for (const other of pg.entries.filter((e) => !missing.includes(e))) expect(other.first).toMatch(/FATAL: {2}the database system is starting up/)
     expect(pg.errors).toBe(pg.entries.reduce((sum, e) => sum + e.count, 0))
     expect(JSON.stringify(pg.entries)).not.toContain('no error here')
@@ -368,7 +450,10 @@ describe('probe-ops diagnose against the real test bed', () => {
     const socket = await deadSocket()
     const dir = tempDir('po-logs')
     const agentLog = join(dir, 'agent.log')
-    writeFileSync(agentLog, `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', message: 'probe upload failed' })}\n${JSON.stringify({ timestamp: new Date().toISOString(), level: 'INFO', module: 'uvicorn.error', message: 'Started server process' })}\n`)
+    writeFileSync(
+      agentLog,
+      `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', message: 'probe upload failed' })}\n${JSON.stringify({ timestamp: new Date().toISOString(), level: 'INFO', module: 'uvicorn.error', message: 'Started server process' })}\n`,
+    )
     const { path } = writeConfig({
       ...settings,
       services: {
@@ -383,7 +468,14 @@ describe('probe-ops diagnose against the real test bed', () => {
     expect(logs.status).toBe('warning')
     expect(logs.summary).toBe('1 error in the last 10m in the logs of agent; not read: management, web, postgres, redis, worker')
     const perService = logs.data!.services as ServiceLogs[]
-    expect(perService.map((s) => [s.service, s.read])).toEqual([['management', false], ['web', false], ['postgres', false], ['redis', false], ['agent', true], ['worker', false]])
+    expect(perService.map((s) => [s.service, s.read])).toEqual([
+      ['management', false],
+      ['web', false],
+      ['postgres', false],
+      ['redis', false],
+      ['agent', true],
+      ['worker', false],
+    ])
     expect(perService.find((s) => s.service === 'management')).toMatchObject({ error: `the Docker engine refused the connection at unix://${socket}` })
     const problems = logs.data!.problems as { message: string; next: string }[]
     expect(problems).toEqual(
@@ -396,14 +488,20 @@ describe('probe-ops diagnose against the real test bed', () => {
 
     // With nothing readable at all, the step says so and counts nothing.
     const none = writeConfig(settings)
-    const unread = step(parseReport(await runCli(['diagnose', '--config', none.path, '--json', '--only', 'logs'], { ...env, DOCKER_HOST: `unix://${socket}` })), 'logs')
+    const unread = step(
+      parseReport(await runCli(['diagnose', '--config', none.path, '--json', '--only', 'logs'], { ...env, DOCKER_HOST: `unix://${socket}` })),
+      'logs',
+    )
     expect(unread).toMatchObject({ status: 'warning', summary: 'no service log read (management, web, postgres, redis)' })
     expect(JSON.stringify(unread)).not.toMatch(/\b0 error/)
   })
 
-  it('says a unit\'s journal was not read when journalctl finds no journal, and counts it only when it answered', async () => {
+  it("says a unit's journal was not read when journalctl finds no journal, and counts it only when it answered", async () => {
     const journal = await journalAnswers()
-    const { path } = writeConfig({ ...settings, services: { ...(settings.services as object), agent: { runtime: 'systemd', unit: 'probe-ops-test-absent.service' } } })
+    const { path } = writeConfig({
+      ...settings,
+      services: { ...(settings.services as object), agent: { runtime: 'systemd', unit: 'probe-ops-test-absent.service' } },
+    })
     const logs = step(parseReport(await runCli(['diagnose', '--config', path, '--json', '--only', 'logs', '--since', '10m'], env)), 'logs')
     const agent = (logs.data!.services as ServiceLogs[]).find((s) => s.service === 'agent')
     if (journal.answers) {

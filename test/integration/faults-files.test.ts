@@ -29,7 +29,8 @@ function expectRefused(result: { exitCode: number; stdout: string; stderr: strin
 }
 
 describe('fault injection: what sits at the paths probe-ops writes', () => {
-  const diagnose = (config: string, reportFile: string, ...more: string[]) => runCli(['diagnose', '--config', config, '--only', 'host', '--json', '--report-file', reportFile, ...more])
+  const diagnose = (config: string, reportFile: string, ...more: string[]) =>
+    runCli(['diagnose', '--config', config, '--only', 'host', '--json', '--report-file', reportFile, ...more])
 
   it('writes --report-file /dev/null through the device: /dev/null stays a character device', async () => {
     const { path } = writeConfig({ services: NO_SERVICES })
@@ -77,7 +78,10 @@ describe('fault injection: what sits at the paths probe-ops writes', () => {
     writeFileSync(victim, 'keep me\n')
     const link = join(dir, 'report.json')
     symlinkSync(victim, link)
-    expectRefused(await diagnose(path, link), /--report-file .*report\.json is a symbolic link: probe-ops does not write through links\n\s+name the file the link points to/)
+    expectRefused(
+      await diagnose(path, link),
+      /--report-file .*report\.json is a symbolic link: probe-ops does not write through links\n\s+name the file the link points to/,
+    )
     expect(readlinkSync(link)).toBe(victim)
     expect(readFileSync(victim, 'utf8')).toBe('keep me\n')
 
@@ -93,7 +97,7 @@ describe('fault injection: what sits at the paths probe-ops writes', () => {
     expect(existsSync(join(dir, 'metrics'))).toBe(false)
   })
 
-  it("says which of its own files it could not write (a link or a FIFO in its directories) and leaves them", async () => {
+  it('says which of its own files it could not write (a link or a FIFO in its directories) and leaves them', async () => {
     const { path, dir } = writeConfig({ services: NO_SERVICES })
     const victim = join(dir, 'victim')
     writeFileSync(victim, 'keep me\n')
@@ -194,7 +198,6 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
     expect(unreadableOf(list, 'list')).toEqual(forged)
     expect(list.steps[0]!.data!.leftovers).toEqual([])
 
-
     for (const name of ['database-forged-relative', 'database-forged-link']) {
       const verify = await run('backup', 'verify', name)
       expectRefused(verify, new RegExp(`backup "${name}" cannot be used: .*${name}\\.manifest\\.json is `))
@@ -228,7 +231,11 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
     expect(unreadableOf(list, 'list')).toEqual(malformed)
     const problems = (list.steps[0]!.data!.problems as { message: string }[]).map((p) => p.message)
     expect(problems).toContainEqual(expect.stringMatching(/database-nostart\.manifest\.json: not a valid manifest: startedAt: Required$/))
-    expect(problems).toContainEqual(expect.stringMatching(/database-types\.manifest\.json: not a valid manifest: bytes: Expected number, received string; verifications: Expected array, received object$/))
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /database-types\.manifest\.json: not a valid manifest: bytes: Expected number, received string; verifications: Expected array, received object$/,
+      ),
+    )
     const text = await run('backup', 'list')
     expect(text.exitCode).toBe(0)
     expect(text.stdout).toMatch(/database-nostart\.manifest\.json: not a valid manifest/)
@@ -276,8 +283,20 @@ describe('fault injection: forged run notes in backup.dir', () => {
     }
     const notes = join(root, 'backups-services')
     mkdirSync(notes, { mode: 0o700 })
-    writeFileSync(join(notes, '.restore-stopped-services.json'), JSON.stringify({ services: [], swap: { live: victimDb, restored: `${victimDb}_gone`, preRestore: intruderDb, phase: 'rolling-back' }, pid: deadPid(), startedAt: new Date().toISOString() }))
-    const services = writeConfig({ postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database: databaseName('faults_live') }, services: NO_SERVICES, backup: { dir: notes } })
+    writeFileSync(
+      join(notes, '.restore-stopped-services.json'),
+      JSON.stringify({
+        services: [],
+        swap: { live: victimDb, restored: `${victimDb}_gone`, preRestore: intruderDb, phase: 'rolling-back' },
+        pid: deadPid(),
+        startedAt: new Date().toISOString(),
+      }),
+    )
+    const services = writeConfig({
+      postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database: databaseName('faults_live') },
+      services: NO_SERVICES,
+      backup: { dir: notes },
+    })
     const env = { PGPASSWORD: postgres.password }
     const cleaned = await runCli(['restore', '--cleanup', '--yes', '--json', '--config', services.path], env)
     expect(cleaned.exitCode).toBe(1)
@@ -286,10 +305,14 @@ describe('fault injection: forged run notes in backup.dir', () => {
     expect(names).toEqual(expect.arrayContaining([victimDb, intruderDb]))
     expect(names).not.toContain(`${victimDb}_gone`)
     const list = parseReport(await runCli(['backup', 'list', '--json', '--config', services.path], env))
-    expect((list.steps[0]!.data!.problems as { message: string }[]).map((p) => p.message)).toContainEqual(expect.stringMatching(/\.restore-stopped-services\.json is not a note probe-ops wrote \(its swap names databases .*not .*faults_live.* and the copies a restore of it makes\)/))
+    expect((list.steps[0]!.data!.problems as { message: string }[]).map((p) => p.message)).toContainEqual(
+      expect.stringMatching(
+        /\.restore-stopped-services\.json is not a note probe-ops wrote \(its swap names databases .*not .*faults_live.* and the copies a restore of it makes\)/,
+      ),
+    )
   })
 
-  it("never renames the directories a forged point-in-time switch journal names", async () => {
+  it('never renames the directories a forged point-in-time switch journal names', async () => {
     const { postgres } = bed()
     const root = tempDir('po-notes')
     const env = { PGPASSWORD: postgres.password }
@@ -301,17 +324,32 @@ describe('fault injection: forged run notes in backup.dir', () => {
     mkdirSync(`${victim}.pre-pitr-${stamp}`)
     const journals = join(root, 'backups-switch')
     mkdirSync(journals, { mode: 0o700 })
-    writeFileSync(join(journals, '.pitr-switch.json'), JSON.stringify({ liveDir: victim, aside: `${victim}.pre-pitr-${stamp}`, recovered: `${victim}.pitr-${stamp}`, service: 'postgres', pid: deadPid(), startedAt: new Date().toISOString() }))
+    writeFileSync(
+      join(journals, '.pitr-switch.json'),
+      JSON.stringify({
+        liveDir: victim,
+        aside: `${victim}.pre-pitr-${stamp}`,
+        recovered: `${victim}.pitr-${stamp}`,
+        service: 'postgres',
+        pid: deadPid(),
+        startedAt: new Date().toISOString(),
+      }),
+    )
     const dataDir = join(root, 'pgdata')
     mkdirSync(dataDir)
     const switching = writeConfig({
       postgres: { host: postgres.host, port: postgres.port, user: postgres.user, database: databaseName('faults_live') },
-      services: { ...NO_SERVICES, postgres: { runtime: 'process', pidFile: join(root, 'postmaster.pid'), dataDir, start: ['false'], readinessTimeoutSeconds: 1, stopGraceSeconds: 0 } },
+      services: {
+        ...NO_SERVICES,
+        postgres: { runtime: 'process', pidFile: join(root, 'postmaster.pid'), dataDir, start: ['false'], readinessTimeoutSeconds: 1, stopGraceSeconds: 0 },
+      },
       backup: { dir: journals },
     })
     const refused = await runCli(['restore', '--cleanup', '--yes', '--json', '--config', switching.path], env)
     expect(refused.exitCode).toBe(1)
-    expect(parseReport(refused).steps[0]!.summary).toMatch(new RegExp(`\\.pitr-switch\\.json is not a note probe-ops wrote \\(its data directory ${victim} is not services\\.postgres\\.dataDir`))
+    expect(parseReport(refused).steps[0]!.summary).toMatch(
+      new RegExp(`\\.pitr-switch\\.json is not a note probe-ops wrote \\(its data directory ${victim} is not services\\.postgres\\.dataDir`),
+    )
     expect(readdirSync(victim)).toEqual(['precious'])
     expect(readdirSync(`${victim}.pre-pitr-${stamp}`)).toEqual([])
     expect(existsSync(`${victim}.pitr-${stamp}`)).toBe(false)
@@ -346,7 +384,12 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
       const report = parseReport(result)
       expectValidReport(report)
       expect(report.lockTakeover).toMatchObject({ path: lock, reason: expect.stringMatching(/^the lock file /) })
-      expect(log.split('\n').filter(Boolean).map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ level: 'warning', message: expect.stringMatching(/^took over the lock /) }))
+      expect(
+        log
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      ).toContainEqual(expect.objectContaining({ level: 'warning', message: expect.stringMatching(/^took over the lock /) }))
       // Released at the end, as any lock it takes.
       expect(existsSync(lock)).toBe(false)
     }
@@ -385,6 +428,10 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!
     const gone = await daily((path) => writeFileSync(path, JSON.stringify({ pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' })))
     expect(gone.result.exitCode, gone.result.stderr).toBe(0)
-    expect(parseReport(gone.result).lockTakeover).toEqual({ path: gone.lock, reason: `its holder, process ${dead} (maintain daily, since 2026-01-01T00:00:00.000Z), is gone`, holder: { pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' } })
+    expect(parseReport(gone.result).lockTakeover).toEqual({
+      path: gone.lock,
+      reason: `its holder, process ${dead} (maintain daily, since 2026-01-01T00:00:00.000Z), is gone`,
+      holder: { pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' },
+    })
   })
 })

@@ -5,7 +5,16 @@ import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, dockerCli, runSleeperContainer, startAlertmanager, startRefusedPort, uniqueName, type AlertmanagerServer, type RunningContainer } from '../bed/index.js'
+import {
+  bed,
+  dockerCli,
+  runSleeperContainer,
+  startAlertmanager,
+  startRefusedPort,
+  uniqueName,
+  type AlertmanagerServer,
+  type RunningContainer,
+} from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { adminConfig, countOlderThan, createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { expectValidReport } from '../helpers/report-schema.js'
@@ -96,7 +105,13 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     return {
       host: `bed-${Date.now()}`,
       services,
-      cleanup: { logs: [{ path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 }, { path: join(dir, 'logs'), pattern: '*.log.*', olderThanDays: 7 }], temp: [{ path: join(dir, 'tmp'), pattern: 'network-probe-*', olderThanDays: 1 }] },
+      cleanup: {
+        logs: [
+          { path: join(dir, 'logs'), pattern: '*.log', olderThanDays: 30 },
+          { path: join(dir, 'logs'), pattern: '*.log.*', olderThanDays: 7 },
+        ],
+        temp: [{ path: join(dir, 'tmp'), pattern: 'network-probe-*', olderThanDays: 1 }],
+      },
       retention: { batchRows: 1000 },
       reindex: { minIndexBytes: 0 },
       disk: { paths: [dir], warningPercent: 99.9, criticalPercent: 100 },
@@ -121,7 +136,14 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const result = await runCli(['maintain', 'daily', '--config', path, '--json'], env(database))
     const report = parseReport(result)
     expectValidReport(report)
-    expect(result.exitCode, JSON.stringify(report.steps.filter((s) => s.status === 'failed'), null, 1)).toBe(0)
+    expect(
+      result.exitCode,
+      JSON.stringify(
+        report.steps.filter((s) => s.status === 'failed'),
+        null,
+        1,
+      ),
+    ).toBe(0)
     expect(report.steps.map((s) => [s.id, s.status])).toEqual([
       ['clean-logs', 'ok'],
       ['clean-temp', 'ok'],
@@ -149,7 +171,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(existsSync(otherTemp)).toBe(true)
     expect(step(report, 'clean-logs').data).toMatchObject({ files: 2, bytes: 200 })
 
-    const log = readFileSync(join(cfgDir, 'maintenance.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const log = readFileSync(join(cfgDir, 'maintenance.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(log.filter((l) => l.step).map((l) => l.step)).toEqual(report.steps.map((s) => s.id))
     const metrics = readFileSync(join(cfgDir, 'metrics', readdirSync(join(cfgDir, 'metrics'))[0]!), 'utf8')
     expect(metrics).toContain('probe_ops_job_status{job="maintain daily"} 0')
@@ -215,7 +240,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     }
     // One rule's failure neither stops nor hides the next rule.
     const database = await freshDatabase()
-    const rules = [{ table: 'task_resultz', column: 'execution_time', days: 90 }, { table: 'public.task_results', column: 'execution_time', days: 90 }]
+    const rules = [
+      { table: 'task_resultz', column: 'execution_time', days: 90 },
+      { table: 'public.task_results', column: 'execution_time', days: 90 },
+    ]
     const { path } = writeConfig(settings(dir, { retention: { rules } }))
     const result = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
     expect(result.exitCode).toBe(1)
@@ -275,7 +303,9 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     // The dry run says what the run will do: the partitions, their rows and size, and the rows left for batches.
     const dry = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention', '--dry-run'], env(database))
     expect(dry.exitCode, dry.stdout).toBe(0)
-    const plan = (step(parseReport(dry), 'retention').data!.rules as { wouldDropPartitions: string[]; wouldDropRows: number; wouldDropBytes: number; wouldDelete: number }[])[0]!
+    const plan = (
+      step(parseReport(dry), 'retention').data!.rules as { wouldDropPartitions: string[]; wouldDropRows: number; wouldDropBytes: number; wouldDelete: number }[]
+    )[0]!
     expect(plan.wouldDropPartitions.length).toBeGreaterThanOrEqual(29)
     expect(plan.wouldDropRows + plan.wouldDelete).toBe(before.older)
     expect(plan.wouldDropBytes).toBeGreaterThan(0)
@@ -296,7 +326,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(rule.deleted).toBeLessThanOrEqual(100)
 
     // A run that died between detaching and dropping left a marked table: the next run drops it.
-    const [victim] = await sql<{ name: string }>(database, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`)
+    const [victim] = await sql<{ name: string }>(
+      database,
+      `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`,
+    )
     await sql(database, `comment on table ${victim!.name} is 'probe-ops retention: detached, to be dropped'`)
     await sql(database, `alter table task_results detach partition ${victim!.name}`)
     const next = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
@@ -306,7 +339,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
 
     // A partition detached by a version that did not mark it yet: pointed out, not dropped.
     await sql(database, `create table task_results_20200101 (like task_results including all)`)
-    await sql(database, `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`)
+    await sql(
+      database,
+      `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`,
+    )
     const legacy = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
     expect(legacy.exitCode, legacy.stdout).toBe(0)
     const warned = step(parseReport(legacy), 'retention')
@@ -342,7 +378,14 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(report.status).toBe('warning')
     const retention = step(report, 'retention')
     expect(retention.status).toBe('warning')
-    const rule = (retention.data!.rules as { partitionsDropped: string[]; partitionsLeftAttached: string[]; blockedDrop: { partition: string; lockedTable: string; holders: { pid: number }[] }; deleted: number }[])[0]!
+    const rule = (
+      retention.data!.rules as {
+        partitionsDropped: string[]
+        partitionsLeftAttached: string[]
+        blockedDrop: { partition: string; lockedTable: string; holders: { pid: number }[] }
+        deleted: number
+      }[]
+    )[0]!
     expect(rule.partitionsDropped).toEqual([])
     expect(rule.blockedDrop).toMatchObject({ partition: oldest.name, lockedTable: 'tasks' })
     expect(rule.blockedDrop.holders.length).toBeGreaterThanOrEqual(1)
@@ -380,7 +423,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
 
   it('leaves alone a partition someone else left detach pending, and tables marked for another parent', async () => {
     const database = await partitionedDatabase('daily_part_pending')
-    const [{ name: recent, rows }] = (await sql<{ name: string; rows: number }>(database, `select 'task_results_' || to_char(current_date - 1, 'YYYYMMDD') as name, (select count(*)::int from task_results where execution_time >= current_date - 1 and execution_time < current_date) as rows`)) as [{ name: string; rows: number }]
+    const [{ name: recent, rows }] = (await sql<{ name: string; rows: number }>(
+      database,
+      `select 'task_results_' || to_char(current_date - 1, 'YYYYMMDD') as name, (select count(*)::int from task_results where execution_time >= current_date - 1 and execution_time < current_date) as rows`,
+    )) as [{ name: string; rows: number }]
     expect(rows).toBeGreaterThan(0)
     // A DBA's DETACH ... CONCURRENTLY of yesterday's partition, cancelled while it waited for a
     // transaction that has the parent open: the partition stays "detach pending".
@@ -415,7 +461,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
 
     // And a look-alike an older version may have detached, under a schema-qualified rule.
     await sql(database, `create table task_results_20200101 (like task_results including all)`)
-    await sql(database, `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`)
+    await sql(
+      database,
+      `insert into task_results_20200101 (task_id, agent_id, execution_time, status) select task_id, agent_id, '2020-01-01', status from task_results limit 3`,
+    )
 
     const rules = [{ table: 'public.task_results', column: 'execution_time', days: 90 }]
     const { path } = writeConfig(settings(tempDir('daily-part-pending'), { retention: { batchRows: 1000, rules } }))
@@ -430,8 +479,15 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(retention.error!.message).toContain(`${recent} is left "detach pending"`)
     expect(retention.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
     expect(retention.error!.hint).toContain('a name that does not start with "task_results_"')
-    expect(await sql(database, `select inhdetachpending as pending, (select count(*)::int from ${recent}) as rows from pg_inherits where inhrelid = $1::regclass`, [recent])).toEqual([{ pending: true, rows }])
-    expect(await sql(database, `select relname from pg_class where relname in ('other_archive', 'results_archive') order by relname`)).toEqual([{ relname: 'other_archive' }, { relname: 'results_archive' }])
+    expect(
+      await sql(database, `select inhdetachpending as pending, (select count(*)::int from ${recent}) as rows from pg_inherits where inhrelid = $1::regclass`, [
+        recent,
+      ]),
+    ).toEqual([{ pending: true, rows }])
+    expect(await sql(database, `select relname from pg_class where relname in ('other_archive', 'results_archive') order by relname`)).toEqual([
+      { relname: 'other_archive' },
+      { relname: 'results_archive' },
+    ])
   })
 
   it('leaves a partition detach pending while a transaction has the table open, reports it, and the next run finalizes and drops it', async () => {
@@ -439,18 +495,29 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const now = new Date()
     const before = await countOlderThan(database, 90, now)
     const { path } = writeConfig(settings(tempDir('daily-part-open'), { retention: { batchRows: 1000, lockTimeoutMs: 200 } }))
-    const [oldest] = await sql<{ name: string }>(database, `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`)
+    const [oldest] = await sql<{ name: string }>(
+      database,
+      `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'task_results'::regclass order by c.relname limit 1`,
+    )
     const held = await retentionWhileReading(database, path, 'task_results')
     expect(held.exitCode, held.stdout).toBe(0)
     const retention = step(parseReport(held), 'retention')
     expect(retention.status).toBe('warning')
-    const rule = (retention.data!.rules as { partitionsDropped: string[]; partitionsLeftAttached: string[]; blockedDrop: { partition: string; stage: string; lockedTable: string } }[])[0]!
+    const rule = (
+      retention.data!.rules as {
+        partitionsDropped: string[]
+        partitionsLeftAttached: string[]
+        blockedDrop: { partition: string; stage: string; lockedTable: string }
+      }[]
+    )[0]!
     expect(rule.blockedDrop).toMatchObject({ partition: oldest!.name, stage: 'detach pending', lockedTable: 'task_results' })
     expect(rule.partitionsLeftAttached.length).toBeGreaterThanOrEqual(28)
     expect(retention.error!.message).toContain(`partition ${oldest!.name} is left detach pending`)
-    expect(await sql(database, `select inhdetachpending as pending, obj_description(inhrelid, 'pg_class') as mark from pg_inherits where inhrelid = $1::regclass`, [oldest!.name])).toEqual([
-      { pending: true, mark: 'probe-ops retention: detached from public.task_results, to be dropped' },
-    ])
+    expect(
+      await sql(database, `select inhdetachpending as pending, obj_description(inhrelid, 'pg_class') as mark from pg_inherits where inhrelid = $1::regclass`, [
+        oldest!.name,
+      ]),
+    ).toEqual([{ pending: true, mark: 'probe-ops retention: detached from public.task_results, to be dropped' }])
 
     const next = await runCli(['maintain', 'daily', '--config', path, '--json', '--only', 'retention'], env(database))
     expect(next.exitCode, next.stdout).toBe(0)
@@ -474,7 +541,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
            execute format('create table hourly_%s partition of hourly for values from (%L) to (%L)', to_char(h, 'YYYYMMDDHH24'), h, h + interval '1 hour');
          end loop; end $$`,
     )
-    await sql(database, `insert into hourly (at) select g from generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '10 minutes') g`)
+    await sql(
+      database,
+      `insert into hourly (at) select g from generate_series(date_trunc('hour', (now() at time zone 'UTC') - interval '92 days'), (now() at time zone 'UTC') - interval '88 days', interval '10 minutes') g`,
+    )
     await sql(database, 'analyze hourly')
     await sql(database, 'create table snapshot as select at from hourly')
     const rules = [{ table: 'hourly', column: 'at', days: 90 }]
@@ -503,7 +573,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const dir = tempDir('daily-kill')
     const { path, dir: cfgDir } = writeConfig(settings(dir, { retention: { batchRows: 250, pauseMs: 100 } }))
     const root = join(import.meta.dirname, '../..')
-    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'maintain', 'daily', '--config', path, '--only', 'retention'], { env: env(database), reject: false })
+    const child = execa(process.execPath, [join(root, 'bin/run.js'), 'maintain', 'daily', '--config', path, '--only', 'retention'], {
+      env: env(database),
+      reject: false,
+    })
     let deleted = 0
     for (let i = 0; i < 200 && deleted < 1000; i++) {
       await new Promise((r) => setTimeout(r, 50))
@@ -520,7 +593,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     // rows from the oldest one left up to the cutoff, with no hole left by a half-done batch.
     const cutoff = new Date(now.getTime() - 90 * 86_400_000).toISOString()
     const [oldestLeft] = await sql<{ t: Date }>(database, `select min(execution_time) as t from task_results where execution_time < $1`, [cutoff])
-    const [expected] = await sql<{ n: string }>(template, `select count(*) as n from task_results where execution_time >= $1 and execution_time < $2`, [oldestLeft!.t, cutoff])
+    const [expected] = await sql<{ n: string }>(template, `select count(*) as n from task_results where execution_time >= $1 and execution_time < $2`, [
+      oldestLeft!.t,
+      cutoff,
+    ])
     expect(mid.older).toBe(Number(expected!.n))
     // The lock the killed run left is taken over; the next run finishes the job.
     expect(readdirSync(join(cfgDir, 'lock'))).toContain('maintain-daily.lock')
@@ -558,7 +634,8 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     const result = await runCli(['maintain', 'daily', '--config', path, '--json'], { ...env(template), PGPORT: String(refused) })
     expect(result.exitCode).toBe(1)
     const report = parseReport(result)
-    for (const id of ['retention', 'vacuum', 'reindex', 'stats-reset']) expect(step(report, id)).toMatchObject({ status: 'failed', summary: expect.stringMatching(/refused the connection/) })
+    for (const id of ['retention', 'vacuum', 'reindex', 'stats-reset'])
+      expect(step(report, id)).toMatchObject({ status: 'failed', summary: expect.stringMatching(/refused the connection/) })
     for (const id of ['clean-logs', 'clean-temp', 'disk']) expect(step(report, id).status).toBe('ok')
     expect(existsSync(oldLog)).toBe(false)
   })
@@ -583,7 +660,10 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(await active()).toEqual([])
 
     const refused = await startRefusedPort()
-    const deaf = await runCli(['maintain', 'daily', '--config', full.path, '--json', '--only', 'disk,clean-logs'], { ...env(template), ALERTMANAGER_URL: `http://127.0.0.1:${refused}` })
+    const deaf = await runCli(['maintain', 'daily', '--config', full.path, '--json', '--only', 'disk,clean-logs'], {
+      ...env(template),
+      ALERTMANAGER_URL: `http://127.0.0.1:${refused}`,
+    })
     expect(deaf.exitCode).toBe(0)
     const report = parseReport(deaf)
     expect(report.alerts[0]).toMatchObject({ alertname: 'DiskSpaceWarning', delivered: false, error: expect.stringMatching(/refused/) })

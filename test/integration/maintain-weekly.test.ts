@@ -62,7 +62,10 @@ describe('probe-ops maintain weekly against real PostgreSQL', () => {
   })
 
   it('fails the backup that fills its disk as a failed step, runs the rest, and keeps no partial file', async () => {
-    await sql(database, `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, 150000)`)
+    await sql(
+      database,
+      `insert into task_results (task_id, agent_id, execution_time, status, result) select 1, 1, now(), 'success', jsonb_build_object('noise', md5(random()::text) || md5(random()::text)) from generate_series(1, 150000)`,
+    )
     const disk = await mountSmallDisk('2m')
     try {
       const s = setup({ backup: { dir: disk.dir, configPaths: ['/etc/hostname'] } })
@@ -70,7 +73,10 @@ describe('probe-ops maintain weekly against real PostgreSQL', () => {
       expect(result.exitCode, result.stdout + result.stderr).toBe(1)
       const report = parseReport(result)
       expectValidReport(report)
-      expect(step(report, 'backup-database')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/the disk of .* is full \(no space left on device\)/) })
+      expect(step(report, 'backup-database')).toMatchObject({
+        status: 'failed',
+        summary: expect.stringMatching(/the disk of .* is full \(no space left on device\)/),
+      })
       // The next steps still ran: the configuration's small archive fits in what the dump left free.
       expect(step(report, 'backup-config').status).toBe('ok')
       expect(step(report, 'certificates').status).toBe('warning')

@@ -21,7 +21,15 @@ describe('the npm package', () => {
     const packed = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, env: { PATH } })
     const [tarball] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
     const files = tarball!.files.map((f) => f.path)
-    for (const needed of ['bin/run.js', 'bin/compile-cache.js', 'oclif.manifest.json', 'dist/commands/diagnose.js', 'dist/cli/command-not-found.js', 'docs/report.schema.json', 'README.md']) {
+    for (const needed of [
+      'bin/run.js',
+      'bin/compile-cache.js',
+      'oclif.manifest.json',
+      'dist/commands/diagnose.js',
+      'dist/cli/command-not-found.js',
+      'docs/report.schema.json',
+      'README.md',
+    ]) {
       expect(files, needed).toContain(needed)
     }
     // Nothing that points at what is not shipped: no main that does not exist, no source maps of src/, no dev entry (tsx).
@@ -31,12 +39,28 @@ describe('the npm package', () => {
     // Its dependencies come from npm's cache when they are there; their build scripts (ssh2's optional
     // native speed-ups) are left out to keep this quick: probe-ops runs without them.
     const prefix = join(dir, 'prefix')
-    const installed = await execa('npm', ['install', '--global', '--prefix', prefix, join(dir, tarball!.filename), '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { env: { PATH }, reject: false })
+    const installed = await execa(
+      'npm',
+      [
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        join(dir, tarball!.filename),
+        '--prefer-offline',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      { env: { PATH }, reject: false },
+    )
     expect(installed.exitCode, installed.stderr).toBe(0)
     expect(readdirSync(join(prefix, 'bin'))).toEqual(['probe-ops'])
 
     // Run as a user would, from elsewhere, through the bin link npm made.
-    const probeOps = (...args: string[]) => execa(join(prefix, 'bin/probe-ops'), args, { cwd: tempDir('po-installed-cwd'), env: { PATH }, extendEnv: false, reject: false })
+    const probeOps = (...args: string[]) =>
+      execa(join(prefix, 'bin/probe-ops'), args, { cwd: tempDir('po-installed-cwd'), env: { PATH }, extendEnv: false, reject: false })
     const version = await probeOps('--version')
     expect(version.exitCode, version.stderr).toBe(0)
     expect(version.stdout).toMatch(/^probe-ops\/\d+\.\d+\.\d+/)
@@ -44,7 +68,9 @@ describe('the npm package', () => {
     expect(help.exitCode, help.stderr).toBe(0)
     expect(help.stdout).toContain('--report-file')
     // A job too: its runtime dependencies are installed.
-    const { path } = writeConfig({ services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } } })
+    const { path } = writeConfig({
+      services: { management: { enabled: false }, web: { enabled: false }, postgres: { enabled: false }, redis: { enabled: false } },
+    })
     const diagnose = await probeOps('diagnose', '--config', path, '--only', 'host', '--json')
     expect([0, 1], diagnose.stderr).toContain(diagnose.exitCode)
     const report = JSON.parse(diagnose.stdout) as { command: string; steps: Array<{ id: string; status: string }> }

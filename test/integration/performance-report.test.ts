@@ -42,15 +42,35 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     exporter = await startExporter({
       tasks: TASKS,
       http: {
-        '/api/v1/health': { perSecond: 20, buckets: [[0.01, 0.9], [0.05, 0.1]] },
-        '/api/v1/results': { perSecond: 5, buckets: [[0.5, 0.5], [1, 0.3], [2.5, 0.2]] },
+        '/api/v1/health': {
+          perSecond: 20,
+          buckets: [
+            [0.01, 0.9],
+            [0.05, 0.1],
+          ],
+        },
+        '/api/v1/results': {
+          perSecond: 5,
+          buckets: [
+            [0.5, 0.5],
+            [1, 0.3],
+            [2.5, 0.2],
+          ],
+        },
       },
       agents: { 'agent-001': true, 'agent-002': true, 'agent-003': false },
     })
     prometheus = await startPrometheus({ targets: [exporter.target] })
     // rate() over the 10 s window the tests ask for needs that window full of scrapes.
     await waitForPrometheusData(prometheus.info, ['count_over_time(tasks_total[15s]) >= 11', 'agent_connection_status'], 60_000)
-    env = (db) => ({ PGHOST: postgres.host, PGPORT: String(postgres.port), PGUSER: postgres.user, PGPASSWORD: postgres.password, PGDATABASE: db, REDIS_URL: bed().redis.url })
+    env = (db) => ({
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGPASSWORD: postgres.password,
+      PGDATABASE: db,
+      REDIS_URL: bed().redis.url,
+    })
   }, 120_000)
 
   afterAll(async () => {
@@ -60,7 +80,13 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
   })
 
   function config(dir: string, extra: Record<string, unknown> = {}) {
-    return writeConfig({ host: 'bed', reports: { dir: join(dir, 'reports') }, prometheus: { url: prometheus.info.url }, performance: { window: '10s', top: 5 }, ...extra })
+    return writeConfig({
+      host: 'bed',
+      reports: { dir: join(dir, 'reports') },
+      prometheus: { url: prometheus.info.url },
+      performance: { window: '10s', top: 5 },
+      ...extra,
+    })
   }
 
   it('reports statements, cache, connections, tables and the platform figures, and saves the report', async () => {
@@ -78,13 +104,20 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
       ['prometheus', 'warning'],
     ])
 
-    const statements = step(report, 'statements').data as { installed: boolean; byTotalTime: { query: string; calls: number; totalMs: number }[]; byMeanTime: { meanMs: number }[] }
+    const statements = step(report, 'statements').data as {
+      installed: boolean
+      byTotalTime: { query: string; calls: number; totalMs: number }[]
+      byMeanTime: { meanMs: number }[]
+    }
     expect(statements.installed).toBe(true)
     expect(statements.byTotalTime.length).toBeGreaterThan(0)
     expect(statements.byTotalTime.length).toBeLessThanOrEqual(5)
     expect(statements.byTotalTime.map((s) => s.totalMs)).toEqual([...statements.byTotalTime.map((s) => s.totalMs)].sort((a, b) => b - a))
     expect(statements.byMeanTime.map((s) => s.meanMs)).toEqual([...statements.byMeanTime.map((s) => s.meanMs)].sort((a, b) => b - a))
-    const ours = await sql<{ calls: string }>(database, `select calls from pg_stat_statements where query like '%error_message like%' and dbid = (select oid from pg_database where datname = current_database())`)
+    const ours = await sql<{ calls: string }>(
+      database,
+      `select calls from pg_stat_statements where query like '%error_message like%' and dbid = (select oid from pg_database where datname = current_database())`,
+    )
     expect(Number(ours[0]!.calls)).toBeGreaterThanOrEqual(5)
 
     const cache = step(report, 'cache').data as { databaseRatio: number; blocksHit: number }
@@ -100,7 +133,13 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     expect(tables.bySequentialScans.find((t) => t.table === 'task_results')!.seqScans).toBeGreaterThanOrEqual(5)
 
     const prom = step(report, 'prometheus')
-    const data = prom.data as { window: string; protocols: { protocol: string; perSecond: number; failureRate: number }[]; httpP95Seconds: number; slowestEndpoints: { endpoint: string }[]; agents: { connected: number; total: number } }
+    const data = prom.data as {
+      window: string
+      protocols: { protocol: string; perSecond: number; failureRate: number }[]
+      httpP95Seconds: number
+      slowestEndpoints: { endpoint: string }[]
+      agents: { connected: number; total: number }
+    }
     expect(data.window).toBe('10s')
     const by = Object.fromEntries(data.protocols.map((p) => [p.protocol, p]))
     expect(Object.keys(by).sort()).toEqual(['dns', 'http', 'icmp'])
@@ -128,22 +167,54 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     const result = await runCli(['report', 'performance', '--config', config(tempDir('perf-off'), { prometheus: { url: '' } }).path, '--json'], env(plain))
     const report = parseReport(result)
     expect(result.exitCode).toBe(0)
-    expect(step(report, 'statements')).toMatchObject({ status: 'skipped', summary: `pg_stat_statements is not installed in ${plain}`, error: { hint: expect.stringContaining('shared_preload_libraries') } })
+    expect(step(report, 'statements')).toMatchObject({
+      status: 'skipped',
+      summary: `pg_stat_statements is not installed in ${plain}`,
+      error: { hint: expect.stringContaining('shared_preload_libraries') },
+    })
     expect(step(report, 'prometheus')).toMatchObject({ status: 'skipped', summary: 'Prometheus not configured (prometheus.url is empty)' })
     for (const id of ['cache', 'connections', 'tables']) expect(step(report, id).status).toBe('ok')
   })
 
   it('warns, within its timeout, when Prometheus refuses or hangs', async () => {
     const refused = await startRefusedPort()
-    const down = await runCli(['report', 'performance', '--config', config(tempDir('perf-down'), { prometheus: { url: `http://127.0.0.1:${refused}` } }).path, '--json', '--only', 'prometheus'], env(database))
+    const down = await runCli(
+      [
+        'report',
+        'performance',
+        '--config',
+        config(tempDir('perf-down'), { prometheus: { url: `http://127.0.0.1:${refused}` } }).path,
+        '--json',
+        '--only',
+        'prometheus',
+      ],
+      env(database),
+    )
     expect(down.exitCode).toBe(0)
-    expect(step(parseReport(down), 'prometheus')).toMatchObject({ status: 'warning', summary: `not measured: Prometheus refused the connection at http://127.0.0.1:${refused}` })
+    expect(step(parseReport(down), 'prometheus')).toMatchObject({
+      status: 'warning',
+      summary: `not measured: Prometheus refused the connection at http://127.0.0.1:${refused}`,
+    })
 
     const hanging = await startHangingServer()
     try {
-      const hung = await runCli(['report', 'performance', '--config', config(tempDir('perf-hang'), { prometheus: { url: hanging.url, timeoutSeconds: 1 } }).path, '--json', '--only', 'prometheus'], env(database))
+      const hung = await runCli(
+        [
+          'report',
+          'performance',
+          '--config',
+          config(tempDir('perf-hang'), { prometheus: { url: hanging.url, timeoutSeconds: 1 } }).path,
+          '--json',
+          '--only',
+          'prometheus',
+        ],
+        env(database),
+      )
       expect(hung.exitCode).toBe(0)
-      expect(step(parseReport(hung), 'prometheus')).toMatchObject({ status: 'warning', summary: `not measured: Prometheus at ${hanging.url} did not answer within 1 s` })
+      expect(step(parseReport(hung), 'prometheus')).toMatchObject({
+        status: 'warning',
+        summary: `not measured: Prometheus at ${hanging.url} did not answer within 1 s`,
+      })
       expect(hung.durationMs).toBeLessThan(10_000)
     } finally {
       await hanging.close()
@@ -154,7 +225,11 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     const dir = tempDir('perf-step')
     const { path } = config(dir)
     const loaded = loadConfig(path, env(database))
-    const weekly = await runJob({ command: 'maintain weekly', concurrent: false, steps: [performanceReportStep] }, { config: loaded, toolVersion: '9.9.9' }, { version: '9.9.9', host: 'bed' })
+    const weekly = await runJob(
+      { command: 'maintain weekly', concurrent: false, steps: [performanceReportStep] },
+      { config: loaded, toolVersion: '9.9.9' },
+      { version: '9.9.9', host: 'bed' },
+    )
     const outcome = weekly.steps[0]!
     expect(outcome).toMatchObject({ id: 'performance-report', status: 'warning' })
     expect(outcome.summary).toMatch(/^statements: .*; cache: .*; connections: .*; tables: .*; prometheus: .*agents connected/)
@@ -165,7 +240,11 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     expect(saved.steps.map((s) => s.id)).toEqual(['statements', 'cache', 'connections', 'tables', 'prometheus'])
     expect((outcome.data!.steps as StepResult[]).map((s) => s.status)).toEqual(saved.steps.map((s) => s.status))
 
-    const dry = await runJob({ command: 'maintain weekly', concurrent: false, steps: [performanceReportStep] }, { config: loadConfig(config(tempDir('perf-dry')).path, env(database)) }, { version: '0', host: 'bed', dryRun: true })
+    const dry = await runJob(
+      { command: 'maintain weekly', concurrent: false, steps: [performanceReportStep] },
+      { config: loadConfig(config(tempDir('perf-dry')).path, env(database)) },
+      { version: '0', host: 'bed', dryRun: true },
+    )
     expect(dry.steps[0]!.data!.savedTo).toBeNull()
   })
 })

@@ -75,7 +75,11 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const backupDir = dirname(baseBackup.path)
     const names = [baseBackup.id, baseBackup.path, `${baseBackup.path}/`, join(backupDir, `${baseBackup.id}.manifest.json`), `./${basename(baseBackup.path)}`]
     for (const name of names) {
-      const dry = await runCli(['restore', name, '--mode', 'pitr', '--target-time', target, '--side-only', '--dry-run', '--config', config.path, '--json'], env, backupDir)
+      const dry = await runCli(
+        ['restore', name, '--mode', 'pitr', '--target-time', target, '--side-only', '--dry-run', '--config', config.path, '--json'],
+        env,
+        backupDir,
+      )
       expect(dry.exitCode, `${name}: ${dry.stdout}${dry.stderr}`).toBe(0)
       expect(step(parseReport(dry), 'verify').data!.base, name).toBe(baseBackup.id)
     }
@@ -84,7 +88,9 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const laterBackup = step(parseReport(later), 'base').data as { id: string; path: string; consistentAt: string }
     const tooLate = await runCli(['restore', laterBackup.path, '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path], env)
     expect(tooLate.exitCode).toBe(2)
-    expect(tooLate.stderr).toContain(`base backup ${laterBackup.id} is consistent only from ${laterBackup.consistentAt}, after --target-time ${new Date(target).toISOString()}`)
+    expect(tooLate.stderr).toContain(
+      `base backup ${laterBackup.id} is consistent only from ${laterBackup.consistentAt}, after --target-time ${new Date(target).toISOString()}`,
+    )
     expect(tooLate.stderr).toContain(`the newest: ${baseBackup.id}`)
     // A dump is no base backup, and a base backup no dump.
     const dump = await runCli(['backup', 'database', '--config', config.path, '--json'], env)
@@ -130,7 +136,10 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(tooEarly.stderr).toMatch(/outside the recoverable window \d{4}-.* \.\. \d{4}-/)
 
     // Named by the path of its directory, as ls shows it: that base backup, which ends before the target.
-    const side = await runCli(['restore', `${baseBackup.path}/`, '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path, '--json'], env)
+    const side = await runCli(
+      ['restore', `${baseBackup.path}/`, '--mode', 'pitr', '--target-time', target, '--side-only', '--yes', '--config', config.path, '--json'],
+      env,
+    )
     const sideReport = parseReport(side)
     expect(side.exitCode, JSON.stringify(sideReport.steps, null, 1)).toBe(0)
     expect(sideReport.steps.map((s) => s.id)).toEqual(['verify', 'prepare', 'recover', 'check', 'switch'])
@@ -151,7 +160,10 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     // PostgreSQL is down with no data directory. backup list says so, another restore is refused,
     // and restore --cleanup puts the old directory back and starts PostgreSQL on it.
     await query(`insert into events (n) values (1000)`)
-    const killed = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], { ...env, PROBE_OPS_FAILPOINT: 'pitr-switch-between-renames' })
+    const killed = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], {
+      ...env,
+      PROBE_OPS_FAILPOINT: 'pitr-switch-between-renames',
+    })
     expect(killed.exitCode).toBe(-1)
     expect(existsSync(server.info.dataDir)).toBe(false)
     const listed = await runCli(['backup', 'list', '--config', config.path, '--json'], env)
@@ -167,16 +179,24 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(parseReport(after).steps[0]!.status).toBe('ok')
 
     // Killed once the recovered directory is in place, before PostgreSQL starts: cleanup finishes the switch.
-    const late = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], { ...env, PROBE_OPS_FAILPOINT: 'pitr-switch-before-start' })
+    const late = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], {
+      ...env,
+      PROBE_OPS_FAILPOINT: 'pitr-switch-before-start',
+    })
     expect(late.exitCode).toBe(-1)
     const finished = await runCli(['restore', '--cleanup', '--config', config.path, '--json'], env)
     expect(finished.exitCode, finished.stdout).toBe(0)
-    expect(step(parseReport(finished), 'cleanup').summary).toMatch(/^start PostgreSQL on the recovered data, which the interrupted switch had put in place; the old data directory stays at /)
+    expect(step(parseReport(finished), 'cleanup').summary).toMatch(
+      /^start PostgreSQL on the recovered data, which the interrupted switch had put in place; the old data directory stays at /,
+    )
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
 
     // Killed once PostgreSQL runs on the recovered data: cleanup keeps it so, never takes it back.
     await query(`insert into events (n) values (2000)`)
-    const afterStart = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], { ...env, PROBE_OPS_FAILPOINT: 'pitr-switch-after-start' })
+    const afterStart = await runCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], {
+      ...env,
+      PROBE_OPS_FAILPOINT: 'pitr-switch-after-start',
+    })
     expect(afterStart.exitCode).toBe(-1)
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     const kept = await runCli(['restore', '--cleanup', '--config', config.path, '--json'], env)
@@ -189,7 +209,10 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     // let end first, and the report says the run was interrupted.
     await query(`insert into events (n) values (3000)`)
     const pause = join(tempDir('pause'), 'switch')
-    const signalled = startCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], { ...env, PROBE_OPS_PAUSE: `pitr-switch-between-renames:${pause}` })
+    const signalled = startCli(['restore', 'latest', '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path, '--json'], {
+      ...env,
+      PROBE_OPS_PAUSE: `pitr-switch-between-renames:${pause}`,
+    })
     await signalled.pausedAt(pause)
     expect(existsSync(server.info.dataDir)).toBe(false)
     signalled.kill('SIGTERM')
@@ -199,7 +222,12 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(interrupted.exitCode, interrupted.stdout + interrupted.stderr).toBe(1)
     const cut = parseReport(interrupted)
     expect(cut.interrupted).toMatchObject({ by: 'SIGTERM' })
-    expect(step(cut, 'switch')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/) })
+    expect(step(cut, 'switch')).toMatchObject({
+      status: 'ok',
+      summary: expect.stringMatching(
+        /^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/,
+      ),
+    })
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
   })

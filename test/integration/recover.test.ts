@@ -71,7 +71,12 @@ describe('probe-ops recover against a real Docker engine', () => {
     redisName = uniqueName('redis')
     redisPort = await freePort()
     redisPassword = randomPassword()
-    containers.push(await runCommandContainer(docker, { name: redisName, cmd: ['/usr/bin/redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--requirepass', redisPassword] }))
+    containers.push(
+      await runCommandContainer(docker, {
+        name: redisName,
+        cmd: ['/usr/bin/redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--requirepass', redisPassword],
+      }),
+    )
     managementName = uniqueName('management')
     containers.push(await runSleeperContainer(docker, { name: managementName, logLines: ['INFO management started'] }))
     // The management API's health: 200 only while its database answers, as the real one does.
@@ -120,7 +125,11 @@ describe('probe-ops recover against a real Docker engine', () => {
     expect(timeline.map((t) => t.event)).toEqual(['look', 'silence', 'start', 'ready', 'silence'])
     expect(await state(pg.name)).toBe('running')
     expect(await portOpen(pg.info.port)).toBe(true)
-    const silences = (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as { createdBy: string; status: { state: string }; matchers: { name: string; value: string }[] }[]
+    const silences = (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as {
+      createdBy: string
+      status: { state: string }
+      matchers: { name: string; value: string }[]
+    }[]
     const ours = silences.filter((s) => s.createdBy === 'probe-ops' && s.matchers.some((m) => m.value === 'postgres'))
     expect(ours.length).toBeGreaterThan(0)
     expect(ours.every((s) => s.status.state === 'expired')).toBe(true)
@@ -196,12 +205,32 @@ describe('probe-ops recover against a real Docker engine', () => {
     const logFile = join(dir, 'web.log')
     const port = await freePort()
     const url = `http://127.0.0.1:${port}/`
-    const { path } = config({ web: { runtime: 'process', pidFile, logFile, url, start: [process.execPath, FAKE_HTTP, '--role', 'web', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile], readinessTimeoutSeconds: 10, stopGraceSeconds: 1 } })
+    const { path } = config({
+      web: {
+        runtime: 'process',
+        pidFile,
+        logFile,
+        url,
+        start: [process.execPath, FAKE_HTTP, '--role', 'web', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile],
+        readinessTimeoutSeconds: 10,
+        stopGraceSeconds: 1,
+      },
+    })
     // web is down; its pid file names a pid that `sleep` now has.
     const sleeper = await startStranger('sleep', ['1000'])
     // The same program as web's, another instance of it (another site's web), named by a pid file of an hour ago.
     const otherPort = await freePort()
-    const otherWeb = await startStranger(process.execPath, [FAKE_HTTP, '--role', 'web', '--port', String(otherPort), '--pid-file', join(dir, 'other.pid'), '--log-file', join(dir, 'other.log')])
+    const otherWeb = await startStranger(process.execPath, [
+      FAKE_HTTP,
+      '--role',
+      'web',
+      '--port',
+      String(otherPort),
+      '--pid-file',
+      join(dir, 'other.pid'),
+      '--log-file',
+      join(dir, 'other.log'),
+    ])
     try {
       writeFileSync(pidFile, `${sleeper.pid}\n`)
       const first = await runCli(['recover', 'web', '--force', '--config', path, '--json'], env())
@@ -209,7 +238,9 @@ describe('probe-ops recover against a real Docker engine', () => {
       expect(isRunning(sleeper.pid!)).toBe(true)
       expect(first.exitCode, JSON.stringify(web, null, 1)).toBe(0)
       const look = (web.data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
-      expect(look.detail).toMatch(new RegExp(`^not running: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not web: it does not run web's start command`))
+      expect(look.detail).toMatch(
+        new RegExp(`^not running: its pid file names pid ${sleeper.pid} \\(sleep\\), which is not web: it does not run web's start command`),
+      )
       expect(web.summary).toMatch(/^started; ready after/)
       expect((await fetch(url)).ok).toBe(true)
       const started = Number(readFileSync(pidFile, 'utf8'))
@@ -232,7 +263,9 @@ describe('probe-ops recover against a real Docker engine', () => {
       expect(isRunning(otherWeb.pid!)).toBe(true)
       expect(third.exitCode, third.stdout).toBe(0)
       const thirdLook = (step(parseReport(third), 'web').data!.timeline as { event: string; detail: string }[]).find((t) => t.event === 'look')!
-      expect(thirdLook.detail).toMatch(new RegExp(`^not running: its pid file names pid ${otherWeb.pid} \\(node\\), which started after the pid file was written .*: the pid was reused`))
+      expect(thirdLook.detail).toMatch(
+        new RegExp(`^not running: its pid file names pid ${otherWeb.pid} \\(node\\), which started after the pid file was written .*: the pid was reused`),
+      )
     } finally {
       sleeper.kill('SIGKILL')
       otherWeb.kill('SIGKILL')
@@ -243,11 +276,20 @@ describe('probe-ops recover against a real Docker engine', () => {
 
   it('does not restart a dependent when its dependency cannot be recovered', async () => {
     const before = await startedAt(managementName)
-    const { path } = config({ postgres: { container: 'no-such-postgres', composeService: 'no-such-postgres' } }, { postgres: { host: '127.0.0.1', port: await freePort(), connectTimeoutSeconds: 1 } })
+    const { path } = config(
+      { postgres: { container: 'no-such-postgres', composeService: 'no-such-postgres' } },
+      { postgres: { host: '127.0.0.1', port: await freePort(), connectTimeoutSeconds: 1 } },
+    )
     const result = await runCli(['recover', 'management', '--config', path, '--json', '--force'], env())
     expect(result.exitCode).toBe(1)
     const report = parseReport(result)
-    expect(step(report, 'postgres')).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/no container for postgres.*not recreated silently/), hint: 'recreate it from the compose file: docker-compose up -d no-such-postgres' } })
+    expect(step(report, 'postgres')).toMatchObject({
+      status: 'failed',
+      error: {
+        message: expect.stringMatching(/no container for postgres.*not recreated silently/),
+        hint: 'recreate it from the compose file: docker-compose up -d no-such-postgres',
+      },
+    })
     expect(step(report, 'management')).toMatchObject({ status: 'failed', summary: 'not restarted: postgres could not be recovered' })
     expect(await startedAt(managementName)).toBe(before)
   })

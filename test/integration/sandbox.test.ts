@@ -140,7 +140,14 @@ describe('probe-ops sandbox', () => {
   it('diagnose against it comes out ok, quickly', async () => {
     const result = await runCli(['diagnose', '--config', configFile, '--json'])
     const report = parseReport(result)
-    expect(result.exitCode, JSON.stringify(report.steps.filter((s) => s.status !== 'ok'), null, 2)).toBe(0)
+    expect(
+      result.exitCode,
+      JSON.stringify(
+        report.steps.filter((s) => s.status !== 'ok'),
+        null,
+        2,
+      ),
+    ).toBe(0)
     for (const step of report.steps) expect(['ok', 'warning'], `${step.id}: ${step.summary}`).toContain(step.status)
     expect(report.steps.find((s) => s.id === 'services')?.summary).toBe('4 of 4 running')
     expect(report.durationMs).toBeLessThan(1500)

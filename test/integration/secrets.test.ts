@@ -16,7 +16,11 @@ const NO_SERVICES = { management: { enabled: false }, web: { enabled: false }, p
 
 /** Everything a run left for anyone to read: its output and the files of its configuration's directory. */
 function everythingShown(runs: CliResult[], dir: string): string {
-  const files = [join(dir, 'maintenance.log'), join(dir, 'report.json'), ...(existsSync(join(dir, 'metrics')) ? readdirSync(join(dir, 'metrics')).map((f) => join(dir, 'metrics', f)) : [])]
+  const files = [
+    join(dir, 'maintenance.log'),
+    join(dir, 'report.json'),
+    ...(existsSync(join(dir, 'metrics')) ? readdirSync(join(dir, 'metrics')).map((f) => join(dir, 'metrics', f)) : []),
+  ]
   return [...runs.flatMap((r) => [r.stdout, r.stderr]), ...files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'))].join('\n')
 }
 
@@ -57,7 +61,11 @@ describe('credentials in URLs: used, and never shown', () => {
     const json = await runCli(['alert', 'test', '--config', path, '--json', '--report-file', reportFile])
     const report = parseReport(json)
     expect(json.exitCode, json.stdout + json.stderr).toBe(0)
-    expect(report.steps.map((s) => [s.id, s.status])).toEqual([['send', 'ok'], ['confirm', 'ok'], ['resolve', 'ok']])
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ['send', 'ok'],
+      ['confirm', 'ok'],
+      ['resolve', 'ok'],
+    ])
     expect(report.alerts).toEqual([{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }])
     expect(JSON.stringify(step(report, 'send').data)).toContain(`127.0.0.1:${am.info.port}`)
     const text = await runCli(['alert', 'test', '--config', path])
@@ -79,7 +87,9 @@ describe('credentials in URLs: used, and never shown', () => {
     const wrong = writeConfig({ alertmanager: { url: `http://${user}:${wrongPassword}@127.0.0.1:${am.info.port}` }, services: NO_SERVICES })
     const refused = await runCli(['alert', 'test', '--config', wrong.path, '--json', '--report-file', join(wrong.dir, 'report.json')])
     expect(refused.exitCode).toBe(1)
-    expect(step(parseReport(refused), 'send').summary).toMatch(new RegExp(`POST http://127\\.0\\.0\\.1:${am.info.port}/api/v2/alerts answered 401 \\(the user or password was refused\\)`))
+    expect(step(parseReport(refused), 'send').summary).toMatch(
+      new RegExp(`POST http://127\\.0\\.0\\.1:${am.info.port}/api/v2/alerts answered 401 \\(the user or password was refused\\)`),
+    )
     const text = await runCli(['alert', 'test', '--config', wrong.path])
     expect(everythingShown([refused, text], wrong.dir)).not.toContain(wrongPassword)
 
@@ -92,7 +102,16 @@ describe('credentials in URLs: used, and never shown', () => {
     const { path, dir } = writeConfig({})
     const passwordFile = join(dir, 'alertmanager-password')
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 })
-    writeFileSync(path, JSON.stringify({ log: { file: join(dir, 'maintenance.log') }, lock: { dir: join(dir, 'lock') }, metrics: { textfileDir: join(dir, 'metrics') }, services: NO_SERVICES, alertmanager: { url: `http://127.0.0.1:${am.info.port}`, user, passwordFile } }))
+    writeFileSync(
+      path,
+      JSON.stringify({
+        log: { file: join(dir, 'maintenance.log') },
+        lock: { dir: join(dir, 'lock') },
+        metrics: { textfileDir: join(dir, 'metrics') },
+        services: NO_SERVICES,
+        alertmanager: { url: `http://127.0.0.1:${am.info.port}`, user, passwordFile },
+      }),
+    )
     const result = await runCli(['alert', 'test', '--config', path, '--json'])
     expect(result.exitCode, result.stdout).toBe(0)
     const show = await runCli(['config', 'show', '--config', path])

@@ -5,7 +5,20 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../../src/report/findings.js'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, bedEnv, dockerCli, runCommandContainer, startHangingServer, startPostgres, startRedis, uniqueName, type HangingServer, type PostgresServer, type RedisServer, type RunningContainer } from '../bed/index.js'
+import {
+  bed,
+  bedEnv,
+  dockerCli,
+  runCommandContainer,
+  startHangingServer,
+  startPostgres,
+  startRedis,
+  uniqueName,
+  type HangingServer,
+  type PostgresServer,
+  type RedisServer,
+  type RunningContainer,
+} from '../bed/index.js'
 import { pki, startTlsServer, writeFile, type TlsServer } from '../helpers/certificates.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { journalAnswers } from '../helpers/journal.js'
@@ -33,7 +46,14 @@ function isolated(dir: string, extra: Record<string, unknown> = {}): Record<stri
   writeFileSync(join(dir, 'shadow'), 'root:$6$x:19000::::::\n')
   return {
     certificates: { files: [] },
-    security: { authLog: join(dir, 'empty', 'auth.log'), permissionPaths: [], privatePaths: [], passwdFile: join(dir, 'passwd'), shadowFile: join(dir, 'shadow'), ...((extra.security as object) ?? {}) },
+    security: {
+      authLog: join(dir, 'empty', 'auth.log'),
+      permissionPaths: [],
+      privatePaths: [],
+      passwdFile: join(dir, 'passwd'),
+      shadowFile: join(dir, 'shadow'),
+      ...((extra.security as object) ?? {}),
+    },
     ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'security')),
   }
 }
@@ -57,11 +77,15 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     }
     const lines: string[] = []
     for (let i = 0; i < 12; i++) {
-      lines.push(`${stamp(60 - i)} probe-01 sshd[${1000 + i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root`)
+      lines.push(
+        `${stamp(60 - i)} probe-01 sshd[${1000 + i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root`,
+      )
       lines.push(`${stamp(60 - i)} probe-01 sshd[${1000 + i}]: Failed password for root from 203.0.113.9 port ${40000 + i} ssh2`)
     }
     lines.push(`${stamp(30)} probe-01 sshd[2000]: Invalid user oracle from 198.51.100.4 port 5000`)
-    lines.push(`${stamp(20)} probe-01 sudo: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice`)
+    lines.push(
+      `${stamp(20)} probe-01 sudo: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice`,
+    )
     lines.push(`${stamp(10)} probe-01 sshd[2100]: Accepted password for root from 203.0.113.9 port 41000 ssh2`)
     lines.push(`${stamp(60 * 30)} probe-01 sshd[900]: Failed password for root from 192.0.2.200 port 1 ssh2`)
     const authLog = writeFile(dir, 'auth.log', `${lines.join('\n')}\n`)
@@ -71,7 +95,12 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     expectValidReport(report)
     const logins = step(report, 'failed-logins')
     expect(result.exitCode).toBe(1)
-    expect(logins.data).toMatchObject({ source: authLog, total: 14, bySource: { '203.0.113.9': 12, '198.51.100.4': 1, local: 1 }, byUser: { root: 12, oracle: 1, alice: 1 } })
+    expect(logins.data).toMatchObject({
+      source: authLog,
+      total: 14,
+      bySource: { '203.0.113.9': 12, '198.51.100.4': 1, local: 1 },
+      byUser: { root: 12, oracle: 1, alice: 1 },
+    })
     expect(findings(logins).map((f) => [f.id, f.severity])).toEqual([
       ['failed-logins:accepted-after-failures:203.0.113.9:root', 'high'],
       ['failed-logins:source:203.0.113.9', 'medium'],
@@ -91,7 +120,13 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     const logins = step(report, 'failed-logins')
     expect(result.exitCode).toBe(0)
     expect(logins).toMatchObject({ status: 'warning', summary: `not counted: the auth log ${missing} does not exist`, data: { read: false, source: null } })
-    expect(findings(logins)).toEqual([expect.objectContaining({ id: 'failed-logins:not-read', severity: 'medium', message: `the auth log ${missing} does not exist: failed logins not counted` })])
+    expect(findings(logins)).toEqual([
+      expect.objectContaining({
+        id: 'failed-logins:not-read',
+        severity: 'medium',
+        message: `the auth log ${missing} does not exist: failed logins not counted`,
+      }),
+    ])
     // Nothing else was read in its place, and nothing reads as a count.
     expect(JSON.stringify(logins)).not.toMatch(/\b0 failed logins|"source":"journald"/)
     const text = await runCli(['security-check', '--config', path, '--only', 'failed-logins'])
@@ -101,7 +136,19 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
 
   it('reads journald only when told to or when the default file is absent, and only from a journal that answered', async () => {
     const journal = await journalAnswers()
-    const configured = step(parseReport(await runCli(['security-check', '--config', writeConfig(isolated(dir, { security: { authLog: 'journald' } })).path, '--only', 'failed-logins', '--json'])), 'failed-logins')
+    const configured = step(
+      parseReport(
+        await runCli([
+          'security-check',
+          '--config',
+          writeConfig(isolated(dir, { security: { authLog: 'journald' } })).path,
+          '--only',
+          'failed-logins',
+          '--json',
+        ]),
+      ),
+      'failed-logins',
+    )
     if (journal.answers) {
       expect(configured).toMatchObject({ data: { read: true, source: 'journald' }, summary: expect.stringMatching(/ failed logins in 24 h in journald /) })
     } else {
@@ -109,12 +156,27 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     }
 
     // The default setting: Debian's file, else Red Hat's, else the journal when it answers; else a warning naming them.
-    const byDefault = step(parseReport(await runCli(['security-check', '--config', writeConfig(isolated(dir, { security: { authLog: '/var/log/auth.log' } })).path, '--only', 'failed-logins', '--json'])), 'failed-logins')
+    const byDefault = step(
+      parseReport(
+        await runCli([
+          'security-check',
+          '--config',
+          writeConfig(isolated(dir, { security: { authLog: '/var/log/auth.log' } })).path,
+          '--only',
+          'failed-logins',
+          '--json',
+        ]),
+      ),
+      'failed-logins',
+    )
     const file = ['/var/log/auth.log', '/var/log/secure'].find((f) => existsSync(f))
     if (file) expect(byDefault.data).toMatchObject({ read: true, source: file })
     else if (journal.answers) expect(byDefault.data).toMatchObject({ read: true, source: 'journald', note: '/var/log/auth.log does not exist' })
     else {
-      expect(byDefault).toMatchObject({ status: 'warning', summary: `not counted: no auth log: /var/log/auth.log does not exist and the journal could not be read (${journal.why})` })
+      expect(byDefault).toMatchObject({
+        status: 'warning',
+        summary: `not counted: no auth log: /var/log/auth.log does not exist and the journal could not be read (${journal.why})`,
+      })
       expect(byDefault.summary).not.toMatch(/\b0 failed logins/)
     }
   })
@@ -131,7 +193,13 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     const redisPort = await listen(fakeRedis, '0.0.0.0')
     await new Promise<void>((r) => udp.bind(0, '0.0.0.0', r))
     const udpPort = udp.address().port
-    closers.push(() => new Promise((r) => exposed.close(r)), () => new Promise((r) => local.close(r)), () => new Promise((r) => allowed.close(r)), () => new Promise((r) => fakeRedis.close(r)), () => void udp.close())
+    closers.push(
+      () => new Promise((r) => exposed.close(r)),
+      () => new Promise((r) => local.close(r)),
+      () => new Promise((r) => allowed.close(r)),
+      () => new Promise((r) => fakeRedis.close(r)),
+      () => void udp.close(),
+    )
     const { path } = writeConfig(isolated(dir, { security: { allowedPorts: [`tcp/${allowedPort}`] }, redis: { url: `redis://127.0.0.1:${redisPort}` } }))
     const result = await runCli(['security-check', '--config', path, '--only', 'open-ports', '--json'])
     const ports = step(parseReport(result), 'open-ports')
@@ -142,7 +210,9 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     expect(severityOf(ports, `open-port:tcp:127.0.0.1:${localPort}`)).toBeUndefined()
     expect(ports.status).toBe('failed')
     expect(result.exitCode).toBe(1)
-    expect(findings(ports).find((f) => f.id === `open-port:tcp:0.0.0.0:${redisPort}`)!.message).toMatch(new RegExp(`^Redis listens beyond loopback on 0\\.0\\.0\\.0 \\(all interfaces\\) tcp/${redisPort} \\(.+, pid ${process.pid}\\)`))
+    expect(findings(ports).find((f) => f.id === `open-port:tcp:0.0.0.0:${redisPort}`)!.message).toMatch(
+      new RegExp(`^Redis listens beyond loopback on 0\\.0\\.0\\.0 \\(all interfaces\\) tcp/${redisPort} \\(.+, pid ${process.pid}\\)`),
+    )
     const sockets = ports.data!.sockets as { protocol: string; address: string; port: number; pid?: number; loopback: boolean }[]
     expect(sockets).toContainEqual(expect.objectContaining({ protocol: 'tcp', address: '127.0.0.1', port: localPort, loopback: true, pid: process.pid }))
     expect(sockets).toContainEqual(expect.objectContaining({ protocol: 'udp', address: '0.0.0.0', port: udpPort, pid: process.pid }))
@@ -171,7 +241,9 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     chmodSync(dump, 0o644)
     const passwordFile = writeFile(dir, 'pg-password', 'not-the-real-one\n')
     chmodSync(passwordFile, 0o644)
-    const { path } = writeConfig(isolated(dir, { security: { permissionPaths: [app, join(dir, 'absent')], privatePaths: [etc] }, backup: { dir: backups }, postgres: { passwordFile } }))
+    const { path } = writeConfig(
+      isolated(dir, { security: { permissionPaths: [app, join(dir, 'absent')], privatePaths: [etc] }, backup: { dir: backups }, postgres: { passwordFile } }),
+    )
     chmodSync(path, 0o644)
     const result = await runCli(['security-check', '--config', path, '--only', 'file-permissions', '--json'])
     const files = step(parseReport(result), 'file-permissions')
@@ -192,8 +264,16 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
   })
 
   it('lists login accounts, and flags a second uid 0 and empty passwords', async () => {
-    const passwd = writeFile(dir, 'passwd-users', 'root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n')
-    const shadow = writeFile(dir, 'shadow-users', 'root:$6$a:19000::::::\ntoor:$6$b:19000::::::\nwww-data:*:19000::::::\nalice:$6$c:19000::::::\nbob::19000::::::\n')
+    const passwd = writeFile(
+      dir,
+      'passwd-users',
+      'root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n',
+    )
+    const shadow = writeFile(
+      dir,
+      'shadow-users',
+      'root:$6$a:19000::::::\ntoor:$6$b:19000::::::\nwww-data:*:19000::::::\nalice:$6$c:19000::::::\nbob::19000::::::\n',
+    )
     const { path } = writeConfig(isolated(dir, { security: { passwdFile: passwd, shadowFile: shadow } }))
     const accounts = step(parseReport(await runCli(['security-check', '--config', path, '--only', 'user-accounts', '--json'])), 'user-accounts')
     expect(findings(accounts).map((f) => [f.id, f.severity])).toEqual([
@@ -217,7 +297,10 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       const { docker } = bed()
       ;[openRedis, postgres] = await Promise.all([startRedis(), startPostgres()])
       // pg_hba_file_rules reads the file as it is on disk; it is never reloaded here.
-      appendFileSync(join(postgres.info.dataDir, 'pg_hba.conf'), 'host    all          all    0.0.0.0/0       trust\nlocal   all          all                    trust\n')
+      appendFileSync(
+        join(postgres.info.dataDir, 'pg_hba.conf'),
+        'host    all          all    0.0.0.0/0       trust\nlocal   all          all                    trust\n',
+      )
       // Where the engine may not grant every capability, `docker run --privileged` creates the
       // container and fails to start it: it stays, configured privileged, and is rated as such.
       privilegedRuns = await runCommandContainer(docker, { name: names.privileged, cmd: ['/bin/sleep', '100000'], privileged: true }).then(
@@ -225,7 +308,11 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
         () => false,
       )
       containers.push(
-        { id: names.privileged, name: names.privileged, remove: async () => void (await dockerCli(docker, ['rm', '-f', '-v', names.privileged], { reject: false })) },
+        {
+          id: names.privileged,
+          name: names.privileged,
+          remove: async () => void (await dockerCli(docker, ['rm', '-f', '-v', names.privileged], { reject: false })),
+        },
         await runCommandContainer(docker, { name: names.socket, cmd: ['/bin/sleep', '100000'], binds: [`${docker.socketPath}:/var/run/docker.sock`] }),
         await runCommandContainer(docker, { name: names.plain, cmd: ['/bin/sleep', '100000'] }),
       )
@@ -238,7 +325,15 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     })
 
     it('flags Redis without a password, pg_hba trust beyond loopback, and containers that own the host', async () => {
-      const env = { ...bedEnv(), REDIS_URL: openRedis.info.url, PGHOST: postgres.info.host, PGPORT: String(postgres.info.port), PGUSER: postgres.info.user, PGPASSWORD: postgres.info.password, PGDATABASE: 'postgres' }
+      const env = {
+        ...bedEnv(),
+        REDIS_URL: openRedis.info.url,
+        PGHOST: postgres.info.host,
+        PGPORT: String(postgres.info.port),
+        PGUSER: postgres.info.user,
+        PGPASSWORD: postgres.info.password,
+        PGDATABASE: 'postgres',
+      }
       const { path } = writeConfig(isolated(dir))
       const result = await runCli(['security-check', '--config', path, '--only', 'services', '--json'], env)
       const services = step(parseReport(result), 'services')
@@ -257,7 +352,10 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
 
     it('passes a Redis that requires a password, and says what it could not check', async () => {
       const { path } = writeConfig(isolated(dir, { postgres: { port: 1 } }))
-      const result = await runCli(['security-check', '--config', path, '--only', 'services', '--json'], { ...bedEnv(), DOCKER_HOST: 'unix:///nonexistent/docker.sock' })
+      const result = await runCli(['security-check', '--config', path, '--only', 'services', '--json'], {
+        ...bedEnv(),
+        DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      })
       const services = step(parseReport(result), 'services')
       expect(findings(services).filter((f) => f.id.startsWith('redis'))).toEqual([])
       const checks = services.data!.checks as { check: string; checked: boolean; detail: string }[]
@@ -277,9 +375,14 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     const local = leaf({ commonName: 'localhost', sans: ['127.0.0.1'], notAfterDays: 20 })
     const server: TlsServer = await startTlsServer(local.keyPem, [local, intermediate])
     const hanging: HangingServer = await startHangingServer()
-    closers.push(() => server.close(), () => hanging.close())
+    closers.push(
+      () => server.close(),
+      () => hanging.close(),
+    )
     const certFile = writeFile(dir, 'server.crt', local.pem, intermediate.pem)
-    const { path } = writeConfig(isolated(dir, { certificates: { files: [certFile], endpoints: [server.address, `127.0.0.1:${hanging.port}`], caFile, timeoutSeconds: 1 } }))
+    const { path } = writeConfig(
+      isolated(dir, { certificates: { files: [certFile], endpoints: [server.address, `127.0.0.1:${hanging.port}`], caFile, timeoutSeconds: 1 } }),
+    )
     const result = await runCli(['security-check', '--config', path, '--only', 'certificates', '--json'])
     const certificates = step(parseReport(result), 'certificates')
     expect(Object.fromEntries(findings(certificates).map((f) => [f.id, f.severity]))).toEqual({
@@ -312,7 +415,10 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\ncat <<'XML'\n<?xml version="1.0"?><nmaprun><host><ports><port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port><port protocol="tcp" portid="5432"><state state="open"/><service name="postgresql"/></port></ports></host></nmaprun>\nXML\n`,
       { mode: 0o755 },
     )
-    const ran = step(parseReport(await runCli(['security-check', '--config', path, '--only', 'vulnerability-scan', '--json'], { PATH: `${bin}:${process.env.PATH}` })), 'vulnerability-scan')
+    const ran = step(
+      parseReport(await runCli(['security-check', '--config', path, '--only', 'vulnerability-scan', '--json'], { PATH: `${bin}:${process.env.PATH}` })),
+      'vulnerability-scan',
+    )
     expect(ran.status).toBe('ok')
     expect(findings(ran).map((f) => f.id)).toEqual(['nmap:tcp:127.0.0.1:22', 'nmap:tcp:127.0.0.1:5432'])
     expect(ran.data).toMatchObject({ installed: ['nmap'], notInstalled: ['lynis', 'trivy'] })
@@ -326,7 +432,16 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     const report = parseReport(result)
     expectValidReport(report)
     expect(report.command).toBe('security-check')
-    expect(report.steps.map((s) => s.id)).toEqual(['failed-logins', 'open-ports', 'certificates', 'file-permissions', 'security-updates', 'user-accounts', 'services', 'vulnerability-scan'])
+    expect(report.steps.map((s) => s.id)).toEqual([
+      'failed-logins',
+      'open-ports',
+      'certificates',
+      'file-permissions',
+      'security-updates',
+      'user-accounts',
+      'services',
+      'vulnerability-scan',
+    ])
     expect(step(report, 'certificates')).toMatchObject({ status: 'skipped' })
     expect(result.exitCode).toBe(report.status === 'failed' ? 1 : 0)
     expect(result.stdout).not.toContain(bed().redis.password)
@@ -337,6 +452,8 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     expect(text.stdout).toMatch(/^security-check: /m)
     const bad = await runCli(['security-check', '--only', 'ports'])
     expect(bad.exitCode).toBe(2)
-    expect(bad.stderr).toMatch(/unknown step "ports" for security-check\n\s+steps are: failed-logins, open-ports, certificates, file-permissions, security-updates, user-accounts, services, vulnerability-scan/)
+    expect(bad.stderr).toMatch(
+      /unknown step "ports" for security-check\n\s+steps are: failed-logins, open-ports, certificates, file-permissions, security-updates, user-accounts, services, vulnerability-scan/,
+    )
   })
 })

@@ -20,17 +20,35 @@ describe('backup directory leftovers', () => {
     utimesSync(join(dir, 'database-c.dump'), old, old)
     writeFileSync(join(dir, 'database-d.dump'), 'x')
     const { leftovers } = await listBackups(dir)
-    expect(leftovers.map((l) => [l.path.split('/').at(-1), l.why]).sort()).toEqual([
-      [`.partial-${dead}-database-a.dump`, 'a backup that never finished (probe-ops was stopped while writing it)'],
-      [`.partial-${process.pid}.1-database-e.dump`, 'a backup that never finished (probe-ops was stopped while writing it)'],
-      ['database-c.dump', 'data without a manifest'],
-    ].sort())
+    expect(leftovers.map((l) => [l.path.split('/').at(-1), l.why]).sort()).toEqual(
+      [
+        [`.partial-${dead}-database-a.dump`, 'a backup that never finished (probe-ops was stopped while writing it)'],
+        [`.partial-${process.pid}.1-database-e.dump`, 'a backup that never finished (probe-ops was stopped while writing it)'],
+        ['database-c.dump', 'data without a manifest'],
+      ].sort(),
+    )
   })
 })
 
 /** A manifest as probe-ops writes one, for data `data` (which the test creates or not). */
 function manifest(id: string, data: string, startedAt = '2026-11-25T03:00:00.000Z'): Record<string, unknown> {
-  return { manifestVersion: 1, id, kind: 'database', reason: 'manual', format: 'custom', data, bytes: 1, sha256: 'a'.repeat(64), database: 'network_probe', host: 'h', toolVersion: '1.0.0', startedAt, finishedAt: startedAt, durationMs: 1, verifications: [] }
+  return {
+    manifestVersion: 1,
+    id,
+    kind: 'database',
+    reason: 'manual',
+    format: 'custom',
+    data,
+    bytes: 1,
+    sha256: 'a'.repeat(64),
+    database: 'network_probe',
+    host: 'h',
+    toolVersion: '1.0.0',
+    startedAt,
+    finishedAt: startedAt,
+    durationMs: 1,
+    verifications: [],
+  }
 }
 
 function writeManifestFile(dir: string, id: string, body: unknown): void {
@@ -74,7 +92,10 @@ describe('fault injection: forged and malformed manifests', () => {
     const { backups, unreadable, leftovers } = await listBackups(dir)
     expect(backups.map((b) => b.manifest.id)).toEqual(['database-good'])
     expect(unreadable.map((u) => [basename(u.path), u.why]).sort()).toEqual([
-      ['database-linked.manifest.json', `a foreign manifest: its data ${join(dir, 'database-linked.dump')} is a symbolic link (to ${victim}), not data inside the backup directory`],
+      [
+        'database-linked.manifest.json',
+        `a foreign manifest: its data ${join(dir, 'database-linked.dump')} is a symbolic link (to ${victim}), not data inside the backup directory`,
+      ],
       ['stray', 'a symbolic link probe-ops did not make: left alone'],
     ])
     expect(leftovers).toEqual([])
@@ -118,7 +139,9 @@ describe('fault injection: forged and malformed manifests', () => {
       'database-garbage.manifest.json': expect.stringMatching(/^not a manifest probe-ops wrote: .*JSON/),
     })
     expect(leftovers).toEqual([])
-    await expect(findBackup(dir, 'database-nostart', 'network_probe')).rejects.toThrow(/backup "database-nostart" cannot be used: .*database-nostart\.manifest\.json is not a valid manifest: startedAt: Required/)
+    await expect(findBackup(dir, 'database-nostart', 'network_probe')).rejects.toThrow(
+      /backup "database-nostart" cannot be used: .*database-nostart\.manifest\.json is not a valid manifest: startedAt: Required/,
+    )
     const latest = await findBackup(dir, 'latest', 'network_probe')
     expect(latest.backup.manifest.id).toBe('database-good')
     expect(latest.unreadable).toHaveLength(3)

@@ -46,9 +46,39 @@ describe('certificate parsing', () => {
   })
 
   it('reads an ECDSA certificate, which forge alone cannot', async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ec.key'), '-out', join(dir, 'ec.pem'), '-days', '100', '-subj', '/CN=ec.example.test', '-addext', 'subjectAltName=DNS:ec.example.test'], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'ec.key'),
+        '-out',
+        join(dir, 'ec.pem'),
+        '-days',
+        '100',
+        '-subj',
+        '/CN=ec.example.test',
+        '-addext',
+        'subjectAltName=DNS:ec.example.test',
+      ],
+      { stdio: 'ignore' },
+    )
     const contents = await readPemOrDer(join(dir, 'ec.pem'))
-    expect(contents.certificates[0]!.facts).toMatchObject({ commonName: 'ec.example.test', keyType: 'EC', keyBits: 256, curve: 'prime256v1', signatureAlgorithm: 'ecdsa-with-SHA256', selfSigned: true, subjectAltNames: ['DNS:ec.example.test'] })
+    expect(contents.certificates[0]!.facts).toMatchObject({
+      commonName: 'ec.example.test',
+      keyType: 'EC',
+      keyBits: 256,
+      curve: 'prime256v1',
+      signatureAlgorithm: 'ecdsa-with-SHA256',
+      selfSigned: true,
+      subjectAltNames: ['DNS:ec.example.test'],
+    })
     const key = await readPemOrDer(join(dir, 'ec.key'))
     expect(key.keys).toHaveLength(1)
     expect(key.certificates).toHaveLength(0)
@@ -66,7 +96,10 @@ describe('certificate parsing', () => {
     expect((await readPemOrDer(writeFile(dir, 'empty.pem', ''))).error?.message).toMatch(/it is empty/)
     const huge = writeFile(dir, 'huge.log', '')
     truncateSync(huge, 64 * 1024 * 1024)
-    expect((await readPemOrDer(huge)).error).toEqual({ kind: 'not-a-certificate', message: `${huge} is larger than 16 MiB, more than any certificate or key file` })
+    expect((await readPemOrDer(huge)).error).toEqual({
+      kind: 'not-a-certificate',
+      message: `${huge} is larger than 16 MiB, more than any certificate or key file`,
+    })
     const broken = await readPemOrDer(writeFile(dir, 'broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'))
     expect(broken.error?.kind).toBe('not-a-certificate')
     expect(broken.error?.message).toMatch(/cannot be parsed/)
@@ -138,7 +171,10 @@ describe('checkCertificates', () => {
       weak: file('weak.pem', leaf({ commonName: 'weak', bits: 1024 }), intermediate),
       sha1: file('sha1.pem', leaf({ commonName: 'sha1', md: 'sha1' }), intermediate),
     }
-    const result = await checkCertificates(config({ caFile }), Object.values(cases).map((p) => target(p)))
+    const result = await checkCertificates(
+      config({ caFile }),
+      Object.values(cases).map((p) => target(p)),
+    )
     const byFile = (path: string) => result.findings.filter((f) => f.id.endsWith(`:${path}`)).map((f) => [f.id.split(':')[0], f.severity])
     expect(byFile(cases.valid)).toEqual([])
     expect(byFile(cases.expiring)).toEqual([['cert-expiry', 'medium']])
@@ -155,7 +191,10 @@ describe('checkCertificates', () => {
     expect(result.certificates.find((c) => c.target === cases.expiring)!.status).toBe('warning')
 
     // The same input gives the same findings, in the same order.
-    const again = await checkCertificates(config({ caFile }), Object.values(cases).map((p) => target(p)))
+    const again = await checkCertificates(
+      config({ caFile }),
+      Object.values(cases).map((p) => target(p)),
+    )
     expect(ids(again)).toEqual(ids(result))
   })
 
@@ -192,7 +231,13 @@ describe('checkCertificates', () => {
     const hungPort = (hung.address() as { port: number }).port
     const endpoint = (host: string, port: number): CertificateTarget => ({ kind: 'endpoint', host, port })
     const started = performance.now()
-    const result = await checkCertificates(config({ caFile, timeoutMs: 1000 }), [endpoint('127.0.0.1', a.port), endpoint('localhost', a.port), endpoint('127.0.0.1', b.port), endpoint('127.0.0.1', leafOnly.port), endpoint('127.0.0.1', hungPort)])
+    const result = await checkCertificates(config({ caFile, timeoutMs: 1000 }), [
+      endpoint('127.0.0.1', a.port),
+      endpoint('localhost', a.port),
+      endpoint('127.0.0.1', b.port),
+      endpoint('127.0.0.1', leafOnly.port),
+      endpoint('127.0.0.1', hungPort),
+    ])
     const elapsed = performance.now() - started
     hung.close()
     // Concurrently: the hung endpoint's 1 s bound, not the sum of all.
@@ -204,7 +249,9 @@ describe('checkCertificates', () => {
       [`127.0.0.1:${leafOnly.port}`, 'failed'],
       [`127.0.0.1:${hungPort}`, 'failed'],
     ])
-    expect(ids(result).sort()).toEqual([`cert-host-mismatch:127.0.0.1:${b.port}`, `cert-untrusted:127.0.0.1:${leafOnly.port}`, `tls-unreachable:127.0.0.1:${hungPort}`].sort())
+    expect(ids(result).sort()).toEqual(
+      [`cert-host-mismatch:127.0.0.1:${b.port}`, `cert-untrusted:127.0.0.1:${leafOnly.port}`, `tls-unreachable:127.0.0.1:${hungPort}`].sort(),
+    )
     expect(result.findings.find((f) => f.id.startsWith('tls-unreachable'))!.message).toMatch(/completed no TLS handshake within 1 s/)
     expect(result.certificates[0]!.tls).toMatchObject({ protocol: expect.stringMatching(/^TLSv1\.[23]$/) })
   })
@@ -243,4 +290,3 @@ describe('findings', () => {
     expect(parseHostPort('https://example.com', 443)).toHaveProperty('error')
   })
 })
-

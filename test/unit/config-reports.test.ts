@@ -23,8 +23,12 @@ describe('configuration of the reports', () => {
   })
 
   it('names the line and key of a bad value', () => {
-    expect(() => parseConfigText('capacity:\n  fillWarningDays: 5\n  fillCriticalDays: 10\n', 'site.yaml')).toThrow('site.yaml:3: "capacity.fillCriticalDays": must not be more than fillWarningDays')
-    expect(() => parseConfigText('performance:\n  window: a week\n', 'site.yaml')).toThrow('site.yaml:2: "performance.window": is not a duration: use a number with a unit (ms, s, m, h, d, w)')
+    expect(() => parseConfigText('capacity:\n  fillWarningDays: 5\n  fillCriticalDays: 10\n', 'site.yaml')).toThrow(
+      'site.yaml:3: "capacity.fillCriticalDays": must not be more than fillWarningDays',
+    )
+    expect(() => parseConfigText('performance:\n  window: a week\n', 'site.yaml')).toThrow(
+      'site.yaml:2: "performance.window": is not a duration: use a number with a unit (ms, s, m, h, d, w)',
+    )
     expect(() => parseConfigText('prometheus:\n  url: not a url\n', 'site.yaml')).toThrow('site.yaml:2: "prometheus.url": Invalid url')
     expect(() => parseConfigText('reports:\n  dri: /x\n', 'site.yaml')).toThrow('site.yaml:2: unknown key "reports.dri"')
   })

@@ -28,7 +28,13 @@ describe('configuration', () => {
     expect(config.docker.host).toBe('unix:///var/run/docker.sock')
     expect(config.services.map((s) => s.name)).toEqual(['management', 'web', 'postgres', 'redis'])
     const management = config.services.find((s) => s.name === 'management')!
-    expect(management).toMatchObject({ runtime: 'docker', container: 'management', readiness: 'http', url: 'http://localhost:8000/api/v1/health', dependsOn: ['postgres', 'redis'] })
+    expect(management).toMatchObject({
+      runtime: 'docker',
+      container: 'management',
+      readiness: 'http',
+      url: 'http://localhost:8000/api/v1/health',
+      dependsOn: ['postgres', 'redis'],
+    })
     expect(config.log.file).toBe('/var/log/network-probe/maintenance.log')
     expect(config.disk).toMatchObject({ warningPercent: 80, criticalPercent: 90 })
   })
@@ -67,7 +73,16 @@ describe('configuration', () => {
   })
 
   it('honours the usual connection variables, the file winning', () => {
-    const env = { PGHOST: 'pg.example', PGPORT: '6543', PGUSER: 'ops', PGPASSWORD: 's3cret-pg', PGDATABASE: 'np', REDIS_URL: 'redis://:s3cret-redis@cache:6380/2', DOCKER_HOST: 'tcp://127.0.0.1:2375', ALERTMANAGER_URL: 'http://am:9093/' }
+    const env = {
+      PGHOST: 'pg.example',
+      PGPORT: '6543',
+      PGUSER: 'ops',
+      PGPASSWORD: 's3cret-pg',
+      PGDATABASE: 'np',
+      REDIS_URL: 'redis://:s3cret-redis@cache:6380/2',
+      DOCKER_HOST: 'tcp://127.0.0.1:2375',
+      ALERTMANAGER_URL: 'http://am:9093/',
+    }
     const config = resolveConfig(parseConfigText('postgres:\n  port: 7000\n', 'f'), null, env)
     expect(config.postgres).toMatchObject({ host: 'pg.example', port: 7000, user: 'ops', database: 'np' })
     expect(config.postgres.password?.reveal()).toBe('s3cret-pg')
@@ -94,11 +109,17 @@ describe('configuration', () => {
     expect(shown).toContain(`passwordFile: ${join(dir, 'pg')}`)
     expect(JSON.stringify(config)).not.toContain('file-password')
     expect(String(config.postgres.password)).toBe('[redacted]')
-    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${join(dir, 'missing')}\n`, 'f'), null, noEnv)).message).toMatch(/redis\.passwordFile/)
+    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${join(dir, 'missing')}\n`, 'f'), null, noEnv)).message).toMatch(
+      /redis\.passwordFile/,
+    )
   })
 
   it('merges service overrides into the defaults and checks dependencies', () => {
-    const config = resolveConfig(parseConfigText('services:\n  web:\n    enabled: false\n  management:\n    runtime: systemd\n  agent:\n    container: probe-agent\n', 'f'), null, noEnv)
+    const config = resolveConfig(
+      parseConfigText('services:\n  web:\n    enabled: false\n  management:\n    runtime: systemd\n  agent:\n    container: probe-agent\n', 'f'),
+      null,
+      noEnv,
+    )
     expect(config.services.map((s) => s.name)).toEqual(['management', 'postgres', 'redis', 'agent'])
     expect(config.services[0]).toMatchObject({ runtime: 'systemd', unit: 'network-probe-management.service', url: 'http://localhost:8000/api/v1/health' })
     expect(config.services[3]).toMatchObject({ container: 'probe-agent', readiness: 'running' })
@@ -126,19 +147,35 @@ describe('configuration: bounded input', () => {
     const dir = tempDir('po-config')
     const fifo = join(dir, 'password.fifo')
     execFileSync('mkfifo', [fifo])
-    expect(errorOf(() => resolveConfig(parseConfigText('postgres:\n  passwordFile: /dev/zero\n', 'f'), null, noEnv)).message).toBe('postgres.passwordFile: /dev/zero is a character device, not a regular file')
-    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${fifo}\n`, 'f'), null, noEnv)).message).toBe(`redis.passwordFile: ${fifo} is a FIFO (named pipe), not a regular file`)
+    expect(errorOf(() => resolveConfig(parseConfigText('postgres:\n  passwordFile: /dev/zero\n', 'f'), null, noEnv)).message).toBe(
+      'postgres.passwordFile: /dev/zero is a character device, not a regular file',
+    )
+    expect(errorOf(() => resolveConfig(parseConfigText(`redis:\n  passwordFile: ${fifo}\n`, 'f'), null, noEnv)).message).toBe(
+      `redis.passwordFile: ${fifo} is a FIFO (named pipe), not a regular file`,
+    )
     const long = join(dir, 'long')
     writeFileSync(long, 'x'.repeat(65 * 1024))
-    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  user: ops\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(`alertmanager.passwordFile: ${long} is larger than 64 KiB, more than any password file`)
+    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  user: ops\n  passwordFile: ${long}\n`, 'f'), null, noEnv)).message).toBe(
+      `alertmanager.passwordFile: ${long} is larger than 64 KiB, more than any password file`,
+    )
   })
 
   it('names the allowed range of every timeout, and refuses one that would overflow a timer', () => {
-    expect(errorOf(() => parseConfigText('diagnose:\n  checkTimeoutSeconds: 2147484\n', 'f')).message).toBe('f:2: "diagnose.checkTimeoutSeconds": must be between 0.1 and 3600 seconds')
-    expect(errorOf(() => parseConfigText('postgres:\n  statementTimeoutSeconds: 0\n', 'f')).message).toBe('f:2: "postgres.statementTimeoutSeconds": must be between 0.1 and 86400 seconds')
-    expect(errorOf(() => parseConfigText('retention:\n  pauseMs: 9999999999\n', 'f')).message).toBe('f:2: "retention.pauseMs": must be between 0 and 600000 milliseconds')
-    expect(errorOf(() => parseConfigText('alerts:\n  ttlHours: 1e300\n', 'f')).message).toBe('f:2: "alerts.ttlHours": must be between 0.0002777777777777778 and 8760 hours')
-    expect(errorOf(() => parseConfigText('services:\n  web:\n    readinessTimeoutSeconds: .inf\n', 'f')).message).toBe('f:3: "services.web.readinessTimeoutSeconds": must be between 0.1 and 86400 seconds')
+    expect(errorOf(() => parseConfigText('diagnose:\n  checkTimeoutSeconds: 2147484\n', 'f')).message).toBe(
+      'f:2: "diagnose.checkTimeoutSeconds": must be between 0.1 and 3600 seconds',
+    )
+    expect(errorOf(() => parseConfigText('postgres:\n  statementTimeoutSeconds: 0\n', 'f')).message).toBe(
+      'f:2: "postgres.statementTimeoutSeconds": must be between 0.1 and 86400 seconds',
+    )
+    expect(errorOf(() => parseConfigText('retention:\n  pauseMs: 9999999999\n', 'f')).message).toBe(
+      'f:2: "retention.pauseMs": must be between 0 and 600000 milliseconds',
+    )
+    expect(errorOf(() => parseConfigText('alerts:\n  ttlHours: 1e300\n', 'f')).message).toBe(
+      'f:2: "alerts.ttlHours": must be between 0.0002777777777777778 and 8760 hours',
+    )
+    expect(errorOf(() => parseConfigText('services:\n  web:\n    readinessTimeoutSeconds: .inf\n', 'f')).message).toBe(
+      'f:3: "services.web.readinessTimeoutSeconds": must be between 0.1 and 86400 seconds',
+    )
   })
 
   it('reads durations in the grammar of the flags: diagnose.since takes 1w as --since does', () => {
@@ -146,29 +183,44 @@ describe('configuration: bounded input', () => {
     expect(config.diagnose.sinceMs).toBe(604_800_000)
     expect(config.performance.windowMs).toBe(5_400_000)
     expect(resolveConfig(parseConfigText('diagnose:\n  since: 3600\n', 'f'), null, noEnv).diagnose.sinceMs).toBe(3_600_000)
-    expect(errorOf(() => parseConfigText('diagnose:\n  since: yesterday\n', 'f')).message).toMatch(/^f:2: "diagnose\.since": is not a duration: use a number with a unit \(ms, s, m, h, d, w\)/)
+    expect(errorOf(() => parseConfigText('diagnose:\n  since: yesterday\n', 'f')).message).toMatch(
+      /^f:2: "diagnose\.since": is not a duration: use a number with a unit \(ms, s, m, h, d, w\)/,
+    )
     expect(errorOf(() => parseConfigText('performance:\n  window: 500ms\n', 'f')).message).toBe('f:2: "performance.window": must be between 1s and 365d')
   })
 
   it('takes aliases, but not a cycle or an alias bomb', () => {
     const config = parseConfigText('disk:\n  paths: &paths [/, /var]\nbackup:\n  configPaths: *paths\n', 'f')
     expect(config.backup.configPaths).toEqual(['/', '/var'])
-    expect(errorOf(() => parseConfigText('a: &x\n  b: *x\n', 'f')).message).toMatch(/^f:1: invalid YAML: an alias \(\*name\) refers to a mapping or sequence that contains it/)
-    const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`)]
-    expect(errorOf(() => parseConfigText(`${levels.join('\n')}\n`, 'f')).message).toMatch(/invalid YAML: the aliases \(\*name\) expand to more than 1,000,000 values/)
+    expect(errorOf(() => parseConfigText('a: &x\n  b: *x\n', 'f')).message).toMatch(
+      /^f:1: invalid YAML: an alias \(\*name\) refers to a mapping or sequence that contains it/,
+    )
+    const levels = [
+      'l0: &l0 [x, x, x, x, x, x, x, x, x, x]',
+      ...Array.from({ length: 9 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`),
+    ]
+    expect(errorOf(() => parseConfigText(`${levels.join('\n')}\n`, 'f')).message).toMatch(
+      /invalid YAML: the aliases \(\*name\) expand to more than 1,000,000 values/,
+    )
     expect(errorOf(() => parseConfigText('host: a\n---\nhost: b\n', 'f')).message).toMatch(/^f:2: invalid YAML: more than one YAML document/)
   })
 
   it('finds the line of a duplicated key among thousands, in linear time', () => {
     const services = Array.from({ length: 5000 }, (_, i) => `  s${i}:\n    unit: s${i}.service\n`).join('')
-    expect(errorOf(() => parseConfigText(`services:\n${services}  s17:\n    unit: again\n`, 'f')).message).toMatch(/^f:10002: invalid YAML: duplicated mapping key/)
+    expect(errorOf(() => parseConfigText(`services:\n${services}  s17:\n    unit: again\n`, 'f')).message).toMatch(
+      /^f:10002: invalid YAML: duplicated mapping key/,
+    )
     expect(errorOf(() => parseConfigText(`services:\n${services}  s5000:\n    unti: typo\n`, 'f')).message).toBe('f:10003: unknown key "services.s5000.unti"')
   })
 })
 
 describe('configuration: credentials in URLs', () => {
   it('takes the password out of an HTTP URL and keeps it as a Secret', () => {
-    const config = resolveConfig(parseConfigText('alertmanager:\n  url: http://admin:S3cret%21@am:9093/\nservices:\n  web:\n    url: http://probe:W3b@web:3000/health?token=T0k\n', 'f'), null, noEnv)
+    const config = resolveConfig(
+      parseConfigText('alertmanager:\n  url: http://admin:S3cret%21@am:9093/\nservices:\n  web:\n    url: http://probe:W3b@web:3000/health?token=T0k\n', 'f'),
+      null,
+      noEnv,
+    )
     expect(config.alertmanager.url).toBe('http://am:9093')
     expect(config.alertmanager.credentials?.user).toBe('admin')
     expect(config.alertmanager.credentials?.password.reveal()).toBe('S3cret!')
@@ -184,21 +236,46 @@ describe('configuration: credentials in URLs', () => {
   it('reads user + passwordFile, and says what is missing', () => {
     const dir = tempDir('po-config')
     writeFileSync(join(dir, 'prom'), 'from-file\n')
-    const config = resolveConfig(parseConfigText(`prometheus:\n  url: http://prom:9090\n  user: reader\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)
+    const config = resolveConfig(
+      parseConfigText(`prometheus:\n  url: http://prom:9090\n  user: reader\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'),
+      null,
+      noEnv,
+    )
     expect(config.prometheus.credentials).toMatchObject({ user: 'reader', passwordFile: join(dir, 'prom') })
     expect(config.prometheus.credentials?.password.reveal()).toBe('from-file')
-    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)).message).toBe('alertmanager.passwordFile needs a user: set alertmanager.user')
-    expect(errorOf(() => resolveConfig(parseConfigText('services:\n  agent:\n    user: x\n', 'f'), null, noEnv)).message).toMatch(/services\.agent: user is for the health URL, and there is none/)
+    expect(errorOf(() => resolveConfig(parseConfigText(`alertmanager:\n  passwordFile: ${join(dir, 'prom')}\n`, 'f'), null, noEnv)).message).toBe(
+      'alertmanager.passwordFile needs a user: set alertmanager.user',
+    )
+    expect(errorOf(() => resolveConfig(parseConfigText('services:\n  agent:\n    user: x\n', 'f'), null, noEnv)).message).toMatch(
+      /services\.agent: user is for the health URL, and there is none/,
+    )
   })
 })
 
 describe('configuration: certificate endpoints', () => {
   it('takes HOST:PORT or { host, port, serverName }, and names the problem of either', () => {
-    const config = resolveConfig(parseConfigText('certificates:\n  endpoints:\n    - api.example.com\n    - { host: 10.0.0.5, port: 8443, serverName: api.example.com }\n    - { host: "[::1]" }\n', 'f'), null, noEnv)
-    expect(config.certificates.endpoints).toEqual([{ host: 'api.example.com', port: 443 }, { host: '10.0.0.5', port: 8443, serverName: 'api.example.com' }, { host: '::1', port: 443 }])
-    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - ok.example\n    - bad:0\n', 'f')).message).toMatch(/^f:4: "certificates\.endpoints\.1": HOST or HOST:PORT/)
-    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: 10.0.0.5\n      serverName: "not a name"\n', 'f')).message).toMatch(/^f:4: "certificates\.endpoints\.0\.serverName": a DNS name/)
-    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: a.example:443\n', 'f')).message).toMatch(/^f:3: "certificates\.endpoints\.0\.host": a host name or address .* without a port/)
+    const config = resolveConfig(
+      parseConfigText(
+        'certificates:\n  endpoints:\n    - api.example.com\n    - { host: 10.0.0.5, port: 8443, serverName: api.example.com }\n    - { host: "[::1]" }\n',
+        'f',
+      ),
+      null,
+      noEnv,
+    )
+    expect(config.certificates.endpoints).toEqual([
+      { host: 'api.example.com', port: 443 },
+      { host: '10.0.0.5', port: 8443, serverName: 'api.example.com' },
+      { host: '::1', port: 443 },
+    ])
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - ok.example\n    - bad:0\n', 'f')).message).toMatch(
+      /^f:4: "certificates\.endpoints\.1": HOST or HOST:PORT/,
+    )
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: 10.0.0.5\n      serverName: "not a name"\n', 'f')).message).toMatch(
+      /^f:4: "certificates\.endpoints\.0\.serverName": a DNS name/,
+    )
+    expect(errorOf(() => parseConfigText('certificates:\n  endpoints:\n    - host: a.example:443\n', 'f')).message).toMatch(
+      /^f:3: "certificates\.endpoints\.0\.host": a host name or address .* without a port/,
+    )
   })
 })
 
@@ -295,7 +372,10 @@ backup:
   })
 
   it('names where an environment password comes from, without it', () => {
-    const shown = renderConfig(resolveConfig(parseConfigText('', 'f'), null, { PGPASSWORD: 'Env-S3cret', DATABASE_URL: 'postgres://u:Url-S3cret@db/x' }), 'yaml')
+    const shown = renderConfig(
+      resolveConfig(parseConfigText('', 'f'), null, { PGPASSWORD: 'Env-S3cret', DATABASE_URL: 'postgres://u:Url-S3cret@db/x' }),
+      'yaml',
+    )
     expect(shown).not.toMatch(/Env-S3cret|Url-S3cret/)
     expect(shown).toContain('#   postgres password: from PGPASSWORD')
     expect(shown).toContain('(no configuration file)')

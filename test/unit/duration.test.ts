@@ -20,13 +20,22 @@ describe('durations: one grammar for flags and the file', () => {
   })
 
   it('rejects what is no duration', () => {
-    for (const text of ['', 'yesterday', '1y', '1M', '1H', '-5m', '30m1h', '1h1h', 'm', '1 h 2', '1e3', 'Infinity', '0x10']) expect(parseDuration(text), text).toBeUndefined()
+    for (const text of ['', 'yesterday', '1y', '1M', '1H', '-5m', '30m1h', '1h1h', 'm', '1 h 2', '1e3', 'Infinity', '0x10'])
+      expect(parseDuration(text), text).toBeUndefined()
     expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined()
     expect(parseDuration(-1)).toBeUndefined()
   })
 
   it('writes the shortest text that reads back the same', () => {
-    for (const [ms, text] of [[3_600_000, '1h'], [86_400_000, '1d'], [604_800_000, '1w'], [5_400_000, '1h30m'], [1500, '1s500ms'], [0, '0s'], [90_061_000, '1d1h1m1s']] as const) {
+    for (const [ms, text] of [
+      [3_600_000, '1h'],
+      [86_400_000, '1d'],
+      [604_800_000, '1w'],
+      [5_400_000, '1h30m'],
+      [1500, '1s500ms'],
+      [0, '0s'],
+      [90_061_000, '1d1h1m1s'],
+    ] as const) {
       expect(formatDuration(ms)).toBe(text)
       expect(parseDuration(text)).toBe(ms)
     }

@@ -48,8 +48,13 @@ describe('the error document', () => {
   it('is printed for an internal error under --json (exit 1), beside the one line on stderr', async () => {
     const broken = await runBroken(['--json'])
     expect(broken.exitCode).toBe(1)
-    expect(broken.stderr).toBe("probe-ops: internal error: Cannot read properties of undefined (reading 'startedAt')\n  this is a bug in probe-ops; run again with DEBUG=1 for the stack\n")
-    expect(expectErrorDocument(broken.stdout, 1, 'internal')).toMatchObject({ command: 'broken', error: { message: expect.stringContaining('internal error') } })
+    expect(broken.stderr).toBe(
+      "probe-ops: internal error: Cannot read properties of undefined (reading 'startedAt')\n  this is a bug in probe-ops; run again with DEBUG=1 for the stack\n",
+    )
+    expect(expectErrorDocument(broken.stdout, 1, 'internal')).toMatchObject({
+      command: 'broken',
+      error: { message: expect.stringContaining('internal error') },
+    })
     const plain = await runBroken([])
     expect(plain.exitCode).toBe(1)
     expect(plain.stdout).toBe('')

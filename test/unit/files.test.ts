@@ -38,7 +38,7 @@ describe('makeDirectories', () => {
 
 describe('fault injection: what sits where probe-ops writes a file', () => {
   const writers = [
-    ['writeFileAtomic (probe-ops\' own files)', writeFileAtomic],
+    ["writeFileAtomic (probe-ops' own files)", writeFileAtomic],
     ['writeNamedFile (--report-file)', writeNamedFile],
   ] as const
 
@@ -109,7 +109,7 @@ describe('fault injection: what sits where probe-ops writes a file', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true)
   })
 
-  it('refuses a device or FIFO inside probe-ops\' own directories: it is not a file probe-ops wrote', async () => {
+  it("refuses a device or FIFO inside probe-ops' own directories: it is not a file probe-ops wrote", async () => {
     const fifo = join(tempDir('po-fifo'), 'probe_ops_job.prom')
     makeFifo(fifo)
     await expect(writeFileAtomic(fifo, 'metrics\n')).rejects.toThrow(/probe_ops_job\.prom is a FIFO, not a file probe-ops wrote/)

@@ -4,7 +4,15 @@ import { seriesGrowth } from '../../src/jobs/capacity/growth.js'
 
 const GB = 1024 ** 3
 const NOW = Date.parse('2026-11-25T06:00:00Z')
-const capacityConfig = { days: 30, fillWarningDays: 30, fillCriticalDays: 7, minHistoryPoints: 3, minHistoryDays: 7, maxScanRows: 20_000_000, largeTablePercent: 5 }
+const capacityConfig = {
+  days: 30,
+  fillWarningDays: 30,
+  fillCriticalDays: 7,
+  minHistoryPoints: 3,
+  minHistoryDays: 7,
+  maxScanRows: 20_000_000,
+  largeTablePercent: 5,
+}
 
 /** A deterministic PRNG (mulberry32) and a normal deviate from it. */
 function random(seed: number): () => number {
@@ -42,7 +50,12 @@ describe('least squares', () => {
   it('makes no line of fewer than two distinct times', () => {
     expect(leastSquares([])).toBeUndefined()
     expect(leastSquares([{ at: NOW, value: 1 }])).toBeUndefined()
-    expect(leastSquares([{ at: NOW, value: 1 }, { at: NOW, value: 2 }])).toBeUndefined()
+    expect(
+      leastSquares([
+        { at: NOW, value: 1 },
+        { at: NOW, value: 2 },
+      ]),
+    ).toBeUndefined()
   })
 
   it('trusts a history only with enough points over enough days', () => {
@@ -100,14 +113,22 @@ describe('fill forecast', () => {
   })
 
   it('divides free space by growth, and says full when it is', () => {
-    expect(fillForecast({ capacity: 100 * GB, used: 40 * GB, perDay: 2 * GB, now: NOW })).toEqual({ state: 'filling', perDay: 2 * GB, daysUntilFull: 30, fillDate: new Date(NOW + 30 * DAY_MS).toISOString() })
+    expect(fillForecast({ capacity: 100 * GB, used: 40 * GB, perDay: 2 * GB, now: NOW })).toEqual({
+      state: 'filling',
+      perDay: 2 * GB,
+      daysUntilFull: 30,
+      fillDate: new Date(NOW + 30 * DAY_MS).toISOString(),
+    })
     expect(fillForecast({ capacity: 100, used: 100, perDay: 1, now: NOW })).toMatchObject({ state: 'full', daysUntilFull: 0 })
     expect(fillForecast({ capacity: 100, used: 10, perDay: null, now: NOW })).toMatchObject({ state: 'unknown' })
     expect(fillForecast({ capacity: 0, used: 0, perDay: 5, now: NOW })).toMatchObject({ state: 'unknown' })
   })
 
   it('falls back to the measured rate while the history is too short', () => {
-    const short = [{ at: NOW - 2 * DAY_MS, value: 10 }, { at: NOW - DAY_MS, value: 20 }]
+    const short = [
+      { at: NOW - 2 * DAY_MS, value: 10 },
+      { at: NOW - DAY_MS, value: 20 },
+    ]
     const growth = seriesGrowth(short, { at: NOW, value: 30 }, { perDay: 7, error: 0.1 }, capacityConfig)
     expect(growth).toMatchObject({ source: 'measured', perDay: 7, slopeError: 0.1, measuredPerDay: 7, history: { points: 3, spanDays: 2, perDay: 10 } })
     expect(seriesGrowth(short, undefined, null, capacityConfig)).toMatchObject({ source: 'none', perDay: null })

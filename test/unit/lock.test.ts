@@ -66,7 +66,9 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
   it('leaves a fresh empty lock file alone: a run may be writing its holder into it right now', async () => {
     const { path } = lockPath()
     writeFileSync(path, '')
-    await expect(acquireLock(dirname(path), 'job', 'maintain daily')).rejects.toThrow(/maintain daily may be starting in another run: .*job\.lock is empty and \d+ s old \(taken over once \d+ s old\)/)
+    await expect(acquireLock(dirname(path), 'job', 'maintain daily')).rejects.toThrow(
+      /maintain daily may be starting in another run: .*job\.lock is empty and \d+ s old \(taken over once \d+ s old\)/,
+    )
     await expect(acquireLock(dirname(path), 'job', 'maintain daily')).rejects.toBeInstanceOf(LockHeldError)
     expect(readFileSync(path, 'utf8')).toBe('')
   })
@@ -120,7 +122,11 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
     child.kill('SIGKILL')
     await new Promise((r) => child.once('exit', r))
     const lock = await acquireLock(dir, 'job', 'maintain daily')
-    expect(lock.takenOver).toEqual({ path, reason: `its holder, process ${child.pid} (maintain daily, since ${since}), is gone`, holder: { pid: child.pid, command: 'maintain daily', since } })
+    expect(lock.takenOver).toEqual({
+      path,
+      reason: `its holder, process ${child.pid} (maintain daily, since ${since}), is gone`,
+      holder: { pid: child.pid, command: 'maintain daily', since },
+    })
     lock.release()
   })
 })

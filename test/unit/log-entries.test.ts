@@ -53,7 +53,21 @@ const corpora = readdirSync(CORPUS)
 describe('log entries by the log’s own structure: the corpus', () => {
   it('has a corpus of each kind the platform writes', () => {
     expect(corpora.map((c) => c.name)).toEqual(
-      expect.arrayContaining(['uvicorn-text', 'uvicorn-json', 'gunicorn', 'pino', 'postgres-default-prefix', 'postgres-pgbadger-prefix', 'postgres-user-db-prefix', 'postgres-angle-prefix-verbose', 'redis', 'nginx-error', 'nginx-access', 'python-tracebacks', 'plain-text']),
+      expect.arrayContaining([
+        'uvicorn-text',
+        'uvicorn-json',
+        'gunicorn',
+        'pino',
+        'postgres-default-prefix',
+        'postgres-pgbadger-prefix',
+        'postgres-user-db-prefix',
+        'postgres-angle-prefix-verbose',
+        'redis',
+        'nginx-error',
+        'nginx-access',
+        'python-tracebacks',
+        'plain-text',
+      ]),
     )
   })
 
@@ -102,7 +116,15 @@ describe('errors grouped by message', () => {
     const lines: LogLine[] = []
     for (let i = 0; i < 300; i++) {
       const at = start + i * 1000
-      lines.push({ text: JSON.stringify({ timestamp: new Date(at).toISOString(), level: 'ERROR', module: 'app.db', message: `database pool exhausted (waited ${30 + (i % 7)}.0 s, request ${(0xabc000 + i).toString(16)}ef12)` }), at })
+      lines.push({
+        text: JSON.stringify({
+          timestamp: new Date(at).toISOString(),
+          level: 'ERROR',
+          module: 'app.db',
+          message: `database pool exhausted (waited ${30 + (i % 7)}.0 s, request ${(0xabc000 + i).toString(16)}ef12)`,
+        }),
+        at,
+      })
       if (i % 100 === 0) lines.push({ text: JSON.stringify({ level: 'INFO', module: 'uvicorn.error', message: 'Started server process' }), at })
     }
     lines.push({ text: `2026-11-25 10:06:00.000 UTC [${4000}] ERROR:  relation "task_result" does not exist at character 15`, at: start + 360_000 })
@@ -114,13 +136,22 @@ describe('errors grouped by message', () => {
     expect(summary.errors).toBe(302)
     expect(summary.groups).toHaveLength(2)
     expect(summary.groups.map((g) => g.count)).toEqual([2, 300])
-    expect(summary.groups[0]).toMatchObject({ newestAt: start + 361_000, lines: [expect.stringContaining('[4001] ERROR:'), expect.stringContaining('STATEMENT:')] })
+    expect(summary.groups[0]).toMatchObject({
+      newestAt: start + 361_000,
+      lines: [expect.stringContaining('[4001] ERROR:'), expect.stringContaining('STATEMENT:')],
+    })
     expect(summary.groups[1]!.newestAt).toBe(start + 299_000)
     expect(summary.groups[1]!.first).toContain('"timestamp":"2026-11-25T10:04:59.000Z"')
   })
 
   it('keeps different exceptions under one logged line apart, and joins identical tracebacks', () => {
-    const traceback = (error: string) => ['ERROR:    Exception in ASGI application', 'Traceback (most recent call last):', '  File "/app/api.py", line 3, in handler', '    run()', error]
+    const traceback = (error: string) => [
+      'ERROR:    Exception in ASGI application',
+      'Traceback (most recent call last):',
+      '  File "/app/api.py", line 3, in handler',
+      '    run()',
+      error,
+    ]
     const summary = summarizeLines(timedLines([...traceback('KeyError: 1'), ...traceback('KeyError: 2'), ...traceback('TimeoutError: timed out')]))
     expect(summary.errors).toBe(3)
     expect(summary.groups.map((g) => [g.count, g.lines.at(-1)])).toEqual([
@@ -137,7 +168,13 @@ describe('errors grouped by message', () => {
   })
 
   it('counts warnings apart, and never a continuation whose entry came before the lines read', () => {
-    const summary = summarizeLines(timedLines(['\tWHERE error IS NOT NULL', '2026-11-25 10:00:00.000 UTC [1] STATEMENT:  SELECT error', '1:M 25 Nov 2026 10:05:06.300 # Background saving error']))
+    const summary = summarizeLines(
+      timedLines([
+        '\tWHERE error IS NOT NULL',
+        '2026-11-25 10:00:00.000 UTC [1] STATEMENT:  SELECT error',
+        '1:M 25 Nov 2026 10:05:06.300 # Background saving error',
+      ]),
+    )
     expect(summary).toMatchObject({ errors: 0, warnings: 1, groups: [] })
   })
 })
@@ -158,18 +195,33 @@ describe('log times and the window', () => {
   })
 
   it('keeps the lines of the window; a line without a time goes with the timed line above it', () => {
-    const lines = timedLines(['2026-11-25T09:00:00Z ERROR old', 'Traceback (most recent call last):', '2026-11-25T11:30:00Z ERROR new', 'ERROR no time', '{"timestamp":"2026-11-24T00:00:00Z","level":"error"}'])
+    const lines = timedLines([
+      '2026-11-25T09:00:00Z ERROR old',
+      'Traceback (most recent call last):',
+      '2026-11-25T11:30:00Z ERROR new',
+      'ERROR no time',
+      '{"timestamp":"2026-11-24T00:00:00Z","level":"error"}',
+    ])
     expect(withinWindow(lines, 3_600_000, now).map((l) => l.text)).toEqual(['2026-11-25T11:30:00Z ERROR new', 'ERROR no time'])
     expect(withinWindow(timedLines(['no time yet', '2026-11-25T11:30:00Z x']), 3_600_000, now)).toHaveLength(2)
   })
 })
 
 describe('lines as the sources stamp them', () => {
-  it('takes Docker\'s timestamp off each line, and journalctl\'s prefix', () => {
-    expect(stampedLine('2026-11-25T10:00:00.123456789Z Traceback (most recent call last):')).toEqual({ text: 'Traceback (most recent call last):', at: Date.parse('2026-11-25T10:00:00.123Z') })
+  it("takes Docker's timestamp off each line, and journalctl's prefix", () => {
+    expect(stampedLine('2026-11-25T10:00:00.123456789Z Traceback (most recent call last):')).toEqual({
+      text: 'Traceback (most recent call last):',
+      at: Date.parse('2026-11-25T10:00:00.123Z'),
+    })
     expect(stampedLine('2026-11-25T10:00:00.000000000Z \tWHERE error = 1')).toEqual({ text: '\tWHERE error = 1', at: Date.parse('2026-11-25T10:00:00Z') })
     expect(stampedLine('no stamp here')).toEqual({ text: 'no stamp here' })
-    expect(journalLine('2026-11-25T10:00:01+0000 probe-01 network-probe-agent[812]: {"level": "ERROR", "message": "x"}')).toEqual({ text: '{"level": "ERROR", "message": "x"}', at: Date.parse('2026-11-25T10:00:01Z') })
-    expect(journalLine('2026-11-25T11:00:01+01:00 probe-01 postgres[90]: 2026-11-25 10:00:01.000 UTC [90] ERROR:  boom')).toEqual({ text: '2026-11-25 10:00:01.000 UTC [90] ERROR:  boom', at: Date.parse('2026-11-25T10:00:01Z') })
+    expect(journalLine('2026-11-25T10:00:01+0000 probe-01 network-probe-agent[812]: {"level": "ERROR", "message": "x"}')).toEqual({
+      text: '{"level": "ERROR", "message": "x"}',
+      at: Date.parse('2026-11-25T10:00:01Z'),
+    })
+    expect(journalLine('2026-11-25T11:00:01+01:00 probe-01 postgres[90]: 2026-11-25 10:00:01.000 UTC [90] ERROR:  boom')).toEqual({
+      text: '2026-11-25 10:00:01.000 UTC [90] ERROR:  boom',
+      at: Date.parse('2026-11-25T10:00:01Z'),
+    })
   })
 })

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { nearestCommand } from '../../src/cli/nearest-command.js'
 
-const COMMANDS = ['diagnose', 'maintain:daily', 'maintain:weekly', 'maintain', 'config:show', 'config:validate', 'config', 'cert:check', 'backup:prune', 'backup:list', 'restore', 'recover']
+const COMMANDS = [
+  'diagnose',
+  'maintain:daily',
+  'maintain:weekly',
+  'maintain',
+  'config:show',
+  'config:validate',
+  'config',
+  'cert:check',
+  'backup:prune',
+  'backup:list',
+  'restore',
+  'recover',
+]
 
 describe('the command an unknown one was meant as', () => {
   it('suggests the nearest command for a typo', () => {

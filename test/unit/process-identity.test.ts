@@ -64,7 +64,18 @@ describe('process services: only a process proven to be the service is signalled
     const stranger = await run(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
     writeFileSync(svc.pidFile, `${stranger.pid}\n`)
     mkdirSync(join(svc.recordFile, '..'))
-    writeFileSync(svc.recordFile, JSON.stringify({ service: 'svc', pidFile: svc.pidFile, pid: stranger.pid, start: '1', commandLine: [process.execPath], executable: process.execPath, recordedAt: '2026-01-01T00:00:00.000Z' }))
+    writeFileSync(
+      svc.recordFile,
+      JSON.stringify({
+        service: 'svc',
+        pidFile: svc.pidFile,
+        pid: stranger.pid,
+        start: '1',
+        commandLine: [process.execPath],
+        executable: process.execPath,
+        recordedAt: '2026-01-01T00:00:00.000Z',
+      }),
+    )
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'other', reused: true, reason: expect.stringMatching(/the pid was reused/) })
     await stopProcess(svc, 1000)
     expect(isRunning(stranger.pid!)).toBe(true)

@@ -3,9 +3,33 @@ import { planPrune } from '../../src/backups/prune.js'
 import type { BackupManifest, StoredBackup } from '../../src/backups/store.js'
 import { parseConfigText, resolveConfig } from '../../src/config/load.js'
 
-function backup(id: string, startedAt: string, kind: BackupManifest['kind'] = 'database', ok?: boolean, reason: BackupManifest['reason'] = 'scheduled'): StoredBackup {
+function backup(
+  id: string,
+  startedAt: string,
+  kind: BackupManifest['kind'] = 'database',
+  ok?: boolean,
+  reason: BackupManifest['reason'] = 'scheduled',
+): StoredBackup {
   const verifications = ok === undefined ? [] : [{ at: startedAt, ok, method: 'checksum' as const, durationMs: 1, detail: '' }]
-  return { path: `/b/${id}`, manifest: { manifestVersion: 1, id, kind, reason, format: 'custom', data: id, bytes: 1, sha256: 'x', host: 'h', toolVersion: '0', startedAt, finishedAt: startedAt, durationMs: 1, verifications } }
+  return {
+    path: `/b/${id}`,
+    manifest: {
+      manifestVersion: 1,
+      id,
+      kind,
+      reason,
+      format: 'custom',
+      data: id,
+      bytes: 1,
+      sha256: 'x',
+      host: 'h',
+      toolVersion: '0',
+      startedAt,
+      finishedAt: startedAt,
+      durationMs: 1,
+      verifications,
+    },
+  }
 }
 
 describe('backup retention', () => {
@@ -55,7 +79,7 @@ describe('backup retention', () => {
     expect(plan.remove.map((b) => b.manifest.id)).toEqual(['safety-old'])
   })
 
-  it('keeps the newest keep.last of each kind whatever their day: a dump taken by hand before an upgrade outlives that night\'s', () => {
+  it("keeps the newest keep.last of each kind whatever their day: a dump taken by hand before an upgrade outlives that night's", () => {
     const backups = [
       backup('nightly-1126', '2026-11-26T03:00:00Z'),
       backup('nightly-1125', '2026-11-25T03:00:00Z'),
@@ -95,7 +119,12 @@ describe('backup retention', () => {
   })
 
   it('keeps the newest 3 unless configured: a config without keep.last keeps more than before, never less', () => {
-    expect(resolveConfig(parseConfigText('backup:\n  keep:\n    daily: 2\n', 'test.yaml'), 'test.yaml', {}).backup.keep).toEqual({ last: 3, daily: 2, weekly: 4, monthly: 6 })
+    expect(resolveConfig(parseConfigText('backup:\n  keep:\n    daily: 2\n', 'test.yaml'), 'test.yaml', {}).backup.keep).toEqual({
+      last: 3,
+      daily: 2,
+      weekly: 4,
+      monthly: 6,
+    })
     expect(resolveConfig(parseConfigText('backup:\n  keep:\n    last: 0\n', 'test.yaml'), 'test.yaml', {}).backup.keep.last).toBe(0)
   })
 })

@@ -33,8 +33,16 @@ describe('redacting secrets in URLs', () => {
   })
 
   it('redacts every string of a report-like value, and changes nothing else', () => {
-    const step = { id: 'http', summary: 'web http://u:S3cret@h: 200', data: { url: 'http://h/?token=T0k', count: 3, ok: true, nested: [{ url: 'redis://:pw@r:6379' }], none: null } }
-    expect(redactStrings(step)).toEqual({ id: 'http', summary: 'web http://u:[redacted]@h: 200', data: { url: 'http://h/?token=[redacted]', count: 3, ok: true, nested: [{ url: 'redis://:[redacted]@r:6379' }], none: null } })
+    const step = {
+      id: 'http',
+      summary: 'web http://u:S3cret@h: 200',
+      data: { url: 'http://h/?token=T0k', count: 3, ok: true, nested: [{ url: 'redis://:pw@r:6379' }], none: null },
+    }
+    expect(redactStrings(step)).toEqual({
+      id: 'http',
+      summary: 'web http://u:[redacted]@h: 200',
+      data: { url: 'http://h/?token=[redacted]', count: 3, ok: true, nested: [{ url: 'redis://:[redacted]@r:6379' }], none: null },
+    })
     expect(step.summary).toContain('S3cret')
   })
 })

@@ -38,8 +38,22 @@ describe('report history', () => {
   it('lets a later run the same day replace the file, keeping the steps it skipped', async () => {
     const dir = tempDir('history')
     const at = new Date()
-    await saveReportHistory(dir, 'capacity', report(at, [{ id: 'database', data: { databaseBytes: 1 } }, { id: 'redis', status: 'warning', data: { usedMemoryBytes: 5 } }]))
-    await saveReportHistory(dir, 'capacity', report(new Date(at.getTime() + 1000), [{ id: 'database', status: 'skipped', summary: 'not chosen by --only' }, { id: 'redis', data: { usedMemoryBytes: 7 } }]))
+    await saveReportHistory(
+      dir,
+      'capacity',
+      report(at, [
+        { id: 'database', data: { databaseBytes: 1 } },
+        { id: 'redis', status: 'warning', data: { usedMemoryBytes: 5 } },
+      ]),
+    )
+    await saveReportHistory(
+      dir,
+      'capacity',
+      report(new Date(at.getTime() + 1000), [
+        { id: 'database', status: 'skipped', summary: 'not chosen by --only' },
+        { id: 'redis', data: { usedMemoryBytes: 7 } },
+      ]),
+    )
     const kept = JSON.parse(readFileSync(join(dir, historyFileName('capacity', at)), 'utf8')) as Report
     expect(kept.steps.map((s) => [s.id, s.status, s.data])).toEqual([
       ['database', 'ok', { databaseBytes: 1 }],

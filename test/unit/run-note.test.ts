@@ -41,7 +41,9 @@ describe('run notes', () => {
   it('refuse a note of the wrong shape or behind a link: nothing it names is acted on', async () => {
     const dir = tempDir('po-note')
     writeFileSync(join(dir, 'types.json'), JSON.stringify({ services: 'management', pid: 4242, startedAt: 'x' }))
-    await expect(abandonedRunNote(join(dir, 'types.json'), schema)).rejects.toThrow(/types\.json is not a note probe-ops wrote \(services: Expected array, received string\)/)
+    await expect(abandonedRunNote(join(dir, 'types.json'), schema)).rejects.toThrow(
+      /types\.json is not a note probe-ops wrote \(services: Expected array, received string\)/,
+    )
     writeFileSync(join(dir, 'elsewhere.json'), JSON.stringify({ services: ['management'], pid: 4242, startedAt: 'x' }))
     symlinkSync(join(dir, 'elsewhere.json'), join(dir, 'link.json'))
     await expect(abandonedRunNote(join(dir, 'link.json'), schema)).rejects.toThrow(/link\.json is not a note probe-ops wrote \(.*is a symbolic link\)/)

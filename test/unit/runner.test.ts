@@ -12,9 +12,28 @@ function job(concurrent: boolean): Job<{ log: string[] }> {
     concurrent,
     steps: [
       { id: 'first', title: 'First', run: async (c) => (c.log.push('first'), { summary: 'fine' }) },
-      { id: 'warns', title: 'Warns', run: async (c) => (c.log.push('warns'), { status: 'warning', summary: 'look', error: { message: 'odd', hint: 'check' } }) },
-      { id: 'fails', title: 'Fails', run: async (c) => { c.log.push('fails'); throw new StepFailure('broken', 'fix it', { n: 1 }) } },
-      { id: 'hangs', title: 'Hangs', timeoutMs: 100, run: async (_c, run) => { await new Promise((r) => run.signal.addEventListener('abort', r)); return { summary: 'never' } } },
+      {
+        id: 'warns',
+        title: 'Warns',
+        run: async (c) => (c.log.push('warns'), { status: 'warning', summary: 'look', error: { message: 'odd', hint: 'check' } }),
+      },
+      {
+        id: 'fails',
+        title: 'Fails',
+        run: async (c) => {
+          c.log.push('fails')
+          throw new StepFailure('broken', 'fix it', { n: 1 })
+        },
+      },
+      {
+        id: 'hangs',
+        title: 'Hangs',
+        timeoutMs: 100,
+        run: async (_c, run) => {
+          await new Promise((r) => run.signal.addEventListener('abort', r))
+          return { summary: 'never' }
+        },
+      },
       { id: 'last', title: 'Last', run: async (c) => (c.log.push('last'), { summary: 'done' }) },
     ],
   }
@@ -195,7 +214,12 @@ describe('interrupts, and phases that must not be cut', () => {
       stopOnFailure: true,
       steps: [
         // As a restore's copy: once swapped in, it is no longer there to drop.
-        { id: 'copy', title: 'Copy', run: async () => ({ summary: 'copied' }), undo: async () => (log.includes('swapped, services started') ? undefined : (log.push('dropped copy'), 'dropped the copy')) },
+        {
+          id: 'copy',
+          title: 'Copy',
+          run: async () => ({ summary: 'copied' }),
+          undo: async () => (log.includes('swapped, services started') ? undefined : (log.push('dropped copy'), 'dropped the copy')),
+        },
         {
           id: 'swap',
           title: 'Swap',
@@ -218,12 +242,16 @@ describe('interrupts, and phases that must not be cut', () => {
     let release!: () => void
     const interrupt = new AbortController()
     const waits: string[] = []
-    const running = startJob(swapJob(log, new Promise((r) => (release = r))), {}, {
-      ...options,
-      interrupt: interrupt.signal,
-      onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGINT')), 20),
-      onCriticalWait: (w) => (waits.push(`${w.cause} during ${w.phase}`), setTimeout(release, 20)),
-    })
+    const running = startJob(
+      swapJob(log, new Promise((r) => (release = r))),
+      {},
+      {
+        ...options,
+        interrupt: interrupt.signal,
+        onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGINT')), 20),
+        onCriticalWait: (w) => (waits.push(`${w.cause} during ${w.phase}`), setTimeout(release, 20)),
+      },
+    )
     const report = await running.report
     expect(log).toEqual(['services stopped', 'swapped, services started'])
     expect(waits).toEqual(['SIGINT came during the swap'])
@@ -253,7 +281,11 @@ describe('interrupts, and phases that must not be cut', () => {
         return run.critical('the swap', async () => ({ summary: 'never' }))
       },
     }
-    const report = await runJob(job, {}, { ...options, interrupt: interrupt.signal, onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGTERM')), 10) })
+    const report = await runJob(
+      job,
+      {},
+      { ...options, interrupt: interrupt.signal, onStepStart: (s) => s.id === 'swap' && setTimeout(() => interrupt.abort(new Interruption('SIGTERM')), 10) },
+    )
     expect(log).toEqual(['cleaned up', 'dropped copy'])
     expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
       ['copy', 'ok', 'copied; undone as swap failed: dropped the copy'],

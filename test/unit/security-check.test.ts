@@ -71,7 +71,10 @@ describe('failed logins', () => {
 })
 
 describe('failed logins in real auth log formats: each attempt once', () => {
-  const corpus = (name: string) => readFileSync(join(import.meta.dirname, '../fixtures/auth', name), 'utf8').split('\n').filter(Boolean)
+  const corpus = (name: string) =>
+    readFileSync(join(import.meta.dirname, '../fixtures/auth', name), 'utf8')
+      .split('\n')
+      .filter(Boolean)
   const day = 24 * 3_600_000
 
   it('Debian sshd with pam_unix: PAM and sshd lines of one attempt are one failure, pids reused later are new sessions', () => {
@@ -129,12 +132,22 @@ describe('listening sockets', () => {
       ['127.0.0.1', 5432, true, 1001],
       ['0.0.0.0', 6379, false, 1002],
     ])
-    const tcp6 = parseProcNet(header + '   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2001 1\n   1: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2002 1\n', 'tcp', 6)
+    const tcp6 = parseProcNet(
+      header +
+        '   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2001 1\n   1: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2002 1\n',
+      'tcp',
+      6,
+    )
     expect(tcp6.map((s) => [s.address, s.port, s.loopback])).toEqual([
       ['::', 8080, false],
       ['::1', 80, true],
     ])
-    const udp = parseProcNet(header + '   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 3001 2\n   1: 0100007F:A000 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 3002 2\n', 'udp', 4)
+    const udp = parseProcNet(
+      header +
+        '   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 3001 2\n   1: 0100007F:A000 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 3002 2\n',
+      'udp',
+      4,
+    )
     expect(udp.map((s) => [s.protocol, s.address, s.port])).toEqual([['udp', '0.0.0.0', 53]])
   })
 
@@ -146,8 +159,26 @@ describe('listening sockets', () => {
   })
 
   it('flags exposed stores high, unlisted ports medium, and leaves loopback and allowed ports alone', () => {
-    const s = (address: string, port: number, extra: Partial<ListeningSocket> = {}): ListeningSocket => ({ protocol: 'tcp', family: address.includes(':') ? 6 : 4, address, port, loopback: address.startsWith('127.') || address === '::1', inode: 1, ...extra })
-    const findings = openPortFindings([s('127.0.0.1', 5432), s('0.0.0.0', 6379), s('::', 5432, { process: 'postgres', pid: 7 }), s('0.0.0.0', 22), s('0.0.0.0', 8080), s('0.0.0.0', 53, { protocol: 'udp' })], config())
+    const s = (address: string, port: number, extra: Partial<ListeningSocket> = {}): ListeningSocket => ({
+      protocol: 'tcp',
+      family: address.includes(':') ? 6 : 4,
+      address,
+      port,
+      loopback: address.startsWith('127.') || address === '::1',
+      inode: 1,
+      ...extra,
+    })
+    const findings = openPortFindings(
+      [
+        s('127.0.0.1', 5432),
+        s('0.0.0.0', 6379),
+        s('::', 5432, { process: 'postgres', pid: 7 }),
+        s('0.0.0.0', 22),
+        s('0.0.0.0', 8080),
+        s('0.0.0.0', 53, { protocol: 'udp' }),
+      ],
+      config(),
+    )
     expect(findings.map((f) => [f.id, f.severity])).toEqual([
       ['open-port:tcp:0.0.0.0:6379', 'high'],
       ['open-port:tcp:[::]:5432', 'high'],
@@ -155,7 +186,10 @@ describe('listening sockets', () => {
       ['open-port:udp:0.0.0.0:53', 'medium'],
     ])
     expect(findings[1]!.message).toBe('PostgreSQL listens beyond loopback on :: (all interfaces) tcp/5432 (postgres, pid 7)')
-    const allowed = openPortFindings([s('0.0.0.0', 6379), s('0.0.0.0', 8080), s('0.0.0.0', 53, { protocol: 'udp' })], config('security:\n  allowedPorts: [6379, tcp/8080, tcp/53]\n'))
+    const allowed = openPortFindings(
+      [s('0.0.0.0', 6379), s('0.0.0.0', 8080), s('0.0.0.0', 53, { protocol: 'udp' })],
+      config('security:\n  allowedPorts: [6379, tcp/8080, tcp/53]\n'),
+    )
     expect(allowed.map((f) => [f.id, f.severity])).toEqual([
       ['open-port:tcp:0.0.0.0:6379', 'low'],
       ['open-port:udp:0.0.0.0:53', 'medium'],
@@ -182,7 +216,9 @@ describe('packages, accounts, services, scanners', () => {
   })
 
   it('finds uid 0 twins, empty passwords and login accounts', () => {
-    const accounts = parsePasswd('root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\nsvc:x:1002:1002::/srv:/usr/sbin/nologin\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nlegacy::1003:1003::/home/legacy:/bin/sh\n')
+    const accounts = parsePasswd(
+      'root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\nsvc:x:1002:1002::/srv:/usr/sbin/nologin\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nlegacy::1003:1003::/home/legacy:/bin/sh\n',
+    )
     const shadow = parseShadow('root:$6$abc:19000::::::\nalice:$6$def:19000::::::\nbob::19000::::::\nsvc::19000::::::\ndaemon:*:19000::::::\n')
     expect(accountFindings(accounts, shadow).map((f) => [f.id, f.severity])).toEqual([
       ['uid0-account:toor', 'critical'],
@@ -194,12 +230,25 @@ describe('packages, accounts, services, scanners', () => {
       ['empty-password:legacy', 'critical'],
     ])
     // Without a readable shadow, only what passwd itself says.
-    expect(accountFindings(accounts, undefined).filter((f) => f.id.startsWith('empty-password')).map((f) => f.id)).toEqual(['empty-password:legacy'])
+    expect(
+      accountFindings(accounts, undefined)
+        .filter((f) => f.id.startsWith('empty-password'))
+        .map((f) => f.id),
+    ).toEqual(['empty-password:legacy'])
   })
 
   it('rates pg_hba trust by where it lets in, and containers that own the host', () => {
     // As pg_hba_file_rules gives them: address and netmask apart, keywords in address alone.
-    const rule = (line: number, type: string, address: string | null, netmask: string | null, method: string | null, error: string | null = null) => ({ line_number: line, type, database: ['all'], user_name: ['all'], address, netmask, auth_method: method, error })
+    const rule = (line: number, type: string, address: string | null, netmask: string | null, method: string | null, error: string | null = null) => ({
+      line_number: line,
+      type,
+      database: ['all'],
+      user_name: ['all'],
+      address,
+      netmask,
+      auth_method: method,
+      error,
+    })
     expect(
       hbaFindings([
         rule(1, 'local', null, null, 'trust'),
@@ -220,8 +269,16 @@ describe('packages, accounts, services, scanners', () => {
       ['pg-hba-trust:hostssl:all:all:10.1.0.0/16', 'critical'],
       ['pg-hba-error:8', 'low'],
     ])
-    expect(containerFindings({ Name: '/agent', HostConfig: { Privileged: true }, Mounts: [{ Source: '/var/run/docker.sock', Destination: '/var/run/docker.sock' }] }).map((f) => f.id)).toEqual(['container-privileged:agent', 'container-docker-socket:agent'])
-    expect(containerFindings({ Name: '/tools', HostConfig: { CapAdd: ['SYS_ADMIN', 'NET_ADMIN'] } }).map((f) => [f.id, f.severity])).toEqual([['container-capabilities:tools', 'medium']])
+    expect(
+      containerFindings({
+        Name: '/agent',
+        HostConfig: { Privileged: true },
+        Mounts: [{ Source: '/var/run/docker.sock', Destination: '/var/run/docker.sock' }],
+      }).map((f) => f.id),
+    ).toEqual(['container-privileged:agent', 'container-docker-socket:agent'])
+    expect(containerFindings({ Name: '/tools', HostConfig: { CapAdd: ['SYS_ADMIN', 'NET_ADMIN'] } }).map((f) => [f.id, f.severity])).toEqual([
+      ['container-capabilities:tools', 'medium'],
+    ])
     expect(containerFindings({ Name: '/web', HostConfig: {}, Mounts: [{ Source: '/srv/web', Destination: '/data' }] })).toEqual([])
     const stopped = containerFindings({ Name: '/old', State: { Status: 'exited', Running: false }, HostConfig: { Privileged: true } })
     expect(stopped.map((f) => [f.id, f.severity])).toEqual([['container-privileged:old', 'medium']])
@@ -229,18 +286,42 @@ describe('packages, accounts, services, scanners', () => {
   })
 
   it('reads lynis, trivy and nmap results', () => {
-    const lynis = parseLynisReport('hardening_index=64\nwarning[]=AUTH-9286|Found accounts without expire date|-|-|\nsuggestion[]=SSH-7408|Consider hardening SSH configuration|-|-|\nsuggestion[]=KRNL-6000|One or more sysctl values differ|-|-|\n')
-    expect(lynis).toEqual({ hardeningIndex: 64, warnings: [{ test: 'AUTH-9286', text: 'Found accounts without expire date' }], suggestions: [{ test: 'SSH-7408', text: 'Consider hardening SSH configuration' }, { test: 'KRNL-6000', text: 'One or more sysctl values differ' }] })
+    const lynis = parseLynisReport(
+      'hardening_index=64\nwarning[]=AUTH-9286|Found accounts without expire date|-|-|\nsuggestion[]=SSH-7408|Consider hardening SSH configuration|-|-|\nsuggestion[]=KRNL-6000|One or more sysctl values differ|-|-|\n',
+    )
+    expect(lynis).toEqual({
+      hardeningIndex: 64,
+      warnings: [{ test: 'AUTH-9286', text: 'Found accounts without expire date' }],
+      suggestions: [
+        { test: 'SSH-7408', text: 'Consider hardening SSH configuration' },
+        { test: 'KRNL-6000', text: 'One or more sysctl values differ' },
+      ],
+    })
     expect(lynisFindings(lynis).map((f) => [f.id, f.severity])).toEqual([
       ['lynis:AUTH-9286', 'medium'],
       ['lynis:suggestions', 'info'],
     ])
-    const trivy = parseTrivyJson(JSON.stringify({ Results: [{ Target: 'x', Vulnerabilities: [{ VulnerabilityID: 'CVE-2024-1', PkgName: 'openssl', Severity: 'CRITICAL', FixedVersion: '3.0.15' }, { VulnerabilityID: 'CVE-2024-2', PkgName: 'zlib', Severity: 'HIGH' }] }, { Target: 'y', Vulnerabilities: null }] }))
+    const trivy = parseTrivyJson(
+      JSON.stringify({
+        Results: [
+          {
+            Target: 'x',
+            Vulnerabilities: [
+              { VulnerabilityID: 'CVE-2024-1', PkgName: 'openssl', Severity: 'CRITICAL', FixedVersion: '3.0.15' },
+              { VulnerabilityID: 'CVE-2024-2', PkgName: 'zlib', Severity: 'HIGH' },
+            ],
+          },
+          { Target: 'y', Vulnerabilities: null },
+        ],
+      }),
+    )
     expect(trivyFindings('network-probe/agent:latest', trivy).map((f) => [f.id, f.severity])).toEqual([
       ['trivy:network-probe/agent:latest:critical', 'critical'],
       ['trivy:network-probe/agent:latest:high', 'high'],
     ])
-    const ports = parseNmapXml('<host><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/><service name="ssh"/></port><port protocol="tcp" portid="25"><state state="closed"/></port></ports></host>')
+    const ports = parseNmapXml(
+      '<host><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/><service name="ssh"/></port><port protocol="tcp" portid="25"><state state="closed"/></port></ports></host>',
+    )
     expect(ports).toEqual([{ protocol: 'tcp', port: 22, service: 'ssh' }])
     expect(nmapFindings(ports).map((f) => f.id)).toEqual(['nmap:tcp:127.0.0.1:22'])
   })
@@ -250,12 +331,19 @@ describe('configuration of the certificates and security sections', () => {
   it('has the guide defaults', () => {
     const c = config()
     expect(c.certificates).toMatchObject({ files: [{ path: '/etc/ssl/certs/server.crt' }], endpoints: [], warningDays: 30, criticalDays: 7, timeoutMs: 5000 })
-    expect(c.security).toMatchObject({ authLog: '/var/log/auth.log', windowMs: 24 * 3_600_000, failedLoginThreshold: 10, permissionPaths: ['/etc/network-probe', '/opt/network-probe'] })
+    expect(c.security).toMatchObject({
+      authLog: '/var/log/auth.log',
+      windowMs: 24 * 3_600_000,
+      failedLoginThreshold: 10,
+      permissionPaths: ['/etc/network-probe', '/opt/network-probe'],
+    })
     expect(c.security.allowedPorts).toContainEqual({ protocol: 'any', port: 22 })
   })
 
   it('accepts files as paths or { path, key }, and endpoints as HOST[:PORT]', () => {
-    const c = config('certificates:\n  files:\n    - /a.pem\n    - { path: /b.pem, key: /b.key }\n  endpoints: [api.example.com, "10.0.0.5:8443", "[::1]:443"]\n')
+    const c = config(
+      'certificates:\n  files:\n    - /a.pem\n    - { path: /b.pem, key: /b.key }\n  endpoints: [api.example.com, "10.0.0.5:8443", "[::1]:443"]\n',
+    )
     expect(c.certificates.files).toEqual([{ path: '/a.pem' }, { path: '/b.pem', key: '/b.key' }])
     expect(c.certificates.endpoints).toEqual([
       { host: 'api.example.com', port: 443 },
@@ -265,7 +353,9 @@ describe('configuration of the certificates and security sections', () => {
   })
 
   it('names the line of a bad endpoint, port or threshold', () => {
-    expect(() => config('certificates:\n  endpoints:\n    - ok.example.com\n    - "bad.example.com:99999"\n')).toThrow(/^test:4: "certificates\.endpoints\.1": HOST or HOST:PORT/)
+    expect(() => config('certificates:\n  endpoints:\n    - ok.example.com\n    - "bad.example.com:99999"\n')).toThrow(
+      /^test:4: "certificates\.endpoints\.1": HOST or HOST:PORT/,
+    )
     expect(() => config('certificates:\n  warningDays: 5\n  criticalDays: 10\n')).toThrow(/"certificates\.criticalDays": must not be more than warningDays/)
     expect(() => config('security:\n  allowedPorts: [22, "tcp/70000"]\n')).toThrow(/^test:2: "security\.allowedPorts\.1"/)
     expect(() => config('certificates:\n  files:\n    - { path: /a, kee: /b }\n')).toThrow(/unknown key "certificates\.files\.0\.kee"/)

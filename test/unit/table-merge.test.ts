@@ -3,8 +3,23 @@ import { copyColumns } from '../../src/jobs/restore/partial.js'
 import { mergeScript, parseMergeResult, planTables, type Reference, type TablePlan, type TableShape } from '../../src/jobs/restore/table-merge.js'
 
 function table(name: string, referencedBy: [string, string][] = [], options: Partial<TableShape> = {}): TableShape {
-  const references: Reference[] = referencedBy.map(([from, column]) => ({ table: from, constraint: `${from.split('.')[1]}_${column}_fkey`, columns: [column], referencedColumns: ['id'] }))
-  return { name, partitioned: false, columns: [{ name: 'id', generated: false, identityAlways: false, sequence: `${name}_id_seq` }, { name: 'name', generated: false, identityAlways: false, sequence: null }], key: ['id'], referencedBy: references, ...options }
+  const references: Reference[] = referencedBy.map(([from, column]) => ({
+    table: from,
+    constraint: `${from.split('.')[1]}_${column}_fkey`,
+    columns: [column],
+    referencedColumns: ['id'],
+  }))
+  return {
+    name,
+    partitioned: false,
+    columns: [
+      { name: 'id', generated: false, identityAlways: false, sequence: `${name}_id_seq` },
+      { name: 'name', generated: false, identityAlways: false, sequence: null },
+    ],
+    key: ['id'],
+    referencedBy: references,
+    ...options,
+  }
 }
 
 // The platform's tables: tasks reference users, task_results reference tasks and agents.
@@ -45,7 +60,8 @@ describe('how a partial restore restores each table', () => {
   it('refuses a table that must be merged but has no key to match rows on, or is partitioned, and says what to do instead', () => {
     expect(() => planTables([{ ...users, key: null }])).toThrow(
       expect.objectContaining({
-        message: "public.users has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and public.tasks references it, so it cannot be emptied and reloaded",
+        message:
+          "public.users has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and public.tasks references it, so it cannot be emptied and reloaded",
         hint: 'restore it beside the live table with --into-schema NAME and copy the rows you need, or restore it together with --table public.tasks',
       }),
     )
@@ -59,10 +75,22 @@ describe('the merge script', () => {
     // task_results is restored too: nothing outside references tasks, and users only through tasks.
     expect(plan.merge).toEqual([])
     const merged = planTables([tasks, users])
-    const script = mergeScript(merged, new Map([['public.users', 4], ['public.tasks', 12]]))
+    const script = mergeScript(
+      merged,
+      new Map([
+        ['public.users', 4],
+        ['public.tasks', 12],
+      ]),
+    )
     expect([...script.staging.values()]).toEqual(['pg_temp.probe_ops_restore_1', 'pg_temp.probe_ops_restore_2'])
     expect(script.before).toContain('create temp table pg_temp.probe_ops_restore_1 on commit drop as select * from "public"."users" with no data;')
-    const statements = after(merged, new Map([['public.users', 4], ['public.tasks', 12]])).split('\n')
+    const statements = after(
+      merged,
+      new Map([
+        ['public.users', 4],
+        ['public.tasks', 12],
+      ]),
+    ).split('\n')
     const sql = statements.join('\n')
     const at = (pattern: RegExp) => statements.findIndex((l) => pattern.test(l))
     const atAll = (pattern: RegExp) => statements.flatMap((l, i) => (pattern.test(l) ? [i] : []))
@@ -85,7 +113,9 @@ describe('the merge script', () => {
     const sql = after(planTables([results, users]))
     const truncate = sql.indexOf('truncate "public"."task_results";')
     expect(truncate).toBeGreaterThan(sql.indexOf('lock table "public"."users" in exclusive mode;'))
-    expect(sql.indexOf('insert into "public"."task_results" ("id", "name") select "id", "name" from pg_temp.probe_ops_restore_2;')).toBeGreaterThan(sql.indexOf('insert into "public"."users" as live'))
+    expect(sql.indexOf('insert into "public"."task_results" ("id", "name") select "id", "name" from pg_temp.probe_ops_restore_2;')).toBeGreaterThan(
+      sql.indexOf('insert into "public"."users" as live'),
+    )
   })
 
   it('inserts identity columns with their values, never updates a generated column, and updates nothing of a key-only table', () => {
@@ -103,7 +133,7 @@ describe('the merge script', () => {
     expect(keyOnly).toContain('on conflict ("id") do nothing')
   })
 
-  it("writes only the columns the backup has: a column added since keeps its value, or gets its default", () => {
+  it('writes only the columns the backup has: a column added since keeps its value, or gets its default', () => {
     const grown = { ...users, columns: [...users.columns, { name: 'added_since', generated: false, identityAlways: false, sequence: null }] }
     const plan = planTables([grown])
     const script = mergeScript(plan, new Map())
@@ -115,11 +145,21 @@ describe('the merge script', () => {
   })
 
   it("reads the columns of pg_restore's COPY lines, quoted or not", () => {
-    expect(copyColumns('(id, username, "Last Login", "say ""hi"", then", org_id) FROM stdin;')).toEqual(['id', 'username', 'Last Login', 'say "hi", then', 'org_id'])
+    expect(copyColumns('(id, username, "Last Login", "say ""hi"", then", org_id) FROM stdin;')).toEqual([
+      'id',
+      'username',
+      'Last Login',
+      'say "hi", then',
+      'org_id',
+    ])
   })
 
   it('reads its outcome from the line psql printed, among the others', () => {
-    expect(parseMergeResult(' set_config \n\nprobe-ops-restore-result {"rows": [], "kept": [], "keptTotal": 0}\n')).toEqual({ rows: [], kept: [], keptTotal: 0 })
+    expect(parseMergeResult(' set_config \n\nprobe-ops-restore-result {"rows": [], "kept": [], "keptTotal": 0}\n')).toEqual({
+      rows: [],
+      kept: [],
+      keptTotal: 0,
+    })
     expect(parseMergeResult('')).toBeUndefined()
   })
 })

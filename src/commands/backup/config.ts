@@ -10,6 +10,6 @@ export default class BackupConfig extends JobCommand {
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(BackupConfig)
-    return this.runPlanned(flags, (config) => ({ job: backupConfigJob, context: backupContext(config, this.config.version), lock: 'backup', }))
+    return this.runPlanned(flags, (config) => ({ job: backupConfigJob, context: backupContext(config, this.config.version), lock: 'backup' }))
   }
 }

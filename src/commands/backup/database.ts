@@ -10,6 +10,6 @@ export default class BackupDatabase extends JobCommand {
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(BackupDatabase)
-    return this.runPlanned(flags, (config) => ({ job: backupDatabaseJob, context: backupContext(config, this.config.version), lock: 'backup', }))
+    return this.runPlanned(flags, (config) => ({ job: backupDatabaseJob, context: backupContext(config, this.config.version), lock: 'backup' }))
   }
 }

@@ -10,6 +10,6 @@ export default class BackupList extends JobCommand {
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(BackupList)
-    return this.runPlanned(flags, (config) => ({ job: backupListJob, context: backupContext(config, this.config.version), }))
+    return this.runPlanned(flags, (config) => ({ job: backupListJob, context: backupContext(config, this.config.version) }))
   }
 }

@@ -5,13 +5,19 @@ import type { Report } from '../../report/model.js'
 
 export default class BackupVerify extends JobCommand {
   static override summary = 'Check a backup: its checksum, that pg_restore can read it, and with --restore-test a real restore.'
-  static override description = 'Steps: checksum (SHA-256 and size against the manifest), archive (pg_restore --list), restore-test (with --restore-test: restore into a scratch database, compare every table\'s row count with the manifest, drop the scratch database; reports how long the restore took). Each result is recorded in the manifest, and `backup list` shows the last one.'
+  static override description =
+    "Steps: checksum (SHA-256 and size against the manifest), archive (pg_restore --list), restore-test (with --restore-test: restore into a scratch database, compare every table's row count with the manifest, drop the scratch database; reports how long the restore took). Each result is recorded in the manifest, and `backup list` shows the last one."
   static override examples = [
     '<%= config.bin %> backup verify database-network_probe-20261125T030000Z',
     '<%= config.bin %> backup verify latest --restore-test --json',
     '# crontab: 0 5 * * 0 probe-ops backup verify latest --restore-test --fail-on warning',
   ]
-  static override args = { backup: Args.string({ description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took)', required: true }) }
+  static override args = {
+    backup: Args.string({
+      description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took)',
+      required: true,
+    }),
+  }
   static override flags = { ...jobFlags, 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) }
 
   async run(): Promise<Report> {

@@ -30,7 +30,11 @@ Steps: files, endpoints.`
   static override flags = {
     ...jobFlags,
     host: Flags.string({ description: 'a TLS endpoint, HOST[:PORT] (443 by default); may be repeated', multiple: true }),
-    'server-name': Flags.string({ description: 'the name the --host endpoints must serve, when they are addressed by IP or another name (a backend behind a load balancer): sent as SNI, and the certificate must cover it', dependsOn: ['host'] }),
+    'server-name': Flags.string({
+      description:
+        'the name the --host endpoints must serve, when they are addressed by IP or another name (a backend behind a load balancer): sent as SNI, and the certificate must cover it',
+      dependsOn: ['host'],
+    }),
     key: Flags.string({ description: 'a private key file that must match one of the certificate files; may be repeated', multiple: true }),
     'ca-file': Flags.string({ description: 'trust these CA certificates instead of the system bundle' }),
     'warning-days': Flags.integer({ description: 'warn with fewer days left than this (default 30)', min: 0, max: 3650 }),
@@ -53,13 +57,23 @@ Steps: files, endpoints.`
       if (flags['warning-days'] !== undefined) certificates.warningDays = flags['warning-days']
       if (flags['critical-days'] !== undefined) certificates.criticalDays = flags['critical-days']
       if (certificates.criticalDays > certificates.warningDays) {
-        throw new UsageError(`critical days (${certificates.criticalDays}) are more than warning days (${certificates.warningDays})`, 'pass --critical-days lower than --warning-days')
+        throw new UsageError(
+          `critical days (${certificates.criticalDays}) are more than warning days (${certificates.warningDays})`,
+          'pass --critical-days lower than --warning-days',
+        )
       }
       if (checkTimeoutMs !== undefined) certificates.timeoutMs = checkTimeoutMs
       const given = files.length > 0 || hosts.length > 0
       const targets = given ? [...files.map((path): CertificateTarget => ({ kind: 'file', path })), ...hosts] : configuredTargets(config)
       const endpoints = targets.filter((t) => t.kind === 'endpoint').length
-      return { ...certCheckJob(config, targets, (flags.key ?? []).map((k) => resolve(k))), defaultTimeoutSeconds: Math.ceil(Math.max(30_000, endpointsBoundMs(config, endpoints)) / 1000) + 5 }
+      return {
+        ...certCheckJob(
+          config,
+          targets,
+          (flags.key ?? []).map((k) => resolve(k)),
+        ),
+        defaultTimeoutSeconds: Math.ceil(Math.max(30_000, endpointsBoundMs(config, endpoints)) / 1000) + 5,
+      }
     })
   }
 }

@@ -13,6 +13,8 @@ export default class ConfigValidate extends ProbeOpsCommand {
     const { flags } = await this.parse(ConfigValidate)
     const config = this.loadConfiguration(flags.config)
     const file = findConfigFile(flags.config)
-    await this.print(`${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`)
+    await this.print(
+      `${file ?? 'no configuration file; the defaults'} ${file ? 'is valid' : 'apply'}: ${config.services.length} services (${config.services.map((s) => `${s.name}/${s.runtime}`).join(', ')})\n`,
+    )
   }
 }

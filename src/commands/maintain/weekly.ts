@@ -11,7 +11,11 @@ export default class MaintainWeekly extends JobCommand {
   certificates        as \`cert check\` for the configured files and endpoints
   performance-report  as \`report performance\`, saved to the reports directory
 Takes the job's lock: a second run exits 3.`
-  static override examples = ['<%= config.bin %> maintain weekly', '<%= config.bin %> maintain weekly --skip package-updates --json', '# crontab: 0 4 * * 0 probe-ops maintain weekly --fail-on warning']
+  static override examples = [
+    '<%= config.bin %> maintain weekly',
+    '<%= config.bin %> maintain weekly --skip package-updates --json',
+    '# crontab: 0 4 * * 0 probe-ops maintain weekly --fail-on warning',
+  ]
   static override flags = { ...jobFlags, ...changeFlags }
 
   async run(): Promise<Report> {

@@ -4,7 +4,8 @@ import { sandboxDown } from '../../sandbox/platform.js'
 
 export default class SandboxDown extends ProbeOpsCommand {
   static override summary = 'Stop the sandbox and remove its directory.'
-  static override description = 'Stops PostgreSQL (pg_ctl stop -m fast) and the other services (SIGTERM, SIGKILL after 10 s), then removes --dir. Does nothing when there is no sandbox, and refuses a directory that `sandbox up` did not make.'
+  static override description =
+    'Stops PostgreSQL (pg_ctl stop -m fast) and the other services (SIGTERM, SIGKILL after 10 s), then removes --dir. Does nothing when there is no sandbox, and refuses a directory that `sandbox up` did not make.'
   static override examples = ['<%= config.bin %> sandbox down', '<%= config.bin %> sandbox down --dir /tmp/probe-sandbox']
   static override flags = {
     dir: Flags.string({ char: 'd', description: 'directory that holds the sandbox', default: './.sandbox', env: 'PROBE_OPS_SANDBOX_DIR' }),

@@ -7,19 +7,26 @@ import { formatSeconds } from '../../errors.js'
 export default class SandboxUp extends ProbeOpsCommand {
   static override summary = 'Start a throwaway local platform to try every command on.'
   static override description = `PostgreSQL 15 with the platform's schema and --days of task results, Redis with a password, AlertManager (when installed) and stand-ins for the management API and web UI, each a background process on 127.0.0.1 at a free port, everything under --dir. Writes DIR/probe-ops.yaml, which points probe-ops at it all. Running it again while the sandbox runs changes nothing; \`sandbox down\` removes it. Run as root, PostgreSQL runs as the postgres OS user.`
-  static override examples = [
-    '<%= config.bin %> sandbox up',
-    '<%= config.bin %> sandbox up --dir /tmp/probe-sandbox --days 30 --rows-per-day 10000',
-  ]
+  static override examples = ['<%= config.bin %> sandbox up', '<%= config.bin %> sandbox up --dir /tmp/probe-sandbox --days 30 --rows-per-day 10000']
   static override flags = {
-    dir: Flags.string({ char: 'd', description: 'directory that holds the sandbox (created when missing)', default: './.sandbox', env: 'PROBE_OPS_SANDBOX_DIR' }),
+    dir: Flags.string({
+      char: 'd',
+      description: 'directory that holds the sandbox (created when missing)',
+      default: './.sandbox',
+      env: 'PROBE_OPS_SANDBOX_DIR',
+    }),
     days: Flags.integer({ description: 'days of task results to generate, ending now', default: DEFAULT_SEED.days, min: 1, max: 3650 }),
     'rows-per-day': Flags.integer({ description: 'task results per day', default: DEFAULT_SEED.rowsPerDay, min: 1, max: 1_000_000 }),
   }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SandboxUp)
-    const result = await sandboxUp({ dir: flags.dir, days: flags.days, rowsPerDay: flags['rows-per-day'], onProgress: (line) => process.stderr.write(`  ${line}\n`) })
+    const result = await sandboxUp({
+      dir: flags.dir,
+      days: flags.days,
+      rowsPerDay: flags['rows-per-day'],
+      onProgress: (line) => process.stderr.write(`  ${line}\n`),
+    })
     await this.print(render(result, this.config.bin))
   }
 }
@@ -31,7 +38,9 @@ function render(result: UpResult, bin: string): string {
   const c = state.components
   const data = state.data ? `  ${state.postgres?.database}: ${state.data.rows.toLocaleString('en-US')} task results over ${state.data.days} days` : ''
   const lines = [
-    result.alreadyRunning ? `Sandbox already running in ${result.dir}; nothing changed.` : `Sandbox running in ${result.dir} (up in ${formatSeconds(result.durationMs)}).`,
+    result.alreadyRunning
+      ? `Sandbox already running in ${result.dir}; nothing changed.`
+      : `Sandbox running in ${result.dir} (up in ${formatSeconds(result.durationMs)}).`,
     `  postgres      ${c.postgres?.address}${data}`,
     `  redis         ${c.redis?.address}`,
     `  alertmanager  ${c.alertmanager?.address}${c.alertmanager?.standIn ? '  (stand-in)' : ''}`,

@@ -24,7 +24,14 @@ const send: Step<AlertTestContext> = {
   async run(context, run) {
     const am = context.config.alertmanager
     if (run.dryRun) return { summary: `would post ${NAME} to ${am.url}/api/v2/alerts` }
-    await postAlerts(am, [{ labels: labels(context), annotations: { summary: 'probe-ops alert test: delivery works', description: 'Sent by `probe-ops alert test`; it resolves by itself.' }, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 10 * 60_000).toISOString() }])
+    await postAlerts(am, [
+      {
+        labels: labels(context),
+        annotations: { summary: 'probe-ops alert test: delivery works', description: 'Sent by `probe-ops alert test`; it resolves by itself.' },
+        startsAt: new Date().toISOString(),
+        endsAt: new Date(Date.now() + 10 * 60_000).toISOString(),
+      },
+    ])
     run.recordAlert({ alertname: NAME, severity: context.severity, delivered: true })
     return { summary: `posted ${NAME} (test_id ${context.testId})`, data: { testId: context.testId, url: am.url } }
   },
@@ -43,11 +50,15 @@ const confirm: Step<AlertTestContext> = {
       const ours = alerts.find((a) => a.labels.test_id === context.testId)
       if (ours) {
         const state = ours.status.state
-        return { summary: `listed as ${state} after ${Date.now() - started} ms${state === 'suppressed' ? ' (silenced or inhibited: it would not notify)' : ''}`, status: state === 'suppressed' ? 'warning' : 'ok', data: { state } }
+        return {
+          summary: `listed as ${state} after ${Date.now() - started} ms${state === 'suppressed' ? ' (silenced or inhibited: it would not notify)' : ''}`,
+          status: state === 'suppressed' ? 'warning' : 'ok',
+          data: { state },
+        }
       }
       await sleep(200)
     }
-    throw new StepFailure('AlertManager accepted the alert but does not list it', 'check AlertManager\'s log; is it the instance you meant (alertmanager.url)?')
+    throw new StepFailure('AlertManager accepted the alert but does not list it', "check AlertManager's log; is it the instance you meant (alertmanager.url)?")
   },
 }
 
@@ -57,12 +68,17 @@ const resolve: Step<AlertTestContext> = {
   async run(context, run) {
     if (run.dryRun) return { summary: 'would resolve it' }
     const now = new Date().toISOString()
-    await postAlerts(context.config.alertmanager, [{ labels: labels(context), annotations: { summary: 'probe-ops alert test: resolved' }, startsAt: now, endsAt: now }])
+    await postAlerts(context.config.alertmanager, [
+      { labels: labels(context), annotations: { summary: 'probe-ops alert test: resolved' }, startsAt: now, endsAt: now },
+    ])
     return { summary: 'resolved' }
   },
 }
 
 /** `alert test`: the guide's curl to AlertManager, end to end: sent, seen active, resolved. */
 export function alertTestJob(config: Config, severity: string): { job: Job<AlertTestContext>; context: AlertTestContext } {
-  return { job: { command: 'alert test', concurrent: false, stopOnFailure: true, steps: [send, confirm, resolve] }, context: { config, testId: randomUUID(), severity } }
+  return {
+    job: { command: 'alert test', concurrent: false, stopOnFailure: true, steps: [send, confirm, resolve] },
+    context: { config, testId: randomUUID(), severity },
+  }
 }

@@ -3,7 +3,11 @@ import type { StepOutcome } from '../../report/runner.js'
 
 /** Manifests (and files) in the backup directory that were refused: one problem each, never acted on. */
 export function refusedProblems(unreadable: Leftover[]): { severity: string; message: string; next: string }[] {
-  return unreadable.map((l) => ({ severity: 'warning', message: `${l.path}: ${l.why}`, next: 'probe-ops leaves it alone: inspect it, and remove it by hand if it is not needed' }))
+  return unreadable.map((l) => ({
+    severity: 'warning',
+    message: `${l.path}: ${l.why}`,
+    next: 'probe-ops leaves it alone: inspect it, and remove it by hand if it is not needed',
+  }))
 }
 
 /**

@@ -33,4 +33,3 @@ export function once<T>(work: () => Promise<T>): () => Promise<T> {
     return promise
   }
 }
-

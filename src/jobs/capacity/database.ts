@@ -115,7 +115,11 @@ const KINDS: Record<string, TableSize['kind']> = { r: 'table', p: 'partitioned',
 /** Tables whose rows get a per-day count: every retention rule's, and task_results by its execution_time. */
 export function measuredRules(config: Config): { table: string; column: string; retentionDays: number | null }[] {
   const bare = (name: string) => name.replace(/^public\./i, '').toLowerCase()
-  const rules: { table: string; column: string; retentionDays: number | null }[] = config.retention.rules.map((r) => ({ table: r.table, column: r.column, retentionDays: r.days }))
+  const rules: { table: string; column: string; retentionDays: number | null }[] = config.retention.rules.map((r) => ({
+    table: r.table,
+    column: r.column,
+    retentionDays: r.days,
+  }))
   if (!rules.some((r) => bare(r.table) === 'task_results')) rules.unshift({ table: 'task_results', column: 'execution_time', retentionDays: null })
   const seen = new Set<string>()
   return rules.filter((r) => !seen.has(bare(r.table)) && seen.add(bare(r.table)))
@@ -126,7 +130,11 @@ function displayName(schema: string, name: string): string {
 }
 
 async function estimateRows(client: Client, table: string, condition: string, params: unknown[]): Promise<number> {
-  const [row] = await queryRows<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(client, `explain (format json) select 1 from ${table} where ${condition}`, params)
+  const [row] = await queryRows<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    client,
+    `explain (format json) select 1 from ${table} where ${condition}`,
+    params,
+  )
   return Number(row?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0)
 }
 
@@ -152,7 +160,11 @@ async function histogramEnds(client: Client, schema: string, table: string, colu
     `select histogram_bounds::text as bounds from pg_stats where schemaname = $1 and tablename = $2 and attname = $3 order by inherited desc limit 1`,
     [schema, table, column],
   )
-  const values = row?.bounds?.replace(/^\{|\}$/g, '').split(',').map((v) => v.replace(/^"|"$/g, '')) ?? []
+  const values =
+    row?.bounds
+      ?.replace(/^\{|\}$/g, '')
+      .split(',')
+      .map((v) => v.replace(/^"|"$/g, '')) ?? []
   const iso = (v: string | undefined) => (v && Number.isFinite(Date.parse(v)) ? new Date(v).toISOString() : null)
   return { oldest: iso(values[0]), newest: iso(values.at(-1)) }
 }
@@ -173,9 +185,17 @@ async function measureTable(
   )
   if (!found?.oid) return { ...base, state: 'missing', message: `no table ${rule.table} in this database: its growth is not measured` }
   const oid = Number(found.oid)
-  const [column] = await queryRows<{ type: string; attnum: number }>(client, `select format_type(atttypid, atttypmod) as type, attnum from pg_attribute where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped`, [oid, rule.column])
+  const [column] = await queryRows<{ type: string; attnum: number }>(
+    client,
+    `select format_type(atttypid, atttypmod) as type, attnum from pg_attribute where attrelid = $1 and attname = $2 and attnum > 0 and not attisdropped`,
+    [oid, rule.column],
+  )
   if (!column || !TIME_TYPES.has(column.type)) {
-    return { ...base, state: 'not-a-timestamp', message: `${rule.table}.${rule.column} ${column ? `is ${column.type}, not a timestamp` : 'does not exist'}: rows per day cannot be counted` }
+    return {
+      ...base,
+      state: 'not-a-timestamp',
+      message: `${rule.table}.${rule.column} ${column ? `is ${column.type}, not a timestamp` : 'does not exist'}: rows per day cannot be counted`,
+    }
   }
   const table = quoteIdent(rule.table)
   const col = quoteIdent(rule.column)
@@ -190,14 +210,20 @@ async function measureTable(
     indexBytesPerRow: perRow(size?.indexBytes),
   }
 
-  const [index] = await queryRows<{ indexed: boolean }>(client, `select exists (select 1 from pg_index where indrelid = $1 and indkey[0] = $2) as indexed`, [oid, column.attnum])
+  const [index] = await queryRows<{ indexed: boolean }>(client, `select exists (select 1 from pg_index where indrelid = $1 and indkey[0] = $2) as indexed`, [
+    oid,
+    column.attnum,
+  ])
   const indexed = index?.indexed ?? false
   let oldestRow: string | null = null
   let newestRow: string | null = null
   let empty: boolean
   if (indexed) {
     // Two index end lookups, not a scan; no oldest row is an empty table.
-    const [ends] = await queryRows<{ oldest: Date | null; newest: Date | null }>(client, `select min(${col})::timestamptz as oldest, max(${col})::timestamptz as newest from ${table}`)
+    const [ends] = await queryRows<{ oldest: Date | null; newest: Date | null }>(
+      client,
+      `select min(${col})::timestamptz as oldest, max(${col})::timestamptz as newest from ${table}`,
+    )
     oldestRow = ends?.oldest ? new Date(ends.oldest).toISOString() : null
     newestRow = ends?.newest ? new Date(ends.newest).toISOString() : null
     empty = oldestRow === null
@@ -229,14 +255,21 @@ async function measureTable(
     for (const b of buckets) if (b.bucket >= 0 && b.bucket < days) counts[b.bucket]! += Number(b.rows)
   } else {
     for (let d = 0; d < days; d++) {
-      counts[d] = Math.round(await estimateRows(client, table, range, [new Date(from + d * DAY_MS).toISOString(), new Date(from + (d + 1) * DAY_MS).toISOString()]))
+      counts[d] = Math.round(
+        await estimateRows(client, table, range, [new Date(from + d * DAY_MS).toISOString(), new Date(from + (d + 1) * DAY_MS).toISOString()]),
+      )
     }
   }
   const perDay = counts.map((n, d) => ({ from: new Date(from + d * DAY_MS).toISOString(), rows: n }))
   const windowRows = counts.reduce((a, b) => a + b, 0)
   const common = { ...base, ...sized, method, indexed, oldestRow, newestRow, perDay, windowRows } as const
   if (windowRows === 0) {
-    return { ...common, state: 'no-recent-rows', rowsPerDay: 0, message: `no ${rule.table} rows in the last ${days} days${newestRow ? ` (newest: ${newestRow.slice(0, 10)})` : ''}: nothing is being written` }
+    return {
+      ...common,
+      state: 'no-recent-rows',
+      rowsPerDay: 0,
+      message: `no ${rule.table} rows in the last ${days} days${newestRow ? ` (newest: ${newestRow.slice(0, 10)})` : ''}: nothing is being written`,
+    }
   }
   const rate = ratePerDay(counts.map((n, d) => ({ at: from + (d + 1) * DAY_MS, count: n })))
 
@@ -250,7 +283,9 @@ async function measureTable(
     const leaving = [new Date(cutoff).toISOString(), new Date(cutoff + ahead * DAY_MS).toISOString()]
     // A table younger than that range loses nothing to retention yet: no need to count.
     const younger = oldestRow !== null && Date.parse(oldestRow) >= cutoff + ahead * DAY_MS
-    leavingRowsPerDay = younger ? 0 : (exact ? await withoutSeqScan(client, () => countRows(client, table, range, leaving)) : await estimateRows(client, table, range, leaving)) / ahead
+    leavingRowsPerDay = younger
+      ? 0
+      : (exact ? await withoutSeqScan(client, () => countRows(client, table, range, leaving)) : await estimateRows(client, table, range, leaving)) / ahead
   }
   return { ...common, state: 'measured', rowsPerDay: rate ? Math.max(0, rate.perDay) : null, pastRetentionRows, leavingRowsPerDay }
 }
@@ -279,8 +314,20 @@ export async function gatherDatabase(config: Config, now: Date, days: number): P
     return await withPostgres(pg, async (client) => {
       const [db] = await queryRows<{ bytes: string }>(client, 'select pg_database_size(current_database()) as bytes')
       const raw = await queryRows<{
-        oid: string; schema: string; name: string; kind: string; partitions: number; reltuples: number; unanalyzed: boolean
-        table_bytes: string; index_bytes: string; toast_bytes: string; total_bytes: string; live: string; dead: string; last_vacuum: Date | null
+        oid: string
+        schema: string
+        name: string
+        kind: string
+        partitions: number
+        reltuples: number
+        unanalyzed: boolean
+        table_bytes: string
+        index_bytes: string
+        toast_bytes: string
+        total_bytes: string
+        live: string
+        dead: string
+        last_vacuum: Date | null
       }>(client, TABLES_SQL)
       const sizes = new Map<number, TableSize>()
       const tables = raw.map((r) => {
@@ -290,7 +337,7 @@ export async function gatherDatabase(config: Config, now: Date, days: number): P
           name: displayName(r.schema, r.name),
           kind: KINDS[r.kind] ?? 'table',
           partitions: r.partitions,
-          rows: r.unanalyzed ? (Math.max(r.reltuples, live) || null) : r.reltuples,
+          rows: r.unanalyzed ? Math.max(r.reltuples, live) || null : r.reltuples,
           heapBytes: Number(r.table_bytes) - toast,
           indexBytes: Number(r.index_bytes),
           toastBytes: toast,
@@ -304,7 +351,14 @@ export async function gatherDatabase(config: Config, now: Date, days: number): P
       })
       const measured: MeasuredTable[] = []
       for (const rule of measuredRules(config)) measured.push(await measureTable(client, rule, sizes, now, days, config.capacity.maxScanRows))
-      return { database: pg.database, where: where(pg), databaseBytes: Number(db!.bytes), dataDirectory: await findDataDirectory(client, config), tables, measured }
+      return {
+        database: pg.database,
+        where: where(pg),
+        databaseBytes: Number(db!.bytes),
+        dataDirectory: await findDataDirectory(client, config),
+        tables,
+        measured,
+      }
     })
   } catch (error) {
     throw postgresFailure(error, pg)
@@ -337,7 +391,9 @@ function tableLines(tables: TableSize[]): string[] {
 export function describeMeasured(m: MeasuredTable): string {
   if (m.state !== 'measured') return m.message ?? m.state
   const how = m.method === 'index-range-scan' ? `index range scan on ${m.column}` : `planner estimates${m.indexed ? '' : `: no index leads with ${m.column}`}`
-  const perRow = m.bytesPerRow ? `, ${formatSize(m.bytesPerRow)}/row (heap ${formatSize(m.heapBytesPerRow ?? 0)}, indexes ${formatSize(m.indexBytesPerRow ?? 0)})` : ', bytes per row unknown (never analyzed)'
+  const perRow = m.bytesPerRow
+    ? `, ${formatSize(m.bytesPerRow)}/row (heap ${formatSize(m.heapBytesPerRow ?? 0)}, indexes ${formatSize(m.indexBytesPerRow ?? 0)})`
+    : ', bytes per row unknown (never analyzed)'
   return `${m.table}: ${formatCount(m.windowRows ?? 0)} rows in the last ${m.windowDays} days (${how}), ${formatCount(m.rowsPerDay ?? 0)} rows/day${perRow}; oldest row ${m.oldestRow?.slice(0, 10) ?? '?'}`
 }
 
@@ -349,7 +405,11 @@ export const databaseStep: Step<CapacityContext> = {
     const problems = facts.measured.filter((m) => m.state !== 'measured')
     const summary = [
       `${facts.database} ${formatSize(facts.databaseBytes)} in ${facts.tables.length} tables`,
-      ...facts.measured.map((m) => (m.state === 'measured' ? `${m.table} ${formatCount(m.rowsPerDay ?? 0)} rows/day${m.bytesPerRow ? `, ${formatSize(m.bytesPerRow)}/row` : ''}` : m.message!)),
+      ...facts.measured.map((m) =>
+        m.state === 'measured'
+          ? `${m.table} ${formatCount(m.rowsPerDay ?? 0)} rows/day${m.bytesPerRow ? `, ${formatSize(m.bytesPerRow)}/row` : ''}`
+          : m.message!,
+      ),
     ].join('; ')
     const data = {
       database: facts.database,
@@ -360,7 +420,16 @@ export const databaseStep: Step<CapacityContext> = {
       tables: facts.tables.slice(0, LISTED_TABLES),
       measured: facts.measured,
       details: [...tableLines(facts.tables), ...facts.measured.filter((m) => m.state === 'measured').map(describeMeasured)],
-      problems: problems.map((m) => ({ severity: 'warning', message: m.message, next: m.state === 'missing' ? 'is this the platform database? check postgres.database / PGDATABASE' : m.state === 'not-a-timestamp' ? 'fix retention.rules' : 'check that the platform is writing results (probe-ops diagnose)' })),
+      problems: problems.map((m) => ({
+        severity: 'warning',
+        message: m.message,
+        next:
+          m.state === 'missing'
+            ? 'is this the platform database? check postgres.database / PGDATABASE'
+            : m.state === 'not-a-timestamp'
+              ? 'fix retention.rules'
+              : 'check that the platform is writing results (probe-ops diagnose)',
+      })),
     }
     if (problems.length === 0) return { summary, data }
     return { status: 'warning', summary, data, error: { message: problems.map((p) => p.message).join('; '), hint: data.problems[0]!.next } }

@@ -81,7 +81,13 @@ export async function directoryBytes(root: string): Promise<{ exists: boolean; b
 async function existingAncestor(path: string): Promise<string> {
   let current = path
   for (;;) {
-    if (await lstat(current).then(() => true, () => false)) return current
+    if (
+      await lstat(current).then(
+        () => true,
+        () => false,
+      )
+    )
+      return current
     const parent = dirname(current)
     if (parent === current) return current
     current = parent
@@ -97,11 +103,21 @@ export function diskPaths(config: Config, dataDirectory: string | null): { path:
   return paths
 }
 
-export async function gatherDisks(config: Config, now: Date, history: CapacityHistory, database: DatabaseFacts | undefined, growth: GrowthFacts | undefined, why: string | undefined): Promise<DiskFacts> {
+export async function gatherDisks(
+  config: Config,
+  now: Date,
+  history: CapacityHistory,
+  database: DatabaseFacts | undefined,
+  growth: GrowthFacts | undefined,
+  why: string | undefined,
+): Promise<DiskFacts> {
   const at = now.getTime()
   const notes: string[] = []
   const dataDirectory = database?.dataDirectory?.path ?? null
-  if (database && !dataDirectory) notes.push("PostgreSQL's data directory is not on this host as far as probe-ops can see: set capacity.dataPath for the database's growth to count on its disk")
+  if (database && !dataDirectory)
+    notes.push(
+      "PostgreSQL's data directory is not on this host as far as probe-ops can see: set capacity.dataPath for the database's growth to count on its disk",
+    )
   if (!database) notes.push(`database growth unknown (${why ?? 'not measured'}): disks forecast from their own history only`)
 
   const backupSize = await directoryBytes(config.backup.dir)
@@ -150,14 +166,18 @@ export async function gatherDisks(config: Config, now: Date, history: CapacityHi
     }
     if (disk.paths.some((p) => p.role === 'data') && growth) add(`database (${describeSource(growth.database)})`, growth.database)
     if (disk.paths.some((p) => p.role === 'backups') && backups.growth.source === 'history') add('backups (history)', backups.growth)
-    const measured = parts.length === 0 ? null : { perDay: parts.reduce((a, p) => a + p.perDay, 0), error: Math.sqrt(parts.reduce((a, p) => a + p.error ** 2, 0)) }
+    const measured =
+      parts.length === 0 ? null : { perDay: parts.reduce((a, p) => a + p.perDay, 0), error: Math.sqrt(parts.reduce((a, p) => a + p.error ** 2, 0)) }
     const own = seriesGrowth(history.diskUsed.get(disk.mount) ?? [], { at, value: disk.usedBytes }, measured, config.capacity)
     return {
       ...disk,
       growth: { ...own, components: own.source === 'history' ? [] : components },
       forecast:
         own.perDay === null
-          ? { state: 'unknown', reason: `no growth known: ${own.history.points} of the ${config.capacity.minHistoryPoints} measurements over ${config.capacity.minHistoryDays} days a history line needs, and nothing measured lives here` }
+          ? {
+              state: 'unknown',
+              reason: `no growth known: ${own.history.points} of the ${config.capacity.minHistoryPoints} measurements over ${config.capacity.minHistoryDays} days a history line needs, and nothing measured lives here`,
+            }
           : fillForecast({ capacity: disk.sizeBytes, used: disk.usedBytes, perDay: own.perDay, slopeError: own.slopeError, now: at }),
     }
   })
@@ -184,7 +204,11 @@ export const diskStep: Step<CapacityContext> = {
       const l = level(d.forecast, config.capacity)
       if (l === 'ok') continue
       if (l === 'failed' || status === 'ok') status = l
-      problems.push({ severity: l, message: `${d.mount} (${d.paths.map((p) => p.role).join(', ')}) ${describeForecast(d.forecast)} at ${formatDelta(d.growth.perDay ?? 0)}/day`, next: 'free space or grow the disk; see the recommendations below' })
+      problems.push({
+        severity: l,
+        message: `${d.mount} (${d.paths.map((p) => p.role).join(', ')}) ${describeForecast(d.forecast)} at ${formatDelta(d.growth.perDay ?? 0)}/day`,
+        next: 'free space or grow the disk; see the recommendations below',
+      })
     }
     const details = textTable(
       ['mount', 'holds', 'size', 'used', 'free', 'growth', 'from', 'forecast'],
@@ -208,9 +232,20 @@ export const diskStep: Step<CapacityContext> = {
     )
     for (const u of facts.unmeasured) details.push(`${u.path} (${u.role}): ${u.error}`)
     details.push(...facts.notes)
-    const summary = facts.disks.length === 0 ? 'no disk could be measured' : facts.disks.map((d) => `${d.mount} ${d.usedPercent}% used, ${d.forecast.state === 'unknown' ? 'no forecast yet' : describeForecast(d.forecast)}`).join('; ')
+    const summary =
+      facts.disks.length === 0
+        ? 'no disk could be measured'
+        : facts.disks
+            .map((d) => `${d.mount} ${d.usedPercent}% used, ${d.forecast.state === 'unknown' ? 'no forecast yet' : describeForecast(d.forecast)}`)
+            .join('; ')
     const data = { disks: facts.disks, backups: facts.backups, unmeasured: facts.unmeasured, notes: facts.notes, details, problems }
-    if (facts.disks.length === 0) return { status: 'warning', summary, data, error: { message: facts.unmeasured.map((u) => `${u.path}: ${u.error}`).join('; '), hint: 'check disk.paths and backup.dir' } }
+    if (facts.disks.length === 0)
+      return {
+        status: 'warning',
+        summary,
+        data,
+        error: { message: facts.unmeasured.map((u) => `${u.path}: ${u.error}`).join('; '), hint: 'check disk.paths and backup.dir' },
+      }
     if (status === 'ok') return { summary, data }
     return { status, summary, data, error: { message: problems[0]!.message, hint: problems[0]!.next } }
   },

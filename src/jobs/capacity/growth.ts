@@ -79,7 +79,8 @@ export function seriesGrowth(history: readonly Point[], current: Point | undefin
   const points = current ? [...history, current] : [...history]
   const line = leastSquares(points)
   const summary = { points: points.length, spanDays: line ? Math.round(line.spanDays * 10) / 10 : 0, perDay: line?.perDay ?? null, r2: line?.r2 ?? null }
-  if (enoughHistory(line, config.minHistoryPoints, config.minHistoryDays)) return { perDay: line.perDay, source: 'history', slopeError: line.slopeError, history: summary, measuredPerDay }
+  if (enoughHistory(line, config.minHistoryPoints, config.minHistoryDays))
+    return { perDay: line.perDay, source: 'history', slopeError: line.slopeError, history: summary, measuredPerDay }
   if (measured) return { perDay: measured.perDay, source: 'measured', slopeError: measured.error, history: summary, measuredPerDay }
   return { perDay: null, source: 'none', slopeError: null, history: summary, measuredPerDay }
 }
@@ -112,7 +113,12 @@ export function retentionGrowth(m: MeasuredTable): RetentionGrowth | undefined {
 
 const bare = (name: string) => name.replace(/^public\./i, '').toLowerCase()
 
-export function computeGrowth(facts: DatabaseFacts, history: { databaseBytes: Point[]; tableBytes: Map<string, Point[]> }, config: Config['capacity'], now: Date): GrowthFacts {
+export function computeGrowth(
+  facts: DatabaseFacts,
+  history: { databaseBytes: Point[]; tableBytes: Map<string, Point[]> },
+  config: Config['capacity'],
+  now: Date,
+): GrowthFacts {
   const at = now.getTime()
   const notes: string[] = []
   const retention = facts.measured.map(retentionGrowth).filter((r): r is RetentionGrowth => r !== undefined)
@@ -124,9 +130,17 @@ export function computeGrowth(facts: DatabaseFacts, history: { databaseBytes: Po
   const tables = large.map((t) => ({
     name: t.name,
     totalBytes: t.totalBytes,
-    growth: seriesGrowth(history.tableBytes.get(t.name) ?? [], { at, value: t.totalBytes }, measuredOf(byTable.has(bare(t.name)) ? [byTable.get(bare(t.name))!] : []), config),
+    growth: seriesGrowth(
+      history.tableBytes.get(t.name) ?? [],
+      { at, value: t.totalBytes },
+      measuredOf(byTable.has(bare(t.name)) ? [byTable.get(bare(t.name))!] : []),
+      config,
+    ),
   }))
-  if (database.source === 'none') notes.push(`no growth figure yet: nothing measured, and ${database.history.points} of the ${config.minHistoryPoints} measurements over ${config.minHistoryDays} days a history line needs (reports.dir)`)
+  if (database.source === 'none')
+    notes.push(
+      `no growth figure yet: nothing measured, and ${database.history.points} of the ${config.minHistoryPoints} measurements over ${config.minHistoryDays} days a history line needs (reports.dir)`,
+    )
   return { database, tables, retention, notes }
 }
 
@@ -156,16 +170,24 @@ export const growthStep: Step<CapacityContext> = {
     const db = growth.database
     const details = textTable(
       ['', 'size', 'growth', 'from'],
-      [['database', formatSize(db.bytes), perDay(db), describeSource(db)], ...growth.tables.map((t) => [t.name, formatSize(t.totalBytes), perDay(t.growth), describeSource(t.growth)])],
+      [
+        ['database', formatSize(db.bytes), perDay(db), describeSource(db)],
+        ...growth.tables.map((t) => [t.name, formatSize(t.totalBytes), perDay(t.growth), describeSource(t.growth)]),
+      ],
       ['l', 'r', 'r', 'l'],
     )
     for (const r of growth.retention) {
       const flow = `${r.table}: ${formatCount(r.rowsPerDay)} rows/day arrive${r.retentionDays === null ? ', no retention rule deletes any' : `, ${formatCount(r.leavingRowsPerDay)}/day age past the ${r.retentionDays}-day retention`}`
       details.push(flow)
       if (r.steadyStateBytes !== null) {
-        details.push(`  steady state under ${r.retentionDays} days: ${formatSize(r.steadyStateBytes)} (now ${formatSize(r.currentBytes ?? 0)})${r.pastRetentionRows ? `; ${formatCount(r.pastRetentionRows)} rows (~${formatSize(r.pastRetentionBytes ?? 0)}) already past it, deleted by the next maintain daily` : ''}`)
+        details.push(
+          `  steady state under ${r.retentionDays} days: ${formatSize(r.steadyStateBytes)} (now ${formatSize(r.currentBytes ?? 0)})${r.pastRetentionRows ? `; ${formatCount(r.pastRetentionRows)} rows (~${formatSize(r.pastRetentionBytes ?? 0)}) already past it, deleted by the next maintain daily` : ''}`,
+        )
       }
-      if (r.options.length > 0) details.push(`  under other retentions: ${r.options.map((o) => `${o.days} d ${formatSize(o.steadyStateBytes)}${o.days === r.retentionDays ? ' (configured)' : ` (${formatDelta(o.changeBytes)})`}`).join(', ')}`)
+      if (r.options.length > 0)
+        details.push(
+          `  under other retentions: ${r.options.map((o) => `${o.days} d ${formatSize(o.steadyStateBytes)}${o.days === r.retentionDays ? ' (configured)' : ` (${formatDelta(o.changeBytes)})`}`).join(', ')}`,
+        )
     }
     details.push(...growth.notes)
     const steady = growth.retention.find((r) => r.steadyStateBytes !== null)
@@ -174,7 +196,16 @@ export const growthStep: Step<CapacityContext> = {
       ...(steady ? [`${steady.table} settles at ${formatSize(steady.steadyStateBytes!)} under ${steady.retentionDays}-day retention`] : []),
     ].join('; ')
     const data = { database: db, tables: growth.tables, retention: growth.retention, notes: growth.notes, details }
-    if (db.perDay === null) return { status: 'warning', summary, data, error: { message: growth.notes.join('; ') || 'no growth figure', hint: 'the forecast needs task_results rows or a few days of saved reports (reports.dir)' } }
+    if (db.perDay === null)
+      return {
+        status: 'warning',
+        summary,
+        data,
+        error: {
+          message: growth.notes.join('; ') || 'no growth figure',
+          hint: 'the forecast needs task_results rows or a few days of saved reports (reports.dir)',
+        },
+      }
     return { summary, data }
   },
 }

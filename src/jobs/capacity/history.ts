@@ -38,7 +38,16 @@ function push<K>(map: Map<K, Point[]>, key: K, point: Point): void {
 }
 
 export async function readCapacityHistory(config: Config, now: Date, days: number): Promise<CapacityHistory> {
-  const empty: CapacityHistory = { dir: config.reports.dir || null, reports: 0, unreadable: [], databaseBytes: [], tableBytes: new Map(), diskUsed: new Map(), backupBytes: [], redisUsedBytes: [] }
+  const empty: CapacityHistory = {
+    dir: config.reports.dir || null,
+    reports: 0,
+    unreadable: [],
+    databaseBytes: [],
+    tableBytes: new Map(),
+    diskUsed: new Map(),
+    backupBytes: [],
+    redisUsedBytes: [],
+  }
   if (!config.reports.dir) return empty
   const { reports, unreadable } = await readReportHistory(config.reports.dir, KIND, { since: now.getTime() - days * DAY_MS, excludeDay: now })
   const history = { ...empty, reports: reports.length, unreadable }

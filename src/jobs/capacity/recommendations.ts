@@ -79,7 +79,10 @@ export function recommend(figures: Figures, config: Config): Recommendation[] {
           priority: 'high',
           message: `the ${r.retentionDays}-day retention of ${r.table} does not fit on ${dataDisk.mount}`,
           figure: `steady state ${formatSize(r.steadyStateBytes)} needs ${formatSize(more)} more; ${formatSize(dataDisk.freeBytes)} free`,
-          action: fits >= 1 ? `shorten retention.rules ${r.table} to ${fits} days or less, or grow ${dataDisk.mount}` : `grow ${dataDisk.mount}: not even one day of ${r.table} fits`,
+          action:
+            fits >= 1
+              ? `shorten retention.rules ${r.table} to ${fits} days or less, or grow ${dataDisk.mount}`
+              : `grow ${dataDisk.mount}: not even one day of ${r.table} fits`,
         })
       }
     }
@@ -106,24 +109,54 @@ export function recommend(figures: Figures, config: Config): Recommendation[] {
       })
     }
     if (t.rows === null && t.totalBytes >= 100 * 1024 * 1024) {
-      out.push({ id: `never-analyzed:${t.name}`, priority: 'low', message: `${t.name} has never been analyzed`, figure: `${formatSize(t.totalBytes)}, no planner statistics`, action: `ANALYZE ${t.name} (probe-ops maintain daily --only vacuum)` })
+      out.push({
+        id: `never-analyzed:${t.name}`,
+        priority: 'low',
+        message: `${t.name} has never been analyzed`,
+        figure: `${formatSize(t.totalBytes)}, no planner statistics`,
+        action: `ANALYZE ${t.name} (probe-ops maintain daily --only vacuum)`,
+      })
     }
   }
 
   if (redis?.reachable) {
     const f = redis.forecast
     if (redis.usedPercent != null && redis.usedPercent >= 90) {
-      out.push({ id: 'redis-memory', priority: 'high', message: 'Redis is close to its maxmemory', figure: `${formatSize(redis.usedMemoryBytes!)} of ${formatSize(redis.maxMemoryBytes!)} (${redis.usedPercent}%), policy ${redis.evictionPolicy}`, action: 'raise maxmemory, or find the large keys: redis-cli --bigkeys' })
+      out.push({
+        id: 'redis-memory',
+        priority: 'high',
+        message: 'Redis is close to its maxmemory',
+        figure: `${formatSize(redis.usedMemoryBytes!)} of ${formatSize(redis.maxMemoryBytes!)} (${redis.usedPercent}%), policy ${redis.evictionPolicy}`,
+        action: 'raise maxmemory, or find the large keys: redis-cli --bigkeys',
+      })
     } else if (f && (f.state === 'full' || (f.state === 'filling' && f.daysUntilFull < 90))) {
-      out.push({ id: 'redis-memory', priority: f.state === 'filling' && f.daysUntilFull >= capacity.fillWarningDays ? 'medium' : 'high', message: `Redis memory ${describeForecast(f)}`, figure: `${formatSize(redis.usedMemoryBytes!)} of ${formatSize(redis.maxMemoryBytes!)}, ${formatDelta(redis.growth?.perDay ?? 0)}/day`, action: 'raise maxmemory before then, or find what keeps growing: redis-cli --bigkeys' })
+      out.push({
+        id: 'redis-memory',
+        priority: f.state === 'filling' && f.daysUntilFull >= capacity.fillWarningDays ? 'medium' : 'high',
+        message: `Redis memory ${describeForecast(f)}`,
+        figure: `${formatSize(redis.usedMemoryBytes!)} of ${formatSize(redis.maxMemoryBytes!)}, ${formatDelta(redis.growth?.perDay ?? 0)}/day`,
+        action: 'raise maxmemory before then, or find what keeps growing: redis-cli --bigkeys',
+      })
     }
     if (redis.maxMemoryBytes === 0) {
-      out.push({ id: 'redis-maxmemory', priority: 'low', message: 'Redis has no maxmemory', figure: `${formatSize(redis.usedMemoryBytes!)} used, no limit`, action: 'set maxmemory and a maxmemory-policy, so that Redis cannot take the host down with it' })
+      out.push({
+        id: 'redis-maxmemory',
+        priority: 'low',
+        message: 'Redis has no maxmemory',
+        figure: `${formatSize(redis.usedMemoryBytes!)} used, no limit`,
+        action: 'set maxmemory and a maxmemory-policy, so that Redis cannot take the host down with it',
+      })
     }
   }
 
   if (!config.reports.dir) {
-    out.push({ id: 'history-off', priority: 'low', message: 'reports.dir is empty: no history is kept', figure: 'forecasts rest on measured task_results growth only', action: 'set reports.dir so the next forecasts can fit a line through past reports' })
+    out.push({
+      id: 'history-off',
+      priority: 'low',
+      message: 'reports.dir is empty: no history is kept',
+      figure: 'forecasts rest on measured task_results growth only',
+      action: 'set reports.dir so the next forecasts can fit a line through past reports',
+    })
   }
   return out.sort((a, b) => RANK[a.priority] - RANK[b.priority] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
@@ -152,7 +185,9 @@ export const recommendationsStep: Step<CapacityContext> = {
     const high = list.filter((r) => r.priority === 'high')
     const counts = (['high', 'medium', 'low'] as const).map((p) => [p, list.filter((r) => r.priority === p).length] as const).filter(([, n]) => n > 0)
     const summary =
-      list.length === 0 ? 'nothing to do' : `${list.length} recommendation${list.length === 1 ? '' : 's'} (${counts.map(([p, n]) => `${n} ${p}`).join(', ')}): ${list[0]!.message}`
+      list.length === 0
+        ? 'nothing to do'
+        : `${list.length} recommendation${list.length === 1 ? '' : 's'} (${counts.map(([p, n]) => `${n} ${p}`).join(', ')}): ${list[0]!.message}`
     const data = {
       recommendations: list,
       ...(missing.length ? { missing } : {}),

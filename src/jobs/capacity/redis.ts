@@ -62,7 +62,10 @@ export async function gatherRedis(config: Config, now: Date, history: CapacityHi
         max <= 0
           ? { state: 'unknown', reason: 'no maxmemory set' }
           : growth.perDay === null
-            ? { state: 'unknown', reason: `growth needs ${config.capacity.minHistoryPoints} reports over ${config.capacity.minHistoryDays} days of history (${growth.history.points} so far)` }
+            ? {
+                state: 'unknown',
+                reason: `growth needs ${config.capacity.minHistoryPoints} reports over ${config.capacity.minHistoryDays} days of history (${growth.history.points} so far)`,
+              }
             : fillForecast({ capacity: max, used, perDay: growth.perDay, slopeError: growth.slopeError, now: now.getTime() }),
     }
   } catch (error) {
@@ -87,7 +90,9 @@ export const redisStep: Step<CapacityContext> = {
     const forecast = r.forecast!
     const details = [
       `${r.url}: Redis ${r.version}, ${formatCount(r.keys ?? 0)} keys, used ${formatSize(used)} (peak ${formatSize(r.peakMemoryBytes!)}, RSS ${formatSize(r.rssBytes!)})`,
-      max > 0 ? `maxmemory ${formatSize(max)} (${r.usedPercent}% used), policy ${r.evictionPolicy}, ${formatCount(r.evictedKeys ?? 0)} keys evicted` : 'no maxmemory: Redis grows until the host runs out of memory',
+      max > 0
+        ? `maxmemory ${formatSize(max)} (${r.usedPercent}% used), policy ${r.evictionPolicy}, ${formatCount(r.evictedKeys ?? 0)} keys evicted`
+        : 'no maxmemory: Redis grows until the host runs out of memory',
       r.growth!.source === 'history'
         ? `growth ${perDay(r.growth!)} (${describeSource(r.growth!)})${max > 0 ? `, ${describeForecast(forecast)}` : ''}`
         : `growth: needs ${capacity.minHistoryPoints} saved reports over ${capacity.minHistoryDays} days (${r.growth!.history.points - 1} so far)`,
@@ -98,8 +103,14 @@ export const redisStep: Step<CapacityContext> = {
     const high = r.usedPercent !== null && r.usedPercent !== undefined && r.usedPercent >= 90
     if (soon || high) {
       // With an eviction policy a full Redis drops keys; with noeviction it refuses writes.
-      const critical = r.evictionPolicy === 'noeviction' && (forecast.state === 'full' || (forecast.state === 'filling' && forecast.daysUntilFull < capacity.fillCriticalDays))
-      return { status: critical ? 'failed' : 'warning', summary, data, error: { message: `Redis memory ${summary}`, hint: 'raise maxmemory, or find the large keys: redis-cli --bigkeys' } }
+      const critical =
+        r.evictionPolicy === 'noeviction' && (forecast.state === 'full' || (forecast.state === 'filling' && forecast.daysUntilFull < capacity.fillCriticalDays))
+      return {
+        status: critical ? 'failed' : 'warning',
+        summary,
+        data,
+        error: { message: `Redis memory ${summary}`, hint: 'raise maxmemory, or find the large keys: redis-cli --bigkeys' },
+      }
     }
     return { summary, data }
   },

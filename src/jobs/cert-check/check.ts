@@ -117,25 +117,64 @@ interface Rated {
 }
 
 /** What is wrong with a certificate and its chain, whatever it came from. */
-function rateCertificate(target: CertificateTarget, leaf: Certificate, chain: ChainResult | undefined, store: TrustStore | undefined, config: Config, now: Date): Finding[] {
+function rateCertificate(
+  target: CertificateTarget,
+  leaf: Certificate,
+  chain: ChainResult | undefined,
+  store: TrustStore | undefined,
+  config: Config,
+  now: Date,
+): Finding[] {
   const name = targetName(target)
   const { warningDays, criticalDays } = config.certificates
   const findings: Finding[] = []
   const left = daysLeft(leaf.notAfter, now)
   const what = target.kind === 'file' ? `the certificate in ${name}` : `the certificate of ${name}`
-  const renew = target.kind === 'file' ? `renew it and install the new certificate at ${name} (then reload the services that use it)` : `renew the certificate ${name} serves and reload its server`
+  const renew =
+    target.kind === 'file'
+      ? `renew it and install the new certificate at ${name} (then reload the services that use it)`
+      : `renew the certificate ${name} serves and reload its server`
   if (leaf.notAfter.getTime() <= now.getTime()) {
-    findings.push({ id: `cert-expiry:${name}`, severity: 'critical', message: `${what} (${describeCert(leaf.facts)}) expired on ${day(leaf.notAfter)}`, fix: renew })
+    findings.push({
+      id: `cert-expiry:${name}`,
+      severity: 'critical',
+      message: `${what} (${describeCert(leaf.facts)}) expired on ${day(leaf.notAfter)}`,
+      fix: renew,
+    })
   } else if (left < criticalDays) {
-    findings.push({ id: `cert-expiry:${name}`, severity: 'critical', message: `${what} (${describeCert(leaf.facts)}) expires in ${left} days, on ${day(leaf.notAfter)}`, fix: renew })
+    findings.push({
+      id: `cert-expiry:${name}`,
+      severity: 'critical',
+      message: `${what} (${describeCert(leaf.facts)}) expires in ${left} days, on ${day(leaf.notAfter)}`,
+      fix: renew,
+    })
   } else if (left < warningDays) {
-    findings.push({ id: `cert-expiry:${name}`, severity: 'medium', message: `${what} (${describeCert(leaf.facts)}) expires in ${left} days, on ${day(leaf.notAfter)}`, fix: renew })
+    findings.push({
+      id: `cert-expiry:${name}`,
+      severity: 'medium',
+      message: `${what} (${describeCert(leaf.facts)}) expires in ${left} days, on ${day(leaf.notAfter)}`,
+      fix: renew,
+    })
   }
   if (leaf.notBefore.getTime() > now.getTime()) {
-    findings.push({ id: `cert-not-yet-valid:${name}`, severity: 'high', message: `${what} is not valid before ${leaf.notBefore.toISOString()}`, fix: 'check the clock of the machine that issued it (and of this one), or install the previous certificate until then' })
+    findings.push({
+      id: `cert-not-yet-valid:${name}`,
+      severity: 'high',
+      message: `${what} is not valid before ${leaf.notBefore.toISOString()}`,
+      fix: 'check the clock of the machine that issued it (and of this one), or install the previous certificate until then',
+    })
   }
-  const weakKey = (leaf.facts.keyType.startsWith('RSA') && (leaf.facts.keyBits ?? 0) < 2048) || (leaf.facts.keyType === 'EC' && (leaf.facts.keyBits ?? 0) < 256) || leaf.facts.keyType === 'DSA'
-  if (weakKey) findings.push({ id: `cert-weak-key:${name}`, severity: 'high', message: `${what} has a weak key: ${leaf.facts.keyType} ${leaf.facts.keyBits ?? ''}`.trim(), fix: 'issue a new certificate with an RSA 2048+ or ECDSA P-256+ key' })
+  const weakKey =
+    (leaf.facts.keyType.startsWith('RSA') && (leaf.facts.keyBits ?? 0) < 2048) ||
+    (leaf.facts.keyType === 'EC' && (leaf.facts.keyBits ?? 0) < 256) ||
+    leaf.facts.keyType === 'DSA'
+  if (weakKey)
+    findings.push({
+      id: `cert-weak-key:${name}`,
+      severity: 'high',
+      message: `${what} has a weak key: ${leaf.facts.keyType} ${leaf.facts.keyBits ?? ''}`.trim(),
+      fix: 'issue a new certificate with an RSA 2048+ or ECDSA P-256+ key',
+    })
   if (store && chain) {
     if (!chain.trusted) {
       const message =
@@ -158,31 +197,75 @@ function rateCertificate(target: CertificateTarget, leaf: Certificate, chain: Ch
       if (index === 0) return
       const role = link.source === 'trust-store' ? 'trusted root' : link.facts.selfSigned ? 'root' : 'intermediate'
       if (link.notAfter.getTime() <= now.getTime()) {
-        findings.push({ id: `cert-chain-expired:${name}:${index}`, severity: 'critical', message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} expired on ${day(link.notAfter)}`, fix: link.source === 'trust-store' ? 'update the CA bundle (ca-certificates) and the chain the certificate is served with' : 'replace that certificate in the chain with the current one from the CA' })
+        findings.push({
+          id: `cert-chain-expired:${name}:${index}`,
+          severity: 'critical',
+          message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} expired on ${day(link.notAfter)}`,
+          fix:
+            link.source === 'trust-store'
+              ? 'update the CA bundle (ca-certificates) and the chain the certificate is served with'
+              : 'replace that certificate in the chain with the current one from the CA',
+        })
       } else if (link.notBefore.getTime() > now.getTime()) {
-        findings.push({ id: `cert-chain-not-yet-valid:${name}:${index}`, severity: 'high', message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} is not valid before ${link.notBefore.toISOString()}`, fix: 'check the clock, or use the CA\'s current intermediate' })
+        findings.push({
+          id: `cert-chain-not-yet-valid:${name}:${index}`,
+          severity: 'high',
+          message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} is not valid before ${link.notBefore.toISOString()}`,
+          fix: "check the clock, or use the CA's current intermediate",
+        })
       } else if (daysLeft(link.notAfter, now) < warningDays && link.source === 'presented') {
-        findings.push({ id: `cert-chain-expiry:${name}:${index}`, severity: 'medium', message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} expires in ${daysLeft(link.notAfter, now)} days`, fix: 'get the CA\'s new intermediate and serve it instead' })
+        findings.push({
+          id: `cert-chain-expiry:${name}:${index}`,
+          severity: 'medium',
+          message: `the ${role} ${describeCert(link.facts)} in the chain of ${name} expires in ${daysLeft(link.notAfter, now)} days`,
+          fix: "get the CA's new intermediate and serve it instead",
+        })
       }
       if (/sha1|md5|md2/i.test(link.facts.signatureAlgorithm) && !link.facts.selfSigned) {
-        findings.push({ id: `cert-weak-signature:${name}:${index}`, severity: 'medium', message: `${describeCert(link.facts)} in the chain of ${name} is signed with ${link.facts.signatureAlgorithm}`, fix: 'use the CA\'s SHA-256 intermediate' })
+        findings.push({
+          id: `cert-weak-signature:${name}:${index}`,
+          severity: 'medium',
+          message: `${describeCert(link.facts)} in the chain of ${name} is signed with ${link.facts.signatureAlgorithm}`,
+          fix: "use the CA's SHA-256 intermediate",
+        })
       }
     })
     if (target.kind === 'file' && chain.outOfOrder) {
-      findings.push({ id: `cert-chain-order:${name}`, severity: 'low', message: `the certificates in ${name} are not in chain order (each followed by its issuer)`, fix: 'put the server certificate first, then its intermediate(s), in issuing order' })
+      findings.push({
+        id: `cert-chain-order:${name}`,
+        severity: 'low',
+        message: `the certificates in ${name} are not in chain order (each followed by its issuer)`,
+        fix: 'put the server certificate first, then its intermediate(s), in issuing order',
+      })
     }
     if (target.kind === 'file' && chain.unused.length > 0) {
-      findings.push({ id: `cert-chain-extra:${name}`, severity: 'low', message: `${chain.unused.length} certificate(s) in ${name} are not part of the chain (positions ${chain.unused.map((p) => p + 1).join(', ')})`, fix: 'remove the certificates that do not belong to this chain' })
+      findings.push({
+        id: `cert-chain-extra:${name}`,
+        severity: 'low',
+        message: `${chain.unused.length} certificate(s) in ${name} are not part of the chain (positions ${chain.unused.map((p) => p + 1).join(', ')})`,
+        fix: 'remove the certificates that do not belong to this chain',
+      })
     }
   }
   if (/sha1|md5|md2/i.test(leaf.facts.signatureAlgorithm) && !leaf.facts.selfSigned) {
-    findings.push({ id: `cert-weak-signature:${name}`, severity: 'medium', message: `${what} is signed with ${leaf.facts.signatureAlgorithm}`, fix: 'reissue it with a SHA-256 signature' })
+    findings.push({
+      id: `cert-weak-signature:${name}`,
+      severity: 'medium',
+      message: `${what} is signed with ${leaf.facts.signatureAlgorithm}`,
+      fix: 'reissue it with a SHA-256 signature',
+    })
   }
   return findings
 }
 
 function chainReport(chain: ChainResult, now: Date): ChainLinkReport[] {
-  return chain.links.map((l) => ({ subject: l.facts.subject, issuer: l.facts.issuer, notAfter: l.facts.notAfter, daysLeft: daysLeft(l.notAfter, now), source: l.source }))
+  return chain.links.map((l) => ({
+    subject: l.facts.subject,
+    issuer: l.facts.issuer,
+    notAfter: l.facts.notAfter,
+    daysLeft: daysLeft(l.notAfter, now),
+    source: l.source,
+  }))
 }
 
 function finish(report: Omit<CertificateReport, 'status' | 'findings'>, findings: Finding[]): Rated {
@@ -206,8 +289,15 @@ async function readKeyFile(path: string): Promise<KeyFile> {
 
 /** Why a key file cannot be compared with a certificate, if it cannot. */
 function unusableKey(name: string, key: KeyFile): Finding | undefined {
-  if (key.error) return { id: `cert-key-unreadable:${name}`, severity: 'high', message: `the private key for ${name} cannot be used: ${key.error}`, fix: 'fix the key path (certificates.files[].key or --key)' }
-  if (key.encrypted) return { id: `cert-key-encrypted:${name}`, severity: 'info', message: `the private key ${key.path} is encrypted: not compared with ${name}` }
+  if (key.error)
+    return {
+      id: `cert-key-unreadable:${name}`,
+      severity: 'high',
+      message: `the private key for ${name} cannot be used: ${key.error}`,
+      fix: 'fix the key path (certificates.files[].key or --key)',
+    }
+  if (key.encrypted)
+    return { id: `cert-key-encrypted:${name}`, severity: 'info', message: `the private key ${key.path} is encrypted: not compared with ${name}` }
   return undefined
 }
 
@@ -219,11 +309,23 @@ function compareKey(name: string, leaf: Certificate, key: KeyFile, findings: Fin
     return undefined
   }
   const matches = key.keys.some((k) => keyMatches(leaf.x509, k))
-  if (!matches) findings.push({ id: `cert-key-mismatch:${name}`, severity: 'high', message: `the private key ${key.path} does not belong to the certificate in ${name}`, fix: 'install the key the certificate was issued for (or the certificate that goes with this key); the server will not start or will fail handshakes' })
+  if (!matches)
+    findings.push({
+      id: `cert-key-mismatch:${name}`,
+      severity: 'high',
+      message: `the private key ${key.path} does not belong to the certificate in ${name}`,
+      fix: 'install the key the certificate was issued for (or the certificate that goes with this key); the server will not start or will fail handshakes',
+    })
   return matches
 }
 
-async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, store: TrustStore | undefined, config: Config, now: Date, keyFiles: Map<string, Promise<KeyFile>>): Promise<Rated & { leaf?: Certificate }> {
+async function checkFile(
+  target: Extract<CertificateTarget, { kind: 'file' }>,
+  store: TrustStore | undefined,
+  config: Config,
+  now: Date,
+  keyFiles: Map<string, Promise<KeyFile>>,
+): Promise<Rated & { leaf?: Certificate }> {
   const name = target.path
   const contents = await readPemOrDer(target.path)
   if (contents.error) {
@@ -239,9 +341,22 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
   const findings: Finding[] = []
   const leaf = contents.certificates[0]
   if (!leaf) {
-    return finish({ target: name, kind: 'file', error: `${name} holds a private key but no certificate` }, [{ id: `cert-invalid:${name}`, severity: 'high', message: `${name} holds a private key but no certificate`, fix: 'point at the certificate file; give the key with certificates.files[].key or --key' }])
+    return finish({ target: name, kind: 'file', error: `${name} holds a private key but no certificate` }, [
+      {
+        id: `cert-invalid:${name}`,
+        severity: 'high',
+        message: `${name} holds a private key but no certificate`,
+        fix: 'point at the certificate file; give the key with certificates.files[].key or --key',
+      },
+    ])
   }
-  if (contents.invalid.length > 0) findings.push({ id: `cert-invalid:${name}`, severity: 'medium', message: `${name}: ${contents.invalid.length} block(s) cannot be parsed: ${contents.invalid[0]}`, fix: 'remove or repair the broken PEM block' })
+  if (contents.invalid.length > 0)
+    findings.push({
+      id: `cert-invalid:${name}`,
+      severity: 'medium',
+      message: `${name}: ${contents.invalid.length} block(s) cannot be parsed: ${contents.invalid[0]}`,
+      fix: 'remove or repair the broken PEM block',
+    })
   const chain = store ? buildChain(contents.certificates, store) : undefined
   findings.push(...rateCertificate(target, leaf, chain, store, config, now))
   let keyFile: string | undefined
@@ -271,7 +386,13 @@ async function checkFile(target: Extract<CertificateTarget, { kind: 'file' }>, s
   }
 }
 
-async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoint' }>, store: TrustStore | undefined, config: Config, now: Date, signal?: AbortSignal): Promise<Rated> {
+async function checkEndpoint(
+  target: Extract<CertificateTarget, { kind: 'endpoint' }>,
+  store: TrustStore | undefined,
+  config: Config,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<Rated> {
   const name = targetName(target)
   let peer
   try {
@@ -296,7 +417,9 @@ async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoin
     } catch (error) {
       if (certificates.length === 0) {
         const message = `${name} sent a certificate that cannot be parsed: ${describeError(error)}`
-        return finish({ target: name, kind: 'endpoint', error: message }, [{ id: `cert-invalid:${name}`, severity: 'high', message, fix: 'check the certificate the server is configured with' }])
+        return finish({ target: name, kind: 'endpoint', error: message }, [
+          { id: `cert-invalid:${name}`, severity: 'high', message, fix: 'check the certificate the server is configured with' },
+        ])
       }
     }
   }
@@ -307,9 +430,19 @@ async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoin
   const expected = target.serverName ?? target.host
   const match = matchHost(leaf.x509, expected)
   if (match === 'mismatch') {
-    findings.push({ id: `cert-host-mismatch:${name}`, severity: 'high', message: `the certificate of ${name} is not valid for ${expected}: it names ${leaf.facts.subjectAltNames.join(', ') || leaf.facts.subject}`, fix: `issue a certificate whose subject alternative names include ${isIP(expected) ? `IP:${expected}` : expected}${target.serverName ? `, or check that ${formatHostPort(target)} is the server of ${expected}` : ''}` })
+    findings.push({
+      id: `cert-host-mismatch:${name}`,
+      severity: 'high',
+      message: `the certificate of ${name} is not valid for ${expected}: it names ${leaf.facts.subjectAltNames.join(', ') || leaf.facts.subject}`,
+      fix: `issue a certificate whose subject alternative names include ${isIP(expected) ? `IP:${expected}` : expected}${target.serverName ? `, or check that ${formatHostPort(target)} is the server of ${expected}` : ''}`,
+    })
   } else if (match === 'common-name-only') {
-    findings.push({ id: `cert-host-cn-only:${name}`, severity: 'low', message: `the certificate of ${name} names ${expected} only in its subject CN, which browsers and current clients ignore`, fix: 'reissue it with the name as a subject alternative name (SAN)' })
+    findings.push({
+      id: `cert-host-cn-only:${name}`,
+      severity: 'low',
+      message: `the certificate of ${name} names ${expected} only in its subject CN, which browsers and current clients ignore`,
+      fix: 'reissue it with the name as a subject alternative name (SAN)',
+    })
   }
   return finish(
     {
@@ -329,7 +462,12 @@ async function checkEndpoint(target: Extract<CertificateTarget, { kind: 'endpoin
  * to concurrently (each bounded by certificates.timeoutSeconds and by `signal`); nothing here
  * throws for a bad target: a missing file, a refused or hung endpoint is a finding.
  */
-export async function checkCertificates(config: Config, targets: CertificateTarget[], signal?: AbortSignal, options: CertificateOptions = {}): Promise<CertificateCheckResult> {
+export async function checkCertificates(
+  config: Config,
+  targets: CertificateTarget[],
+  signal?: AbortSignal,
+  options: CertificateOptions = {},
+): Promise<CertificateCheckResult> {
   const now = options.now ?? new Date()
   const findings: Finding[] = []
   let store: TrustStore | undefined
@@ -337,10 +475,17 @@ export async function checkCertificates(config: Config, targets: CertificateTarg
     store = await loadTrustStore(config.certificates.caFile)
   } catch (error) {
     const caFile = config.certificates.caFile ?? 'the system CA bundle'
-    findings.push({ id: `cert-ca-file:${caFile}`, severity: 'high', message: `${describeError(error)}: chains were not checked`, fix: 'fix --ca-file (certificates.caFile)' })
+    findings.push({
+      id: `cert-ca-file:${caFile}`,
+      severity: 'high',
+      message: `${describeError(error)}: chains were not checked`,
+      fix: 'fix --ca-file (certificates.caFile)',
+    })
   }
   const keyFiles = new Map<string, Promise<KeyFile>>()
-  const rated = await mapLimited(targets, CONCURRENCY, (target) => (target.kind === 'file' ? checkFile(target, store, config, now, keyFiles) : checkEndpoint(target, store, config, now, signal)))
+  const rated = await mapLimited(targets, CONCURRENCY, (target) =>
+    target.kind === 'file' ? checkFile(target, store, config, now, keyFiles) : checkEndpoint(target, store, config, now, signal),
+  )
 
   // --key: each key is compared with every certificate file checked; one that fits none is a finding.
   for (const keyPath of options.keys ?? []) {
@@ -395,5 +540,10 @@ export function certificatesOutcome(result: CertificateCheckResult): StepOutcome
   if (soonest) parts.push(`soonest expiry ${soonest.target} ${soonest.certificate!.daysLeft < 0 ? 'expired' : `in ${soonest.certificate!.daysLeft} days`}`)
   if (failedToCheck > 0) parts.push(`${failedToCheck} could not be checked`)
   parts.push(describeCounts(result.findings))
-  return findingsOutcome(parts.join('; '), result.findings, { trustStore: result.trustStore, certificates: result.certificates }, result.certificates.map(detailLine).filter((l): l is string => l !== undefined))
+  return findingsOutcome(
+    parts.join('; '),
+    result.findings,
+    { trustStore: result.trustStore, certificates: result.certificates },
+    result.certificates.map(detailLine).filter((l): l is string => l !== undefined),
+  )
 }

@@ -27,6 +27,10 @@ export function diagnoseJob(config: Config): { job: Job<DiagnoseContext>; contex
       steps: [hostStep, servicesStep, httpStep, postgresStep, redisStep, logsStep, alertsStep].map(bound),
     },
     // The runtimes answer within the check's bound too, not the docker client's own default.
-    context: { config, runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }), cpuSample: startCpuSample() },
+    context: {
+      config,
+      runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }),
+      cpuSample: startCpuSample(),
+    },
   }
 }

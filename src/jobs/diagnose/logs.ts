@@ -69,10 +69,19 @@ export const logsStep: Step<DiagnoseContext> = {
       details.push(`${s.service}: ${plural(errors, 'error')}${distinct}${warnings ? `, ${plural(warnings, 'warning')}` : ''} in the last ${window}`)
       for (const group of groups.slice(0, shownGroups)) details.push(...describeGroup(group))
       if (groups.length > shownGroups) details.push(`  … ${groups.length - shownGroups} more (diagnose.errorLines shows ${shownGroups})`)
-      if (errors > 0) problems.push({ severity: 'warning', message: `${s.service}: ${plural(errors, 'error')}${distinct} in the last ${window}`, next: `read them in full: probe-ops diagnose --only logs --json, or the service's own logs` })
+      if (errors > 0)
+        problems.push({
+          severity: 'warning',
+          message: `${s.service}: ${plural(errors, 'error')}${distinct} in the last ${window}`,
+          next: `read them in full: probe-ops diagnose --only logs --json, or the service's own logs`,
+        })
     }
     // What was not read comes first: a count that leaves sources out must not look like the whole.
-    const unreadProblems: Problem[] = [...unread].map(([message, { names, hint }]) => ({ severity: 'warning', message: `logs of ${names.join(', ')} not read: ${message}`, next: hint ?? 'check the service runtime' }))
+    const unreadProblems: Problem[] = [...unread].map(([message, { names, hint }]) => ({
+      severity: 'warning',
+      message: `logs of ${names.join(', ')} not read: ${message}`,
+      next: hint ?? 'check the service runtime',
+    }))
     for (const p of unreadProblems) details.push(p.message)
 
     const read = perService.filter((s) => s.read)
@@ -88,7 +97,14 @@ export const logsStep: Step<DiagnoseContext> = {
       window: config.diagnose.sinceMs,
       services: perService.map((s) =>
         s.read
-          ? { service: s.service, read: true, errors: s.summary.errors, distinct: s.summary.groups.length, warnings: s.summary.warnings, entries: s.summary.groups.slice(0, shownGroups).map(groupData) }
+          ? {
+              service: s.service,
+              read: true,
+              errors: s.summary.errors,
+              distinct: s.summary.groups.length,
+              warnings: s.summary.warnings,
+              entries: s.summary.groups.slice(0, shownGroups).map(groupData),
+            }
           : { service: s.service, read: false, error: s.error, ...(s.hint ? { hint: s.hint } : {}) },
       ),
     }

@@ -51,7 +51,10 @@ export const postgresStep: Step<DiagnoseContext> = {
       const started = performance.now()
       await client.query('select 1')
       const latencyMs = Math.round(performance.now() - started)
-      const [row] = await queryRows<{ version: string; max_connections: number; database_bytes: string; cache_hit_ratio: number | null; blocks_read: string }>(client, FIGURES_SQL)
+      const [row] = await queryRows<{ version: string; max_connections: number; database_bytes: string; cache_hit_ratio: number | null; blocks_read: string }>(
+        client,
+        FIGURES_SQL,
+      )
       const connections: Record<string, number> = {}
       for (const r of await queryRows<{ state: string; count: number }>(client, CONNECTIONS_SQL)) connections[r.state] = r.count
       const longest = await queryRows<{ pid: number; seconds: number; query: string; kind: string; state: string }>(client, LONGEST_SQL)
@@ -69,19 +72,49 @@ export const postgresStep: Step<DiagnoseContext> = {
       }
       const used = Object.values(connections).reduce((a, b) => a + b, 0) + 1
       const problems: Problem[] = []
-      if (used >= figures.maxConnections * 0.8) problems.push({ severity: 'warning', message: `${used} of ${figures.maxConnections} connections in use`, next: 'find who holds them: select usename, application_name, state, count(*) from pg_stat_activity group by 1,2,3' })
-      if (figures.cacheHitRatio !== null && figures.blocksRead > 10_000 && figures.cacheHitRatio < 0.9) problems.push({ severity: 'warning', message: `cache hit ratio ${(figures.cacheHitRatio * 100).toFixed(1)}%`, next: 'raise shared_buffers, or look for sequential scans: probe-ops capacity-report' })
-      if (figures.longestQuery && figures.longestQuery.seconds > LONG_QUERY_S) problems.push({ severity: 'warning', message: `query of pid ${figures.longestQuery.pid} running for ${figures.longestQuery.seconds} s`, next: `inspect it, and if it must go: select pg_cancel_backend(${figures.longestQuery.pid})` })
-      if (figures.longestTransaction && figures.longestTransaction.state.startsWith('idle in transaction') && figures.longestTransaction.seconds > IDLE_TRANSACTION_S) {
-        problems.push({ severity: 'warning', message: `pid ${figures.longestTransaction.pid} idle in transaction for ${figures.longestTransaction.seconds} s`, next: `it holds locks and blocks vacuum: select pg_terminate_backend(${figures.longestTransaction.pid})` })
+      if (used >= figures.maxConnections * 0.8)
+        problems.push({
+          severity: 'warning',
+          message: `${used} of ${figures.maxConnections} connections in use`,
+          next: 'find who holds them: select usename, application_name, state, count(*) from pg_stat_activity group by 1,2,3',
+        })
+      if (figures.cacheHitRatio !== null && figures.blocksRead > 10_000 && figures.cacheHitRatio < 0.9)
+        problems.push({
+          severity: 'warning',
+          message: `cache hit ratio ${(figures.cacheHitRatio * 100).toFixed(1)}%`,
+          next: 'raise shared_buffers, or look for sequential scans: probe-ops capacity-report',
+        })
+      if (figures.longestQuery && figures.longestQuery.seconds > LONG_QUERY_S)
+        problems.push({
+          severity: 'warning',
+          message: `query of pid ${figures.longestQuery.pid} running for ${figures.longestQuery.seconds} s`,
+          next: `inspect it, and if it must go: select pg_cancel_backend(${figures.longestQuery.pid})`,
+        })
+      if (
+        figures.longestTransaction &&
+        figures.longestTransaction.state.startsWith('idle in transaction') &&
+        figures.longestTransaction.seconds > IDLE_TRANSACTION_S
+      ) {
+        problems.push({
+          severity: 'warning',
+          message: `pid ${figures.longestTransaction.pid} idle in transaction for ${figures.longestTransaction.seconds} s`,
+          next: `it holds locks and blocks vacuum: select pg_terminate_backend(${figures.longestTransaction.pid})`,
+        })
       }
       const details = [
         `${where(pg)}: PostgreSQL ${figures.version}, SELECT 1 in ${latencyMs} ms`,
-        `connections ${used}/${figures.maxConnections}: ${Object.entries(connections).map(([k, v]) => `${v} ${k}`).join(', ') || 'none other'}`,
+        `connections ${used}/${figures.maxConnections}: ${
+          Object.entries(connections)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(', ') || 'none other'
+        }`,
         `database ${formatBytes(figures.databaseBytes)}, cache hit ${figures.cacheHitRatio === null ? 'n/a' : `${(figures.cacheHitRatio * 100).toFixed(1)}%`}`,
         `longest query ${figures.longestQuery ? `${figures.longestQuery.seconds} s (pid ${figures.longestQuery.pid})` : 'none'}, longest transaction ${figures.longestTransaction ? `${figures.longestTransaction.seconds} s (pid ${figures.longestTransaction.pid}, ${figures.longestTransaction.state})` : 'none'}`,
       ]
-      return verdict(`up, ${figures.version}, ${used}/${figures.maxConnections} connections, ${formatBytes(figures.databaseBytes)}`, details, problems, { latencyMs, ...figures })
+      return verdict(`up, ${figures.version}, ${used}/${figures.maxConnections} connections, ${formatBytes(figures.databaseBytes)}`, details, problems, {
+        latencyMs,
+        ...figures,
+      })
     } catch (error) {
       throw postgresFailure(error, { ...pg, connectTimeoutMs: bound })
     } finally {

@@ -32,14 +32,34 @@ export const redisStep: Step<DiagnoseContext> = {
         lastSaveAt: info.rdb_last_save_time ? new Date(Number(info.rdb_last_save_time) * 1000).toISOString() : undefined,
       }
       const problems: Problem[] = []
-      if (figures.usedPercent !== null && figures.usedPercent >= 90) problems.push({ severity: 'warning', message: `Redis memory ${figures.usedPercent}% of maxmemory`, next: 'raise maxmemory or find the large keys: redis-cli --bigkeys' })
-      if (figures.evictedKeys > 0) problems.push({ severity: 'warning', message: `${figures.evictedKeys} keys evicted since start`, next: 'Redis is out of memory for its data: raise maxmemory' })
-      if (figures.lastSaveStatus && figures.lastSaveStatus !== 'ok') problems.push({ severity: 'warning', message: `last RDB save: ${figures.lastSaveStatus}`, next: "read the Redis log for the save's error (disk full? permissions?)" })
+      if (figures.usedPercent !== null && figures.usedPercent >= 90)
+        problems.push({
+          severity: 'warning',
+          message: `Redis memory ${figures.usedPercent}% of maxmemory`,
+          next: 'raise maxmemory or find the large keys: redis-cli --bigkeys',
+        })
+      if (figures.evictedKeys > 0)
+        problems.push({
+          severity: 'warning',
+          message: `${figures.evictedKeys} keys evicted since start`,
+          next: 'Redis is out of memory for its data: raise maxmemory',
+        })
+      if (figures.lastSaveStatus && figures.lastSaveStatus !== 'ok')
+        problems.push({
+          severity: 'warning',
+          message: `last RDB save: ${figures.lastSaveStatus}`,
+          next: "read the Redis log for the save's error (disk full? permissions?)",
+        })
       const details = [
         `${config.redis.url}: Redis ${figures.version}, PING in ${latencyMs} ms, ${figures.connectedClients} clients`,
         `memory ${formatBytes(used)}${max > 0 ? ` of ${formatBytes(max)} (${figures.usedPercent}%)` : ' (no maxmemory)'}, ${figures.evictedKeys} evicted, last save ${figures.lastSaveStatus ?? 'n/a'}`,
       ]
-      return verdict(`up, ${figures.version}, ${formatBytes(used)}${max > 0 ? ` of ${formatBytes(max)}` : ''}, ${figures.connectedClients} clients`, details, problems, figures)
+      return verdict(
+        `up, ${figures.version}, ${formatBytes(used)}${max > 0 ? ` of ${formatBytes(max)}` : ''}, ${figures.connectedClients} clients`,
+        details,
+        problems,
+        figures,
+      )
     } catch (error) {
       throw redisFailure(error, config.redis, bound)
     } finally {

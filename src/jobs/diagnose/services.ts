@@ -66,15 +66,25 @@ export const servicesStep: Step<DiagnoseContext> = {
       const unserved = s.running ? notServing(s, readiness, timeoutMs) : undefined
       statuses.push({ ...s, ready: s.running && !unserved, readiness: readiness.detail })
       details.push(describe(s, unserved))
-      if (!s.found) problems.push({ severity: 'failed', message: `${s.name} is not deployed: no ${s.runtime === 'docker' ? 'container' : s.runtime === 'systemd' ? 'unit' : 'process'} ${s.target}`, next: `deploy it (docker-compose up -d ${s.name}), or fix services.${s.name} in the configuration` })
+      if (!s.found)
+        problems.push({
+          severity: 'failed',
+          message: `${s.name} is not deployed: no ${s.runtime === 'docker' ? 'container' : s.runtime === 'systemd' ? 'unit' : 'process'} ${s.target}`,
+          next: `deploy it (docker-compose up -d ${s.name}), or fix services.${s.name} in the configuration`,
+        })
       else if (!s.running) problems.push({ severity: 'failed', message: `${s.name} is ${s.state}`, next: `probe-ops recover ${s.name}` })
-      else if (s.health === 'unhealthy') problems.push({ severity: 'failed', message: `${s.name} is running but its health check fails`, next: `probe-ops recover ${s.name}` })
+      else if (s.health === 'unhealthy')
+        problems.push({ severity: 'failed', message: `${s.name} is running but its health check fails`, next: `probe-ops recover ${s.name}` })
       else if (unserved) {
         unanswering++
         const next = s.stoppedBySignal ? `resume it: kill -CONT ${s.pid}; or restart it: probe-ops recover ${s.name}` : `probe-ops recover ${s.name}`
         problems.push({ severity: 'failed', message: `${s.name} is ${unserved}`, next })
       } else if ((s.restarts ?? 0) >= LOOP_RESTARTS && (s.uptimeSeconds ?? Infinity) < LOOP_UPTIME_S) {
-        problems.push({ severity: 'warning', message: `${s.name} restarted ${s.restarts} times and is up only ${formatUptime(s.uptimeSeconds!)}: a crash loop?`, next: `read its errors: probe-ops diagnose --only logs` })
+        problems.push({
+          severity: 'warning',
+          message: `${s.name} restarted ${s.restarts} times and is up only ${formatUptime(s.uptimeSeconds!)}: a crash loop?`,
+          next: `read its errors: probe-ops diagnose --only logs`,
+        })
       }
     }
     for (const [message, { names, hint }] of unreadable) {

@@ -44,7 +44,13 @@ async function cleanFiles(rules: FileRule[], now: Date, run: StepRun): Promise<S
   }
   const summary = `deleted ${deleted} files, ${formatBytes(freed)} freed${keptOpen.length ? `; ${keptOpen.length} kept (open for writing)` : ''}`
   const data = { files: deleted, bytes: freed, rules: perRule, keptOpen, errors: errors.slice(0, 20) }
-  if (errors.length > 0) return { status: 'warning', summary: `${summary}; ${errors.length} could not be deleted`, data, error: { message: errors[0]!, hint: 'check the permissions of those files' } }
+  if (errors.length > 0)
+    return {
+      status: 'warning',
+      summary: `${summary}; ${errors.length} could not be deleted`,
+      data,
+      error: { message: errors[0]!, hint: 'check the permissions of those files' },
+    }
   return { summary, data }
 }
 

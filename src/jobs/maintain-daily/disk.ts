@@ -35,6 +35,11 @@ export const diskStep: StepWork<MaintenanceContext> = {
     const summary = disks.map((d) => (d.error ? `${d.path} ?` : `${d.path} ${d.usedPercent}%`)).join(', ')
     const data = { warningPercent, criticalPercent, disks, alertsWouldFire: run.dryRun ? alerts.filter((a) => a.firing).map((a) => a.alertname) : undefined }
     if (worst === 'ok') return { summary, data }
-    return { status: worst, summary, data, error: { message: problems.join('; '), hint: 'free space: old logs, temp files, retention; `probe-ops capacity-report` says when it fills' } }
+    return {
+      status: worst,
+      summary,
+      data,
+      error: { message: problems.join('; '), hint: 'free space: old logs, temp files, retention; `probe-ops capacity-report` says when it fills' },
+    }
   },
 }

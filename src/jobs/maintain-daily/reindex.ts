@@ -74,7 +74,11 @@ async function hasPgstattuple(client: Client): Promise<boolean> {
 
 async function bloatedIndexes(client: Client, minBytes: number, minBloat: number): Promise<{ method: string; indexes: IndexBloat[] }> {
   const method = (await hasPgstattuple(client)) ? 'pgstattuple' : 'estimate'
-  const rows = await queryRows<{ index: string; table: string; bytes: string; bloat: number }>(client, method === 'pgstattuple' ? PGSTATINDEX_SQL : ESTIMATE_SQL, [minBytes])
+  const rows = await queryRows<{ index: string; table: string; bytes: string; bloat: number }>(
+    client,
+    method === 'pgstattuple' ? PGSTATINDEX_SQL : ESTIMATE_SQL,
+    [minBytes],
+  )
   const indexes = rows
     .map((r) => ({ index: r.index, table: r.table, bytes: Number(r.bytes), bloatPercent: Math.round(r.bloat * 10) / 10 }))
     .filter((r) => r.bloatPercent >= minBloat)
@@ -94,7 +98,10 @@ export const reindexStep: StepWork<MaintenanceContext> = {
         const { method, indexes } = await bloatedIndexes(client, settings.minIndexBytes, settings.minBloatPercent)
         const data: Record<string, unknown> = { method, leftovers, otherInvalid, bloated: indexes }
         if (run.dryRun) {
-          return { summary: `would rebuild ${indexes.length} indexes (${formatBytes(indexes.reduce((s, i) => s + i.bytes, 0))}) and drop ${leftovers.length} leftovers`, data }
+          return {
+            summary: `would rebuild ${indexes.length} indexes (${formatBytes(indexes.reduce((s, i) => s + i.bytes, 0))}) and drop ${leftovers.length} leftovers`,
+            data,
+          }
         }
         await client.query(`set statement_timeout = ${Math.round(settings.timeoutSeconds * 1000)}`)
         // Waiting behind a long transaction is fine; waiting for ever is not.
@@ -125,9 +132,23 @@ export const reindexStep: StepWork<MaintenanceContext> = {
         const saved = rebuilt.reduce((s, r) => s + Math.max(0, r.bytesBefore - r.bytesAfter), 0)
         Object.assign(data, { dropped, rebuilt, bytesSaved: saved, failures })
         const summary = `rebuilt ${rebuilt.length} of ${indexes.length} bloated indexes (${formatBytes(saved)} saved), dropped ${dropped.length} leftovers`
-        if (failures.length > 0) return { status: 'failed', summary, data, error: { message: failures[0]!, hint: 'the next run retries; a long transaction may hold the table (see probe-ops diagnose --only postgres)' } }
+        if (failures.length > 0)
+          return {
+            status: 'failed',
+            summary,
+            data,
+            error: { message: failures[0]!, hint: 'the next run retries; a long transaction may hold the table (see probe-ops diagnose --only postgres)' },
+          }
         if (otherInvalid.length > 0) {
-          return { status: 'warning', summary: `${summary}; ${otherInvalid.length} other invalid indexes`, data, error: { message: `invalid indexes not made by a rebuild: ${otherInvalid.join(', ')}`, hint: 'a failed CREATE INDEX CONCURRENTLY left them: drop and create them again' } }
+          return {
+            status: 'warning',
+            summary: `${summary}; ${otherInvalid.length} other invalid indexes`,
+            data,
+            error: {
+              message: `invalid indexes not made by a rebuild: ${otherInvalid.join(', ')}`,
+              hint: 'a failed CREATE INDEX CONCURRENTLY left them: drop and create them again',
+            },
+          }
         }
         return { summary, data }
       },

@@ -141,7 +141,9 @@ async function deleteInChunks(client: Client, job: WindowedDelete, params: strin
     let rows: number
     try {
       await client.query('begin')
-      rows = (await client.query(`delete from ${next.part} where ctid = any(array(select ctid from ${next.part} where ${where} limit ${chunk}))`, params)).rowCount ?? 0
+      rows =
+        (await client.query(`delete from ${next.part} where ctid = any(array(select ctid from ${next.part} where ${where} limit ${chunk}))`, params))
+          .rowCount ?? 0
       await client.query('commit')
     } catch (error) {
       await afterFailedBatch(client, job, result, error, attempt)
@@ -188,7 +190,14 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
       const rows = await deleteInChunks(client, job, params, result)
       if (result.stoppedBy) return result
       const ms = performance.now() - started
-      width = fit(job.kind, Math.min(rows > 0 ? (width * job.targetRows) / rows : width * MAX_GROWTH, ms > 0 && rows > 0 ? (width * job.targetMs) / ms : Infinity, width * MAX_GROWTH))
+      width = fit(
+        job.kind,
+        Math.min(
+          rows > 0 ? (width * job.targetRows) / rows : width * MAX_GROWTH,
+          ms > 0 && rows > 0 ? (width * job.targetMs) / ms : Infinity,
+          width * MAX_GROWTH,
+        ),
+      )
       lo = rows > 0 ? hi : await advance(client, job, lo, hi)
       continue
     }

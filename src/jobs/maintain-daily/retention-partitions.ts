@@ -33,7 +33,11 @@ export const LEGACY_DETACHED_MARK = 'probe-ops retention: detached, to be droppe
 
 /** The parent's schema-qualified name, as it goes into the mark. */
 export async function parentIdentity(client: Client, table: string): Promise<string> {
-  const [row] = await queryRows<{ name: string }>(client, `select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1::regclass`, [table])
+  const [row] = await queryRows<{ name: string }>(
+    client,
+    `select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1::regclass`,
+    [table],
+  )
   return row!.name
 }
 
@@ -110,7 +114,13 @@ export async function partitions(client: Client, table: string): Promise<Partiti
  * first. One left "detach pending" is ours to finish only if it carries our mark and is expired:
  * an earlier run killed or timed out mid-detach. Any other is pointed out and left alone.
  */
-export async function expiredPartitions(client: Client, table: string, cutoff: Date, mark: string, column: { type: string; kind: TimeKind }): Promise<ExpiredPartitions> {
+export async function expiredPartitions(
+  client: Client,
+  table: string,
+  cutoff: Date,
+  mark: string,
+  column: { type: string; kind: TimeKind },
+): Promise<ExpiredPartitions> {
   const all = await partitions(client, table)
   const bounded = all.filter((p) => p.upper)
   // Bounds read as the column's values, the cutoff in the windows' convention: a value without a
@@ -118,11 +128,11 @@ export async function expiredPartitions(client: Client, table: string, cutoff: D
   // reads without its zone), whatever the session's TimeZone.
   const limit = column.kind === 'timestamptz' ? '$3::timestamptz' : `($3::timestamptz at time zone 'UTC')::${column.type}`
   const old = bounded.length
-    ? await queryRows<{ name: string }>(client, `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::${column.type} <= ${limit} order by b.upper::${column.type}`, [
-        bounded.map((p) => p.name),
-        bounded.map((p) => p.upper),
-        cutoff.toISOString(),
-      ])
+    ? await queryRows<{ name: string }>(
+        client,
+        `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::${column.type} <= ${limit} order by b.upper::${column.type}`,
+        [bounded.map((p) => p.name), bounded.map((p) => p.upper), cutoff.toISOString()],
+      )
     : []
   const byName = new Map(all.map((p) => [p.name, p]))
   const expired = new Set(old.map((r) => r.name))
@@ -156,7 +166,13 @@ export async function markedDetached(client: Client, table: string, mark: string
  * exactly, attached to nothing, unmarked, and holding rows, all older than the cutoff. That is
  * enough to point them out but not to drop them: an archive copy can look the same.
  */
-export async function unmarkedDetached(client: Client, table: string, column: string, cutoff: Date, timeouts: { lockTimeoutMs: number; statementTimeoutMs: number }): Promise<string[]> {
+export async function unmarkedDetached(
+  client: Client,
+  table: string,
+  column: string,
+  cutoff: Date,
+  timeouts: { lockTimeoutMs: number; statementTimeoutMs: number },
+): Promise<string[]> {
   // Before the first look: a candidate may be big, or locked by someone else.
   await client.query(`set lock_timeout = ${timeouts.lockTimeoutMs}`)
   await client.query(`set statement_timeout = ${timeouts.statementTimeoutMs}`)
@@ -180,7 +196,11 @@ export async function unmarkedDetached(client: Client, table: string, column: st
   const old: string[] = []
   for (const { name } of candidates) {
     try {
-      const [row] = await queryRows<{ old: boolean }>(client, `select exists (select 1 from ${name}) and not exists (select 1 from ${name} where ${column} >= $1) as old`, [cutoff.toISOString()])
+      const [row] = await queryRows<{ old: boolean }>(
+        client,
+        `select exists (select 1 from ${name}) and not exists (select 1 from ${name} where ${column} >= $1) as old`,
+        [cutoff.toISOString()],
+      )
       if (row?.old) old.push(name)
     } catch {
       // Locked, too big to look at in time, or a different column type: not pointed out.
@@ -230,7 +250,12 @@ async function heldByLongTransaction(client: Client, table: string): Promise<boo
  * The first attempt does not look, so an uncontended drop costs no extra query. Returns whether
  * the lock was granted, the attempts (looks and tries) and the time spent.
  */
-async function withShortLockWaits(client: Client, sql: string, locks: string, attempt: Attempt): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
+async function withShortLockWaits(
+  client: Client,
+  sql: string,
+  locks: string,
+  attempt: Attempt,
+): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
   const started = Date.now()
   await setLockTimeout(client, DROP_LOCK_TIMEOUT_MS)
   for (let n = 1; ; n++) {
@@ -243,7 +268,8 @@ async function withShortLockWaits(client: Client, sql: string, locks: string, at
       }
     }
     const pause = DROP_RETRY_PAUSES_MS[n - 1]
-    if (pause === undefined || attempt.signal.aborted || Date.now() + pause + DROP_LOCK_TIMEOUT_MS > attempt.deadline) return { granted: false, attempts: n, waitedMs: Date.now() - started }
+    if (pause === undefined || attempt.signal.aborted || Date.now() + pause + DROP_LOCK_TIMEOUT_MS > attempt.deadline)
+      return { granted: false, attempts: n, waitedMs: Date.now() - started }
     await sleep(pause)
   }
 }
@@ -276,12 +302,23 @@ async function dropDetached(client: Client, name: string, attempt: Attempt): Pro
     [name],
   )
   const keys = size?.keys ?? []
-  const steps = [...keys.map((fk) => ({ sql: `alter table ${name} drop constraint ${quoteIdent(fk.name)}`, locks: fk.target })), { sql: `drop table ${name}`, locks: name }]
+  const steps = [
+    ...keys.map((fk) => ({ sql: `alter table ${name} drop constraint ${quoteIdent(fk.name)}`, locks: fk.target })),
+    { sql: `drop table ${name}`, locks: name },
+  ]
   let waitedMs = 0
   for (const step of steps) {
     const outcome = await withShortLockWaits(client, step.sql, step.locks, attempt)
     waitedMs += outcome.waitedMs
-    if (!outcome.granted) return { partition: name, stage: 'detached', lockedTable: step.locks, attempts: outcome.attempts, waitedMs, holders: await lockHolders(client, step.locks) }
+    if (!outcome.granted)
+      return {
+        partition: name,
+        stage: 'detached',
+        lockedTable: step.locks,
+        attempts: outcome.attempts,
+        waitedMs,
+        holders: await lockHolders(client, step.locks),
+      }
   }
   return { name, estimatedRows: Math.round(Number(size?.rows ?? 0)), bytes: Number(size?.bytes ?? 0) }
 }
@@ -292,7 +329,11 @@ function isBlocked(outcome: DroppedPartition | BlockedDrop): outcome is BlockedD
 
 /** Whether a partition is still attached, attached but detach pending, or detached. */
 async function attachment(client: Client, table: string, name: string): Promise<'attached' | 'detach pending' | 'detached'> {
-  const [row] = await queryRows<{ pending: boolean }>(client, `select inhdetachpending as pending from pg_inherits where inhparent = $1::regclass and inhrelid = $2::regclass`, [table, name])
+  const [row] = await queryRows<{ pending: boolean }>(
+    client,
+    `select inhdetachpending as pending from pg_inherits where inhparent = $1::regclass and inhrelid = $2::regclass`,
+    [table, name],
+  )
   return !row ? 'detached' : row.pending ? 'detach pending' : 'attached'
 }
 
@@ -310,7 +351,14 @@ export interface DropOptions {
  * only wait on the same lock. Fills `result` as it goes, so that what was dropped before an
  * unexpected error is still reported.
  */
-export async function dropExpiredPartitions(client: Client, table: string, expired: Partition[], options: DropOptions, attempt: Attempt, result: PartitionRetention): Promise<PartitionRetention> {
+export async function dropExpiredPartitions(
+  client: Client,
+  table: string,
+  expired: Partition[],
+  options: DropOptions,
+  attempt: Attempt,
+  result: PartitionRetention,
+): Promise<PartitionRetention> {
   lockTimeouts.delete(client)
   const finish = async (name: string): Promise<boolean> => {
     const outcome = await dropDetached(client, name, attempt)
@@ -343,7 +391,14 @@ export async function dropExpiredPartitions(client: Client, table: string, expir
         const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
         if (!detached.granted) {
           await client.query(`comment on table ${p.name} is null`)
-          result.blocked = { partition: p.name, stage: 'detached', lockedTable: parent, attempts: detached.attempts, waitedMs: detached.waitedMs, holders: await lockHolders(client, table) }
+          result.blocked = {
+            partition: p.name,
+            stage: 'detached',
+            lockedTable: parent,
+            attempts: detached.attempts,
+            waitedMs: detached.waitedMs,
+            holders: await lockHolders(client, table),
+          }
           result.leftAttached = expired.slice(i)
           return result
         }

@@ -6,7 +6,18 @@ import { formatBytes } from '../../systems/host.js'
 import { queryRows, quoteIdent, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
 import { BatchFailure, deleteInTimeWindows, type TimeKind } from './retention-batches.js'
-import { detachedMark, dropExpiredPartitions, expiredPartitions, markedDetached, parentIdentity, partitions, unmarkedDetached, type BlockedDrop, type Partition, type PartitionRetention } from './retention-partitions.js'
+import {
+  detachedMark,
+  dropExpiredPartitions,
+  expiredPartitions,
+  markedDetached,
+  parentIdentity,
+  partitions,
+  unmarkedDetached,
+  type BlockedDrop,
+  type Partition,
+  type PartitionRetention,
+} from './retention-partitions.js'
 
 /**
  * Deletes rows older than the rule's age in bounded batches, each its own short transaction,
@@ -65,7 +76,6 @@ interface RuleResult {
   wouldDropBytes?: number
 }
 
-
 async function describeTarget(client: Client, rule: Rule): Promise<Target> {
   const [found] = await queryRows<{ oid: number | null }>(client, 'select to_regclass($1)::oid as oid', [quoteIdent(rule.table)])
   if (!found?.oid) throw new StepFailure(`retention rule: table "${rule.table}" does not exist`, 'fix retention.rules in the configuration')
@@ -79,7 +89,8 @@ async function describeTarget(client: Client, rule: Rule): Promise<Target> {
     [oid, rule.column],
   )
   if (!column) throw new StepFailure(`retention rule: table "${rule.table}" has no column "${rule.column}"`, 'fix retention.rules in the configuration')
-  if (!column.kind) throw new StepFailure(`retention rule: "${rule.table}.${rule.column}" is ${column.type}, not a timestamp or date`, 'name the column rows age by')
+  if (!column.kind)
+    throw new StepFailure(`retention rule: "${rule.table}.${rule.column}" is ${column.type}, not a timestamp or date`, 'name the column rows age by')
   const [part] = await queryRows<{ strategy: string; key: string | null }>(
     client,
     `select p.partstrat as strategy, (select attname from pg_attribute where attrelid = p.partrelid and attnum = p.partattrs[0]) as key from pg_partitioned_table p where p.partrelid = $1`,
@@ -132,16 +143,26 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
   const statementTimeoutMs = Math.round(settings.batchTimeoutSeconds * 1000)
   const mark = target.partitioned ? detachedMark(await parentIdentity(client, target.table)) : ''
   if (target.partitioned) result.detachedMark = mark
-  const { expired, pendingLeftAlone } = target.partitioned ? await expiredPartitions(client, target.table, cutoff, mark, { type: target.columnType, kind: target.kind }) : { expired: [], pendingLeftAlone: [] }
+  const { expired, pendingLeftAlone } = target.partitioned
+    ? await expiredPartitions(client, target.table, cutoff, mark, { type: target.columnType, kind: target.kind })
+    : { expired: [], pendingLeftAlone: [] }
   result.pendingDetachLeftAlone = pendingLeftAlone.map((p) => p.name)
-  if (target.partitioned) result.unmarkedDetachedTables = await unmarkedDetached(client, target.table, target.column, cutoff, { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs })
+  if (target.partitioned)
+    result.unmarkedDetachedTables = await unmarkedDetached(client, target.table, target.column, cutoff, {
+      lockTimeoutMs: settings.lockTimeoutMs,
+      statementTimeoutMs,
+    })
   if (run.dryRun) {
     await client.query(`set statement_timeout = ${statementTimeoutMs}`)
     const expiredNames = expired.map((p) => p.name)
     const marked = target.partitioned ? await markedDetached(client, target.table, mark) : []
     result.wouldDropPartitions = [...marked, ...expiredNames]
     const [sizes] = result.wouldDropPartitions.length
-      ? await queryRows<{ rows: number; bytes: string }>(client, `select coalesce(sum(greatest(reltuples, 0)), 0)::float8 as rows, coalesce(sum(pg_total_relation_size(oid)), 0) as bytes from pg_class where oid = any($1::regclass[])`, [result.wouldDropPartitions])
+      ? await queryRows<{ rows: number; bytes: string }>(
+          client,
+          `select coalesce(sum(greatest(reltuples, 0)), 0)::float8 as rows, coalesce(sum(pg_total_relation_size(oid)), 0) as bytes from pg_class where oid = any($1::regclass[])`,
+          [result.wouldDropPartitions],
+        )
       : [{ rows: 0, bytes: '0' }]
     result.wouldDropRows = Math.round(sizes!.rows)
     result.wouldDropBytes = Number(sizes!.bytes)
@@ -152,7 +173,14 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
   if (target.partitioned) {
     const dropping: PartitionRetention = { dropped: [], leftAttached: [] }
     try {
-      await dropExpiredPartitions(client, target.table, expired, { mark, detachLockTimeoutMs: settings.lockTimeoutMs, foreignPending: pendingLeftAlone.length > 0 }, { deadline: budgetEnds, signal: run.signal }, dropping)
+      await dropExpiredPartitions(
+        client,
+        target.table,
+        expired,
+        { mark, detachLockTimeoutMs: settings.lockTimeoutMs, foreignPending: pendingLeftAlone.length > 0 },
+        { deadline: budgetEnds, signal: run.signal },
+        dropping,
+      )
     } finally {
       result.partitionsDropped = dropping.dropped.map((p) => p.name)
       result.partitionRowsDropped = dropping.dropped.reduce((sum, p) => sum + p.estimatedRows, 0)
@@ -164,7 +192,11 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
     // Read as the column's values, in the windows' convention (epoch of the value as printed in UTC).
     const uppers = dropping.leftAttached.flatMap((p) => (p.upper ? [p.upper] : []))
     if (uppers.length) {
-      const [row] = await queryRows<{ ms: number }>(client, `select (extract(epoch from max(u::${target.columnType})) * 1000)::float8 as ms from unnest($1::text[]) u`, [uppers])
+      const [row] = await queryRows<{ ms: number }>(
+        client,
+        `select (extract(epoch from max(u::${target.columnType})) * 1000)::float8 as ms from unnest($1::text[]) u`,
+        [uppers],
+      )
       floor = new Date(row!.ms)
     }
   }
@@ -182,10 +214,20 @@ async function applyRule(client: Client, rule: Rule, config: Config, run: StepRu
       statementTimeoutMs,
       shouldStop: () => (run.signal.aborted ? 'timeout' : Date.now() >= budgetEnds ? 'budget' : undefined),
     })
-    Object.assign(result, { deleted: windows.deleted, batches: windows.batches, longestBatchMs: windows.longestBatchMs, largestBatchRows: windows.largestBatchRows, retriedBatches: windows.retries, stoppedBy: windows.stoppedBy })
+    Object.assign(result, {
+      deleted: windows.deleted,
+      batches: windows.batches,
+      longestBatchMs: windows.longestBatchMs,
+      largestBatchRows: windows.largestBatchRows,
+      retriedBatches: windows.retries,
+      stoppedBy: windows.stoppedBy,
+    })
   } catch (error) {
     if (!(error instanceof BatchFailure)) throw error
-    throw new StepFailure(`retention of ${rule.table}: batch ${error.batch} failed: ${describeError(error.cause)}`, 'the rows deleted so far stay deleted; the next run continues')
+    throw new StepFailure(
+      `retention of ${rule.table}: batch ${error.batch} failed: ${describeError(error.cause)}`,
+      'the rows deleted so far stay deleted; the next run continues',
+    )
   }
   result.reusableBytes = Math.round(result.deleted * target.bytesPerRow)
 }
@@ -211,7 +253,11 @@ async function rowsLeftForBatches(client: Client, target: Target, cutoff: Date, 
   const defaults = (await partitions(client, target.table)).filter((p) => p.isDefault)
   let older = 0
   for (const d of defaults) {
-    const [row] = await queryRows<{ n: string }>(client, `select count(*) as n from ${d.name} where ${target.column} < (select max(u::${target.columnType}) from unnest($1::text[]) u)`, [uppers])
+    const [row] = await queryRows<{ n: string }>(
+      client,
+      `select count(*) as n from ${d.name} where ${target.column} < (select max(u::${target.columnType}) from unnest($1::text[]) u)`,
+      [uppers],
+    )
     older += Number(row!.n)
   }
   return Number(newer!.n) + older
@@ -228,7 +274,8 @@ function count(n: number): string {
 
 function ruleSummary(r: RuleResult): string {
   let text = `${r.table}: deleted ${count(r.deleted)} rows in ${r.batches} batches`
-  if (r.partitionsDropped.length) text += `, dropped ${r.partitionsDropped.length} partitions (~${count(r.partitionRowsDropped)} rows, ${formatBytes(r.partitionBytesDropped)})`
+  if (r.partitionsDropped.length)
+    text += `, dropped ${r.partitionsDropped.length} partitions (~${count(r.partitionRowsDropped)} rows, ${formatBytes(r.partitionBytesDropped)})`
   if (r.deleted) text += ` (longest ${r.longestBatchMs} ms, ~${formatBytes(r.reusableBytes)} reusable after vacuum)`
   if (r.blockedDrop) text += `, ${r.blockedDrop.partition} left ${r.blockedDrop.stage} (${r.blockedDrop.lockedTable} locked)`
   if (r.error) text += ` (failed: ${r.error})`
@@ -241,10 +288,16 @@ function ruleWarnings(r: RuleResult): { message: string; hint: string }[] {
   const b = r.blockedDrop
   if (b) {
     const holders = b.holders.length
-      ? b.holders.map((h) => `pid ${h.pid}${h.application ? ` (${h.application})` : ''}${h.state ? `, ${h.state}` : ''}${h.transactionSeconds !== null ? `, in a transaction for ${h.transactionSeconds} s` : ''}`).join('; ')
+      ? b.holders
+          .map(
+            (h) =>
+              `pid ${h.pid}${h.application ? ` (${h.application})` : ''}${h.state ? `, ${h.state}` : ''}${h.transactionSeconds !== null ? `, in a transaction for ${h.transactionSeconds} s` : ''}`,
+          )
+          .join('; ')
       : 'a session that has ended since'
     const left = r.partitionsLeftAttached.length ? `; ${r.partitionsLeftAttached.length} more expired partitions stay attached` : ''
-    const state = b.stage === 'detach pending' ? 'left detach pending (its DETACH waited too long for transactions that have the table open)' : 'detached but not dropped'
+    const state =
+      b.stage === 'detach pending' ? 'left detach pending (its DETACH waited too long for transactions that have the table open)' : 'detached but not dropped'
     warnings.push({
       message: `retention of ${r.table}: partition ${b.partition} is ${state}: ${b.lockedTable} stayed locked by ${holders} through ${b.attempts} attempts over ${(b.waitedMs / 1000).toFixed(1)} s${left}`,
       hint: `nothing is lost: ${b.partition} keeps its rows, marked '${r.detachedMark}', and the next run ${b.stage === 'detach pending' ? 'finalizes the detach and drops it' : 'drops it'}${left ? ' and detaches the rest' : ''}; a long transaction or pg_dump holding ${b.lockedTable} is the usual cause (see pg_locks where relation = '${b.lockedTable}'::regclass)`,
@@ -286,7 +339,8 @@ export const retentionStep: StepWork<MaintenanceContext> = {
           try {
             await applyRule(client, rule, config, run, budgetEnds, result)
           } catch (error) {
-            const failure = error instanceof StepFailure ? { message: error.message, hint: error.hint } : { message: `retention of ${rule.table}: ${describeError(error)}` }
+            const failure =
+              error instanceof StepFailure ? { message: error.message, hint: error.hint } : { message: `retention of ${rule.table}: ${describeError(error)}` }
             result.error = failure.message
             failures.push(failure)
           }
@@ -298,10 +352,17 @@ export const retentionStep: StepWork<MaintenanceContext> = {
           throw new StepFailure(failures.map((f) => f.message).join('; '), hints.length ? [...new Set(hints)].join('; ') : undefined, data)
         }
         const warnings = results.flatMap(ruleWarnings)
-        const warning = warnings.length ? { status: 'warning' as const, error: { message: warnings.map((w) => w.message).join('; '), hint: warnings.map((w) => w.hint).join('; ') } } : {}
+        const warning = warnings.length
+          ? { status: 'warning' as const, error: { message: warnings.map((w) => w.message).join('; '), hint: warnings.map((w) => w.hint).join('; ') } }
+          : {}
         if (run.dryRun) {
           return {
-            summary: results.map((r) => `${r.table}: would delete ${count(r.wouldDelete!)} rows older than ${r.cutoff.slice(0, 10)}${r.wouldDropPartitions!.length ? ` and drop ${r.wouldDropPartitions!.length} partitions` : ''}`).join('; '),
+            summary: results
+              .map(
+                (r) =>
+                  `${r.table}: would delete ${count(r.wouldDelete!)} rows older than ${r.cutoff.slice(0, 10)}${r.wouldDropPartitions!.length ? ` and drop ${r.wouldDropPartitions!.length} partitions` : ''}`,
+              )
+              .join('; '),
             data,
             ...warning,
           }

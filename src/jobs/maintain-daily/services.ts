@@ -26,7 +26,15 @@ export const servicesStep: StepWork<MaintenanceContext> = {
         const running = status?.running ?? false
         // What is wrong, in an operator's words: the runtime's state, or why a running one does not serve.
         const problem = running ? notServing(status!, readiness, timeoutMs) : `${state} (${readiness.detail})`
-        return { service: service.name, runtime: service.runtime, state, running, ready: !problem, readiness: readiness.detail, ...(problem ? { problem } : {}) }
+        return {
+          service: service.name,
+          runtime: service.runtime,
+          state,
+          running,
+          ready: !problem,
+          readiness: readiness.detail,
+          ...(problem ? { problem } : {}),
+        }
       }),
     )
     const down = checks.filter((c) => !c.ready)

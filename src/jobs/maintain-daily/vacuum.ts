@@ -25,7 +25,10 @@ export const vacuumStep: StepWork<MaintenanceContext> = {
         const totalDead = [...before.values()].reduce((s, t) => s + t.dead, 0)
         if (run.dryRun) {
           const worst = [...before.values()].sort((a, b) => b.dead - a.dead).slice(0, 5)
-          return { summary: `would vacuum ${before.size} tables with ${totalDead.toLocaleString('en-US')} dead rows`, data: { tables: before.size, deadRows: totalDead, top: worst } }
+          return {
+            summary: `would vacuum ${before.size} tables with ${totalDead.toLocaleString('en-US')} dead rows`,
+            data: { tables: before.size, deadRows: totalDead, top: worst },
+          }
         }
         // A whole-database vacuum takes as long as it takes; the job's --timeout still bounds it.
         await client.query('set statement_timeout = 0')

@@ -9,7 +9,11 @@ import { packageUpdatesStep, weeklyConfigBackupStep, weeklyDatabaseBackupStep } 
 /** The weekly job: backups, updates, certificates and the performance report, one after another. */
 export function maintainWeeklyJob(config: Config, toolVersion: string): { job: Job<BackupContext>; context: BackupContext } {
   return {
-    job: { command: 'maintain weekly', concurrent: false, steps: [weeklyDatabaseBackupStep, weeklyConfigBackupStep, packageUpdatesStep, certificatesStep, performanceReportStep] },
+    job: {
+      command: 'maintain weekly',
+      concurrent: false,
+      steps: [weeklyDatabaseBackupStep, weeklyConfigBackupStep, packageUpdatesStep, certificatesStep, performanceReportStep],
+    },
     context: backupContext(config, toolVersion),
   }
 }

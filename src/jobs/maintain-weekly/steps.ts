@@ -16,7 +16,10 @@ export const weeklyDatabaseBackupStep: Step<BackupContext> = {
   async run({ config, runtimes, toolVersion }, run) {
     if (run.dryRun) return { summary: `would dump ${config.postgres.database} into ${config.backup.dir}` }
     const { manifest } = await dumpDatabase(config, runtimes, { reason: 'scheduled', toolVersion, signal: run.signal })
-    return { summary: `${manifest.id}: ${formatBytes(manifest.bytes)} in ${formatSeconds(manifest.durationMs)}`, data: { id: manifest.id, bytes: manifest.bytes, sha256: manifest.sha256 } }
+    return {
+      summary: `${manifest.id}: ${formatBytes(manifest.bytes)} in ${formatSeconds(manifest.durationMs)}`,
+      data: { id: manifest.id, bytes: manifest.bytes, sha256: manifest.sha256 },
+    }
   },
 }
 
@@ -28,7 +31,13 @@ export const weeklyConfigBackupStep: Step<BackupContext> = {
     const { manifest } = await archiveConfig(config, { reason: 'scheduled', toolVersion, signal: run.signal })
     const data = { id: manifest.id, bytes: manifest.bytes, missingPaths: manifest.missingPaths }
     const summary = `${manifest.id}: ${formatBytes(manifest.bytes)} of ${manifest.paths!.length} paths`
-    if (manifest.missingPaths!.length > 0) return { status: 'warning', summary: `${summary}; missing: ${manifest.missingPaths!.join(', ')}`, data, error: { message: `not found: ${manifest.missingPaths!.join(', ')}`, hint: 'remove them from backup.configPaths, or find out where they went' } }
+    if (manifest.missingPaths!.length > 0)
+      return {
+        status: 'warning',
+        summary: `${summary}; missing: ${manifest.missingPaths!.join(', ')}`,
+        data,
+        error: { message: `not found: ${manifest.missingPaths!.join(', ')}`, hint: 'remove them from backup.configPaths, or find out where they went' },
+      }
     return { summary, data }
   },
 }
@@ -41,10 +50,27 @@ export const packageUpdatesStep: Step<BackupContext> = {
     const updates = await aptUpdates(60_000, run.signal)
     if (!updates) return { status: 'skipped', summary: 'this system has no apt' }
     const security = updates.packages.filter((p) => p.security)
-    const data = { upgradable: updates.packages.length, security: security.map((p) => `${p.name} ${p.from ?? '?'} -> ${p.version}`), listsAgeDays: updates.listsAgeDays, packages: updates.packages.slice(0, 200) }
+    const data = {
+      upgradable: updates.packages.length,
+      security: security.map((p) => `${p.name} ${p.from ?? '?'} -> ${p.version}`),
+      listsAgeDays: updates.listsAgeDays,
+      packages: updates.packages.slice(0, 200),
+    }
     const stale = updates.listsAgeDays !== undefined && updates.listsAgeDays > 7 ? ` (package lists ${updates.listsAgeDays} days old: run apt-get update)` : ''
     const summary = `${updates.packages.length} upgradable, ${security.length} security${stale}`
-    if (security.length > 0) return { status: 'warning', summary, data, error: { message: `${security.length} security updates pending: ${security.slice(0, 5).map((p) => p.name).join(', ')}${security.length > 5 ? ', ...' : ''}`, hint: 'apt-get upgrade in the next maintenance window' } }
+    if (security.length > 0)
+      return {
+        status: 'warning',
+        summary,
+        data,
+        error: {
+          message: `${security.length} security updates pending: ${security
+            .slice(0, 5)
+            .map((p) => p.name)
+            .join(', ')}${security.length > 5 ? ', ...' : ''}`,
+          hint: 'apt-get upgrade in the next maintenance window',
+        },
+      }
     return { summary, data }
   },
 }

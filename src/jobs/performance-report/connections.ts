@@ -12,7 +12,10 @@ export const connectionsStep: Step<PerformanceContext> = {
   async run({ config }): Promise<StepOutcome> {
     try {
       return await withPostgres(config.postgres, async (client) => {
-        const [limits] = await queryRows<{ max: number; reserved: number }>(client, `select current_setting('max_connections')::int as max, current_setting('superuser_reserved_connections')::int as reserved`)
+        const [limits] = await queryRows<{ max: number; reserved: number }>(
+          client,
+          `select current_setting('max_connections')::int as max, current_setting('superuser_reserved_connections')::int as reserved`,
+        )
         const states = await queryRows<{ state: string; count: number }>(
           client,
           `select coalesce(state, 'unknown') as state, count(*)::int as count from pg_stat_activity where backend_type = 'client backend' group by 1 order by 2 desc`,
@@ -34,12 +37,34 @@ export const connectionsStep: Step<PerformanceContext> = {
         const byState = Object.fromEntries(states.map((s) => [s.state, s.count]))
         const summary = `${used} of ${usable} usable connections (max_connections ${limits!.max}): ${states.map((s) => `${s.count} ${s.state}`).join(', ')}`
         const details = [
-          ...textTable(['user', 'application', 'database', 'connections'], holders.map((h) => [h.user ?? '?', h.application, h.database ?? '-', String(h.count)]), ['l', 'l', 'l', 'r']),
+          ...textTable(
+            ['user', 'application', 'database', 'connections'],
+            holders.map((h) => [h.user ?? '?', h.application, h.database ?? '-', String(h.count)]),
+            ['l', 'l', 'l', 'r'],
+          ),
           `${waits?.waiting ?? 0} waiting on a lock, ${waits?.idle_in_transaction ?? 0} idle in transaction${waits?.longest_idle_s ? ` (longest ${Math.round(waits.longest_idle_s)} s)` : ''}`,
         ]
-        const data = { maxConnections: limits!.max, reserved: limits!.reserved, used, usedRatio: used / usable, byState, topHolders: holders, waitingOnLocks: waits?.waiting ?? 0, idleInTransaction: waits?.idle_in_transaction ?? 0, details }
+        const data = {
+          maxConnections: limits!.max,
+          reserved: limits!.reserved,
+          used,
+          usedRatio: used / usable,
+          byState,
+          topHolders: holders,
+          waitingOnLocks: waits?.waiting ?? 0,
+          idleInTransaction: waits?.idle_in_transaction ?? 0,
+          details,
+        }
         if (used / usable >= CONNECTIONS_WARNING) {
-          return { status: 'warning', summary, data, error: { message: `${used} of ${usable} usable connections in use`, hint: 'put a pooler (pgbouncer) in front, or find who holds them (the list above)' } }
+          return {
+            status: 'warning',
+            summary,
+            data,
+            error: {
+              message: `${used} of ${usable} usable connections in use`,
+              hint: 'put a pooler (pgbouncer) in front, or find who holds them (the list above)',
+            },
+          }
         }
         return { summary, data }
       })

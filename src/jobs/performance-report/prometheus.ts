@@ -52,7 +52,12 @@ export const prometheusStep: Step<PerformanceContext> = {
   async run({ config }): Promise<StepOutcome> {
     const prometheus = config.prometheus
     if (!prometheus.url) {
-      return { status: 'skipped', summary: 'Prometheus not configured (prometheus.url is empty)', data: { configured: false }, error: { message: 'no platform figures without Prometheus', hint: "set prometheus.url (or PROMETHEUS_URL), e.g. http://localhost:9090" } }
+      return {
+        status: 'skipped',
+        summary: 'Prometheus not configured (prometheus.url is empty)',
+        data: { configured: false },
+        error: { message: 'no platform figures without Prometheus', hint: 'set prometheus.url (or PROMETHEUS_URL), e.g. http://localhost:9090' },
+      }
     }
     const window = promDuration(config.performance.windowMs)
     let version: string | undefined
@@ -68,7 +73,12 @@ export const prometheusStep: Step<PerformanceContext> = {
     } catch (error) {
       // The database half of the report stands without Prometheus: a warning, not a failure.
       const failure = prometheusFailure(error, prometheus)
-      return { status: 'warning', summary: `not measured: ${failure.message}`, data: { configured: true, url: prometheus.url, reachable: false }, error: { message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) } }
+      return {
+        status: 'warning',
+        summary: `not measured: ${failure.message}`,
+        data: { configured: true, url: prometheus.url, reachable: false },
+        error: { message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) },
+      }
     }
     const [tasks = [], p95 = [], endpoints = [], agents = []] = answers
     const protocols = throughput(tasks)
@@ -80,7 +90,9 @@ export const prometheusStep: Step<PerformanceContext> = {
       .map((e) => ({ endpoint: e.labels.endpoint!, p95Seconds: e.value }))
       .sort((a, b) => b.p95Seconds - a.p95Seconds)
       .slice(0, 5)
-    const agentList: AgentStatus[] = agents.map((a) => ({ agent: agentName(a.labels), connected: a.value === 1 })).sort((a, b) => a.agent.localeCompare(b.agent))
+    const agentList: AgentStatus[] = agents
+      .map((a) => ({ agent: agentName(a.labels), connected: a.value === 1 }))
+      .sort((a, b) => a.agent.localeCompare(b.agent))
     const connected = agentList.filter((a) => a.connected).length
 
     const problems: Problem[] = []
@@ -89,12 +101,35 @@ export const prometheusStep: Step<PerformanceContext> = {
     if (p95Seconds === null) missing.push('http_request_duration_seconds')
     if (agents.length === 0) missing.push('agent_connection_status')
     for (const p of protocols) {
-      if (p.failureRate > FAILURE_RATE_WARNING) problems.push({ severity: 'warning', message: `${p.protocol} tasks fail at ${formatPercent(p.failureRate)} (guide's TaskFailureRateHigh: ${formatPercent(FAILURE_RATE_WARNING, 0)})`, next: `look at the failing ${p.protocol} tasks' errors in task_results, and at the agents running them` })
+      if (p.failureRate > FAILURE_RATE_WARNING)
+        problems.push({
+          severity: 'warning',
+          message: `${p.protocol} tasks fail at ${formatPercent(p.failureRate)} (guide's TaskFailureRateHigh: ${formatPercent(FAILURE_RATE_WARNING, 0)})`,
+          next: `look at the failing ${p.protocol} tasks' errors in task_results, and at the agents running them`,
+        })
     }
-    if (p95Seconds !== null && p95Seconds > P95_WARNING_SECONDS) problems.push({ severity: 'warning', message: `HTTP p95 latency ${seconds(p95Seconds)} (guide's HighResponseTime: ${P95_WARNING_SECONDS} s)`, next: `the slowest endpoints are listed above; the statements step shows the database's share` })
+    if (p95Seconds !== null && p95Seconds > P95_WARNING_SECONDS)
+      problems.push({
+        severity: 'warning',
+        message: `HTTP p95 latency ${seconds(p95Seconds)} (guide's HighResponseTime: ${P95_WARNING_SECONDS} s)`,
+        next: `the slowest endpoints are listed above; the statements step shows the database's share`,
+      })
     const down = agentList.filter((a) => !a.connected)
-    if (down.length > 0) problems.push({ severity: 'warning', message: `${down.length} of ${agentList.length} agents disconnected: ${down.slice(0, 5).map((a) => a.agent).join(', ')}${down.length > 5 ? ', ...' : ''}`, next: 'check those agents: systemctl status network-probe-agent, and their network path to the management API' })
-    if (missing.length === 3) problems.push({ severity: 'warning', message: `Prometheus at ${prometheus.url} has none of the platform's metrics (${missing.join(', ')})`, next: "check its scrape config: the management API's and agents' /metrics" })
+    if (down.length > 0)
+      problems.push({
+        severity: 'warning',
+        message: `${down.length} of ${agentList.length} agents disconnected: ${down
+          .slice(0, 5)
+          .map((a) => a.agent)
+          .join(', ')}${down.length > 5 ? ', ...' : ''}`,
+        next: 'check those agents: systemctl status network-probe-agent, and their network path to the management API',
+      })
+    if (missing.length === 3)
+      problems.push({
+        severity: 'warning',
+        message: `Prometheus at ${prometheus.url} has none of the platform's metrics (${missing.join(', ')})`,
+        next: "check its scrape config: the management API's and agents' /metrics",
+      })
 
     const summary = [
       tasks.length ? `${(total * 60).toFixed(1)} tasks/min, ${formatPercent(total > 0 ? failed / total : 0)} failed` : 'no task metrics',
@@ -103,7 +138,13 @@ export const prometheusStep: Step<PerformanceContext> = {
     ].join('; ')
     const details = [
       `${prometheus.url} (Prometheus ${version ?? '?'}), rates over the last ${window}`,
-      ...(protocols.length ? textTable(['protocol', 'tasks/min', 'failed', 'failure rate'], protocols.map((p) => [p.protocol, p.perMinute.toFixed(1), (p.failedPerSecond * 60).toFixed(1), formatPercent(p.failureRate)]), ['l', 'r', 'r', 'r']) : []),
+      ...(protocols.length
+        ? textTable(
+            ['protocol', 'tasks/min', 'failed', 'failure rate'],
+            protocols.map((p) => [p.protocol, p.perMinute.toFixed(1), (p.failedPerSecond * 60).toFixed(1), formatPercent(p.failureRate)]),
+            ['l', 'r', 'r', 'r'],
+          )
+        : []),
       ...(slowest.length ? [`slowest endpoints (p95): ${slowest.map((e) => `${e.endpoint} ${seconds(e.p95Seconds)}`).join(', ')}`] : []),
       ...(missing.length && missing.length < 3 ? [`not in Prometheus: ${missing.join(', ')}`] : []),
     ]
@@ -127,4 +168,3 @@ export const prometheusStep: Step<PerformanceContext> = {
     return { status: 'warning', summary, data, error: { message: problems[0]!.message, hint: problems[0]!.next } }
   },
 }
-

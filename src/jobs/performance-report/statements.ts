@@ -31,7 +31,8 @@ interface Row {
   read: string
 }
 
-const COLUMNS = (total: string, mean: string) => `queryid::text as queryid, query, calls, ${total}::float8 as total_ms, ${mean}::float8 as mean_ms, rows, shared_blks_hit as hit, shared_blks_read as read`
+const COLUMNS = (total: string, mean: string) =>
+  `queryid::text as queryid, query, calls, ${total}::float8 as total_ms, ${mean}::float8 as mean_ms, rows, shared_blks_hit as hit, shared_blks_read as read`
 
 async function top(client: Client, order: 'total' | 'mean', limit: number, names: [string, string]): Promise<Statement[]> {
   const rows = await queryRows<Row>(
@@ -44,7 +45,15 @@ async function top(client: Client, order: 'total' | 'mean', limit: number, names
   return rows.map((r) => {
     const hit = Number(r.hit)
     const read = Number(r.read)
-    return { queryId: r.queryid, query: oneLine(r.query), calls: Number(r.calls), totalMs: round(r.total_ms), meanMs: round(r.mean_ms), rows: Number(r.rows), cacheHitRatio: hit + read > 0 ? hit / (hit + read) : null }
+    return {
+      queryId: r.queryid,
+      query: oneLine(r.query),
+      calls: Number(r.calls),
+      totalMs: round(r.total_ms),
+      meanMs: round(r.mean_ms),
+      rows: Number(r.rows),
+      cacheHitRatio: hit + read > 0 ? hit / (hit + read) : null,
+    }
   })
 }
 
@@ -59,7 +68,14 @@ function ms(value: number): string {
 function lines(list: Statement[]): string[] {
   return textTable(
     ['calls', 'total', 'mean', 'rows', 'hit', 'statement'],
-    list.map((s) => [formatCount(s.calls), ms(s.totalMs), ms(s.meanMs), formatCount(s.rows), s.cacheHitRatio === null ? '-' : formatPercent(s.cacheHitRatio), oneLine(s.query, 90)]),
+    list.map((s) => [
+      formatCount(s.calls),
+      ms(s.totalMs),
+      ms(s.meanMs),
+      formatCount(s.rows),
+      s.cacheHitRatio === null ? '-' : formatPercent(s.cacheHitRatio),
+      oneLine(s.query, 90),
+    ]),
     ['r', 'r', 'r', 'r', 'r', 'l'],
   ).map((l) => `  ${l}`)
 }
@@ -77,7 +93,10 @@ export const statementsStep: Step<PerformanceContext> = {
             status: 'skipped',
             summary: `pg_stat_statements is not installed in ${config.postgres.database}`,
             data: { installed: false },
-            error: { message: 'no statement statistics without pg_stat_statements', hint: "add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then: create extension pg_stat_statements" },
+            error: {
+              message: 'no statement statistics without pg_stat_statements',
+              hint: 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then: create extension pg_stat_statements',
+            },
           }
         }
         let names: [string, string] = ['total_exec_time', 'mean_exec_time']
@@ -90,7 +109,10 @@ export const statementsStep: Step<PerformanceContext> = {
               status: 'warning',
               summary: 'pg_stat_statements is installed but not loaded',
               data: { installed: true, loaded: false, version: ext.version },
-              error: { message: 'pg_stat_statements must be loaded via shared_preload_libraries', hint: "add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart PostgreSQL" },
+              error: {
+                message: 'pg_stat_statements must be loaded via shared_preload_libraries',
+                hint: 'add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart PostgreSQL',
+              },
             }
           }
           // PostgreSQL 12 and older name the columns total_time and mean_time.
@@ -112,7 +134,17 @@ export const statementsStep: Step<PerformanceContext> = {
         const details = byTotal.length === 0 ? [] : ['by total time:', ...lines(byTotal), 'by mean time:', ...lines(byMean)]
         return {
           summary,
-          data: { installed: true, loaded: true, version: ext.version, since: since[0]?.reset ? new Date(since[0].reset).toISOString() : null, statements: Number(all?.statements ?? 0), totalMs: round(totalMs), byTotalTime: byTotal, byMeanTime: byMean, details },
+          data: {
+            installed: true,
+            loaded: true,
+            version: ext.version,
+            since: since[0]?.reset ? new Date(since[0].reset).toISOString() : null,
+            statements: Number(all?.statements ?? 0),
+            totalMs: round(totalMs),
+            byTotalTime: byTotal,
+            byMeanTime: byMean,
+            details,
+          },
         }
       })
     } catch (error) {

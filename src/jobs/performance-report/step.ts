@@ -61,16 +61,25 @@ export const performanceReportStep: Step<PerformanceStepContext> = {
       details.push(`${s.id}: ${s.status === 'ok' ? '' : `${s.status}: `}${s.summary}`)
       if (Array.isArray(s.data?.details)) for (const d of s.data.details) details.push(`  ${String(d)}`)
       if (Array.isArray(s.data?.problems)) problems.push(...(s.data.problems as unknown[]))
-      else if (s.error && (s.status === 'failed' || s.status === 'warning')) problems.push({ severity: s.status, message: `${s.id}: ${s.error.message}`, next: s.error.hint ?? '' })
+      else if (s.error && (s.status === 'failed' || s.status === 'warning'))
+        problems.push({ severity: s.status, message: `${s.id}: ${s.error.message}`, next: s.error.hint ?? '' })
     }
     if (savedTo) details.push(`saved as ${savedTo}`)
     if (run.dryRun && config.reports.dir) details.push(`dry run: not saved in ${config.reports.dir}`)
     if (saveError) details.push(saveError)
-    const summary = report.steps.filter((s) => s.status !== 'skipped').map((s) => `${s.id}: ${s.summary}`).join('; ') || 'nothing measured'
+    const summary =
+      report.steps
+        .filter((s) => s.status !== 'skipped')
+        .map((s) => `${s.id}: ${s.summary}`)
+        .join('; ') || 'nothing measured'
     const data = { status: report.status, savedTo, steps: report.steps, details, problems }
     const status = saveError && worst !== 'failed' ? 'warning' : worst === 'skipped' ? 'skipped' : worst
     const first = troubled[0]
-    const error = first?.error ? { message: `${first.id}: ${first.error.message}`, ...(first.error.hint ? { hint: first.error.hint } : {}) } : saveError ? { message: saveError, hint: 'make reports.dir writable, or set it to "" to keep no reports' } : undefined
+    const error = first?.error
+      ? { message: `${first.id}: ${first.error.message}`, ...(first.error.hint ? { hint: first.error.hint } : {}) }
+      : saveError
+        ? { message: saveError, hint: 'make reports.dir writable, or set it to "" to keep no reports' }
+        : undefined
     return { status, summary, data, ...(status !== 'ok' && error ? { error } : {}) }
   },
 }

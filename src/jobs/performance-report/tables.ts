@@ -60,24 +60,54 @@ export const tablesStep: Step<PerformanceContext> = {
         const problems: Problem[] = []
         for (const t of bySeq) {
           if (t.seqScans >= SEQ_SCANS_MIN && t.rowsPerSeqScan >= ROWS_PER_SCAN_MIN) {
-            problems.push({ severity: 'warning', message: `${t.table}: ${formatCount(t.seqScans)} sequential scans reading ${formatCount(t.rowsPerSeqScan)} rows each`, next: 'find the statement (statements step) and add the index it lacks' })
+            problems.push({
+              severity: 'warning',
+              message: `${t.table}: ${formatCount(t.seqScans)} sequential scans reading ${formatCount(t.rowsPerSeqScan)} rows each`,
+              next: 'find the statement (statements step) and add the index it lacks',
+            })
           }
         }
         for (const t of byDead) {
           if (t.deadTuples >= DEAD_MIN && t.deadTuples > t.liveTuples) {
-            problems.push({ severity: 'warning', message: `${t.table} is mostly dead tuples: ${formatCount(t.deadTuples)} dead, ${formatCount(t.liveTuples)} live`, next: 'probe-ops maintain daily --only vacuum; if they come back, look for long transactions holding vacuum back' })
+            problems.push({
+              severity: 'warning',
+              message: `${t.table} is mostly dead tuples: ${formatCount(t.deadTuples)} dead, ${formatCount(t.liveTuples)} live`,
+              next: 'probe-ops maintain daily --only vacuum; if they come back, look for long transactions holding vacuum back',
+            })
           }
         }
         const details = [
           'most rows read by sequential scans:',
-          ...textTable(['table', 'seq scans', 'rows read', 'rows/scan', 'index scans'], bySeq.map((t) => [t.table, formatCount(t.seqScans), formatCount(t.seqRowsRead), formatCount(t.rowsPerSeqScan), t.indexScans === null ? '-' : formatCount(t.indexScans)]), ['l', 'r', 'r', 'r', 'r']).map((l) => `  ${l}`),
+          ...textTable(
+            ['table', 'seq scans', 'rows read', 'rows/scan', 'index scans'],
+            bySeq.map((t) => [
+              t.table,
+              formatCount(t.seqScans),
+              formatCount(t.seqRowsRead),
+              formatCount(t.rowsPerSeqScan),
+              t.indexScans === null ? '-' : formatCount(t.indexScans),
+            ]),
+            ['l', 'r', 'r', 'r', 'r'],
+          ).map((l) => `  ${l}`),
           'most dead tuples:',
-          ...textTable(['table', 'dead', 'live', 'dead %', 'last vacuum'], byDead.map((t) => [t.table, formatCount(t.deadTuples), formatCount(t.liveTuples), `${Math.round(t.deadRatio * 100)}%`, t.lastVacuum?.slice(0, 16) ?? 'never']), ['l', 'r', 'r', 'r', 'l']).map((l) => `  ${l}`),
+          ...textTable(
+            ['table', 'dead', 'live', 'dead %', 'last vacuum'],
+            byDead.map((t) => [
+              t.table,
+              formatCount(t.deadTuples),
+              formatCount(t.liveTuples),
+              `${Math.round(t.deadRatio * 100)}%`,
+              t.lastVacuum?.slice(0, 16) ?? 'never',
+            ]),
+            ['l', 'r', 'r', 'r', 'l'],
+          ).map((l) => `  ${l}`),
         ]
         const first = bySeq[0]
         const dead = byDead[0]
         const summary = [
-          first ? `most scanned: ${first.table} (${formatCount(first.seqScans)} sequential scans, ${formatCount(first.seqRowsRead)} rows)` : 'no sequential scans',
+          first
+            ? `most scanned: ${first.table} (${formatCount(first.seqScans)} sequential scans, ${formatCount(first.seqRowsRead)} rows)`
+            : 'no sequential scans',
           dead ? `most dead: ${dead.table} (${formatCount(dead.deadTuples)}, ${Math.round(dead.deadRatio * 100)}%)` : 'no dead tuples',
         ].join('; ')
         const data = { bySequentialScans: bySeq, byDeadTuples: byDead, details, problems }

@@ -9,13 +9,18 @@ export function recoveryOrder(services: ServiceConfig[], targets: string[]): Ser
   const byName = new Map(services.map((s) => [s.name, s]))
   const unknown = targets.filter((t) => !byName.has(t))
   if (unknown.length > 0) {
-    throw new UsageError(`unknown service "${unknown[0]}"`, `known services: ${services.map((s) => s.name).join(', ')} (configure more under services:)`, 'unknown-service')
+    throw new UsageError(
+      `unknown service "${unknown[0]}"`,
+      `known services: ${services.map((s) => s.name).join(', ')} (configure more under services:)`,
+      'unknown-service',
+    )
   }
   const ordered: ServiceConfig[] = []
   const state = new Map<string, 'visiting' | 'done'>()
   const visit = (name: string, path: string[]) => {
     if (state.get(name) === 'done') return
-    if (state.get(name) === 'visiting') throw new UsageError(`services depend on each other in a circle: ${[...path, name].join(' -> ')}`, 'fix dependsOn in the configuration')
+    if (state.get(name) === 'visiting')
+      throw new UsageError(`services depend on each other in a circle: ${[...path, name].join(' -> ')}`, 'fix dependsOn in the configuration')
     state.set(name, 'visiting')
     const service = byName.get(name)!
     for (const dependency of service.dependsOn) visit(dependency, [...path, name])

@@ -80,15 +80,31 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
   const [before, recentErrors] = await Promise.all([
     checkReadiness(service, config, LOOK_TIMEOUT_MS, status),
     // Logs that could not be read are said so, never counted as no errors.
-    status.found ? runtimes.logs(service, 15 * 60_000).then((lines) => summarizeLines(lines).errors, () => undefined) : Promise.resolve(0),
+    status.found
+      ? runtimes.logs(service, 15 * 60_000).then(
+          (lines) => summarizeLines(lines).errors,
+          () => undefined,
+        )
+      : Promise.resolve(0),
   ])
   data.before = { state: status.state, running: status.running, restarts: status.restarts, ready: before.ready, readiness: before.detail, recentErrors }
-  timeline.add('look', `${describeState(status, before)}; ${recentErrors === undefined ? 'its logs could not be read' : `${recentErrors} errors in its logs of the last 15 min`}`)
+  timeline.add(
+    'look',
+    `${describeState(status, before)}; ${recentErrors === undefined ? 'its logs could not be read' : `${recentErrors} errors in its logs of the last 15 min`}`,
+  )
 
   // "Running" says nothing of a container that restarts every few seconds.
-  const looping = status.runtime === 'docker' && (status.restarts ?? 0) >= LOOP_RESTARTS && (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S && (!before.ready || service.readiness === 'running')
+  const looping =
+    status.runtime === 'docker' &&
+    (status.restarts ?? 0) >= LOOP_RESTARTS &&
+    (status.uptimeSeconds ?? 0) < LOOP_UPTIME_S &&
+    (!before.ready || service.readiness === 'running')
   if (looping && !force) {
-    return fail(`${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`, `read why in its logs, fix it, then: probe-ops recover ${service.name} --force`, { logTail: await logTail(service, runtimes) })
+    return fail(
+      `${service.name} is in a crash loop (${status.restarts} restarts); not restarted again`,
+      `read why in its logs, fix it, then: probe-ops recover ${service.name} --force`,
+      { logTail: await logTail(service, runtimes) },
+    )
   }
   if (before.ready && !force) {
     outcomes.set(service.name, 'ready')
@@ -96,16 +112,23 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
   }
   const failedDependencies = service.dependsOn.filter((d) => outcomes.get(d) === 'failed')
   if (failedDependencies.length > 0) {
-    return fail(`not restarted: ${failedDependencies.join(', ')} could not be recovered`, `recover ${failedDependencies.join(', ')} first: probe-ops recover ${failedDependencies[0]}`)
+    return fail(
+      `not restarted: ${failedDependencies.join(', ')} could not be recovered`,
+      `recover ${failedDependencies.join(', ')} first: probe-ops recover ${failedDependencies[0]}`,
+    )
   }
   const missingData = await checkDataDir(service, runtimes)
-  if (missingData) return fail(`${service.name} not restarted: ${missingData}`, 'restore the data directory (probe-ops restore), or fix services.postgres.dataDir')
+  if (missingData)
+    return fail(`${service.name} not restarted: ${missingData}`, 'restore the data directory (probe-ops restore), or fix services.postgres.dataDir')
 
   const action = status.running ? 'restart' : 'start'
   const waitS = Math.round(service.readinessTimeoutMs / 1000)
   if (run.dryRun) {
     timeline.add('plan', `would ${action} through ${service.runtime}, then wait up to ${waitS} s for readiness`)
-    return { summary: `would ${action} ${service.name} (${before.ready ? 'forced' : 'not ready'}), then wait up to ${waitS} s for readiness`, data: { ...data, plan: action } }
+    return {
+      summary: `would ${action} ${service.name} (${before.ready ? 'forced' : 'not ready'}), then wait up to ${waitS} s for readiness`,
+      data: { ...data, plan: action },
+    }
   }
 
   const silences = await silenceService(config, service, 2 * service.readinessTimeoutMs + 10 * 60_000, timeline)
@@ -119,10 +142,14 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     let attempts = 1
     if (!ready.ready && !run.signal.aborted) {
       timeline.add('retry', `not ready (${ready.detail}); stop and start once more`)
-      await run.critical(`the restart of ${service.name}`, async () => {
-        await runtimes.stop(service)
-        await runtimes.start(service)
-      }, bound)
+      await run.critical(
+        `the restart of ${service.name}`,
+        async () => {
+          await runtimes.stop(service)
+          await runtimes.start(service)
+        },
+        bound,
+      )
       attempts = 2
       ready = await waitUntilReady(service, config, runtimes, { signal: run.signal })
     }
@@ -130,10 +157,14 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     if (ready.ready) {
       outcomes.set(service.name, 'recovered')
       timeline.add('ready', ready.detail)
-      await syncAlerts(config, [
-        { alertname: 'RecoveryFailed', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
-        { alertname: 'ServiceDown', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
-      ], run.recordAlert)
+      await syncAlerts(
+        config,
+        [
+          { alertname: 'RecoveryFailed', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
+          { alertname: 'ServiceDown', severity: 'critical', labels: { service: service.name }, summary: `${service.name} recovered`, firing: false },
+        ],
+        run.recordAlert,
+      )
       return {
         status: attempts > 1 ? 'warning' : 'ok',
         summary: `${action === 'start' ? 'started' : 'restarted'}; ready after ${formatSeconds(readyAfterMs)}${attempts > 1 ? ' (on the second attempt)' : ''}`,
@@ -143,8 +174,26 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
     }
     const tail = await logTail(service, runtimes)
     const after = await runtimes.status(service).catch(() => undefined)
-    const runtimeError = service.runtime === 'docker' ? await runtimes.container(service).then((c) => c.state.error ?? (c.state.state !== 'running' ? `${c.state.state}, exit code ${c.state.exitCode}` : undefined)).catch(() => undefined) : undefined
-    await syncAlerts(config, [{ alertname: 'RecoveryFailed', severity: 'critical', labels: { service: service.name }, summary: `probe-ops could not recover ${service.name}: ${ready.detail}`, firing: true }], run.recordAlert)
+    const runtimeError =
+      service.runtime === 'docker'
+        ? await runtimes
+            .container(service)
+            .then((c) => c.state.error ?? (c.state.state !== 'running' ? `${c.state.state}, exit code ${c.state.exitCode}` : undefined))
+            .catch(() => undefined)
+        : undefined
+    await syncAlerts(
+      config,
+      [
+        {
+          alertname: 'RecoveryFailed',
+          severity: 'critical',
+          labels: { service: service.name },
+          summary: `probe-ops could not recover ${service.name}: ${ready.detail}`,
+          firing: true,
+        },
+      ],
+      run.recordAlert,
+    )
     return fail(
       `${service.name} not ready after ${attempts} attempts: ${ready.detail}${runtimeError ? `; runtime: ${runtimeError}` : ''}`,
       `read its log tail in the report (probe-ops recover ${service.name} --json), fix the cause, then recover again`,

@@ -19,7 +19,9 @@ export async function silenceService(config: Config, service: ServiceConfig, dur
   const ids: string[] = []
   const sets = service.silences.map((text) => ({ text, matchers: parseMatcherSet(text) }))
   for (const bad of sets.filter((s) => !s.matchers)) timeline.add('silence', `not set: "${bad.text}" is not a matcher set like alertname="X", job="y"`)
-  const results = await Promise.allSettled(sets.filter((s) => s.matchers).map((s) => createSilence(am, s.matchers!, durationMs, `probe-ops recover ${service.name} on ${config.host}`)))
+  const results = await Promise.allSettled(
+    sets.filter((s) => s.matchers).map((s) => createSilence(am, s.matchers!, durationMs, `probe-ops recover ${service.name} on ${config.host}`)),
+  )
   for (const result of results) if (result.status === 'fulfilled') ids.push(result.value)
   const failure = results.find((r) => r.status === 'rejected')
   if (failure) timeline.add('silence', `not set: ${describeError(failure.reason)}`)

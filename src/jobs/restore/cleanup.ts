@@ -43,7 +43,10 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       }
       for (const leftover of databases.filter((d) => d.kind === 'connections-disabled')) {
         actions.push(`allow connections to ${leftover.database} again`)
-        if (!run.dryRun) await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), { database: 'postgres' })
+        if (!run.dryRun)
+          await withPostgres(config.postgres, (c) => c.query(`alter database ${quoteName(leftover.database)} with allow_connections true`), {
+            database: 'postgres',
+          })
       }
       // Then the platform, as soon as its database accepts connections, and each service ready
       // before cleanup returns; the rest is tidying.
@@ -52,7 +55,8 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       for (const leftover of databases.filter((d) => d.kind !== 'connections-disabled')) {
         if (leftover.kind === 'pre-restore' && !dropPreRestore) continue
         actions.push(`drop database ${leftover.database}`)
-        if (!run.dryRun) await dropDatabase(config, leftover.database).catch((error: unknown) => problems.push(`could not drop ${leftover.database}: ${describeError(error)}`))
+        if (!run.dryRun)
+          await dropDatabase(config, leftover.database).catch((error: unknown) => problems.push(`could not drop ${leftover.database}: ${describeError(error)}`))
       }
       const { leftovers } = await listBackups(config.backup.dir)
       for (const file of leftovers) {
@@ -62,7 +66,13 @@ export function cleanupStep(dropPreRestore: boolean): Step<BackupContext> {
       const kept = databases.filter((d) => d.kind === 'pre-restore' && !dropPreRestore).map((d) => d.database)
       const summary = `${run.dryRun ? 'would ' : ''}${actions.length ? actions.join('; ') : 'nothing to clean up'}${kept.length ? `; kept ${kept.join(', ')} (--drop-pre-restore drops them)` : ''}`
       const data = { actions, kept, ...(back && !run.dryRun ? { services: back.services } : {}) }
-      if (problems.length) return { status: run.dryRun ? 'warning' : 'failed', summary: `${summary}; ${problems.join('; ')}`, data: { ...data, problems }, error: { message: problems[0]!, hint: 'fix that, then run probe-ops restore --cleanup again' } }
+      if (problems.length)
+        return {
+          status: run.dryRun ? 'warning' : 'failed',
+          summary: `${summary}; ${problems.join('; ')}`,
+          data: { ...data, problems },
+          error: { message: problems[0]!, hint: 'fix that, then run probe-ops restore --cleanup again' },
+        }
       return { summary, data }
     },
   }

@@ -1,6 +1,12 @@
 import type { Client } from 'pg'
 import { preRestoreName, restoreName } from '../../backups/leftovers.js'
-import { applyDatabaseProperties, createDatabaseSql, propertyRoles, readDatabaseProperties, type DatabaseProperties } from '../../backups/database-properties.js'
+import {
+  applyDatabaseProperties,
+  createDatabaseSql,
+  propertyRoles,
+  readDatabaseProperties,
+  type DatabaseProperties,
+} from '../../backups/database-properties.js'
 import { archiveRoles, compareCounts, dropDatabase, restoreInto } from '../../backups/verify.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Config } from '../../config/load.js'
@@ -14,7 +20,10 @@ import type { RestoreContext } from './context.js'
 import { clearStopping, markSwap, noteStopping, startLeftStopped, type ServiceBack, type StoppedServices } from './stopped-services.js'
 
 /** The recorded database's properties: from the manifest, else (an older backup) from the live database. */
-async function propertiesToGive(context: RestoreContext, admin: Client): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
+async function propertiesToGive(
+  context: RestoreContext,
+  admin: Client,
+): Promise<{ properties?: DatabaseProperties; source: 'backup' | 'live database' | 'none' }> {
   const recorded = context.backup.manifest.databaseProperties
   if (recorded) return { properties: recorded, source: 'backup' }
   const live = await readDatabaseProperties(admin, context.config.postgres.database)
@@ -25,7 +34,13 @@ async function propertiesToGive(context: RestoreContext, admin: Client): Promise
 async function checkRoles(admin: Client, context: RestoreContext, properties: DatabaseProperties | undefined, signal: AbortSignal): Promise<string[]> {
   const { owners, privileges } = context.ownership
   const archive = owners || privileges ? await archiveRoles(context.config, context.runtimes, context.backup, signal) : { owners: [], grantees: [] }
-  const needed = [...new Set([...(owners ? archive.owners : []), ...(privileges ? archive.grantees : []), ...(properties ? propertyRoles(properties, context.ownership) : [])])].sort()
+  const needed = [
+    ...new Set([
+      ...(owners ? archive.owners : []),
+      ...(privileges ? archive.grantees : []),
+      ...(properties ? propertyRoles(properties, context.ownership) : []),
+    ]),
+  ].sort()
   if (needed.length === 0) return needed
   const rows = await queryRows<{ name: string; exists: boolean; member: boolean }>(
     admin,
@@ -43,8 +58,13 @@ async function checkRoles(admin: Client, context: RestoreContext, properties: Da
       { missingRoles: missing },
     )
   }
-  const [me] = await queryRows<{ superuser: boolean; name: string }>(admin, `select rolsuper as superuser, current_user as name from pg_roles where rolname = current_user`)
-  const foreign = me?.superuser ? [] : rows.filter((r) => owners && !r.member && (archive.owners.includes(r.name) || r.name === properties?.owner)).map((r) => r.name)
+  const [me] = await queryRows<{ superuser: boolean; name: string }>(
+    admin,
+    `select rolsuper as superuser, current_user as name from pg_roles where rolname = current_user`,
+  )
+  const foreign = me?.superuser
+    ? []
+    : rows.filter((r) => owners && !r.member && (archive.owners.includes(r.name) || r.name === properties?.owner)).map((r) => r.name)
   if (foreign.length > 0) {
     throw new StepFailure(
       `${me?.name ?? 'this user'} may not give objects to ${foreign.join(', ')} (neither a superuser nor a member of ${foreign.length === 1 ? 'that role' : 'those roles'})`,
@@ -59,7 +79,11 @@ async function checkRoles(admin: Client, context: RestoreContext, properties: Da
 function describeGiven(context: RestoreContext, properties: DatabaseProperties, source: string): string {
   const { owners, privileges } = context.ownership
   const parts = [owners ? `owned by ${properties.owner}` : `owned by ${context.config.postgres.user} (--no-owner)`]
-  parts.push(privileges ? `privileges and ${properties.settings.length} settings from the ${source}` : `${properties.settings.length} settings from the ${source}; no privileges (--no-privileges: PUBLIC may connect)`)
+  parts.push(
+    privileges
+      ? `privileges and ${properties.settings.length} settings from the ${source}`
+      : `${properties.settings.length} settings from the ${source}; no privileges (--no-privileges: PUBLIC may connect)`,
+  )
   return parts.join('; ')
 }
 
@@ -85,10 +109,24 @@ export const restoreBesideStep: Step<RestoreContext> = {
       // Stopped meanwhile (the safety backup failed): the copy goes, as if never made.
       run.signal.throwIfAborted()
       const ms = Math.round(performance.now() - started)
-      const data = { database: name, durationMs: ms, properties: source, owner: context.ownership.owners ? properties?.owner : undefined, roles, propertiesFailed: given.failed }
+      const data = {
+        database: name,
+        durationMs: ms,
+        properties: source,
+        owner: context.ownership.owners ? properties?.owner : undefined,
+        roles,
+        propertiesFailed: given.failed,
+      }
       if (!properties || given.failed.length > 0) {
-        const message = properties ? `${given.failed.length} database ${given.failed.length === 1 ? 'property' : 'properties'} could not be given back: ${given.failed[0]}` : 'the backup does not record the database\'s owner, privileges and settings, and there is no live database to copy them from'
-        return { status: 'warning', summary: `restored into ${name} in ${formatSeconds(ms)}; ${message}`, data, error: { message, hint: 'check the restored database\'s owner, privileges (\\l) and settings (\\drds) before relying on it' } }
+        const message = properties
+          ? `${given.failed.length} database ${given.failed.length === 1 ? 'property' : 'properties'} could not be given back: ${given.failed[0]}`
+          : "the backup does not record the database's owner, privileges and settings, and there is no live database to copy them from"
+        return {
+          status: 'warning',
+          summary: `restored into ${name} in ${formatSeconds(ms)}; ${message}`,
+          data,
+          error: { message, hint: "check the restored database's owner, privileges (\\l) and settings (\\drds) before relying on it" },
+        }
       }
       return { summary: `restored into ${name} in ${formatSeconds(ms)}; ${describeGiven(context, properties, source)}`, data }
     } catch (error) {
@@ -101,7 +139,8 @@ export const restoreBesideStep: Step<RestoreContext> = {
       await closePostgres(admin)
     }
   },
-  undo: async (context) => (context.state.restoredDatabase ? (await dropRestored(context)) ?? `dropped ${restoreName(context.config.postgres.database, context.at)}` : undefined),
+  undo: async (context) =>
+    context.state.restoredDatabase ? ((await dropRestored(context)) ?? `dropped ${restoreName(context.config.postgres.database, context.at)}`) : undefined,
 }
 
 /** Drops the restored copy that will not be swapped in; says so when it could not. */
@@ -126,7 +165,11 @@ export const checkRestoredStep: Step<RestoreContext> = {
     if (!counts.ok) {
       await dropDatabase(context.config, name).catch(() => undefined)
       const m = counts.mismatches[0]!
-      throw new StepFailure(`restored ${m.name} has ${m.actual ?? 'no table:'} rows where the manifest says ${m.expected}; the restored copy was dropped`, 'the live database was not touched; verify the backup (probe-ops backup verify --restore-test)', { mismatches: counts.mismatches })
+      throw new StepFailure(
+        `restored ${m.name} has ${m.actual ?? 'no table:'} rows where the manifest says ${m.expected}; the restored copy was dropped`,
+        'the live database was not touched; verify the backup (probe-ops backup verify --restore-test)',
+        { mismatches: counts.mismatches },
+      )
     }
     return { summary: `${counts.compared} tables, every row count as in the manifest`, data: { tablesCompared: counts.compared } }
   },
@@ -155,7 +198,12 @@ export async function finishRollback(config: Config, stopped: StoppedServices, d
  * For a restore killed after its swap, before the platform was up: start it, and if it does not
  * come up on the restored database, roll the swap back as the restore itself would have.
  */
-export async function startAfterSwap(config: Config, runtimes: ServiceRuntimes, stopped: StoppedServices, dryRun: boolean): Promise<{ action: string; services: ServiceBack[] }> {
+export async function startAfterSwap(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  stopped: StoppedServices,
+  dryRun: boolean,
+): Promise<{ action: string; services: ServiceBack[] }> {
   const swap = stopped.swap
   try {
     return await startLeftStopped(config, runtimes, stopped, dryRun)
@@ -225,14 +273,21 @@ export const swapStep: Step<RestoreContext> = {
     const incoming = context.state.restoredDatabase
     const outgoing = preRestoreName(live, context.at)
     const services = config.services.filter((s) => config.restore.stopServices.includes(s.name))
-    if (run.dryRun || !incoming) return { summary: `would stop ${services.map((s) => s.name).join(', ') || 'no service'}, rename ${live} to ${outgoing} and ${restoreName(live, context.at)} to ${live}, and start them again` }
+    if (run.dryRun || !incoming)
+      return {
+        summary: `would stop ${services.map((s) => s.name).join(', ') || 'no service'}, rename ${live} to ${outgoing} and ${restoreName(live, context.at)} to ${live}, and start them again`,
+      }
     // Ctrl-C, a kill or --timeout while the platform is down must not leave it down: the swap
     // finishes, or rolls itself back, before the run ends.
     return run.critical(
       'the swap',
       async () => {
         // Killed while they are down, `restore --cleanup` starts them again from this note.
-        await noteStopping(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'stopping' })
+        await noteStopping(
+          config,
+          services.map((s) => s.name),
+          { live, restored: incoming, preRestore: outgoing, phase: 'stopping' },
+        )
         try {
           return await swapWithServicesDown(context, { live, incoming, outgoing, services })
         } finally {
@@ -257,7 +312,10 @@ export function downtimeBoundMs(services: Config['services']): number {
 }
 
 /** The swap itself: services stopped, names swapped, services started (or the swap rolled back). */
-async function swapWithServicesDown(context: RestoreContext, { live, incoming, outgoing, services }: { live: string; incoming: string; outgoing: string; services: Config['services'] }): Promise<StepOutcome> {
+async function swapWithServicesDown(
+  context: RestoreContext,
+  { live, incoming, outgoing, services }: { live: string; incoming: string; outgoing: string; services: Config['services'] },
+): Promise<StepOutcome> {
   const { config, runtimes } = context
   const timeline: { at: string; event: string }[] = []
   const note = (event: string) => timeline.push({ at: new Date().toISOString(), event })
@@ -283,10 +341,18 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       await swapNames(client, live, { incoming, outgoing: hadLive ? outgoing : undefined })
     } catch (error) {
       for (const service of services) await runtimes.start(service).catch(() => undefined)
-      throw new StepFailure(`the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`, `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`, { timeline })
+      throw new StepFailure(
+        `the swap failed: ${describeError(error)}; the live database keeps its name and the services were started again`,
+        `the restored copy is kept as ${incoming}; probe-ops restore --cleanup drops it`,
+        { timeline },
+      )
     }
     note(hadLive ? `renamed ${live} to ${outgoing}, ${incoming} to ${live}` : `there was no ${live}: renamed ${incoming} to ${live}`)
-    await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'swapped' })
+    await markSwap(
+      config,
+      services.map((s) => s.name),
+      { live, restored: incoming, preRestore: outgoing, phase: 'swapped' },
+    )
     await failpoint('restore-swap-swapped')
     if (hadLive) context.state.preRestoreDatabase = outgoing
     context.state.restoredDatabase = undefined
@@ -302,18 +368,30 @@ async function swapWithServicesDown(context: RestoreContext, { live, incoming, o
       if (!hadLive) {
         // There is nothing to go back to: without the restored database the platform is down for sure.
         note(`${describeError(error)}; kept the restored ${live}: there was none before to go back to`)
-        throw new StepFailure(`${describeError(error)}; the restored database stays as ${live}, since there was none before`, `find why ${services.map((s) => s.name).join(', ')} is not ready (probe-ops diagnose); the database itself was checked against the manifest`, { timeline })
+        throw new StepFailure(
+          `${describeError(error)}; the restored database stays as ${live}, since there was none before`,
+          `find why ${services.map((s) => s.name).join(', ')} is not ready (probe-ops diagnose); the database itself was checked against the manifest`,
+          { timeline },
+        )
       }
       // The platform does not work with the restored database: put the old one back.
       note(`rolling back: ${describeError(error)}`)
-      await markSwap(config, services.map((s) => s.name), { live, restored: incoming, preRestore: outgoing, phase: 'rolling-back' })
+      await markSwap(
+        config,
+        services.map((s) => s.name),
+        { live, restored: incoming, preRestore: outgoing, phase: 'rolling-back' },
+      )
       for (const service of services) await runtimes.stop(service).catch(() => undefined)
       await failpoint('restore-swap-rolling-back')
       await swapNames(client, live, { incoming: outgoing, outgoing: incoming })
       context.state.preRestoreDatabase = undefined
       for (const service of services) await runtimes.start(service).catch(() => undefined)
       note(`rolled back: ${live} is the database of before the restore again; the restored copy is ${incoming}`)
-      throw new StepFailure(`${describeError(error)}; the swap was rolled back`, `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`, { timeline })
+      throw new StepFailure(
+        `${describeError(error)}; the swap was rolled back`,
+        `the restored copy is kept as ${incoming} for inspection; probe-ops restore --cleanup drops it`,
+        { timeline },
+      )
     }
   } finally {
     await closePostgres(client)

@@ -36,7 +36,8 @@ export interface RestoreRequest {
  * only swaps names once both are done and the copy is checked. Any failure stops the rest.
  */
 export async function restoreJob(config: Config, toolVersion: string, request: RestoreRequest): Promise<{ job: Job<RestoreContext>; context: RestoreContext }> {
-  if (!existsSync(config.backup.dir)) throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
+  if (!existsSync(config.backup.dir))
+    throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
   const switching = await interruptedSwitch(config)
   if (switching) throw new UsageError(describeInterrupted(switching), 'probe-ops restore --cleanup finishes or undoes it first')
   const stopped = await leftStopped(config)
@@ -45,16 +46,33 @@ export async function restoreJob(config: Config, toolVersion: string, request: R
   const ownership = { owners: !request.noOwner, privileges: !request.noPrivileges }
   if (request.mode === 'pitr') {
     const plan = await planPitr(config, request.backup, request.targetTime, request.sideOnly ?? false)
-    const context: RestoreContext = { ...backupContext(config, toolVersion), backup: plan.base, unreadable: plan.unreadable, at: new Date(), ownership, state: {} }
+    const context: RestoreContext = {
+      ...backupContext(config, toolVersion),
+      backup: plan.base,
+      unreadable: plan.unreadable,
+      at: new Date(),
+      ownership,
+      state: {},
+    }
     return { job: { command, concurrent: false, stopOnFailure: true, steps: pitrSteps(plan) }, context }
   }
   const { backup, unreadable } = await findBackup(config.backup.dir, request.backup, config.postgres.database, 'database')
   const context: RestoreContext = { ...backupContext(config, toolVersion), backup, unreadable, at: new Date(), ownership, state: {} }
   if (request.mode === 'full') {
-    return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep], together: [['safety-backup', 'restore']] }, context }
+    return {
+      job: {
+        command,
+        concurrent: false,
+        stopOnFailure: true,
+        steps: [verifyBackupStep, diskStep, safetyBackupStep, restoreBesideStep, checkRestoredStep, swapStep],
+        together: [['safety-backup', 'restore']],
+      },
+      context,
+    }
   }
   if (request.mode === 'partial') {
-    if (request.tables.length === 0) throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
+    if (request.tables.length === 0)
+      throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
     const partial = partialRestore({ tables: request.tables, intoSchema: request.intoSchema })
     return { job: { command, concurrent: false, stopOnFailure: true, steps: [verifyBackupStep, partial.plan, safetyBackupStep, partial.restore] }, context }
   }

@@ -38,7 +38,11 @@ class RestoreScript extends Transform {
   /** Why the epilogue could not be written: the input then ends without a commit. */
   refused: unknown
 
-  constructor(private readonly prefix: string, private readonly rename?: Map<string, string>, private readonly epilogue: (copied: Map<string, string[]>) => string = () => '') {
+  constructor(
+    private readonly prefix: string,
+    private readonly rename?: Map<string, string>,
+    private readonly epilogue: (copied: Map<string, string[]>) => string = () => '',
+  ) {
     super()
   }
 
@@ -98,7 +102,10 @@ function copyTargets(tables: string[], target: (table: string) => string): Map<s
 }
 
 function describePlan(plan: TablePlan): string {
-  const merged = plan.merge.map((t) => `${t.name} merged row by row on (${t.key!.join(', ')}), referenced by ${[...new Set(t.referencedBy.map((r) => r.table).filter((r) => r !== t.name))].join(', ')}`)
+  const merged = plan.merge.map(
+    (t) =>
+      `${t.name} merged row by row on (${t.key!.join(', ')}), referenced by ${[...new Set(t.referencedBy.map((r) => r.table).filter((r) => r !== t.name))].join(', ')}`,
+  )
   const replaced = plan.replace.map((t) => `${t.name} emptied and reloaded`)
   return [...merged, ...replaced].join('; ')
 }
@@ -122,7 +129,10 @@ function rolledBack(tables: string[], applied: PgToolResult): StepFailure {
   const cause = `constraint ${constraint}${detail ? `: ${detail}` : ''}`
   if (constraint && /violates foreign key constraint/.test(why)) {
     const table = /is not present in table "([^"]+)"/.exec(detail ?? '')?.[1]
-    return new StepFailure(`${failed}: the backup's rows reference rows that no longer exist (${cause})`, `nothing was changed; restore ${table ? `table ${table}` : 'the referenced table'} as well (another --table), or restore beside the live tables with --into-schema NAME`)
+    return new StepFailure(
+      `${failed}: the backup's rows reference rows that no longer exist (${cause})`,
+      `nothing was changed; restore ${table ? `table ${table}` : 'the referenced table'} as well (another --table), or restore beside the live tables with --into-schema NAME`,
+    )
   }
   if (constraint && /duplicate key value/.test(why)) {
     return new StepFailure(
@@ -147,9 +157,16 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
     title: 'Decide how each table is restored',
     async run(context) {
       const tables = resolveTables(options.tables, context.backup.manifest.tables)
-      if (options.intoSchema) return { summary: `${tables.join(', ')} into schema ${options.intoSchema}, beside the live tables`, data: { tables, intoSchema: options.intoSchema } }
+      if (options.intoSchema)
+        return { summary: `${tables.join(', ')} into schema ${options.intoSchema}, beside the live tables`, data: { tables, intoSchema: options.intoSchema } }
       const chosen = await planFor(context, tables)
-      return { summary: describePlan(chosen), data: { replace: chosen.replace.map((t) => t.name), merge: chosen.merge.map((t) => ({ table: t.name, key: t.key, referencedBy: t.referencedBy.map((r) => `${r.table} (${r.constraint})`) })) } }
+      return {
+        summary: describePlan(chosen),
+        data: {
+          replace: chosen.replace.map((t) => t.name),
+          merge: chosen.merge.map((t) => ({ table: t.name, key: t.key, referencedBy: t.referencedBy.map((r) => `${r.table} (${r.constraint})`) })),
+        },
+      }
     },
   }
 
@@ -161,24 +178,43 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
       const tables = resolveTables(options.tables, backup.manifest.tables)
       const target = options.intoSchema
       const chosen = target ? undefined : await planFor(context, tables)
-      if (run.dryRun) return { summary: target ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables` : `would restore, in one transaction: ${describePlan(chosen!)}` }
+      if (run.dryRun)
+        return {
+          summary: target
+            ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables`
+            : `would restore, in one transaction: ${describePlan(chosen!)}`,
+        }
       const manifestRows = new Map((backup.manifest.tables ?? []).map((t) => [t.name, t.rows]))
       const merge = chosen && chosen.merge.length > 0 ? mergeScript(chosen, manifestRows) : undefined
       const quoted = tables.map(quoteIdent)
       // pg_restore writes `COPY public.name`, quoting only names that need it: match both spellings.
-      const rename = target ? copyTargets(tables, (t) => `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`) : merge ? copyTargets(tables, (t) => merge.staging.get(t)!) : undefined
+      const rename = target
+        ? copyTargets(tables, (t) => `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`)
+        : merge
+          ? copyTargets(tables, (t) => merge.staging.get(t)!)
+          : undefined
       // The transaction is committed only once pg_restore has written everything: psql's own
       // --single-transaction commits at the end of its input, and a pg_restore that fails (or a
       // stream closed by an abort) ends the input early, which would commit a half-filled table.
-      const prefix = 'begin;\n' + (target
-        ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
-        : merge ? merge.before : `truncate ${quoted.join(', ')};\n`)
+      const prefix =
+        'begin;\n' +
+        (target
+          ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
+          : merge
+            ? merge.before
+            : `truncate ${quoted.join(', ')};\n`)
       const input = dumpInput(config, backup)
       const script = new RestoreScript(prefix, rename, merge?.after)
       const selection = tables.flatMap((t) => ['-n', t.split('.')[0]!, '-t', t.split('.')[1]!])
       let printed = ''
       const output = new PassThrough().on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')))
-      const psql = runPgTool(config, runtimes, 'psql', [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { stdin: script, stdout: output, signal: run.signal })
+      const psql = runPgTool(
+        config,
+        runtimes,
+        'psql',
+        [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'],
+        { stdin: script, stdout: output, signal: run.signal },
+      )
       const toScript = new PassThrough()
       toScript.pipe(script)
       // psql stopping at an error (a row gone since, a conflict a merge meets) leaves pg_restore
@@ -194,7 +230,11 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
       let dumped: PgToolResult | undefined
       let psqlFirst = false
       try {
-        dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], { stdin: input.stdin as never, stdout: toScript, signal: AbortSignal.any([run.signal, psqlEnded.signal]) }).catch((error: unknown) => {
+        dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], {
+          stdin: input.stdin as never,
+          stdout: toScript,
+          signal: AbortSignal.any([run.signal, psqlEnded.signal]),
+        }).catch((error: unknown) => {
           if (!psqlEnded.signal.aborted || run.signal.aborted) throw error
           return { exitCode: -1, stderr: 'stopped: psql had ended' }
         })
@@ -206,14 +246,24 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
       const applied = await psql
       // psql's output is piped on into `output`: all of it has arrived once that ends.
       await finished(output.end())
-      if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0)) throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
+      if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0))
+        throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
       if (script.refused) throw script.refused
       if (applied.exitCode !== 0) throw rolledBack(tables, applied)
       if (merge) return mergedOutcome(chosen!, parseMergeResult(printed), manifestRows)
-      const expected = (backup.manifest.tables ?? []).filter((t) => tables.includes(t.name)).map((t) => ({ name: target ? `${target}.${t.name.split('.')[1]}` : t.name, rows: t.rows }))
+      const expected = (backup.manifest.tables ?? [])
+        .filter((t) => tables.includes(t.name))
+        .map((t) => ({ name: target ? `${target}.${t.name.split('.')[1]}` : t.name, rows: t.rows }))
       const counts = expected.length ? await compareCounts(config, config.postgres.database, expected) : { ok: true, compared: 0, mismatches: [] }
-      if (!counts.ok) throw new StepFailure(`after the restore ${counts.mismatches[0]!.name} has ${counts.mismatches[0]!.actual} rows, the backup had ${counts.mismatches[0]!.expected}`, 'something wrote to the table meanwhile, or the dump is inconsistent')
-      return { summary: `${target ? `restored into schema ${target}` : 'replaced'}: ${expected.map((t) => `${t.name} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}`, data: { tables, intoSchema: target, rows: expected } }
+      if (!counts.ok)
+        throw new StepFailure(
+          `after the restore ${counts.mismatches[0]!.name} has ${counts.mismatches[0]!.actual} rows, the backup had ${counts.mismatches[0]!.expected}`,
+          'something wrote to the table meanwhile, or the dump is inconsistent',
+        )
+      return {
+        summary: `${target ? `restored into schema ${target}` : 'replaced'}: ${expected.map((t) => `${t.name} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}`,
+        data: { tables, intoSchema: target, rows: expected },
+      }
     },
   }
   return { plan, restore }
@@ -222,11 +272,34 @@ export function partialRestore(options: PartialOptions): { plan: Step<RestoreCon
 /** A merge's report: what it wrote per table, and the rows it kept because others reference them. */
 function mergedOutcome(plan: TablePlan, result: MergeResult | undefined, manifestRows: Map<string, number>): StepOutcome {
   // psql exited 0 after the commit: the restore happened, only its account was lost.
-  if (!result) return { status: 'warning', summary: 'restored, but psql printed no account of the rows written', error: { message: 'the merge committed without its account of rows', hint: 'compare the tables with the backup (--into-schema) if in doubt' } }
+  if (!result)
+    return {
+      status: 'warning',
+      summary: 'restored, but psql printed no account of the rows written',
+      error: { message: 'the merge committed without its account of rows', hint: 'compare the tables with the backup (--into-schema) if in doubt' },
+    }
   const summary = describeMerge(result, plan, manifestRows)
-  const data = { merged: plan.merge.map((t) => t.name), replaced: plan.replace.map((t) => t.name), rows: result.rows, kept: result.kept, keptTotal: result.keptTotal }
+  const data = {
+    merged: plan.merge.map((t) => t.name),
+    replaced: plan.replace.map((t) => t.name),
+    rows: result.rows,
+    kept: result.kept,
+    keptTotal: result.keptTotal,
+  }
   if (result.keptTotal === 0) return { summary, data }
   const first = result.kept[0]!
-  const message = `${result.keptTotal} ${result.keptTotal === 1 ? 'row' : 'rows'} not in the backup kept, since other rows reference ${result.keptTotal === 1 ? 'it' : 'them'} (first: ${first.table} ${Object.entries(first.key).map(([k, v]) => `${k}=${String(v)}`).join(', ')}, referenced by ${first.referencedBy.join(', ')})`
-  return { status: 'warning', summary: `${summary}; ${message}`, data, error: { message, hint: 'data.kept lists them (table, key, referencing tables); delete them by hand once nothing needs them, or restore the referencing tables with them' } }
+  const message = `${result.keptTotal} ${result.keptTotal === 1 ? 'row' : 'rows'} not in the backup kept, since other rows reference ${result.keptTotal === 1 ? 'it' : 'them'} (first: ${first.table} ${Object.entries(
+    first.key,
+  )
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ')}, referenced by ${first.referencedBy.join(', ')})`
+  return {
+    status: 'warning',
+    summary: `${summary}; ${message}`,
+    data,
+    error: {
+      message,
+      hint: 'data.kept lists them (table, key, referencing tables); delete them by hand once nothing needs them, or restore the referencing tables with them',
+    },
+  }
 }

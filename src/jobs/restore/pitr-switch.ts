@@ -50,7 +50,15 @@ export async function liveDataDir(config: Config, runtimes: ServiceRuntimes): Pr
 }
 
 export async function beginSwitch(config: Config, switching: Omit<SwitchJournal, keyof RunNote>): Promise<void> {
-  await writeRunNote(journalPath(config), switching, (path) => new StepFailure(`another point-in-time switch is noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup finishes or undoes it'))
+  await writeRunNote(
+    journalPath(config),
+    switching,
+    (path) =>
+      new StepFailure(
+        `another point-in-time switch is noted in ${path}`,
+        'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup finishes or undoes it',
+      ),
+  )
 }
 
 export async function endSwitch(config: Config): Promise<void> {
@@ -68,7 +76,10 @@ export async function interruptedSwitch(config: Config): Promise<SwitchJournal |
 
 /** The stamp of a restore's start in the names below: 20261125T031500Z. */
 export function switchStamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
 }
 
 /** The names a switch gives the directories beside the live one. */
@@ -84,12 +95,15 @@ export function switchNames(liveDir: string, stamp: string): { aside: string; re
 function foreignSwitch(config: Config, journal: SwitchJournal): string | undefined {
   const service = config.services.find((s) => s.name === 'postgres')
   if (!service || journal.service !== service.name) return `it names service ${journal.service}, not the configured postgres`
-  if (!isAbsolute(journal.liveDir) || normalize(journal.liveDir) !== journal.liveDir || journal.liveDir === '/') return `its data directory ${journal.liveDir} is not an absolute, plain path`
+  if (!isAbsolute(journal.liveDir) || normalize(journal.liveDir) !== journal.liveDir || journal.liveDir === '/')
+    return `its data directory ${journal.liveDir} is not an absolute, plain path`
   // Under Docker the directory is the container's mount source, checked against it when acted on.
-  if (service.runtime !== 'docker' && journal.liveDir !== service.dataDir) return `its data directory ${journal.liveDir} is not services.postgres.dataDir (${service.dataDir ?? 'unset'})`
+  if (service.runtime !== 'docker' && journal.liveDir !== service.dataDir)
+    return `its data directory ${journal.liveDir} is not services.postgres.dataDir (${service.dataDir ?? 'unset'})`
   const stamp = /\.pre-pitr-(\d{8}T\d{6}Z)$/.exec(journal.aside)?.[1]
   const expected = stamp ? switchNames(journal.liveDir, stamp) : undefined
-  if (!expected || expected.aside !== journal.aside || expected.recovered !== journal.recovered) return `${journal.aside} and ${journal.recovered} are not the names a switch gives beside ${journal.liveDir}`
+  if (!expected || expected.aside !== journal.aside || expected.recovered !== journal.recovered)
+    return `${journal.aside} and ${journal.recovered} are not the names a switch gives beside ${journal.liveDir}`
   return undefined
 }
 
@@ -103,14 +117,22 @@ async function isDirectory(path: string): Promise<boolean> {
     if (error.code === 'ENOENT') return undefined
     throw error
   })
-  if (found && !found.isDirectory()) throw new StepFailure(`${path} is ${found.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: not a data directory a switch left`, 'put the right data directories in place by hand, start PostgreSQL, then remove the journal')
+  if (found && !found.isDirectory())
+    throw new StepFailure(
+      `${path} is ${found.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: not a data directory a switch left`,
+      'put the right data directories in place by hand, start PostgreSQL, then remove the journal',
+    )
   return found !== undefined
 }
 
 /** Stops the service and makes sure it is stopped: a data directory is never renamed under a running postmaster. */
 export async function stopForSure(runtimes: ServiceRuntimes, service: ServiceConfig): Promise<void> {
   await runtimes.stop(service)
-  if ((await runtimes.status(service)).running) throw new StepFailure(`${service.name} is still running after being stopped`, 'stop it by hand (its data directory must not be moved under it), then run probe-ops restore --cleanup')
+  if ((await runtimes.status(service)).running)
+    throw new StepFailure(
+      `${service.name} is still running after being stopped`,
+      'stop it by hand (its data directory must not be moved under it), then run probe-ops restore --cleanup',
+    )
 }
 
 async function startReady(config: Config, runtimes: ServiceRuntimes, service: ServiceConfig): Promise<void> {
@@ -128,9 +150,14 @@ async function startReady(config: Config, runtimes: ServiceRuntimes, service: Se
  */
 export async function resolveSwitch(config: Config, runtimes: ServiceRuntimes, journal: SwitchJournal, dryRun: boolean): Promise<string> {
   const service: ServiceConfig | undefined = config.services.find((s) => s.name === journal.service)
-  if (!service) throw new StepFailure(`the interrupted switch names service ${journal.service}, which is not configured`, 'configure it again, or move the data directories back by hand')
+  if (!service)
+    throw new StepFailure(
+      `the interrupted switch names service ${journal.service}, which is not configured`,
+      'configure it again, or move the data directories back by hand',
+    )
   const actual = await liveDataDir(config, runtimes).catch((error: unknown) => `unknown (${describeError(error)})`)
-  if (actual !== journal.liveDir) throw foreign(journalPath(config), `its data directory ${journal.liveDir} is not the live cluster's, ${actual ?? 'which is not configured'}`)
+  if (actual !== journal.liveDir)
+    throw foreign(journalPath(config), `its data directory ${journal.liveDir} is not the live cluster's, ${actual ?? 'which is not configured'}`)
   const live = await isDirectory(journal.liveDir)
   const aside = await isDirectory(journal.aside)
   const recovered = await isDirectory(journal.recovered)

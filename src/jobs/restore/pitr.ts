@@ -44,16 +44,26 @@ export async function planPitr(config: Config, backupName: string, targetTime: s
   if (Number.isNaN(target.getTime())) throw new UsageError(`--target-time "${targetTime}" is not a time`, 'use ISO 8601 with a zone: 2026-11-25T03:15:00Z')
   const { backups, unreadable } = await listBackups(config.backup.dir)
   const bases = backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
-  if (bases.length === 0) throw new UsageError('there is no base backup to recover from', 'take one: probe-ops backup base (with WAL archiving set up: probe-ops backup wal-setup --apply)')
+  if (bases.length === 0)
+    throw new UsageError(
+      'there is no base backup to recover from',
+      'take one: probe-ops backup base (with WAL archiving set up: probe-ops backup wal-setup --apply)',
+    )
   const at = target.toISOString()
   const before = bases.filter((b) => b.manifest.consistentAt! <= at).sort((a, b) => b.manifest.consistentAt!.localeCompare(a.manifest.consistentAt!))
   // A named base backup that cannot reach the target is the reason to give, before the window.
   const named = backupName === LATEST ? undefined : (await findBackup(config.backup.dir, backupName, config.postgres.database, 'base')).backup
-  if (named && !named.manifest.consistentAt) throw new UsageError(`base backup ${named.manifest.id} does not record when it became consistent`, 'it was not finished by probe-ops backup base; take a new one')
+  if (named && !named.manifest.consistentAt)
+    throw new UsageError(
+      `base backup ${named.manifest.id} does not record when it became consistent`,
+      'it was not finished by probe-ops backup base; take a new one',
+    )
   if (named && named.manifest.consistentAt! > at) {
     throw new UsageError(
       `base backup ${named.manifest.id} is consistent only from ${named.manifest.consistentAt}, after --target-time ${at}: recovery from it cannot stop earlier`,
-      before.length ? `use a base backup taken before the target (the newest: ${before[0]!.manifest.id}, consistent from ${before[0]!.manifest.consistentAt}), or "latest" to let probe-ops choose it` : 'no base backup is older than the target; choose a later --target-time',
+      before.length
+        ? `use a base backup taken before the target (the newest: ${before[0]!.manifest.id}, consistent from ${before[0]!.manifest.consistentAt}), or "latest" to let probe-ops choose it`
+        : 'no base backup is older than the target; choose a later --target-time',
     )
   }
   const newestWal = await newestArchived(walDir(config))
@@ -61,7 +71,10 @@ export async function planPitr(config: Config, backupName: string, targetTime: s
   const to = (newestWal ?? new Date(bases[0]!.manifest.consistentAt!)).toISOString()
   const window = { from, to }
   if (at < from || at > to) {
-    throw new UsageError(`--target-time ${at} is outside the recoverable window ${from} .. ${to}`, 'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)')
+    throw new UsageError(
+      `--target-time ${at} is outside the recoverable window ${from} .. ${to}`,
+      'choose a time in that window (base backups: probe-ops backup list; WAL: backup.walDir)',
+    )
   }
   return { target, base: named ?? before[0]!, unreadable, window, sideOnly }
 }
@@ -114,7 +127,13 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
     async run(context) {
       context.backup = plan.base
       await verifyChecksum(plan.base)
-      return withRefused({ summary: `${plan.base.manifest.id} (consistent from ${plan.base.manifest.consistentAt}); recoverable window ${plan.window.from} .. ${plan.window.to}`, data: { base: plan.base.manifest.id, window: plan.window, target: plan.target.toISOString() } }, plan.unreadable)
+      return withRefused(
+        {
+          summary: `${plan.base.manifest.id} (consistent from ${plan.base.manifest.consistentAt}); recoverable window ${plan.window.from} .. ${plan.window.to}`,
+          data: { base: plan.base.manifest.id, window: plan.window, target: plan.target.toISOString() },
+        },
+        plan.unreadable,
+      )
     },
   }
 
@@ -129,7 +148,8 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const stamp = switchStamp(context.at)
       // Beside the live directory, so that switching is a rename on one filesystem.
       const dir = state.liveDir ? switchNames(state.liveDir, stamp).recovered : join(config.backup.dir, `pitr-${stamp}`)
-      if (run.dryRun) return { summary: `would unpack ${plan.base.manifest.id} into ${dir} and replay WAL from ${walDir(config)} to ${plan.target.toISOString()}` }
+      if (run.dryRun)
+        return { summary: `would unpack ${plan.base.manifest.id} into ${dir} and replay WAL from ${walDir(config)} to ${plan.target.toISOString()}` }
       state.user = postgresOsUser(state.liveDir)
       await mkdir(dir, { mode: 0o700 })
       state.dataDir = dir
@@ -171,7 +191,11 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const start = await pgCtl(context.config, state.user, ['-D', state.dataDir, '-l', log, '-w', '-t', '600', 'start'], 620_000)
       if (!start.ok) {
         const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-8)
-        throw new StepFailure(`the recovered cluster did not start: ${tail.find((l) => /FATAL|PANIC/.test(l)) ?? start.output.split('\n').at(-1)}`, `its log is ${log}; the live cluster was not touched`, { logTail: tail })
+        throw new StepFailure(
+          `the recovered cluster did not start: ${tail.find((l) => /FATAL|PANIC/.test(l)) ?? start.output.split('\n').at(-1)}`,
+          `its log is ${log}; the live cluster was not touched`,
+          { logTail: tail },
+        )
       }
       const pg = { ...context.config.postgres, host: '127.0.0.1', port: state.port! }
       const deadline = Date.now() + 600_000
@@ -184,7 +208,10 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
         if (Date.now() > deadline) throw new StepFailure('the recovered cluster is still replaying WAL after 10 minutes', `its log is ${log}`)
         await sleep(200)
       }
-      return { summary: `replayed to ${plan.target.toISOString()} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${state.port}`, data: { port: state.port, log } }
+      return {
+        summary: `replayed to ${plan.target.toISOString()} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${state.port}`,
+        data: { port: state.port, log },
+      }
     },
   }
 
@@ -198,7 +225,10 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const client = await connectPostgres({ ...context.config.postgres, host: '127.0.0.1', port: state.port })
       try {
         const tables = await tableCounts(client)
-        return { summary: `${context.config.postgres.database}: ${tables.length} tables, ${tables.reduce((s, t) => s + t.rows, 0).toLocaleString('en-US')} rows`, data: { tables } }
+        return {
+          summary: `${context.config.postgres.database}: ${tables.length} tables, ${tables.reduce((s, t) => s + t.rows, 0).toLocaleString('en-US')} rows`,
+          data: { tables },
+        }
       } finally {
         await closePostgres(client)
       }
@@ -218,7 +248,10 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
         `switch to it: stop the live PostgreSQL, move ${state.liveDir ?? 'its data directory'} aside, move ${state.dataDir} in its place, remove the probe-ops block from its postgresql.auto.conf, start PostgreSQL`,
         `or drop it:   stop it, then rm -rf ${state.dataDir}`,
       ]
-      return { summary: `left running on 127.0.0.1:${state.port} (${state.dataDir})`, data: { port: state.port, dataDir: state.dataDir, nextSteps, details: nextSteps } }
+      return {
+        summary: `left running on 127.0.0.1:${state.port} (${state.dataDir})`,
+        data: { port: state.port, dataDir: state.dataDir, nextSteps, details: nextSteps },
+      }
     },
   }
 
@@ -229,16 +262,27 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const { config } = context
       const { dataDir, liveDir, port, user } = stateOf(context)
       if (run.dryRun || !dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
-      if (!liveDir) throw new StepFailure(`the live data directory is not visible from here (services.postgres.dataDir)`, `the recovered cluster is still running on port ${port}: switch by hand, or use --side-only`)
+      if (!liveDir)
+        throw new StepFailure(
+          `the live data directory is not visible from here (services.postgres.dataDir)`,
+          `the recovered cluster is still running on port ${port}: switch by hand, or use --side-only`,
+        )
       const service = postgresService(config)
       const { aside } = switchNames(liveDir, switchStamp(context.at))
       // Ctrl-C, a kill or --timeout from here on lets the switch finish, or undo itself, first.
-      return run.critical('the switch of data directories', () => switchDataDirectories(context, service, { liveDir, dataDir, aside, user }), { boundMs: downtimeBoundMs([service]) + 120_000, repair: 'probe-ops restore --cleanup finishes or undoes the switch and starts PostgreSQL' })
+      return run.critical('the switch of data directories', () => switchDataDirectories(context, service, { liveDir, dataDir, aside, user }), {
+        boundMs: downtimeBoundMs([service]) + 120_000,
+        repair: 'probe-ops restore --cleanup finishes or undoes the switch and starts PostgreSQL',
+      })
     },
   }
 
   /** Stops the live cluster, puts the recovered data directory in its place and starts it; or, failing that, puts the old one back. */
-  async function switchDataDirectories({ config, runtimes }: RestoreContext, service: ServiceConfig, state: { liveDir: string; dataDir: string; aside: string; user?: OsUser }): Promise<StepOutcome> {
+  async function switchDataDirectories(
+    { config, runtimes }: RestoreContext,
+    service: ServiceConfig,
+    state: { liveDir: string; dataDir: string; aside: string; user?: OsUser },
+  ): Promise<StepOutcome> {
     const { aside } = state
     // Noted before anything changes (a backup.dir that cannot take the note stops the switch while
     // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
@@ -271,14 +315,21 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       await rename(aside, state.liveDir)
       await runtimes.start(service)
       const back = await waitUntilReady(service, config, runtimes)
-      if (!back.ready) throw new StepFailure(`${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`, 'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir)
+      if (!back.ready)
+        throw new StepFailure(
+          `${describeError(error)}; switched back to the old data directory, but PostgreSQL is not ready on it either: ${back.detail}`,
+          'probe-ops recover postgres; the recovered data directory is kept at ' + state.dataDir,
+        )
       await endSwitch(config)
       throw new StepFailure(`${describeError(error)}; switched back to the live data directory`, `the recovered data directory is kept at ${state.dataDir}`)
     }
     await failpoint('pitr-switch-after-start')
     await endSwitch(config)
     const downtimeMs = Math.round(performance.now() - downStarted)
-    return { summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`, data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) } }
+    return {
+      summary: `PostgreSQL runs on the data recovered to ${plan.target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`,
+      data: { dataDir: state.liveDir, previous: aside, downtimeMs, parent: dirname(state.liveDir) },
+    }
   }
 
   return [verify, prepare, recover, check, plan.sideOnly ? sideOnly : switchLive]

@@ -30,7 +30,15 @@ function notePath(config: Config): string {
 }
 
 export async function noteStopping(config: Config, services: string[], swap: NonNullable<StoppedServices['swap']>): Promise<void> {
-  await writeRunNote(notePath(config), { services, swap }, (path) => new StepFailure(`services stopped by another restore are noted in ${path}`, 'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup starts them again'))
+  await writeRunNote(
+    notePath(config),
+    { services, swap },
+    (path) =>
+      new StepFailure(
+        `services stopped by another restore are noted in ${path}`,
+        'probe-ops backup list says whether it is still running; if it was interrupted, probe-ops restore --cleanup starts them again',
+      ),
+  )
 }
 
 export async function markSwap(config: Config, services: string[], swap: NonNullable<StoppedServices['swap']>): Promise<void> {
@@ -50,7 +58,10 @@ export async function leftStopped(config: Config): Promise<StoppedServices | und
   const swap = note?.swap
   const live = config.postgres.database
   if (swap && (swap.live !== live || !isRestoreCopyName(live, swap.restored, 'restore') || !isRestoreCopyName(live, swap.preRestore, 'pre-restore'))) {
-    throw foreign(notePath(config), `its swap names databases ${swap.live}, ${swap.restored} and ${swap.preRestore}, not ${live} and the copies a restore of it makes`)
+    throw foreign(
+      notePath(config),
+      `its swap names databases ${swap.live}, ${swap.restored} and ${swap.preRestore}, not ${live} and the copies a restore of it makes`,
+    )
   }
   return note
 }
@@ -76,10 +87,16 @@ export interface ServiceBack {
  * ready (SELECT 1, PING, its health URL), each within its readiness timeout: one found running
  * may be a restore's start cut short. Says what it did, as `restore --cleanup` lists its actions.
  */
-export async function startLeftStopped(config: Config, runtimes: ServiceRuntimes, note: StoppedServices, dryRun: boolean): Promise<{ action: string; services: ServiceBack[] }> {
+export async function startLeftStopped(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  note: StoppedServices,
+  dryRun: boolean,
+): Promise<{ action: string; services: ServiceBack[] }> {
   const services = note.services.map((name) => {
     const service = config.services.find((s) => s.name === name)
-    if (!service) throw new StepFailure(`an interrupted restore stopped service ${name}, which is not configured`, `start it by hand, then remove ${notePath(config)}`)
+    if (!service)
+      throw new StepFailure(`an interrupted restore stopped service ${name}, which is not configured`, `start it by hand, then remove ${notePath(config)}`)
     return service
   })
   const back: ServiceBack[] = []
@@ -100,14 +117,26 @@ export async function startLeftStopped(config: Config, runtimes: ServiceRuntimes
     const waitedMs = Math.round(performance.now() - waitStarted)
     back.push({ service: service.name, action: running ? 'found running' : 'started', ready: ready.ready, readiness: ready.detail, waitedMs })
     if (!ready.ready) {
-      throw new StepFailure(`${service.name} ${running ? 'runs' : 'started'} but is not ready after ${formatSeconds(waitedMs)}: ${ready.detail}`, `probe-ops recover ${service.name}`, { services: back })
+      throw new StepFailure(
+        `${service.name} ${running ? 'runs' : 'started'} but is not ready after ${formatSeconds(waitedMs)}: ${ready.detail}`,
+        `probe-ops recover ${service.name}`,
+        { services: back },
+      )
     }
   }
-  if (dryRun) return { action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore, and wait until ready` : `forget the interrupted restore's note: ${note.services.join(', ')} already running`, services: back }
+  if (dryRun)
+    return {
+      action: toStart.length
+        ? `start ${toStart.join(', ')}, stopped by an interrupted restore, and wait until ready`
+        : `forget the interrupted restore's note: ${note.services.join(', ')} already running`,
+      services: back,
+    }
   await clearStopping(config)
   const readiness = back.map((b) => `${b.service} ready after ${formatSeconds(b.waitedMs)} (${b.readiness})`).join(', ')
   return {
-    action: toStart.length ? `start ${toStart.join(', ')}, stopped by an interrupted restore: ${readiness}` : `${readiness}: the interrupted restore's note is removed`,
+    action: toStart.length
+      ? `start ${toStart.join(', ')}, stopped by an interrupted restore: ${readiness}`
+      : `${readiness}: the interrupted restore's note is removed`,
     services: back,
   }
 }

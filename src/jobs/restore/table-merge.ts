@@ -81,7 +81,7 @@ export async function readTableShapes(client: Client, names: string[]): Promise<
 export function planTables(shapes: TableShape[]): TablePlan {
   const replaced = new Set(shapes.map((s) => s.name))
   const outsideReferences = (shape: TableShape) => shape.referencedBy.filter((r) => r.table !== shape.name && !replaced.has(r.table))
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false
     for (const shape of shapes) {
       if (replaced.has(shape.name) && outsideReferences(shape).length > 0) {
@@ -96,7 +96,8 @@ export function planTables(shapes: TableShape[]): TablePlan {
     const why = `${referencing.join(', ')} ${referencing.length === 1 ? 'references' : 'reference'} it, so it cannot be emptied and reloaded`
     const instead = `restore it beside the live table with --into-schema NAME and copy the rows you need${referencing.length ? `, or restore it together with ${referencing.map((t) => `--table ${t}`).join(' ')}` : ''}`
     if (shape.partitioned) throw new StepFailure(`${shape.name} is partitioned and ${why}`, instead)
-    if (!shape.key) throw new StepFailure(`${shape.name} has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and ${why}`, instead)
+    if (!shape.key)
+      throw new StepFailure(`${shape.name} has no primary key (nor a unique key of not-null columns) to match its rows with the backup's, and ${why}`, instead)
   }
   return { replace: shapes.filter((s) => replaced.has(s.name)), merge }
 }
@@ -107,7 +108,8 @@ function parentsFirst(shapes: TableShape[]): TableShape[] {
   const left = [...shapes]
   while (left.length > 0) {
     const placed = new Set(ordered.map((s) => s.name))
-    const parentsPlaced = (shape: TableShape) => left.every((other) => other === shape || placed.has(other.name) || !other.referencedBy.some((r) => r.table === shape.name))
+    const parentsPlaced = (shape: TableShape) =>
+      left.every((other) => other === shape || placed.has(other.name) || !other.referencedBy.some((r) => r.table === shape.name))
     const next = left.find(parentsPlaced) ?? left[0]!
     ordered.push(next)
     left.splice(left.indexOf(next), 1)
@@ -143,7 +145,10 @@ function keyMatch(key: string[], left: string, right: string): string {
 
 /** A row of `live` that some other row references, through any foreign key. */
 function referencedBy(references: Reference[], live: string): string[] {
-  return references.map((r) => `exists (select 1 from ${quoteIdent(r.table)} as ref where ${r.columns.map((c, i) => `ref.${quoteName(c)} = ${live}.${quoteName(r.referencedColumns[i]!)}`).join(' and ')})`)
+  return references.map(
+    (r) =>
+      `exists (select 1 from ${quoteIdent(r.table)} as ref where ${r.columns.map((c, i) => `ref.${quoteName(c)} = ${live}.${quoteName(r.referencedColumns[i]!)}`).join(' and ')})`,
+  )
 }
 
 /**
@@ -151,7 +156,10 @@ function referencedBy(references: Reference[], live: string): string[] {
  * them (only once pg_restore has written everything), the checks, the merge, the reload of the
  * replaced tables and the outcome. The caller wraps both in one transaction.
  */
-export function mergeScript(plan: TablePlan, manifestRows: Map<string, number>): { staging: Map<string, string>; before: string; after: (copied: Map<string, string[]>) => string } {
+export function mergeScript(
+  plan: TablePlan,
+  manifestRows: Map<string, number>,
+): { staging: Map<string, string>; before: string; after: (copied: Map<string, string[]>) => string } {
   const tables = [...plan.merge, ...plan.replace]
   // pg_restore's script empties search_path: every name is qualified, temporary ones with pg_temp.
   const staging = new Map(tables.map((t, i) => [t.name, `pg_temp.probe_ops_restore_${i + 1}`]))
@@ -197,7 +205,12 @@ function mergeStatements(plan: TablePlan, manifestRows: Map<string, number>, sta
   if (plan.merge.length) after.push(`lock table ${plan.merge.map((t) => quoteIdent(t.name)).join(', ')} in exclusive mode;`)
   if (plan.replace.length) after.push(`truncate ${plan.replace.map((t) => quoteIdent(t.name)).join(', ')};`)
   const deleteExtra = (t: TableShape) =>
-    `with gone as (delete from ${quoteIdent(t.name)} as live where not exists (select 1 from ${stage(t)} as backup where ${keyMatch(t.key!, 'backup', 'live')})${referencedBy(t.referencedBy, 'live').map((r) => ` and not ${r}`).join('')} returning 1)
+    `with gone as (delete from ${quoteIdent(t.name)} as live where not exists (select 1 from ${stage(t)} as backup where ${keyMatch(t.key!, 'backup', 'live')})${referencedBy(
+      t.referencedBy,
+      'live',
+    )
+      .map((r) => ` and not ${r}`)
+      .join('')} returning 1)
 insert into ${COUNTS} select ${literal(t.name)}, 'deleted', count(*) from gone;`
   const childrenFirst = [...plan.merge].reverse()
   // Deleted first, so that a row the backup has can take back a unique value (a user name) from a
@@ -205,7 +218,9 @@ insert into ${COUNTS} select ${literal(t.name)}, 'deleted', count(*) from gone;`
   after.push(...childrenFirst.map(deleteExtra))
   for (const t of plan.merge) {
     const columns = written(t).map((c) => c.name)
-    const updated = written(t).filter((c) => !c.identityAlways && !t.key!.includes(c.name)).map((c) => c.name)
+    const updated = written(t)
+      .filter((c) => !c.identityAlways && !t.key!.includes(c.name))
+      .map((c) => c.name)
     const overriding = written(t).some((c) => c.identityAlways) ? ' overriding system value' : ''
     const onConflict = updated.length ? `do update set ${updated.map((c) => `${quoteName(c)} = excluded.${quoteName(c)}`).join(', ')}` : 'do nothing'
     after.push(`with written as (
@@ -219,7 +234,10 @@ insert into ${COUNTS} select ${literal(t.name)}, case when inserted then 'insert
   after.push(...childrenFirst.map(deleteExtra))
   for (const t of plan.merge) {
     const byTable = [...new Set(t.referencedBy.map((r) => r.table))].map((table) => {
-      const conditions = referencedBy(t.referencedBy.filter((r) => r.table === table), 'live')
+      const conditions = referencedBy(
+        t.referencedBy.filter((r) => r.table === table),
+        'live',
+      )
       return `case when ${conditions.join(' or ')} then ${literal(table)} end`
     })
     after.push(

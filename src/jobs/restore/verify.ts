@@ -15,7 +15,10 @@ export const verifyBackupStep: Step<RestoreContext> = {
     const m = backup.manifest
     if (m.kind !== 'database') throw new StepFailure(`${m.id} is a ${m.kind} backup, not a database dump`, 'choose a database backup (probe-ops backup list)')
     if (m.database && m.database !== config.postgres.database) {
-      throw new StepFailure(`${m.id} is a dump of database "${m.database}", not of "${config.postgres.database}"`, 'choose a backup of this database, or point postgres.database at the one it belongs to')
+      throw new StepFailure(
+        `${m.id} is a dump of database "${m.database}", not of "${config.postgres.database}"`,
+        'choose a backup of this database, or point postgres.database at the one it belongs to',
+      )
     }
     await verifyChecksum(backup)
     const listed = await listArchive(config, runtimes, backup)
@@ -28,7 +31,11 @@ async function serverFacts(config: RestoreContext['config']): Promise<{ dataDir?
   return withPostgres(
     config.postgres,
     async (client) => {
-      const [row] = await queryRows<{ dir: string; bytes: string | null }>(client, `select current_setting('data_directory') as dir, (select pg_database_size(datname) from pg_database where datname = $1) as bytes`, [config.postgres.database])
+      const [row] = await queryRows<{ dir: string; bytes: string | null }>(
+        client,
+        `select current_setting('data_directory') as dir, (select pg_database_size(datname) from pg_database where datname = $1) as bytes`,
+        [config.postgres.database],
+      )
       return { dataDir: config.restore.dataDirPath ?? row?.dir, liveBytes: row?.bytes === null || row?.bytes === undefined ? undefined : Number(row.bytes) }
     },
     { database: 'postgres' },
@@ -53,7 +60,16 @@ export const diskStep: Step<RestoreContext> = {
     const dataDisk = dataDir ? await diskUsage(dataDir) : undefined
     const backupDisk = await diskUsage(config.backup.dir)
     const shared = dataDir !== undefined && (await sameFilesystem(dataDir, config.backup.dir))
-    const data = { path: dataDir, needed: copyBytes, free: dataDisk?.freeBytes, backupDir: config.backup.dir, safetyNeeded: safetyBytes, backupDirFree: backupDisk.freeBytes, sameDisk: shared, reserve }
+    const data = {
+      path: dataDir,
+      needed: copyBytes,
+      free: dataDisk?.freeBytes,
+      backupDir: config.backup.dir,
+      safetyNeeded: safetyBytes,
+      backupDirFree: backupDisk.freeBytes,
+      sameDisk: shared,
+      reserve,
+    }
     const inBackupDir = shared ? safetyBytes + copyBytes : safetyBytes
     if (!backupDisk.error && backupDisk.freeBytes! - inBackupDir < reserve) {
       throw new StepFailure(
@@ -63,10 +79,19 @@ export const diskStep: Step<RestoreContext> = {
       )
     }
     if (!dataDisk || dataDisk.error) {
-      return { status: 'skipped', summary: `PostgreSQL's disk is not visible from here${dataDir ? ` (${dataDir})` : ''}; ${formatBytes(backupDisk.freeBytes ?? 0)} free for the safety backup`, data, error: { message: 'free space for the restored copy not checked', hint: 'set restore.dataDirPath to a path on the database disk' } }
+      return {
+        status: 'skipped',
+        summary: `PostgreSQL's disk is not visible from here${dataDir ? ` (${dataDir})` : ''}; ${formatBytes(backupDisk.freeBytes ?? 0)} free for the safety backup`,
+        data,
+        error: { message: 'free space for the restored copy not checked', hint: 'set restore.dataDirPath to a path on the database disk' },
+      }
     }
     if (dataDisk.freeBytes! - copyBytes < reserve) {
-      throw new StepFailure(`the restore needs about ${formatBytes(copyBytes)} on ${dataDir}, which has ${formatBytes(dataDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`, 'free space on the database disk, or lower restore.reserveBytes', data)
+      throw new StepFailure(
+        `the restore needs about ${formatBytes(copyBytes)} on ${dataDir}, which has ${formatBytes(dataDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`,
+        'free space on the database disk, or lower restore.reserveBytes',
+        data,
+      )
     }
     const where = shared
       ? `${formatBytes(copyBytes + safetyBytes)} (copy and safety backup), ${formatBytes(dataDisk.freeBytes!)} free on ${dataDir}`
@@ -86,10 +111,18 @@ export const safetyBackupStep: Step<RestoreContext> = {
   async run(context, run) {
     const live = context.config.postgres.database
     if (run.dryRun) return { summary: `would dump ${live} before changing it` }
-    const exists = await withPostgres(context.config.postgres, async (client) => (await queryRows(client, 'select 1 from pg_database where datname = $1', [live])).length > 0, { database: 'postgres' })
+    const exists = await withPostgres(
+      context.config.postgres,
+      async (client) => (await queryRows(client, 'select 1 from pg_database where datname = $1', [live])).length > 0,
+      { database: 'postgres' },
+    )
     if (!exists) {
       const message = `there is no database ${live} to back up`
-      return { status: 'warning', summary: `${message}: restoring without a safety backup`, error: { message, hint: 'nothing live can be lost; the restore creates it' } }
+      return {
+        status: 'warning',
+        summary: `${message}: restoring without a safety backup`,
+        error: { message, hint: 'nothing live can be lost; the restore creates it' },
+      }
     }
     try {
       const { manifest } = await dumpDatabase(context.config, context.runtimes, { reason: 'safety', toolVersion: context.toolVersion, signal: run.signal })
@@ -98,7 +131,11 @@ export const safetyBackupStep: Step<RestoreContext> = {
     } catch (error) {
       if (run.signal.aborted) throw error
       const failure = error instanceof StepFailure ? error : new StepFailure(describeError(error))
-      throw new StepFailure(failure.message, `${failure.hint ? `${failure.hint}; ` : ''}to restore without a safety backup, add --skip safety-backup (a full restore still keeps the live database as ${live}_pre_restore_...)`, failure.data)
+      throw new StepFailure(
+        failure.message,
+        `${failure.hint ? `${failure.hint}; ` : ''}to restore without a safety backup, add --skip safety-backup (a full restore still keeps the live database as ${live}_pre_restore_...)`,
+        failure.data,
+      )
     }
   },
 }

@@ -123,7 +123,8 @@ const SESSION_GAP_MS = 10 * 60_000
 
 function sessionEvent(session: Session): AuthEvent {
   const count = Math.max(...session.counts.values())
-  const named = (field: 'user' | 'source') => [...session.witnesses].sort((a, b) => WITNESSES.indexOf(a.kind) - WITNESSES.indexOf(b.kind)).find((w) => w[field])?.[field]
+  const named = (field: 'user' | 'source') =>
+    [...session.witnesses].sort((a, b) => WITNESSES.indexOf(a.kind) - WITNESSES.indexOf(b.kind)).find((w) => w[field])?.[field]
   return { at: session.lastAt, kind: 'failure', user: named('user') ?? '(unknown)', source: named('source') ?? 'local', service: session.service, count }
 }
 
@@ -144,7 +145,10 @@ export function parseAuthLines(lines: readonly string[], now: Date): AuthEvent[]
     if (!program) continue
     const [, name, pid, body] = program as unknown as [string, string, string | undefined, string]
     // OpenSSH 9.8 logs through sshd-session; a path may precede the name.
-    const service = name.split('/').at(-1)!.replace(/^sshd-session$/, 'sshd')
+    const service = name
+      .split('/')
+      .at(-1)!
+      .replace(/^sshd-session$/, 'sshd')
     const processKey = `${service}[${pid ?? ''}]`
     const lastRepeat = LAST_REPEATED.exec(body)
     if (lastRepeat) {

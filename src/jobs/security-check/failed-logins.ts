@@ -38,25 +38,49 @@ export function summarize(events: AuthEvent[], from: number, threshold: number):
 }
 
 function top(counts: Record<string, number>, n = 20): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n))
+  return Object.fromEntries(
+    Object.entries(counts)
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, n),
+  )
 }
 
 export function failedLoginFindings(summary: FailedLoginSummary, threshold: number, windowHours: number): Finding[] {
   const findings: Finding[] = []
   const window = `the last ${windowHours} h`
   if (summary.total >= threshold) {
-    findings.push({ id: 'failed-logins:total', severity: 'medium', message: `${summary.total} failed logins in ${window} (threshold ${threshold})`, fix: 'see the sources below; block repeat offenders (fail2ban), and allow SSH keys only (PasswordAuthentication no)' })
+    findings.push({
+      id: 'failed-logins:total',
+      severity: 'medium',
+      message: `${summary.total} failed logins in ${window} (threshold ${threshold})`,
+      fix: 'see the sources below; block repeat offenders (fail2ban), and allow SSH keys only (PasswordAuthentication no)',
+    })
   }
   for (const [source, count] of Object.entries(summary.bySource)) {
     if (count < threshold) continue
-    findings.push({ id: `failed-logins:source:${source}`, severity: 'medium', message: `${count} failed logins from ${source} in ${window}`, fix: source === 'local' ? 'a local user keeps failing sudo/su: find out who, and why' : `block ${source} (fail2ban, or the firewall) unless it is yours` })
+    findings.push({
+      id: `failed-logins:source:${source}`,
+      severity: 'medium',
+      message: `${count} failed logins from ${source} in ${window}`,
+      fix: source === 'local' ? 'a local user keeps failing sudo/su: find out who, and why' : `block ${source} (fail2ban, or the firewall) unless it is yours`,
+    })
   }
   for (const [user, count] of Object.entries(summary.byUser)) {
     if (count < threshold) continue
-    findings.push({ id: `failed-logins:user:${user}`, severity: 'medium', message: `${count} failed logins for user ${user} in ${window}`, fix: user === 'root' ? 'forbid root logins over SSH (PermitRootLogin no)' : `check that ${user}'s password is strong, or lock password logins for it` })
+    findings.push({
+      id: `failed-logins:user:${user}`,
+      severity: 'medium',
+      message: `${count} failed logins for user ${user} in ${window}`,
+      fix: user === 'root' ? 'forbid root logins over SSH (PermitRootLogin no)' : `check that ${user}'s password is strong, or lock password logins for it`,
+    })
   }
   for (const a of summary.acceptedAfterFailures) {
-    findings.push({ id: `failed-logins:accepted-after-failures:${a.source}:${a.user}`, severity: 'high', message: `${a.user} logged in from ${a.source} at ${a.at} after ${a.failuresBefore} failed logins from there: a guessed password?`, fix: `confirm with ${a.user} that it was them; if not, lock the account, end its sessions and look at what it did` })
+    findings.push({
+      id: `failed-logins:accepted-after-failures:${a.source}:${a.user}`,
+      severity: 'high',
+      message: `${a.user} logged in from ${a.source} at ${a.at} after ${a.failuresBefore} failed logins from there: a guessed password?`,
+      fix: `confirm with ${a.user} that it was them; if not, lock the account, end its sessions and look at what it did`,
+    })
   }
   return findings
 }
@@ -96,7 +120,8 @@ export const failedLoginsStep: Step<SecurityContext> = {
       ...Object.entries(top(summary.bySource, 5)).map(([s, n]) => `from ${s}: ${n}`),
       ...Object.entries(top(summary.byUser, 5)).map(([u, n]) => `user ${u}: ${n}`),
     ]
-    if (log.truncated && firstAt !== undefined && firstAt > from) details.push(`only the last 64 MiB of ${log.source} were read (from ${new Date(firstAt).toISOString()})`)
+    if (log.truncated && firstAt !== undefined && firstAt > from)
+      details.push(`only the last 64 MiB of ${log.source} were read (from ${new Date(firstAt).toISOString()})`)
     return findingsOutcome(`${summary.total} failed logins in ${windowHours} h in ${log.source} (threshold ${threshold})`, findings, data, details)
   },
 }

@@ -136,7 +136,12 @@ export const filePermissionsStep: Step<SecurityContext> = {
         if (!config.security.permissionPaths.some((p) => e.path === p || e.path.startsWith(`${p}/`))) worldWritable(e, root.path)
         if (e.directory) {
           if (root.kind === 'backup' && e.path === root.path && (e.mode & 0o005) !== 0) {
-            findings.push({ id: `readable-by-others:${e.path}`, severity: 'medium', message: `the backup directory ${e.path} can be listed or entered by other users (mode ${octal(e.mode)})`, fix: `chmod 700 ${e.path}` })
+            findings.push({
+              id: `readable-by-others:${e.path}`,
+              severity: 'medium',
+              message: `the backup directory ${e.path} can be listed or entered by other users (mode ${octal(e.mode)})`,
+              fix: `chmod 700 ${e.path}`,
+            })
           }
           continue
         }
@@ -155,6 +160,11 @@ export const filePermissionsStep: Step<SecurityContext> = {
     const details = [`${checked} files and directories looked at`]
     if (missing.length) details.push(`not present: ${[...new Set(missing)].join(', ')}`)
     if (truncated.length) details.push(`stopped after ${MAX_ENTRIES} entries in: ${truncated.join(', ')}`)
-    return findingsOutcome(`${checked} checked; ${describeCounts(findings)}`, findings, { permissionPaths: config.security.permissionPaths, privatePaths: privateRoots, checked, missing: [...new Set(missing)], truncated }, details)
+    return findingsOutcome(
+      `${checked} checked; ${describeCounts(findings)}`,
+      findings,
+      { permissionPaths: config.security.permissionPaths, privatePaths: privateRoots, checked, missing: [...new Set(missing)], truncated },
+      details,
+    )
   },
 }

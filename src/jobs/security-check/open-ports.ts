@@ -70,7 +70,9 @@ export const openPortsStep: Step<SecurityContext> = {
     const sockets = await listeningSockets()
     const exposed = sockets.filter((s) => !s.loopback)
     const findings = openPortFindings(sockets, config)
-    const details = exposed.map((s) => `${socketId(s)}${s.process ? ` ${s.process}${s.pid ? ` (pid ${s.pid})` : ''}` : ''}${isAllowed(s, config) ? ' allowed' : ''}`)
+    const details = exposed.map(
+      (s) => `${socketId(s)}${s.process ? ` ${s.process}${s.pid ? ` (pid ${s.pid})` : ''}` : ''}${isAllowed(s, config) ? ' allowed' : ''}`,
+    )
     return findingsOutcome(
       `${sockets.length} listening, ${exposed.length} beyond loopback; ${describeCounts(findings)}`,
       findings,

@@ -22,7 +22,12 @@ export function updateFindings(updates: AptUpdates): Finding[] {
   const others = updates.packages.filter((u) => !u.security).length
   if (others > 0) findings.push({ id: 'updates-pending', severity: 'info', message: `${others} other packages can be upgraded` })
   if (updates.listsAgeDays !== undefined && updates.listsAgeDays > STALE_LISTS_DAYS) {
-    findings.push({ id: 'apt-lists-stale', severity: 'low', message: `apt's package lists are ${updates.listsAgeDays} days old: newer security updates are not known here`, fix: 'apt-get update, from cron or unattended-upgrades' })
+    findings.push({
+      id: 'apt-lists-stale',
+      severity: 'low',
+      message: `apt's package lists are ${updates.listsAgeDays} days old: newer security updates are not known here`,
+      fix: 'apt-get update, from cron or unattended-upgrades',
+    })
   }
   return findings
 }
@@ -35,10 +40,11 @@ export const securityUpdatesStep: Step<SecurityContext> = {
     if (!updates) return { status: 'skipped', summary: 'no apt on this system: pending updates not checked' }
     const security = updates.packages.filter((u) => u.security)
     const findings = updateFindings(updates)
-    return findingsOutcome(
-      `${security.length} security updates pending, ${updates.packages.length - security.length} other upgradable packages`,
-      findings,
-      { source: 'apt', security: security.map((p) => ({ name: p.name, from: p.from, version: p.version, suites: p.suites })), upgradable: updates.packages.length, ...(updates.listsAgeDays !== undefined ? { listsAgeDays: updates.listsAgeDays } : {}) },
-    )
+    return findingsOutcome(`${security.length} security updates pending, ${updates.packages.length - security.length} other upgradable packages`, findings, {
+      source: 'apt',
+      security: security.map((p) => ({ name: p.name, from: p.from, version: p.version, suites: p.suites })),
+      upgradable: updates.packages.length,
+      ...(updates.listsAgeDays !== undefined ? { listsAgeDays: updates.listsAgeDays } : {}),
+    })
   },
 }

@@ -47,7 +47,12 @@ export function accountFindings(accounts: Account[], shadow: Map<string, string>
   const findings: Finding[] = []
   for (const a of accounts) {
     if (a.uid === 0 && a.name !== 'root') {
-      findings.push({ id: `uid0-account:${a.name}`, severity: 'critical', message: `${a.name} has uid 0: it is root under another name`, fix: `unless it is deliberate, delete it (userdel ${a.name}) and find out who made it` })
+      findings.push({
+        id: `uid0-account:${a.name}`,
+        severity: 'critical',
+        message: `${a.name} has uid 0: it is root under another name`,
+        fix: `unless it is deliberate, delete it (userdel ${a.name}) and find out who made it`,
+      })
     }
     if (a.uid >= 1000 && a.uid !== 65534 && canLogIn(a)) {
       findings.push({ id: `login-account:${a.name}`, severity: 'info', message: `login account ${a.name} (uid ${a.uid}, ${a.shell})` })
