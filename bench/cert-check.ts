@@ -92,7 +92,7 @@ function parse(argv: string[]): Args {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not "${value}"`)
     return n
   }
-  return { runs: count('runs', values.runs!), endpoints: count('endpoints', values.endpoints!), build: values.build ?? false, out: path.resolve(values.out!) }
+  return { runs: count('runs', values.runs), endpoints: count('endpoints', values.endpoints), build: values.build ?? false, out: path.resolve(values.out) }
 }
 
 class RunFailed extends Error {}

@@ -47,7 +47,7 @@ export async function archiveConfig(
             reject: false,
             cancelSignal: signal,
           })
-          tar.stdout!.pipe(sink, { end: false })
+          tar.stdout.pipe(sink, { end: false })
           const result = await tar
           if (result.exitCode !== 0)
             throw new StepFailure(

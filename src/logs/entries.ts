@@ -133,7 +133,7 @@ function readJson(text: string): Reading | undefined {
  * `<log_line_prefix>SEVERITY:  message`: PostgreSQL always writes two spaces after the colon,
  * whatever the prefix (`%m [%p] `, `%t [%p]: [%l-1] user=%u,db=%d `, `< %m >`, none).
  */
-const POSTGRES_LINE = /^(.{0,200}?)\b(DEBUG[1-5]?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT):  (\S.*)$/
+const POSTGRES_LINE = /^(.{0,200}?)\b(DEBUG[1-5]?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT): {2}(\S.*)$/
 const POSTGRES_LEVELS: Record<string, Level> = { ERROR: 'error', FATAL: 'error', PANIC: 'error', WARNING: 'warning' }
 /** Lines PostgreSQL writes under the message they explain. */
 const POSTGRES_CONTINUATIONS = new Set(['DETAIL', 'HINT', 'QUERY', 'CONTEXT', 'LOCATION', 'STATEMENT'])

@@ -183,7 +183,7 @@ server.on('error', (failure: NodeJS.ErrnoException) => {
 server.listen(port, values.host, () => {
   const temporary = `${pidFile}.${process.pid}.tmp`
   writeFileSync(temporary, `${process.pid}\n`)
-  renameSync(temporary, pidFile!)
+  renameSync(temporary, pidFile)
   log('info', `${role} listening on http://${values.host}:${port}`, { pid: process.pid })
 })
 

@@ -260,8 +260,8 @@ function runProgram(command: string, args: string[], options: RunOptions): Promi
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-8192)
     }
-    child.stdout!.on('data', collect)
-    child.stderr!.on('data', collect)
+    child.stdout.on('data', collect)
+    child.stderr.on('data', collect)
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`${command.split('/').pop()} did not finish within ${formatSeconds(options.timeoutMs)}`))
@@ -274,8 +274,8 @@ function runProgram(command: string, args: string[], options: RunOptions): Promi
     child.once('exit', (code, sig) => {
       clearTimeout(timer)
       setTimeout(() => {
-        child.stdout!.destroy()
-        child.stderr!.destroy()
+        child.stdout.destroy()
+        child.stderr.destroy()
         if (code === 0) resolvePromise(output)
         else reject(new Error(lastLine(output) ?? `${command.split('/').pop()} exited with ${code ?? sig}`))
       }, 20)

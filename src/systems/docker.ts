@@ -115,14 +115,14 @@ export async function inspectContainer(docker: Docker, id: string): Promise<Cont
 export async function containerLogs(docker: Docker, id: string, sinceMs: number, tail = 2000): Promise<LogLine[]> {
   const container = docker.getContainer(id)
   const info = await container.inspect()
-  const raw = (await container.logs({
+  const raw = await container.logs({
     stdout: true,
     stderr: true,
     follow: false,
     since: Math.floor((Date.now() - sinceMs) / 1000),
     tail,
     timestamps: true,
-  })) as unknown as Buffer
+  })
   const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw)
   return text
     .split(/\r?\n/)

@@ -157,7 +157,7 @@ async function runInContainer(
   const sink = run.stdout ?? new PassThrough().resume()
   docker.modem.demuxStream(stream, sink, stderr)
   // The exec's stream is a socket: only half-closed at the end of the input, so the output still comes back.
-  const input = run.stdin ? feedInput(run.stdin, stream as unknown as Writable, { end: false }) : undefined
+  const input = run.stdin ? feedInput(run.stdin, stream, { end: false }) : undefined
   run.stdin?.once('end', () => (stream as unknown as { end(): void }).end())
   // The Docker API cannot signal an exec'd process: closing its stream only ends it once it writes.
   run.signal?.addEventListener('abort', () => stream.destroy())

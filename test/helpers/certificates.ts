@@ -27,7 +27,7 @@ export function rsaKey(bits = 2048): { key: forge.pki.rsa.PrivateKey; publicKey:
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   })
-  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey
+  const key = forge.pki.privateKeyFromPem(privateKey)
   return { key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), keyPem: privateKey }
 }
 

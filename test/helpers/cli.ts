@@ -61,7 +61,7 @@ export function startCli(args: string[], env: Record<string, string> = {}, cwd?:
     stdin: 'ignore',
   })
   let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
   let ended = false
   const result = child.then((r) => {
     ended = true

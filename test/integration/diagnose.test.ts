@@ -57,7 +57,7 @@ async function deadSocket(): Promise<string> {
   const child = execa(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('listening'))", path], {
     reject: false,
   })
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
   child.kill('SIGKILL')
   await child
   return path

@@ -268,7 +268,7 @@ describe('fault injection: forged run notes in backup.dir', () => {
 
   /** The pid of a process that has exited: a note's writer that is gone. */
   function deadPid(): number {
-    return spawnSync(process.execPath, ['-e', '0']).pid!
+    return spawnSync(process.execPath, ['-e', '0']).pid
   }
 
   it('never renames the databases a forged note of a swap names', async () => {
@@ -425,7 +425,7 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
     const live = await daily((path) => writeFileSync(path, JSON.stringify({ pid: process.pid, command: 'maintain daily', since: new Date().toISOString() })))
     expect(live.result.exitCode).toBe(3)
     expect(live.result.stderr).toMatch(new RegExp(`maintain daily is already running: process ${process.pid} `))
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid
     const gone = await daily((path) => writeFileSync(path, JSON.stringify({ pid: dead, command: 'maintain daily', since: '2026-01-01T00:00:00.000Z' })))
     expect(gone.result.exitCode, gone.result.stderr).toBe(0)
     expect(parseReport(gone.result).lockTakeover).toEqual({

@@ -52,7 +52,7 @@ function isolated(dir: string, extra: Record<string, unknown> = {}): Record<stri
       privatePaths: [],
       passwdFile: join(dir, 'passwd'),
       shadowFile: join(dir, 'shadow'),
-      ...((extra.security as object) ?? {}),
+      ...(extra.security ?? {}),
     },
     ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'security')),
   }

@@ -100,7 +100,7 @@ describe('the merge script', () => {
     expect(sql).not.toMatch(/truncate/)
     const deletes = atAll(/^with gone as \(delete from "public"\."(\w+)"/).map((i) => /"public"\."(\w+)"/.exec(statements[i]!)![1])
     expect(deletes).toEqual(['tasks', 'users', 'tasks', 'users'])
-    const inserts = atAll(/^  insert into "public"\."(\w+)" as live/).map((i) => /"public"\."(\w+)"/.exec(statements[i]!)![1])
+    const inserts = atAll(/^ {2}insert into "public"\."(\w+)" as live/).map((i) => /"public"\."(\w+)"/.exec(statements[i]!)![1])
     expect(inserts).toEqual(['users', 'tasks'])
     // A row is kept while anything references it: users by tasks, tasks by task_results.
     expect(sql).toContain('and not exists (select 1 from "public"."tasks" as ref where ref."created_by" = live."id")')

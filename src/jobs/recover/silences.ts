@@ -7,7 +7,7 @@ import type { Timeline } from './timeline.js'
 export function parseMatcherSet(text: string): Matcher[] | undefined {
   const parts = text.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []
   const matchers = parts.map((p) => parseMatcher(p))
-  return matchers.every((m) => m !== undefined) && matchers.length > 0 ? (matchers as Matcher[]) : undefined
+  return matchers.every((m) => m !== undefined) && matchers.length > 0 ? matchers : undefined
 }
 
 /**
