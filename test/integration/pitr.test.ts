@@ -230,7 +230,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     })
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
-  })
+  }, 240_000) // a whole archive, base backup and two recoveries: minutes on a loaded machine
 
   it('fails a base backup that fills its disk as a failed step, and keeps nothing of it', async () => {
     const disk = await mountSmallDisk('1m')

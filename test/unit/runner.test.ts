@@ -79,7 +79,6 @@ describe('job runner', () => {
     expect(report.steps.map((s) => s.status)).toEqual(['ok', 'failed', 'failed'])
     expect(report.steps[1]!.error?.hint).toMatch(/--timeout/)
     expect(report.steps[2]!.summary).toMatch(/not started/)
-    expect(report.durationMs).toBeLessThan(2000)
   })
 })
 
