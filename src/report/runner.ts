@@ -1,6 +1,8 @@
-import { HintedError, Interruption, StepFailure, TimeoutError, UsageError, describeError, formatSeconds } from '../errors.js'
+import { HintedError, Interruption, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { redactStrings } from '../lib/redact.js'
 import { withTimeout } from '../lib/time.js'
+import type { StepRun } from './outcome.js'
+import { selectSteps as selectStepIds } from './selection.js'
 import {
   SCHEMA_VERSION,
   describeInterrupted,
@@ -12,8 +14,11 @@ import {
   type StepStatus,
 } from './model.js'
 
-/** What a step returns when it did not throw. A thrown error makes the step failed. */
-export interface StepOutcome {
+/**
+ * What a step of a job not yet moved to a spec returns: it sets its own status and error.
+ * @deprecated steps return a StepOutcome (./outcome.ts), whose status the runner derives.
+ */
+export interface LegacyOutcome {
   status?: Exclude<StepStatus, 'failed'> | 'failed'
   summary: string
   data?: Record<string, unknown>
@@ -21,26 +26,10 @@ export interface StepOutcome {
   error?: { message: string; hint?: string }
 }
 
-/** What the runner hands every step besides the job's own context. */
-export interface StepRun {
-  signal: AbortSignal
-  dryRun: boolean
-  recordAlert(alert: AlertRecord): void
-  /**
-   * Runs a phase that must not be cut half way (the platform stopped for a swap, data directories
-   * being renamed). A timeout or an interrupt meanwhile waits for it to end, finished or undone,
-   * and the step then comes to its end as usual. The phase is not handed the step's signal: what
-   * it starts, it finishes. Once the step has been told to stop, no such phase starts.
-   */
-  critical<T>(phase: string, work: () => Promise<T>, options?: CriticalOptions): Promise<T>
-}
+/** @deprecated the name of LegacyOutcome until every job returns a StepOutcome (./outcome.ts). */
+export type StepOutcome = LegacyOutcome
 
-export interface CriticalOptions {
-  /** How long a cut step waits for the phase: what its own operations' bounds add up to. */
-  boundMs?: number
-  /** What repairs the phase when it did not end within its bound and the process exits under it. */
-  repair?: string
-}
+export type { CriticalOptions, StepRun } from './outcome.js'
 
 /** A phase that gives no bound of its own is waited for this long. */
 const CRITICAL_BOUND_MS = 300_000
@@ -57,7 +46,7 @@ export interface Step<Context> {
    * job goes on and the process may exit. Steps that only read need none.
    */
   cleanupMs?: number
-  run(context: Context, run: StepRun): Promise<StepOutcome>
+  run(context: Context, run: StepRun): Promise<LegacyOutcome>
   /**
    * Takes back what a finished step made when a later step (or one running alongside) fails in
    * a job whose steps build on each other; says what it did, or nothing when there was nothing.
@@ -122,12 +111,12 @@ export interface RunningJob {
 
 /** Checks --only/--skip against the job's step ids and says which steps run. */
 export function selectSteps<C>(job: Job<C>, only: string[] = [], skip: string[] = []): Set<string> {
-  const ids = job.steps.map((s) => s.id)
-  const unknown = [...only, ...skip].filter((id) => !ids.includes(id))
-  if (unknown.length > 0) {
-    throw new UsageError(`unknown step "${unknown[0]}" for ${job.command}`, `steps are: ${ids.join(', ')}`, 'unknown-step')
-  }
-  return new Set(ids.filter((id) => (only.length === 0 || only.includes(id)) && !skip.includes(id)))
+  return selectStepIds(
+    job.steps.map((s) => s.id),
+    only,
+    skip,
+    job.command,
+  )
 }
 
 export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): Promise<Report> {
@@ -373,7 +362,7 @@ async function runStep<C>(step: Step<C>, context: C, bounds: StepBounds): Promis
     },
   }
   try {
-    let outcome: StepOutcome
+    let outcome: LegacyOutcome
     const running = step.run(context, run)
     bounds.track(running)
     try {
@@ -445,7 +434,7 @@ function describeCut(cause: Error, bounds: StepBounds): string {
  */
 async function afterCriticalPhase<C>(
   step: Step<C>,
-  running: Promise<StepOutcome>,
+  running: Promise<LegacyOutcome>,
   during: CriticalPhase[],
   cause: string,
   bounds: StepBounds,
@@ -486,7 +475,7 @@ async function settledWithin<T>(work: Promise<T>, ms: number): Promise<{ outcome
   return withTimeout('the step', ms, settled).catch(() => undefined)
 }
 
-function outcomeResult(base: { id: string; title: string }, outcome: StepOutcome, durationMs: number): StepResult {
+function outcomeResult(base: { id: string; title: string }, outcome: LegacyOutcome, durationMs: number): StepResult {
   return {
     ...base,
     status: outcome.status ?? 'ok',
