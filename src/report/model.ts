@@ -38,8 +38,16 @@ export interface StepResult {
   status: StepStatus
   durationMs: number
   summary: string
+  /** What the step found, worst first; absent when nothing. The step's status comes from them. */
+  findings?: Finding[]
+  /** Lines for people; absent when none. */
+  details?: string[]
+  /** Typed per step: its schema is docs/report.schema.json's data.<job>.<step>. */
   data?: Record<string, unknown>
+  /** Warning or failed: the worst finding's message and fix, or what was thrown. */
   error?: StepError
+  /** What the step's undo took back when a later step failed. */
+  undone?: string
 }
 
 export interface AlertRecord {

@@ -175,7 +175,8 @@ describe('undoing finished steps when a later one fails', () => {
       ['load', 'ok', 'loaded into copy; undone as dump failed: dropped copy'],
       ['swap', 'skipped', 'not run: dump failed'],
     ])
-    expect(report.steps[2]!.data).toEqual({ undone: 'dropped copy' })
+    expect(report.steps[2]!.undone).toBe('dropped copy')
+    expect(report.steps[2]!.data).toBeUndefined()
   })
 
   it('gives a timed-out step the time it asks for to clean up, and no more', async () => {
