@@ -104,7 +104,10 @@ export function writeConfig(settings: Record<string, unknown>): { path: string; 
 }
 
 /** What runs left in the maintenance log and the metrics file of a writeConfig() configuration. */
-export function runRecords(configDir: string, command: string): { log: { level: string; message: string; step?: string; status?: string }[]; metrics: string } {
+export function runRecords(
+  configDir: string,
+  command: string,
+): { log: { level: string; message: string; step?: string; status?: string; findings?: Record<string, number> }[]; metrics: string } {
   const logPath = join(configDir, 'maintenance.log')
   const metricsPath = join(configDir, 'metrics', metricsFileName(command))
   return {

@@ -269,6 +269,24 @@ describe('the CLI as a user runs it', () => {
     expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
   })
 
+  it("takes a job's steps from its spec: --help lists them, and --only/--skip are checked before the configuration is read", async () => {
+    const help = await runCli(['alert', 'test', '--help'])
+    expect(help.exitCode).toBe(0)
+    expect(help.stdout).toMatch(/Steps, in order \(each can be chosen with --only\/--skip\):\n\s+send\s+post ProbeOpsTestAlert[^\n]*\n\s+confirm\s+wait/)
+    const dir = tempDir('po-spec-steps')
+    const unknown = await runCli(['alert', 'test', '--config', join(dir, 'missing.yaml'), '--skip', 'nope', '--json'])
+    expect(unknown.stderr).toMatch(/probe-ops: unknown step "nope" for alert test\n\s+steps are: send, confirm, resolve/)
+    expectErrorDocument(unknown.stdout, 2, 'unknown-step')
+    const { path } = writeConfig({ alertmanager: { url: 'http://127.0.0.1:9' } })
+    const dry = await runCli(['alert', 'test', '--config', path, '--dry-run', '--only', 'send', '--json'])
+    expect(dry.exitCode, dry.stderr).toBe(0)
+    expect(parseReport(dry).steps.map((s) => [s.id, s.status])).toEqual([
+      ['send', 'ok'],
+      ['confirm', 'skipped'],
+      ['resolve', 'skipped'],
+    ])
+  })
+
   it('prints one JSON document under --json on every exit: the report of a job that ran (0, 1)', async () => {
     const { path } = writeConfig({ services: noServices, backup: { dir: join(tempDir('po-json-backups'), 'backups') } })
     const ok = await runCli(['diagnose', '--config', path, '--only', 'host', '--json'])
