@@ -1,15 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 
 /** Whether a process runs (a zombie, dead but not yet reaped by init, does not). */
-export function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
-}
+export { isAlive as isRunning } from '../../src/lib/process.js'
 
 /** A process of the test's own, standing for whatever program got the pid a stale pid file names. */
 export async function startStranger(command: string, args: string[]): Promise<ChildProcess> {
