@@ -6,26 +6,14 @@ import { redisConfig } from '../../src/local-platform/redis.js'
 import { GiveUp, PlatformFailure, startReadyService, stopService, waitUntilReady } from '../../src/local-platform/services.js'
 import { keepJobsInside } from '../../src/sandbox/config-file.js'
 import { sandboxLayout } from '../../src/sandbox/layout.js'
-import { startStranger } from '../helpers/processes.js'
+import { killStrangers, startStranger } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
-const started: number[] = []
-
 async function run(command: string, args: string[]): Promise<number> {
-  const child = await startStranger(command, args)
-  started.push(child.pid!)
-  return child.pid!
+  return (await startStranger(command, args)).pid!
 }
 
-afterEach(() => {
-  for (const pid of started.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // gone
-    }
-  }
-})
+afterEach(killStrangers)
 
 describe('stopping a service', () => {
   it('signals nothing when the pid now belongs to another process than the one recorded', async () => {
