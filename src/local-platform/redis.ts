@@ -14,6 +14,8 @@ export interface RedisServerOptions {
   configFile: string
   logFile: string
   password?: string
+  /** ACL users (Redis 6), each as a redis.conf `user` line says it: 'probe on >secret ~* +@all'. */
+  users?: readonly string[]
   /** Snapshots to dump.rdb as a site would have them; none by default. */
   persist?: boolean
   /** Written by Redis itself, so that a restart by someone else (`probe-ops recover redis`) keeps it right. */
@@ -35,6 +37,7 @@ export function redisConfig(options: Omit<RedisServerOptions, 'configFile' | 'lo
     `port ${options.port}`,
     'protected-mode yes',
     ...(options.password === undefined ? [] : [`requirepass ${redisString(options.password)}`]),
+    ...(options.users ?? []).map((user) => `user ${user}`),
     `dir ${redisString(options.dir)}`,
     'dbfilename dump.rdb',
     options.persist ? 'save 3600 1 300 100 60 10000' : 'save ""',

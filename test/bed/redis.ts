@@ -23,6 +23,8 @@ export type RedisServer = BedService<RedisInfo>
 export interface StartRedisOptions {
   password?: string
   port?: number
+  /** Redis 6 ACL users, each as redis.conf's `user` line says it: 'probe on >secret ~* +@all' (in the config file, never argv). */
+  users?: string[]
 }
 
 export function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
@@ -30,7 +32,7 @@ export function startRedis(options: StartRedisOptions = {}): Promise<RedisServer
     const port = options.port ?? (await freePort())
     const logFile = path.join(dir, 'redis.log')
     const { password } = options
-    const service = await startRedisServer({ port, dir, configFile: path.join(dir, 'redis.conf'), logFile, password, onStarted: started })
+    const service = await startRedisServer({ port, dir, configFile: path.join(dir, 'redis.conf'), logFile, password, users: options.users, onStarted: started })
     const auth = password !== undefined ? `:${encodeURIComponent(password)}@` : ''
     const info: RedisInfo = {
       host: '127.0.0.1',

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 
+import { isAlive as isRunning } from '../../src/lib/process.js'
+
 /** Whether a process runs (a zombie, dead but not yet reaped by init, does not). */
-export { isAlive as isRunning } from '../../src/lib/process.js'
+export { isRunning }
 
 const leftovers: number[] = []
 

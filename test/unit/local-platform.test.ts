@@ -59,8 +59,9 @@ describe('waiting for a service', () => {
 
 describe('redis configuration', () => {
   it('holds the password (never argv) and keeps no snapshots unless asked', () => {
-    const config = redisConfig({ port: 6400, dir: '/srv/redis "x"', password: 'se"cret' })
+    const config = redisConfig({ port: 6400, dir: '/srv/redis "x"', password: 'se"cret', users: ['probe on >pass ~* +@all'] })
     expect(config).toContain('requirepass "se\\"cret"')
+    expect(config).toContain('\nuser probe on >pass ~* +@all\n')
     expect(config).toContain('dir "/srv/redis \\"x\\""')
     expect(config).toContain('save ""')
     expect(redisConfig({ port: 6400, dir: '/srv/redis', persist: true })).not.toMatch(/requirepass|save ""/)
