@@ -246,8 +246,9 @@ class BenchRun implements Bench {
     return dir
   }
 
-  /** Teardown, then the /proc check; the outcome as the report's last line says it. */
+  /** The children still running (after a failure: a writer, a killed run's tree), the teardown, then the /proc check; the outcome as the report's last line says it. */
   async finish(): Promise<string> {
+    stopAllRuns('the bench is tearing down')
     const problems = await this.teardown.run()
     for (const problem of problems) this.log(`teardown problem: ${problem}`)
     const left = leftovers(this.pids, this.needles)

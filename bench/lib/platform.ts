@@ -87,14 +87,19 @@ export async function answersSelectOne(config: pg.ClientConfig, timeoutMs = 1000
   }
 }
 
-/** A management API health stand-in: 200 only while the database answers SELECT 1, 503 otherwise; its URL. */
-export async function serveDatabaseHealth(bench: Bench, database: pg.ClientConfig, answers?: Map<number, number>): Promise<string> {
+/** A management API health stand-in: 200 only while the database answers SELECT 1 within `timeoutMs`, 503 otherwise; its URL. */
+export async function serveDatabaseHealth(
+  bench: Bench,
+  database: pg.ClientConfig,
+  options: { timeoutMs?: number; answers?: Map<number, number> } = {},
+): Promise<string> {
+  const { timeoutMs = 1000, answers } = options
   const base = await serveHttp(bench, 'management health', (req, res) => {
     if (req.url !== HEALTH_PATH) {
       res.writeHead(404).end()
       return
     }
-    void answersSelectOne(database).then((up) => {
+    void answersSelectOne(database, timeoutMs).then((up) => {
       const status = up ? 200 : 503
       answers?.set(status, (answers.get(status) ?? 0) + 1)
       res.writeHead(status, { 'content-type': 'application/json' }).end(up ? '{"status":"healthy"}' : '{"status":"unhealthy","database":"unreachable"}')
@@ -151,7 +156,7 @@ export async function startPlatform(bench: Bench, options: PlatformOptions): Pro
   let managementUrl: string
   if (options.health === 'database') {
     const config = { host: postgres.host, port: postgres.port, user: 'postgres', password: postgres.password, database: 'postgres' }
-    managementUrl = (await serveDatabaseHealth(bench, config, healthAnswers)).slice(0, -HEALTH_PATH.length)
+    managementUrl = (await serveDatabaseHealth(bench, config, { answers: healthAnswers })).slice(0, -HEALTH_PATH.length)
   } else {
     managementUrl = await serveHttp(bench, 'management API', (req, res) => {
       const ok = req.url === HEALTH_PATH
