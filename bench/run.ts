@@ -8,6 +8,14 @@ import { runBench, type BenchDefinition } from './lib/harness.js'
 /** Loaded on demand: a benchmark's imports (pg, the test bed) cost nothing to the others. */
 const BENCHES: Record<string, () => Promise<{ definition: BenchDefinition<unknown> }>> = {
   diagnose: () => import('./diagnose.js'),
+  'maintain-daily': () => import('./maintain-daily.js'),
+  'backup-restore': () => import('./backup-restore.js'),
+  'restore-phases': () => import('./restore-phases.js'),
+  recover: () => import('./recover.js'),
+  'cert-check': () => import('./cert-check.js'),
+  capacity: () => import('./capacity.js'),
+  startup: () => import('./startup.js'),
+  'config-load': () => import('./config-load.js'),
 }
 
 async function list(): Promise<string> {

@@ -14,11 +14,23 @@
  * XDG_CACHE_HOME, filled by the warm-up run; "off" sets NODE_DISABLE_COMPILE_CACHE=1.
  */
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, realpathSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js'
 import { pgClientConfig, pgQuery, startPostgres } from '../test/bed/postgres.js'
-import { commandVariant, integer, interleave, medianOf, runIfMain, text, type Bench, type BenchDefinition, type Sample, type Variant } from './lib/harness.js'
+import {
+  UsageError,
+  commandVariant,
+  integer,
+  interleave,
+  medianOf,
+  runIfMain,
+  text,
+  type Bench,
+  type BenchDefinition,
+  type Sample,
+  type Variant,
+} from './lib/harness.js'
 import { table } from './lib/markdown.js'
 import { cleanEnv } from './lib/proc.js'
 import { megabytes, ms, ratio } from './lib/stats.js'
@@ -133,7 +145,10 @@ export const definition: BenchDefinition<Args> = {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean)
-    return { runs: integer(values, 'runs'), nodes: [process.execPath, ...more] }
+    for (const node of more) if (!existsSync(node)) throw new UsageError(`--node: there is no ${node}`)
+    // The same binary named twice (the one running the bench, by another path) is measured once.
+    const nodes = [...new Map([process.execPath, ...more].map((node) => [realpathSync(node), node])).values()]
+    return { runs: integer(values, 'runs'), nodes }
   },
   run,
 }
