@@ -261,7 +261,7 @@ async function healthySection(c: Context, args: Args): Promise<string[]> {
     verdict(
       `Target 1 (diagnose median ≤ ${seconds(TARGET_DIAGNOSE_MS)} and faster than diagnose.sh on the same platform)`,
       wallMet,
-      `median ${ms(wall(diagnose))} (${ms(wall(noAlerts))} with \`--skip alerts\`) against the script's ${ms(wall(script))}, ${ratio(wall(script), wall(diagnose))} faster (${ratio(wall(script), wall(noAlerts))} like for like).`,
+      `median ${ms(wall(diagnose))} (${ms(wall(noAlerts))} with \`--skip alerts\`) against the script's ${ms(wall(script))} (script / probe-ops ${ratio(wall(script), wall(diagnose))}, ${ratio(wall(script), wall(noAlerts))} like for like).`,
     ),
     verdict(
       `CPU ≤ ${TARGET_CPU_RATIO.toFixed(2)}× the script's (issue 13 §7; medians)`,
@@ -498,7 +498,7 @@ async function run(bench: Bench, args: Args): Promise<void> {
   const serverVersion = (await dockerCli(platform.docker, ['version', '--format', '{{.Server.Version}}'])).stdout.trim()
   bench.out.push(
     `- Platform (bench/lib/platform.ts, built from the test bed's helpers): a private dockerd ${serverVersion} with containers \`postgres\` (PostgreSQL 15), \`redis\`, \`management\` and \`web\` (the last two print a few ERROR lines, then sleep); the management API health and web UI served on free 127.0.0.1 ports by the bench; AlertManager (prometheus-alertmanager). probe-ops reads it from a YAML config plus PG*/REDIS_URL/DOCKER_HOST; the script from the same variables (see the header of bench/guide/diagnose.sh for its five marked changes).`,
-    `- Method: one warm-up run of each command, then ${args.runs} rounds (hung: ${args.hangRuns}, cold start: ${args.coldRuns}) running the commands of a table in turn (A, B, C, A, B, C, …); wall time from spawn to exit measured by the bench (GNU time's own start, about a millisecond, is in every figure alike). Every run is verified and a failed verification aborts the benchmark: diagnose exits as expected with every step ok/warning (and the expected failed step when a dependency hangs), 4 services running, both HTTP checks 200, the management errors found; the script prints 200/200, \`accepting connections\` + OK, PONG, the figures. Each probe-ops diagnose run also writes \`--report-file\` (read back for the verification and the per-step times).`,
+    `- Method: one warm-up run of each command, then ${args.runs} rounds (hung: ${args.hangRuns}, cold start: ${args.coldRuns}) running the commands of a table in turn (A, B, C, A, B, C, …); wall time from spawn to exit measured by the bench (GNU time's own start, about a millisecond, is in every figure alike). Every run is verified and a failed verification aborts the benchmark: diagnose exits as expected with every step ok/warning (and the expected failed step when a dependency hangs), 4 services running, both HTTP checks 200, the management errors found; the script prints 200/200, \`accepting connections\` + OK, PONG, the figures. Each probe-ops diagnose run also writes \`--report-file\` (read back for the verification and the per-step times). CPU and peak RSS count the contender's own process tree only: what dockerd and the containers do for it (the script's \`docker exec … psql\`, \`docker logs\`; probe-ops' Docker API calls) is in neither figure.`,
     '',
   )
   const verdicts = [
