@@ -140,6 +140,8 @@ async function startWriter(lab: Lab, db: string): Promise<WriterHandle> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   trackChild(child)
+  // A writer killed on SIGINT makes a later send fail with EPIPE: that is not a crash of the bench.
+  child.on('error', () => undefined)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let ready: () => void = () => undefined
   const readyP = new Promise<void>((resolve) => {
@@ -160,7 +162,7 @@ async function startWriter(lab: Lab, db: string): Promise<WriterHandle> {
   }
   return {
     async stop() {
-      child.send('stop')
+      if (child.connected) child.send('stop')
       const samples = await Promise.race([samplesP, sleep(30_000).then(() => undefined)])
       if (!samples) {
         child.kill('SIGKILL')
