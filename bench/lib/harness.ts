@@ -290,23 +290,48 @@ function emit(markdown: string[], out: string | undefined): void {
   if (out) writeFileSync(out, text)
 }
 
-/** Parses, checks, runs, tears down and prints; resolves to the exit code (130/143 exit from the signal handler). */
-export async function runBench<Args>(definition: BenchDefinition<Args>, argv: string[]): Promise<number> {
+/** The flags' values and the body's arguments, or the exit code when there is nothing to run (--help: 0, bad flags: 2). */
+function parseFlags<Args>(definition: BenchDefinition<Args>, argv: string[]): { values: OptionValues; args: Args } | number {
   const generic = definition as BenchDefinition<unknown>
-  let values: OptionValues
-  let args: Args
   try {
-    values = parseArgs({ args: argv, options: optionsOf(generic), strict: true, allowPositionals: false }).values
+    const { values } = parseArgs({ args: argv, options: optionsOf(generic), strict: true, allowPositionals: false })
     if (values.help === true) {
       process.stdout.write(`${usage(generic)}\n`)
       return 0
     }
-    args = definition.parse(values)
+    return { values, args: definition.parse(values) }
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error)
     process.stderr.write(`${definition.name}: ${why} (npm run bench -- ${definition.name} --help lists the flags)\n`)
     return 2
   }
+}
+
+/** Why the bench cannot run here (not root, no GNU time), before it starts anything. */
+function refusal(definition: BenchDefinition<unknown>): string | undefined {
+  if (definition.root && process.getuid?.() !== 0) return `run this as root: ${definition.root}`
+  return definition.rusage ? missingTime() : undefined
+}
+
+/** The private copy of the CLI, registered for removal; what the header says of it. */
+async function prepareCli(bench: BenchRun, build: boolean): Promise<NonNullable<HeaderFacts['cli']>> {
+  const snapshot = await snapshotCli(ROOT, { build, log: (line) => bench.log(line) })
+  bench.teardown.add(`remove ${snapshot.root}`, () => snapshot.remove())
+  bench.snapshot = snapshot
+  if (snapshot.stale.length > 0) {
+    const some = `${snapshot.stale.slice(0, 5).join(', ')}${snapshot.stale.length > 5 ? ', …' : ''}`
+    bench.log(`WARNING: the build under test is older than ${snapshot.stale.length} file(s) of src/ (${some}); pass --build to measure src/ as it is now`)
+  }
+  const version = await timed(process.execPath, [snapshot.bin, '--version'], { env: cleanEnv(), cwd: ROOT })
+  return { origin: snapshot.origin, version: version.stdout.trim(), stale: snapshot.stale, built: build }
+}
+
+/** Parses, checks, runs, tears down and prints; resolves to the exit code (on SIGINT 130, SIGTERM 143). */
+export async function runBench<Args>(definition: BenchDefinition<Args>, argv: string[]): Promise<number> {
+  const generic = definition as BenchDefinition<unknown>
+  const parsed = parseFlags(definition, argv)
+  if (typeof parsed === 'number') return parsed
+  const { values, args } = parsed
   const out = text(values, 'out')
   const render = text(values, 'render')
   if (render && definition.render) {
@@ -314,13 +339,9 @@ export async function runBench<Args>(definition: BenchDefinition<Args>, argv: st
     emit([...header(generic, file.header), ...joined(definition.render(file)), `Teardown: ${file.header.teardown}`, ''], out)
     return 0
   }
-  if (definition.root && process.getuid?.() !== 0) {
-    process.stderr.write(`${definition.name}: run this as root: ${definition.root}\n`)
-    return 2
-  }
-  const noTime = definition.rusage ? missingTime() : undefined
-  if (noTime) {
-    process.stderr.write(`${definition.name}: ${noTime}\n`)
+  const refused = refusal(generic)
+  if (refused) {
+    process.stderr.write(`${definition.name}: ${refused}\n`)
     return 2
   }
 
@@ -340,22 +361,10 @@ export async function runBench<Args>(definition: BenchDefinition<Args>, argv: st
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-
   let cli: HeaderFacts['cli']
   let failure: { error: unknown } | undefined
   try {
-    if (definition.cli) {
-      const build = flag(values, 'build')
-      const snapshot = await snapshotCli(ROOT, { build, log: (line) => bench.log(line) })
-      bench.teardown.add(`remove ${snapshot.root}`, () => snapshot.remove())
-      bench.snapshot = snapshot
-      if (snapshot.stale.length > 0) {
-        const some = `${snapshot.stale.slice(0, 5).join(', ')}${snapshot.stale.length > 5 ? ', …' : ''}`
-        bench.log(`WARNING: the build under test is older than ${snapshot.stale.length} file(s) of src/ (${some}); pass --build to measure src/ as it is now`)
-      }
-      const version = await timed(process.execPath, [snapshot.bin, '--version'], { env: cleanEnv(), cwd: ROOT })
-      cli = { origin: snapshot.origin, version: version.stdout.trim(), stale: snapshot.stale, built: build }
-    }
+    if (definition.cli) cli = await prepareCli(bench, flag(values, 'build'))
     await definition.run(bench, args)
   } catch (error) {
     failure = { error }
@@ -378,15 +387,15 @@ export async function runBench<Args>(definition: BenchDefinition<Args>, argv: st
     rusage: definition.rusage === true,
     teardown,
   }
+  const file: RawFile = { header: facts, args, data: bench.raw }
   const raw = text(values, 'raw')
-  if (raw) writeFileSync(raw, `${JSON.stringify({ header: facts, args, data: bench.raw } satisfies RawFile, null, 2)}\n`)
+  if (raw) writeFileSync(raw, `${JSON.stringify(file, null, 2)}\n`)
   if (failure) {
     const { error } = failure
     bench.log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
     return 1
   }
-  const body = definition.render ? definition.render({ header: facts, args, data: bench.raw }) : bench.out
-  emit([...header(generic, facts), ...joined(body), `Teardown: ${teardown}`, ''], out)
+  emit([...header(generic, facts), ...joined(definition.render ? definition.render(file) : bench.out), `Teardown: ${teardown}`, ''], out)
   return 0
 }
 
