@@ -4,6 +4,7 @@ import { execa } from 'execa'
 import { stringify } from 'yaml'
 import type { Report } from '../../src/report/model.js'
 import { metricsFileName } from '../../src/report/metrics.js'
+import { expectValidDocument, expectValidReport } from './report-schema.js'
 import { tempDir } from './temp.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -21,7 +22,31 @@ export interface CliResult {
  * so that only what a test passes reaches probe-ops.
  */
 export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
-  return startCli(args, env, cwd).result
+  const result = await startCli(args, env, cwd).result
+  expectValidOutput(args, result)
+  return result
+}
+
+/** Commands whose --json prints another kind of document than a report (a configuration, the sandbox's state). */
+const NOT_JOBS = new Set(['config', 'sandbox'])
+
+/**
+ * Under --json, stdout is one document of docs/report.schema.json on every exit the contract
+ * names: the report of a job that ran (0, 1), or the error document when none could (2, 3).
+ * Every run of the tests is held to it, so no test can forget to.
+ */
+function expectValidOutput(args: readonly string[], result: CliResult): void {
+  const end = args.indexOf('--')
+  if (!(end === -1 ? args : args.slice(0, end)).includes('--json') || ![0, 1, 2, 3].includes(result.exitCode)) return
+  let document: { status?: unknown }
+  try {
+    document = JSON.parse(result.stdout) as { status?: unknown }
+  } catch {
+    throw new Error(
+      `probe-ops ${args.join(' ')} exited ${result.exitCode} with --json, and stdout is not one JSON document:\n${result.stdout}\n${result.stderr}`,
+    )
+  }
+  if (document.status === 'error' || !NOT_JOBS.has(args[0] ?? '')) expectValidDocument(document)
 }
 
 /** A run of the CLI under way, for a test that signals it at a chosen moment. */
@@ -81,12 +106,23 @@ export function startCli(args: string[], env: Record<string, string> = {}, cwd?:
   }
 }
 
+/** The report a run printed, held to docs/report.schema.json (each step's data too). */
 export function parseReport(result: CliResult): Report {
+  let report: Report
   try {
-    return JSON.parse(result.stdout) as Report
+    report = JSON.parse(result.stdout) as Report
   } catch {
     throw new Error(`stdout is not a JSON report (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`)
   }
+  expectValidReport(report)
+  return report
+}
+
+/** A report written with --report-file (or kept as history), held to docs/report.schema.json. */
+export function readReportFile(path: string): Report {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as Report
+  expectValidReport(report)
+  return report
 }
 
 /** Writes a configuration file (with a private log, lock and metrics dir) and returns its path. */

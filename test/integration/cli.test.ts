@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, readReportFile, runCli, writeConfig } from '../helpers/cli.js'
 import { expectErrorDocument, expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -266,7 +266,7 @@ describe('the CLI as a user runs it', () => {
     expect(report.command).toBe('diagnose')
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
     expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
-    expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+    expect(readReportFile(reportFile)).toEqual(report)
   })
 
   it("takes a job's steps from its spec: --help lists them, and --only/--skip are checked before the configuration is read", async () => {
