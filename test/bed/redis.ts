@@ -26,6 +26,8 @@ export interface RedisServer {
 export interface StartRedisOptions {
   password?: string
   port?: number
+  /** Redis 6 ACL users, each as redis.conf's `user` line says it: 'probe on >secret ~* +@all'. */
+  users?: string[]
 }
 
 function resp(args: string[]): string {
@@ -86,6 +88,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       '16',
     ]
     if (opts.password !== undefined) args.push('--requirepass', opts.password)
+    for (const user of opts.users ?? []) args.push('--user', ...user.split(' '))
     const service = await spawnService({ name: 'redis-server', command: REDIS_SERVER, args, logFile, cwd: dir })
     tracked.entry.pids.push(service.pid)
     const stop = async (): Promise<void> => {
