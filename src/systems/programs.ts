@@ -2,6 +2,7 @@ import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { describeError, formatSeconds } from '../errors.js'
+import { runInOwnGroup } from './process-group.js'
 
 /** External programs (apt, lynis, trivy, nmap): found on PATH, run with an argument array and a bound. */
 
@@ -46,10 +47,9 @@ export async function runProgram(
   args: string[],
   options: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string> },
 ): Promise<ProgramResult> {
-  const { execa } = await import('execa')
   const name = file.split('/').at(-1)
   try {
-    const result = await execa(file, args, {
+    const result = await runInOwnGroup(file, args, {
       timeout: options.timeoutMs,
       ...(options.signal ? { cancelSignal: options.signal } : {}),
       reject: false,
