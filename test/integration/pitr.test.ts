@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import pg from 'pg'
@@ -7,6 +7,7 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
 import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
+import { isRunning } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 function step(report: Report, id: string): StepResult {
@@ -246,4 +247,154 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
       await disk.unmount()
     }
   })
+
+  /**
+   * Archiving on (set up, and PostgreSQL restarted, when it is not yet), then a new base backup, a
+   * row before the target time it returns and one after it.
+   */
+  async function recoverable(): Promise<{ target: string; atTarget: number }> {
+    const archiving = parseReport(await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env))
+    if (step(archiving, 'check').status !== 'ok') {
+      await runCli(['backup', 'wal-setup', '--apply', '--config', config.path], env)
+      const restarted = await runCli(['recover', 'postgres', '--force', '--config', config.path], env)
+      expect(restarted.exitCode, restarted.stdout).toBe(0)
+    }
+    await query('create table if not exists marks (n int)')
+    const base = await runCli(['backup', 'base', '--config', config.path, '--json'], env)
+    expect(base.exitCode, base.stdout).toBe(0)
+    await query('insert into marks values (1)')
+    const atTarget = Number((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n)
+    await new Promise((r) => setTimeout(r, 1100))
+    const target = (await query<{ target: string }>(`select now()::text as target`))[0]!.target
+    await new Promise((r) => setTimeout(r, 1100))
+    await query('insert into marks values (2)')
+    // The segment holding the last rows must reach the archive.
+    expect(step(parseReport(await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env)), 'check').status).toBe('ok')
+    return { target, atTarget }
+  }
+
+  /** The recovered data directories beside the live one (a run's own is the one that was not there before it). */
+  function recoveredDirs(): string[] {
+    const live = server.info.dataDir
+    return readdirSync(dirname(live))
+      .filter((n) => n.startsWith(`${basename(live)}.pitr-`))
+      .map((n) => join(dirname(live), n))
+  }
+
+  /** What a run started with PROBE_OPS_PAUSE holds at `at`: its recovered data directory (and its side cluster's postmaster). */
+  async function heldAt(at: string, args: string[], options: { ownGroup?: boolean } = {}) {
+    const before = recoveredDirs()
+    const pause = join(tempDir('pause'), at)
+    const run = startCli(args, { ...env, PROBE_OPS_PAUSE: `${at}:${pause}` }, undefined, options)
+    await run.pausedAt(pause)
+    const dataDir = recoveredDirs().find((d) => !before.includes(d))!
+    const postmaster = existsSync(join(dataDir, 'postmaster.pid')) ? Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : undefined
+    return { run, pause, dataDir, postmaster }
+  }
+
+  const pitrArgs = (target: string, ...more: string[]) => [
+    'restore',
+    'latest',
+    '--mode',
+    'pitr',
+    '--target-time',
+    target,
+    '--yes',
+    '--config',
+    config.path,
+    '--json',
+    ...more,
+  ]
+
+  it('refuses to rewrite a postgresql.auto.conf replaced by a link before the switch: the file it points to is untouched, the live cluster too', async () => {
+    const { target } = await recoverable()
+    const live = (await query<{ n: string }>('select count(*) as n from marks'))[0]!.n
+    const victim = join(tempDir('pitr-victim'), 'settings.conf')
+    const content = "work_mem = '4MB'\n# probe-ops point-in-time recovery: begin\nport = '1'\n# probe-ops point-in-time recovery: end\n"
+    writeFileSync(victim, content, { mode: 0o600 })
+    const { run, pause, dataDir } = await heldAt('pitr-switch-begun', pitrArgs(target))
+    const autoConf = join(dataDir, 'postgresql.auto.conf')
+    rmSync(autoConf)
+    symlinkSync(victim, autoConf)
+    rmSync(pause)
+    const result = await run.result
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    const report = parseReport(result)
+    expect(step(report, 'switch')).toMatchObject({
+      status: 'failed',
+      summary: expect.stringMatching(/postgresql\.auto\.conf not rewritten: .*postgresql\.auto\.conf is a symbolic link/),
+      error: { hint: expect.stringMatching(/^the live cluster was not touched; the recovered data directory, stopped, is kept at /) },
+    })
+    expect(readFileSync(victim, 'utf8')).toBe(content)
+    expect(lstatSync(autoConf).isSymbolicLink()).toBe(true)
+    expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(live)
+    expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
+    rmSync(dataDir, { recursive: true, force: true })
+  }, 240_000)
+
+  it("lets Ctrl-C reach probe-ops alone: the pg_ctl a switch runs is not killed by the terminal's SIGINT to the whole group", async () => {
+    const { target, atTarget } = await recoverable()
+    // Run as a terminal runs a job: in a process group of its own, which Ctrl-C signals whole.
+    const { run, pause, postmaster } = await heldAt('pitr-switch-begun', pitrArgs(target), { ownGroup: true })
+    // The side cluster is held still, so that stopping it takes until the signal has come.
+    process.kill(postmaster!, 'SIGSTOP')
+    try {
+      rmSync(pause)
+      const stopping = (): boolean =>
+        readdirSync('/proc')
+          .filter((pid) => /^\d+$/.test(pid))
+          .some((pid) => {
+            try {
+              const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+              return words.some((w) => w.endsWith('/pg_ctl')) && words.includes('stop')
+            } catch {
+              return false
+            }
+          })
+      while (!stopping()) await new Promise((r) => setTimeout(r, 50))
+      run.killGroup('SIGINT')
+      await run.said(/SIGINT came during the switch of data directories: letting it end first/)
+    } finally {
+      process.kill(postmaster!, 'SIGCONT')
+    }
+    const result = await run.result
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    const report = parseReport(result)
+    expect(report.interrupted).toMatchObject({ by: 'SIGINT' })
+    expect(step(report, 'switch')).toMatchObject({
+      status: 'ok',
+      summary: expect.stringMatching(
+        /^PostgreSQL runs on the data recovered to .*\(SIGINT came during the switch of data directories, which was let end first\)$/,
+      ),
+    })
+    expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(String(atTarget))
+  }, 240_000)
+
+  for (const cut of ['SIGINT', '--timeout'] as const) {
+    it(`stops the side cluster it started and removes its data directory when ${cut} comes while WAL is replayed`, async () => {
+      const { target } = await recoverable()
+      const live = (await query<{ n: string }>('select count(*) as n from marks'))[0]!.n
+      const { run, pause, dataDir, postmaster } = await heldAt('pitr-recovering', pitrArgs(target, ...(cut === '--timeout' ? ['--timeout', '45'] : [])))
+      expect(isRunning(postmaster!)).toBe(true)
+      if (cut === 'SIGINT') {
+        run.kill('SIGINT')
+        await run.said(/SIGINT: stopping restore pitr/)
+        rmSync(pause)
+      }
+      // Cut by --timeout, the step stays held: what it started is taken back all the same.
+      const result = await run.result
+      rmSync(pause, { force: true })
+      expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+      const report = parseReport(result)
+      expect(report.interrupted).toMatchObject({ by: cut === 'SIGINT' ? 'SIGINT' : 'timeout' })
+      expect(step(report, 'recover').status).toBe('failed')
+      expect(step(report, 'prepare').summary).toMatch(
+        new RegExp(`; undone as recover failed: stopped the side cluster on port \\d+ and removed ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+      )
+      expect(step(report, 'switch').status).toBe('skipped')
+      expect(isRunning(postmaster!)).toBe(false)
+      expect(existsSync(dataDir)).toBe(false)
+      expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(live)
+    }, 240_000)
+  }
 })
