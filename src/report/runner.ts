@@ -100,8 +100,8 @@ export interface RunOptions {
   /** The whole job's bound; steps still running then fail as timed out. */
   timeoutMs?: number
   /**
-   * Aborted with an Interruption to stop the job (a signal): no step starts after it, and the
-   * running ones are cut as a timeout cuts them.
+   * Aborted with an Interruption to stop the job (a signal), or with the TimeoutError of the step
+   * a job runs inside: no step starts after it, and the running ones are cut as a timeout cuts them.
    */
   interrupt?: AbortSignal
   onStepStart?(step: { id: string; title: string }): void
@@ -276,7 +276,9 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
 function noop(): void {}
 
 function interruptionOf(reason: unknown): Interrupted['by'] {
-  return reason instanceof Interruption ? reason.signal : 'SIGTERM'
+  if (reason instanceof Interruption) return reason.signal
+  // A job run inside a step (maintain weekly's performance report) is cut with the step's bound.
+  return reason instanceof TimeoutError ? 'timeout' : 'SIGTERM'
 }
 
 /** Latest first, the finished steps' undo; the step's result says what was taken back. */
