@@ -5,7 +5,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
-import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, startCli, writeConfig, type CliResult } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
 import { isRunning } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
@@ -14,6 +14,19 @@ function step(report: Report, id: string): StepResult {
   const found = report.steps.find((s) => s.id === id)
   if (!found) throw new Error(`no step ${id}`)
   return found
+}
+
+/** A run that `signal` came to during its switch: the switch was let end, and the run says it was interrupted. */
+function expectSwitchLetEnd(result: CliResult, signal: 'SIGINT' | 'SIGTERM'): void {
+  expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+  const report = parseReport(result)
+  expect(report.interrupted).toMatchObject({ by: signal })
+  expect(step(report, 'switch')).toMatchObject({
+    status: 'ok',
+    summary: expect.stringMatching(
+      new RegExp(`^PostgreSQL runs on the data recovered to .*\\(${signal} came during the switch of data directories, which was let end first\\)$`),
+    ),
+  })
 }
 
 describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
@@ -219,16 +232,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     signalled.kill('SIGTERM')
     await signalled.said(/SIGTERM came during the switch of data directories: letting it end first/)
     rmSync(pause)
-    const interrupted = await signalled.result
-    expect(interrupted.exitCode, interrupted.stdout + interrupted.stderr).toBe(1)
-    const cut = parseReport(interrupted)
-    expect(cut.interrupted).toMatchObject({ by: 'SIGTERM' })
-    expect(step(cut, 'switch')).toMatchObject({
-      status: 'ok',
-      summary: expect.stringMatching(
-        /^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/,
-      ),
-    })
+    expectSwitchLetEnd(await signalled.result, 'SIGTERM')
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
   })
@@ -357,16 +361,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     } finally {
       process.kill(postmaster!, 'SIGCONT')
     }
-    const result = await run.result
-    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
-    const report = parseReport(result)
-    expect(report.interrupted).toMatchObject({ by: 'SIGINT' })
-    expect(step(report, 'switch')).toMatchObject({
-      status: 'ok',
-      summary: expect.stringMatching(
-        /^PostgreSQL runs on the data recovered to .*\(SIGINT came during the switch of data directories, which was let end first\)$/,
-      ),
-    })
+    expectSwitchLetEnd(await run.result, 'SIGINT')
     expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(String(atTarget))
   }, 240_000)
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report } from '../../src/report/model.js'
 import { ALERTMANAGER_BASIC_AUTH, startAlertmanager, startRedis, type AlertmanagerServer, type RedisServer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig, type CliResult } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
 
 /**
  * Credentials inside URL settings (issue 11 item 12): probe-ops authenticates with them, and they
@@ -167,17 +168,9 @@ describe('a Redis 6 ACL user in the redis URL: signed in as, and its password ne
   })
 
   it('takes the password from redis.passwordFile for the user in the URL', async () => {
-    const { path, dir } = writeConfig({ services: NO_SERVICES })
-    const passwordFile = join(dir, 'redis-password')
+    const passwordFile = join(tempDir('redis-password'), 'password')
     writeFileSync(passwordFile, `${aclPassword}\n`, { mode: 0o600 })
-    writeFileSync(
-      path,
-      JSON.stringify({
-        log: { file: join(dir, 'maintenance.log') },
-        services: NO_SERVICES,
-        redis: { url: `redis://probe@127.0.0.1:${redis.info.port}`, passwordFile },
-      }),
-    )
+    const { path, dir } = writeConfig({ services: NO_SERVICES, redis: { url: `redis://probe@127.0.0.1:${redis.info.port}`, passwordFile } })
     const result = await runCli(['diagnose', '--config', path, '--only', 'redis', '--json'])
     expect(result.exitCode, result.stdout + result.stderr).toBe(0)
     // Without the user, the same password is the default user's, which is refused.
