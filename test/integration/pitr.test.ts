@@ -29,33 +29,23 @@ function expectSwitchLetEnd(result: CliResult, signal: 'SIGINT' | 'SIGTERM'): vo
   })
 }
 
-describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
-  let server: PostgresServer
-  let config: { path: string; dir: string }
-  let env: Record<string, string>
-  let walRoot: string
+/** A PostgreSQL of a describe block's own, archiving into a WAL directory of its own, and probe-ops set up for it. */
+interface PitrCluster {
+  server: PostgresServer
+  config: { path: string; dir: string }
+  env: Record<string, string>
+  query<R extends pg.QueryResultRow>(text: string, port?: number): Promise<R[]>
+  /** probe-ops for the cluster (its runtime a process), its backups in `backupDir`. */
+  configFor(backupDir: string): { path: string; dir: string }
+  stop(): Promise<void>
+}
 
-  async function query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
-    await client.connect()
-    try {
-      return (await client.query<R>(text)).rows
-    } finally {
-      await client.end()
-    }
-  }
-
-  beforeAll(async () => {
-    server = await startPostgres({ database: 'network_probe' })
-    // The server's OS user writes the archive: its parent must let it through.
-    walRoot = mkdtempSync('/tmp/po-wal-')
-    chmodSync(walRoot, 0o711)
-    config = configFor(join(tempDir('pitr'), 'backups'))
-    env = { PGPASSWORD: server.info.password }
-  })
-
-  /** probe-ops for the test's cluster (its runtime a process), its backups in `backupDir`. */
-  function configFor(backupDir: string): { path: string; dir: string } {
+async function startPitrCluster(): Promise<PitrCluster> {
+  const server = await startPostgres({ database: 'network_probe' })
+  // The server's OS user writes the archive: its parent must let it through.
+  const walRoot = mkdtempSync('/tmp/po-wal-')
+  chmodSync(walRoot, 0o711)
+  const configFor = (backupDir: string) => {
     const dataDir = server.info.dataDir
     return writeConfig({
       postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
@@ -75,11 +65,47 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
       },
     })
   }
+  return {
+    server,
+    config: configFor(join(tempDir('pitr'), 'backups')),
+    env: { PGPASSWORD: server.info.password },
+    async query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
+      await client.connect()
+      try {
+        return (await client.query<R>(text)).rows
+      } finally {
+        await client.end()
+      }
+    },
+    configFor,
+    async stop() {
+      await server.stop()
+      await execa('rm', ['-rf', walRoot])
+    },
+  }
+}
 
-  afterAll(async () => {
-    await server?.stop()
-    await execa('rm', ['-rf', walRoot])
+/** A cluster of the describe block's own, started before its tests (handed to `started`) and stopped after them. */
+function usePitrCluster(started: (cluster: PitrCluster) => void): { current: PitrCluster } {
+  const holder = {} as { current: PitrCluster }
+  beforeAll(async () => {
+    holder.current = await startPitrCluster()
+    started(holder.current)
   })
+  afterAll(async () => {
+    await holder.current?.stop()
+  })
+  return holder
+}
+
+describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
+  let server: PostgresServer
+  let config: { path: string; dir: string }
+  let env: Record<string, string>
+  const cluster = usePitrCluster((started) => ({ server, config, env } = started))
+  const query = <R extends pg.QueryResultRow>(text: string, port?: number) => cluster.current.query<R>(text, port)
+  const configFor = (backupDir: string) => cluster.current.configFor(backupDir)
 
   /**
    * Every mode takes a backup by id, by the path of its data (relative or absolute) or of its
@@ -123,6 +149,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(outside.stderr).toContain(`${elsewhere} is not in the backup directory`)
   }
 
+  // Some twenty runs of probe-ops, a restart and eight restores among them: minutes on a busy machine.
   it('sets up archiving, takes a base backup, and recovers to a moment beside and then in place of the live cluster', async () => {
     const setup = await runCli(['backup', 'wal-setup', '--apply', '--config', config.path, '--json'], env)
     expect(step(parseReport(setup), 'settings')).toMatchObject({ status: 'warning', error: { hint: expect.stringMatching(/recover postgres --force/) } })
@@ -235,7 +262,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expectSwitchLetEnd(await signalled.result, 'SIGTERM')
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
-  })
+  }, 300_000)
 
   it('fails a base backup that fills its disk as a failed step, and keeps nothing of it', async () => {
     const disk = await mountSmallDisk('1m')
@@ -251,6 +278,19 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
       await disk.unmount()
     }
   })
+})
+
+/**
+ * The recovery run as root and cut short, on a cluster of its own: these must not depend on what
+ * the recoveries above leave (a cluster switched, more than once, to a timeline whose history file
+ * was never archived archives no more: its next segment's name is taken).
+ */
+describe('point-in-time recovery as root: links, Ctrl-C and --timeout', () => {
+  let server: PostgresServer
+  let config: { path: string; dir: string }
+  let env: Record<string, string>
+  const cluster = usePitrCluster((started) => ({ server, config, env } = started))
+  const query = <R extends pg.QueryResultRow>(text: string, port?: number) => cluster.current.query<R>(text, port)
 
   /**
    * Archiving on (set up, and PostgreSQL restarted, when it is not yet), then a new base backup, a
@@ -273,7 +313,8 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     await new Promise((r) => setTimeout(r, 1100))
     await query('insert into marks values (2)')
     // The segment holding the last rows must reach the archive.
-    expect(step(parseReport(await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env)), 'check').status).toBe('ok')
+    const archived = await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env)
+    expect(step(parseReport(archived), 'check').status, archived.stdout).toBe('ok')
     return { target, atTarget }
   }
 
@@ -369,7 +410,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     it(`stops the side cluster it started and removes its data directory when ${cut} comes while WAL is replayed`, async () => {
       const { target } = await recoverable()
       const live = (await query<{ n: string }>('select count(*) as n from marks'))[0]!.n
-      const { run, pause, dataDir, postmaster } = await heldAt('pitr-recovering', pitrArgs(target, ...(cut === '--timeout' ? ['--timeout', '45'] : [])))
+      const { run, pause, dataDir, postmaster } = await heldAt('pitr-recovering', pitrArgs(target, ...(cut === '--timeout' ? ['--timeout', '30'] : [])))
       expect(isRunning(postmaster!)).toBe(true)
       if (cut === 'SIGINT') {
         run.kill('SIGINT')
