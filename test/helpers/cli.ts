@@ -53,6 +53,11 @@ function expectValidOutput(args: readonly string[], result: CliResult): void {
 export interface RunningCli {
   /** Sends a signal to probe-ops alone, as `kill -s SIGNAL PID` does. */
   kill(signal: NodeJS.Signals): void
+  /**
+   * Sends a signal to probe-ops' whole process group, as a terminal's Ctrl-C does to its foreground
+   * job: only for a run started with `ownGroup` (a group of its own, like a shell's job).
+   */
+  killGroup(signal: NodeJS.Signals): void
   /** Resolves once the run has said `pattern` on stderr; rejects when it ends without. */
   said(pattern: RegExp): Promise<void>
   /** Resolves once the run holds at the pause point that creates `file` (PROBE_OPS_PAUSE); rejects when it ends first. */
@@ -60,7 +65,7 @@ export interface RunningCli {
   result: Promise<CliResult>
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): RunningCli {
+export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string, options: { ownGroup?: boolean } = {}): RunningCli {
   if (!existsSync(join(ROOT, 'dist/commands'))) throw new Error('dist/ is missing: run `npm run build` before the tests')
   const clean: Record<string, string | undefined> = { ...process.env }
   for (const name of [
@@ -84,6 +89,7 @@ export function startCli(args: string[], env: Record<string, string> = {}, cwd?:
     cwd: cwd ?? tempDir('po-cwd'),
     timeout: 120_000,
     stdin: 'ignore',
+    detached: options.ownGroup ?? false,
   })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
@@ -100,6 +106,10 @@ export function startCli(args: string[], env: Record<string, string> = {}, cwd?:
   }
   return {
     kill: (signal) => child.kill(signal),
+    killGroup: (signal) => {
+      if (!options.ownGroup) throw new Error('killGroup: the run was not started in a group of its own (ownGroup)')
+      process.kill(-child.pid!, signal)
+    },
     said: (pattern) => until(`saying ${pattern}`, () => pattern.test(stderr)),
     pausedAt: (file) => until(`pausing at ${file}`, () => existsSync(file)),
     result,
