@@ -5,7 +5,7 @@ import { parseConfigText, resolveConfig, type Config } from '../../src/config/lo
 import { parseAuthLines } from '../../src/jobs/security-check/auth-attempts.js'
 import { failedLoginFindings, summarize } from '../../src/jobs/security-check/failed-logins.js'
 import { openPortFindings } from '../../src/jobs/security-check/open-ports.js'
-import { updateFindings } from '../../src/jobs/security-check/security-updates.js'
+import { updateFindings } from '../../src/jobs/shared/package-updates.js'
 import { containerFindings, hbaFindings } from '../../src/jobs/security-check/services.js'
 import { accountFindings, parsePasswd, parseShadow } from '../../src/jobs/security-check/user-accounts.js'
 import { lynisFindings, nmapFindings, trivyFindings } from '../../src/jobs/security-check/vulnerability-scan.js'

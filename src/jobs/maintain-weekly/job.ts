@@ -3,8 +3,9 @@ import type { Job } from '../../report/runner.js'
 import { backupContext } from '../backup/job.js'
 import type { BackupContext } from '../backup/context.js'
 import { performanceReportStep } from '../performance-report/step.js'
-import { certificatesStep } from '../security-check/certificates.js'
-import { packageUpdatesStep, weeklyConfigBackupStep, weeklyDatabaseBackupStep } from './steps.js'
+import { configuredCertificates } from '../cert-check/steps.js'
+import { packageUpdatesStep } from '../shared/package-updates.js'
+import { weeklyConfigBackupStep, weeklyDatabaseBackupStep } from './steps.js'
 
 /** The weekly job: backups, updates, certificates and the performance report, one after another. */
 export function maintainWeeklyJob(config: Config, toolVersion: string): { job: Job<BackupContext>; context: BackupContext } {
@@ -12,7 +13,14 @@ export function maintainWeeklyJob(config: Config, toolVersion: string): { job: J
     job: {
       command: 'maintain weekly',
       concurrent: false,
-      steps: [weeklyDatabaseBackupStep, weeklyConfigBackupStep, packageUpdatesStep, certificatesStep, performanceReportStep],
+      steps: [
+        weeklyDatabaseBackupStep,
+        weeklyConfigBackupStep,
+        // The security-check's step, but the weekly job only reports updates: package lists too old are a fact, not a warning.
+        { id: 'package-updates', title: 'Check for package updates', load: async () => packageUpdatesStep('info') },
+        { id: 'certificates', title: 'Certificates', load: async () => configuredCertificates },
+        performanceReportStep,
+      ],
     },
     context: backupContext(config, toolVersion),
   }

@@ -3,7 +3,6 @@ import { dumpDatabase } from '../../backups/database.js'
 import { formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
-import { aptUpdates } from '../../systems/packages.js'
 import type { BackupContext } from '../backup/context.js'
 
 /** The weekly job's own steps; each reuses the command that does the same by hand. */
@@ -37,39 +36,6 @@ export const weeklyConfigBackupStep: Step<BackupContext> = {
         summary: `${summary}; missing: ${manifest.missingPaths!.join(', ')}`,
         data,
         error: { message: `not found: ${manifest.missingPaths!.join(', ')}`, hint: 'remove them from backup.configPaths, or find out where they went' },
-      }
-    return { summary, data }
-  },
-}
-
-/** The guide's `apt list --upgradable`, with security updates told apart. */
-export const packageUpdatesStep: Step<BackupContext> = {
-  id: 'package-updates',
-  title: 'Check for package updates',
-  async run(_context, run) {
-    const updates = await aptUpdates(60_000, run.signal)
-    if (!updates) return { status: 'skipped', summary: 'this system has no apt' }
-    const security = updates.packages.filter((p) => p.security)
-    const data = {
-      upgradable: updates.packages.length,
-      security: security.map((p) => `${p.name} ${p.from ?? '?'} -> ${p.version}`),
-      listsAgeDays: updates.listsAgeDays,
-      packages: updates.packages.slice(0, 200),
-    }
-    const stale = updates.listsAgeDays !== undefined && updates.listsAgeDays > 7 ? ` (package lists ${updates.listsAgeDays} days old: run apt-get update)` : ''
-    const summary = `${updates.packages.length} upgradable, ${security.length} security${stale}`
-    if (security.length > 0)
-      return {
-        status: 'warning',
-        summary,
-        data,
-        error: {
-          message: `${security.length} security updates pending: ${security
-            .slice(0, 5)
-            .map((p) => p.name)
-            .join(', ')}${security.length > 5 ? ', ...' : ''}`,
-          hint: 'apt-get upgrade in the next maintenance window',
-        },
       }
     return { summary, data }
   },
