@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import { performanceReportStep } from '../../src/jobs/maintain-weekly/performance.js'
 import { historyFileName } from '../../src/report/history.js'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { runJob } from '../../src/report/runner.js'
+import { Interruption } from '../../src/errors.js'
+import { startJob, runJob } from '../../src/report/runner.js'
 import { bed, startHangingServer, startPrometheus, startRefusedPort, waitForPrometheusData, type PrometheusServer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
@@ -18,6 +19,9 @@ function step(report: Report, id: string): StepResult {
   if (!found) throw new Error(`no step ${id}`)
   return found
 }
+
+/** The weekly job's performance step, as maintain weekly lists it. */
+const nested = { id: 'performance-report', title: 'Performance report', load: async () => performanceReportStep }
 
 /** Tasks per second by protocol: icmp fails a quarter of the time, over the guide's 10%. */
 const TASKS = { http: { success: 90, error: 10 }, dns: { success: 40, error: 0 }, icmp: { success: 15, error: 5 } }
@@ -244,7 +248,6 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     const dir = tempDir('perf-step')
     const { path } = config(dir)
     const loaded = loadConfig(path, env(database))
-    const nested = { id: 'performance-report', title: 'Performance report', load: async () => performanceReportStep }
     const weekly = await runJob(
       { command: 'maintain weekly', concurrent: false, steps: [nested] },
       { config: loaded, toolVersion: '9.9.9' },
@@ -270,4 +273,31 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     )
     expect(dry.steps[0]!.data!.savedTo).toBeNull()
   })
+
+  for (const cut of ['SIGINT', '--timeout'] as const) {
+    it(`stops its own steps when ${cut} cuts the job it runs in, and keeps no cut report as the day's`, async () => {
+      // Prometheus answers nothing: the report's own job waits on it until stopped, or for its 30 s.
+      const hanging = await startHangingServer()
+      try {
+        const dir = tempDir('perf-cut')
+        const loaded = loadConfig(config(dir, { prometheus: { url: hanging.url, timeoutSeconds: 30 } }).path, env(database))
+        const interrupt = new AbortController()
+        const weekly = startJob(
+          { command: 'maintain weekly', concurrent: false, steps: [nested] },
+          { config: loaded, toolVersion: '9.9.9' },
+          { version: '9.9.9', host: 'bed', interrupt: interrupt.signal, ...(cut === '--timeout' ? { timeoutMs: 3000 } : {}) },
+        )
+        while (hanging.accepted === 0) await new Promise((r) => setTimeout(r, 20))
+        if (cut === 'SIGINT') interrupt.abort(new Interruption('SIGINT'))
+        const report = await weekly.report
+        expect(report.interrupted).toMatchObject({ by: cut === 'SIGINT' ? 'SIGINT' : 'timeout' })
+        expect(report.steps[0]).toMatchObject({ id: 'performance-report', status: 'failed' })
+        // The step has really ended (the job's lock is held until then), its own job with it.
+        await weekly.ended
+        expect(existsSync(join(dir, 'reports', historyFileName('performance', new Date())))).toBe(false)
+      } finally {
+        await hanging.close()
+      }
+    })
+  }
 })

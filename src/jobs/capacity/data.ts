@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 
 /*
  * What capacity-report's steps report, and the facts they share (facts.ts names them): saved
@@ -197,4 +198,4 @@ export type RecommendationsData = z.infer<typeof recommendationsData>
 
 export const dataSchemas = {
   'capacity-report': { database: databaseData, growth: growthData, disk: diskData, redis: redisData, recommendations: recommendationsData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

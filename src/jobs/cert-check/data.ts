@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 
 const certificateFacts = z
   .object({
@@ -61,4 +62,4 @@ export type CertificatesData = z.infer<typeof certificatesData>
 
 export const dataSchemas = {
   'cert-check': { files: certificatesData, endpoints: certificatesData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

@@ -76,9 +76,13 @@ async function keep(config: Readonly<Config>, report: Report, dryRun: boolean): 
 }
 
 export const performanceReportStep: StepDefinition<{ config: Readonly<Config>; toolVersion: string }, PerformanceReportData> = {
+  // Cut short, its own job is stopped too, and the step ends once that job has.
+  cleanupMs: 10_000,
   async run({ config, toolVersion }, run) {
     // The outer step's signal: a timeout or an interrupt of the weekly job cuts the report's steps too.
     const report = await runSpec(performanceReport, config, {}, { toolVersion, dryRun: run.dryRun, interrupt: run.signal })
+    // A report cut short is no day's report: it is not kept in place of a whole one.
+    run.signal.throwIfAborted()
     return nestedOutcome(report, await keep(config, report, run.dryRun))
   },
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 
 const statement = z
   .object({
@@ -116,4 +117,4 @@ export type PrometheusData = z.infer<typeof prometheusData>
 
 export const dataSchemas = {
   'performance-report': { statements: statementsData, cache: cacheData, connections: connectionsData, tables: tablesData, prometheus: prometheusData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 import { certificatesData } from '../cert-check/data.js'
 import { packageUpdatesData } from '../shared/data.js'
 
@@ -124,4 +125,4 @@ export const dataSchemas = {
     services: servicesData,
     'vulnerability-scan': vulnerabilityScanData,
   },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas
