@@ -212,6 +212,9 @@ describe('packages, accounts, services, scanners', () => {
       ['updates-pending', 'info'],
       ['apt-lists-stale', 'low'],
     ])
+    // maintain weekly only reports updates: lists too old are a fact there, not a warning; a week old is not too old.
+    expect(updateFindings({ packages: [], listsAgeDays: 30 }, 'info').map((f) => [f.id, f.severity])).toEqual([['apt-lists-stale', 'info']])
+    expect(updateFindings({ packages: [], listsAgeDays: 7 })).toEqual([])
     expect(updateFindings({ packages: [], listsAgeDays: 0 })).toEqual([])
   })
 
