@@ -17,7 +17,14 @@ if (module.enableCompileCache && typeof process.geteuid === 'function') {
   if (cacheDir) module.enableCompileCache(cacheDir)
 }
 
+// oclif compares the Node version with its own engines through semver (47 files loaded on every
+// run); the check above is the one that matters. Switched off only while oclif loads, so that no
+// child process inherits the setting.
+const engineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING
+process.env.OCLIF_DISABLE_ENGINE_WARNING = 'true'
 const { execute } = await import('@oclif/core')
+if (engineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
+else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineWarning
 // Also for what oclif prints itself (help, --version): a full disk on stdout is one line, not a stack.
 const { guardStandardOutput } = await import('../dist/cli/output.js')
 guardStandardOutput()
