@@ -4,6 +4,7 @@ import type { ServiceConfig } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
 import type { LogLine } from '../logs/entries.js'
+import { loadDockerode } from './libraries.js'
 
 /** The Docker engine through dockerode (loaded only by the commands that talk to Docker). */
 
@@ -14,7 +15,7 @@ export interface DockerSettings {
 }
 
 export async function connectDocker(settings: DockerSettings): Promise<Docker> {
-  const { default: DockerClient } = await import('dockerode')
+  const DockerClient = loadDockerode()
   const url = settings.host
   let docker: Docker
   if (url.startsWith('unix://') || url.startsWith('/')) {

@@ -1,6 +1,7 @@
 import type { BasicCredentials } from '../config/secret.js'
 import { describeError } from '../errors.js'
 import { redactUrl } from '../lib/redact.js'
+import { loadUndici } from './libraries.js'
 
 export interface HttpProbe {
   /** As shown: secrets in it redacted. */
@@ -26,7 +27,7 @@ function headers(base: Record<string, string>, credentials?: BasicCredentials): 
 
 /** One GET with a hard deadline on the whole exchange, headers and body. */
 export async function probeHttp(url: string, timeoutMs: number, credentials?: BasicCredentials): Promise<HttpProbe> {
-  const { request } = await import('undici')
+  const { request } = loadUndici()
   const started = performance.now()
   const shown = redactUrl(url)
   try {
@@ -60,7 +61,7 @@ export interface JsonRequest {
 }
 
 export async function fetchJson<T>(url: string, timeoutMs: number, init: JsonRequest = {}): Promise<T> {
-  const { request } = await import('undici')
+  const { request } = loadUndici()
   const response = await request(url, {
     method: init.method ?? 'GET',
     headersTimeout: timeoutMs,

@@ -2,11 +2,12 @@ import type { Redis } from 'ioredis'
 import type { RedisConfig } from '../config/load.js'
 import { NoAnswerFailure, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
+import { loadIoredis } from './libraries.js'
 
 /** Redis through ioredis: no retries, no offline queue, a bound on every command. */
 
 export async function connectRedis(config: RedisConfig, timeoutMs = config.timeoutMs): Promise<Redis> {
-  const { Redis: RedisClient } = await import('ioredis')
+  const { Redis: RedisClient } = loadIoredis()
   const client = new RedisClient(config.url, {
     password: config.password?.reveal(),
     lazyConnect: true,
