@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bed, bedEnv } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
@@ -91,6 +92,34 @@ describe('what a run loads', () => {
     expect(own).toContain('systems/docker.js')
     for (const unused of ['systems/process.js', 'systems/systemd.js', 'systems/journal.js', 'systems/programs.js'])
       expect(own, `diagnose of Docker services loaded ${unused}`).not.toContain(unused)
+  })
+
+  it("a diagnose's HTTP checks keep undici's WebAssembly parser in its baseline code: no optimizing recompile for a few requests", async () => {
+    // Two HTTP services, each asked by the services and http steps, and AlertManager: five requests.
+    // At V8's default tiering budget the second one has undici's parser recompiled (bin/run.js).
+    const { path } = writeConfig({
+      host: 'loads',
+      services: {
+        management: { enabled: false },
+        postgres: { enabled: false },
+        redis: { enabled: false },
+        web: { enabled: false },
+        api: { runtime: 'process', pidFile: join(tempDir('po-loads-pid'), 'none.pid'), url: healthUrl },
+        ui: { runtime: 'process', pidFile: join(tempDir('po-loads-pid'), 'none.pid'), url: healthUrl },
+      },
+    })
+    const bin = resolve(import.meta.dirname, '../../bin/run.js')
+    // V8 prints what it compiles on stdout, after the report.
+    const result = await execa(
+      process.execPath,
+      ['--trace-wasm-compilation-times', bin, 'diagnose', '--config', path, '--json', '--only', 'host,services,http,alerts'],
+      // As an operator runs it: not under the test runner's NODE_ENV=test, in which oclif looks for TypeScript sources.
+      { env: { PATH: process.env.PATH, ALERTMANAGER_URL: bed().alertmanager.url }, extendEnv: false, reject: false },
+    )
+    expect(result.stdout, result.stderr).toContain('"command": "diagnose"')
+    const compiled = result.stdout.split('\n').filter((line) => line.startsWith('Compiled function'))
+    expect(compiled.filter((line) => line.includes('using Liftoff')).length, 'no WebAssembly compiled: did the HTTP checks run?').toBeGreaterThan(0)
+    expect(compiled.filter((line) => line.includes('using TurboFan'))).toEqual([])
   })
 
   it('--version and diagnose --help load oclif and nothing else: no client, no config schema, no engine check', async () => {
