@@ -29,6 +29,60 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /**
+ * The real systems probe-ops talks to, and what can go wrong with them, as src/systems/errors.ts
+ * types its errors. The words live here, at the bottom of the layers, so that the report layer
+ * (a step's hints) can name them without importing the systems layer.
+ */
+export type SystemName =
+  | 'postgres'
+  | 'pg-tools'
+  | 'redis'
+  | 'docker'
+  | 'systemd'
+  | 'journal'
+  | 'process'
+  | 'http'
+  | 'alertmanager'
+  | 'prometheus'
+  | 'program'
+  | 'files'
+  | 'host'
+  | 'certificates'
+  | 'auth-log'
+  | 'packages'
+  | 'scanners'
+
+export type SystemErrorCode =
+  /** ECONNREFUSED: nothing listens. */
+  | 'refused'
+  /** EHOSTUNREACH, ENETUNREACH, ECONNRESET before an answer. */
+  | 'unreachable'
+  /** ENOTFOUND, EAI_AGAIN. */
+  | 'dns'
+  /** Took the connection (or is running) but answered nothing within the bound. */
+  | 'no-answer'
+  /** An operation (program, statement, handshake) ran past its bound. */
+  | 'timeout'
+  /** Credentials rejected: 28P01/28000, NOAUTH/WRONGPASS. */
+  | 'auth'
+  /** EACCES/EPERM on a socket or file. */
+  | 'permission'
+  /** A database (3D000), container, unit, pid file, log file or record that is not there. */
+  | 'not-found'
+  /** A program that is missing (ENOENT on spawn). */
+  | 'not-installed'
+  /** Still starting: 57P03, Redis LOADING. */
+  | 'starting'
+  /** A setting the system cannot use (DOCKER_HOST not an address). */
+  | 'bad-setting'
+  /** Non-2xx, not JSON, a rejected query, an unexpected reply. */
+  | 'bad-answer'
+  /** A program's non-zero exit, anything else. */
+  | 'failed'
+  /** The step's signal aborted it. */
+  | 'cancelled'
+
+/**
  * The kinds of failure a user sees. A UsageError (bad flag, bad config, unknown service)
  * ends the command with exit 2 and one line; a StepFailure is what a step throws to fail
  * itself with a hint, and becomes part of the report rather than a stack trace.

@@ -2,15 +2,16 @@ import { Flags, type Interfaces } from '@oclif/core'
 import type { Config } from '../config/load.js'
 import { RANGES } from '../config/ranges.js'
 import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
+import { defaultTimeoutMs, lockOf, prepareJob, startPrepared } from '../jobs/run.js'
+import { checkStepChoice, selectSteps as selectStepIds, stepHelp, type JobSpec } from '../jobs/spec.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
+import { deepFreeze } from '../lib/freeze.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { sleep } from '../lib/time.js'
-import { saveReportHistory } from '../report/history.js'
-import { appendMaintenanceLog } from '../report/maintenance-log.js'
-import { writeMetrics } from '../report/metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
-import { selectSteps, startJob, type Job, type RunningJob } from '../report/runner.js'
+import { selectSteps, startJob, type Job, type RunOptions, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
+import { confirmDestructive } from './confirm.js'
 import { durationFlag, durationOf } from './duration-flag.js'
 import { toJson } from './output.js'
 import { createProgress } from './progress.js'
@@ -42,6 +43,20 @@ export const changeFlags = {
   'wait-lock': durationFlag('wait up to this long (seconds, or 10m; at most 1d) for another run of the job to finish (default: exit 3 at once)'),
 }
 
+/** The flag of destructive jobs (a spec with `confirm`): without a terminal to ask on, it is required. */
+export const confirmFlags = {
+  yes: Flags.boolean({ char: 'y', description: 'do not ask for confirmation' }),
+}
+
+/**
+ * A job command's --help description from its spec: what it is, the step list (the values of
+ * --only/--skip, each with its line), then anything else the command says.
+ */
+export function jobDescription<O, C>(spec: JobSpec<O, C>, parts: { intro: string; outro?: string }): string {
+  const steps = `Steps${spec.order === 'sequential' ? ', in order' : ''} (each can be chosen with --only/--skip):`
+  return `${parts.intro}\n\n${steps}\n${stepHelp(spec)}${parts.outro ? `\n\n${parts.outro}` : ''}`
+}
+
 /**
  * --report-file names a path before the job runs: one it could only be written to by harming
  * what is there (a link, a directory) is the user's mistake, refused before anything changes.
@@ -55,8 +70,11 @@ async function checkReportFile(path: string): Promise<void> {
   }
 }
 
-type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> & Partial<Interfaces.InferredFlags<typeof changeFlags>>
+export type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> &
+  Partial<Interfaces.InferredFlags<typeof changeFlags>> &
+  Partial<Interfaces.InferredFlags<typeof confirmFlags>>
 
+/** @deprecated a job is a spec (jobs/spec.ts), run with JobCommand.runJob. */
 export interface JobPlan<Context> {
   job: Job<Context>
   context: Context
@@ -70,6 +88,32 @@ export interface JobPlan<Context> {
   history?: string
   /** What repairs a run cut by a second signal (or the end of a critical phase's bound). */
   interruptedHint?: string
+}
+
+interface RunBounds {
+  timeoutMs?: number
+  waitLockMs: number
+}
+
+/** --timeout and --wait-lock, checked before anything else is. */
+function runBounds(flags: JobFlagValues): RunBounds {
+  return {
+    timeoutMs: durationOf(flags.timeout, 'timeout', RANGES.job),
+    waitLockMs: durationOf(flags['wait-lock'], 'wait-lock', RANGES.waitLock) ?? 0,
+  }
+}
+
+/** A job made ready to run, by a spec or (deprecated) a plan: all the job command needs of it. */
+interface ReadyJob {
+  command: string
+  steps: readonly { id: string; title: string }[]
+  lock?: string
+  defaultTimeoutMs?: number
+  history?: string
+  interruptedHint?: string
+  /** Releases what the context holds; never throws. */
+  close(): Promise<void>
+  start(run: RunOptions): RunningJob
 }
 
 /** How long a forced exit may spend writing the report, the log and the metrics. */
@@ -110,21 +154,84 @@ function catchSignals(handle: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', count: n
  * the maintenance log and the metrics file, and exit with the contract's code.
  */
 export abstract class JobCommand extends ProbeOpsCommand {
-  protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
-    const timeoutMs = durationOf(flags.timeout, 'timeout', RANGES.job)
-    const waitLockMs = durationOf(flags['wait-lock'], 'wait-lock', RANGES.waitLock) ?? 0
-    const config = this.loadConfiguration(flags.config)
-    if (flags['report-file']) await checkReportFile(flags['report-file'])
-    const planned = await plan(config)
-    const only = flags.only ? list(flags.only) : []
-    const skip = flags.skip ? list(flags.skip) : []
-    const selected = selectSteps(planned.job, only, skip)
+  /**
+   * Runs a job's spec: --only/--skip checked against it before the configuration loads, the
+   * configuration loaded and frozen, the context built, the destructive confirmed, the lock
+   * taken; then the run, every rendering of its report, the history and the exit code.
+   */
+  protected async runJob<O, C>(spec: JobSpec<O, C>, flags: JobFlagValues, options: O): Promise<Report> {
+    const only = list(flags.only ?? '')
+    const skip = list(flags.skip ?? '')
+    checkStepChoice(spec, only, skip)
+    const bounds = runBounds(flags)
+    const config = deepFreeze(this.loadConfiguration(flags.config))
+    const dryRun = flags['dry-run'] ?? false
+    return this.execute(flags, bounds, config, async () => {
+      const prepared = await prepareJob(spec, config, options, this.config.version)
+      try {
+        selectSteps(prepared.job, only, skip)
+        const confirm = spec.confirm?.(prepared.context, options)
+        if (confirm) await confirmDestructive({ yes: flags.yes ?? false, dryRun, ...confirm })
+      } catch (error) {
+        await prepared.close()
+        throw error
+      }
+      return {
+        command: spec.command,
+        steps: prepared.job.steps,
+        lock: lockOf(spec, options, dryRun),
+        defaultTimeoutMs: defaultTimeoutMs(spec, config, options),
+        history: spec.history,
+        interruptedHint: spec.interruptedHint,
+        close: prepared.close,
+        start: (run) => startPrepared(prepared, run),
+      }
+    })
+  }
 
+  /** @deprecated a job is a spec (jobs/spec.ts), run with runJob. */
+  protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
+    const bounds = runBounds(flags)
+    const config = this.loadConfiguration(flags.config)
+    return this.execute(flags, bounds, config, async () => {
+      const planned = await plan(config)
+      return {
+        command: planned.job.command,
+        steps: planned.job.steps,
+        lock: flags['dry-run'] ? undefined : planned.lock,
+        defaultTimeoutMs: planned.defaultTimeoutSeconds === undefined ? undefined : planned.defaultTimeoutSeconds * 1000,
+        history: planned.history,
+        interruptedHint: planned.interruptedHint,
+        close: async () => {
+          await planned.close?.().catch(() => undefined)
+        },
+        start: (run) => startJob(planned.job, planned.context, run),
+      }
+    })
+  }
+
+  /** Everything after the job is ready: lock, signals, progress, the run, its renderings, the exit code. */
+  private async execute(flags: JobFlagValues, bounds: RunBounds, config: Config, ready: () => Promise<ReadyJob>): Promise<Report> {
+    const { timeoutMs, waitLockMs } = bounds
+    if (flags['report-file']) await checkReportFile(flags['report-file'])
+    const planned = await ready()
+    const only = list(flags.only ?? '')
+    const skip = list(flags.skip ?? '')
+    let selected: Set<string>
     let lock: JobLock | undefined
-    if (planned.lock && !flags['dry-run']) {
-      lock = await acquireLock(config.lock.dir, planned.lock, planned.job.command, waitLockMs)
-      if (lock.takenOver) process.stderr.write(`probe-ops: warning: took over the lock ${lock.takenOver.path}: ${lock.takenOver.reason}\n`)
+    try {
+      selected = selectStepIds(
+        planned.steps.map((s) => s.id),
+        only,
+        skip,
+        planned.command,
+      )
+      if (planned.lock) lock = await acquireLock(config.lock.dir, planned.lock, planned.command, waitLockMs)
+    } catch (error) {
+      await planned.close()
+      throw error
     }
+    if (lock?.takenOver) process.stderr.write(`probe-ops: warning: took over the lock ${lock.takenOver.path}: ${lock.takenOver.reason}\n`)
 
     let report: Report
     const interrupt = new AbortController()
@@ -135,24 +242,24 @@ export abstract class JobCommand extends ProbeOpsCommand {
     // and a third does not even wait for the report to be written.
     const signals = catchSignals((signal, count) => {
       if (count === 1) {
-        say(`probe-ops: ${signal}: stopping ${planned.job.command} (${signal === 'SIGINT' ? 'Ctrl-C' : 'a signal'} again exits at once)`)
+        say(`probe-ops: ${signal}: stopping ${planned.command} (${signal === 'SIGINT' ? 'Ctrl-C' : 'a signal'} again exits at once)`)
         interrupt.abort(new Interruption(signal))
       } else if (count === 2 && running && !finished) this.exitAtOnce(signal, running, planned, config, flags)
       else process.exit(1)
     })
     try {
       const progress = await createProgress(
-        planned.job.command,
-        planned.job.steps.filter((s) => selected.has(s.id)),
+        planned.command,
+        planned.steps.filter((s) => selected.has(s.id)),
         flags.json,
       )
-      running = startJob(planned.job, planned.context, {
+      running = planned.start({
         version: this.config.version,
         host: config.host,
         dryRun: flags['dry-run'] ?? false,
         only,
         skip,
-        timeoutMs: timeoutMs ?? (planned.defaultTimeoutSeconds === undefined ? undefined : planned.defaultTimeoutSeconds * 1000),
+        timeoutMs: timeoutMs ?? planned.defaultTimeoutMs,
         interrupt: interrupt.signal,
         onStepStart: (s) => progress.onStepStart(s),
         onStepEnd: (r) => progress.onStepEnd(r),
@@ -163,16 +270,18 @@ export abstract class JobCommand extends ProbeOpsCommand {
       await progress.finish()
       if (lock?.takenOver) report.lockTakeover = lock.takenOver
     } finally {
-      await planned.close?.().catch(() => undefined)
+      await planned.close()
       // Never while a step still runs (one a timeout gave up on): another run would start under
       // it. The exit releases it otherwise.
-      if (lock) void (running?.ended ?? Promise.resolve()).then(lock.release)
+      const held = lock
+      if (held) void (running?.ended ?? Promise.resolve()).then(() => held.release())
     }
 
     let delivered = false
     try {
       delivered = await this.publish(report, config, flags)
       if (planned.history && config.reports.dir) {
+        const { saveReportHistory } = await import('../report/history.js')
         await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
       }
     } finally {
@@ -188,7 +297,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
    * The second signal: the report as it stands (steps still running failed, the rest not run),
    * rendered as well as a moment allows, then the exit.
    */
-  private exitAtOnce<Context>(signal: NodeJS.Signals, running: RunningJob, planned: JobPlan<Context>, config: Config, flags: JobFlagValues): void {
+  private exitAtOnce(signal: NodeJS.Signals, running: RunningJob, planned: ReadyJob, config: Config, flags: JobFlagValues): void {
     const what = planned.interruptedHint ?? 'check what it was doing before running it again'
     say(`probe-ops: ${signal} again: exiting at once; a step still running may be left half done: ${what}`)
     const report = running.reportNow({
@@ -223,11 +332,14 @@ export abstract class JobCommand extends ProbeOpsCommand {
         )
       })
     }
+    // Each sink's code is loaded only when it is configured.
     if (config.log.file) {
+      const { appendMaintenanceLog } = await import('../report/maintenance-log.js')
       await appendMaintenanceLog(config.log.file, report).catch((error) => this.warnSink('maintenance log', config.log.file, error))
     }
     // Metrics say how the real job went: trying a command with --dry-run must not clear an alert.
     if (config.metrics.textfileDir && !report.dryRun) {
+      const { writeMetrics } = await import('../report/metrics.js')
       await writeMetrics(config.metrics.textfileDir, report).catch((error) => this.warnSink('metrics file in', config.metrics.textfileDir!, error))
     }
     return delivered

@@ -1,12 +1,12 @@
-import { readFileSync, readlinkSync } from 'node:fs'
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 
 /** The fields of /proc/PID/stat that say who a process is and what it is doing. */
-function procStat(pid: number): { state: string; start: string } | undefined {
+function procStat(pid: number): { state: string; start: string; parent: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name may hold spaces and parentheses; fields are counted after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return { state: fields[0]!, start: fields[19]! }
+    return { state: fields[0]!, start: fields[19]!, parent: Number(fields[1]) }
   } catch {
     return undefined
   }
@@ -19,7 +19,8 @@ export function processStart(pid: number): string | undefined {
 
 /**
  * Whether the process that recorded (pid, start) still runs: a pid alone may have been reused
- * since (always pid 1 in a container), so a recorded start must match too.
+ * since (always pid 1 in a container), so a recorded start must match too. A zombie does not run:
+ * it has exited and only waits for its parent (an init that reaps slowly) to collect it.
  */
 export function isProcessAlive(pid: number, start?: string): boolean {
   try {
@@ -27,8 +28,9 @@ export function isProcessAlive(pid: number, start?: string): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
-  const now = processStart(pid)
-  return start === undefined || now === undefined || now === start
+  const now = procStat(pid)
+  if (now?.state === 'Z') return false
+  return start === undefined || now === undefined || now.start === start
 }
 
 /** A live process as /proc shows it: enough to tell it from another that later gets its pid. */
@@ -81,4 +83,46 @@ export function isStoppedState(state: string): boolean {
 /** Clock ticks since boot now, in the unit of a process's start. */
 export function clockTicksNow(): number {
   return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND)
+}
+
+/** Whether a process runs: a zombie (dead, not yet reaped) or one being torn down does not. */
+export function isAlive(pid: number): boolean {
+  const state = procStat(pid)?.state
+  return state !== undefined && state !== 'Z' && state !== 'X'
+}
+
+/** The arguments a process runs with (a program may rewrite them, as redis-server does); undefined when it is gone. */
+export function commandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+  } catch {
+    return undefined
+  }
+}
+
+/** The pid of a process's parent, or undefined when it is gone. */
+export function parentOf(pid: number): number | undefined {
+  return procStat(pid)?.parent
+}
+
+/** Every pid /proc lists now. */
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+}
+
+/** The direct children of a process. */
+export function childPids(pid: number): number[] {
+  return allPids().filter((candidate) => parentOf(candidate) === pid)
+}
+
+/** A process and all its descendants, parents before their children. */
+export function processTree(pid: number): number[] {
+  return [pid, ...childPids(pid).flatMap((child) => processTree(child))]
+}
+
+/** The processes (other than this one) whose command line contains `needle`. */
+export function pidsWithCommandLine(needle: string): number[] {
+  return allPids().filter((pid) => pid !== process.pid && (commandLine(pid)?.join(' ') ?? '').includes(needle))
 }

@@ -1,5 +1,6 @@
 import { appendLines } from '../lib/files.js'
 import { describeInterrupted, type Report, type StepStatus } from './model.js'
+import { countBySeverity } from './outcome.js'
 
 const LEVEL: Record<StepStatus, string> = { ok: 'info', skipped: 'info', warning: 'warning', failed: 'error' }
 
@@ -21,6 +22,8 @@ export function maintenanceLogLines(report: Report): string[] {
       duration_ms: step.durationMs,
       host: report.host,
       dry_run: report.dryRun,
+      // Counts, not a line per finding: the log's volume stays that of one line per step.
+      ...(step.findings?.length ? { findings: countBySeverity(step.findings) } : {}),
     }),
   )
   for (const alert of report.alerts) {

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { readOwnFile, writeFileAtomic } from '../lib/files.js'
 import type { Report, StepStatus } from './model.js'
+import { countBySeverity } from './outcome.js'
 
 const STATUS_CODE: Record<StepStatus, number> = { ok: 0, warning: 1, failed: 2, skipped: -1 }
 
@@ -50,6 +51,16 @@ export function renderMetrics(report: Report, lastSuccess?: number): string {
     'Duration of each step in the last run.',
     'gauge',
     report.steps.map((s) => `probe_ops_step_duration_seconds{job="${job}",step="${label(s.id)}"} ${s.durationMs / 1000}`),
+  )
+  metric(
+    'probe_ops_step_findings',
+    'Findings of each step in the last run, by severity (severities with none are left out).',
+    'gauge',
+    report.steps.flatMap((s) =>
+      Object.entries(countBySeverity(s.findings ?? [])).map(
+        ([severity, count]) => `probe_ops_step_findings{job="${job}",step="${label(s.id)}",severity="${severity}"} ${count}`,
+      ),
+    ),
   )
   return `${out.join('\n')}\n`
 }

@@ -8,6 +8,25 @@ export const SCHEMA_VERSION = 1
 export type StepStatus = 'ok' | 'warning' | 'failed' | 'skipped'
 export type JobStatus = 'ok' | 'warning' | 'failed'
 
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const
+export type Severity = (typeof SEVERITIES)[number]
+
+/**
+ * One thing a step found, rated. Dashboards and cron mails track a finding from run to run by its
+ * id, so the same cause always gives the same id; the message may carry changing figures.
+ */
+export interface Finding {
+  /** `kind[:subject]`, e.g. `service-down:redis`, `open-port:tcp:0.0.0.0:6379`, `disk-full:/var/lib/docker`. */
+  id: string
+  severity: Severity
+  /** What it is about, in the operator's words: a service, path, table, endpoint, backup id. */
+  subject?: string
+  /** One line; may carry changing figures (the id must not). */
+  message: string
+  /** What to do next: a probe-ops command or an instruction. Info findings may go without. */
+  fix?: string
+}
+
 export interface StepError {
   message: string
   hint?: string
@@ -19,8 +38,16 @@ export interface StepResult {
   status: StepStatus
   durationMs: number
   summary: string
+  /** What the step found, worst first; absent when nothing. The step's status comes from them. */
+  findings?: Finding[]
+  /** Lines for people; absent when none. */
+  details?: string[]
+  /** Typed per step: its schema is docs/report.schema.json's data.<job>.<step>. */
   data?: Record<string, unknown>
+  /** Warning or failed: the worst finding's message and fix, or what was thrown. */
   error?: StepError
+  /** What the step's undo took back when a later step failed. */
+  undone?: string
 }
 
 export interface AlertRecord {

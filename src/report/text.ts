@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { formatSeconds } from '../errors.js'
-import { describeInterrupted, type Report, type StepResult, type StepStatus } from './model.js'
+import { describeInterrupted, type Finding, type Report, type StepResult, type StepStatus } from './model.js'
+import { rank } from './outcome.js'
 
 const MARK: Record<StepStatus, string> = { ok: '✔', warning: '!', failed: '✖', skipped: '-' }
 
@@ -12,19 +13,36 @@ function paint(c: ChalkInstance | undefined, status: StepStatus | Report['status
   return c.dim(text)
 }
 
-/** Lines a step's data adds to the terminal view: `details` are short facts, `problems` what to act on. */
+/** A finding of low or above on its own line, marked as its status would be, with what to do below it. */
+function ratedLine(finding: Finding): string {
+  const mark = rank(finding.severity) >= rank('high') ? '✖' : '!'
+  return `    ${mark} ${finding.severity}: ${finding.message}${finding.fix ? `\n      → ${finding.fix}` : ''}`
+}
+
+/**
+ * The lines under a step's summary: its details, its info findings as plain lines, then each
+ * rated finding with its fix. A job not yet moved to typed outcomes keeps `details` and
+ * `problems` in its data, rendered as they always were.
+ */
 function detailLines(step: StepResult): string[] {
+  const findings = step.findings ?? []
+  const lines = (step.details ?? []).map((d) => `    ${d}`)
+  lines.push(...findings.filter((f) => f.severity === 'info').map((f) => `    ${f.message}`))
+  lines.push(...findings.filter((f) => f.severity !== 'info').map(ratedLine))
   const data = step.data ?? {}
-  const lines: string[] = []
-  const details = data.details
-  if (Array.isArray(details)) for (const d of details) lines.push(`    ${String(d)}`)
-  const problems = data.problems
-  if (Array.isArray(problems)) {
-    for (const p of problems as { message?: string; next?: string; severity?: string }[]) {
-      lines.push(`    ${p.severity === 'warning' ? '!' : '✖'} ${p.message ?? String(p)}${p.next ? `\n      → ${p.next}` : ''}`)
-    }
+  if (Array.isArray(data.details)) for (const d of data.details) lines.push(`    ${String(d)}`)
+  for (const p of legacyProblems(step)) {
+    if (typeof p === 'string') lines.push(`    ✖ ${p}`)
+    else lines.push(`    ${p.severity === 'warning' ? '!' : '✖'} ${p.message ?? ''}${p.next ? `\n      → ${p.next}` : ''}`)
   }
   return lines
+}
+
+type LegacyProblem = string | { message?: string; next?: string; severity?: string }
+
+function legacyProblems(step: StepResult): LegacyProblem[] {
+  const problems = step.data?.problems
+  return Array.isArray(problems) ? (problems as LegacyProblem[]) : []
 }
 
 /**
@@ -38,12 +56,10 @@ export function renderReportText(report: Report, colors?: ChalkInstance): string
   for (const step of report.steps) {
     out.push(`${paint(c, step.status, MARK[step.status])} ${step.id.padEnd(width)}  ${step.summary}`)
     if (step.status !== 'skipped') out.push(...detailLines(step))
-    if (step.error && step.status !== 'ok') {
-      const problems = Array.isArray(step.data?.problems) ? (step.data.problems as unknown[]) : []
-      if (problems.length === 0) {
-        if (step.error.message !== step.summary) out.push(`    ${step.error.message}`)
-        if (step.error.hint) out.push(`    → ${step.error.hint}`)
-      }
+    // The error is said by itself only when no finding says it already: a thrown failure.
+    if (step.error && step.status !== 'ok' && !step.findings?.length && legacyProblems(step).length === 0) {
+      if (step.error.message !== step.summary) out.push(`    ${step.error.message}`)
+      if (step.error.hint) out.push(`    → ${step.error.hint}`)
     }
   }
   for (const alert of report.alerts) {

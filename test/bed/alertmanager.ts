@@ -1,36 +1,16 @@
-/** A throwaway AlertManager (Debian's prometheus-alertmanager), no clustering, one null receiver. */
+/** A throwaway AlertManager (Debian's prometheus-alertmanager), no clustering, one null receiver: the toolkit's, in a temp dir. */
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { startAlertmanagerServer } from '../../src/local-platform/alertmanager.js'
 import { freePort } from './ports.js'
-import { makeTempDir, removeDir, spawnService, stopService, track, waitUntil } from './process.js'
+import { serviceInTempDir, type HttpServiceInfo, type BedService } from './process.js'
 
-export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager'
+export { ALERTMANAGER_BIN } from '../../src/local-platform/alertmanager.js'
 
-export interface AlertmanagerInfo {
-  /** http://127.0.0.1:PORT (no trailing slash); the v2 API is under /api/v2. */
-  url: string
-  host: string
-  port: number
-  pid: number
-  configFile: string
-  logFile: string
-}
+/** Where it answers: url is http://127.0.0.1:PORT (no trailing slash); the v2 API is under /api/v2. */
+export type AlertmanagerInfo = HttpServiceInfo
 
-export interface AlertmanagerServer {
-  info: AlertmanagerInfo
-  stop(): Promise<void>
-}
-
-const CONFIG = `# test bed: every alert goes to a receiver that does nothing
-route:
-  receiver: 'null'
-  group_by: ['alertname']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: 'null'
-`
+export type AlertmanagerServer = BedService<AlertmanagerInfo>
 
 /**
  * A user AlertManager's web server accepts with `basicAuth: true` (its web.config.file). The
@@ -42,58 +22,23 @@ export const ALERTMANAGER_BASIC_AUTH = {
   bcrypt: '$2b$04$RN1jPZ2KHJ3Zs8/E6cGXXutZlv5W72Rm9WZAMz1deFr.LuN1p4JHG',
 }
 
-export async function startAlertmanager(opts: { port?: number; basicAuth?: boolean } = {}): Promise<AlertmanagerServer> {
-  const dir = await makeTempDir('ambed-')
-  const tracked = track({ dirs: [dir] })
-  try {
-    const port = opts.port ?? (await freePort())
+export function startAlertmanager(options: { port?: number; basicAuth?: boolean } = {}): Promise<AlertmanagerServer> {
+  return serviceInTempDir('ambed-', [['SIGTERM', 5_000]], async (dir, started) => {
+    const port = options.port ?? (await freePort())
     const configFile = path.join(dir, 'alertmanager.yml')
-    const storage = path.join(dir, 'data')
     const logFile = path.join(dir, 'alertmanager.log')
-    await writeFile(configFile, CONFIG)
-    const webConfig = path.join(dir, 'web.yml')
+    const webConfigFile = path.join(dir, 'web.yml')
     const { user, password, bcrypt } = ALERTMANAGER_BASIC_AUTH
-    if (opts.basicAuth) await writeFile(webConfig, `basic_auth_users:\n  ${user}: '${bcrypt}'\n`)
-    const url = `http://127.0.0.1:${port}`
-    const authorization = opts.basicAuth ? { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined
-    const service = await spawnService({
-      name: 'alertmanager',
-      command: ALERTMANAGER_BIN,
-      args: [
-        `--config.file=${configFile}`,
-        `--storage.path=${storage}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-        '--log.level=warn',
-        ...(opts.basicAuth ? [`--web.config.file=${webConfig}`] : []),
-      ],
+    if (options.basicAuth) await writeFile(webConfigFile, `basic_auth_users:\n  ${user}: '${bcrypt}'\n`)
+    const service = await startAlertmanagerServer({
+      port,
+      configFile,
+      storageDir: path.join(dir, 'data'),
       logFile,
       cwd: dir,
+      ...(options.basicAuth ? { webConfigFile, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : {}),
+      onStarted: started,
     })
-    tracked.entry.pids.push(service.pid)
-    const stop = async (): Promise<void> => {
-      await stopService(service, [['SIGTERM', 5_000]])
-      await removeDir(dir)
-      tracked.untrack()
-    }
-    try {
-      await waitUntil(
-        `alertmanager at ${url} to answer GET /api/v2/status`,
-        async () => {
-          const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(1000), headers: authorization })
-          await res.arrayBuffer()
-          return res.ok
-        },
-        { timeoutMs: 30_000, intervalMs: 100, service },
-      )
-    } catch (err) {
-      await stop()
-      throw err
-    }
-    return { info: { url, host: '127.0.0.1', port, pid: service.pid, configFile, logFile }, stop }
-  } catch (err) {
-    await removeDir(dir)
-    tracked.untrack()
-    throw err
-  }
+    return { service, info: { url: service.url, host: '127.0.0.1', port, pid: service.pid, configFile, logFile } }
+  })
 }

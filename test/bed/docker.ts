@@ -11,6 +11,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
 import { freePort } from './ports.js'
+import { clusterInfo } from '../../src/local-platform/postgres.js'
 import { createDatabase, initDataDir, PG_BIN_DIR, pgClientConfig, randomPassword, waitForPostgres, type PostgresInfo } from './postgres.js'
 import { GiveUp, logTail, osUser, pidsWithCmdline, removeDir, spawnService, stopService, track, waitUntil } from './process.js'
 
@@ -376,19 +377,7 @@ export async function runPostgresContainer(
       // Like the official image: SIGINT = fast shutdown (SIGTERM would wait for clients).
       stopSignal: 'SIGINT',
     })
-    const info: PostgresInfo = {
-      host: '127.0.0.1',
-      port,
-      user: 'postgres',
-      password,
-      database,
-      url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
-      dataDir,
-      socketDir,
-      pid: -1,
-      binDir: PG_BIN_DIR,
-      logFile: '(docker logs)',
-    }
+    const info: PostgresInfo = clusterInfo({ port, password, database, dataDir, socketDir, pid: -1, logFile: '(docker logs)' })
     if (opts.wait ?? true) {
       const check = async (): Promise<void> => {
         const s = await dockerCli(engine, ['inspect', '-f', '{{.State.Status}}', opts.name], { reject: false })

@@ -1,32 +1,39 @@
 /**
- * Shared plumbing for the test bed: spawning long-running services with their output in a log
- * file, waiting for readiness, stopping them, and looking up OS users.
+ * The test bed's plumbing, from the local-platform toolkit (src/local-platform): services started
+ * with their output in a log file, readiness waits, stops, OS users; and a service in a temp dir
+ * of its own, tracked for the emergency cleanup (./cleanup.ts) until it is stopped.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { childPids, pidsWithCommandLine, processTree } from '../../src/lib/process.js'
+import {
+  GiveUp,
+  PlatformFailure,
+  logTail,
+  startService,
+  stopService as stopToolkitService,
+  waitUntilReady,
+  type RunningService,
+  type StopSteps,
+} from '../../src/local-platform/services.js'
+import { lookupUser, type OsAccount } from '../../src/systems/os-user.js'
+import { track } from './cleanup.js'
 
-export interface OsUser {
-  name: string
-  uid: number
-  gid: number
-  home: string
-}
+export { childPids, GiveUp, logTail, processTree }
+export { emergencyCleanupSync, track, type EmergencyCleanup } from './cleanup.js'
 
-/** Look a user up in /etc/passwd (no getent: this must work without NSS tooling). */
+export type OsUser = OsAccount
+
+/** An OS user from /etc/passwd; the bed cannot run without it. */
 export function osUser(name: string): OsUser {
-  const passwd = readFileSync('/etc/passwd', 'utf8')
-  for (const line of passwd.split('\n')) {
-    const fields = line.split(':')
-    if (fields[0] === name && fields.length >= 7) {
-      return { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] ?? '/' }
-    }
-  }
-  throw new Error(`test bed: OS user "${name}" not found in /etc/passwd (is the package that creates it installed?)`)
+  const user = lookupUser(name)
+  if (!user) throw new Error(`test bed: OS user "${name}" not found in /etc/passwd (is the package that creates it installed?)`)
+  return user
 }
+
+/** Pids of processes whose command line contains `needle` (used to reap leftovers of a private dockerd). */
+export const pidsWithCmdline = pidsWithCommandLine
 
 export function makeTempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix))
@@ -36,26 +43,7 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 })
 }
 
-/** The last `bytes` of a log file, for error messages. */
-export async function logTail(file: string, bytes = 3000): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8')
-    return text.length > bytes ? `…${text.slice(-bytes)}` : text
-  } catch {
-    return '(no log)'
-  }
-}
-
-export interface Service {
-  name: string
-  child: ChildProcess
-  pid: number
-  logFile: string
-  /** Set once the process has exited. */
-  exited: { code: number | null; signal: NodeJS.Signals | null } | undefined
-  /** Resolves when the process has exited (never rejects). */
-  exitPromise: Promise<void>
-}
+export type Service = RunningService
 
 export interface SpawnServiceOptions {
   name: string
@@ -69,287 +57,78 @@ export interface SpawnServiceOptions {
 }
 
 /** Start a long-running process with stdout+stderr appended to a log file. */
-export async function spawnService(opts: SpawnServiceOptions): Promise<Service> {
-  const fd = openSync(opts.logFile, 'a')
-  let child: ChildProcess
-  try {
-    child = spawn(opts.command, opts.args, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      uid: opts.uid,
-      gid: opts.gid,
-      stdio: ['ignore', fd, fd],
-    })
-  } finally {
-    closeSync(fd)
-  }
-  const service: Service = {
-    name: opts.name,
-    child,
-    pid: -1,
-    logFile: opts.logFile,
-    exited: undefined,
-    exitPromise: Promise.resolve(),
-  }
-  service.exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      service.exited = { code, signal }
-      resolve()
-    })
-    child.once('error', (err) => {
-      service.exited ??= { code: null, signal: null }
-      void err
-      resolve()
-    })
-  })
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve())
-    child.once('error', (err) => reject(new Error(`test bed: cannot start ${opts.name} (${opts.command}): ${err.message}`)))
-  })
-  if (child.pid === undefined) throw new Error(`test bed: ${opts.name} has no pid`)
-  service.pid = child.pid
-  return service
+export async function spawnService(options: SpawnServiceOptions): Promise<Service> {
+  const user = options.uid === undefined ? undefined : { uid: options.uid, gid: options.gid ?? options.uid }
+  return bedError(() => startService({ ...options, cwd: options.cwd ?? process.cwd(), user }))
 }
 
-/** Thrown by a waitUntil probe to stop waiting at once (the thing waited for cannot come). */
-export class GiveUp extends Error {}
-
-/**
- * Poll `probe` until it returns true. Fails early if `service` exits, and with the log tail on
- * timeout.
- */
+/** Poll `probe` until it returns true; fails early if `service` exits, and with the log's tail on timeout. */
 export async function waitUntil(
   what: string,
   probe: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; service?: Service },
+  options: { timeoutMs: number; intervalMs?: number; service?: Service },
 ): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs
-  let lastError: unknown
-  for (;;) {
-    const s = opts.service
-    if (s?.exited) {
-      throw new Error(
-        `test bed: ${s.name} exited (code ${s.exited.code}, signal ${s.exited.signal}) before ${what}.\n` + `--- ${s.logFile} ---\n${await logTail(s.logFile)}`,
-      )
-    }
-    try {
-      if (await probe()) return
-    } catch (err) {
-      if (err instanceof GiveUp) throw new Error(`test bed: gave up waiting for ${what}: ${err.message}`)
-      lastError = err
-    }
-    if (Date.now() > deadline) {
-      const last = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
-      const log = s ? `\n--- ${s.logFile} ---\n${await logTail(s.logFile)}` : ''
-      throw new Error(`test bed: timed out after ${opts.timeoutMs} ms waiting for ${what}${last}${log}`)
-    }
-    await sleep(opts.intervalMs ?? 100)
+  await bedError(() => waitUntilReady(what, probe, options))
+}
+
+/** Send each signal in turn, waiting up to its timeout for the process to exit, then SIGKILL (SIGCONT first). */
+export async function stopService(service: Service, steps: StopSteps): Promise<void> {
+  await stopToolkitService(service, steps)
+}
+
+/** A toolkit failure as the bed reports it: prefixed, with the tail of the log it names. */
+export async function bedError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (!(error instanceof PlatformFailure)) throw error
+    const log = error.logFile ? `\n--- ${error.logFile} ---\n${await logTail(error.logFile)}` : ''
+    throw new Error(`test bed: ${error.message}${log}`)
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
+/** An HTTP service of the bed (AlertManager, Prometheus). */
+export interface HttpServiceInfo {
+  /** http://127.0.0.1:PORT (no trailing slash). */
+  url: string
+  host: string
+  port: number
+  pid: number
+  configFile: string
+  logFile: string
+}
+
+/** A started bed service: where it is, and how to stop it and remove its files. */
+export interface BedService<Info> {
+  info: Info
+  stop(): Promise<void>
 }
 
 /**
- * Stop a service: send each signal in turn, waiting up to its timeout for the process to exit,
- * then SIGKILL. Sends SIGCONT first so a paused process can act on the signal.
+ * Runs `start` in a temp dir of its own, tracked for the emergency cleanup; `stop()` stops the
+ * service (with `steps`) and removes the dir, and so does a failed start. `start` reports the
+ * service's pid through `started` as soon as it runs.
  */
-export async function stopService(service: Service, steps: ReadonlyArray<readonly [NodeJS.Signals, number]>): Promise<void> {
+export async function serviceInTempDir<Info>(
+  prefix: string,
+  steps: StopSteps,
+  start: (dir: string, started: (service: Service) => void) => Promise<{ service: Service; info: Info }>,
+): Promise<BedService<Info>> {
+  const dir = await makeTempDir(prefix)
+  const tracked = track({ dirs: [dir] })
+  const release = async (): Promise<void> => {
+    await removeDir(dir)
+    tracked.untrack()
+  }
   try {
-    process.kill(service.pid, 'SIGCONT')
-  } catch {
-    /* gone */
-  }
-  for (const [signal, timeoutMs] of [...steps, ['SIGKILL', 5000] as const]) {
-    if (service.exited || !alive(service.pid)) return
-    try {
-      process.kill(service.pid, signal)
-    } catch {
-      return
+    const { service, info } = await bedError(() => start(dir, (started) => void tracked.entry.pids.push(started.pid)))
+    const stop = async (): Promise<void> => {
+      await stopService(service, steps)
+      await release()
     }
-    // unref'd: a pending timer must not keep vitest's main process alive after teardown.
-    await Promise.race([service.exitPromise, sleep(timeoutMs, undefined, { ref: false })])
+    return { info, stop }
+  } catch (error) {
+    await release()
+    throw error
   }
-}
-
-/** Direct children of `pid`, from a /proc scan. */
-export function childPids(pid: number): number[] {
-  const result: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(rest[1]) === pid) result.push(Number(entry))
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return result
-}
-
-/** Pids of processes whose command line contains `needle` (used to reap leftovers of a private dockerd). */
-export function pidsWithCmdline(needle: string): number[] {
-  const result: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
-      if (cmdline.includes(needle)) result.push(Number(entry))
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return result
-}
-
-/** pid and all its descendants (depth first, parents before children). */
-export function processTree(pid: number): number[] {
-  const result = [pid]
-  for (const child of childPids(pid)) result.push(...processTree(child))
-  return result
-}
-
-export interface EmergencyCleanup {
-  /** Signalled first (e.g. postgres: SIGQUIT = immediate shutdown, which frees shared memory). */
-  graceful: Array<[pid: number, signal: NodeJS.Signals]>
-  /** Processes to kill, with all their descendants. */
-  pids: number[]
-  /** Processes whose command line contains one of these are killed too, with descendants. */
-  cmdlineNeedles: string[]
-  /** Everything mounted at or under these dirs is unmounted (lazily). */
-  mountRoots: string[]
-  /** Removed last. */
-  dirs: string[]
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-}
-
-/**
- * Synchronous last-resort cleanup, for process exit (vitest interrupted or killed, when the
- * global teardown never runs): graceful signals (bounded wait), SIGKILL of process trees, lazy
- * unmounts, removal of dirs.
- */
-export function emergencyCleanupSync(what: EmergencyCleanup): void {
-  // Tracked pids are children we spawned: never signal a pid that has since been reused.
-  const ours = (pid: number): boolean => parentOf(pid) === process.pid
-  const graceful = what.graceful.filter(([pid]) => ours(pid))
-  for (const [pid, signal] of graceful) {
-    try {
-      process.kill(pid, 'SIGCONT')
-      process.kill(pid, signal)
-    } catch {
-      /* gone */
-    }
-  }
-  for (let i = 0; i < 40 && graceful.some(([pid]) => alive(pid) && !isZombie(pid)); i++) sleepSync(50)
-  const victims = new Set<number>()
-  const roots = [...what.pids.filter(ours), ...what.cmdlineNeedles.flatMap((n) => pidsWithCmdline(n))]
-  for (const root of roots) for (const pid of processTree(root)) victims.add(pid)
-  victims.delete(process.pid)
-  // Freeze first so nothing respawns while we kill.
-  for (const pid of victims) {
-    try {
-      process.kill(pid, 'SIGSTOP')
-    } catch {
-      /* gone */
-    }
-  }
-  for (const pid of victims) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
-  }
-  for (const root of what.mountRoots) {
-    const prefix = `${root}/`
-    const mounts = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' ')[1])
-      .filter((mp): mp is string => mp !== undefined && (mp === root || mp.startsWith(prefix)))
-      .sort((a, b) => b.length - a.length)
-    for (const mp of mounts) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 5000 })
-  }
-  for (const dir of what.dirs) {
-    try {
-      rmSync(dir, { recursive: true, force: true })
-    } catch {
-      /* best effort */
-    }
-  }
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-  } catch {
-    return undefined
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return true
-  }
-}
-
-const tracked = new Set<EmergencyCleanup>()
-let exitHooksInstalled = false
-
-function runEmergencyCleanup(): void {
-  for (const e of tracked) {
-    try {
-      emergencyCleanupSync(e)
-    } catch {
-      /* best effort */
-    }
-  }
-  tracked.clear()
-}
-
-function installExitHooks(): void {
-  if (exitHooksInstalled) return
-  exitHooksInstalled = true
-  // Prepended: vitest's own handlers call process.exit() from their 'exit'/signal listeners,
-  // and listeners after such a call never run.
-  process.prependListener('exit', runEmergencyCleanup)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      runEmergencyCleanup()
-      process.off(signal, onSignal)
-      // Nobody else handles it: die of it as we would have without this listener.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    }
-    process.prependListener(signal, onSignal)
-  }
-}
-
-/**
- * Register resources for cleanup should this process exit, or be interrupted, before releasing
- * them properly (mutate the returned entry as more appear); call `untrack` once released.
- */
-export function track(initial: Partial<EmergencyCleanup> = {}): { entry: EmergencyCleanup; untrack: () => void } {
-  const entry: EmergencyCleanup = {
-    graceful: [...(initial.graceful ?? [])],
-    pids: [...(initial.pids ?? [])],
-    cmdlineNeedles: [...(initial.cmdlineNeedles ?? [])],
-    mountRoots: [...(initial.mountRoots ?? [])],
-    dirs: [...(initial.dirs ?? [])],
-  }
-  tracked.add(entry)
-  installExitHooks()
-  return { entry, untrack: () => tracked.delete(entry) }
 }

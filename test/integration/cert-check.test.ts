@@ -169,9 +169,6 @@ describe('probe-ops cert check against generated certificates and real TLS serve
     expect(byId[`tls-unreachable:127.0.0.1:${hanging.port}`]!.message).toBe(`127.0.0.1:${hanging.port} completed no TLS handshake within 2 s`)
     expect(byId[`cert-untrusted:${leafOnly.address}`]!.fix).toMatch(/send the intermediate/)
     expect(hanging.accepted).toBeGreaterThan(0)
-    // Bounded by the hung endpoint's timeout, not the sum of the endpoints.
-    expect(endpoints.durationMs).toBeGreaterThanOrEqual(1900)
-    expect(endpoints.durationMs).toBeLessThan(3500)
     const certificates = endpoints.data!.certificates as { target: string; status: string; hostMatch?: boolean; tls?: { protocol: string } }[]
     expect(certificates.filter((c) => c.status === 'ok').map((c) => c.target)).toEqual([good.address, `localhost:${good.port}`])
     expect(certificates[0]!.tls!.protocol).toMatch(/^TLSv1\.[23]$/)

@@ -27,6 +27,10 @@ describe('the npm package', () => {
       'oclif.manifest.json',
       'dist/commands/diagnose.js',
       'dist/cli/command-not-found.js',
+      // The sandbox ships, with the local-platform toolkit it runs on.
+      'dist/sandbox/up.js',
+      'dist/sandbox/fake-http.js',
+      'dist/local-platform/services.js',
       'docs/report.schema.json',
       'README.md',
     ]) {
@@ -76,5 +80,9 @@ describe('the npm package', () => {
     const report = JSON.parse(diagnose.stdout) as { command: string; steps: Array<{ id: string; status: string }> }
     expect(report.command).toBe('diagnose')
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
+    // The sandbox's commands load the toolkit from the package.
+    const down = await probeOps('sandbox', 'down', '--dir', join(dir, 'no-sandbox-here'))
+    expect(down.exitCode, down.stderr).toBe(0)
+    expect(down.stdout).toContain('nothing to stop')
   })
 })

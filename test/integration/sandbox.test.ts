@@ -74,7 +74,6 @@ describe('probe-ops sandbox', () => {
     expect(up.exitCode, up.stderr).toBe(0)
     expect(up.stdout).toContain(`Sandbox running in ${dir}`)
     expect(up.stdout).toContain(`probe-ops diagnose --config ${configFile}`)
-    expect(up.durationMs).toBeLessThan(30_000)
 
     const validate = await runCli(['config', 'validate', '--config', configFile])
     expect(validate.exitCode, validate.stderr).toBe(0)
@@ -150,7 +149,6 @@ describe('probe-ops sandbox', () => {
     ).toBe(0)
     for (const step of report.steps) expect(['ok', 'warning'], `${step.id}: ${step.summary}`).toContain(step.status)
     expect(report.steps.find((s) => s.id === 'services')?.summary).toBe('4 of 4 running')
-    expect(report.durationMs).toBeLessThan(1500)
   })
 
   it('up again changes nothing, and status shows every component running', async () => {

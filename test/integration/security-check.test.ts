@@ -390,7 +390,6 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       [`cert-expiry:${certFile}`]: 'medium',
       [`cert-expiry:${server.address}`]: 'medium',
     })
-    expect(certificates.durationMs).toBeLessThan(3000)
   })
 
   it('lists pending updates through apt, security ones separately', async () => {

@@ -1,19 +1,12 @@
-import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { processStart } from '../../src/lib/process.js'
 import { inspectPidFile, startProcess, stopProcess, type ProcessService } from '../../src/systems/process.js'
-import { isRunning, startStranger } from '../helpers/processes.js'
+import { isRunning, killLater, killStrangers, startStranger } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
-const started: number[] = []
-
-async function run(command: string, args: string[]): Promise<ChildProcess> {
-  const child = await startStranger(command, args)
-  started.push(child.pid!)
-  return child
-}
+const run = startStranger
 
 /** A service whose start command is a node one-liner that writes its own pid file and sleeps. */
 function service(start?: string[]): ProcessService {
@@ -27,22 +20,14 @@ function service(start?: string[]): ProcessService {
   }
 }
 
-afterEach(() => {
-  for (const pid of started.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // gone
-    }
-  }
-})
+afterEach(killStrangers)
 
 describe('process services: only a process proven to be the service is signalled', () => {
   it('records the process it starts, and stops it', async () => {
     const svc = service()
     await startProcess({ ...svc, start: svc.start! }, undefined, 10_000)
     const pid = Number(readFileSync(svc.pidFile, 'utf8'))
-    started.push(pid)
+    killLater(pid)
     const record = JSON.parse(readFileSync(svc.recordFile, 'utf8'))
     expect(record).toMatchObject({ pid, start: processStart(pid), pidFile: svc.pidFile })
     expect(await inspectPidFile(svc)).toMatchObject({ kind: 'service', pid, proof: expect.stringMatching(/^probe-ops started it/) })

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { maintenanceLogLines } from '../../src/report/maintenance-log.js'
 import { readFileSync } from 'node:fs'
 import { renderMetrics, writeMetrics } from '../../src/report/metrics.js'
-import type { Report } from '../../src/report/model.js'
+import { StepFailure } from '../../src/errors.js'
+import { findingsOutcome } from '../../src/report/findings.js'
+import type { Finding, Report, StepResult } from '../../src/report/model.js'
+import { failedResult, resultOf } from '../../src/report/step-result.js'
 import { renderReportText } from '../../src/report/text.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -65,5 +68,148 @@ describe('report renderings', () => {
     expect(text).toContain('alert DiskSpaceCritical (critical) not delivered: refused')
     expect(text).toMatch(/maintain daily: failed \(1 failed, 0 warning\) in 2 s/)
     expect(text).not.toContain('\u001b[')
+  })
+})
+
+describe("a step's result from its outcome", () => {
+  const base = { id: 'ports', title: 'Ports' }
+  const finding = (id: string, severity: Finding['severity'], fix?: string): Finding => ({ id, severity, message: `${id} found`, ...(fix ? { fix } : {}) })
+
+  it('derives the status from the findings: info alone ok, low or medium warning, high or critical failed', () => {
+    expect(resultOf(base, { summary: 's' }, 1).status).toBe('ok')
+    expect(resultOf(base, { summary: 's', findings: [finding('a', 'info')] }, 1).status).toBe('ok')
+    expect(resultOf(base, { summary: 's', findings: [finding('a', 'info'), finding('b', 'low')] }, 1).status).toBe('warning')
+    expect(resultOf(base, { summary: 's', findings: [finding('b', 'medium')] }, 1).status).toBe('warning')
+    expect(resultOf(base, { summary: 's', findings: [finding('b', 'medium'), finding('c', 'high')] }, 1).status).toBe('failed')
+    expect(resultOf(base, { summary: 's', findings: [finding('d', 'critical')] }, 1).status).toBe('failed')
+    expect(resultOf(base, { summary: 'no apt here', skipped: true }, 1)).toEqual({ ...base, status: 'skipped', durationMs: 1, summary: 'no apt here' })
+  })
+
+  it("makes the worst finding the step's error, sorts the findings worst first and keeps one per id", () => {
+    const result = resultOf(
+      base,
+      {
+        summary: 's',
+        findings: [finding('b', 'medium', 'close it'), finding('a', 'high', 'firewall it'), finding('b', 'low'), finding('c', 'info')],
+        details: ['d1'],
+        data: { n: 1 },
+      },
+      7,
+    )
+    expect(result).toEqual({
+      ...base,
+      status: 'failed',
+      durationMs: 7,
+      summary: 's',
+      findings: [finding('a', 'high', 'firewall it'), finding('b', 'medium', 'close it'), finding('c', 'info')],
+      details: ['d1'],
+      data: { n: 1 },
+      error: { message: 'a found', hint: 'firewall it' },
+    })
+    expect(resultOf(base, { summary: 's', findings: [finding('c', 'info')] }, 1).error).toBeUndefined()
+  })
+
+  it('passes an outcome of a job not yet moved to findings through as it is', () => {
+    const legacy = { status: 'warning' as const, summary: 's', data: { details: ['x'] }, error: { message: 'm', hint: 'h' } }
+    expect(resultOf(base, legacy, 3)).toEqual({ ...base, durationMs: 3, ...legacy })
+  })
+})
+
+describe('the renderings of findings and details', () => {
+  const stepReport = (steps: StepResult[]): Report => ({ ...report, status: 'failed', steps, alerts: [] })
+  const findings: Finding[] = [
+    { id: 'open-port:tcp:0.0.0.0:6379', severity: 'high', subject: 'redis', message: 'redis listens on 0.0.0.0:6379', fix: 'bind it to 127.0.0.1' },
+    { id: 'open-port:tcp:0.0.0.0:8080', severity: 'medium', message: 'something listens on 0.0.0.0:8080' },
+    { id: 'ports-seen', severity: 'info', message: '12 ports listen' },
+  ]
+
+  it('shows details, info findings as lines, and each rated finding with its severity and fix; the error only when nothing else says it', () => {
+    const step = resultOf({ id: 'ports', title: 'Ports' }, { summary: '1 high, 1 medium', findings, details: ['checked tcp and udp'] }, 5)
+    expect(
+      renderReportText(stepReport([step]))
+        .split('\n')
+        .slice(0, 7),
+    ).toEqual([
+      '✖ ports  1 high, 1 medium',
+      '    checked tcp and udp',
+      '    12 ports listen',
+      '    ✖ high: redis listens on 0.0.0.0:6379',
+      '      → bind it to 127.0.0.1',
+      '    ! medium: something listens on 0.0.0.0:8080',
+      '',
+    ])
+    const thrown = failedResult({ id: 'ports', title: 'Ports' }, new StepFailure('ss is not installed', 'apt install iproute2'), 2, 'apt install iproute2')
+    expect(renderReportText(stepReport([thrown]))).toContain('✖ ports  ss is not installed\n    → apt install iproute2\n')
+  })
+
+  it('renders findings exactly as the findings of a job not yet moved to them (findingsOutcome)', () => {
+    const base = { id: 'ports', title: 'Ports' }
+    const typed = resultOf(base, { summary: 'open ports', findings, details: ['checked tcp and udp'] }, 5)
+    const legacy = resultOf(base, findingsOutcome('open ports', findings, {}, ['checked tcp and udp']), 5)
+    expect(renderReportText(stepReport([typed]))).toBe(renderReportText(stepReport([legacy])))
+    expect(typed.error).toEqual(legacy.error)
+  })
+
+  it('renders the steps of jobs not yet moved to findings byte for byte as before', () => {
+    const legacy: Report = {
+      ...report,
+      command: 'diagnose',
+      steps: [
+        {
+          id: 'host',
+          title: 'Host',
+          status: 'warning',
+          durationMs: 210,
+          summary: 'load 3.1 on 2 cores',
+          data: { details: ['cpu 91%', 'memory 40%'], problems: [{ severity: 'warning', message: 'CPU busy', next: 'see top' }] },
+          error: { message: 'CPU busy', hint: 'see top' },
+        },
+        {
+          id: 'services',
+          title: 'Services',
+          status: 'failed',
+          durationMs: 30,
+          summary: 'redis down',
+          data: { problems: [{ severity: 'failed', message: 'redis is not running', next: 'probe-ops recover redis' }, 'a plain problem'] },
+          error: { message: 'redis is not running', hint: 'probe-ops recover redis' },
+        },
+        {
+          id: 'http',
+          title: 'HTTP',
+          status: 'failed',
+          durationMs: 5000,
+          summary: 'timed out after 5 s',
+          error: { message: 'step http did not answer within 5 s', hint: 'see the other steps' },
+        },
+        { id: 'postgres', title: 'PostgreSQL', status: 'failed', durationMs: 3, summary: 'refused', error: { message: 'refused' } },
+        { id: 'redis', title: 'Redis', status: 'ok', durationMs: 3, summary: 'fine', data: { details: ['used_memory 1 MiB'], version: '7' } },
+        { id: 'logs', title: 'Logs', status: 'skipped', durationMs: 0, summary: 'chosen by --skip', data: { details: ['never shown'] } },
+      ],
+      alerts: [{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }],
+      interrupted: { by: 'SIGINT', at: '2026-11-25T03:00:01.000Z' },
+    }
+    // What the renderer before typed outcomes printed for this report (src/report/text.ts at 6216ba0).
+    expect(renderReportText(legacy)).toBe(
+      '! host      load 3.1 on 2 cores\n    cpu 91%\n    memory 40%\n    ! CPU busy\n      → see top\n✖ services  redis down\n    ✖ redis is not running\n      → probe-ops recover redis\n    ✖ a plain problem\n✖ http      timed out after 5 s\n    step http did not answer within 5 s\n    → see the other steps\n✖ postgres  refused\n✔ redis     fine\n    used_memory 1 MiB\n- logs      chosen by --skip\n✉ alert ProbeOpsTestAlert (info) sent\n\ndiagnose: failed (3 failed, 1 warning, interrupted by SIGINT) in 2 s\n',
+    )
+  })
+
+  it('counts findings by severity in the maintenance log line and in a metrics gauge, from the same fields', () => {
+    const step = resultOf({ id: 'ports', title: 'Ports' }, { summary: 's', findings }, 5)
+    const lines = maintenanceLogLines(stepReport([step, report.steps[0]!])).map((l) => JSON.parse(l))
+    expect(lines[0]).toMatchObject({
+      step: 'ports',
+      level: 'error',
+      findings: { high: 1, medium: 1, info: 1 },
+      message: 'ports: failed: s (bind it to 127.0.0.1)',
+    })
+    expect(lines[1]).not.toHaveProperty('findings')
+    const metrics = renderMetrics(stepReport([step, report.steps[0]!]))
+    expect(metrics).toContain('# TYPE probe_ops_step_findings gauge')
+    expect(metrics.split('\n').filter((l) => l.startsWith('probe_ops_step_findings{'))).toEqual([
+      'probe_ops_step_findings{job="maintain daily",step="ports",severity="high"} 1',
+      'probe_ops_step_findings{job="maintain daily",step="ports",severity="medium"} 1',
+      'probe_ops_step_findings{job="maintain daily",step="ports",severity="info"} 1',
+    ])
   })
 })

@@ -1,8 +1,18 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { jobDescription } from '../../src/cli/job-command.js'
+import { loadConfig, type Config } from '../../src/config/load.js'
 import { Interruption, StepFailure, UsageError } from '../../src/errors.js'
-import { exitCodeFor } from '../../src/report/model.js'
-import { runJob, startJob, type Job } from '../../src/report/runner.js'
+import { runSpec } from '../../src/jobs/run.js'
+import { checkStepChoice, defineJob, stepHelp } from '../../src/jobs/spec.js'
+import { deepFreeze } from '../../src/lib/freeze.js'
 import { sleep } from '../../src/lib/time.js'
+import { exitCodeFor } from '../../src/report/model.js'
+import type { StepDefinition } from '../../src/report/outcome.js'
+import { runJob, startJob, type Job } from '../../src/report/runner.js'
+import { SystemError } from '../../src/systems/errors.js'
+import { tempDir } from '../helpers/temp.js'
 
 const options = { version: '0.0.0', host: 'test' }
 
@@ -79,7 +89,6 @@ describe('job runner', () => {
     expect(report.steps.map((s) => s.status)).toEqual(['ok', 'failed', 'failed'])
     expect(report.steps[1]!.error?.hint).toMatch(/--timeout/)
     expect(report.steps[2]!.summary).toMatch(/not started/)
-    expect(report.durationMs).toBeLessThan(2000)
   })
 })
 
@@ -175,7 +184,8 @@ describe('undoing finished steps when a later one fails', () => {
       ['load', 'ok', 'loaded into copy; undone as dump failed: dropped copy'],
       ['swap', 'skipped', 'not run: dump failed'],
     ])
-    expect(report.steps[2]!.data).toEqual({ undone: 'dropped copy' })
+    expect(report.steps[2]!.undone).toBe('dropped copy')
+    expect(report.steps[2]!.data).toBeUndefined()
   })
 
   it('gives a timed-out step the time it asks for to clean up, and no more', async () => {
@@ -336,5 +346,116 @@ describe('interrupts, and phases that must not be cut', () => {
     expect(ended).toBe(false)
     finish()
     await running.ended
+  })
+})
+
+describe("a job's spec", () => {
+  interface Ctx {
+    loaded: string[]
+    limitMs: number
+  }
+  const definition = (run: StepDefinition<Ctx, unknown>['run'], more: Partial<StepDefinition<Ctx, unknown>> = {}): StepDefinition<Ctx, unknown> => ({
+    run,
+    ...more,
+  })
+  const spec = defineJob({
+    id: 'test-job',
+    command: 'test job',
+    order: 'sequential',
+    steps: [
+      {
+        id: 'scan',
+        title: 'Scan',
+        summary: 'look at every port',
+        load: async () =>
+          definition(
+            async (c) => (c.loaded.push('scan'), { summary: 'scanned', findings: [{ id: 'open-port:6379', severity: 'medium', message: 'redis open' }] }),
+          ),
+      },
+      {
+        id: 'connect',
+        title: 'Connect',
+        summary: 'reach PostgreSQL',
+        load: async () =>
+          definition(
+            async (c) => {
+              c.loaded.push('connect')
+              throw new SystemError('postgres', 'refused', 'PostgreSQL at 127.0.0.1:5432 refused the connection')
+            },
+            { hints: { 'postgres.refused': 'the step knows best: start PostgreSQL' } },
+          ),
+      },
+      {
+        id: 'wait',
+        title: 'Wait',
+        summary: 'hang until told',
+        load: async () =>
+          definition(
+            async (c, run) => {
+              c.loaded.push('wait')
+              await new Promise((resolve) => run.signal.addEventListener('abort', resolve))
+              return { summary: 'never' }
+            },
+            { timeoutMs: (c: Ctx) => c.limitMs },
+          ),
+      },
+      { id: 'broken', title: 'Broken', summary: 'a module that cannot load', load: () => Promise.reject(new Error('Cannot find module ./broken.js')) },
+    ],
+    context: (_config, options: { limitMs: number }): Ctx => ({ loaded: [], limitMs: options.limitMs }),
+  })
+  const config = {} as Config
+
+  it('loads each step when it runs, derives statuses from findings and hints from the step or the default table', async () => {
+    const report = await runSpec(spec, config, { limitMs: 30 }, { toolVersion: '0.0.0', host: 'test' })
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['scan', 'warning', 'scanned'],
+      ['connect', 'failed', 'PostgreSQL at 127.0.0.1:5432 refused the connection'],
+      ['wait', 'failed', 'timed out after 30 ms'],
+      ['broken', 'failed', 'Cannot find module ./broken.js'],
+    ])
+    expect(report.steps[0]).toMatchObject({ findings: [{ id: 'open-port:6379' }], error: { message: 'redis open' } })
+    expect(report.steps[1]!.error).toEqual({ message: 'PostgreSQL at 127.0.0.1:5432 refused the connection', hint: 'the step knows best: start PostgreSQL' })
+  })
+
+  it('loads no step that does not run', async () => {
+    let loads = 0
+    const counted = defineJob({
+      ...spec,
+      steps: spec.steps.map((step) => ({ ...step, load: () => (loads++, step.load()) })),
+    })
+    const report = await runSpec(counted, config, { limitMs: 30 }, { toolVersion: '0.0.0', only: ['scan'] })
+    expect(loads).toBe(1)
+    expect(report.steps.map((s) => s.status)).toEqual(['warning', 'skipped', 'skipped', 'skipped'])
+  })
+
+  it('lists its steps for --help, ids padded, and checks --only/--skip against them', () => {
+    expect(stepHelp(spec)).toBe('  scan     look at every port\n  connect  reach PostgreSQL\n  wait     hang until told\n  broken   a module that cannot load')
+    expect(jobDescription(spec, { intro: 'Tests the runner.', outro: 'Nothing else.' })).toBe(
+      `Tests the runner.\n\nSteps, in order (each can be chosen with --only/--skip):\n${stepHelp(spec)}\n\nNothing else.`,
+    )
+    expect(() => checkStepChoice(spec, ['scan'], ['wait'])).not.toThrow()
+    const unknown = (() => {
+      try {
+        checkStepChoice(spec, [], ['nope'])
+      } catch (error) {
+        return error as UsageError
+      }
+    })()
+    expect(unknown).toBeInstanceOf(UsageError)
+    expect(unknown).toMatchObject({ code: 'unknown-step', message: 'unknown step "nope" for test job', hint: 'steps are: scan, connect, wait, broken' })
+    const dynamic = defineJob({ ...spec, steps: { describe: 'one step per service, named after it', list: () => spec.steps } })
+    expect(stepHelp(dynamic)).toBe('  one step per service, named after it')
+    expect(() => checkStepChoice(dynamic, ['anything'], [])).not.toThrow()
+  })
+
+  it('hands steps a configuration frozen all the way down: a step that changes it fails', () => {
+    const dir = tempDir('po-frozen')
+    writeFileSync(join(dir, 'probe-ops.yaml'), 'host: frozen\ncertificates: { warningDays: 30 }\n')
+    const frozen = deepFreeze(loadConfig(join(dir, 'probe-ops.yaml'), {}))
+    expect(() => {
+      ;(frozen.certificates as { warningDays: number }).warningDays = 1
+    }).toThrow(TypeError)
+    expect(() => (frozen.certificates.endpoints as unknown[]).push('x')).toThrow(TypeError)
+    expect(frozen.certificates.warningDays).toBe(30)
   })
 })

@@ -1,14 +1,14 @@
-import { Flags } from '@oclif/core'
 import { ProbeOpsCommand } from '../../cli/base-command.js'
-import { sandboxDown } from '../../sandbox/platform.js'
+import { sandboxDirFlag } from '../../cli/sandbox-flags.js'
+import { sandboxDown } from '../../sandbox/down.js'
 
 export default class SandboxDown extends ProbeOpsCommand {
   static override summary = 'Stop the sandbox and remove its directory.'
   static override description =
-    'Stops PostgreSQL (pg_ctl stop -m fast) and the other services (SIGTERM, SIGKILL after 10 s), then removes --dir. Does nothing when there is no sandbox, and refuses a directory that `sandbox up` did not make.'
+    'Stops PostgreSQL (a fast shutdown, as pg_ctl stop -m fast sends) and the other services (SIGTERM, SIGKILL after 10 s), then removes --dir. Does nothing when there is no sandbox, and refuses a directory that `sandbox up` did not make.'
   static override examples = ['<%= config.bin %> sandbox down', '<%= config.bin %> sandbox down --dir /tmp/probe-sandbox']
   static override flags = {
-    dir: Flags.string({ char: 'd', description: 'directory that holds the sandbox', default: './.sandbox', env: 'PROBE_OPS_SANDBOX_DIR' }),
+    dir: sandboxDirFlag(),
   }
 
   async run(): Promise<void> {

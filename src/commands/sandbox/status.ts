@@ -1,13 +1,14 @@
 import { Flags } from '@oclif/core'
 import { ProbeOpsCommand } from '../../cli/base-command.js'
-import { sandboxStatus, type SandboxStatus } from '../../sandbox/platform.js'
+import { sandboxDirFlag } from '../../cli/sandbox-flags.js'
+import { sandboxStatus, type SandboxStatus } from '../../sandbox/status.js'
 
 export default class SandboxStatusCommand extends ProbeOpsCommand {
   static override summary = 'Show whether each part of the sandbox runs, and where.'
   static override description = 'Exits 0 when every component runs, 1 when some or all are down or there is no sandbox.'
   static override examples = ['<%= config.bin %> sandbox status', '<%= config.bin %> sandbox status --dir /tmp/probe-sandbox --json']
   static override flags = {
-    dir: Flags.string({ char: 'd', description: 'directory that holds the sandbox', default: './.sandbox', env: 'PROBE_OPS_SANDBOX_DIR' }),
+    dir: sandboxDirFlag(),
     json: Flags.boolean({ description: 'print as JSON' }),
   }
 

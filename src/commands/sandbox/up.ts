@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core'
 import { ProbeOpsCommand } from '../../cli/base-command.js'
+import { sandboxDirFlag } from '../../cli/sandbox-flags.js'
 import { DEFAULT_SEED } from '../../sandbox/schema.js'
-import { sandboxUp, shellQuote, type UpResult } from '../../sandbox/platform.js'
+import { shellQuote } from '../../sandbox/layout.js'
+import { sandboxUp, type UpResult } from '../../sandbox/up.js'
 import { formatSeconds } from '../../errors.js'
 
 export default class SandboxUp extends ProbeOpsCommand {
@@ -9,12 +11,7 @@ export default class SandboxUp extends ProbeOpsCommand {
   static override description = `PostgreSQL 15 with the platform's schema and --days of task results, Redis with a password, AlertManager (when installed) and stand-ins for the management API and web UI, each a background process on 127.0.0.1 at a free port, everything under --dir. Writes DIR/probe-ops.yaml, which points probe-ops at it all. Running it again while the sandbox runs changes nothing; \`sandbox down\` removes it. Run as root, PostgreSQL runs as the postgres OS user.`
   static override examples = ['<%= config.bin %> sandbox up', '<%= config.bin %> sandbox up --dir /tmp/probe-sandbox --days 30 --rows-per-day 10000']
   static override flags = {
-    dir: Flags.string({
-      char: 'd',
-      description: 'directory that holds the sandbox (created when missing)',
-      default: './.sandbox',
-      env: 'PROBE_OPS_SANDBOX_DIR',
-    }),
+    dir: sandboxDirFlag('directory that holds the sandbox (created when missing)'),
     days: Flags.integer({ description: 'days of task results to generate, ending now', default: DEFAULT_SEED.days, min: 1, max: 3650 }),
     'rows-per-day': Flags.integer({ description: 'task results per day', default: DEFAULT_SEED.rowsPerDay, min: 1, max: 1_000_000 }),
   }

@@ -1,0 +1,36 @@
+/** How figures are written for people, the same in every job: sizes, counts, shares. */
+
+/** Bytes in binary units, whole bytes below 1 KiB: "213 B", "1.5 GiB". */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let value = Math.abs(bytes)
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${bytes < 0 ? '-' : ''}${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/** @deprecated the older name of formatSize. */
+export const formatBytes = formatSize
+
+/** 1,234,567 */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+/** 12.3% from a 0..1 ratio. */
+export function formatPercent(ratio: number, digits = 1): string {
+  return `${(ratio * 100).toFixed(digits)}%`
+}
+
+/** +1.2 GiB, -300.0 MiB: a change in bytes with its sign. */
+export function formatDelta(bytes: number, format: (n: number) => string = formatSize): string {
+  return `${bytes < 0 ? '-' : '+'}${format(Math.abs(bytes))}`
+}
+
+/** "1 error", "1,204 errors"; `many` for words that do not just take an s. */
+export function plural(count: number, word: string, many = `${word}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? word : many}`
+}
