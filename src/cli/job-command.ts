@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js'
 import { RANGES } from '../config/ranges.js'
 import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
 import { defaultTimeoutMs, lockOf, prepareJob, startPrepared } from '../jobs/run.js'
+import { hintOf } from '../jobs/hints.js'
 import { checkStepChoice, selectSteps as selectStepIds, stepHelp, type JobSpec } from '../jobs/spec.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { deepFreeze } from '../lib/freeze.js'
@@ -205,7 +206,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
         close: async () => {
           await planned.close?.().catch(() => undefined)
         },
-        start: (run) => startJob(planned.job, planned.context, run),
+        start: (run) => startJob(planned.job, planned.context, { ...run, hintFor: hintOf }),
       }
     })
   }

@@ -1,5 +1,6 @@
 import type { Config, ServiceConfig } from '../config/load.js'
 import { NoAnswerFailure, describeError, formatSeconds } from '../errors.js'
+import { isSystemError } from './errors.js'
 import { probeHttp } from './http.js'
 import { loadIoredis, loadUndici } from './libraries.js'
 import { closePostgres, connectPostgres, postgresFailure } from './postgres.js'
@@ -59,7 +60,9 @@ export async function checkReadiness(
       }
     }
   } catch (error) {
-    return { ready: false, detail: describeError(error), ...(error instanceof NoAnswerFailure ? { unanswered: true } : {}) }
+    // (PostgreSQL's errors are StepFailures until they are typed too: its no-answer is a NoAnswerFailure.)
+    const unanswered = isSystemError(error, undefined, 'no-answer') || error instanceof NoAnswerFailure
+    return { ready: false, detail: describeError(error), ...(unanswered ? { unanswered } : {}) }
   }
 }
 

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import type { Config, ServiceConfig } from '../config/load.js'
-import { StepFailure } from '../errors.js'
+import { SystemError } from './errors.js'
 import { timedLines, withinWindow, type LogLine } from '../logs/entries.js'
 import type { ContainerState } from './docker.js'
 import { join } from 'node:path'
@@ -119,9 +119,11 @@ export class ServiceRuntimes {
     const docker = await this.docker()
     const id = await findContainer(docker, service, this.config.docker.composeProject)
     if (!id) {
-      throw new StepFailure(
+      throw new SystemError(
+        'docker',
+        'not-found',
         `there is no container for ${service.name} (name ${service.container}, compose service ${service.composeService}); it is not recreated silently`,
-        `recreate it from the compose file: docker-compose up -d ${service.composeService}`,
+        { target: service.name, data: { missing: 'container', composeService: service.composeService } },
       )
     }
     return { docker, id, state: await inspectContainer(docker, id) }
@@ -134,7 +136,8 @@ export class ServiceRuntimes {
       return startContainer(docker, id)
     }
     if (service.runtime === 'systemd') return (await runtime.systemd()).controlUnit(service, 'start', service.readinessTimeoutMs)
-    if (!service.start) throw new StepFailure(`${service.name} has no start command`, `set services.${service.name}.start to its command (an argument list)`)
+    if (!service.start)
+      throw new SystemError('process', 'bad-setting', `${service.name} has no start command`, { target: service.name, data: { setting: 'start' } })
     const { startProcess } = await runtime.process()
     return startProcess({ ...this.#processService(service), start: service.start }, service.logFile, service.readinessTimeoutMs)
   }
@@ -171,12 +174,12 @@ export class ServiceRuntimes {
       const { containerLogs, findContainer } = await runtime.docker()
       const docker = await this.docker()
       const id = await findContainer(docker, service, this.config.docker.composeProject)
-      if (!id) throw new StepFailure(`no container for ${service.name}`, `is it deployed? \`docker ps -a\` lists the containers`)
+      if (!id) throw new SystemError('docker', 'not-found', `no container for ${service.name}`, { target: service.name, data: { missing: 'container' } })
       return containerLogs(docker, id, sinceMs)
     }
     if (service.runtime === 'systemd') return (await runtime.systemd()).unitLogs(service, sinceMs, this.config.docker.timeoutMs)
     if (!service.logFile)
-      throw new StepFailure(`no log file is configured for ${service.name}`, `set services.${service.name}.logFile to the file its output goes to`)
+      throw new SystemError('process', 'bad-setting', `no log file is configured for ${service.name}`, { target: service.name, data: { setting: 'logFile' } })
     const { tailFile } = await runtime.process()
     return withinWindow(timedLines(await tailFile(service.logFile)), sinceMs)
   }

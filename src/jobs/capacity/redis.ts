@@ -1,9 +1,10 @@
 import type { Config } from '../../config/load.js'
-import { describeError, StepFailure } from '../../errors.js'
+import { describeError } from '../../errors.js'
 import { describeForecast, fillForecast, type Forecast } from '../../lib/forecast.js'
 import type { Step, StepOutcome } from '../../report/runner.js'
 import { formatCount, formatSize } from '../../report/table.js'
 import { closeRedis, connectRedis, redisFailure, redisInfo } from '../../systems/redis.js'
+import { hintOf } from '../hints.js'
 import type { CapacityContext } from './context.js'
 import type { CapacityHistory } from './history.js'
 import { describeSource, perDay, seriesGrowth, type SeriesGrowth } from './growth.js'
@@ -34,8 +35,9 @@ export async function gatherRedis(config: Config, now: Date, history: CapacityHi
   try {
     client = await connectRedis(config.redis)
   } catch (error) {
-    const failure = error instanceof StepFailure ? error : redisFailure(error, config.redis)
-    return { reachable: false, url, error: { message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) } }
+    const failure = redisFailure(error, config.redis)
+    const hint = hintOf(failure)
+    return { reachable: false, url, error: { message: failure.message, ...(hint ? { hint } : {}) } }
   }
   try {
     const info = await redisInfo(client)

@@ -1,6 +1,7 @@
 import type { Step, StepOutcome } from '../../report/runner.js'
 import { formatPercent, textTable } from '../../report/table.js'
 import { prometheusFailure, prometheusVersion, promDuration, queryInstant, type Sample } from '../../systems/prometheus.js'
+import { hintOf } from '../hints.js'
 import type { PerformanceContext, Problem } from './context.js'
 
 /**
@@ -73,11 +74,12 @@ export const prometheusStep: Step<PerformanceContext> = {
     } catch (error) {
       // The database half of the report stands without Prometheus: a warning, not a failure.
       const failure = prometheusFailure(error, prometheus)
+      const hint = hintOf(failure)
       return {
         status: 'warning',
         summary: `not measured: ${failure.message}`,
         data: { configured: true, url: prometheus.url, reachable: false },
-        error: { message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) },
+        error: { message: failure.message, ...(hint ? { hint } : {}) },
       }
     }
     const [tasks = [], p95 = [], endpoints = [], agents = []] = answers
