@@ -73,7 +73,7 @@ export class ServiceRuntimes {
     }
     if (service.runtime === 'systemd') {
       const { unitState } = await runtime.systemd()
-      const unit = await unitState(service, this.config.docker.timeoutMs)
+      const unit = await unitState(service, this.config.systemd.timeoutMs)
       const found = unit.loadState !== 'not-found'
       const running = unit.activeState === 'active'
       return {
@@ -177,7 +177,7 @@ export class ServiceRuntimes {
       if (!id) throw new SystemError('docker', 'not-found', `no container for ${service.name}`, { target: service.name, data: { missing: 'container' } })
       return containerLogs(docker, id, sinceMs)
     }
-    if (service.runtime === 'systemd') return (await runtime.systemd()).unitLogs(service, sinceMs, this.config.docker.timeoutMs)
+    if (service.runtime === 'systemd') return (await runtime.systemd()).unitLogs(service, sinceMs, this.config.systemd.timeoutMs)
     if (!service.logFile)
       throw new SystemError('process', 'bad-setting', `no log file is configured for ${service.name}`, { target: service.name, data: { setting: 'logFile' } })
     const { tailFile } = await runtime.process()

@@ -1,6 +1,7 @@
 import { ReplyError } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { renderConfig, showConfig } from '../../src/config/show.js'
 import { TimeoutError, type SystemErrorCode, type SystemName } from '../../src/errors.js'
 import { defaultHint } from '../../src/jobs/hints.js'
 import { alertmanagerFailure } from '../../src/systems/alertmanager.js'
@@ -207,5 +208,19 @@ describe('the hints table', () => {
 
   it('gives none for a container that a raw engine call found missing', () => {
     expect(defaultHint(new SystemError('docker', 'not-found', 'no such container'))).toBeUndefined()
+  })
+})
+
+describe('systemd.timeoutSeconds', () => {
+  it('defaults to the docker timeout it used to borrow, and is a key of its own that config show round-trips', () => {
+    const defaults = resolveConfig(parseConfigText('', 'f'), null, {})
+    expect(defaults.systemd.timeoutMs).toBe(defaults.docker.timeoutMs)
+    const config = resolveConfig(parseConfigText('docker:\n  timeoutSeconds: 3\nsystemd:\n  timeoutSeconds: 20\n', 'f'), null, {})
+    expect(config.systemd.timeoutMs).toBe(20_000)
+    expect(config.docker.timeoutMs).toBe(3000)
+    expect(showConfig(config).document.systemd).toEqual({ timeoutSeconds: 20 })
+    const again = resolveConfig(parseConfigText(renderConfig(config, 'yaml'), 'shown'), null, {})
+    expect(again.systemd.timeoutMs).toBe(20_000)
+    expect(renderConfig(again, 'json')).toBe(renderConfig(config, 'json'))
   })
 })
