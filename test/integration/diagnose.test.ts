@@ -195,8 +195,11 @@ describe('probe-ops diagnose against the real test bed', () => {
       const services = step(parseReport(result), 'services')
       expect(services.status).toBe('failed')
       expect(services.error).toMatchObject({ message: expect.stringMatching(/^web is exited/), hint: 'probe-ops recover web' })
+      expect(services.findings).toEqual([
+        { id: 'service-down:web', severity: 'critical', subject: 'web', message: expect.stringMatching(/^web is exited/), fix: 'probe-ops recover web' },
+      ])
       const text = await runCli(['diagnose', '--config', path, '--only', 'services'], env)
-      expect(text.stdout).toContain('→ probe-ops recover web')
+      expect(text.stdout).toMatch(/\n {4}✖ critical: web is exited.*\n {6}→ probe-ops recover web\n/)
     } finally {
       await dockerCli(docker, ['start', names.web])
     }
@@ -477,13 +480,16 @@ describe('probe-ops diagnose against the real test bed', () => {
       ['worker', false],
     ])
     expect(perService.find((s) => s.service === 'management')).toMatchObject({ error: `the Docker engine refused the connection at unix://${socket}` })
-    const problems = logs.data!.problems as { message: string; next: string }[]
-    expect(problems).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ message: `logs of management, web, postgres, redis not read: the Docker engine refused the connection at unix://${socket}` }),
-        expect.objectContaining({ message: `logs of worker not read: log file ${join(dir, 'missing', 'worker.log')} does not exist` }),
-      ]),
-    )
+    // What was not read weighs more than the errors that were (medium against low), one finding per reason.
+    expect(logs.findings!.map((f) => [f.severity, f.id, f.message])).toEqual([
+      [
+        'medium',
+        'logs-not-read:management,web,postgres,redis',
+        `logs of management, web, postgres, redis not read: the Docker engine refused the connection at unix://${socket}`,
+      ],
+      ['medium', 'logs-not-read:worker', `logs of worker not read: log file ${join(dir, 'missing', 'worker.log')} does not exist`],
+      ['low', 'log-errors:agent', 'agent: 1 error in the last 10m'],
+    ])
     expect(logs.error!.message).toMatch(/^logs of management, web, postgres, redis not read/)
 
     // With nothing readable at all, the step says so and counts nothing.
@@ -509,7 +515,9 @@ describe('probe-ops diagnose against the real test bed', () => {
     } else {
       expect(agent).toMatchObject({ read: false, error: journal.why })
       expect(logs.summary).toMatch(/; not read: agent$/)
-      expect(logs.data!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ message: `logs of agent not read: ${journal.why}` })]))
+      expect(logs.findings).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: 'logs-not-read:agent', message: `logs of agent not read: ${journal.why}` })]),
+      )
     }
   })
 
