@@ -278,7 +278,7 @@ describe('probe-ops diagnose against the real test bed', () => {
       const maintain = await runCli(['maintain', 'daily', '--config', daily.path, '--json', '--only', 'services', '--dry-run'], env)
       expect(step(parseReport(maintain), 'services')).toMatchObject({
         status: 'failed',
-        error: { message: expect.stringMatching(/^redis: running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' },
+        error: { message: expect.stringMatching(/^redis is running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' },
       })
     } finally {
       process.kill(redis.pid, 'SIGCONT')
