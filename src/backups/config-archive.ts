@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises'
 import { isAbsolute, relative } from 'node:path'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
+import { startProgram } from '../systems/process-group.js'
 import { backupId, manifestStamp, prepareBackupDir, type BackupManifest, type StoredBackup } from './store.js'
 import { streamIntoFile, writeBackup } from './writing.js'
 
@@ -31,7 +32,6 @@ export async function archiveConfig(
   const started = new Date()
   const id = backupId('config', started)
   const dataName = `${id}.tar.gz`
-  const { execa } = await import('execa')
   return writeBackup(
     dir,
     dataName,
@@ -40,7 +40,7 @@ export async function archiveConfig(
         temporary,
         async (sink, signal) => {
           // Paths relative to / so the archive restores anywhere with tar -C.
-          const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], {
+          const { subprocess: tar } = await startProgram('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], {
             stdout: 'pipe',
             stderr: 'pipe',
             buffer: { stdout: false },

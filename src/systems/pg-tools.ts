@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
+import { startProgram } from './process-group.js'
 import type { ServiceRuntimes } from './services.js'
 
 /**
@@ -108,9 +109,8 @@ function feedInput(source: Readable, target: Writable, options?: { end: boolean 
 }
 
 async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
-  const { execa } = await import('execa')
   const path = join(config.backup.binDir, tool)
-  const child = execa(path, args, {
+  const { subprocess: child } = await startProgram(path, args, {
     env: passwordEnv(config, applicationName),
     stdin: run.stdin ? 'pipe' : 'ignore',
     stdout: run.stdout ? 'pipe' : 'ignore',

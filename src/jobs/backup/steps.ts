@@ -21,6 +21,7 @@ import { formatBytes } from '../../systems/host.js'
 import type { BackupContext } from './context.js'
 import { describeInterrupted, interruptedSwitch } from '../restore/pitr-switch.js'
 import { describeLeftStopped, leftStopped } from '../restore/stopped-services.js'
+import { plural } from '../../lib/words.js'
 
 export const dumpStep: Step<BackupContext> = {
   id: 'dump',
@@ -136,7 +137,7 @@ export const listStep: Step<BackupContext> = {
       })),
       ...(databaseCheck ? [{ severity: 'warning', message: databaseCheck, next: 'probe-ops diagnose --only postgres' }] : []),
     ]
-    const summary = `${backups.length} backups in ${config.backup.dir}${problems.length ? `; ${problems.length} ${problems.length === 1 ? 'thing' : 'things'} to clean up` : ''}`
+    const summary = `${plural(backups.length, 'backup')} in ${config.backup.dir}${problems.length ? `; ${plural(problems.length, 'thing')} to clean up` : ''}`
     const data = { dir: config.backup.dir, backups: rows, leftovers, unreadable, databaseLeftovers, details, problems }
     if (problems.length === 0) return { summary, data }
     return { status: 'warning', summary, data, error: { message: problems[0]!.message, hint: problems[0]!.next } }
@@ -265,9 +266,12 @@ export function pruneStep(): Step<BackupContext> {
         policy: config.backup.keep,
       }
       if (run.dryRun)
-        return withRefused({ summary: `would remove ${plan.remove.length} backups (${formatBytes(bytes)}), keep ${plan.keep.length}`, data }, unreadable)
+        return withRefused(
+          { summary: `would remove ${plural(plan.remove.length, 'backup')} (${formatBytes(bytes)}), keep ${plan.keep.length}`, data },
+          unreadable,
+        )
       for (const backup of plan.remove) await removeBackup(config.backup.dir, backup)
-      return withRefused({ summary: `removed ${plan.remove.length} backups (${formatBytes(bytes)}), kept ${plan.keep.length}`, data }, unreadable)
+      return withRefused({ summary: `removed ${plural(plan.remove.length, 'backup')} (${formatBytes(bytes)}), kept ${plan.keep.length}`, data }, unreadable)
     },
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 
 const cpu = z
   .object({
@@ -171,4 +172,4 @@ export type AlertsData = z.infer<typeof alertsData>
 
 export const dataSchemas = {
   diagnose: { host: hostData, services: servicesData, http: httpData, postgres: postgresData, redis: redisData, logs: logsData, alerts: alertsData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

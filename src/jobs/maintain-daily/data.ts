@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 // The same measurement as diagnose's host step, with one schema.
 import { diskUsage } from '../diagnose/data.js'
 
@@ -143,4 +144,4 @@ export const dataSchemas = {
     disk: diskData,
     services: servicesData,
   },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 
 const action = z.enum(['start', 'restart'])
 
@@ -42,4 +43,4 @@ export const recoveryData = z
 export type RecoveryData = z.infer<typeof recoveryData>
 
 /** recover's steps are the services it recovers, one schema for each. */
-export const dataSchemas = { recover: { '*': recoveryData } } satisfies Record<string, Record<string, z.ZodTypeAny>>
+export const dataSchemas = { recover: { '*': recoveryData } } satisfies JobDataSchemas

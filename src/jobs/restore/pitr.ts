@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs'
-import { appendFile, chown, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { lchown, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import type { Config, ServiceConfig } from '../../config/load.js'
 import { walDir, newestArchived } from '../../backups/wal.js'
 import { LATEST, findBackup, listBackups, type Leftover, type StoredBackup } from '../../backups/store.js'
 import { verifyChecksum } from '../../backups/verify.js'
-import { StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
+import { HintedError, StepFailure, UsageError, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
+import { readOwnFile, writeFileAtomic } from '../../lib/files.js'
 import { sleep } from '../../lib/time.js'
 import type { Step, StepOutcome } from '../../report/runner.js'
-import { asUser, postgresOsUser, type OsUser } from '../../systems/os-user.js'
+import { asUser, giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
+import { runInOwnGroup } from '../../systems/process-group.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import { withRefused } from '../backup/refused.js'
 import type { RestoreContext } from './context.js'
@@ -95,6 +97,12 @@ interface PitrState {
   port?: number
   user?: OsUser
   liveDir?: string
+  /** The data directory has been given to PostgreSQL's user (giveTree began). */
+  given?: boolean
+  /** The directory is the operator's now (a failure names it, or the switch took it): never discarded. */
+  kept?: boolean
+  /** The discarding under way or done (see discardRecovered), so that it happens once. */
+  discarding?: Promise<string | undefined>
 }
 
 const pitrState = new WeakMap<RestoreContext, PitrState>()
@@ -104,20 +112,101 @@ function stateOf(context: RestoreContext): PitrState {
   return s
 }
 
-async function pgCtl(config: Config, user: OsUser | undefined, args: string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
-  const { execa } = await import('execa')
-  const result = await execa(join(config.backup.binDir, 'pg_ctl'), args, { ...asUser(user), reject: false, timeout: timeoutMs, stdin: 'ignore', all: true })
-  return { ok: result.exitCode === 0, output: String(result.all ?? '').trim() }
+async function pgCtl(
+  config: Config,
+  user: OsUser | undefined,
+  args: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ ok: boolean; exitCode?: number; output: string }> {
+  const result = await runInOwnGroup(join(config.backup.binDir, 'pg_ctl'), args, {
+    ...asUser(user),
+    reject: false,
+    timeout: timeoutMs,
+    ...(signal ? { cancelSignal: signal } : {}),
+    // pg_ctl start, cut with SIGINT, also tells the postmaster it started to shut down.
+    killSignal: 'SIGINT',
+    stdin: 'ignore',
+    all: true,
+  })
+  return { ok: result.exitCode === 0, exitCode: result.exitCode, output: String(result.all ?? '').trim() }
 }
 
-async function chownTree(path: string, user: OsUser | undefined): Promise<void> {
-  if (!user || process.getuid?.() !== 0) return
-  await chown(path, user.uid, user.gid)
-  for (const entry of await readdir(path, { withFileTypes: true })) {
-    const child = join(path, entry.name)
-    if (entry.isDirectory()) await chownTree(child, user)
-    else await chown(child, user.uid, user.gid)
+/** postgresql.auto.conf is a few settings; ALTER SYSTEM never makes a big one. */
+const MAX_AUTO_CONF_BYTES = 1024 * 1024
+/** The log of a recovery that did not start is a few lines of start-up and replay. */
+const MAX_LOG_BYTES = 4 * 1024 * 1024
+
+/**
+ * Changes the recovered cluster's postgresql.auto.conf, as root, in a directory PostgreSQL's user
+ * owns (or that a base backup from its server filled): only a regular file is read (no link is
+ * followed, no FIFO waited on, nothing bigger than such a file ever is), and the new content
+ * replaces it by a rename, which never writes through a link put there meanwhile.
+ */
+async function rewriteAutoConf(dataDir: string, user: OsUser | undefined, change: (text: string) => string, hint: string): Promise<void> {
+  const path = join(dataDir, 'postgresql.auto.conf')
+  try {
+    let text = ''
+    try {
+      text = await readOwnFile(path, MAX_AUTO_CONF_BYTES)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+    await writeFileAtomic(path, change(text), 0o600)
+    if (user && process.getuid?.() === 0) await lchown(path, user.uid, user.gid)
+  } catch (error) {
+    throw new StepFailure(`${path} not rewritten: ${describeError(error)} (probe-ops reads and writes only a regular file there, never through a link)`, hint)
   }
+}
+
+/**
+ * Removes a recovered data directory. Once given to PostgreSQL's user, its content is removed as
+ * that user (find -delete, which follows no link): whatever was put in it meanwhile, a link out
+ * of it included, root removes nothing through it. The directory itself, in a parent that may be
+ * root's (backup.dir), is then removed by root, only if it is still an empty directory.
+ */
+async function removeDataDir(dataDir: string, owner: OsUser | undefined): Promise<void> {
+  const asOwner = asUser(owner)
+  if (asOwner.uid === undefined) return rm(dataDir, { recursive: true, force: true })
+  const removed = await runInOwnGroup('find', ['.', '-mindepth', '1', '-delete'], {
+    ...asOwner,
+    cwd: dataDir,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 300_000,
+  })
+  if (removed.exitCode !== 0) throw new Error(`find -delete in ${dataDir} failed: ${String(removed.stderr).trim().split('\n').at(-1)}`)
+  await rmdir(dataDir)
+}
+
+/**
+ * What this run made for the recovery and did not hand over, taken back: the side cluster is
+ * stopped (bounded; started here and left behind, it would run on unseen, holding its port and
+ * its disk) and its data directory removed, once. Says what it did, or why it kept them.
+ */
+async function discardRecovered(context: RestoreContext): Promise<string | undefined> {
+  const state = stateOf(context)
+  if (!state.dataDir || state.kept) return undefined
+  state.discarding ??= (async () => {
+    const dataDir = state.dataDir!
+    const done: string[] = []
+    if (existsSync(join(dataDir, 'postmaster.pid'))) {
+      const stop = await pgCtl(context.config, state.user, ['-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '30'], 40_000)
+      // pg_ctl status: 3 when no server runs there (a stale pid file), 0 when one still does.
+      if (!stop.ok && (await pgCtl(context.config, state.user, ['-D', dataDir, 'status'], 10_000)).exitCode !== 3) {
+        state.kept = true
+        return `the side cluster on port ${state.port} did not stop (${stop.output.split('\n').at(-1)}): it is left running on ${dataDir}; stop it with pg_ctl -D ${dataDir} stop, then remove the directory`
+      }
+      done.push(`stopped the side cluster on port ${state.port}`)
+    }
+    try {
+      await removeDataDir(dataDir, state.given ? state.user : undefined)
+    } catch (error) {
+      return [...done, `could not remove ${dataDir}: ${describeError(error)}`].join('; ')
+    }
+    return [...done, `removed ${dataDir}`].join(' and ')
+  })()
+  return state.discarding
 }
 
 export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
@@ -140,6 +229,8 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
   const prepare: Step<RestoreContext> = {
     id: 'prepare',
     title: 'Build a new data directory from the base backup',
+    // Cut short, it removes what it unpacked before the job goes on.
+    cleanupMs: 30_000,
     async run(context, run) {
       const { config, runtimes } = context
       const state = stateOf(context)
@@ -151,61 +242,88 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       if (run.dryRun)
         return { summary: `would unpack ${plan.base.manifest.id} into ${dir} and replay WAL from ${walDir(config)} to ${plan.target.toISOString()}` }
       state.user = postgresOsUser(state.liveDir)
-      await mkdir(dir, { mode: 0o700 })
-      state.dataDir = dir
-      const { execa } = await import('execa')
       const files = (await readdir(plan.base.path)).filter((f) => f.endsWith('.tar.gz'))
       const main = files.find((f) => f === 'base.tar.gz')
       if (!main) throw new StepFailure(`${plan.base.manifest.id} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
-      await execa('tar', ['-xzf', join(plan.base.path, main), '-C', dir])
-      if (files.includes('pg_wal.tar.gz')) await execa('tar', ['-xzf', join(plan.base.path, 'pg_wal.tar.gz'), '-C', join(dir, 'pg_wal')])
-      state.port = config.restore.pitrPort || (await freePort())
-      const settings = {
-        restore_command: `cp '${walDir(config)}/%f' '%p'`,
-        // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
-        recovery_target_time: plan.target.toISOString().replace('T', ' ').replace('Z', '+00'),
-        recovery_target_action: 'promote',
-        // The recovered cluster must not archive into the live cluster's archive.
-        archive_mode: 'off',
-        port: String(state.port),
-        listen_addresses: '127.0.0.1',
-        unix_socket_directories: dir,
+      await mkdir(dir, { mode: 0o700 })
+      state.dataDir = dir
+      try {
+        await unpack(context, dir, files, run.signal)
+      } catch (error) {
+        const discarded = await discardRecovered(context)
+        throw discarded ? new StepFailure(`${describeError(error)}; ${discarded}`, error instanceof HintedError ? error.hint : undefined) : error
       }
-      const block = [BLOCK_BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`), BLOCK_END, ''].join('\n')
-      await appendFile(join(dir, 'postgresql.auto.conf'), `\n${block}`)
-      await writeFile(join(dir, 'recovery.signal'), '')
-      await rm(join(dir, 'postmaster.pid'), { force: true })
-      await chownTree(dir, state.user)
       return { summary: `unpacked ${plan.base.manifest.id} into ${dir}; it will start on port ${state.port}`, data: { dataDir: dir, port: state.port } }
     },
+    // The recovery is taken back when a later step fails or the run is cut before the switch.
+    undo: discardRecovered,
+  }
+
+  /** The base backup unpacked into `dir`, set to replay WAL to the target on a side port, and given to PostgreSQL's user. */
+  async function unpack(context: RestoreContext, dir: string, files: string[], signal: AbortSignal): Promise<void> {
+    const { config } = context
+    const state = stateOf(context)
+    const tar = (archive: string, into: string) =>
+      runInOwnGroup('tar', ['-xzf', join(plan.base.path, archive), '-C', into], { cancelSignal: signal, stdin: 'ignore' })
+    await tar('base.tar.gz', dir)
+    if (files.includes('pg_wal.tar.gz')) await tar('pg_wal.tar.gz', join(dir, 'pg_wal'))
+    state.port = config.restore.pitrPort || (await freePort())
+    const settings = {
+      restore_command: `cp '${walDir(config)}/%f' '%p'`,
+      // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
+      recovery_target_time: plan.target.toISOString().replace('T', ' ').replace('Z', '+00'),
+      recovery_target_action: 'promote',
+      // The recovered cluster must not archive into the live cluster's archive.
+      archive_mode: 'off',
+      port: String(state.port),
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: dir,
+    }
+    const block = [BLOCK_BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`), BLOCK_END, ''].join('\n')
+    await rewriteAutoConf(dir, undefined, (text) => `${text}\n${block}`, `the base backup ${plan.base.manifest.id} holds something else there: take a new one`)
+    await writeFileAtomic(join(dir, 'recovery.signal'), '', 0o600)
+    await rm(join(dir, 'postmaster.pid'), { force: true })
+    state.given = true
+    if (state.user && process.getuid?.() === 0) await giveTree(dir, state.user)
   }
 
   const recover: Step<RestoreContext> = {
     id: 'recover',
     title: 'Replay WAL to the target time on a side port',
+    // Cut short (Ctrl-C, --timeout), it stops waiting; prepare's undo then stops the side cluster and removes it.
+    cleanupMs: 15_000,
     async run(context, run) {
       const state = stateOf(context)
       if (run.dryRun || !state.dataDir) return { summary: `would start the new cluster and replay WAL to ${plan.target.toISOString()}` }
       const started = performance.now()
       const log = join(state.dataDir, 'pitr.log')
-      const start = await pgCtl(context.config, state.user, ['-D', state.dataDir, '-l', log, '-w', '-t', '600', 'start'], 620_000)
+      const start = await pgCtl(context.config, state.user, ['-D', state.dataDir, '-l', log, '-w', '-t', '600', 'start'], 620_000, run.signal)
+      run.signal.throwIfAborted()
       if (!start.ok) {
-        const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-8)
+        // In a directory PostgreSQL's user owns: never read through a link put there instead.
+        const tail = (await readOwnFile(log, MAX_LOG_BYTES).catch(() => '')).trim().split('\n').slice(-8)
+        // Its log, in its data directory, is what to read: both stay.
+        state.kept = true
         throw new StepFailure(
           `the recovered cluster did not start: ${tail.find((l) => /FATAL|PANIC/.test(l)) ?? start.output.split('\n').at(-1)}`,
           `its log is ${log}; the live cluster was not touched`,
           { logTail: tail },
         )
       }
+      await failpoint('pitr-recovering')
       const pg = { ...context.config.postgres, host: '127.0.0.1', port: state.port! }
       const deadline = Date.now() + 600_000
       for (;;) {
+        run.signal.throwIfAborted()
         const client = await connectPostgres(pg, { database: 'postgres' }).catch(() => undefined)
         if (client) {
           const [row] = await queryRows<{ recovering: boolean }>(client, 'select pg_is_in_recovery() as recovering').finally(() => closePostgres(client))
           if (!row!.recovering) break
         }
-        if (Date.now() > deadline) throw new StepFailure('the recovered cluster is still replaying WAL after 10 minutes', `its log is ${log}`)
+        if (Date.now() > deadline) {
+          state.kept = true
+          throw new StepFailure('the recovered cluster is still replaying WAL after 10 minutes', `it runs on; its log is ${log}`)
+        }
         await sleep(200)
       }
       return {
@@ -242,6 +360,7 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
       const state = stateOf(context)
       const bin = context.config.backup.binDir
       if (run.dryRun || !state.dataDir) return { summary: 'would leave it running on a side port and print the next commands' }
+      state.kept = true
       const nextSteps = [
         `inspect it:   psql -h 127.0.0.1 -p ${state.port} -U ${context.config.postgres.user} ${context.config.postgres.database}`,
         `stop it:      ${process.getuid?.() === 0 ? 'runuser -u postgres -- ' : ''}${bin}/pg_ctl -D ${state.dataDir} stop -m fast`,
@@ -260,8 +379,11 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
     title: 'Switch the recovered cluster in place of the live one',
     async run(context, run) {
       const { config } = context
-      const { dataDir, liveDir, port, user } = stateOf(context)
+      const state = stateOf(context)
+      const { dataDir, liveDir, port, user } = state
       if (run.dryRun || !dataDir) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
+      // From here on the switch says where the recovered data directory is, or moves it in.
+      state.kept = true
       if (!liveDir)
         throw new StepFailure(
           `the live data directory is not visible from here (services.postgres.dataDir)`,
@@ -288,15 +410,24 @@ export function pitrSteps(plan: PitrPlan): Step<RestoreContext>[] {
     // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
     // undoes the switch from this note.
     await beginSwitch(config, { liveDir: state.liveDir, aside, recovered: state.dataDir, service: service.name })
+    await failpoint('pitr-switch-begun')
     const stop = await pgCtl(config, state.user, ['-D', state.dataDir, 'stop', '-m', 'fast', '-w'], 120_000)
     if (!stop.ok) {
       await endSwitch(config)
       throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
     }
     // Back to the live cluster's own settings: drop the side-port block.
-    const autoConf = join(state.dataDir, 'postgresql.auto.conf')
-    const text = await readFile(autoConf, 'utf8')
-    await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
+    try {
+      await rewriteAutoConf(
+        state.dataDir,
+        state.user,
+        (text) => text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'),
+        `the live cluster was not touched; the recovered data directory, stopped, is kept at ${state.dataDir}: find out what replaced its postgresql.auto.conf`,
+      )
+    } catch (error) {
+      await endSwitch(config)
+      throw error
+    }
     const downStarted = performance.now()
     await stopForSure(runtimes, service)
     await rename(state.liveDir, aside)
