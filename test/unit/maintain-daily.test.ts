@@ -3,7 +3,7 @@ import { parseConfigText, resolveConfig, type Config } from '../../src/config/lo
 import type { RuleResult } from '../../src/jobs/maintain-daily/data.js'
 import { diskAlerts } from '../../src/jobs/maintain-daily/disk.js'
 import { reindexFindings } from '../../src/jobs/maintain-daily/reindex.js'
-import { planSummary, ruleFindings, ruleSummary } from '../../src/jobs/maintain-daily/retention-findings.js'
+import { emptyRuleResult, planSummary, ruleFindings, ruleSummary } from '../../src/jobs/maintain-daily/retention-findings.js'
 import {
   cutoffFor,
   firstWidth,
@@ -100,20 +100,11 @@ describe('retention planning', () => {
 
 function ruleResult(extra: Partial<RuleResult> = {}): RuleResult {
   return {
-    table: 'public.task_results',
-    column: 'execution_time',
-    cutoff: '2026-08-27T03:00:00.000Z',
+    ...emptyRuleResult(rule('public.task_results'), new Date('2026-08-27T03:00:00.000Z')),
     deleted: 1204,
     batches: 3,
     longestBatchMs: 80,
     largestBatchRows: 600,
-    retriedBatches: 0,
-    partitionsDropped: [],
-    partitionRowsDropped: 0,
-    partitionBytesDropped: 0,
-    partitionsLeftAttached: [],
-    pendingDetachLeftAlone: [],
-    unmarkedDetachedTables: [],
     reusableBytes: 2048,
     detachedMark: 'probe-ops retention: detached from public.task_results, to be dropped',
     ...extra,

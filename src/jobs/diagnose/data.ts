@@ -35,11 +35,14 @@ export const diskUsage = z
 export const hostData = z.object({ cpu, memory, disks: z.array(diskUsage) }).strict()
 export type HostData = z.infer<typeof hostData>
 
+/** What runs a service: one schema for every job that reports it. */
+export const serviceRuntime = z.enum(['docker', 'systemd', 'process'])
+
 /** A service as its runtime shows it (systems/services.ts ServiceStatus). */
 export const serviceStatus = z
   .object({
     name: z.string(),
-    runtime: z.enum(['docker', 'systemd', 'process']),
+    runtime: serviceRuntime,
     target: z.string().describe('What the runtime calls it: container, unit or pid file.'),
     found: z.boolean(),
     running: z.boolean(),

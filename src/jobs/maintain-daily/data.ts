@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { JobDataSchemas } from '../spec.js'
 // The same measurement as diagnose's host step, with one schema.
-import { diskUsage } from '../diagnose/data.js'
+import { diskUsage, serviceRuntime } from '../diagnose/data.js'
 
 export const cleanData = z
   .object({
@@ -120,7 +120,7 @@ export const servicesData = z
       z
         .object({
           service: z.string(),
-          runtime: z.enum(['docker', 'systemd', 'process']),
+          runtime: serviceRuntime,
           state: z.string().describe("The runtime's state, or unknown and why."),
           running: z.boolean(),
           ready: z.boolean(),

@@ -7,10 +7,32 @@
 import { formatCount, formatSize } from '../../lib/format.js'
 import type { Finding } from '../../report/outcome.js'
 import type { RuleResult } from './data.js'
+import type { RetentionRule } from './retention-plan.js'
 
 /** The table's name without its schema: what look-alike partitions are matched on. */
 function bareName(table: string): string {
   return table.split('.').pop()!
+}
+
+/** A rule's account before anything is done: what a failure part way still reports. */
+export function emptyRuleResult(rule: RetentionRule, cutoff: Date): RuleResult {
+  return {
+    table: rule.table,
+    column: rule.column,
+    cutoff: cutoff.toISOString(),
+    deleted: 0,
+    batches: 0,
+    longestBatchMs: 0,
+    largestBatchRows: 0,
+    retriedBatches: 0,
+    partitionsDropped: [],
+    partitionRowsDropped: 0,
+    partitionBytesDropped: 0,
+    partitionsLeftAttached: [],
+    pendingDetachLeftAlone: [],
+    unmarkedDetachedTables: [],
+    reusableBytes: 0,
+  }
 }
 
 /** "task_results: deleted 1,204 rows in 3 batches, dropped 29 partitions (...)": one rule's account. */

@@ -9,7 +9,7 @@ import type { RetentionData, RuleResult } from './data.js'
 import { dropExpiredPartitions, type PartitionRetention } from './partition-drops.js'
 import { detachedMark, expiredPartitions, markedDetached, parentIdentity, partitions, unmarkedDetached, type Partition } from './partitions.js'
 import { BatchFailure, deleteInTimeWindows } from './retention-batches.js'
-import { planSummary, ruleFindings, ruleSummary } from './retention-findings.js'
+import { emptyRuleResult, planSummary, ruleFindings, ruleSummary } from './retention-findings.js'
 import { cutoffFor, planRule, stopReason, type RetentionRule, type RulePlan, type TableFacts, type TimeKind } from './retention-plan.js'
 
 /**
@@ -52,26 +52,6 @@ async function tableFacts(client: Client, rule: RetentionRule): Promise<TableFac
     [oid],
   )
   return { exists: true, column, partitioning, bytes: Number(size?.bytes ?? 0), rows: Number(size?.rows ?? 0) }
-}
-
-function emptyResult(rule: RetentionRule, cutoff: Date): RuleResult {
-  return {
-    table: rule.table,
-    column: rule.column,
-    cutoff: cutoff.toISOString(),
-    deleted: 0,
-    batches: 0,
-    longestBatchMs: 0,
-    largestBatchRows: 0,
-    retriedBatches: 0,
-    partitionsDropped: [],
-    partitionRowsDropped: 0,
-    partitionBytesDropped: 0,
-    partitionsLeftAttached: [],
-    pendingDetachLeftAlone: [],
-    unmarkedDetachedTables: [],
-    reusableBytes: 0,
-  }
 }
 
 /** Applies one rule, filling `result` as it goes: what was done before an error is still reported. */
@@ -212,7 +192,7 @@ export const retention: StepDefinition<MaintenanceContext, RetentionData> = {
         const findings: Finding[] = []
         // One rule's failure does not hide the others' results, nor stop them.
         for (const rule of config.retention.rules) {
-          const result = emptyResult(rule, cutoffFor(rule, startedAt))
+          const result = emptyRuleResult(rule, cutoffFor(rule, startedAt))
           let hint: string | undefined
           try {
             const plan = planRule(rule, startedAt, await tableFacts(client, rule))

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { serviceRuntime } from '../diagnose/data.js'
 import type { JobDataSchemas } from '../spec.js'
 
 const action = z.enum(['start', 'restart'])
@@ -6,7 +7,7 @@ const action = z.enum(['start', 'restart'])
 export const recoveryData = z
   .object({
     service: z.string(),
-    runtime: z.enum(['docker', 'systemd', 'process']),
+    runtime: serviceRuntime,
     timeline: z
       .array(
         z
