@@ -231,7 +231,8 @@ describe('probe-ops diagnose against the real test bed', () => {
       const pg = step(report, 'postgres')
       expect(pg.status).toBe('failed')
       expect(pg.summary).toMatch(/accepted no query within [\d.]+ m?s|timed out/)
-      expect(step(report, 'redis').status).toBe('ok')
+      const redis = step(report, 'redis')
+      expect(redis.status, JSON.stringify(redis)).toBe('ok')
       expect(hung.accepted).toBeGreaterThan(0)
     } finally {
       await hung.close()
@@ -303,7 +304,7 @@ describe('probe-ops diagnose against the real test bed', () => {
         const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
         expect(result.exitCode).toBe(1)
         const services = step(parseReport(result), 'services')
-        expect(services.error).toEqual({
+        expect(services.error, JSON.stringify(services)).toEqual({
           message: `redis is stopped by a signal (pid ${own.info.pid}, /proc state T): it holds its port and answers nothing`,
           hint: `resume it: kill -CONT ${own.info.pid}; or restart it: probe-ops recover redis`,
         })
