@@ -195,8 +195,11 @@ describe('probe-ops diagnose against the real test bed', () => {
       const services = step(parseReport(result), 'services')
       expect(services.status).toBe('failed')
       expect(services.error).toMatchObject({ message: expect.stringMatching(/^web is exited/), hint: 'probe-ops recover web' })
+      expect(services.findings).toEqual([
+        { id: 'service-down:web', severity: 'critical', subject: 'web', message: expect.stringMatching(/^web is exited/), fix: 'probe-ops recover web' },
+      ])
       const text = await runCli(['diagnose', '--config', path, '--only', 'services'], env)
-      expect(text.stdout).toContain('→ probe-ops recover web')
+      expect(text.stdout).toMatch(/\n {4}✖ critical: web is exited.*\n {6}→ probe-ops recover web\n/)
     } finally {
       await dockerCli(docker, ['start', names.web])
     }
@@ -228,7 +231,8 @@ describe('probe-ops diagnose against the real test bed', () => {
       const pg = step(report, 'postgres')
       expect(pg.status).toBe('failed')
       expect(pg.summary).toMatch(/accepted no query within [\d.]+ m?s|timed out/)
-      expect(step(report, 'redis').status).toBe('ok')
+      const redis = step(report, 'redis')
+      expect(redis.status, JSON.stringify(redis)).toBe('ok')
       expect(hung.accepted).toBeGreaterThan(0)
     } finally {
       await hung.close()
@@ -275,7 +279,7 @@ describe('probe-ops diagnose against the real test bed', () => {
       const maintain = await runCli(['maintain', 'daily', '--config', daily.path, '--json', '--only', 'services', '--dry-run'], env)
       expect(step(parseReport(maintain), 'services')).toMatchObject({
         status: 'failed',
-        error: { message: expect.stringMatching(/^redis: running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' },
+        error: { message: expect.stringMatching(/^redis is running but not answering within 1 s \(stopped, hung\?\)$/), hint: 'probe-ops recover redis' },
       })
     } finally {
       process.kill(redis.pid, 'SIGCONT')
@@ -300,7 +304,7 @@ describe('probe-ops diagnose against the real test bed', () => {
         const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
         expect(result.exitCode).toBe(1)
         const services = step(parseReport(result), 'services')
-        expect(services.error).toEqual({
+        expect(services.error, JSON.stringify(services)).toEqual({
           message: `redis is stopped by a signal (pid ${own.info.pid}, /proc state T): it holds its port and answers nothing`,
           hint: `resume it: kill -CONT ${own.info.pid}; or restart it: probe-ops recover redis`,
         })
@@ -477,13 +481,16 @@ describe('probe-ops diagnose against the real test bed', () => {
       ['worker', false],
     ])
     expect(perService.find((s) => s.service === 'management')).toMatchObject({ error: `the Docker engine refused the connection at unix://${socket}` })
-    const problems = logs.data!.problems as { message: string; next: string }[]
-    expect(problems).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ message: `logs of management, web, postgres, redis not read: the Docker engine refused the connection at unix://${socket}` }),
-        expect.objectContaining({ message: `logs of worker not read: log file ${join(dir, 'missing', 'worker.log')} does not exist` }),
-      ]),
-    )
+    // What was not read weighs more than the errors that were (medium against low), one finding per reason.
+    expect(logs.findings!.map((f) => [f.severity, f.id, f.message])).toEqual([
+      [
+        'medium',
+        'logs-not-read:management,web,postgres,redis',
+        `logs of management, web, postgres, redis not read: the Docker engine refused the connection at unix://${socket}`,
+      ],
+      ['medium', 'logs-not-read:worker', `logs of worker not read: log file ${join(dir, 'missing', 'worker.log')} does not exist`],
+      ['low', 'log-errors:agent', 'agent: 1 error in the last 10m'],
+    ])
     expect(logs.error!.message).toMatch(/^logs of management, web, postgres, redis not read/)
 
     // With nothing readable at all, the step says so and counts nothing.
@@ -509,7 +516,9 @@ describe('probe-ops diagnose against the real test bed', () => {
     } else {
       expect(agent).toMatchObject({ read: false, error: journal.why })
       expect(logs.summary).toMatch(/; not read: agent$/)
-      expect(logs.data!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ message: `logs of agent not read: ${journal.why}` })]))
+      expect(logs.findings).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: 'logs-not-read:agent', message: `logs of agent not read: ${journal.why}` })]),
+      )
     }
   })
 

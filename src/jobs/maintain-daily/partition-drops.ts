@@ -1,11 +1,11 @@
 import type { Client } from 'pg'
-import { queryRows, quoteIdent, sqlState } from '../../systems/postgres.js'
 import { sleep } from '../../lib/time.js'
-import type { TimeKind } from './retention-batches.js'
+import { queryRows, quoteIdent, sqlState } from '../../systems/postgres.js'
+import { markedDetached, partitions, type Partition } from './partitions.js'
 
 /**
  * Retention of a table partitioned by its time column: partitions wholly older than the cutoff
- * are detached and dropped, never deleted row by row.
+ * are detached and dropped here, never deleted row by row.
  *
  * Dropping a detached partition removes its foreign keys' triggers from the tables they point
  * at (tasks, agents), which takes ACCESS EXCLUSIVE on each of them. Behind any other lock on
@@ -16,44 +16,10 @@ import type { TimeKind } from './retention-batches.js'
  * granted, the partition stays detached and marked, the run says so, and the next run drops it.
  */
 
-/**
- * Marks a partition retention has detached, so that a run that dies before dropping it is
- * finished by the next. It names the parent (schema-qualified): a mark is only ever honoured for
- * the rule of that parent, never for a table elsewhere in the database that carries a mark.
- */
-export function detachedMark(parent: string): string {
-  return `probe-ops retention: detached from ${parent}, to be dropped`
-}
-
-/**
- * The mark of versions before the parent was named in it. Still honoured, but only for a table
- * attached to nothing in the parent's schema and named `<parent>_…`.
- */
-export const LEGACY_DETACHED_MARK = 'probe-ops retention: detached, to be dropped'
-
-/** The parent's schema-qualified name, as it goes into the mark. */
-export async function parentIdentity(client: Client, table: string): Promise<string> {
-  const [row] = await queryRows<{ name: string }>(
-    client,
-    `select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1::regclass`,
-    [table],
-  )
-  return row!.name
-}
-
 /** The longest one attempt waits for a lock: what an insert queued behind it may wait. */
 const DROP_LOCK_TIMEOUT_MS = 50
 /** The pauses between attempts: eight attempts over about 3 s before the drop is left to the next run. */
 const DROP_RETRY_PAUSES_MS = [50, 100, 200, 300, 500, 800, 1000]
-
-export interface Partition {
-  name: string
-  /** The exclusive upper bound as PostgreSQL prints it, null for the default partition. */
-  upper: string | null
-  pendingDetach: boolean
-  isDefault: boolean
-  comment: string | null
-}
 
 export interface DroppedPartition {
   name: string
@@ -86,145 +52,26 @@ export interface PartitionRetention {
   leftAttached: Partition[]
 }
 
-export interface ExpiredPartitions {
-  /** Ours to detach or finalize and drop, oldest first. */
-  expired: Partition[]
-  /**
-   * Partitions left "detach pending" that are not ours to finish: unmarked (a DBA's cancelled
-   * DETACH CONCURRENTLY), the default partition, or not wholly older than the cutoff.
-   */
-  pendingLeftAlone: Partition[]
-}
-
-export async function partitions(client: Client, table: string): Promise<Partition[]> {
-  const rows = await queryRows<{ name: string; bound: string; pending: boolean; comment: string | null }>(
-    client,
-    `select c.oid::regclass::text as name, pg_get_expr(c.relpartbound, c.oid) as bound, i.inhdetachpending as pending, obj_description(c.oid, 'pg_class') as comment
-       from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass`,
-    [table],
-  )
-  return rows.map((r) => {
-    const upper = /TO \('([^']+)'\)\s*$/.exec(r.bound)
-    return { name: r.name, upper: upper ? upper[1]! : null, pendingDetach: r.pending, isDefault: r.bound === 'DEFAULT', comment: r.comment }
-  })
-}
-
-/**
- * Partitions wholly older than the cutoff (their upper bound, exclusive, at or before it), oldest
- * first. One left "detach pending" is ours to finish only if it carries our mark and is expired:
- * an earlier run killed or timed out mid-detach. Any other is pointed out and left alone.
- */
-export async function expiredPartitions(
-  client: Client,
-  table: string,
-  cutoff: Date,
-  mark: string,
-  column: { type: string; kind: TimeKind },
-): Promise<ExpiredPartitions> {
-  const all = await partitions(client, table)
-  const bounded = all.filter((p) => p.upper)
-  // Bounds read as the column's values, the cutoff in the windows' convention: a value without a
-  // time zone is UTC (retention-batches.ts sends the cutoff as UTC text, which such a column
-  // reads without its zone), whatever the session's TimeZone.
-  const limit = column.kind === 'timestamptz' ? '$3::timestamptz' : `($3::timestamptz at time zone 'UTC')::${column.type}`
-  const old = bounded.length
-    ? await queryRows<{ name: string }>(
-        client,
-        `select b.name from unnest($1::text[], $2::text[]) b(name, upper) where b.upper::${column.type} <= ${limit} order by b.upper::${column.type}`,
-        [bounded.map((p) => p.name), bounded.map((p) => p.upper), cutoff.toISOString()],
-      )
-    : []
-  const byName = new Map(all.map((p) => [p.name, p]))
-  const expired = new Set(old.map((r) => r.name))
-  const ours = (p: Partition): boolean => expired.has(p.name) && (p.comment === mark || p.comment === LEGACY_DETACHED_MARK)
-  const pending = all.filter((p) => p.pendingDetach)
-  return {
-    expired: [...pending.filter(ours), ...old.map((r) => byName.get(r.name)!).filter((p) => !p.pendingDetach)],
-    pendingLeftAlone: pending.filter((p) => !ours(p)),
-  }
-}
-
-/** Tables an earlier run detached from `table` and marked but did not get to drop. */
-export async function markedDetached(client: Client, table: string, mark: string): Promise<string[]> {
-  const rows = await queryRows<{ name: string }>(
-    client,
-    `with parent as (select oid, relname, relnamespace from pg_class where oid = $1::regclass)
-     select c.oid::regclass::text as name from pg_class c, parent p
-      where c.relkind = 'r' and not c.relispartition and c.oid <> p.oid
-        and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid or i.inhparent = c.oid)
-        and (obj_description(c.oid, 'pg_class') = $2
-             or (obj_description(c.oid, 'pg_class') = $3 and c.relnamespace = p.relnamespace and left(c.relname, length(p.relname) + 1) = p.relname || '_'))
-      order by c.relname`,
-    [table, mark, LEGACY_DETACHED_MARK],
-  )
-  return rows.map((r) => r.name)
-}
-
-/**
- * Tables that look like partitions of `table` detached by a version of probe-ops that did not
- * mark them yet (before 217523c): in the parent's schema, named `<parent>_…`, the parent's columns
- * exactly, attached to nothing, unmarked, and holding rows, all older than the cutoff. That is
- * enough to point them out but not to drop them: an archive copy can look the same.
- */
-export async function unmarkedDetached(
-  client: Client,
-  table: string,
-  column: string,
-  cutoff: Date,
-  timeouts: { lockTimeoutMs: number; statementTimeoutMs: number },
-): Promise<string[]> {
-  // Before the first look: a candidate may be big, or locked by someone else.
-  await client.query(`set lock_timeout = ${timeouts.lockTimeoutMs}`)
-  await client.query(`set statement_timeout = ${timeouts.statementTimeoutMs}`)
-  lockTimeouts.delete(client)
-  const candidates = await queryRows<{ name: string }>(
-    client,
-    `with parent as (select oid, relname, relnamespace from pg_class where oid = $1::regclass),
-          columns as (select attrelid, string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' order by attname) as list
-                        from pg_attribute where attnum > 0 and not attisdropped group by attrelid)
-     select c.oid::regclass::text as name
-       from pg_class c join parent p on c.relnamespace = p.relnamespace and c.oid <> p.oid
-       join columns cc on cc.attrelid = c.oid join columns pc on pc.attrelid = p.oid
-      where c.relkind = 'r' and not c.relispartition
-        and left(c.relname, length(p.relname) + 1) = p.relname || '_'
-        and cc.list = pc.list
-        and obj_description(c.oid, 'pg_class') is null
-        and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid or i.inhparent = c.oid)
-      order by c.relname`,
-    [table],
-  )
-  const old: string[] = []
-  for (const { name } of candidates) {
-    try {
-      const [row] = await queryRows<{ old: boolean }>(
-        client,
-        `select exists (select 1 from ${name}) and not exists (select 1 from ${name} where ${column} >= $1) as old`,
-        [cutoff.toISOString()],
-      )
-      if (row?.old) old.push(name)
-    } catch {
-      // Locked, too big to look at in time, or a different column type: not pointed out.
-    }
-  }
-  return old
-}
-
 interface Attempt {
   deadline: number
   signal: AbortSignal
 }
 
 /**
- * The session's lock_timeout as last set here: each partition alternates between two values, and
- * a SET that changes nothing is one more round trip per statement. Forgotten at the start of
- * every dropExpiredPartitions(), since other code sets lock_timeout on the same session.
+ * The session the drops run on, with its lock_timeout as last set here: each partition alternates
+ * between two values, and a SET that changes nothing is one more round trip per statement. One per
+ * dropExpiredPartitions() call, since other code sets lock_timeout on the same session between calls.
  */
-const lockTimeouts = new WeakMap<Client, number>()
+class DropSession {
+  #lockTimeoutMs?: number
 
-async function setLockTimeout(client: Client, ms: number): Promise<void> {
-  if (lockTimeouts.get(client) === ms) return
-  await client.query(`set lock_timeout = ${ms}`)
-  lockTimeouts.set(client, ms)
+  constructor(readonly client: Client) {}
+
+  async setLockTimeout(ms: number): Promise<void> {
+    if (this.#lockTimeoutMs === ms) return
+    await this.client.query(`set lock_timeout = ${ms}`)
+    this.#lockTimeoutMs = ms
+  }
 }
 
 /** A transaction this old that holds a lock on the table will not let go within an attempt. */
@@ -251,13 +98,14 @@ async function heldByLongTransaction(client: Client, table: string): Promise<boo
  * the lock was granted, the attempts (looks and tries) and the time spent.
  */
 async function withShortLockWaits(
-  client: Client,
+  session: DropSession,
   sql: string,
   locks: string,
   attempt: Attempt,
 ): Promise<{ granted: boolean; attempts: number; waitedMs: number }> {
+  const { client } = session
   const started = Date.now()
-  await setLockTimeout(client, DROP_LOCK_TIMEOUT_MS)
+  await session.setLockTimeout(DROP_LOCK_TIMEOUT_MS)
   for (let n = 1; ; n++) {
     if (n === 1 || !(await heldByLongTransaction(client, locks))) {
       try {
@@ -292,7 +140,8 @@ async function lockHolders(client: Client, table: string): Promise<BlockedDrop['
  * the platform's inserts lock them (for their key checks) in one order and a plain DROP TABLE
  * in another, which deadlocks. Each foreign key is dropped on its own first, then the table.
  */
-async function dropDetached(client: Client, name: string, attempt: Attempt): Promise<DroppedPartition | BlockedDrop> {
+async function dropDetached(session: DropSession, name: string, attempt: Attempt): Promise<DroppedPartition | BlockedDrop> {
+  const { client } = session
   const [size] = await queryRows<{ rows: number; bytes: string; keys: { name: string; target: string }[] }>(
     client,
     `select greatest(c.reltuples, 0)::float8 as rows, pg_total_relation_size(c.oid) as bytes,
@@ -308,7 +157,7 @@ async function dropDetached(client: Client, name: string, attempt: Attempt): Pro
   ]
   let waitedMs = 0
   for (const step of steps) {
-    const outcome = await withShortLockWaits(client, step.sql, step.locks, attempt)
+    const outcome = await withShortLockWaits(session, step.sql, step.locks, attempt)
     waitedMs += outcome.waitedMs
     if (!outcome.granted)
       return {
@@ -359,9 +208,9 @@ export async function dropExpiredPartitions(
   attempt: Attempt,
   result: PartitionRetention,
 ): Promise<PartitionRetention> {
-  lockTimeouts.delete(client)
+  const session = new DropSession(client)
   const finish = async (name: string): Promise<boolean> => {
-    const outcome = await dropDetached(client, name, attempt)
+    const outcome = await dropDetached(session, name, attempt)
     if (isBlocked(outcome)) {
       result.blocked = outcome
       return false
@@ -379,7 +228,7 @@ export async function dropExpiredPartitions(
   // The parent as pg_locks and the report name it (`table` is quoted for SQL).
   const [{ parent }] = (await queryRows<{ parent: string }>(client, 'select $1::regclass::text as parent', [table])) as [{ parent: string }]
   for (const [i, p] of expired.entries()) {
-    await setLockTimeout(client, options.detachLockTimeoutMs)
+    await session.setLockTimeout(options.detachLockTimeoutMs)
     await client.query(`comment on table ${p.name} is '${options.mark}'`)
     const started = Date.now()
     try {
@@ -388,7 +237,7 @@ export async function dropExpiredPartitions(
       else {
         // Without CONCURRENTLY (not allowed beside a default partition) the detach takes ACCESS
         // EXCLUSIVE on the parent itself: the same short waits as the drops.
-        const detached = await withShortLockWaits(client, `alter table ${table} detach partition ${p.name}`, table, attempt)
+        const detached = await withShortLockWaits(session, `alter table ${table} detach partition ${p.name}`, table, attempt)
         if (!detached.granted) {
           await client.query(`comment on table ${p.name} is null`)
           result.blocked = {
