@@ -125,7 +125,8 @@ describe('probe-ops diagnose against the real test bed', () => {
   })
 
   it('reports a healthy platform, every area checked, and renders every sink', async () => {
-    const { path, dir } = writeConfig(settings)
+    // Latency is not what this test looks at: a loaded machine must not turn its 'ok' into a warning.
+    const { path, dir } = writeConfig({ ...settings, diagnose: { slowHttpMs: 30_000 } })
     const result = await runCli(['diagnose', '--config', path, '--json', '--since', '10m'], env)
     const report = parseReport(result)
     expect(result.exitCode, result.stderr).toBe(0)
@@ -210,7 +211,8 @@ describe('probe-ops diagnose against the real test bed', () => {
     try {
       const { path } = writeConfig(settings)
       // While the run waits on the hung server, no process's arguments show the password.
-      const running = runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1'], { ...env, PGPORT: String(hung.port) })
+      // 3 s, not 1: the healthy checks beside the hung one must answer within it on a loaded machine.
+      const running = runCli(['diagnose', '--config', path, '--json', '--check-timeout', '3'], { ...env, PGPORT: String(hung.port) })
       await new Promise((r) => setTimeout(r, 500))
       const { readdirSync: list, readFileSync: read } = await import('node:fs')
       const argv = list('/proc')
@@ -297,11 +299,11 @@ describe('probe-ops diagnose against the real test bed', () => {
         services: { ...(settings.services as object), redis: { runtime: 'process', pidFile, start: [REDIS_SERVER, '--port', String(own.info.port)] } },
       })
       const redisEnv = { ...env, REDIS_URL: own.info.url }
-      const healthy = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
+      const healthy = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '3', '--only', 'services'], redisEnv)
       expect(step(parseReport(healthy), 'services').status, healthy.stdout).toBe('ok')
       process.kill(own.info.pid, 'SIGSTOP')
       try {
-        const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '1', '--only', 'services'], redisEnv)
+        const result = await runCli(['diagnose', '--config', path, '--json', '--check-timeout', '3', '--only', 'services'], redisEnv)
         expect(result.exitCode).toBe(1)
         const services = step(parseReport(result), 'services')
         expect(services.error, JSON.stringify(services)).toEqual({
