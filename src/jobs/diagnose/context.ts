@@ -19,8 +19,13 @@ export interface DiagnoseContext {
   checkTimeoutMs: number
 }
 
-/** Slack over a check's own timeout before the runner gives up on it. */
-const BACKSTOP_MS = 500
+/**
+ * Slack over a check's own timeout before the runner gives up on it. A check's own bounds end it
+ * first; this only fires when the host is too loaded to say what it found, and half a second was
+ * not enough on a loaded 2-core machine (an incident's host may well be one), where the specific
+ * answer ("stopped by a signal") matters more than a second.
+ */
+const BACKSTOP_MS = 1000
 
 /** Every check's bound: its own timeout, and a moment to say what it found. */
 export function checkBound(context: DiagnoseContext): number {
