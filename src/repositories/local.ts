@@ -120,12 +120,8 @@ export class LocalRepository implements Repository {
     try {
       // 'wx': a temporary name is guessable, and what someone else put there is never followed.
       const handle = await open(temporary, 'wx', FILE_MODE)
-      try {
-        await pipeline(source, digests, handle.createWriteStream({ autoClose: false }), { signal: options.signal })
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
+      // flush: fsync before the stream closes its file; the rename comes after.
+      await pipeline(source, digests, handle.createWriteStream({ flush: true }), { signal: options.signal })
       await this.#commit(temporary, path!)
     } catch (error) {
       source.destroy()
@@ -150,7 +146,8 @@ export class LocalRepository implements Repository {
     signal.throwIfAborted()
     const opened = await this.#openFile(key)
     if (!opened) throw new SystemError('files', 'not-found', `${path} vanished right after it was written`, { target: path })
-    const stored = await digestStream(opened.handle.createReadStream({ signal })).finally(() => opened.handle.close())
+    // The stream closes the file when it ends or fails.
+    const stored = await digestStream(opened.handle.createReadStream({ signal }))
     if (stored.bytes !== expected.bytes || stored.sha256 !== expected.sha256)
       throw new SystemError(
         'files',
