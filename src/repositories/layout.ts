@@ -74,7 +74,7 @@ export interface WalKey {
 
 const ARCHIVE_ID = /^\d+-\d+$/
 const SHA256 = /^[0-9a-f]{64}$/
-const WAL_KEY = /^wal\/(\d+-\d+)\/([0-9A-F]{16}|history)\/([0-9A-Z.]+)-([0-9a-f]{64})(\.zst|\.gz)?(\.age)?$/
+const WAL_KEY = /^wal\/(\d+-\d+)\/([0-9A-F]{16}|history)\/([0-9A-Za-z.]+)-([0-9a-f]{64})(\.zst|\.gz)?(\.age)?$/
 
 /** The directory a WAL file's key lives in, under its archive: TL+log, or history/. */
 function walFolder(name: string): string {
