@@ -5,7 +5,7 @@
  * endpoints that refuse or never answer (one clear error, no hang).
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readdir, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { inspect } from 'node:util'
@@ -59,7 +59,7 @@ function s3Repository(overrides: Partial<S3RepositoryConfig> & { prefix: string 
 }
 
 async function localRepository(name = 'local'): Promise<LocalRepository> {
-  return new LocalRepository({ name, path: await makeTempDir(`repository-${name}-`) })
+  return new LocalRepository({ name, path: await mkdtemp(path.join(scratch, `${name}-`)) })
 }
 
 /** A stream of `bytes` bytes in 64 KiB chunks, as a producer (pg_dump, tar) writes it. */
@@ -113,7 +113,7 @@ describe('a local repository', () => {
   it('never writes through a link, never replaces a backup, never lists host state', async () => {
     const local = await localRepository()
     const root = local.where.slice('local '.length)
-    const elsewhere = await makeTempDir('repository-elsewhere-')
+    const elsewhere = await mkdtemp(path.join(scratch, 'elsewhere-'))
     await symlink(elsewhere, path.join(root, 'base-20261205T010000000Z.base'))
     await expect(local.put('base-20261205T010000000Z.base/base.tar.gz', producer(Buffer.from('x')), { signal: signal() })).rejects.toThrow(/symbolic link/)
     expect(await readdir(elsewhere)).toEqual([])
@@ -132,7 +132,6 @@ describe('a local repository', () => {
     // Nothing half-written is left: only the backup, no temporary.
     expect((await readdir(root)).filter((name) => name.startsWith('.partial-'))).toEqual([])
     expect((await listAll(local)).map((o) => o.key)).toEqual(['config-20261205T000000000Z.tar.gz'])
-    await removeDir(elsewhere)
   })
 })
 
