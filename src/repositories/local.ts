@@ -117,15 +117,18 @@ export class LocalRepository implements Repository {
     const path = await this.#pathOf(key, true)
     const temporary = temporaryPath(dirname(path!), key.split('/').at(-1)!)
     const digests = new Digests()
+    let created = false
     try {
       // 'wx': a temporary name is guessable, and what someone else put there is never followed.
       const handle = await open(temporary, 'wx', FILE_MODE)
+      created = true
       // flush: fsync before the stream closes its file; the rename comes after.
       await pipeline(source, digests, handle.createWriteStream({ flush: true }), { signal: options.signal })
       await this.#commit(temporary, path!)
     } catch (error) {
       source.destroy()
-      await unlink(temporary).catch(() => undefined)
+      // Only our own temporary goes: what already sat at its name is not ours to remove.
+      if (created) await unlink(temporary).catch(() => undefined)
       throw fileError(error, 'write', path!)
     }
     const { bytes, sha256 } = digests.result()
@@ -160,8 +163,10 @@ export class LocalRepository implements Repository {
   async putBytes(key: string, body: Buffer, options: { signal: AbortSignal; ifAbsent?: boolean }): Promise<Written> {
     const path = await this.#pathOf(key, true)
     const temporary = temporaryPath(dirname(path!), key.split('/').at(-1)!)
+    let created = false
     try {
       const handle = await open(temporary, 'wx', FILE_MODE)
+      created = true
       try {
         await handle.writeFile(body, { signal: options.signal })
         await handle.sync()
@@ -171,7 +176,7 @@ export class LocalRepository implements Repository {
       // A manifest's verifications rewrite it: a regular file is replaced unless told otherwise.
       await this.#commit(temporary, path!, options.ifAbsent !== true)
     } catch (error) {
-      await unlink(temporary).catch(() => undefined)
+      if (created) await unlink(temporary).catch(() => undefined)
       throw fileError(error, 'write', path!)
     }
     const expected = { bytes: body.length, sha256: sha256Of(body) }
