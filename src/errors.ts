@@ -51,6 +51,8 @@ export type SystemName =
   | 'auth-log'
   | 'packages'
   | 'scanners'
+  /** An S3-compatible object store (a backup repository). */
+  | 's3'
 
 export type SystemErrorCode =
   /** ECONNREFUSED: nothing listens. */

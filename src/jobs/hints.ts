@@ -106,6 +106,15 @@ const packages: Hints = {}
 
 const scanners: Hints = {}
 
+const s3: Hints = {
+  auth: 'check the credentials of this repository (credentialsFile, profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment)',
+  permission: 'the credentials may not do this: check the bucket policy for this prefix',
+  'not-found': 'check the bucket and prefix of this repository in backup.repositories',
+  'no-answer': 'the endpoint took the connection but did not answer: check the object store, or raise timeoutSeconds',
+  refused: 'nothing listens at the endpoint: check the object store and the endpoint in backup.repositories',
+  dns: 'check the endpoint host name in backup.repositories',
+}
+
 export const HINTS: Record<SystemName, Hints> = {
   postgres,
   'pg-tools': pgTools,
@@ -124,6 +133,7 @@ export const HINTS: Record<SystemName, Hints> = {
   'auth-log': authLog,
   packages,
   scanners,
+  s3,
 }
 
 /** The default table's hint for a system error; none for anything else. */
