@@ -155,17 +155,23 @@ function catchSignals(handle: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', count: n
  */
 export abstract class JobCommand extends ProbeOpsCommand {
   /**
-   * Runs a job's spec: the configuration loaded and frozen, --only/--skip checked against the
-   * spec, the context built, the destructive confirmed, the lock
+   * Runs a job's spec: --only/--skip checked against it before the configuration loads, the
+   * configuration loaded and frozen, the context built, the destructive confirmed, the lock
    * taken; then the run, every rendering of its report, the history and the exit code.
    */
   protected async runJob<O, C>(spec: JobSpec<O, C>, flags: JobFlagValues, options: O): Promise<Report> {
     const only = list(flags.only ?? '')
     const skip = list(flags.skip ?? '')
+    try {
+      checkStepChoice(spec, only, skip)
+    } catch (error) {
+      // Said before the configuration is read, whatever is wrong with it; the error document
+      // still names the configuration's host when it can be read.
+      this.nameHostFrom(flags.config)
+      throw error
+    }
     const bounds = runBounds(flags)
-    // The configuration first: an error document names its host, whatever the mistake.
     const config = deepFreeze(this.loadConfiguration(flags.config))
-    checkStepChoice(spec, only, skip)
     const dryRun = flags['dry-run'] ?? false
     return this.execute(flags, bounds, config, async () => {
       const prepared = await prepareJob(spec, config, options, this.config.version)
