@@ -35,6 +35,15 @@ const prometheus: Hints = {}
 
 const program: Hints = {}
 
+const age: Hints = {
+  auth: 'the identity file holds none of the secret keys this was encrypted for: give the identity of one of its recipients (backup.encryption.identityFile)',
+  'not-installed': "install Debian's age package, or set backup.encryption.program to library",
+}
+
+const compression: Hints = {
+  'not-installed': "run probe-ops with Node.js 22.15 or newer (scripts/use-node.sh), or install Debian's zstd package",
+}
+
 const files: Hints = {}
 
 const host: Hints = {}
@@ -59,6 +68,8 @@ export const HINTS: Record<SystemName, Hints> = {
   alertmanager,
   prometheus,
   program,
+  age,
+  compression,
   files,
   host,
   certificates,
