@@ -1,9 +1,10 @@
-import type { Readable, Transform } from 'node:stream'
+import { Transform, pipeline, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import { describeError } from '../errors.js'
 import { SystemError } from './errors.js'
 import { filterThroughProgram, relayErrors, type FilterExit } from './program-filter.js'
 import { findExecutable, lastLine } from './programs.js'
+import { ZstdFrameWalk, zstdIncompleteness } from './zstd-frames.js'
 
 /**
  * Compression of backups and WAL. zstd for everything new: a 16 MB WAL segment in memory through
@@ -41,6 +42,9 @@ export function zstdCompressBuffer(data: Uint8Array, level = 1): Buffer {
 /** A zstd frame decompressed in memory; `maxBytes` bounds what it may grow to (a 16 MB segment). */
 export function zstdDecompressBuffer(data: Uint8Array, options: { maxBytes?: number; what?: string } = {}): Buffer {
   nodeZstd()
+  // node:zlib returns what it decoded of a cut frame without a word (zstd-frames.ts).
+  const problem = zstdIncompleteness(data)
+  if (problem !== undefined) throw damaged('zstd', options.what, problem)
   try {
     return zlib.zstdDecompressSync(data, options.maxBytes === undefined ? {} : { maxOutputLength: options.maxBytes })
   } catch (error) {
@@ -88,6 +92,8 @@ export interface StreamOptions {
   signal?: AbortSignal
   /** What is (de)compressed, for the error's message. */
   what?: string
+  /** false: node:zlib even when the zstd program is installed. */
+  program?: boolean
 }
 
 function programFailure(format: CompressionFormat, options: StreamOptions) {
@@ -103,22 +109,33 @@ function programFailure(format: CompressionFormat, options: StreamOptions) {
   }
 }
 
-/** Through node:zlib's stream, its errors said as ours (the input's own and a cancellation stay as they are). */
-function throughNode(input: Readable, transform: Transform, format: CompressionFormat, options: StreamOptions): Readable {
-  let inputFailure: unknown
-  input.once('error', (error) => {
-    inputFailure = error
-    transform.destroy(error)
+/** zstd data passed through as it is, failing when it is not whole frames (see zstd-frames.ts). */
+function wholeFrames(): Transform {
+  const walk = new ZstdFrameWalk()
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      walk.push(chunk)
+      done(walk.problem === undefined ? null : new Error(walk.problem), chunk)
+    },
+    flush(done) {
+      const problem = walk.incompleteness()
+      done(problem === undefined ? null : new Error(problem))
+    },
   })
-  const abort = () => transform.destroy(new SystemError('compression', 'cancelled', `${format} was cancelled`))
+}
+
+/** Through node:zlib's streams, their errors said as ours (the input's own and a cancellation stay as they are). */
+function throughNode(input: Readable, transforms: Transform[], format: CompressionFormat, options: StreamOptions): Readable {
+  let inputFailure: unknown
+  input.once('error', (error) => (inputFailure = error))
+  const last = transforms.at(-1)!
+  // Any stage failing destroys every stage, the last with that error.
+  pipeline([input, ...transforms], () => undefined)
+  const abort = () => last.destroy(new SystemError('compression', 'cancelled', `${format} was cancelled`))
   if (options.signal?.aborted) abort()
   options.signal?.addEventListener('abort', abort, { once: true })
-  transform.once('close', () => {
-    options.signal?.removeEventListener('abort', abort)
-    input.destroy()
-  })
-  input.pipe(transform)
-  return relayErrors(transform, (error) => {
+  last.once('close', () => options.signal?.removeEventListener('abort', abort))
+  return relayErrors(last, (error) => {
     if (inputFailure instanceof Error) return inputFailure
     return error instanceof SystemError ? error : damaged(format, options.what, describeError(error), error)
   })
@@ -130,7 +147,7 @@ function throughNode(input: Readable, transform: Transform, format: CompressionF
  */
 export async function zstdCompressStream(input: Readable, options: StreamOptions & { level?: number; workers?: number } = {}): Promise<Readable> {
   const level = options.level ?? 1
-  const program = await zstdProgram()
+  const program = options.program === false ? undefined : await zstdProgram()
   if (program !== undefined) {
     return filterThroughProgram(program, ['-q', '-c', `-${level}`, `-T${options.workers ?? 1}`], input, {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -138,7 +155,7 @@ export async function zstdCompressStream(input: Readable, options: StreamOptions
     })
   }
   nodeZstd()
-  return throughNode(input, zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }), 'zstd', options)
+  return throughNode(input, [zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })], 'zstd', options)
 }
 
 /**
@@ -147,8 +164,8 @@ export async function zstdCompressStream(input: Readable, options: StreamOptions
  */
 export async function decompressStream(input: Readable, format: CompressionFormat, options: StreamOptions = {}): Promise<Readable> {
   if (format === 'none') return input
-  if (format === 'gzip') return throughNode(input, zlib.createGunzip(), 'gzip', options)
-  const program = await zstdProgram()
+  if (format === 'gzip') return throughNode(input, [zlib.createGunzip()], 'gzip', options)
+  const program = options.program === false ? undefined : await zstdProgram()
   if (program !== undefined) {
     return filterThroughProgram(program, ['-q', '-d', '-c'], input, {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -156,5 +173,5 @@ export async function decompressStream(input: Readable, format: CompressionForma
     })
   }
   nodeZstd()
-  return throughNode(input, zlib.createZstdDecompress(), 'zstd', options)
+  return throughNode(input, [wholeFrames(), zlib.createZstdDecompress()], 'zstd', options)
 }
