@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process'
 import { PassThrough, type Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { describeError } from '../errors.js'
-import { startProgram } from './process-group.js'
+import { endsWithUs } from './process-group.js'
 
 /**
  * A program as a filter between two streams (age, zstd): the input goes to its stdin, and its
@@ -32,58 +33,81 @@ export interface FilterOptions {
 }
 
 const STDERR_MAX_BYTES = 1024 * 1024
+/** After SIGTERM to its group, how long a program has before SIGKILL. */
+const KILL_AFTER_MS = 2000
 
+/**
+ * node:child_process rather than execa: a filter sits on `wal push`'s path, where loading execa
+ * would take 200 ms of a 0.5 s budget (bench/wal-segment.ts), and it needs none of execa's
+ * buffering. It runs in a group of its own and ends with probe-ops, as every program does
+ * (process-group.ts).
+ */
 export async function filterThroughProgram(file: string, args: readonly string[], input: Readable, options: FilterOptions): Promise<Readable> {
   const output = new PassThrough()
-  const { subprocess } = await startProgram(file, args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    // stdout streams through; only stderr is kept, to say why it failed.
-    buffer: { stdout: false, stderr: true },
-    maxBuffer: { stderr: STDERR_MAX_BYTES },
-    encoding: 'buffer',
-    reject: false,
-    env: { LC_ALL: 'C', LANG: 'C' },
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-    forceKillAfterDelay: 2000,
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } })
+  endsWithUs(child)
+  const stderr: Buffer[] = []
+  let stderrBytes = 0
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderrBytes >= STDERR_MAX_BYTES) return
+    stderr.push(chunk)
+    stderrBytes += chunk.length
   })
   let inputError: unknown
-  let settled = false
-  const stop = () => {
-    if (!settled) subprocess.kill()
+  let cancelled = false
+  let exited = false
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (exited || child.pid === undefined) return
+    try {
+      process.kill(-child.pid, signal)
+    } catch {
+      // gone meanwhile
+    }
   }
+  const stop = () => {
+    killGroup('SIGTERM')
+    setTimeout(() => killGroup('SIGKILL'), KILL_AFTER_MS).unref()
+  }
+  const cancel = () => {
+    cancelled = true
+    stop()
+  }
+  if (options.signal?.aborted) cancel()
+  options.signal?.addEventListener('abort', cancel, { once: true })
   input.once('error', (error) => {
     inputError = error
     stop()
   })
   // A program that exits early (wrong key) closes its stdin: its exit status says why, not EPIPE.
-  subprocess.stdin.on('error', () => undefined)
-  input.pipe(subprocess.stdin)
-  subprocess.stdout.pipe(output, { end: false })
+  child.stdin.on('error', () => undefined)
+  input.pipe(child.stdin)
+  child.stdout.pipe(output, { end: false })
   // The reader gave up (destroyed the stream): the program has no one to write to.
   output.once('close', stop)
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; startFailure?: string }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, startFailure: describeError(error) }))
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
   void (async () => {
-    const result = await subprocess
-    await finished(subprocess.stdout).catch(() => undefined)
-    settled = true
+    const exit = await ended
+    exited = true
+    options.signal?.removeEventListener('abort', cancel)
+    await finished(child.stdout).catch(() => undefined)
     if (inputError !== undefined) output.destroy(inputError instanceof Error ? inputError : new Error(describeError(inputError)))
-    else if (result.exitCode === 0 && !result.isCanceled) output.end()
+    else if (exit.code === 0 && !cancelled) output.end()
     else {
       output.destroy(
         options.failure({
-          ...(result.exitCode === undefined ? {} : { exitCode: result.exitCode }),
-          ...(result.signal === undefined ? {} : { signal: result.signal }),
-          stderr: Buffer.from(result.stderr ?? '').toString('utf8'),
-          cancelled: result.isCanceled,
-          ...(result.exitCode === undefined && !result.isCanceled && result.signal === undefined
-            ? { startFailure: (result.shortMessage ?? '').split('\n')[0] }
-            : {}),
+          ...(exit.code === null ? {} : { exitCode: exit.code }),
+          ...(exit.signal === null ? {} : { signal: exit.signal }),
+          stderr: Buffer.concat(stderr).toString('utf8'),
+          cancelled,
+          ...(exit.startFailure === undefined ? {} : { startFailure: exit.startFailure }),
         }),
       )
     }
   })()
-  return output
+  return Promise.resolve(output)
 }
 
 /**

@@ -148,6 +148,26 @@ describe('age: probe-ops and the plain age CLI read each other', () => {
     expect(missing.message).toBe(`age identity file ${join(dir, 'nothing.txt')} does not exist`)
   })
 
+  for (const runner of RUNNERS) {
+    it(`stops an endless encryption through the ${runner} when its signal fires`, async () => {
+      const endless = new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024))
+        },
+      })
+      const abort = new AbortController()
+      const encrypted = await encryptStream(endless, { recipients: [first.recipient], runner, signal: abort.signal })
+      const error = await failure(async () => {
+        for await (const chunk of encrypted) {
+          expect((chunk as Buffer).length).toBeGreaterThan(0)
+          abort.abort()
+        }
+        return encrypted
+      })
+      expect(error.code).toBe('cancelled')
+    })
+  }
+
   it('tells which recipients an identity file opens', async () => {
     expect(await identityRecipients(second.file)).toEqual([second.recipient])
   })
