@@ -45,6 +45,8 @@ export type SystemName =
   | 'alertmanager'
   | 'prometheus'
   | 'program'
+  | 'age'
+  | 'compression'
   | 'files'
   | 'host'
   | 'certificates'

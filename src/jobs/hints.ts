@@ -93,6 +93,15 @@ const prometheus: Hints = clientHints(prometheusOff, {
 
 const program: Hints = {}
 
+const age: Hints = {
+  auth: 'the identity file holds none of the secret keys this was encrypted for: give the identity of one of its recipients (backup.encryption.identityFile)',
+  'not-installed': "install Debian's age package, or set backup.encryption.program to library",
+}
+
+const compression: Hints = {
+  'not-installed': "run probe-ops with Node.js 22.15 or newer (scripts/use-node.sh), or install Debian's zstd package",
+}
+
 const files: Hints = {}
 
 // The host's facts say what could not be read in their answers (DiskUsage.error); nothing is thrown.
@@ -127,6 +136,8 @@ export const HINTS: Record<SystemName, Hints> = {
   alertmanager,
   prometheus,
   program,
+  age,
+  compression,
   files,
   host,
   certificates,
