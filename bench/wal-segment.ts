@@ -15,7 +15,7 @@
 import { copyFileSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { execa } from 'execa'
-import { parseSegmentName, segmentName } from '../src/wal/segment-math.js'
+import { parseSegmentName, segmentName } from '../src/wal/names.js'
 import { pgClientConfig, pgQuery, startPostgres } from '../test/bed/postgres.js'
 import { integer, interleave, medianOf, runIfMain, type Bench, type BenchDefinition, type Sample, type Variant } from './lib/harness.js'
 import { code, table } from './lib/markdown.js'

@@ -1,5 +1,5 @@
 import { formatSize, plural } from '../lib/format.js'
-import { parseWalFileName, type Segment } from './segment-math.js'
+import { parseWalFileName, type Segment } from './names.js'
 import type { ArchivedWal, BaseWal } from './timeline.js'
 
 /**

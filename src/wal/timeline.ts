@@ -1,4 +1,4 @@
-import { parseLsn, parseWalFileName, segmentName, type HistoryEntry, type Segment } from './segment-math.js'
+import { parseLsn, parseWalFileName, segmentName, type HistoryEntry, type Segment } from './names.js'
 
 /**
  * How far the WAL archive of a repository can take each base backup, and where it has holes

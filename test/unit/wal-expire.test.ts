@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { describeWalExpiry, planWalExpiry, type WalObject } from '../../src/wal/expire.js'
-import { segmentName } from '../../src/wal/segment-math.js'
+import { segmentName } from '../../src/wal/names.js'
 
 const MB16 = 16 * 1024 * 1024
 const seg = (timeline: number, number: number) => segmentName({ timeline, number: BigInt(number) }, MB16)

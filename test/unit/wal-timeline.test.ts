@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { recoverableWindows, type ArchivedWal, type BaseWal, type TimelineHistory } from '../../src/wal/timeline.js'
-import { parseLsn, segmentName } from '../../src/wal/segment-math.js'
+import { parseLsn, segmentName } from '../../src/wal/names.js'
 
 const MB16 = 16 * 1024 * 1024
 const ARCHIVE = '15-1'
