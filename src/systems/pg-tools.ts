@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
+import type { OsUser } from './os-user.js'
 import type { ServiceRuntimes } from './services.js'
 
 /**
@@ -70,17 +71,14 @@ const END_SESSIONS_MS = 3000
  */
 export async function endSessions(config: Config, tag: string): Promise<void> {
   const { withPostgres } = await import('./postgres.js')
+  const { endSessions: terminate } = await import('./postgres-admin.js')
   const { withTimeout } = await import('../lib/time.js')
   const end = (database: string) =>
-    withPostgres(
-      config.postgres,
-      (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]),
-      {
-        database,
-        connectTimeoutMs: END_SESSIONS_MS / 2,
-        statementTimeoutMs: END_SESSIONS_MS / 2,
-      },
-    )
+    withPostgres(config.postgres, (client) => terminate(client, { applicationName: tag }, 0), {
+      database,
+      connectTimeoutMs: END_SESSIONS_MS / 2,
+      statementTimeoutMs: END_SESSIONS_MS / 2,
+    })
   await withTimeout(
     'ending the sessions',
     END_SESSIONS_MS,
@@ -225,4 +223,48 @@ export async function runPgToolChecked(config: Config, runtimes: ServiceRuntimes
       'its full error output is in the report data',
     )
   }
+}
+
+/**
+ * pg_ctl for a cluster of probe-ops' own making (a point-in-time recovery's side cluster), as the
+ * OS user that owns its data directory. Whether it did what it was asked, with what it said: a
+ * pg_ctl that fails, times out or cannot run is `ok: false`, never a throw, so that the caller
+ * can undo what it began.
+ */
+export async function pgCtl(
+  config: Readonly<Config>,
+  args: readonly string[],
+  options: { user?: OsUser; timeoutMs: number; signal?: AbortSignal },
+): Promise<{ ok: boolean; output: string }> {
+  const { runProgram } = await import('./programs.js')
+  try {
+    const result = await runProgram(join(config.backup.binDir, 'pg_ctl'), args, { timeoutMs: options.timeoutMs, user: options.user, signal: options.signal })
+    return {
+      ok: result.exitCode === 0,
+      output: [result.stdout, result.stderr]
+        .map((text) => text.trim())
+        .filter(Boolean)
+        .join('\n'),
+    }
+  } catch (error) {
+    return { ok: false, output: describeError(error) }
+  }
+}
+
+/** How long unpacking a base backup may take: it is bounded by the step's own signal long before. */
+const UNPACK_BOUND_MS = 6 * 3_600_000
+
+/**
+ * Unpacks a base backup pg_basebackup wrote in tar format (base.tar.gz, and the WAL it needs in
+ * pg_wal.tar.gz) into an empty data directory.
+ */
+export async function unpackBaseBackup(backupDir: string, into: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const { readdir } = await import('node:fs/promises')
+  const { runProgramToSuccess } = await import('./programs.js')
+  const files = await readdir(backupDir)
+  if (!files.includes('base.tar.gz')) throw new StepFailure(`${backupDir} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
+  const untar = (archive: string, dir: string) =>
+    runProgramToSuccess('tar', ['-xzf', join(backupDir, archive), '-C', dir], { timeoutMs: UNPACK_BOUND_MS, signal: options.signal })
+  await untar('base.tar.gz', into)
+  if (files.includes('pg_wal.tar.gz')) await untar('pg_wal.tar.gz', join(into, 'pg_wal'))
 }
