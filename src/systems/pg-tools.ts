@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
@@ -267,4 +267,23 @@ export async function unpackBaseBackup(backupDir: string, into: string, options:
     runProgramToSuccess('tar', ['-xzf', join(backupDir, archive), '-C', dir], { timeoutMs: UNPACK_BOUND_MS, signal: options.signal })
   await untar('base.tar.gz', into)
   if (files.includes('pg_wal.tar.gz')) await untar('pg_wal.tar.gz', join(into, 'pg_wal'))
+}
+
+/**
+ * tar -czf of absolute `paths`, streamed into `sink`; the names in the archive are relative to /,
+ * so that it restores anywhere with tar -C. Its exit code (or the signal that ended it) and the
+ * end of what it said.
+ */
+export async function archivePaths(paths: readonly string[], sink: Writable, signal?: AbortSignal): Promise<{ exitCode: number | string; stderr: string }> {
+  const { execa } = await import('execa')
+  const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...paths.map((p) => relative('/', p) || '.')], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false },
+    reject: false,
+    cancelSignal: signal,
+  })
+  tar.stdout.pipe(sink, { end: false })
+  const result = await tar
+  return { exitCode: result.exitCode ?? result.signal ?? 'unknown', stderr: lastLines(String(result.stderr ?? '')) }
 }
