@@ -1,7 +1,6 @@
 import type { Config } from '../../config/load.js'
 import type { Job } from '../../report/runner.js'
-import { backupContext } from '../backup/job.js'
-import type { BackupContext } from '../backup/context.js'
+import { backupContext, type BackupContext } from '../shared/backup-context.js'
 import { performanceReportStep } from '../performance-report/step.js'
 import { certificatesStep } from '../security-check/certificates.js'
 import { packageUpdatesStep, weeklyConfigBackupStep, weeklyDatabaseBackupStep } from './steps.js'

@@ -4,7 +4,7 @@ import { formatSeconds } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
 import { aptUpdates } from '../../systems/packages.js'
-import type { BackupContext } from '../backup/context.js'
+import type { BackupContext } from '../shared/backup-context.js'
 
 /** The weekly job's own steps; each reuses the command that does the same by hand. */
 
