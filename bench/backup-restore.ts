@@ -1,9 +1,9 @@
 /**
  * Benchmark of issue 4: backups and full restores on a ~1 GB demo database.
  *
- *   node --import tsx bench/backup-restore.ts [--runs N] [--variants K,K] [--rows-per-day N] [--days N]
- *                                             [--fsync on|off] [--build] [--out FILE] [--raw FILE]
- *   node --import tsx bench/backup-restore.ts --render RAW [--out FILE]   (the markdown of a --raw file again)
+ *   npm run bench -- backup-restore [--runs N] [--variants K,K] [--rows-per-day N] [--days N]
+ *                                   [--fsync on|off] [--build] [--out FILE] [--raw FILE]
+ *   npm run bench -- backup-restore --render RAW [--out FILE]   (the markdown of a --raw file again)
  *
  * Run as root (the management service runs under a private dockerd). Starts a PostgreSQL 15 of
  * its own (test/bed/postgres.ts), fills `network_probe` with the platform's schema and
@@ -24,19 +24,11 @@
  * for probe-ops, the kept pre-restore database must hold the changed counts); a run that fails
  * that aborts the benchmark. Between cycles (untimed): the pre-restore database and the backups
  * are removed, VACUUM (FREEZE, ANALYZE) and CHECKPOINT, so every cycle starts from the same state.
- *
- * Prints a markdown section on stdout (and into --out FILE), progress on stderr. Writes into the
- * repository only the --out file. Tears everything down at the end, on failure and on
- * SIGINT/SIGTERM too, and checks in /proc that nothing it started is left.
  */
-import { createServer, type Server } from 'node:http'
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import os from 'node:os'
+import { readdirSync, statSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { stringify } from 'yaml'
 import type { Report, StepResult } from '../src/report/model.js'
@@ -44,14 +36,12 @@ import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../sr
 import { sha256Directory, sha256File } from '../src/backups/store.js'
 import { DOCKER_CLI, dockerCli, runSleeperContainer, startDockerEngine } from '../test/bed/docker.js'
 import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '../test/bed/postgres.js'
-import { pidsWithCmdline } from '../test/bed/process.js'
-import { code, table } from './lib/markdown.js'
-import { cleanEnv, stopAllRuns, tail, timed, type TimedResult } from './lib/proc.js'
+import { ROOT, UsageError, integer, interleave, runIfMain, text, type Bench, type BenchDefinition, type RawFile } from './lib/harness.js'
+import { table } from './lib/markdown.js'
+import { serveDatabaseHealth } from './lib/platform.js'
+import { cleanEnv, tail, timed, type TimedResult } from './lib/proc.js'
 import { median, ratio, seconds } from './lib/stats.js'
-import { snapshotCli } from './lib/snapshot.js'
-import { Teardown } from './lib/teardown.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const GUIDE_BACKUP = path.join(ROOT, 'bench/guide/backup-database.sh')
 const GUIDE_RESTORE = path.join(ROOT, 'bench/guide/disaster-recovery.sh')
 const DATABASE = 'network_probe'
@@ -61,14 +51,11 @@ const TARGET_CHECKSUM_SHARE = 0.1
 /** A cycle on 1 GB takes minutes; a hung one must still end. */
 const RUN_TIMEOUT_MS = 30 * 60_000
 
-const log = (line: string): void => {
-  process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-interface Variant {
+/** A probe-ops backup setting. */
+interface Setting {
   key: string
   label: string
   format: 'custom' | 'directory'
@@ -76,7 +63,7 @@ interface Variant {
   compress: number
 }
 
-const VARIANTS: Variant[] = [
+const SETTINGS: Setting[] = [
   { key: 'custom-z6', label: 'custom, -Z6', format: 'custom', jobs: 2, compress: 6 },
   { key: 'custom-z1', label: 'custom, -Z1 (default)', format: 'custom', jobs: 2, compress: 1 },
   { key: 'dir-j2-z6', label: 'directory, jobs 2, -Z6', format: 'directory', jobs: 2, compress: 6 },
@@ -87,71 +74,10 @@ const VARIANTS: Variant[] = [
 
 interface Args {
   runs: number
-  variants: Variant[]
+  variants: Setting[]
   days: number
   rowsPerDay: number
   fsync: boolean
-  build: boolean
-  out?: string
-  raw?: string
-  render?: string
-}
-
-function parse(argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: 'string', default: '3' },
-      variants: { type: 'string', default: VARIANTS.map((v) => v.key).join(',') },
-      days: { type: 'string', default: '120' },
-      'rows-per-day': { type: 'string', default: '41500' },
-      fsync: { type: 'string', default: 'on' },
-      build: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      raw: { type: 'string' },
-      render: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  })
-  if (values.help) {
-    process.stdout.write(
-      'usage: node --import tsx bench/backup-restore.ts [--runs N] [--variants K,K] [--rows-per-day N] [--days N] [--fsync on|off] [--build] [--out FILE] [--raw FILE]\n' +
-        `  --runs N          rounds; every contender runs once per round (default 3)\n` +
-        `  --variants K,K    probe-ops settings among ${VARIANTS.map((v) => v.key).join(', ')} (default all)\n` +
-        '  --days N, --rows-per-day N   size of task_results (default 120 x 41500: about 1 GB)\n' +
-        '  --fsync on|off    PostgreSQL fsync/synchronous_commit (default on, as in production)\n' +
-        '  --build           compile src/ into the private copy of the CLI instead of copying dist/\n' +
-        '  --out FILE        also write the markdown section into FILE\n' +
-        '  --raw FILE        write every measurement as JSON\n' +
-        '  --render FILE     measure nothing: print the markdown section of a --raw FILE again\n',
-    )
-    process.exit(0)
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`)
-    return n
-  }
-  const keys = (values.variants ?? '').split(',').filter(Boolean)
-  const variants = keys.map((k) => {
-    const found = VARIANTS.find((v) => v.key === k)
-    if (!found) throw new Error(`--variants: unknown ${k} (known: ${VARIANTS.map((v) => v.key).join(', ')})`)
-    return found
-  })
-  if (variants.length === 0) throw new Error('--variants: name at least one')
-  if (values.fsync !== 'on' && values.fsync !== 'off') throw new Error('--fsync must be on or off')
-  return {
-    runs: int('runs', values.runs, 1),
-    variants,
-    days: int('days', values.days, 1),
-    rowsPerDay: int('rows-per-day', values['rows-per-day'], 1),
-    fsync: values.fsync === 'on',
-    build: values.build ?? false,
-    out: values.out,
-    raw: values.raw,
-    render: values.render,
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,14 +150,14 @@ async function mutate(info: PostgresInfo): Promise<void> {
   })
 }
 
-async function createDemoDatabase(info: PostgresInfo, args: Args): Promise<{ bytes: number; loadMs: number }> {
+async function createDemoDatabase(bench: Bench, info: PostgresInfo, args: Args): Promise<{ bytes: number; loadMs: number }> {
   const started = performance.now()
   await withClient(info, DATABASE, async (c) => {
     await c.query(SCHEMA_SQL)
     await c.query(referenceDataSql({ agents: 10, tasks: 50 }))
-    log(`generating ${(args.days * args.rowsPerDay).toLocaleString('en-US')} task results`)
+    bench.log(`generating ${(args.days * args.rowsPerDay).toLocaleString('en-US')} task results`)
     await c.query(TASK_RESULTS_SQL, [args.days, args.rowsPerDay])
-    log('indexes and constraints')
+    bench.log('indexes and constraints')
     await c.query(INDEX_SQL)
   })
   await normalize(info)
@@ -399,7 +325,7 @@ async function guideCycle(ctx: Ctx): Promise<GuideCycle> {
   }
 }
 
-async function writeProbeConfig(ctx: Ctx, v: Variant, healthUrl: string): Promise<{ configPath: string; backupDir: string }> {
+async function writeProbeConfig(ctx: Ctx, v: Setting, healthUrl: string): Promise<{ configPath: string; backupDir: string }> {
   const dir = path.join(ctx.work, v.key)
   await mkdir(dir, { recursive: true })
   const backupDir = path.join(dir, 'backups')
@@ -423,7 +349,7 @@ async function writeProbeConfig(ctx: Ctx, v: Variant, healthUrl: string): Promis
   return { configPath, backupDir }
 }
 
-async function probeCycle(ctx: Ctx, v: Variant, configPath: string, backupDir: string): Promise<ProbeCycle> {
+async function probeCycle(ctx: Ctx, v: Setting, configPath: string, backupDir: string): Promise<ProbeCycle> {
   await rm(backupDir, { recursive: true, force: true })
   const run = (args: string[]): Promise<TimedResult> =>
     timed(process.execPath, [ctx.bin, ...args, '--config', configPath], { env: ctx.env, cwd: ctx.cwd, timeoutMs: RUN_TIMEOUT_MS })
@@ -495,27 +421,6 @@ async function probeCycle(ctx: Ctx, v: Variant, configPath: string, backupDir: s
 // ---------------------------------------------------------------------------------------------
 // Report helpers
 
-function sh(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return '?'
-  }
-}
-
-function machine(): string {
-  const cpus = os.cpus()
-  const debian = existsSync('/etc/debian_version') ? ` (Debian ${readFileSync('/etc/debian_version', 'utf8').trim()})` : ''
-  return `nproc ${os.availableParallelism()}, ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}${debian}, Node ${process.version}`
-}
-
-function loadavg(): string {
-  return os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
-}
-
 function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`
 }
@@ -528,66 +433,28 @@ function met(ok: boolean): string {
   return ok ? '**met**' : '**not met**'
 }
 
-/** Processes whose pid we started, or whose command line names a dir we made, that still run. */
-function leftovers(pids: number[], needles: string[]): string[] {
-  const found = new Set<string>()
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 0)
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'))
-        found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`)
-    } catch {
-      /* gone */
-    }
-  }
-  for (const needle of needles) {
-    for (const pid of pidsWithCmdline(needle)) {
-      try {
-        found.add(`pid ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`)
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return [...found]
-}
-
 // ---------------------------------------------------------------------------------------------
 // The markdown section, from the measurements alone (so `--render RAW` can redo it)
 
-export interface RawResult {
-  command: string
-  date: string
-  durationMs: number
-  machine: string
-  loadStart: string
-  loadEnd: string
-  origin: string
-  gitHead: string
-  dirty: number
-  stale: number
-  build: boolean
+/** What --raw keeps of a run (its `data`), from which the markdown is made. */
+interface Measurements {
   settings: string
   dockerVersion: string
   runs: number
   days: number
   rowsPerDay: number
   database: { bytes: number; counts: Counts; loadMs: number }
-  variants: Variant[]
+  variants: Setting[]
   guide: GuideCycle[]
   probe: Record<string, ProbeCycle[]>
-  /** How the teardown went (set after it). */
-  teardown?: string
 }
 
-export function render(r: RawResult): string[] {
+function render(file: RawFile): string[] {
+  const r = file.data as unknown as Measurements
   const out: string[] = []
   const guide = r.guide
   const probe = new Map(Object.entries(r.probe))
-  const args = { variants: r.variants, runs: r.runs, days: r.days, build: r.build }
-  const commandLine = r.command
-  const started = new Date(r.date)
+  const args = { variants: r.variants, runs: r.runs, days: r.days }
   const expected = r.database.counts
   const demo = r.database
   const med = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f))
@@ -598,7 +465,7 @@ export function render(r: RawResult): string[] {
   /** Median over rounds of (guide's value in round r) / (this setting's value in round r): paired, so load drifts cancel. */
   const paired = (cs: ProbeCycle[], g: (c: GuideCycle) => number, p: (c: ProbeCycle) => number): number => median(cs.map((c, i) => g(guide[i]!) / p(c)))
   type Sum = {
-    v: Variant
+    v: Setting
     cycle: number
     pairedCycle: number
     pairedScript: number
@@ -665,15 +532,10 @@ export function render(r: RawResult): string[] {
   const checksumOk = sums.filter((s) => s.sha / s.backup < TARGET_CHECKSUM_SHARE)
   const defaults = sums.find((s) => s.v.key === 'custom-z1')
 
-  const { loadStart, loadEnd, gitHead, dirty, dockerVersion, settings } = r
+  const { dockerVersion, settings } = r
   const rows = (expected['public.task_results'] ?? 0).toLocaleString('en-US')
   out.push(
-    '## Issue 4: backup and full restore',
-    '',
-    `- Command: ${code(commandLine)} (as root, from the repository root${args.build ? '' : ', after `npm run build`'})`,
-    `- Date: ${started.toISOString()}; whole run ${seconds(r.durationMs)}`,
-    `- Machine: ${r.machine}; load average ${loadStart} at the start, ${loadEnd} at the end (shared, noisy machine: compare medians and ratios measured in the same run). Everything on 127.0.0.1; backups and the database on the same disk; the 1 GB database fits in the page cache.`,
-    `- probe-ops: run as \`node bin/run.js\` from ${r.origin} (source: commit ${gitHead}${dirty > 0 ? ` plus ${dirty} uncommitted change(s) under src/` : ''}${r.stale > 0 ? `; **dist/ was older than ${r.stale} file(s) of src/**` : ''})`,
+    '- Everything on 127.0.0.1; backups and the database on the same disk; the 1 GB database fits in the page cache.',
     `- PostgreSQL (test/bed/postgres.ts \`startPostgres()\`, on the host): ${settings}`,
     `- Database: \`${DATABASE}\`, the platform schema of src/sandbox/schema.ts (10 agents, 50 tasks, ${rows} task results over ${args.days} days, indexes and constraints of INDEX_SQL), VACUUM (FREEZE, ANALYZE)d: pg_database_size ${mb(demo.bytes)}.`,
     `- Management service: a sleeper container \`management\` under a private dockerd ${dockerVersion} (test/bed/docker.ts); its health URL is served by the bench (200 when a new connection to \`${DATABASE}\` answers \`select 1\`). probe-ops stops and starts it through Docker (\`restore.stopServices: [management]\`, stopGraceSeconds 10, readiness timeout 60 s); the guide's script with \`docker stop/start management\`.`,
@@ -811,215 +673,151 @@ export function render(r: RawResult): string[] {
     `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
     '',
   )
-  if (r.teardown) out.push(`Teardown: ${r.teardown}`, '')
   return out
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export async function main(argv: string[]): Promise<number> {
-  const args = parse(argv)
-  if (args.render) {
-    const markdown = render(JSON.parse(readFileSync(args.render, 'utf8')) as RawResult).join('\n')
-    process.stdout.write(`${markdown}\n`)
-    if (args.out) writeFileSync(args.out, `${markdown}\n`)
-    return 0
-  }
-  if (process.getuid?.() !== 0) throw new Error('run this as root: the management service runs under a private dockerd, PostgreSQL as the postgres user')
-  const commandLine = `node --import tsx bench/backup-restore.ts ${argv.join(' ')}`.trim()
-  const teardown = new Teardown(log)
-  const pids: number[] = []
-  const needles: string[] = []
-  const reportLeftovers = (): string[] => {
-    const left = leftovers(pids, needles)
-    for (const l of left) log(`LEFT RUNNING: ${l}`)
-    if (left.length === 0) log('teardown: nothing left running')
-    return left
-  }
-  let interrupted = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return
-    interrupted = true
-    log(`${signal}: stopping the runs and tearing everything down`)
-    stopAllRuns(`interrupted by ${signal}`)
-    void teardown.run().then((problems) => {
-      for (const p of problems) log(`teardown problem: ${p}`)
-      reportLeftovers()
-      process.exit(signal === 'SIGINT' ? 130 : 143)
-    })
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+/** The bench's PostgreSQL with the ~1 GB demo database, the `management` container under a private dockerd, its health URL. */
+async function setUp(bench: Bench, args: Args) {
+  const work = await bench.tempDir('po-bench-br-')
+  const cwd = path.join(work, 'cwd')
+  await mkdir(cwd)
 
-  const started = new Date()
-  const loadStart = loadavg()
-  const out: string[] = []
-  let result: RawResult | undefined
+  bench.log(`starting PostgreSQL 15 (fsync ${args.fsync ? 'on' : 'off'})`)
+  const onOff = args.fsync ? 'on' : 'off'
+  const server = await startPostgres({
+    extraConf: { fsync: onOff, synchronous_commit: onOff, shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'2GB'" },
+  })
+  bench.teardown.add('postgres', () => server.stop())
+  bench.watch({ pids: [server.info.pid] })
+  const info = server.info
 
-  try {
-    const cli = await snapshotCli(ROOT, { build: args.build, log })
-    teardown.add(`remove ${cli.root}`, () => cli.remove())
-    if (cli.stale.length > 0)
-      log(
-        `WARNING: dist/ is older than ${cli.stale.length} file(s) of src/ (${cli.stale.slice(0, 5).join(', ')}): the numbers are of the last build (pass --build)`,
-      )
-
-    const work = await mkdtemp(path.join(os.tmpdir(), 'po-bench-br-'))
-    teardown.add(`remove ${work}`, () => rm(work, { recursive: true, force: true }))
-    needles.push(`${work}/`)
-    const cwd = path.join(work, 'cwd')
-    await mkdir(cwd)
-
-    log(`starting PostgreSQL 15 (fsync ${args.fsync ? 'on' : 'off'})`)
-    const onOff = args.fsync ? 'on' : 'off'
-    const server = await startPostgres({
-      extraConf: { fsync: onOff, synchronous_commit: onOff, shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'2GB'" },
-    })
-    teardown.add('postgres', () => server.stop())
-    pids.push(server.info.pid)
-    const info = server.info
-
-    log('starting a private Docker engine and the `management` container')
-    const engine = await startDockerEngine()
-    teardown.add('docker engine (and every container in it)', async () => {
-      try {
-        await engine.stop()
-      } catch (err) {
-        // Ctrl-C signals the whole process group: dockerd may have shut down (and stopped its
-        // containers) by itself before the teardown asks it to remove them. Everything else of
-        // the engine's teardown ran; the /proc check below still catches anything left.
-        const message = err instanceof Error ? err.message : String(err)
-        const onlyThat = /removing containers: [\s\S]*Cannot connect to the Docker daemon/.test(message) && !/still mounted|removing \//.test(message)
-        if (!onlyThat) throw err
-        log('teardown: dockerd had already exited (it got the signal too); its containers went with it')
-      }
-    })
-    pids.push(engine.info.pid)
-    needles.push(`${engine.info.dir}/`)
-    await runSleeperContainer(engine.info, { name: 'management', logLines: ['INFO management API started on :8000'] })
-
-    // The management API's health: 200 while a fresh connection to network_probe answers.
-    const health: Server = createServer((_req, res) => {
-      const client = new pg.Client({ ...pgClientConfig(info, DATABASE), connectionTimeoutMillis: 2000 })
-      client.on('error', () => undefined)
-      client
-        .connect()
-        .then(() => client.query('select 1'))
-        .then(
-          () => res.writeHead(200).end('ok'),
-          () => res.writeHead(503).end('database unavailable'),
-        )
-        .finally(() => void client.end().catch(() => undefined))
-    })
-    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve))
-    teardown.add('health http server', () => {
-      health.closeAllConnections()
-      return new Promise<void>((resolve) => health.close(() => resolve()))
-    })
-    const healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`
-
-    log('creating the demo database')
-    const demo = await createDemoDatabase(info, args)
-    const expected = await counts(info, DATABASE)
-    log(`demo database: ${mb(demo.bytes)} (pg_database_size), ${describeCounts(expected)}, made in ${seconds(demo.loadMs)}`)
-    const settings = await pgSettings(info)
-
-    const env = cleanEnv({
-      PATH: `${PG_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      PGHOST: info.host,
-      PGPORT: String(info.port),
-      PGUSER: info.user,
-      PGPASSWORD: info.password,
-      DOCKER_HOST: engine.info.host,
-      DOCKER_CLI,
-    })
-    const ctx: Ctx = { bin: cli.bin, env, cwd, work, info, expected }
-    const configs = new Map<string, { configPath: string; backupDir: string }>()
-    for (const v of args.variants) configs.set(v.key, await writeProbeConfig(ctx, v, healthUrl))
-
-    // ------------------------------------------------------------------ rounds
-    const guide: GuideCycle[] = []
-    const probe = new Map<string, ProbeCycle[]>(args.variants.map((v) => [v.key, []]))
-    const contenders = ['guide', ...args.variants.map((v) => v.key)]
-    for (let round = 0; round < args.runs; round++) {
-      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
-      for (const key of order) {
-        await normalize(info)
-        log(`round ${round + 1}/${args.runs}: ${key}`)
-        if (key === 'guide') {
-          const c = await guideCycle(ctx)
-          guide.push(c)
-          log(
-            `  guide: backup ${seconds(c.backupMs)}, restore ${seconds(c.restoreMs)} (pre-recovery backup ${seconds(c.preBackupMs)}, load ${seconds(c.loadMs)}), ${c.psqlErrors} psql ERROR lines`,
-          )
-        } else {
-          const v = args.variants.find((x) => x.key === key)!
-          const { configPath, backupDir } = configs.get(key)!
-          const c = await probeCycle(ctx, v, configPath, backupDir)
-          probe.get(key)!.push(c)
-          log(
-            `  ${key}: backup ${seconds(c.backupMs)} (bare pg_dump ${seconds(c.rawDumpMs)}, sha256 ${seconds(c.sha256Ms)}), restore ${seconds(c.restoreMs)} (${Object.entries(
-              c.steps,
-            )
-              .map(([k, t]) => `${k} ${seconds(t)}`)
-              .join(', ')}), down ${seconds(c.downtimeMs)}`,
-          )
-        }
-        const left = (await databases(info)).filter((d) => d.startsWith(`${DATABASE}_`))
-        if (left.length > 0) throw new Error(`databases left behind after ${key}: ${left.join(', ')}`)
-      }
+  bench.log('starting a private Docker engine and the `management` container')
+  const engine = await startDockerEngine()
+  bench.teardown.add('docker engine (and every container in it)', async () => {
+    try {
+      await engine.stop()
+    } catch (err) {
+      // Ctrl-C signals the whole process group: dockerd may have shut down (and stopped its
+      // containers) by itself before the teardown asks it to remove them. Everything else of
+      // the engine's teardown ran; the /proc check still catches anything left.
+      const message = err instanceof Error ? err.message : String(err)
+      const onlyThat = /removing containers: [\s\S]*Cannot connect to the Docker daemon/.test(message) && !/still mounted|removing \//.test(message)
+      if (!onlyThat) throw err
+      bench.log('teardown: dockerd had already exited (it got the signal too); its containers went with it')
     }
+  })
+  bench.watch({ pids: [engine.info.pid], needles: [`${engine.info.dir}/`] })
+  await runSleeperContainer(engine.info, { name: 'management', logLines: ['INFO management API started on :8000'] })
+  // The management API's health: 200 while a fresh connection to network_probe answers.
+  const healthUrl = await serveDatabaseHealth(bench, pgClientConfig(info, DATABASE), { timeoutMs: 2000 })
 
-    // ------------------------------------------------------------------ results
-    result = {
-      command: commandLine,
-      date: started.toISOString(),
-      durationMs: Date.now() - started.getTime(),
-      machine: machine(),
-      loadStart,
-      loadEnd: loadavg(),
-      origin: cli.origin,
-      gitHead: sh('git', ['rev-parse', '--short', 'HEAD']),
-      dirty: sh('git', ['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length,
-      stale: cli.stale.length,
-      build: args.build,
-      settings,
-      dockerVersion: (await dockerCli(engine.info, ['version', '--format', '{{.Server.Version}}'])).stdout.trim(),
-      runs: args.runs,
-      days: args.days,
-      rowsPerDay: args.rowsPerDay,
-      database: { bytes: demo.bytes, counts: expected, loadMs: demo.loadMs },
-      variants: args.variants,
-      guide,
-      probe: Object.fromEntries(probe),
-    }
-  } finally {
-    const problems = await teardown.run()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    for (const p of problems) log(`teardown problem: ${p}`)
-    const left = reportLeftovers()
-    if (result) {
-      result.teardown =
-        problems.length === 0 && left.length === 0
-          ? 'everything stopped and removed, nothing left running (checked in /proc).'
-          : `PROBLEMS: ${[...problems, ...left].join('; ')}`
-      out.push(...render(result))
-    }
-  }
-  const markdown = out.join('\n')
-  process.stdout.write(`${markdown}\n`)
-  if (args.out) writeFileSync(args.out, `${markdown}\n`)
-  if (args.raw && result) writeFileSync(args.raw, `${JSON.stringify(result, null, 2)}\n`)
-  return 0
+  bench.log('creating the demo database')
+  const demo = await createDemoDatabase(bench, info, args)
+  const expected = await counts(info, DATABASE)
+  bench.log(`demo database: ${mb(demo.bytes)} (pg_database_size), ${describeCounts(expected)}, made in ${seconds(demo.loadMs)}`)
+  const env = cleanEnv({
+    PATH: `${PG_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    PGHOST: info.host,
+    PGPORT: String(info.port),
+    PGUSER: info.user,
+    PGPASSWORD: info.password,
+    DOCKER_HOST: engine.info.host,
+    DOCKER_CLI,
+  })
+  const ctx: Ctx = { bin: bench.cli.bin, env, cwd, work, info, expected }
+  return { ctx, engine, healthUrl, demo }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).then(
-    (exit) => process.exit(exit),
-    (err: unknown) => {
-      log(err instanceof Error ? (err.stack ?? err.message) : String(err))
-      process.exit(1)
+async function run(bench: Bench, args: Args): Promise<void> {
+  const { ctx, engine, healthUrl, demo } = await setUp(bench, args)
+  const { info } = ctx
+  const configs = new Map<string, { configPath: string; backupDir: string }>()
+  for (const v of args.variants) configs.set(v.key, await writeProbeConfig(ctx, v, healthUrl))
+
+  // Rounds of every contender, the order rotating; each cycle starts from the same state and must leave no database behind.
+  const guide: GuideCycle[] = []
+  const probe = new Map<string, ProbeCycle[]>(args.variants.map((v) => [v.key, []]))
+  const cycle = (key: string, once: () => Promise<{ ms: number; line: string }>) => ({
+    key,
+    label: key,
+    async run() {
+      await normalize(info)
+      const { ms, line } = await once()
+      bench.log(`  ${key}: ${line}`)
+      const left = (await databases(info)).filter((d) => d.startsWith(`${DATABASE}_`))
+      if (left.length > 0) throw new Error(`databases left behind after ${key}: ${left.join(', ')}`)
+      return { ms }
     },
-  )
+  })
+  const contenders = [
+    cycle('guide', async () => {
+      const c = await guideCycle(ctx)
+      guide.push(c)
+      return {
+        ms: c.backupMs + c.restoreMs,
+        line: `backup ${seconds(c.backupMs)}, restore ${seconds(c.restoreMs)} (pre-recovery backup ${seconds(c.preBackupMs)}, load ${seconds(c.loadMs)}), ${c.psqlErrors} psql ERROR lines`,
+      }
+    }),
+    ...args.variants.map((v) =>
+      cycle(v.key, async () => {
+        const { configPath, backupDir } = configs.get(v.key)!
+        const c = await probeCycle(ctx, v, configPath, backupDir)
+        probe.get(v.key)!.push(c)
+        const steps = Object.entries(c.steps)
+          .map(([k, t]) => `${k} ${seconds(t)}`)
+          .join(', ')
+        return {
+          ms: c.backupMs + c.restoreMs,
+          line: `backup ${seconds(c.backupMs)} (bare pg_dump ${seconds(c.rawDumpMs)}, sha256 ${seconds(c.sha256Ms)}), restore ${seconds(c.restoreMs)} (${steps}), down ${seconds(c.downtimeMs)}`,
+        }
+      }),
+    ),
+  ]
+  await interleave(bench, 'cycles', contenders, args.runs, { warmup: 0, order: 'rotate', describe: (sample) => seconds(sample.ms) })
+
+  const measurements: Measurements = {
+    settings: await pgSettings(info),
+    dockerVersion: (await dockerCli(engine.info, ['version', '--format', '{{.Server.Version}}'])).stdout.trim(),
+    runs: args.runs,
+    days: args.days,
+    rowsPerDay: args.rowsPerDay,
+    database: { bytes: demo.bytes, counts: ctx.expected, loadMs: demo.loadMs },
+    variants: args.variants,
+    guide,
+    probe: Object.fromEntries(probe),
+  }
+  Object.assign(bench.raw, measurements)
 }
+
+export const definition: BenchDefinition<Args> = {
+  name: 'backup-restore',
+  title: 'Issue 4: backup and full restore',
+  summary: "issue 4: backup + full restore against `pg_dump | gzip` and the guide's restore on ~1 GB, checksum cost, management downtime",
+  root: 'the management service runs under a private dockerd, PostgreSQL as the postgres user',
+  cli: true,
+  options: {
+    runs: { type: 'string', value: 'N', default: '3', help: 'rounds; every contender runs once per round' },
+    variants: { type: 'string', value: 'K,K', default: SETTINGS.map((v) => v.key).join(','), help: 'probe-ops settings to measure' },
+    days: { type: 'string', value: 'N', default: '120', help: 'days of task_results (120 × 41500 a day: about 1 GB)' },
+    'rows-per-day': { type: 'string', value: 'N', default: '41500', help: 'task_results a day' },
+    fsync: { type: 'string', value: 'on|off', default: 'on', help: 'PostgreSQL fsync/synchronous_commit (on, as in production)' },
+  },
+  parse(values) {
+    const keys = (text(values, 'variants') ?? '').split(',').filter(Boolean)
+    const variants = keys.map((k) => {
+      const found = SETTINGS.find((v) => v.key === k)
+      if (!found) throw new UsageError(`--variants: unknown ${k} (known: ${SETTINGS.map((v) => v.key).join(', ')})`)
+      return found
+    })
+    if (variants.length === 0) throw new UsageError('--variants: name at least one')
+    const fsync = text(values, 'fsync')
+    if (fsync !== 'on' && fsync !== 'off') throw new UsageError('--fsync must be on or off')
+    return { runs: integer(values, 'runs'), variants, days: integer(values, 'days'), rowsPerDay: integer(values, 'rows-per-day'), fsync: fsync === 'on' }
+  },
+  run,
+  render,
+}
+
+runIfMain(import.meta, definition)

@@ -1,4 +1,4 @@
-/** Order statistics of a handful of wall times (the machine is noisy: medians, not means). */
+/** Order statistics of a handful of measurements (the machine is noisy: medians, not means). */
 
 export interface Summary {
   runs: number
@@ -42,4 +42,9 @@ export function seconds(value: number): string {
 
 export function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`
+}
+
+/** KiB (GNU time's %M) as MB of 10⁶ bytes: 43 448 KiB is 44.5 MB. */
+export function megabytes(kib: number): string {
+  return `${((kib * 1024) / 1e6).toFixed(1)} MB`
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/load.js'
+import { plural } from '../lib/words.js'
 import { isGood, type StoredBackup } from './store.js'
 
 /**
@@ -29,7 +30,7 @@ export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep'
   // is kept for backup.keep.daily days on its own.
   const safetyDays = Math.max(keep.daily, 1)
   for (const b of backups.filter((x) => x.manifest.reason === 'safety')) {
-    if (now.getTime() - Date.parse(b.manifest.startedAt) < safetyDays * 86_400_000) mark(b, `a restore's safety backup, kept ${safetyDays} days`)
+    if (now.getTime() - Date.parse(b.manifest.startedAt) < safetyDays * 86_400_000) mark(b, `a restore's safety backup, kept ${plural(safetyDays, 'day')}`)
   }
   const regular = backups.filter((b) => b.manifest.reason !== 'safety')
   const kinds = new Set(regular.map((b) => b.manifest.kind))
@@ -39,7 +40,8 @@ export function planPrune(backups: StoredBackup[], keep: Config['backup']['keep'
     if (newestGood) mark(newestGood, `newest good ${kind} backup`)
     if (kind === 'base' && ofKind[0]) mark(ofKind[0], 'newest base backup: point-in-time recovery starts from it')
     // Two in one day (one by hand before an upgrade, then the nightly) are two restore points.
-    for (const b of ofKind.filter((x) => isGood(x.manifest)).slice(0, keep.last)) mark(b, `one of the newest ${keep.last}`)
+    const newest = keep.last === 1 ? 'the newest' : `one of the newest ${keep.last}`
+    for (const b of ofKind.filter((x) => isGood(x.manifest)).slice(0, keep.last)) mark(b, newest)
     const buckets: [string, number, (d: Date) => string][] = [
       ['daily', keep.daily, (d) => d.toISOString().slice(0, 10)],
       ['weekly', keep.weekly, isoWeek],

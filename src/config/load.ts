@@ -45,8 +45,10 @@ export interface PostgresConfig {
 }
 
 export interface RedisConfig {
-  /** Without credentials: the password lives in `password` only. */
+  /** Without credentials: the user lives in `username`, the password in `password` only. */
   url: string
+  /** A Redis 6 ACL user (`redis://user:password@host`); without one, Redis's `default` user. */
+  username?: string
   password?: Secret
   passwordFile?: string
   timeoutMs: number
@@ -240,19 +242,20 @@ function parseDatabaseUrl(url: string): Partial<PostgresConfig> {
   }
 }
 
-/** Splits the password out of a redis URL so that the URL itself can be shown. */
-function splitRedisUrl(url: string, origin: string): { url: string; password?: Secret } {
+/** Splits the user and the password out of a redis URL so that the URL itself can be shown. */
+function splitRedisUrl(url: string, origin: string): { url: string; username?: string; password?: Secret } {
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new UsageError(`${origin} is not a valid URL: use redis://[:password@]host:port[/db]`)
+    throw new UsageError(`${origin} is not a valid URL: use redis://[[user]:password@]host:port[/db]`)
   }
   if (!/^rediss?:$/.test(parsed.protocol)) throw new UsageError(`${origin} must start with redis:// or rediss://`)
   const password = parsed.password ? new Secret(decodeURIComponent(parsed.password), origin) : undefined
+  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined
   parsed.password = ''
   parsed.username = ''
-  return { url: parsed.toString().replace(/\/$/, ''), password }
+  return { url: parsed.toString().replace(/\/$/, ''), ...(username ? { username } : {}), password }
 }
 
 /**
@@ -337,6 +340,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
     postgres,
     redis: {
       url: redisSplit.url,
+      ...(redisSplit.username ? { username: redisSplit.username } : {}),
       password: redisPassword,
       ...(parsed.redis.passwordFile ? { passwordFile: parsed.redis.passwordFile } : {}),
       timeoutMs: parsed.redis.timeoutSeconds * 1000,

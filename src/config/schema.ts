@@ -128,7 +128,7 @@ export const configSchema = z
       .default({}),
     redis: z
       .object({
-        /** redis://[:password@]host:port[/db]; $REDIS_URL when unset. */
+        /** redis://[[user]:password@]host:port[/db] (a user: a Redis 6 ACL user); $REDIS_URL when unset. */
         url: z.string().min(1).optional(),
         passwordFile: z.string().min(1).optional(),
         timeoutSeconds: seconds(RANGES.check).default(5),

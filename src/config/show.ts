@@ -40,6 +40,11 @@ function httpApi(name: string, api: HttpApiConfig, secrets: string[]) {
   return { ...urlSettings(name, api.url, api.credentials, secrets), timeoutSeconds: seconds(api.timeoutMs) }
 }
 
+/** The redis URL as the file would hold it: its ACL user back in it (the password stays out). */
+function withRedisUser(url: string, username: string | undefined): string {
+  return username ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, `$1${encodeURIComponent(username)}@`) : url
+}
+
 function passwordSource(name: string, password: Secret | undefined, passwordFile: string | undefined, secrets: string[]): void {
   if (password && !passwordFile) secrets.push(`${name} password: from ${password.source}`)
 }
@@ -92,7 +97,7 @@ export function showConfig(config: Config): ShownConfig {
       connectTimeoutSeconds: seconds(postgres.connectTimeoutMs),
       statementTimeoutSeconds: seconds(postgres.statementTimeoutMs),
     },
-    redis: { url: redactUrl(redis.url), passwordFile: redis.passwordFile, timeoutSeconds: seconds(redis.timeoutMs) },
+    redis: { url: redactUrl(withRedisUser(redis.url, redis.username)), passwordFile: redis.passwordFile, timeoutSeconds: seconds(redis.timeoutMs) },
     alertmanager: httpApi('alertmanager', config.alertmanager, secrets),
     services,
     disk: config.disk,

@@ -72,7 +72,16 @@ export function defineJob<const S extends AnyJobSpec>(spec: S): S {
 /** The step ids of a spec with a static step list, as a union of literals; string for dynamic steps. */
 export type StepIds<S> = S extends { steps: readonly (infer T)[] } ? (T extends { id: infer I } ? I : never) : string
 
-/** A job folder's data.ts: one zod schema per step of each of its specs, keyed by the spec's id. */
+/**
+ * A job folder's data.ts exports `dataSchemas`: one zod schema per step of each of its specs, keyed
+ * by the spec's id, then by step id (a spec whose steps come from the configuration has the one
+ * key '*'). data.ts imports nothing of its job (spec.ts imports the steps, which import data.ts's
+ * types: a cycle otherwise), so it writes `satisfies JobDataSchemas`; the build and
+ * test/unit/report-data.test.ts check its keys against the specs.
+ */
+export type JobDataSchemas = Record<string, Record<string, z.ZodTypeAny>>
+
+/** The exact shape of a spec's data schemas, for a check outside data.ts (a test). */
 export type DataSchemas<S extends { id: string }> = Record<S['id'], Record<StepIds<S>, z.ZodTypeAny>>
 
 /** Whether a spec lists its steps itself, rather than from the configuration. */

@@ -19,7 +19,8 @@ export function processStart(pid: number): string | undefined {
 
 /**
  * Whether the process that recorded (pid, start) still runs: a pid alone may have been reused
- * since (always pid 1 in a container), so a recorded start must match too.
+ * since (always pid 1 in a container), so a recorded start must match too. A zombie does not run:
+ * it has exited and only waits for its parent (an init that reaps slowly) to collect it.
  */
 export function isProcessAlive(pid: number, start?: string): boolean {
   try {
@@ -27,8 +28,9 @@ export function isProcessAlive(pid: number, start?: string): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
-  const now = processStart(pid)
-  return start === undefined || now === undefined || now === start
+  const now = procStat(pid)
+  if (now?.state === 'Z') return false
+  return start === undefined || now === undefined || now.start === start
 }
 
 /** A live process as /proc shows it: enough to tell it from another that later gets its pid. */

@@ -1,4 +1,4 @@
-import { Interruption, StepFailure, describeError } from '../errors.js'
+import { Interruption, StepFailure, TimeoutError, describeError } from '../errors.js'
 import { redactStrings } from '../lib/redact.js'
 import { SCHEMA_VERSION, describeInterrupted, overallStatus, type AlertRecord, type Interrupted, type Report, type StepResult } from './model.js'
 import type { StepDefinition, StepRun } from './outcome.js'
@@ -80,8 +80,8 @@ export interface RunOptions {
   /** The whole job's bound; steps still running then fail as timed out. */
   timeoutMs?: number
   /**
-   * Aborted with an Interruption to stop the job (a signal): no step starts after it, and the
-   * running ones are cut as a timeout cuts them.
+   * Aborted with an Interruption to stop the job (a signal), or with the TimeoutError of the step
+   * a job runs inside: no step starts after it, and the running ones are cut as a timeout cuts them.
    */
   interrupt?: AbortSignal
   /** What to do about what a step threw (jobs/hints.ts hintOf); without it, the hint thrown with it. */
@@ -266,7 +266,9 @@ function unfinished<C>(step: JobStep<C>, since: number | undefined, said: { runn
 }
 
 function interruptionOf(reason: unknown): Interrupted['by'] {
-  return reason instanceof Interruption ? reason.signal : 'SIGTERM'
+  if (reason instanceof Interruption) return reason.signal
+  // A job run inside a step (maintain weekly's performance report) is cut with the step's bound.
+  return reason instanceof TimeoutError ? 'timeout' : 'SIGTERM'
 }
 
 /** Latest first, the finished steps' undo; the step's result says what was taken back. */

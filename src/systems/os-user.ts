@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { lchown, lstat, readdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 
 /** An OS user a program runs as; `name` and `home` when it came from the account database. */
 export interface OsUser {
@@ -82,4 +83,24 @@ export function firstUntraversable(dir: string, user: OsUser): string | undefine
     if ((info.mode & searchBit) === 0) return path
   }
   return undefined
+}
+
+/**
+ * Gives a directory probe-ops made, and all below it, to `user`, as root, without ever following
+ * a link (a data directory's pg_tblspc entries are links, and an archive unpacked into it may hold
+ * others, pointing anywhere): a link itself changes owner (lchown), never what it points to, and
+ * is never descended through. The directory itself goes last: until then it is root's (mode 0700
+ * as probe-ops makes it), and nobody else can put anything below it while root walks there.
+ */
+export async function giveTree(path: string, user: OsUser): Promise<void> {
+  if (!(await lstat(path)).isDirectory()) throw new Error(`${path} is no longer the directory probe-ops made`)
+  const walk = async (directory: string): Promise<void> => {
+    for (const entry of await readdir(directory, { withFileTypes: true })) {
+      const child = join(directory, entry.name)
+      if (entry.isDirectory()) await walk(child)
+      await lchown(child, user.uid, user.gid)
+    }
+  }
+  await walk(path)
+  await lchown(path, user.uid, user.gid)
 }

@@ -3,7 +3,8 @@ import { join, relative } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
-import type { OsUser } from './os-user.js'
+import { asUser, type OsUser } from './os-user.js'
+import { runInOwnGroup, startProgram } from './process-group.js'
 import type { ServiceRuntimes } from './services.js'
 
 /**
@@ -106,9 +107,8 @@ function feedInput(source: Readable, target: Writable, options?: { end: boolean 
 }
 
 async function runOnHost(config: Config, tool: PgTool, args: string[], run: PgToolRun, applicationName: string): Promise<PgToolResult> {
-  const { execa } = await import('execa')
   const path = join(config.backup.binDir, tool)
-  const child = execa(path, args, {
+  const { subprocess: child } = await startProgram(path, args, {
     env: passwordEnv(config, applicationName),
     stdin: run.stdin ? 'pipe' : 'ignore',
     stdout: run.stdout ? 'pipe' : 'ignore',
@@ -235,20 +235,21 @@ export async function pgCtl(
   config: Readonly<Config>,
   args: readonly string[],
   options: { user?: OsUser; timeoutMs: number; signal?: AbortSignal },
-): Promise<{ ok: boolean; output: string }> {
-  const { runProgram } = await import('./programs.js')
-  try {
-    const result = await runProgram(join(config.backup.binDir, 'pg_ctl'), args, { timeoutMs: options.timeoutMs, user: options.user, signal: options.signal })
-    return {
-      ok: result.exitCode === 0,
-      output: [result.stdout, result.stderr]
-        .map((text) => text.trim())
-        .filter(Boolean)
-        .join('\n'),
-    }
-  } catch (error) {
-    return { ok: false, output: describeError(error) }
-  }
+): Promise<{ ok: boolean; exitCode?: number; output: string }> {
+  const result = await runInOwnGroup(join(config.backup.binDir, 'pg_ctl'), args, {
+    ...asUser(options.user),
+    reject: false,
+    timeout: options.timeoutMs,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    // pg_ctl start, cut with SIGINT, also tells the postmaster it started to shut down.
+    killSignal: 'SIGINT',
+    stdin: 'ignore',
+    all: true,
+  })
+  const output = String(result.all ?? '').trim()
+  if (result.exitCode === undefined && !result.timedOut && !result.isCanceled)
+    return { ok: false, output: output || `pg_ctl could not run: ${(result.shortMessage ?? '').split('\n')[0]}` }
+  return { ok: result.exitCode === 0, exitCode: result.exitCode, output }
 }
 
 /** How long unpacking a base backup may take: it is bounded by the step's own signal long before. */
@@ -275,8 +276,7 @@ export async function unpackBaseBackup(backupDir: string, into: string, options:
  * end of what it said.
  */
 export async function archivePaths(paths: readonly string[], sink: Writable, signal?: AbortSignal): Promise<{ exitCode: number | string; stderr: string }> {
-  const { execa } = await import('execa')
-  const tar = execa('tar', ['-C', '/', '-czf', '-', '--', ...paths.map((p) => relative('/', p) || '.')], {
+  const { subprocess: tar } = await startProgram('tar', ['-C', '/', '-czf', '-', '--', ...paths.map((p) => relative('/', p) || '.')], {
     stdout: 'pipe',
     stderr: 'pipe',
     buffer: { stdout: false },

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { describeError, formatSeconds } from '../errors.js'
 import { asUser, type OsUser } from './os-user.js'
+import { runInOwnGroup } from './process-group.js'
 
 /** External programs (apt, lynis, trivy, nmap): found on PATH, run with an argument array and a bound. */
 
@@ -58,10 +59,9 @@ export interface ProgramOptions {
  * or stderr (pg_ctl start gets `-l FILE`), or this waits for the daemon.
  */
 export async function runProgram(file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
-  const { execa } = await import('execa')
   const name = programName(file)
   try {
-    const result = await execa(file, args, {
+    const result = await runInOwnGroup(file, args, {
       timeout: options.timeoutMs,
       ...(options.signal ? { cancelSignal: options.signal } : {}),
       ...(options.cwd ? { cwd: options.cwd } : {}),
@@ -70,7 +70,7 @@ export async function runProgram(file: string, args: readonly string[], options:
       stdin: 'ignore',
       env: options.replaceEnv ? options.env : { LC_ALL: 'C', LANG: 'C', ...options.env },
       extendEnv: !options.replaceEnv,
-      detached: options.detached ?? false,
+      // In a group of its own always (process-group.ts); a daemon starter must not be killed when we exit.
       cleanup: !options.detached,
       maxBuffer: 64 * 1024 * 1024,
       forceKillAfterDelay: 2000,

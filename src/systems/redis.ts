@@ -8,6 +8,8 @@ import { withTimeout } from '../lib/time.js'
 export async function connectRedis(config: RedisConfig, timeoutMs = config.timeoutMs): Promise<Redis> {
   const { Redis: RedisClient } = await import('ioredis')
   const client = new RedisClient(config.url, {
+    // The URL holds no credentials (see RedisConfig): a URL's user would outrank these.
+    username: config.username,
     password: config.password?.reveal(),
     lazyConnect: true,
     connectTimeout: timeoutMs,

@@ -2,6 +2,7 @@ import type { ServiceConfig } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
 import type { LogLine } from '../logs/entries.js'
 import { journalLine, journalLines } from './journal.js'
+import { runInOwnGroup } from './process-group.js'
 
 /** systemd units through systemctl and journalctl (execa, argument arrays). */
 
@@ -16,9 +17,8 @@ export interface UnitState {
 }
 
 async function run(command: string, args: string[], timeoutMs: number): Promise<string> {
-  const { execa } = await import('execa')
   try {
-    const result = await execa(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
+    const result = await runInOwnGroup(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
     if (result.timedOut)
       throw new StepFailure(`${command} ${args[0]} did not finish within ${timeoutMs} ms`, 'systemd is slow to answer: check `systemctl status`')
     if (result.failed && result.exitCode === undefined) throw new Error(result.shortMessage)
@@ -66,8 +66,7 @@ export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: nu
 
 /** systemctl start|stop|restart, bounded. */
 export async function controlUnit(service: Pick<ServiceConfig, 'unit'>, action: 'start' | 'stop' | 'restart', timeoutMs: number): Promise<void> {
-  const { execa } = await import('execa')
-  const result = await execa('systemctl', [action, service.unit], { timeout: timeoutMs, reject: false, stdin: 'ignore' })
+  const result = await runInOwnGroup('systemctl', [action, service.unit], { timeout: timeoutMs, reject: false, stdin: 'ignore' })
   if (result.timedOut)
     throw new StepFailure(`systemctl ${action} ${service.unit} did not finish within ${timeoutMs} ms`, `see \`systemctl status ${service.unit}\``)
   if (result.failed) {

@@ -30,3 +30,23 @@ export function killStrangers(): void {
     }
   }
 }
+
+/**
+ * A real zombie: a process that has exited but is not reaped, because its parent (a `sleep`,
+ * which never waits for children) does not collect it, as a slow init may not. stop() ends the
+ * parent.
+ */
+export async function startZombie(): Promise<{ pid: number; stop(): void }> {
+  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const pid = await new Promise<number>((resolve, reject) => {
+    parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString('utf8').trim())))
+    parent.once('error', reject)
+  })
+  const stop = () => parent.kill('SIGKILL')
+  for (let i = 0; i < 200 && isRunning(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  if (isRunning(pid)) {
+    stop()
+    throw new Error(`process ${pid} did not become a zombie`)
+  }
+  return { pid, stop }
+}

@@ -7,15 +7,31 @@ import type { ErrorCode } from '../../src/errors.js'
 import type { ErrorDocument } from '../../src/report/model.js'
 
 export const reportSchema = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../docs/report.schema.json'), 'utf8')) as {
-  $defs: { error: { properties: { error: { properties: { code: { enum: string[] } } } } } }
+  $defs: { error: { properties: { error: { properties: { code: { enum: string[] } } } } } } & Record<string, unknown>
 }
 const ajv = new Ajv2020({ allErrors: true })
 ;(addFormats as unknown as (a: Ajv2020) => void)(ajv)
 const validate = ajv.compile(reportSchema)
 
-function expectValidDocument(document: unknown): void {
+/**
+ * What is wrong with a document, one line per problem, naming the step (by id) whose data is
+ * wrong: "steps/2 (disk)/data/disks/0: must have required property 'path'".
+ */
+function problems(document: unknown): string {
+  const steps = (document as { steps?: { id?: string }[] }).steps ?? []
+  return (validate.errors ?? [])
+    .filter((e) => e.keyword !== 'if' && e.keyword !== 'allOf')
+    .map((e) => {
+      const path = e.instancePath.replace(/^\/steps\/(\d+)/, (_, i: string) => `steps/${i} (${steps[Number(i)]?.id ?? '?'})`)
+      return `${path || '(document)'}: ${e.message ?? e.keyword}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`
+    })
+    .join('\n')
+}
+
+/** The document matches the JSON Schema shipped in docs/ (a report, with each step's data, or an error document). */
+export function expectValidDocument(document: unknown): void {
   const valid = validate(document)
-  expect(valid, ajv.errorsText(validate.errors, { separator: '\n' })).toBe(true)
+  expect(valid, `the document does not match docs/report.schema.json:\n${problems(document)}`).toBe(true)
 }
 
 /** The report a command printed matches the JSON Schema shipped in docs/. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { startAlertmanager, startHangingServer, startRefusedPort } from '../bed/index.js'
+import { loadConfig } from '../../src/config/load.js'
+import { alertTest } from '../../src/jobs/alert-test/spec.js'
 import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
+import { runJobInProcess } from '../helpers/job.js'
 
 describe('probe-ops alert test against a real AlertManager', () => {
   it('sends, sees and resolves a test alert', async () => {
@@ -18,6 +21,27 @@ describe('probe-ops alert test against a real AlertManager', () => {
       expect(report.alerts).toEqual([{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }])
       const active = (await (await fetch(`${am.info.url}/api/v2/alerts?active=true`)).json()) as { labels: { alertname: string } }[]
       expect(active.filter((a) => a.labels.alertname === 'ProbeOpsTestAlert')).toEqual([])
+    } finally {
+      await am.stop()
+    }
+  })
+
+  it('runs in the test process as the CLI runs it, against the same AlertManager', async () => {
+    const am = await startAlertmanager()
+    try {
+      const { path } = writeConfig({ host: 'in-process', alertmanager: { url: am.info.url } })
+      const report = await runJobInProcess(alertTest, loadConfig(path, {}), { severity: 'warning' })
+      expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+        ['send', 'ok'],
+        ['confirm', 'ok'],
+        ['resolve', 'ok'],
+      ])
+      expect(report).toMatchObject({
+        command: 'alert test',
+        host: 'in-process',
+        alerts: [{ alertname: 'ProbeOpsTestAlert', severity: 'warning', delivered: true }],
+      })
+      expect(report.steps[1]!.data).toEqual({ state: 'active' })
     } finally {
       await am.stop()
     }

@@ -1117,6 +1117,7 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(pruned.exitCode, pruned.stdout + pruned.stderr).toBe(0)
     const plan = step(parseReport(pruned), 'prune').data as { remove: string[]; keep: { id: string; reasons: string[] }[] }
     expect(plan.remove).toEqual([oldest.id])
+    expect(step(parseReport(pruned), 'prune').summary).toMatch(/^removed 1 backup \(.*\), kept 2$/)
     expect(plan.keep.find((k) => k.id === byHand.id)!.reasons).toEqual(['one of the newest 2'])
     expect(
       readdirSync(backupDir)

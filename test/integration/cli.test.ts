@@ -1,9 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, readReportFile, runCli, writeConfig } from '../helpers/cli.js'
+import { isRunning } from '../helpers/processes.js'
 import { expectErrorDocument, expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -266,7 +268,7 @@ describe('the CLI as a user runs it', () => {
     expect(report.command).toBe('diagnose')
     expect(report.steps.find((s) => s.id === 'host')!.status).not.toBe('skipped')
     expect(report.steps.filter((s) => s.status === 'skipped')).toHaveLength(6)
-    expect(JSON.parse(readFileSync(reportFile, 'utf8'))).toEqual(report)
+    expect(readReportFile(reportFile)).toEqual(report)
   })
 
   it("takes a job's steps from its spec: --help lists them, and --only/--skip are checked before the configuration is read", async () => {
@@ -420,5 +422,61 @@ describe('the CLI as a user runs it', () => {
       expectNoStack(stderr)
       if (args[0] === 'diagnose') expect(existsSync(join(dir, 'maintenance.log')), 'the run is logged').toBe(true)
     }
+  })
+})
+
+describe('the programs probe-ops runs, in process groups of their own, never outlive it', () => {
+  const PROCESS_GROUP = pathToFileURL(resolve(import.meta.dirname, '../../dist/systems/process-group.js')).href
+
+  /**
+   * A node process, in a group of its own as a shell runs a job, that does `before`, starts
+   * `sleep` as probe-ops starts its programs, says its pid, then does `after`.
+   */
+  async function withProgram(before: string, after: string) {
+    const script = `import { startProgram } from ${JSON.stringify(PROCESS_GROUP)}
+${before}
+const { subprocess } = await startProgram('sleep', ['1000'], { reject: false, stdin: 'ignore' })
+subprocess.catch(() => undefined)
+process.stdout.write(subprocess.pid + '\\n')
+${after}`
+    const parent = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, detached: true, stdin: 'ignore', timeout: 60_000 })
+    let said = ''
+    parent.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
+    const saying = async (what: RegExp) => {
+      while (!what.test(said)) await new Promise((r) => setTimeout(r, 20))
+      return said
+    }
+    const program = Number((await saying(/^\d+\n/)).split('\n')[0])
+    return { parent, program, saying }
+  }
+
+  async function gone(pid: number): Promise<boolean> {
+    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50))
+    return !isRunning(pid)
+  }
+
+  it('ends a program still running when probe-ops exits', async () => {
+    const { parent, program } = await withProgram('', 'process.exit(0)')
+    expect((await parent).exitCode).toBe(0)
+    expect(await gone(program)).toBe(true)
+  })
+
+  it('ends it with probe-ops when a signal that nothing handles ends probe-ops', async () => {
+    const { parent, program } = await withProgram('', 'setInterval(() => {}, 1000)')
+    parent.kill('SIGTERM')
+    expect((await parent).signal).toBe('SIGTERM')
+    expect(await gone(program)).toBe(true)
+  })
+
+  it("leaves it alone when a job handles the signal (Ctrl-C to the terminal's whole group), until probe-ops exits", async () => {
+    const { parent, program, saying } = await withProgram(
+      "process.on('SIGINT', () => { process.stdout.write('handled\\n'); setTimeout(() => process.exit(0), 300) })",
+      'setInterval(() => {}, 1000)',
+    )
+    process.kill(-parent.pid!, 'SIGINT')
+    await saying(/handled/)
+    expect(isRunning(program)).toBe(true)
+    expect((await parent).exitCode).toBe(0)
+    expect(await gone(program)).toBe(true)
   })
 })

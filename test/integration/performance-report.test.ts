@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import { performanceReportStep } from '../../src/jobs/performance-report/step.js'
 import { historyFileName } from '../../src/report/history.js'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { runJob } from '../../src/report/runner.js'
+import { Interruption } from '../../src/errors.js'
+import { startJob, runJob } from '../../src/report/runner.js'
 import { bed, startHangingServer, startPrometheus, startRefusedPort, waitForPrometheusData, type PrometheusServer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
@@ -246,4 +247,31 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
     )
     expect(dry.steps[0]!.data!.savedTo).toBeNull()
   })
+
+  for (const cut of ['SIGINT', '--timeout'] as const) {
+    it(`stops its own steps when ${cut} cuts the job it runs in, and keeps no cut report as the day's`, async () => {
+      // Prometheus answers nothing: the report's own job waits on it until stopped, or for its 30 s.
+      const hanging = await startHangingServer()
+      try {
+        const dir = tempDir('perf-cut')
+        const loaded = loadConfig(config(dir, { prometheus: { url: hanging.url, timeoutSeconds: 30 } }).path, env(database))
+        const interrupt = new AbortController()
+        const weekly = startJob(
+          { command: 'maintain weekly', concurrent: false, steps: [performanceReportStep] },
+          { config: loaded, toolVersion: '9.9.9' },
+          { version: '9.9.9', host: 'bed', interrupt: interrupt.signal, ...(cut === '--timeout' ? { timeoutMs: 3000 } : {}) },
+        )
+        while (hanging.accepted === 0) await new Promise((r) => setTimeout(r, 20))
+        if (cut === 'SIGINT') interrupt.abort(new Interruption('SIGINT'))
+        const report = await weekly.report
+        expect(report.interrupted).toMatchObject({ by: cut === 'SIGINT' ? 'SIGINT' : 'timeout' })
+        expect(report.steps[0]).toMatchObject({ id: 'performance-report', status: 'failed' })
+        // The step has really ended (the job's lock is held until then), its own job with it.
+        await weekly.ended
+        expect(existsSync(join(dir, 'reports', historyFileName('performance', new Date())))).toBe(false)
+      } finally {
+        await hanging.close()
+      }
+    })
+  }
 })

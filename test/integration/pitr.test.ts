@@ -1,12 +1,13 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
-import { parseReport, runCli, runRecords, startCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, startCli, writeConfig, type CliResult } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
+import { isRunning } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 function step(report: Report, id: string): StepResult {
@@ -15,33 +16,36 @@ function step(report: Report, id: string): StepResult {
   return found
 }
 
-describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
-  let server: PostgresServer
-  let config: { path: string; dir: string }
-  let env: Record<string, string>
-  let walRoot: string
-
-  async function query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
-    await client.connect()
-    try {
-      return (await client.query<R>(text)).rows
-    } finally {
-      await client.end()
-    }
-  }
-
-  beforeAll(async () => {
-    server = await startPostgres({ database: 'network_probe' })
-    // The server's OS user writes the archive: its parent must let it through.
-    walRoot = mkdtempSync('/tmp/po-wal-')
-    chmodSync(walRoot, 0o711)
-    config = configFor(join(tempDir('pitr'), 'backups'))
-    env = { PGPASSWORD: server.info.password }
+/** A run that `signal` came to during its switch: the switch was let end, and the run says it was interrupted. */
+function expectSwitchLetEnd(result: CliResult, signal: 'SIGINT' | 'SIGTERM'): void {
+  expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+  const report = parseReport(result)
+  expect(report.interrupted).toMatchObject({ by: signal })
+  expect(step(report, 'switch')).toMatchObject({
+    status: 'ok',
+    summary: expect.stringMatching(
+      new RegExp(`^PostgreSQL runs on the data recovered to .*\\(${signal} came during the switch of data directories, which was let end first\\)$`),
+    ),
   })
+}
 
-  /** probe-ops for the test's cluster (its runtime a process), its backups in `backupDir`. */
-  function configFor(backupDir: string): { path: string; dir: string } {
+/** A PostgreSQL of a describe block's own, archiving into a WAL directory of its own, and probe-ops set up for it. */
+interface PitrCluster {
+  server: PostgresServer
+  config: { path: string; dir: string }
+  env: Record<string, string>
+  query<R extends pg.QueryResultRow>(text: string, port?: number): Promise<R[]>
+  /** probe-ops for the cluster (its runtime a process), its backups in `backupDir`. */
+  configFor(backupDir: string): { path: string; dir: string }
+  stop(): Promise<void>
+}
+
+async function startPitrCluster(): Promise<PitrCluster> {
+  const server = await startPostgres({ database: 'network_probe' })
+  // The server's OS user writes the archive: its parent must let it through.
+  const walRoot = mkdtempSync('/tmp/po-wal-')
+  chmodSync(walRoot, 0o711)
+  const configFor = (backupDir: string) => {
     const dataDir = server.info.dataDir
     return writeConfig({
       postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
@@ -61,11 +65,47 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
       },
     })
   }
+  return {
+    server,
+    config: configFor(join(tempDir('pitr'), 'backups')),
+    env: { PGPASSWORD: server.info.password },
+    async query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
+      await client.connect()
+      try {
+        return (await client.query<R>(text)).rows
+      } finally {
+        await client.end()
+      }
+    },
+    configFor,
+    async stop() {
+      await server.stop()
+      await execa('rm', ['-rf', walRoot])
+    },
+  }
+}
 
-  afterAll(async () => {
-    await server?.stop()
-    await execa('rm', ['-rf', walRoot])
+/** A cluster of the describe block's own, started before its tests (handed to `started`) and stopped after them. */
+function usePitrCluster(started: (cluster: PitrCluster) => void): { current: PitrCluster } {
+  const holder = {} as { current: PitrCluster }
+  beforeAll(async () => {
+    holder.current = await startPitrCluster()
+    started(holder.current)
   })
+  afterAll(async () => {
+    await holder.current?.stop()
+  })
+  return holder
+}
+
+describe('point-in-time recovery against a real PostgreSQL with WAL archiving', () => {
+  let server: PostgresServer
+  let config: { path: string; dir: string }
+  let env: Record<string, string>
+  const cluster = usePitrCluster((started) => ({ server, config, env } = started))
+  const query = <R extends pg.QueryResultRow>(text: string, port?: number) => cluster.current.query<R>(text, port)
+  const configFor = (backupDir: string) => cluster.current.configFor(backupDir)
 
   /**
    * Every mode takes a backup by id, by the path of its data (relative or absolute) or of its
@@ -109,6 +149,7 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     expect(outside.stderr).toContain(`${elsewhere} is not in the backup directory`)
   }
 
+  // Some twenty runs of probe-ops, a restart and eight restores among them: minutes on a busy machine.
   it('sets up archiving, takes a base backup, and recovers to a moment beside and then in place of the live cluster', async () => {
     const setup = await runCli(['backup', 'wal-setup', '--apply', '--config', config.path, '--json'], env)
     expect(step(parseReport(setup), 'settings')).toMatchObject({ status: 'warning', error: { hint: expect.stringMatching(/recover postgres --force/) } })
@@ -218,19 +259,10 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     signalled.kill('SIGTERM')
     await signalled.said(/SIGTERM came during the switch of data directories: letting it end first/)
     rmSync(pause)
-    const interrupted = await signalled.result
-    expect(interrupted.exitCode, interrupted.stdout + interrupted.stderr).toBe(1)
-    const cut = parseReport(interrupted)
-    expect(cut.interrupted).toMatchObject({ by: 'SIGTERM' })
-    expect(step(cut, 'switch')).toMatchObject({
-      status: 'ok',
-      summary: expect.stringMatching(
-        /^PostgreSQL runs on the data recovered to .*\(SIGTERM came during the switch of data directories, which was let end first\)$/,
-      ),
-    })
+    expectSwitchLetEnd(await signalled.result, 'SIGTERM')
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('200')
     expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
-  }, 240_000) // a whole archive, base backup and two recoveries: minutes on a loaded machine
+  }, 300_000) // a whole archive, base backup and two recoveries: minutes on a loaded machine
 
   it('fails a base backup that fills its disk as a failed step, and keeps nothing of it', async () => {
     const disk = await mountSmallDisk('1m')
@@ -246,4 +278,159 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
       await disk.unmount()
     }
   })
+})
+
+/**
+ * The recovery run as root and cut short, on a cluster of its own: these must not depend on what
+ * the recoveries above leave (a cluster switched, more than once, to a timeline whose history file
+ * was never archived archives no more: its next segment's name is taken).
+ */
+describe('point-in-time recovery as root: links, Ctrl-C and --timeout', () => {
+  let server: PostgresServer
+  let config: { path: string; dir: string }
+  let env: Record<string, string>
+  const cluster = usePitrCluster((started) => ({ server, config, env } = started))
+  const query = <R extends pg.QueryResultRow>(text: string, port?: number) => cluster.current.query<R>(text, port)
+
+  /**
+   * Archiving on (set up, and PostgreSQL restarted, when it is not yet), then a new base backup, a
+   * row before the target time it returns and one after it.
+   */
+  async function recoverable(): Promise<{ target: string; atTarget: number }> {
+    const archiving = parseReport(await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env))
+    if (step(archiving, 'check').status !== 'ok') {
+      await runCli(['backup', 'wal-setup', '--apply', '--config', config.path], env)
+      const restarted = await runCli(['recover', 'postgres', '--force', '--config', config.path], env)
+      expect(restarted.exitCode, restarted.stdout).toBe(0)
+    }
+    await query('create table if not exists marks (n int)')
+    const base = await runCli(['backup', 'base', '--config', config.path, '--json'], env)
+    expect(base.exitCode, base.stdout).toBe(0)
+    await query('insert into marks values (1)')
+    const atTarget = Number((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n)
+    await new Promise((r) => setTimeout(r, 1100))
+    const target = (await query<{ target: string }>(`select now()::text as target`))[0]!.target
+    await new Promise((r) => setTimeout(r, 1100))
+    await query('insert into marks values (2)')
+    // The segment holding the last rows must reach the archive.
+    const archived = await runCli(['backup', 'wal-setup', '--config', config.path, '--json'], env)
+    expect(step(parseReport(archived), 'check').status, archived.stdout).toBe('ok')
+    return { target, atTarget }
+  }
+
+  /** The recovered data directories beside the live one (a run's own is the one that was not there before it). */
+  function recoveredDirs(): string[] {
+    const live = server.info.dataDir
+    return readdirSync(dirname(live))
+      .filter((n) => n.startsWith(`${basename(live)}.pitr-`))
+      .map((n) => join(dirname(live), n))
+  }
+
+  /** What a run started with PROBE_OPS_PAUSE holds at `at`: its recovered data directory (and its side cluster's postmaster). */
+  async function heldAt(at: string, args: string[], options: { ownGroup?: boolean } = {}) {
+    const before = recoveredDirs()
+    const pause = join(tempDir('pause'), at)
+    const run = startCli(args, { ...env, PROBE_OPS_PAUSE: `${at}:${pause}` }, undefined, options)
+    await run.pausedAt(pause)
+    const dataDir = recoveredDirs().find((d) => !before.includes(d))!
+    const postmaster = existsSync(join(dataDir, 'postmaster.pid')) ? Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : undefined
+    return { run, pause, dataDir, postmaster }
+  }
+
+  const pitrArgs = (target: string, ...more: string[]) => [
+    'restore',
+    'latest',
+    '--mode',
+    'pitr',
+    '--target-time',
+    target,
+    '--yes',
+    '--config',
+    config.path,
+    '--json',
+    ...more,
+  ]
+
+  it('refuses to rewrite a postgresql.auto.conf replaced by a link before the switch: the file it points to is untouched, the live cluster too', async () => {
+    const { target } = await recoverable()
+    const live = (await query<{ n: string }>('select count(*) as n from marks'))[0]!.n
+    const victim = join(tempDir('pitr-victim'), 'settings.conf')
+    const content = "work_mem = '4MB'\n# probe-ops point-in-time recovery: begin\nport = '1'\n# probe-ops point-in-time recovery: end\n"
+    writeFileSync(victim, content, { mode: 0o600 })
+    const { run, pause, dataDir } = await heldAt('pitr-switch-begun', pitrArgs(target))
+    const autoConf = join(dataDir, 'postgresql.auto.conf')
+    rmSync(autoConf)
+    symlinkSync(victim, autoConf)
+    rmSync(pause)
+    const result = await run.result
+    expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+    const report = parseReport(result)
+    expect(step(report, 'switch')).toMatchObject({
+      status: 'failed',
+      summary: expect.stringMatching(/postgresql\.auto\.conf not rewritten: .*postgresql\.auto\.conf is a symbolic link/),
+      error: { hint: expect.stringMatching(/^the live cluster was not touched; the recovered data directory, stopped, is kept at /) },
+    })
+    expect(readFileSync(victim, 'utf8')).toBe(content)
+    expect(lstatSync(autoConf).isSymbolicLink()).toBe(true)
+    expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(live)
+    expect(parseReport(await runCli(['backup', 'list', '--config', config.path, '--json'], env)).steps[0]!.status).toBe('ok')
+    rmSync(dataDir, { recursive: true, force: true })
+  }, 240_000)
+
+  it("lets Ctrl-C reach probe-ops alone: the pg_ctl a switch runs is not killed by the terminal's SIGINT to the whole group", async () => {
+    const { target, atTarget } = await recoverable()
+    // Run as a terminal runs a job: in a process group of its own, which Ctrl-C signals whole.
+    const { run, pause, postmaster } = await heldAt('pitr-switch-begun', pitrArgs(target), { ownGroup: true })
+    // The side cluster is held still, so that stopping it takes until the signal has come.
+    process.kill(postmaster!, 'SIGSTOP')
+    try {
+      rmSync(pause)
+      const stopping = (): boolean =>
+        readdirSync('/proc')
+          .filter((pid) => /^\d+$/.test(pid))
+          .some((pid) => {
+            try {
+              const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+              return words.some((w) => w.endsWith('/pg_ctl')) && words.includes('stop')
+            } catch {
+              return false
+            }
+          })
+      while (!stopping()) await new Promise((r) => setTimeout(r, 50))
+      run.killGroup('SIGINT')
+      await run.said(/SIGINT came during the switch of data directories: letting it end first/)
+    } finally {
+      process.kill(postmaster!, 'SIGCONT')
+    }
+    expectSwitchLetEnd(await run.result, 'SIGINT')
+    expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(String(atTarget))
+  }, 240_000)
+
+  for (const cut of ['SIGINT', '--timeout'] as const) {
+    it(`stops the side cluster it started and removes its data directory when ${cut} comes while WAL is replayed`, async () => {
+      const { target } = await recoverable()
+      const live = (await query<{ n: string }>('select count(*) as n from marks'))[0]!.n
+      const { run, pause, dataDir, postmaster } = await heldAt('pitr-recovering', pitrArgs(target, ...(cut === '--timeout' ? ['--timeout', '30'] : [])))
+      expect(isRunning(postmaster!)).toBe(true)
+      if (cut === 'SIGINT') {
+        run.kill('SIGINT')
+        await run.said(/SIGINT: stopping restore pitr/)
+        rmSync(pause)
+      }
+      // Cut by --timeout, the step stays held: what it started is taken back all the same.
+      const result = await run.result
+      rmSync(pause, { force: true })
+      expect(result.exitCode, result.stdout + result.stderr).toBe(1)
+      const report = parseReport(result)
+      expect(report.interrupted).toMatchObject({ by: cut === 'SIGINT' ? 'SIGINT' : 'timeout' })
+      expect(step(report, 'recover').status).toBe('failed')
+      expect(step(report, 'prepare').summary).toMatch(
+        new RegExp(`; undone as recover failed: stopped the side cluster on port \\d+ and removed ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+      )
+      expect(step(report, 'switch').status).toBe('skipped')
+      expect(isRunning(postmaster!)).toBe(false)
+      expect(existsSync(dataDir)).toBe(false)
+      expect((await query<{ n: string }>('select count(*) as n from marks'))[0]!.n).toBe(live)
+    }, 240_000)
+  }
 })

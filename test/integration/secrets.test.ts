@@ -3,8 +3,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report } from '../../src/report/model.js'
-import { ALERTMANAGER_BASIC_AUTH, startAlertmanager, type AlertmanagerServer } from '../bed/index.js'
+import { ALERTMANAGER_BASIC_AUTH, startAlertmanager, startRedis, type AlertmanagerServer, type RedisServer } from '../bed/index.js'
 import { parseReport, runCli, writeConfig, type CliResult } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
 
 /**
  * Credentials inside URL settings (issue 11 item 12): probe-ops authenticates with them, and they
@@ -132,5 +133,51 @@ describe('credentials in URLs: used, and never shown', () => {
     const shown = everythingShown([json, text, await runCli(['config', 'show', '--config', path])], dir)
     expect(shown).not.toContain(healthPassword)
     expect(shown).not.toContain(healthToken)
+  })
+})
+
+describe('a Redis 6 ACL user in the redis URL: signed in as, and its password never shown', () => {
+  const aclPassword = 'Pr0be-Acl-Pass'
+  let redis: RedisServer
+
+  beforeAll(async () => {
+    // The default user has a password of its own: signing in as it with the ACL user's fails.
+    redis = await startRedis({ password: 'D3fault-Pass', users: [`probe on >${aclPassword} ~* +@all`] })
+  })
+
+  afterAll(async () => {
+    await redis?.stop()
+  })
+
+  it('authenticates as the user of redis://user:password@host, in the file or in REDIS_URL', async () => {
+    const url = `redis://probe:${aclPassword}@127.0.0.1:${redis.info.port}`
+    const { path, dir } = writeConfig({ redis: { url }, services: NO_SERVICES })
+    const json = await runCli(['diagnose', '--config', path, '--only', 'redis', '--json', '--report-file', join(dir, 'report.json')])
+    expect(json.exitCode, json.stdout + json.stderr).toBe(0)
+    expect(step(parseReport(json), 'redis').status).toBe('ok')
+    const text = await runCli(['diagnose', '--config', path, '--only', 'redis'])
+    expect(text.exitCode, text.stdout).toBe(0)
+    // The user is shown (and fed back, configures the same), the password never.
+    const show = await runCli(['config', 'show', '--config', path])
+    expect(show.stdout).toContain(`url: redis://probe@127.0.0.1:${redis.info.port}`)
+
+    const fromEnvironment = writeConfig({ services: NO_SERVICES })
+    const environment = await runCli(['diagnose', '--config', fromEnvironment.path, '--only', 'redis', '--json'], { REDIS_URL: url })
+    expect(environment.exitCode, environment.stdout + environment.stderr).toBe(0)
+    expect(everythingShown([json, text, show, environment], dir) + everythingShown([], fromEnvironment.dir)).not.toContain(aclPassword)
+  })
+
+  it('takes the password from redis.passwordFile for the user in the URL', async () => {
+    const passwordFile = join(tempDir('redis-password'), 'password')
+    writeFileSync(passwordFile, `${aclPassword}\n`, { mode: 0o600 })
+    const { path, dir } = writeConfig({ services: NO_SERVICES, redis: { url: `redis://probe@127.0.0.1:${redis.info.port}`, passwordFile } })
+    const result = await runCli(['diagnose', '--config', path, '--only', 'redis', '--json'])
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0)
+    // Without the user, the same password is the default user's, which is refused.
+    writeFileSync(path, JSON.stringify({ services: NO_SERVICES, redis: { url: `redis://127.0.0.1:${redis.info.port}`, passwordFile } }))
+    const refused = await runCli(['diagnose', '--config', path, '--only', 'redis', '--json'])
+    expect(refused.exitCode).toBe(1)
+    expect(step(parseReport(refused), 'redis').summary).toMatch(/rejected the password/)
+    expect(everythingShown([result, refused], dir)).not.toContain(aclPassword)
   })
 })

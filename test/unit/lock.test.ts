@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { LockHeldError } from '../../src/errors.js'
 import { acquireLock } from '../../src/lib/lock.js'
+import { processStart } from '../../src/lib/process.js'
+import { startZombie } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 describe('job lock', () => {
@@ -128,5 +130,20 @@ describe('fault injection: what a crash or a stranger leaves at the lock path', 
       holder: { pid: child.pid, command: 'maintain daily', since },
     })
     lock.release()
+  })
+
+  it('takes over a lock whose holder died but is not reaped yet (a zombie, under an init that reaps slowly)', async () => {
+    const { dir, path } = lockPath()
+    const zombie = await startZombie()
+    try {
+      const since = new Date().toISOString()
+      // Its pid and its start time as the holder recorded them: the same process, but dead.
+      writeFileSync(path, JSON.stringify({ pid: zombie.pid, processStart: processStart(zombie.pid), command: 'maintain daily', since }))
+      const lock = await acquireLock(dir, 'job', 'maintain daily')
+      expect(lock.takenOver?.reason).toBe(`its holder, process ${zombie.pid} (maintain daily, since ${since}), is gone`)
+      lock.release()
+    } finally {
+      zombie.stop()
+    }
   })
 })

@@ -114,8 +114,16 @@ describe('backup retention', () => {
     const kept = Object.fromEntries(plan.keep.map((k) => [k.backup.manifest.id, k.reasons]))
     expect(kept['third']).toEqual(['newest good database backup', 'one of the newest 2'])
     expect(kept['second']).toEqual(['one of the newest 2'])
-    expect(kept['safety']).toEqual(["a restore's safety backup, kept 1 days"])
+    expect(kept['safety']).toEqual(["a restore's safety backup, kept 1 day"])
     expect(plan.remove.map((b) => b.manifest.id)).toEqual(['failed', 'first'])
+  })
+
+  it('says its reasons in words that agree with their numbers: 1 day, the newest', () => {
+    const backups = [backup('safety', '2026-11-25T14:00:00Z', 'database', undefined, 'safety'), backup('only', '2026-11-25T09:00:00Z')]
+    const plan = planPrune(backups, { last: 1, daily: 0, weekly: 0, monthly: 0 }, new Date('2026-11-25T15:00:00Z'))
+    const kept = Object.fromEntries(plan.keep.map((k) => [k.backup.manifest.id, k.reasons]))
+    expect(kept['safety']).toEqual(["a restore's safety backup, kept 1 day"])
+    expect(kept['only']).toEqual(['newest good database backup', 'the newest'])
   })
 
   it('keeps the newest 3 unless configured: a config without keep.last keeps more than before, never less', () => {

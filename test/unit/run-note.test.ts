@@ -16,7 +16,9 @@ import {
   type SwitchNote,
 } from '../../src/backups/run-notes.js'
 import { parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { isProcessAlive, processStart } from '../../src/lib/process.js'
 import { abandonedRunNote, removeRunNote, runNoteSchema, writeRunNote } from '../../src/lib/run-note.js'
+import { startZombie } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
 const schema = runNoteSchema.extend({ services: z.array(z.string()).optional() })
@@ -41,6 +43,23 @@ describe('run notes', () => {
     // This process's pid with another start time: a reused pid, not the writer.
     writeFileSync(join(dir, 'reused.json'), JSON.stringify({ pid: process.pid, processStart: '1', startedAt: 'x' }))
     expect(await abandonedRunNote(join(dir, 'reused.json'), schema)).toMatchObject({ pid: process.pid })
+  })
+
+  it('are abandoned once their writer is a zombie: it has exited, only its parent has not collected it', async () => {
+    const dir = tempDir('po-note')
+    const zombie = await startZombie()
+    try {
+      const start = processStart(zombie.pid)
+      expect(start).toBeDefined()
+      expect(isProcessAlive(zombie.pid)).toBe(false)
+      expect(isProcessAlive(zombie.pid, start)).toBe(false)
+      writeFileSync(join(dir, 'zombie.json'), JSON.stringify({ services: ['management'], pid: zombie.pid, processStart: start, startedAt: 'x' }))
+      expect(await abandonedRunNote(join(dir, 'zombie.json'), schema)).toMatchObject({ services: ['management'], pid: zombie.pid })
+      // A live process is alive, with or without its start time.
+      expect(isProcessAlive(process.pid, processStart(process.pid))).toBe(true)
+    } finally {
+      zombie.stop()
+    }
   })
 
   it('say so when a note is not one probe-ops wrote', async () => {

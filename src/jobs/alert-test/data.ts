@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import type { DataSchemas } from '../spec.js'
-import type { alertTest } from './spec.js'
+import type { JobDataSchemas } from '../spec.js'
 
 export const sendData = z
   .object({
@@ -22,4 +21,4 @@ export type ResolveData = z.infer<typeof resolveData>
 
 export const dataSchemas = {
   'alert-test': { send: sendData, confirm: confirmData, resolve: resolveData },
-} satisfies DataSchemas<typeof alertTest>
+} satisfies JobDataSchemas

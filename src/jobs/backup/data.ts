@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 import { diskFailureData, tableRows } from '../shared/backup-data.js'
 
 /** The data of each backup step: what a script or dashboard reads of a backup taken, listed, verified or pruned. */
@@ -154,4 +155,4 @@ export const dataSchemas = {
   'backup-list': { list: listData },
   'backup-verify': { checksum: checksumData, archive: readArchiveData, 'restore-test': restoreTestData },
   'backup-prune': { prune: pruneData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

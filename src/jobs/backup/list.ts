@@ -3,6 +3,7 @@ import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, left
 import { listBackups, manifestPath } from '../../backups/store.js'
 import { describeError } from '../../errors.js'
 import { formatSize } from '../../lib/format.js'
+import { plural } from '../../lib/words.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import type { BackupContext } from '../shared/backup-context.js'
 import { refusedFindings } from '../shared/refused.js'
@@ -101,9 +102,8 @@ export const listStep: StepDefinition<BackupContext, ListData> = {
       (r) =>
         `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}`,
     )
-    const things = findings.length === 1 ? 'thing' : 'things'
     return {
-      summary: `${rows.length} backups in ${config.backup.dir}${findings.length ? `; ${findings.length} ${things} to clean up` : ''}`,
+      summary: `${plural(rows.length, 'backup')} in ${config.backup.dir}${findings.length ? `; ${plural(findings.length, 'thing')} to clean up` : ''}`,
       findings,
       details,
       data: { dir: config.backup.dir, backups: rows, leftovers: found.leftovers, unreadable: found.unreadable, databaseLeftovers: databases },

@@ -1,6 +1,7 @@
 import { planPrune } from '../../backups/prune.js'
 import { listBackups, removeBackup } from '../../backups/store.js'
 import { formatSize } from '../../lib/format.js'
+import { plural } from '../../lib/words.js'
 import type { StepDefinition } from '../../report/outcome.js'
 import type { BackupContext } from '../shared/backup-context.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
@@ -20,8 +21,8 @@ export const pruneStep: StepDefinition<BackupContext, PruneData> = {
     }
     if (!run.dryRun) for (const backup of plan.remove) await removeBackup(config.backup.dir, backup)
     const did = run.dryRun
-      ? `would remove ${plan.remove.length} backups (${formatSize(bytes)}), keep`
-      : `removed ${plan.remove.length} backups (${formatSize(bytes)}), kept`
+      ? `would remove ${plural(plan.remove.length, 'backup')} (${formatSize(bytes)}), keep`
+      : `removed ${plural(plan.remove.length, 'backup')} (${formatSize(bytes)}), kept`
     return { summary: withRefusedNote(`${did} ${plan.keep.length}`, unreadable), findings: refusedFindings(unreadable), data }
   },
 }

@@ -3,6 +3,7 @@ import { summarizeLines, type ErrorGroup, type ErrorSummary } from '../../logs/e
 import type { Step } from '../../report/runner.js'
 import { verdict, type DiagnoseContext, type Problem } from './context.js'
 import { formatUptime } from './services.js'
+import { plural } from '../../lib/words.js'
 
 /** Lines of one error shown under its first line: enough for a PostgreSQL STATEMENT or a traceback's end. */
 const SHOWN_LINES = 4
@@ -11,10 +12,6 @@ const KEPT_LINES = 20
 const LINE_CHARS = 240
 
 type ServiceLogs = { service: string; read: true; summary: ErrorSummary } | { service: string; read: false; error: string; hint?: string }
-
-function plural(count: number, word: string): string {
-  return `${count.toLocaleString('en-US')} ${word}${count === 1 ? '' : 's'}`
-}
 
 function clip(line: string): string {
   return line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS)}…` : line

@@ -40,10 +40,20 @@ const RANK: Record<StepResult['status'], number> = { skipped: 0, ok: 1, warning:
 export const performanceReportStep: Step<PerformanceStepContext> = {
   id: 'performance-report',
   title: 'Performance report',
+  // Cut short, its own job is stopped too, and the step ends once that job has.
+  cleanupMs: 10_000,
   async run(context, run): Promise<StepOutcome> {
     const { config } = context
     const { job, context: performance } = performanceJob(config)
-    const report = await runJob(job, performance, { version: context.toolVersion ?? (await packageVersion()), host: config.host, dryRun: run.dryRun })
+    // Ctrl-C or --timeout of the job this step runs in stops the report's own steps as well.
+    const report = await runJob(job, performance, {
+      version: context.toolVersion ?? (await packageVersion()),
+      host: config.host,
+      dryRun: run.dryRun,
+      interrupt: run.signal,
+    })
+    // A report cut short is no day's report: it is not kept in place of a whole one.
+    run.signal.throwIfAborted()
     let savedTo: string | null = null
     let saveError: string | undefined
     if (!run.dryRun) {

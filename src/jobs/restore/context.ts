@@ -89,6 +89,12 @@ export interface SideCluster {
   user?: OsUser
   /** The live cluster's data directory, when visible from here: the recovered one goes beside it. */
   liveDir?: string
+  /** The data directory has been given to PostgreSQL's user (giveTree began). */
+  given?: boolean
+  /** The directory is the operator's now (a failure names it, or the switch took it): never discarded. */
+  kept?: boolean
+  /** The discarding under way or done (see discardRecovered), so that it happens once. */
+  discarding?: Promise<string | undefined>
 }
 
 export interface PitrContext extends BackupContext {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { JobDataSchemas } from '../spec.js'
 import { diskFailureData, tableRows } from '../shared/backup-data.js'
 
 /**
@@ -183,4 +184,4 @@ export const dataSchemas = {
   'restore-partial': { verify: verifyData, tables: tablesData, 'safety-backup': safetyBackupData, 'restore-tables': restoreTablesData },
   'restore-pitr': { verify: pitrVerifyData, prepare: prepareData, recover: recoverData, check: pitrCheckData, switch: switchData },
   'restore-cleanup': { cleanup: cleanupData },
-} satisfies Record<string, Record<string, z.ZodTypeAny>>
+} satisfies JobDataSchemas

@@ -1,5 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { rename } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { beginSwitch, endSwitch, switchNames, switchStamp } from '../../backups/run-notes.js'
 import type { ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
@@ -10,7 +10,7 @@ import { waitUntilReady } from '../../systems/readiness.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { SwitchData } from './data.js'
 import { downtimeBoundMs } from './planning.js'
-import { BLOCK_BEGIN, BLOCK_END, sideCluster } from './pitr.js'
+import { BLOCK_BEGIN, BLOCK_END, rewriteAutoConf, sideCluster } from './pitr.js'
 import { postgresService, stopForSure } from './switch-repair.js'
 
 /**
@@ -25,6 +25,7 @@ async function leaveBeside(context: PitrContext, run: StepRun): Promise<StepOutc
   const side = sideCluster(context)
   const bin = context.config.backup.binDir
   if (run.dryRun || !side?.port) return { summary: 'would leave it running on a side port and print the next commands' }
+  side.kept = true
   const { postgres } = context.config
   const nextSteps = [
     `inspect it:   psql -h 127.0.0.1 -p ${side.port} -U ${postgres.user} ${postgres.database}`,
@@ -42,6 +43,8 @@ async function leaveBeside(context: PitrContext, run: StepRun): Promise<StepOutc
 async function switchInPlace(context: PitrContext, run: StepRun): Promise<StepOutcome<SwitchData>> {
   const side = sideCluster(context)
   if (run.dryRun || !side) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
+  // From here on the switch says where the recovered data directory is, or moves it in.
+  side.kept = true
   const { liveDir } = side
   if (!liveDir)
     throw new StepFailure(
@@ -68,15 +71,24 @@ async function switchDataDirectories(
   // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
   // undoes the switch from this note.
   await beginSwitch(config, { liveDir, aside, recovered: dataDir, service: service.name })
+  await failpoint('pitr-switch-begun')
   const stop = await pgCtl(config, ['-D', dataDir, 'stop', '-m', 'fast', '-w'], { user: side.user, timeoutMs: 120_000 })
   if (!stop.ok) {
     await endSwitch(config)
     throw new StepFailure(`the recovered cluster did not stop: ${stop.output}`, 'the live cluster was not touched')
   }
   // Back to the live cluster's own settings: drop the side-port block.
-  const autoConf = join(dataDir, 'postgresql.auto.conf')
-  const text = await readFile(autoConf, 'utf8')
-  await writeFile(autoConf, text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'))
+  try {
+    await rewriteAutoConf(
+      dataDir,
+      side.user,
+      (text) => text.replace(new RegExp(`\\n?${BLOCK_BEGIN}[\\s\\S]*?${BLOCK_END}\\n?`), '\n'),
+      `the live cluster was not touched; the recovered data directory, stopped, is kept at ${dataDir}: find out what replaced its postgresql.auto.conf`,
+    )
+  } catch (error) {
+    await endSwitch(config)
+    throw error
+  }
   const downStarted = performance.now()
   await stopForSure(runtimes, service)
   await rename(liveDir, aside)

@@ -34,8 +34,8 @@ function redisAddress(url: string): string {
 async function checkRedis(config: Config, timeoutMs: number): Promise<Part> {
   const address = redisAddress(config.redis.url)
   try {
-    // Deliberately without the configured password: does Redis let anyone in?
-    const client = await connectRedis({ ...config.redis, password: undefined }, timeoutMs)
+    // Deliberately without the configured user and password: does Redis let anyone in?
+    const client = await connectRedis({ ...config.redis, username: undefined, password: undefined }, timeoutMs)
     closeRedis(client)
     return {
       check: 'redis',
