@@ -59,9 +59,10 @@ async function problems(
   try {
     databases = await findDatabaseLeftovers(config)
   } catch (error) {
+    // Low: still a warning, but after an interrupted switch, the likely reason PostgreSQL is down.
     findings.push({
       id: 'database-leftovers-unchecked',
-      severity: 'medium',
+      severity: 'low',
       message: `leftover databases not checked: ${describeError(error)}`,
       fix: 'probe-ops diagnose --only postgres',
     })
