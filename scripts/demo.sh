@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: builds probe-ops, starts a throwaway local platform in ./.sandbox (PostgreSQL with
 # the platform's schema and 120 days of results, Redis, AlertManager, stand-ins for the
-# management API and web UI, all on 127.0.0.1) and runs `probe-ops diagnose` against it.
+# management API and web UI, Prometheus with the guide's alert rules scraping the node/postgres/
+# redis exporters and 10 generated agents, and Loki with the agents' logs when a Loki binary is
+# found, all on 127.0.0.1) and runs `probe-ops diagnose` against it.
 # `node bin/run.js sandbox down` removes it again. Run as root on Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,10 @@ missing=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+# The monitoring the guide deploys; Loki is not in Debian (scripts/install-test-deps.sh puts it in .tools/).
+for program in prometheus prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
+  command -v "$program" >/dev/null || missing+=("$program")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq

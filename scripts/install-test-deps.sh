@@ -4,7 +4,12 @@
 #
 # The bed starts its own instances on 127.0.0.1 at free ports with private data dirs, so any
 # system services these packages start on install (postgresql on 5432, redis on 6379,
-# alertmanager on 9093, prometheus on 9090, docker) do not get in its way.
+# alertmanager on 9093, prometheus on 9090, the exporters on 9100/9187/9121, docker) do not get
+# in its way.
+#
+# Grafana Loki is not in Debian (its `loki` package is an unrelated program): the shared tools'
+# install.sh, beside the repository (or beside the checkout a git worktree belongs to), puts
+# Loki 2.4.2 into .tools/loki-2.4.2/loki, where the bed and the sandbox look for it.
 set -eu
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,6 +24,9 @@ postgresql-client-15:/usr/lib/postgresql/15/bin/psql
 redis-server:/usr/bin/redis-server
 prometheus-alertmanager:/usr/bin/prometheus-alertmanager
 prometheus:/usr/bin/prometheus
+prometheus-node-exporter:/usr/bin/prometheus-node-exporter
+prometheus-postgres-exporter:/usr/bin/prometheus-postgres-exporter
+prometheus-redis-exporter:/usr/bin/prometheus-redis-exporter
 docker.io:/usr/sbin/dockerd
 containerd:/usr/bin/containerd
 runc:/usr/sbin/runc
@@ -68,6 +76,26 @@ fi
 # The postgres OS user the bed runs initdb/postgres as (created by postgresql-common).
 if ! grep -q '^postgres:' /etc/passwd; then
   echo "install-test-deps: the postgres OS user is missing (postgresql-common should create it)" >&2
+  exit 1
+fi
+
+# Loki, into the repository's .tools/ (install.sh does nothing when the binary there is the right one).
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+loki_dest="$repo/.tools/loki-2.4.2/loki"
+loki_install=""
+for base in "$repo" "$(dirname "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$repo/.git")")"; do
+  if [ -f "$base/../shared/tools/loki/install.sh" ]; then
+    loki_install="$base/../shared/tools/loki/install.sh"
+    break
+  fi
+done
+if [ -n "$loki_install" ]; then
+  bash "$loki_install" "$loki_dest" >/dev/null
+  echo "install-test-deps: loki at $loki_dest"
+elif [ -x "$loki_dest" ]; then
+  echo "install-test-deps: loki at $loki_dest (no shared install.sh to check it against)"
+else
+  echo "install-test-deps: no Loki: ../shared/tools/loki/install.sh is not beside $repo" >&2
   exit 1
 fi
 

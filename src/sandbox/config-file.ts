@@ -75,7 +75,7 @@ export async function writeProbeOpsConfig(paths: Layout, state: SandboxState): P
     metrics: { textfileDir: paths.metrics },
     lock: { dir: paths.lock },
   }
-  const document = await keepJobsInside(paths, config, state.notes)
+  const document = await keepJobsInside(paths, config, state.notes, { prometheus: c.prometheus?.address, loki: c.loki?.address })
   const header = [
     `# probe-ops sandbox in ${paths.dir}, written by \`probe-ops sandbox up\` at ${new Date().toISOString()}.`,
     `# Every service runs on 127.0.0.1; passwords are in ${paths.secrets}.`,
@@ -89,7 +89,12 @@ export async function writeProbeOpsConfig(paths: Layout, state: SandboxState): P
  * /var/log/network-probe and /tmp) are pointed inside the sandbox, where this build of probe-ops
  * has them; the result must validate, or the sandbox does not start.
  */
-export async function keepJobsInside(paths: Layout, config: ConfigFile, notes: string[]): Promise<Record<string, unknown>> {
+export async function keepJobsInside(
+  paths: Layout,
+  config: ConfigFile,
+  notes: string[],
+  monitoring: { prometheus?: string; loki?: string } = {},
+): Promise<Record<string, unknown>> {
   const { configSchema } = await import('../config/schema.js')
   const inside: Record<string, unknown> = {
     cleanup: {
@@ -102,8 +107,10 @@ export async function keepJobsInside(paths: Layout, config: ConfigFile, notes: s
     // Backups, the WAL archive and reports stay in the sandbox too.
     backup: { dir: join(paths.dir, 'backups'), configPaths: [join(paths.dir, 'probe-ops.yaml'), paths.redisConf] },
     reports: { dir: join(paths.dir, 'reports') },
-    // The sandbox runs no Prometheus: the performance report says so instead of knocking on :9090.
-    prometheus: { url: '' },
+    // Its own Prometheus when it runs one; without, '' makes the performance report say so instead of knocking on :9090.
+    prometheus: { url: monitoring.prometheus ?? '' },
+    // Taken only once the configuration knows Loki (issue 15).
+    ...(monitoring.loki ? { loki: { url: monitoring.loki } } : {}),
   }
   const known = configSchema.shape as Record<string, unknown>
   const extended = { ...config, ...Object.fromEntries(Object.entries(inside).filter(([key]) => key in known)) }

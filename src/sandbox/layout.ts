@@ -9,8 +9,11 @@ import { OperationFailure } from '../errors.js'
  * thing lives.
  */
 
-export const COMPONENTS = ['postgres', 'redis', 'alertmanager', 'management', 'web'] as const
+/** The platform's monitoring (src/local-platform/monitoring.ts), each part started when its program is installed. */
+export const MONITORING_COMPONENTS = ['prometheus', 'node-exporter', 'postgres-exporter', 'redis-exporter', 'agents', 'loki'] as const
+export const COMPONENTS = ['postgres', 'redis', 'alertmanager', 'management', 'web', ...MONITORING_COMPONENTS] as const
 export type ComponentName = (typeof COMPONENTS)[number]
+export type MonitoringComponentName = (typeof MONITORING_COMPONENTS)[number]
 
 /** A failure of the sandbox itself (a service would not start): exit 1, one line and a hint. */
 export class SandboxError extends OperationFailure {}
@@ -36,6 +39,7 @@ export function sandboxLayout(dir: string) {
     metrics: join(dir, 'metrics'),
     lock: join(dir, 'lock'),
     tmp: join(dir, 'tmp'),
+    monitoring: join(dir, 'monitoring'),
     maintenanceLog: join(log, 'maintenance.log'),
     logs: Object.fromEntries(COMPONENTS.map((c) => [c, join(log, `${c}.log`)])) as Record<ComponentName, string>,
     pidFiles: {
@@ -44,6 +48,7 @@ export function sandboxLayout(dir: string) {
       alertmanager: join(run, 'alertmanager.pid'),
       management: join(run, 'management.pid'),
       web: join(run, 'web.pid'),
+      ...Object.fromEntries(MONITORING_COMPONENTS.map((c) => [c, join(run, `${c}.pid`)])),
     } as Record<ComponentName, string>,
   }
 }

@@ -18,6 +18,8 @@ export interface ComponentState {
   logFile: string
   /** A stand-in rather than the real program (AlertManager when it is not installed). */
   standIn?: boolean
+  /** The process's start (/proc/PID/stat), for one whose command line names nothing of the sandbox's. */
+  processStart?: string
 }
 
 export interface SandboxState {
@@ -32,6 +34,8 @@ export interface SandboxState {
   configFile: string
   postgres?: { dataDir: string; socketDir?: string; database: string; user: string; osUser?: string }
   data?: { days: number; rowsPerDay: number; rows: number; oldest: string | null; newest: string | null }
+  /** The generated agents the `agents` component serves, each at http://127.0.0.1:PORT/metrics. */
+  agents?: Array<{ id: string; state: string; port: number }>
   components: Partial<Record<ComponentName, ComponentState>>
   notes: string[]
   error?: string
@@ -122,6 +126,9 @@ export function notASandbox(dir: string): UsageError {
  */
 function isComponentProcess(component: ComponentName, pid: number | undefined, paths: Layout, state?: SandboxState): pid is number {
   if (pid === undefined || !isAlive(pid)) return false
+  // The exporters' command lines hold only ports: the recorded pid with its recorded start is the proof.
+  const recorded = state?.components[component]
+  if (recorded?.processStart !== undefined && recorded.pid === pid) return processStart(pid) === recorded.processStart
   const words = commandLine(pid) ?? []
   const cmdline = words.join(' ')
   if (component === 'postgres') return words.includes(paths.pgData)

@@ -6,6 +6,7 @@ import { Secret } from '../config/secret.js'
 import { HintedError, UsageError, describeError, formatSeconds } from '../errors.js'
 import { makeDirectories } from '../lib/files.js'
 import { freePorts } from '../lib/ports.js'
+import type { LokiBinary } from '../local-platform/loki.js'
 import { PG_BIN_DIR } from '../local-platform/postgres.js'
 import { REDIS_SERVER } from '../local-platform/redis.js'
 import { firstUntraversable, lookupUser, type OsUser } from '../systems/os-user.js'
@@ -16,6 +17,7 @@ import { SandboxError, shellQuote, type Layout } from './layout.js'
 import { DEFAULT_SEED } from './schema.js'
 import { seedOldFiles } from './seed-files.js'
 import { StateFile, inspect, newState, upProcessAlive, type SandboxState } from './state.js'
+import { findSandboxLoki, startMonitoring } from './monitoring.js'
 import { componentStatuses } from './status.js'
 
 /** Enough for any demo or benchmark, and still minutes rather than hours to generate. */
@@ -25,6 +27,10 @@ export interface UpOptions {
   dir: string
   days?: number
   rowsPerDay?: number
+  /** Generated agents Prometheus scrapes (10, as many as the agents table has, by default). */
+  agents?: number
+  /** A Grafana Loki binary; otherwise `loki` on PATH or the one install-test-deps put in .tools/. */
+  loki?: string
   /** One line per thing done, for a progress display. */
   onProgress?: (line: string) => void
 }
@@ -63,11 +69,12 @@ export async function sandboxUp(options: UpOptions): Promise<UpResult> {
   }
 
   const pgUser = checkPrerequisites(dir)
+  const monitoring = { agents: options.agents ?? DEFAULT_SEED.agents, loki: await findSandboxLoki(options.loki, notes) }
   await createDirectories(paths, pgUser)
   const file = new StateFile(paths.state, newState(paths, notes))
   await file.save()
   try {
-    await startEverything(paths, file, pgUser, seed, options.onProgress ?? (() => undefined))
+    await startEverything(paths, file, { pgUser, seed, monitoring }, options.onProgress ?? (() => undefined))
     await seedOldFiles(paths)
     await writeProbeOpsConfig(paths, file.state)
     file.state.status = 'running'
@@ -121,13 +128,13 @@ async function stillRunning(paths: Layout, previous: SandboxState): Promise<bool
   )
 }
 
-async function startEverything(
-  paths: Layout,
-  file: StateFile,
-  pgUser: OsUser | undefined,
-  seed: { days: number; rowsPerDay: number },
-  progress: (line: string) => void,
-) {
+interface StartOptions {
+  pgUser: OsUser | undefined
+  seed: { days: number; rowsPerDay: number }
+  monitoring: { agents: number; loki?: LokiBinary }
+}
+
+async function startEverything(paths: Layout, file: StateFile, { pgUser, seed, monitoring }: StartOptions, progress: (line: string) => void) {
   const secrets = {
     postgres: await writeSecret(paths.pgPassword, 'postgres password'),
     redis: await writeSecret(paths.redisPassword, 'redis password'),
@@ -147,6 +154,16 @@ async function startEverything(
   ])
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failure) throw failure.reason
+  // Last, on ports picked once the others listen, pointed at the running PostgreSQL, Redis and AlertManager.
+  await timed('monitoring', () =>
+    startMonitoring(paths, file, {
+      ...monitoring,
+      postgresPort: pgPort,
+      redisPort,
+      redisPassword: secrets.redis,
+      alertmanagerUrl: file.state.components.alertmanager?.address,
+    }),
+  )
 }
 
 /** The programs are there, and PostgreSQL (which refuses root) can reach the directory. */

@@ -4,6 +4,8 @@
  *
  *   import { bed, pausePostgres, resumePostgres, runPostgresContainer } from '../bed/index.js';
  *   const { postgres, redis, alertmanager, docker } = bed();
+ *
+ * Monitoring (Prometheus, exporters, generated agents, Loki) starts on demand: startMonitoring().
  */
 import { inject } from 'vitest'
 import type { BedInfo } from './global-setup.js'
@@ -87,3 +89,21 @@ export {
   type SleeperOptions,
 } from './docker.js'
 export { startHangingServer, startRefusedPort, type HangingServer } from './hang.js'
+export {
+  AGENT_PROFILES,
+  AGENT_STATES,
+  GUIDE_RULE_GROUPS,
+  agentLogEntry,
+  lokiQuery,
+  prometheusTargets,
+  pushToLoki,
+  startMonitoring,
+  waitForScrapes,
+  type AgentSpec,
+  type AgentState,
+  type LogEntry,
+  type MonitoringInfo,
+  type MonitoringServer,
+  type ScrapeTargetState,
+  type StartMonitoringOptions,
+} from './monitoring.js'

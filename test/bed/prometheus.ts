@@ -43,7 +43,7 @@ export async function prometheusQuery(info: Pick<PrometheusInfo, 'url'>, promql:
  * Wait (bounded) until every query returns at least one finite sample: the scrapes have
  * happened and rate() has two points to work with.
  */
-export async function waitForPrometheusData(info: PrometheusInfo, queries: string[], timeoutMs = 30_000): Promise<void> {
+export async function waitForPrometheusData(info: Pick<PrometheusInfo, 'url'>, queries: string[], timeoutMs = 30_000): Promise<void> {
   await waitUntil(
     `prometheus at ${info.url} to have data for ${queries.join(', ')}`,
     async () => {

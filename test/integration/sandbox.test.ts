@@ -5,6 +5,7 @@ import { execa } from 'execa'
 import pg from 'pg'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitUntil } from '../bed/process.js'
 import { parseReport, runCli } from '../helpers/cli.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -151,6 +152,49 @@ describe('probe-ops sandbox', () => {
     expect(report.steps.find((s) => s.id === 'services')?.summary).toBe('4 of 4 running')
   })
 
+  it("runs the guide's monitoring: Prometheus (its rules loaded) scrapes the exporters and the generated agents, Loki has their logs", async () => {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+      components: Record<string, { address: string }>
+      agents: Array<{ id: string; state: string }>
+    }
+    const prometheus = state.components.prometheus!.address
+    expect((parse(readFileSync(configFile, 'utf8')) as { prometheus: { url: string } }).prometheus.url).toBe(prometheus)
+    expect(state.agents.map((a) => a.id)).toEqual(Array.from({ length: 10 }, (_, i) => `agent-${String(i + 1).padStart(3, '0')}`))
+    const down = state.agents.filter((a) => a.state === 'down').map((a) => a.id)
+    const healthOf = async () => {
+      const body = (await (await fetch(`${prometheus}/api/v1/targets`)).json()) as {
+        data: { activeTargets: Array<{ labels: Record<string, string>; health: string }> }
+      }
+      return body.data.activeTargets.map((t) => `${t.labels.job}${t.labels.agent_id ? `/${t.labels.agent_id}` : ''} ${t.health}`).sort()
+    }
+    let health: string[] = []
+    await waitUntil('every target scraped', async () => (health = await healthOf()).every((t) => !t.endsWith('unknown')), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    })
+    expect(health).toEqual(
+      [
+        ...state.agents.map((a) => `agents/${a.id} ${down.includes(a.id) ? 'down' : 'up'}`),
+        'node-exporter up',
+        'postgres-exporter up',
+        'prometheus up',
+        'redis-exporter up',
+      ].sort(),
+    )
+    const rules = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: unknown[] }> } }
+    expect(rules.data.groups.flatMap((g) => g.rules)).toHaveLength(10)
+    const loki = state.components.loki!.address
+    await waitUntil(
+      "the agents' logs in Loki",
+      async () => {
+        const query = new URLSearchParams({ query: '{job="agents", level="ERROR"}', limit: '10' })
+        const body = (await (await fetch(`${loki}/loki/api/v1/query_range?${query.toString()}`)).json()) as { data?: { result: unknown[] } }
+        return (body.data?.result.length ?? 0) > 0
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    )
+  })
+
   it('up again changes nothing, and status shows every component running', async () => {
     const before = readFileSync(join(dir, 'state.json'), 'utf8')
     const again = await runCli(['sandbox', 'up', '--dir', dir])
@@ -166,7 +210,19 @@ describe('probe-ops sandbox', () => {
     const parsed = JSON.parse(status.stdout) as StatusJson
     expect(parsed.status).toBe('running')
     expect(parsed.configFile).toBe(configFile)
-    expect(parsed.components.map((c) => c.name).sort()).toEqual(['alertmanager', 'management', 'postgres', 'redis', 'web'])
+    expect(parsed.components.map((c) => c.name).sort()).toEqual([
+      'agents',
+      'alertmanager',
+      'loki',
+      'management',
+      'node-exporter',
+      'postgres',
+      'postgres-exporter',
+      'prometheus',
+      'redis',
+      'redis-exporter',
+      'web',
+    ])
     for (const c of parsed.components) {
       expect(c.running, c.name).toBe(true)
       expect(c.port).toBeGreaterThan(0)
@@ -208,12 +264,17 @@ describe('probe-ops sandbox', () => {
     expect(again.stdout).toContain('nothing to stop')
   })
 
-  it('refuses a --dir that is a file, and will not remove a folder it did not make', async () => {
+  it('refuses a --dir that is a file or a --loki that is not Loki, and will not remove a folder it did not make', async () => {
     const file = join(root, 'a-file')
     writeFileSync(file, 'not a directory\n')
     const up = await runCli(['sandbox', 'up', '--dir', file])
     expect(up.exitCode).toBe(2)
     expectOneLineError(up, /--dir .*a-file is a file, not a directory/)
+
+    const notLoki = await runCli(['sandbox', 'up', '--dir', join(root, 'never'), '--loki', '/bin/true'])
+    expect(notLoki.exitCode).toBe(2)
+    expectOneLineError(notLoki, /--loki \/bin\/true: not Grafana Loki/)
+    expect(existsSync(join(root, 'never'))).toBe(false)
 
     const foreign = join(root, 'photos')
     mkdirSync(foreign)

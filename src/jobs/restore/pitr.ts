@@ -4,11 +4,12 @@ import { join } from 'node:path'
 import { switchNames, switchStamp } from '../../backups/run-notes.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { walDir } from '../../backups/wal.js'
-import { HintedError, StepFailure, describeError, formatSeconds } from '../../errors.js'
+import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.js'
 import { freePort } from '../../lib/ports.js'
 import { sleep } from '../../lib/time.js'
+import { hintOf } from '../hints.js'
 import type { StepDefinition } from '../../report/outcome.js'
 import { asUser, giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { pgCtl, unpackBaseBackup } from '../../systems/pg-tools.js'
@@ -138,7 +139,7 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
       await unpack(context, side, run.signal)
     } catch (error) {
       const discarded = await discardRecovered(context)
-      throw discarded ? new StepFailure(`${describeError(error)}; ${discarded}`, error instanceof HintedError ? error.hint : undefined) : error
+      throw discarded ? new StepFailure(`${describeError(error)}; ${discarded}`, hintOf(error)) : error
     }
     return { summary: `unpacked ${base.manifest.id} into ${dataDir}; it will start on port ${side.port}`, data: { dataDir, port: side.port! } }
   },
