@@ -12,6 +12,9 @@ import type * as Restore from './context.js'
 /** What to do after a restore cut short at a moment it could not let end. */
 const RESUME = 'probe-ops backup list says what it left; probe-ops restore --cleanup finishes or undoes it'
 
+/** Every restore: one at a time (the `restore` lock), its steps in order, each building on the one before. */
+const restoreRun = { order: 'sequential', stopOnFailure: true, lock: 'restore', interruptedHint: RESUME } as const
+
 const verify = {
   id: 'verify',
   title: 'Verify the backup',
@@ -29,12 +32,9 @@ const safetyBackup = {
 export const restoreFull = defineJob({
   id: 'restore-full',
   command: 'restore full',
-  order: 'sequential',
-  stopOnFailure: true,
+  ...restoreRun,
   // Neither touches the live database: the copy is built while the safety backup is taken.
   together: [['safety-backup', 'restore']],
-  lock: 'restore',
-  interruptedHint: RESUME,
   steps: [
     verify,
     {
@@ -74,10 +74,7 @@ export const restoreFull = defineJob({
 export const restorePartial = defineJob({
   id: 'restore-partial',
   command: 'restore partial',
-  order: 'sequential',
-  stopOnFailure: true,
-  lock: 'restore',
-  interruptedHint: RESUME,
+  ...restoreRun,
   steps: [
     verify,
     {
@@ -105,10 +102,7 @@ export const restorePartial = defineJob({
 export const restorePitr = defineJob({
   id: 'restore-pitr',
   command: 'restore pitr',
-  order: 'sequential',
-  stopOnFailure: true,
-  lock: 'restore',
-  interruptedHint: RESUME,
+  ...restoreRun,
   steps: [
     {
       id: 'verify',
