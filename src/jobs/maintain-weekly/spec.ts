@@ -43,5 +43,5 @@ export const maintainWeekly = defineJob({
   ],
   lock: 'maintain-weekly',
   // The backups' context (services' runtimes for pg_dump), loaded with the code that builds it.
-  context: async (config, _options: Record<string, never>, toolVersion) => (await import('../backup/job.js')).backupContext(config, toolVersion),
+  context: async (config, _options: Record<string, never>, toolVersion) => (await import('../shared/backup-context.js')).backupContext(config, toolVersion),
 })

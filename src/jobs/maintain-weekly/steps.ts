@@ -3,7 +3,7 @@ import { dumpDatabase } from '../../backups/database.js'
 import { formatSeconds } from '../../errors.js'
 import type { StepDefinition } from '../../report/outcome.js'
 import { formatBytes } from '../../systems/host.js'
-import type { BackupContext } from '../backup/context.js'
+import type { BackupContext } from '../shared/backup-context.js'
 import type { ConfigBackupData, DatabaseBackupData } from './data.js'
 
 /** The weekly job's own steps; each reuses the command that does the same by hand. */
