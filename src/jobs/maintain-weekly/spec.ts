@@ -13,13 +13,13 @@ export const maintainWeekly = defineJob({
       id: 'backup-database',
       title: 'Back up the database',
       summary: 'the database dump of `backup database` (checksummed, atomic, 0600, with a manifest)',
-      load: async () => (await import('./steps.js')).weeklyDatabaseBackupStep,
+      load: async () => (await import('../backup/dump.js')).databaseDumpStep('scheduled'),
     },
     {
       id: 'backup-config',
       title: 'Back up the configuration files',
       summary: 'the archive of `backup config`',
-      load: async () => (await import('./steps.js')).weeklyConfigBackupStep,
+      load: async () => (await import('../backup/dump.js')).configArchiveStep('scheduled'),
     },
     {
       id: 'package-updates',
