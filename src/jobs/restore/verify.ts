@@ -3,6 +3,7 @@ import { listArchive, verifyChecksum } from '../../backups/verify.js'
 import { StepFailure, describeError } from '../../errors.js'
 import type { Step } from '../../report/runner.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
+import { hintOf } from '../hints.js'
 import { dumpDatabase } from '../../backups/database.js'
 import { withRefused } from '../backup/refused.js'
 import type { RestoreContext } from './context.js'
@@ -130,7 +131,7 @@ export const safetyBackupStep: Step<RestoreContext> = {
       return { summary: `${manifest.id} (${formatBytes(manifest.bytes)})`, data: { id: manifest.id, bytes: manifest.bytes } }
     } catch (error) {
       if (run.signal.aborted) throw error
-      const failure = error instanceof StepFailure ? error : new StepFailure(describeError(error))
+      const failure = error instanceof StepFailure ? error : new StepFailure(describeError(error), hintOf(error))
       throw new StepFailure(
         failure.message,
         `${failure.hint ? `${failure.hint}; ` : ''}to restore without a safety backup, add --skip safety-backup (a full restore still keeps the live database as ${live}_pre_restore_...)`,
