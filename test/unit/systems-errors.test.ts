@@ -83,26 +83,38 @@ describe('journalctl answers', () => {
 })
 
 describe('file and TLS error codes', () => {
-  it('come from the errno of a file operation, or what a read found', () => {
-    expect(fileErrorCode('EACCES')).toBe('permission')
-    expect(fileErrorCode('EPERM')).toBe('permission')
-    expect(fileErrorCode('ENOENT')).toBe('not-found')
-    expect(fileErrorCode('EIO')).toBe('failed')
-    expect(fileErrorCode(undefined)).toBe('failed')
-    expect(fileReadErrorCode('missing')).toBe('not-found')
-    expect(fileReadErrorCode('unreadable')).toBe('permission')
-    expect(fileReadErrorCode('not-a-file')).toBe('bad-setting')
-    expect(fileReadErrorCode('too-large')).toBe('bad-setting')
+  it.each([
+    ['EACCES', 'permission'],
+    ['EPERM', 'permission'],
+    ['ENOENT', 'not-found'],
+    ['EIO', 'failed'],
+    [undefined, 'failed'],
+  ] as const)('errno %s of a file operation is %s', (errno, code) => {
+    expect(fileErrorCode(errno)).toBe(code)
   })
 
-  it('come from the errno or OpenSSL code of a handshake', () => {
-    expect(fetchProblemOf('ECONNREFUSED')).toBe('refused')
-    expect(fetchProblemOf('ENOTFOUND')).toBe('dns')
-    expect(fetchProblemOf('ECONNRESET')).toBe('reset')
-    expect(fetchProblemOf('ERR_SSL_WRONG_VERSION_NUMBER')).toBe('not-tls')
-    expect(fetchProblemOf('ERR_SSL_PACKET_LENGTH_TOO_LONG')).toBe('not-tls')
-    expect(fetchProblemOf('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE')).toBe('handshake')
-    expect(fetchProblemOf(undefined)).toBe('handshake')
+  it.each([
+    ['missing', 'not-found'],
+    ['unreadable', 'permission'],
+    ['not-a-file', 'bad-setting'],
+    ['too-large', 'bad-setting'],
+  ] as const)('a file read that found it %s is %s', (found, code) => {
+    expect(fileReadErrorCode(found)).toBe(code)
+  })
+
+  it.each([
+    ['ECONNREFUSED', 'refused'],
+    ['ENOTFOUND', 'dns'],
+    ['ECONNRESET', 'reset'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'not-tls'],
+    ['ERR_SSL_PACKET_LENGTH_TOO_LONG', 'not-tls'],
+    ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'handshake'],
+    [undefined, 'handshake'],
+  ] as const)('code %s of a handshake is %s', (code, problem) => {
+    expect(fetchProblemOf(code)).toBe(problem)
+  })
+
+  it('makes a chain not fetched a SystemError of certificates that keeps its kind', () => {
     const error = new PeerChainError('timeout', 'x:443 completed no TLS handshake within 1 s')
     expect(error).toMatchObject({ system: 'certificates', code: 'no-answer', kind: 'timeout' })
   })
