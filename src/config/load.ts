@@ -5,7 +5,8 @@ import type { ZodIssue } from 'zod'
 import { UsageError } from '../errors.js'
 import { parseHostPort, type HostPort } from '../lib/host-port.js'
 import { redactUrl } from '../lib/redact.js'
-import { FileReadError, formatBytes, readRegularFileSync } from '../lib/regular-file.js'
+import { formatLimit } from '../lib/format.js'
+import { FileReadError, readRegularFileSync } from '../lib/regular-file.js'
 import { configSchema, type ParsedConfig, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema.js'
 import { Secret, type BasicCredentials } from './secret.js'
 import { YamlError, YamlSource } from './yaml-source.js'
@@ -160,7 +161,7 @@ export function loadConfig(explicitPath?: string, env: Env = process.env): Confi
     if (!(error instanceof FileReadError)) throw error
     const hint =
       error.code === 'too-large'
-        ? `is it the right file? A configuration is at most ${formatBytes(MAX_CONFIG_BYTES)}`
+        ? `is it the right file? A configuration is at most ${formatLimit(MAX_CONFIG_BYTES)}`
         : 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults'
     throw new UsageError(`config file ${error.message}`, hint)
   }
@@ -222,7 +223,7 @@ function readSecretFile(path: string, key: string): Secret {
     if (!(error instanceof FileReadError)) throw error
     throw new UsageError(
       `${key}: ${error.message}`,
-      `point ${key} at the file that holds the password (a regular file of at most ${formatBytes(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`,
+      `point ${key} at the file that holds the password (a regular file of at most ${formatLimit(MAX_SECRET_BYTES)}), or remove ${key} and set the password in the environment`,
     )
   }
 }
