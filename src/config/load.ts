@@ -11,7 +11,7 @@ import { parseDatabaseUrl, readSecretFile, splitHttpCredentials, splitRedisUrl }
 import type { CertificateEndpoint, CertificatesConfig, Config, PostgresConfig, SecurityConfig } from './model.js'
 import { configSchema, type ParsedConfig } from './schema.js'
 import { Secret } from './secret.js'
-import { resolveServices } from './services.js'
+import { resolveServices } from './platform-services.js'
 import { YamlError, YamlSource } from './yaml-source.js'
 
 export type { CertificateEndpoint, CertificatesConfig, Config, HttpApiConfig, PostgresConfig, RedisConfig, SecurityConfig, ServiceConfig } from './model.js'
