@@ -21,7 +21,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Finding } from '../src/report/findings.js'
+import type { Finding } from '../src/report/outcome.js'
 import type { Report } from '../src/report/model.js'
 import { runSleeperContainer, startDockerEngine } from '../test/bed/docker.js'
 import { startHangingServer } from '../test/bed/hang.js'

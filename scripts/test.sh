@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages, if missing; npm packages) and runs every test:
-# type check, the build and its oclif manifest, unit tests, and integration tests against real
+# type check, format and lint, the build and its oclif manifest, unit tests, and integration tests against real
 # PostgreSQL, Redis, AlertManager and a private Docker engine that the suite starts itself.
 # Run as root on Debian: the test bed runs dockerd and initdb.
 set -euo pipefail
@@ -19,6 +19,9 @@ npx tsc -p tsconfig.json --noEmit
 
 echo "== format"
 npx prettier --check . >/dev/null || { npx prettier --list-different . >&2; echo "the files above are not formatted: run 'npm run format'" >&2; exit 1; }
+
+echo "== lint"
+npx eslint . || { echo "eslint found the problems above: fix them (npx eslint <file> to check one)" >&2; exit 1; }
 
 echo "== build"
 npm run --silent build

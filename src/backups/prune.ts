@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js'
-import { plural } from '../lib/words.js'
+import { plural } from '../lib/format.js'
 import { isGood, type StoredBackup } from './store.js'
 
 /**

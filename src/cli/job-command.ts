@@ -3,14 +3,13 @@ import type { Config } from '../config/load.js'
 import { RANGES } from '../config/ranges.js'
 import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
 import { defaultTimeoutMs, lockOf, prepareJob, startPrepared } from '../jobs/run.js'
-import { hintOf } from '../jobs/hints.js'
 import { checkStepChoice, selectSteps as selectStepIds, stepHelp, type JobSpec } from '../jobs/spec.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { deepFreeze } from '../lib/freeze.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { sleep } from '../lib/time.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
-import { selectSteps, startJob, type Job, type RunOptions, type RunningJob } from '../report/runner.js'
+import { selectSteps, type RunOptions, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
 import { durationFlag, durationOf } from './duration-flag.js'
 import { toJson } from './output.js'
@@ -74,22 +73,6 @@ export type JobFlagValues = Interfaces.InferredFlags<typeof jobFlags> &
   Partial<Interfaces.InferredFlags<typeof changeFlags>> &
   Partial<Interfaces.InferredFlags<typeof confirmFlags>>
 
-/** @deprecated a job is a spec (jobs/spec.ts), run with JobCommand.runJob. */
-export interface JobPlan<Context> {
-  job: Job<Context>
-  context: Context
-  /** The lock's name when the job changes something; read-only jobs run without one. */
-  lock?: string
-  /** A default for --timeout, in seconds. */
-  defaultTimeoutSeconds?: number
-  /** Releases what the context holds (clients, files) after the run. */
-  close?(): Promise<void>
-  /** Also keep the report as history: reports.dir/KIND-YYYY-MM-DD.json, one file per day. */
-  history?: string
-  /** What repairs a run cut by a second signal (or the end of a critical phase's bound). */
-  interruptedHint?: string
-}
-
 interface RunBounds {
   timeoutMs?: number
   waitLockMs: number
@@ -103,7 +86,7 @@ function runBounds(flags: JobFlagValues): RunBounds {
   }
 }
 
-/** A job made ready to run, by a spec or (deprecated) a plan: all the job command needs of it. */
+/** A job made ready to run from its spec: all the job command needs of it. */
 interface ReadyJob {
   command: string
   steps: readonly { id: string; title: string }[]
@@ -193,27 +176,6 @@ export abstract class JobCommand extends ProbeOpsCommand {
         interruptedHint: spec.interruptedHint,
         close: prepared.close,
         start: (run) => startPrepared(prepared, run),
-      }
-    })
-  }
-
-  /** @deprecated a job is a spec (jobs/spec.ts), run with runJob. */
-  protected async runPlanned<Context>(flags: JobFlagValues, plan: (config: Config) => JobPlan<Context> | Promise<JobPlan<Context>>): Promise<Report> {
-    const bounds = runBounds(flags)
-    const config = this.loadConfiguration(flags.config)
-    return this.execute(flags, bounds, config, async () => {
-      const planned = await plan(config)
-      return {
-        command: planned.job.command,
-        steps: planned.job.steps,
-        lock: flags['dry-run'] ? undefined : planned.lock,
-        defaultTimeoutMs: planned.defaultTimeoutSeconds === undefined ? undefined : planned.defaultTimeoutSeconds * 1000,
-        history: planned.history,
-        interruptedHint: planned.interruptedHint,
-        close: async () => {
-          await planned.close?.().catch(() => undefined)
-        },
-        start: (run) => startJob(planned.job, planned.context, { ...run, hintFor: hintOf }),
       }
     })
   }

@@ -1,79 +1,16 @@
 import { z } from 'zod'
-import { checkDuration, type DurationRange } from '../lib/duration.js'
-import { parseHostPort } from '../lib/host-port.js'
 import { RANGES } from './ranges.js'
+import { certificatesSchema, securitySchema } from './schema-checks.js'
+import { RUNTIMES, serviceSchema } from './schema-services.js'
+import { days, duration, hours, milliseconds, percent, seconds } from './schema-units.js'
+
+export { READINESS_CHECKS, RUNTIMES, type ReadinessCheck, type Runtime, type ServiceFileEntry } from './schema-services.js'
 
 /**
  * The configuration file's shape. Every key has a default that matches the guide's
  * docker-compose deployment, so a site laid out like the guide needs no file. Objects are
  * strict: an unknown key is an error that names it, never silently ignored.
  */
-
-/** A number of `unit`s (1000 for seconds) within a range; one line names the range when it is not. */
-function inUnits(range: DurationRange, unitMs: number, unitName: string) {
-  const min = range.min / unitMs
-  const max = range.max / unitMs
-  return z.number().refine((value) => value >= min && value <= max, { message: `must be between ${min} and ${max} ${unitName}` })
-}
-const seconds = (range: DurationRange) => inUnits(range, 1000, 'seconds')
-const milliseconds = (range: DurationRange) => inUnits(range, 1, 'milliseconds').refine(Number.isInteger, 'must be a whole number of milliseconds')
-const hours = (range: DurationRange) => inUnits(range, 3_600_000, 'hours')
-
-/** A duration in the grammar flags take too (30m, 1h, 7d, 1h30m; a bare number is seconds), read as milliseconds. */
-function duration(range: DurationRange) {
-  return z.union([z.string(), z.number()]).transform((value, context) => {
-    const checked = checkDuration(value, range)
-    if ('error' in checked) {
-      context.addIssue({ code: z.ZodIssueCode.custom, message: checked.error })
-      return z.NEVER
-    }
-    return checked.ms
-  })
-}
-
-const percent = z.number().min(0).max(100)
-/** A count of days (expiry warnings, forecasts): ten years is already beyond any plan. */
-const days = z.number().min(0).max(3650)
-
-export const RUNTIMES = ['docker', 'systemd', 'process'] as const
-export const READINESS_CHECKS = ['http', 'postgres', 'redis', 'running'] as const
-
-const serviceSchema = z
-  .object({
-    enabled: z.boolean().optional(),
-    /** How the service runs; defaults to the top-level `runtime`. */
-    runtime: z.enum(RUNTIMES).optional(),
-    /** docker: container name (default: the service name). */
-    container: z.string().min(1).optional(),
-    /** docker: the compose service label, used when no container has the name. */
-    composeService: z.string().min(1).optional(),
-    /** systemd: the unit (default: network-probe-<service>.service). */
-    unit: z.string().min(1).optional(),
-    /** process: a pid file and the log file it writes. */
-    pidFile: z.string().min(1).optional(),
-    logFile: z.string().min(1).optional(),
-    /** What "ready" means for this service. */
-    readiness: z.enum(READINESS_CHECKS).optional(),
-    /** For http readiness: the health URL (credentials in it are sent as basic auth and never shown). */
-    url: z.string().url().optional(),
-    /** Basic auth for the health URL: the user, and a file holding the password. */
-    user: z.string().min(1).optional(),
-    passwordFile: z.string().min(1).optional(),
-    dependsOn: z.array(z.string().min(1)).optional(),
-    /** PostgreSQL: the data directory that must exist before a restart. */
-    dataDir: z.string().min(1).optional(),
-    /** process: the command that starts it (an argument list, never a shell string). */
-    start: z.array(z.string().min(1)).min(1).optional(),
-    /** How long recover waits for readiness after a start or restart. */
-    readinessTimeoutSeconds: seconds(RANGES.readiness).optional(),
-    /** process: the signal that stops it (PostgreSQL: SIGINT, a fast shutdown). */
-    stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT']).optional(),
-    /** How long a stop waits before the runtime kills the service. */
-    stopGraceSeconds: z.number().int().min(0).max(3600).optional(),
-    /** Silences recover sets while it works: each entry is a matcher set such as 'alertname=~"A|B", job="x"'. */
-    silences: z.array(z.string().min(1)).optional(),
-  })
-  .strict()
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/i, 'a table or column name (schema.table allowed)')
 
@@ -355,91 +292,10 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    certificates: z
-      .object({
-        /** Certificate files (PEM or DER): a path, or { path, key } to also check that the key matches. */
-        files: z
-          .array(
-            z.preprocess((v) => (typeof v === 'string' ? { path: v } : v), z.object({ path: z.string().min(1), key: z.string().min(1).optional() }).strict()),
-          )
-          .default(['/etc/ssl/certs/server.crt']),
-        /**
-         * Live TLS endpoints: HOST or HOST:PORT (443 when no port), IPv6 as [ADDRESS]:PORT; or
-         * { host, port, serverName } to check an address against the name it must serve (a
-         * backend behind a load balancer, by IP): serverName is sent as SNI and the certificate
-         * must cover it.
-         */
-        endpoints: z
-          .array(
-            z.union([
-              z.string().refine((s) => !('error' in parseHostPort(s, 443)), 'HOST or HOST:PORT with a port 1-65535 (IPv6 as [ADDRESS]:PORT)'),
-              z
-                .object({
-                  host: z
-                    .string()
-                    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'a host name or address (IPv6 in brackets) without a port: the port goes in port'),
-                  port: z.number().int().min(1).max(65535).default(443),
-                  serverName: z
-                    .string()
-                    .regex(/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name such as api.example.com')
-                    .optional(),
-                })
-                .strict(),
-            ]),
-          )
-          .default([]),
-        /** Fewer days left than this is a warning (the guide's 30). */
-        warningDays: days.int().default(30),
-        /** Fewer days left than this fails the check. */
-        criticalDays: days.int().default(7),
-        /** Trust these CA certificates instead of the system bundle. */
-        caFile: z.string().min(1).optional(),
-        /** Each endpoint's bound for connect and handshake. */
-        timeoutSeconds: seconds(RANGES.check).default(5),
-      })
-      .strict()
-      .refine((c) => c.criticalDays <= c.warningDays, { message: 'must not be more than warningDays', path: ['criticalDays'] })
-      .default({}),
-    security: z
-      .object({
-        /** The auth log failed logins are read from, or "journald" to read the journal. */
-        authLog: z.string().min(1).default('/var/log/auth.log'),
-        /** How far back failed logins are counted. */
-        windowHours: hours(RANGES.year).default(24),
-        /** From this many failed logins (in all, per user, per source address) it is a finding. */
-        failedLoginThreshold: z.number().int().positive().default(10),
-        /** Ports that may listen beyond loopback: 22 (TCP and UDP), "tcp/22" or "udp/123". */
-        allowedPorts: z
-          .array(
-            z.union([
-              z.number().int().min(1).max(65535),
-              z
-                .string()
-                .regex(/^(tcp|udp)\/([1-9]\d{0,4})$/, 'a port: 22, "tcp/22" or "udp/123"')
-                .refine((s) => Number(s.split('/')[1]) <= 65535, 'the port must be 1-65535'),
-            ]),
-          )
-          .default([22, 80, 443, 3000, 8000, 9090, 9093, 9100, 9121, 9187]),
-        /** Directories searched for world-writable files. */
-        permissionPaths: z.array(z.string().min(1)).default(['/etc/network-probe', '/opt/network-probe']),
-        /** Directories whose files must not be readable by others; backup.dir, this config and password files are always checked. */
-        privatePaths: z.array(z.string().min(1)).default(['/etc/network-probe']),
-        passwdFile: z.string().min(1).default('/etc/passwd'),
-        shadowFile: z.string().min(1).default('/etc/shadow'),
-        /** Images trivy scans, when trivy is installed (the guide's). */
-        trivyImages: z.array(z.string().min(1)).default(['network-probe/management:latest', 'network-probe/agent:latest']),
-        /** Each check's own bound. */
-        checkTimeoutSeconds: seconds(RANGES.check).default(10),
-        /** The bound on each scanner run (lynis, trivy, nmap). */
-        scanTimeoutSeconds: seconds(RANGES.budget).default(600),
-      })
-      .strict()
-      .default({}),
+    certificates: certificatesSchema,
+    security: securitySchema,
   })
   .strict()
 
 export type ConfigFile = z.input<typeof configSchema>
 export type ParsedConfig = z.output<typeof configSchema>
-export type ServiceFileEntry = z.output<typeof serviceSchema>
-export type Runtime = (typeof RUNTIMES)[number]
-export type ReadinessCheck = (typeof READINESS_CHECKS)[number]

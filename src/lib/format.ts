@@ -12,8 +12,10 @@ export function formatSize(bytes: number): string {
   return `${bytes < 0 ? '-' : ''}${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
 }
 
-/** @deprecated the older name of formatSize. */
-export const formatBytes = formatSize
+/** A round size as limits are said: "1 MiB", "64 KiB" (formatSize without a trailing ".0"). */
+export function formatLimit(bytes: number): string {
+  return formatSize(bytes).replace('.0 ', ' ')
+}
 
 /** 1,234,567 */
 export function formatCount(n: number): string {
@@ -30,7 +32,7 @@ export function formatDelta(bytes: number, format: (n: number) => string = forma
   return `${bytes < 0 ? '-' : '+'}${format(Math.abs(bytes))}`
 }
 
-/** "1 error", "1,204 errors"; `many` for words that do not just take an s. */
+/** "1 backup", "2 backups", "1,204 errors": a count and its noun, agreeing; `many` for words that do not just take an s. */
 export function plural(count: number, word: string, many = `${word}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : many}`
 }

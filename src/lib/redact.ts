@@ -92,7 +92,7 @@ export function redactText(text: string): string {
 /** A copy of a plain JSON-like value (a report, a step's data) with every string redacted. */
 export function redactStrings<T>(value: T): T {
   if (typeof value === 'string') return redactText(value) as T
-  if (Array.isArray(value)) return value.map((item) => redactStrings(item)) as T
+  if (Array.isArray(value)) return (value as unknown[]).map((item) => redactStrings(item)) as T
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactStrings(item)])) as T
   }

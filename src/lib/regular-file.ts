@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
+import { formatLimit } from './format.js'
 
 /**
  * Reading a file a setting or an argument names, bounded. The path may be anything: /dev/zero
@@ -35,12 +36,6 @@ function kindOf(stats: Stats): string | undefined {
   return 'an unknown kind of file'
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${Number((bytes / 1024 / 1024).toFixed(1))} MiB`
-  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KiB`
-  return `${bytes} bytes`
-}
-
 function openFailure(path: string, error: unknown): FileReadError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'ENOENT') return new FileReadError(path, 'does not exist', 'missing')
@@ -56,7 +51,7 @@ function notRegular(path: string, stats: Stats): FileReadError | undefined {
 }
 
 function tooLarge(path: string, what: string, maxBytes: number): FileReadError {
-  return new FileReadError(path, `is larger than ${formatBytes(maxBytes)}, more than any ${what}`, 'too-large')
+  return new FileReadError(path, `is larger than ${formatLimit(maxBytes)}, more than any ${what}`, 'too-large')
 }
 
 function sameFile(before: Stats, after: Stats): boolean {

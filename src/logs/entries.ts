@@ -331,7 +331,7 @@ export function lineTime(line: string): number | undefined {
   if (redis) return Date.parse(redis[1]!) || undefined
   const slashed = SLASHED_TIME.exec(line)
   if (slashed) {
-    const [, year, month, day, hour, minute, second] = slashed.map(Number) as number[]
+    const [, year, month, day, hour, minute, second] = slashed.map(Number)
     return new Date(year!, month! - 1, day, hour, minute, second).getTime()
   }
   return undefined

@@ -1,60 +1,22 @@
 import { Interruption, StepFailure, TimeoutError, describeError } from '../errors.js'
 import { redactStrings } from '../lib/redact.js'
 import { SCHEMA_VERSION, describeInterrupted, overallStatus, type AlertRecord, type Interrupted, type Report, type StepResult } from './model.js'
-import type { StepDefinition, StepRun } from './outcome.js'
+import type { StepDefinition } from './outcome.js'
 import { selectSteps as selectStepIds } from './selection.js'
 import { failedResult } from './step-result.js'
-import { noop, runStep, thrownHint, type HintFor, type StepWorkings } from './step-run.js'
-import type { LegacyOutcome } from './step-result.js'
+import { noop, runStep, thrownHint, type HintFor } from './step-run.js'
 
-export type { LegacyOutcome } from './step-result.js'
 export type { CriticalOptions, StepRun } from './outcome.js'
 
-/** @deprecated the name of LegacyOutcome until every job returns a StepOutcome (./outcome.ts). */
-export type StepOutcome = LegacyOutcome
-
 /**
- * A step of a job not yet moved to a spec: its id and title beside its code, which sets its own status.
- * @deprecated a job is a spec (jobs/spec.ts) of steps whose code is loaded when they run.
+ * A step as the runner sees it: the id and title its job lists it under (all that choosing steps
+ * with --only/--skip and showing progress need), and its implementation, imported only when it
+ * runs, so that a run of one step loads no other step's code (nor the systems it talks to).
  */
-export interface Step<Context> {
-  id: string
-  title: string
-  /** This step's own bound; the job's --timeout caps it. */
-  timeoutMs?: number
-  /**
-   * How long, once timed out, the step may take to clean up (drop what it half made) before the
-   * job goes on and the process may exit. Steps that only read need none.
-   */
-  cleanupMs?: number
-  run(context: Context, run: StepRun): Promise<LegacyOutcome>
-  /**
-   * Takes back what a finished step made when a later step (or one running alongside) fails in
-   * a job whose steps build on each other; says what it did, or nothing when there was nothing.
-   */
-  undo?(context: Context): Promise<string | undefined>
-}
-
-/** A step whose implementation is imported only when it runs (a spec's step). */
-export interface LoadedStep<Context> {
+export interface JobStep<Context> {
   id: string
   title: string
   load(): Promise<StepDefinition<Context, unknown>>
-}
-
-export type JobStep<Context> = Step<Context> | LoadedStep<Context>
-
-/** What a step does, apart from the id and title its job lists it under. */
-export type StepWork<Context> = Pick<Step<Context>, 'run' | 'timeoutMs'>
-
-/**
- * A step whose module is imported only when it runs. The job lists ids and titles, which is all
- * that choosing steps (--only/--skip) and showing progress need, so a run of one step loads no
- * other step's code (nor the systems it talks to).
- * @deprecated a spec's steps are loaded when they run (StepSpec.load).
- */
-export function loadedWhenRun<Context>(id: string, title: string, load: () => Promise<StepWork<Context>>, timeoutMs?: number): Step<Context> {
-  return { id, title, timeoutMs, run: async (context, run) => (await load()).run(context, run) }
 }
 
 export interface Job<Context> {
@@ -116,11 +78,6 @@ export async function runJob<C>(job: Job<C>, context: C, options: RunOptions): P
   return startJob(job, context, options).report
 }
 
-/** The step's implementation: imported now for a spec's step. */
-async function workingsOf<C>(step: JobStep<C>): Promise<StepWorkings<C>> {
-  return 'load' in step ? step.load() : step
-}
-
 export function startJob<C>(job: Job<C>, context: C, options: RunOptions): RunningJob {
   const selected = selectSteps(job, options.only, options.skip)
   const hintFor = options.hintFor ?? thrownHint
@@ -128,7 +85,7 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
   const deadline = options.timeoutMs === undefined ? Infinity : started + options.timeoutMs
   const alerts: AlertRecord[] = []
   const results = new Map<string, StepResult>()
-  const workings = new Map<string, StepWorkings<C>>()
+  const workings = new Map<string, StepDefinition<C, unknown>>()
   const runningSince = new Map<string, number>()
   const stepRuns: Promise<unknown>[] = []
   let interrupted: Interrupted | undefined
@@ -165,9 +122,9 @@ export function startJob<C>(job: Job<C>, context: C, options: RunOptions): Runni
     }
     options.onStepStart?.(base)
     runningSince.set(step.id, Date.now())
-    let work: StepWorkings<C>
+    let work: StepDefinition<C, unknown>
     try {
-      work = await workingsOf(step)
+      work = await step.load()
     } catch (error) {
       runningSince.delete(step.id)
       return end(step, failedResult(base, error, 0, hintFor(error)))
@@ -276,7 +233,7 @@ async function undoFinished<C>(
   job: Job<C>,
   context: C,
   results: Map<string, StepResult>,
-  workings: Map<string, StepWorkings<C>>,
+  workings: Map<string, StepDefinition<C, unknown>>,
   because: string,
 ): Promise<void> {
   for (const step of [...job.steps].reverse()) {

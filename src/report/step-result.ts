@@ -5,43 +5,16 @@
  */
 
 import { StepFailure, describeError } from '../errors.js'
-import type { StepResult, StepStatus } from './model.js'
+import type { StepResult } from './model.js'
 import { sortFindings, statusOf, type StepOutcome } from './outcome.js'
-
-/**
- * What a step of a job not yet moved to typed outcomes returns: it sets its own status and error.
- * @deprecated steps return a StepOutcome (./outcome.ts), whose status the runner derives.
- */
-export interface LegacyOutcome {
-  status?: StepStatus
-  summary: string
-  data?: Record<string, unknown>
-  /** For a warning or failed outcome: what is wrong and what to do next. */
-  error?: { message: string; hint?: string }
-}
 
 export interface StepBase {
   id: string
   title: string
 }
 
-/** A job not yet moved to typed outcomes sets its own status or error: its outcome goes through as it is. */
-function isLegacy(outcome: StepOutcome<unknown> | LegacyOutcome): outcome is LegacyOutcome {
-  return 'status' in outcome || 'error' in outcome
-}
-
 /** The result of a step that returned. */
-export function resultOf(base: StepBase, outcome: StepOutcome<unknown> | LegacyOutcome, durationMs: number): StepResult {
-  if (isLegacy(outcome)) {
-    return {
-      ...base,
-      status: outcome.status ?? 'ok',
-      durationMs,
-      summary: outcome.summary,
-      ...(outcome.data ? { data: outcome.data } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-    }
-  }
+export function resultOf(base: StepBase, outcome: StepOutcome<unknown>, durationMs: number): StepResult {
   const findings = sortFindings(outcome.findings ?? [])
   const status = outcome.skipped ? 'skipped' : statusOf(findings)
   const worst = findings[0]

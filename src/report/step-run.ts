@@ -6,17 +6,8 @@
 import { HintedError, Interruption, TimeoutError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
 import type { AlertRecord, StepResult } from './model.js'
-import type { StepHints, StepOutcome, StepRun } from './outcome.js'
-import { failed, failedResult, notStartedResult, resultOf, withSummarySuffix, type LegacyOutcome, type StepBase } from './step-result.js'
-
-/** What the runner needs of a step's implementation: a StepDefinition, or a step of a job not yet moved to one. */
-export interface StepWorkings<Context> {
-  timeoutMs?: number | ((context: Context) => number)
-  cleanupMs?: number
-  hints?: StepHints
-  run(context: Context, run: StepRun): Promise<StepOutcome<unknown> | LegacyOutcome>
-  undo?(context: Context): Promise<string | undefined>
-}
+import type { StepDefinition, StepHints, StepOutcome, StepRun } from './outcome.js'
+import { failed, failedResult, notStartedResult, resultOf, withSummarySuffix, type StepBase } from './step-result.js'
 
 /** What to do about a thrown error, given the step's own hints (jobs/hints.ts hintOf, handed down by the job's runner). */
 export type HintFor = (error: unknown, stepHints?: StepHints) => string | undefined
@@ -58,7 +49,7 @@ interface CriticalPhase {
 
 export function noop(): void {}
 
-export async function runStep<C>(base: StepBase, step: StepWorkings<C>, context: C, bounds: StepBounds): Promise<StepResult> {
+export async function runStep<C>(base: StepBase, step: StepDefinition<C, unknown>, context: C, bounds: StepBounds): Promise<StepResult> {
   const started = performance.now()
   const elapsed = () => Math.round(performance.now() - started)
   if (bounds.boundMs <= 0) return notStartedResult(base)
@@ -102,7 +93,7 @@ export async function runStep<C>(base: StepBase, step: StepWorkings<C>, context:
     },
   }
   try {
-    let outcome: StepOutcome<unknown> | LegacyOutcome
+    let outcome: StepOutcome<unknown>
     const running = step.run(context, run)
     bounds.track(running)
     try {
@@ -155,8 +146,8 @@ function describeCut(cause: Error, bounds: StepBounds): string {
  */
 async function afterCriticalPhase<C>(
   base: StepBase,
-  step: StepWorkings<C>,
-  running: Promise<StepOutcome<unknown> | LegacyOutcome>,
+  step: StepDefinition<C, unknown>,
+  running: Promise<StepOutcome<unknown>>,
   during: CriticalPhase[],
   cause: string,
   bounds: StepBounds,

@@ -19,30 +19,13 @@ function ratedLine(finding: Finding): string {
   return `    ${mark} ${finding.severity}: ${finding.message}${finding.fix ? `\n      → ${finding.fix}` : ''}`
 }
 
-/**
- * The lines under a step's summary: its details, its info findings as plain lines, then each
- * rated finding with its fix. A job not yet moved to typed outcomes keeps `details` and
- * `problems` in its data, rendered as they always were.
- */
+/** The lines under a step's summary: its details, its info findings as plain lines, then each rated finding with its fix. */
 function detailLines(step: StepResult): string[] {
   const findings = step.findings ?? []
   const lines = (step.details ?? []).map((d) => `    ${d}`)
   lines.push(...findings.filter((f) => f.severity === 'info').map((f) => `    ${f.message}`))
   lines.push(...findings.filter((f) => f.severity !== 'info').map(ratedLine))
-  const data = step.data ?? {}
-  if (Array.isArray(data.details)) for (const d of data.details) lines.push(`    ${String(d)}`)
-  for (const p of legacyProblems(step)) {
-    if (typeof p === 'string') lines.push(`    ✖ ${p}`)
-    else lines.push(`    ${p.severity === 'warning' ? '!' : '✖'} ${p.message ?? ''}${p.next ? `\n      → ${p.next}` : ''}`)
-  }
   return lines
-}
-
-type LegacyProblem = string | { message?: string; next?: string; severity?: string }
-
-function legacyProblems(step: StepResult): LegacyProblem[] {
-  const problems = step.data?.problems
-  return Array.isArray(problems) ? (problems as LegacyProblem[]) : []
 }
 
 /**
@@ -57,7 +40,7 @@ export function renderReportText(report: Report, colors?: ChalkInstance): string
     out.push(`${paint(c, step.status, MARK[step.status])} ${step.id.padEnd(width)}  ${step.summary}`)
     if (step.status !== 'skipped') out.push(...detailLines(step))
     // The error is said by itself only when no finding says it already: a thrown failure.
-    if (step.error && step.status !== 'ok' && !step.findings?.length && legacyProblems(step).length === 0) {
+    if (step.error && step.status !== 'ok' && !step.findings?.length) {
       if (step.error.message !== step.summary) out.push(`    ${step.error.message}`)
       if (step.error.hint) out.push(`    → ${step.error.hint}`)
     }

@@ -115,5 +115,3 @@ export async function diskUsage(path: string): Promise<DiskUsage> {
 export function round1(value: number): number {
   return Math.round(value * 10) / 10
 }
-
-export { formatBytes } from '../lib/format.js'

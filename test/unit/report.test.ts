@@ -3,7 +3,6 @@ import { maintenanceLogLines } from '../../src/report/maintenance-log.js'
 import { readFileSync } from 'node:fs'
 import { renderMetrics, writeMetrics } from '../../src/report/metrics.js'
 import { StepFailure } from '../../src/errors.js'
-import { findingsOutcome } from '../../src/report/findings.js'
 import type { Finding, Report, StepResult } from '../../src/report/model.js'
 import { failedResult, resultOf } from '../../src/report/step-result.js'
 import { renderReportText } from '../../src/report/text.js'
@@ -108,11 +107,6 @@ describe("a step's result from its outcome", () => {
     })
     expect(resultOf(base, { summary: 's', findings: [finding('c', 'info')] }, 1).error).toBeUndefined()
   })
-
-  it('passes an outcome of a job not yet moved to findings through as it is', () => {
-    const legacy = { status: 'warning' as const, summary: 's', data: { details: ['x'] }, error: { message: 'm', hint: 'h' } }
-    expect(resultOf(base, legacy, 3)).toEqual({ ...base, durationMs: 3, ...legacy })
-  })
 })
 
 describe('the renderings of findings and details', () => {
@@ -142,16 +136,8 @@ describe('the renderings of findings and details', () => {
     expect(renderReportText(stepReport([thrown]))).toContain('✖ ports  ss is not installed\n    → apt install iproute2\n')
   })
 
-  it('renders findings exactly as the findings of a job not yet moved to them (findingsOutcome)', () => {
-    const base = { id: 'ports', title: 'Ports' }
-    const typed = resultOf(base, { summary: 'open ports', findings, details: ['checked tcp and udp'] }, 5)
-    const legacy = resultOf(base, findingsOutcome('open ports', findings, {}, ['checked tcp and udp']), 5)
-    expect(renderReportText(stepReport([typed]))).toBe(renderReportText(stepReport([legacy])))
-    expect(typed.error).toEqual(legacy.error)
-  })
-
-  it('renders the steps of jobs not yet moved to findings byte for byte as before', () => {
-    const legacy: Report = {
+  it('renders a whole report: details, findings with their fixes, a thrown error with its hint, skipped steps bare, alerts, the cut', () => {
+    const whole: Report = {
       ...report,
       command: 'diagnose',
       steps: [
@@ -161,7 +147,8 @@ describe('the renderings of findings and details', () => {
           status: 'warning',
           durationMs: 210,
           summary: 'load 3.1 on 2 cores',
-          data: { details: ['cpu 91%', 'memory 40%'], problems: [{ severity: 'warning', message: 'CPU busy', next: 'see top' }] },
+          details: ['cpu 91%', 'memory 40%'],
+          findings: [{ id: 'cpu-busy', severity: 'medium', message: 'CPU busy', fix: 'see top' }],
           error: { message: 'CPU busy', hint: 'see top' },
         },
         {
@@ -170,7 +157,10 @@ describe('the renderings of findings and details', () => {
           status: 'failed',
           durationMs: 30,
           summary: 'redis down',
-          data: { problems: [{ severity: 'failed', message: 'redis is not running', next: 'probe-ops recover redis' }, 'a plain problem'] },
+          findings: [
+            { id: 'service-down:redis', severity: 'high', subject: 'redis', message: 'redis is not running', fix: 'probe-ops recover redis' },
+            { id: 'services-seen', severity: 'info', message: '4 services checked' },
+          ],
           error: { message: 'redis is not running', hint: 'probe-ops recover redis' },
         },
         {
@@ -182,15 +172,14 @@ describe('the renderings of findings and details', () => {
           error: { message: 'step http did not answer within 5 s', hint: 'see the other steps' },
         },
         { id: 'postgres', title: 'PostgreSQL', status: 'failed', durationMs: 3, summary: 'refused', error: { message: 'refused' } },
-        { id: 'redis', title: 'Redis', status: 'ok', durationMs: 3, summary: 'fine', data: { details: ['used_memory 1 MiB'], version: '7' } },
-        { id: 'logs', title: 'Logs', status: 'skipped', durationMs: 0, summary: 'chosen by --skip', data: { details: ['never shown'] } },
+        { id: 'redis', title: 'Redis', status: 'ok', durationMs: 3, summary: 'fine', details: ['used_memory 1 MiB'], data: { version: '7' } },
+        { id: 'logs', title: 'Logs', status: 'skipped', durationMs: 0, summary: 'chosen by --skip', details: ['never shown'] },
       ],
       alerts: [{ alertname: 'ProbeOpsTestAlert', severity: 'info', delivered: true }],
       interrupted: { by: 'SIGINT', at: '2026-11-25T03:00:01.000Z' },
     }
-    // What the renderer before typed outcomes printed for this report (src/report/text.ts at 6216ba0).
-    expect(renderReportText(legacy)).toBe(
-      '! host      load 3.1 on 2 cores\n    cpu 91%\n    memory 40%\n    ! CPU busy\n      → see top\n✖ services  redis down\n    ✖ redis is not running\n      → probe-ops recover redis\n    ✖ a plain problem\n✖ http      timed out after 5 s\n    step http did not answer within 5 s\n    → see the other steps\n✖ postgres  refused\n✔ redis     fine\n    used_memory 1 MiB\n- logs      chosen by --skip\n✉ alert ProbeOpsTestAlert (info) sent\n\ndiagnose: failed (3 failed, 1 warning, interrupted by SIGINT) in 2 s\n',
+    expect(renderReportText(whole)).toBe(
+      '! host      load 3.1 on 2 cores\n    cpu 91%\n    memory 40%\n    ! medium: CPU busy\n      → see top\n✖ services  redis down\n    4 services checked\n    ✖ high: redis is not running\n      → probe-ops recover redis\n✖ http      timed out after 5 s\n    step http did not answer within 5 s\n    → see the other steps\n✖ postgres  refused\n✔ redis     fine\n    used_memory 1 MiB\n- logs      chosen by --skip\n✉ alert ProbeOpsTestAlert (info) sent\n\ndiagnose: failed (3 failed, 1 warning, interrupted by SIGINT) in 2 s\n',
     )
   })
 

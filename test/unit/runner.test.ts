@@ -10,22 +10,34 @@ import { deepFreeze } from '../../src/lib/freeze.js'
 import { sleep } from '../../src/lib/time.js'
 import { exitCodeFor } from '../../src/report/model.js'
 import type { StepDefinition } from '../../src/report/outcome.js'
-import { runJob, startJob, type Job } from '../../src/report/runner.js'
+import { runJob, startJob, type Job, type JobStep } from '../../src/report/runner.js'
 import { SystemError } from '../../src/systems/errors.js'
 import { tempDir } from '../helpers/temp.js'
 
 const options = { version: '0.0.0', host: 'test' }
 
+/** A step written out here, id and title beside its implementation. */
+type InlineStep<C> = { id: string; title: string } & StepDefinition<C, unknown>
+
+/** The runner's step for one written out here: loaded when it runs, as a spec's step is. */
+function inlined<C>({ id, title, ...definition }: InlineStep<C>): JobStep<C> {
+  return { id, title, load: async () => definition }
+}
+
+function inline<C>(steps: InlineStep<C>[]): JobStep<C>[] {
+  return steps.map(inlined)
+}
+
 function job(concurrent: boolean): Job<{ log: string[] }> {
   return {
     command: 'test job',
     concurrent,
-    steps: [
+    steps: inline([
       { id: 'first', title: 'First', run: async (c) => (c.log.push('first'), { summary: 'fine' }) },
       {
         id: 'warns',
         title: 'Warns',
-        run: async (c) => (c.log.push('warns'), { status: 'warning', summary: 'look', error: { message: 'odd', hint: 'check' } }),
+        run: async (c) => (c.log.push('warns'), { summary: 'look', findings: [{ id: 'odd', severity: 'medium', message: 'odd', fix: 'check' }] }),
       },
       {
         id: 'fails',
@@ -45,7 +57,7 @@ function job(concurrent: boolean): Job<{ log: string[] }> {
         },
       },
       { id: 'last', title: 'Last', run: async (c) => (c.log.push('last'), { summary: 'done' }) },
-    ],
+    ]),
   }
 }
 
@@ -79,11 +91,11 @@ describe('job runner', () => {
     const slow: Job<object> = {
       command: 'slow',
       concurrent: false,
-      steps: [
+      steps: inline([
         { id: 'a', title: 'A', run: async () => (await sleep(150), { summary: 'ok' }) },
         { id: 'b', title: 'B', run: async (_c, run) => (await new Promise((r) => run.signal.addEventListener('abort', r)), { summary: 'x' }) },
         { id: 'c', title: 'C', run: async () => ({ summary: 'never runs' }) },
-      ],
+      ]),
     }
     const report = await runJob(slow, {}, { ...options, timeoutMs: 300 })
     expect(report.steps.map((s) => s.status)).toEqual(['ok', 'failed', 'failed'])
@@ -107,7 +119,7 @@ describe('steps that run together inside a one-after-another job', () => {
       concurrent: false,
       stopOnFailure: true,
       together: [['dump', 'load']],
-      steps: [
+      steps: inline([
         { id: 'check', title: 'Check', run: async (c) => (c.log.push('check'), { summary: 'fine' }) },
         {
           id: 'dump',
@@ -129,7 +141,7 @@ describe('steps that run together inside a one-after-another job', () => {
           },
         },
         { id: 'swap', title: 'Swap', run: async (c) => (c.log.push('swap'), { summary: 'swapped' }) },
-      ],
+      ]),
     }
   }
 
@@ -147,7 +159,11 @@ describe('steps that run together inside a one-after-another job', () => {
 
   it('waits for all of them before the next step', async () => {
     const job = together(false)
-    job.steps[1] = { id: 'dump', title: 'Dump', run: async (c) => (await sleep(50), c.log.push('dump done'), { summary: 'dumped' }) }
+    job.steps[1] = inlined({
+      id: 'dump',
+      title: 'Dump',
+      run: async (c: { log: string[] }) => (await sleep(50), c.log.push('dump done'), { summary: 'dumped' }),
+    })
     const context = { log: [] as string[] }
     const report = await runJob(job, context, options)
     expect(context.log).toEqual(['check', 'load started', 'dump done', 'swap'])
@@ -169,12 +185,12 @@ describe('undoing finished steps when a later one fails', () => {
       concurrent: false,
       stopOnFailure: true,
       together: [['dump', 'load']],
-      steps: [
+      steps: inline([
         { id: 'check', title: 'Check', run: async () => ({ summary: 'fine' }), undo: async () => (undone.push('check'), undefined) },
         { id: 'dump', title: 'Dump', run: async () => (await sleep(30), Promise.reject(new StepFailure('disk full'))) },
         { id: 'load', title: 'Load', run: async () => ({ summary: 'loaded into copy' }), undo: async () => (undone.push('load'), 'dropped copy') },
         { id: 'swap', title: 'Swap', run: async () => ({ summary: 'swapped' }), undo: async () => (undone.push('swap'), 'never') },
-      ],
+      ]),
     }
     const report = await runJob(job, {}, options)
     expect(undone).toEqual(['load', 'check'])
@@ -193,7 +209,7 @@ describe('undoing finished steps when a later one fails', () => {
     const job: Job<object> = {
       command: 'cleanup',
       concurrent: false,
-      steps: [
+      steps: inline([
         {
           id: 'restore',
           title: 'Restore',
@@ -207,7 +223,7 @@ describe('undoing finished steps when a later one fails', () => {
           },
         },
         { id: 'reads', title: 'Reads', timeoutMs: 50, run: async () => (await sleep(10_000), { summary: 'never' }) },
-      ],
+      ]),
     }
     const report = await runJob(job, {}, options)
     expect(log).toEqual(['dropped the half-made copy'])
@@ -222,7 +238,7 @@ describe('interrupts, and phases that must not be cut', () => {
       command: 'restore',
       concurrent: false,
       stopOnFailure: true,
-      steps: [
+      steps: inline([
         // As a restore's copy: once swapped in, it is no longer there to drop.
         {
           id: 'copy',
@@ -243,7 +259,7 @@ describe('interrupts, and phases that must not be cut', () => {
           },
         },
         { id: 'after', title: 'After', run: async () => (log.push('after'), { summary: 'ran' }) },
-      ],
+      ]),
     }
   }
 
@@ -279,7 +295,7 @@ describe('interrupts, and phases that must not be cut', () => {
     const log: string[] = []
     const interrupt = new AbortController()
     const job = swapJob(log, new Promise(() => undefined))
-    job.steps[1] = {
+    job.steps[1] = inlined({
       id: 'swap',
       title: 'Swap',
       cleanupMs: 5_000,
@@ -290,7 +306,7 @@ describe('interrupts, and phases that must not be cut', () => {
         // Told to stop, it does not begin what must not be cut.
         return run.critical('the swap', async () => ({ summary: 'never' }))
       },
-    }
+    })
     const report = await runJob(
       job,
       {},
@@ -324,11 +340,11 @@ describe('interrupts, and phases that must not be cut', () => {
     const job: Job<object> = {
       command: 'stubborn',
       concurrent: false,
-      steps: [
+      steps: inline([
         { id: 'first', title: 'First', run: async () => ({ summary: 'done' }) },
         { id: 'deaf', title: 'Deaf', timeoutMs: 20, run: () => new Promise((resolve) => (finish = () => resolve({ summary: 'late' }))) },
         { id: 'last', title: 'Last', run: async () => ({ summary: 'done' }) },
-      ],
+      ]),
     }
     const running = startJob(job, {}, options)
     await sleep(5)

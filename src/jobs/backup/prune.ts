@@ -1,7 +1,6 @@
 import { planPrune } from '../../backups/prune.js'
 import { listBackups, removeBackup } from '../../backups/store.js'
-import { formatSize } from '../../lib/format.js'
-import { plural } from '../../lib/words.js'
+import { formatSize, plural } from '../../lib/format.js'
 import type { StepDefinition } from '../../report/outcome.js'
 import type { BackupContext } from '../shared/backup-context.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'

@@ -41,7 +41,9 @@ export interface LookOptions {
  * against a bound.
  */
 export async function loadLookClients(services: readonly ServiceConfig[]): Promise<void> {
-  await Promise.all([loadReadinessClients([...services]), services.some((s) => s.runtime === 'docker') && loadDockerode()])
+  const readiness = loadReadinessClients([...services])
+  if (services.some((s) => s.runtime === 'docker')) loadDockerode()
+  await readiness
 }
 
 /**
