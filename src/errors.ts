@@ -109,12 +109,6 @@ export class StepFailure extends HintedError {
   }
 }
 
-/**
- * A server that took the connection (or was reachable) but answered nothing within the bound:
- * hung, overloaded, or stopped by a signal. Not "down", and not "running" either.
- */
-export class NoAnswerFailure extends StepFailure {}
-
 /** Something outside our control failed (a service would not start): exit 1, one line and a hint. */
 export class OperationFailure extends HintedError {}
 

@@ -138,7 +138,7 @@ function forgeCertificate(forge: ForgeModule, der: Buffer): Forge.pki.Certificat
 }
 
 function altNames(cert: Forge.pki.Certificate): string[] {
-  const ext = cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | undefined
+  const ext: { altNames?: { type: number; value?: string; ip?: string }[] } | undefined = cert.getExtension('subjectAltName')
   const names: string[] = []
   for (const n of ext?.altNames ?? []) {
     if (n.type === 2) names.push(`DNS:${n.value}`)
@@ -182,7 +182,7 @@ export async function parseCertificate(der: Buffer): Promise<Certificate> {
     const cert = forgeCertificate(forge, der)
     const subject = formatName(forge, cert.subject.attributes)
     const issuer = formatName(forge, cert.issuer.attributes)
-    const basic = cert.getExtension('basicConstraints') as { cA?: boolean } | undefined
+    const basic: { cA?: boolean } | undefined = cert.getExtension('basicConstraints')
     const signatureOid = cert.signatureOid ?? ''
     facts = {
       subject: subject.text,
@@ -194,7 +194,7 @@ export async function parseCertificate(der: Buffer): Promise<Certificate> {
       notBefore: cert.validity.notBefore.toISOString(),
       notAfter: cert.validity.notAfter.toISOString(),
       ...keyFacts(x509),
-      signatureAlgorithm: SIGNATURE_NAMES[signatureOid] ?? (forge.pki.oids[signatureOid] as string | undefined) ?? signatureOid,
+      signatureAlgorithm: SIGNATURE_NAMES[signatureOid] ?? forge.pki.oids[signatureOid] ?? signatureOid,
       isCA: basic?.cA ?? false,
       selfSigned: isSelfSigned(x509),
       fingerprintSha256: x509.fingerprint256,

@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/load.js'
-import { NoAnswerFailure, describeError, formatSeconds } from '../errors.js'
+import { describeError, formatSeconds } from '../errors.js'
 import { isSystemError } from './errors.js'
 import { probeHttp } from './http.js'
 import { loadIoredis, loadUndici } from './libraries.js'
@@ -60,8 +60,7 @@ export async function checkReadiness(
       }
     }
   } catch (error) {
-    // (PostgreSQL's errors are StepFailures until they are typed too: its no-answer is a NoAnswerFailure.)
-    const unanswered = isSystemError(error, undefined, 'no-answer') || error instanceof NoAnswerFailure
+    const unanswered = isSystemError(error, undefined, 'no-answer')
     return { ready: false, detail: describeError(error), ...(unanswered ? { unanswered } : {}) }
   }
 }
