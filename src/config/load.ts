@@ -111,6 +111,9 @@ export interface Config {
   reports: ParsedConfig['reports']
   /** url '' when Prometheus is left out. */
   prometheus: HttpApiConfig
+  /** url '' when Loki is left out (the default): logs are read locally. */
+  loki: HttpApiConfig & { lineLimit: number }
+  agents: Omit<ParsedConfig['agents'], 'window' | 'heartbeatStale'> & { windowMs: number; heartbeatStaleMs: number }
   capacity: ParsedConfig['capacity']
   performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
 }
@@ -324,6 +327,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
   const { window: windowMs, ...performanceRest } = parsed.performance
   const alertmanager = parsed.alertmanager
   const prometheus = parsed.prometheus
+  const { window: agentsWindowMs, heartbeatStale: heartbeatStaleMs, ...agentsRest } = parsed.agents
 
   return {
     source,
@@ -378,6 +382,17 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
       }),
       timeoutMs: prometheus.timeoutSeconds * 1000,
     },
+    loki: {
+      ...splitHttpCredentials(parsed.loki.url.replace(/\/$/, ''), {
+        key: 'loki',
+        origin: 'loki.url',
+        user: parsed.loki.user,
+        passwordFile: parsed.loki.passwordFile,
+      }),
+      timeoutMs: parsed.loki.timeoutSeconds * 1000,
+      lineLimit: parsed.loki.lineLimit,
+    },
+    agents: { ...agentsRest, windowMs: agentsWindowMs, heartbeatStaleMs },
     capacity: parsed.capacity,
     performance: { ...performanceRest, windowMs },
   }

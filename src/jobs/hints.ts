@@ -33,6 +33,14 @@ const alertmanager: Hints = {}
 
 const prometheus: Hints = {}
 
+const loki: Hints = {
+  refused: "start Loki, or set loki.url to '' to read logs from the local sources",
+  dns: "correct loki.url, or set it to '' to read logs from the local sources",
+  'no-answer': 'Loki takes connections but does not answer: check its load and its log, or raise loki.timeoutSeconds',
+  auth: 'check loki.user and loki.passwordFile',
+  'bad-answer': 'is loki.url the address of Loki (its HTTP port, 3100 by default)?',
+}
+
 const program: Hints = {}
 
 const files: Hints = {}
@@ -58,6 +66,7 @@ export const HINTS: Record<SystemName, Hints> = {
   http,
   alertmanager,
   prometheus,
+  loki,
   program,
   files,
   host,
