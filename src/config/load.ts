@@ -113,6 +113,7 @@ export interface Config {
   prometheus: HttpApiConfig
   /** url '' when Loki is left out (the default): logs are read locally. */
   loki: HttpApiConfig & { lineLimit: number }
+  monitoring: ParsedConfig['monitoring']
   agents: Omit<ParsedConfig['agents'], 'window' | 'heartbeatStale'> & { windowMs: number; heartbeatStaleMs: number }
   capacity: ParsedConfig['capacity']
   performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
@@ -392,6 +393,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
       timeoutMs: parsed.loki.timeoutSeconds * 1000,
       lineLimit: parsed.loki.lineLimit,
     },
+    monitoring: parsed.monitoring,
     agents: { ...agentsRest, windowMs: agentsWindowMs, heartbeatStaleMs },
     capacity: parsed.capacity,
     performance: { ...performanceRest, windowMs },

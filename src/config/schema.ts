@@ -330,6 +330,15 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    monitoring: z
+      .object({
+        /** The Prometheus jobs of the guide's exporters, checked by diagnose's monitoring step; '' checks none of that kind. */
+        nodeExporterJob: z.string().default('node-exporter'),
+        postgresExporterJob: z.string().default('postgres-exporter'),
+        redisExporterJob: z.string().default('redis-exporter'),
+      })
+      .strict()
+      .default({}),
     agents: z
       .object({
         /** The Prometheus scrape job of the agents (one target per agent, labelled agent_id). */

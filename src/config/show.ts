@@ -120,6 +120,7 @@ export function showConfig(config: Config): ShownConfig {
     reports: config.reports,
     prometheus: httpApi('prometheus', config.prometheus, secrets),
     loki: { ...httpApi('loki', config.loki, secrets), lineLimit: config.loki.lineLimit },
+    monitoring: config.monitoring,
     agents: { ...agentsRest, window: formatDuration(agentsWindowMs), heartbeatStale: formatDuration(heartbeatStaleMs) },
     capacity: config.capacity,
     performance: { window: formatDuration(windowMs), top: performance.top },

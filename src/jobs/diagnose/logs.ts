@@ -2,6 +2,7 @@ import { describeError } from '../../errors.js'
 import { summarizeLines, type ErrorGroup, type ErrorSummary } from '../../logs/errors.js'
 import type { Step } from '../../report/runner.js'
 import { verdict, type DiagnoseContext, type Problem } from './context.js'
+import { lokiServiceLogs } from './loki-logs.js'
 import { formatUptime } from './services.js'
 import { plural } from '../../lib/words.js'
 
@@ -41,15 +42,17 @@ export const logsStep: Step<DiagnoseContext> = {
   async run({ config, runtimes }) {
     const window = formatUptime(Math.round(config.diagnose.sinceMs / 1000))
     const shownGroups = config.diagnose.errorLines
-    const perService: ServiceLogs[] = await Promise.all(
-      config.services.map(async (service): Promise<ServiceLogs> => {
-        try {
-          return { service: service.name, read: true, summary: summarizeLines(await runtimes.logs(service, config.diagnose.sinceMs)) }
-        } catch (error) {
-          return { service: service.name, read: false, error: describeError(error), hint: (error as { hint?: string }).hint }
-        }
-      }),
-    )
+    const perService: ServiceLogs[] = config.loki.url
+      ? await lokiServiceLogs(config, config.diagnose.sinceMs, config.diagnose.checkTimeoutMs)
+      : await Promise.all(
+          config.services.map(async (service): Promise<ServiceLogs> => {
+            try {
+              return { service: service.name, read: true, summary: summarizeLines(await runtimes.logs(service, config.diagnose.sinceMs)) }
+            } catch (error) {
+              return { service: service.name, read: false, error: describeError(error), hint: (error as { hint?: string }).hint }
+            }
+          }),
+        )
     const problems: Problem[] = []
     const details: string[] = []
     // One problem per reason, naming every source it kept unread (Docker down is one reason for all).

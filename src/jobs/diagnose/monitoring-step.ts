@@ -1,0 +1,195 @@
+import type { Config } from '../../config/load.js'
+import { describeError } from '../../errors.js'
+import { redactUrl } from '../../lib/redact.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
+import { alertmanagerStatus } from '../../systems/alertmanager.js'
+import { probeHttp } from '../../systems/http.js'
+import { lokiReadiness } from '../../systems/loki.js'
+import { queryInstant, ruleGroups, scrapeTargets, type PrometheusConfig, type ScrapeTarget } from '../../systems/prometheus.js'
+import { hintOf } from '../hints.js'
+import { exporterFindings, receiverFindings, receiversOf, ruleFindings, targetFindings, type ExporterState } from './monitoring-findings.js'
+import type { MonitoringData } from './monitoring-data.js'
+
+/**
+ * diagnose's look at the monitoring stack itself: Prometheus (ready, targets down, rules loaded
+ * and evaluating, the guide's alerts, the exporters), AlertManager (ready, receivers) and Loki
+ * (ready). Each part is read at once and bounded; a part that does not answer is a finding of
+ * its own, and the others are still seen.
+ */
+
+/** What the step needs of diagnose's context, whichever shape that context has. */
+export interface PlatformCheckContext {
+  config: Readonly<Config>
+  /** Each check's bound; config.diagnose.checkTimeoutMs when absent. */
+  checkTimeoutMs?: number
+}
+
+export function checkTimeout(context: PlatformCheckContext): number {
+  return context.checkTimeoutMs ?? context.config.diagnose.checkTimeoutMs
+}
+
+interface Part<D> {
+  findings: Finding[]
+  details: string[]
+  data: D
+}
+
+/** A component that did not answer: one high finding naming it and what to do. */
+function unreachable(id: string, component: string, error: unknown, fallbackFix: string): Finding {
+  return { id: `${id}-unreachable`, severity: 'high', subject: component, message: describeError(error), fix: hintOf(error) ?? fallbackFix }
+}
+
+const EXPORTERS = [
+  { name: 'node', key: 'nodeExporterJob', up: undefined },
+  { name: 'postgres', key: 'postgresExporterJob', up: 'pg_up' },
+  { name: 'redis', key: 'redisExporterJob', up: 'redis_up' },
+] as const
+
+async function exporterStates(config: Readonly<Config>, prometheus: PrometheusConfig, targets: readonly ScrapeTarget[]): Promise<ExporterState[]> {
+  const wanted = EXPORTERS.filter((e) => config.monitoring[e.key] !== '')
+  return Promise.all(
+    wanted.map(async ({ name, key, up }) => {
+      const job = config.monitoring[key]
+      const mine = targets.filter((t) => t.job === job)
+      if (!up || !mine.some((t) => t.health === 'up')) return { name, job, targets: mine }
+      const answer = await queryInstant(prometheus, `max(${up}{job=${JSON.stringify(job)}})`)
+      return { name, job, targets: mine, ...(answer[0] ? { reaches: answer[0].value === 1 } : {}) }
+    }),
+  )
+}
+
+async function checkPrometheus(config: Readonly<Config>, timeoutMs: number): Promise<Part<MonitoringData['prometheus']>> {
+  const prometheus = { ...config.prometheus, timeoutMs: Math.min(config.prometheus.timeoutMs, timeoutMs) }
+  const url = redactUrl(prometheus.url)
+  const ready = await probeHttp(`${prometheus.url}/-/ready`, prometheus.timeoutMs, prometheus.credentials)
+  if (!ready.ok) {
+    const message = `Prometheus at ${url} is not ready: ${ready.error ?? `HTTP ${ready.status}`}`
+    const fix = ready.timedOut
+      ? 'it takes connections but does not answer: check its load and log, or raise prometheus.timeoutSeconds'
+      : "start Prometheus (systemctl start prometheus), or set prometheus.url to '' to leave it out"
+    return {
+      findings: [{ id: 'prometheus-not-ready', severity: 'high', subject: 'prometheus', message, fix }],
+      details: [message],
+      data: { url, ready: false, error: message },
+    }
+  }
+  const [targets, groups] = await Promise.all([scrapeTargets(prometheus), ruleGroups(prometheus)])
+  const exporters = await exporterStates(config, prometheus, targets)
+  const down = targets.filter((t) => t.health === 'down')
+  const failing = groups.flatMap((g) => g.rules.filter((r) => r.health === 'err').map((r) => ({ group: g.name, rule: r.name, error: r.lastError ?? '' })))
+  const rules = groups.reduce((sum, g) => sum + g.rules.length, 0)
+  const findings = [...targetFindings(targets, url), ...ruleFindings(groups), ...exporterFindings(exporters)]
+  const exporterData = exporters.map((e) => ({
+    name: e.name,
+    job: e.job,
+    state: e.targets.length === 0 ? ('absent' as const) : e.targets.some((t) => t.health === 'up') ? ('up' as const) : ('down' as const),
+    ...(e.reaches !== undefined ? { reaches: e.reaches } : {}),
+  }))
+  return {
+    findings,
+    details: [
+      `Prometheus ${url}: ready, ${targets.length - down.length} of ${targets.length} targets up, ${groups.length} rule groups (${rules} rules, ${failing.length} failing)`,
+      ...exporterData.map((e) => `${e.name}_exporter (job ${e.job}): ${e.state}${e.reaches === false ? ', does not reach its server' : ''}`),
+    ],
+    data: {
+      url,
+      ready: true,
+      targets: targets.length,
+      downTargets: down.map((t) => ({ job: t.job, instance: t.instance, error: t.lastError })),
+      ruleGroups: groups.length,
+      rules,
+      failingRules: failing,
+      exporters: exporterData,
+    },
+  }
+}
+
+async function checkAlertmanager(config: Readonly<Config>, timeoutMs: number): Promise<Part<MonitoringData['alertmanager']>> {
+  const alertmanager = { ...config.alertmanager, timeoutMs: Math.min(config.alertmanager.timeoutMs, timeoutMs) }
+  const url = redactUrl(alertmanager.url)
+  const ready = await probeHttp(`${alertmanager.url}/-/ready`, alertmanager.timeoutMs, alertmanager.credentials)
+  if (!ready.ok) {
+    const message = `AlertManager at ${url} is not ready: ${ready.error ?? `HTTP ${ready.status}`}`
+    const fix = 'start AlertManager (systemctl start prometheus-alertmanager), or fix alertmanager.url / ALERTMANAGER_URL'
+    return {
+      findings: [{ id: 'alertmanager-not-ready', severity: 'high', subject: 'alertmanager', message, fix }],
+      details: [message],
+      data: { url, ready: false, error: message },
+    }
+  }
+  const status = await alertmanagerStatus(alertmanager)
+  const { receivers, route } = receiversOf(status.configYaml)
+  return {
+    findings: receiverFindings(receivers, route),
+    details: [
+      `AlertManager ${url}: ready${status.version ? `, ${status.version}` : ''}, receivers ${receivers.map((r) => `${r.name} (${r.integrations.join(', ') || 'no notifier'})`).join(', ') || 'none'}`,
+    ],
+    data: { url, ready: true, receivers },
+  }
+}
+
+async function checkLoki(config: Readonly<Config>, timeoutMs: number): Promise<Part<MonitoringData['loki']>> {
+  const url = redactUrl(config.loki.url)
+  const readiness = await lokiReadiness({ ...config.loki, timeoutMs: Math.min(config.loki.timeoutMs, timeoutMs) })
+  const findings: Finding[] = readiness.ready
+    ? []
+    : [
+        {
+          id: 'loki-not-ready',
+          severity: 'high',
+          subject: 'loki',
+          message: `Loki at ${url} is not ready: ${readiness.detail}`,
+          fix: 'wait a moment after a start (Loki takes ~15 s), else read its log',
+        },
+      ]
+  return {
+    findings,
+    details: [`Loki ${url}: ${readiness.ready ? 'ready' : `not ready (${readiness.detail})`}`],
+    data: { url, ready: readiness.ready, detail: readiness.detail },
+  }
+}
+
+/** A part that threw: its finding, and the data that says it was not read. */
+async function guarded<D>(
+  id: string,
+  component: string,
+  url: string,
+  fix: string,
+  work: () => Promise<Part<D>>,
+): Promise<Part<D | { url: string; ready: false; error: string }>> {
+  try {
+    return await work()
+  } catch (error) {
+    const finding = unreachable(id, component, error, fix)
+    return { findings: [finding], details: [finding.message], data: { url: redactUrl(url), ready: false, error: finding.message } }
+  }
+}
+
+export const monitoring: StepDefinition<PlatformCheckContext, MonitoringData> = {
+  timeoutMs: (context) => 2 * checkTimeout(context) + 1000,
+  async run(context) {
+    const { config } = context
+    const timeoutMs = checkTimeout(context)
+    const [prometheus, alertmanager, loki] = await Promise.all([
+      config.prometheus.url
+        ? guarded('prometheus', 'prometheus', config.prometheus.url, 'check prometheus.url', () => checkPrometheus(config, timeoutMs))
+        : undefined,
+      guarded('alertmanager', 'alertmanager', config.alertmanager.url, 'check alertmanager.url', () => checkAlertmanager(config, timeoutMs)),
+      config.loki.url ? guarded('loki', 'loki', config.loki.url, 'check loki.url', () => checkLoki(config, timeoutMs)) : undefined,
+    ])
+    const parts = [prometheus, alertmanager, loki].filter((p) => p !== undefined)
+    const left = [!prometheus ? 'Prometheus (prometheus.url is empty)' : '', !loki ? "Loki (loki.url is ''" + ')' : ''].filter(Boolean)
+    const findings = parts.flatMap((p) => p.findings)
+    const checked = ['Prometheus', 'AlertManager', 'Loki'].filter((_, i) => [prometheus, alertmanager, loki][i])
+    return {
+      summary: `${checked.join(', ')} checked: ${findings.filter((f) => f.severity !== 'info').length === 0 ? 'all well' : `${findings.length} to fix`}${left.length ? `; not checked: ${left.join(', ')}` : ''}`,
+      findings,
+      details: parts.flatMap((p) => p.details),
+      data: {
+        ...(prometheus ? { prometheus: prometheus.data } : {}),
+        alertmanager: alertmanager.data,
+        ...(loki ? { loki: loki.data } : {}),
+      } as MonitoringData,
+    }
+  },
+}
