@@ -13,6 +13,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // A guard against a hang, not a speed check: generating RSA keys and starting promtool
+          // take seconds on a loaded 2-core machine.
+          testTimeout: 30_000,
           sequence: { groupOrder: 0 },
         },
       },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import module from 'node:module'
 import os from 'node:os'
+import v8 from 'node:v8'
 import { compileCacheDir } from './compile-cache.js'
 
 if (Number(process.versions.node.split('.')[0]) < 22) {
@@ -17,7 +18,21 @@ if (module.enableCompileCache && typeof process.geteuid === 'function') {
   if (cacheDir) module.enableCompileCache(cacheDir)
 }
 
+// undici parses HTTP with llhttp, compiled to WebAssembly. At V8's default tiering budget its 33 KB
+// parser function is recompiled by the optimizing compiler after the second request: about 0.15 s
+// of CPU on another thread and 17 MB more memory at the peak, for a run that makes a handful of
+// requests (issue 13 §7). At 1e9 (77 times the default) that waits for 50 to 200 requests. Set
+// before any WebAssembly is compiled, so that every module gets it.
+v8.setFlagsFromString('--wasm-tiering-budget=1000000000')
+
+// oclif compares the Node version with its own engines through semver (47 files loaded on every
+// run); the check above is the one that matters. Switched off only while oclif loads, so that no
+// child process inherits the setting.
+const engineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING
+process.env.OCLIF_DISABLE_ENGINE_WARNING = 'true'
 const { execute } = await import('@oclif/core')
+if (engineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
+else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineWarning
 // Also for what oclif prints itself (help, --version): a full disk on stdout is one line, not a stack.
 const { guardStandardOutput } = await import('../dist/cli/output.js')
 guardStandardOutput()

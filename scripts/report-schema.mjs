@@ -58,7 +58,9 @@ function jsonSchemaOf(zodSchema) {
 }
 
 const ref = (name) => ({ $ref: `#/$defs/${name}` })
-const whenEquals = (property, value) => ({ required: [property], properties: { [property]: { const: value } } })
+// Every subschema says its type: ajv's strict mode (and a reader) should not have to infer it.
+const whenEquals = (property, value) => ({ type: 'object', required: [property], properties: { [property]: { const: value } } })
+const withData = (data) => ({ type: 'object', properties: { data } })
 
 /**
  * The report schema: the envelope, a `data.<job>.<step>` definition per step schema (one per zod
@@ -96,9 +98,9 @@ export function buildReportSchema(envelope, specs, dataSchemas) {
     .map(([command, steps]) => {
       const stepRules = [...steps.entries()].map(([step, refs]) => {
         const data = refs.length === 1 ? ref(refs[0]) : { anyOf: refs.map(ref) }
-        return step === EVERY_STEP ? { properties: { data } } : { if: whenEquals('id', step), then: { properties: { data } } }
+        return step === EVERY_STEP ? withData(data) : { if: whenEquals('id', step), then: withData(data) }
       })
-      return { if: whenEquals('command', command), then: { properties: { steps: { items: { allOf: stepRules } } } } }
+      return { if: whenEquals('command', command), then: { type: 'object', properties: { steps: { type: 'array', items: { allOf: stepRules } } } } }
     })
   const report = schema.$defs.report
   report.allOf = [...(report.allOf ?? []), ...branches]

@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js'
 import { RANGES } from '../config/ranges.js'
 import { Interruption, UsageError, describeError, formatSeconds } from '../errors.js'
 import { defaultTimeoutMs, lockOf, prepareJob, startPrepared } from '../jobs/run.js'
+import { hintOf } from '../jobs/hints.js'
 import { checkStepChoice, selectSteps as selectStepIds, stepHelp, type JobSpec } from '../jobs/spec.js'
 import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/files.js'
 import { deepFreeze } from '../lib/freeze.js'
@@ -11,7 +12,6 @@ import { sleep } from '../lib/time.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { selectSteps, startJob, type Job, type RunOptions, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
-import { confirmDestructive } from './confirm.js'
 import { durationFlag, durationOf } from './duration-flag.js'
 import { toJson } from './output.js'
 import { createProgress } from './progress.js'
@@ -171,7 +171,8 @@ export abstract class JobCommand extends ProbeOpsCommand {
       try {
         selectSteps(prepared.job, only, skip)
         const confirm = spec.confirm?.(prepared.context, options)
-        if (confirm) await confirmDestructive({ yes: flags.yes ?? false, dryRun, ...confirm })
+        // Only a destructive job asks: the others never load the terminal's question.
+        if (confirm) await (await import('./confirm.js')).confirmDestructive({ yes: flags.yes ?? false, dryRun, ...confirm })
       } catch (error) {
         await prepared.close()
         throw error
@@ -205,7 +206,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
         close: async () => {
           await planned.close?.().catch(() => undefined)
         },
-        start: (run) => startJob(planned.job, planned.context, run),
+        start: (run) => startJob(planned.job, planned.context, { ...run, hintFor: hintOf }),
       }
     })
   }

@@ -91,6 +91,7 @@ export interface Config {
   /** Services of the defaults the file turned off (enabled: false). */
   disabledServices: string[]
   docker: { host: string; composeProject?: string; timeoutMs: number }
+  systemd: { timeoutMs: number }
   postgres: PostgresConfig
   redis: RedisConfig
   alertmanager: HttpApiConfig
@@ -342,6 +343,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
       composeProject: parsed.docker.composeProject,
       timeoutMs: parsed.docker.timeoutSeconds * 1000,
     },
+    systemd: { timeoutMs: parsed.systemd.timeoutSeconds * 1000 },
     postgres,
     redis: {
       url: redisSplit.url,

@@ -112,6 +112,13 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    systemd: z
+      .object({
+        /** Each systemctl and journalctl call of a systemd service's look (state, logs). */
+        timeoutSeconds: seconds(RANGES.check).default(5),
+      })
+      .strict()
+      .default({}),
     postgres: z
       .object({
         host: z.string().min(1).optional(),

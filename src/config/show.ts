@@ -88,6 +88,7 @@ export function showConfig(config: Config): ShownConfig {
     host: config.host,
     runtime: config.runtime,
     docker: { host: redactUrl(config.docker.host), composeProject: config.docker.composeProject, timeoutSeconds: seconds(config.docker.timeoutMs) },
+    systemd: { timeoutSeconds: seconds(config.systemd.timeoutMs) },
     postgres: {
       host: postgres.host,
       port: postgres.port,

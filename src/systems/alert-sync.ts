@@ -1,5 +1,4 @@
 import type { Config } from '../config/load.js'
-import type { AlertRecord } from '../report/model.js'
 import { describeError } from '../errors.js'
 import { alertmanagerApi, postAlerts, type FiringAlert } from './alertmanager.js'
 
@@ -18,7 +17,18 @@ export interface AlertState {
   firing: boolean
 }
 
-export async function syncAlerts(config: Config, states: AlertState[], record: (alert: AlertRecord) => void): Promise<void> {
+/** What became of one alert: the report records it as it is (its AlertRecord has this shape; systems import nothing of the report). */
+export interface AlertDelivery {
+  alertname: string
+  severity: string
+  delivered: boolean
+  /** A resolving post: the condition is gone. */
+  resolved?: boolean
+  /** Why delivery failed, when it did. */
+  error?: string
+}
+
+export async function syncAlerts(config: Config, states: AlertState[], record: (alert: AlertDelivery) => void): Promise<void> {
   if (states.length === 0) return
   const am = config.alertmanager
   const now = new Date()

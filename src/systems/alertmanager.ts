@@ -1,6 +1,7 @@
 import type { BasicCredentials } from '../config/secret.js'
-import { StepFailure, describeError } from '../errors.js'
-import { fetchJson, type JsonRequest } from './http.js'
+import { describeError } from '../errors.js'
+import { SystemError, isSystemError } from './errors.js'
+import { fetchJson, httpErrorCode, type JsonRequest } from './http.js'
 
 /** AlertManager through its API v2 (the v1 endpoint the guide posts to is gone). */
 
@@ -47,15 +48,14 @@ export async function postAlerts(config: AlertmanagerConfig, alerts: OutgoingAle
   }
 }
 
-export function alertmanagerFailure(error: unknown, config: AlertmanagerConfig): StepFailure {
-  const message = describeError(error)
-  const code = (error as { code?: string }).code
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
-    return new StepFailure(`AlertManager refused the connection at ${config.url}`, 'start AlertManager, or fix alertmanager.url / ALERTMANAGER_URL')
-  if (/timeout|aborted/i.test(message) || (error as { name?: string }).name === 'TimeoutError') {
-    return new StepFailure(`AlertManager at ${config.url} did not answer within ${config.timeoutMs} ms`, 'check that AlertManager is healthy')
-  }
-  return new StepFailure(`AlertManager at ${config.url}: ${message}`, 'check alertmanager.url / ALERTMANAGER_URL')
+/** An AlertManager call's failure, said of AlertManager at its address; the code is the HTTP exchange's. */
+export function alertmanagerFailure(error: unknown, config: AlertmanagerConfig): SystemError {
+  if (isSystemError(error, 'alertmanager')) return error
+  const code = httpErrorCode(error)
+  const options = { cause: error, target: config.url }
+  if (code === 'refused') return new SystemError('alertmanager', code, `AlertManager refused the connection at ${config.url}`, options)
+  if (code === 'no-answer') return new SystemError('alertmanager', code, `AlertManager at ${config.url} did not answer within ${config.timeoutMs} ms`, options)
+  return new SystemError('alertmanager', code, `AlertManager at ${config.url}: ${describeError(error)}`, options)
 }
 
 export interface Matcher {

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs'
 import type Docker from 'dockerode'
 import type { ServiceConfig } from '../config/load.js'
-import { StepFailure, describeError } from '../errors.js'
+import { TimeoutError, describeError } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
 import type { LogLine } from '../logs/entries.js'
+import { SystemError, errorCode, isSystemError, networkErrorCode, type SystemErrorCode } from './errors.js'
+import { loadDockerode } from './libraries.js'
 
 /** The Docker engine through dockerode (loaded only by the commands that talk to Docker). */
 
@@ -14,13 +16,13 @@ export interface DockerSettings {
 }
 
 export async function connectDocker(settings: DockerSettings): Promise<Docker> {
-  const { default: DockerClient } = await import('dockerode')
+  const DockerClient = loadDockerode()
   const url = settings.host
   let docker: Docker
   if (url.startsWith('unix://') || url.startsWith('/')) {
     const socketPath = url.replace(/^unix:\/\//, '')
     if (!existsSync(socketPath)) {
-      throw new StepFailure(`the Docker socket ${socketPath} does not exist`, 'is Docker running? set docker.host or DOCKER_HOST to its socket')
+      throw new SystemError('docker', 'not-found', `the Docker socket ${socketPath} does not exist`, { target: socketPath, data: { missing: 'socket' } })
     }
     docker = new DockerClient({ socketPath, timeout: settings.timeoutMs })
   } else {
@@ -28,10 +30,7 @@ export async function connectDocker(settings: DockerSettings): Promise<Docker> {
     try {
       parsed = new URL(url.replace(/^tcp:/, 'http:'))
     } catch {
-      throw new StepFailure(
-        `DOCKER_HOST "${url}" is not a unix:// or tcp:// address`,
-        'set docker.host or DOCKER_HOST to unix:///var/run/docker.sock or tcp://host:2375',
-      )
+      throw new SystemError('docker', 'bad-setting', `DOCKER_HOST "${url}" is not a unix:// or tcp:// address`, { target: url })
     }
     docker = new DockerClient({
       host: parsed.hostname,
@@ -48,15 +47,24 @@ export async function connectDocker(settings: DockerSettings): Promise<Docker> {
   return docker
 }
 
-export function dockerFailure(error: unknown, url: string): StepFailure {
-  if (error instanceof StepFailure) return error
-  const message = describeError(error)
-  if (/ECONNREFUSED/.test(message) || (error as { code?: string }).code === 'ECONNREFUSED')
-    return new StepFailure(`the Docker engine refused the connection at ${url}`, 'start Docker (systemctl start docker), or fix docker.host / DOCKER_HOST')
-  if (/EACCES/.test(message)) return new StepFailure(`no permission to use the Docker socket at ${url}`, 'run as root or as a member of the docker group')
-  if (/timeout|did not answer/i.test(message))
-    return new StepFailure(`the Docker engine at ${url} did not answer in time`, 'the engine is hung or overloaded: check `systemctl status docker`')
-  return new StepFailure(`Docker at ${url}: ${message}`, 'check that the Docker engine is running')
+/** What a Docker error says, by its code: the engine's HTTP status, else the socket's errno. */
+export function dockerErrorCode(error: unknown): SystemErrorCode {
+  if (isSystemError(error)) return error.code
+  if (error instanceof TimeoutError) return 'no-answer'
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode
+  if (typeof status === 'number') return status === 404 ? 'not-found' : 'bad-answer'
+  return networkErrorCode(errorCode(error)) ?? 'failed'
+}
+
+/** The engine's failure, said of the engine at its address. */
+export function dockerFailure(error: unknown, url: string): SystemError {
+  if (isSystemError(error, 'docker')) return error
+  const code = dockerErrorCode(error)
+  const options = { cause: error, target: url }
+  if (code === 'refused') return new SystemError('docker', code, `the Docker engine refused the connection at ${url}`, options)
+  if (code === 'permission') return new SystemError('docker', code, `no permission to use the Docker socket at ${url}`, options)
+  if (code === 'no-answer') return new SystemError('docker', code, `the Docker engine at ${url} did not answer in time`, options)
+  return new SystemError('docker', code, `Docker at ${url}: ${describeError(error)}`, options)
 }
 
 export interface ContainerState {

@@ -49,3 +49,26 @@ export function errorCode(error: unknown): string | undefined {
   }
   return undefined
 }
+
+/** What a socket's errno says happened, in the words of SystemErrorCode; undefined for any other code. */
+export function networkErrorCode(errno: string | undefined): SystemErrorCode | undefined {
+  switch (errno) {
+    case 'ECONNREFUSED':
+      return 'refused'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'unreachable'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'dns'
+    case 'ETIMEDOUT':
+      return 'no-answer'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission'
+    default:
+      return undefined
+  }
+}

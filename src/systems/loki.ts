@@ -1,8 +1,9 @@
 import type { BasicCredentials } from '../config/secret.js'
 import { describeError, formatSeconds } from '../errors.js'
 import { redactUrl } from '../lib/redact.js'
-import { SystemError, errorCode, type SystemErrorCode } from './errors.js'
-import { requestHeaders } from './http.js'
+import { SystemError } from './errors.js'
+import { httpErrorCode, httpStatusCode, requestHeaders } from './http.js'
+import { loadUndici } from './libraries.js'
 
 /**
  * Grafana Loki's HTTP API: its readiness and LogQL range queries, through undici with a bound on
@@ -47,7 +48,7 @@ interface Answer {
 
 /** One GET, bounded as a whole (headers and body); a failure to get any answer is a SystemError. */
 async function get(config: LokiConfig, path: string): Promise<Answer> {
-  const { request } = await import('undici')
+  const { request } = loadUndici()
   const url = `${config.url}${path}`
   try {
     const response = await request(url, {
@@ -65,35 +66,25 @@ async function get(config: LokiConfig, path: string): Promise<Answer> {
 
 /** What went wrong talking to Loki, in Loki's terms; the step adds what to do (src/jobs/hints.ts). */
 export function lokiError(error: unknown, config: LokiConfig): SystemError {
-  if (error instanceof SystemError) return error
+  if (error instanceof SystemError && error.system === 'loki') return error
   const where = redactUrl(config.url)
-  const code = errorCode(error)
-  const name = (error as { name?: string }).name
-  const failure = (kind: SystemErrorCode, message: string) => new SystemError('loki', kind, message, { cause: error, target: where })
-  if (code === 'ECONNREFUSED') return failure('refused', `Loki refused the connection at ${where}`)
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return failure('dns', `Loki's host in ${where} does not resolve`)
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') return failure('unreachable', `Loki at ${where}: ${describeError(error)}`)
-  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return failure('no-answer', `Loki at ${where} did not answer within ${formatSeconds(config.timeoutMs)}`)
-  return failure('failed', `Loki at ${where}: ${describeError(error)}`)
+  const code = httpErrorCode(error)
+  const options = { cause: error, target: where }
+  if (code === 'refused') return new SystemError('loki', code, `Loki refused the connection at ${where}`, options)
+  if (code === 'dns') return new SystemError('loki', code, `Loki's host in ${where} does not resolve`, options)
+  if (code === 'no-answer') return new SystemError('loki', code, `Loki at ${where} did not answer within ${formatSeconds(config.timeoutMs)}`, options)
+  return new SystemError('loki', code, `Loki at ${where}: ${describeError(error)}`, options)
 }
 
 function refusedAnswer(config: LokiConfig, path: string, answer: Answer): SystemError {
   const where = redactUrl(config.url)
   const said = answer.text.trim().split('\n')[0]?.slice(0, 200) ?? ''
-  if (answer.status === 401 || answer.status === 403)
-    return new SystemError(
-      'loki',
-      'auth',
-      `Loki at ${where} refused the ${config.credentials ? 'user or password' : 'request without a user'} (HTTP ${answer.status})`,
-      {
-        target: where,
-      },
-    )
-  return new SystemError('loki', 'bad-answer', `Loki at ${where} answered ${path.split('?')[0]} with HTTP ${answer.status}${said ? `: ${said}` : ''}`, {
-    target: where,
-    data: { status: answer.status },
-  })
+  const code = httpStatusCode(answer.status)
+  const message =
+    code === 'auth'
+      ? `Loki at ${where} refused the ${config.credentials ? 'user or password' : 'request without a user'} (HTTP ${answer.status})`
+      : `Loki at ${where} answered ${path.split('?')[0]} with HTTP ${answer.status}${said ? `: ${said}` : ''}`
+  return new SystemError('loki', code, message, { target: where, data: { status: answer.status } })
 }
 
 /** GET /ready: Loki says "ready" once its ring and ingester are, and what it waits for until then. */

@@ -1,6 +1,7 @@
 import type { BasicCredentials } from '../config/secret.js'
-import { StepFailure, describeError, formatSeconds } from '../errors.js'
-import { fetchJson } from './http.js'
+import { describeError, formatSeconds } from '../errors.js'
+import { SystemError, isSystemError } from './errors.js'
+import { fetchJson, httpErrorCode } from './http.js'
 
 /** Prometheus's HTTP API (instant queries), through undici with a bound on every request. */
 
@@ -30,19 +31,23 @@ export async function queryInstant(config: PrometheusConfig, promql: string, at?
   if (at) params.set('time', String(at.getTime() / 1000))
   let answer: ApiAnswer
   try {
-    answer = await fetchJson<ApiAnswer>(`${config.url}/api/v1/query?${params}`, config.timeoutMs, { credentials: config.credentials })
+    answer = await fetchJson<ApiAnswer>(`${config.url}/api/v1/query?${params.toString()}`, config.timeoutMs, { credentials: config.credentials })
   } catch (error) {
     throw prometheusFailure(error, config, promql)
   }
   if (answer?.status !== 'success' || !answer.data) {
-    throw new StepFailure(
-      `Prometheus rejected the query ${promql}: ${answer?.error ?? 'no data in its answer'}`,
-      'check the metric names, or the Prometheus version (the HTTP API v1 is needed)',
-    )
+    throw new SystemError('prometheus', 'bad-answer', `Prometheus rejected the query ${promql}: ${answer?.error ?? 'no data in its answer'}`, {
+      target: config.url,
+      data: { answer: 'no-data' },
+    })
   }
   const { resultType, result } = answer.data
   if (resultType === 'scalar') return [{ labels: {}, value: Number((result as [number, string])[1]) }]
-  if (resultType !== 'vector') throw new StepFailure(`Prometheus answered a ${resultType} to an instant query`, 'this is a bug in probe-ops')
+  if (resultType !== 'vector')
+    throw new SystemError('prometheus', 'bad-answer', `Prometheus answered a ${resultType} to an instant query`, {
+      target: config.url,
+      data: { answer: 'unexpected-type' },
+    })
   return (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }))
 }
 
@@ -58,24 +63,27 @@ export async function prometheusVersion(config: PrometheusConfig): Promise<strin
   }
 }
 
-export function prometheusFailure(error: unknown, config: PrometheusConfig, promql?: string): StepFailure {
-  if (error instanceof StepFailure) return error
-  const message = describeError(error)
-  const name = (error as { name?: string }).name
-  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
-  const off = "set prometheus.url (or PROMETHEUS_URL) to Prometheus's address, or to '' to leave Prometheus out"
-  if (code === 'ECONNREFUSED') return new StepFailure(`Prometheus refused the connection at ${config.url}`, `start it, or ${off}`)
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepFailure(`Prometheus host of ${config.url} does not resolve`, off)
-  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new StepFailure(
-      `Prometheus at ${config.url} did not answer within ${formatSeconds(config.timeoutMs)}`,
-      'it accepts connections but does not answer: check its load, or raise prometheus.timeoutSeconds',
-    )
-  }
-  if (/answered 400/.test(message) && promql)
-    return new StepFailure(`Prometheus rejected the query ${promql}: ${message.replace(/^.*answered 400: /, '')}`, 'this is a bug in probe-ops')
-  if (error instanceof SyntaxError) return new StepFailure(`${config.url} did not answer with Prometheus JSON`, `is it Prometheus? ${off}`)
-  return new StepFailure(`Prometheus at ${config.url}: ${message}`, off)
+/**
+ * What went wrong with Prometheus, said of Prometheus at its address. A bad answer's data.answer
+ * tells which: 'query-rejected' (a 400 to a query), 'not-json', 'no-data', 'unexpected-type'.
+ */
+export function prometheusFailure(error: unknown, config: PrometheusConfig, promql?: string): SystemError {
+  if (isSystemError(error, 'prometheus')) return error
+  const code = httpErrorCode(error)
+  const data = isSystemError(error, 'http') ? error.data : undefined
+  const options = { cause: error, target: config.url }
+  if (code === 'refused') return new SystemError('prometheus', code, `Prometheus refused the connection at ${config.url}`, options)
+  if (code === 'dns') return new SystemError('prometheus', code, `Prometheus host of ${config.url} does not resolve`, options)
+  if (code === 'no-answer')
+    return new SystemError('prometheus', code, `Prometheus at ${config.url} did not answer within ${formatSeconds(config.timeoutMs)}`, options)
+  if (data?.status === 400 && promql)
+    return new SystemError('prometheus', 'bad-answer', `Prometheus rejected the query ${promql}: ${String(data.body)}`, {
+      ...options,
+      data: { answer: 'query-rejected' },
+    })
+  if (data?.notJson)
+    return new SystemError('prometheus', 'bad-answer', `${config.url} did not answer with Prometheus JSON`, { ...options, data: { answer: 'not-json' } })
+  return new SystemError('prometheus', code, `Prometheus at ${config.url}: ${describeError(error)}`, options)
 }
 
 /** A PromQL duration from milliseconds: 90000 -> "90s", 86400000 -> "1d". */
@@ -136,7 +144,8 @@ export async function scrapeTargets(config: PrometheusConfig, job?: string): Pro
   const query = new URLSearchParams({ state: 'active', ...(job ? { scrapePool: job } : {}) })
   const answer = await prometheusGet<TargetsAnswer>(config, `/api/v1/targets?${query.toString()}`)
   const targets = answer?.data?.activeTargets
-  if (!Array.isArray(targets)) throw new StepFailure(`${config.url} did not list scrape targets`, 'is prometheus.url the address of Prometheus (2.x)?')
+  if (!Array.isArray(targets))
+    throw new SystemError('prometheus', 'bad-answer', `${config.url} did not list scrape targets`, { target: config.url, data: { answer: 'not-json' } })
   return targets
     .map((t) => {
       const labels = t.labels ?? {}
@@ -178,7 +187,8 @@ interface RulesAnswer {
 export async function ruleGroups(config: PrometheusConfig): Promise<RuleGroup[]> {
   const answer = await prometheusGet<RulesAnswer>(config, '/api/v1/rules')
   const groups = answer?.data?.groups
-  if (!Array.isArray(groups)) throw new StepFailure(`${config.url} did not list rule groups`, 'is prometheus.url the address of Prometheus (2.x)?')
+  if (!Array.isArray(groups))
+    throw new SystemError('prometheus', 'bad-answer', `${config.url} did not list rule groups`, { target: config.url, data: { answer: 'not-json' } })
   return groups.map((g) => ({
     name: g.name ?? '',
     file: g.file ?? '',

@@ -1,6 +1,8 @@
 import type { Config, ServiceConfig } from '../config/load.js'
 import { NoAnswerFailure, describeError, formatSeconds } from '../errors.js'
+import { isSystemError } from './errors.js'
 import { probeHttp } from './http.js'
+import { loadIoredis, loadUndici } from './libraries.js'
 import { closePostgres, connectPostgres, postgresFailure } from './postgres.js'
 import { closeRedis, connectRedis } from './redis.js'
 import { sleep } from '../lib/time.js'
@@ -58,7 +60,9 @@ export async function checkReadiness(
       }
     }
   } catch (error) {
-    return { ready: false, detail: describeError(error), ...(error instanceof NoAnswerFailure ? { unanswered: true } : {}) }
+    // (PostgreSQL's errors are StepFailures until they are typed too: its no-answer is a NoAnswerFailure.)
+    const unanswered = isSystemError(error, undefined, 'no-answer') || error instanceof NoAnswerFailure
+    return { ready: false, detail: describeError(error), ...(unanswered ? { unanswered } : {}) }
   }
 }
 
@@ -73,10 +77,17 @@ export function notServing(status: ServiceStatus, readiness: Readiness, timeoutM
   return `running but not ready (${readiness.detail})`
 }
 
-/** Loads the clients the services' readiness checks use, so that a cold import is not counted against a check's bound. */
+/**
+ * Loads the clients the services' readiness checks use (and only those), so that a cold load is
+ * not counted against a check's bound. They are the instances the postgres, redis and http steps
+ * use too: each library loads once per run, whichever step asks first.
+ */
 export async function loadReadinessClients(services: ServiceConfig[]): Promise<void> {
   const kinds = new Set(services.map((s) => s.readiness))
-  await Promise.all([kinds.has('postgres') && import('pg'), kinds.has('redis') && import('ioredis'), kinds.has('http') && import('undici')])
+  if (kinds.has('redis')) loadIoredis()
+  if (kinds.has('http')) loadUndici()
+  // pg has an ES module entry of its own: import() costs no more than require() (systems/postgres.ts loads it so too).
+  if (kinds.has('postgres')) await import('pg')
 }
 
 /** How often readiness is asked while waiting: no fixed sleeps, just a short poll. */

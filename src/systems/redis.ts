@@ -1,12 +1,14 @@
 import type { Redis } from 'ioredis'
 import type { RedisConfig } from '../config/load.js'
-import { NoAnswerFailure, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
+import { TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
+import { SystemError, errorCode, isSystemError, networkErrorCode, type SystemErrorCode } from './errors.js'
+import { loadIoredis } from './libraries.js'
 
 /** Redis through ioredis: no retries, no offline queue, a bound on every command. */
 
 export async function connectRedis(config: RedisConfig, timeoutMs = config.timeoutMs): Promise<Redis> {
-  const { Redis: RedisClient } = await import('ioredis')
+  const { Redis: RedisClient } = loadIoredis()
   const client = new RedisClient(config.url, {
     // The URL holds no credentials (see RedisConfig): a URL's user would outrank these.
     username: config.username,
@@ -20,7 +22,7 @@ export async function connectRedis(config: RedisConfig, timeoutMs = config.timeo
     enableOfflineQueue: true,
     connectionName: 'probe-ops',
   })
-  // ioredis reports a refused or reset connection as "Connection is closed"; the event has the cause.
+  // ioredis rejects a refused or reset connection with "Connection is closed"; the error event has the cause.
   let lastError: unknown
   client.on('error', (error) => {
     lastError = error
@@ -39,8 +41,7 @@ export async function connectRedis(config: RedisConfig, timeoutMs = config.timeo
     )
   } catch (error) {
     client.disconnect()
-    const closed = error instanceof Error && /Connection is closed/.test(error.message)
-    throw redisFailure(closed && lastError ? lastError : error, config, timeoutMs)
+    throw redisFailure(error instanceof TimeoutError ? error : (lastError ?? error), config, timeoutMs)
   }
   return client
 }
@@ -49,22 +50,34 @@ export function closeRedis(client: Redis): void {
   client.disconnect()
 }
 
-export function redisFailure(error: unknown, config: RedisConfig, timeoutMs = config.timeoutMs): StepFailure {
-  if (error instanceof StepFailure) return error
-  const message = describeError(error)
-  const code = (error as { code?: string }).code
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
-    return new StepFailure(`Redis refused the connection at ${config.url}`, 'Redis is down: run `probe-ops recover redis`')
-  if (/NOAUTH|WRONGPASS|invalid password|Authentication required/i.test(message)) {
-    return new StepFailure(`Redis at ${config.url} rejected the password`, 'set the password in REDIS_URL or redis.passwordFile')
+/** ioredis's own command timeout, the one error of it with neither a code nor a reply word. */
+const COMMAND_TIMED_OUT = 'Command timed out'
+
+/**
+ * What a Redis error says, by its code: an errno, or the first word of the server's error reply
+ * (NOAUTH, WRONGPASS, LOADING); a bound that ran out is 'no-answer'.
+ */
+export function redisErrorCode(error: unknown): SystemErrorCode {
+  if (isSystemError(error)) return error.code
+  if (error instanceof TimeoutError) return 'no-answer'
+  if (error instanceof Error && error.name === 'ReplyError') {
+    const word = error.message.split(' ', 1)[0]
+    if (word === 'NOAUTH' || word === 'WRONGPASS') return 'auth'
+    if (word === 'LOADING') return 'starting'
+    return 'bad-answer'
   }
-  if (error instanceof TimeoutError || /timed? ?out/i.test(message)) {
-    return new NoAnswerFailure(
-      `Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`,
-      'it accepts connections but does not answer: check for a hung or overloaded server, then `probe-ops recover redis`',
-    )
-  }
-  return new StepFailure(`Redis at ${config.url}: ${message}`, 'check that Redis is running and redis.url is right')
+  if (error instanceof Error && error.message === COMMAND_TIMED_OUT) return 'no-answer'
+  return networkErrorCode(errorCode(error)) ?? 'failed'
+}
+
+export function redisFailure(error: unknown, config: RedisConfig, timeoutMs = config.timeoutMs): SystemError {
+  if (isSystemError(error, 'redis')) return error
+  const code = redisErrorCode(error)
+  const options = { cause: error, target: config.url }
+  if (code === 'refused') return new SystemError('redis', code, `Redis refused the connection at ${config.url}`, options)
+  if (code === 'auth') return new SystemError('redis', code, `Redis at ${config.url} rejected the password`, options)
+  if (code === 'no-answer') return new SystemError('redis', code, `Redis at ${config.url} did not answer within ${formatSeconds(timeoutMs)}`, options)
+  return new SystemError('redis', code, `Redis at ${config.url}: ${describeError(error)}`, options)
 }
 
 /** INFO parsed into section-less key/value pairs. */

@@ -1,21 +1,21 @@
 import type Docker from 'dockerode'
 import type { Config, ServiceConfig } from '../config/load.js'
-import { StepFailure } from '../errors.js'
+import { SystemError } from './errors.js'
 import { timedLines, withinWindow, type LogLine } from '../logs/entries.js'
-import {
-  connectDocker,
-  containerLogs,
-  findContainer,
-  inspectContainer,
-  restartContainer,
-  startContainer,
-  stopContainer,
-  type ContainerState,
-} from './docker.js'
+import type { ContainerState } from './docker.js'
 import { join } from 'node:path'
 import { isStoppedState } from '../lib/process.js'
-import { describeOther, inspectPidFile, startProcess, stopProcess, tailFile, type ProcessService } from './process.js'
-import { controlUnit, unitLogs, unitState } from './systemd.js'
+import type { ProcessService } from './process.js'
+
+/**
+ * Each runtime's module, loaded when a service on that runtime is first looked at: a platform
+ * all in Docker never loads the systemd and pid-file code, one without Docker not the Docker code.
+ */
+const runtime = {
+  docker: () => import('./docker.js'),
+  systemd: () => import('./systemd.js'),
+  process: () => import('./process.js'),
+}
 
 /** A configured service seen through its runtime, whichever that is. */
 export interface ServiceStatus {
@@ -43,7 +43,7 @@ export class ServiceRuntimes {
   constructor(private readonly config: Config) {}
 
   docker(): Promise<Docker> {
-    this.#docker ??= connectDocker(this.config.docker)
+    this.#docker ??= runtime.docker().then(({ connectDocker }) => connectDocker(this.config.docker))
     // A failed connection is not cached as a success: every caller sees the same failure.
     return this.#docker
   }
@@ -52,6 +52,7 @@ export class ServiceRuntimes {
     const now = Date.now()
     const uptime = (since?: string) => (since ? Math.max(0, Math.round((now - Date.parse(since)) / 1000)) : undefined)
     if (service.runtime === 'docker') {
+      const { findContainer, inspectContainer } = await runtime.docker()
       const docker = await this.docker()
       const id = await findContainer(docker, service, this.config.docker.composeProject)
       if (!id) return { name: service.name, runtime: 'docker', target: service.container, found: false, running: false, state: 'missing' }
@@ -71,7 +72,8 @@ export class ServiceRuntimes {
       }
     }
     if (service.runtime === 'systemd') {
-      const unit = await unitState(service, this.config.docker.timeoutMs)
+      const { unitState } = await runtime.systemd()
+      const unit = await unitState(service, this.config.systemd.timeoutMs)
       const found = unit.loadState !== 'not-found'
       const running = unit.activeState === 'active'
       return {
@@ -86,6 +88,7 @@ export class ServiceRuntimes {
         uptimeSeconds: running ? uptime(unit.activeSince) : undefined,
       }
     }
+    const { describeOther, inspectPidFile } = await runtime.process()
     const found = await inspectPidFile(this.#processService(service))
     const base = { name: service.name, runtime: 'process' as const, target: service.pidFile!, found: true }
     // A process service is deployed by its configuration; a missing pid file means stopped.
@@ -112,12 +115,15 @@ export class ServiceRuntimes {
 
   /** The service's container, or a failure that says it is gone and will not be recreated silently. */
   async container(service: ServiceConfig): Promise<{ docker: Docker; id: string; state: ContainerState }> {
+    const { findContainer, inspectContainer } = await runtime.docker()
     const docker = await this.docker()
     const id = await findContainer(docker, service, this.config.docker.composeProject)
     if (!id) {
-      throw new StepFailure(
+      throw new SystemError(
+        'docker',
+        'not-found',
         `there is no container for ${service.name} (name ${service.container}, compose service ${service.composeService}); it is not recreated silently`,
-        `recreate it from the compose file: docker-compose up -d ${service.composeService}`,
+        { target: service.name, data: { missing: 'container', composeService: service.composeService } },
       )
     }
     return { docker, id, state: await inspectContainer(docker, id) }
@@ -125,29 +131,36 @@ export class ServiceRuntimes {
 
   async start(service: ServiceConfig): Promise<void> {
     if (service.runtime === 'docker') {
+      const { startContainer } = await runtime.docker()
       const { docker, id } = await this.container(service)
       return startContainer(docker, id)
     }
-    if (service.runtime === 'systemd') return controlUnit(service, 'start', service.readinessTimeoutMs)
-    if (!service.start) throw new StepFailure(`${service.name} has no start command`, `set services.${service.name}.start to its command (an argument list)`)
+    if (service.runtime === 'systemd') return (await runtime.systemd()).controlUnit(service, 'start', service.readinessTimeoutMs)
+    if (!service.start)
+      throw new SystemError('process', 'bad-setting', `${service.name} has no start command`, { target: service.name, data: { setting: 'start' } })
+    const { startProcess } = await runtime.process()
     return startProcess({ ...this.#processService(service), start: service.start }, service.logFile, service.readinessTimeoutMs)
   }
 
   async stop(service: ServiceConfig): Promise<void> {
     if (service.runtime === 'docker') {
+      const { stopContainer } = await runtime.docker()
       const { docker, id } = await this.container(service)
       return stopContainer(docker, id, service.stopGraceSeconds)
     }
-    if (service.runtime === 'systemd') return controlUnit(service, 'stop', (service.stopGraceSeconds + 30) * 1000)
+    if (service.runtime === 'systemd') return (await runtime.systemd()).controlUnit(service, 'stop', (service.stopGraceSeconds + 30) * 1000)
+    const { stopProcess } = await runtime.process()
     return stopProcess(this.#processService(service), service.stopGraceSeconds * 1000, service.stopSignal)
   }
 
   async restart(service: ServiceConfig): Promise<void> {
     if (service.runtime === 'docker') {
+      const { restartContainer } = await runtime.docker()
       const { docker, id } = await this.container(service)
       return restartContainer(docker, id, service.stopGraceSeconds)
     }
-    if (service.runtime === 'systemd') return controlUnit(service, 'restart', service.readinessTimeoutMs + service.stopGraceSeconds * 1000)
+    if (service.runtime === 'systemd')
+      return (await runtime.systemd()).controlUnit(service, 'restart', service.readinessTimeoutMs + service.stopGraceSeconds * 1000)
     await this.stop(service)
     return this.start(service)
   }
@@ -158,14 +171,16 @@ export class ServiceRuntimes {
    */
   async logs(service: ServiceConfig, sinceMs: number): Promise<LogLine[]> {
     if (service.runtime === 'docker') {
+      const { containerLogs, findContainer } = await runtime.docker()
       const docker = await this.docker()
       const id = await findContainer(docker, service, this.config.docker.composeProject)
-      if (!id) throw new StepFailure(`no container for ${service.name}`, `is it deployed? \`docker ps -a\` lists the containers`)
+      if (!id) throw new SystemError('docker', 'not-found', `no container for ${service.name}`, { target: service.name, data: { missing: 'container' } })
       return containerLogs(docker, id, sinceMs)
     }
-    if (service.runtime === 'systemd') return unitLogs(service, sinceMs, this.config.docker.timeoutMs)
+    if (service.runtime === 'systemd') return (await runtime.systemd()).unitLogs(service, sinceMs, this.config.systemd.timeoutMs)
     if (!service.logFile)
-      throw new StepFailure(`no log file is configured for ${service.name}`, `set services.${service.name}.logFile to the file its output goes to`)
+      throw new SystemError('process', 'bad-setting', `no log file is configured for ${service.name}`, { target: service.name, data: { setting: 'logFile' } })
+    const { tailFile } = await runtime.process()
     return withinWindow(timedLines(await tailFile(service.logFile)), sinceMs)
   }
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 
 import { isAlive as isRunning } from '../../src/lib/process.js'
 
@@ -37,16 +38,27 @@ export function killStrangers(): void {
  * parent.
  */
 export async function startZombie(): Promise<{ pid: number; stop(): void }> {
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] })
-  const pid = await new Promise<number>((resolve, reject) => {
-    parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString('utf8').trim())))
+  // No command between the fork and the exec: a shell that runs one (an echo of $!) may reap the
+  // finished child first, and the test then looks at a pid that is gone. The child's pid is read
+  // from the parent's /proc children list instead.
+  const parent = spawn('sh', ['-c', 'true & exec sleep 1000'], { stdio: 'ignore' })
+  await new Promise((resolve, reject) => {
+    parent.once('spawn', resolve)
     parent.once('error', reject)
   })
   const stop = () => parent.kill('SIGKILL')
-  for (let i = 0; i < 200 && isRunning(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  if (isRunning(pid)) {
-    stop()
-    throw new Error(`process ${pid} did not become a zombie`)
+  const children = `/proc/${parent.pid}/task/${parent.pid}/children`
+  for (let i = 0; i < 500; i++) {
+    const pid = Number(readFileSync(children, 'utf8').trim().split(/\s+/)[0])
+    if (
+      pid > 0 &&
+      readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .startsWith('Z')
+    )
+      return { pid, stop }
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  return { pid, stop }
+  stop()
+  throw new Error(`the child of ${parent.pid} did not become a zombie`)
 }

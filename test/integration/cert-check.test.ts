@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Report, StepResult } from '../../src/report/model.js'
-import type { Finding } from '../../src/report/findings.js'
+import type { Finding } from '../../src/report/model.js'
 import { startHangingServer, startRefusedPort, type HangingServer } from '../bed/index.js'
 import { derOf, issue, pki, rsaKey, startTlsServer, writeFile, type Issued, type TlsServer } from '../helpers/certificates.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
@@ -17,7 +17,7 @@ function step(report: Report, id: string): StepResult {
 }
 
 function findings(s: StepResult): Finding[] {
-  return (s.data?.findings ?? []) as Finding[]
+  return s.findings ?? []
 }
 
 function severities(s: StepResult): Record<string, string> {

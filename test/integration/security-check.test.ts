@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, symlinkSync, writeFil
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Finding } from '../../src/report/findings.js'
+import type { Finding } from '../../src/report/model.js'
 import type { Report, StepResult } from '../../src/report/model.js'
 import {
   bed,
@@ -32,7 +32,7 @@ function step(report: Report, id: string): StepResult {
 }
 
 function findings(s: StepResult): Finding[] {
-  return (s.data?.findings ?? []) as Finding[]
+  return s.findings ?? []
 }
 
 function severityOf(s: StepResult, id: string): string | undefined {

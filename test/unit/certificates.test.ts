@@ -3,16 +3,28 @@ import { truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfigText, resolveConfig, type Config } from '../../src/config/load.js'
-import { checkCertificates, type CertificateCheckResult, type CertificateTarget } from '../../src/jobs/cert-check/check.js'
+import { checkCertificates, type CertificateCheckResult } from '../../src/jobs/cert-check/check.js'
+import type { CertificateTarget } from '../../src/jobs/cert-check/targets.js'
 import { parseHostPort } from '../../src/lib/host-port.js'
-import { findingsOutcome, sortFindings, statusOf } from '../../src/report/findings.js'
-import { buildChain, loadTrustStore, matchHost, parseCertificate, readPemOrDer } from '../../src/systems/certificates.js'
+import { sortFindings, statusOf } from '../../src/report/outcome.js'
+import { chainFindings, daysLeft, expiryFinding, leafFindings } from '../../src/jobs/cert-check/ratings.js'
+import {
+  buildChain,
+  loadTrustStore,
+  matchHost,
+  parseCertificate,
+  readPemOrDer,
+  type Certificate,
+  type CertificateFacts,
+  type ChainResult,
+} from '../../src/systems/certificates.js'
 import { derOf, issue, pki, rsaKey, startTlsServer, writeFile, type Issued, type TlsServer } from '../helpers/certificates.js'
 import { tempDir } from '../helpers/temp.js'
 
-function config(certificates: Partial<Config['certificates']> = {}): Config {
+/** The default configuration's certificate settings, with these over them. */
+function settings(certificates: Partial<Config['certificates']> = {}): Config['certificates'] {
   const base = resolveConfig(parseConfigText('', 'test'), null, {})
-  return { ...base, certificates: { ...base.certificates, files: [], ...certificates } }
+  return { ...base.certificates, files: [], ...certificates }
 }
 
 function ids(result: CertificateCheckResult): string[] {
@@ -172,7 +184,7 @@ describe('checkCertificates', () => {
       sha1: file('sha1.pem', leaf({ commonName: 'sha1', md: 'sha1' }), intermediate),
     }
     const result = await checkCertificates(
-      config({ caFile }),
+      settings({ caFile }),
       Object.values(cases).map((p) => target(p)),
     )
     const byFile = (path: string) => result.findings.filter((f) => f.id.endsWith(`:${path}`)).map((f) => [f.id.split(':')[0], f.severity])
@@ -192,7 +204,7 @@ describe('checkCertificates', () => {
 
     // The same input gives the same findings, in the same order.
     const again = await checkCertificates(
-      config({ caFile }),
+      settings({ caFile }),
       Object.values(cases).map((p) => target(p)),
     )
     expect(ids(again)).toEqual(ids(result))
@@ -206,14 +218,14 @@ describe('checkCertificates', () => {
     const wrongKey = writeFile(dir, 'wrong.key', rsaKey().keyPem)
     const bundle = writeFile(dir, 'bundle.pem', cert.pem, intermediate.pem, rsaKey().keyPem)
 
-    const result = await checkCertificates(config({ caFile }), [target(certFile, rightKey), target(bundle)])
+    const result = await checkCertificates(settings({ caFile }), [target(certFile, rightKey), target(bundle)])
     expect(result.certificates.map((c) => [c.keyFile, c.keyMatch])).toEqual([
       [rightKey, true],
       [bundle, false],
     ])
     expect(ids(result)).toEqual([`cert-key-mismatch:${bundle}`])
 
-    const flagged = await checkCertificates(config({ caFile }), [target(certFile)], undefined, { keys: [wrongKey, rightKey] })
+    const flagged = await checkCertificates(settings({ caFile }), [target(certFile)], { keys: [wrongKey, rightKey] })
     expect(ids(flagged)).toEqual([`cert-key-mismatch:${wrongKey}`])
     expect(flagged.certificates[0]).toMatchObject({ keyFile: rightKey, keyMatch: true })
   })
@@ -230,7 +242,7 @@ describe('checkCertificates', () => {
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r))
     const hungPort = (hung.address() as { port: number }).port
     const endpoint = (host: string, port: number): CertificateTarget => ({ kind: 'endpoint', host, port })
-    const result = await checkCertificates(config({ caFile, timeoutMs: 1000 }), [
+    const result = await checkCertificates(settings({ caFile, timeoutMs: 1000 }), [
       endpoint('127.0.0.1', a.port),
       endpoint('localhost', a.port),
       endpoint('127.0.0.1', b.port),
@@ -254,7 +266,7 @@ describe('checkCertificates', () => {
 
   it('says a CA file that cannot be read once, and checks the rest', async () => {
     const path = file('any.pem', leaf({ commonName: 'any' }), intermediate)
-    const result = await checkCertificates(config({ caFile: join(dir, 'missing-ca.pem') }), [target(path)])
+    const result = await checkCertificates(settings({ caFile: join(dir, 'missing-ca.pem') }), [target(path)])
     expect(ids(result)).toEqual([`cert-ca-file:${join(dir, 'missing-ca.pem')}`])
     expect(result.certificates[0]!.trusted).toBeUndefined()
   })
@@ -272,8 +284,6 @@ describe('findings', () => {
     expect(statusOf([{ id: 'x', severity: 'info', message: '' }])).toBe('ok')
     expect(statusOf([{ id: 'x', severity: 'low', message: '' }])).toBe('warning')
     expect(statusOf([{ id: 'x', severity: 'critical', message: '' }])).toBe('failed')
-    const outcome = findingsOutcome('s', [{ id: 'x', severity: 'medium', message: 'm', fix: 'f' }])
-    expect(outcome).toMatchObject({ status: 'warning', error: { message: 'm', hint: 'f' }, data: { counts: { medium: 1 } } })
   })
 
   it('parses HOST[:PORT] endpoints', () => {
@@ -284,5 +294,137 @@ describe('findings', () => {
     expect(parseHostPort('example.com:0', 443)).toHaveProperty('error')
     expect(parseHostPort('::1', 443)).toHaveProperty('error')
     expect(parseHostPort('https://example.com', 443)).toHaveProperty('error')
+  })
+})
+
+describe('certificate ratings', () => {
+  const now = new Date('2026-06-01T12:00:00Z')
+  const DAY = 86_400_000
+  const thresholds = { warningDays: 30, criticalDays: 7, timeoutMs: 5000 }
+  const file: CertificateTarget = { kind: 'file', path: '/etc/ssl/certs/server.crt' }
+  const endpoint: CertificateTarget = { kind: 'endpoint', host: 'api.example.test', port: 443 }
+
+  /** A certificate as ratings see it: its facts and validity, no X.509 object. */
+  function certificate(options: {
+    days?: number
+    notBeforeDays?: number
+    keyType?: string
+    keyBits?: number
+    signature?: string
+    selfSigned?: boolean
+    cn?: string
+  }) {
+    const notAfter = new Date(now.getTime() + (options.days ?? 200) * DAY + 60_000)
+    const notBefore = new Date(now.getTime() + (options.notBeforeDays ?? -10) * DAY)
+    const facts: CertificateFacts = {
+      subject: `CN=${options.cn ?? 'server'}`,
+      commonName: options.cn ?? 'server',
+      issuer: 'CN=Intermediate',
+      subjectAltNames: [],
+      serialNumber: '01',
+      notBefore: notBefore.toISOString(),
+      notAfter: notAfter.toISOString(),
+      keyType: options.keyType ?? 'RSA',
+      keyBits: options.keyBits ?? 2048,
+      signatureAlgorithm: options.signature ?? 'sha256WithRSAEncryption',
+      isCA: false,
+      selfSigned: options.selfSigned ?? false,
+      fingerprintSha256: 'AA',
+    }
+    return { facts, notAfter, notBefore, x509: undefined as never } satisfies Certificate
+  }
+
+  const rated = (target: CertificateTarget, cert: Certificate, settings = thresholds) =>
+    leafFindings(target, cert, settings, now).map((f) => [f.id, f.severity, f.message])
+
+  it('rates the days left against the warning and critical days, and an expired certificate as critical', () => {
+    expect(daysLeft(certificate({ days: 30 }).notAfter, now)).toBe(30)
+    expect(rated(file, certificate({ days: 30 }))).toEqual([])
+    expect(rated(file, certificate({ days: 29 }))).toEqual([
+      [
+        `cert-expiry:${file.path}`,
+        'medium',
+        `the certificate in ${file.path} (CN=server) expires in 29 days, on ${certificate({ days: 29 }).notAfter.toISOString().slice(0, 10)}`,
+      ],
+    ])
+    expect(rated(file, certificate({ days: 7 }))[0]?.[1]).toBe('medium')
+    expect(rated(file, certificate({ days: 6 }))[0]?.[1]).toBe('critical')
+    expect(rated(endpoint, certificate({ days: 0 }))[0]?.slice(0, 2)).toEqual(['cert-expiry:api.example.test:443', 'critical'])
+    const expired = certificate({ days: -3 })
+    expect(rated(endpoint, expired)[0]).toEqual([
+      'cert-expiry:api.example.test:443',
+      'critical',
+      `the certificate of api.example.test:443 (CN=server) expired on ${expired.notAfter.toISOString().slice(0, 10)}`,
+    ])
+    // The thresholds are the run's: --critical-days 14 makes 10 days left critical.
+    expect(rated(file, certificate({ days: 10 }), { ...thresholds, criticalDays: 14 })[0]?.[1]).toBe('critical')
+    expect(rated(file, certificate({ days: 10 }), { ...thresholds, warningDays: 5, criticalDays: 2 })).toEqual([])
+    expect(expiryFinding(file, certificate({ days: 100 }), thresholds, now)).toBeUndefined()
+  })
+
+  it('rates a certificate not yet valid, a weak key and a weak signature', () => {
+    const ids = (cert: Certificate) => Object.fromEntries(leafFindings(file, cert, thresholds, now).map((f) => [f.id.split(':')[0], f.severity]))
+    expect(ids(certificate({ notBeforeDays: 2 }))).toEqual({ 'cert-not-yet-valid': 'high' })
+    expect(ids(certificate({ keyBits: 1024 }))).toEqual({ 'cert-weak-key': 'high' })
+    expect(ids(certificate({ keyType: 'EC', keyBits: 256 }))).toEqual({})
+    expect(ids(certificate({ keyType: 'EC', keyBits: 224 }))).toEqual({ 'cert-weak-key': 'high' })
+    expect(ids(certificate({ keyType: 'DSA', keyBits: 3072 }))).toEqual({ 'cert-weak-key': 'high' })
+    expect(ids(certificate({ signature: 'sha1WithRSAEncryption' }))).toEqual({ 'cert-weak-signature': 'medium' })
+    // A self-signed root's own signature is never checked by a client: no finding for it.
+    expect(ids(certificate({ signature: 'sha1WithRSAEncryption', selfSigned: true }))).toEqual({})
+  })
+
+  function chain(links: { cert: Certificate; source?: 'presented' | 'trust-store' }[], extra: Partial<ChainResult> = {}): ChainResult {
+    return {
+      links: links.map((l) => ({ ...l.cert, source: l.source ?? 'presented' })),
+      trusted: true,
+      outOfOrder: false,
+      unused: [],
+      ...extra,
+    }
+  }
+
+  it('rates a chain: untrusted by its cause, each link above the leaf, and a file out of order or with strays', () => {
+    const leafCert = certificate({ cn: 'server' })
+    const intermediate = certificate({ cn: 'Intermediate', days: 400 })
+    const root = certificate({ cn: 'Root', days: 4000, selfSigned: true })
+    const severities = (target: CertificateTarget, result: ChainResult) =>
+      Object.fromEntries(chainFindings(target, result, 'ca.pem', thresholds, now).map((f) => [f.id, f.severity]))
+    expect(severities(file, chain([{ cert: leafCert }, { cert: intermediate }, { cert: root, source: 'trust-store' }]))).toEqual({})
+
+    const selfSigned = chainFindings(endpoint, chain([{ cert: leafCert }], { trusted: false, problem: 'self-signed' }), 'ca.pem', thresholds, now)
+    expect(selfSigned).toEqual([
+      expect.objectContaining({
+        id: 'cert-untrusted:api.example.test:443',
+        severity: 'high',
+        message: expect.stringMatching(/self-signed and not in the trust store \(ca\.pem\)$/),
+      }),
+    ])
+    const unknown = (target: CertificateTarget) =>
+      chainFindings(target, chain([{ cert: leafCert }], { trusted: false, problem: 'unknown-issuer' }), 'ca.pem', thresholds, now)[0]!
+    expect(unknown(file).fix).toMatch(/append the intermediate/)
+    expect(unknown(endpoint).fix).toMatch(/send the intermediate/)
+    expect(unknown(endpoint).message).toMatch(/no issuer found for CN=server \(issuer CN=Intermediate\) in what the server sends/)
+    const badSignature = chain([{ cert: leafCert }, { cert: intermediate }], { trusted: false, problem: 'bad-signature', badSignatureAt: 0 })
+    expect(chainFindings(file, badSignature, 'ca.pem', thresholds, now)[0]!.message).toMatch(/the signature on CN=server does not verify/)
+
+    const expiredRoot = certificate({ cn: 'Root', days: -1, selfSigned: true })
+    const soonIntermediate = certificate({ cn: 'Intermediate', days: 20 })
+    const futureIntermediate = certificate({ cn: 'Intermediate', notBeforeDays: 1 })
+    expect(severities(file, chain([{ cert: leafCert }, { cert: soonIntermediate }, { cert: expiredRoot, source: 'trust-store' }]))).toEqual({
+      [`cert-chain-expiry:${file.path}:1`]: 'medium',
+      [`cert-chain-expired:${file.path}:2`]: 'critical',
+    })
+    expect(severities(file, chain([{ cert: leafCert }, { cert: futureIntermediate }]))).toEqual({ [`cert-chain-not-yet-valid:${file.path}:1`]: 'high' })
+    // A root of the trust store close to its end is the CA bundle's business, not this chain's.
+    expect(severities(file, chain([{ cert: leafCert }, { cert: certificate({ cn: 'Root', days: 20, selfSigned: true }), source: 'trust-store' }]))).toEqual({})
+    expect(severities(file, chain([{ cert: leafCert }, { cert: certificate({ cn: 'Intermediate', signature: 'sha1WithRSAEncryption' }) }]))).toEqual({
+      [`cert-weak-signature:${file.path}:1`]: 'medium',
+    })
+
+    const messy = chain([{ cert: leafCert }, { cert: intermediate }], { outOfOrder: true, unused: [2] })
+    expect(severities(file, messy)).toEqual({ [`cert-chain-order:${file.path}`]: 'low', [`cert-chain-extra:${file.path}`]: 'low' })
+    // What a server sends in the wrong order is the client's problem to sort: no finding for an endpoint.
+    expect(severities(endpoint, messy)).toEqual({})
   })
 })

@@ -5,7 +5,7 @@ import { parseConfigText, resolveConfig, type Config } from '../../src/config/lo
 import { parseAuthLines } from '../../src/jobs/security-check/auth-attempts.js'
 import { failedLoginFindings, summarize } from '../../src/jobs/security-check/failed-logins.js'
 import { openPortFindings } from '../../src/jobs/security-check/open-ports.js'
-import { updateFindings } from '../../src/jobs/security-check/security-updates.js'
+import { updateFindings } from '../../src/jobs/shared/package-updates.js'
 import { containerFindings, hbaFindings } from '../../src/jobs/security-check/services.js'
 import { accountFindings, parsePasswd, parseShadow } from '../../src/jobs/security-check/user-accounts.js'
 import { lynisFindings, nmapFindings, trivyFindings } from '../../src/jobs/security-check/vulnerability-scan.js'
@@ -212,6 +212,9 @@ describe('packages, accounts, services, scanners', () => {
       ['updates-pending', 'info'],
       ['apt-lists-stale', 'low'],
     ])
+    // maintain weekly only reports updates: lists too old are a fact there, not a warning; a week old is not too old.
+    expect(updateFindings({ packages: [], listsAgeDays: 30 }, 'info').map((f) => [f.id, f.severity])).toEqual([['apt-lists-stale', 'info']])
+    expect(updateFindings({ packages: [], listsAgeDays: 7 })).toEqual([])
     expect(updateFindings({ packages: [], listsAgeDays: 0 })).toEqual([])
   })
 

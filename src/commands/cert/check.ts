@@ -1,21 +1,18 @@
-import { resolve } from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { durationFlag, durationOf } from '../../cli/duration-flag.js'
-import { JobCommand, jobFlags } from '../../cli/job-command.js'
+import { JobCommand, jobDescription, jobFlags } from '../../cli/job-command.js'
 import { RANGES } from '../../config/ranges.js'
-import { UsageError } from '../../errors.js'
-import { configuredTargets, type CertificateTarget } from '../../jobs/cert-check/check.js'
-import { certCheckJob, endpointsBoundMs } from '../../jobs/cert-check/job.js'
-import { parseHostPort } from '../../lib/host-port.js'
+import { certCheckOptions } from '../../jobs/cert-check/context.js'
+import { certCheck } from '../../jobs/cert-check/spec.js'
 import type { Report } from '../../report/model.js'
 
 export default class CertCheck extends JobCommand {
   static override summary = 'Check certificate files and live TLS endpoints: days left, chain, host name, key match.'
-  static override description = `For each certificate: subject, SANs, issuer, validity and days left, key type and size, signature algorithm; the chain (order, each link's validity, trust against the system CA bundle or --ca-file); for endpoints the host name against the SANs; for files a private key that must match (--key, or a key in the same file). Every problem is a finding with a severity and a stable id; fewer days left than --warning-days is a warning, fewer than --critical-days (or expired) fails.
+  static override description = jobDescription(certCheck, {
+    intro: `For each certificate: subject, SANs, issuer, validity and days left, key type and size, signature algorithm; the chain (order, each link's validity, trust against the system CA bundle or --ca-file); for endpoints the host name against the SANs; for files a private key that must match (--key, or a key in the same file). Every problem is a finding with a severity and a stable id; fewer days left than --warning-days is a warning, fewer than --critical-days (or expired) fails.
 
-Without FILE or --host it checks certificates.files and certificates.endpoints of the configuration (default: the guide's /etc/ssl/certs/server.crt). Endpoints are checked concurrently, each within --check-timeout. Changes nothing.
-
-Steps: files, endpoints.`
+Without FILE or --host it checks certificates.files and certificates.endpoints of the configuration (default: the guide's /etc/ssl/certs/server.crt). Endpoints are checked concurrently, each within --check-timeout. Changes nothing.`,
+  })
   static override examples = [
     '<%= config.bin %> cert check',
     '<%= config.bin %> cert check /etc/ssl/certs/server.crt --key /etc/ssl/private/server.key',
@@ -44,36 +41,16 @@ Steps: files, endpoints.`
 
   async run(): Promise<Report> {
     const { argv, flags } = await this.parse(CertCheck)
-    const files = (argv as string[]).map((file) => resolve(file))
-    const hosts = (flags.host ?? []).map((text): CertificateTarget => {
-      const parsed = parseHostPort(text, 443)
-      if ('error' in parsed) throw new UsageError(`--host "${text}": ${parsed.error}`, 'use --host HOST or HOST:PORT, e.g. --host api.example.com:443')
-      return { kind: 'endpoint', ...parsed, ...(flags['server-name'] ? { serverName: flags['server-name'] } : {}) }
+    const options = certCheckOptions({
+      files: argv as string[],
+      hosts: flags.host ?? [],
+      serverName: flags['server-name'],
+      keys: flags.key ?? [],
+      caFile: flags['ca-file'],
+      warningDays: flags['warning-days'],
+      criticalDays: flags['critical-days'],
+      checkTimeoutMs: durationOf(flags['check-timeout'], 'check-timeout', RANGES.check),
     })
-    const checkTimeoutMs = durationOf(flags['check-timeout'], 'check-timeout', RANGES.check)
-    return this.runPlanned(flags, (config) => {
-      const certificates = config.certificates
-      if (flags['ca-file'] !== undefined) certificates.caFile = resolve(flags['ca-file'])
-      if (flags['warning-days'] !== undefined) certificates.warningDays = flags['warning-days']
-      if (flags['critical-days'] !== undefined) certificates.criticalDays = flags['critical-days']
-      if (certificates.criticalDays > certificates.warningDays) {
-        throw new UsageError(
-          `critical days (${certificates.criticalDays}) are more than warning days (${certificates.warningDays})`,
-          'pass --critical-days lower than --warning-days',
-        )
-      }
-      if (checkTimeoutMs !== undefined) certificates.timeoutMs = checkTimeoutMs
-      const given = files.length > 0 || hosts.length > 0
-      const targets = given ? [...files.map((path): CertificateTarget => ({ kind: 'file', path })), ...hosts] : configuredTargets(config)
-      const endpoints = targets.filter((t) => t.kind === 'endpoint').length
-      return {
-        ...certCheckJob(
-          config,
-          targets,
-          (flags.key ?? []).map((k) => resolve(k)),
-        ),
-        defaultTimeoutSeconds: Math.ceil(Math.max(30_000, endpointsBoundMs(config, endpoints)) / 1000) + 5,
-      }
-    })
+    return this.runJob(certCheck, flags, options)
   }
 }

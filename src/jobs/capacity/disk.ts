@@ -1,14 +1,11 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Config } from '../../config/load.js'
-import { describeForecast, fillForecast, type Forecast } from '../../lib/forecast.js'
-import type { Step, StepOutcome } from '../../report/runner.js'
-import { formatDelta, formatSize, textTable } from '../../report/table.js'
+import { fillForecast } from '../../lib/forecast.js'
+import { formatDelta } from '../../lib/format.js'
 import { diskUsage } from '../../systems/host.js'
-import type { CapacityHistory } from './history.js'
-import type { CapacityContext } from './context.js'
-import type { DatabaseFacts } from './database.js'
-import { describeSource, perDay, seriesGrowth, type GrowthFacts, type SeriesGrowth } from './growth.js'
+import type { CapacityHistory, DatabaseFacts, DiskFacts, GrowthFacts, MountCapacity, SeriesGrowth } from './facts.js'
+import { describeSource, seriesGrowth } from './growth.js'
 
 /**
  * The disks the platform lives on: PostgreSQL's data, the backups, the logs and the
@@ -17,36 +14,7 @@ import { describeSource, perDay, seriesGrowth, type GrowthFacts, type SeriesGrow
  * to live there (the database, the backups). The backup directory's size is measured too.
  */
 
-export type Role = 'data' | 'backups' | 'logs' | 'disk'
-
-export interface MountCapacity {
-  mount: string
-  paths: { path: string; role: Role; exists: boolean }[]
-  sizeBytes: number
-  usedBytes: number
-  freeBytes: number
-  usedPercent: number
-  growth: SeriesGrowth & { components: string[] }
-  forecast: Forecast
-}
-
-export interface BackupDirectory {
-  path: string
-  exists: boolean
-  bytes: number
-  files: number
-  /** The walk stopped at this many entries. */
-  truncated: boolean
-  growth: SeriesGrowth
-}
-
-export interface DiskFacts {
-  disks: MountCapacity[]
-  backups: BackupDirectory
-  /** Paths that could not be measured, and why. */
-  unmeasured: { path: string; role: Role; error: string }[]
-  notes: string[]
-}
+type Role = MountCapacity['paths'][number]['role']
 
 const MAX_ENTRIES = 200_000
 
@@ -94,7 +62,7 @@ async function existingAncestor(path: string): Promise<string> {
   }
 }
 
-export function diskPaths(config: Config, dataDirectory: string | null): { path: string; role: Role }[] {
+export function diskPaths(config: Readonly<Config>, dataDirectory: string | null): { path: string; role: Role }[] {
   const paths: { path: string; role: Role }[] = []
   if (dataDirectory) paths.push({ path: dataDirectory, role: 'data' })
   paths.push({ path: config.backup.dir, role: 'backups' })
@@ -104,7 +72,7 @@ export function diskPaths(config: Config, dataDirectory: string | null): { path:
 }
 
 export async function gatherDisks(
-  config: Config,
+  config: Readonly<Config>,
   now: Date,
   history: CapacityHistory,
   database: DatabaseFacts | undefined,
@@ -121,7 +89,7 @@ export async function gatherDisks(
   if (!database) notes.push(`database growth unknown (${why ?? 'not measured'}): disks forecast from their own history only`)
 
   const backupSize = await directoryBytes(config.backup.dir)
-  const backups: BackupDirectory = {
+  const backups: DiskFacts['backups'] = {
     path: config.backup.dir,
     ...backupSize,
     growth: seriesGrowth(history.backupBytes, backupSize.exists ? { at, value: backupSize.bytes } : undefined, null, config.capacity),
@@ -182,71 +150,4 @@ export async function gatherDisks(
     }
   })
   return { disks, backups, unmeasured, notes }
-}
-
-function level(forecast: Forecast, config: Config['capacity']): 'ok' | 'warning' | 'failed' {
-  if (forecast.state === 'full') return 'failed'
-  if (forecast.state !== 'filling') return 'ok'
-  if (forecast.daysUntilFull < config.fillCriticalDays) return 'failed'
-  if (forecast.daysUntilFull < config.fillWarningDays) return 'warning'
-  return 'ok'
-}
-
-export const diskStep: Step<CapacityContext> = {
-  id: 'disk',
-  title: 'Disk usage and fill forecast',
-  async run(context): Promise<StepOutcome> {
-    const { config } = context
-    const facts = await context.disks()
-    const problems: { severity: 'warning' | 'failed'; message: string; next: string }[] = []
-    let status: 'ok' | 'warning' | 'failed' = 'ok'
-    for (const d of facts.disks) {
-      const l = level(d.forecast, config.capacity)
-      if (l === 'ok') continue
-      if (l === 'failed' || status === 'ok') status = l
-      problems.push({
-        severity: l,
-        message: `${d.mount} (${d.paths.map((p) => p.role).join(', ')}) ${describeForecast(d.forecast)} at ${formatDelta(d.growth.perDay ?? 0)}/day`,
-        next: 'free space or grow the disk; see the recommendations below',
-      })
-    }
-    const details = textTable(
-      ['mount', 'holds', 'size', 'used', 'free', 'growth', 'from', 'forecast'],
-      facts.disks.map((d) => [
-        d.mount,
-        [...new Set(d.paths.map((p) => p.role))].join(','),
-        formatSize(d.sizeBytes),
-        `${d.usedPercent}%`,
-        formatSize(d.freeBytes),
-        perDay(d.growth),
-        d.growth.source === 'measured' ? d.growth.components.join(' + ') : describeSource(d.growth),
-        describeForecast(d.forecast),
-      ]),
-      ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l'],
-    )
-    const b = facts.backups
-    details.push(
-      b.exists
-        ? `backups ${b.path}: ${formatSize(b.bytes)} in ${b.files} files${b.truncated ? ' (counted up to 200,000 entries)' : ''}, ${b.growth.source === 'history' ? `${formatDelta(b.growth.perDay!)}/day (${describeSource(b.growth)})` : 'growth needs a few days of history'}`
-        : `backups ${b.path}: does not exist yet`,
-    )
-    for (const u of facts.unmeasured) details.push(`${u.path} (${u.role}): ${u.error}`)
-    details.push(...facts.notes)
-    const summary =
-      facts.disks.length === 0
-        ? 'no disk could be measured'
-        : facts.disks
-            .map((d) => `${d.mount} ${d.usedPercent}% used, ${d.forecast.state === 'unknown' ? 'no forecast yet' : describeForecast(d.forecast)}`)
-            .join('; ')
-    const data = { disks: facts.disks, backups: facts.backups, unmeasured: facts.unmeasured, notes: facts.notes, details, problems }
-    if (facts.disks.length === 0)
-      return {
-        status: 'warning',
-        summary,
-        data,
-        error: { message: facts.unmeasured.map((u) => `${u.path}: ${u.error}`).join('; '), hint: 'check disk.paths and backup.dir' },
-      }
-    if (status === 'ok') return { summary, data }
-    return { status, summary, data, error: { message: problems[0]!.message, hint: problems[0]!.next } }
-  },
 }

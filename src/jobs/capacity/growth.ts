@@ -1,9 +1,7 @@
 import type { Config } from '../../config/load.js'
 import { enoughHistory, leastSquares, type Point } from '../../lib/forecast.js'
-import type { Step, StepOutcome } from '../../report/runner.js'
-import { formatCount, formatDelta, formatSize, textTable } from '../../report/table.js'
-import type { CapacityContext } from './context.js'
-import type { DatabaseFacts, MeasuredTable } from './database.js'
+import { formatDelta } from '../../lib/format.js'
+import type { DatabaseFacts, GrowthFacts, MeasuredTable, RetentionGrowth, SeriesGrowth } from './facts.js'
 
 /**
  * Growth per day: of the database, of each large table, and of the tables rows age out of.
@@ -13,49 +11,6 @@ import type { DatabaseFacts, MeasuredTable } from './database.js'
  * the size each such table settles at under its retention, and what another retention
  * would make of it.
  */
-
-export interface SeriesGrowth {
-  /** The growth used: bytes per day, or null when neither history nor measurement has one. */
-  perDay: number | null
-  source: 'history' | 'measured' | 'none'
-  /** The rate's standard error: the history line's, or for a measured rate a share of what arrives (a balance within 5% is flat). */
-  slopeError: number | null
-  history: { points: number; spanDays: number; perDay: number | null; r2: number | null }
-  measuredPerDay: number | null
-}
-
-export interface RetentionGrowth {
-  table: string
-  rowsPerDay: number
-  bytesPerRow: number | null
-  /** What arrives per day, in bytes. */
-  inflowBytesPerDay: number | null
-  retentionDays: number | null
-  leavingRowsPerDay: number
-  netRowsPerDay: number
-  netBytesPerDay: number | null
-  currentBytes: number | null
-  /** The size under the configured retention: rows per day x retention days x bytes per row. */
-  steadyStateBytes: number | null
-  pastRetentionRows: number | null
-  pastRetentionBytes: number | null
-  /** The steady size under other retentions, and the change against the configured one (or today's size without a rule). */
-  options: { days: number; steadyStateBytes: number; changeBytes: number }[]
-}
-
-export interface TableGrowth {
-  name: string
-  totalBytes: number
-  growth: SeriesGrowth
-}
-
-export interface GrowthFacts {
-  database: SeriesGrowth & { bytes: number }
-  tables: TableGrowth[]
-  retention: RetentionGrowth[]
-  /** Why a figure is missing, for the report. */
-  notes: string[]
-}
 
 const RETENTION_OPTIONS = [7, 30, 60, 90, 180, 365]
 /** The standard error given a measured net growth, as a share of what arrives: inflow and outflow within 5% are flat. */
@@ -160,52 +115,4 @@ export function describeSource(growth: SeriesGrowth): string {
   if (growth.source === 'history') return `history: ${growth.history.points} measurements over ${growth.history.spanDays} days`
   if (growth.source === 'measured') return 'measured'
   return 'unknown'
-}
-
-export const growthStep: Step<CapacityContext> = {
-  id: 'growth',
-  title: 'Growth per day and size under retention',
-  async run(context): Promise<StepOutcome> {
-    const growth = await context.growth()
-    const db = growth.database
-    const details = textTable(
-      ['', 'size', 'growth', 'from'],
-      [
-        ['database', formatSize(db.bytes), perDay(db), describeSource(db)],
-        ...growth.tables.map((t) => [t.name, formatSize(t.totalBytes), perDay(t.growth), describeSource(t.growth)]),
-      ],
-      ['l', 'r', 'r', 'l'],
-    )
-    for (const r of growth.retention) {
-      const flow = `${r.table}: ${formatCount(r.rowsPerDay)} rows/day arrive${r.retentionDays === null ? ', no retention rule deletes any' : `, ${formatCount(r.leavingRowsPerDay)}/day age past the ${r.retentionDays}-day retention`}`
-      details.push(flow)
-      if (r.steadyStateBytes !== null) {
-        details.push(
-          `  steady state under ${r.retentionDays} days: ${formatSize(r.steadyStateBytes)} (now ${formatSize(r.currentBytes ?? 0)})${r.pastRetentionRows ? `; ${formatCount(r.pastRetentionRows)} rows (~${formatSize(r.pastRetentionBytes ?? 0)}) already past it, deleted by the next maintain daily` : ''}`,
-        )
-      }
-      if (r.options.length > 0)
-        details.push(
-          `  under other retentions: ${r.options.map((o) => `${o.days} d ${formatSize(o.steadyStateBytes)}${o.days === r.retentionDays ? ' (configured)' : ` (${formatDelta(o.changeBytes)})`}`).join(', ')}`,
-        )
-    }
-    details.push(...growth.notes)
-    const steady = growth.retention.find((r) => r.steadyStateBytes !== null)
-    const summary = [
-      db.perDay === null ? 'database growth unknown' : `database ${perDay(db)} (${describeSource(db)})`,
-      ...(steady ? [`${steady.table} settles at ${formatSize(steady.steadyStateBytes!)} under ${steady.retentionDays}-day retention`] : []),
-    ].join('; ')
-    const data = { database: db, tables: growth.tables, retention: growth.retention, notes: growth.notes, details }
-    if (db.perDay === null)
-      return {
-        status: 'warning',
-        summary,
-        data,
-        error: {
-          message: growth.notes.join('; ') || 'no growth figure',
-          hint: 'the forecast needs task_results rows or a few days of saved reports (reports.dir)',
-        },
-      }
-    return { summary, data }
-  },
 }

@@ -2,27 +2,13 @@ import type { Config } from '../../config/load.js'
 import { DAY_MS, type Point } from '../../lib/forecast.js'
 import { readReportHistory } from '../../report/history.js'
 import type { Report, StepResult } from '../../report/model.js'
+import { CAPACITY_HISTORY, type CapacityHistory } from './facts.js'
 
 /**
- * The series the forecasts fit their lines through, read from the capacity reports saved in
- * the reports directory: database and table sizes, disk usage per mount, the backup
- * directory's size and Redis memory. A step that failed or was skipped that day adds no point.
+ * The series the forecasts fit their lines through (CapacityHistory), read from the capacity
+ * reports saved in the reports directory: database and table sizes, disk usage per mount, the
+ * backup directory's size and Redis memory. A step that failed or was skipped that day adds no point.
  */
-export interface CapacityHistory {
-  dir: string | null
-  /** Reports read (the day of this run left out: this run replaces it). */
-  reports: number
-  unreadable: string[]
-  databaseBytes: Point[]
-  /** By table name, as the database step names tables. */
-  tableBytes: Map<string, Point[]>
-  /** Used bytes by mount point. */
-  diskUsed: Map<string, Point[]>
-  backupBytes: Point[]
-  redisUsedBytes: Point[]
-}
-
-export const KIND = 'capacity'
 
 function measured(report: Report, id: string): Record<string, unknown> | undefined {
   const step: StepResult | undefined = report.steps.find((s) => s.id === id)
@@ -37,7 +23,7 @@ function push<K>(map: Map<K, Point[]>, key: K, point: Point): void {
   else map.set(key, [point])
 }
 
-export async function readCapacityHistory(config: Config, now: Date, days: number): Promise<CapacityHistory> {
+export async function readCapacityHistory(config: Readonly<Config>, now: Date, days: number): Promise<CapacityHistory> {
   const empty: CapacityHistory = {
     dir: config.reports.dir || null,
     reports: 0,
@@ -49,7 +35,7 @@ export async function readCapacityHistory(config: Config, now: Date, days: numbe
     redisUsedBytes: [],
   }
   if (!config.reports.dir) return empty
-  const { reports, unreadable } = await readReportHistory(config.reports.dir, KIND, { since: now.getTime() - days * DAY_MS, excludeDay: now })
+  const { reports, unreadable } = await readReportHistory(config.reports.dir, CAPACITY_HISTORY, { since: now.getTime() - days * DAY_MS, excludeDay: now })
   const history = { ...empty, reports: reports.length, unreadable }
   for (const report of reports) {
     const at = Date.parse(report.startedAt)

@@ -1,27 +1,12 @@
 import type { Config } from '../../config/load.js'
-import { describeError } from '../../errors.js'
 import { describeForecast } from '../../lib/forecast.js'
-import type { Step, StepOutcome } from '../../report/runner.js'
-import { formatCount, formatDelta, formatSize } from '../../report/table.js'
-import type { CapacityContext } from './context.js'
-import type { DatabaseFacts } from './database.js'
-import type { DiskFacts } from './disk.js'
-import type { GrowthFacts } from './growth.js'
-import type { RedisFacts } from './redis.js'
+import { formatCount, formatDelta, formatSize } from '../../lib/format.js'
+import type { Finding } from '../../report/outcome.js'
+import type { DatabaseFacts, DiskFacts, GrowthFacts, Recommendation, RedisFacts } from './facts.js'
 
 /** What to do about the capacity figures, each with its priority and the figure behind it. */
 
-export type Priority = 'high' | 'medium' | 'low'
-
-export interface Recommendation {
-  /** Stable from run to run: `disk-fills:/var/lib/docker`, `dead-tuples:task_results`. */
-  id: string
-  priority: Priority
-  message: string
-  /** The figure it rests on. */
-  figure: string
-  action: string
-}
+type Priority = Recommendation['priority']
 
 const RANK: Record<Priority, number> = { high: 0, medium: 1, low: 2 }
 /** Room left on a disk when a retention is sized to fit it. */
@@ -35,7 +20,7 @@ export interface Figures {
   redis?: RedisFacts
 }
 
-export function recommend(figures: Figures, config: Config): Recommendation[] {
+export function recommend(figures: Figures, config: Readonly<Config>): Recommendation[] {
   const out: Recommendation[] = []
   const { capacity } = config
   const { database, growth, disks, redis } = figures
@@ -161,40 +146,15 @@ export function recommend(figures: Figures, config: Config): Recommendation[] {
   return out.sort((a, b) => RANK[a.priority] - RANK[b.priority] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
-export const recommendationsStep: Step<CapacityContext> = {
-  id: 'recommendations',
-  title: 'Recommendations',
-  async run(context): Promise<StepOutcome> {
-    const missing: string[] = []
-    const get = async <T>(what: string, work: () => Promise<T>): Promise<T | undefined> => {
-      try {
-        return await work()
-      } catch (error) {
-        missing.push(`${what}: ${describeError(error)}`)
-        return undefined
-      }
-    }
-    const figures: Figures = {
-      database: await get('database', context.database),
-      growth: await get('growth', context.growth),
-      disks: await get('disks', context.disks),
-      redis: await get('redis', context.redis),
-    }
-    if (figures.redis && !figures.redis.reachable) missing.push(`redis: ${figures.redis.error?.message}`)
-    const list = recommend(figures, context.config)
-    const high = list.filter((r) => r.priority === 'high')
-    const counts = (['high', 'medium', 'low'] as const).map((p) => [p, list.filter((r) => r.priority === p).length] as const).filter(([, n]) => n > 0)
-    const summary =
-      list.length === 0
-        ? 'nothing to do'
-        : `${list.length} recommendation${list.length === 1 ? '' : 's'} (${counts.map(([p, n]) => `${n} ${p}`).join(', ')}): ${list[0]!.message}`
-    const data = {
-      recommendations: list,
-      ...(missing.length ? { missing } : {}),
-      problems: list.map((r) => ({ severity: 'warning', message: `[${r.priority}] ${r.message} (${r.figure})`, next: r.action })),
-      details: missing.map((m) => `not considered: ${m}`),
-    }
-    if (high.length === 0) return { summary, data }
-    return { status: 'warning', summary, data, error: { message: high[0]!.message, hint: high[0]!.action } }
-  },
+/**
+ * The recommendations as findings, each under its own id: a high priority is a warning (medium),
+ * as it always made the step; the others are worth knowing, not a warning (info).
+ */
+export function recommendationFindings(recommendations: readonly Recommendation[]): Finding[] {
+  return recommendations.map((r) => ({
+    id: r.id,
+    severity: r.priority === 'high' ? 'medium' : 'info',
+    message: `[${r.priority}] ${r.message} (${r.figure})`,
+    fix: r.action,
+  }))
 }

@@ -29,7 +29,11 @@ export function diagnoseJob(config: Config): { job: Job<DiagnoseContext>; contex
     // The runtimes answer within the check's bound too, not the docker client's own default.
     context: {
       config,
-      runtimes: new ServiceRuntimes({ ...config, docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) } }),
+      runtimes: new ServiceRuntimes({
+        ...config,
+        docker: { ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, config.diagnose.checkTimeoutMs) },
+        systemd: { timeoutMs: Math.min(config.systemd.timeoutMs, config.diagnose.checkTimeoutMs) },
+      }),
       cpuSample: startCpuSample(),
     },
   }

@@ -5,6 +5,7 @@ import { verdict, type DiagnoseContext, type Problem } from './context.js'
 import { lokiServiceLogs } from './loki-logs.js'
 import { formatUptime } from './services.js'
 import { plural } from '../../lib/words.js'
+import { hintOf } from '../hints.js'
 
 /** Lines of one error shown under its first line: enough for a PostgreSQL STATEMENT or a traceback's end. */
 const SHOWN_LINES = 4
@@ -49,7 +50,7 @@ export const logsStep: Step<DiagnoseContext> = {
             try {
               return { service: service.name, read: true, summary: summarizeLines(await runtimes.logs(service, config.diagnose.sinceMs)) }
             } catch (error) {
-              return { service: service.name, read: false, error: describeError(error), hint: (error as { hint?: string }).hint }
+              return { service: service.name, read: false, error: describeError(error), hint: hintOf(error) }
             }
           }),
         )

@@ -1,5 +1,6 @@
 import type { Step } from '../../report/runner.js'
 import { formatBytes } from '../../systems/host.js'
+import { loadIoredis } from '../../systems/libraries.js'
 import { closeRedis, connectRedis, redisFailure, redisInfo } from '../../systems/redis.js'
 import { verdict, type DiagnoseContext, type Problem } from './context.js'
 
@@ -8,7 +9,7 @@ export const redisStep: Step<DiagnoseContext> = {
   title: 'Redis',
   async run({ config }) {
     const deadline = Date.now() + config.diagnose.checkTimeoutMs
-    await import('ioredis')
+    loadIoredis()
     const bound = Math.max(250, deadline - Date.now())
     const client = await connectRedis(config.redis, bound)
     try {

@@ -4,6 +4,7 @@ import { withTimeout } from '../../lib/time.js'
 import { checkReadiness, loadReadinessClients, notServing } from '../../systems/readiness.js'
 import type { ServiceStatus } from '../../systems/services.js'
 import { verdict, type DiagnoseContext, type Problem } from './context.js'
+import { hintOf } from '../hints.js'
 
 /** A container restarted this often and up for less than this long is in a crash loop. */
 const LOOP_RESTARTS = 3
@@ -56,7 +57,7 @@ export const servicesStep: Step<DiagnoseContext> = {
       if (!('found' in r)) {
         // One runtime down makes every service on it unreadable: say it once, naming them all.
         const message = describeError(r.error)
-        const entry = unreadable.get(message) ?? { names: [], hint: (r.error as { hint?: string }).hint }
+        const entry = unreadable.get(message) ?? { names: [], hint: hintOf(r.error) }
         entry.names.push(r.service.name)
         unreadable.set(message, entry)
         continue

@@ -1,24 +1,14 @@
 import type { Client } from 'pg'
-import type { Step, StepOutcome } from '../../report/runner.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { formatCount, formatPercent, textTable } from '../../report/table.js'
-import { postgresFailure, queryRows, sqlState, withPostgres } from '../../systems/postgres.js'
-import { oneLine, type PerformanceContext } from './context.js'
+import { queryRows, sqlState } from '../../systems/postgres.js'
+import { oneLine, withDatabase, type PerformanceContext } from './context.js'
+import type { Statement, StatementsData } from './data.js'
 
 /**
  * The statements that cost the most, from pg_stat_statements: by total time (what to optimise
  * first) and by mean time (what users wait on). Only this database's statements.
  */
-
-export interface Statement {
-  queryId: string | null
-  query: string
-  calls: number
-  totalMs: number
-  meanMs: number
-  rows: number
-  /** Shared buffer hits over hits and reads; null when it read no blocks. */
-  cacheHitRatio: number | null
-}
 
 interface Row {
   queryid: string | null
@@ -65,7 +55,7 @@ function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(1)} ms`
 }
 
-function lines(list: Statement[]): string[] {
+function lines(list: readonly Statement[]): string[] {
   return textTable(
     ['calls', 'total', 'mean', 'rows', 'hit', 'statement'],
     list.map((s) => [
@@ -80,75 +70,74 @@ function lines(list: Statement[]): string[] {
   ).map((l) => `  ${l}`)
 }
 
-export const statementsStep: Step<PerformanceContext> = {
-  id: 'statements',
-  title: 'Top statements (pg_stat_statements)',
-  async run({ config }): Promise<StepOutcome> {
-    const limit = config.performance.top
-    try {
-      return await withPostgres(config.postgres, async (client) => {
-        const [ext] = await queryRows<{ version: string }>(client, `select extversion as version from pg_extension where extname = 'pg_stat_statements'`)
-        if (!ext) {
-          return {
-            status: 'skipped',
-            summary: `pg_stat_statements is not installed in ${config.postgres.database}`,
-            data: { installed: false },
-            error: {
-              message: 'no statement statistics without pg_stat_statements',
-              hint: 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then: create extension pg_stat_statements',
-            },
-          }
-        }
-        let names: [string, string] = ['total_exec_time', 'mean_exec_time']
-        let byTotal: Statement[]
-        try {
-          byTotal = await top(client, 'total', limit, names)
-        } catch (error) {
-          if (sqlState(error) === '55000') {
-            return {
-              status: 'warning',
-              summary: 'pg_stat_statements is installed but not loaded',
-              data: { installed: true, loaded: false, version: ext.version },
-              error: {
-                message: 'pg_stat_statements must be loaded via shared_preload_libraries',
-                hint: 'add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart PostgreSQL',
-              },
-            }
-          }
-          // PostgreSQL 12 and older name the columns total_time and mean_time.
-          if (sqlState(error) !== '42703') throw error
-          names = ['total_time', 'mean_time']
-          byTotal = await top(client, 'total', limit, names)
-        }
-        const byMean = await top(client, 'mean', limit, names)
-        const [all] = await queryRows<{ statements: string; total_ms: number | null }>(
-          client,
-          `select count(*) as statements, sum(${names[0]})::float8 as total_ms from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`,
-        )
-        const since = await queryRows<{ reset: Date | null }>(client, 'select stats_reset as reset from pg_stat_statements_info').catch(() => [])
-        const totalMs = all?.total_ms ?? 0
-        const first = byTotal[0]
-        const summary = first
-          ? `${formatCount(Number(all?.statements ?? 0))} statements, ${ms(totalMs)} in all; the costliest ${ms(first.totalMs)} (${formatPercent(totalMs > 0 ? first.totalMs / totalMs : 0)}) over ${formatCount(first.calls)} calls`
-          : 'no statements recorded yet'
-        const details = byTotal.length === 0 ? [] : ['by total time:', ...lines(byTotal), 'by mean time:', ...lines(byMean)]
+export const statements: StepDefinition<PerformanceContext, StatementsData> = {
+  async run({ config, top: limit }) {
+    return withDatabase(config, async (client) => {
+      const [ext] = await queryRows<{ version: string }>(client, `select extversion as version from pg_extension where extname = 'pg_stat_statements'`)
+      if (!ext) {
         return {
-          summary,
-          data: {
-            installed: true,
-            loaded: true,
-            version: ext.version,
-            since: since[0]?.reset ? new Date(since[0].reset).toISOString() : null,
-            statements: Number(all?.statements ?? 0),
-            totalMs: round(totalMs),
-            byTotalTime: byTotal,
-            byMeanTime: byMean,
-            details,
-          },
+          summary: `pg_stat_statements is not installed in ${config.postgres.database}`,
+          skipped: true,
+          findings: [
+            {
+              id: 'pg-stat-statements-missing',
+              severity: 'info',
+              message: 'no statement statistics without pg_stat_statements',
+              fix: 'add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then: create extension pg_stat_statements',
+            },
+          ],
+          data: { installed: false },
         }
-      })
-    } catch (error) {
-      throw postgresFailure(error, config.postgres)
-    }
+      }
+      let names: [string, string] = ['total_exec_time', 'mean_exec_time']
+      let byTotal: Statement[]
+      try {
+        byTotal = await top(client, 'total', limit, names)
+      } catch (error) {
+        if (sqlState(error) === '55000') {
+          return {
+            summary: 'pg_stat_statements is installed but not loaded',
+            findings: [
+              {
+                id: 'pg-stat-statements-not-loaded',
+                severity: 'medium',
+                message: 'pg_stat_statements must be loaded via shared_preload_libraries',
+                fix: 'add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart PostgreSQL',
+              },
+            ],
+            data: { installed: true, loaded: false, version: ext.version },
+          }
+        }
+        // PostgreSQL 12 and older name the columns total_time and mean_time.
+        if (sqlState(error) !== '42703') throw error
+        names = ['total_time', 'mean_time']
+        byTotal = await top(client, 'total', limit, names)
+      }
+      const byMean = await top(client, 'mean', limit, names)
+      const [all] = await queryRows<{ statements: string; total_ms: number | null }>(
+        client,
+        `select count(*) as statements, sum(${names[0]})::float8 as total_ms from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`,
+      )
+      const since = await queryRows<{ reset: Date | null }>(client, 'select stats_reset as reset from pg_stat_statements_info').catch(() => [])
+      const totalMs = all?.total_ms ?? 0
+      const first = byTotal[0]
+      const summary = first
+        ? `${formatCount(Number(all?.statements ?? 0))} statements, ${ms(totalMs)} in all; the costliest ${ms(first.totalMs)} (${formatPercent(totalMs > 0 ? first.totalMs / totalMs : 0)}) over ${formatCount(first.calls)} calls`
+        : 'no statements recorded yet'
+      return {
+        summary,
+        details: byTotal.length === 0 ? [] : ['by total time:', ...lines(byTotal), 'by mean time:', ...lines(byMean)],
+        data: {
+          installed: true,
+          loaded: true,
+          version: ext.version,
+          since: since[0]?.reset ? new Date(since[0].reset).toISOString() : null,
+          statements: Number(all?.statements ?? 0),
+          totalMs: round(totalMs),
+          byTotalTime: byTotal,
+          byMeanTime: byMean,
+        },
+      }
+    })
   },
 }

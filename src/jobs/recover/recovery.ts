@@ -3,11 +3,13 @@ import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import type { Step, StepOutcome, StepRun } from '../../report/runner.js'
 import { syncAlerts } from '../../systems/alert-sync.js'
+import { isSystemError } from '../../systems/errors.js'
 import { checkReadiness, notServing, waitUntilReady, type Readiness } from '../../systems/readiness.js'
 import { summarizeLines } from '../../logs/errors.js'
 import type { ServiceRuntimes, ServiceStatus } from '../../systems/services.js'
 import { silenceService, liftSilences } from './silences.js'
 import { Timeline } from './timeline.js'
+import { hintOf } from '../hints.js'
 
 export type Outcome = 'ready' | 'recovered' | 'failed'
 
@@ -200,7 +202,7 @@ async function recover(service: ServiceConfig, context: RecoverContext, run: Ste
       { action, attempts, state: after?.state, runtimeError, logTail: tail },
     )
   } catch (error) {
-    if (error instanceof StepFailure) return fail(error.message, error.hint ?? 'see the timeline')
+    if (error instanceof StepFailure || isSystemError(error)) return fail(error.message, hintOf(error) ?? 'see the timeline')
     return fail(`${service.name}: ${describeError(error)}`, `check the ${service.runtime} runtime`)
   } finally {
     await liftSilences(config, silences, timeline)

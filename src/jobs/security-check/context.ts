@@ -1,7 +1,7 @@
 import type { Config } from '../../config/load.js'
 
 export interface SecurityContext {
-  config: Config
+  config: Readonly<Config>
   /** Fixed at the start of the run: every window is measured from it. */
   now: Date
 }

@@ -1,8 +1,8 @@
-import { findingsOutcome, type Finding } from '../../report/findings.js'
-import type { Step } from '../../report/runner.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { readAuthLog } from '../../systems/auth-log.js'
 import { parseAuthLines, type AuthEvent } from './auth-attempts.js'
 import type { SecurityContext } from './context.js'
+import type { FailedLoginsData } from './data.js'
 
 /**
  * Authentication failures in the auth log over a window, counted in all, by user and by source
@@ -85,16 +85,16 @@ export function failedLoginFindings(summary: FailedLoginSummary, threshold: numb
   return findings
 }
 
-export const failedLoginsStep: Step<SecurityContext> = {
-  id: 'failed-logins',
-  title: 'Failed logins',
+export const failedLogins: StepDefinition<SecurityContext, FailedLoginsData> = {
+  // journalctl and a 64 MiB tail take a while on a busy host, whatever the checks' own bound.
+  timeoutMs: ({ config }) => Math.max(config.security.checkTimeoutMs, 30_000),
   async run({ config, now }, run) {
     const { authLog, windowMs, failedLoginThreshold: threshold } = config.security
     const log = await readAuthLog(authLog, windowMs, { timeoutMs: config.security.checkTimeoutMs, signal: run.signal })
     if (!log.read) {
       // Nothing read is no count at all, never "0 failed logins".
       const unread: Finding = { id: 'failed-logins:not-read', severity: 'medium', message: `${log.reason}: failed logins not counted`, fix: log.hint }
-      return findingsOutcome(`not counted: ${log.reason}`, [unread], { source: null, read: false, reason: log.reason })
+      return { summary: `not counted: ${log.reason}`, findings: [unread], data: { source: null, read: false, reason: log.reason } }
     }
     const from = now.getTime() - windowMs
     const events = parseAuthLines(log.lines, now)
@@ -102,7 +102,7 @@ export const failedLoginsStep: Step<SecurityContext> = {
     const windowHours = Math.round((windowMs / 3_600_000) * 10) / 10
     const findings = failedLoginFindings(summary, threshold, windowHours)
     const firstAt = events[0]?.at
-    const data = {
+    const data: FailedLoginsData = {
       source: log.source,
       read: true,
       ...(log.note ? { note: log.note } : {}),
@@ -122,6 +122,6 @@ export const failedLoginsStep: Step<SecurityContext> = {
     ]
     if (log.truncated && firstAt !== undefined && firstAt > from)
       details.push(`only the last 64 MiB of ${log.source} were read (from ${new Date(firstAt).toISOString()})`)
-    return findingsOutcome(`${summary.total} failed logins in ${windowHours} h in ${log.source} (threshold ${threshold})`, findings, data, details)
+    return { summary: `${summary.total} failed logins in ${windowHours} h in ${log.source} (threshold ${threshold})`, findings, details, data }
   },
 }

@@ -2,9 +2,9 @@ import { lstat, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../config/load.js'
 import { Secret } from '../../config/secret.js'
-import { describeCounts, findingsOutcome, type Finding } from '../../report/findings.js'
-import type { Step } from '../../report/runner.js'
+import { describeCounts, type Finding, type StepDefinition } from '../../report/outcome.js'
 import type { SecurityContext } from './context.js'
+import type { FilePermissionsData } from './data.js'
 
 /**
  * World-writable files and directories where the platform keeps its configuration and code
@@ -68,7 +68,7 @@ async function holdsPrivateKey(entry: Entry): Promise<boolean> {
 const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`
 
 /** Password files named in the configuration (postgres.passwordFile, redis.passwordFile). */
-function passwordFiles(config: Config): string[] {
+function passwordFiles(config: Readonly<Config>): string[] {
   const files: string[] = []
   for (const secret of [config.postgres.password, config.redis.password]) {
     if (!(secret instanceof Secret)) continue
@@ -79,16 +79,16 @@ function passwordFiles(config: Config): string[] {
 }
 
 /** backup.dir, when this build's configuration has one. */
-function backupDir(config: Config): string | undefined {
+function backupDir(config: Readonly<Config>): string | undefined {
   const dir = (config as { backup?: { dir?: unknown } }).backup?.dir
   return typeof dir === 'string' ? dir : undefined
 }
 
 type Kind = 'config' | 'secret' | 'backup' | 'probe-ops config' | 'password file'
 
-export const filePermissionsStep: Step<SecurityContext> = {
-  id: 'file-permissions',
-  title: 'File permissions',
+export const filePermissions: StepDefinition<SecurityContext, FilePermissionsData> = {
+  // A walk of large directories takes its time, whatever the checks' own bound.
+  timeoutMs: ({ config }) => Math.max(config.security.checkTimeoutMs, 30_000),
   async run({ config }, run) {
     const findings: Finding[] = []
     const missing: string[] = []
@@ -160,11 +160,11 @@ export const filePermissionsStep: Step<SecurityContext> = {
     const details = [`${checked} files and directories looked at`]
     if (missing.length) details.push(`not present: ${[...new Set(missing)].join(', ')}`)
     if (truncated.length) details.push(`stopped after ${MAX_ENTRIES} entries in: ${truncated.join(', ')}`)
-    return findingsOutcome(
-      `${checked} checked; ${describeCounts(findings)}`,
+    return {
+      summary: `${checked} checked; ${describeCounts(findings)}`,
       findings,
-      { permissionPaths: config.security.permissionPaths, privatePaths: privateRoots, checked, missing: [...new Set(missing)], truncated },
       details,
-    )
+      data: { permissionPaths: [...config.security.permissionPaths], privatePaths: privateRoots, checked, missing: [...new Set(missing)], truncated },
+    }
   },
 }

@@ -1,8 +1,8 @@
 import type { Config } from '../../config/load.js'
-import { describeCounts, findingsOutcome, type Finding } from '../../report/findings.js'
-import type { Step } from '../../report/runner.js'
+import { describeCounts, type Finding, type StepDefinition } from '../../report/outcome.js'
 import { listeningSockets, type ListeningSocket } from '../../systems/sockets.js'
 import type { SecurityContext } from './context.js'
+import type { OpenPortsData } from './data.js'
 
 /**
  * Listening sockets beyond loopback against the allow-list (security.allowedPorts); PostgreSQL
@@ -10,7 +10,7 @@ import type { SecurityContext } from './context.js'
  * `netstat -tuln`, which only listed them.
  */
 
-function redisPort(config: Config): number {
+function redisPort(config: Readonly<Config>): number {
   try {
     return Number(new URL(config.redis.url).port || 6379)
   } catch {
@@ -19,7 +19,7 @@ function redisPort(config: Config): number {
 }
 
 /** Which of the platform's stores this socket is, by its process or its configured port. */
-export function storeOf(socket: Pick<ListeningSocket, 'protocol' | 'port' | 'process'>, config: Config): 'PostgreSQL' | 'Redis' | undefined {
+export function storeOf(socket: Pick<ListeningSocket, 'protocol' | 'port' | 'process'>, config: Readonly<Config>): 'PostgreSQL' | 'Redis' | undefined {
   if (socket.protocol !== 'tcp') return undefined
   if (socket.process === 'postgres' || socket.process === 'postmaster' || socket.port === config.postgres.port) return 'PostgreSQL'
   if (socket.process === 'redis-server' || socket.port === redisPort(config)) return 'Redis'
@@ -30,11 +30,11 @@ export function socketId(socket: Pick<ListeningSocket, 'protocol' | 'address' | 
   return `${socket.protocol}:${socket.address.includes(':') ? `[${socket.address}]` : socket.address}:${socket.port}`
 }
 
-export function isAllowed(socket: Pick<ListeningSocket, 'protocol' | 'port'>, config: Config): boolean {
+export function isAllowed(socket: Pick<ListeningSocket, 'protocol' | 'port'>, config: Readonly<Config>): boolean {
   return config.security.allowedPorts.some((a) => a.port === socket.port && (a.protocol === 'any' || a.protocol === socket.protocol))
 }
 
-export function openPortFindings(sockets: ListeningSocket[], config: Config): Finding[] {
+export function openPortFindings(sockets: readonly ListeningSocket[], config: Readonly<Config>): Finding[] {
   const findings: Finding[] = []
   for (const s of sockets) {
     if (s.loopback) continue
@@ -63,9 +63,8 @@ export function openPortFindings(sockets: ListeningSocket[], config: Config): Fi
   return findings
 }
 
-export const openPortsStep: Step<SecurityContext> = {
-  id: 'open-ports',
-  title: 'Listening ports',
+export const openPorts: StepDefinition<SecurityContext, OpenPortsData> = {
+  timeoutMs: ({ config }) => config.security.checkTimeoutMs,
   async run({ config }) {
     const sockets = await listeningSockets()
     const exposed = sockets.filter((s) => !s.loopback)
@@ -73,11 +72,11 @@ export const openPortsStep: Step<SecurityContext> = {
     const details = exposed.map(
       (s) => `${socketId(s)}${s.process ? ` ${s.process}${s.pid ? ` (pid ${s.pid})` : ''}` : ''}${isAllowed(s, config) ? ' allowed' : ''}`,
     )
-    return findingsOutcome(
-      `${sockets.length} listening, ${exposed.length} beyond loopback; ${describeCounts(findings)}`,
+    return {
+      summary: `${sockets.length} listening, ${exposed.length} beyond loopback; ${describeCounts(findings)}`,
       findings,
-      { allowedPorts: config.security.allowedPorts, sockets: sockets.map(({ inode: _inode, ...s }) => s) },
       details,
-    )
+      data: { allowedPorts: [...config.security.allowedPorts], sockets: sockets.map(({ inode: _inode, ...s }) => s) },
+    }
   },
 }

@@ -1,12 +1,12 @@
 import type { Config } from '../../config/load.js'
 import { describeError } from '../../errors.js'
 import { withTimeout } from '../../lib/time.js'
-import { findingsOutcome, type Finding } from '../../report/findings.js'
-import type { Step } from '../../report/runner.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { connectDocker } from '../../systems/docker.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
 import { closeRedis, connectRedis } from '../../systems/redis.js'
 import type { SecurityContext } from './context.js'
+import type { ServicesData } from './data.js'
 
 /**
  * The platform's services as an attacker on the network would see them: Redis answering without
@@ -31,7 +31,7 @@ function redisAddress(url: string): string {
   }
 }
 
-async function checkRedis(config: Config, timeoutMs: number): Promise<Part> {
+async function checkRedis(config: Readonly<Config>, timeoutMs: number): Promise<Part> {
   const address = redisAddress(config.redis.url)
   try {
     // Deliberately without the configured user and password: does Redis let anyone in?
@@ -86,7 +86,7 @@ export function prefixLength(netmask: string): number | undefined {
 }
 
 /** Findings for pg_hba_file_rules rows: trust beyond this machine is critical. */
-export function hbaFindings(rules: HbaRule[]): Finding[] {
+export function hbaFindings(rules: readonly HbaRule[]): Finding[] {
   const findings: Finding[] = []
   for (const r of rules) {
     if (r.error) {
@@ -121,7 +121,7 @@ export function hbaFindings(rules: HbaRule[]): Finding[] {
   return findings
 }
 
-async function checkPgHba(config: Config, timeoutMs: number): Promise<Part> {
+async function checkPgHba(config: Readonly<Config>, timeoutMs: number): Promise<Part> {
   let client
   try {
     client = await connectPostgres(config.postgres, { connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs })
@@ -189,7 +189,7 @@ export function containerFindings(info: ContainerFacts): Finding[] {
   return findings
 }
 
-async function checkContainers(config: Config, timeoutMs: number): Promise<Part> {
+async function checkContainers(config: Readonly<Config>, timeoutMs: number): Promise<Part> {
   let docker
   try {
     docker = await connectDocker({ ...config.docker, timeoutMs: Math.min(config.docker.timeoutMs, timeoutMs) })
@@ -211,9 +211,8 @@ async function checkContainers(config: Config, timeoutMs: number): Promise<Part>
   }
 }
 
-export const servicesStep: Step<SecurityContext> = {
-  id: 'services',
-  title: 'Service exposure',
+export const services: StepDefinition<SecurityContext, ServicesData> = {
+  timeoutMs: ({ config }) => config.security.checkTimeoutMs + 2000,
   async run({ config }) {
     const bound = config.security.checkTimeoutMs
     const guard = (check: Part['check'], work: Promise<Part>) =>
@@ -230,11 +229,11 @@ export const servicesStep: Step<SecurityContext> = {
     ])
     const findings = parts.flatMap((p) => p.findings)
     const summary = parts.map((p) => `${p.check} ${!p.checked ? 'not checked' : p.findings.length === 0 ? 'ok' : `${p.findings.length} findings`}`).join(', ')
-    return findingsOutcome(
+    return {
       summary,
       findings,
-      { checks: parts.map(({ findings: f, ...p }) => ({ ...p, findings: f.map((x) => x.id) })) },
-      parts.map((p) => p.detail),
-    )
+      details: parts.map((p) => p.detail),
+      data: { checks: parts.map(({ findings: f, ...p }) => ({ ...p, findings: f.map((x) => x.id) })) },
+    }
   },
 }

@@ -1,8 +1,8 @@
 import { FileReadError, readRegularFile } from '../../lib/regular-file.js'
 import { StepFailure } from '../../errors.js'
-import { findingsOutcome, type Finding } from '../../report/findings.js'
-import type { Step } from '../../report/runner.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
 import type { SecurityContext } from './context.js'
+import type { UserAccountsData } from './data.js'
 
 /**
  * Login accounts (uid >= 1000, as the guide's awk), any uid 0 account besides root, and accounts
@@ -43,7 +43,7 @@ export function canLogIn(account: Account): boolean {
   return account.shell !== '' && !NO_LOGIN.test(account.shell)
 }
 
-export function accountFindings(accounts: Account[], shadow: Map<string, string> | undefined): Finding[] {
+export function accountFindings(accounts: readonly Account[], shadow: ReadonlyMap<string, string> | undefined): Finding[] {
   const findings: Finding[] = []
   for (const a of accounts) {
     if (a.uid === 0 && a.name !== 'root') {
@@ -74,9 +74,8 @@ export function accountFindings(accounts: Account[], shadow: Map<string, string>
 /** passwd and shadow of a host with local accounts only: kilobytes; a million accounts fit. */
 const MAX_ACCOUNTS_FILE_BYTES = 64 * 1024 * 1024
 
-export const userAccountsStep: Step<SecurityContext> = {
-  id: 'user-accounts',
-  title: 'User accounts',
+export const userAccounts: StepDefinition<SecurityContext, UserAccountsData> = {
+  timeoutMs: ({ config }) => config.security.checkTimeoutMs,
   async run({ config }) {
     const { passwdFile, shadowFile } = config.security
     let accounts: Account[]
@@ -94,11 +93,11 @@ export const userAccountsStep: Step<SecurityContext> = {
     const findings = accountFindings(accounts, shadow)
     const logins = accounts.filter((a) => a.uid >= 1000 && a.uid !== 65534 && canLogIn(a)).map((a) => a.name)
     const details = shadow ? [] : [`${shadowFile} is not readable: empty passwords not checked (run as root)`]
-    return findingsOutcome(
-      `${accounts.length} accounts, ${logins.length} login accounts${shadow ? '' : '; shadow not readable'}`,
+    return {
+      summary: `${accounts.length} accounts, ${logins.length} login accounts${shadow ? '' : '; shadow not readable'}`,
       findings,
-      { passwdFile, shadowChecked: shadow !== undefined, loginAccounts: logins, uid0: accounts.filter((a) => a.uid === 0).map((a) => a.name) },
       details,
-    )
+      data: { passwdFile, shadowChecked: shadow !== undefined, loginAccounts: logins, uid0: accounts.filter((a) => a.uid === 0).map((a) => a.name) },
+    }
   },
 }

@@ -3,10 +3,8 @@ import { join } from 'node:path'
 import type { Client } from 'pg'
 import type { Config } from '../../config/load.js'
 import { DAY_MS, ratePerDay } from '../../lib/forecast.js'
-import type { Step, StepOutcome } from '../../report/runner.js'
-import { formatCount, formatSize, textTable } from '../../report/table.js'
 import { postgresFailure, queryRows, quoteIdent, sqlState, where, withPostgres } from '../../systems/postgres.js'
-import type { CapacityContext } from './context.js'
+import type { DatabaseFacts, MeasuredTable, TableSize } from './facts.js'
 
 /**
  * The database's side of capacity: its size, every table's heap, index and TOAST size (a
@@ -17,70 +15,6 @@ import type { CapacityContext } from './context.js'
  * range holds more rows than capacity.maxScanRows, or no index leads with the time column,
  * the per-day counts are the planner's estimates too, and the report says so.
  */
-
-export interface TableSize {
-  /** schema.table, or just table in the public schema. */
-  name: string
-  kind: 'table' | 'partitioned' | 'materialized view'
-  partitions: number
-  /** The planner's row count (reltuples, or live tuples where never analyzed); null when unknown. */
-  rows: number | null
-  heapBytes: number
-  indexBytes: number
-  toastBytes: number
-  totalBytes: number
-  liveTuples: number
-  deadTuples: number
-  lastVacuum: string | null
-}
-
-export interface DayCount {
-  /** The start of the 24-hour period; the last period ends at the run's start. */
-  from: string
-  rows: number
-}
-
-export type MeasuredState = 'missing' | 'not-a-timestamp' | 'empty' | 'no-recent-rows' | 'measured'
-
-export interface MeasuredTable {
-  table: string
-  column: string
-  state: MeasuredState
-  /** For every state but measured: the line the report shows. */
-  message?: string
-  /** How the per-day counts were made. */
-  method?: 'index-range-scan' | 'planner-estimate'
-  indexed?: boolean
-  rows?: number | null
-  totalBytes?: number
-  /** Table, TOAST and index bytes over the planner's row count: what one more row costs on disk. */
-  bytesPerRow?: number | null
-  heapBytesPerRow?: number | null
-  indexBytesPerRow?: number | null
-  oldestRow?: string | null
-  newestRow?: string | null
-  windowDays: number
-  windowRows?: number
-  perDay?: DayCount[]
-  /** Least squares over the window: the slope of the running total of rows. */
-  rowsPerDay?: number | null
-  /** The retention rule's days, or null when no rule ages this table's rows. */
-  retentionDays: number | null
-  /** Rows already older than the retention (the planner's estimate): the next `maintain daily` deletes them. */
-  pastRetentionRows?: number | null
-  /** Rows per day that age past the retention over the coming days (up to the window's length). */
-  leavingRowsPerDay?: number | null
-}
-
-export interface DatabaseFacts {
-  database: string
-  where: string
-  databaseBytes: number
-  /** PostgreSQL's data directory on this host, when known, and how it was found. */
-  dataDirectory: { path: string; source: 'capacity.dataPath' | 'restore.dataDirPath' | 'server' } | null
-  tables: TableSize[]
-  measured: MeasuredTable[]
-}
 
 const TABLES_SQL = `
 select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.relkind::text as kind,
@@ -113,7 +47,7 @@ const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time 
 const KINDS: Record<string, TableSize['kind']> = { r: 'table', p: 'partitioned', m: 'materialized view' }
 
 /** Tables whose rows get a per-day count: every retention rule's, and task_results by its execution_time. */
-export function measuredRules(config: Config): { table: string; column: string; retentionDays: number | null }[] {
+export function measuredRules(config: Readonly<Config>): { table: string; column: string; retentionDays: number | null }[] {
   const bare = (name: string) => name.replace(/^public\./i, '').toLowerCase()
   const rules: { table: string; column: string; retentionDays: number | null }[] = config.retention.rules.map((r) => ({
     table: r.table,
@@ -294,7 +228,7 @@ function isLocalHost(host: string): boolean {
   return host.startsWith('/') || ['localhost', '127.0.0.1', '::1'].includes(host)
 }
 
-async function findDataDirectory(client: Client, config: Config): Promise<DatabaseFacts['dataDirectory']> {
+async function findDataDirectory(client: Client, config: Readonly<Config>): Promise<DatabaseFacts['dataDirectory']> {
   if (config.capacity.dataPath) return { path: config.capacity.dataPath, source: 'capacity.dataPath' }
   if (config.restore.dataDirPath) return { path: config.restore.dataDirPath, source: 'restore.dataDirPath' }
   if (!isLocalHost(config.postgres.host)) return null
@@ -308,7 +242,7 @@ async function findDataDirectory(client: Client, config: Config): Promise<Databa
   return null
 }
 
-export async function gatherDatabase(config: Config, now: Date, days: number): Promise<DatabaseFacts> {
+export async function gatherDatabase(config: Readonly<Config>, now: Date, days: number): Promise<DatabaseFacts> {
   const pg = config.postgres
   try {
     return await withPostgres(pg, async (client) => {
@@ -363,75 +297,4 @@ export async function gatherDatabase(config: Config, now: Date, days: number): P
   } catch (error) {
     throw postgresFailure(error, pg)
   }
-}
-
-/** How many of the largest tables the report lists (the rest are counted). */
-const LISTED_TABLES = 50
-
-function tableLines(tables: TableSize[]): string[] {
-  if (tables.length === 0) return ['no tables']
-  const shown = tables.slice(0, 10)
-  const lines = textTable(
-    ['table', 'rows', 'heap', 'index', 'toast', 'total', 'dead'],
-    shown.map((t) => [
-      `${t.name}${t.partitions ? ` (${t.partitions} partitions)` : ''}`,
-      t.rows === null ? '?' : formatCount(t.rows),
-      formatSize(t.heapBytes),
-      formatSize(t.indexBytes),
-      formatSize(t.toastBytes),
-      formatSize(t.totalBytes),
-      t.liveTuples + t.deadTuples > 0 ? `${Math.round((t.deadTuples / (t.liveTuples + t.deadTuples)) * 100)}%` : '-',
-    ]),
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-  )
-  if (tables.length > shown.length) lines.push(`... and ${tables.length - shown.length} smaller tables`)
-  return lines
-}
-
-export function describeMeasured(m: MeasuredTable): string {
-  if (m.state !== 'measured') return m.message ?? m.state
-  const how = m.method === 'index-range-scan' ? `index range scan on ${m.column}` : `planner estimates${m.indexed ? '' : `: no index leads with ${m.column}`}`
-  const perRow = m.bytesPerRow
-    ? `, ${formatSize(m.bytesPerRow)}/row (heap ${formatSize(m.heapBytesPerRow ?? 0)}, indexes ${formatSize(m.indexBytesPerRow ?? 0)})`
-    : ', bytes per row unknown (never analyzed)'
-  return `${m.table}: ${formatCount(m.windowRows ?? 0)} rows in the last ${m.windowDays} days (${how}), ${formatCount(m.rowsPerDay ?? 0)} rows/day${perRow}; oldest row ${m.oldestRow?.slice(0, 10) ?? '?'}`
-}
-
-export const databaseStep: Step<CapacityContext> = {
-  id: 'database',
-  title: 'Database size, tables and rows per day',
-  async run(context): Promise<StepOutcome> {
-    const facts = await context.database()
-    const problems = facts.measured.filter((m) => m.state !== 'measured')
-    const summary = [
-      `${facts.database} ${formatSize(facts.databaseBytes)} in ${facts.tables.length} tables`,
-      ...facts.measured.map((m) =>
-        m.state === 'measured'
-          ? `${m.table} ${formatCount(m.rowsPerDay ?? 0)} rows/day${m.bytesPerRow ? `, ${formatSize(m.bytesPerRow)}/row` : ''}`
-          : m.message!,
-      ),
-    ].join('; ')
-    const data = {
-      database: facts.database,
-      where: facts.where,
-      databaseBytes: facts.databaseBytes,
-      dataDirectory: facts.dataDirectory,
-      tableCount: facts.tables.length,
-      tables: facts.tables.slice(0, LISTED_TABLES),
-      measured: facts.measured,
-      details: [...tableLines(facts.tables), ...facts.measured.filter((m) => m.state === 'measured').map(describeMeasured)],
-      problems: problems.map((m) => ({
-        severity: 'warning',
-        message: m.message,
-        next:
-          m.state === 'missing'
-            ? 'is this the platform database? check postgres.database / PGDATABASE'
-            : m.state === 'not-a-timestamp'
-              ? 'fix retention.rules'
-              : 'check that the platform is writing results (probe-ops diagnose)',
-      })),
-    }
-    if (problems.length === 0) return { summary, data }
-    return { status: 'warning', summary, data, error: { message: problems.map((p) => p.message).join('; '), hint: data.problems[0]!.next } }
-  },
 }

@@ -1,0 +1,83 @@
+import { z } from 'zod'
+import { certificatesData } from '../cert-check/data.js'
+import { cacheData, connectionsData, prometheusData, statementsData, tablesData } from '../performance-report/data.js'
+import { packageUpdatesData } from '../shared/data.js'
+import type { JobDataSchemas } from '../spec.js'
+
+const finding = z
+  .object({
+    id: z.string(),
+    severity: z.enum(['info', 'low', 'medium', 'high', 'critical']),
+    subject: z.string().optional(),
+    message: z.string(),
+    fix: z.string().optional(),
+  })
+  .strict()
+
+/** A step of the performance report, as that report has it: its data held to its own schema. */
+function performanceStep<Id extends string>(id: Id, data: z.ZodTypeAny) {
+  return z
+    .object({
+      id: z.literal(id),
+      title: z.string(),
+      status: z.enum(['ok', 'warning', 'failed', 'skipped']),
+      durationMs: z.number(),
+      summary: z.string(),
+      findings: z.array(finding).optional(),
+      details: z.array(z.string()).optional(),
+      data: data.optional(),
+      error: z.object({ message: z.string(), hint: z.string().optional() }).strict().optional(),
+      undone: z.string().optional(),
+    })
+    .strict()
+}
+
+export const performanceReportData = z
+  .object({
+    status: z.enum(['ok', 'warning', 'failed']).describe("The performance report's own status."),
+    savedTo: z.string().nullable().describe('Where it was kept (reports.dir/performance-YYYY-MM-DD.json); null when it was not.'),
+    steps: z
+      .array(
+        z.discriminatedUnion('id', [
+          performanceStep('statements', statementsData),
+          performanceStep('cache', cacheData),
+          performanceStep('connections', connectionsData),
+          performanceStep('tables', tablesData),
+          performanceStep('prometheus', prometheusData),
+        ]),
+      )
+      .describe('The steps of the performance report, as `report performance` reports them.'),
+  })
+  .strict()
+export type PerformanceReportData = z.infer<typeof performanceReportData>
+
+/** A failed backup says why in `cause` (the disk's own words); what it made is missing then. */
+export const databaseBackupData = z
+  .object({
+    id: z.string().optional().describe("The backup's id, as `backup list` shows it."),
+    bytes: z.number().optional(),
+    sha256: z.string().optional(),
+    cause: z.string().optional().describe('What the disk said, when the backup could not be written there.'),
+  })
+  .strict()
+export type DatabaseBackupData = z.infer<typeof databaseBackupData>
+
+export const configBackupData = z
+  .object({
+    id: z.string().optional(),
+    bytes: z.number().optional(),
+    missingPaths: z.array(z.string()).optional().describe('backup.configPaths that were not found: the archive holds the rest.'),
+    cause: z.string().optional().describe('What the disk said, when the archive could not be written there.'),
+  })
+  .strict()
+export type ConfigBackupData = z.infer<typeof configBackupData>
+
+export const dataSchemas = {
+  'maintain-weekly': {
+    'backup-database': databaseBackupData,
+    'backup-config': configBackupData,
+    'package-updates': packageUpdatesData,
+    certificates: certificatesData,
+    'performance-report': performanceReportData,
+  },
+} satisfies JobDataSchemas
