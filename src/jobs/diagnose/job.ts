@@ -24,7 +24,12 @@ export function diagnoseJob(config: Config): { job: Job<DiagnoseContext>; contex
     job: {
       command: 'diagnose',
       concurrent: true,
-      steps: [hostStep, servicesStep, httpStep, postgresStep, redisStep, logsStep, alertsStep].map(bound),
+      steps: [
+        ...[hostStep, servicesStep, httpStep, postgresStep, redisStep, logsStep, alertsStep].map(bound),
+        // Beyond this host: the platform's monitoring and its agents, through Prometheus, AlertManager and Loki.
+        { id: 'monitoring', title: 'Monitoring stack', load: async () => (await import('./monitoring-step.js')).monitoring },
+        { id: 'agents', title: 'Agents', load: async () => (await import('./agents-step.js')).agents },
+      ],
     },
     // The runtimes answer within the check's bound too, not the docker client's own default.
     context: {
