@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<{ definition: BenchDefinition<unknow
   capacity: () => import('./capacity.js'),
   startup: () => import('./startup.js'),
   'config-load': () => import('./config-load.js'),
+  agents: () => import('./agents.js'),
 }
 
 async function list(): Promise<string> {

@@ -126,7 +126,7 @@ export interface Receiver {
 export function receiversOf(configYaml: string): { receivers: Receiver[]; route?: string } {
   const parsed = (load(configYaml) ?? {}) as { route?: { receiver?: string }; receivers?: Record<string, unknown>[] }
   const receivers = (parsed.receivers ?? []).map((r) => ({
-    name: String(r.name ?? ''),
+    name: typeof r.name === 'string' ? r.name : '',
     integrations: Object.entries(r)
       .filter(([key, value]) => key.endsWith('_configs') && Array.isArray(value) && value.length > 0)
       .map(([key]) => key.replace(/_configs$/, '')),

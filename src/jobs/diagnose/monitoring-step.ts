@@ -1,4 +1,4 @@
-import type { Config } from '../../config/load.js'
+import type { Config, HttpApiConfig } from '../../config/load.js'
 import { describeError } from '../../errors.js'
 import { redactUrl } from '../../lib/redact.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
@@ -58,21 +58,33 @@ async function exporterStates(config: Readonly<Config>, prometheus: PrometheusCo
   )
 }
 
+/** GET /-/ready of Prometheus or AlertManager: nothing when ready, else the part that says it is not and what to do. */
+async function readiness(
+  id: string,
+  name: string,
+  api: { url: string; timeoutMs: number; credentials?: HttpApiConfig['credentials'] },
+  fix: (timedOut: boolean) => string,
+): Promise<Part<{ url: string; ready: false; error: string }> | undefined> {
+  const url = redactUrl(api.url)
+  const ready = await probeHttp(`${api.url}/-/ready`, api.timeoutMs, api.credentials)
+  if (ready.ok) return undefined
+  const message = `${name} at ${url} is not ready: ${ready.error ?? `HTTP ${ready.status}`}`
+  return {
+    findings: [{ id: `${id}-not-ready`, severity: 'high', subject: id, message, fix: fix(ready.timedOut === true) }],
+    details: [message],
+    data: { url, ready: false, error: message },
+  }
+}
+
 async function checkPrometheus(config: Readonly<Config>, timeoutMs: number): Promise<Part<MonitoringData['prometheus']>> {
   const prometheus = { ...config.prometheus, timeoutMs: Math.min(config.prometheus.timeoutMs, timeoutMs) }
   const url = redactUrl(prometheus.url)
-  const ready = await probeHttp(`${prometheus.url}/-/ready`, prometheus.timeoutMs, prometheus.credentials)
-  if (!ready.ok) {
-    const message = `Prometheus at ${url} is not ready: ${ready.error ?? `HTTP ${ready.status}`}`
-    const fix = ready.timedOut
+  const notReady = await readiness('prometheus', 'Prometheus', prometheus, (timedOut) =>
+    timedOut
       ? 'it takes connections but does not answer: check its load and log, or raise prometheus.timeoutSeconds'
-      : "start Prometheus (systemctl start prometheus), or set prometheus.url to '' to leave it out"
-    return {
-      findings: [{ id: 'prometheus-not-ready', severity: 'high', subject: 'prometheus', message, fix }],
-      details: [message],
-      data: { url, ready: false, error: message },
-    }
-  }
+      : "start Prometheus (systemctl start prometheus), or set prometheus.url to '' to leave it out",
+  )
+  if (notReady) return notReady
   const [targets, groups] = await Promise.all([scrapeTargets(prometheus), ruleGroups(prometheus)])
   const exporters = await exporterStates(config, prometheus, targets)
   const down = targets.filter((t) => t.health === 'down')
@@ -107,16 +119,13 @@ async function checkPrometheus(config: Readonly<Config>, timeoutMs: number): Pro
 async function checkAlertmanager(config: Readonly<Config>, timeoutMs: number): Promise<Part<MonitoringData['alertmanager']>> {
   const alertmanager = { ...config.alertmanager, timeoutMs: Math.min(config.alertmanager.timeoutMs, timeoutMs) }
   const url = redactUrl(alertmanager.url)
-  const ready = await probeHttp(`${alertmanager.url}/-/ready`, alertmanager.timeoutMs, alertmanager.credentials)
-  if (!ready.ok) {
-    const message = `AlertManager at ${url} is not ready: ${ready.error ?? `HTTP ${ready.status}`}`
-    const fix = 'start AlertManager (systemctl start prometheus-alertmanager), or fix alertmanager.url / ALERTMANAGER_URL'
-    return {
-      findings: [{ id: 'alertmanager-not-ready', severity: 'high', subject: 'alertmanager', message, fix }],
-      details: [message],
-      data: { url, ready: false, error: message },
-    }
-  }
+  const notReady = await readiness(
+    'alertmanager',
+    'AlertManager',
+    alertmanager,
+    () => 'start AlertManager (systemctl start prometheus-alertmanager), or fix alertmanager.url / ALERTMANAGER_URL',
+  )
+  if (notReady) return notReady
   const status = await alertmanagerStatus(alertmanager)
   const { receivers, route } = receiversOf(status.configYaml)
   return {
@@ -189,7 +198,7 @@ export const monitoring: StepDefinition<PlatformCheckContext, MonitoringData> = 
         ...(prometheus ? { prometheus: prometheus.data } : {}),
         alertmanager: alertmanager.data,
         ...(loki ? { loki: loki.data } : {}),
-      } as MonitoringData,
+      },
     }
   },
 }
