@@ -41,9 +41,9 @@ describe('an agent’s verdict (Prometheus)', () => {
   })
 
   it('is no-data when the target answers without agent metrics, or was not scraped yet', () => {
-    expect(judge({ connected: undefined, heartbeatSeries: false, protocols: [], cpuPercent: undefined, memoryPercent: undefined, diskPercent: undefined }).verdict).toBe(
-      'no-data',
-    )
+    expect(
+      judge({ connected: undefined, heartbeatSeries: false, protocols: [], cpuPercent: undefined, memoryPercent: undefined, diskPercent: undefined }).verdict,
+    ).toBe('no-data')
     expect(judge({ health: 'unknown' }).reasons[0]!.text).toBe('not scraped yet')
   })
 
@@ -60,7 +60,12 @@ describe('an agent’s verdict (Prometheus)', () => {
   })
 
   it('is failing above the guide’s 10 % of failed tasks, naming the worst protocol; exactly 10 % is not', () => {
-    const failing = judge({ protocols: [{ protocol: 'tcp', total: 100, failed: 30 }, { protocol: 'udp', total: 100, failed: 0 }] })
+    const failing = judge({
+      protocols: [
+        { protocol: 'tcp', total: 100, failed: 30 },
+        { protocol: 'udp', total: 100, failed: 0 },
+      ],
+    })
     expect(failing.verdict).toBe('failing')
     expect(failing.reasons[0]!.text).toBe('15 % of tasks failed over 5m (above 10 %; worst tcp 30 %)')
     expect(judge({ protocols: [{ protocol: 'tcp', total: 100, failed: 10 }] }).verdict).toBe('healthy')

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  GUIDE_ALERTS,
-  exporterFindings,
-  receiverFindings,
-  receiversOf,
-  ruleFindings,
-  targetFindings,
-} from '../../src/jobs/diagnose/monitoring-findings.js'
+import { GUIDE_ALERTS, exporterFindings, receiverFindings, receiversOf, ruleFindings, targetFindings } from '../../src/jobs/diagnose/monitoring-findings.js'
 import type { RuleGroup, ScrapeTarget } from '../../src/systems/prometheus.js'
 
 const target = (job: string, instance: string, health: ScrapeTarget['health'], lastError = ''): ScrapeTarget => ({
@@ -20,7 +13,12 @@ const target = (job: string, instance: string, health: ScrapeTarget['health'], l
 const guideGroup = (health: 'ok' | 'err' = 'ok'): RuleGroup => ({
   name: 'network-probe',
   file: '/etc/prometheus/rules/network-probe.yml',
-  rules: GUIDE_ALERTS.map((name, i) => ({ name, type: 'alerting', health: i === 0 ? health : 'ok', ...(i === 0 && health === 'err' ? { lastError: 'bad' } : {}) })),
+  rules: GUIDE_ALERTS.map((name, i) => ({
+    name,
+    type: 'alerting',
+    health: i === 0 ? health : 'ok',
+    ...(i === 0 && health === 'err' ? { lastError: 'bad' } : {}),
+  })),
 })
 
 describe('the monitoring stack’s findings', () => {
@@ -31,7 +29,12 @@ describe('the monitoring stack’s findings', () => {
 
   it('says which targets of which job are down, high when the whole job is', () => {
     const findings = targetFindings(
-      [target('agents', 'a:1', 'up'), target('agents', 'b:1', 'down', 'connection refused'), target('node', 'n:9100', 'down', 'timeout'), target('x', 'x:1', 'up')],
+      [
+        target('agents', 'a:1', 'up'),
+        target('agents', 'b:1', 'down', 'connection refused'),
+        target('node', 'n:9100', 'down', 'timeout'),
+        target('x', 'x:1', 'up'),
+      ],
       'http://prom:9090',
     )
     expect(findings.map((f) => [f.id, f.severity])).toEqual([
