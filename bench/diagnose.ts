@@ -12,6 +12,8 @@
  *      that accepts connections and never answers;
  *   3. cold start: `node -e 0` (the floor), `probe-ops --version`, `config show`, `diagnose --help`;
  *   4. `probe-ops diagnose` against `probe-ops sandbox up`'s demo platform, when that exists.
+ * With `--baseline REF`, section 1 also runs `probe-ops diagnose` on the CLI of git REF, beside
+ * the current one in every round, and compares the two (wall, CPU, peak RSS).
  * Every run is verified (exit code, every step's status, the script's OK/PONG/200 lines): a run
  * that did not do its job fails the benchmark instead of being timed.
  */
@@ -25,6 +27,8 @@ import { startHangingServer } from '../test/bed/hang.js'
 import { pidsWithCmdline } from '../test/bed/process.js'
 import {
   ROOT,
+  baselineTable,
+  baselineVerdict,
   commandVariant,
   flag,
   integer,
@@ -39,6 +43,7 @@ import {
   type BenchDefinition,
   type Column,
   type Sample,
+  type SummaryRow,
   type Variant,
 } from './lib/harness.js'
 import { table } from './lib/markdown.js'
@@ -100,14 +105,14 @@ interface DiagnoseExpectation {
 
 function diagnoseVariant(
   c: Context,
-  p: { key: string; label: string; args: string[]; env?: Record<string, string>; expect: DiagnoseExpectation },
+  p: { key: string; label: string; args: string[]; env?: Record<string, string>; expect: DiagnoseExpectation; bin?: string },
 ): Variant<DiagnoseSample> {
   return {
     key: p.key,
     label: p.label,
     async run() {
       const reportFile = path.join(c.reportsDir, `${p.key}-${++reportSeq}.json`)
-      const args = [c.bench.cli.bin, ...p.args, '--report-file', reportFile]
+      const args = [p.bin ?? c.bench.cli.bin, ...p.args, '--report-file', reportFile]
       const r = await timed(process.execPath, args, { env: p.env ?? c.env, cwd: c.platform.cwd, timeoutMs: 60_000, rusage: true })
       if (r.exitCode !== p.expect.exitCode) fail(p.label, `exit ${r.exitCode}, expected ${p.expect.exitCode}`, r)
       let report: Report
@@ -139,10 +144,12 @@ function healthyCheck(report: Report): string | undefined {
   if (services.length !== 4 || services.some((s) => !s.running)) return `services: ${JSON.stringify(services)}`
   const endpoints = (step('http')?.data?.endpoints ?? []) as Array<{ status: number }>
   if (endpoints.length !== 2 || endpoints.some((e) => e.status !== 200)) return `http: ${JSON.stringify(endpoints)}`
-  const logs = step('logs')?.data?.services as Array<{ service: string; errors?: number }> | undefined
+  // `count` is what the CLI called it before issue 12 (a --baseline may be that old).
+  const logs = step('logs')?.data?.services as Array<{ service: string; errors?: number; count?: number }> | undefined
   const management = logs?.find((s) => s.service === 'management')
+  const errors = management?.errors ?? management?.count
   const expectedErrors = [...MANAGEMENT_LOG, ...MANAGEMENT_STDERR].filter((l) => /^ERROR /.test(l)).length
-  if (management?.errors !== expectedErrors) return `logs: management has ${management?.errors} errors, expected ${expectedErrors}`
+  if (errors !== expectedErrors) return `logs: management has ${errors} errors, expected ${expectedErrors}`
   return undefined
 }
 
@@ -208,12 +215,26 @@ function stepTable(m: Samples, keys: Array<[string, string]>): string {
 // The sections; each writes its part of the markdown and returns its verdicts.
 
 async function healthySection(c: Context, args: Args): Promise<string[]> {
+  const { baseline, baselineRef } = c.bench
+  const healthy = { exitCode: 0, check: healthyCheck } as const
   const f1 = await interleave<DiagnoseSample>(
     c.bench,
     'healthy',
     [
       scriptVariant(c),
-      diagnoseVariant(c, { key: 'diagnose', label: 'probe-ops diagnose', args: ['diagnose', ...c.cfg], expect: { exitCode: 0, check: healthyCheck } }),
+      diagnoseVariant(c, { key: 'diagnose', label: 'probe-ops diagnose', args: ['diagnose', ...c.cfg], expect: healthy }),
+      // Right after the current CLI (right before it every other round, see `order`).
+      ...(baseline
+        ? [
+            diagnoseVariant(c, {
+              key: 'diagnose-baseline',
+              label: `probe-ops diagnose (${baselineRef})`,
+              args: ['diagnose', ...c.cfg],
+              expect: healthy,
+              bin: baseline.bin,
+            }),
+          ]
+        : []),
       diagnoseVariant(c, {
         key: 'diagnose-noalerts',
         label: 'probe-ops diagnose --skip alerts',
@@ -222,6 +243,7 @@ async function healthySection(c: Context, args: Args): Promise<string[]> {
       }),
     ],
     args.runs,
+    { order: baseline ? 'alternate' : 'same' },
   )
   c.bench.raw.healthy = Object.fromEntries(f1)
   const [script, diagnose, noAlerts] = [f1.get('script')!, f1.get('diagnose')!, f1.get('diagnose-noalerts')!]
@@ -237,6 +259,9 @@ async function healthySection(c: Context, args: Args): Promise<string[]> {
       [
         ['guide: `bash bench/guide/diagnose.sh`', script, ratios(script)],
         ['`probe-ops diagnose`', diagnose, ratios(diagnose)],
+        ...(baseline
+          ? [[`\`probe-ops diagnose\`, baseline \`${baselineRef}\``, f1.get('diagnose-baseline')!, ratios(f1.get('diagnose-baseline')!)] satisfies SummaryRow]
+          : []),
         ["`probe-ops diagnose --skip alerts` (the script's checks)", noAlerts, ratios(noAlerts)],
       ],
       { columns: COLUMNS, extra: ['CPU ÷ script (medians)', 'peak RSS ÷ script (medians)'] },
@@ -256,8 +281,24 @@ async function healthySection(c: Context, args: Args): Promise<string[]> {
     `Start-up and exit outside the job (wall median − in-process job median): ${ms(wall(diagnose) - median(diagnose.map((s) => s.jobMs!)))} for \`diagnose\`.`,
     '',
   )
+  const pairs = baseline && baselineRef ? [{ cells: ['`probe-ops diagnose`'], current: diagnose, baseline: f1.get('diagnose-baseline')! }] : []
+  if (baselineRef && pairs.length > 0)
+    c.bench.out.push(
+      `Against the baseline \`${baselineRef}\` (header), run right after the current CLI in odd rounds and right before it in even rounds (ratio = current / baseline; "rounds current higher": how many rounds the current CLI's figure was the higher of the pair, with the one-sided sign test's p where below 0.05):`,
+      '',
+      baselineTable(pairs, ['command']),
+      '',
+      "Per step, current against baseline (the baseline's report `durationMs`):",
+      '',
+      stepTable(f1, [
+        ['diagnose', '`diagnose`'],
+        ['diagnose-baseline', `\`diagnose\`, \`${baselineRef}\``],
+      ]),
+      '',
+    )
   const wallMet = wall(diagnose) <= TARGET_DIAGNOSE_MS && wall(diagnose) < wall(script) && wall(noAlerts) < wall(script)
   return [
+    ...(baselineRef && pairs.length > 0 ? [baselineVerdict(baselineRef, pairs)] : []),
     verdict(
       `Target 1 (diagnose median ≤ ${seconds(TARGET_DIAGNOSE_MS)} and faster than diagnose.sh on the same platform)`,
       wallMet,
@@ -498,7 +539,7 @@ async function run(bench: Bench, args: Args): Promise<void> {
   const serverVersion = (await dockerCli(platform.docker, ['version', '--format', '{{.Server.Version}}'])).stdout.trim()
   bench.out.push(
     `- Platform (bench/lib/platform.ts, built from the test bed's helpers): a private dockerd ${serverVersion} with containers \`postgres\` (PostgreSQL 15), \`redis\`, \`management\` and \`web\` (the last two print a few ERROR lines, then sleep); the management API health and web UI served on free 127.0.0.1 ports by the bench; AlertManager (prometheus-alertmanager). probe-ops reads it from a YAML config plus PG*/REDIS_URL/DOCKER_HOST; the script from the same variables (see the header of bench/guide/diagnose.sh for its five marked changes).`,
-    `- Method: one warm-up run of each command, then ${args.runs} rounds (hung: ${args.hangRuns}, cold start: ${args.coldRuns}) running the commands of a table in turn (A, B, C, A, B, C, …); wall time from spawn to exit measured by the bench (GNU time's own start, about a millisecond, is in every figure alike). Every run is verified and a failed verification aborts the benchmark: diagnose exits as expected with every step ok/warning (and the expected failed step when a dependency hangs), 4 services running, both HTTP checks 200, the management errors found; the script prints 200/200, \`accepting connections\` + OK, PONG, the figures. Each probe-ops diagnose run also writes \`--report-file\` (read back for the verification and the per-step times). CPU and peak RSS count the contender's own process tree only: what dockerd and the containers do for it (the script's \`docker exec … psql\`, \`docker logs\`; probe-ops' Docker API calls) is in neither figure.`,
+    `- Method: one warm-up run of each command, then ${args.runs} rounds (hung: ${args.hangRuns}, cold start: ${args.coldRuns}) running the commands of a table in turn (A, B, C, A, B, C, …${bench.baseline ? '; section 1, with a baseline: every other round in reverse' : ''}); wall time from spawn to exit measured by the bench (GNU time's own start, about a millisecond, is in every figure alike). Every run is verified and a failed verification aborts the benchmark: diagnose exits as expected with every step ok/warning (and the expected failed step when a dependency hangs), 4 services running, both HTTP checks 200, the management errors found; the script prints 200/200, \`accepting connections\` + OK, PONG, the figures. Each probe-ops diagnose run also writes \`--report-file\` (read back for the verification and the per-step times). CPU and peak RSS count the contender's own process tree only: what dockerd and the containers do for it (the script's \`docker exec … psql\`, \`docker logs\`; probe-ops' Docker API calls) is in neither figure.`,
     '',
   )
   const verdicts = [
@@ -517,6 +558,7 @@ export const definition: BenchDefinition<Args> = {
     "issue 2 and 13 §7: `probe-ops diagnose` against the guide's diagnose.sh on the same Docker platform (wall, CPU, peak RSS), with a hung dependency, cold start, against `sandbox up`",
   root: 'the platform runs under a private dockerd',
   cli: true,
+  baseline: true,
   rusage: true,
   options: {
     runs: { type: 'string', value: 'N', default: '10', help: 'timed runs of each diagnose contender (one warm-up each on top)' },

@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<{ definition: BenchDefinition<unknow
   capacity: () => import('./capacity.js'),
   startup: () => import('./startup.js'),
   'config-load': () => import('./config-load.js'),
+  'wal-segment': () => import('./wal-segment.js'),
   agents: () => import('./agents.js'),
 }
 

@@ -9,9 +9,12 @@
  * Run as root: starts a private PostgreSQL 15 (test/bed/postgres.ts, on 127.0.0.1) with the demo
  * schema and a few expired results, so the measured `maintain daily --only retention` connects and
  * works as it does at night. Measured, interleaved run by run, for each binary and cache state:
- * `node -e 0` (the floor), `probe-ops --version`, `probe-ops config validate`, and
- * `probe-ops maintain daily --only retention --json`. The cache state "on" uses a private
- * XDG_CACHE_HOME, filled by the warm-up run; "off" sets NODE_DISABLE_COMPILE_CACHE=1.
+ * `node -e 0` (the floor), `probe-ops --version`, `probe-ops config validate`,
+ * `probe-ops diagnose --help` and `probe-ops maintain daily --only retention --json`. The cache
+ * state "on" uses a private XDG_CACHE_HOME, filled by the warm-up run; "off" sets
+ * NODE_DISABLE_COMPILE_CACHE=1. With `--baseline REF`, every probe-ops command also runs on the
+ * CLI of git REF right after (or, every other round, right before) the current one, and a second
+ * table puts the two side by side.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, realpathSync, writeFileSync } from 'node:fs'
@@ -20,6 +23,8 @@ import { SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/s
 import { pgClientConfig, pgQuery, startPostgres } from '../test/bed/postgres.js'
 import {
   UsageError,
+  baselineTable,
+  baselineVerdict,
   commandVariant,
   integer,
   interleave,
@@ -27,12 +32,14 @@ import {
   runIfMain,
   text,
   type Bench,
+  type BaselinePair,
   type BenchDefinition,
   type Sample,
   type Variant,
 } from './lib/harness.js'
 import { table } from './lib/markdown.js'
-import { cleanEnv } from './lib/proc.js'
+import { cleanEnv, type TimedResult } from './lib/proc.js'
+import type { CliSnapshot } from './lib/snapshot.js'
 import { megabytes, ms, ratio } from './lib/stats.js'
 
 interface Args {
@@ -43,6 +50,16 @@ interface Args {
 interface Command {
   label: string
   args(bin: string): string[]
+  /** It runs probe-ops: once per CLI (the floor, `node -e 0`, runs once). */
+  cli: boolean
+  /** What its stdout must match for the run to count. */
+  stdout?: RegExp
+}
+
+/** The CLI a variant runs: the current one, or --baseline REF's. */
+interface Cli {
+  tag: 'current' | 'baseline'
+  snapshot: CliSnapshot
 }
 
 interface NodeBinary {
@@ -80,25 +97,49 @@ async function run(bench: Bench, args: Args): Promise<void> {
   const work = await bench.tempDir('po-bench-start-')
   const { config, password } = await database(bench, work)
   const commands: Command[] = [
-    { label: 'node -e 0', args: () => ['-e', '0'] },
-    { label: 'probe-ops --version', args: (bin) => [bin, '--version'] },
-    { label: 'probe-ops config validate', args: (bin) => [bin, 'config', 'validate', '--config', config] },
-    { label: 'probe-ops maintain daily --only retention', args: (bin) => [bin, 'maintain', 'daily', '--only', 'retention', '--json', '--config', config] },
+    { label: 'node -e 0', args: () => ['-e', '0'], cli: false },
+    { label: 'probe-ops --version', args: (bin) => [bin, '--version'], cli: true, stdout: /^probe-ops\/\d+\.\d+\.\d+ / },
+    { label: 'probe-ops config validate', args: (bin) => [bin, 'config', 'validate', '--config', config], cli: true },
+    { label: 'probe-ops diagnose --help', args: (bin) => [bin, 'diagnose', '--help'], cli: true, stdout: /USAGE[\s\S]*check-timeout/ },
+    {
+      label: 'probe-ops maintain daily --only retention',
+      args: (bin) => [bin, 'maintain', 'daily', '--only', 'retention', '--json', '--config', config],
+      cli: true,
+    },
   ]
+  const clis: Cli[] = [{ tag: 'current', snapshot: bench.cli }, ...(bench.baseline ? [{ tag: 'baseline' as const, snapshot: bench.baseline }] : [])]
   const nodes: NodeBinary[] = args.nodes.map((node) => ({ path: node, version: execFileSync(node, ['--version'], { encoding: 'utf8' }).trim() }))
-  const key = (node: NodeBinary, cache: Cache, command: Command): string => `${node.version} cache ${cache}: ${command.label}`
+  const key = (node: NodeBinary, cache: Cache, command: Command, cli: Cli['tag'] = 'current'): string =>
+    `${node.version} cache ${cache}: ${command.label}${cli === 'baseline' ? ` (baseline ${bench.baselineRef})` : ''}`
+  const check =
+    (command: Command) =>
+    (result: TimedResult): string | undefined =>
+      !command.stdout || command.stdout.test(result.stdout) ? undefined : `stdout does not match ${command.stdout}`
+  // The current and the baseline run of a command are neighbours in every round.
   const variants: Variant[] = nodes.flatMap((node, n) => {
     const cacheHome = path.join(work, `cache-${n}`)
     return CACHES.flatMap((cache) => {
       const env = cleanEnv({ PGPASSWORD: password, XDG_CACHE_HOME: cacheHome, ...(cache === 'off' ? { NODE_DISABLE_COMPILE_CACHE: '1' } : {}) })
-      return commands.map((command) => {
-        const label = key(node, cache, command)
-        return commandVariant({ key: label, label, command: node.path, args: command.args(bench.cli.bin), env, cwd: work, rusage: true })
-      })
+      return commands.flatMap((command) =>
+        (command.cli ? clis : clis.slice(0, 1)).map((cli) => {
+          const label = key(node, cache, command, cli.tag)
+          return commandVariant({
+            key: label,
+            label,
+            command: node.path,
+            args: command.args(cli.snapshot.bin),
+            env,
+            cwd: work,
+            rusage: true,
+            check: check(command),
+          })
+        }),
+      )
     })
   })
-  // The warm-up run of each also fills the compile caches.
-  const samples = await interleave(bench, 'start-up', variants, args.runs)
+  // The warm-up run of each also fills the compile caches. Against a baseline, every other round
+  // runs in reverse, so that neither CLI always goes first.
+  const samples = await interleave(bench, 'start-up', variants, args.runs, { order: bench.baseline ? 'alternate' : 'same' })
   bench.raw.samples = Object.fromEntries(samples)
 
   const rows = commands.flatMap((command) =>
@@ -118,13 +159,36 @@ async function run(bench: Bench, args: Args): Promise<void> {
     }),
   )
   bench.out.push(
-    `- Method: one warm-up run of each (it fills the compile caches), then ${args.runs} rounds of every command × node × cache state in turn. "cache off": NODE_DISABLE_COMPILE_CACHE=1; "cache on": bin/run.js's compile cache in a private XDG_CACHE_HOME, warm. \`maintain daily --only retention\` runs against a private PostgreSQL 15 with the demo schema. Medians of the rounds.`,
+    `- Method: one warm-up run of each (it fills the compile caches), then ${args.runs} rounds of every command × node × cache state${bench.baseline ? ' × CLI' : ''} in turn${bench.baseline ? ' (every other round in reverse)' : ''}. "cache off": NODE_DISABLE_COMPILE_CACHE=1; "cache on": bin/run.js's compile cache in a private XDG_CACHE_HOME, warm. \`maintain daily --only retention\` runs against a private PostgreSQL 15 with the demo schema. Medians of the rounds.`,
     '',
     table(
       ['command', 'node', 'wall, cache off', 'wall, cache on', 'off / on', 'CPU, cache off', 'CPU, cache on', 'peak RSS, cache off', 'peak RSS, cache on'],
       rows,
       ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
+    '',
+  )
+  if (!bench.baseline || !bench.baselineRef) return
+  const ref = bench.baselineRef
+  const pairs: BaselinePair[] = commands
+    .filter((command) => command.cli)
+    .flatMap((command) =>
+      nodes.flatMap((node) =>
+        CACHES.map((cache) => ({
+          cells: [command.label, node.version, `cache ${cache}`],
+          current: samples.get(key(node, cache, command))!,
+          baseline: samples.get(key(node, cache, command, 'baseline'))!,
+        })),
+      ),
+    )
+  bench.out.push(
+    `### Current against \`${ref}\``,
+    '',
+    `- Method: the table above is the current CLI's. Each probe-ops command also ran on the CLI of \`${ref}\` (header), right after the current one in odd rounds and right before it in even rounds, same Node, cache state and environment. Medians of the rounds; ratio = current / baseline (above 1: the current CLI is slower or larger). "Rounds current higher": in how many of the rounds the current CLI's figure was the higher of the pair (ties not counted), with the one-sided sign test's p where it is below 0.05 (the chance of that many by luck alone).`,
+    '',
+    baselineTable(pairs, ['command', 'node', 'compile cache']),
+    '',
+    baselineVerdict(ref, pairs),
     '',
   )
 }
@@ -135,6 +199,7 @@ export const definition: BenchDefinition<Args> = {
   summary: 'every Node given: start-up (spawn to exit), CPU time and peak RSS of short runs, with and without the compile cache of `bin/run.js`',
   root: 'it starts PostgreSQL as the postgres OS user',
   cli: true,
+  baseline: true,
   rusage: true,
   options: {
     runs: { type: 'string', value: 'N', default: '15', help: 'rounds (one warm-up each on top)' },

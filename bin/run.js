@@ -3,10 +3,11 @@ import module from 'node:module'
 import os from 'node:os'
 import v8 from 'node:v8'
 import { compileCacheDir } from './compile-cache.js'
+import { MINIMUM_NODE, nodeTooOld } from './node-version.js'
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
+if (nodeTooOld(process.versions.node)) {
   process.stderr.write(
-    `probe-ops: Node.js ${process.version} is too old: probe-ops needs Node.js 22 or newer\n  install Node 22 (or 24), or run: npm install -g node@22\n`,
+    `probe-ops: Node.js ${process.version} is too old: probe-ops needs Node.js ${MINIMUM_NODE} or newer\n  install Node 22 (or 24), or run: npm install -g node@22\n`,
   )
   process.exit(2)
 }

@@ -36,6 +36,8 @@ util-linux:/usr/bin/nsenter
 mount:/usr/bin/umount
 tar:/usr/bin/tar
 passwd:/usr/sbin/useradd
+age:/usr/bin/age
+zstd:/usr/bin/zstd
 "
 
 is_installed() {

@@ -5,12 +5,15 @@
 # Usage: . scripts/use-node.sh; use_node 22
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# 22.15 is the first Node 22 with zstd in node:zlib: an older 22 counts as too old.
+node_minor() { node -p 'process.versions.node.split(".")[1]' 2>/dev/null || echo 0; }
 
 use_node() {
   local want=$1 root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   local have
   have=$(node_major)
+  if [ "$have" = 22 ] && [ "$(node_minor)" -lt 15 ]; then have=0; fi
   if [ "$have" = "$want" ] || { [ "$have" -ge "$want" ] && [ "${2:-}" != exact ]; }; then return 0; fi
   local dir="$root/.tools/node-$want"
   if [ ! -x "$dir/node_modules/.bin/node" ]; then

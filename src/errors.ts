@@ -46,12 +46,16 @@ export type SystemName =
   | 'prometheus'
   | 'loki'
   | 'program'
+  | 'age'
+  | 'compression'
   | 'files'
   | 'host'
   | 'certificates'
   | 'auth-log'
   | 'packages'
   | 'scanners'
+  /** An S3-compatible object store (a backup repository). */
+  | 's3'
 
 export type SystemErrorCode =
   /** ECONNREFUSED: nothing listens. */

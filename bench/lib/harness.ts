@@ -19,8 +19,8 @@ import { parseArgs } from 'node:util'
 import { pidsWithCmdline } from '../../test/bed/process.js'
 import { code, table } from './markdown.js'
 import { TIME_BIN, cleanEnv, fail, missingTime, stopAllRuns, timed, type TimedResult } from './proc.js'
-import { snapshotCli, type CliSnapshot } from './snapshot.js'
-import { median, megabytes, ms, percentile, seconds } from './stats.js'
+import { baselineCli, resolveCommit, snapshotCli, type CliSnapshot } from './snapshot.js'
+import { median, megabytes, ms, percentile, ratio, seconds, signTest } from './stats.js'
 import { Teardown } from './teardown.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -50,6 +50,8 @@ export interface BenchDefinition<Args> {
   root?: string
   /** It measures the built CLI: a private copy (lib/snapshot.ts), and the flag --build. */
   cli?: boolean
+  /** It can run the CLI of another commit beside the current one: the flag --baseline REF (with `cli`). */
+  baseline?: boolean
   /** Its timed runs record CPU time and peak RSS (GNU time must be installed). */
   rusage?: boolean
   /** Lines after the options in --help (what it needs besides). */
@@ -66,6 +68,10 @@ export interface Bench {
   readonly teardown: Teardown
   /** The private copy of the built CLI (only for a definition with `cli`). */
   readonly cli: CliSnapshot
+  /** The CLI of --baseline REF, built in a temp dir; undefined without the flag. */
+  readonly baseline: CliSnapshot | undefined
+  /** The ref --baseline named (for labels), when given. */
+  readonly baselineRef: string | undefined
   /** Aborted on SIGINT/SIGTERM, for the body's own loops (pollers). */
   readonly signal: AbortSignal
   /** Processes to look for in /proc after the teardown: these pids, and command lines naming these strings. */
@@ -88,6 +94,7 @@ export interface HeaderFacts {
   loadEnd: string
   source: string
   cli?: { origin: string; version: string; stale: string[]; built: boolean }
+  baseline?: { ref: string; origin: string; version: string }
   rusage: boolean
   teardown: string
 }
@@ -110,10 +117,21 @@ const COMMON: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'print this' },
 }
 const BUILD: OptionSpec = { type: 'boolean', help: 'build src/ as it is now into the private copy of the CLI (default: copy dist/ as `npm run build` left it)' }
+const BASELINE: OptionSpec = {
+  type: 'string',
+  value: 'REF',
+  help: 'also build git REF in a temp dir (git archive, npm ci, npm run build) and run its CLI interleaved with the current one: medians of each, ratios current / baseline',
+}
 const RENDER: OptionSpec = { type: 'string', value: 'FILE', help: 'measure nothing: print the markdown of a --raw FILE again' }
 
 function optionsOf(definition: BenchDefinition<unknown>): Record<string, OptionSpec> {
-  return { ...definition.options, ...(definition.cli ? { build: BUILD } : {}), ...(definition.render ? { render: RENDER } : {}), ...COMMON }
+  return {
+    ...definition.options,
+    ...(definition.cli ? { build: BUILD } : {}),
+    ...(definition.cli && definition.baseline ? { baseline: BASELINE } : {}),
+    ...(definition.render ? { render: RENDER } : {}),
+    ...COMMON,
+  }
 }
 
 export function usage(definition: BenchDefinition<unknown>): string {
@@ -216,6 +234,8 @@ class BenchRun implements Bench {
   readonly pids: number[] = []
   readonly needles: string[] = []
   snapshot: CliSnapshot | undefined
+  baseline: CliSnapshot | undefined
+  baselineRef: string | undefined
 
   constructor(private readonly name: string) {
     this.teardown = new Teardown((line) => this.log(line))
@@ -271,6 +291,11 @@ function header(definition: BenchDefinition<unknown>, facts: HeaderFacts): strin
     `- Machine: ${facts.machine}; load average ${facts.loadStart} at the start, ${facts.loadEnd} at the end (a shared, noisy machine: compare medians and ratios measured in the same run)`,
     `- Source: ${facts.source}`,
     ...(cli ? [`- probe-ops: ${code(cli.version)}, run as \`node bin/run.js\` from ${cli.origin}${stale}`] : []),
+    ...(facts.baseline
+      ? [
+          `- Baseline (\`--baseline ${facts.baseline.ref}\`): probe-ops ${code(facts.baseline.version)}, run as \`node bin/run.js\` from ${facts.baseline.origin}`,
+        ]
+      : []),
     ...(facts.rusage
       ? [
           `- CPU and peak RSS: every timed run under GNU time (\`${TIME_BIN} -f '%e %U %S %M'\`): CPU is user + system time of the process and of every child it waited for (10 ms resolution); peak RSS is the largest single process of that tree; MB = 10⁶ bytes.`,
@@ -299,6 +324,8 @@ function parseFlags<Args>(definition: BenchDefinition<Args>, argv: string[]): { 
       process.stdout.write(`${usage(generic)}\n`)
       return 0
     }
+    const ref = text(values, 'baseline')
+    if (ref !== undefined && !resolveCommit(ROOT, ref)) throw new UsageError(`--baseline ${ref} names no commit of this repository`)
     return { values, args: definition.parse(values) }
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error)
@@ -322,8 +349,21 @@ async function prepareCli(bench: BenchRun, build: boolean): Promise<NonNullable<
     const some = `${snapshot.stale.slice(0, 5).join(', ')}${snapshot.stale.length > 5 ? ', …' : ''}`
     bench.log(`WARNING: the build under test is older than ${snapshot.stale.length} file(s) of src/ (${some}); pass --build to measure src/ as it is now`)
   }
-  const version = await timed(process.execPath, [snapshot.bin, '--version'], { env: cleanEnv(), cwd: ROOT })
-  return { origin: snapshot.origin, version: version.stdout.trim(), stale: snapshot.stale, built: build }
+  return { origin: snapshot.origin, version: await versionOf(snapshot), stale: snapshot.stale, built: build }
+}
+
+async function versionOf(snapshot: CliSnapshot): Promise<string> {
+  return (await timed(process.execPath, [snapshot.bin, '--version'], { env: cleanEnv(), cwd: ROOT })).stdout.trim()
+}
+
+/** The CLI of git REF, built in a temp dir the teardown removes (with whatever its build left running). */
+async function prepareBaseline(bench: BenchRun, ref: string): Promise<NonNullable<HeaderFacts['baseline']>> {
+  const dir = await bench.tempDir('po-bench-baseline-')
+  bench.log(`building the baseline ${ref} in ${dir}`)
+  const snapshot = await baselineCli(ROOT, ref, dir, (line) => bench.log(line))
+  bench.baseline = snapshot
+  bench.baselineRef = ref
+  return { ref, origin: snapshot.origin, version: await versionOf(snapshot) }
 }
 
 /** Parses, checks, runs, tears down and prints; resolves to the exit code (on SIGINT 130, SIGTERM 143). */
@@ -362,9 +402,12 @@ export async function runBench<Args>(definition: BenchDefinition<Args>, argv: st
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   let cli: HeaderFacts['cli']
+  let baseline: HeaderFacts['baseline']
   let failure: { error: unknown } | undefined
   try {
     if (definition.cli) cli = await prepareCli(bench, flag(values, 'build'))
+    const ref = text(values, 'baseline')
+    if (ref !== undefined) baseline = await prepareBaseline(bench, ref)
     await definition.run(bench, args)
   } catch (error) {
     failure = { error }
@@ -384,6 +427,7 @@ export async function runBench<Args>(definition: BenchDefinition<Args>, argv: st
     loadEnd: loadavg(),
     source: `commit ${git(['rev-parse', '--short', 'HEAD'])}${dirty > 0 ? ` plus ${dirty} uncommitted change(s) under src/` : ''}`,
     ...(cli ? { cli } : {}),
+    ...(baseline ? { baseline } : {}),
     rusage: definition.rusage === true,
     teardown,
   }
@@ -515,6 +559,73 @@ export function summaryTable(rows: readonly SummaryRow[], options: { columns?: r
     [options.first ?? 'command', ...columns.map((c) => COLUMNS[c].head), ...extra],
     rows.map(([label, samples, cells]) => [label, ...columns.map((c) => COLUMNS[c].cell(samples)), ...(cells ?? [])]),
     ['l', ...columns.map(() => 'r' as const), ...extra.map(() => 'r' as const)],
+  )
+}
+
+/** The same commands, run in the same rounds by the current CLI and by the --baseline one. */
+export interface BaselinePair {
+  /** The row's first cells (command, and whatever else tells rows apart). */
+  cells: readonly string[]
+  current: readonly Sample[]
+  baseline: readonly Sample[]
+}
+
+const FIGURES: ReadonlyArray<{ metric: Metric; name: string; format(value: number): string }> = [
+  { metric: 'ms', name: 'wall', format: ms },
+  { metric: 'cpuMs', name: 'CPU', format: ms },
+  { metric: 'peakRssKb', name: 'peak RSS', format: megabytes },
+]
+
+/** Significance of the sign test below which a figure counts as changed, not noise. */
+const SIGNIFICANT_P = 0.05
+
+function pairTest(pair: BaselinePair, name: Metric): ReturnType<typeof signTest> {
+  return signTest(metric(pair.current, name), metric(pair.baseline, name))
+}
+
+/**
+ * Current against baseline: each figure's medians and their ratio, and in how many rounds the
+ * current CLI's figure was the higher of the two (with the sign test's p: the chance of that many
+ * or more by luck alone; ties left out).
+ */
+export function baselineTable(pairs: readonly BaselinePair[], first: readonly string[]): string {
+  const heads = FIGURES.flatMap((f) => [`${f.name}, current`, `${f.name}, baseline`, `${f.name} ratio`])
+  const rounds = (pair: BaselinePair): string =>
+    FIGURES.map((f) => {
+      const test = pairTest(pair, f.metric)
+      return `${test.higher}/${pair.current.length}${test.p < SIGNIFICANT_P ? ` (p ${test.p.toFixed(3)})` : ''}`
+    }).join(' · ')
+  return table(
+    [...first, 'runs', ...heads, 'rounds current higher (wall · CPU · RSS)'],
+    pairs.map((pair) => [
+      ...pair.cells,
+      String(pair.current.length),
+      ...FIGURES.flatMap((f) => {
+        const [now, before] = [medianOf(pair.current, f.metric), medianOf(pair.baseline, f.metric)]
+        return [f.format(now), f.format(before), ratio(now, before)]
+      }),
+      rounds(pair),
+    ]),
+    [...first.map(() => 'l' as const), ...Array<'r'>(heads.length + 2).fill('r')],
+  )
+}
+
+/** Met when no figure of any pair is higher than the baseline's in more rounds than chance allows. */
+export function baselineVerdict(ref: string, pairs: readonly BaselinePair[]): string {
+  const higher = pairs.flatMap((pair) =>
+    FIGURES.flatMap((f) => {
+      const test = pairTest(pair, f.metric)
+      if (test.p >= SIGNIFICANT_P) return []
+      const [now, before] = [medianOf(pair.current, f.metric), medianOf(pair.baseline, f.metric)]
+      return [
+        `${pair.cells.join(', ')}: ${f.name} ${f.format(now)} against ${f.format(before)} (${ratio(now, before)}, higher in ${test.higher} of ${pair.current.length} rounds, p ${test.p.toFixed(3)})`,
+      ]
+    }),
+  )
+  return verdict(
+    `Not slower than ${ref} (no figure higher than the baseline's in more rounds than chance allows: sign test, p < ${SIGNIFICANT_P})`,
+    higher.length === 0,
+    higher.length === 0 ? 'wall, CPU and peak RSS within noise for every command.' : `higher beyond noise: ${higher.join('; ')}.`,
   )
 }
 

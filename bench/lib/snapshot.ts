@@ -3,13 +3,17 @@
  * dist, tsc) while the bench runs, and a run that catches dist/ half-built measures nothing.
  * The copy is the same files (bin/, dist/, package.json, oclif.manifest.json, with node_modules
  * linked back), run the same way: `node COPY/bin/run.js ...`.
+ *
+ * A baseline (`--baseline REF`) is another copy: git REF's tree, built from scratch in a temp dir
+ * with its own dependencies, so that the CLI before a change runs beside the CLI after it.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { cleanEnv, fail, timed } from './proc.js'
 
 export interface CliSnapshot {
   root: string
@@ -83,5 +87,52 @@ export async function snapshotCli(root: string, opts: { build: boolean; log: (li
   } catch (err) {
     await remove()
     throw err
+  }
+}
+
+/** REF's commit (full hash) and subject, or undefined when REF names no commit of the repository. */
+export function resolveCommit(root: string, ref: string): { commit: string; subject: string } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+    const subject = execFileSync('git', ['log', '-1', '--format=%s', commit], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return { commit, subject }
+  } catch {
+    return undefined
+  }
+}
+
+/** One build command in `cwd`, killed with the bench on a signal; a failure says which and shows its output. */
+async function buildStep(command: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
+  log(`baseline: ${command} ${args.join(' ')}`)
+  const result = await timed(command, args, { env: cleanEnv(), cwd, timeoutMs: 20 * 60_000 })
+  if (result.exitCode !== 0) fail(`baseline: ${command} ${args.join(' ')}`, 'the baseline could not be built', result)
+}
+
+/**
+ * git REF's CLI, built inside `dir` (an empty temp dir the caller removes): `git archive` of the
+ * commit (it reads the object store only: no checkout, no stash, no worktree, so neither this
+ * repository nor any other worktree changes), then `npm ci` and `npm run build` there.
+ */
+export async function baselineCli(root: string, ref: string, dir: string, log: (line: string) => void): Promise<CliSnapshot> {
+  const resolved = resolveCommit(root, ref)
+  if (!resolved) throw new Error(`--baseline ${ref}: no such commit`)
+  const tree = path.join(dir, 'tree')
+  const tarball = path.join(dir, 'source.tar')
+  await buildStep('git', ['archive', '--format=tar', '-o', tarball, resolved.commit], root, log)
+  await mkdir(tree)
+  await buildStep('tar', ['-xf', tarball, '-C', tree], dir, log)
+  await rm(tarball)
+  await buildStep('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], tree, log)
+  await buildStep('npm', ['run', '--silent', 'build'], tree, log)
+  return {
+    root: tree,
+    bin: path.join(tree, 'bin/run.js'),
+    origin: `\`git archive\` of ${ref} (commit ${resolved.commit.slice(0, 7)}, "${resolved.subject}"), built by the bench in a temp dir (\`npm ci\`, \`npm run build\`) with its own node_modules`,
+    stale: [],
+    remove: () => rm(dir, { recursive: true, force: true }),
   }
 }

@@ -48,3 +48,27 @@ export function ratio(a: number, b: number): string {
 export function megabytes(kib: number): string {
   return `${((kib * 1024) / 1e6).toFixed(1)} MB`
 }
+
+export interface SignTest {
+  /** Pairs in which the first value was higher, lower, equal. */
+  higher: number
+  lower: number
+  ties: number
+  /** One-sided: the chance of `higher` or more of the untied pairs by luck alone (each side 1/2). */
+  p: number
+}
+
+/** A paired sign test of `a` against `b` (same index, same round): is `a` higher more often than chance allows? */
+export function signTest(a: readonly number[], b: readonly number[]): SignTest {
+  if (a.length !== b.length) throw new Error(`stats: ${a.length} values paired with ${b.length}`)
+  const higher = a.filter((x, i) => x > b[i]!).length
+  const lower = a.filter((x, i) => x < b[i]!).length
+  const n = higher + lower
+  let p = 0
+  let choose = 1 // C(n, k), from k = 0 up
+  for (let k = 0; k <= n; k++) {
+    if (k >= higher) p += choose / 2 ** n
+    choose = (choose * (n - k)) / (k + 1)
+  }
+  return { higher, lower, ties: a.length - n, p }
+}

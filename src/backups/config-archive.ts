@@ -1,8 +1,8 @@
 import { access } from 'node:fs/promises'
-import { isAbsolute, relative } from 'node:path'
+import { isAbsolute } from 'node:path'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
-import { startProgram } from '../systems/process-group.js'
+import { archivePaths } from '../systems/pg-tools.js'
 import { backupId, manifestStamp, prepareBackupDir, type BackupManifest, type StoredBackup } from './store.js'
 import { streamIntoFile, writeBackup } from './writing.js'
 
@@ -39,21 +39,8 @@ export async function archiveConfig(
       const checksum = await streamIntoFile(
         temporary,
         async (sink, signal) => {
-          // Paths relative to / so the archive restores anywhere with tar -C.
-          const { subprocess: tar } = await startProgram('tar', ['-C', '/', '-czf', '-', '--', ...present.map((p) => relative('/', p) || '.')], {
-            stdout: 'pipe',
-            stderr: 'pipe',
-            buffer: { stdout: false },
-            reject: false,
-            cancelSignal: signal,
-          })
-          tar.stdout.pipe(sink, { end: false })
-          const result = await tar
-          if (result.exitCode !== 0)
-            throw new StepFailure(
-              `tar failed (exit ${result.exitCode ?? result.signal}): ${String(result.stderr).trim().split('\n').at(-1)}`,
-              'nothing was kept',
-            )
+          const result = await archivePaths(present, sink, signal)
+          if (result.exitCode !== 0) throw new StepFailure(`tar failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept')
         },
         options.signal,
       )

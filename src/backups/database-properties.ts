@@ -61,7 +61,8 @@ export async function readDatabaseProperties(client: Client, database: string): 
     encoding: found.encoding,
     collate: String(row.datcollate),
     ctype: String(row.datctype),
-    localeProvider: PROVIDERS[String(row.datlocprovider ?? 'c')] ?? 'libc',
+    // Before PostgreSQL 15 there is no column: libc.
+    localeProvider: (typeof row.datlocprovider === 'string' ? PROVIDERS[row.datlocprovider] : undefined) ?? 'libc',
     ...(providerLocale ? { providerLocale } : {}),
     connectionLimit: Number(row.datconnlimit),
     privileges: found.hasacl ? privileges : null,

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js'
-import { closePostgres, connectPostgres, queryRows } from '../systems/postgres.js'
+import { listDatabases, withAdmin } from '../systems/postgres-admin.js'
 
 /** What an interrupted restore or verification can leave in PostgreSQL, and what to do with it. */
 export interface DatabaseLeftover {
@@ -37,39 +37,34 @@ export function isRestoreCopyName(database: string, name: string, kind: 'restore
 
 export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLeftover[]> {
   const live = config.postgres.database
-  const client = await connectPostgres(config.postgres, { database: 'postgres' })
-  try {
-    const rows = await queryRows<{ datname: string; datallowconn: boolean }>(client, 'select datname, datallowconn from pg_database')
-    const found: DatabaseLeftover[] = []
-    for (const { datname, datallowconn } of rows) {
-      if (datname.startsWith(`${live}_restore_`))
-        found.push({
-          database: datname,
-          kind: 'unfinished-restore',
-          what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it',
-        })
-      else if (datname.startsWith(`${live}_pre_restore_`))
-        found.push({
-          database: datname,
-          kind: 'pre-restore',
-          what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)',
-        })
-      else if (datname.startsWith('probe_ops_verify_'))
-        found.push({
-          database: datname,
-          kind: 'verify-scratch',
-          what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it',
-        })
-      // Of any name: a restore killed during its swap can leave the live or the kept database closed.
-      if ((datname === live || datname.startsWith(`${live}_pre_restore_`)) && !datallowconn)
-        found.push({
-          database: datname,
-          kind: 'connections-disabled',
-          what: `${datname === live ? 'the live database' : 'the database kept from before a restore'} refuses connections: a restore was interrupted during its swap; \`probe-ops restore --cleanup\` allows them again`,
-        })
-    }
-    return found
-  } finally {
-    await closePostgres(client)
+  const databases = await withAdmin(config.postgres, listDatabases)
+  const found: DatabaseLeftover[] = []
+  for (const { name, allowConnections } of databases) {
+    if (name.startsWith(`${live}_restore_`))
+      found.push({
+        database: name,
+        kind: 'unfinished-restore',
+        what: 'a restore that never finished; the live database was not touched: `probe-ops restore --cleanup` drops it',
+      })
+    else if (name.startsWith(`${live}_pre_restore_`))
+      found.push({
+        database: name,
+        kind: 'pre-restore',
+        what: 'the live database as it was before a restore: keep it until the restore is known good, then drop it (`probe-ops restore --cleanup --drop-pre-restore`)',
+      })
+    else if (name.startsWith('probe_ops_verify_'))
+      found.push({
+        database: name,
+        kind: 'verify-scratch',
+        what: 'the scratch database of an interrupted restore test: `probe-ops restore --cleanup` drops it',
+      })
+    // Of any name: a restore killed during its swap can leave the live or the kept database closed.
+    if ((name === live || name.startsWith(`${live}_pre_restore_`)) && !allowConnections)
+      found.push({
+        database: name,
+        kind: 'connections-disabled',
+        what: `${name === live ? 'the live database' : 'the database kept from before a restore'} refuses connections: a restore was interrupted during its swap; \`probe-ops restore --cleanup\` allows them again`,
+      })
   }
+  return found
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
-import { closePostgres, connectPostgres, quoteName } from '../systems/postgres.js'
+import { closePostgres, connectPostgres } from '../systems/postgres.js'
 import { connectionArgs, runPgTool, toolError } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { tableCounts } from './database.js'
@@ -175,25 +175,6 @@ export async function compareCounts(
     const wanted = (expected ?? []).filter((t) => !only || only.includes(t.name))
     const mismatches = wanted.filter((t) => actual.get(t.name) !== t.rows).map((t) => ({ name: t.name, expected: t.rows, actual: actual.get(t.name) ?? null }))
     return { ok: mismatches.length === 0, compared: wanted.length, mismatches }
-  } finally {
-    await closePostgres(client)
-  }
-}
-
-/** A scratch database for a test restore: owned by the connecting user, server defaults. */
-export async function createDatabase(config: Config, name: string): Promise<void> {
-  const client = await connectPostgres(config.postgres, { database: 'postgres' })
-  try {
-    await client.query(`create database ${quoteName(name)} template template0`)
-  } finally {
-    await closePostgres(client)
-  }
-}
-
-export async function dropDatabase(config: Config, name: string): Promise<void> {
-  const client = await connectPostgres(config.postgres, { database: 'postgres', statementTimeoutMs: 0 })
-  try {
-    await client.query(`drop database if exists ${quoteName(name)} with (force)`)
   } finally {
     await closePostgres(client)
   }

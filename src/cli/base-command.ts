@@ -52,6 +52,15 @@ export abstract class ProbeOpsCommand extends Command {
     }
   }
 
+  /** The error document names the configuration's host when the file can be read; nothing else is said of it. */
+  protected nameHostFrom(path: string | undefined): void {
+    try {
+      this.documentHost = loadConfig(path).host
+    } catch {
+      // The run stops for another reason already: that one is the error said.
+    }
+  }
+
   /** Writes to stdout; false when it could not be written (said on stderr). */
   protected async print(text: string): Promise<boolean> {
     this.printed = true

@@ -162,7 +162,14 @@ export abstract class JobCommand extends ProbeOpsCommand {
   protected async runJob<O, C>(spec: JobSpec<O, C>, flags: JobFlagValues, options: O): Promise<Report> {
     const only = list(flags.only ?? '')
     const skip = list(flags.skip ?? '')
-    checkStepChoice(spec, only, skip)
+    try {
+      checkStepChoice(spec, only, skip)
+    } catch (error) {
+      // Said before the configuration is read, whatever is wrong with it; the error document
+      // still names the configuration's host when it can be read.
+      this.nameHostFrom(flags.config)
+      throw error
+    }
     const bounds = runBounds(flags)
     const config = deepFreeze(this.loadConfiguration(flags.config))
     const dryRun = flags['dry-run'] ?? false

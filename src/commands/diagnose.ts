@@ -1,14 +1,15 @@
 import { durationFlag, durationOf } from '../cli/duration-flag.js'
-import { JobCommand, jobFlags } from '../cli/job-command.js'
+import { JobCommand, jobDescription, jobFlags } from '../cli/job-command.js'
 import { RANGES } from '../config/ranges.js'
-import { diagnoseJob } from '../jobs/diagnose/job.js'
+import { diagnose } from '../jobs/diagnose/spec.js'
 import type { Report } from '../report/model.js'
 
 export default class Diagnose extends JobCommand {
   static override summary = 'Check the whole platform at once and say what to do about each problem.'
-  static override description = `Host resources, service state, HTTP/PostgreSQL/Redis reachability, recent errors in service logs (every host's through Loki when loki.url is set), database and Redis figures, the alerts AlertManager has firing, the monitoring stack itself (Prometheus targets and rules, the exporters, AlertManager's receivers, Loki) and the agents in trouble. Every check runs concurrently with its own timeout, so a hung dependency is a red line, never a hang. Changes nothing.
-
-Steps: host, services, http, postgres, redis, logs, alerts, monitoring, agents.`
+  static override description = jobDescription(diagnose, {
+    intro:
+      "Host resources, service state, HTTP/PostgreSQL/Redis reachability, recent errors in service logs (every host's through Loki when loki.url is set), database and Redis figures, the alerts AlertManager has firing, the monitoring stack itself (Prometheus targets and rules, the exporters, AlertManager's receivers, Loki) and the agents in trouble. Every check runs concurrently with its own timeout, so a hung dependency is a red line, never a hang. Changes nothing.",
+  })
   static override examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --only postgres,redis',
@@ -23,12 +24,9 @@ Steps: host, services, http, postgres, redis, logs, alerts, monitoring, agents.`
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(Diagnose)
-    const sinceMs = durationOf(flags.since, 'since', RANGES.since)
-    const checkTimeoutMs = durationOf(flags['check-timeout'], 'check-timeout', RANGES.check)
-    return this.runPlanned(flags, (config) => {
-      if (sinceMs !== undefined) config.diagnose.sinceMs = sinceMs
-      if (checkTimeoutMs !== undefined) config.diagnose.checkTimeoutMs = checkTimeoutMs
-      return { ...diagnoseJob(config), defaultTimeoutSeconds: Math.ceil(config.diagnose.checkTimeoutMs / 1000) + 5 }
+    return this.runJob(diagnose, flags, {
+      sinceMs: durationOf(flags.since, 'since', RANGES.since),
+      checkTimeoutMs: durationOf(flags['check-timeout'], 'check-timeout', RANGES.check),
     })
   }
 }

@@ -1,13 +1,16 @@
 import { Args, Flags } from '@oclif/core'
-import { JobCommand, changeFlags, jobFlags } from '../cli/job-command.js'
-import { UsageError } from '../errors.js'
-import { recoverJob } from '../jobs/recover/job.js'
+import { JobCommand, changeFlags, jobDescription, jobFlags } from '../cli/job-command.js'
+import { recoverOptions } from '../jobs/recover/context.js'
+import { recover } from '../jobs/recover/spec.js'
 import type { Report } from '../report/model.js'
 
 export default class Recover extends JobCommand {
   static override summary = 'Bring services back, dependencies first, and prove they are serving.'
-  static override description = `Replaces service-recovery.sh. Looks first (state, readiness, restarts, recent log errors); a ready service is left alone unless --force. Unready dependencies are recovered first (management depends on postgres and redis); --force applies only to the services named, never to a ready dependency. Then a stopped service is started or a running one restarted through its runtime (Docker, systemd or process), and recover waits for real readiness: PostgreSQL answering SELECT 1, Redis answering PING, an HTTP health URL answering 2xx. If it is not ready in time it is stopped and started once more; if that fails too, the report holds the log tail and the runtime's error, and an alert goes to AlertManager. While it works, a silence covers the service's alerts. A crash-looping service is not restarted again without --force, and PostgreSQL not without its data directory.
-With no service (or --all), recovers every service that is not ready, in dependency order.`
+  static override description = jobDescription(recover, {
+    intro: `Replaces service-recovery.sh. Looks first (state, readiness, restarts, recent log errors); a ready service is left alone unless --force. Unready dependencies are recovered first (management depends on postgres and redis); --force applies only to the services named, never to a ready dependency. Then a stopped service is started or a running one restarted through its runtime (Docker, systemd or process), and recover waits for real readiness: PostgreSQL answering SELECT 1, Redis answering PING, an HTTP health URL answering 2xx. If it is not ready in time it is stopped and started once more; if that fails too, the report holds the log tail and the runtime's error, and an alert goes to AlertManager. While it works, a silence covers the service's alerts. A crash-looping service is not restarted again without --force, and PostgreSQL not without its data directory.
+With no service (or --all), recovers every service that is not ready, in dependency order.`,
+    outro: "A service whose dependency could not be recovered is not restarted. Takes the job's lock: a second run exits 3.",
+  })
   static override examples = [
     '<%= config.bin %> recover postgres',
     '<%= config.bin %> recover management --dry-run',
@@ -25,8 +28,6 @@ With no service (or --all), recovers every service that is not ready, in depende
 
   async run(): Promise<Report> {
     const { flags, argv } = await this.parse(Recover)
-    const services = argv as string[]
-    if (flags.all && services.length > 0) throw new UsageError('give services or --all, not both', 'probe-ops recover postgres, or probe-ops recover --all')
-    return this.runPlanned(flags, (config) => ({ ...recoverJob(config, services, flags.force), lock: 'recover' }))
+    return this.runJob(recover, flags, recoverOptions({ services: argv as string[], all: flags.all, force: flags.force }))
   }
 }

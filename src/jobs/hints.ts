@@ -22,7 +22,19 @@ function clientHints(otherwise: string, precise: Hints): Hints {
   return { ...Object.fromEntries(CLIENT_FAILURES.map((code) => [code, otherwise])), ...precise }
 }
 
-const postgres: Hints = {}
+const postgresDown = 'check that PostgreSQL is running and the connection settings are right'
+const postgres: Hints = {
+  refused: 'PostgreSQL is down: run `probe-ops recover postgres`',
+  dns: 'fix postgres.host or PGHOST',
+  auth: 'check PGPASSWORD or postgres.passwordFile',
+  'not-found': 'fix postgres.database or PGDATABASE',
+  starting: 'wait a few seconds and try again',
+  'no-answer': 'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`',
+  unreachable: postgresDown,
+  permission: postgresDown,
+  'bad-answer': postgresDown,
+  failed: postgresDown,
+}
 
 const pgTools: Hints = {}
 
@@ -48,12 +60,42 @@ const docker: Hints = clientHints('check that the Docker engine is running', {
   },
 })
 
-const systemd: Hints = {}
+// Which call it was (data.action): `show` of a unit's state, or start, stop or restart of the unit.
+const systemd: Hints = {
+  'not-installed': 'this host does not run systemd: set the service runtime to docker',
+  // systemd is not this host's init (sd_booted): systemctl has no manager to ask.
+  refused: 'this host does not run systemd: set the service runtime to docker or process',
+  timeout: (error) => (error.data?.action === 'show' ? 'systemd is slow to answer: check `systemctl status`' : `see \`systemctl status ${error.target}\``),
+  failed: (error) => (error.data?.action === 'show' ? undefined : `see \`journalctl -u ${error.target} -n 50\``),
+}
 
-const journal: Hints = {}
+const journalAccess = 'run as root, or as a member of the systemd-journal or adm group'
+const journalSlow = 'the journal is slow or broken: check `journalctl --verify`'
+const journal: Hints = {
+  'not-installed': 'this host does not run systemd: read a log file instead',
+  'not-found': 'journald keeps no journal here (Storage=none, or no systemd): read a log file instead',
+  permission: journalAccess,
+  timeout: journalSlow,
+  // journalctl that could not run, or ran and exited other than 0.
+  failed: (error) => (error.data?.ran === false ? journalSlow : journalAccess),
+}
 
+const startCommand = 'fix the service start command in the configuration'
+// Which file (data.file: its pid file, its log file) or which call (data.action: start, stop) it was.
 const processes: Hints = {
-  // (F: ServiceRuntimes' process services; E owns the rest of this table.)
+  'not-found': (error) => (error.data?.file === 'log' ? "check the service's logFile setting, and that the service writes there" : undefined),
+  permission: (error) => (error.data?.file === 'log' ? 'run as root, or as a user that may read it' : undefined),
+  'not-installed': startCommand,
+  failed: (error) => {
+    const { data, target } = error
+    if (data?.action === 'start') return data.spawned === false ? startCommand : typeof data.logFile === 'string' ? `read ${data.logFile}` : undefined
+    // A stop refused: what the pid file names is not provably the service.
+    if (data?.unproven === 'other')
+      return `if ${target} is stopped, the pid file is stale: remove ${String(data.pidFile)}; if that process is ${target}, fix services.${target}.start to the command that runs it`
+    if (data?.unproven === 'no-start-command') return `set services.${target}.start to the command that runs it, or stop it by hand`
+    return undefined
+  },
+  // (F: ServiceRuntimes' process services.)
   'bad-setting': (error) =>
     error.data?.setting === 'start'
       ? `set services.${error.target}.start to its command (an argument list)`
@@ -101,18 +143,50 @@ const loki: Hints = clientHints(lokiOff, {
 
 const program: Hints = {}
 
+const age: Hints = {
+  auth: 'the identity file holds none of the secret keys this was encrypted for: give the identity of one of its recipients (backup.encryption.identityFile)',
+  'not-installed': "install Debian's age package, or set backup.encryption.program to library",
+}
+
+const compression: Hints = {
+  'not-installed': "run probe-ops with Node.js 22.15 or newer (scripts/use-node.sh), or install Debian's zstd package",
+}
+
+// A file operation's errno, found while cleaning up: the step says what it could not do.
 const files: Hints = {}
 
 // The host's facts say what could not be read in their answers (DiskUsage.error); nothing is thrown.
 const host: Hints = {}
 
+// A CA file or an endpoint that could not be used: cert check rates them as findings of its own.
 const certificates: Hints = {}
 
-const authLog: Hints = {}
+// Which source was missing (data.source): the configured file, or every source (data.files names those tried).
+const authLog: Hints = {
+  permission: 'run as root or as a member of the adm group',
+  'bad-setting': 'set security.authLog to the file (or to "journald")',
+  failed: 'check the file, or set security.authLog to "journald"',
+  'not-found': (error) => {
+    const files = Array.isArray(error.data?.files) ? error.data.files.map(String) : []
+    if (error.data?.source === 'file') return `set security.authLog to the file sshd and PAM log to (${files[0]}, ${files[1]} on Red Hat), or to "journald"`
+    return `set security.authLog to the file sshd and PAM log to; rsyslog writes ${files[0]}`
+  },
+}
 
+// apt that failed: the step says so; nothing to add.
 const packages: Hints = {}
 
+// A scanner that failed is a finding of the vulnerability scan, with its own fix.
 const scanners: Hints = {}
+
+const s3: Hints = {
+  auth: 'check the credentials of this repository (credentialsFile, profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment)',
+  permission: 'the credentials may not do this: check the bucket policy for this prefix',
+  'not-found': 'check the bucket and prefix of this repository in backup.repositories',
+  'no-answer': 'the endpoint took the connection but did not answer: check the object store, or raise timeoutSeconds',
+  refused: 'nothing listens at the endpoint: check the object store and the endpoint in backup.repositories',
+  dns: 'check the endpoint host name in backup.repositories',
+}
 
 export const HINTS: Record<SystemName, Hints> = {
   postgres,
@@ -127,12 +201,15 @@ export const HINTS: Record<SystemName, Hints> = {
   prometheus,
   loki,
   program,
+  age,
+  compression,
   files,
   host,
   certificates,
   'auth-log': authLog,
   packages,
   scanners,
+  s3,
 }
 
 /** The default table's hint for a system error; none for anything else. */

@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline'
-import { StepFailure, describeError } from '../errors.js'
+import { describeError } from '../errors.js'
 import { FileReadError, openRegularFile } from '../lib/regular-file.js'
+import { SystemError, isSystemError } from './errors.js'
+import { fileReadErrorCode } from './files.js'
 import { journalLines } from './journal.js'
 
 /** The authentication log: a syslog file (/var/log/auth.log, /var/log/secure) or the journal. */
@@ -25,7 +27,8 @@ export type AuthLog =
       read: false
       /** What was not read and why, naming the source. */
       reason: string
-      hint: string
+      /** Why, as a SystemError: the journal's own when it was the journal that could not be read. */
+      error: SystemError
     }
 
 /** The last `maxBytes` of a file, as lines (a first partial line dropped). */
@@ -53,18 +56,18 @@ async function tailLines(path: string, maxBytes: number, signal?: AbortSignal): 
   return { lines, truncated: start > 0 }
 }
 
-/** The file's lines, undefined when it does not exist, a StepFailure naming it when it cannot be read. */
+/** The file's lines, undefined when it does not exist, a SystemError naming it when it cannot be read. */
 async function readFile(path: string, maxBytes: number, signal?: AbortSignal): Promise<{ lines: string[]; truncated: boolean } | undefined> {
   try {
     return await tailLines(path, maxBytes, signal)
   } catch (error) {
     if (error instanceof FileReadError) {
       if (error.code === 'missing') return undefined
-      if (error.code === 'unreadable') throw new StepFailure(`the auth log ${error.message}`, 'run as root or as a member of the adm group')
-      if (error.code === 'not-a-file') throw new StepFailure(`the auth log ${error.message}`, 'set security.authLog to the file (or to "journald")')
+      if (error.code === 'unreadable' || error.code === 'not-a-file')
+        throw new SystemError('auth-log', fileReadErrorCode(error.code), `the auth log ${error.message}`, { cause: error, target: path })
     }
     if (signal?.aborted) throw error
-    throw new StepFailure(`the auth log ${path} cannot be read: ${describeError(error)}`, 'check the file, or set security.authLog to "journald"')
+    throw new SystemError('auth-log', 'failed', `the auth log ${path} cannot be read: ${describeError(error)}`, { cause: error, target: path })
   }
 }
 
@@ -79,21 +82,21 @@ const AUTH_FACILITIES = ['SYSLOG_FACILITY=4', 'SYSLOG_FACILITY=10']
  */
 export async function readAuthLog(setting: string, sinceMs: number, options: { timeoutMs: number; maxBytes?: number; signal?: AbortSignal }): Promise<AuthLog> {
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024
-  const journal = async (): Promise<{ lines: string[] } | { reason: string; hint: string }> => {
+  const journal = async (): Promise<{ lines: string[] } | { failure: SystemError }> => {
     try {
       return { lines: await journalLines(AUTH_FACILITIES, { sinceMs, timeoutMs: options.timeoutMs, signal: options.signal }) }
     } catch (error) {
-      if (!(error instanceof StepFailure)) throw error
-      return { reason: error.message, hint: error.hint ?? 'set security.authLog to the auth log file' }
+      if (!isSystemError(error, 'journal')) throw error
+      return { failure: error }
     }
   }
-  const unread = (reason: string, hint: string): AuthLog => ({ read: false, reason, hint })
+  const unread = (error: SystemError, reason = error.message): AuthLog => ({ read: false, reason, error })
   try {
     if (setting === 'journald') {
       const read = await journal()
       return 'lines' in read
         ? { read: true, source: 'journald', lines: read.lines, truncated: false }
-        : unread(`the journal could not be read: ${read.reason}`, read.hint)
+        : unread(read.failure, `the journal could not be read: ${read.failure.message}`)
     }
     const candidates = setting === DEFAULT_AUTH_LOG ? [DEFAULT_AUTH_LOG, RED_HAT_AUTH_LOG] : [setting]
     for (const path of candidates) {
@@ -102,17 +105,22 @@ export async function readAuthLog(setting: string, sinceMs: number, options: { t
     }
     if (setting !== DEFAULT_AUTH_LOG)
       return unread(
-        `the auth log ${setting} does not exist`,
-        `set security.authLog to the file sshd and PAM log to (${DEFAULT_AUTH_LOG}, ${RED_HAT_AUTH_LOG} on Red Hat), or to "journald"`,
+        new SystemError('auth-log', 'not-found', `the auth log ${setting} does not exist`, {
+          target: setting,
+          data: { source: 'file', files: [DEFAULT_AUTH_LOG, RED_HAT_AUTH_LOG] },
+        }),
       )
     const read = await journal()
     if ('lines' in read) return { read: true, source: 'journald', lines: read.lines, truncated: false, note: `${DEFAULT_AUTH_LOG} does not exist` }
     return unread(
-      `no auth log: ${DEFAULT_AUTH_LOG} does not exist and the journal could not be read (${read.reason})`,
-      `set security.authLog to the file sshd and PAM log to; rsyslog writes ${DEFAULT_AUTH_LOG}`,
+      new SystemError('auth-log', 'not-found', `no auth log: ${DEFAULT_AUTH_LOG} does not exist and the journal could not be read (${read.failure.message})`, {
+        cause: read.failure,
+        target: DEFAULT_AUTH_LOG,
+        data: { source: 'none', files: [DEFAULT_AUTH_LOG] },
+      }),
     )
   } catch (error) {
-    if (error instanceof StepFailure) return unread(error.message, error.hint ?? 'check security.authLog')
+    if (isSystemError(error, 'auth-log')) return unread(error)
     throw error
   }
 }

@@ -1,7 +1,36 @@
-import { lstat, readdir, readlink, realpath, unlink, readFile } from 'node:fs/promises'
+import { lstat, readdir, realpath, unlink, readFile } from 'node:fs/promises'
 import { join, relative, isAbsolute, sep } from 'node:path'
+import type { FileReadError } from '../lib/regular-file.js'
+import { SystemError, type SystemErrorCode } from './errors.js'
+import { forEachOpenDescriptor } from './proc-fds.js'
 
 /** Old files under a directory, found without following symlinks, for cleanup steps. */
+
+/** What an errno from a file operation says, in the words of SystemErrorCode. */
+export function fileErrorCode(errno: string | undefined): SystemErrorCode {
+  if (errno === 'EACCES' || errno === 'EPERM') return 'permission'
+  if (errno === 'ENOENT' || errno === 'ENOTDIR') return 'not-found'
+  return 'failed'
+}
+
+/** What a FileReadError says: a path that is not there, may not be read, or is no file of the kind a setting names. */
+export function fileReadErrorCode(code: FileReadError['code']): SystemErrorCode {
+  switch (code) {
+    case 'missing':
+      return 'not-found'
+    case 'unreadable':
+      return 'permission'
+    case 'not-a-file':
+    case 'too-large':
+      return 'bad-setting'
+  }
+}
+
+/** A file operation's error as a SystemError of files, its message unchanged. */
+function fileFailure(error: unknown, path: string): SystemError {
+  const errno = (error as NodeJS.ErrnoException).code
+  return new SystemError('files', fileErrorCode(errno), error instanceof Error ? error.message : String(error), { cause: error, target: path })
+}
 
 export interface FileRule {
   path: string
@@ -40,7 +69,7 @@ export async function findOldFiles(rule: FileRule, now = Date.now()): Promise<{ 
     root = await realpath(rule.path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { root: rule.path, files: [], missing: true }
-    throw error
+    throw fileFailure(error, rule.path)
   }
   const cutoff = now - rule.olderThanDays * 86_400_000
   const name = globToRegExp(rule.pattern)
@@ -52,7 +81,7 @@ export async function findOldFiles(rule: FileRule, now = Date.now()): Promise<{ 
     } catch (error) {
       // A directory we may not read (another user's in /tmp) is not ours to clean.
       if (['EACCES', 'EPERM', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) return
-      throw error
+      throw fileFailure(error, dir)
     }
     for (const entry of entries) {
       const path = join(dir, entry.name)
@@ -80,19 +109,12 @@ const O_ACCMODE = 0o3
 export async function filesOpenForWriting(candidates: Set<string>): Promise<Set<string>> {
   const open = new Set<string>()
   if (candidates.size === 0) return open
-  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((p) => /^\d+$/.test(p))
-  await Promise.all(
-    pids.map(async (pid) => {
-      const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])
-      for (const fd of fds) {
-        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => undefined)
-        if (!target || !candidates.has(target)) continue
-        const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '')
-        const flags = /^flags:\s+([0-7]+)/m.exec(info)
-        if (flags && (Number.parseInt(flags[1]!, 8) & O_ACCMODE) !== 0) open.add(target)
-      }
-    }),
-  )
+  await forEachOpenDescriptor(async ({ pid, fd, target }) => {
+    if (!candidates.has(target)) return
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '')
+    const flags = /^flags:\s+([0-7]+)/m.exec(info)
+    if (flags && (Number.parseInt(flags[1]!, 8) & O_ACCMODE) !== 0) open.add(target)
+  })
   return open
 }
 
@@ -102,6 +124,6 @@ export async function removeFile(path: string): Promise<boolean> {
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw error
+    throw fileFailure(error, path)
   }
 }

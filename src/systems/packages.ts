@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { SystemError } from './errors.js'
 import { findExecutable, runProgram } from './programs.js'
 
 /** Pending package updates, from apt (Debian, Ubuntu). */
@@ -46,10 +47,14 @@ export async function aptUpdates(timeoutMs: number, signal?: AbortSignal): Promi
   const apt = await findExecutable('apt')
   if (!apt) return undefined
   const result = await runProgram(apt, ['list', '--upgradable'], { timeoutMs, signal })
-  if (result.exitCode !== 0)
-    throw new Error(
-      `apt list --upgradable exited with ${result.exitCode}: ${result.stderr.split('\n').find((l) => l && !/WARNING: apt does not have a stable CLI/.test(l)) ?? ''}`.trim(),
-    )
+  if (result.exitCode !== 0) {
+    // The first line apt said, but its warning that its output may change (apt says it on every run).
+    const said = result.stderr.split('\n').find((l) => l && !/WARNING: apt does not have a stable CLI/.test(l)) ?? ''
+    throw new SystemError('packages', 'failed', `apt list --upgradable exited with ${result.exitCode}: ${said}`.trim(), {
+      target: 'apt',
+      data: { exitCode: result.exitCode },
+    })
+  }
   const age = await listsAgeDays()
   return { packages: parseAptUpgradable(result.stdout), ...(age !== undefined ? { listsAgeDays: age } : {}) }
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
-import { startProgram } from './process-group.js'
+import { asUser, type OsUser } from './os-user.js'
+import { runInOwnGroup, startProgram } from './process-group.js'
 import type { ServiceRuntimes } from './services.js'
 
 /**
@@ -71,17 +72,14 @@ const END_SESSIONS_MS = 3000
  */
 export async function endSessions(config: Config, tag: string): Promise<void> {
   const { withPostgres } = await import('./postgres.js')
+  const { endSessions: terminate } = await import('./postgres-admin.js')
   const { withTimeout } = await import('../lib/time.js')
   const end = (database: string) =>
-    withPostgres(
-      config.postgres,
-      (client) => client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [tag]),
-      {
-        database,
-        connectTimeoutMs: END_SESSIONS_MS / 2,
-        statementTimeoutMs: END_SESSIONS_MS / 2,
-      },
-    )
+    withPostgres(config.postgres, (client) => terminate(client, { applicationName: tag }, 0), {
+      database,
+      connectTimeoutMs: END_SESSIONS_MS / 2,
+      statementTimeoutMs: END_SESSIONS_MS / 2,
+    })
   await withTimeout(
     'ending the sessions',
     END_SESSIONS_MS,
@@ -225,4 +223,67 @@ export async function runPgToolChecked(config: Config, runtimes: ServiceRuntimes
       'its full error output is in the report data',
     )
   }
+}
+
+/**
+ * pg_ctl for a cluster of probe-ops' own making (a point-in-time recovery's side cluster), as the
+ * OS user that owns its data directory. Whether it did what it was asked, with what it said: a
+ * pg_ctl that fails, times out or cannot run is `ok: false`, never a throw, so that the caller
+ * can undo what it began.
+ */
+export async function pgCtl(
+  config: Readonly<Config>,
+  args: readonly string[],
+  options: { user?: OsUser; timeoutMs: number; signal?: AbortSignal },
+): Promise<{ ok: boolean; exitCode?: number; output: string }> {
+  const result = await runInOwnGroup(join(config.backup.binDir, 'pg_ctl'), args, {
+    ...asUser(options.user),
+    reject: false,
+    timeout: options.timeoutMs,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    // pg_ctl start, cut with SIGINT, also tells the postmaster it started to shut down.
+    killSignal: 'SIGINT',
+    stdin: 'ignore',
+    all: true,
+  })
+  const output = String(result.all ?? '').trim()
+  if (result.exitCode === undefined && !result.timedOut && !result.isCanceled)
+    return { ok: false, output: output || `pg_ctl could not run: ${(result.shortMessage ?? '').split('\n')[0]}` }
+  return { ok: result.exitCode === 0, exitCode: result.exitCode, output }
+}
+
+/** How long unpacking a base backup may take: it is bounded by the step's own signal long before. */
+const UNPACK_BOUND_MS = 6 * 3_600_000
+
+/**
+ * Unpacks a base backup pg_basebackup wrote in tar format (base.tar.gz, and the WAL it needs in
+ * pg_wal.tar.gz) into an empty data directory.
+ */
+export async function unpackBaseBackup(backupDir: string, into: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const { readdir } = await import('node:fs/promises')
+  const { runProgramToSuccess } = await import('./programs.js')
+  const files = await readdir(backupDir)
+  if (!files.includes('base.tar.gz')) throw new StepFailure(`${backupDir} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
+  const untar = (archive: string, dir: string) =>
+    runProgramToSuccess('tar', ['-xzf', join(backupDir, archive), '-C', dir], { timeoutMs: UNPACK_BOUND_MS, signal: options.signal })
+  await untar('base.tar.gz', into)
+  if (files.includes('pg_wal.tar.gz')) await untar('pg_wal.tar.gz', join(into, 'pg_wal'))
+}
+
+/**
+ * tar -czf of absolute `paths`, streamed into `sink`; the names in the archive are relative to /,
+ * so that it restores anywhere with tar -C. Its exit code (or the signal that ended it) and the
+ * end of what it said.
+ */
+export async function archivePaths(paths: readonly string[], sink: Writable, signal?: AbortSignal): Promise<{ exitCode: number | string; stderr: string }> {
+  const { subprocess: tar } = await startProgram('tar', ['-C', '/', '-czf', '-', '--', ...paths.map((p) => relative('/', p) || '.')], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false },
+    reject: false,
+    cancelSignal: signal,
+  })
+  tar.stdout.pipe(sink, { end: false })
+  const result = await tar
+  return { exitCode: result.exitCode ?? result.signal ?? 'unknown', stderr: lastLines(String(result.stderr ?? '')) }
 }

@@ -1,7 +1,8 @@
 import type { Client, ClientConfig } from 'pg'
 import type { PostgresConfig } from '../config/load.js'
-import { NoAnswerFailure, StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
+import { StepFailure, TimeoutError, describeError, formatSeconds } from '../errors.js'
 import { withTimeout } from '../lib/time.js'
+import { SystemError, errorCode, type SystemErrorCode } from './errors.js'
 
 /** PostgreSQL through `pg`. The password goes to the client object, never to a command line. */
 
@@ -60,25 +61,74 @@ export async function closePostgres(client: Client): Promise<void> {
   await withTimeout('closing the PostgreSQL connection', 2000, client.end()).catch(() => destroy(client))
 }
 
-/** A pg or network error as one line with what to do about it. */
-export function postgresFailure(error: unknown, config: PostgresConfig, database = config.database): StepFailure {
-  const code = (error as { code?: string }).code
-  const at = `${config.host}:${config.port}`
-  if (error instanceof StepFailure) return error
-  if (code === 'ECONNREFUSED') return new StepFailure(`PostgreSQL refused the connection at ${at}`, 'PostgreSQL is down: run `probe-ops recover postgres`')
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepFailure(`PostgreSQL host ${config.host} does not resolve`, 'fix postgres.host or PGHOST')
-  if (code === '28P01' || code === '28000')
-    return new StepFailure(`PostgreSQL rejected the credentials of user ${config.user}`, 'check PGPASSWORD or postgres.passwordFile')
-  if (code === '3D000') return new StepFailure(`database "${database}" does not exist at ${at}`, 'fix postgres.database or PGDATABASE')
-  if (code === '57P03') return new StepFailure(`PostgreSQL at ${at} is starting up or shutting down`, 'wait a few seconds and try again')
-  const message = describeError(error)
-  if (error instanceof TimeoutError || /timeout/i.test(message)) {
-    return new NoAnswerFailure(
-      `PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`,
-      'it accepts connections but does not answer: look for a hung or overloaded server, then `probe-ops recover postgres`',
-    )
+/** pg's own timeouts (query_timeout, connectionTimeoutMillis): its client-side errors carry no code, so these two are known by their words. */
+const PG_CLIENT_TIMEOUTS = new Set(['Query read timeout', 'timeout expired'])
+
+/**
+ * What a pg or network error says happened, by its SQLSTATE or errno (along its causes): the
+ * server refused, is unknown, rejected the credentials or the database, is starting, answered
+ * nothing within the bound (our TimeoutError, a statement timeout, pg's own timeouts), or
+ * anything else.
+ */
+export function postgresErrorCode(error: unknown): SystemErrorCode {
+  if (error instanceof TimeoutError) return 'no-answer'
+  if (error instanceof Error && !('code' in error) && PG_CLIENT_TIMEOUTS.has(error.message)) return 'no-answer'
+  const code = errorCode(error)
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'dns'
+    case '28P01':
+    case '28000':
+      return 'auth'
+    case '3D000':
+      return 'not-found'
+    case '57P03':
+      return 'starting'
+    // query_canceled: the statement timeout probe-ops sets.
+    case '57014':
+      return 'no-answer'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ETIMEDOUT':
+      return 'unreachable'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission'
+    default:
+      return code !== undefined && sqlState(error) !== undefined ? 'bad-answer' : 'failed'
   }
-  return new StepFailure(`PostgreSQL at ${at}: ${message}`, 'check that PostgreSQL is running and the connection settings are right')
+}
+
+/**
+ * A pg or network error as one line, a SystemError of postgres with its code (postgresErrorCode);
+ * an error that already says what happened (a SystemError, or a step's own StepFailure) is kept.
+ */
+export function postgresFailure(error: unknown, config: PostgresConfig, database = config.database): SystemError | StepFailure {
+  if (error instanceof SystemError || error instanceof StepFailure) return error
+  const code = postgresErrorCode(error)
+  const at = `${config.host}:${config.port}`
+  const failure = (message: string) => new SystemError('postgres', code, message, { cause: error, target: at })
+  switch (code) {
+    case 'refused':
+      return failure(`PostgreSQL refused the connection at ${at}`)
+    case 'dns':
+      return failure(`PostgreSQL host ${config.host} does not resolve`)
+    case 'auth':
+      return failure(`PostgreSQL rejected the credentials of user ${config.user}`)
+    case 'not-found':
+      return failure(`database "${database}" does not exist at ${at}`)
+    case 'starting':
+      return failure(`PostgreSQL at ${at} is starting up or shutting down`)
+    case 'no-answer':
+      return failure(`PostgreSQL at ${at} accepted no query within ${formatSeconds(config.connectTimeoutMs)}`)
+    default:
+      return failure(`PostgreSQL at ${at}: ${describeError(error)}`)
+  }
 }
 
 export async function queryRows<Row extends object>(client: Client, sql: string, params: unknown[] = []): Promise<Row[]> {

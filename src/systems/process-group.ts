@@ -56,18 +56,25 @@ function unwatch(): void {
 export async function startProgram<Settings extends Options>(file: string, args: readonly string[], options: Settings) {
   const { execa } = await import('execa')
   const subprocess = execa(file, args, { ...options, detached: true as const })
-  const { pid } = subprocess
-  if (pid !== undefined) {
-    if (running.size === 0) watch()
-    running.add(pid)
-    // execa's generic type hides the ChildProcess events from TypeScript; they are there.
-    const child = subprocess as unknown as ChildProcess
-    child.once('exit', () => {
-      running.delete(pid)
-      if (running.size === 0) unwatch()
-    })
-  }
+  // execa's generic type hides the ChildProcess events from TypeScript; they are there.
+  endsWithUs(subprocess as unknown as ChildProcess)
   return { subprocess }
+}
+
+/**
+ * A child spawned `detached` (a group of its own) by other means than startProgram, ended with
+ * probe-ops as startProgram's are: for the few callers that must not pay execa's load time
+ * (200 ms of a cold start: `wal push`'s age filter).
+ */
+export function endsWithUs(child: ChildProcess): void {
+  const { pid } = child
+  if (pid === undefined) return
+  if (running.size === 0) watch()
+  running.add(pid)
+  child.once('exit', () => {
+    running.delete(pid)
+    if (running.size === 0) unwatch()
+  })
 }
 
 /** Runs a program to its end in a group of its own (see startProgram) and returns execa's result. */

@@ -1,11 +1,13 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, openSync, realpathSync, statSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
-import { basename, delimiter, isAbsolute, join, resolve } from 'node:path'
-import { StepFailure, describeError } from '../errors.js'
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
+import { describeError } from '../errors.js'
 import { makeDirectories, makeDirectoriesSync, writeFileAtomic } from '../lib/files.js'
 import { clockTicksNow, isStoppedState, processIdentity, type ProcessIdentity } from '../lib/process.js'
 import { sleep } from '../lib/time.js'
 import { FileReadError, openRegularFile, readRegularFile } from '../lib/regular-file.js'
+import { SystemError } from './errors.js'
+import { fileErrorCode, fileReadErrorCode } from './files.js'
 
 /**
  * A service run as a plain process that writes a pid file and a log file (the sandbox
@@ -58,7 +60,7 @@ export async function readPid(pidFile: string): Promise<number | undefined> {
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error
     if (error.code === 'missing') return undefined
-    throw new StepFailure(`pid file ${error.message}`)
+    throw new SystemError('process', fileReadErrorCode(error.code), `pid file ${error.message}`, { cause: error, target: pidFile, data: { file: 'pid' } })
   }
 }
 
@@ -141,7 +143,12 @@ export async function inspectPidFile(service: ProcessService): Promise<PidFileSt
   try {
     writtenAt = (await stat(service.pidFile)).mtimeMs
   } catch (error) {
-    throw new StepFailure(`pid file ${service.pidFile} cannot be read (${describeError(error)})`)
+    const code = fileErrorCode((error as NodeJS.ErrnoException).code)
+    throw new SystemError('process', code, `pid file ${service.pidFile} cannot be read (${describeError(error)})`, {
+      cause: error,
+      target: service.pidFile,
+      data: { file: 'pid' },
+    })
   }
   if (identity.startedAt.getTime() > writtenAt + WRITTEN_BEFORE_START_SLACK_MS) {
     return other(`which started after the pid file was written (${new Date(writtenAt).toISOString()}): the pid was reused`, true)
@@ -178,9 +185,9 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
     opened = await openRegularFile(path)
   } catch (error) {
     if (!(error instanceof FileReadError)) throw error
-    if (error.code === 'missing')
-      throw new StepFailure(`log file ${path} does not exist`, "check the service's logFile setting, and that the service writes there")
-    throw new StepFailure(`log file ${error.message}`, error.code === 'unreadable' ? 'run as root, or as a user that may read it' : undefined)
+    const options = { cause: error, target: path, data: { file: 'log' } }
+    if (error.code === 'missing') throw new SystemError('process', 'not-found', `log file ${path} does not exist`, options)
+    throw new SystemError('process', fileReadErrorCode(error.code), `log file ${error.message}`, options)
   }
   const { handle, size } = opened
   try {
@@ -202,8 +209,6 @@ export async function tailFile(path: string, maxBytes = 1024 * 1024): Promise<st
  */
 export async function startProcess(service: ProcessService & { start: string[] }, logFile: string | undefined, timeoutMs: number): Promise<void> {
   const { spawn } = await import('node:child_process')
-  const { openSync, closeSync } = await import('node:fs')
-  const { dirname } = await import('node:path')
   const command = service.start
   let fd: number | 'ignore' = 'ignore'
   if (logFile) {
@@ -212,20 +217,26 @@ export async function startProcess(service: ProcessService & { start: string[] }
   }
   // A tick early: a process started after this has a start time at least this.
   const since = clockTicksNow() - 1
-  let failure: StepFailure | undefined
+  let failure: SystemError | undefined
   try {
     // From /, which every user may enter (PostgreSQL's user may not read our working directory).
     const child = spawn(command[0]!, command.slice(1), { detached: true, cwd: '/', stdio: ['ignore', fd, fd] })
     // A command that fails at once (not found, bad arguments) is reported here; one that runs
     // on, or daemonises and exits, has its pid file waited for.
     child.once('error', (error) => {
-      failure = new StepFailure(
-        `cannot start ${command[0]}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
-        'fix the service start command in the configuration',
-      )
+      const errno = (error as NodeJS.ErrnoException).code
+      failure = new SystemError('process', errno === 'ENOENT' ? 'not-installed' : 'failed', `cannot start ${command[0]}: ${errno ?? error.message}`, {
+        cause: error,
+        target: service.name,
+        data: { action: 'start', spawned: false },
+      })
     })
     child.once('exit', (code) => {
-      if (code !== 0) failure = new StepFailure(`${command.join(' ')} exited with code ${code}`, logFile ? `read ${logFile}` : undefined)
+      if (code !== 0)
+        failure = new SystemError('process', 'failed', `${command.join(' ')} exited with code ${code}`, {
+          target: service.name,
+          data: { action: 'start', spawned: true, ...(logFile ? { logFile } : {}) },
+        })
     })
     child.unref()
   } finally {
@@ -251,16 +262,22 @@ export async function startProcess(service: ProcessService & { start: string[] }
 export async function stopProcess(service: ProcessService, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const found = await inspectPidFile(service)
   if (found.kind === 'no pid file' || found.kind === 'gone' || (found.kind === 'other' && found.reused)) return
+  // Not provably the service: another process (or one that runs another program) or, with no
+  // start command to compare with, one probe-ops did not start.
   if (found.kind === 'other') {
-    throw new StepFailure(
+    throw new SystemError(
+      'process',
+      'failed',
       `${service.name} not stopped: ${describeOther(found)}; a process that is not provably ${service.name} is never signalled`,
-      `if ${service.name} is stopped, the pid file is stale: remove ${service.pidFile}; if that process is ${service.name}, fix services.${service.name}.start to the command that runs it`,
+      { target: service.name, data: { action: 'stop', unproven: 'other', pidFile: service.pidFile } },
     )
   }
   if (!found.proof) {
-    throw new StepFailure(
+    throw new SystemError(
+      'process',
+      'failed',
       `${service.name} not stopped: its pid file names pid ${found.pid} (${programName(found.process)}), which probe-ops did not start and has no start command to compare with; it is never signalled unproven`,
-      `set services.${service.name}.start to the command that runs it, or stop it by hand`,
+      { target: service.name, data: { action: 'stop', unproven: 'no-start-command' } },
     )
   }
   const { pid, process: identity } = found

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { SystemError } from './errors.js'
 import { findExecutable, runProgram } from './programs.js'
 
 /**
@@ -48,7 +49,11 @@ export async function runLynis(lynis: string, timeoutMs: number, signal?: AbortS
       { timeoutMs, signal },
     )
     const text = await readFile(reportFile, 'utf8').catch(() => undefined)
-    if (text === undefined) throw new Error(`lynis wrote no report (exit ${result.exitCode}): ${result.stderr.split('\n')[0] ?? ''}`.trim())
+    if (text === undefined)
+      throw new SystemError('scanners', 'failed', `lynis wrote no report (exit ${result.exitCode}): ${result.stderr.split('\n')[0] ?? ''}`.trim(), {
+        target: 'lynis',
+        data: { exitCode: result.exitCode },
+      })
     return parseLynisReport(text)
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -89,7 +94,11 @@ export async function runTrivy(trivy: string, image: string, timeoutMs: number, 
     ['image', '--quiet', '--format', 'json', '--severity', 'HIGH,CRITICAL', '--timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`, image],
     { timeoutMs, signal },
   )
-  if (result.exitCode !== 0) throw new Error(`trivy could not scan ${image}: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`}`)
+  if (result.exitCode !== 0)
+    throw new SystemError('scanners', 'failed', `trivy could not scan ${image}: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`}`, {
+      target: 'trivy',
+      data: { exitCode: result.exitCode },
+    })
   return parseTrivyJson(result.stdout)
 }
 
@@ -113,6 +122,10 @@ export function parseNmapXml(text: string): OpenPort[] {
 /** A TCP connect scan of 127.0.0.1 only: never another host. */
 export async function runNmapLoopback(nmap: string, timeoutMs: number, signal?: AbortSignal): Promise<OpenPort[]> {
   const result = await runProgram(nmap, ['-sT', '-Pn', '-n', '--open', '-oX', '-', '127.0.0.1'], { timeoutMs, signal })
-  if (result.exitCode !== 0) throw new Error(`nmap exited with ${result.exitCode}: ${result.stderr.split('\n')[0] ?? ''}`.trim())
+  if (result.exitCode !== 0)
+    throw new SystemError('scanners', 'failed', `nmap exited with ${result.exitCode}: ${result.stderr.split('\n')[0] ?? ''}`.trim(), {
+      target: 'nmap',
+      data: { exitCode: result.exitCode },
+    })
   return parseNmapXml(result.stdout)
 }

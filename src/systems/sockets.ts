@@ -1,8 +1,9 @@
-import { readFile, readdir, readlink } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { forEachOpenDescriptor } from './proc-fds.js'
 
 /**
  * Listening sockets of this machine (of probe-ops' network namespace), read from /proc/net
- * the way `ss -tuln` does, with the owning process found through /proc/PID/fd.
+ * the way `ss -tuln` does, with the owning process found through /proc/PID/fd (proc-fds.ts).
  */
 
 export interface ListeningSocket {
@@ -87,21 +88,14 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp', family: 4 | 
 export async function socketOwners(inodes: Set<number>): Promise<Map<number, { pid: number; process: string }>> {
   const owners = new Map<number, { pid: number; process: string }>()
   if (inodes.size === 0) return owners
-  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((p) => /^\d+$/.test(p))
-  await Promise.all(
-    pids.map(async (pid) => {
-      const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])
-      for (const fd of fds) {
-        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
-        const match = /^socket:\[(\d+)\]$/.exec(target)
-        if (!match) continue
-        const inode = Number(match[1])
-        if (!inodes.has(inode) || owners.has(inode)) continue
-        const process = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()
-        owners.set(inode, { pid: Number(pid), process })
-      }
-    }),
-  )
+  await forEachOpenDescriptor(async ({ pid, target }) => {
+    const match = /^socket:\[(\d+)\]$/.exec(target)
+    if (!match) return
+    const inode = Number(match[1])
+    if (!inodes.has(inode) || owners.has(inode)) return
+    const process = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()
+    owners.set(inode, { pid: Number(pid), process })
+  })
   return owners
 }
 

@@ -1,10 +1,14 @@
+import { statSync } from 'node:fs'
 import type { ServiceConfig } from '../config/load.js'
-import { StepFailure, describeError } from '../errors.js'
 import type { LogLine } from '../logs/entries.js'
+import { SystemError } from './errors.js'
 import { journalLine, journalLines } from './journal.js'
-import { runInOwnGroup } from './process-group.js'
+import { ProgramError, findExecutable, runProgram, type ProgramResult } from './programs.js'
 
-/** systemd units through systemctl and journalctl (execa, argument arrays). */
+/**
+ * systemd units through systemctl and journalctl (programs.ts, argument arrays), each call bounded
+ * by its caller (systemd.timeoutSeconds, a service's readiness and stop bounds).
+ */
 
 export interface UnitState {
   unit: string
@@ -16,32 +20,51 @@ export interface UnitState {
   mainPid?: number
 }
 
-async function run(command: string, args: string[], timeoutMs: number): Promise<string> {
+/** Whether systemd is this host's init: sd_booted(3) asks whether /run/systemd/system is a directory. */
+function bootedWithSystemd(): boolean {
   try {
-    const result = await runInOwnGroup(command, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' })
-    if (result.timedOut)
-      throw new StepFailure(`${command} ${args[0]} did not finish within ${timeoutMs} ms`, 'systemd is slow to answer: check `systemctl status`')
-    if (result.failed && result.exitCode === undefined) throw new Error(result.shortMessage)
-    if (result.failed && !result.stdout) {
-      const why = String(result.stderr).split('\n')[0] || `exit code ${result.exitCode}`
-      throw new StepFailure(
-        `${command}: ${why}`,
-        /booted with systemd|Failed to connect to bus/.test(String(result.stderr))
-          ? 'this host does not run systemd: set the service runtime to docker or process'
-          : undefined,
-      )
-    }
-    return result.stdout
+    return statSync('/run/systemd/system').isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** The first line systemctl wrote to stderr, else its exit code. */
+function said(result: ProgramResult): string {
+  return result.stderr.split('\n')[0] || `exit code ${result.exitCode}`
+}
+
+/**
+ * systemctl with these arguments, bounded, as a ProgramResult; a SystemError of systemd when it is
+ * not installed, could not run or ran past `timeoutMs`. `action` names the call in what it throws.
+ */
+async function systemctl(args: string[], timeoutMs: number, action: string, target: string): Promise<ProgramResult> {
+  const file = await findExecutable('systemctl')
+  if (!file) throw new SystemError('systemd', 'not-installed', 'systemctl is not installed here', { target, data: { action } })
+  try {
+    return await runProgram(file, args, { timeoutMs })
   } catch (error) {
-    if (error instanceof StepFailure) throw error
-    const code = (error as { code?: string }).code
-    if (code === 'ENOENT') throw new StepFailure(`${command} is not installed here`, 'this host does not run systemd: set the service runtime to docker')
-    throw new StepFailure(`${command} ${args[0]}: ${describeError(error)}`)
+    if (!(error instanceof ProgramError)) throw error
+    const call = action === 'show' ? 'systemctl show' : `systemctl ${action} ${target}`
+    const options = { cause: error, target, data: { action } }
+    if (error.kind === 'timeout') throw new SystemError('systemd', 'timeout', `${call} did not finish within ${timeoutMs} ms`, options)
+    throw new SystemError('systemd', 'failed', `${call}: ${error.message}`, options)
   }
 }
 
 export async function unitState(service: Pick<ServiceConfig, 'unit'>, timeoutMs: number): Promise<UnitState> {
-  const out = await run('systemctl', ['show', service.unit, '--property=LoadState,ActiveState,SubState,NRestarts,ActiveEnterTimestamp,MainPID'], timeoutMs)
+  const result = await systemctl(
+    ['show', service.unit, '--property=LoadState,ActiveState,SubState,NRestarts,ActiveEnterTimestamp,MainPID'],
+    timeoutMs,
+    'show',
+    service.unit,
+  )
+  // Output with a failure is still the unit's properties; a failure with none says why.
+  if (result.exitCode !== 0 && !result.stdout) {
+    const booted = bootedWithSystemd()
+    throw new SystemError('systemd', booted ? 'failed' : 'refused', `systemctl: ${said(result)}`, { target: service.unit, data: { action: 'show', booted } })
+  }
+  const out = result.stdout
   const props: Record<string, string> = {}
   for (const line of out.split('\n')) {
     const at = line.indexOf('=')
@@ -66,11 +89,7 @@ export async function unitLogs(service: Pick<ServiceConfig, 'unit'>, sinceMs: nu
 
 /** systemctl start|stop|restart, bounded. */
 export async function controlUnit(service: Pick<ServiceConfig, 'unit'>, action: 'start' | 'stop' | 'restart', timeoutMs: number): Promise<void> {
-  const result = await runInOwnGroup('systemctl', [action, service.unit], { timeout: timeoutMs, reject: false, stdin: 'ignore' })
-  if (result.timedOut)
-    throw new StepFailure(`systemctl ${action} ${service.unit} did not finish within ${timeoutMs} ms`, `see \`systemctl status ${service.unit}\``)
-  if (result.failed) {
-    const why = String(result.stderr).split('\n')[0] || result.shortMessage
-    throw new StepFailure(`systemctl ${action} ${service.unit}: ${why}`, `see \`journalctl -u ${service.unit} -n 50\``)
-  }
+  const result = await systemctl([action, service.unit], timeoutMs, action, service.unit)
+  if (result.exitCode !== 0)
+    throw new SystemError('systemd', 'failed', `systemctl ${action} ${service.unit}: ${said(result)}`, { target: service.unit, data: { action } })
 }

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentData, FleetData } from '../../src/jobs/agents/data.js'
-import type { MonitoringData } from '../../src/jobs/diagnose/monitoring-data.js'
+import type { MonitoringData } from '../../src/jobs/diagnose/data.js'
 import type { Report, StepResult } from '../../src/report/model.js'
 import {
   bed,
@@ -162,12 +162,12 @@ describe('agents and the monitoring stack, against real Prometheus, Loki and Ale
     const monitoringStep = step(report, 'monitoring')
     const data = monitoringStep.data as MonitoringData
     expect(data.prometheus).toMatchObject({ ready: true, ruleGroups: 3, rules: 10, failingRules: [] })
-    expect(data.prometheus!.exporters).toEqual([
+    expect(data.prometheus.exporters).toEqual([
       { name: 'node', job: 'node-exporter', state: 'up' },
       { name: 'postgres', job: 'postgres-exporter', state: 'up', reaches: true },
       { name: 'redis', job: 'redis-exporter', state: 'up', reaches: true },
     ])
-    expect(data.prometheus!.downTargets).toEqual([
+    expect(data.prometheus.downTargets).toEqual([
       { job: 'agents', instance: expect.any(String) as unknown, error: expect.stringMatching(/connection refused/) as unknown },
     ])
     expect(data.alertmanager).toMatchObject({ ready: true, receivers: [{ name: 'null', integrations: [] }] })
@@ -196,6 +196,11 @@ describe('agents and the monitoring stack, against real Prometheus, Loki and Ale
     expect(fleet).toMatchObject({ status: 'failed', error: { message: `Prometheus refused the connection at http://127.0.0.1:${refused}` } })
     expect(fleet.error!.hint).toMatch(/start it/)
     expect(fleet.summary).not.toMatch(/0 agents/)
+    // A configured Prometheus that refuses fails diagnose's steps too: never "ok", never skipped.
+    const refusedDiagnose = parseReport(
+      await runCli(['diagnose', '--config', config({ prometheus: { url: `http://127.0.0.1:${refused}` } }), '--json', '--only', 'monitoring,agents'], env),
+    )
+    for (const id of ['monitoring', 'agents']) expect(step(refusedDiagnose, id).status, id).toBe('failed')
 
     const server = await startHangingServer()
     hung.push(server)
@@ -231,6 +236,7 @@ describe('agents and the monitoring stack, against real Prometheus, Loki and Ale
       ),
     )
     expect(step(diagnose, 'agents').status).toBe('failed')
+    expect(step(diagnose, 'monitoring').status).toBe('failed')
     expect(step(diagnose, 'monitoring').findings!.find((f) => f.id === 'prometheus-not-ready')).toMatchObject({
       severity: 'high',
       message: expect.stringMatching(/no answer within 1000 ms/) as unknown,

@@ -656,8 +656,8 @@ describe('backups and restores against real PostgreSQL', () => {
       expect(runRecords(s.dir, 'restore full').log.at(-1)!.message).toMatch(new RegExp(`^restore full: failed \\(interrupted by ${signal}\\)`))
       // Nothing left for --cleanup but the database kept from before, as after any restore.
       const listed = await s.run(['backup', 'list', '--json'])
-      const problems = step(parseReport(listed), 'list').data!.problems as { message: string }[]
-      expect(problems.map((p) => p.message).filter((m) => !m.includes('_pre_restore_'))).toEqual([])
+      const findings = step(parseReport(listed), 'list').findings ?? []
+      expect(findings.map((f) => f.message).filter((m) => !m.includes('_pre_restore_'))).toEqual([])
     })
   }
 

@@ -166,8 +166,13 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
     return { database, backupDir, victim, run, ids, forge }
   }
 
+  /** The files a step refused (one finding each), by name. */
   function unreadableOf(report: Report, step: string): string[] {
-    return ((report.steps.find((s) => s.id === step)!.data!.unreadable ?? []) as { path: string }[]).map((u) => basename(u.path)).sort()
+    const findings = report.steps.find((s) => s.id === step)!.findings ?? []
+    return findings
+      .filter((f) => f.id.startsWith('refused:'))
+      .map((f) => basename(f.subject!))
+      .sort()
   }
 
   it('never touches what a forged manifest points to: a path out of backup.dir, an absolute path, a link out of it', async () => {
@@ -229,7 +234,8 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
     expectValidReport(list)
     expect((list.steps[0]!.data!.backups as { id: string }[]).map((b) => b.id).sort()).toEqual([...ids].sort())
     expect(unreadableOf(list, 'list')).toEqual(malformed)
-    const problems = (list.steps[0]!.data!.problems as { message: string }[]).map((p) => p.message)
+    expect((list.steps[0]!.data!.unreadable as { path: string }[]).map((u) => basename(u.path)).sort()).toEqual(malformed)
+    const problems = (list.steps[0]!.findings ?? []).map((f) => f.message)
     expect(problems).toContainEqual(expect.stringMatching(/database-nostart\.manifest\.json: not a valid manifest: startedAt: Required$/))
     expect(problems).toContainEqual(
       expect.stringMatching(
@@ -305,7 +311,7 @@ describe('fault injection: forged run notes in backup.dir', () => {
     expect(names).toEqual(expect.arrayContaining([victimDb, intruderDb]))
     expect(names).not.toContain(`${victimDb}_gone`)
     const list = parseReport(await runCli(['backup', 'list', '--json', '--config', services.path], env))
-    expect((list.steps[0]!.data!.problems as { message: string }[]).map((p) => p.message)).toContainEqual(
+    expect((list.steps[0]!.findings ?? []).map((f) => f.message)).toContainEqual(
       expect.stringMatching(
         /\.restore-stopped-services\.json is not a note probe-ops wrote \(its swap names databases .*not .*faults_live.* and the copies a restore of it makes\)/,
       ),

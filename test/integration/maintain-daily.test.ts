@@ -476,9 +476,15 @@ describe('probe-ops maintain daily against real PostgreSQL, Docker and AlertMana
     expect(rule.pendingDetachLeftAlone).toEqual([recent])
     expect(rule.partitionsDropped.length).toBeGreaterThanOrEqual(29)
     expect(rule.partitionsDropped).not.toContain(recent)
+    // The detach someone else left pending weighs more than a look-alike table worth a look.
+    expect(retention.findings!.map((f) => [f.severity, f.id])).toEqual([
+      ['medium', 'foreign-detach-pending:public.task_results'],
+      ['low', 'unmarked-detached:public.task_results'],
+    ])
     expect(retention.error!.message).toContain(`${recent} is left "detach pending"`)
-    expect(retention.error!.hint).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
-    expect(retention.error!.hint).toContain('a name that does not start with "task_results_"')
+    const lookAlike = retention.findings![1]!
+    expect(lookAlike.fix).toContain(`comment on table task_results_20200101 is 'probe-ops retention: detached from public.task_results, to be dropped'`)
+    expect(lookAlike.fix).toContain('a name that does not start with "task_results_"')
     expect(
       await sql(database, `select inhdetachpending as pending, (select count(*)::int from ${recent}) as rows from pg_inherits where inhrelid = $1::regclass`, [
         recent,

@@ -80,9 +80,8 @@ describe('probe-ops recover against a real Docker engine', () => {
     managementName = uniqueName('management')
     containers.push(await runSleeperContainer(docker, { name: managementName, logLines: ['INFO management started'] }))
     // The management API's health: 200 only while its database answers, as the real one does.
-    health = createServer(async (_req, res) => {
-      const dbUp = await portOpen(pg.info.port)
-      res.writeHead(dbUp ? 200 : 503).end(dbUp ? 'ok' : 'database unreachable')
+    health = createServer((_req, res) => {
+      void portOpen(pg.info.port).then((dbUp) => res.writeHead(dbUp ? 200 : 503).end(dbUp ? 'ok' : 'database unreachable'))
     })
     await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve))
     healthUrl = `http://127.0.0.1:${(health.address() as { port: number }).port}/api/v1/health`

@@ -8,16 +8,8 @@ import type { CertificateTarget } from '../../src/jobs/cert-check/targets.js'
 import { parseHostPort } from '../../src/lib/host-port.js'
 import { sortFindings, statusOf } from '../../src/report/outcome.js'
 import { chainFindings, daysLeft, expiryFinding, leafFindings } from '../../src/jobs/cert-check/ratings.js'
-import {
-  buildChain,
-  loadTrustStore,
-  matchHost,
-  parseCertificate,
-  readPemOrDer,
-  type Certificate,
-  type CertificateFacts,
-  type ChainResult,
-} from '../../src/systems/certificates.js'
+import { buildChain, loadTrustStore, matchHost, type ChainResult } from '../../src/systems/certificate-chains.js'
+import { parseCertificate, readPemOrDer, type Certificate, type CertificateFacts } from '../../src/systems/certificates.js'
 import { derOf, issue, pki, rsaKey, startTlsServer, writeFile, type Issued, type TlsServer } from '../helpers/certificates.js'
 import { tempDir } from '../helpers/temp.js'
 

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { GUIDE_ALERTS, exporterFindings, receiverFindings, receiversOf, ruleFindings, targetFindings } from '../../src/jobs/diagnose/monitoring-findings.js'
+import { agents } from '../../src/jobs/diagnose/agents.js'
+import type { DiagnoseContext } from '../../src/jobs/diagnose/context.js'
+import { monitoring } from '../../src/jobs/diagnose/monitoring.js'
+import {
+  GUIDE_ALERTS,
+  exporterFindings,
+  notReadyFinding,
+  receiverFindings,
+  receiversOf,
+  ruleFindings,
+  targetFindings,
+  unreachableFinding,
+} from '../../src/jobs/diagnose/monitoring-findings.js'
+import { statusOf, type StepRun } from '../../src/report/outcome.js'
 import type { RuleGroup, ScrapeTarget } from '../../src/systems/prometheus.js'
 
 const target = (job: string, instance: string, health: ScrapeTarget['health'], lastError = ''): ScrapeTarget => ({
@@ -81,5 +94,33 @@ describe('the monitoring stack’s findings', () => {
     expect(receiverFindings(receivers, route)).toEqual([])
     expect(receiverFindings(receivers, 'null')).toMatchObject([{ id: 'alertmanager-silent-route:null', severity: 'low' }])
     expect(receiverFindings([{ name: 'null', integrations: [] }], 'null')).toMatchObject([{ id: 'alertmanager-no-receivers', severity: 'medium' }])
+  })
+
+  it('a part not ready or not answering fails the step (high), with what to do', () => {
+    expect(notReadyFinding('prometheus', 'Prometheus at http://p is not ready: HTTP 503')).toMatchObject({
+      id: 'prometheus-not-ready',
+      severity: 'high',
+      subject: 'prometheus',
+      fix: expect.stringMatching(/systemctl start prometheus/) as unknown,
+    })
+    expect(notReadyFinding('prometheus', 'no answer', true).fix).toMatch(/prometheus.timeoutSeconds/)
+    expect(notReadyFinding('loki', 'Loki at http://l is not ready: Ingester not ready')).toMatchObject({ id: 'loki-not-ready', severity: 'high' })
+    expect(unreachableFinding('loki', 'Loki refused the connection at http://l', 'start Loki')).toEqual({
+      id: 'loki-unreachable',
+      severity: 'high',
+      subject: 'loki',
+      message: 'Loki refused the connection at http://l',
+      fix: 'start Loki',
+    })
+    expect(unreachableFinding('alertmanager', 'bad', undefined).fix).toBe('check alertmanager.url')
+    for (const finding of [notReadyFinding('alertmanager', 'x'), unreachableFinding('prometheus', 'x', undefined)]) expect(statusOf([finding])).toBe('failed')
+  })
+})
+
+describe("diagnose's monitoring and agents steps without Prometheus", () => {
+  it('are skipped as not configured, reading nothing', async () => {
+    const context = { config: { prometheus: { url: '' } }, checkTimeoutMs: 1000 } as unknown as DiagnoseContext
+    const run = {} as StepRun
+    for (const step of [monitoring, agents]) expect(await step.run(context, run)).toEqual({ skipped: true, summary: 'not configured: prometheus.url is empty' })
   })
 })

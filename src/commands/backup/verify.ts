@@ -1,12 +1,14 @@
 import { Args, Flags } from '@oclif/core'
-import { JobCommand, jobFlags } from '../../cli/job-command.js'
-import { backupVerifyJob } from '../../jobs/backup/job.js'
+import { JobCommand, jobDescription, jobFlags } from '../../cli/job-command.js'
+import { backupVerify } from '../../jobs/backup/spec.js'
 import type { Report } from '../../report/model.js'
 
 export default class BackupVerify extends JobCommand {
   static override summary = 'Check a backup: its checksum, that pg_restore can read it, and with --restore-test a real restore.'
-  static override description =
-    "Steps: checksum (SHA-256 and size against the manifest), archive (pg_restore --list), restore-test (with --restore-test: restore into a scratch database, compare every table's row count with the manifest, drop the scratch database; reports how long the restore took). Each result is recorded in the manifest, and `backup list` shows the last one."
+  static override description = jobDescription(backupVerify, {
+    intro: 'Each result is recorded in the manifest, and `backup list` shows the last one.',
+    outro: 'The restore test reports how long the restore took. Each step builds on the one before: a failed one skips the rest.',
+  })
   static override examples = [
     '<%= config.bin %> backup verify database-network_probe-20261125T030000Z',
     '<%= config.bin %> backup verify latest --restore-test --json',
@@ -22,6 +24,6 @@ export default class BackupVerify extends JobCommand {
 
   async run(): Promise<Report> {
     const { flags, args } = await this.parse(BackupVerify)
-    return this.runPlanned(flags, (config) => backupVerifyJob(config, this.config.version, args.backup, flags['restore-test']))
+    return this.runJob(backupVerify, flags, { backup: args.backup, restoreTest: flags['restore-test'] })
   }
 }

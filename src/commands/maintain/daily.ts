@@ -1,19 +1,13 @@
-import { JobCommand, changeFlags, jobFlags } from '../../cli/job-command.js'
-import { maintainDailyJob } from '../../jobs/maintain-daily/job.js'
+import { JobCommand, changeFlags, jobDescription, jobFlags } from '../../cli/job-command.js'
+import { maintainDaily } from '../../jobs/maintain-daily/spec.js'
 import type { Report } from '../../report/model.js'
 
 export default class MaintainDaily extends JobCommand {
   static override summary = 'The nightly maintenance job, safe to run while the platform serves traffic.'
-  static override description = `Replaces daily-maintenance.sh. Steps, in order (each can be chosen with --only/--skip):
-  clean-logs   delete old log files (never through symlinks, never one open for writing)
-  clean-temp   delete old temporary files
-  retention    delete rows past their retention in short batches, or drop whole old partitions
-  vacuum       VACUUM (ANALYZE) the database
-  reindex      rebuild bloated indexes with REINDEX CONCURRENTLY; drop leftovers of interrupted rebuilds
-  stats-reset  pg_stat_statements_reset(), when the extension is installed
-  disk         disk usage against warning/critical percents, pushed to AlertManager (API v2)
-  services     every service running and ready; a down one fails the run and alerts
-One failed step does not stop the others. Takes the job's lock: a second run exits 3.`
+  static override description = jobDescription(maintainDaily, {
+    intro: 'Replaces daily-maintenance.sh.',
+    outro: "One failed step does not stop the others. Takes the job's lock: a second run exits 3.",
+  })
   static override examples = [
     '<%= config.bin %> maintain daily',
     '<%= config.bin %> maintain daily --dry-run',
@@ -24,6 +18,6 @@ One failed step does not stop the others. Takes the job's lock: a second run exi
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(MaintainDaily)
-    return this.runPlanned(flags, (config) => ({ ...maintainDailyJob(config), lock: 'maintain-daily' }))
+    return this.runJob(maintainDaily, flags, {})
   }
 }

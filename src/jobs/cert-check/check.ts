@@ -1,19 +1,8 @@
 import type { KeyObject } from 'node:crypto'
 import { describeError } from '../../errors.js'
 import { describeCounts, sortFindings, statusOf, type Finding, type StepOutcome } from '../../report/outcome.js'
-import {
-  PeerChainError,
-  buildChain,
-  fetchPeerChain,
-  keyMatches,
-  loadTrustStore,
-  matchHost,
-  parseCertificate,
-  readPemOrDer,
-  type Certificate,
-  type ChainResult,
-  type TrustStore,
-} from '../../systems/certificates.js'
+import { PeerChainError, buildChain, fetchPeerChain, loadTrustStore, matchHost, type ChainResult, type TrustStore } from '../../systems/certificate-chains.js'
+import { keyMatches, parseCertificate, readPemOrDer, type Certificate } from '../../systems/certificates.js'
 import type { CertificateReport, CertificatesData, ChainLinkReport } from './data.js'
 import {
   caFileFinding,

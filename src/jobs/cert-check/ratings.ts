@@ -7,7 +7,8 @@
 import { isIP } from 'node:net'
 import { formatHostPort } from '../../lib/host-port.js'
 import type { Finding } from '../../report/outcome.js'
-import type { Certificate, CertificateFacts, ChainResult, FetchProblem, FileProblem, HostMatch } from '../../systems/certificates.js'
+import type { ChainResult, FetchProblem, HostMatch } from '../../systems/certificate-chains.js'
+import type { Certificate, CertificateFacts, FileProblem } from '../../systems/certificates.js'
 import { targetName, type CertificateSettings, type CertificateTarget } from './targets.js'
 
 const DAY_MS = 86_400_000

@@ -1,25 +1,26 @@
-import type { Step } from '../../report/runner.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { listFiringAlerts } from '../../systems/alertmanager.js'
-import { verdict, type DiagnoseContext, type Problem } from './context.js'
+import { checkBound, type DiagnoseContext } from './context.js'
+import type { AlertsData } from './data.js'
+import { alertFindings } from './findings.js'
 
-export const alertsStep: Step<DiagnoseContext> = {
-  id: 'alerts',
-  title: 'Firing alerts',
-  async run({ config }) {
-    const alerts = await listFiringAlerts({ ...config.alertmanager, timeoutMs: config.diagnose.checkTimeoutMs })
-    const firing = alerts.map((a) => ({
+export const alerts: StepDefinition<DiagnoseContext, AlertsData> = {
+  timeoutMs: checkBound,
+  async run({ config, checkTimeoutMs }) {
+    const listed = await listFiringAlerts({ ...config.alertmanager, timeoutMs: checkTimeoutMs })
+    const firing = listed.map((a) => ({
+      labels: a.labels,
       alertname: a.labels.alertname ?? '(unnamed)',
       severity: a.labels.severity ?? 'none',
       instance: a.labels.instance,
       summary: a.annotations.summary ?? a.annotations.description,
       startsAt: a.startsAt,
     }))
-    const problems: Problem[] = firing.map((a) => ({
-      severity: a.severity === 'critical' ? 'failed' : 'warning',
-      message: `${a.alertname} (${a.severity})${a.instance ? ` on ${a.instance}` : ''}${a.summary ? `: ${a.summary}` : ''}`,
-      next: `see it in AlertManager: ${config.alertmanager.url}/#/alerts`,
-    }))
-    const details = firing.map((a) => `${a.alertname} ${a.severity} since ${a.startsAt}${a.summary ? `: ${a.summary}` : ''}`)
-    return verdict(firing.length === 0 ? 'none firing' : `${firing.length} firing`, details, problems, { alertmanager: config.alertmanager.url, firing })
+    return {
+      summary: firing.length === 0 ? 'none firing' : `${firing.length} firing`,
+      findings: alertFindings(firing, config.alertmanager.url),
+      details: firing.map((a) => `${a.alertname} ${a.severity} since ${a.startsAt}${a.summary ? `: ${a.summary}` : ''}`),
+      data: { alertmanager: config.alertmanager.url, firing: firing.map(({ labels: _labels, ...alert }) => alert) },
+    }
   },
 }

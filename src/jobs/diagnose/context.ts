@@ -1,34 +1,33 @@
 import type { Config } from '../../config/load.js'
-import type { StepOutcome } from '../../report/runner.js'
 import type { CpuSample } from '../../systems/host.js'
 import type { ServiceRuntimes } from '../../systems/services.js'
 
+/** `diagnose --since --check-timeout`: what the command's flags ask of the job, over the configuration's defaults. */
+export interface DiagnoseOptions {
+  /** How far back to read service logs. */
+  sinceMs?: number
+  /** How long each check may take. */
+  checkTimeoutMs?: number
+}
+
 export interface DiagnoseContext {
-  config: Config
+  config: Readonly<Config>
   runtimes: ServiceRuntimes
   /** Started with the job, so the host step's sample is over by the time it runs. */
   cpuSample: CpuSample
-}
-
-/** Something wrong, and the command that deals with it. */
-export interface Problem {
-  message: string
-  next: string
-  /** A warning is worth a look; a failure is something down. */
-  severity: 'warning' | 'failed'
+  sinceMs: number
+  checkTimeoutMs: number
 }
 
 /**
- * A diagnose step's outcome from its findings: the worst problem sets the status, the first
- * of the worst becomes the error, and every problem keeps its next command for the report.
+ * Slack over a check's own timeout before the runner gives up on it. A check's own bounds end it
+ * first; this only fires when the host is too loaded to say what it found, and half a second was
+ * not enough on a loaded 2-core machine (an incident's host may well be one), where the specific
+ * answer ("stopped by a signal") matters more than a second.
  */
-export function verdict(summary: string, details: string[], problems: Problem[], data: Record<string, unknown> = {}): StepOutcome {
-  const failed = problems.filter((p) => p.severity === 'failed')
-  const worst = failed[0] ?? problems[0]
-  return {
-    status: failed.length > 0 ? 'failed' : problems.length > 0 ? 'warning' : 'ok',
-    summary,
-    data: { ...data, details, problems: problems.map(({ message, next, severity }) => ({ severity, message, next })) },
-    ...(worst ? { error: { message: worst.message, hint: worst.next } } : {}),
-  }
+const BACKSTOP_MS = 1000
+
+/** Every check's bound: its own timeout, and a moment to say what it found. */
+export function checkBound(context: DiagnoseContext): number {
+  return context.checkTimeoutMs + BACKSTOP_MS
 }

@@ -159,3 +159,22 @@ export function receiverFindings(receivers: readonly Receiver[], route: string |
     ]
   return []
 }
+
+/** A part of the stack that did not answer at all: high, with the error's own hint when there is one. */
+export function unreachableFinding(component: 'prometheus' | 'alertmanager' | 'loki', message: string, hint: string | undefined): Finding {
+  return { id: `${component}-unreachable`, severity: 'high', subject: component, message, fix: hint ?? `check ${component}.url` }
+}
+
+const NOT_READY_FIX = {
+  prometheus: (timedOut: boolean) =>
+    timedOut
+      ? 'it takes connections but does not answer: check its load and log, or raise prometheus.timeoutSeconds'
+      : "start Prometheus (systemctl start prometheus), or set prometheus.url to '' to leave it out",
+  alertmanager: () => 'start AlertManager (systemctl start prometheus-alertmanager), or fix alertmanager.url / ALERTMANAGER_URL',
+  loki: () => 'wait a moment after a start (Loki takes ~15 s), else read its log',
+} as const
+
+/** A part that answered but says it is not ready (GET /-/ready, Loki's /ready): high, it serves nothing yet. */
+export function notReadyFinding(component: keyof typeof NOT_READY_FIX, message: string, timedOut = false): Finding {
+  return { id: `${component}-not-ready`, severity: 'high', subject: component, message, fix: NOT_READY_FIX[component](timedOut) }
+}

@@ -1,18 +1,9 @@
-import type { Step } from '../../report/runner.js'
-import { formatBytes } from '../../systems/host.js'
+import { formatPercent, formatSize } from '../../lib/format.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { closePostgres, connectPostgres, postgresFailure, queryRows, where } from '../../systems/postgres.js'
-import { verdict, type DiagnoseContext, type Problem } from './context.js'
-
-interface Figures {
-  version: string
-  maxConnections: number
-  connections: Record<string, number>
-  databaseBytes: number
-  cacheHitRatio: number | null
-  blocksRead: number
-  longestQuery: { pid: number; seconds: number; query: string } | null
-  longestTransaction: { pid: number; seconds: number; state: string } | null
-}
+import { checkBound, type DiagnoseContext } from './context.js'
+import type { PostgresData } from './data.js'
+import { connectionsUsed, postgresFindings } from './findings.js'
 
 const FIGURES_SQL = `
 select current_setting('server_version') as version,
@@ -33,16 +24,11 @@ select pid, extract(epoch from now() - xact_start)::float8, left(query, 200), 't
   from pg_stat_activity where xact_start is not null and pid <> pg_backend_pid() and backend_type = 'client backend'
 order by 2 desc`
 
-/** Long enough to be worth a look on a platform whose queries take milliseconds. */
-const LONG_QUERY_S = 300
-const IDLE_TRANSACTION_S = 300
-
-export const postgresStep: Step<DiagnoseContext> = {
-  id: 'postgres',
-  title: 'PostgreSQL',
-  async run({ config }) {
+export const postgres: StepDefinition<DiagnoseContext, PostgresData> = {
+  timeoutMs: checkBound,
+  async run({ config, checkTimeoutMs }) {
     const pg = config.postgres
-    const deadline = Date.now() + config.diagnose.checkTimeoutMs
+    const deadline = Date.now() + checkTimeoutMs
     // Loading the client library is part of the check's time: the bound counts from the step's start.
     await import('pg')
     const bound = Math.max(250, deadline - Date.now())
@@ -60,7 +46,8 @@ export const postgresStep: Step<DiagnoseContext> = {
       const longest = await queryRows<{ pid: number; seconds: number; query: string; kind: string; state: string }>(client, LONGEST_SQL)
       const q = longest.find((r) => r.kind === 'query')
       const t = longest.find((r) => r.kind === 'transaction')
-      const figures: Figures = {
+      const figures: PostgresData = {
+        latencyMs,
         version: row!.version,
         maxConnections: row!.max_connections,
         connections,
@@ -70,51 +57,22 @@ export const postgresStep: Step<DiagnoseContext> = {
         longestQuery: q ? { pid: q.pid, seconds: Math.round(q.seconds), query: q.query } : null,
         longestTransaction: t ? { pid: t.pid, seconds: Math.round(t.seconds), state: t.state } : null,
       }
-      const used = Object.values(connections).reduce((a, b) => a + b, 0) + 1
-      const problems: Problem[] = []
-      if (used >= figures.maxConnections * 0.8)
-        problems.push({
-          severity: 'warning',
-          message: `${used} of ${figures.maxConnections} connections in use`,
-          next: 'find who holds them: select usename, application_name, state, count(*) from pg_stat_activity group by 1,2,3',
-        })
-      if (figures.cacheHitRatio !== null && figures.blocksRead > 10_000 && figures.cacheHitRatio < 0.9)
-        problems.push({
-          severity: 'warning',
-          message: `cache hit ratio ${(figures.cacheHitRatio * 100).toFixed(1)}%`,
-          next: 'raise shared_buffers, or look for sequential scans: probe-ops capacity-report',
-        })
-      if (figures.longestQuery && figures.longestQuery.seconds > LONG_QUERY_S)
-        problems.push({
-          severity: 'warning',
-          message: `query of pid ${figures.longestQuery.pid} running for ${figures.longestQuery.seconds} s`,
-          next: `inspect it, and if it must go: select pg_cancel_backend(${figures.longestQuery.pid})`,
-        })
-      if (
-        figures.longestTransaction &&
-        figures.longestTransaction.state.startsWith('idle in transaction') &&
-        figures.longestTransaction.seconds > IDLE_TRANSACTION_S
-      ) {
-        problems.push({
-          severity: 'warning',
-          message: `pid ${figures.longestTransaction.pid} idle in transaction for ${figures.longestTransaction.seconds} s`,
-          next: `it holds locks and blocks vacuum: select pg_terminate_backend(${figures.longestTransaction.pid})`,
-        })
+      const used = connectionsUsed(figures)
+      const others = Object.entries(connections)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')
+      const { longestQuery: query, longestTransaction: transaction } = figures
+      return {
+        summary: `up, ${figures.version}, ${used}/${figures.maxConnections} connections, ${formatSize(figures.databaseBytes)}`,
+        findings: postgresFindings(figures),
+        details: [
+          `${where(pg)}: PostgreSQL ${figures.version}, SELECT 1 in ${latencyMs} ms`,
+          `connections ${used}/${figures.maxConnections}: ${others || 'none other'}`,
+          `database ${formatSize(figures.databaseBytes)}, cache hit ${figures.cacheHitRatio === null ? 'n/a' : formatPercent(figures.cacheHitRatio)}`,
+          `longest query ${query ? `${query.seconds} s (pid ${query.pid})` : 'none'}, longest transaction ${transaction ? `${transaction.seconds} s (pid ${transaction.pid}, ${transaction.state})` : 'none'}`,
+        ],
+        data: figures,
       }
-      const details = [
-        `${where(pg)}: PostgreSQL ${figures.version}, SELECT 1 in ${latencyMs} ms`,
-        `connections ${used}/${figures.maxConnections}: ${
-          Object.entries(connections)
-            .map(([k, v]) => `${v} ${k}`)
-            .join(', ') || 'none other'
-        }`,
-        `database ${formatBytes(figures.databaseBytes)}, cache hit ${figures.cacheHitRatio === null ? 'n/a' : `${(figures.cacheHitRatio * 100).toFixed(1)}%`}`,
-        `longest query ${figures.longestQuery ? `${figures.longestQuery.seconds} s (pid ${figures.longestQuery.pid})` : 'none'}, longest transaction ${figures.longestTransaction ? `${figures.longestTransaction.seconds} s (pid ${figures.longestTransaction.pid}, ${figures.longestTransaction.state})` : 'none'}`,
-      ]
-      return verdict(`up, ${figures.version}, ${used}/${figures.maxConnections} connections, ${formatBytes(figures.databaseBytes)}`, details, problems, {
-        latencyMs,
-        ...figures,
-      })
     } catch (error) {
       throw postgresFailure(error, { ...pg, connectTimeoutMs: bound })
     } finally {

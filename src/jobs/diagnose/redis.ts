@@ -1,14 +1,15 @@
-import type { Step } from '../../report/runner.js'
-import { formatBytes } from '../../systems/host.js'
+import { formatSize } from '../../lib/format.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { loadIoredis } from '../../systems/libraries.js'
 import { closeRedis, connectRedis, redisFailure, redisInfo } from '../../systems/redis.js'
-import { verdict, type DiagnoseContext, type Problem } from './context.js'
+import { checkBound, type DiagnoseContext } from './context.js'
+import type { RedisData } from './data.js'
+import { redisFindings } from './findings.js'
 
-export const redisStep: Step<DiagnoseContext> = {
-  id: 'redis',
-  title: 'Redis',
-  async run({ config }) {
-    const deadline = Date.now() + config.diagnose.checkTimeoutMs
+export const redis: StepDefinition<DiagnoseContext, RedisData> = {
+  timeoutMs: checkBound,
+  async run({ config, checkTimeoutMs }) {
+    const deadline = Date.now() + checkTimeoutMs
     loadIoredis()
     const bound = Math.max(250, deadline - Date.now())
     const client = await connectRedis(config.redis, bound)
@@ -19,7 +20,7 @@ export const redisStep: Step<DiagnoseContext> = {
       const info = await redisInfo(client)
       const used = Number(info.used_memory ?? 0)
       const max = Number(info.maxmemory ?? 0)
-      const figures = {
+      const figures: RedisData = {
         latencyMs,
         version: info.redis_version,
         usedMemoryBytes: used,
@@ -32,35 +33,16 @@ export const redisStep: Step<DiagnoseContext> = {
         lastSaveStatus: info.rdb_last_bgsave_status,
         lastSaveAt: info.rdb_last_save_time ? new Date(Number(info.rdb_last_save_time) * 1000).toISOString() : undefined,
       }
-      const problems: Problem[] = []
-      if (figures.usedPercent !== null && figures.usedPercent >= 90)
-        problems.push({
-          severity: 'warning',
-          message: `Redis memory ${figures.usedPercent}% of maxmemory`,
-          next: 'raise maxmemory or find the large keys: redis-cli --bigkeys',
-        })
-      if (figures.evictedKeys > 0)
-        problems.push({
-          severity: 'warning',
-          message: `${figures.evictedKeys} keys evicted since start`,
-          next: 'Redis is out of memory for its data: raise maxmemory',
-        })
-      if (figures.lastSaveStatus && figures.lastSaveStatus !== 'ok')
-        problems.push({
-          severity: 'warning',
-          message: `last RDB save: ${figures.lastSaveStatus}`,
-          next: "read the Redis log for the save's error (disk full? permissions?)",
-        })
-      const details = [
-        `${config.redis.url}: Redis ${figures.version}, PING in ${latencyMs} ms, ${figures.connectedClients} clients`,
-        `memory ${formatBytes(used)}${max > 0 ? ` of ${formatBytes(max)} (${figures.usedPercent}%)` : ' (no maxmemory)'}, ${figures.evictedKeys} evicted, last save ${figures.lastSaveStatus ?? 'n/a'}`,
-      ]
-      return verdict(
-        `up, ${figures.version}, ${formatBytes(used)}${max > 0 ? ` of ${formatBytes(max)}` : ''}, ${figures.connectedClients} clients`,
-        details,
-        problems,
-        figures,
-      )
+      const memory = `${formatSize(used)}${max > 0 ? ` of ${formatSize(max)}` : ''}`
+      return {
+        summary: `up, ${figures.version}, ${memory}, ${figures.connectedClients} clients`,
+        findings: redisFindings(figures),
+        details: [
+          `${config.redis.url}: Redis ${figures.version}, PING in ${latencyMs} ms, ${figures.connectedClients} clients`,
+          `memory ${formatSize(used)}${max > 0 ? ` of ${formatSize(max)} (${figures.usedPercent}%)` : ' (no maxmemory)'}, ${figures.evictedKeys} evicted, last save ${figures.lastSaveStatus ?? 'n/a'}`,
+        ],
+        data: figures,
+      }
     } catch (error) {
       throw redisFailure(error, config.redis, bound)
     } finally {

@@ -1,14 +1,15 @@
-import type { StepWork, StepOutcome, StepRun } from '../../report/runner.js'
 import { describeError } from '../../errors.js'
+import { formatSize } from '../../lib/format.js'
+import type { StepDefinition, StepOutcome, StepRun } from '../../report/outcome.js'
 import { filesOpenForWriting, findOldFiles, removeFile, type Candidate, type FileRule } from '../../systems/files.js'
-import { formatBytes } from '../../systems/host.js'
 import type { MaintenanceContext } from './context.js'
+import type { CleanData } from './data.js'
 
 /**
  * Old log and temp files by the configured rules: the guide's `find -mtime -delete`, without
  * following symlinks out of the directory and without deleting a file a process still writes.
  */
-async function cleanFiles(rules: FileRule[], now: Date, run: StepRun): Promise<StepOutcome> {
+async function cleanFiles(rules: readonly FileRule[], now: Date, run: StepRun): Promise<StepOutcome<CleanData>> {
   const found: { rule: FileRule; files: Candidate[]; missing: boolean }[] = []
   for (const rule of rules) found.push({ rule, ...(await findOldFiles(rule, now.getTime())) })
   const all = found.flatMap((f) => f.files)
@@ -25,7 +26,7 @@ async function cleanFiles(rules: FileRule[], now: Date, run: StepRun): Promise<S
   const keptOpen = [...busy]
   if (run.dryRun) {
     return {
-      summary: `would delete ${removable.length} files, ${formatBytes(bytes)}${keptOpen.length ? `; ${keptOpen.length} kept (open for writing)` : ''}`,
+      summary: `would delete ${removable.length} files, ${formatSize(bytes)}${keptOpen.length ? `; ${keptOpen.length} kept (open for writing)` : ''}`,
       data: { files: removable.length, bytes, rules: perRule, keptOpen, wouldDelete: removable.slice(0, 100).map((f) => f.path) },
     }
   }
@@ -42,22 +43,27 @@ async function cleanFiles(rules: FileRule[], now: Date, run: StepRun): Promise<S
       errors.push(`${file.path}: ${describeError(error)}`)
     }
   }
-  const summary = `deleted ${deleted} files, ${formatBytes(freed)} freed${keptOpen.length ? `; ${keptOpen.length} kept (open for writing)` : ''}`
+  const summary = `deleted ${deleted} files, ${formatSize(freed)} freed${keptOpen.length ? `; ${keptOpen.length} kept (open for writing)` : ''}`
   const data = { files: deleted, bytes: freed, rules: perRule, keptOpen, errors: errors.slice(0, 20) }
-  if (errors.length > 0)
-    return {
-      status: 'warning',
-      summary: `${summary}; ${errors.length} could not be deleted`,
-      data,
-      error: { message: errors[0]!, hint: 'check the permissions of those files' },
-    }
-  return { summary, data }
+  if (errors.length === 0) return { summary, data }
+  return {
+    summary: `${summary}; ${errors.length} could not be deleted`,
+    findings: [
+      {
+        id: 'files-not-deleted',
+        severity: 'medium',
+        message: errors.length === 1 ? errors[0]! : `${errors[0]} (and ${errors.length - 1} more)`,
+        fix: 'check the permissions of those files',
+      },
+    ],
+    data,
+  }
 }
 
-export const cleanLogsStep: StepWork<MaintenanceContext> = {
+export const cleanLogs: StepDefinition<MaintenanceContext, CleanData> = {
   run: ({ config, startedAt }, run) => cleanFiles(config.cleanup.logs, startedAt, run),
 }
 
-export const cleanTempStep: StepWork<MaintenanceContext> = {
+export const cleanTemp: StepDefinition<MaintenanceContext, CleanData> = {
   run: ({ config, startedAt }, run) => cleanFiles(config.cleanup.temp, startedAt, run),
 }

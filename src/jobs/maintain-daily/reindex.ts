@@ -1,9 +1,10 @@
 import type { Client } from 'pg'
-import type { StepWork } from '../../report/runner.js'
 import { describeError } from '../../errors.js'
-import { formatBytes } from '../../systems/host.js'
+import { formatSize } from '../../lib/format.js'
+import type { Finding, StepDefinition, StepOutcome } from '../../report/outcome.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
+import type { ReindexData } from './data.js'
 
 /**
  * Rebuilds bloated indexes with REINDEX ... CONCURRENTLY, which never blocks writers (the
@@ -11,12 +12,7 @@ import type { MaintenanceContext } from './context.js'
  * `_ccold` indexes that an interrupted concurrent rebuild leaves behind.
  */
 
-interface IndexBloat {
-  index: string
-  table: string
-  bytes: number
-  bloatPercent: number
-}
+type IndexBloat = ReindexData['bloated'][number]
 
 /** Leftovers of an interrupted REINDEX CONCURRENTLY: invalid, and named by PostgreSQL. */
 const LEFTOVERS_SQL = `
@@ -72,7 +68,7 @@ async function hasPgstattuple(client: Client): Promise<boolean> {
   return (result.rowCount ?? 0) > 0
 }
 
-async function bloatedIndexes(client: Client, minBytes: number, minBloat: number): Promise<{ method: string; indexes: IndexBloat[] }> {
+async function bloatedIndexes(client: Client, minBytes: number, minBloat: number): Promise<{ method: ReindexData['method']; indexes: IndexBloat[] }> {
   const method = (await hasPgstattuple(client)) ? 'pgstattuple' : 'estimate'
   const rows = await queryRows<{ index: string; table: string; bytes: string; bloat: number }>(
     client,
@@ -86,35 +82,62 @@ async function bloatedIndexes(client: Client, minBytes: number, minBloat: number
   return { method, indexes }
 }
 
-export const reindexStep: StepWork<MaintenanceContext> = {
+/** A rebuild or a leftover's drop that failed: the next run retries; the step fails meanwhile. */
+interface Failure {
+  index: string
+  action: 'drop' | 'rebuild'
+  error: string
+}
+
+/** The failed rebuilds and drops fail the step; an invalid index no rebuild made is worth acting on. */
+export function reindexFindings(failures: readonly Failure[], otherInvalid: readonly string[]): Finding[] {
+  return [
+    ...failures.map((f): Finding => ({
+      id: `reindex-failed:${f.index}`,
+      severity: 'high',
+      subject: f.index,
+      message: `${f.action === 'drop' ? 'drop ' : ''}${f.index}: ${f.error}`,
+      fix: 'the next run retries; a long transaction may hold the table (see probe-ops diagnose --only postgres)',
+    })),
+    ...otherInvalid.map((index): Finding => ({
+      id: `invalid-index:${index}`,
+      severity: 'medium',
+      subject: index,
+      message: `invalid index not made by a rebuild: ${index}`,
+      fix: 'a failed CREATE INDEX CONCURRENTLY left it: drop it and create it again',
+    })),
+  ]
+}
+
+export const reindex: StepDefinition<MaintenanceContext, ReindexData> = {
   run: ({ config }, run) =>
     withPostgres(
       config.postgres,
-      async (client) => {
+      async (client): Promise<StepOutcome<ReindexData>> => {
         const settings = config.reindex
         const invalid = await queryRows<{ index: string; leftover: boolean }>(client, LEFTOVERS_SQL)
         const leftovers = invalid.filter((i) => i.leftover).map((i) => i.index)
         const otherInvalid = invalid.filter((i) => !i.leftover).map((i) => i.index)
         const { method, indexes } = await bloatedIndexes(client, settings.minIndexBytes, settings.minBloatPercent)
-        const data: Record<string, unknown> = { method, leftovers, otherInvalid, bloated: indexes }
+        const found = { method, leftovers, otherInvalid, bloated: indexes }
         if (run.dryRun) {
           return {
-            summary: `would rebuild ${indexes.length} indexes (${formatBytes(indexes.reduce((s, i) => s + i.bytes, 0))}) and drop ${leftovers.length} leftovers`,
-            data,
+            summary: `would rebuild ${indexes.length} indexes (${formatSize(indexes.reduce((s, i) => s + i.bytes, 0))}) and drop ${leftovers.length} leftovers`,
+            data: found,
           }
         }
         await client.query(`set statement_timeout = ${Math.round(settings.timeoutSeconds * 1000)}`)
         // Waiting behind a long transaction is fine; waiting for ever is not.
         await client.query(`set lock_timeout = '10s'`)
         const dropped: string[] = []
-        const rebuilt: { index: string; ms: number; bytesBefore: number; bytesAfter: number }[] = []
-        const failures: string[] = []
+        const rebuilt: NonNullable<ReindexData['rebuilt']> = []
+        const failures: Failure[] = []
         for (const index of leftovers) {
           try {
             await client.query(`drop index concurrently if exists ${index}`)
             dropped.push(index)
           } catch (error) {
-            failures.push(`drop ${index}: ${describeError(error)}`)
+            failures.push({ index, action: 'drop', error: describeError(error) })
           }
         }
         for (const index of indexes) {
@@ -122,35 +145,31 @@ export const reindexStep: StepWork<MaintenanceContext> = {
           const started = performance.now()
           try {
             await client.query(`reindex index concurrently ${index.index}`)
-            const after = await client.query(`select pg_relation_size($1::regclass) as bytes`, [index.index])
-            rebuilt.push({ index: index.index, ms: Math.round(performance.now() - started), bytesBefore: index.bytes, bytesAfter: Number(after.rows[0].bytes) })
+            const after = await client.query<{ bytes: string }>(`select pg_relation_size($1::regclass) as bytes`, [index.index])
+            rebuilt.push({
+              index: index.index,
+              ms: Math.round(performance.now() - started),
+              bytesBefore: index.bytes,
+              bytesAfter: Number(after.rows[0]!.bytes),
+            })
           } catch (error) {
             // An interrupted concurrent rebuild leaves an invalid _ccnew index: the next run drops it.
-            failures.push(`${index.index}: ${describeError(error)}`)
+            failures.push({ index: index.index, action: 'rebuild', error: describeError(error) })
           }
         }
         const saved = rebuilt.reduce((s, r) => s + Math.max(0, r.bytesBefore - r.bytesAfter), 0)
-        Object.assign(data, { dropped, rebuilt, bytesSaved: saved, failures })
-        const summary = `rebuilt ${rebuilt.length} of ${indexes.length} bloated indexes (${formatBytes(saved)} saved), dropped ${dropped.length} leftovers`
-        if (failures.length > 0)
-          return {
-            status: 'failed',
-            summary,
-            data,
-            error: { message: failures[0]!, hint: 'the next run retries; a long transaction may hold the table (see probe-ops diagnose --only postgres)' },
-          }
-        if (otherInvalid.length > 0) {
-          return {
-            status: 'warning',
-            summary: `${summary}; ${otherInvalid.length} other invalid indexes`,
-            data,
-            error: {
-              message: `invalid indexes not made by a rebuild: ${otherInvalid.join(', ')}`,
-              hint: 'a failed CREATE INDEX CONCURRENTLY left them: drop and create them again',
-            },
-          }
+        const summary = `rebuilt ${rebuilt.length} of ${indexes.length} bloated indexes (${formatSize(saved)} saved), dropped ${dropped.length} leftovers`
+        return {
+          summary: failures.length === 0 && otherInvalid.length > 0 ? `${summary}; ${otherInvalid.length} other invalid indexes` : summary,
+          findings: reindexFindings(failures, otherInvalid),
+          data: {
+            ...found,
+            dropped,
+            rebuilt,
+            bytesSaved: saved,
+            failures: failures.map((f) => `${f.action === 'drop' ? 'drop ' : ''}${f.index}: ${f.error}`),
+          },
         }
-        return { summary, data }
       },
       { statementTimeoutMs: 0 },
     ),

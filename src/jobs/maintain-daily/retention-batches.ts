@@ -1,6 +1,7 @@
 import type { Client } from 'pg'
-import { queryRows, sqlState } from '../../systems/postgres.js'
 import { sleep } from '../../lib/time.js'
+import { queryRows, sqlState } from '../../systems/postgres.js'
+import { firstWidth, halvedWidth, minWidth, narrowedWidth, nextWidth, overCap, type TimeKind } from './retention-plan.js'
 
 /**
  * Deletes the rows older than a cutoff in time windows: each batch is one
@@ -10,7 +11,7 @@ import { sleep } from '../../lib/time.js'
  * batch twice, index and heap, and sorted it.
  *
  * The width adapts to the data: from the previous batch's rows and duration the next window aims
- * at `targetRows` and `targetMs`, growing at most 4x at a time. A window that deletes more than
+ * at `targetRows` and `targetMs`, growing at most 4x at a time (retention-plan.ts). A window that deletes more than
  * twice targetRows (a burst of rows) is rolled back and retried narrower; one that runs into
  * statement_timeout or lock_timeout is retried at half the width. At the narrowest width (1 ms,
  * or one day for a date column) narrowing no longer helps: a burst of rows sharing one
@@ -53,22 +54,7 @@ export interface WindowedDeleteResult {
   stoppedBy?: 'budget' | 'timeout'
 }
 
-export type TimeKind = 'timestamptz' | 'timestamp' | 'date'
-
 const RETRIES = 3
-const MAX_GROWTH = 4
-const DAY_MS = 86_400_000
-
-/** The narrowest window: 1 ms, or one day for a date column. */
-function minWidth(kind: TimeKind): number {
-  return kind === 'date' ? DAY_MS : 1
-}
-
-/** A width the column can tell apart: whole milliseconds, or whole days for a date column. */
-function fit(kind: TimeKind, width: number): number {
-  const min = minWidth(kind)
-  return Math.max(min, Math.floor(width / min) * min)
-}
 
 export class BatchFailure extends Error {
   constructor(
@@ -91,20 +77,14 @@ async function oldest(client: Client, job: WindowedDelete, from: number | undefi
   return row?.ms === null || row?.ms === undefined ? undefined : Math.floor(row.ms)
 }
 
-/**
- * The first window's width from the planner's row estimate for the whole old range: no rows are
- * read. Half of it, so that a poor estimate more likely costs one more batch than a rollback.
- */
-async function firstWidth(client: Client, job: WindowedDelete, lo: number, cutoff: number): Promise<number> {
+/** The planner's row estimate for the whole old range: no rows are read. */
+async function estimatedRows(client: Client, job: WindowedDelete, lo: number): Promise<number> {
   const [plan] = await queryRows<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
     client,
     `explain (format json) select from ${job.table} where ${job.column} >= $1 and ${job.column} < $2`,
     [new Date(lo).toISOString(), job.cutoff.toISOString()],
   )
-  const estimated = plan?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0
-  const span = cutoff - lo
-  if (estimated <= job.targetRows) return fit(job.kind, span)
-  return fit(job.kind, (span * job.targetRows) / estimated / 2)
+  return plan?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0
 }
 
 /**
@@ -172,8 +152,9 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
   const min = minWidth(job.kind)
   let lo = await oldest(client, job, job.floor?.getTime())
   if (lo === undefined) return result
-  let width = await firstWidth(client, job, lo, cutoff)
+  let width = firstWidth(job.kind, cutoff - lo, await estimatedRows(client, job, lo), job.targetRows)
   const sql = `delete from ${job.table} where ${job.column} >= $1 and ${job.column} < $2`
+  const target = { rows: job.targetRows, ms: job.targetMs }
   let attempt = 0
   while (lo !== undefined && lo < cutoff) {
     const stop = job.shouldStop()
@@ -189,15 +170,7 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
       const started = performance.now()
       const rows = await deleteInChunks(client, job, params, result)
       if (result.stoppedBy) return result
-      const ms = performance.now() - started
-      width = fit(
-        job.kind,
-        Math.min(
-          rows > 0 ? (width * job.targetRows) / rows : width * MAX_GROWTH,
-          ms > 0 && rows > 0 ? (width * job.targetMs) / ms : Infinity,
-          width * MAX_GROWTH,
-        ),
-      )
+      width = nextWidth(job.kind, width, { rows, ms: performance.now() - started }, target)
       lo = rows > 0 ? hi : await advance(client, job, lo, hi)
       continue
     }
@@ -206,17 +179,17 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
     try {
       await client.query('begin')
       rows = (await client.query(sql, params)).rowCount ?? 0
-      if (rows > 2 * job.targetRows) {
+      if (overCap(rows, job.targetRows)) {
         await client.query('rollback')
         result.retries++
-        width = fit(job.kind, (width * job.targetRows) / rows)
+        width = narrowedWidth(job.kind, width, rows, job.targetRows)
         continue
       }
       await client.query('commit')
     } catch (error) {
       await afterFailedBatch(client, job, result, error, attempt)
       attempt++
-      width = fit(job.kind, width / 2)
+      width = halvedWidth(job.kind, width)
       continue
     } finally {
       // Every transaction counts, the rolled back and timed out ones too.
@@ -228,14 +201,12 @@ export async function deleteInTimeWindows(client: Client, job: WindowedDelete): 
       result.deleted += rows
       result.batches++
       result.largestBatchRows = Math.max(result.largestBatchRows, rows)
-      const byRows = (width * job.targetRows) / rows
-      const byTime = ms > 0 ? (width * job.targetMs) / ms : byRows
-      width = fit(job.kind, Math.min(byRows, byTime, width * MAX_GROWTH))
+      width = nextWidth(job.kind, width, { rows, ms }, target)
       lo = hi
     } else {
       // A gap in the data (the platform was down): jump to the next row instead of widening.
       const next = await advance(client, job, lo, hi)
-      if (next === lo) width = fit(job.kind, width * MAX_GROWTH)
+      if (next === lo) width = nextWidth(job.kind, width, { rows: 0, ms }, target)
       lo = next
     }
     if (rows > 0 && job.pauseMs > 0 && lo !== undefined && lo < cutoff) await sleep(job.pauseMs)

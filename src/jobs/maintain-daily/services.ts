@@ -1,60 +1,55 @@
-import { describeError } from '../../errors.js'
-import type { StepWork } from '../../report/runner.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { syncAlerts, type AlertState } from '../../systems/alert-sync.js'
-import { checkReadiness, notServing } from '../../systems/readiness.js'
-import { ServiceRuntimes, type ServiceStatus } from '../../systems/services.js'
+import { ServiceRuntimes } from '../../systems/services.js'
+import { loadLookClients, lookAtServices, problemOf, serviceFindings, type ServiceLook } from '../shared/services-look.js'
 import type { MaintenanceContext } from './context.js'
+import type { ServicesData } from './data.js'
 
 const READINESS_TIMEOUT_MS = 5000
 
-/** Every configured service running and ready through its runtime; a down or unanswering one fails and alerts. */
-export const servicesStep: StepWork<MaintenanceContext> = {
-  async run({ config }, run) {
-    const runtimes = new ServiceRuntimes(config)
-    const timeoutMs = Math.min(READINESS_TIMEOUT_MS, config.diagnose.checkTimeoutMs)
-    const checks = await Promise.all(
-      config.services.map(async (service) => {
-        let status: ServiceStatus | undefined
-        let state = 'unknown'
-        try {
-          status = await runtimes.status(service)
-          state = status.state
-        } catch (error) {
-          state = `unknown: ${describeError(error)}`
-        }
-        const readiness = await checkReadiness(service, config, timeoutMs, status)
-        const running = status?.running ?? false
-        // What is wrong, in an operator's words: the runtime's state, or why a running one does not serve.
-        const problem = running ? notServing(status!, readiness, timeoutMs) : `${state} (${readiness.detail})`
-        return {
-          service: service.name,
-          runtime: service.runtime,
-          state,
-          running,
-          ready: !problem,
-          readiness: readiness.detail,
-          ...(problem ? { problem } : {}),
-        }
-      }),
-    )
-    const down = checks.filter((c) => !c.ready)
-    const alerts: AlertState[] = checks.map((c) => ({
+/** ServiceDown for each service that does not serve, resolved for each that does. */
+export function serviceAlerts(looks: readonly ServiceLook[]): AlertState[] {
+  return looks.map((look) => {
+    const name = look.service.name
+    const problem = problemOf(look)
+    return {
       alertname: 'ServiceDown',
       severity: 'critical',
-      labels: { service: c.service },
-      summary: c.problem ? `${c.service} is ${c.problem}` : `${c.service} is ready: ${c.readiness}`,
-      firing: !c.ready,
-    }))
-    if (!run.dryRun) await syncAlerts(config, alerts, run.recordAlert)
-    const data = { services: checks }
-    const summary = `${checks.length - down.length} of ${checks.length} ready${down.length ? `; down: ${down.map((d) => d.service).join(', ')}` : ''}`
-    if (down.length === 0) return { summary, data }
-    const first = down[0]!
+      labels: { service: name },
+      summary: problem ? `${name} is ${problem}` : `${name} is ready: ${look.readiness.detail}`,
+      firing: !look.ready,
+    }
+  })
+}
+
+/** Every configured service running and ready through its runtime; a down or unanswering one fails and alerts. */
+export const services: StepDefinition<MaintenanceContext, ServicesData> = {
+  async run({ config }, run) {
+    await loadLookClients(config.services)
+    const looks = await lookAtServices(config.services, {
+      config,
+      runtimes: new ServiceRuntimes(config),
+      readinessTimeoutMs: Math.min(READINESS_TIMEOUT_MS, config.diagnose.checkTimeoutMs),
+    })
+    if (!run.dryRun) await syncAlerts(config, serviceAlerts(looks), run.recordAlert)
+    const down = looks.filter((look) => !look.ready).map((look) => look.service.name)
     return {
-      status: 'failed',
-      summary,
-      data,
-      error: { message: `${first.service}: ${first.problem}`, hint: down.map((d) => `probe-ops recover ${d.service}`).join('; ') },
+      summary: `${looks.length - down.length} of ${looks.length} ready${down.length ? `; down: ${down.join(', ')}` : ''}`,
+      findings: serviceFindings(looks),
+      data: {
+        services: looks.map((look) => {
+          const problem = problemOf(look)
+          return {
+            service: look.service.name,
+            runtime: look.service.runtime,
+            state: look.status?.state ?? problem!,
+            running: look.status?.running ?? false,
+            ready: look.ready,
+            readiness: look.readiness.detail,
+            ...(problem ? { problem } : {}),
+          }
+        }),
+      },
     }
   },
 }

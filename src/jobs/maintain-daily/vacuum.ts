@@ -1,6 +1,7 @@
-import type { StepWork } from '../../report/runner.js'
+import type { StepDefinition } from '../../report/outcome.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
+import type { VacuumData } from './data.js'
 
 interface TableDead {
   table: string
@@ -16,7 +17,7 @@ async function deadTuples(client: Parameters<Parameters<typeof withPostgres>[1]>
 }
 
 /** VACUUM (ANALYZE) of the platform database; it never blocks reads or writes. */
-export const vacuumStep: StepWork<MaintenanceContext> = {
+export const vacuum: StepDefinition<MaintenanceContext, VacuumData> = {
   run: ({ config }, run) =>
     withPostgres(
       config.postgres,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { archiveData, dumpData } from '../backup/data.js'
 import { certificatesData } from '../cert-check/data.js'
 import { cacheData, connectionsData, prometheusData, statementsData, tablesData } from '../performance-report/data.js'
 import { packageUpdatesData } from '../shared/data.js'
@@ -51,31 +52,10 @@ export const performanceReportData = z
   .strict()
 export type PerformanceReportData = z.infer<typeof performanceReportData>
 
-/** A failed backup says why in `cause` (the disk's own words); what it made is missing then. */
-export const databaseBackupData = z
-  .object({
-    id: z.string().optional().describe("The backup's id, as `backup list` shows it."),
-    bytes: z.number().optional(),
-    sha256: z.string().optional(),
-    cause: z.string().optional().describe('What the disk said, when the backup could not be written there.'),
-  })
-  .strict()
-export type DatabaseBackupData = z.infer<typeof databaseBackupData>
-
-export const configBackupData = z
-  .object({
-    id: z.string().optional(),
-    bytes: z.number().optional(),
-    missingPaths: z.array(z.string()).optional().describe('backup.configPaths that were not found: the archive holds the rest.'),
-    cause: z.string().optional().describe('What the disk said, when the archive could not be written there.'),
-  })
-  .strict()
-export type ConfigBackupData = z.infer<typeof configBackupData>
-
 export const dataSchemas = {
   'maintain-weekly': {
-    'backup-database': databaseBackupData,
-    'backup-config': configBackupData,
+    'backup-database': dumpData,
+    'backup-config': archiveData,
     'package-updates': packageUpdatesData,
     certificates: certificatesData,
     'performance-report': performanceReportData,

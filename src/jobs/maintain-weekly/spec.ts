@@ -13,13 +13,13 @@ export const maintainWeekly = defineJob({
       id: 'backup-database',
       title: 'Back up the database',
       summary: 'the database dump of `backup database` (checksummed, atomic, 0600, with a manifest)',
-      load: async () => (await import('./steps.js')).weeklyDatabaseBackupStep,
+      load: async () => (await import('../backup/dump.js')).databaseDumpStep('scheduled'),
     },
     {
       id: 'backup-config',
       title: 'Back up the configuration files',
       summary: 'the archive of `backup config`',
-      load: async () => (await import('./steps.js')).weeklyConfigBackupStep,
+      load: async () => (await import('../backup/dump.js')).configArchiveStep('scheduled'),
     },
     {
       id: 'package-updates',
@@ -43,5 +43,5 @@ export const maintainWeekly = defineJob({
   ],
   lock: 'maintain-weekly',
   // The backups' context (services' runtimes for pg_dump), loaded with the code that builds it.
-  context: async (config, _options: Record<string, never>, toolVersion) => (await import('../backup/job.js')).backupContext(config, toolVersion),
+  context: async (config, _options: Record<string, never>, toolVersion) => (await import('../shared/backup-context.js')).backupContext(config, toolVersion),
 })

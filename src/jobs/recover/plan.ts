@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js'
  * The services a recovery touches, dependencies first: the targets and, transitively, what
  * they depend on (the guide restarts postgres when management cannot reach the database).
  */
-export function recoveryOrder(services: ServiceConfig[], targets: string[]): ServiceConfig[] {
+export function recoveryOrder(services: readonly ServiceConfig[], targets: readonly string[]): ServiceConfig[] {
   const byName = new Map(services.map((s) => [s.name, s]))
   const unknown = targets.filter((t) => !byName.has(t))
   if (unknown.length > 0) {

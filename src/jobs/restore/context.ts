@@ -1,15 +1,115 @@
 import type { Leftover, StoredBackup } from '../../backups/store.js'
 import type { OwnershipOptions } from '../../backups/verify.js'
-import type { BackupContext } from '../backup/context.js'
+import type { OsUser } from '../../systems/os-user.js'
+import type { BackupContext } from '../shared/backup-context.js'
+import type { RecoveryWindow } from './planning.js'
+import type { TablePlan } from './table-merge.js'
 
-export interface RestoreContext extends BackupContext {
+/** `restore --mode full`: what the flags ask of it. */
+export interface FullRestoreOptions {
+  mode: 'full'
+  backup: string
+  /** Leave objects and the database to the restoring user (pg_restore --no-owner). */
+  noOwner: boolean
+  /** Skip GRANTs on objects and on the database (pg_restore --no-privileges). */
+  noPrivileges: boolean
+}
+
+/** `restore --mode partial`. */
+export interface PartialRestoreOptions {
+  mode: 'partial'
+  backup: string
+  /** As given: `t` or `schema.t`. */
+  tables: string[]
+  /** Restore beside the live tables, into this schema. */
+  intoSchema?: string
+}
+
+/** `restore --mode pitr`. */
+export interface PitrRestoreOptions {
+  mode: 'pitr'
+  /** A base backup, or "latest": the newest before the target. */
+  backup: string
+  target: Date
+  /** Leave the recovered cluster running on its side port; do not switch. */
+  sideOnly: boolean
+}
+
+/** `restore --cleanup`. */
+export interface CleanupOptions {
+  mode: 'cleanup'
+  /** Also drop the databases kept from before earlier restores. */
+  dropPreRestore: boolean
+}
+
+export type RestoreOptions = FullRestoreOptions | PartialRestoreOptions | PitrRestoreOptions | CleanupOptions
+
+/** A restore of a database dump (full or partial). */
+interface DumpRestoreContext extends BackupContext {
   backup: StoredBackup
   /** Manifests refused while finding it: reported by the verify step, never used. */
   unreadable: Leftover[]
   /** Fixed at the start: names the restored and the pre-restore databases. */
   at: Date
-  /** A full restore gives objects and the database their recorded owners and privileges. */
+}
+
+export interface FullRestoreContext extends DumpRestoreContext {
+  /** Objects and the database get their recorded owners and privileges. */
   ownership: OwnershipOptions
   /** What the steps learn and hand on. */
-  state: { restoredDatabase?: string; preRestoreDatabase?: string; safetyBackup?: string }
+  state: {
+    /** The copy made beside the live database, until it is swapped in or dropped. */
+    restoredDatabase?: string
+    /** The live database as it was, under its new name, once swapped out. */
+    preRestoreDatabase?: string
+    safetyBackup?: string
+  }
+}
+
+export interface PartialRestoreContext extends DumpRestoreContext {
+  /** The tables to restore, as given (`t` or `schema.t`). */
+  tables: string[]
+  intoSchema?: string
+  state: {
+    /** How each table is restored: decided once, before the safety backup. */
+    tablePlan?: TablePlan
+    safetyBackup?: string
+  }
+}
+
+/** The steps both kinds of dump restore share (verify, safety backup) take either. */
+export type DumpContext = FullRestoreContext | PartialRestoreContext
+
+/** The side cluster a point-in-time recovery builds and starts. */
+export interface SideCluster {
+  dataDir: string
+  /** Set once it is configured: the port it starts on. */
+  port?: number
+  /** The OS user PostgreSQL runs as, which owns the data directory. */
+  user?: OsUser
+  /** The live cluster's data directory, when visible from here: the recovered one goes beside it. */
+  liveDir?: string
+  /** The data directory has been given to PostgreSQL's user (giveTree began). */
+  given?: boolean
+  /** The directory is the operator's now (a failure names it, or the switch took it): never discarded. */
+  kept?: boolean
+  /** The discarding under way or done (see discardRecovered), so that it happens once. */
+  discarding?: Promise<string | undefined>
+}
+
+export interface PitrContext extends BackupContext {
+  /** The base backup the recovery starts from. */
+  base: StoredBackup
+  /** Manifests refused while choosing it: reported by the verify step, never used. */
+  unreadable: Leftover[]
+  target: Date
+  window: RecoveryWindow
+  sideOnly: boolean
+  /** Fixed at the start: names the directories beside the live one. */
+  at: Date
+  state: { pitr?: SideCluster }
+}
+
+export interface CleanupContext extends BackupContext {
+  dropPreRestore: boolean
 }

@@ -1,28 +1,14 @@
 import { PassThrough, Transform, type TransformCallback } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { dumpInput, compareCounts } from '../../backups/verify.js'
+import { compareCounts, dumpInput } from '../../backups/verify.js'
 import { StepFailure } from '../../errors.js'
-import type { Step, StepOutcome } from '../../report/runner.js'
-import { quoteIdent, withPostgres } from '../../systems/postgres.js'
+import type { StepDefinition, StepOutcome } from '../../report/outcome.js'
 import { connectionArgs, runPgTool, toolError, type PgToolResult } from '../../systems/pg-tools.js'
-import type { RestoreContext } from './context.js'
+import { quoteIdent, withPostgres } from '../../systems/postgres.js'
+import type { PartialRestoreContext } from './context.js'
+import type { RestoreTablesData, TablesData } from './data.js'
+import { resolveTables } from './planning.js'
 import { mergeScript, parseMergeResult, planTables, readTableShapes, type MergeResult, type TablePlan } from './table-merge.js'
-
-export interface PartialOptions {
-  /** schema-qualified names, as the manifest lists them */
-  tables: string[]
-  intoSchema?: string
-}
-
-/** The manifest's name of a table given as `t` or `schema.t`. */
-export function resolveTables(given: string[], manifestTables: { name: string }[] | undefined): string[] {
-  const known = (manifestTables ?? []).map((t) => t.name)
-  return given.map((name) => {
-    const qualified = name.includes('.') ? name : `public.${name}`
-    if (known.length > 0 && !known.includes(qualified)) throw new StepFailure(`the backup has no table ${name}`, `it has: ${known.join(', ')}`)
-    return qualified
-  })
-}
 
 /**
  * The script psql runs: the SQL that makes room for the data pg_restore writes, that data (its
@@ -36,7 +22,7 @@ class RestoreScript extends Transform {
   /** The columns each COPY named, by the table it was pointed at. */
   readonly copied = new Map<string, string[]>()
   /** Why the epilogue could not be written: the input then ends without a commit. */
-  refused: unknown
+  refused: Error | undefined
 
   constructor(
     private readonly prefix: string,
@@ -72,7 +58,7 @@ class RestoreScript extends Transform {
       try {
         this.push(`${this.epilogue(this.copied)}\ncommit;\n`)
       } catch (error) {
-        this.refused = error
+        this.refused = error instanceof Error ? error : new Error(String(error))
       }
     }
     callback()
@@ -144,139 +130,141 @@ function rolledBack(tables: string[], applied: PgToolResult): StepFailure {
 }
 
 /**
- * A partial restore: first how each table can be restored (before the safety backup, so that a
- * table that cannot be is refused before anything runs), then the restore in one transaction.
+ * How each table is restored, decided once (by the `tables` step, before the safety backup, so
+ * that a table that cannot be restored is refused before anything runs) and kept in the state.
  */
-export function partialRestore(options: PartialOptions): { plan: Step<RestoreContext>; restore: Step<RestoreContext> } {
-  let planned: TablePlan | undefined
-  const planFor = async (context: RestoreContext, tables: string[]): Promise<TablePlan> =>
-    (planned ??= planTables(await withPostgres(context.config.postgres, (client) => readTableShapes(client, tables))))
+async function tablePlanOf(context: PartialRestoreContext, tables: string[]): Promise<TablePlan> {
+  context.state.tablePlan ??= planTables(await withPostgres(context.config.postgres, (client) => readTableShapes(client, tables)))
+  return context.state.tablePlan
+}
 
-  const plan: Step<RestoreContext> = {
-    id: 'tables',
-    title: 'Decide how each table is restored',
-    async run(context) {
-      const tables = resolveTables(options.tables, context.backup.manifest.tables)
-      if (options.intoSchema)
-        return { summary: `${tables.join(', ')} into schema ${options.intoSchema}, beside the live tables`, data: { tables, intoSchema: options.intoSchema } }
-      const chosen = await planFor(context, tables)
+/** A partial restore's first step: how each table can be restored. */
+export const planTablesStep: StepDefinition<PartialRestoreContext, TablesData> = {
+  async run(context) {
+    const tables = resolveTables(context.tables, context.backup.manifest.tables)
+    if (context.intoSchema)
+      return { summary: `${tables.join(', ')} into schema ${context.intoSchema}, beside the live tables`, data: { tables, intoSchema: context.intoSchema } }
+    const chosen = await tablePlanOf(context, tables)
+    return {
+      summary: describePlan(chosen),
+      data: {
+        replace: chosen.replace.map((t) => t.name),
+        merge: chosen.merge.map((t) => ({ table: t.name, key: t.key!, referencedBy: t.referencedBy.map((r) => `${r.table} (${r.constraint})`) })),
+      },
+    }
+  },
+}
+
+/** The restore of the chosen tables, in one transaction. */
+export const restoreTables: StepDefinition<PartialRestoreContext, RestoreTablesData> = {
+  async run(context, run) {
+    const { config, runtimes, backup } = context
+    const tables = resolveTables(context.tables, backup.manifest.tables)
+    const target = context.intoSchema
+    const chosen = target ? undefined : await tablePlanOf(context, tables)
+    if (run.dryRun)
       return {
-        summary: describePlan(chosen),
-        data: {
-          replace: chosen.replace.map((t) => t.name),
-          merge: chosen.merge.map((t) => ({ table: t.name, key: t.key, referencedBy: t.referencedBy.map((r) => `${r.table} (${r.constraint})`) })),
-        },
+        summary: target
+          ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables`
+          : `would restore, in one transaction: ${describePlan(chosen!)}`,
       }
-    },
-  }
-
-  const restore: Step<RestoreContext> = {
-    id: 'restore-tables',
-    title: 'Restore the chosen tables in one transaction',
-    async run(context, run) {
-      const { config, runtimes, backup } = context
-      const tables = resolveTables(options.tables, backup.manifest.tables)
-      const target = options.intoSchema
-      const chosen = target ? undefined : await planFor(context, tables)
-      if (run.dryRun)
-        return {
-          summary: target
-            ? `would restore ${tables.join(', ')} into schema ${target} beside the live tables`
-            : `would restore, in one transaction: ${describePlan(chosen!)}`,
-        }
-      const manifestRows = new Map((backup.manifest.tables ?? []).map((t) => [t.name, t.rows]))
-      const merge = chosen && chosen.merge.length > 0 ? mergeScript(chosen, manifestRows) : undefined
-      const quoted = tables.map(quoteIdent)
-      // pg_restore writes `COPY public.name`, quoting only names that need it: match both spellings.
-      const rename = target
-        ? copyTargets(tables, (t) => `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`)
+    const manifestRows = new Map((backup.manifest.tables ?? []).map((t) => [t.name, t.rows]))
+    const merge = chosen && chosen.merge.length > 0 ? mergeScript(chosen, manifestRows) : undefined
+    const quoted = tables.map(quoteIdent)
+    // pg_restore writes `COPY public.name`, quoting only names that need it: match both spellings.
+    const rename = target
+      ? copyTargets(tables, (t) => `${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)}`)
+      : merge
+        ? copyTargets(tables, (t) => merge.staging.get(t)!)
+        : undefined
+    // The transaction is committed only once pg_restore has written everything: psql's own
+    // --single-transaction commits at the end of its input, and a pg_restore that fails (or a
+    // stream closed by an abort) ends the input early, which would commit a half-filled table.
+    const prefix =
+      'begin;\n' +
+      (target
+        ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
         : merge
-          ? copyTargets(tables, (t) => merge.staging.get(t)!)
-          : undefined
-      // The transaction is committed only once pg_restore has written everything: psql's own
-      // --single-transaction commits at the end of its input, and a pg_restore that fails (or a
-      // stream closed by an abort) ends the input early, which would commit a half-filled table.
-      const prefix =
-        'begin;\n' +
-        (target
-          ? `create schema if not exists ${quoteIdent(target)};\n${tables.map((t) => `create table ${quoteIdent(target)}.${quoteIdent(t.split('.')[1]!)} (like ${quoteIdent(t)} including all);`).join('\n')}\n`
-          : merge
-            ? merge.before
-            : `truncate ${quoted.join(', ')};\n`)
-      const input = dumpInput(config, backup)
-      const script = new RestoreScript(prefix, rename, merge?.after)
-      const selection = tables.flatMap((t) => ['-n', t.split('.')[0]!, '-t', t.split('.')[1]!])
-      let printed = ''
-      const output = new PassThrough().on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')))
-      const psql = runPgTool(
-        config,
-        runtimes,
-        'psql',
-        [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'],
-        { stdin: script, stdout: output, signal: run.signal },
+          ? merge.before
+          : `truncate ${quoted.join(', ')};\n`)
+    const input = dumpInput(config, backup)
+    const script = new RestoreScript(prefix, rename, merge?.after)
+    const selection = tables.flatMap((t) => ['-n', t.split('.')[0]!, '-t', t.split('.')[1]!])
+    let printed = ''
+    const output = new PassThrough().on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')))
+    const psql = runPgTool(
+      config,
+      runtimes,
+      'psql',
+      [...connectionArgs(config), '-d', config.postgres.database, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'],
+      { stdin: script, stdout: output, signal: run.signal },
+    )
+    const toScript = new PassThrough()
+    toScript.pipe(script)
+    // psql stopping at an error (a row gone since, a conflict a merge meets) leaves pg_restore
+    // writing into pipes that nobody reads any more: its output then goes nowhere and it is
+    // stopped, and psql's error is the one said.
+    const psqlEnded = new AbortController()
+    const stopRestoring = (): void => {
+      psqlEnded.abort()
+      toScript.unpipe(script)
+      toScript.resume()
+    }
+    void psql.then(stopRestoring, stopRestoring)
+    let dumped: PgToolResult | undefined
+    let psqlFirst = false
+    try {
+      dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], {
+        stdin: input.stdin as never,
+        stdout: toScript,
+        signal: AbortSignal.any([run.signal, psqlEnded.signal]),
+      }).catch((error: unknown) => {
+        if (!psqlEnded.signal.aborted || run.signal.aborted) throw error
+        return { exitCode: -1, stderr: 'stopped: psql had ended' }
+      })
+      psqlFirst = psqlEnded.signal.aborted
+      if (dumped.exitCode === 0 && !run.signal.aborted) script.complete()
+    } finally {
+      toScript.end()
+    }
+    const applied = await psql
+    // psql's output is piped on into `output`: all of it has arrived once that ends.
+    await finished(output.end())
+    if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0))
+      throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
+    if (script.refused) throw script.refused
+    if (applied.exitCode !== 0) throw rolledBack(tables, applied)
+    if (merge) return mergedOutcome(chosen!, parseMergeResult(printed), manifestRows)
+    const expected = (backup.manifest.tables ?? [])
+      .filter((t) => tables.includes(t.name))
+      .map((t) => ({ name: target ? `${target}.${t.name.split('.')[1]}` : t.name, rows: t.rows }))
+    const counts = expected.length ? await compareCounts(config, config.postgres.database, expected) : { ok: true, compared: 0, mismatches: [] }
+    if (!counts.ok)
+      throw new StepFailure(
+        `after the restore ${counts.mismatches[0]!.name} has ${counts.mismatches[0]!.actual} rows, the backup had ${counts.mismatches[0]!.expected}`,
+        'something wrote to the table meanwhile, or the dump is inconsistent',
       )
-      const toScript = new PassThrough()
-      toScript.pipe(script)
-      // psql stopping at an error (a row gone since, a conflict a merge meets) leaves pg_restore
-      // writing into pipes that nobody reads any more: its output then goes nowhere and it is
-      // stopped, and psql's error is the one said.
-      const psqlEnded = new AbortController()
-      const stopRestoring = (): void => {
-        psqlEnded.abort()
-        toScript.unpipe(script)
-        toScript.resume()
-      }
-      void psql.then(stopRestoring, stopRestoring)
-      let dumped: PgToolResult | undefined
-      let psqlFirst = false
-      try {
-        dumped = await runPgTool(config, runtimes, 'pg_restore', ['--data-only', ...selection, '-f', '-', ...input.args], {
-          stdin: input.stdin as never,
-          stdout: toScript,
-          signal: AbortSignal.any([run.signal, psqlEnded.signal]),
-        }).catch((error: unknown) => {
-          if (!psqlEnded.signal.aborted || run.signal.aborted) throw error
-          return { exitCode: -1, stderr: 'stopped: psql had ended' }
-        })
-        psqlFirst = psqlEnded.signal.aborted
-        if (dumped.exitCode === 0 && !run.signal.aborted) script.complete()
-      } finally {
-        toScript.end()
-      }
-      const applied = await psql
-      // psql's output is piped on into `output`: all of it has arrived once that ends.
-      await finished(output.end())
-      if (dumped.exitCode !== 0 && !(psqlFirst && applied.exitCode !== 0))
-        throw new StepFailure(`pg_restore could not read the tables: ${toolError(dumped)}`, 'the live database was not changed')
-      if (script.refused) throw script.refused
-      if (applied.exitCode !== 0) throw rolledBack(tables, applied)
-      if (merge) return mergedOutcome(chosen!, parseMergeResult(printed), manifestRows)
-      const expected = (backup.manifest.tables ?? [])
-        .filter((t) => tables.includes(t.name))
-        .map((t) => ({ name: target ? `${target}.${t.name.split('.')[1]}` : t.name, rows: t.rows }))
-      const counts = expected.length ? await compareCounts(config, config.postgres.database, expected) : { ok: true, compared: 0, mismatches: [] }
-      if (!counts.ok)
-        throw new StepFailure(
-          `after the restore ${counts.mismatches[0]!.name} has ${counts.mismatches[0]!.actual} rows, the backup had ${counts.mismatches[0]!.expected}`,
-          'something wrote to the table meanwhile, or the dump is inconsistent',
-        )
-      return {
-        summary: `${target ? `restored into schema ${target}` : 'replaced'}: ${expected.map((t) => `${t.name} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}`,
-        data: { tables, intoSchema: target, rows: expected },
-      }
-    },
-  }
-  return { plan, restore }
+    return {
+      summary: `${target ? `restored into schema ${target}` : 'replaced'}: ${expected.map((t) => `${t.name} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}`,
+      data: { tables, intoSchema: target, rows: expected },
+    }
+  },
 }
 
 /** A merge's report: what it wrote per table, and the rows it kept because others reference them. */
-function mergedOutcome(plan: TablePlan, result: MergeResult | undefined, manifestRows: Map<string, number>): StepOutcome {
+function mergedOutcome(plan: TablePlan, result: MergeResult | undefined, manifestRows: Map<string, number>): StepOutcome<RestoreTablesData> {
   // psql exited 0 after the commit: the restore happened, only its account was lost.
   if (!result)
     return {
-      status: 'warning',
       summary: 'restored, but psql printed no account of the rows written',
-      error: { message: 'the merge committed without its account of rows', hint: 'compare the tables with the backup (--into-schema) if in doubt' },
+      findings: [
+        {
+          id: 'merge-unaccounted',
+          severity: 'medium',
+          message: 'the merge committed without its account of rows',
+          fix: 'compare the tables with the backup (--into-schema) if in doubt',
+        },
+      ],
     }
   const summary = describeMerge(result, plan, manifestRows)
   const data = {
@@ -294,12 +282,16 @@ function mergedOutcome(plan: TablePlan, result: MergeResult | undefined, manifes
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(', ')}, referenced by ${first.referencedBy.join(', ')})`
   return {
-    status: 'warning',
     summary: `${summary}; ${message}`,
+    findings: [
+      {
+        id: 'rows-kept',
+        severity: 'medium',
+        subject: [...new Set(result.kept.map((k) => k.table))].join(', '),
+        message,
+        fix: 'data.kept lists them (table, key, referencing tables); delete them by hand once nothing needs them, or restore the referencing tables with them',
+      },
+    ],
     data,
-    error: {
-      message,
-      hint: 'data.kept lists them (table, key, referencing tables); delete them by hand once nothing needs them, or restore the referencing tables with them',
-    },
   }
 }

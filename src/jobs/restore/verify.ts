@@ -1,16 +1,19 @@
-import { diskUsage, formatBytes, sameFilesystem } from '../../systems/host.js'
-import { listArchive, verifyChecksum } from '../../backups/verify.js'
-import { StepFailure, describeError } from '../../errors.js'
-import type { Step } from '../../report/runner.js'
-import { queryRows, withPostgres } from '../../systems/postgres.js'
 import { dumpDatabase } from '../../backups/database.js'
-import { withRefused } from '../backup/refused.js'
-import type { RestoreContext } from './context.js'
+import { listArchive, verifyChecksum } from '../../backups/verify.js'
+import type { Config } from '../../config/load.js'
+import { StepFailure, describeError } from '../../errors.js'
+import { formatSize } from '../../lib/format.js'
+import type { StepDefinition } from '../../report/outcome.js'
+import { diskUsage, sameFilesystem } from '../../systems/host.js'
+import { dataDirectory, databaseExists, databaseSize, withAdmin } from '../../systems/postgres-admin.js'
+import { hintOf } from '../hints.js'
+import { refusedFindings, withRefusedNote } from '../shared/refused.js'
+import type { DumpContext, FullRestoreContext } from './context.js'
+import type { DiskData, SafetyBackupData, VerifyData } from './data.js'
+import { diskNeeds, diskShortfall } from './planning.js'
 
 /** Before anything changes: the backup is whole, readable, and of this database. */
-export const verifyBackupStep: Step<RestoreContext> = {
-  id: 'verify',
-  title: 'Verify the backup',
+export const verifyBackup: StepDefinition<DumpContext, VerifyData> = {
   async run({ config, runtimes, backup, unreadable }) {
     const m = backup.manifest
     if (m.kind !== 'database') throw new StepFailure(`${m.id} is a ${m.kind} backup, not a database dump`, 'choose a database backup (probe-ops backup list)')
@@ -22,80 +25,74 @@ export const verifyBackupStep: Step<RestoreContext> = {
     }
     await verifyChecksum(backup)
     const listed = await listArchive(config, runtimes, backup)
-    return withRefused({ summary: `${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, data: { id: m.id, ...listed } }, unreadable)
+    return {
+      summary: withRefusedNote(`${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, unreadable),
+      findings: refusedFindings(unreadable),
+      data: { id: m.id, ...listed },
+    }
   },
 }
 
 /** What the server says of itself: where its files are, and the live database's size (none: it does not exist). */
-async function serverFacts(config: RestoreContext['config']): Promise<{ dataDir?: string; liveBytes?: number }> {
-  return withPostgres(
-    config.postgres,
-    async (client) => {
-      const [row] = await queryRows<{ dir: string; bytes: string | null }>(
-        client,
-        `select current_setting('data_directory') as dir, (select pg_database_size(datname) from pg_database where datname = $1) as bytes`,
-        [config.postgres.database],
-      )
-      return { dataDir: config.restore.dataDirPath ?? row?.dir, liveBytes: row?.bytes === null || row?.bytes === undefined ? undefined : Number(row.bytes) }
-    },
-    { database: 'postgres' },
-  ).catch(() => ({ dataDir: config.restore.dataDirPath }))
+async function serverFacts(config: Readonly<Config>): Promise<{ dataDir?: string; liveBytes?: number }> {
+  return withAdmin(config.postgres, async (admin) => ({
+    dataDir: config.restore.dataDirPath ?? (await dataDirectory(admin)),
+    liveBytes: await databaseSize(admin, config.postgres.database),
+  })).catch(() => ({ dataDir: config.restore.dataDirPath }))
 }
 
-/**
- * A restore needs room for a second copy of the database beside the live one, and, in the
- * backup directory, for the safety backup: the live database compressed as well as the backup
- * was. Both count against one disk when they share it.
- */
-export const diskStep: Step<RestoreContext> = {
-  id: 'disk',
-  title: 'Check free disk space',
+/** Room for the restored copy beside the live database, and for the safety backup (planning.ts says how much). */
+export const checkDisk: StepDefinition<FullRestoreContext, DiskData> = {
   async run({ config, backup }) {
-    const m = backup.manifest
-    const copyBytes = Math.round((m.databaseBytes ?? m.bytes * 4) * 1.2)
     const { dataDir, liveBytes } = await serverFacts(config)
-    // No live database, no safety backup. A backup taken at a higher compression level than today's is smaller: hence the margin.
-    const safetyBytes = liveBytes === undefined ? 0 : Math.round(liveBytes * (m.databaseBytes ? m.bytes / m.databaseBytes : 0.25) * 1.5)
     const reserve = config.restore.reserveBytes
     const dataDisk = dataDir ? await diskUsage(dataDir) : undefined
     const backupDisk = await diskUsage(config.backup.dir)
     const shared = dataDir !== undefined && (await sameFilesystem(dataDir, config.backup.dir))
-    const data = {
+    const needs = diskNeeds(backup.manifest, liveBytes, shared)
+    const visible = dataDisk && !dataDisk.error ? dataDisk.freeBytes : undefined
+    const data: DiskData = {
       path: dataDir,
-      needed: copyBytes,
+      needed: needs.copyBytes,
       free: dataDisk?.freeBytes,
       backupDir: config.backup.dir,
-      safetyNeeded: safetyBytes,
+      safetyNeeded: needs.safetyBytes,
       backupDirFree: backupDisk.freeBytes,
       sameDisk: shared,
       reserve,
     }
-    const inBackupDir = shared ? safetyBytes + copyBytes : safetyBytes
-    if (!backupDisk.error && backupDisk.freeBytes! - inBackupDir < reserve) {
+    const short = diskShortfall(needs, { backupDir: backupDisk.error ? undefined : backupDisk.freeBytes, dataDir: visible }, reserve)
+    if (short === 'backup-dir')
       throw new StepFailure(
-        `the safety backup${shared ? ' and the restored copy' : ''} need about ${formatBytes(inBackupDir)} on ${config.backup.dir}, which has ${formatBytes(backupDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`,
+        `the safety backup${shared ? ' and the restored copy' : ''} need about ${formatSize(needs.inBackupDir)} on ${config.backup.dir}, which has ${formatSize(backupDisk.freeBytes!)} free and must keep ${formatSize(reserve)}`,
         'free space there, point backup.dir at a bigger disk, or lower restore.reserveBytes',
         data,
       )
-    }
-    if (!dataDisk || dataDisk.error) {
+    if (visible === undefined) {
       return {
-        status: 'skipped',
-        summary: `PostgreSQL's disk is not visible from here${dataDir ? ` (${dataDir})` : ''}; ${formatBytes(backupDisk.freeBytes ?? 0)} free for the safety backup`,
+        skipped: true,
+        summary: `PostgreSQL's disk is not visible from here${dataDir ? ` (${dataDir})` : ''}; ${formatSize(backupDisk.freeBytes ?? 0)} free for the safety backup`,
+        findings: [
+          {
+            id: 'disk-not-checked',
+            severity: 'info',
+            subject: dataDir,
+            message: 'free space for the restored copy not checked',
+            fix: 'set restore.dataDirPath to a path on the database disk',
+          },
+        ],
         data,
-        error: { message: 'free space for the restored copy not checked', hint: 'set restore.dataDirPath to a path on the database disk' },
       }
     }
-    if (dataDisk.freeBytes! - copyBytes < reserve) {
+    if (short === 'data-dir')
       throw new StepFailure(
-        `the restore needs about ${formatBytes(copyBytes)} on ${dataDir}, which has ${formatBytes(dataDisk.freeBytes!)} free and must keep ${formatBytes(reserve)}`,
+        `the restore needs about ${formatSize(needs.copyBytes)} on ${dataDir}, which has ${formatSize(visible)} free and must keep ${formatSize(reserve)}`,
         'free space on the database disk, or lower restore.reserveBytes',
         data,
       )
-    }
     const where = shared
-      ? `${formatBytes(copyBytes + safetyBytes)} (copy and safety backup), ${formatBytes(dataDisk.freeBytes!)} free on ${dataDir}`
-      : `${formatBytes(copyBytes)} on ${dataDir} (${formatBytes(dataDisk.freeBytes!)} free) and ${formatBytes(safetyBytes)} for the safety backup (${formatBytes(backupDisk.freeBytes!)} free)`
+      ? `${formatSize(needs.copyBytes + needs.safetyBytes)} (copy and safety backup), ${formatSize(visible)} free on ${dataDir}`
+      : `${formatSize(needs.copyBytes)} on ${dataDir} (${formatSize(visible)} free) and ${formatSize(needs.safetyBytes)} for the safety backup (${formatSize(backupDisk.freeBytes!)} free)`
     return { summary: `needs about ${where}`, data }
   },
 }
@@ -104,37 +101,29 @@ export const diskStep: Step<RestoreContext> = {
  * A dump of the live database before anything changes. Where there is no live database (the
  * disaster a restore is for) there is nothing to keep: a warning, and the restore goes on.
  */
-export const safetyBackupStep: Step<RestoreContext> = {
-  id: 'safety-backup',
-  title: 'Back up the live database first',
+export const safetyBackup: StepDefinition<DumpContext, SafetyBackupData> = {
   cleanupMs: 10_000,
   async run(context, run) {
     const live = context.config.postgres.database
     if (run.dryRun) return { summary: `would dump ${live} before changing it` }
-    const exists = await withPostgres(
-      context.config.postgres,
-      async (client) => (await queryRows(client, 'select 1 from pg_database where datname = $1', [live])).length > 0,
-      { database: 'postgres' },
-    )
-    if (!exists) {
+    if (!(await withAdmin(context.config.postgres, (admin) => databaseExists(admin, live)))) {
       const message = `there is no database ${live} to back up`
       return {
-        status: 'warning',
         summary: `${message}: restoring without a safety backup`,
-        error: { message, hint: 'nothing live can be lost; the restore creates it' },
+        findings: [{ id: 'no-live-database', severity: 'medium', subject: live, message, fix: 'nothing live can be lost; the restore creates it' }],
       }
     }
     try {
       const { manifest } = await dumpDatabase(context.config, context.runtimes, { reason: 'safety', toolVersion: context.toolVersion, signal: run.signal })
       context.state.safetyBackup = manifest.id
-      return { summary: `${manifest.id} (${formatBytes(manifest.bytes)})`, data: { id: manifest.id, bytes: manifest.bytes } }
+      return { summary: `${manifest.id} (${formatSize(manifest.bytes)})`, data: { id: manifest.id, bytes: manifest.bytes } }
     } catch (error) {
       if (run.signal.aborted) throw error
-      const failure = error instanceof StepFailure ? error : new StepFailure(describeError(error))
+      const hint = hintOf(error)
       throw new StepFailure(
-        failure.message,
-        `${failure.hint ? `${failure.hint}; ` : ''}to restore without a safety backup, add --skip safety-backup (a full restore still keeps the live database as ${live}_pre_restore_...)`,
-        failure.data,
+        describeError(error),
+        `${hint ? `${hint}; ` : ''}to restore without a safety backup, add --skip safety-backup (a full restore still keeps the live database as ${live}_pre_restore_...)`,
+        error instanceof StepFailure ? error.data : undefined,
       )
     }
   },

@@ -1,5 +1,6 @@
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { readAuthLog } from '../../systems/auth-log.js'
+import { hintOf } from '../hints.js'
 import { parseAuthLines, type AuthEvent } from './auth-attempts.js'
 import type { SecurityContext } from './context.js'
 import type { FailedLoginsData } from './data.js'
@@ -93,7 +94,7 @@ export const failedLogins: StepDefinition<SecurityContext, FailedLoginsData> = {
     const log = await readAuthLog(authLog, windowMs, { timeoutMs: config.security.checkTimeoutMs, signal: run.signal })
     if (!log.read) {
       // Nothing read is no count at all, never "0 failed logins".
-      const unread: Finding = { id: 'failed-logins:not-read', severity: 'medium', message: `${log.reason}: failed logins not counted`, fix: log.hint }
+      const unread: Finding = { id: 'failed-logins:not-read', severity: 'medium', message: `${log.reason}: failed logins not counted`, fix: hintOf(log.error) }
       return { summary: `not counted: ${log.reason}`, findings: [unread], data: { source: null, read: false, reason: log.reason } }
     }
     const from = now.getTime() - windowMs

@@ -1,0 +1,144 @@
+import { defineJob } from '../spec.js'
+import { backupContext, type BackupContext } from '../shared/backup-context.js'
+import type { VerifyContext, VerifyOptions, WalSetupContext, WalSetupOptions } from './context.js'
+
+/**
+ * The backup jobs. The ones that write into backup.dir take the `backup` lock (a second one exits
+ * 3); listing and verifying only read (verify records its result in the manifest it checked).
+ */
+
+export const backupDatabase = defineJob({
+  id: 'backup-database',
+  command: 'backup database',
+  order: 'sequential',
+  lock: 'backup',
+  steps: [
+    {
+      id: 'dump',
+      title: 'Dump the database',
+      summary: 'pg_dump into backup.dir under a temporary name, checksummed, renamed into place with its manifest',
+      load: async () => (await import('./dump.js')).databaseDumpStep('manual'),
+    },
+  ],
+  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+})
+
+export const backupConfig = defineJob({
+  id: 'backup-config',
+  command: 'backup config',
+  order: 'sequential',
+  lock: 'backup',
+  steps: [
+    {
+      id: 'archive',
+      title: 'Archive the configuration files',
+      summary: 'tar.gz of backup.configPaths into backup.dir with its manifest; a path that does not exist is a warning',
+      load: async () => (await import('./dump.js')).configArchiveStep('manual'),
+    },
+  ],
+  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+})
+
+export const backupBase = defineJob({
+  id: 'backup-base',
+  command: 'backup base',
+  order: 'sequential',
+  lock: 'backup',
+  steps: [
+    {
+      id: 'base',
+      title: 'Take a base backup (pg_basebackup)',
+      summary: 'pg_basebackup in tar format, compressed, with the WAL it needs, into backup.dir with its manifest',
+      load: async () => (await import('./dump.js')).baseBackupStep,
+    },
+  ],
+  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+})
+
+export const backupWalSetup = defineJob({
+  id: 'backup-wal-setup',
+  command: 'backup wal-setup',
+  order: 'sequential',
+  // Only --apply changes anything.
+  lock: (options: WalSetupOptions) => (options.apply ? 'backup' : undefined),
+  steps: [
+    {
+      id: 'settings',
+      title: 'WAL archiving settings',
+      summary: 'wal_level, archive_mode, archive_command and archive_timeout against what archiving needs; --apply sets them',
+      load: async () => (await import('./wal.js')).settingsStep,
+    },
+    {
+      id: 'check',
+      title: 'Check that a WAL segment reaches the archive',
+      summary: 'force a WAL switch and wait until the segment is in backup.walDir',
+      load: async () => (await import('./wal.js')).walCheckStep,
+    },
+  ],
+  context: (config, options: WalSetupOptions, toolVersion): WalSetupContext => ({ ...backupContext(config, toolVersion), apply: options.apply, state: {} }),
+})
+
+export const backupList = defineJob({
+  id: 'backup-list',
+  command: 'backup list',
+  order: 'sequential',
+  steps: [
+    {
+      id: 'list',
+      title: 'List backups',
+      summary: 'every backup with its kind, age, size and last verification, and what interrupted runs left',
+      load: async () => (await import('./list.js')).listStep,
+    },
+  ],
+  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+})
+
+export const backupVerify = defineJob({
+  id: 'backup-verify',
+  command: 'backup verify',
+  order: 'sequential',
+  stopOnFailure: true,
+  steps: [
+    {
+      id: 'checksum',
+      title: 'Compare the checksum with the manifest',
+      summary: 'SHA-256 and size of the data against its manifest',
+      load: async () => (await import('./verify.js')).checksumStep,
+    },
+    {
+      id: 'archive',
+      title: 'Read the archive with pg_restore --list',
+      summary: 'pg_restore can read the dump, and says what it holds',
+      load: async () => (await import('./verify.js')).readArchiveStep,
+    },
+    {
+      id: 'restore-test',
+      title: 'Restore into a scratch database and compare row counts',
+      summary: "with --restore-test: restore it, compare every table's row count with the manifest, drop the scratch database",
+      load: async () => (await import('./verify.js')).restoreTestStep,
+    },
+  ],
+  /** The backup named: an unknown one is the user's mistake (exit 2), before anything runs. */
+  context: async (config, options: VerifyOptions, toolVersion): Promise<VerifyContext> => {
+    const { findBackup } = await import('../../backups/store.js')
+    const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database)
+    return { ...backupContext(config, toolVersion), backup, unreadable, restoreTest: options.restoreTest }
+  },
+})
+
+export const backupPrune = defineJob({
+  id: 'backup-prune',
+  command: 'backup prune',
+  order: 'sequential',
+  lock: 'backup',
+  steps: [
+    {
+      id: 'prune',
+      title: 'Remove backups past their retention',
+      summary: 'per kind: the newest backup.keep.last, and the newest of each of the last days, weeks and months (backup.keep)',
+      load: async () => (await import('./prune.js')).pruneStep,
+    },
+  ],
+  confirm: (context: BackupContext) => ({ what: `backup prune deletes backups in ${context.config.backup.dir} past their retention`, word: 'prune' }),
+  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+})

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs'
+import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import { LATEST, findBackup, listBackups } from '../../backups/store.js'
+import { newestArchived, walDir } from '../../backups/wal.js'
+import type { Config } from '../../config/load.js'
+import { UsageError } from '../../errors.js'
+import { backupContext } from '../shared/backup-context.js'
+import type {
+  CleanupContext,
+  CleanupOptions,
+  FullRestoreContext,
+  FullRestoreOptions,
+  PartialRestoreContext,
+  PartialRestoreOptions,
+  PitrContext,
+  PitrRestoreOptions,
+} from './context.js'
+import { choosePitrBase } from './planning.js'
+
+/**
+ * What every restore checks before it starts, and the context it builds: a restore never starts
+ * over what an interrupted one left (that is `restore --cleanup`'s), and a backup that cannot
+ * serve the request is the user's mistake, refused before anything is asked or changed.
+ */
+
+async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> {
+  if (!existsSync(config.backup.dir))
+    throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
+  const switching = await interruptedSwitch(config)
+  if (switching) throw new UsageError(describeInterruptedSwitch(switching), 'probe-ops restore --cleanup finishes or undoes it first')
+  const stopped = await leftStopped(config)
+  if (stopped) throw new UsageError(describeLeftStopped(stopped), 'probe-ops restore --cleanup starts them again first')
+}
+
+export async function fullRestoreContext(config: Readonly<Config>, options: FullRestoreOptions, toolVersion: string): Promise<FullRestoreContext> {
+  await checkNothingInterrupted(config)
+  const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database, 'database')
+  return {
+    ...backupContext(config, toolVersion),
+    backup,
+    unreadable,
+    at: new Date(),
+    ownership: { owners: !options.noOwner, privileges: !options.noPrivileges },
+    state: {},
+  }
+}
+
+export async function partialRestoreContext(config: Readonly<Config>, options: PartialRestoreOptions, toolVersion: string): Promise<PartialRestoreContext> {
+  await checkNothingInterrupted(config)
+  const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database, 'database')
+  return { ...backupContext(config, toolVersion), backup, unreadable, at: new Date(), tables: options.tables, intoSchema: options.intoSchema, state: {} }
+}
+
+/** Chooses the base backup, or refuses a target outside what the backups and the WAL archive cover. */
+export async function pitrContext(config: Readonly<Config>, options: PitrRestoreOptions, toolVersion: string): Promise<PitrContext> {
+  await checkNothingInterrupted(config)
+  const { backups, unreadable } = await listBackups(config.backup.dir)
+  const bases = backups.filter((b) => b.manifest.kind === 'base' && b.manifest.consistentAt)
+  // Without any base backup that is the reason to give, whatever was named.
+  const named =
+    options.backup === LATEST || bases.length === 0 ? undefined : (await findBackup(config.backup.dir, options.backup, config.postgres.database, 'base')).backup
+  const { base, window } = choosePitrBase(bases, await newestArchived(walDir(config)), options.target, named)
+  return { ...backupContext(config, toolVersion), base, unreadable, target: options.target, window, sideOnly: options.sideOnly, at: new Date(), state: {} }
+}
+
+export function cleanupContext(config: Readonly<Config>, options: CleanupOptions, toolVersion: string): CleanupContext {
+  return { ...backupContext(config, toolVersion), dropPreRestore: options.dropPreRestore }
+}
