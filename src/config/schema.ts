@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { checkDuration, type DurationRange } from '../lib/duration.js'
 import { parseHostPort } from '../lib/host-port.js'
+import { days, duration, hours, milliseconds, percent, seconds } from './fields.js'
+import { agentsSection, lokiSection, monitoringSection } from './platform.js'
 import { RANGES } from './ranges.js'
 
 /**
@@ -8,32 +9,6 @@ import { RANGES } from './ranges.js'
  * docker-compose deployment, so a site laid out like the guide needs no file. Objects are
  * strict: an unknown key is an error that names it, never silently ignored.
  */
-
-/** A number of `unit`s (1000 for seconds) within a range; one line names the range when it is not. */
-function inUnits(range: DurationRange, unitMs: number, unitName: string) {
-  const min = range.min / unitMs
-  const max = range.max / unitMs
-  return z.number().refine((value) => value >= min && value <= max, { message: `must be between ${min} and ${max} ${unitName}` })
-}
-const seconds = (range: DurationRange) => inUnits(range, 1000, 'seconds')
-const milliseconds = (range: DurationRange) => inUnits(range, 1, 'milliseconds').refine(Number.isInteger, 'must be a whole number of milliseconds')
-const hours = (range: DurationRange) => inUnits(range, 3_600_000, 'hours')
-
-/** A duration in the grammar flags take too (30m, 1h, 7d, 1h30m; a bare number is seconds), read as milliseconds. */
-function duration(range: DurationRange) {
-  return z.union([z.string(), z.number()]).transform((value, context) => {
-    const checked = checkDuration(value, range)
-    if ('error' in checked) {
-      context.addIssue({ code: z.ZodIssueCode.custom, message: checked.error })
-      return z.NEVER
-    }
-    return checked.ms
-  })
-}
-
-const percent = z.number().min(0).max(100)
-/** A count of days (expiry warnings, forecasts): ten years is already beyond any plan. */
-const days = z.number().min(0).max(3650)
 
 export const RUNTIMES = ['docker', 'systemd', 'process'] as const
 export const READINESS_CHECKS = ['http', 'postgres', 'redis', 'running'] as const
@@ -324,49 +299,9 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    loki: z
-      .object({
-        /** Loki's address (http://loki:3100): diagnose and `agents --agent` read recent errors through LogQL; '' (the default) reads local logs only. */
-        url: z.union([z.literal(''), z.string().url()]).default(''),
-        /** Basic auth: the user, and a file holding the password. */
-        user: z.string().min(1).optional(),
-        passwordFile: z.string().min(1).optional(),
-        timeoutSeconds: seconds(RANGES.check).default(5),
-        /** The most lines one query brings back: a flood of errors costs no more than this. */
-        lineLimit: z.number().int().min(1).max(5000).default(1000),
-      })
-      .strict()
-      .default({}),
-    monitoring: z
-      .object({
-        /** The Prometheus jobs of the guide's exporters, checked by diagnose's monitoring step; '' checks none of that kind. */
-        nodeExporterJob: z.string().default('node-exporter'),
-        postgresExporterJob: z.string().default('postgres-exporter'),
-        redisExporterJob: z.string().default('redis-exporter'),
-      })
-      .strict()
-      .default({}),
-    agents: z
-      .object({
-        /** The Prometheus scrape job of the agents (one target per agent, labelled agent_id). */
-        job: z
-          .string()
-          .regex(/^[A-Za-z0-9_.:-]+$/, 'a Prometheus job name')
-          .default('agents'),
-        /** The window of task throughput, failure rate and heartbeats (--window). */
-        window: duration(RANGES.window).default('5m'),
-        /** A connected agent without a heartbeat for this long is stale (the guide alerts on a disconnect after 2m). */
-        heartbeatStale: duration(RANGES.window).default('2m'),
-        /** The platform database's agents: a query returning name, status and last_heartbeat; '' leaves the database out. */
-        databaseQuery: z.string().default('select name, status, last_heartbeat from agents'),
-        /** The guide's thresholds: CPU above, memory above, disk use above, task failures above (percent). */
-        cpuPercent: percent.default(80),
-        memoryPercent: percent.default(85),
-        diskPercent: percent.default(90),
-        failurePercent: percent.default(10),
-      })
-      .strict()
-      .default({}),
+    loki: lokiSection,
+    monitoring: monitoringSection,
+    agents: agentsSection,
     capacity: z
       .object({
         /** Days of per-day row counts and of saved history the growth lines are fitted over (--days). */
