@@ -139,6 +139,32 @@ async function prometheusGet<T>(config: PrometheusConfig, path: string): Promise
   }
 }
 
+/** Prometheus's own default scrape interval, when neither the job nor global sets one. */
+const DEFAULT_SCRAPE_INTERVAL = '1m'
+
+/** The scrape interval of `job` in a parsed prometheus.yml: its own, else global's, else Prometheus's default; seconds. */
+export function jobScrapeSeconds(parsed: unknown, job: string): number | undefined {
+  const config = (parsed ?? {}) as { global?: { scrape_interval?: unknown }; scrape_configs?: { job_name?: unknown; scrape_interval?: unknown }[] }
+  const own = Array.isArray(config.scrape_configs) ? config.scrape_configs.find((c) => c?.job_name === job)?.scrape_interval : undefined
+  const interval = [own, config.global?.scrape_interval, DEFAULT_SCRAPE_INTERVAL].find((v): v is string => typeof v === 'string')
+  return apiSeconds(interval)
+}
+
+/** The scrape interval of one job, from the configuration Prometheus runs (/api/v1/status/config). */
+export async function scrapeIntervalOf(config: PrometheusConfig, job: string): Promise<number | undefined> {
+  const answer = await prometheusGet<{ data?: { yaml?: unknown } }>(config, '/api/v1/status/config')
+  const yaml = answer?.data?.yaml
+  if (typeof yaml !== 'string')
+    throw new SystemError('prometheus', 'bad-answer', `${config.url} did not give its configuration`, { target: config.url, data: { answer: 'no-data' } })
+  // Loaded here only: most users of this module never read Prometheus's configuration.
+  const { load } = await import('js-yaml')
+  try {
+    return jobScrapeSeconds(load(yaml), job)
+  } catch (error) {
+    throw new SystemError('prometheus', 'bad-answer', `${config.url} gave a configuration that is not YAML`, { cause: error, target: config.url })
+  }
+}
+
 /** Prometheus's active scrape targets, those of one job (scrape pool) when it is given. */
 export async function scrapeTargets(config: PrometheusConfig, job?: string): Promise<ScrapeTarget[]> {
   const query = new URLSearchParams({ state: 'active', ...(job ? { scrapePool: job } : {}) })

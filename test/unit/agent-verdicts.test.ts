@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fleetFindings, fleetTable } from '../../src/jobs/agents/fleet.js'
 import { fleetQueries } from '../../src/jobs/agents/sources.js'
+import { jobScrapeSeconds } from '../../src/systems/prometheus.js'
 import { judgeAgent, type AgentLimits, type ScrapedAgent } from '../../src/jobs/agents/verdicts.js'
 
 const limits: AgentLimits = { windowMs: 300_000, heartbeatStaleMs: 120_000, cpuPercent: 80, memoryPercent: 85, diskPercent: 90, failurePercent: 10 }
@@ -164,5 +165,13 @@ describe('the fleet’s queries', () => {
     expect(queries.tasks).toBe('sum by (instance, protocol, status) (increase(agent_tasks_total{job="agents"}[5m]))')
     // A counter's change needs two scrapes: the range covers 2.5 intervals; the subquery steps a scrape interval at least.
     expect(queries.heartbeatAge).toContain('changes(agent_heartbeats_total{job="agents"}[38s]) > 0)[5m:15s]')
+  })
+
+  it("take the job's scrape interval from Prometheus's configuration: its own, else global's, else 1m", () => {
+    const config = { global: { scrape_interval: '30s' }, scrape_configs: [{ job_name: 'agents', scrape_interval: '1m30s' }, { job_name: 'node' }] }
+    expect(jobScrapeSeconds(config, 'agents')).toBe(90)
+    expect(jobScrapeSeconds(config, 'node')).toBe(30)
+    expect(jobScrapeSeconds({ scrape_configs: [{ job_name: 'agents' }] }, 'agents')).toBe(60)
+    expect(jobScrapeSeconds(null, 'agents')).toBe(60)
   })
 })

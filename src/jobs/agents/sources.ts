@@ -1,13 +1,15 @@
 import type { PostgresConfig } from '../../config/load.js'
 import { StepFailure } from '../../errors.js'
 import { postgresFailure, queryRows, sqlState, withPostgres } from '../../systems/postgres.js'
-import { promDuration, queryInstant, scrapeTargets, type PrometheusConfig, type Sample } from '../../systems/prometheus.js'
+import { isSystemError } from '../../systems/errors.js'
+import { promDuration, queryInstant, scrapeIntervalOf, scrapeTargets, type PrometheusConfig, type Sample } from '../../systems/prometheus.js'
 import type { ProtocolTasks, RecordedAgent, ScrapedAgent } from './verdicts.js'
 
 /**
  * Where agents' figures come from. Prometheus: its scrape targets of the agents' job (every
  * agent it knows, down ones included) and seven aggregate queries over all of them at once,
- * whatever the size of the fleet. The platform database: one configurable query.
+ * whatever the size of the fleet, sent with the targets request. The platform database: one
+ * configurable query.
  */
 
 /** Prometheus's default scrape interval, for a Prometheus that does not say its own. */
@@ -49,6 +51,8 @@ export function fleetQueries(
   }
 }
 
+type QueryName = keyof ReturnType<typeof fleetQueries>
+
 function byInstance(samples: readonly Sample[]): Map<string, number> {
   return new Map(samples.filter((s) => Number.isFinite(s.value)).map((s) => [s.labels.instance ?? '', s.value]))
 }
@@ -69,22 +73,49 @@ function tasksByInstance(samples: readonly Sample[]): Map<string, ProtocolTasks[
   return new Map([...out].map(([instance, protocols]) => [instance, [...protocols.values()].sort((a, b) => a.protocol.localeCompare(b.protocol))]))
 }
 
+/** The fleet queries at once, their answers by name. */
+async function askFleet(prometheus: PrometheusConfig, selector: string, windowMs: number, scrapeSeconds: number): Promise<Record<QueryName, Sample[]>> {
+  const queries = fleetQueries(selector, windowMs, scrapeSeconds)
+  const names = Object.keys(queries) as QueryName[]
+  const answers = await Promise.all(names.map((name) => queryInstant(prometheus, queries[name])))
+  return Object.fromEntries(names.map((name, i) => [name, answers[i]!])) as Record<QueryName, Sample[]>
+}
+
+/**
+ * The job's scrape interval from Prometheus's configuration, so that the whole fleet's queries go
+ * out with its (large) targets list instead of after it. A Prometheus that does not show its
+ * configuration (a proxy in front that allows less) leaves the interval to the targets; one that
+ * does not answer at all is that failure, not a second wait.
+ */
+async function configuredInterval(prometheus: PrometheusConfig, job: string): Promise<number | undefined> {
+  try {
+    return await scrapeIntervalOf(prometheus, job)
+  } catch (error) {
+    if (isSystemError(error, 'prometheus', 'bad-answer')) return undefined
+    throw error
+  }
+}
+
+const windowOf = (windowMs: number, scrapeSeconds: number) => Math.max(windowMs, SAMPLES_RANGE * scrapeSeconds * 1000)
+
 /** Every agent Prometheus scrapes in `job` (or only `agent`), with its figures over the window. */
 export async function readScrapedFleet(prometheus: PrometheusConfig, options: { job: string; windowMs: number; agent?: string }): Promise<ScrapedFleet> {
+  const jobSelector = `{job=${quoted(options.job)}}`
+  const interval = options.agent === undefined ? await configuredInterval(prometheus, options.job) : undefined
+  const early = interval === undefined ? undefined : askFleet(prometheus, jobSelector, windowOf(options.windowMs, interval), interval)
+  // Settled at once: a failure of the early queries is thrown where they are awaited, never unhandled.
+  early?.catch(() => undefined)
   const all = await scrapeTargets(prometheus, options.job)
   const idOf = (labels: Record<string, string>) => labels.agent_id ?? labels.instance ?? ''
   const targets = options.agent === undefined ? all : all.filter((t) => idOf(t.labels) === options.agent || t.instance === options.agent)
   const intervals = targets.map((t) => t.scrapeIntervalSeconds).filter((s): s is number => s !== undefined)
-  const scrapeSeconds = intervals.length > 0 ? Math.max(...intervals) : DEFAULT_SCRAPE_SECONDS
-  const windowMs = Math.max(options.windowMs, SAMPLES_RANGE * scrapeSeconds * 1000)
+  const scrapeSeconds = interval ?? (intervals.length > 0 ? Math.max(...intervals) : DEFAULT_SCRAPE_SECONDS)
+  const windowMs = windowOf(options.windowMs, scrapeSeconds)
   const agents = new Map<string, ScrapedAgent>()
   if (targets.length === 0) return { agents, windowMs }
 
-  const selector = options.agent === undefined ? `{job=${quoted(options.job)}}` : `{job=${quoted(options.job)}, instance=${quoted(targets[0]!.instance)}}`
-  const queries = fleetQueries(selector, windowMs, scrapeSeconds)
-  const names = Object.keys(queries) as (keyof typeof queries)[]
-  const answers = await Promise.all(names.map((name) => queryInstant(prometheus, queries[name])))
-  const answer = Object.fromEntries(names.map((name, i) => [name, answers[i]!])) as Record<keyof typeof queries, Sample[]>
+  const selector = options.agent === undefined ? jobSelector : `{job=${quoted(options.job)}, instance=${quoted(targets[0]!.instance)}}`
+  const answer = await (early ?? askFleet(prometheus, selector, windowMs, scrapeSeconds))
   const connected = byInstance(answer.connected)
   const heartbeats = byInstance(answer.heartbeats)
   const heartbeatAge = byInstance(answer.heartbeatAge)
