@@ -46,7 +46,7 @@ export const diagnose = defineJob({
     {
       id: 'logs',
       title: 'Recent errors in service logs',
-      summary: 'errors in the logs of every service since --since, repeats grouped',
+      summary: "errors in the logs of every service since --since, repeats grouped; every host's through Loki when loki.url is set",
       load: async () => (await import('./logs.js')).logs,
     },
     {
