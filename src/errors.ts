@@ -44,6 +44,7 @@ export type SystemName =
   | 'http'
   | 'alertmanager'
   | 'prometheus'
+  | 'loki'
   | 'program'
   | 'age'
   | 'compression'

@@ -8,7 +8,7 @@ export default class Diagnose extends JobCommand {
   static override summary = 'Check the whole platform at once and say what to do about each problem.'
   static override description = jobDescription(diagnose, {
     intro:
-      'Host resources, service state, HTTP/PostgreSQL/Redis reachability, recent errors in service logs, database and Redis figures, and the alerts AlertManager has firing. Every check runs concurrently with its own timeout, so a hung dependency is a red line, never a hang. Changes nothing.',
+      "Host resources, service state, HTTP/PostgreSQL/Redis reachability, recent errors in service logs (every host's through Loki when loki.url is set), database and Redis figures, the alerts AlertManager has firing, the monitoring stack itself (Prometheus targets and rules, the exporters, AlertManager's receivers, Loki) and the agents in trouble. Every check runs concurrently with its own timeout, so a hung dependency is a red line, never a hang. Changes nothing.",
   })
   static override examples = [
     '<%= config.bin %> diagnose',

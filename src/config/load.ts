@@ -132,6 +132,7 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
   const { window: windowMs, ...performanceRest } = parsed.performance
   const alertmanager = parsed.alertmanager
   const prometheus = parsed.prometheus
+  const { window: agentsWindowMs, heartbeatStale: heartbeatStaleMs, ...agentsRest } = parsed.agents
 
   return {
     source,
@@ -187,6 +188,18 @@ export function resolveConfig(parsed: ParsedConfig, source: string | null, env: 
       }),
       timeoutMs: prometheus.timeoutSeconds * 1000,
     },
+    loki: {
+      ...splitHttpCredentials(parsed.loki.url.replace(/\/$/, ''), {
+        key: 'loki',
+        origin: 'loki.url',
+        user: parsed.loki.user,
+        passwordFile: parsed.loki.passwordFile,
+      }),
+      timeoutMs: parsed.loki.timeoutSeconds * 1000,
+      lineLimit: parsed.loki.lineLimit,
+    },
+    monitoring: parsed.monitoring,
+    agents: { ...agentsRest, windowMs: agentsWindowMs, heartbeatStaleMs },
     capacity: parsed.capacity,
     performance: { ...performanceRest, windowMs },
   }

@@ -109,6 +109,10 @@ export interface Config {
   reports: ParsedConfig['reports']
   /** url '' when Prometheus is left out. */
   prometheus: HttpApiConfig
+  /** url '' when Loki is left out (the default): logs are read locally. */
+  loki: HttpApiConfig & { lineLimit: number }
+  monitoring: ParsedConfig['monitoring']
+  agents: Omit<ParsedConfig['agents'], 'window' | 'heartbeatStale'> & { windowMs: number; heartbeatStaleMs: number }
   capacity: ParsedConfig['capacity']
   performance: Omit<ParsedConfig['performance'], 'window'> & { windowMs: number }
 }

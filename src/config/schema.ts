@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { agentsSection, lokiSection, monitoringSection } from './platform.js'
 import { RANGES } from './ranges.js'
 import { certificatesSchema, securitySchema } from './schema-checks.js'
 import { RUNTIMES, serviceSchema } from './schema-services.js'
@@ -261,6 +262,9 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    loki: lokiSection,
+    monitoring: monitoringSection,
+    agents: agentsSection,
     capacity: z
       .object({
         /** Days of per-day row counts and of saved history the growth lines are fitted over (--days). */

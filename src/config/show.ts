@@ -83,6 +83,7 @@ export function showConfig(config: Config): ShownConfig {
   const services: Record<string, unknown> = Object.fromEntries(config.services.map((s) => [s.name, serviceEntry(s, secrets)]))
   for (const name of config.disabledServices) services[name] = { enabled: false }
   const { windowMs, allowedPorts, checkTimeoutMs, scanTimeoutMs, ...securityRest } = security
+  const { windowMs: agentsWindowMs, heartbeatStaleMs, ...agentsRest } = config.agents
   const document = {
     host: config.host,
     runtime: config.runtime,
@@ -119,6 +120,9 @@ export function showConfig(config: Config): ShownConfig {
     },
     reports: config.reports,
     prometheus: httpApi('prometheus', config.prometheus, secrets),
+    loki: { ...httpApi('loki', config.loki, secrets), lineLimit: config.loki.lineLimit },
+    monitoring: config.monitoring,
+    agents: { ...agentsRest, window: formatDuration(agentsWindowMs), heartbeatStale: formatDuration(heartbeatStaleMs) },
     capacity: config.capacity,
     performance: { window: formatDuration(windowMs), top: performance.top },
     certificates: {

@@ -133,6 +133,14 @@ const prometheus: Hints = clientHints(prometheusOff, {
   },
 })
 
+const lokiOff = "correct loki.url, or set it to '' to read logs from the local sources"
+const loki: Hints = clientHints(lokiOff, {
+  refused: "start Loki, or set loki.url to '' to read logs from the local sources",
+  'no-answer': 'Loki takes connections but does not answer: check its load and its log, or raise loki.timeoutSeconds',
+  auth: 'check loki.user and loki.passwordFile',
+  'bad-answer': `is loki.url the address of Loki (its HTTP port, 3100 by default)? ${lokiOff}`,
+})
+
 const program: Hints = {}
 
 const age: Hints = {
@@ -191,6 +199,7 @@ export const HINTS: Record<SystemName, Hints> = {
   http,
   alertmanager,
   prometheus,
+  loki,
   program,
   age,
   compression,

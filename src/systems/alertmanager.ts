@@ -94,3 +94,24 @@ export async function expireSilence(config: AlertmanagerConfig, id: string): Pro
     throw alertmanagerFailure(error, config)
   }
 }
+
+/** What /api/v2/status says: AlertManager's version, cluster state and the configuration it runs (YAML). */
+export interface AlertmanagerStatus {
+  version?: string
+  cluster?: string
+  configYaml: string
+}
+
+export async function alertmanagerStatus(config: AlertmanagerConfig): Promise<AlertmanagerStatus> {
+  let answer: { config?: { original?: string }; versionInfo?: { version?: string }; cluster?: { status?: string } }
+  try {
+    answer = await alertmanagerApi<typeof answer>(config, '/status')
+  } catch (error) {
+    throw alertmanagerFailure(error, config)
+  }
+  return {
+    ...(answer?.versionInfo?.version ? { version: answer.versionInfo.version } : {}),
+    ...(answer?.cluster?.status ? { cluster: answer.cluster.status } : {}),
+    configYaml: answer?.config?.original ?? '',
+  }
+}

@@ -20,7 +20,7 @@ export interface HttpProbe {
  * refuse such a URL (with an error that echoes it, password and all), and a URL is what ends up
  * in reports and logs.
  */
-function headers(base: Record<string, string>, credentials?: BasicCredentials): Record<string, string> {
+export function requestHeaders(base: Record<string, string>, credentials?: BasicCredentials): Record<string, string> {
   if (!credentials) return base
   const token = Buffer.from(`${credentials.user}:${credentials.password.reveal()}`).toString('base64')
   return { ...base, authorization: `Basic ${token}` }
@@ -37,7 +37,7 @@ export async function probeHttp(url: string, timeoutMs: number, credentials?: Ba
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
-      headers: headers({ 'user-agent': 'probe-ops' }, credentials),
+      headers: requestHeaders({ 'user-agent': 'probe-ops' }, credentials),
     })
     await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined)
     const latencyMs = Math.round(performance.now() - started)
@@ -97,7 +97,7 @@ export async function fetchJson<T>(url: string, timeoutMs: number, init: JsonReq
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
-      headers: headers({ 'content-type': 'application/json', 'user-agent': 'probe-ops' }, init.credentials),
+      headers: requestHeaders({ 'content-type': 'application/json', 'user-agent': 'probe-ops' }, init.credentials),
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     })
     status = response.statusCode

@@ -98,6 +98,9 @@ describe('probe-ops diagnose against the real test bed', () => {
     servers.push(api.server, web.server)
     settings = {
       host: 'bed',
+      // The agents and monitoring steps have a test of their own (agents.test.ts).
+      prometheus: { url: '' },
+      agents: { databaseQuery: '' },
       docker: { composeProject: project },
       services: {
         management: { container: names.management, url: `${api.url}/api/v1/health` },
@@ -131,7 +134,9 @@ describe('probe-ops diagnose against the real test bed', () => {
     const report = parseReport(result)
     expect(result.exitCode, result.stderr).toBe(0)
     expectValidReport(report)
-    expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts'])
+    expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents'])
+    // prometheus.url '' is the user's choice: neither a failure nor an "ok" for what was not looked at.
+    for (const id of ['monitoring', 'agents']) expect(step(report, id)).toMatchObject({ status: 'skipped', summary: 'not configured: prometheus.url is empty' })
     for (const id of ['services', 'http', 'postgres', 'redis', 'alerts']) expect(step(report, id).status, JSON.stringify(step(report, id))).toBe('ok')
 
     const services = step(report, 'services').data!.services as { name: string; state: string; running: boolean; restarts: number; runtime: string }[]

@@ -9,13 +9,15 @@ describe('the help of diagnose, maintain daily and recover comes from their spec
   it('lists each step with its line, ids padded', () => {
     expect(stepHelp(diagnose)).toBe(
       [
-        '  host      CPU, load, memory and disk usage against disk.warningPercent/criticalPercent',
-        "  services  each service's runtime state beside its readiness check: running, serving, or why not",
-        '  http      the health URL of each HTTP service: status and latency',
-        '  postgres  SELECT 1, connections, size, cache hit ratio, the longest query and transaction',
-        '  redis     PING, memory against maxmemory, evictions, the last save',
-        '  logs      errors in the logs of every service since --since, repeats grouped',
-        '  alerts    what AlertManager has firing',
+        '  host        CPU, load, memory and disk usage against disk.warningPercent/criticalPercent',
+        "  services    each service's runtime state beside its readiness check: running, serving, or why not",
+        '  http        the health URL of each HTTP service: status and latency',
+        '  postgres    SELECT 1, connections, size, cache hit ratio, the longest query and transaction',
+        '  redis       PING, memory against maxmemory, evictions, the last save',
+        "  logs        errors in the logs of every service since --since, repeats grouped; every host's through Loki when loki.url is set",
+        '  alerts      what AlertManager has firing',
+        "  monitoring  Prometheus's targets, rules and exporters, AlertManager's receivers, Loki's readiness; skipped when prometheus.url is empty",
+        '  agents      the agents in trouble, as `probe-ops agents` judges them; skipped when prometheus.url is empty',
       ].join('\n'),
     )
     expect(stepHelp(maintainDaily)).toBe(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { fleetData } from '../agents/data.js'
 import type { JobDataSchemas } from '../spec.js'
 
 const cpu = z
@@ -173,6 +174,62 @@ export const alertsData = z
   .strict()
 export type AlertsData = z.infer<typeof alertsData>
 
+const reached = {
+  url: z.string().describe('Its address, credentials redacted.'),
+  ready: z.boolean().describe('It answered its readiness check.'),
+  error: z.string().optional().describe('Why it is not ready, or could not be read.'),
+}
+
+/** The monitoring step's (the agents step's is the `agents` command's fleetData). */
+export const monitoringData = z
+  .object({
+    prometheus: z
+      .object({
+        ...reached,
+        targets: z.number().optional().describe('Active scrape targets.'),
+        downTargets: z.array(z.object({ job: z.string(), instance: z.string(), error: z.string() }).strict()).optional(),
+        ruleGroups: z.number().optional(),
+        rules: z.number().optional(),
+        failingRules: z.array(z.object({ group: z.string(), rule: z.string(), error: z.string() }).strict()).optional(),
+        exporters: z
+          .array(
+            z
+              .object({
+                name: z.enum(['node', 'postgres', 'redis']),
+                job: z.string(),
+                state: z.enum(['up', 'down', 'absent']).describe('absent: Prometheus has no target in that job.'),
+                reaches: z.boolean().optional().describe('pg_up / redis_up: the exporter reaches its server.'),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict(),
+    alertmanager: z
+      .object({
+        ...reached,
+        receivers: z.array(z.object({ name: z.string(), integrations: z.array(z.string()) }).strict()).optional(),
+      })
+      .strict(),
+    loki: z
+      .object({ ...reached, detail: z.string().optional() })
+      .strict()
+      .optional()
+      .describe("Absent when loki.url is ''."),
+  })
+  .strict()
+export type MonitoringData = z.infer<typeof monitoringData>
+
 export const dataSchemas = {
-  diagnose: { host: hostData, services: servicesData, http: httpData, postgres: postgresData, redis: redisData, logs: logsData, alerts: alertsData },
+  diagnose: {
+    host: hostData,
+    services: servicesData,
+    http: httpData,
+    postgres: postgresData,
+    redis: redisData,
+    logs: logsData,
+    alerts: alertsData,
+    monitoring: monitoringData,
+    agents: fleetData,
+  },
 } satisfies JobDataSchemas

@@ -6,6 +6,7 @@ import { hintOf } from '../hints.js'
 import { checkBound, type DiagnoseContext } from './context.js'
 import type { LogsData } from './data.js'
 import { formatUptime, logFindings } from './findings.js'
+import { lokiServiceLogs } from './loki-logs.js'
 
 /** Lines of one error shown under its first line: enough for a PostgreSQL STATEMENT or a traceback's end. */
 const SHOWN_LINES = 4
@@ -63,19 +64,21 @@ function summarize(perService: ServiceLogs[], window: string): string {
 
 export const logs: StepDefinition<DiagnoseContext, LogsData> = {
   timeoutMs: checkBound,
-  async run({ config, runtimes, sinceMs }) {
+  async run({ config, runtimes, sinceMs, checkTimeoutMs }) {
     const window = formatUptime(Math.round(sinceMs / 1000))
     const shownGroups = config.diagnose.errorLines
-    const perService: ServiceLogs[] = await Promise.all(
-      config.services.map(async (service): Promise<ServiceLogs> => {
-        try {
-          return { service: service.name, read: true, summary: summarizeLines(await runtimes.logs(service, sinceMs)) }
-        } catch (error) {
-          const hint = hintOf(error)
-          return { service: service.name, read: false, error: describeError(error), ...(hint ? { hint } : {}) }
-        }
-      }),
-    )
+    const perService: ServiceLogs[] = config.loki.url
+      ? await lokiServiceLogs(config, sinceMs, checkTimeoutMs)
+      : await Promise.all(
+          config.services.map(async (service): Promise<ServiceLogs> => {
+            try {
+              return { service: service.name, read: true, summary: summarizeLines(await runtimes.logs(service, sinceMs)) }
+            } catch (error) {
+              const hint = hintOf(error)
+              return { service: service.name, read: false, error: describeError(error), ...(hint ? { hint } : {}) }
+            }
+          }),
+        )
     return {
       summary: summarize(perService, window),
       findings: logFindings(

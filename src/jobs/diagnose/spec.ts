@@ -46,7 +46,7 @@ export const diagnose = defineJob({
     {
       id: 'logs',
       title: 'Recent errors in service logs',
-      summary: 'errors in the logs of every service since --since, repeats grouped',
+      summary: "errors in the logs of every service since --since, repeats grouped; every host's through Loki when loki.url is set",
       load: async () => (await import('./logs.js')).logs,
     },
     {
@@ -54,6 +54,19 @@ export const diagnose = defineJob({
       title: 'Firing alerts',
       summary: 'what AlertManager has firing',
       load: async () => (await import('./alerts.js')).alerts,
+    },
+    // Beyond this host: the platform's monitoring and its agents, through Prometheus, AlertManager and Loki.
+    {
+      id: 'monitoring',
+      title: 'Monitoring stack',
+      summary: "Prometheus's targets, rules and exporters, AlertManager's receivers, Loki's readiness; skipped when prometheus.url is empty",
+      load: async () => (await import('./monitoring.js')).monitoring,
+    },
+    {
+      id: 'agents',
+      title: 'Agents',
+      summary: 'the agents in trouble, as `probe-ops agents` judges them; skipped when prometheus.url is empty',
+      load: async () => (await import('./agents.js')).agents,
     },
   ],
   defaultTimeoutSeconds: (config, options: DiagnoseOptions) => Math.ceil((options.checkTimeoutMs ?? config.diagnose.checkTimeoutMs) / 1000) + REPORT_SECONDS,
