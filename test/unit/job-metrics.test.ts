@@ -99,7 +99,7 @@ describe('rendering a job’s gauges', () => {
 })
 
 describe('the gauges each job derives from its data', () => {
-  it('cert check: expiry time and days left per certificate; none for an endpoint it could not reach', () => {
+  it('cert check: the expiry time of each certificate; none for an endpoint it could not reach', () => {
     const endpoints = {
       trustStore: 'system',
       certificates: [
@@ -110,7 +110,6 @@ describe('the gauges each job derives from its data', () => {
     const text = renderJobMetrics(reportOf('cert check', [{ id: 'endpoints', data: endpoints }]), certCheckMetrics, '')
     expect(samples(text)).toEqual([
       'probe_ops_certificate_expiry_timestamp_seconds{job="cert check",kind="endpoint",subject="api.example.com",target="api.example.com:443"} 1798761600',
-      'probe_ops_certificate_days_left{job="cert check",kind="endpoint",subject="api.example.com",target="api.example.com:443"} 37',
     ])
   })
 
@@ -139,7 +138,6 @@ describe('the gauges each job derives from its data', () => {
       'probe_ops_backup_size_bytes{job="maintain weekly",kind="database"}',
       'probe_ops_backup_size_bytes{job="maintain weekly",kind="config"}',
       'probe_ops_certificate_expiry_timestamp_seconds{job="maintain weekly",kind="endpoint",subject="api.example.com",target="/etc/ssl/a.crt"}',
-      'probe_ops_certificate_days_left{job="maintain weekly",kind="endpoint",subject="api.example.com",target="/etc/ssl/a.crt"}',
     ])
     const skipped = reportOf('maintain weekly', [
       { id: 'backup-database', status: 'skipped', summary: 'chosen by --skip' },
@@ -151,7 +149,7 @@ describe('the gauges each job derives from its data', () => {
     expect(next).not.toContain('probe_ops_certificate')
   })
 
-  it('capacity-report: days until full only for a filling (or full) mount; database and Redis figures that are known', () => {
+  it('capacity-report: when a filling (or full) mount is full, and no such time for the others; database and Redis figures that are known', () => {
     const growth = (perDay: number | null) => ({
       perDay,
       source: perDay === null ? 'none' : 'history',
@@ -188,9 +186,10 @@ describe('the gauges each job derives from its data', () => {
       { id: 'growth', data: growthData },
     ])
     const lines = samples(renderJobMetrics(report, capacityMetrics, ''))
-    expect(lines.filter((line) => line.startsWith('probe_ops_disk_full_days'))).toEqual([
-      'probe_ops_disk_full_days{job="capacity-report",mount="/"} 12.5',
-      'probe_ops_disk_full_days{job="capacity-report",mount="/var/lib/docker"} 0',
+    // The run ended at 1795575600 (2026-11-25T03:00Z): 12.5 days later, and the run itself.
+    expect(lines.filter((line) => line.startsWith('probe_ops_disk_full_'))).toEqual([
+      'probe_ops_disk_full_timestamp_seconds{job="capacity-report",mount="/"} 1796655600',
+      'probe_ops_disk_full_timestamp_seconds{job="capacity-report",mount="/var/lib/docker"} 1795575600',
     ])
     expect(lines.filter((line) => !line.startsWith('probe_ops_disk_'))).toEqual([
       'probe_ops_database_growth_bytes_per_day{job="capacity-report"} 300',

@@ -5,18 +5,19 @@ import type { Report } from '../../report/model.js'
 import { stepData } from '../shared/metrics.js'
 import { certificatesData } from './data.js'
 
+/**
+ * The time rather than days left: the days left are (this - time()) / 86400, right between runs
+ * too (and promtool wants seconds as the unit); cert check rates fewer than N whole days left, so
+ * `< N * 86400` is its threshold exactly.
+ */
 const EXPIRY: MetricFamily = {
   name: 'probe_ops_certificate_expiry_timestamp_seconds',
-  help: 'When the certificate expires (its notAfter): alert on this minus time(), which stays right between runs.',
-}
-const DAYS_LEFT: MetricFamily = {
-  name: 'probe_ops_certificate_days_left',
-  help: 'Whole days until the certificate expires as the last run counted them (negative once expired): what cert check rates.',
+  help: 'When the certificate expires (its notAfter); days left: (this - time()) / 86400.',
 }
 
-export const CERTIFICATE_FAMILIES = [EXPIRY, DAYS_LEFT] as const
+export const CERTIFICATE_FAMILIES = [EXPIRY] as const
 
-/** One sample of each family per certificate the step could read; an unreachable endpoint has none (its finding says why). */
+/** A sample per certificate the step could read; an unreachable endpoint has none (its finding says why). */
 export function certificateSamples(report: Report, stepId: string): MetricSample[] {
   const found = stepData(report, stepId, certificatesData)
   if (!found) return []
@@ -25,7 +26,7 @@ export function certificateSamples(report: Report, stepId: string): MetricSample
     if (!facts) return []
     const labels = { target: checked.target, kind: checked.kind, subject: facts.commonName ?? facts.subject }
     const expiry = Date.parse(facts.notAfter) / 1000
-    return [...(Number.isFinite(expiry) ? [{ family: EXPIRY, labels, value: expiry }] : []), { family: DAYS_LEFT, labels, value: facts.daysLeft }]
+    return Number.isFinite(expiry) ? [{ family: EXPIRY, labels, value: expiry }] : []
   })
 }
 
