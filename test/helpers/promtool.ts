@@ -14,3 +14,15 @@ export async function runPromtool(args: readonly string[], input?: string): Prom
   const result = await execa(promtool!, args, { input, reject: false })
   return { exitCode: result.exitCode ?? -1, output: `${result.stdout}\n${result.stderr}` }
 }
+
+/** The metrics text passes `promtool check metrics` (format and naming lint). */
+export async function expectPromtoolAccepts(text: string): Promise<void> {
+  const check = await runPromtool(['check', 'metrics'], text)
+  expect(check.exitCode, `${check.output}\n${text}`).toBe(0)
+}
+
+/** The value of the first sample of `name` whose label text includes `labels`. */
+export function sampleValue(text: string, name: string, labels: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}

@@ -10,19 +10,8 @@ import { bed, startRefusedPort } from '../bed/index.js'
 import { pki, startTlsServer, writeFile, type TlsServer } from '../helpers/certificates.js'
 import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase } from '../helpers/platform-db.js'
-import { runPromtool } from '../helpers/promtool.js'
+import { expectPromtoolAccepts, sampleValue as sample } from '../helpers/promtool.js'
 import { tempDir } from '../helpers/temp.js'
-
-/** The value of the one sample of `name` whose labels include `labels`. */
-function sample(text: string, name: string, labels: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
-}
-
-async function expectPromtoolAccepts(text: string): Promise<void> {
-  const check = await runPromtool(['check', 'metrics'], text)
-  expect(check.exitCode, `${check.output}\n${text}`).toBe(0)
-}
 
 describe('the gauges jobs write to the metrics file', () => {
   const servers: TlsServer[] = []
