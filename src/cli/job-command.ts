@@ -8,6 +8,7 @@ import { UnsafeTargetError, checkNamedTarget, writeNamedFile } from '../lib/file
 import { deepFreeze } from '../lib/freeze.js'
 import { acquireLock, type JobLock } from '../lib/lock.js'
 import { sleep } from '../lib/time.js'
+import type { JobMetrics } from '../report/job-metrics.js'
 import { exitCodeFor, type FailOn, type Report } from '../report/model.js'
 import { selectSteps, type RunOptions, type RunningJob } from '../report/runner.js'
 import { ProbeOpsCommand } from './base-command.js'
@@ -94,6 +95,8 @@ interface ReadyJob {
   defaultTimeoutMs?: number
   history?: string
   interruptedHint?: string
+  /** The job's own gauges, from its spec. */
+  metrics?: () => Promise<JobMetrics>
   /** Releases what the context holds; never throws. */
   close(): Promise<void>
   start(run: RunOptions): RunningJob
@@ -174,6 +177,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
         defaultTimeoutMs: defaultTimeoutMs(spec, config, options),
         history: spec.history,
         interruptedHint: spec.interruptedHint,
+        metrics: spec.metrics,
         close: prepared.close,
         start: (run) => startPrepared(prepared, run),
       }
@@ -249,7 +253,7 @@ export abstract class JobCommand extends ProbeOpsCommand {
 
     let delivered = false
     try {
-      delivered = await this.publish(report, config, flags)
+      delivered = await this.publish(report, config, flags, planned.metrics)
       if (planned.history && config.reports.dir) {
         const { saveReportHistory } = await import('../report/history.js')
         await saveReportHistory(config.reports.dir, planned.history, report).catch((error) => this.warnSink('report history in', config.reports.dir, error))
@@ -275,14 +279,14 @@ export abstract class JobCommand extends ProbeOpsCommand {
       notRun: `not run: interrupted by ${signal}`,
       hint: what,
     })
-    void Promise.race([this.publish(report, config, flags).catch(() => undefined), sleep(FORCED_EXIT_PUBLISH_MS)]).then(() => process.exit(1))
+    void Promise.race([this.publish(report, config, flags, planned.metrics).catch(() => undefined), sleep(FORCED_EXIT_PUBLISH_MS)]).then(() => process.exit(1))
   }
 
   /**
    * Every rendering of the report. Whether the two the caller asked for (stdout and --report-file)
    * were delivered is the result; the log, metrics and history that cannot be written are warnings.
    */
-  private async publish(report: Report, config: Config, flags: JobFlagValues): Promise<boolean> {
+  private async publish(report: Report, config: Config, flags: JobFlagValues, jobMetrics?: ReadyJob['metrics']): Promise<boolean> {
     const json = toJson(report)
     let delivered: boolean
     if (flags.json) delivered = await this.print(json)
@@ -308,9 +312,12 @@ export abstract class JobCommand extends ProbeOpsCommand {
       await appendMaintenanceLog(config.log.file, report).catch((error) => this.warnSink('maintenance log', config.log.file, error))
     }
     // Metrics say how the real job went: trying a command with --dry-run must not clear an alert.
-    if (config.metrics.textfileDir && !report.dryRun) {
+    const textfileDir = config.metrics.textfileDir
+    if (textfileDir && !report.dryRun) {
       const { writeMetrics } = await import('../report/metrics.js')
-      await writeMetrics(config.metrics.textfileDir, report).catch((error) => this.warnSink('metrics file in', config.metrics.textfileDir!, error))
+      await Promise.resolve(jobMetrics?.())
+        .then((own) => writeMetrics(textfileDir, report, own))
+        .catch((error) => this.warnSink('metrics file in', textfileDir, error))
     }
     return delivered
   }

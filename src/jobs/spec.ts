@@ -6,6 +6,7 @@
 
 import type { z } from 'zod'
 import type { Config } from '../config/load.js'
+import type { JobMetrics } from '../report/job-metrics.js'
 import type { StepDefinition } from '../report/outcome.js'
 import { selectSteps } from '../report/selection.js'
 
@@ -50,6 +51,11 @@ export interface JobSpec<Options, Context> {
   readonly history?: string
   /** --timeout's default, in seconds. */
   readonly defaultTimeoutSeconds?: number | ((config: Readonly<Config>, options: Options) => number)
+  /**
+   * Gauges of its own, derived from its steps' data (certificate expiry, backup size), written
+   * with the run's metrics; loaded only when a metrics file is.
+   */
+  readonly metrics?: () => Promise<JobMetrics>
   /** What repairs a run cut by a second signal, or a critical phase that outlived its bound. */
   readonly interruptedHint?: string
   /** Destructive jobs: what to confirm. The CLI asks on a terminal, or wants --yes. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { readOwnFile, writeFileAtomic } from '../lib/files.js'
+import { renderJobMetrics, type JobMetrics } from './job-metrics.js'
 import type { Report, StepStatus } from './model.js'
 import { countBySeverity } from './outcome.js'
 
@@ -65,12 +66,14 @@ export function renderMetrics(report: Report, lastSuccess?: number): string {
   return `${out.join('\n')}\n`
 }
 
-export async function writeMetrics(textfileDir: string, report: Report): Promise<string> {
+/** The run's metrics, then the job's own gauges (`jobMetrics`, from its spec) when it has any. */
+export async function writeMetrics(textfileDir: string, report: Report, jobMetrics?: JobMetrics): Promise<string> {
   const path = join(textfileDir, metricsFileName(report.command))
   // Not readFile: a FIFO put there would never answer; the write below says what is wrong with it.
   const previous = await readOwnFile(path, MAX_METRICS_BYTES).catch(() => '')
   const found = new RegExp(`^${LAST_SUCCESS}\\{[^}]*\\} (\\S+)$`, 'm').exec(previous)?.[1]
   const lastSuccess = found !== undefined && Number.isFinite(Number(found)) ? Number(found) : undefined
-  await writeFileAtomic(path, renderMetrics(report, lastSuccess), 0o644)
+  const own = jobMetrics ? renderJobMetrics(report, jobMetrics, previous) : ''
+  await writeFileAtomic(path, renderMetrics(report, lastSuccess) + own, 0o644)
   return path
 }

@@ -6,8 +6,9 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import { historyFileName } from '../../src/report/history.js'
 import { INDEX_SQL, SCHEMA_SQL } from '../../src/sandbox/schema.js'
 import { bed, startRedis, startRefusedPort, type RedisServer } from '../bed/index.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
+import { expectPromtoolAccepts, sampleValue } from '../helpers/promtool.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -25,6 +26,7 @@ interface Disk {
   sizeBytes: number
   usedBytes: number
   freeBytes: number
+  usedPercent: number
   paths: { path: string; role: string }[]
   growth: { perDay: number | null; source: string }
   forecast: { state: string; daysUntilFull?: number; fillDate?: string; reason?: string }
@@ -111,11 +113,11 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
   }
 
   async function run(database: string, dir: string, extra: Record<string, unknown> = {}, args: string[] = [], envExtra: Record<string, string> = {}) {
-    const { path } = writeConfig(settings(dir, extra))
+    const { path, dir: configDir } = writeConfig(settings(dir, extra))
     const result = await runCli(['capacity-report', '--config', path, '--json', ...args], env(database, envExtra))
     const report = parseReport(result)
     expectValidReport(report)
-    return { result, report }
+    return { result, report, configDir }
   }
 
   it('measures sizes, rows per day and bytes per row with index range scans only, and saves the report', async () => {
@@ -208,7 +210,7 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
       })
       writeFileSync(join(dir, 'reports', name), text)
     }
-    const { result, report } = await run(growing, dir)
+    const { result, report, configDir } = await run(growing, dir)
     expect(result.exitCode).toBe(0)
     expect(report.status).toBe('warning')
     const now2 = (step(report, 'disk').data!.disks as Disk[]).find((d) => d.mount === disk.mount)!
@@ -233,6 +235,18 @@ describe('probe-ops capacity-report against real PostgreSQL and Redis', () => {
     const list = recommendations.data!.recommendations as { id: string; priority: string; figure: string }[]
     expect(list[0]).toMatchObject({ id: `disk-fills:${disk.mount}`, priority: 'high' })
     expect(list.find((r) => r.id === 'redis-memory')).toMatchObject({ priority: 'medium' })
+
+    // The same forecasts as gauges for the shipped alerts and dashboard: when each fills, as a time.
+    const metrics = runRecords(configDir, 'capacity-report').metrics
+    await expectPromtoolAccepts(metrics)
+    const days = (seconds: number | undefined) => ((seconds ?? NaN) * 1000 - Date.parse(report.finishedAt)) / DAY
+    expect(Math.abs(days(sampleValue(metrics, 'probe_ops_disk_full_timestamp_seconds', `mount="${disk.mount}"`)) - now2.forecast.daysUntilFull!)).toBeLessThan(
+      0.01,
+    )
+    expect(Math.abs(days(sampleValue(metrics, 'probe_ops_redis_memory_full_timestamp_seconds', '')) - 40)).toBeLessThan(1)
+    expect(sampleValue(metrics, 'probe_ops_redis_memory_max_bytes', '')).toBe(64 * MiB)
+    expect(sampleValue(metrics, 'probe_ops_database_growth_bytes_per_day', '')! / MiB).toBeCloseTo(2, 1)
+    expect(sampleValue(metrics, 'probe_ops_disk_used_percent', `mount="${disk.mount}"`)).toBe(now2.usedPercent)
 
     const strict = await runCli(['capacity-report', '--config', writeConfig(settings(dir)).path, '--json', '--fail-on', 'warning'], env(growing))
     expect(strict.exitCode).toBe(1)

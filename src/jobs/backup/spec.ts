@@ -10,6 +10,7 @@ import type { VerifyContext, VerifyOptions, WalSetupContext, WalSetupOptions } f
 export const backupDatabase = defineJob({
   id: 'backup-database',
   command: 'backup database',
+  metrics: async () => (await import('./metrics.js')).backupDatabaseMetrics,
   order: 'sequential',
   lock: 'backup',
   steps: [
@@ -26,6 +27,7 @@ export const backupDatabase = defineJob({
 export const backupConfig = defineJob({
   id: 'backup-config',
   command: 'backup config',
+  metrics: async () => (await import('./metrics.js')).backupConfigMetrics,
   order: 'sequential',
   lock: 'backup',
   steps: [
@@ -42,6 +44,7 @@ export const backupConfig = defineJob({
 export const backupBase = defineJob({
   id: 'backup-base',
   command: 'backup base',
+  metrics: async () => (await import('./metrics.js')).backupBaseMetrics,
   order: 'sequential',
   lock: 'backup',
   steps: [

@@ -10,6 +10,7 @@ import { CAPACITY_HISTORY } from './facts.js'
 export const capacityReport = defineJob({
   id: 'capacity-report',
   command: 'capacity-report',
+  metrics: async () => (await import('./metrics.js')).capacityMetrics,
   order: 'sequential',
   steps: [
     {

@@ -6,6 +6,7 @@ import { checkBoundMs } from './targets.js'
 export const certCheck = defineJob({
   id: 'cert-check',
   command: 'cert check',
+  metrics: async () => (await import('./metrics.js')).certCheckMetrics,
   order: 'concurrent',
   steps: [
     {

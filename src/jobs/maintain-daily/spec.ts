@@ -10,6 +10,7 @@ import type { MaintenanceContext } from './context.js'
 export const maintainDaily = defineJob({
   id: 'maintain-daily',
   command: 'maintain daily',
+  metrics: async () => (await import('./metrics.js')).maintainDailyMetrics,
   order: 'sequential',
   lock: 'maintain-daily',
   steps: [

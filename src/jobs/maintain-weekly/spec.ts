@@ -7,6 +7,7 @@ import { defineJob } from '../spec.js'
 export const maintainWeekly = defineJob({
   id: 'maintain-weekly',
   command: 'maintain weekly',
+  metrics: async () => (await import('./metrics.js')).maintainWeeklyMetrics,
   order: 'sequential',
   steps: [
     {

@@ -8,6 +8,7 @@ import type { SecurityContext } from './context.js'
 export const securityCheck = defineJob({
   id: 'security-check',
   command: 'security-check',
+  metrics: async () => (await import('./metrics.js')).securityCheckMetrics,
   order: 'concurrent',
   steps: [
     {

@@ -1,0 +1,83 @@
+/**
+ * A job's own gauges beside the run's (certificate expiry, backup size, disk fill days): the job
+ * derives them from its steps' data, this renders them in the Prometheus text format. Every
+ * series carries the job's `job` label, as the run's metrics do.
+ */
+
+import type { Report } from './model.js'
+
+export interface MetricFamily {
+  /** `probe_ops_...`, a gauge. */
+  readonly name: string
+  readonly help: string
+  /**
+   * Its series outlive a run that does not measure them: a failed backup keeps the last good
+   * one's time and size, which the "no backup for a day" alert needs most when backups fail.
+   */
+  readonly kept?: boolean
+}
+
+export interface MetricSample {
+  readonly family: MetricFamily
+  /** Label names are the job's constants; values are escaped here. Never a secret. */
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+/** What a job spec's `metrics` loads: its families, and the samples of a run. */
+export interface JobMetrics {
+  readonly families: readonly MetricFamily[]
+  samples(report: Report): MetricSample[]
+}
+
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
+
+function escapeHelp(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN'
+  if (value === Infinity) return '+Inf'
+  if (value === -Infinity) return '-Inf'
+  return String(value)
+}
+
+function labelText(job: string, labels: Readonly<Record<string, string>>): string {
+  const pairs = [['job', job], ...Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))]
+  return `{${pairs.map(([name, value]) => `${name}="${escapeLabel(value!)}"`).join(',')}}`
+}
+
+/** The sample lines of `name` in a metrics file, by their label text. */
+function previousSamples(previous: string, name: string): Map<string, string> {
+  const found = new Map<string, string>()
+  for (const line of previous.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue
+    const match = /^(\S+\{.*\}) (\S+)$/.exec(line)
+    if (match && Number.isFinite(Number(match[2]))) found.set(match[1]!.slice(name.length), line)
+  }
+  return found
+}
+
+/**
+ * The job's gauges for one run, each family with its HELP and TYPE. `previous` is the file the
+ * last run wrote: the series of kept families this run did not measure are carried from it.
+ */
+export function renderJobMetrics(report: Report, metrics: JobMetrics, previous: string): string {
+  const job = report.command
+  const samples = metrics.samples(report)
+  const out: string[] = []
+  for (const family of metrics.families) {
+    const lines = new Map<string, string>()
+    for (const sample of samples.filter((s) => s.family.name === family.name)) {
+      const labels = labelText(job, sample.labels)
+      lines.set(labels, `${family.name}${labels} ${formatValue(sample.value)}`)
+    }
+    if (family.kept) for (const [labels, line] of previousSamples(previous, family.name)) if (!lines.has(labels)) lines.set(labels, line)
+    if (lines.size === 0) continue
+    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} gauge`, ...lines.values())
+  }
+  return out.length ? `${out.join('\n')}\n` : ''
+}
