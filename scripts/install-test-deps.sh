@@ -85,7 +85,13 @@ fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 loki_dest="$repo/.tools/loki-2.4.2/loki"
 loki_install=""
-for base in "$repo" "$(dirname "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$repo/.git")")"; do
+# Beside this checkout, beside the checkout a worktree belongs to, or beside the local repository a
+# clone was made from (a CI clone in a scratch directory); LOKI_INSTALL names the script outright.
+origin="$(git -C "$repo" remote get-url origin 2>/dev/null || true)"
+case "$origin" in /*) ;; *) origin="" ;; esac
+if [ -n "${LOKI_INSTALL:-}" ] && [ -f "$LOKI_INSTALL" ]; then loki_install="$LOKI_INSTALL"; fi
+for base in "$repo" "$(dirname "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$repo/.git")")" ${origin:+"$origin"}; do
+  [ -z "$loki_install" ] || break
   if [ -f "$base/../shared/tools/loki/install.sh" ]; then
     loki_install="$base/../shared/tools/loki/install.sh"
     break
@@ -97,7 +103,7 @@ if [ -n "$loki_install" ]; then
 elif [ -x "$loki_dest" ]; then
   echo "install-test-deps: loki at $loki_dest (no shared install.sh to check it against)"
 else
-  echo "install-test-deps: no Loki: ../shared/tools/loki/install.sh is not beside $repo" >&2
+  echo "install-test-deps: no Loki: ../shared/tools/loki/install.sh is not beside $repo${origin:+ nor $origin}; set LOKI_INSTALL to it" >&2
   exit 1
 fi
 
