@@ -675,7 +675,10 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(step(report, 'safety-backup')).toMatchObject({ status: 'failed', summary: 'interrupted by SIGINT' })
     expect(step(report, 'swap').status).toBe('skipped')
     expect(readdirSync(s.backupDir).filter((n) => !n.startsWith(id))).toEqual([])
-    expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
+    expect(
+      (await databases()).filter((d) => d.startsWith(`${database}_`)),
+      JSON.stringify(report.steps),
+    ).toEqual([])
     expect(await counts(database)).toEqual(live)
     expect(await managementRunning()).toBe('true')
   })

@@ -122,7 +122,8 @@ describe('age: probe-ops and the plain age CLI read each other', () => {
     await caught(() => encryptStream(Readable.from([plain]), { recipients: [first.recipient, stranger.secret] }))
     // A key with one character changed: its line is refused by number, never quoted.
     const mistyped = join(dir, 'mistyped.txt')
-    const broken = `${first.secret.slice(0, -3)}${first.secret.endsWith('Q') ? 'P' : 'Q'}${first.secret.slice(-2)}`
+    // (The character replaced is the one compared: one key in 32 already has a Q there.)
+    const broken = `${first.secret.slice(0, -3)}${first.secret.at(-3) === 'Q' ? 'P' : 'Q'}${first.secret.slice(-2)}`
     writeFileSync(mistyped, `# created: by hand\n${broken}\n`)
     for (const runner of RUNNERS) await caught(() => decryptStream(Readable.from([plain]), { identityFile: mistyped, runner }))
     // Not age data at all (the header age quotes is never shown).
