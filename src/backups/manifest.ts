@@ -3,6 +3,7 @@ import { join, sep } from 'node:path'
 import { z } from 'zod'
 import { describeError } from '../errors.js'
 import { readOwnFile } from '../lib/files.js'
+import { isSegmentName } from '../wal/names.js'
 import { databasePropertiesSchema } from './database-properties.js'
 
 /**
@@ -36,20 +37,49 @@ export const verificationSchema = z.object({
   detail: z.string(),
 })
 
+/** The bytes as a repository holds them, when they differ from the plain ones (encrypted): the same in every repository. */
+const storedSchema = z.object({ bytes: count, sha256, md5: z.string().regex(/^[0-9a-f]{32}$/, 'must be an MD5 in hex') }).strict()
+const segment = z.string().refine((name) => isSegmentName(name), 'must be a WAL segment name (24 hex digits)')
+const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/, 'must be an LSN like 0/68000028')
+
+/** Base backups (v2): what recovery needs, and where the recoverable window starts. */
+export const baseWalSchema = z
+  .object({
+    /** The repository's archive id of the cluster (PostgreSQL version and system identifier's generation). */
+    archiveId: z.string().regex(/^\d+-\d+$/, 'must be like 15-1'),
+    timeline: z.number().int().positive(),
+    start: segment,
+    stop: segment,
+    startLsn: lsn,
+    stopLsn: lsn,
+    segmentBytes: z.number().int().positive(),
+    systemIdentifier: z.string().regex(/^\d+$/, 'must be a decimal system identifier'),
+  })
+  .strict()
+
 export const manifestSchema = z
   .object({
-    manifestVersion: z.literal(1),
+    /** 1: a backup in backup.dir as probe-ops before repositories wrote it; 2: in a repository (both read). */
+    manifestVersion: z.union([z.literal(1), z.literal(2)]),
     id: plainName,
     kind: z.enum(['database', 'config', 'base']),
     /** Why it was taken: by hand or schedule, or as the safety copy before a restore. */
     reason: z.enum(['manual', 'scheduled', 'safety']),
-    format: z.enum(['custom', 'directory', 'tar.gz']),
+    /** tar.zst: a base backup as a v2 manifest records it (pg_basebackup's client-side zstd). */
+    format: z.enum(['custom', 'directory', 'tar.gz', 'tar.zst']),
     /** The data's name inside the backup directory. */
     data: plainName,
     bytes: count,
-    /** SHA-256 of the data; for a directory, of its files' "sha256  name" lines in name order. */
+    /** SHA-256 of the plain data (what `age -d` gives back); for a directory, of its files' "sha256  name" lines in name order. */
     sha256,
-    files: z.array(z.object({ name: plainName, bytes: count, sha256 })).optional(),
+    stored: storedSchema.optional(),
+    /** Encrypted with age to these public keys: the identity of one of them restores it. */
+    encryption: z
+      .object({ format: z.literal('age'), recipients: z.array(z.string().regex(/^age1[0-9a-z]{58}$/)).min(1) })
+      .strict()
+      .optional(),
+    files: z.array(z.object({ name: plainName, bytes: count, sha256, stored: storedSchema.optional() })).optional(),
+    wal: baseWalSchema.optional(),
     database: z.string().min(1).optional(),
     serverVersion: z.string().optional(),
     databaseBytes: count.optional(),

@@ -16,7 +16,7 @@ export const SECRETS_MESSAGE =
 export const IMPLICIT_LOCAL = 'local'
 
 const repositoryName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case name (a letter, then letters, digits or "-"; at most 32 characters)')
-const absolutePath = z
+export const absolutePath = z
   .string()
   .min(1)
   .refine((path) => path.startsWith('/'), 'must be an absolute path')

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { agentsSection, lokiSection, monitoringSection } from './platform.js'
 import { RANGES } from './ranges.js'
+import { backupSection, restoreSection } from './schema-backup.js'
 import { certificatesSchema, securitySchema } from './schema-checks.js'
 import { RUNTIMES, serviceSchema } from './schema-services.js'
 import { days, duration, hours, milliseconds, percent, seconds } from './schema-units.js'
@@ -167,63 +168,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    backup: z
-      .object({
-        /** Where backups live; made 0700 when probe-ops creates it. */
-        dir: z.string().min(1).default('/var/backups/network-probe'),
-        /** pg_dump on this host, or inside the postgres service's container (docker exec). */
-        runner: z.enum(['host', 'container']).default('host'),
-        /** Where pg_dump, pg_restore and psql are, on the host or in the container. */
-        binDir: z.string().min(1).default('/usr/lib/postgresql/15/bin'),
-        /** custom: one file; directory: one file per table, dumped and restored with `jobs` workers. */
-        format: z.enum(['custom', 'directory']).default('custom'),
-        jobs: z.number().int().min(1).max(64).default(2),
-        /**
-         * Compression level of the dump (0-9). 1 halves dump time against 6 for a dump about a
-         * fifth larger (docs/benchmarks.md, issue 4), and every restore takes a safety dump.
-         */
-        compress: z.number().int().min(0).max(9).default(1),
-        /** The WAL archive PostgreSQL copies finished segments into (archive_command); default DIR/wal. */
-        walDir: z.string().min(1).optional(),
-        /** What `backup config` archives. */
-        configPaths: z
-          .array(z.string().min(1))
-          .default(['/etc/network-probe', '/opt/network-probe/docker-compose.yml', '/opt/network-probe/.env', '/etc/prometheus', '/etc/alertmanager']),
-        keep: z
-          .object({
-            /**
-             * The newest N of each kind whatever their day (restic's --keep-last, pgBackRest's count
-             * retention), beside the day/week/month buckets, which keep one per day: with 3, a dump
-             * taken by hand before an upgrade outlives the nightly dump of that day and the next two
-             * nights. It only ever keeps more than the buckets alone (0: the buckets alone).
-             */
-            last: z.number().int().min(0).default(3),
-            daily: z.number().int().min(0).default(7),
-            weekly: z.number().int().min(0).default(4),
-            monthly: z.number().int().min(0).default(6),
-          })
-          .strict()
-          .default({}),
-      })
-      .strict()
-      .default({}),
-    restore: z
-      .object({
-        /** Services stopped for the swap and started after it. */
-        stopServices: z.array(z.string().min(1)).default(['management']),
-        /** Free space that must remain on the database's disk after a restore. */
-        reserveBytes: z
-          .number()
-          .int()
-          .min(0)
-          .default(1024 * 1024 * 1024),
-        /** The disk checked for that: PostgreSQL's data directory, when probe-ops can see it. */
-        dataDirPath: z.string().min(1).optional(),
-        /** Point-in-time recovery: the port the recovered cluster starts on beside the live one (0: any free port). */
-        pitrPort: z.number().int().min(0).max(65535).default(0),
-      })
-      .strict()
-      .default({}),
+    backup: backupSection,
+    restore: restoreSection,
     alerts: z
       .object({
         /** How long a pushed alert stays firing unless pushed again (a daily job: a bit over a day). */

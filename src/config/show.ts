@@ -109,7 +109,7 @@ export function showConfig(config: Config): ShownConfig {
     cleanup: config.cleanup,
     retention: config.retention,
     reindex: config.reindex,
-    backup: config.backup,
+    backup: { ...config.backup, maxAge: Object.fromEntries(Object.entries(config.backup.maxAge).map(([kind, ms]) => [kind, formatDuration(ms)])) },
     restore: config.restore,
     alerts: config.alerts,
     diagnose: {

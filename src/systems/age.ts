@@ -5,6 +5,7 @@ import { FileReadError, readRegularFile } from '../lib/regular-file.js'
 import { SystemError } from './errors.js'
 import { filterThroughProgram, relayErrors, type FilterExit } from './program-filter.js'
 import { findExecutable, lastLine } from './programs.js'
+import { isSecretKey, recipientProblem } from './age-keys.js'
 
 /**
  * age encryption (https://age-encryption.org/v1) of backups and WAL, as streams. Through the
@@ -35,31 +36,6 @@ export interface DecryptOptions {
   what?: string
 }
 
-// Bech32 (BIP 173), the encoding of age keys: the checksum catches a mistyped key at once.
-const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'
-const BECH32_GENERATOR = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
-
-function bech32ChecksumHolds(text: string): boolean {
-  const lower = text.toLowerCase()
-  const separator = lower.lastIndexOf('1')
-  const prefix = lower.slice(0, separator)
-  const values = [...prefix].map((char) => char.charCodeAt(0) >> 5)
-  values.push(0, ...[...prefix].map((char) => char.charCodeAt(0) & 31))
-  for (const char of lower.slice(separator + 1)) values.push(BECH32_CHARSET.indexOf(char))
-  let checksum = 1
-  for (const value of values) {
-    const top = checksum >>> 25
-    checksum = ((checksum & 0x1ffffff) << 5) ^ value
-    BECH32_GENERATOR.forEach((generator, bit) => {
-      if ((top >>> bit) & 1) checksum ^= generator
-    })
-  }
-  return checksum === 1
-}
-
-/** An X25519 recipient: `age1` and 58 bech32 characters (32 bytes and the checksum). */
-const RECIPIENT = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/
-const SECRET_KEY = /^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}$/
 /** Anything that looks like a secret key, wherever it appears (a message, a program's stderr). */
 const SECRET_KEY_ANYWHERE = /AGE-SECRET-KEY-[0-9A-Z]+/gi
 
@@ -81,16 +57,8 @@ export function checkRecipients(recipients: readonly string[]): string[] {
   if (recipients.length === 0) throw badSetting('no age recipient is given: encryption needs at least one public key (age1…)')
   return recipients.map((given, index) => {
     const recipient = given.trim()
-    const which = `age recipient ${index + 1}`
-    if (/^AGE-SECRET-KEY-/i.test(recipient)) {
-      throw badSetting(`${which} is a secret key, not a public key: give its public key (age-keygen -y <identity file>) and keep the secret key off this host`)
-    }
-    if (!RECIPIENT.test(recipient)) {
-      const shown = recipient.length > 80 ? `${recipient.slice(0, 80)}…` : recipient
-      throw badSetting(`${which} "${shown}" is not an age public key: one is "age1" and 58 lowercase letters and digits (age-keygen prints it)`, shown)
-    }
-    if (!bech32ChecksumHolds(recipient))
-      throw badSetting(`${which} "${recipient}" has a wrong checksum: a character is mistyped; copy the key again`, recipient)
+    const problem = recipientProblem(recipient, `age recipient ${index + 1}`)
+    if (problem !== undefined) throw badSetting(problem.message, problem.shown)
     return recipient
   })
 }
@@ -118,7 +86,7 @@ export async function readIdentities(path: string): Promise<string[]> {
   for (const [index, line] of text.split(/\r?\n/).entries()) {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#')) continue
-    if (!SECRET_KEY.test(trimmed) || !bech32ChecksumHolds(trimmed)) {
+    if (!isSecretKey(trimmed)) {
       throw badSetting(`line ${index + 1} of the age identity file ${path} is not an age secret key (AGE-SECRET-KEY-1…, as age-keygen writes)`, path)
     }
     identities.push(trimmed)

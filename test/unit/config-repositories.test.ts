@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { SECRETS_MESSAGE, checkBackupPlaces, effectiveRepositories, repositoriesSchema, type RepositoryConfig } from '../../src/config/repositories.js'
+import { SECRETS_MESSAGE, effectiveRepositories, type RepositoryConfig } from '../../src/config/repositories.js'
+import { backupSection } from '../../src/config/schema-backup.js'
 import { YamlSource } from '../../src/config/yaml-source.js'
 
-/** backup with the repositories rules as schema.ts will wire them (the lead does that). */
-const backupSchema = z
-  .object({ dir: z.string().default('/var/backups/network-probe'), walDir: z.string().optional(), repositories: repositoriesSchema.optional() })
-  .superRefine((backup, context) => checkBackupPlaces(backup, context))
+/** backup as the configuration file's schema has it. */
+const backupSchema = backupSection
 
 function firstIssue(yaml: string): { message: string; line: number } {
   const { value, source } = YamlSource.parse(yaml)
@@ -15,6 +14,9 @@ function firstIssue(yaml: string): { message: string; line: number } {
   const issue = result.error.issues[0]!
   return { message: issue.message, line: source.lineOf(issue.path) }
 }
+
+/** A valid age public key (age-keygen's). */
+const RECIPIENT = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'
 
 const offsite = `    - name: offsite
       type: s3
@@ -87,5 +89,29 @@ describe('backup.repositories', () => {
     const issue = firstIssue(`backup:\n  walDir: /srv/wal\n  repositories:\n    - name: local\n      type: local\n      path: /b\n`)
     expect(issue).toEqual({ message: 'with backup.repositories, set walPath on the local repository instead', line: 2 })
     expect(firstIssue('backup:\n  repositories: []\n').message).toMatch(/at least one repository/)
+  })
+
+  it('reads encryption recipients, and refuses a mistyped key, a secret key or an empty list with the line', () => {
+    const { value } = YamlSource.parse(`backup:\n  encryption:\n    recipients: [${RECIPIENT}]\n    identityFile: /root/age.key\n`)
+    expect(z.object({ backup: backupSchema }).parse(value).backup.encryption).toEqual({
+      recipients: [RECIPIENT],
+      identityFile: '/root/age.key',
+      program: 'auto',
+    })
+    const mistyped = RECIPIENT.slice(0, 10) + (RECIPIENT[10] === 'q' ? 'p' : 'q') + RECIPIENT.slice(11)
+    const wrong = firstIssue(`backup:\n  encryption:\n    recipients:\n      - ${mistyped}\n`)
+    expect(wrong).toEqual({ message: `the recipient "${mistyped}" has a wrong checksum: a character is mistyped; copy the key again`, line: 4 })
+    const secret = firstIssue(`backup:\n  encryption:\n    recipients:\n      - AGE-SECRET-KEY-1QQQ\n`)
+    expect(secret.message).toMatch(/is a secret key, not a public key/)
+    expect(secret.message).not.toMatch(/QQQ/)
+    expect(firstIssue('backup:\n  encryption:\n    recipients: []\n').message).toMatch(/at least one age public key/)
+  })
+
+  it('reads maxAge as durations with defaults, and wal and objectives with theirs', () => {
+    const backup = backupSchema.parse({ maxAge: { database: '2d' } })
+    expect(backup.maxAge).toEqual({ database: 2 * 86_400_000, base: 8 * 86_400_000, config: 8 * 86_400_000, verification: 8 * 86_400_000 })
+    expect(backup.wal).toEqual({ compress: 'zstd', pushTimeoutSeconds: 60, archiveTimeoutSeconds: 300, command: [] })
+    expect(backup.objectives).toEqual({})
+    expect(firstIssue('backup:\n  maxAge:\n    base: soon\n').line).toBe(3)
   })
 })
