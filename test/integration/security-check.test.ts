@@ -20,8 +20,9 @@ import {
   type RunningContainer,
 } from '../bed/index.js'
 import { pki, startTlsServer, writeFile, type TlsServer } from '../helpers/certificates.js'
-import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
+import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
 import { journalAnswers } from '../helpers/journal.js'
+import { expectPromtoolAccepts, sampleValue as sample } from '../helpers/promtool.js'
 import { expectValidReport } from '../helpers/report-schema.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -380,16 +381,25 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       () => hanging.close(),
     )
     const certFile = writeFile(dir, 'server.crt', local.pem, intermediate.pem)
-    const { path } = writeConfig(
+    const config = writeConfig(
       isolated(dir, { certificates: { files: [certFile], endpoints: [server.address, `127.0.0.1:${hanging.port}`], caFile, timeoutSeconds: 1 } }),
     )
-    const result = await runCli(['security-check', '--config', path, '--only', 'certificates', '--json'])
-    const certificates = step(parseReport(result), 'certificates')
+    const result = await runCli(['security-check', '--config', config.path, '--only', 'certificates', '--json'])
+    const report = parseReport(result)
+    const certificates = step(report, 'certificates')
     expect(Object.fromEntries(findings(certificates).map((f) => [f.id, f.severity]))).toEqual({
       [`tls-unreachable:127.0.0.1:${hanging.port}`]: 'high',
       [`cert-expiry:${certFile}`]: 'medium',
       [`cert-expiry:${server.address}`]: 'medium',
     })
+
+    // Its gauges: the expiry of the file and of the endpoint it reached, none made up for the hung one.
+    const { metrics } = runRecords(config.dir, 'security-check')
+    await expectPromtoolAccepts(metrics)
+    const notAfter = Math.floor(local.cert.validity.notAfter.getTime() / 1000)
+    expect(sample(metrics, 'probe_ops_certificate_expiry_timestamp_seconds', `kind="file",subject="localhost",target="${certFile}"`)).toBe(notAfter)
+    expect(sample(metrics, 'probe_ops_certificate_expiry_timestamp_seconds', `kind="endpoint",subject="localhost",target="${server.address}"`)).toBe(notAfter)
+    expect(metrics).not.toContain(`target="127.0.0.1:${hanging.port}"`)
   })
 
   it('lists pending updates through apt, security ones separately', async () => {
