@@ -50,6 +50,11 @@ const FIX: Record<Verdict, string> = {
   healthy: '',
 }
 
+/** What to do about agents of one verdict, said of the first of them (`report performance` says the same). */
+export function verdictFix(verdict: Verdict, agent: { id: string; instance?: string }): string {
+  return FIX[verdict].replace('INSTANCE', agent.instance ?? 'HOST:PORT').replace('ID', agent.id)
+}
+
 /** Names shown in one finding; the table and the data have every agent. */
 const NAMED = 10
 
@@ -101,7 +106,7 @@ export function fleetFindings(agents: readonly AgentData[], single: boolean): Fi
     if (!severity || these.length === 0) continue
     const named = these.slice(0, NAMED).map((a) => `${a.id} (${a.reasons[0]})`)
     const more = these.length > NAMED ? `, and ${these.length - NAMED} more` : ''
-    const fix = FIX[verdict].replace('INSTANCE', these[0]!.instance ?? 'HOST:PORT').replace('ID', these[0]!.id)
+    const fix = verdictFix(verdict, these[0]!)
     findings.push({
       id: single ? `agent-${verdict}:${these[0]!.id}` : `agents-${verdict}`,
       severity,
