@@ -7,7 +7,7 @@ import { textTable } from '../../report/table.js'
 import { hintOf } from '../hints.js'
 import type { AgentData, FleetData } from './data.js'
 import { readRecordedAgents, readScrapedFleet } from './sources.js'
-import { VERDICTS, failureRate, judgeAgent, rankOf, taskTotals, type AgentFigures, type AgentLimits, type Verdict } from './verdicts.js'
+import { VERDICTS, failureRate, judgeAgent, rankOf, taskTotals, verdictFix, type AgentFigures, type AgentLimits, type Verdict } from './verdicts.js'
 
 /**
  * The fleet as one step sees it, for `probe-ops agents` and diagnose alike: every agent either
@@ -36,23 +36,6 @@ const SEVERITY: Record<Verdict, Severity | undefined> = {
   disagreement: 'low',
   maintenance: 'info',
   healthy: undefined,
-}
-
-const FIX: Record<Verdict, string> = {
-  down: "its exporter does not answer: on the agent's host, check the agent service and curl http://INSTANCE/metrics",
-  disconnected: 'the agent lost the management platform: check its network path and the management service (probe-ops diagnose --only services,http)',
-  stale: 'the agent runs but sends no heartbeats: read its log (probe-ops agents --agent ID) and restart it',
-  failing: 'read its errors (probe-ops agents --agent ID); check the probed targets and the agent’s network',
-  overloaded: 'move tasks off it or give it more CPU, memory or disk (probe-ops agents --agent ID shows which)',
-  'no-data': 'its target exports no agent_* metrics: check the agents job in prometheus.yml (agents.job names it)',
-  disagreement: "the agents table and Prometheus disagree: check the agent's heartbeats to the management platform, and prometheus.yml's agents job",
-  maintenance: 'none: it is in maintenance',
-  healthy: '',
-}
-
-/** What to do about agents of one verdict, said of the first of them (`report performance` says the same). */
-export function verdictFix(verdict: Verdict, agent: { id: string; instance?: string }): string {
-  return FIX[verdict].replace('INSTANCE', agent.instance ?? 'HOST:PORT').replace('ID', agent.id)
 }
 
 /** Names shown in one finding; the table and the data have every agent. */
