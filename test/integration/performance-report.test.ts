@@ -7,7 +7,18 @@ import { historyFileName } from '../../src/report/history.js'
 import type { Report, StepResult } from '../../src/report/model.js'
 import { Interruption } from '../../src/errors.js'
 import { startJob, runJob } from '../../src/report/runner.js'
-import { bed, startHangingServer, startPrometheus, startRefusedPort, waitForPrometheusData, type PrometheusServer } from '../bed/index.js'
+import {
+  bed,
+  bedEnv,
+  startHangingServer,
+  startMonitoring,
+  startPrometheus,
+  startRefusedPort,
+  waitForPrometheusData,
+  waitForScrapes,
+  type MonitoringServer,
+  type PrometheusServer,
+} from '../bed/index.js'
 import { parseReport, runCli, writeConfig } from '../helpers/cli.js'
 import { createPlatformDatabase, databaseName, dropDatabase, sql } from '../helpers/platform-db.js'
 import { startExporter, type Exporter } from '../helpers/platform-exporter.js'
@@ -300,4 +311,64 @@ describe('probe-ops report performance against real PostgreSQL and Prometheus', 
       }
     })
   }
+})
+
+describe("report performance's agents: every target of the agents job, against real Prometheus and generated agents", () => {
+  let monitoring: MonitoringServer
+
+  beforeAll(async () => {
+    // agent-001 disconnected, agent-002 and agent-003 down (their exporters refuse), agent-004 and agent-005 healthy.
+    monitoring = await startMonitoring({ agents: 5, states: { disconnected: 1, down: 2 } })
+    await waitForScrapes(monitoring.info.prometheus!.url)
+    await waitForPrometheusData(monitoring.info.prometheus!, ['count(agent_connection_status{job="agents"}) >= 3', 'count(up{job="agents"} == 0) >= 2'])
+  }, 120_000)
+
+  afterAll(async () => {
+    await monitoring?.stop()
+  })
+
+  it('counts the agents whose exporter is down and names them with the scrape error', async () => {
+    const dir = tempDir('perf-agents')
+    const { path } = writeConfig({
+      reports: { dir: join(dir, 'reports') },
+      prometheus: { url: monitoring.info.prometheus!.url },
+      performance: { window: '10s' },
+    })
+    const result = await runCli(['report', 'performance', '--config', path, '--only', 'prometheus', '--json'], bedEnv())
+    const report = parseReport(result)
+    expectValidReport(report)
+    expect(result.exitCode, result.stderr).toBe(0)
+    const prom = step(report, 'prometheus')
+    const agents = (prom.data as { agents: { connected: number; total: number; disconnected: number; down: number; list: unknown[] } }).agents
+    expect(agents).toMatchObject({ connected: 2, disconnected: 1, down: 2, total: 5 })
+    expect(agents.list).toEqual([
+      { agent: 'agent-001', connected: false, state: 'disconnected', instance: monitoring.info.agents[0]!.target },
+      {
+        agent: 'agent-002',
+        connected: false,
+        state: 'down',
+        instance: monitoring.info.agents[1]!.target,
+        scrapeError: expect.stringMatching(/connection refused/) as unknown,
+      },
+      {
+        agent: 'agent-003',
+        connected: false,
+        state: 'down',
+        instance: monitoring.info.agents[2]!.target,
+        scrapeError: expect.stringMatching(/connection refused/) as unknown,
+      },
+      { agent: 'agent-004', connected: true, state: 'connected', instance: monitoring.info.agents[3]!.target },
+      { agent: 'agent-005', connected: true, state: 'connected', instance: monitoring.info.agents[4]!.target },
+    ])
+    expect(prom.summary).toMatch(/; 2\/5 agents connected, 1 disconnected, 2 down \(scrape failed: .*connection refused\)$/)
+    const findings = new Map(prom.findings!.map((f) => [f.id, f]))
+    expect(findings.get('agents-disconnected')).toMatchObject({ severity: 'medium', message: '1 of 5 agents disconnected: agent-001' })
+    expect(findings.get('agents-down')).toMatchObject({
+      severity: 'medium',
+      message: expect.stringMatching(
+        /^2 of 5 agents down: agent-002 \(scrape failed: .*connection refused\), agent-003 \(scrape failed: .*connection refused\)$/,
+      ) as unknown,
+      fix: expect.stringContaining(`curl http://${monitoring.info.agents[1]!.target}/metrics`) as unknown,
+    })
+  })
 })

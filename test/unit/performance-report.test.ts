@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { nestedOutcome } from '../../src/jobs/maintain-weekly/performance.js'
-import type { TableStatistics } from '../../src/jobs/performance-report/data.js'
+import { agentStatuses, describeAgents } from '../../src/jobs/performance-report/agents.js'
+import type { AgentState, AgentStatus, TableStatistics } from '../../src/jobs/performance-report/data.js'
 import {
+  agentFindings,
   CACHE_HIT_WARNING,
   CACHE_MIN_BLOCKS,
   cacheFindings,
@@ -11,6 +13,7 @@ import {
   type PlatformFigures,
 } from '../../src/jobs/performance-report/findings.js'
 import type { Report, StepResult } from '../../src/report/model.js'
+import type { Sample } from '../../src/systems/prometheus.js'
 import { resultOf } from '../../src/report/step-result.js'
 
 const ids = (findings: { id: string; severity: string }[]) => findings.map((f) => `${f.id}:${f.severity}`)
@@ -69,6 +72,7 @@ describe('performance thresholds', () => {
     missing: [],
     ...figures,
   })
+  const status = (agent: string, state: AgentState): AgentStatus => ({ agent, connected: state === 'connected', state })
   const protocol = (name: string, failureRate: number) => ({ protocol: name, perSecond: 10, perMinute: 600, failedPerSecond: 10 * failureRate, failureRate })
 
   it("rates the platform by the guide's alert rules: failure rate over 10%, p95 over 2 s, any agent disconnected", () => {
@@ -79,11 +83,30 @@ describe('performance thresholds', () => {
     expect(platformFindings(platform({ p95Seconds: 2.5 }))).toEqual([
       expect.objectContaining({ id: 'http-p95-latency', message: "HTTP p95 latency 2.50 s (guide's HighResponseTime: 2 s)" }),
     ])
-    const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'].map((agent, i) => ({ agent, connected: i === 0 }))
+    const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'].map((agent, i) => status(agent, i === 0 ? 'connected' : 'disconnected'))
     expect(platformFindings(platform({ agents }))).toEqual([
       expect.objectContaining({ id: 'agents-disconnected', message: '6 of 7 agents disconnected: a2, a3, a4, a5, a6, ...' }),
     ])
-    expect(platformFindings(platform({ agents: [{ agent: 'a1', connected: true }] }))).toEqual([])
+    expect(platformFindings(platform({ agents: [status('a1', 'connected')] }))).toEqual([])
+  })
+
+  it('names the agents whose exporter is down with their scrape error, and those without agent_connection_status', () => {
+    const agents = [
+      status('a1', 'connected'),
+      status('a2', 'disconnected'),
+      { ...status('a3', 'down'), instance: '10.0.0.3:9100', scrapeError: 'connection refused' },
+      { ...status('a4', 'no-data'), instance: '10.0.0.4:9100' },
+    ]
+    expect(agentFindings(agents)).toEqual([
+      expect.objectContaining({ id: 'agents-disconnected', severity: 'medium', message: '1 of 4 agents disconnected: a2' }),
+      {
+        id: 'agents-down',
+        severity: 'medium',
+        message: '1 of 4 agents down: a3 (scrape failed: connection refused)',
+        fix: "its exporter does not answer: on the agent's host, check the agent service and curl http://10.0.0.3:9100/metrics",
+      },
+      expect.objectContaining({ id: 'agents-no-data', message: '1 of 4 agents without agent_connection_status: a4' }),
+    ])
   })
 
   it("says so when Prometheus has none of the platform's metrics, and only then", () => {
@@ -91,6 +114,41 @@ describe('performance thresholds', () => {
       'platform-metrics-missing:medium',
     ])
     expect(platformFindings(platform({ missing: ['tasks_total', 'agent_connection_status'] }))).toEqual([])
+  })
+})
+
+describe("the performance report's agents", () => {
+  const target = (instance: string, health: 'up' | 'down' | 'unknown', connected?: boolean, lastError = '') => ({
+    instance,
+    health,
+    lastError,
+    ...(connected === undefined ? {} : { connected }),
+  })
+
+  it("lists every target of the agents job, and adds the agents only another job's agent_connection_status names", () => {
+    const targets = new Map([
+      ['agent-b', target('10.0.0.2:9100', 'down', undefined, 'connection refused')],
+      ['agent-a', target('10.0.0.1:9100', 'up', true)],
+      ['agent-c', target('10.0.0.3:9100', 'up')],
+      ['agent-d', target('10.0.0.4:9100', 'down', undefined)],
+    ])
+    const others: Sample[] = [
+      { labels: { job: 'platform', instance: 'api:8000', agent_id: 'agent-a' }, value: 0 },
+      { labels: { job: 'platform', instance: 'api:8000', agent_id: 'agent-e' }, value: 0 },
+      { labels: { job: 'platform', instance: 'api:8000', agent: 'agent-f' }, value: 1 },
+    ]
+    const agents = agentStatuses(targets, others)
+    expect(agents).toEqual([
+      { agent: 'agent-a', connected: true, state: 'connected', instance: '10.0.0.1:9100' },
+      { agent: 'agent-b', connected: false, state: 'down', instance: '10.0.0.2:9100', scrapeError: 'connection refused' },
+      { agent: 'agent-c', connected: false, state: 'no-data', instance: '10.0.0.3:9100' },
+      { agent: 'agent-d', connected: false, state: 'down', instance: '10.0.0.4:9100', scrapeError: 'no error given' },
+      { agent: 'agent-e', connected: false, state: 'disconnected' },
+      { agent: 'agent-f', connected: true, state: 'connected' },
+    ])
+    expect(describeAgents(agents)).toBe('2/6 agents connected, 1 disconnected, 2 down (scrape failed: connection refused), 1 without agent_connection_status')
+    expect(describeAgents(agents.slice(0, 1))).toBe('1/1 agent connected')
+    expect(describeAgents([])).toBe('no agents')
   })
 })
 

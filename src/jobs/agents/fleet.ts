@@ -7,7 +7,7 @@ import { textTable } from '../../report/table.js'
 import { hintOf } from '../hints.js'
 import type { AgentData, FleetData } from './data.js'
 import { readRecordedAgents, readScrapedFleet } from './sources.js'
-import { VERDICTS, failureRate, judgeAgent, rankOf, taskTotals, type AgentFigures, type AgentLimits, type Verdict } from './verdicts.js'
+import { VERDICTS, failureRate, judgeAgent, rankOf, taskTotals, verdictFix, type AgentFigures, type AgentLimits, type Verdict } from './verdicts.js'
 
 /**
  * The fleet as one step sees it, for `probe-ops agents` and diagnose alike: every agent either
@@ -36,18 +36,6 @@ const SEVERITY: Record<Verdict, Severity | undefined> = {
   disagreement: 'low',
   maintenance: 'info',
   healthy: undefined,
-}
-
-const FIX: Record<Verdict, string> = {
-  down: "its exporter does not answer: on the agent's host, check the agent service and curl http://INSTANCE/metrics",
-  disconnected: 'the agent lost the management platform: check its network path and the management service (probe-ops diagnose --only services,http)',
-  stale: 'the agent runs but sends no heartbeats: read its log (probe-ops agents --agent ID) and restart it',
-  failing: 'read its errors (probe-ops agents --agent ID); check the probed targets and the agent’s network',
-  overloaded: 'move tasks off it or give it more CPU, memory or disk (probe-ops agents --agent ID shows which)',
-  'no-data': 'its target exports no agent_* metrics: check the agents job in prometheus.yml (agents.job names it)',
-  disagreement: "the agents table and Prometheus disagree: check the agent's heartbeats to the management platform, and prometheus.yml's agents job",
-  maintenance: 'none: it is in maintenance',
-  healthy: '',
 }
 
 /** Names shown in one finding; the table and the data have every agent. */
@@ -101,7 +89,7 @@ export function fleetFindings(agents: readonly AgentData[], single: boolean): Fi
     if (!severity || these.length === 0) continue
     const named = these.slice(0, NAMED).map((a) => `${a.id} (${a.reasons[0]})`)
     const more = these.length > NAMED ? `, and ${these.length - NAMED} more` : ''
-    const fix = FIX[verdict].replace('INSTANCE', these[0]!.instance ?? 'HOST:PORT').replace('ID', these[0]!.id)
+    const fix = verdictFix(verdict, these[0]!)
     findings.push({
       id: single ? `agent-${verdict}:${these[0]!.id}` : `agents-${verdict}`,
       severity,

@@ -2,14 +2,14 @@ import type { PostgresConfig } from '../../config/load.js'
 import { StepFailure } from '../../errors.js'
 import { postgresFailure, queryRows, sqlState, withPostgres } from '../../systems/postgres.js'
 import { isSystemError } from '../../systems/errors.js'
-import { promDuration, queryInstant, scrapeIntervalOf, scrapeTargets, type PrometheusConfig, type Sample } from '../../systems/prometheus.js'
+import { promDuration, queryInstant, scrapeIntervalOf, scrapeTargets, type PrometheusConfig, type Sample, type ScrapeTarget } from '../../systems/prometheus.js'
 import type { ProtocolTasks, RecordedAgent, ScrapedAgent } from './verdicts.js'
 
 /**
  * Where agents' figures come from. Prometheus: its scrape targets of the agents' job (every
  * agent it knows, down ones included) and seven aggregate queries over all of them at once,
- * whatever the size of the fleet, sent with the targets request. The platform database: one
- * configurable query.
+ * whatever the size of the fleet, sent with the targets request; `report performance` takes
+ * only the targets and the connection query. The platform database: one configurable query.
  */
 
 /** Prometheus's default scrape interval, for a Prometheus that does not say its own. */
@@ -30,6 +30,14 @@ function quoted(value: string): string {
   return JSON.stringify(value)
 }
 
+const jobSelector = (job: string) => `{job=${quoted(job)}}`
+
+/** An agent's id: the agent_id label of its target, else its instance. */
+const idOf = (labels: Record<string, string>) => labels.agent_id ?? labels.instance ?? ''
+
+/** The connection query of a fleet: agent_connection_status, 1 when the agent is connected to the management platform. */
+const connectionQuery = (selector: string) => `agent_connection_status${selector}`
+
 /** What the queries of one fleet look like: the job's (or one target's) selector in each. */
 export function fleetQueries(
   selector: string,
@@ -40,7 +48,7 @@ export function fleetQueries(
   const range = promDuration(Math.max(1, SAMPLES_RANGE * scrapeSeconds) * 1000)
   const step = promDuration(Math.max(scrapeSeconds, windowMs / 1000 / HEARTBEAT_STEPS) * 1000)
   return {
-    connected: `agent_connection_status${selector}`,
+    connected: connectionQuery(selector),
     heartbeats: `count by (instance) (agent_heartbeats_total${selector})`,
     // The latest moment within the window at which the counter had just grown.
     heartbeatAge: `time() - max by (instance) (max_over_time(timestamp(changes(agent_heartbeats_total${selector}[${range}]) > 0)[${window}:${step}]))`,
@@ -73,6 +81,29 @@ function tasksByInstance(samples: readonly Sample[]): Map<string, ProtocolTasks[
   return new Map([...out].map(([instance, protocols]) => [instance, [...protocols.values()].sort((a, b) => a.protocol.localeCompare(b.protocol))]))
 }
 
+/** An agent's scrape target and connection status, as Prometheus has them. */
+export type AgentConnection = Pick<ScrapedAgent, 'instance' | 'health' | 'lastError' | 'connected'>
+
+function connectionOf(target: ScrapeTarget, connected: ReadonlyMap<string, number>): AgentConnection {
+  const status = connected.get(target.instance)
+  return {
+    instance: target.instance,
+    health: target.health,
+    lastError: target.lastError,
+    ...(status !== undefined ? { connected: status === 1 } : {}),
+  }
+}
+
+/**
+ * Every agent Prometheus scrapes in `job`, by agent id: its target (down ones included, with the
+ * scrape error) and agent_connection_status. The targets request and one aggregate query, at once.
+ */
+export async function readFleetConnections(prometheus: PrometheusConfig, job: string): Promise<Map<string, AgentConnection>> {
+  const [targets, status] = await Promise.all([scrapeTargets(prometheus, job), queryInstant(prometheus, connectionQuery(jobSelector(job)))])
+  const connected = byInstance(status)
+  return new Map(targets.map((target) => [idOf(target.labels), connectionOf(target, connected)]))
+}
+
 /** The fleet queries at once, their answers by name. */
 async function askFleet(prometheus: PrometheusConfig, selector: string, windowMs: number, scrapeSeconds: number): Promise<Record<QueryName, Sample[]>> {
   const queries = fleetQueries(selector, windowMs, scrapeSeconds)
@@ -100,13 +131,12 @@ const windowOf = (windowMs: number, scrapeSeconds: number) => Math.max(windowMs,
 
 /** Every agent Prometheus scrapes in `job` (or only `agent`), with its figures over the window. */
 export async function readScrapedFleet(prometheus: PrometheusConfig, options: { job: string; windowMs: number; agent?: string }): Promise<ScrapedFleet> {
-  const jobSelector = `{job=${quoted(options.job)}}`
+  const selectJob = jobSelector(options.job)
   const interval = options.agent === undefined ? await configuredInterval(prometheus, options.job) : undefined
-  const early = interval === undefined ? undefined : askFleet(prometheus, jobSelector, windowOf(options.windowMs, interval), interval)
+  const early = interval === undefined ? undefined : askFleet(prometheus, selectJob, windowOf(options.windowMs, interval), interval)
   // Settled at once: a failure of the early queries is thrown where they are awaited, never unhandled.
   early?.catch(() => undefined)
   const all = await scrapeTargets(prometheus, options.job)
-  const idOf = (labels: Record<string, string>) => labels.agent_id ?? labels.instance ?? ''
   const targets = options.agent === undefined ? all : all.filter((t) => idOf(t.labels) === options.agent || t.instance === options.agent)
   const intervals = targets.map((t) => t.scrapeIntervalSeconds).filter((s): s is number => s !== undefined)
   const scrapeSeconds = interval ?? (intervals.length > 0 ? Math.max(...intervals) : DEFAULT_SCRAPE_SECONDS)
@@ -114,7 +144,7 @@ export async function readScrapedFleet(prometheus: PrometheusConfig, options: { 
   const agents = new Map<string, ScrapedAgent>()
   if (targets.length === 0) return { agents, windowMs }
 
-  const selector = options.agent === undefined ? jobSelector : `{job=${quoted(options.job)}, instance=${quoted(targets[0]!.instance)}}`
+  const selector = options.agent === undefined ? selectJob : `{job=${quoted(options.job)}, instance=${quoted(targets[0]!.instance)}}`
   const answer = await (early ?? askFleet(prometheus, selector, windowMs, scrapeSeconds))
   const connected = byInstance(answer.connected)
   const heartbeats = byInstance(answer.heartbeats)
@@ -126,12 +156,8 @@ export async function readScrapedFleet(prometheus: PrometheusConfig, options: { 
     const instance = target.instance
     const heartbeatSeries = heartbeats.has(instance)
     const age = heartbeatAge.get(instance)
-    const status = connected.get(instance)
     agents.set(idOf(target.labels), {
-      instance,
-      health: target.health,
-      lastError: target.lastError,
-      ...(status !== undefined ? { connected: status === 1 } : {}),
+      ...connectionOf(target, connected),
       heartbeatSeries,
       ...(heartbeatSeries ? { heartbeatAgeSeconds: age === undefined ? null : Math.max(0, age) } : {}),
       protocols: tasks.get(instance) ?? [],

@@ -11,6 +11,23 @@ import { formatDuration } from '../../lib/duration.js'
 export const VERDICTS = ['down', 'disconnected', 'stale', 'failing', 'overloaded', 'no-data', 'disagreement', 'maintenance', 'healthy'] as const
 export type Verdict = (typeof VERDICTS)[number]
 
+const FIX: Record<Verdict, string> = {
+  down: "its exporter does not answer: on the agent's host, check the agent service and curl http://INSTANCE/metrics",
+  disconnected: 'the agent lost the management platform: check its network path and the management service (probe-ops diagnose --only services,http)',
+  stale: 'the agent runs but sends no heartbeats: read its log (probe-ops agents --agent ID) and restart it',
+  failing: 'read its errors (probe-ops agents --agent ID); check the probed targets and the agent’s network',
+  overloaded: 'move tasks off it or give it more CPU, memory or disk (probe-ops agents --agent ID shows which)',
+  'no-data': 'its target exports no agent_* metrics: check the agents job in prometheus.yml (agents.job names it)',
+  disagreement: "the agents table and Prometheus disagree: check the agent's heartbeats to the management platform, and prometheus.yml's agents job",
+  maintenance: 'none: it is in maintenance',
+  healthy: '',
+}
+
+/** What to do about agents of one verdict, said of the first of them (`report performance` says the same). */
+export function verdictFix(verdict: Verdict, agent: { id: string; instance?: string | undefined }): string {
+  return FIX[verdict].replace('INSTANCE', agent.instance ?? 'HOST:PORT').replace('ID', agent.id)
+}
+
 /** An agent as Prometheus sees it: its scrape target, and the series the target exports. */
 export interface ScrapedAgent {
   instance: string

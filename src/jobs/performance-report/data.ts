@@ -90,8 +90,35 @@ const protocolThroughput = z
   .strict()
 export type ProtocolThroughput = z.infer<typeof protocolThroughput>
 
-const agentStatus = z.object({ agent: z.string(), connected: z.boolean() }).strict()
+const AGENT_STATE = z.enum(['connected', 'disconnected', 'down', 'no-data'])
+export type AgentState = z.infer<typeof AGENT_STATE>
+
+const agentStatus = z
+  .object({
+    agent: z.string().describe('The agent_id label of its scrape target (else its instance), or of its agent_connection_status series in another job.'),
+    connected: z.boolean().describe('agent_connection_status is 1.'),
+    state: AGENT_STATE.describe(
+      'connected or disconnected by agent_connection_status; down when Prometheus cannot scrape its exporter; no-data when its target exports no agent_connection_status.',
+    ),
+    instance: z.string().optional().describe("Its scrape target's host:port (an agent of the agents job)."),
+    scrapeError: z.string().optional().describe('The last scrape error of a down agent.'),
+  })
+  .strict()
 export type AgentStatus = z.infer<typeof agentStatus>
+
+const agentCounts = z
+  .object({
+    connected: z.number(),
+    total: z
+      .number()
+      .describe("Every agent: the targets of the agents job (agents.job), down ones included, and agents other jobs' agent_connection_status names."),
+    disconnected: z.number(),
+    down: z.number().describe('Targets whose exporter Prometheus cannot scrape.'),
+    noData: z.number().describe('Targets that export no agent_connection_status.'),
+    job: z.string().describe("agents.job: the agents' scrape job."),
+    list: z.array(agentStatus),
+  })
+  .strict()
 
 export const prometheusData = z.union([
   z.object({ configured: z.literal(false) }).strict(),
@@ -108,7 +135,7 @@ export const prometheusData = z.union([
       protocols: z.array(protocolThroughput),
       httpP95Seconds: z.number().nullable(),
       slowestEndpoints: z.array(z.object({ endpoint: z.string(), p95Seconds: z.number() }).strict()),
-      agents: z.object({ connected: z.number(), total: z.number(), list: z.array(agentStatus) }).strict(),
+      agents: agentCounts,
       missing: z.array(z.string()).describe("The platform's metrics Prometheus does not have."),
     })
     .strict(),

@@ -6,7 +6,8 @@
 
 import { formatCount, formatPercent } from '../../lib/format.js'
 import type { Finding } from '../../report/outcome.js'
-import type { AgentStatus, ProtocolThroughput, TableStatistics } from './data.js'
+import { verdictFix } from '../agents/verdicts.js'
+import type { AgentState, AgentStatus, ProtocolThroughput, TableStatistics } from './data.js'
 
 /** Below this share of blocks found in shared buffers (once enough were read to tell), a warning. */
 export const CACHE_HIT_WARNING = 0.95
@@ -77,6 +78,37 @@ export function tableFindings(bySequentialScans: readonly TableStatistics[], byD
   return findings
 }
 
+/** Agents named in one finding; the data lists every one. */
+const AGENTS_NAMED = 5
+
+/** What each state says of the agents in it, and what to do about them. */
+const AGENT_FINDINGS: { state: AgentState; said: string; fix: (first: AgentStatus) => string }[] = [
+  {
+    state: 'disconnected',
+    said: 'disconnected',
+    fix: () => 'check those agents: systemctl status network-probe-agent, and their network path to the management API',
+  },
+  { state: 'down', said: 'down', fix: (first) => verdictFix('down', { id: first.agent, instance: first.instance }) },
+  { state: 'no-data', said: 'without agent_connection_status', fix: (first) => verdictFix('no-data', { id: first.agent, instance: first.instance }) },
+]
+
+/** One finding per state an agent should not be in, naming the first few (a down one with its scrape error). */
+export function agentFindings(agents: readonly AgentStatus[]): Finding[] {
+  const findings: Finding[] = []
+  for (const { state, said, fix } of AGENT_FINDINGS) {
+    const these = agents.filter((a) => a.state === state)
+    if (these.length === 0) continue
+    const named = these.slice(0, AGENTS_NAMED).map((a) => (a.scrapeError ? `${a.agent} (scrape failed: ${a.scrapeError})` : a.agent))
+    findings.push({
+      id: `agents-${state}`,
+      severity: 'medium',
+      message: `${these.length} of ${agents.length} agents ${said}: ${named.join(', ')}${these.length > AGENTS_NAMED ? ', ...' : ''}`,
+      fix: fix(these[0]!),
+    })
+  }
+  return findings
+}
+
 export interface PlatformFigures {
   /** Prometheus' address, for the finding that says it has none of the platform's metrics. */
   url: string
@@ -108,17 +140,7 @@ export function platformFindings({ url, protocols, p95Seconds, agents, missing }
       message: `HTTP p95 latency ${seconds(p95Seconds)} (guide's HighResponseTime: ${P95_WARNING_SECONDS} s)`,
       fix: `the slowest endpoints are listed above; the statements step shows the database's share`,
     })
-  const down = agents.filter((a) => !a.connected)
-  if (down.length > 0)
-    findings.push({
-      id: 'agents-disconnected',
-      severity: 'medium',
-      message: `${down.length} of ${agents.length} agents disconnected: ${down
-        .slice(0, 5)
-        .map((a) => a.agent)
-        .join(', ')}${down.length > 5 ? ', ...' : ''}`,
-      fix: 'check those agents: systemctl status network-probe-agent, and their network path to the management API',
-    })
+  findings.push(...agentFindings(agents))
   if (missing.length === PLATFORM_METRICS.length)
     findings.push({
       id: 'platform-metrics-missing',

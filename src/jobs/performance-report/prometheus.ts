@@ -2,6 +2,7 @@ import type { StepDefinition } from '../../report/outcome.js'
 import { formatPercent, textTable } from '../../report/table.js'
 import { prometheusFailure, prometheusVersion, promDuration, queryInstant, type Sample } from '../../systems/prometheus.js'
 import { hintOf } from '../hints.js'
+import { countAgents, describeAgents, readAgents } from './agents.js'
 import type { PerformanceContext } from './context.js'
 import type { AgentStatus, PrometheusData, ProtocolThroughput } from './data.js'
 import { PLATFORM_METRICS, platformFindings, seconds } from './findings.js'
@@ -9,7 +10,7 @@ import { PLATFORM_METRICS, platformFindings, seconds } from './findings.js'
 /**
  * The platform's own figures, from Prometheus over the report's window: task throughput and
  * failure rate by protocol (tasks_total{protocol,status}), the HTTP 95th percentile latency
- * (http_request_duration_seconds), and the agents connected (agent_connection_status).
+ * (http_request_duration_seconds), and every agent: connected, disconnected, or down (agents.ts).
  * Thresholds are the guide's alert rules (findings.ts).
  */
 
@@ -27,8 +28,6 @@ function throughput(samples: Sample[]): ProtocolThroughput[] {
     .map(([protocol, { all, failed }]) => ({ protocol, perSecond: all, perMinute: all * 60, failedPerSecond: failed, failureRate: all > 0 ? failed / all : 0 }))
     .sort((a, b) => b.perSecond - a.perSecond || a.protocol.localeCompare(b.protocol))
 }
-
-const agentName = (labels: Record<string, string>) => labels.agent_id ?? labels.agent ?? labels.instance ?? labels.job ?? '(unnamed)'
 
 export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
   async run({ config, windowMs }) {
@@ -51,13 +50,16 @@ export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
     const window = promDuration(windowMs)
     let version: string | undefined
     let answers: Sample[][]
+    let agents: AgentStatus[]
     try {
       version = await prometheusVersion(prometheus)
-      answers = await Promise.all([
-        queryInstant(prometheus, `sum by (protocol, status) (rate(tasks_total[${window}]))`),
-        queryInstant(prometheus, `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[${window}])))`),
-        queryInstant(prometheus, `histogram_quantile(0.95, sum by (le, endpoint) (rate(http_request_duration_seconds_bucket[${window}])))`),
-        queryInstant(prometheus, 'agent_connection_status'),
+      ;[answers, agents] = await Promise.all([
+        Promise.all([
+          queryInstant(prometheus, `sum by (protocol, status) (rate(tasks_total[${window}]))`),
+          queryInstant(prometheus, `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[${window}])))`),
+          queryInstant(prometheus, `histogram_quantile(0.95, sum by (le, endpoint) (rate(http_request_duration_seconds_bucket[${window}])))`),
+        ]),
+        readAgents(prometheus, config.agents.job),
       ])
     } catch (error) {
       // The database half of the report stands without Prometheus: a warning, not a failure.
@@ -69,7 +71,7 @@ export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
         data: { configured: true, url: prometheus.url, reachable: false },
       }
     }
-    const [tasks = [], p95 = [], endpoints = [], agents = []] = answers
+    const [tasks = [], p95 = [], endpoints = []] = answers
     const protocols = throughput(tasks)
     const total = protocols.reduce((a, p) => a + p.perSecond, 0)
     const failed = protocols.reduce((a, p) => a + p.failedPerSecond, 0)
@@ -79,17 +81,14 @@ export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
       .map((e) => ({ endpoint: e.labels.endpoint!, p95Seconds: e.value }))
       .sort((a, b) => b.p95Seconds - a.p95Seconds)
       .slice(0, 5)
-    const agentList: AgentStatus[] = agents
-      .map((a) => ({ agent: agentName(a.labels), connected: a.value === 1 }))
-      .sort((a, b) => a.agent.localeCompare(b.agent))
-    const connected = agentList.filter((a) => a.connected).length
-    const present = [tasks.length > 0, p95Seconds !== null, agents.length > 0]
+    const counts = countAgents(agents)
+    const present = [tasks.length > 0, p95Seconds !== null, counts.connected + counts.disconnected > 0]
     const missing = PLATFORM_METRICS.filter((_, i) => !present[i])
 
     const summary = [
       tasks.length ? `${(total * 60).toFixed(1)} tasks/min, ${formatPercent(total > 0 ? failed / total : 0)} failed` : 'no task metrics',
       p95Seconds !== null ? `HTTP p95 ${seconds(p95Seconds)}` : 'no HTTP latency metrics',
-      agents.length ? `${connected}/${agentList.length} agents connected` : 'no agent metrics',
+      describeAgents(agents),
     ].join('; ')
     const details = [
       `${prometheus.url} (Prometheus ${version ?? '?'}), rates over the last ${window}`,
@@ -105,7 +104,7 @@ export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
     ]
     return {
       summary,
-      findings: platformFindings({ url: prometheus.url, protocols, p95Seconds, agents: agentList, missing }),
+      findings: platformFindings({ url: prometheus.url, protocols, p95Seconds, agents, missing }),
       details,
       data: {
         configured: true,
@@ -118,7 +117,15 @@ export const prometheus: StepDefinition<PerformanceContext, PrometheusData> = {
         protocols,
         httpP95Seconds: p95Seconds,
         slowestEndpoints: slowest,
-        agents: { connected, total: agentList.length, list: agentList },
+        agents: {
+          connected: counts.connected,
+          total: agents.length,
+          disconnected: counts.disconnected,
+          down: counts.down,
+          noData: counts['no-data'],
+          job: config.agents.job,
+          list: agents,
+        },
         missing,
       },
     }

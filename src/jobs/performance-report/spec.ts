@@ -38,7 +38,8 @@ export const performanceReport = defineJob({
     {
       id: 'prometheus',
       title: 'Task throughput, HTTP latency and agents (Prometheus)',
-      summary: "task throughput and failure rate by protocol, HTTP p95 latency, agents connected (prometheus.url; '' leaves it out)",
+      summary:
+        "task throughput and failure rate by protocol, HTTP p95 latency, agents connected, disconnected or down (every target of agents.job; prometheus.url, '' leaves it out)",
       load: async () => (await import('./prometheus.js')).prometheus,
     },
   ],
