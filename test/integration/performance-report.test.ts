@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -370,5 +372,44 @@ describe("report performance's agents: every target of the agents job, against r
       ) as unknown,
       fix: expect.stringContaining(`curl http://${monitoring.info.agents[1]!.target}/metrics`) as unknown,
     })
+  })
+
+  it('warns, within its timeout, when Prometheus answers queries but never its targets', async () => {
+    const upstream = new URL(monitoring.info.prometheus!.url)
+    const held = new Set<ServerResponse>()
+    const proxy = createServer((request, response) => {
+      if (request.url?.startsWith('/api/v1/targets')) return void held.add(response)
+      const forwarded = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path: request.url, method: request.method, headers: request.headers },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(response)
+        },
+      )
+      forwarded.on('error', () => response.destroy())
+      request.pipe(forwarded)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    try {
+      const { path } = writeConfig({
+        reports: { dir: join(tempDir('perf-targets-hang'), 'reports') },
+        prometheus: { url, timeoutSeconds: 1 },
+        performance: { window: '10s' },
+      })
+      const result = await runCli(['report', 'performance', '--config', path, '--only', 'prometheus', '--json'], bedEnv())
+      const report = parseReport(result)
+      expectValidReport(report)
+      expect(result.exitCode, result.stderr).toBe(0)
+      expect(held.size).toBeGreaterThan(0)
+      // Never "0 agents" or a count from the series alone: the part that could not be read says so.
+      expect(step(report, 'prometheus')).toMatchObject({
+        status: 'warning',
+        summary: expect.stringMatching(/^not measured: .*did not answer within 1 s/) as unknown,
+      })
+    } finally {
+      for (const response of held) response.destroy()
+      await new Promise((resolve) => proxy.close(resolve))
+    }
   })
 })
