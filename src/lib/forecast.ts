@@ -4,6 +4,8 @@
  * never a date in the past; a rise smaller than the noise of the series is flat.
  */
 
+import { round1 } from './format.js'
+
 export const DAY_MS = 86_400_000
 
 /** One measurement: when (epoch ms) and how much (bytes, rows, ...). */
@@ -140,8 +142,4 @@ export function ratePerDay(counts: readonly { at: number; count: number }[]): Li
   }
   // The running total starts at zero where the first day with rows starts.
   return leastSquares([{ at: counts[first]!.at - DAY_MS, value: 0 }, ...points])
-}
-
-function round1(value: number): number {
-  return Math.round(value * 10) / 10
 }

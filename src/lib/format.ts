@@ -1,5 +1,10 @@
 /** How figures are written for people, the same in every job: sizes, counts, shares. */
 
+/** To one decimal: the precision reports give percentages, days and hours in. */
+export function round1(value: number): number {
+  return Math.round(value * 10) / 10
+}
+
 /** Bytes in binary units, whole bytes below 1 KiB: "213 B", "1.5 GiB". */
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']

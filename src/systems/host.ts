@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { describeError } from '../errors.js'
+import { round1 } from '../lib/format.js'
 import { sleep } from '../lib/time.js'
 
 /** Facts about this machine, from /proc and df (through check-disk-space). */
@@ -110,8 +111,4 @@ export async function diskUsage(path: string): Promise<DiskUsage> {
     const name = (error as { name?: string }).name
     return { path, error: name === 'InvalidPathError' || name === 'NoMatchError' ? 'path does not exist' : describeError(error) }
   }
-}
-
-export function round1(value: number): number {
-  return Math.round(value * 10) / 10
 }

@@ -61,7 +61,10 @@ describe('what a run loads', () => {
     expect(report.steps.map((s) => [s.id, s.status === 'skipped'])).toEqual(
       ['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents'].map((id) => [id, false]),
     )
-    for (const id of ['services', 'http', 'postgres', 'redis', 'logs']) expect(report.steps.find((s) => s.id === id)?.status, result.stdout).toBe('ok')
+    for (const id of ['services', 'postgres', 'redis', 'logs']) expect(report.steps.find((s) => s.id === id)?.status, result.stdout).toBe('ok')
+    // A loaded machine may answer slower than diagnose.slowHttpMs: a warning then, and still every client loaded.
+    const http = report.steps.find((s) => s.id === 'http')
+    expect(http?.status === 'ok' || (http?.findings ?? []).every((f) => f.id.startsWith('endpoint-slow:')), result.stdout).toBe(true)
 
     const loads = trace.read()
     const packages = loads.packages()

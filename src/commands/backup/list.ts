@@ -1,17 +1,10 @@
-import { JobCommand, jobDescription, jobFlags } from '../../cli/job-command.js'
+import { defineJobCommand } from '../../cli/define-job-command.js'
 import { backupList } from '../../jobs/backup/spec.js'
-import type { Report } from '../../report/model.js'
 
-export default class BackupList extends JobCommand {
-  static override summary = 'List every backup with its kind, age, size and last verification, and what needs cleaning up.'
-  static override description = jobDescription(backupList, {
+export default defineJobCommand(backupList, {
+  summary: 'List every backup with its kind, age, size and last verification, and what needs cleaning up.',
+  description: {
     intro: `Also reports what interrupted backups and restores left behind: unfinished files, data without a manifest, and leftover databases.`,
-  })
-  static override examples = ['<%= config.bin %> backup list', '<%= config.bin %> backup list --json']
-  static override flags = { ...jobFlags }
-
-  async run(): Promise<Report> {
-    const { flags } = await this.parse(BackupList)
-    return this.runJob(backupList, flags, {})
-  }
-}
+  },
+  examples: ['<%= config.bin %> backup list', '<%= config.bin %> backup list --json'],
+})

@@ -1,19 +1,14 @@
-import { JobCommand, changeFlags, confirmFlags, jobDescription, jobFlags } from '../../cli/job-command.js'
+import { defineJobCommand } from '../../cli/define-job-command.js'
+import { changeFlags, confirmFlags } from '../../cli/job-command.js'
 import { backupPrune } from '../../jobs/backup/spec.js'
-import type { Report } from '../../report/model.js'
 
-export default class BackupPrune extends JobCommand {
-  static override summary = 'Remove backups past their retention (newest N, daily / weekly / monthly).'
-  static override description = jobDescription(backupPrune, {
+export default defineJobCommand(backupPrune, {
+  summary: 'Remove backups past their retention (newest N, daily / weekly / monthly).',
+  description: {
     intro:
       'Keeps, for each kind, the newest backup.keep.last backups whatever their day (default 3, so that one taken by hand outlives the nightly of the same day), the newest backup of each of the last backup.keep.daily days, .weekly ISO weeks and .monthly months; always the newest good backup of each kind, and the newest base backup (point-in-time recovery starts from it). Safety backups taken by restore never take the place of a scheduled one: each is kept backup.keep.daily days on its own.',
     outro: 'Asks for confirmation on a terminal; needs --yes otherwise. --dry-run shows what would go.',
-  })
-  static override examples = ['<%= config.bin %> backup prune --dry-run', '<%= config.bin %> backup prune --yes']
-  static override flags = { ...jobFlags, ...changeFlags, ...confirmFlags }
-
-  async run(): Promise<Report> {
-    const { flags } = await this.parse(BackupPrune)
-    return this.runJob(backupPrune, flags, {})
-  }
-}
+  },
+  examples: ['<%= config.bin %> backup prune --dry-run', '<%= config.bin %> backup prune --yes'],
+  flags: { ...changeFlags, ...confirmFlags },
+})

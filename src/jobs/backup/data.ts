@@ -9,142 +9,118 @@ const count = z.number().int().nonnegative()
 
 /** A database dump taken (backup database, maintain weekly). */
 export const dumpData = z.union([
-  z
-    .object({
-      id: z.string().describe('What restore and backup verify take.'),
-      path: z.string().describe('The dump: a file (custom format) or a directory (directory format).'),
-      bytes: count,
-      sha256: z.string(),
-      format: z.enum(['custom', 'directory']),
-      tables: tableRows.describe("Every table's exact row count, from the dump's own snapshot."),
-      durationMs: z.number().nonnegative(),
-    })
-    .strict(),
+  z.strictObject({
+    id: z.string().describe('What restore and backup verify take.'),
+    path: z.string().describe('The dump: a file (custom format) or a directory (directory format).'),
+    bytes: count,
+    sha256: z.string(),
+    format: z.enum(['custom', 'directory']),
+    tables: tableRows.describe("Every table's exact row count, from the dump's own snapshot."),
+    durationMs: z.number().nonnegative(),
+  }),
   diskFailureData,
 ])
 export type DumpData = z.infer<typeof dumpData>
 
 /** A configuration archive taken (backup config, maintain weekly). */
 export const archiveData = z.union([
-  z
-    .object({
-      id: z.string(),
-      path: z.string().describe('The tar.gz.'),
-      bytes: count,
-      sha256: z.string(),
-      paths: z.array(z.string()).describe('backup.configPaths archived.'),
-      missingPaths: z.array(z.string()).describe('backup.configPaths that do not exist (a warning).'),
-    })
-    .strict(),
+  z.strictObject({
+    id: z.string(),
+    path: z.string().describe('The tar.gz.'),
+    bytes: count,
+    sha256: z.string(),
+    paths: z.array(z.string()).describe('backup.configPaths archived.'),
+    missingPaths: z.array(z.string()).describe('backup.configPaths that do not exist (a warning).'),
+  }),
   diskFailureData,
 ])
 export type ArchiveData = z.infer<typeof archiveData>
 
 export const baseData = z.union([
-  z
-    .object({
-      id: z.string(),
-      path: z.string().describe("The base backup's directory (pg_basebackup's tar files)."),
-      bytes: count,
-      consistentAt: z.string().describe('Point-in-time recovery from it can stop at any moment after this.'),
-    })
-    .strict(),
+  z.strictObject({
+    id: z.string(),
+    path: z.string().describe("The base backup's directory (pg_basebackup's tar files)."),
+    bytes: count,
+    consistentAt: z.string().describe('Point-in-time recovery from it can stop at any moment after this.'),
+  }),
   diskFailureData,
 ])
 export type BaseData = z.infer<typeof baseData>
 
-export const settingsData = z
-  .object({
-    walDir: z.string().describe('Where archived WAL goes (backup.walDir).'),
-    current: z
-      .object({
-        walLevel: z.string(),
-        archiveMode: z.string(),
-        archiveCommand: z.string(),
-        archiveTimeout: z.string(),
-        pendingRestart: z.array(z.string()).describe('Settings changed that wait for a restart.'),
-      })
-      .strict(),
-    changes: z
-      .array(z.object({ name: z.string(), from: z.string(), to: z.string(), needsRestart: z.boolean() }).strict())
-      .describe('What differs from what archiving needs.'),
-  })
-  .strict()
+export const settingsData = z.strictObject({
+  walDir: z.string().describe('Where archived WAL goes (backup.walDir).'),
+  current: z.strictObject({
+    walLevel: z.string(),
+    archiveMode: z.string(),
+    archiveCommand: z.string(),
+    archiveTimeout: z.string(),
+    pendingRestart: z.array(z.string()).describe('Settings changed that wait for a restart.'),
+  }),
+  changes: z
+    .array(z.strictObject({ name: z.string(), from: z.string(), to: z.string(), needsRestart: z.boolean() }))
+    .describe('What differs from what archiving needs.'),
+})
 export type SettingsData = z.infer<typeof settingsData>
 
-export const walCheckData = z
-  .object({ segment: z.string().describe('The WAL segment switched to and found in the archive.'), ms: z.number().nonnegative() })
-  .strict()
+export const walCheckData = z.strictObject({
+  segment: z.string().describe('The WAL segment switched to and found in the archive.'),
+  ms: z.number().nonnegative(),
+})
 export type WalCheckData = z.infer<typeof walCheckData>
 
-const leftover = z.object({ path: z.string(), why: z.string() }).strict()
+const leftover = z.strictObject({ path: z.string(), why: z.string() })
 
-export const listData = z
-  .object({
-    dir: z.string().describe('backup.dir'),
-    backups: z
-      .array(
-        z
-          .object({
-            id: z.string().describe('What restore and backup verify take.'),
-            kind: backupKind,
-            reason: z.enum(['manual', 'scheduled', 'safety']).describe('safety: taken by a restore before it changed anything.'),
-            path: z.string().describe("The backup's data: a dump file, a dump or base backup directory, or a tar.gz."),
-            manifest: z.string().describe('Its manifest (JSON: checksums, tables and row counts, verifications).'),
-            age: z.string(),
-            startedAt: z.string(),
-            bytes: count,
-            sha256: z.string(),
-            lastVerification: z
-              .object({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) })
-              .strict()
-              .nullable(),
-          })
-          .strict(),
-      )
-      .describe('Newest first.'),
-    leftovers: z.array(leftover).describe('What interrupted backups left: restore --cleanup removes them.'),
-    unreadable: z.array(leftover).describe('Manifests and files refused: never acted on.'),
-    databaseLeftovers: z
-      .array(
-        z
-          .object({
-            database: z.string(),
-            kind: z.enum(['unfinished-restore', 'pre-restore', 'verify-scratch', 'connections-disabled']),
-            what: z.string(),
-          })
-          .strict(),
-      )
-      .describe('Databases interrupted restores and verifications left, and the ones kept from before restores.'),
-  })
-  .strict()
+export const listData = z.strictObject({
+  dir: z.string().describe('backup.dir'),
+  backups: z
+    .array(
+      z.strictObject({
+        id: z.string().describe('What restore and backup verify take.'),
+        kind: backupKind,
+        reason: z.enum(['manual', 'scheduled', 'safety']).describe('safety: taken by a restore before it changed anything.'),
+        path: z.string().describe("The backup's data: a dump file, a dump or base backup directory, or a tar.gz."),
+        manifest: z.string().describe('Its manifest (JSON: checksums, tables and row counts, verifications).'),
+        age: z.string(),
+        startedAt: z.string(),
+        bytes: count,
+        sha256: z.string(),
+        lastVerification: z.strictObject({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) }).nullable(),
+      }),
+    )
+    .describe('Newest first.'),
+  leftovers: z.array(leftover).describe('What interrupted backups left: restore --cleanup removes them.'),
+  unreadable: z.array(leftover).describe('Manifests and files refused: never acted on.'),
+  databaseLeftovers: z
+    .array(
+      z.strictObject({
+        database: z.string(),
+        kind: z.enum(['unfinished-restore', 'pre-restore', 'verify-scratch', 'connections-disabled']),
+        what: z.string(),
+      }),
+    )
+    .describe('Databases interrupted restores and verifications left, and the ones kept from before restores.'),
+})
 export type ListData = z.infer<typeof listData>
 
-export const checksumData = z
-  .object({ id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'), sha256: z.string() })
-  .strict()
+export const checksumData = z.strictObject({ id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'), sha256: z.string() })
 export type ChecksumData = z.infer<typeof checksumData>
 
-export const readArchiveData = z.object({ entries: count.describe('Entries pg_restore --list reads.'), tables: count.describe('Tables with data.') }).strict()
+export const readArchiveData = z.strictObject({ entries: count.describe('Entries pg_restore --list reads.'), tables: count.describe('Tables with data.') })
 export type ReadArchiveData = z.infer<typeof readArchiveData>
 
-export const restoreTestData = z
-  .object({
-    scratchDatabase: z.string().describe('The database it was restored into, and dropped.'),
-    restoreMs: z.number().nonnegative().describe('How long the restore took.'),
-    tablesCompared: count,
-  })
-  .strict()
+export const restoreTestData = z.strictObject({
+  scratchDatabase: z.string().describe('The database it was restored into, and dropped.'),
+  restoreMs: z.number().nonnegative().describe('How long the restore took.'),
+  tablesCompared: count,
+})
 export type RestoreTestData = z.infer<typeof restoreTestData>
 
-export const pruneData = z
-  .object({
-    keep: z.array(z.object({ id: z.string(), reasons: z.array(z.string()) }).strict()),
-    remove: z.array(z.string()).describe('Removed (or, with --dry-run, to be removed).'),
-    bytes: count.describe('What they took.'),
-    policy: z.object({ last: count, daily: count, weekly: count, monthly: count }).strict().describe('backup.keep'),
-  })
-  .strict()
+export const pruneData = z.strictObject({
+  keep: z.array(z.strictObject({ id: z.string(), reasons: z.array(z.string()) })),
+  remove: z.array(z.string()).describe('Removed (or, with --dry-run, to be removed).'),
+  bytes: count.describe('What they took.'),
+  policy: z.strictObject({ last: count, daily: count, weekly: count, monthly: count }).describe('backup.keep'),
+})
 export type PruneData = z.infer<typeof pruneData>
 
 export const dataSchemas = {

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/load.js'
 import { enoughHistory, leastSquares, type Point } from '../../lib/forecast.js'
-import { formatDelta } from '../../lib/format.js'
+import { formatDelta, round1 } from '../../lib/format.js'
 import type { DatabaseFacts, GrowthFacts, MeasuredTable, RetentionGrowth, SeriesGrowth } from './facts.js'
 
 /**
@@ -33,7 +33,7 @@ export function seriesGrowth(history: readonly Point[], current: Point | undefin
   const measuredPerDay = measured?.perDay ?? null
   const points = current ? [...history, current] : [...history]
   const line = leastSquares(points)
-  const summary = { points: points.length, spanDays: line ? Math.round(line.spanDays * 10) / 10 : 0, perDay: line?.perDay ?? null, r2: line?.r2 ?? null }
+  const summary = { points: points.length, spanDays: line ? round1(line.spanDays) : 0, perDay: line?.perDay ?? null, r2: line?.r2 ?? null }
   if (enoughHistory(line, config.minHistoryPoints, config.minHistoryDays))
     return { perDay: line.perDay, source: 'history', slopeError: line.slopeError, history: summary, measuredPerDay }
   if (measured) return { perDay: measured.perDay, source: 'measured', slopeError: measured.error, history: summary, measuredPerDay }

@@ -1,6 +1,6 @@
 import type { Client } from 'pg'
 import { describeError } from '../../errors.js'
-import { formatSize } from '../../lib/format.js'
+import { formatSize, round1 } from '../../lib/format.js'
 import type { Finding, StepDefinition, StepOutcome } from '../../report/outcome.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
 import type { MaintenanceContext } from './context.js'
@@ -76,7 +76,7 @@ async function bloatedIndexes(client: Client, minBytes: number, minBloat: number
     [minBytes],
   )
   const indexes = rows
-    .map((r) => ({ index: r.index, table: r.table, bytes: Number(r.bytes), bloatPercent: Math.round(r.bloat * 10) / 10 }))
+    .map((r) => ({ index: r.index, table: r.table, bytes: Number(r.bytes), bloatPercent: round1(r.bloat) }))
     .filter((r) => r.bloatPercent >= minBloat)
     .sort((a, b) => b.bytes * b.bloatPercent - a.bytes * a.bloatPercent)
   return { method, indexes }

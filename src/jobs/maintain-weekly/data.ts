@@ -5,51 +5,45 @@ import { cacheData, connectionsData, prometheusData, statementsData, tablesData 
 import { packageUpdatesData } from '../shared/data.js'
 import type { JobDataSchemas } from '../spec.js'
 
-const finding = z
-  .object({
-    id: z.string(),
-    severity: z.enum(['info', 'low', 'medium', 'high', 'critical']),
-    subject: z.string().optional(),
-    message: z.string(),
-    fix: z.string().optional(),
-  })
-  .strict()
+const finding = z.strictObject({
+  id: z.string(),
+  severity: z.enum(['info', 'low', 'medium', 'high', 'critical']),
+  subject: z.string().optional(),
+  message: z.string(),
+  fix: z.string().optional(),
+})
 
 /** A step of the performance report, as that report has it: its data held to its own schema. */
 function performanceStep<Id extends string>(id: Id, data: z.ZodTypeAny) {
-  return z
-    .object({
-      id: z.literal(id),
-      title: z.string(),
-      status: z.enum(['ok', 'warning', 'failed', 'skipped']),
-      durationMs: z.number(),
-      summary: z.string(),
-      findings: z.array(finding).optional(),
-      details: z.array(z.string()).optional(),
-      data: data.optional(),
-      error: z.object({ message: z.string(), hint: z.string().optional() }).strict().optional(),
-      undone: z.string().optional(),
-    })
-    .strict()
+  return z.strictObject({
+    id: z.literal(id),
+    title: z.string(),
+    status: z.enum(['ok', 'warning', 'failed', 'skipped']),
+    durationMs: z.number(),
+    summary: z.string(),
+    findings: z.array(finding).optional(),
+    details: z.array(z.string()).optional(),
+    data: data.optional(),
+    error: z.strictObject({ message: z.string(), hint: z.string().optional() }).optional(),
+    undone: z.string().optional(),
+  })
 }
 
-export const performanceReportData = z
-  .object({
-    status: z.enum(['ok', 'warning', 'failed']).describe("The performance report's own status."),
-    savedTo: z.string().nullable().describe('Where it was kept (reports.dir/performance-YYYY-MM-DD.json); null when it was not.'),
-    steps: z
-      .array(
-        z.discriminatedUnion('id', [
-          performanceStep('statements', statementsData),
-          performanceStep('cache', cacheData),
-          performanceStep('connections', connectionsData),
-          performanceStep('tables', tablesData),
-          performanceStep('prometheus', prometheusData),
-        ]),
-      )
-      .describe('The steps of the performance report, as `report performance` reports them.'),
-  })
-  .strict()
+export const performanceReportData = z.strictObject({
+  status: z.enum(['ok', 'warning', 'failed']).describe("The performance report's own status."),
+  savedTo: z.string().nullable().describe('Where it was kept (reports.dir/performance-YYYY-MM-DD.json); null when it was not.'),
+  steps: z
+    .array(
+      z.discriminatedUnion('id', [
+        performanceStep('statements', statementsData),
+        performanceStep('cache', cacheData),
+        performanceStep('connections', connectionsData),
+        performanceStep('tables', tablesData),
+        performanceStep('prometheus', prometheusData),
+      ]),
+    )
+    .describe('The steps of the performance report, as `report performance` reports them.'),
+})
 export type PerformanceReportData = z.infer<typeof performanceReportData>
 
 export const dataSchemas = {

@@ -46,8 +46,14 @@ function statistics(r: Row): TableStatistics {
   }
 }
 
-/** A table of details lines under its title, indented. */
-function titled(title: string, header: string[], rows: string[][], align: ('l' | 'r')[]): string[] {
+/** A column of a table list: its header beside its cell, right-aligned unless said. */
+type Column = [header: string, cell: (table: TableStatistics) => string, align?: 'l' | 'r']
+
+/** Tables under a title, as details lines: each table's name, then the columns; indented. */
+function tableList(title: string, tables: readonly TableStatistics[], columns: readonly Column[]): string[] {
+  const header = ['table', ...columns.map(([name]) => name)]
+  const rows = tables.map((t) => [t.table, ...columns.map(([, cell]) => cell(t))])
+  const align = ['l' as const, ...columns.map(([, , side = 'r']) => side)]
   return [title, ...textTable(header, rows, align).map((l) => `  ${l}`)]
 }
 
@@ -57,30 +63,18 @@ export const tables: StepDefinition<PerformanceContext, TablesData> = {
       const bySeq = (await queryRows<Row>(client, SQL('seq_tup_read'), [top])).map(statistics).filter((t) => t.seqScans > 0)
       const byDead = (await queryRows<Row>(client, SQL('n_dead_tup'), [top])).map(statistics).filter((t) => t.deadTuples > 0)
       const details = [
-        ...titled(
-          'most rows read by sequential scans:',
-          ['table', 'seq scans', 'rows read', 'rows/scan', 'index scans'],
-          bySeq.map((t) => [
-            t.table,
-            formatCount(t.seqScans),
-            formatCount(t.seqRowsRead),
-            formatCount(t.rowsPerSeqScan),
-            t.indexScans === null ? '-' : formatCount(t.indexScans),
-          ]),
-          ['l', 'r', 'r', 'r', 'r'],
-        ),
-        ...titled(
-          'most dead tuples:',
-          ['table', 'dead', 'live', 'dead %', 'last vacuum'],
-          byDead.map((t) => [
-            t.table,
-            formatCount(t.deadTuples),
-            formatCount(t.liveTuples),
-            `${Math.round(t.deadRatio * 100)}%`,
-            t.lastVacuum?.slice(0, 16) ?? 'never',
-          ]),
-          ['l', 'r', 'r', 'r', 'l'],
-        ),
+        ...tableList('most rows read by sequential scans:', bySeq, [
+          ['seq scans', (t) => formatCount(t.seqScans)],
+          ['rows read', (t) => formatCount(t.seqRowsRead)],
+          ['rows/scan', (t) => formatCount(t.rowsPerSeqScan)],
+          ['index scans', (t) => (t.indexScans === null ? '-' : formatCount(t.indexScans))],
+        ]),
+        ...tableList('most dead tuples:', byDead, [
+          ['dead', (t) => formatCount(t.deadTuples)],
+          ['live', (t) => formatCount(t.liveTuples)],
+          ['dead %', (t) => `${Math.round(t.deadRatio * 100)}%`],
+          ['last vacuum', (t) => t.lastVacuum?.slice(0, 16) ?? 'never', 'l'],
+        ]),
       ]
       const first = bySeq[0]
       const dead = byDead[0]

@@ -1,3 +1,4 @@
+import { round1 } from '../../lib/format.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { readAuthLog } from '../../systems/auth-log.js'
 import { hintOf } from '../hints.js'
@@ -100,7 +101,7 @@ export const failedLogins: StepDefinition<SecurityContext, FailedLoginsData> = {
     const from = now.getTime() - windowMs
     const events = parseAuthLines(log.lines, now)
     const summary = summarize(events, from, threshold)
-    const windowHours = Math.round((windowMs / 3_600_000) * 10) / 10
+    const windowHours = round1(windowMs / 3_600_000)
     const findings = failedLoginFindings(summary, threshold, windowHours)
     const firstAt = events[0]?.at
     const data: FailedLoginsData = {
