@@ -7,14 +7,41 @@ import { diskFailureData, tableRows } from '../shared/backup-data.js'
 const backupKind = z.enum(['database', 'config', 'base'])
 const count = z.number().int().nonnegative()
 
+const sha256 = z.string().describe('SHA-256 of the plain data (what `age -d` gives back when encrypted).')
+
+/** What every backup taken reports: its checksums, and where it was stored (design-14 §5.1). */
+const taken = {
+  id: z.string().describe('What restore and backup verify take.'),
+  path: z.string().optional().describe('The data in the first local repository that holds it (absent when none does).'),
+  bytes: count.describe('Size of the plain data.'),
+  sha256,
+  stored: z
+    .object({ bytes: count, sha256: z.string(), md5: z.string() })
+    .strict()
+    .optional()
+    .describe('The bytes as every repository holds them, when they differ from the plain ones (encrypted).'),
+  copies: z
+    .array(
+      z
+        .object({
+          repository: z.string().describe('Its name in backup.repositories ("local" for backup.dir alone).'),
+          committed: z.boolean().describe('The data is there, read back, with its manifest: a backup listed there.'),
+          readBack: z
+            .enum(['reread', 'etag', 'full'])
+            .optional()
+            .describe('How the stored bytes were checked: a local re-read, the ETag and size, or a full GET.'),
+          error: z.string().optional().describe('Why it is not stored there.'),
+        })
+        .strict(),
+    )
+    .describe('One per repository, in configuration order: the step fails when one is not committed.'),
+}
+
 /** A database dump taken (backup database, maintain weekly). */
 export const dumpData = z.union([
   z
     .object({
-      id: z.string().describe('What restore and backup verify take.'),
-      path: z.string().describe('The dump: a file (custom format) or a directory (directory format).'),
-      bytes: count,
-      sha256: z.string(),
+      ...taken,
       format: z.enum(['custom', 'directory']),
       tables: tableRows.describe("Every table's exact row count, from the dump's own snapshot."),
       durationMs: z.number().nonnegative(),
@@ -28,10 +55,7 @@ export type DumpData = z.infer<typeof dumpData>
 export const archiveData = z.union([
   z
     .object({
-      id: z.string(),
-      path: z.string().describe('The tar.gz.'),
-      bytes: count,
-      sha256: z.string(),
+      ...taken,
       paths: z.array(z.string()).describe('backup.configPaths archived.'),
       missingPaths: z.array(z.string()).describe('backup.configPaths that do not exist (a warning).'),
     })
@@ -43,10 +67,13 @@ export type ArchiveData = z.infer<typeof archiveData>
 export const baseData = z.union([
   z
     .object({
-      id: z.string(),
-      path: z.string().describe("The base backup's directory (pg_basebackup's tar files)."),
-      bytes: count,
+      ...taken,
       consistentAt: z.string().describe('Point-in-time recovery from it can stop at any moment after this.'),
+      wal: z
+        .object({ timeline: count, start: z.string(), stop: z.string() })
+        .strict()
+        .optional()
+        .describe('The WAL segments it needs: recovery replays the archive from start on.'),
     })
     .strict(),
   diskFailureData,
