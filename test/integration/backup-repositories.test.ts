@@ -14,7 +14,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/manifest.js'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { startPostgres, type PostgresServer } from '../bed/index.js'
+import { unpackBaseBackup } from '../../src/systems/pg-tools.js'
+import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
 import { startHangingServer, type HangingServer } from '../bed/hang.js'
 import { S3RVER_ACCESS_KEY_ID, startCuttingProxy, startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli, startCli, writeConfig, type CliResult } from '../helpers/cli.js'
@@ -211,6 +212,45 @@ describe('backups into a local and an S3 repository', () => {
     // Staged once in backup.dir, and gone once stored.
     expect(readdirSync(directory.backupDir).filter((name) => name.startsWith('.'))).toEqual([])
   }, 300_000)
+})
+
+describe('base backups for point-in-time recovery', () => {
+  it('with backup.dir alone: the new tar.zst lands there, and recovery unpacks it as it unpacks an old base.tar.gz directory', async () => {
+    const backupDir = join(tempDir('e1-dir'), 'backups')
+    const cfg = writeConfig({
+      postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
+      services: { management: { enabled: false }, web: { enabled: false }, redis: { enabled: false }, postgres: { enabled: false } },
+      backup: { dir: backupDir },
+    })
+    const result = await runCli(['backup', 'base', '--json', '--config', cfg.path], { PGPASSWORD: server.info.password })
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0)
+    const base = step(parseReport(result), 'base').data as { id: string; path: string; copies: unknown[]; wal: { start: string } }
+    expect(base.copies).toEqual([{ repository: 'local', committed: true, readBack: 'reread' }])
+    expect(base.path).toBe(join(backupDir, `${base.id}.base.tar.zst`))
+    expect(readdirSync(backupDir).sort()).toEqual([`${base.id}.base.tar.zst`, `${base.id}.manifest.json`, 'probe-ops-repository.json'])
+
+    // A base backup as probe-ops wrote them before repositories: a directory of pg_basebackup's tar.gz files.
+    const old = join(tempDir('e1-old'), 'base-20261101T000000000Z.base')
+    await execa(
+      join(PG_BIN_DIR, 'pg_basebackup'),
+      ['-h', '127.0.0.1', '-p', String(server.info.port), '-U', 'postgres', '-D', old, '-Ft', '--gzip', '-X', 'fetch'],
+      {
+        env: { PGPASSWORD: server.info.password },
+      },
+    )
+    for (const [from, walSegment] of [
+      [base.path, base.wal.start],
+      [old, undefined],
+    ] as const) {
+      const into = tempDir('e1-unpacked')
+      await unpackBaseBackup(from, into)
+      expect(readFileSync(join(into, 'PG_VERSION'), 'utf8').trim(), from).toBe('15')
+      expect(existsSync(join(into, 'backup_label')), from).toBe(true)
+      const wal = readdirSync(join(into, 'pg_wal')).filter((name) => /^[0-9A-F]{24}$/.test(name))
+      expect(wal.length, from).toBeGreaterThan(0)
+      if (walSegment) expect(wal).toContain(walSegment)
+    }
+  }, 180_000)
 })
 
 describe('a repository that fails: the others keep their copy, the step fails naming what exists where', () => {

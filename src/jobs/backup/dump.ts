@@ -4,6 +4,7 @@ import { dumpDatabase } from '../../backups/database.js'
 import { describeCopies, type StoredCopies } from '../../backups/commit.js'
 import type { BackupManifest } from '../../backups/store.js'
 import { formatSeconds } from '../../errors.js'
+import { openRepositories } from '../../repositories/open.js'
 import { formatSize } from '../../lib/format.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { hintOf } from '../hints.js'
@@ -16,6 +17,8 @@ import type { ArchiveData, BaseData, DumpData } from './data.js'
  * step ids: what `reason` a manifest records is all that differs.
  */
 
+type Reason = Exclude<BackupManifest['reason'], 'safety'>
+
 /** "; stored in local, offsite" when there is more than the one repository. */
 function storedIn({ copies }: StoredCopies): string {
   if (copies.length < 2) return ''
@@ -23,7 +26,12 @@ function storedIn({ copies }: StoredCopies): string {
   return `; stored in ${committed.join(', ')}`
 }
 
-type Reason = Exclude<BackupManifest['reason'], 'safety'>
+/** Where a dry run would write: every repository, as the report names them. */
+function places(config: BackupContext['config']): string {
+  return openRepositories(config.backup)
+    .map((repository) => repository.where)
+    .join(', ')
+}
 
 /** What every backup step reports of what it stored, and where (design-14 §5.1). */
 function takenData({ manifest, copies, path }: StoredCopies) {
@@ -64,7 +72,7 @@ export function databaseDumpStep(reason: Reason): StepDefinition<BackupContext, 
     // Cut short, it ends pg_dump's server session and removes the half-written file before the exit.
     cleanupMs: 10_000,
     async run({ config, runtimes, toolVersion }, run) {
-      if (run.dryRun) return { summary: `would dump ${config.postgres.database} (${config.backup.format} format) into ${config.backup.dir}` }
+      if (run.dryRun) return { summary: `would dump ${config.postgres.database} (${config.backup.format} format) into ${places(config)}` }
       const stored = await dumpDatabase(config, runtimes, { reason, toolVersion, signal: run.signal })
       const { manifest } = stored
       const tables = manifest.tables ?? []
@@ -86,7 +94,7 @@ export function databaseDumpStep(reason: Reason): StepDefinition<BackupContext, 
 export function configArchiveStep(reason: Reason): StepDefinition<BackupContext, ArchiveData> {
   return {
     async run({ config, toolVersion }, run) {
-      if (run.dryRun) return { summary: `would archive ${config.backup.configPaths.join(', ')} into ${config.backup.dir}` }
+      if (run.dryRun) return { summary: `would archive ${config.backup.configPaths.join(', ')} into ${places(config)}` }
       const stored = await archiveConfig(config, { reason, toolVersion, signal: run.signal })
       const { manifest } = stored
       const paths = manifest.paths ?? []
@@ -113,7 +121,7 @@ export function configArchiveStep(reason: Reason): StepDefinition<BackupContext,
 export const baseBackupStep: StepDefinition<BackupContext, BaseData> = {
   cleanupMs: 10_000,
   async run({ config, runtimes, toolVersion }, run) {
-    if (run.dryRun) return { summary: `would take a base backup into ${config.backup.dir}` }
+    if (run.dryRun) return { summary: `would take a base backup into ${places(config)}` }
     const stored = await takeBaseBackup(config, runtimes, { toolVersion, signal: run.signal })
     const { manifest } = stored
     const wal = manifest.wal
