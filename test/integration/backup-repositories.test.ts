@@ -214,6 +214,22 @@ describe('backups into a local and an S3 repository', () => {
   }, 300_000)
 })
 
+describe("a restore's safety dump", () => {
+  it('goes to the local repository only: a short-lived copy for this host', async () => {
+    const s = setup()
+    const dumped = await s.run(['backup', 'database', '--json'])
+    expect(dumped.exitCode, dumped.stdout).toBe(0)
+    const id = step(parseReport(dumped), 'dump').data!.id as string
+    const before = s3Keys(s.prefix)
+    const restore = await s.run(['restore', id, '--mode', 'full', '--only', 'safety-backup', '--yes', '--json'])
+    expect(restore.exitCode, restore.stdout + restore.stderr).toBe(0)
+    const safety = step(parseReport(restore), 'safety-backup').data as { id: string }
+    const manifest = JSON.parse(readFileSync(join(s.backupDir, `${safety.id}.manifest.json`), 'utf8')) as BackupManifest
+    expect(manifest).toMatchObject({ reason: 'safety', manifestVersion: 2 })
+    expect(s3Keys(s.prefix)).toEqual(before)
+  }, 180_000)
+})
+
 describe('base backups for point-in-time recovery', () => {
   it('with backup.dir alone: the new tar.zst lands there, and recovery unpacks it as it unpacks an old base.tar.gz directory', async () => {
     const backupDir = join(tempDir('e1-dir'), 'backups')

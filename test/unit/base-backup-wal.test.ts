@@ -25,16 +25,8 @@ describe('a base backup WAL range from pg_basebackup --verbose', () => {
 
   it('names the segments it spans; an end point on a segment boundary stops in the segment before', () => {
     const wal = baseWal({ timeline: 1, startLsn: '0/68000028', stopLsn: '0/68000100' }, CLUSTER, MIB16)
-    expect(wal).toEqual({
-      archiveId: '15-1',
-      timeline: 1,
-      start: '000000010000000000000068',
-      stop: '000000010000000000000068',
-      startLsn: '0/68000028',
-      stopLsn: '0/68000100',
-      segmentBytes: MIB16,
-      systemIdentifier: CLUSTER.systemIdentifier,
-    })
+    expect(wal).toMatchObject({ archiveId: '15-1', timeline: 1, segmentBytes: MIB16, systemIdentifier: CLUSTER.systemIdentifier })
+    expect([wal.start, wal.stop, wal.startLsn, wal.stopLsn]).toEqual(['000000010000000000000068', '000000010000000000000068', '0/68000028', '0/68000100'])
     expect(baseWal({ timeline: 2, startLsn: '1/FF000028', stopLsn: '2/0' }, CLUSTER, MIB16)).toMatchObject({
       start: '0000000200000001000000FF',
       stop: '0000000200000001000000FF',
