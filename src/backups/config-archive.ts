@@ -3,14 +3,14 @@ import { isAbsolute } from 'node:path'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
 import { archivePaths } from '../systems/pg-tools.js'
-import { backupId, manifestStamp, prepareBackupDir, type BackupManifest, type StoredBackup } from './store.js'
-import { streamIntoFile, writeBackup } from './writing.js'
+import { producedStream, storeBackup, storeTarget, type StoredCopies } from './commit.js'
+import { backupId, manifestStamp, prepareBackupDir, type BackupManifest } from './store.js'
 
 /** A tar.gz of the configured paths (compose files, /etc/network-probe, ...), with a manifest. */
 export async function archiveConfig(
   config: Config,
-  options: { reason: BackupManifest['reason']; toolVersion: string; signal?: AbortSignal },
-): Promise<StoredBackup> {
+  options: { reason: BackupManifest['reason']; toolVersion: string; signal: AbortSignal },
+): Promise<StoredCopies> {
   const dir = config.backup.dir
   await prepareBackupDir(dir)
   const present: string[] = []
@@ -31,31 +31,19 @@ export async function archiveConfig(
     )
   const started = new Date()
   const id = backupId('config', started)
-  const dataName = `${id}.tar.gz`
-  return writeBackup(
-    dir,
-    dataName,
-    async (temporary) => {
-      const checksum = await streamIntoFile(
-        temporary,
-        async (sink, signal) => {
-          const result = await archivePaths(present, sink, signal)
-          if (result.exitCode !== 0) throw new StepFailure(`tar failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept')
-        },
-        options.signal,
-      )
-      return {
-        id,
-        kind: 'config',
-        reason: options.reason,
-        format: 'tar.gz',
-        data: dataName,
-        ...checksum,
-        paths: present,
-        missingPaths: missing,
-        ...manifestStamp(config.host, options.toolVersion, started),
-      }
-    },
-    options.signal,
-  )
+  const produce = () =>
+    producedStream(async (sink, signal) => {
+      const result = await archivePaths(present, sink, signal)
+      if (result.exitCode !== 0) throw new StepFailure(`tar failed (exit ${result.exitCode}): ${result.stderr.split('\n').at(-1)}`, 'nothing was kept')
+    }, options.signal)
+  // A configuration archive belongs to the host, not to a cluster: the repositories' files are only read.
+  return storeBackup(storeTarget(config, { signal: options.signal }), { dataName: `${id}.tar.gz`, produce }, () => ({
+    id,
+    kind: 'config',
+    reason: options.reason,
+    format: 'tar.gz',
+    paths: present,
+    missingPaths: missing,
+    ...manifestStamp(config.host, options.toolVersion, started),
+  }))
 }

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises'
+import { open, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Client } from 'pg'
 import type { Config } from '../config/load.js'
 import { StepFailure, UsageError } from '../errors.js'
@@ -6,8 +7,9 @@ import { connectPostgres, closePostgres, queryRows, quoteIdent } from '../system
 import { connectionArgs, endSessions, runPgTool, sessionTag, toolError, type PgToolResult } from '../systems/pg-tools.js'
 import type { ServiceRuntimes } from '../systems/services.js'
 import { readDatabaseProperties } from './database-properties.js'
-import { backupId, manifestStamp, prepareBackupDir, sealDirectory, type BackupManifest, type StoredBackup } from './store.js'
-import { streamIntoFile, writeBackup } from './writing.js'
+import { producedStream, readClusterIdentity, storeBackup, storeTarget, type ManifestFields, type StoredCopies } from './commit.js'
+import { backupId, manifestStamp, prepareBackupDir, temporaryPath, type BackupManifest } from './store.js'
+import { diskFailure } from './writing.js'
 
 /** Tables (not partitions: their parent's count covers them) with their exact row counts. */
 export async function tableCounts(client: Client): Promise<{ name: string; rows: number }[]> {
@@ -28,15 +30,17 @@ export async function tableCounts(client: Client): Promise<{ name: string; rows:
 export interface DumpOptions {
   reason: BackupManifest['reason']
   toolVersion: string
-  signal?: AbortSignal
+  signal: AbortSignal
 }
 
 /**
- * pg_dump streamed to a temporary name with its SHA-256 computed on the way, fsynced, then
- * renamed into place with a manifest. The dump and the manifest's row counts come from one
- * exported snapshot, so a restore can be checked against them exactly.
+ * pg_dump streamed into every repository (a directory-format dump staged once in backup.dir, then
+ * stored file by file), checksummed on the way, with a manifest written last in each repository
+ * that holds it. The dump and the manifest's row counts come from one exported snapshot, so a
+ * restore can be checked against them exactly. A restore's safety dump goes to one repository:
+ * the first local one.
  */
-export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, options: DumpOptions): Promise<StoredBackup> {
+export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, options: DumpOptions): Promise<StoredCopies> {
   const dir = config.backup.dir
   const format = config.backup.format
   if (format === 'directory' && config.backup.runner === 'container') {
@@ -59,11 +63,13 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
   const onAbort = (): void => {
     ending = endSessions(config, tag)
   }
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-  if (options.signal?.aborted) onAbort()
+  options.signal.addEventListener('abort', onAbort, { once: true })
+  if (options.signal.aborted) onAbort()
+  const staging = temporaryPath(dir, dataName)
   try {
     // Not part of the snapshot, and a catalog this version of probe-ops cannot read must not cost the backup.
     const databaseProperties = await readDatabaseProperties(client, database).catch(() => undefined)
+    const cluster = await readClusterIdentity(client)
     await client.query('begin isolation level repeatable read read only')
     const [info] = await queryRows<{ snapshot: string; version: string; bytes: string }>(
       client,
@@ -73,50 +79,42 @@ export async function dumpDatabase(config: Config, runtimes: ServiceRuntimes, op
     const args = [...connectionArgs(config), '-d', database, `--snapshot=${info!.snapshot}`, `-Z${config.backup.compress}`]
     const failed = (result: PgToolResult) =>
       new StepFailure(`pg_dump failed (exit ${result.exitCode}): ${toolError(result)}`, 'nothing was kept; fix the cause and run the backup again')
-    return await writeBackup(
-      dir,
-      dataName,
-      async (temporary) => {
-        let checksum: { sha256: string; bytes: number; files?: BackupManifest['files'] }
-        if (format === 'custom') {
-          checksum = await streamIntoFile(
-            temporary,
-            async (sink, signal) => {
-              const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: sink, signal, applicationName: tag })
-              if (result.exitCode !== 0) throw failed(result)
-            },
-            options.signal,
-          )
-          if (checksum.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
-        } else {
-          const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', temporary], {
-            signal: options.signal,
-            applicationName: tag,
-          })
+    const target = storeTarget(config, { ...(cluster ? { cluster } : {}), signal: options.signal, onlyFirst: options.reason === 'safety' })
+    const fields = async (written: { bytes: number }): Promise<ManifestFields> => {
+      if (format === 'custom' && written.bytes < 5) throw new StepFailure('pg_dump wrote an empty dump', 'nothing was kept; check pg_dump and the database')
+      // The snapshot was only read; an abort may already have ended its session.
+      await client.query('commit').catch(() => undefined)
+      return {
+        id,
+        kind: 'database',
+        reason: options.reason,
+        format,
+        database,
+        serverVersion: info!.version,
+        databaseBytes: Number(info!.bytes),
+        tables,
+        ...(databaseProperties ? { databaseProperties } : {}),
+        ...manifestStamp(config.host, options.toolVersion, started),
+      }
+    }
+    if (format === 'custom') {
+      const produce = () =>
+        producedStream(async (sink, signal) => {
+          const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fc'], { stdout: sink, signal, applicationName: tag })
           if (result.exitCode !== 0) throw failed(result)
-          checksum = await sealDirectory(temporary)
-        }
-        // The snapshot was only read; an abort may already have ended its session.
-        await client.query('commit').catch(() => undefined)
-        return {
-          id,
-          kind: 'database',
-          reason: options.reason,
-          format,
-          data: dataName,
-          ...checksum,
-          database,
-          serverVersion: info!.version,
-          databaseBytes: Number(info!.bytes),
-          tables,
-          ...(databaseProperties ? { databaseProperties } : {}),
-          ...manifestStamp(config.host, options.toolVersion, started),
-        }
-      },
-      options.signal,
-    )
+        }, options.signal)
+      return await storeBackup(target, { dataName, produce, sizeHint: Number(info!.bytes) }, fields)
+    }
+    const result = await runPgTool(config, runtimes, 'pg_dump', [...args, '-Fd', `--jobs=${config.backup.jobs}`, '-f', staging], {
+      signal: options.signal,
+      applicationName: tag,
+    })
+    if (result.exitCode !== 0) throw diskFailure(new Error(toolError(result)), dir) ?? failed(result)
+    const names = (await readdir(staging)).sort()
+    return await storeBackup(target, { dataName, directory: staging, files: names.map((name) => ({ name, path: join(staging, name) })) }, fields)
   } finally {
-    options.signal?.removeEventListener('abort', onAbort)
+    options.signal.removeEventListener('abort', onAbort)
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined)
     await ending
     await closePostgres(client)
   }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { chmod, lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
+import { chmod, lstat, open, readdir, realpath, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
 import { makeDirectories, writeFileAtomic } from '../lib/files.js'
 import { pausepoint } from '../lib/failpoint.js'
 import { isProcessAlive, processStart } from '../lib/process.js'
+import { REPOSITORY_FILE } from '../repositories/layout.js'
 import { MANIFEST, foreignData, readManifest, type BackupKind, type BackupManifest } from './manifest.js'
 
 /**
@@ -103,17 +104,6 @@ export async function sha256Directory(path: string): Promise<{ sha256: string; b
   return { sha256: createHash('sha256').update(listing).digest('hex'), bytes: files.reduce((s, f) => s + f.bytes, 0), files }
 }
 
-/** A directory a program wrote (pg_dump -Fd, pg_basebackup): made private, fsynced, checksummed. */
-export async function sealDirectory(path: string): Promise<{ sha256: string; bytes: number; files: { name: string; bytes: number; sha256: string }[] }> {
-  await chmod(path, 0o700)
-  for (const name of await readdir(path)) {
-    await chmod(join(path, name), 0o600)
-    await syncPath(join(path, name))
-  }
-  await syncPath(path)
-  return sha256Directory(path)
-}
-
 /** fsync a file or directory, so a rename after it survives a crash. */
 export async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r')
@@ -121,28 +111,6 @@ export async function syncPath(path: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
-  }
-}
-
-/** Moves finished data into place and writes its manifest: the backup exists from this moment. */
-export async function commitBackup(dir: string, temporary: string, manifest: BackupManifest): Promise<void> {
-  // Never over an existing backup: a rename would replace it silently.
-  const taken = await lstat(join(dir, manifest.data)).then(
-    () => true,
-    () => false,
-  )
-  if (taken) {
-    await rm(temporary, { recursive: true, force: true })
-    throw new StepFailure(`a backup named ${manifest.data} already exists`, 'run the backup again')
-  }
-  await rename(temporary, join(dir, manifest.data))
-  try {
-    await syncPath(dir)
-    await writeManifest(dir, manifest)
-  } catch (error) {
-    // Data without its manifest is no backup (and the disk may be full): it goes.
-    await rm(join(dir, manifest.data), { recursive: true, force: true }).catch(() => undefined)
-    throw error
   }
 }
 
@@ -204,7 +172,8 @@ export async function listBackups(dir: string): Promise<{ backups: StoredBackup[
   const leftovers: Leftover[] = []
   const recovered = names.filter((n) => RECOVERED_DIR.test(n)).map((n) => join(dir, n))
   for (const n of names) {
-    if (claimed.has(n) || stems.some((stem) => n.startsWith(stem)) || RECOVERED_DIR.test(n)) continue
+    // The repository file says which cluster the directory's backups are of: never a leftover.
+    if (claimed.has(n) || stems.some((stem) => n.startsWith(stem)) || RECOVERED_DIR.test(n) || n === REPOSITORY_FILE) continue
     if (n.startsWith('.') && !n.startsWith(TEMP_PREFIX)) continue
     const found = await lstat(join(dir, n)).catch(() => undefined)
     if (!found) continue

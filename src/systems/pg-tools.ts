@@ -256,18 +256,28 @@ export async function pgCtl(
 const UNPACK_BOUND_MS = 6 * 3_600_000
 
 /**
- * Unpacks a base backup pg_basebackup wrote in tar format (base.tar.gz, and the WAL it needs in
- * pg_wal.tar.gz) into an empty data directory.
+ * Unpacks a base backup into an empty data directory: pg_basebackup's single zstd tar stream
+ * (<id>.base.tar.zst, with the WAL it needs inside), or the directory older versions wrote
+ * (base.tar.gz, and the WAL in pg_wal.tar.gz).
  */
-export async function unpackBaseBackup(backupDir: string, into: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-  const { readdir } = await import('node:fs/promises')
+export async function unpackBaseBackup(backupPath: string, into: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  const { readdir, stat } = await import('node:fs/promises')
   const { runProgramToSuccess } = await import('./programs.js')
-  const files = await readdir(backupDir)
-  if (!files.includes('base.tar.gz')) throw new StepFailure(`${backupDir} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
-  const untar = (archive: string, dir: string) =>
-    runProgramToSuccess('tar', ['-xzf', join(backupDir, archive), '-C', dir], { timeoutMs: UNPACK_BOUND_MS, signal: options.signal })
-  await untar('base.tar.gz', into)
-  if (files.includes('pg_wal.tar.gz')) await untar('pg_wal.tar.gz', join(into, 'pg_wal'))
+  const untar = (args: string[]) => runProgramToSuccess('tar', args, { timeoutMs: UNPACK_BOUND_MS, signal: options.signal })
+  if ((await stat(backupPath)).isFile()) {
+    if (backupPath.endsWith('.age'))
+      throw new StepFailure(
+        `${backupPath} is encrypted: a point-in-time recovery here reads only plain base backups`,
+        'decrypt it beside (age -d -i IDENTITY), or take a base backup without backup.encryption for this restore',
+      )
+    if (!backupPath.endsWith('.tar.zst')) throw new StepFailure(`${backupPath} is not a base backup probe-ops wrote`, 'choose another base backup')
+    await untar(['--zstd', '-xf', backupPath, '-C', into])
+    return
+  }
+  const files = await readdir(backupPath)
+  if (!files.includes('base.tar.gz')) throw new StepFailure(`${backupPath} has no base.tar.gz`, 'the base backup is incomplete; take a new one')
+  await untar(['-xzf', join(backupPath, 'base.tar.gz'), '-C', into])
+  if (files.includes('pg_wal.tar.gz')) await untar(['-xzf', join(backupPath, 'pg_wal.tar.gz'), '-C', join(into, 'pg_wal')])
 }
 
 /**

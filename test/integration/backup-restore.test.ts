@@ -273,7 +273,8 @@ describe('backups and restores against real PostgreSQL', () => {
       expectFullDiskFailure(s, result, 'restore full', 'safety-backup')
       expect(step(parseReport(result), 'swap').status).toBe('skipped')
       expect(await counts(database)).toEqual(live)
-      expect(readdirSync(disk.dir).filter((n) => !n.startsWith(id))).toEqual([])
+      // The backup taken first wrote the repository file: the failed safety dump left nothing beside it.
+      expect(readdirSync(disk.dir).filter((n) => !n.startsWith(id))).toEqual(['probe-ops-repository.json'])
       expect((await databases()).filter((d) => d.startsWith(`${database}_`))).toEqual([])
     } finally {
       await disk.unmount()
@@ -674,7 +675,7 @@ describe('backups and restores against real PostgreSQL', () => {
     expect(report.interrupted).toMatchObject({ by: 'SIGINT' })
     expect(step(report, 'safety-backup')).toMatchObject({ status: 'failed', summary: 'interrupted by SIGINT' })
     expect(step(report, 'swap').status).toBe('skipped')
-    expect(readdirSync(s.backupDir).filter((n) => !n.startsWith(id))).toEqual([])
+    expect(readdirSync(s.backupDir).filter((n) => !n.startsWith(id))).toEqual(['probe-ops-repository.json'])
     expect(
       (await databases()).filter((d) => d.startsWith(`${database}_`)),
       JSON.stringify(report.steps),
@@ -1090,7 +1091,8 @@ describe('backups and restores against real PostgreSQL', () => {
     // Which ones go depends on today's date; the policy itself is unit-tested with fixed dates.
     expect(plan.keep.map((k) => k.id)).toContain(manifest.id)
     expect(plan.remove.length).toBeGreaterThan(0)
-    expect(readdirSync(backupDir).length).toBe(16)
+    // Seven old dumps and manifests, the real one's two, and the repository file its backup wrote.
+    expect(readdirSync(backupDir).length).toBe(17)
     const pruned = await s.run(['backup', 'prune', '--yes', '--json'])
     expect(pruned.exitCode).toBe(0)
     const left = readdirSync(backupDir)

@@ -57,8 +57,9 @@ function certificate(target: string, notAfter: string, daysLeft: number) {
   }
 }
 
-const dump = { id: 'db-1', path: '/b/db-1.dump', bytes: 4096, sha256: 'ab', format: 'custom', tables: [], durationMs: 5 }
-const archive = { id: 'cfg-1', path: '/b/cfg-1.tar.gz', bytes: 512, sha256: 'cd', paths: ['/etc/x'], missingPaths: [] }
+const copies = [{ repository: 'local', committed: true, readBack: 'reread' }]
+const dump = { id: 'db-1', path: '/b/db-1.dump', bytes: 4096, sha256: 'ab', copies, format: 'custom', tables: [], durationMs: 5 }
+const archive = { id: 'cfg-1', path: '/b/cfg-1.tar.gz', bytes: 512, sha256: 'cd', copies, paths: ['/etc/x'], missingPaths: [] }
 
 describe('rendering a job’s gauges', () => {
   const family: MetricFamily = { name: 'probe_ops_test_value', help: 'A value.\nWith a \\ in its help.' }

@@ -7,13 +7,37 @@ import { diskFailureData, tableRows } from '../shared/backup-data.js'
 const backupKind = z.enum(['database', 'config', 'base'])
 const count = z.number().int().nonnegative()
 
+const sha256 = z.string().describe('SHA-256 of the plain data (what `age -d` gives back when encrypted).')
+
+/** What every backup taken reports: its checksums, and where it was stored (design-14 §5.1). */
+const taken = {
+  id: z.string().describe('What restore and backup verify take.'),
+  path: z.string().optional().describe('The data in the first local repository that holds it (absent when none does).'),
+  bytes: count.describe('Size of the plain data.'),
+  sha256,
+  stored: z
+    .strictObject({ bytes: count, sha256: z.string(), md5: z.string() })
+    .optional()
+    .describe('The bytes as every repository holds them, when they differ from the plain ones (encrypted).'),
+  copies: z
+    .array(
+      z.strictObject({
+        repository: z.string().describe('Its name in backup.repositories ("local" for backup.dir alone).'),
+        committed: z.boolean().describe('The data is there, read back, with its manifest: a backup listed there.'),
+        readBack: z
+          .enum(['reread', 'etag', 'full'])
+          .optional()
+          .describe('How the stored bytes were checked: a local re-read, the ETag and size, or a full GET.'),
+        error: z.string().optional().describe('Why it is not stored there.'),
+      }),
+    )
+    .describe('One per repository, in configuration order: the step fails when one is not committed.'),
+}
+
 /** A database dump taken (backup database, maintain weekly). */
 export const dumpData = z.union([
   z.strictObject({
-    id: z.string().describe('What restore and backup verify take.'),
-    path: z.string().describe('The dump: a file (custom format) or a directory (directory format).'),
-    bytes: count,
-    sha256: z.string(),
+    ...taken,
     format: z.enum(['custom', 'directory']),
     tables: tableRows.describe("Every table's exact row count, from the dump's own snapshot."),
     durationMs: z.number().nonnegative(),
@@ -25,10 +49,7 @@ export type DumpData = z.infer<typeof dumpData>
 /** A configuration archive taken (backup config, maintain weekly). */
 export const archiveData = z.union([
   z.strictObject({
-    id: z.string(),
-    path: z.string().describe('The tar.gz.'),
-    bytes: count,
-    sha256: z.string(),
+    ...taken,
     paths: z.array(z.string()).describe('backup.configPaths archived.'),
     missingPaths: z.array(z.string()).describe('backup.configPaths that do not exist (a warning).'),
   }),
@@ -38,10 +59,12 @@ export type ArchiveData = z.infer<typeof archiveData>
 
 export const baseData = z.union([
   z.strictObject({
-    id: z.string(),
-    path: z.string().describe("The base backup's directory (pg_basebackup's tar files)."),
-    bytes: count,
+    ...taken,
     consistentAt: z.string().describe('Point-in-time recovery from it can stop at any moment after this.'),
+    wal: z
+      .strictObject({ timeline: count, start: z.string(), stop: z.string() })
+      .optional()
+      .describe('The WAL segments it needs: recovery replays the archive from start on.'),
   }),
   diskFailureData,
 ])
