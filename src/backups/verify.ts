@@ -46,9 +46,14 @@ export function dumpInput(config: Config, backup: StoredBackup): { args: string[
   return { args: [backup.path] }
 }
 
-/** pg_restore --list: the archive is readable and says what it holds. */
-export async function listArchive(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup): Promise<{ entries: number; tables: number }> {
-  const input = dumpInput(config, backup)
+/** pg_restore --list: the archive is readable and says what it holds; `from`: its bytes as a stream (a copy in S3). */
+export async function listArchive(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  backup: StoredBackup,
+  from?: NodeJS.ReadableStream,
+): Promise<{ entries: number; tables: number }> {
+  const input = from ? { args: [], stdin: from } : dumpInput(config, backup)
   const { PassThrough } = await import('node:stream')
   const out = new PassThrough()
   let text = ''
