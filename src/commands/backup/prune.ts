@@ -1,6 +1,7 @@
 import { JobCommand, changeFlags, confirmFlags, jobDescription, jobFlags } from '../../cli/job-command.js'
 import { backupPrune } from '../../jobs/backup/spec.js'
 import type { Report } from '../../report/model.js'
+import { repositoryFlags, repositoryOption } from '../../cli/repository-flag.js'
 
 export default class BackupPrune extends JobCommand {
   static override summary = 'Remove backups past their retention (newest N, daily / weekly / monthly).'
@@ -10,10 +11,10 @@ export default class BackupPrune extends JobCommand {
     outro: 'Asks for confirmation on a terminal; needs --yes otherwise. --dry-run shows what would go.',
   })
   static override examples = ['<%= config.bin %> backup prune --dry-run', '<%= config.bin %> backup prune --yes']
-  static override flags = { ...jobFlags, ...changeFlags, ...confirmFlags }
+  static override flags = { ...jobFlags, ...repositoryFlags, ...changeFlags, ...confirmFlags }
 
   async run(): Promise<Report> {
     const { flags } = await this.parse(BackupPrune)
-    return this.runJob(backupPrune, flags, {})
+    return this.runJob(backupPrune, flags, repositoryOption(flags))
   }
 }

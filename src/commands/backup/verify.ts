@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { JobCommand, jobDescription, jobFlags } from '../../cli/job-command.js'
 import { backupVerify } from '../../jobs/backup/spec.js'
 import type { Report } from '../../report/model.js'
+import { repositoryFlags, repositoryOption } from '../../cli/repository-flag.js'
 
 export default class BackupVerify extends JobCommand {
   static override summary = 'Check a backup: its checksum, that pg_restore can read it, and with --restore-test a real restore.'
@@ -20,10 +21,14 @@ export default class BackupVerify extends JobCommand {
       required: true,
     }),
   }
-  static override flags = { ...jobFlags, 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) }
+  static override flags = {
+    ...jobFlags,
+    ...repositoryFlags,
+    'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }),
+  }
 
   async run(): Promise<Report> {
     const { flags, args } = await this.parse(BackupVerify)
-    return this.runJob(backupVerify, flags, { backup: args.backup, restoreTest: flags['restore-test'] })
+    return this.runJob(backupVerify, flags, { backup: args.backup, restoreTest: flags['restore-test'], ...repositoryOption(flags) })
   }
 }

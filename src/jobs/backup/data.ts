@@ -77,11 +77,29 @@ export const walCheckData = z
   .strict()
 export type WalCheckData = z.infer<typeof walCheckData>
 
-const leftover = z.object({ path: z.string(), why: z.string() }).strict()
+const leftover = z
+  .object({ path: z.string().describe('A path, or s3://bucket/prefix/key.'), why: z.string(), repository: z.string().optional(), key: z.string().optional() })
+  .strict()
+const lastVerification = z
+  .object({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) })
+  .strict()
+  .nullable()
 
 export const listData = z
   .object({
     dir: z.string().describe('backup.dir'),
+    repositories: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            where: z.string().describe('local PATH, or s3://bucket/prefix/ (endpoint).'),
+            backups: count,
+            readable: z.boolean().describe('false: it could not be read, and what it holds is unknown (a high finding says why).'),
+          })
+          .strict(),
+      )
+      .describe('The repositories read (backup.repositories, or those --repository picks).'),
     backups: z
       .array(
         z
@@ -89,16 +107,17 @@ export const listData = z
             id: z.string().describe('What restore and backup verify take.'),
             kind: backupKind,
             reason: z.enum(['manual', 'scheduled', 'safety']).describe('safety: taken by a restore before it changed anything.'),
-            path: z.string().describe("The backup's data: a dump file, a dump or base backup directory, or a tar.gz."),
-            manifest: z.string().describe('Its manifest (JSON: checksums, tables and row counts, verifications).'),
+            path: z.string().describe("The first copy's data: a dump file, a dump or base backup directory, a tar.gz, or s3://bucket/prefix/key."),
+            manifest: z.string().describe("The first copy's manifest (JSON: checksums, tables and row counts, verifications)."),
             age: z.string(),
             startedAt: z.string(),
             bytes: count,
             sha256: z.string(),
-            lastVerification: z
-              .object({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) })
-              .strict()
-              .nullable(),
+            encrypted: z.boolean().describe('Encrypted with age: restoring it needs backup.encryption.identityFile.'),
+            lastVerification: lastVerification.describe('The newest verification of any copy.'),
+            copies: z
+              .array(z.object({ repository: z.string(), path: z.string(), manifest: z.string(), lastVerification }).strict())
+              .describe('One per repository that holds it whole, in configuration order.'),
           })
           .strict(),
       )
@@ -121,7 +140,22 @@ export const listData = z
 export type ListData = z.infer<typeof listData>
 
 export const checksumData = z
-  .object({ id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'), sha256: z.string() })
+  .object({
+    id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'),
+    sha256: z.string(),
+    copies: z
+      .array(
+        z
+          .object({
+            repository: z.string(),
+            ok: z.boolean(),
+            plainChecked: z.boolean().describe('false: encrypted, and only its stored bytes were checked (no identityFile on this host).'),
+            error: z.string().optional(),
+          })
+          .strict(),
+      )
+      .describe('Each copy checked, in configuration order.'),
+  })
   .strict()
 export type ChecksumData = z.infer<typeof checksumData>
 
@@ -137,12 +171,29 @@ export const restoreTestData = z
   .strict()
 export type RestoreTestData = z.infer<typeof restoreTestData>
 
+const keepPolicy = z.object({ last: count, daily: count, weekly: count, monthly: count }).strict()
+
 export const pruneData = z
   .object({
     keep: z.array(z.object({ id: z.string(), reasons: z.array(z.string()) }).strict()),
     remove: z.array(z.string()).describe('Removed (or, with --dry-run, to be removed).'),
     bytes: count.describe('What they took.'),
-    policy: z.object({ last: count, daily: count, weekly: count, monthly: count }).strict().describe('backup.keep'),
+    policy: keepPolicy.describe('backup.keep'),
+    repositories: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            pruned: z.boolean().describe('false: prune: false in its configuration (retention is left to a bucket lifecycle rule).'),
+            policy: keepPolicy.describe("The repository's keep, else backup.keep."),
+            keep: z.array(z.object({ id: z.string(), reasons: z.array(z.string()) }).strict()),
+            remove: z.array(z.string()),
+            failed: z.array(z.object({ id: z.string(), error: z.string() }).strict()).describe('Backups or keys the repository refused to delete.'),
+            leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed.'),
+          })
+          .strict(),
+      )
+      .describe('Each repository pruned, in configuration order.'),
   })
   .strict()
 export type PruneData = z.infer<typeof pruneData>
