@@ -38,6 +38,12 @@ export async function verifyChecksum(backup: StoredBackup): Promise<{ bytes: num
  * on standard input when pg_restore runs in a container that cannot see the file.
  */
 export function dumpInput(config: Config, backup: StoredBackup): { args: string[]; stdin?: NodeJS.ReadableStream } {
+  // A restore's copy from S3 (or encrypted) is read, checked and staged by its verify step.
+  if (backup.path === '')
+    throw new StepFailure(
+      `${backup.manifest.id} has no copy on this host that pg_restore can read as it is`,
+      'the verify step reads, checks and stages it: run the restore without --skip verify',
+    )
   if (config.backup.runner === 'container') {
     if (backup.manifest.format === 'directory')
       throw new StepFailure('a directory-format dump cannot be restored by pg_restore inside a container', 'set backup.runner: host for this restore')

@@ -4,7 +4,7 @@
  * The S3 copies are real dumps `backup database` took, copied with a v2 manifest (encrypted with
  * the plain `age` program) by test/helpers/s3-backups.ts until backups are written there directly.
  */
-import { readFileSync, readdirSync, existsSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/manifest.js'
@@ -168,6 +168,12 @@ describe('backup verify across repositories', () => {
       ['list', true],
     ])
 
+    // The restore test reads the S3 copy too (staged, then removed).
+    const rehearsed = parseReport(await s.run('backup', 'verify', id, '--repository', 'offsite', '--restore-test', '--json'))
+    expect(rehearsed.status, JSON.stringify(rehearsed.steps, null, 1)).toBe('ok')
+    expect((step(rehearsed, 'restore-test').data as { tablesCompared: number }).tablesCompared).toBeGreaterThan(0)
+    expect(readdirSync(localDir).filter((n) => n.startsWith('.restore-staging-'))).toEqual([])
+
     // A host without the identity checks the stored bytes only, and says so.
     const withoutIdentity = setup({ repositories: [offsite('verify/')], encryption: encryption() })
     const partly = parseReport(await withoutIdentity.run('backup', 'verify', id, '--json'))
@@ -291,7 +297,35 @@ describe('restore from S3', () => {
     expect(await counts(database)).toEqual(live)
     const left = await sql<{ datname: string }>('postgres', `select datname from pg_database where datname like '${database}_%'`)
     expect(left).toEqual([])
+    // With a good copy in the next repository, the restore reads that one and says what it passed over.
+    await inS3('good-second/')
+    const s3rd = setup({
+      dir: hostDir,
+      repositories: [offsite('corrupt-restore/'), offsite('good-second/', { name: 'second' })],
+      encryption: encryption(keys.right),
+    })
+    const fallback = parseReport(await s3rd.run('restore', 'latest', '--yes', '--json'))
+    expect(fallback.status, JSON.stringify(fallback.steps, null, 1)).toBe('warning')
+    const verify = step(fallback, 'verify')
+    expect(verify.data).toMatchObject({ repository: 'second' })
+    expect(verify.findings!.map((f) => [f.severity, f.message])).toEqual([['medium', expect.stringMatching(/^a copy could not be used: offsite: /)]])
+    expect(await counts(database)).not.toEqual(live)
+
     // Nothing staged is left behind.
     expect(existsSync(hostDir) ? readdirSync(hostDir).filter((n) => n.startsWith('.restore-staging-')) : []).toEqual([])
+  })
+
+  it('restore --cleanup removes a copy an interrupted restore left staged; backup list reports it first', async () => {
+    const hostDir = join(tempDir('staged-host'), 'backups')
+    const s = setup({ dir: hostDir, repositories: [offsite('fresh/')], encryption: encryption(keys.right) })
+    mkdirSync(hostDir, { recursive: true, mode: 0o700 })
+    const staged = join(hostDir, `.restore-staging-${id}`)
+    writeFileSync(staged, 'half a dump', { mode: 0o600 })
+    const listed = step(parseReport(await s.run('backup', 'list', '--json')), 'list')
+    expect(listed.findings!.find((f) => f.id === `restore-staging:${staged}`)!.fix).toMatch(/restore --cleanup/)
+    const cleaned = await s.run('restore', '--cleanup', '--yes', '--json')
+    expect(cleaned.exitCode, cleaned.stdout).toBe(0)
+    expect(step(parseReport(cleaned), 'cleanup').summary).toContain(`remove ${staged}`)
+    expect(existsSync(staged)).toBe(false)
   })
 })
