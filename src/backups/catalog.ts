@@ -197,12 +197,18 @@ export function entryIsGood(entry: CatalogEntry): boolean {
   return entry.copies.some((copy) => isGood(copy.manifest))
 }
 
+/** What `latest-base` names: the newest good base backup. */
+export const LATEST_BASE = 'latest-base'
+
 /**
  * The backup a command names, across the repositories read: an id, a data or manifest file name,
- * a path into backup.dir, or LATEST (the newest good one; see store.ts chooseBackup).
+ * a path into backup.dir, LATEST (the newest good dump; see store.ts chooseBackup) or LATEST_BASE.
  */
-export async function findEntry(catalog: Catalog, backupDir: string, name: string, database: string, kind?: BackupKind): Promise<CatalogEntry> {
-  const fileName = name === LATEST ? name : await backupFileName(backupDir, name)
+export async function findEntry(catalog: Catalog, backupDir: string, name: string, database: string, wanted?: BackupKind): Promise<CatalogEntry> {
+  if (name === LATEST_BASE && wanted !== undefined && wanted !== 'base')
+    throw new UsageError(`${LATEST_BASE} names a base backup, and this needs a ${wanted} backup`, `use ${LATEST} or an id (probe-ops backup list)`)
+  const kind = name === LATEST_BASE ? 'base' : wanted
+  const fileName = name === LATEST || name === LATEST_BASE ? LATEST : await backupFileName(backupDir, name)
   // chooseBackup's `latest` skips a backup whose last verification failed: here, failed in every copy.
   const candidates = catalog.entries.map((entry) => ({
     entry,
@@ -240,7 +246,7 @@ export async function findInRepositories(
     if (down) throw new OperationFailure(`${error.message}; and ${unreachableMessage(down)}`, error.hint)
     // Only damaged or refused manifests where the backup was looked for: that is the news, not "take one".
     const [refused] = catalog.unreadable
-    if (refused && request.name === LATEST)
+    if (refused && (request.name === LATEST || request.name === LATEST_BASE))
       throw new UsageError(
         `${error.message}: ${plural(catalog.unreadable.length, 'manifest')} refused or damaged, the first ${refused.path}: ${refused.why}`,
         'nothing was touched; probe-ops backup list shows them; take a new backup (probe-ops backup database)',

@@ -128,6 +128,14 @@ describe('findEntry', () => {
     expect(found.manifest.id).toBe('database-network_probe-20261204T030000000Z')
   })
 
+  it('latest-base is the newest base backup, and is refused where a dump is needed', async () => {
+    const base = entry('base-20261203T010000000Z', '2026-12-03T01:00:00.000Z')
+    base.manifest = { ...base.manifest, kind: 'base', format: 'tar.zst' }
+    const dump = entry('database-network_probe-20261205T030000000Z', '2026-12-05T03:00:00.000Z')
+    expect((await findEntry(catalog([dump, base]), '/nonexistent', 'latest-base', 'network_probe')).manifest.id).toBe('base-20261203T010000000Z')
+    await expect(findEntry(catalog([dump, base]), '/nonexistent', 'latest-base', 'network_probe', 'database')).rejects.toThrow(/names a base backup/)
+  })
+
   it('an unknown name says where it looked; a refused manifest says why', async () => {
     const refused = catalog([], [{ repository: 'offsite', path: 's3://bucket/offsite/database-x.manifest.json', why: 'a damaged backup: its data is missing' }])
     await expect(findEntry(refused, '/nonexistent', 'database-x', 'network_probe')).rejects.toThrow(

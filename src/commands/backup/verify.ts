@@ -17,7 +17,8 @@ export default class BackupVerify extends JobCommand {
   ]
   static override args = {
     backup: Args.string({
-      description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took)',
+      description:
+        'backup id (from backup list), the path of its file, directory or manifest in backup.dir, "latest" (the newest dump a backup took) or "latest-base" (the newest base backup)',
       required: true,
     }),
   }

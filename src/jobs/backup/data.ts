@@ -189,7 +189,7 @@ export const pruneData = z
             keep: z.array(z.object({ id: z.string(), reasons: z.array(z.string()) }).strict()),
             remove: z.array(z.string()),
             failed: z.array(z.object({ id: z.string(), error: z.string() }).strict()).describe('Backups or keys the repository refused to delete.'),
-            leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed.'),
+            leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed (or, with --dry-run, to be removed).'),
           })
           .strict(),
       )

@@ -74,13 +74,14 @@ async function pruneRepository(
     failed: [],
     leftoversRemoved: [],
   }
-  if (!config.prune || run.dryRun) return result
+  if (!config.prune) return result
+  // In S3 only: a local leftover may be a live writer's on this host, and restore --cleanup knows that.
+  const leftovers = repository.kind === 's3' ? catalog.leftovers.filter((l) => l.repository === repository.name && l.key !== undefined) : []
+  if (run.dryRun) return { ...result, leftoversRemoved: leftovers.map((l) => l.key!) }
   for (const planned of plan.remove as Planned[]) {
     const failed = await removeCopy(repository, config, planned.copy, run.signal)
     if (failed) result.failed.push({ id: planned.manifest.id, error: failed })
   }
-  // In S3 only: a local leftover may be a live writer's on this host, and restore --cleanup knows that.
-  const leftovers = repository.kind === 's3' ? catalog.leftovers.filter((l) => l.repository === repository.name && l.key !== undefined) : []
   if (leftovers.length) {
     const removed = await repository.remove(
       leftovers.map((l) => l.key!),
@@ -120,7 +121,7 @@ export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
       : `removed ${plural(removed.size, 'backup')} (${formatSize(bytes)}), kept`
     const leftovers = repositories.reduce((sum, r) => sum + r.leftoversRemoved.length, 0)
     const tail = [
-      ...(leftovers ? [`removed ${plural(leftovers, 'leftover')}`] : []),
+      ...(leftovers ? [`${run.dryRun ? 'would remove' : 'removed'} ${plural(leftovers, 'leftover')}`] : []),
       ...(notPruned.length ? [`${notPruned.join(', ')} left alone (prune: false)`] : []),
     ]
     return {
