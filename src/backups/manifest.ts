@@ -105,7 +105,7 @@ export type BackupKind = BackupManifest['kind']
 export type Verification = z.infer<typeof verificationSchema>
 
 /** A manifest holds a few hundred table names at most: a bigger file is not one, and is not read. */
-const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 export type ManifestReading =
   | { manifest: BackupManifest; path: string }
@@ -138,18 +138,20 @@ export async function foreignData(dir: string, realDir: string, name: string): P
   return undefined
 }
 
+/** A manifest read as text, checked: its schema, and an id equal to its file's stem. */
+export type CheckedManifest = { manifest: BackupManifest } | { refused: string; claims: string[] }
+
 /**
- * Reads and checks the manifest `name` in `dir` (`realDir`: its resolved path). Anything that is
- * not a whole manifest probe-ops wrote for data inside the directory is refused: the caller lists
- * it as a problem and never acts on it.
+ * Checks a manifest's text (`stem`: its file or key name without .manifest.json), wherever it was
+ * read from. Anything that is not a whole manifest probe-ops wrote is refused, with the names it
+ * may stand for (never leftovers to remove): its stem, and its `data` when that is a plain name.
  */
-export async function readManifest(dir: string, realDir: string, name: string): Promise<ManifestReading> {
-  const stem = name.slice(0, -MANIFEST.length)
+export function checkManifest(text: string | (() => string), stem: string): CheckedManifest {
   // Its data keeps its name whatever the manifest's state: a damaged manifest must not turn a whole dump into a leftover.
   const claims = stem ? [stem] : []
   let raw: unknown
   try {
-    raw = JSON.parse(await readOwnFile(join(dir, name), MAX_MANIFEST_BYTES))
+    raw = JSON.parse(typeof text === 'string' ? text : text())
   } catch (error) {
     return { refused: `not a manifest probe-ops wrote: ${describeError(error)}`, claims }
   }
@@ -157,10 +159,30 @@ export async function readManifest(dir: string, realDir: string, name: string): 
   if (typeof data === 'string' && plainName.safeParse(data).success) claims.push(data)
   const parsed = manifestSchema.safeParse(raw)
   if (!parsed.success) return { refused: `not a valid manifest: ${describeIssues(parsed.error)}`, claims }
-  const manifest = parsed.data
   // Verification rewrites the manifest under its id: an id other than the file's name would write elsewhere.
-  if (manifest.id !== stem) return { refused: `a foreign manifest: its id "${manifest.id}" is not its file name`, claims }
+  if (parsed.data.id !== stem) return { refused: `a foreign manifest: its id "${parsed.data.id}" is not its file name`, claims }
+  return { manifest: parsed.data }
+}
+
+/**
+ * Reads and checks the manifest `name` in `dir` (`realDir`: its resolved path). Anything that is
+ * not a whole manifest probe-ops wrote for data inside the directory is refused: the caller lists
+ * it as a problem and never acts on it.
+ */
+export async function readManifest(dir: string, realDir: string, name: string): Promise<ManifestReading> {
+  const stem = name.slice(0, -MANIFEST.length)
+  let text: string
+  try {
+    text = await readOwnFile(join(dir, name), MAX_MANIFEST_BYTES)
+  } catch (error) {
+    return checkManifest(() => {
+      throw error
+    }, stem) as ManifestReading
+  }
+  const checked = checkManifest(text, stem)
+  if ('refused' in checked) return checked
+  const { manifest } = checked
   const foreign = await foreignData(dir, realDir, manifest.data)
-  if (foreign) return { refused: `a foreign manifest: ${foreign}`, claims }
+  if (foreign) return { refused: `a foreign manifest: ${foreign}`, claims: [stem, manifest.data] }
   return { manifest, path: join(dir, manifest.data) }
 }

@@ -220,32 +220,53 @@ const KIND_NAMES: Record<BackupKind, string> = { database: 'database dump', base
  */
 export async function findBackup(dir: string, name: string, database: string, kind?: BackupKind): Promise<{ backup: StoredBackup; unreadable: Leftover[] }> {
   const { backups, unreadable } = await listBackups(dir)
+  const fileName = name === LATEST ? name : await backupFileName(dir, name)
+  const backup = chooseBackup(backups, fileName, {
+    database,
+    kind,
+    place: dir,
+    given: name,
+    refused: (stem) => unreadable.find((u) => u.path === manifestPath(dir, stem)),
+  })
+  return { backup, unreadable }
+}
+
+/**
+ * The backup among `backups` (newest first) that `fileName` names: an id, a data or manifest file
+ * name, or LATEST. `place` says where they were looked for; `refused` finds the refused manifest
+ * of a stem, to say why that one cannot be used.
+ */
+export function chooseBackup<T extends { manifest: BackupManifest }>(
+  backups: readonly T[],
+  fileName: string,
+  options: { database: string; kind?: BackupKind | undefined; place: string; given?: string; refused: (stem: string) => Leftover | undefined },
+): T {
+  const { database, kind, place } = options
   const ofKind = (wanted: BackupKind) => backups.filter((b) => b.manifest.kind === wanted)
-  if (name === LATEST) {
+  if (fileName === LATEST) {
     const wanted = kind ?? 'database'
     const candidates = ofKind(wanted).filter((b) => wanted !== 'database' || (b.manifest.database === database && b.manifest.reason !== 'safety'))
     // One that failed its last verification is passed over while an older one has not.
     const newest = candidates.find((b) => isGood(b.manifest)) ?? candidates[0]
-    if (newest) return { backup: newest, unreadable }
+    if (newest) return newest
     throw new UsageError(
-      `no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${dir}`,
+      `no ${wanted === 'database' ? `dump of database ${database}` : KIND_NAMES[wanted]} in ${place}`,
       `take one first: probe-ops backup ${wanted}`,
       'unknown-backup',
     )
   }
-  const fileName = await backupFileName(dir, name)
   const found = backups.find(matches(fileName))
   if (!found) {
-    const refused = unreadable.find((u) => u.path === manifestPath(dir, fileName.replace(MANIFEST, '')))
+    const refused = options.refused(fileName.replace(MANIFEST, ''))
     if (refused)
       throw new UsageError(
-        `backup "${name}" cannot be used: ${refused.path} is ${refused.why}`,
+        `backup "${options.given ?? fileName}" cannot be used: ${refused.path} is ${refused.why}`,
         'choose another backup (probe-ops backup list)',
         'unknown-backup',
       )
     const newest = (kind ? ofKind(kind) : backups).slice(0, 3).map((b) => b.manifest.id)
     throw new UsageError(
-      `no backup "${name}" in ${dir}`,
+      `no backup "${options.given ?? fileName}" in ${place}`,
       newest.length
         ? `probe-ops backup list shows them; the newest: ${newest.join(', ')}`
         : `there are no ${kind ? `${KIND_NAMES[kind]}s` : 'backups'} yet: probe-ops backup ${kind ?? 'database'}`,
@@ -262,7 +283,7 @@ export async function findBackup(dir: string, name: string, database: string, ki
       'unknown-backup',
     )
   }
-  return { backup: found, unreadable }
+  return found
 }
 
 /**
@@ -270,7 +291,7 @@ export async function findBackup(dir: string, name: string, database: string, ki
  * A path is resolved from the working directory and must lead into the backup directory: a file
  * elsewhere that happens to share a backup's name is not that backup.
  */
-async function backupFileName(dir: string, name: string): Promise<string> {
+export async function backupFileName(dir: string, name: string): Promise<string> {
   const trimmed = name.replace(/\/+$/, '')
   if (!trimmed.includes('/')) return trimmed
   const path = resolve(trimmed)
@@ -284,7 +305,7 @@ async function backupFileName(dir: string, name: string): Promise<string> {
   return basename(path)
 }
 
-function matches(fileName: string): (backup: StoredBackup) => boolean {
+function matches(fileName: string): (backup: { manifest: BackupManifest }) => boolean {
   return ({ manifest }) => fileName === manifest.id || fileName === manifest.data || fileName === `${manifest.id}${MANIFEST}`
 }
 

@@ -38,6 +38,12 @@ export async function verifyChecksum(backup: StoredBackup): Promise<{ bytes: num
  * on standard input when pg_restore runs in a container that cannot see the file.
  */
 export function dumpInput(config: Config, backup: StoredBackup): { args: string[]; stdin?: NodeJS.ReadableStream } {
+  // A restore's copy from S3 (or encrypted) is read, checked and staged by its verify step.
+  if (backup.path === '')
+    throw new StepFailure(
+      `${backup.manifest.id} has no copy on this host that pg_restore can read as it is`,
+      'the verify step reads, checks and stages it: run the restore without --skip verify',
+    )
   if (config.backup.runner === 'container') {
     if (backup.manifest.format === 'directory')
       throw new StepFailure('a directory-format dump cannot be restored by pg_restore inside a container', 'set backup.runner: host for this restore')
@@ -46,9 +52,14 @@ export function dumpInput(config: Config, backup: StoredBackup): { args: string[
   return { args: [backup.path] }
 }
 
-/** pg_restore --list: the archive is readable and says what it holds. */
-export async function listArchive(config: Config, runtimes: ServiceRuntimes, backup: StoredBackup): Promise<{ entries: number; tables: number }> {
-  const input = dumpInput(config, backup)
+/** pg_restore --list: the archive is readable and says what it holds; `from`: its bytes as a stream (a copy in S3). */
+export async function listArchive(
+  config: Config,
+  runtimes: ServiceRuntimes,
+  backup: StoredBackup,
+  from?: NodeJS.ReadableStream,
+): Promise<{ entries: number; tables: number }> {
+  const input = from ? { args: [], stdin: from } : dumpInput(config, backup)
   const { PassThrough } = await import('node:stream')
   const out = new PassThrough()
   let text = ''

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { JobCommand, changeFlags, confirmFlags, jobFlags } from '../cli/job-command.js'
+import { repositoryFlags } from '../cli/repository-flag.js'
 import { restoreOptions } from '../jobs/restore/options.js'
 import { restoreCleanup, restoreFull, restorePartial, restorePitr } from '../jobs/restore/spec.js'
 import { stepHelp } from '../jobs/spec.js'
@@ -12,6 +13,7 @@ Every mode first verifies the backup (checksum, pg_restore --list, that it is a 
   full     restore into a new database beside the live one (with the backup's owners, privileges, locale and database settings; the roles must exist, or use --no-owner --no-privileges), check every table's row count against the manifest, stop the services in restore.stopServices, swap the names in one transaction (live -> <db>_pre_restore_<time>, restored -> <db>), start the services and wait for them to be ready. A failure before the swap leaves the live database untouched; a failure after it rolls the swap back.
   partial  give the --table tables the backup's rows, in one transaction (or, with --into-schema, restore them beside the live ones for comparison). A table that a table outside the restore references (users: tasks reference it) is merged on its primary key (or a unique key of not-null columns): changed rows updated, missing rows inserted, rows the backup lacks deleted unless something references them (those are kept and listed); the referencing tables are never emptied or cascaded into. Other tables are emptied and reloaded. The tables' own triggers fire for the rows written.
   pitr     a new data directory from the newest base backup before --target-time (BACKUP: a base backup, or "latest"), archived WAL replayed to that time on a side port, checked, then switched in place of the live cluster through its runtime (or, with --side-only, left running on the side port with the next commands printed). A target outside the window the base backups and the WAL archive cover is refused with the window.
+With backup.repositories, full and partial read the first repository (in configuration order, or among --repository) whose copy passes; a copy from S3 or encrypted is staged in backup.dir as .restore-staging-<id> and checked whole first, so a fresh host with only the off-site repository and backup.encryption.identityFile restores.
 Asks for confirmation on a terminal; needs --yes otherwise. --cleanup removes what an interrupted restore left behind.
 
 Steps of each mode, in order (each can be chosen with --only/--skip):
@@ -41,6 +43,7 @@ ${stepHelp(restoreCleanup)}`
     ...jobFlags,
     ...changeFlags,
     ...confirmFlags,
+    ...repositoryFlags,
     mode: Flags.string({ description: 'what to restore', options: ['full', 'partial', 'pitr'], default: 'full' }),
     table: Flags.string({ description: 'with --mode partial: a table to restore (repeatable)', multiple: true }),
     'into-schema': Flags.string({ description: 'with --mode partial: restore into this schema beside the live tables' }),

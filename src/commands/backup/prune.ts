@@ -1,4 +1,5 @@
 import { defineJobCommand } from '../../cli/define-job-command.js'
+import { repositoryFlags, repositoryOption } from '../../cli/repository-flag.js'
 import { changeFlags, confirmFlags } from '../../cli/job-command.js'
 import { backupPrune } from '../../jobs/backup/spec.js'
 
@@ -10,5 +11,6 @@ export default defineJobCommand(backupPrune, {
     outro: 'Asks for confirmation on a terminal; needs --yes otherwise. --dry-run shows what would go.',
   },
   examples: ['<%= config.bin %> backup prune --dry-run', '<%= config.bin %> backup prune --yes'],
-  flags: { ...changeFlags, ...confirmFlags },
+  flags: { ...repositoryFlags, ...changeFlags, ...confirmFlags },
+  options: ({ flags }) => repositoryOption(flags),
 })

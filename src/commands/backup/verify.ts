@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { defineJobCommand } from '../../cli/define-job-command.js'
+import { repositoryFlags, repositoryOption } from '../../cli/repository-flag.js'
 import { backupVerify } from '../../jobs/backup/spec.js'
 
 export default defineJobCommand(backupVerify, {
@@ -15,10 +16,11 @@ export default defineJobCommand(backupVerify, {
   ],
   args: {
     backup: Args.string({
-      description: 'backup id (from backup list), the path of its file, directory or manifest in backup.dir, or "latest" (the newest dump a backup took)',
+      description:
+        'backup id (from backup list), the path of its file, directory or manifest in backup.dir, "latest" (the newest dump a backup took) or "latest-base" (the newest base backup)',
       required: true,
     }),
   },
-  flags: { 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) },
-  options: ({ flags, args }) => ({ backup: args.backup, restoreTest: flags['restore-test'] }),
+  flags: { ...repositoryFlags, 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) },
+  options: ({ flags, args }) => ({ backup: args.backup, restoreTest: flags['restore-test'], ...repositoryOption(flags) }),
 })

@@ -1,15 +1,34 @@
-import type { Leftover, StoredBackup } from '../../backups/store.js'
+import type { BackupCopy, CatalogEntry } from '../../backups/catalog.js'
+import type { Leftover } from '../../backups/store.js'
 import type { BackupContext } from '../shared/backup-context.js'
 
+/** --repository: the repositories a command reads (all, in configuration order, without). */
+export interface RepositoryOptions {
+  repositories?: string[]
+}
+
+/** `backup list` and `backup prune`. */
+export interface CatalogContext extends BackupContext {
+  repositories?: string[]
+}
+
 /** `backup verify BACKUP [--restore-test]`. */
-export interface VerifyOptions {
+export interface VerifyOptions extends RepositoryOptions {
   /** An id, the path of its data or manifest, or "latest". */
   backup: string
   restoreTest: boolean
 }
 
 export interface VerifyContext extends BackupContext {
-  backup: StoredBackup
+  /** The backup named, with the copies the repositories read hold (in configuration order). */
+  entry: CatalogEntry
+  copies: BackupCopy[]
+  state: {
+    /** The copies whose checksum passed: the later checks read them. */
+    passed: BackupCopy[]
+    /** Verifications that could not be written to a copy's manifest, and why. */
+    unrecorded: string[]
+  }
   /** Manifests refused while finding it: reported, never used. */
   unreadable: Leftover[]
   restoreTest: boolean

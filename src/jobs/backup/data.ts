@@ -91,23 +91,43 @@ export const walCheckData = z.strictObject({
 })
 export type WalCheckData = z.infer<typeof walCheckData>
 
-const leftover = z.strictObject({ path: z.string(), why: z.string() })
+const leftover = z.strictObject({
+  path: z.string().describe('A path, or s3://bucket/prefix/key.'),
+  why: z.string(),
+  repository: z.string().optional(),
+  key: z.string().optional(),
+})
+const lastVerification = z.strictObject({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) }).nullable()
 
 export const listData = z.strictObject({
   dir: z.string().describe('backup.dir'),
+  repositories: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        where: z.string().describe('local PATH, or s3://bucket/prefix/ (endpoint).'),
+        backups: count,
+        readable: z.boolean().describe('false: it could not be read, and what it holds is unknown (a high finding says why).'),
+      }),
+    )
+    .describe('The repositories read (backup.repositories, or those --repository picks).'),
   backups: z
     .array(
       z.strictObject({
         id: z.string().describe('What restore and backup verify take.'),
         kind: backupKind,
         reason: z.enum(['manual', 'scheduled', 'safety']).describe('safety: taken by a restore before it changed anything.'),
-        path: z.string().describe("The backup's data: a dump file, a dump or base backup directory, or a tar.gz."),
-        manifest: z.string().describe('Its manifest (JSON: checksums, tables and row counts, verifications).'),
+        path: z.string().describe("The first copy's data: a dump file, a dump or base backup directory, a tar.gz, or s3://bucket/prefix/key."),
+        manifest: z.string().describe("The first copy's manifest (JSON: checksums, tables and row counts, verifications)."),
         age: z.string(),
         startedAt: z.string(),
         bytes: count,
         sha256: z.string(),
-        lastVerification: z.strictObject({ at: z.string(), ok: z.boolean(), method: z.enum(['checksum', 'list', 'restore-test']) }).nullable(),
+        encrypted: z.boolean().describe('Encrypted with age: restoring it needs backup.encryption.identityFile.'),
+        lastVerification: lastVerification.describe('The newest verification of any copy.'),
+        copies: z
+          .array(z.strictObject({ repository: z.string(), path: z.string(), manifest: z.string(), lastVerification }))
+          .describe('One per repository that holds it whole, in configuration order.'),
       }),
     )
     .describe('Newest first.'),
@@ -125,7 +145,20 @@ export const listData = z.strictObject({
 })
 export type ListData = z.infer<typeof listData>
 
-export const checksumData = z.strictObject({ id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'), sha256: z.string() })
+export const checksumData = z.strictObject({
+  id: z.string().describe('The backup verified (named, since "latest" may have chosen it).'),
+  sha256: z.string(),
+  copies: z
+    .array(
+      z.strictObject({
+        repository: z.string(),
+        ok: z.boolean(),
+        plainChecked: z.boolean().describe('false: encrypted, and only its stored bytes were checked (no identityFile on this host).'),
+        error: z.string().optional(),
+      }),
+    )
+    .describe('Each copy checked, in configuration order.'),
+})
 export type ChecksumData = z.infer<typeof checksumData>
 
 export const readArchiveData = z.strictObject({ entries: count.describe('Entries pg_restore --list reads.'), tables: count.describe('Tables with data.') })
@@ -138,11 +171,26 @@ export const restoreTestData = z.strictObject({
 })
 export type RestoreTestData = z.infer<typeof restoreTestData>
 
+const keepPolicy = z.strictObject({ last: count, daily: count, weekly: count, monthly: count })
+
 export const pruneData = z.strictObject({
   keep: z.array(z.strictObject({ id: z.string(), reasons: z.array(z.string()) })),
   remove: z.array(z.string()).describe('Removed (or, with --dry-run, to be removed).'),
   bytes: count.describe('What they took.'),
-  policy: z.strictObject({ last: count, daily: count, weekly: count, monthly: count }).describe('backup.keep'),
+  policy: keepPolicy.describe('backup.keep'),
+  repositories: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        pruned: z.boolean().describe('false: prune: false in its configuration (retention is left to a bucket lifecycle rule).'),
+        policy: keepPolicy.describe("The repository's keep, else backup.keep."),
+        keep: z.array(z.strictObject({ id: z.string(), reasons: z.array(z.string()) })),
+        remove: z.array(z.string()),
+        failed: z.array(z.strictObject({ id: z.string(), error: z.string() })).describe('Backups or keys the repository refused to delete.'),
+        leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed (or, with --dry-run, to be removed).'),
+      }),
+    )
+    .describe('Each repository pruned, in configuration order.'),
 })
 export type PruneData = z.infer<typeof pruneData>
 

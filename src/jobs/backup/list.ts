@@ -1,10 +1,13 @@
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
 import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
-import { listBackups, manifestPath } from '../../backups/store.js'
+import { locationOf, readCatalog, unreachableMessage, type Catalog, type BackupCopy } from '../../backups/catalog.js'
+import { abandonedStagings } from '../../backups/staging.js'
+import { join, dirname } from 'node:path'
+import { manifestKey } from '../../repositories/layout.js'
 import { describeError } from '../../errors.js'
 import { formatSize, plural } from '../../lib/format.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
-import type { BackupContext } from '../shared/backup-context.js'
+import type { CatalogContext } from './context.js'
 import { refusedFindings } from '../shared/refused.js'
 import type { ListData } from './data.js'
 
@@ -27,10 +30,7 @@ async function noteOf<T>(read: () => Promise<T | undefined>, describe: (note: T)
  * What needs cleaning up: an interrupted switch or swap first (the platform may be down), then
  * what was left behind. Each is a warning: a cron run with --fail-on warning mails it.
  */
-async function problems(
-  context: BackupContext,
-  found: Awaited<ReturnType<typeof listBackups>>,
-): Promise<{ findings: Finding[]; databases: DatabaseLeftover[] }> {
+async function problems(context: CatalogContext, found: Catalog): Promise<{ findings: Finding[]; databases: DatabaseLeftover[] }> {
   const { config } = context
   const findings: Finding[] = []
   const switching = await noteOf(() => interruptedSwitch(config), describeInterruptedSwitch)
@@ -43,8 +43,31 @@ async function problems(
     })
   const stopped = await noteOf(() => leftStopped(config), describeLeftStopped)
   if (stopped) findings.push({ id: 'services-left-stopped', severity: 'medium', message: stopped, fix: 'probe-ops restore --cleanup starts them again' })
+  for (const u of found.unreachable)
+    findings.push({
+      id: `repository-unreadable:${u.repository}`,
+      severity: 'high',
+      subject: u.where,
+      message: unreachableMessage(u),
+      fix: `what it holds is unknown: check the repository (credentials, endpoint, bucket), then run probe-ops backup list --repository ${u.repository}`,
+    })
+  const local = new Set(found.repositories.filter((r) => r.kind === 'local').map((r) => r.name))
   for (const l of found.leftovers)
-    findings.push({ id: `leftover:${l.path}`, severity: 'low', subject: l.path, message: `${l.path}: ${l.why}`, fix: 'probe-ops restore --cleanup removes it' })
+    findings.push({
+      id: `leftover:${l.path}`,
+      severity: 'low',
+      subject: l.path,
+      message: `${l.path}: ${l.why}`,
+      fix: local.has(l.repository) ? 'probe-ops restore --cleanup removes it' : 'probe-ops backup prune removes it',
+    })
+  for (const path of await abandonedStagings(config.backup.dir))
+    findings.push({
+      id: `restore-staging:${path}`,
+      severity: 'low',
+      subject: path,
+      message: `${path}: a copy an interrupted restore staged`,
+      fix: 'probe-ops restore --cleanup removes it',
+    })
   findings.push(...refusedFindings(found.unreadable))
   for (const path of found.recovered)
     findings.push({
@@ -77,36 +100,70 @@ async function problems(
   return { findings, databases }
 }
 
-/** Every backup with its kind, age, size and last verification, and what needs cleaning up. */
-export const listStep: StepDefinition<BackupContext, ListData> = {
-  async run(context) {
+function lastVerification(copy: BackupCopy): { at: string; ok: boolean; method: 'checksum' | 'list' | 'restore-test' } | null {
+  const last = copy.manifest.verifications.at(-1)
+  return last ? { at: last.at, ok: last.ok, method: last.method } : null
+}
+
+/** Where a copy's manifest is, for people and scripts: a path, or s3://bucket/prefix/key. */
+function manifestLocation(copy: BackupCopy): string {
+  const key = manifestKey(copy.manifest.id)
+  return copy.path !== undefined ? join(dirname(copy.path), key) : locationOf(copy.repository, key)
+}
+
+/** Every backup with its kind, age, size, copies and last verification, and what needs cleaning up. */
+export const listStep: StepDefinition<CatalogContext, ListData> = {
+  async run(context, run) {
     const { config } = context
-    const found = await listBackups(config.backup.dir)
+    const found = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
     const { findings, databases } = await problems(context, found)
-    const rows = found.backups.map(({ manifest: m, path }) => {
-      const last = m.verifications.at(-1)
+    const rows = found.entries.map(({ manifest: m, copies }) => {
+      const [first] = copies
+      const verifications = copies.map(lastVerification).filter((v) => v !== null)
+      const last = verifications.sort((a, b) => b.at.localeCompare(a.at))[0] ?? null
       return {
         id: m.id,
         kind: m.kind,
         reason: m.reason,
-        path,
-        manifest: manifestPath(config.backup.dir, m.id),
+        path: first!.location,
+        manifest: manifestLocation(first!),
         age: age(m.startedAt),
         startedAt: m.startedAt,
         bytes: m.bytes,
         sha256: m.sha256,
-        lastVerification: last ? { at: last.at, ok: last.ok, method: last.method } : null,
+        encrypted: m.encryption !== undefined,
+        lastVerification: last,
+        copies: copies.map((copy) => ({
+          repository: copy.repository.name,
+          path: copy.location,
+          manifest: manifestLocation(copy),
+          lastVerification: lastVerification(copy),
+        })),
       }
     })
+    const several = found.repositories.length > 1
     const details = rows.map(
       (r) =>
-        `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}`,
+        `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}${r.encrypted ? '  encrypted' : ''}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}${several ? `  in ${r.copies.map((c) => c.repository).join(', ')}` : ''}`,
     )
+    const places = several || found.repositories[0]?.kind !== 'local' ? found.repositories.map((r) => r.name).join(', ') : config.backup.dir
     return {
-      summary: `${plural(rows.length, 'backup')} in ${config.backup.dir}${findings.length ? `; ${plural(findings.length, 'thing')} to clean up` : ''}`,
+      summary: `${plural(rows.length, 'backup')} in ${places}${findings.length ? `; ${plural(findings.length, 'thing')} to clean up` : ''}`,
       findings,
       details,
-      data: { dir: config.backup.dir, backups: rows, leftovers: found.leftovers, unreadable: found.unreadable, databaseLeftovers: databases },
+      data: {
+        dir: config.backup.dir,
+        repositories: found.repositories.map((r) => ({
+          name: r.name,
+          where: r.where,
+          backups: rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
+          readable: !found.unreachable.some((u) => u.repository === r.name),
+        })),
+        backups: rows,
+        leftovers: found.leftovers,
+        unreadable: found.unreadable,
+        databaseLeftovers: databases,
+      },
     }
   },
 }

@@ -1,27 +1,139 @@
-import { planPrune } from '../../backups/prune.js'
-import { listBackups, removeBackup } from '../../backups/store.js'
+import { pickRepositories, readCatalog, unreachableMessage, type BackupCopy, type Catalog } from '../../backups/catalog.js'
+import { planPrune, type PrunePlan } from '../../backups/prune.js'
+import { removeBackup } from '../../backups/store.js'
+import type { Config } from '../../config/load.js'
+import type { RepositoryConfig } from '../../config/repositories.js'
+import { describeError } from '../../errors.js'
 import { formatSize, plural } from '../../lib/format.js'
-import type { StepDefinition } from '../../report/outcome.js'
-import type { BackupContext } from '../shared/backup-context.js'
+import { dataKeys, manifestKey } from '../../repositories/layout.js'
+import type { Repository } from '../../repositories/repository.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
+import type { CatalogContext } from './context.js'
 import type { PruneData } from './data.js'
 
-/** Backups past their retention (backups/prune.ts decides which), removed; what was refused on the way is left alone and reported. */
-export const pruneStep: StepDefinition<BackupContext, PruneData> = {
-  async run({ config }, run) {
-    const { backups, unreadable } = await listBackups(config.backup.dir)
-    const plan = planPrune(backups, config.backup.keep)
-    const bytes = plan.remove.reduce((s, b) => s + b.manifest.bytes, 0)
-    const data = {
-      keep: plan.keep.map((k) => ({ id: k.backup.manifest.id, reasons: k.reasons })),
-      remove: plan.remove.map((b) => b.manifest.id),
-      bytes,
-      policy: { ...config.backup.keep },
+/**
+ * Backups past their retention (backups/prune.ts decides which), per repository: its own `keep`
+ * (else backup.keep), nothing where `prune: false` (a bucket lifecycle rule keeps retention), the
+ * manifest removed before the data (data without a manifest is a leftover, never a backup that
+ * looks whole), then S3 data without a manifest older than 24 h. A repository that refuses to
+ * delete is a finding, never a crash; what was refused on the way is left alone and reported.
+ */
+
+type Planned = PrunePlan['keep'][number]['backup'] & { copy: BackupCopy }
+type RepositoryPrune = PruneData['repositories'][number]
+
+/** Removes one backup from one repository; undefined when done, else why not. */
+async function removeCopy(repository: Repository, config: RepositoryConfig, copy: BackupCopy, signal: AbortSignal): Promise<string | undefined> {
+  if (config.type === 'local') {
+    try {
+      await removeBackup(config.path, { manifest: copy.manifest, path: copy.path! })
+      return undefined
+    } catch (error) {
+      return describeError(error)
     }
-    if (!run.dryRun) for (const backup of plan.remove) await removeBackup(config.backup.dir, backup)
+  }
+  const manifest = await repository.remove([manifestKey(copy.manifest.id)], { signal })
+  if (manifest.failed.length) return manifest.failed[0]!.error
+  const data = await repository.remove(dataKeys(copy.manifest.data, copy.manifest.files), { signal })
+  return data.failed.length ? `its manifest is removed, not its data: ${data.failed[0]!.error} (a leftover now; prune removes it later)` : undefined
+}
+
+function refusedDelete(repository: Repository, why: string): Finding {
+  const denied = /AccessDenied|permission|HTTP 403/i.test(why)
+  return {
+    id: `delete-refused:${repository.name}`,
+    severity: 'medium',
+    subject: repository.where,
+    message: `${repository.name} refused to delete: ${why}`,
+    fix: denied
+      ? `set prune: false on repository ${repository.name} if a bucket lifecycle rule keeps its retention`
+      : 'check the repository, then run probe-ops backup prune again',
+  }
+}
+
+async function pruneRepository(
+  backup: Config['backup'],
+  catalog: Catalog,
+  picked: { repository: Repository; config: RepositoryConfig },
+  run: { signal: AbortSignal; dryRun: boolean },
+  findings: Finding[],
+): Promise<RepositoryPrune> {
+  const { repository, config } = picked
+  const policy = { ...backup.keep, ...config.keep }
+  const copies: Planned[] = catalog.entries.flatMap((entry) =>
+    entry.copies.filter((c) => c.repository === repository).map((copy) => ({ manifest: copy.manifest, path: copy.location, copy })),
+  )
+  const plan = planPrune(copies, policy)
+  const result: RepositoryPrune = {
+    name: repository.name,
+    pruned: config.prune,
+    policy,
+    keep: plan.keep.map((k) => ({ id: k.backup.manifest.id, reasons: k.reasons })),
+    remove: config.prune ? plan.remove.map((b) => b.manifest.id) : [],
+    failed: [],
+    leftoversRemoved: [],
+  }
+  if (!config.prune) return result
+  // In S3 only: a local leftover may be a live writer's on this host, and restore --cleanup knows that.
+  const leftovers = repository.kind === 's3' ? catalog.leftovers.filter((l) => l.repository === repository.name && l.key !== undefined) : []
+  if (run.dryRun) return { ...result, leftoversRemoved: leftovers.map((l) => l.key!) }
+  for (const planned of plan.remove as Planned[]) {
+    const failed = await removeCopy(repository, config, planned.copy, run.signal)
+    if (failed) result.failed.push({ id: planned.manifest.id, error: failed })
+  }
+  if (leftovers.length) {
+    const removed = await repository.remove(
+      leftovers.map((l) => l.key!),
+      { signal: run.signal },
+    )
+    result.leftoversRemoved = removed.removed
+    for (const failure of removed.failed) result.failed.push({ id: failure.key, error: failure.error })
+  }
+  if (result.failed.length) findings.push(refusedDelete(repository, result.failed[0]!.error))
+  return result
+}
+
+export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
+  async run(context, run) {
+    const { config } = context
+    const catalog = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
+    const findings: Finding[] = [...refusedFindings(catalog.unreadable)]
+    for (const u of catalog.unreachable)
+      findings.push({
+        id: `repository-unreadable:${u.repository}`,
+        severity: 'high',
+        subject: u.where,
+        message: `${unreachableMessage(u)}: nothing pruned there`,
+        fix: 'check the repository (credentials, endpoint, bucket), then run probe-ops backup prune again',
+      })
+    const repositories: RepositoryPrune[] = []
+    for (const picked of pickRepositories(config.backup, context.repositories)) {
+      if (catalog.unreachable.some((u) => u.repository === picked.repository.name)) continue
+      repositories.push(await pruneRepository(config.backup, catalog, picked, run, findings))
+    }
+    const removed = new Set(repositories.flatMap((r) => r.remove))
+    const kept = new Map(repositories.flatMap((r) => r.keep.map((k) => [k.id, k.reasons] as const)).reverse())
+    const bytes = catalog.entries.filter((e) => removed.has(e.manifest.id)).reduce((sum, e) => sum + e.manifest.bytes, 0)
+    const notPruned = repositories.filter((r) => !r.pruned).map((r) => r.name)
     const did = run.dryRun
-      ? `would remove ${plural(plan.remove.length, 'backup')} (${formatSize(bytes)}), keep`
-      : `removed ${plural(plan.remove.length, 'backup')} (${formatSize(bytes)}), kept`
-    return { summary: withRefusedNote(`${did} ${plan.keep.length}`, unreadable), findings: refusedFindings(unreadable), data }
+      ? `would remove ${plural(removed.size, 'backup')} (${formatSize(bytes)}), keep`
+      : `removed ${plural(removed.size, 'backup')} (${formatSize(bytes)}), kept`
+    const leftovers = repositories.reduce((sum, r) => sum + r.leftoversRemoved.length, 0)
+    const tail = [
+      ...(leftovers ? [`${run.dryRun ? 'would remove' : 'removed'} ${plural(leftovers, 'leftover')}`] : []),
+      ...(notPruned.length ? [`${notPruned.join(', ')} left alone (prune: false)`] : []),
+    ]
+    return {
+      summary: withRefusedNote(`${did} ${kept.size}${tail.length ? `; ${tail.join('; ')}` : ''}`, catalog.unreadable),
+      findings,
+      data: {
+        keep: [...kept].map(([id, reasons]) => ({ id, reasons })),
+        remove: [...removed],
+        bytes,
+        policy: { ...config.backup.keep },
+        repositories,
+      },
+    }
   },
 }

@@ -1,6 +1,12 @@
 import { defineJob } from '../spec.js'
 import { backupContext, type BackupContext } from '../shared/backup-context.js'
-import type { VerifyContext, VerifyOptions, WalSetupContext, WalSetupOptions } from './context.js'
+import type { CatalogContext, RepositoryOptions, VerifyContext, VerifyOptions, WalSetupContext, WalSetupOptions } from './context.js'
+
+/** The context of a job that reads the repositories --repository picks (checked at once: an unknown name is exit 2). */
+async function catalogContext(config: Parameters<typeof backupContext>[0], options: RepositoryOptions, toolVersion: string): Promise<CatalogContext> {
+  if (options.repositories?.length) (await import('../../backups/catalog.js')).pickRepositories(config.backup, options.repositories)
+  return { ...backupContext(config, toolVersion), ...(options.repositories?.length ? { repositories: options.repositories } : {}) }
+}
 
 /**
  * The backup jobs. The ones that write into backup.dir take the `backup` lock (a second one exits
@@ -89,11 +95,12 @@ export const backupList = defineJob({
     {
       id: 'list',
       title: 'List backups',
-      summary: 'every backup with its kind, age, size and last verification, and what interrupted runs left',
+      summary:
+        'every backup of every repository (--repository: those named) with its copies, kind, age, size and last verification, and what interrupted runs left',
       load: async () => (await import('./list.js')).listStep,
     },
   ],
-  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+  context: catalogContext,
 })
 
 export const backupVerify = defineJob({
@@ -105,13 +112,13 @@ export const backupVerify = defineJob({
     {
       id: 'checksum',
       title: 'Compare the checksum with the manifest',
-      summary: 'SHA-256 and size of the data against its manifest',
+      summary: 'SHA-256 and size of every copy against its manifest (decrypted too, where backup.encryption.identityFile is set)',
       load: async () => (await import('./verify.js')).checksumStep,
     },
     {
       id: 'archive',
       title: 'Read the archive with pg_restore --list',
-      summary: 'pg_restore can read the dump, and says what it holds',
+      summary: 'pg_restore can read the dump (a copy in S3 streamed in), and says what it holds',
       load: async () => (await import('./verify.js')).readArchiveStep,
     },
     {
@@ -122,11 +129,8 @@ export const backupVerify = defineJob({
     },
   ],
   /** The backup named: an unknown one is the user's mistake (exit 2), before anything runs. */
-  context: async (config, options: VerifyOptions, toolVersion): Promise<VerifyContext> => {
-    const { findBackup } = await import('../../backups/store.js')
-    const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database)
-    return { ...backupContext(config, toolVersion), backup, unreadable, restoreTest: options.restoreTest }
-  },
+  context: async (config, options: VerifyOptions, toolVersion): Promise<VerifyContext> =>
+    (await import('./verify-context.js')).verifyContext(config, options, backupContext(config, toolVersion)),
 })
 
 export const backupPrune = defineJob({
@@ -138,10 +142,14 @@ export const backupPrune = defineJob({
     {
       id: 'prune',
       title: 'Remove backups past their retention',
-      summary: 'per kind: the newest backup.keep.last, and the newest of each of the last days, weeks and months (backup.keep)',
+      summary:
+        "per repository and kind: the newest keep.last, and the newest of each of the last days, weeks and months (the repository's keep, else backup.keep); S3 data without a manifest older than 24 h",
       load: async () => (await import('./prune.js')).pruneStep,
     },
   ],
-  confirm: (context: BackupContext) => ({ what: `backup prune deletes backups in ${context.config.backup.dir} past their retention`, word: 'prune' }),
-  context: (config, _options: Record<string, never>, toolVersion): BackupContext => backupContext(config, toolVersion),
+  confirm: (context: CatalogContext) => ({
+    what: `backup prune deletes backups past their retention in ${context.repositories?.join(', ') ?? (context.config.backup.repositories ? 'every repository' : context.config.backup.dir)}`,
+    word: 'prune',
+  }),
+  context: catalogContext,
 })

@@ -1,64 +1,165 @@
+import type { BackupCopy } from '../../backups/catalog.js'
+import { checkCopy, copyOptions, openCopy } from '../../backups/copy.js'
 import { verifyName } from '../../backups/leftovers.js'
-import { writeManifest, type Verification } from '../../backups/store.js'
-import { compareCounts, listArchive, restoreInto, verifyChecksum } from '../../backups/verify.js'
-import { describeError, formatSeconds } from '../../errors.js'
-import { formatSize } from '../../lib/format.js'
-import type { StepDefinition } from '../../report/outcome.js'
+import { readableCopy, removeStaging } from '../../backups/staging.js'
+import type { Verification } from '../../backups/store.js'
+import { compareCounts, listArchive, restoreInto } from '../../backups/verify.js'
+import { describeError, formatSeconds, StepFailure } from '../../errors.js'
+import { formatSize, plural } from '../../lib/format.js'
+import { manifestKey } from '../../repositories/layout.js'
+import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { createDatabase, dropDatabase, withAdmin } from '../../systems/postgres-admin.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { VerifyContext } from './context.js'
 import type { ChecksumData, ReadArchiveData, RestoreTestData } from './data.js'
 
-/** `backup verify`: each check is recorded in the backup's manifest, whatever its outcome (`backup list` shows the last). */
+/**
+ * `backup verify`: every copy (or those --repository picks) is checked, and each check is recorded
+ * in that copy's own manifest, whatever its outcome (`backup list` shows the last).
+ */
 
-async function record(context: VerifyContext, verification: Verification): Promise<void> {
-  context.backup.manifest.verifications.push(verification)
-  await writeManifest(context.config.backup.dir, context.backup.manifest)
+/** Recording happens after a failure too, the step's signal perhaps spent: its own bound. */
+const RECORD_TIMEOUT_MS = 30_000
+
+async function record(copy: BackupCopy, verification: Verification): Promise<void> {
+  copy.manifest.verifications.push(verification)
+  const body = Buffer.from(`${JSON.stringify(copy.manifest, null, 2)}\n`)
+  await copy.repository.putBytes(manifestKey(copy.manifest.id), body, { signal: AbortSignal.timeout(RECORD_TIMEOUT_MS) })
 }
 
-/** Runs a check, records it in the manifest whatever its outcome, and rethrows a failure. */
-async function recorded<T>(context: VerifyContext, method: Verification['method'], check: () => Promise<T>, describe: (result: T) => string): Promise<T> {
+/**
+ * Runs a check of one copy, records it in that copy's manifest whatever its outcome, and rethrows a
+ * failure. A manifest that cannot be rewritten (a bucket this host may only read) does not change
+ * the check's outcome: it is noted in `context.state.unrecorded`.
+ */
+async function recorded<T>(
+  context: VerifyContext,
+  copy: BackupCopy,
+  method: Verification['method'],
+  check: () => Promise<T>,
+  describe: (result: T) => string,
+): Promise<T> {
   const started = performance.now()
   const at = () => ({ at: new Date().toISOString(), method, durationMs: Math.round(performance.now() - started) })
+  const write = (verification: Verification) =>
+    record(copy, verification).catch((error: unknown) => context.state.unrecorded.push(`${copy.repository.name}: ${describeError(error)}`))
   try {
     const result = await check()
-    await record(context, { ...at(), ok: true, detail: describe(result) })
+    await write({ ...at(), ok: true, detail: describe(result) })
     return result
   } catch (error) {
-    await record(context, { ...at(), ok: false, detail: describeError(error) }).catch(() => undefined)
+    await write({ ...at(), ok: false, detail: describeError(error) })
     throw error
   }
 }
 
+/** A finding for the verifications that could not be written to a copy's manifest. */
+function unrecordedFindings(context: VerifyContext): Finding[] {
+  return context.state.unrecorded.splice(0).map((why, index) => ({
+    id: `verification-not-recorded:${index}`,
+    severity: 'low',
+    message: `the result could not be recorded in the manifest: ${why}`,
+    fix: 'backup list will not show this verification; check the repository allows this host to write',
+  }))
+}
+
+/** A copy's failed check, naming its repository: high, so the step fails. */
+function copyFailed(copy: BackupCopy, check: string, error: unknown): Finding {
+  return {
+    id: `${check}-failed:${copy.repository.name}`,
+    severity: 'high',
+    subject: copy.repository.where,
+    message: `${copy.repository.name} (${copy.repository.where}): ${describeError(error)}`,
+    fix: 'that copy cannot be trusted: restore reads another; take a new backup (probe-ops backup database)',
+  }
+}
+
 export const checksumStep: StepDefinition<VerifyContext, ChecksumData> = {
-  async run(context) {
-    const { backup, unreadable } = context
-    const { bytes } = await recorded(
-      context,
-      'checksum',
-      () => verifyChecksum(backup),
-      (r) => `sha256 matches, ${r.bytes} bytes`,
-    )
+  async run(context, run) {
+    const { entry, unreadable } = context
+    const findings: Finding[] = [...refusedFindings(unreadable)]
+    const copies: ChecksumData['copies'] = []
+    let lastError: unknown
+    for (const copy of context.copies) {
+      try {
+        const checked = await recorded(
+          context,
+          copy,
+          'checksum',
+          () => checkCopy(copy, copyOptions(context.config, run.signal)),
+          (r) => `sha256 matches, ${r.bytes} bytes${r.plainChecked ? '' : ' stored (plaintext not checked: no identityFile on this host)'}`,
+        )
+        context.state.passed.push(copy)
+        copies.push({ repository: copy.repository.name, ok: true, plainChecked: checked.plainChecked })
+        if (!checked.plainChecked)
+          findings.push({
+            id: `plaintext-not-checked:${copy.repository.name}`,
+            severity: 'low',
+            subject: copy.repository.where,
+            message: `${copy.repository.name}: the stored (encrypted) bytes match; plaintext not checked: no identityFile on this host`,
+            fix: 'verify where backup.encryption.identityFile is set (the host that restores)',
+          })
+      } catch (error) {
+        if (run.signal.aborted) throw error
+        lastError = error
+        copies.push({ repository: copy.repository.name, ok: false, plainChecked: false, error: describeError(error) })
+        findings.push(copyFailed(copy, 'checksum', error))
+      }
+    }
+    const id = entry.manifest.id
+    const passed = context.state.passed.length
+    if (passed === 0 && context.copies.length === 1) throw lastError
+    const where = context.copies.length > 1 ? ` in ${passed} of ${plural(context.copies.length, 'repository', 'repositories')}` : ''
     // Named, since `latest` may have chosen it.
     return {
-      summary: withRefusedNote(`${backup.manifest.id}: sha256 matches (${formatSize(bytes)})`, unreadable),
-      findings: refusedFindings(unreadable),
-      data: { id: backup.manifest.id, sha256: backup.manifest.sha256 },
+      summary: withRefusedNote(`${id}: sha256 matches${where} (${formatSize(entry.manifest.bytes)})`, unreadable),
+      findings: [...findings, ...unrecordedFindings(context)],
+      data: { id, sha256: entry.manifest.sha256, copies },
     }
   },
 }
 
+/** pg_restore --list of one copy: the local file, or the copy's plain bytes streamed in. */
+async function listCopy(context: VerifyContext, copy: BackupCopy, signal: AbortSignal): Promise<{ entries: number; tables: number }> {
+  const { config, runtimes } = context
+  if (copy.path !== undefined && !copy.manifest.encryption) return listArchive(config, runtimes, { manifest: copy.manifest, path: copy.path })
+  const opened = await openCopy(copy.repository, copy.manifest, copyOptions(config, signal))
+  try {
+    // pg_restore reads the table of contents and stops: the rest of the stream is not needed.
+    return await listArchive(config, runtimes, { manifest: copy.manifest, path: copy.location }, opened.stream)
+  } finally {
+    opened.stream.destroy()
+  }
+}
+
 export const readArchiveStep: StepDefinition<VerifyContext, ReadArchiveData> = {
-  async run(context) {
-    const { kind } = context.backup.manifest
+  async run(context, run) {
+    const { kind, format } = context.entry.manifest
     if (kind !== 'database') return { skipped: true, summary: `a ${kind} backup is not a pg_dump archive` }
-    const listed = await recorded(
-      context,
-      'list',
-      () => listArchive(context.config, context.runtimes, context.backup),
-      (r) => `${r.entries} entries, ${r.tables} tables with data`,
-    )
-    return { summary: `${listed.entries} entries, ${listed.tables} tables with data`, data: listed }
+    const findings: Finding[] = []
+    let listed: { entries: number; tables: number } | undefined
+    for (const copy of context.state.passed) {
+      const local = copy.path !== undefined && !copy.manifest.encryption
+      if (!local && format === 'directory') continue
+      if (!local && copy.manifest.encryption && !context.config.backup.encryption?.identityFile) continue
+      try {
+        listed = await recorded(
+          context,
+          copy,
+          'list',
+          () => listCopy(context, copy, run.signal),
+          (r) => `${r.entries} entries, ${r.tables} tables with data`,
+        )
+      } catch (error) {
+        if (run.signal.aborted) throw error
+        findings.push(copyFailed(copy, 'archive', error))
+      }
+    }
+    if (!listed) {
+      if (findings.length) throw new StepFailure(findings[0]!.message, findings[0]!.fix)
+      return { skipped: true, summary: 'no copy pg_restore can read from here (encrypted without an identity, or a directory-format dump in S3)' }
+    }
+    return { summary: `${listed.entries} entries, ${listed.tables} tables with data`, findings: [...findings, ...unrecordedFindings(context)], data: listed }
   },
 }
 
@@ -67,19 +168,23 @@ export const restoreTestStep: StepDefinition<VerifyContext, RestoreTestData> = {
   cleanupMs: 10_000,
   async run(context, run) {
     if (!context.restoreTest) return { skipped: true, summary: 'not asked for (--restore-test)' }
-    const { config, runtimes, backup } = context
-    if (backup.manifest.kind !== 'database') return { skipped: true, summary: `a ${backup.manifest.kind} backup cannot be restored into a database` }
+    const { config, runtimes, entry } = context
+    if (entry.manifest.kind !== 'database') return { skipped: true, summary: `a ${entry.manifest.kind} backup cannot be restored into a database` }
+    const copy = context.state.passed[0]
+    if (!copy) throw new StepFailure(`no copy of ${entry.manifest.id} passed its checksum`, 'choose another backup (probe-ops backup list)')
     const scratch = verifyName(new Date())
     const started = performance.now()
     const result = await recorded(
       context,
+      copy,
       'restore-test',
       async () => {
+        const readable = await readableCopy(config, copy, copyOptions(config, run.signal))
         await withAdmin(config.postgres, (admin) => createDatabase(admin, scratch))
         try {
-          await restoreInto(config, runtimes, backup, scratch, { owners: false, privileges: false }, run.signal)
+          await restoreInto(config, runtimes, readable.backup, scratch, { owners: false, privileges: false }, run.signal)
           const restoredMs = Math.round(performance.now() - started)
-          const counts = await compareCounts(config, scratch, backup.manifest.tables)
+          const counts = await compareCounts(config, scratch, copy.manifest.tables)
           if (!counts.ok) {
             const m = counts.mismatches[0]!
             throw new Error(
@@ -89,12 +194,14 @@ export const restoreTestStep: StepDefinition<VerifyContext, RestoreTestData> = {
           return { restoredMs, compared: counts.compared }
         } finally {
           await withAdmin(config.postgres, (admin) => dropDatabase(admin, scratch), { statementTimeoutMs: 0 }).catch(() => undefined)
+          if (readable.staged) await removeStaging(readable.staged)
         }
       },
       (r) => `restored in ${r.restoredMs} ms, ${r.compared} tables' row counts match`,
     )
     return {
-      summary: `restored in ${formatSeconds(result.restoredMs)}; ${result.compared} tables' row counts match the manifest`,
+      summary: `restored in ${formatSeconds(result.restoredMs)}${context.copies.length > 1 ? ` from ${copy.repository.name}` : ''}; ${result.compared} tables' row counts match the manifest`,
+      findings: unrecordedFindings(context),
       data: { scratchDatabase: scratch, restoreMs: result.restoredMs, tablesCompared: result.compared },
     }
   },

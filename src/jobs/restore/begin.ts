@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
-import { LATEST, findBackup, listBackups } from '../../backups/store.js'
+import { findInRepositories } from '../../backups/catalog.js'
+import { LATEST, findBackup, listBackups, type StoredBackup } from '../../backups/store.js'
 import { newestArchived, walDir } from '../../backups/wal.js'
 import type { Config } from '../../config/load.js'
 import { UsageError } from '../../errors.js'
@@ -24,7 +25,9 @@ import { choosePitrBase } from './planning.js'
  */
 
 async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> {
-  if (!existsSync(config.backup.dir))
+  // With backup.repositories, backup.dir may not exist yet: a fresh host restoring from an off-site
+  // repository (the disaster case). Alone, it is where every backup is.
+  if (config.backup.repositories === undefined && !existsSync(config.backup.dir))
     throw new UsageError(`the backup directory ${config.backup.dir} does not exist`, 'set backup.dir, or take a backup first: probe-ops backup database')
   const switching = await interruptedSwitch(config)
   if (switching) throw new UsageError(describeInterruptedSwitch(switching), 'probe-ops restore --cleanup finishes or undoes it first')
@@ -32,23 +35,32 @@ async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> 
   if (stopped) throw new UsageError(describeLeftStopped(stopped), 'probe-ops restore --cleanup starts them again first')
 }
 
-export async function fullRestoreContext(config: Readonly<Config>, options: FullRestoreOptions, toolVersion: string): Promise<FullRestoreContext> {
+/**
+ * What both dump restores start from: nothing interrupted, the dump named in every repository (or
+ * those --repository picks), and where a restore reads it first (a local copy that needs no
+ * staging; else the verify step stages one).
+ */
+async function dumpContext(config: Readonly<Config>, options: FullRestoreOptions | PartialRestoreOptions, toolVersion: string) {
   await checkNothingInterrupted(config)
-  const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database, 'database')
-  return {
-    ...backupContext(config, toolVersion),
-    backup,
-    unreadable,
-    at: new Date(),
-    ownership: { owners: !options.noOwner, privileges: !options.noPrivileges },
-    state: {},
-  }
+  const { entry, unreadable } = await findInRepositories(config.backup, {
+    name: options.backup,
+    database: config.postgres.database,
+    kind: 'database',
+    repositories: options.repositories,
+  })
+  const local = entry.copies.find((copy) => copy.path !== undefined && !copy.manifest.encryption)
+  const backup: StoredBackup = { manifest: (local ?? entry.copies[0]!).manifest, path: local?.path ?? '' }
+  return { ...backupContext(config, toolVersion), backup, copies: entry.copies, unreadable, at: new Date() }
+}
+
+export async function fullRestoreContext(config: Readonly<Config>, options: FullRestoreOptions, toolVersion: string): Promise<FullRestoreContext> {
+  const context = await dumpContext(config, options, toolVersion)
+  return { ...context, ownership: { owners: !options.noOwner, privileges: !options.noPrivileges }, state: {} }
 }
 
 export async function partialRestoreContext(config: Readonly<Config>, options: PartialRestoreOptions, toolVersion: string): Promise<PartialRestoreContext> {
-  await checkNothingInterrupted(config)
-  const { backup, unreadable } = await findBackup(config.backup.dir, options.backup, config.postgres.database, 'database')
-  return { ...backupContext(config, toolVersion), backup, unreadable, at: new Date(), tables: options.tables, intoSchema: options.intoSchema, state: {} }
+  const context = await dumpContext(config, options, toolVersion)
+  return { ...context, tables: options.tables, intoSchema: options.intoSchema, state: {} }
 }
 
 /** Chooses the base backup, or refuses a target outside what the backups and the WAL archive cover. */

@@ -1,5 +1,6 @@
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
 import { interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import { abandonedStagings, removeStaging } from '../../backups/staging.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { describeError } from '../../errors.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
@@ -65,10 +66,12 @@ export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
         )
     }
     const { leftovers } = await listBackups(config.backup.dir)
-    for (const file of leftovers) {
+    // A restore killed while it staged or used a copy from S3 (the restore lock is held: none runs now).
+    const staged = (await abandonedStagings(config.backup.dir)).map((path) => ({ path, remove: removeStaging }))
+    for (const file of [...leftovers.map((l) => ({ path: l.path, remove: removeLeftover })), ...staged]) {
       actions.push(`remove ${file.path}`)
       if (!run.dryRun)
-        await removeLeftover(file.path).catch((error: unknown) => couldNot('remove', file.path, `could not remove ${file.path}: ${describeError(error)}`))
+        await file.remove(file.path).catch((error: unknown) => couldNot('remove', file.path, `could not remove ${file.path}: ${describeError(error)}`))
     }
     const kept = databases.filter((d) => d.kind === 'pre-restore' && !dropPreRestore).map((d) => d.database)
     const done = `${run.dryRun ? 'would ' : ''}${actions.length ? actions.join('; ') : 'nothing to clean up'}${kept.length ? `; kept ${kept.join(', ')} (--drop-pre-restore drops them)` : ''}`

@@ -1,3 +1,4 @@
+import type { BackupCopy } from '../../backups/catalog.js'
 import type { Leftover, StoredBackup } from '../../backups/store.js'
 import type { OwnershipOptions } from '../../backups/verify.js'
 import type { OsUser } from '../../systems/os-user.js'
@@ -9,6 +10,8 @@ import type { TablePlan } from './table-merge.js'
 export interface FullRestoreOptions {
   mode: 'full'
   backup: string
+  /** --repository: read only from these (all, in configuration order, without). */
+  repositories?: string[]
   /** Leave objects and the database to the restoring user (pg_restore --no-owner). */
   noOwner: boolean
   /** Skip GRANTs on objects and on the database (pg_restore --no-privileges). */
@@ -19,6 +22,7 @@ export interface FullRestoreOptions {
 export interface PartialRestoreOptions {
   mode: 'partial'
   backup: string
+  repositories?: string[]
   /** As given: `t` or `schema.t`. */
   tables: string[]
   /** Restore beside the live tables, into this schema. */
@@ -46,7 +50,17 @@ export type RestoreOptions = FullRestoreOptions | PartialRestoreOptions | PitrRe
 
 /** A restore of a database dump (full or partial). */
 interface DumpRestoreContext extends BackupContext {
+  /**
+   * The copy restored from, as a file pg_restore reads: until the verify step has chosen one, the
+   * first local copy that needs no staging (its path is '' when there is none).
+   */
   backup: StoredBackup
+  /** Every repository's copy, in the configuration's order: the verify step takes the first that passes. */
+  copies: BackupCopy[]
+  /** The repository the copy in `backup` came from. */
+  repository?: string
+  /** A copy staged in backup.dir (from S3, or encrypted): removed when the run ends. */
+  staged?: string
   /** Manifests refused while finding it: reported by the verify step, never used. */
   unreadable: Leftover[]
   /** Fixed at the start: names the restored and the pre-restore databases. */

@@ -11,6 +11,7 @@ const timeline = z.array(z.strictObject({ at: z.string().describe('ISO time'), e
 
 export const verifyData = z.strictObject({
   id: z.string().describe('The backup restored (named, since "latest" may have chosen it).'),
+  repository: z.string().optional().describe('The repository whose copy is restored: the first, in configuration order, that passed.'),
   entries: z.number().int().nonnegative().describe('Entries pg_restore --list reads in it.'),
   tables: z.number().int().nonnegative().describe('Tables with data in it.'),
 })

@@ -13,6 +13,7 @@ export interface RestoreFlags {
   'no-privileges'?: boolean
   cleanup?: boolean
   'drop-pre-restore'?: boolean
+  repository?: string[]
 }
 
 /**
@@ -25,6 +26,9 @@ export function restoreOptions(flags: RestoreFlags): RestoreOptions {
   const backup = flags.backup
   if (!backup) throw new UsageError('which backup? give its id', 'probe-ops backup list shows them')
   const mode = flags.mode
+  if (flags.repository?.length && mode === 'pitr')
+    throw new UsageError('--repository goes with --mode full or partial', 'pitr reads base backups from backup.dir')
+  const repositories = flags.repository?.length ? { repositories: flags.repository } : {}
   if (flags['into-schema'] && mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
   if ((flags['no-owner'] || flags['no-privileges']) && mode !== 'full')
     throw new UsageError(
@@ -33,12 +37,12 @@ export function restoreOptions(flags: RestoreFlags): RestoreOptions {
     )
   switch (mode) {
     case 'full':
-      return { mode, backup, noOwner: flags['no-owner'] ?? false, noPrivileges: flags['no-privileges'] ?? false }
+      return { mode, backup, ...repositories, noOwner: flags['no-owner'] ?? false, noPrivileges: flags['no-privileges'] ?? false }
     case 'partial': {
       const tables = flags.table ?? []
       if (tables.length === 0)
         throw new UsageError('--mode partial needs at least one --table', 'e.g. probe-ops restore BACKUP --mode partial --table task_results')
-      return { mode, backup, tables, ...(flags['into-schema'] ? { intoSchema: flags['into-schema'] } : {}) }
+      return { mode, backup, ...repositories, tables, ...(flags['into-schema'] ? { intoSchema: flags['into-schema'] } : {}) }
     }
     case 'pitr':
       return { mode, backup, target: targetTime(flags['target-time']), sideOnly: flags['side-only'] ?? false }

@@ -22,6 +22,11 @@ const verify = {
   load: async () => (await import('./verify.js')).verifyBackup,
 } as const
 
+/** A copy staged for the restore (from S3, or encrypted) goes when the run ends, whatever its end. */
+async function removeStaged(context: { staged?: string }): Promise<void> {
+  if (context.staged) await (await import('../../backups/staging.js')).removeStaging(context.staged)
+}
+
 const safetyBackup = {
   id: 'safety-backup',
   title: 'Back up the live database first',
@@ -69,6 +74,7 @@ export const restoreFull = defineJob({
   }),
   context: async (config, options: Restore.FullRestoreOptions, toolVersion): Promise<Restore.FullRestoreContext> =>
     (await import('./begin.js')).fullRestoreContext(config, options, toolVersion),
+  close: removeStaged,
 })
 
 export const restorePartial = defineJob({
@@ -97,6 +103,7 @@ export const restorePartial = defineJob({
   }),
   context: async (config, options: Restore.PartialRestoreOptions, toolVersion): Promise<Restore.PartialRestoreContext> =>
     (await import('./begin.js')).partialRestoreContext(config, options, toolVersion),
+  close: removeStaged,
 })
 
 export const restorePitr = defineJob({

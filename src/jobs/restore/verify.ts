@@ -1,4 +1,6 @@
 import { dumpDatabase } from '../../backups/database.js'
+import { copyOptions } from '../../backups/copy.js'
+import { readableCopy, removeStaging } from '../../backups/staging.js'
 import { listArchive, verifyChecksum } from '../../backups/verify.js'
 import type { Config } from '../../config/load.js'
 import { StepFailure, describeError } from '../../errors.js'
@@ -12,10 +14,17 @@ import type { DumpContext, FullRestoreContext } from './context.js'
 import type { DiskData, SafetyBackupData, VerifyData } from './data.js'
 import { diskNeeds, diskShortfall } from './planning.js'
 
-/** Before anything changes: the backup is whole, readable, and of this database. */
+/**
+ * Before anything changes: a copy that is whole, readable, and of this database. The copies are
+ * tried in the configuration's order; one that cannot be read or differs from its manifest is
+ * passed over (said in the summary), and a copy from S3 or encrypted is staged and checked whole
+ * first (staging.ts). When every copy fails, nothing has been touched.
+ */
 export const verifyBackup: StepDefinition<DumpContext, VerifyData> = {
-  async run({ config, runtimes, backup, unreadable }) {
-    const m = backup.manifest
+  cleanupMs: 10_000,
+  async run(context, run) {
+    const { config, runtimes, unreadable } = context
+    const m = context.backup.manifest
     if (m.kind !== 'database') throw new StepFailure(`${m.id} is a ${m.kind} backup, not a database dump`, 'choose a database backup (probe-ops backup list)')
     if (m.database && m.database !== config.postgres.database) {
       throw new StepFailure(
@@ -23,13 +32,40 @@ export const verifyBackup: StepDefinition<DumpContext, VerifyData> = {
         'choose a backup of this database, or point postgres.database at the one it belongs to',
       )
     }
-    await verifyChecksum(backup)
-    const listed = await listArchive(config, runtimes, backup)
-    return {
-      summary: withRefusedNote(`${m.id}: checksum matches; pg_restore reads ${listed.entries} entries`, unreadable),
-      findings: refusedFindings(unreadable),
-      data: { id: m.id, ...listed },
+    const failures: string[] = []
+    for (const copy of context.copies) {
+      let staged: string | undefined
+      try {
+        const readable = await readableCopy(config, copy, copyOptions(config, run.signal))
+        staged = readable.staged
+        if (!staged) await verifyChecksum(readable.backup)
+        const listed = await listArchive(config, runtimes, readable.backup)
+        Object.assign(context, { backup: readable.backup, repository: copy.repository.name, staged })
+        const passedOver = failures.length ? `; passed over ${failures.join('; ')}` : ''
+        const from = context.copies.length > 1 || staged ? ` (from ${copy.repository.name}${staged ? `, staged in ${staged}` : ''})` : ''
+        return {
+          summary: withRefusedNote(`${m.id}${from}: checksum matches; pg_restore reads ${listed.entries} entries${passedOver}`, unreadable),
+          findings: [
+            ...refusedFindings(unreadable),
+            ...failures.map((failure, index) => ({
+              id: `copy-failed:${index}`,
+              severity: 'medium' as const,
+              message: `a copy could not be used: ${failure}`,
+              fix: 'probe-ops backup verify names what differs; take a new backup',
+            })),
+          ],
+          data: { id: m.id, repository: copy.repository.name, ...listed },
+        }
+      } catch (error) {
+        if (staged) await removeStaging(staged)
+        if (run.signal.aborted || context.copies.length === 1) throw error
+        failures.push(`${copy.repository.name}: ${describeError(error)}`)
+      }
     }
+    throw new StepFailure(
+      failures.length ? `every copy of ${m.id} failed: ${failures.join('; ')}` : `${m.id} has no copy`,
+      'the live database was not touched; choose another backup (probe-ops backup list)',
+    )
   },
 }
 
