@@ -266,6 +266,33 @@ describe('restore from S3', () => {
     expect(await counts(database)).toEqual(atBackup)
   })
 
+  it('the disaster runbook end to end: backup database writes both copies, a fresh host lists, verifies and restores from the bucket', async () => {
+    const hostDir = tempDir('runbook-host')
+    const local = { name: 'local', type: 'local', path: join(hostDir, 'local') }
+    const host = setup({ dir: join(hostDir, 'backups'), repositories: [local, offsite('runbook/')], encryption: encryption() })
+    const taken = await host.run('backup', 'database', '--json')
+    const dump = step(parseReport(taken), 'dump')
+    expect(taken.exitCode, JSON.stringify(dump, null, 1)).toBe(0)
+    const backupId = dump.data!.id as string
+    expect(dump.data!.copies).toEqual([
+      expect.objectContaining({ repository: 'local', committed: true }),
+      expect.objectContaining({ repository: 'offsite', committed: true }),
+    ])
+    const atBackup = await counts(database)
+    await dropDatabase(database)
+
+    // The host is gone: a new one has the bucket, its credentials and the identity, nothing else.
+    const fresh = setup({ dir: join(tempDir('runbook-fresh'), 'backups'), repositories: [offsite('runbook/')], encryption: encryption(keys.right) })
+    const listed = parseReport(await fresh.run('backup', 'list', '--json'))
+    expect((step(listed, 'list').data!.backups as { id: string; encrypted: boolean }[]).find((b) => b.id === backupId)).toMatchObject({ encrypted: true })
+    const verified = await fresh.run('backup', 'verify', backupId, '--json')
+    expect(verified.exitCode, verified.stdout).toBe(0)
+    const restored = await fresh.run('restore', backupId, '--yes', '--json')
+    expect(restored.exitCode, restored.stdout).toBe(0)
+    expect(step(parseReport(restored), 'verify').data).toMatchObject({ id: backupId, repository: 'offsite' })
+    expect(await counts(database)).toEqual(atBackup)
+  })
+
   it('a copy that cannot be read whole never touches the live database', async () => {
     const copy = await inS3('damaged/')
     const objectFile = s3.objectPath(`damaged/${copy.data}`)
