@@ -113,10 +113,13 @@ export async function walPush(argv: readonly string[], io: WalIo = defaultIo): P
   const bound = boundOf(parsed)
   const signal = AbortSignal.timeout(bound)
   // The signal cuts every request; this is for what no signal reaches (a child process, a file system that hangs).
-  setTimeout(() => {
-    say(`still running ${bound / 1000 + BACKSTOP_S} s after it began: given up; PostgreSQL will retry`)
-    process.exit(1)
-  }, bound + BACKSTOP_S * 1000).unref()
+  setTimeout(
+    () => {
+      say(`still running ${bound / 1000 + BACKSTOP_S} s after it began: given up; PostgreSQL will retry`)
+      process.exit(1)
+    },
+    bound + BACKSTOP_S * 1000,
+  ).unref()
   const encryption = parsed.backup.encryption
   let result: PushResult
   try {
@@ -137,7 +140,8 @@ export async function walPush(argv: readonly string[], io: WalIo = defaultIo): P
   const lines = pushFailureLines(result).map((line) => (signal.aborted ? `${line} (the push was cut at ${bound / 1000} s)` : line))
   for (const line of lines) say(line)
   await logLine(parsed, 'error', `wal push: ${lines.join('; ')}`)
-  if (result.outcomes.some((outcome) => outcome.state === 'conflict')) await alertConflict(loaded.path, io.env ?? process.env, result, io.stderr)
+  if (result.outcomes.some((outcome) => outcome.state === 'conflict'))
+    await alertConflict(loaded.path, io.env ?? process.env, result, (line) => io.stderr(line))
   return 1
 }
 

@@ -105,7 +105,9 @@ async function archiveOf(
     return { archiveId: current.archiveId }
   }
   if (header?.major === undefined)
-    return { failed: `repository ${repository.name} has no probe-ops-repository.json yet, and ${header ? 'this segment' : 'a history or backup file'} cannot start one: run probe-ops backup wal-setup --apply` }
+    return {
+      failed: `repository ${repository.name} has no probe-ops-repository.json yet, and ${header ? 'this segment' : 'a history or backup file'} cannot start one: run probe-ops backup wal-setup --apply`,
+    }
   const identity = { systemIdentifier: header.systemIdentifier, serverVersion: String(header.major), major: header.major }
   const cluster = await ensureRepositoryCluster(repository, identity, { host: options.host, signal: options.signal })
   return { archiveId: cluster.archiveId }
@@ -170,7 +172,7 @@ export async function pushWal(options: PushOptions): Promise<PushResult> {
     return { name, sha256, outcomes: inspected.map(({ outcome, key }) => (key === undefined ? outcome : { ...outcome, state: 'failed', key, why })) }
   }
   const outcomes = await Promise.all(
-    inspected.map(({ outcome, key }, index) => (key === undefined ? outcome : store(options.repositories[index]!, key, body, options.signal))),
+    inspected.map(async ({ outcome, key }, index) => (key === undefined ? outcome : store(options.repositories[index]!, key, body, options.signal))),
   )
   return { name, sha256, outcomes }
 }
@@ -193,6 +195,11 @@ export function pushFailureLines(result: PushResult): string[] {
     if (outcome.state === 'failed') lines.push(`${result.name} not stored in ${outcome.repository} (${outcome.why}); PostgreSQL will retry`)
   }
   if (lines.length > 0 && result.outcomes.some((outcome) => outcome.state === 'held'))
-    lines.push(`${result.name} was written nowhere: ${result.outcomes.filter((o) => o.state === 'held').map((o) => o.repository).join(', ')} held back`)
+    lines.push(
+      `${result.name} was written nowhere: ${result.outcomes
+        .filter((o) => o.state === 'held')
+        .map((o) => o.repository)
+        .join(', ')} held back`,
+    )
   return lines
 }

@@ -58,7 +58,9 @@ export function readSegmentHeader(bytes: Uint8Array): SegmentHeader | undefined 
 export function headerMismatch(header: SegmentHeader | undefined, segment: Segment, fileBytes: number): string | undefined {
   if (!header) return 'it does not start with a WAL segment header'
   if (header.segmentBytes !== fileBytes) return `its header says a segment of ${header.segmentBytes} bytes, and the file holds ${fileBytes}`
-  if (header.timeline !== segment.timeline) return `its header says timeline ${header.timeline}, and its name timeline ${segment.timeline}`
+  // The first segment of a new timeline begins with the old timeline's pages, copied at the switch.
+  if (header.timeline === 0 || header.timeline > segment.timeline)
+    return `its header says timeline ${header.timeline}, and its name timeline ${segment.timeline}`
   const number = header.pageAddress / BigInt(header.segmentBytes)
   if (header.pageAddress % BigInt(header.segmentBytes) !== 0n || number !== segment.number)
     return `its header says it starts at segment ${number}, and its name says segment ${segment.number}`

@@ -55,14 +55,21 @@ export type BaseData = z.infer<typeof baseData>
 
 export const settingsData = z
   .object({
-    walDir: z.string().describe('Where archived WAL goes (backup.walDir).'),
+    commands: z
+      .object({
+        archive: z.string().describe('The archive_command wanted: probe-ops wal push.'),
+        restore: z.string().describe('The restore_command wanted: probe-ops wal fetch.'),
+      })
+      .strict(),
     current: z
       .object({
         walLevel: z.string(),
         archiveMode: z.string(),
         archiveCommand: z.string(),
+        restoreCommand: z.string(),
         archiveTimeout: z.string(),
         pendingRestart: z.array(z.string()).describe('Settings changed that wait for a restart.'),
+        sources: z.record(z.string()).describe('Where each setting comes from (pg_settings.source): ALTER SYSTEM cannot change one set on the command line.'),
       })
       .strict(),
     changes: z
@@ -71,6 +78,21 @@ export const settingsData = z
   })
   .strict()
 export type SettingsData = z.infer<typeof settingsData>
+
+export const walRepositoriesData = z
+  .object({
+    repositories: z.array(
+      z
+        .object({
+          name: z.string(),
+          state: z.enum(['prepared', 'ready', 'not-prepared', 'other-cluster']).describe('prepared: its cluster file was written or checked by --apply.'),
+          archiveId: z.string().optional().describe('The archive its WAL goes to (wal/<archiveId>/).'),
+        })
+        .strict(),
+    ),
+  })
+  .strict()
+export type WalRepositoriesData = z.infer<typeof walRepositoriesData>
 
 export const walCheckData = z
   .object({ segment: z.string().describe('The WAL segment switched to and found in the archive.'), ms: z.number().nonnegative() })
@@ -151,7 +173,7 @@ export const dataSchemas = {
   'backup-database': { dump: dumpData },
   'backup-config': { archive: archiveData },
   'backup-base': { base: baseData },
-  'backup-wal-setup': { settings: settingsData, check: walCheckData },
+  'backup-wal-setup': { settings: settingsData, repositories: walRepositoriesData, check: walCheckData },
   'backup-list': { list: listData },
   'backup-verify': { checksum: checksumData, archive: readArchiveData, 'restore-test': restoreTestData },
   'backup-prune': { prune: pruneData },
