@@ -154,10 +154,10 @@ async function run(bench: Bench, args: Args): Promise<void> {
     const these = samples.get(variant.key)!
     return [variant.label, these, [ratio(medianOf(these), floorMs)]]
   })
-  const stored = readdirSync(path.join(work, 'repositories', 'local', 'wal'), { recursive: true }).length
+  const stored = readdirSync(path.join(work, 'repositories', 'local', 'wal'), { recursive: true }).filter((entry) => String(entry).endsWith('.zst')).length
   const median = (key: string) => medianOf(samples.get(key)!)
   bench.out.push(
-    `- Method: ${args.runs} interleaved rounds (rotated each round) after one warm-up of each variant; each run a cold \`node ${'bin/run.js'} wal push <segment> --config …\`, spawn to exit, compile cache on (warm), under GNU time for CPU and peak RSS. Each push variant has repositories of its own (a local directory; a prefix in one s3rver on 127.0.0.1) and pushes a real 16 MB segment it has not pushed before in every run; "again" pushes one its repositories hold. One X25519 recipient. ${stored} entries under the local variant's wal/ at the end.`,
+    `- Method: ${args.runs} interleaved rounds (rotated each round) after one warm-up of each variant; each run a cold \`node ${'bin/run.js'} wal push <segment> --config …\`, spawn to exit, compile cache on (warm), under GNU time for CPU and peak RSS. Each push variant has repositories of its own (a local directory; a prefix in one s3rver on 127.0.0.1) and pushes a real 16 MB segment it has not pushed before in every run; "again" pushes one its repositories hold. One X25519 recipient. ${stored} segments in the local variant's wal/ at the end.`,
     '',
     summaryTable(rows, { columns: ['runs', 'median', 'p90', 'min', 'max', 'cpu', 'rss'], first: 'variant', extra: ['median / node -e 0'] }),
     '',
