@@ -267,6 +267,19 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
     expect(misnamed.stderr).toMatch(
       new RegExp(`is not WAL segment ${archived[1]}: its header says it starts at segment \\d+, and its name says segment \\d+; refused`),
     )
+    // A segment of another cluster (its system identifier in the header differs): refused, nothing written.
+    const foreign = Buffer.from(plain)
+    foreign.writeBigUInt64LE(foreign.readBigUInt64LE(24) + 1n, 24)
+    writeFileSync(copy, foreign)
+    const otherCluster = await runCli(['wal', 'push', copy, '--config', config])
+    expect(otherCluster.exitCode).toBe(1)
+    expect(otherCluster.stderr).toMatch(
+      new RegExp(
+        `^probe-ops: wal push: refused: ${segment}: the segment is of cluster \\d+, and repository local belongs to cluster \\d+ \\(archive 15-1\\)`,
+        'm',
+      ),
+    )
+    expect(filesUnder(join(local, 'wal'))).toEqual(before.local)
     const notWal = await runCli(['wal', 'push', config, '--config', config])
     expect(notWal.exitCode).toBe(1)
     expect(notWal.stderr).toBe('probe-ops: wal push: probe-ops.yaml is not a WAL file name (a segment, .partial, .backup or .history)')
@@ -350,6 +363,24 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
       rmSync(recovered, { recursive: true, force: true })
     }
   }, 240_000)
+
+  it("a timeline's history file goes to history/ in both repositories, and comes back; a missing one is not there (1)", async () => {
+    // After the recovery above: one that found 00000002.history would follow it. As PostgreSQL's user writes it, and runs wal push.
+    const dir = mkdtempSync(join(root, 'history-'))
+    chownSync(dir, postgresUser.uid, postgresUser.gid)
+    const history = join(dir, '00000002.history')
+    writeFileSync(history, '1\t0/3000158\tno recovery target specified\n')
+    const pushed = await execa('runuser', ['-u', 'postgres', '--', process.execPath, BIN, 'wal', 'push', history, '--config', config], { reject: false })
+    expect(pushed.exitCode, pushed.stderr).toBe(0)
+    const keys = keysOf('00000002.history')
+    expect(keys.local).toEqual([expect.stringMatching(/^15-1\/history\/00000002\.history-[0-9a-f]{64}\.zst\.age$/)])
+    expect(keys.s3).toEqual([`probe-01/wal/${keys.local[0]}`])
+    const back = join(dir, 'RECOVERYHISTORY')
+    const fetched = await runCli(['wal', 'fetch', '00000002.history', back, '--config', config])
+    expect(fetched.exitCode, fetched.stderr).toBe(0)
+    expect(readFileSync(back, 'utf8')).toBe('1\t0/3000158\tno recovery target specified\n')
+    expect((await runCli(['wal', 'fetch', '00000003.history', back, '--config', config])).exitCode).toBe(1)
+  })
 
   it('wal fetch: 1 when no repository has the file, 128 when it cannot tell or every copy is damaged, 0 from the next repository when one copy is damaged', async () => {
     const dir = mkdtempSync(join(root, 'fetch-'))
