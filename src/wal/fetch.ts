@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
-import { constants } from 'node:fs'
-import { open, rename, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { syncPath } from '../backups/store.js'
+import { writeFileAtomic } from '../lib/files.js'
 import { readRepositoryFile } from '../repositories/cluster.js'
 import { WAL_DIRECTORY } from '../repositories/layout.js'
-import type { Repository } from '../repositories/repository.js'
+import { readSmall, type Repository } from '../repositories/repository.js'
 import { copiesOf, isWalFileName, oneLine, type Copy } from './archive.js'
 import { decodeWal } from './codec.js'
 import type { AgeRunner } from '../systems/age.js'
@@ -43,21 +42,6 @@ export class WalFetchRefusal extends Error {}
 const MAX_STORED_BYTES = 1024 * 1024 * 1024 + 64 * 1024 * 1024
 const MAX_PLAIN_BYTES = 1024 * 1024 * 1024
 
-async function readAll(repository: Repository, key: string, signal: AbortSignal): Promise<Buffer> {
-  const stream = await repository.get(key, { signal })
-  const chunks: Buffer[] = []
-  let bytes = 0
-  for await (const chunk of stream) {
-    bytes += (chunk as Buffer).length
-    if (bytes > MAX_STORED_BYTES) {
-      stream.destroy()
-      throw new RangeError(`${key} holds more than any WAL file`)
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
-}
-
 type Found = { plain: Buffer; key: string } | { damaged: string[] } | 'absent'
 
 /** The file's copies in this repository, newest archive generation first; a damaged copy is noted and the next one tried. */
@@ -71,7 +55,7 @@ async function fromRepository(repository: Repository, options: FetchOptions): Pr
   const damaged: string[] = []
   for (const copy of copies) {
     try {
-      const stored = await readAll(repository, copy.key, options.signal)
+      const stored = await readSmall(repository, copy.key, MAX_STORED_BYTES, options.signal)
       const plain = await decodeWal(stored, {
         compression: copy.compression,
         encrypted: copy.encrypted,
@@ -93,27 +77,9 @@ async function fromRepository(repository: Repository, options: FetchOptions): Pr
   // A plain copy today's `cp` archive_command left (wal/<name>): kept readable, with no checksum to hold it to.
   const legacy = `${WAL_DIRECTORY}/${options.name}`
   if (repository.kind === 'local' && (await repository.head(legacy, { signal: options.signal }))) {
-    return { plain: await readAll(repository, legacy, options.signal), key: legacy }
+    return { plain: await readSmall(repository, legacy, MAX_STORED_BYTES, options.signal), key: legacy }
   }
   return 'absent'
-}
-
-/** Writes %p beside itself and renames it into place: PostgreSQL never reads half a file. */
-async function writeInPlace(path: string, name: string, data: Buffer): Promise<void> {
-  const temporary = join(dirname(path), `.probe-ops-${name}.tmp`)
-  await unlink(temporary).catch(() => undefined)
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } catch (error) {
-    await handle.close()
-    await unlink(temporary).catch(() => undefined)
-    throw error
-  }
-  await handle.close()
-  await rename(temporary, path)
-  await syncPath(dirname(path))
 }
 
 export async function fetchWal(options: FetchOptions): Promise<FetchResult> {
@@ -141,7 +107,9 @@ export async function fetchWal(options: FetchOptions): Promise<FetchResult> {
       reasons.push(`${repository.name}: ${found.damaged.join('; ')}`)
       continue
     }
-    await writeInPlace(options.path, options.name, found.plain)
+    // Beside %p and renamed onto it: PostgreSQL never reads half a file.
+    await writeFileAtomic(options.path, found.plain, 0o600)
+    await syncPath(dirname(options.path))
     return { status: 'restored', repository: repository.name, key: found.key, bytes: found.plain.length, skipped: [...reasons, ...skipped] }
   }
   if (reasons.length === 0) return { status: 'absent' }

@@ -2,13 +2,15 @@ import { createHash, randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { execa } from 'execa'
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import {
   PG_BIN_DIR,
   bed,
   freePort,
+  pgClientConfig,
+  pgQuery,
   runSleeperContainer,
   startHangingServer,
   startPostgres,
@@ -120,13 +122,7 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
   }
 
   async function query<R extends pg.QueryResultRow>(text: string, port = server.info.port): Promise<R[]> {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.info.password, database: 'network_probe' })
-    await client.connect()
-    try {
-      return (await client.query<R>(text)).rows
-    } finally {
-      await client.end()
-    }
+    return (await pgQuery<R>({ ...pgClientConfig(server.info, 'network_probe'), port }, text)).rows
   }
 
   async function archiver(): Promise<Archiver> {
@@ -392,6 +388,12 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
       expect(absent.exitCode, absent.stderr).toBe(1)
       expect(absent.stderr).toBe('')
     }
+
+    // A plain copy the old `cp` archive_command left in the local wal/ is still served.
+    writeFileSync(join(local, 'wal', '0000000100000000000000F0'), 'a segment archived by cp')
+    const legacy = await fetchWith('0000000100000000000000F0', config)
+    expect(legacy.exitCode, legacy.stderr).toBe(0)
+    expect(readFileSync(target, 'utf8')).toBe('a segment archived by cp')
 
     const s3Only = writeWalConfig('s3-only', { repositories: [s3Repository(s3.endpoint)] })
     const [damaged, spare] = archived as [string, string]
