@@ -447,6 +447,17 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
     expect(bad.stderr).toMatch(/^probe-ops: wal fetch: .*bad\.yaml:3/)
   }, 120_000)
 
+  it("run by a Node too old (Debian's own /usr/bin/node), wal fetch stops recovery (128) and wal push fails as PostgreSQL counts it (1)", async () => {
+    const old = '/usr/bin/node'
+    const version = (await execa(old, ['--version'])).stdout.trim()
+    expect(Number(/^v(\d+)/.exec(version)![1]), `${old} is ${version}: this test needs a Node older than 22`).toBeLessThan(22)
+    const fetched = await execa(old, [BIN, 'wal', 'fetch', '000000010000000000000001', join(root, 'never'), '--config', config], { reject: false })
+    expect(fetched.exitCode).toBe(128)
+    expect(fetched.stderr).toMatch(/^probe-ops: Node\.js v\d+\.\d+\.\d+ is too old/)
+    const pushed = await execa(old, [BIN, 'wal', 'push', join(root, '000000010000000000000001'), '--config', config], { reject: false })
+    expect(pushed.exitCode).toBe(1)
+  })
+
   /** probe-ops' view of the test's cluster: its connection, and how its service runs. */
   function platform(postgresService: Record<string, unknown>): Record<string, unknown> {
     return {
