@@ -21,7 +21,19 @@ import { stringify } from 'yaml'
 import { parseSegmentName, segmentName } from '../src/wal/names.js'
 import { pgClientConfig, pgQuery, startPostgres } from '../test/bed/postgres.js'
 import { S3RVER_ACCESS_KEY_ID, startS3, type S3Server } from '../test/bed/s3.js'
-import { integer, interleave, medianOf, runIfMain, sampleOf, summaryTable, verdict, type Bench, type BenchDefinition, type Variant } from './lib/harness.js'
+import {
+  integer,
+  interleave,
+  medianOf,
+  runIfMain,
+  sampleOf,
+  summaryTable,
+  verdict,
+  type Bench,
+  type BenchDefinition,
+  type SummaryRow,
+  type Variant,
+} from './lib/harness.js'
 import { cleanEnv, fail, timed } from './lib/proc.js'
 import { ms, ratio } from './lib/stats.js'
 
@@ -150,7 +162,7 @@ async function run(bench: Bench, args: Args): Promise<void> {
   const samples = await interleave(bench, 'wal push', variants, args.runs, { order: 'rotate' })
   bench.raw.samples = Object.fromEntries(samples)
   const floorMs = medianOf(samples.get('node')!)
-  const rows = variants.map((variant): [string, ReturnType<typeof samples.get> & object, string[]] => {
+  const rows = variants.map((variant): SummaryRow => {
     const these = samples.get(variant.key)!
     return [variant.label, these, [ratio(medianOf(these), floorMs)]]
   })

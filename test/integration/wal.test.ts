@@ -250,6 +250,17 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
     expect(lines.some((line) => line.startsWith(`probe-ops: wal push: refused: ${segment} is already archived in offsite with other content`))).toBe(true)
     expect(filesUnder(join(local, 'wal'))).toEqual(before.local)
     expect(filesUnder(join(s3.dir, s3.bucket))).toEqual(before.s3)
+    // The maintenance log has it too (this run was root's: PostgreSQL's user may not write there).
+    const logged = readFileSync(join(root, 'maintenance.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>)
+    expect(logged.at(-1)).toMatchObject({
+      level: 'error',
+      module: 'probe-ops.wal',
+      host,
+      message: expect.stringContaining(`wal push: refused: ${segment} is already archived in local`),
+    })
     const filter = encodeURIComponent(`instance="${host}"`)
     const alerts = (await (await fetch(`${bed().alertmanager.url}/api/v2/alerts?active=true&filter=${filter}`)).json()) as { labels: Record<string, string> }[]
     expect(alerts.map((alert) => alert.labels)).toContainEqual(

@@ -9,7 +9,7 @@ import { FETCH_UNKNOWN, walFetch } from '../../wal/main.js'
 export default class WalFetch extends Command {
   static override summary = "Restore one WAL file from the first repository with a good copy (PostgreSQL's restore_command: wal fetch %f %p)."
   static override description =
-    'Reads the repositories in configuration order, decrypts (backup.encryption.identityFile), decompresses and checks the sha256 in the key, then writes the file atomically. Exit 0 restored; 1 when every repository answered and none has it (recovery ends there); 128 for anything else (an unreachable repository, only damaged copies, the wrong identity, a bad configuration), which stops recovery instead of ending it early.'
+    'Reads the repositories in configuration order, decrypts (backup.encryption.identityFile), decompresses and checks the sha256 in the key, then writes the file atomically. Exit 0 restored; 1 when every repository answered and none has it (recovery ends there); 128 for anything else (an unreachable repository, only damaged copies, the wrong identity, a bad configuration), which stops recovery instead of ending it early. Bounded by backup.wal.pushTimeoutSeconds.'
   static override examples = ["restore_command = '<node> <probe-ops>/bin/run.js wal fetch %f %p --config /etc/network-probe/probe-ops.yaml'"]
   static override args = {
     name: Args.string({ description: "the file's name (PostgreSQL's %f)", required: true }),
