@@ -32,15 +32,27 @@ export interface WalChange {
   needsRestart: boolean
 }
 
+/** The settings of a configuration: backup.wal and the file it was read from. */
+export function walCommandSettings(config: {
+  source: string | null
+  backup: { wal: { command: readonly string[]; archiveTimeoutSeconds: number } }
+}): WalCommandSettings {
+  return { command: config.backup.wal.command, configPath: config.source, archiveTimeoutSeconds: config.backup.wal.archiveTimeoutSeconds }
+}
+
 /** One word for PostgreSQL's shell: bare when it is plain, else single-quoted; % doubled (PostgreSQL's own escape). */
 export function shellWord(word: string): string {
   const escaped = word.replace(/%/g, '%%')
   return /^[A-Za-z0-9_/.,:=+@%-]+$/.test(escaped) ? escaped : `'${escaped.replace(/'/g, `'\\''`)}'`
 }
 
+/** The program PostgreSQL runs, as its words: backup.wal.command, else `defaultCommand`. */
+export function walProgram(settings: Pick<WalCommandSettings, 'command'>, defaultCommand: readonly string[]): readonly string[] {
+  return settings.command.length > 0 ? settings.command : defaultCommand
+}
+
 function probeOps(settings: WalCommandSettings, defaultCommand: readonly string[]): string {
-  const words = settings.command.length > 0 ? settings.command : defaultCommand
-  return words.map(shellWord).join(' ')
+  return walProgram(settings, defaultCommand).map(shellWord).join(' ')
 }
 
 function withConfig(settings: WalCommandSettings): string {

@@ -9,7 +9,7 @@ import { openRepositories } from '../../repositories/open.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { firstUntraversable, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
-import { defaultWalCommand } from '../../wal/settings.js'
+import { defaultWalCommand, walProgram } from '../../wal/settings.js'
 import type { WalSetupContext } from './context.js'
 import type { WalRepositoriesData } from './data.js'
 
@@ -134,7 +134,7 @@ export const repositoriesStep: StepDefinition<WalSetupContext, WalRepositoriesDa
 export async function checkPostgresCanRun(context: WalSetupContext): Promise<void> {
   const service = postgresService(context)
   if (service?.runtime !== 'docker') return
-  const command = context.config.backup.wal.command.length > 0 ? context.config.backup.wal.command : defaultWalCommand()
+  const command = walProgram(context.config.backup.wal, defaultWalCommand())
   const { execInContainer } = await import('../../systems/docker.js')
   const { docker, id } = await context.runtimes.container(service)
   const result = await execInContainer(docker, id, [...command, '--version'], 15_000).catch((error: unknown) => ({

@@ -7,7 +7,16 @@ import { openRepositories } from '../../repositories/open.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { withPostgres } from '../../systems/postgres.js'
 import { copiesOf } from '../../wal/archive.js'
-import { defaultWalCommand, fixedBy, settingValue, walCommands, wantedChanges, type WalChange, type WalSettings } from '../../wal/settings.js'
+import {
+  defaultWalCommand,
+  fixedBy,
+  walCommandSettings,
+  settingValue,
+  walCommands,
+  wantedChanges,
+  type WalChange,
+  type WalSettings,
+} from '../../wal/settings.js'
 import type { WalSetupContext } from './context.js'
 import type { SettingsData, WalCheckData } from './data.js'
 import { checkPostgresCanRun } from './wal-repositories.js'
@@ -20,10 +29,6 @@ import { checkPostgresCanRun } from './wal-repositories.js'
 const RESTART = 'probe-ops recover postgres --force'
 /** How long a reload may take to reach this session before a setting counts as not taken. */
 const RELOAD_WAIT_MS = 5_000
-
-function commandSettings({ config }: WalSetupContext) {
-  return { command: config.backup.wal.command, configPath: config.source, archiveTimeoutSeconds: config.backup.wal.archiveTimeoutSeconds }
-}
 
 function describe(change: WalChange): string {
   return `${change.name}: ${change.from || "''"} -> ${change.to}${change.needsRestart ? ' (restart)' : ''}`
@@ -88,8 +93,8 @@ export const settingsStep: StepDefinition<WalSetupContext, SettingsData> = {
     withPostgres(context.config.postgres, async (client) => {
       const { state } = context
       const current = await readWalSettings(client)
-      const commands = walCommands(commandSettings(context), defaultWalCommand())
-      const changes = wantedChanges(current, commandSettings(context), defaultWalCommand())
+      const commands = walCommands(walCommandSettings(context.config), defaultWalCommand())
+      const changes = wantedChanges(current, walCommandSettings(context.config), defaultWalCommand())
       const data = { commands, current, changes }
       const { changeable, findings } = fixedFindings(changes, current)
       if (changes.length === 0) {

@@ -3,7 +3,7 @@ import { lchown, mkdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { switchNames, switchStamp } from '../../backups/run-notes.js'
 import { verifyChecksum } from '../../backups/verify.js'
-import { defaultWalCommand, walCommands } from '../../wal/settings.js'
+import { defaultWalCommand, walCommandSettings, walCommands } from '../../wal/settings.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.js'
@@ -155,10 +155,7 @@ async function unpack({ config, base, target }: PitrContext, side: SideCluster, 
   const port = config.restore.pitrPort || (await freePort())
   const settings = {
     // The archive as wal push left it in every repository, read as PostgreSQL's user.
-    restore_command: walCommands(
-      { command: config.backup.wal.command, configPath: config.source, archiveTimeoutSeconds: config.backup.wal.archiveTimeoutSeconds },
-      defaultWalCommand(),
-    ).restore,
+    restore_command: walCommands(walCommandSettings(config), defaultWalCommand()).restore,
     // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
     recovery_target_time: target.toISOString().replace('T', ' ').replace('Z', '+00'),
     recovery_target_action: 'promote',
