@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ definition: BenchDefinition<unknow
   startup: () => import('./startup.js'),
   'config-load': () => import('./config-load.js'),
   'wal-segment': () => import('./wal-segment.js'),
+  'wal-push': () => import('./wal-push.js'),
   agents: () => import('./agents.js'),
 }
 

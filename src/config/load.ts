@@ -35,8 +35,17 @@ export function findConfigFile(explicit: string | undefined, env: Env = process.
 export const MAX_CONFIG_BYTES = 1024 * 1024
 
 export function loadConfig(explicitPath?: string, env: Env = process.env): Config {
+  const { parsed, path } = loadParsedConfig(explicitPath, env)
+  return resolveConfig(parsed, path, env)
+}
+
+/**
+ * The file found, read and validated, with no secret file read and no variable applied: what
+ * `wal push`/`wal fetch` need, which run as PostgreSQL's OS user, who may not read the secrets.
+ */
+export function loadParsedConfig(explicitPath?: string, env: Env = process.env): { parsed: ParsedConfig; path: string | null } {
   const path = findConfigFile(explicitPath, env)
-  if (path === null) return resolveConfig(parseConfigText('{}', '(defaults)'), null, env)
+  if (path === null) return { parsed: parseConfigText('{}', '(defaults)'), path }
   let text: string
   try {
     text = readRegularFileSync(path, MAX_CONFIG_BYTES, 'configuration file').toString('utf8')
@@ -48,7 +57,7 @@ export function loadConfig(explicitPath?: string, env: Env = process.env): Confi
         : 'pass an existing file with --config, or unset PROBE_OPS_CONFIG to use the defaults'
     throw new UsageError(`config file ${error.message}`, hint)
   }
-  return resolveConfig(parseConfigText(text, path), path, env)
+  return { parsed: parseConfigText(text, path), path }
 }
 
 /** Parses and validates YAML text; every error names the file, line and key. */

@@ -117,7 +117,7 @@ export async function checkNamedTarget(path: string): Promise<void> {
  * never half of it. The data is fsynced before the rename. Anything but a regular file at the
  * path is refused (see UnsafeTargetError).
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   writeTargetOf(path, await lstatIfAny(path), false)
   await replaceFile(path, data, mode)
 }
@@ -132,7 +132,7 @@ export async function writeNamedFile(path: string, data: string, mode = 0o644): 
   else await replaceFile(path, data, mode)
 }
 
-async function replaceFile(path: string, data: string, mode: number): Promise<void> {
+async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   await makeDirectories(dirname(path))
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
   // 'wx': the temporary name is guessable, and what another user put there is never followed.

@@ -230,8 +230,18 @@ export class LocalRepository implements Repository {
         }
       }
     }
-    await walk(this.#root, '', true)
-    if (separateWal) await walk(walRoot, `${WAL_DIRECTORY}/`, true)
+    // A prefix with a directory in it is walked from that directory: wal push and wal fetch run as
+    // PostgreSQL's user, who may enter backup.dir (0710) but not read it.
+    const slash = prefix.lastIndexOf('/')
+    const folder = slash > 0 && keyProblem(`${prefix.slice(0, slash)}/x`) === undefined ? prefix.slice(0, slash) : undefined
+    if (folder === undefined) {
+      await walk(this.#root, '', true)
+      if (separateWal) await walk(walRoot, `${WAL_DIRECTORY}/`, true)
+    } else {
+      // Undefined when a directory on the way is missing: nothing is under the prefix.
+      const start = await this.#pathOf(`${folder}/x`, false)
+      if (start !== undefined) await walk(dirname(start), `${folder}/`, true)
+    }
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     yield* found
   }

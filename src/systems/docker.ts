@@ -179,3 +179,26 @@ export async function stopContainer(docker: Docker, id: string, graceSeconds: nu
 export async function restartContainer(docker: Docker, id: string, graceSeconds: number): Promise<void> {
   await docker.getContainer(id).restart({ t: graceSeconds })
 }
+
+/** Runs a program in a running container (docker exec) and waits for it, bounded: its exit code and the end of its output. */
+export async function execInContainer(docker: Docker, id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+  const exec = await docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false })
+  const stream = await exec.start({ hijack: true, stdin: false })
+  let output = ''
+  stream.on('data', (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-4096)
+  })
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.once('end', resolve)
+    stream.once('close', resolve)
+    stream.once('error', reject)
+  })
+  try {
+    await withTimeout(`docker exec ${command[0]}`, timeoutMs, ended)
+  } finally {
+    stream.destroy()
+  }
+  const inspected = await exec.inspect()
+  // The stream's frames carry an 8-byte header each: only the printable text is kept.
+  return { exitCode: inspected.ExitCode ?? 1, output: output.replace(/[^\x20-\x7e\n]/g, '').trim() }
+}

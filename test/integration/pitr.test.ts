@@ -29,6 +29,13 @@ function expectSwitchLetEnd(result: CliResult, signal: 'SIGINT' | 'SIGTERM'): vo
   })
 }
 
+/** Lets every user through the directories on the way to `target` (below /tmp), as a host's /etc and /var/backups are. */
+function openToPostgres<T extends string | { path: string }>(target: T): T {
+  const path = typeof target === 'string' ? target : target.path
+  for (let dir = dirname(path); dir.startsWith('/tmp/') && dir !== '/tmp'; dir = dirname(dir)) if (existsSync(dir)) chmodSync(dir, 0o711)
+  return target
+}
+
 /** A PostgreSQL of a describe block's own, archiving into a WAL directory of its own, and probe-ops set up for it. */
 interface PitrCluster {
   server: PostgresServer
@@ -47,23 +54,27 @@ async function startPitrCluster(): Promise<PitrCluster> {
   chmodSync(walRoot, 0o711)
   const configFor = (backupDir: string) => {
     const dataDir = server.info.dataDir
-    return writeConfig({
-      postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
-      backup: { dir: backupDir, walDir: join(walRoot, 'wal') },
-      services: {
-        management: { enabled: false },
-        web: { enabled: false },
-        redis: { enabled: false },
-        postgres: {
-          runtime: 'process',
-          pidFile: join(dataDir, 'postmaster.pid'),
-          dataDir,
-          start: ['runuser', '-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dataDir, '..', 'restarted.log'), '-w', 'start'],
-          readinessTimeoutSeconds: 30,
-          stopGraceSeconds: 20,
+    // wal push and wal fetch run as PostgreSQL's OS user: it goes through to the configuration and backup.dir, as on a host.
+    openToPostgres(backupDir)
+    return openToPostgres(
+      writeConfig({
+        postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
+        backup: { dir: backupDir, walDir: join(walRoot, 'wal') },
+        services: {
+          management: { enabled: false },
+          web: { enabled: false },
+          redis: { enabled: false },
+          postgres: {
+            runtime: 'process',
+            pidFile: join(dataDir, 'postmaster.pid'),
+            dataDir,
+            start: ['runuser', '-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dataDir, '..', 'restarted.log'), '-w', 'start'],
+            readinessTimeoutSeconds: 30,
+            stopGraceSeconds: 20,
+          },
         },
-      },
-    })
+      }),
+    )
   }
   return {
     server,

@@ -136,4 +136,32 @@ describe('what a run loads', () => {
         expect(packages, `${args.join(' ')} loaded ${unused}`).not.toContain(unused)
     }
   })
+
+  it("wal push and wal fetch (PostgreSQL's archive_command and restore_command) skip oclif: the configuration, a repository and zstd, and no SDK they do not use", async () => {
+    const dir = tempDir('po-loads-wal')
+    // A segment's first page header as PostgreSQL 15 writes it (segment 3 of timeline 1), zeros after.
+    const segment = Buffer.alloc(16 * 1024 * 1024)
+    segment.writeUInt16LE(0xd110, 0)
+    segment.writeUInt16LE(0x0006, 2)
+    segment.writeUInt32LE(1, 4)
+    segment.writeBigUInt64LE(3n * 16n * 1024n * 1024n, 8)
+    segment.writeBigUInt64LE(7715790966965947287n, 24)
+    segment.writeUInt32LE(16 * 1024 * 1024, 32)
+    segment.writeUInt32LE(8192, 36)
+    const name = '000000010000000000000003'
+    writeFileSync(join(dir, name), segment)
+    const { path } = writeConfig({ backup: { dir: join(dir, 'repository') } })
+    for (const args of [
+      ['wal', 'push', join(dir, name), '--config', path],
+      ['wal', 'fetch', name, join(dir, 'fetched'), '--config', path],
+    ]) {
+      const trace = traceLoads()
+      const result = await runCli(args, trace.env)
+      expect(result.exitCode, result.stderr).toBe(0)
+      const loads = trace.read()
+      expect(loads.packages()).toEqual(['js-yaml', 'zod'])
+      for (const unused of ['report/runner.js', 'cli/job-command.js', 'systems/age.js', 'systems/alert-sync.js'])
+        expect(loads.ownModules(), `${args.slice(0, 2).join(' ')} loaded ${unused}`).not.toContain(unused)
+    }
+  })
 })

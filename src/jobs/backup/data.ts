@@ -71,19 +71,35 @@ export const baseData = z.union([
 export type BaseData = z.infer<typeof baseData>
 
 export const settingsData = z.strictObject({
-  walDir: z.string().describe('Where archived WAL goes (backup.walDir).'),
+  commands: z.strictObject({
+    archive: z.string().describe('The archive_command wanted: probe-ops wal push.'),
+    restore: z.string().describe('The restore_command wanted: probe-ops wal fetch.'),
+  }),
   current: z.strictObject({
     walLevel: z.string(),
     archiveMode: z.string(),
     archiveCommand: z.string(),
+    restoreCommand: z.string(),
     archiveTimeout: z.string(),
     pendingRestart: z.array(z.string()).describe('Settings changed that wait for a restart.'),
+    sources: z.record(z.string()).describe('Where each setting comes from (pg_settings.source): ALTER SYSTEM cannot change one set on the command line.'),
   }),
   changes: z
     .array(z.strictObject({ name: z.string(), from: z.string(), to: z.string(), needsRestart: z.boolean() }))
     .describe('What differs from what archiving needs.'),
 })
 export type SettingsData = z.infer<typeof settingsData>
+
+export const walRepositoriesData = z.strictObject({
+  repositories: z.array(
+    z.strictObject({
+      name: z.string(),
+      state: z.enum(['prepared', 'ready', 'not-prepared', 'other-cluster']).describe('prepared: its cluster file was written or checked by --apply.'),
+      archiveId: z.string().optional().describe('The archive its WAL goes to (wal/<archiveId>/).'),
+    }),
+  ),
+})
+export type WalRepositoriesData = z.infer<typeof walRepositoriesData>
 
 export const walCheckData = z.strictObject({
   segment: z.string().describe('The WAL segment switched to and found in the archive.'),
@@ -198,7 +214,7 @@ export const dataSchemas = {
   'backup-database': { dump: dumpData },
   'backup-config': { archive: archiveData },
   'backup-base': { base: baseData },
-  'backup-wal-setup': { settings: settingsData, check: walCheckData },
+  'backup-wal-setup': { settings: settingsData, repositories: walRepositoriesData, check: walCheckData },
   'backup-list': { list: listData },
   'backup-verify': { checksum: checksumData, archive: readArchiveData, 'restore-test': restoreTestData },
   'backup-prune': { prune: pruneData },

@@ -74,13 +74,20 @@ export const backupWalSetup = defineJob({
     {
       id: 'settings',
       title: 'WAL archiving settings',
-      summary: 'wal_level, archive_mode, archive_command and archive_timeout against what archiving needs; --apply sets them',
+      summary:
+        'wal_level, archive_mode, archive_command (wal push), restore_command (wal fetch) and archive_timeout against what archiving needs; --apply sets them and reads them back',
       load: async () => (await import('./wal.js')).settingsStep,
+    },
+    {
+      id: 'repositories',
+      title: 'Repositories ready for WAL',
+      summary: "each repository's cluster file (created with --apply), and what PostgreSQL's OS user must reach to run wal push",
+      load: async () => (await import('./wal-repositories.js')).repositoriesStep,
     },
     {
       id: 'check',
       title: 'Check that a WAL segment reaches the archive',
-      summary: 'force a WAL switch and wait until the segment is in backup.walDir',
+      summary: 'force a WAL switch and wait until the segment is in every repository',
       load: async () => (await import('./wal.js')).walCheckStep,
     },
   ],

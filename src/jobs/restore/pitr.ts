@@ -3,7 +3,7 @@ import { lchown, mkdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { switchNames, switchStamp } from '../../backups/run-notes.js'
 import { verifyChecksum } from '../../backups/verify.js'
-import { walDir } from '../../backups/wal.js'
+import { defaultWalCommand, walCommandSettings, walCommands } from '../../wal/settings.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.js'
@@ -131,7 +131,8 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
     const stamp = switchStamp(context.at)
     // Beside the live directory, so that switching is a rename on one filesystem.
     const dataDir = liveDir ? switchNames(liveDir, stamp).recovered : join(config.backup.dir, `pitr-${stamp}`)
-    if (run.dryRun) return { summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from ${walDir(config)} to ${target.toISOString()}` }
+    if (run.dryRun)
+      return { summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (probe-ops wal fetch) to ${target.toISOString()}` }
     await mkdir(dataDir, { mode: 0o700 })
     const side: SideCluster = { dataDir, liveDir, user: postgresOsUser(liveDir) }
     context.state.pitr = side
@@ -153,7 +154,8 @@ async function unpack({ config, base, target }: PitrContext, side: SideCluster, 
   await unpackBaseBackup(base.path, dataDir, { signal })
   const port = config.restore.pitrPort || (await freePort())
   const settings = {
-    restore_command: `cp '${walDir(config)}/%f' '%p'`,
+    // The archive as wal push left it in every repository, read as PostgreSQL's user.
+    restore_command: walCommands(walCommandSettings(config), defaultWalCommand()).restore,
     // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
     recovery_target_time: target.toISOString().replace('T', ' ').replace('Z', '+00'),
     recovery_target_action: 'promote',

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto'
+import { basename, dirname } from 'node:path'
+import { syncPath } from '../backups/store.js'
+import { writeFileAtomic } from '../lib/files.js'
+import { readRepositoryFile } from '../repositories/cluster.js'
+import { WAL_DIRECTORY } from '../repositories/layout.js'
+import { readSmall, type Repository } from '../repositories/repository.js'
+import { copiesOf, isWalFileName, oneLine, type Copy } from './archive.js'
+import { decodeWal } from './codec.js'
+import type { AgeRunner } from '../systems/age.js'
+
+/**
+ * `wal fetch <name> <path>`, PostgreSQL's restore_command (design-14 §4.2): the first repository,
+ * in configuration order, with a good copy gives the file; its sha256 (in the key) is checked
+ * after decryption and decompression, and it is written beside %p and renamed onto it. "Not in
+ * the archive" is said only when every repository answered and none has it, because PostgreSQL
+ * ends recovery there; anything else (a repository that did not answer, only damaged copies,
+ * the wrong identity) must stop recovery instead (exit 128, see ./main.ts).
+ */
+
+export interface FetchOptions {
+  /** %f */
+  name: string
+  /** %p: relative to the data directory. */
+  path: string
+  repositories: readonly Repository[]
+  identityFile?: string
+  runner?: AgeRunner
+  signal: AbortSignal
+}
+
+export type FetchResult =
+  | { status: 'restored'; repository: string; key: string; bytes: number; skipped: string[] }
+  /** Every repository answered, and none has it. */
+  | { status: 'absent' }
+  /** Neither found nor proved absent: one reason per repository. */
+  | { status: 'unknown'; reasons: string[] }
+
+/** A usage error of restore_command (a name that is not WAL's): PostgreSQL must stop, not end recovery. */
+export class WalFetchRefusal extends Error {}
+
+const MAX_STORED_BYTES = 1024 * 1024 * 1024 + 64 * 1024 * 1024
+const MAX_PLAIN_BYTES = 1024 * 1024 * 1024
+
+type Found = { plain: Buffer; key: string } | { damaged: string[] } | 'absent'
+
+/** The file's copies in this repository, newest archive generation first; a damaged copy is noted and the next one tried. */
+async function fromRepository(repository: Repository, options: FetchOptions): Promise<Found> {
+  const file = await readRepositoryFile(repository, options.signal)
+  const copies: Copy[] = []
+  for (const cluster of [...(file?.clusters ?? [])].reverse()) {
+    copies.push(...(await copiesOf(repository, cluster.archiveId, options.name, options.signal)))
+    if (copies.length > 0) break
+  }
+  const damaged: string[] = []
+  for (const copy of copies) {
+    try {
+      const stored = await readSmall(repository, copy.key, MAX_STORED_BYTES, options.signal)
+      const plain = await decodeWal(stored, {
+        compression: copy.compression,
+        encrypted: copy.encrypted,
+        ...(options.identityFile === undefined ? {} : { identityFile: options.identityFile }),
+        ...(options.runner ? { runner: options.runner } : {}),
+        signal: options.signal,
+        what: `${copy.key} in ${repository.name}`,
+        maxBytes: MAX_PLAIN_BYTES,
+      })
+      const sha256 = createHash('sha256').update(plain).digest('hex')
+      if (sha256 === copy.sha256) return { plain, key: copy.key }
+      damaged.push(`${copy.key}: sha256 mismatch (reads back ${sha256.slice(0, 12)}…)`)
+    } catch (error) {
+      if (options.signal.aborted) throw error
+      damaged.push(oneLine(error))
+    }
+  }
+  if (damaged.length > 0) return { damaged }
+  // A plain copy today's `cp` archive_command left (wal/<name>): kept readable, with no checksum to hold it to.
+  const legacy = `${WAL_DIRECTORY}/${options.name}`
+  if (repository.kind === 'local' && (await repository.head(legacy, { signal: options.signal }))) {
+    return { plain: await readSmall(repository, legacy, MAX_STORED_BYTES, options.signal), key: legacy }
+  }
+  return 'absent'
+}
+
+export async function fetchWal(options: FetchOptions): Promise<FetchResult> {
+  if (!isWalFileName(options.name)) throw new WalFetchRefusal(`${options.name} is not a WAL file name`)
+  if (basename(options.path) === '' || options.path.endsWith('/')) throw new WalFetchRefusal(`${options.path} is not a file path`)
+  const reasons: string[] = []
+  const skipped: string[] = []
+  for (const repository of options.repositories) {
+    let found: Found
+    try {
+      found = await fromRepository(repository, options)
+    } catch (error) {
+      if (options.signal.aborted) {
+        reasons.push(`${repository.name}: no answer within the bound`)
+        break
+      }
+      reasons.push(`${repository.name}: ${oneLine(error)}`)
+      continue
+    }
+    if (found === 'absent') {
+      skipped.push(`${repository.name}: not there`)
+      continue
+    }
+    if ('damaged' in found) {
+      reasons.push(`${repository.name}: ${found.damaged.join('; ')}`)
+      continue
+    }
+    // Beside %p and renamed onto it: PostgreSQL never reads half a file.
+    await writeFileAtomic(options.path, found.plain, 0o600)
+    await syncPath(dirname(options.path))
+    return { status: 'restored', repository: repository.name, key: found.key, bytes: found.plain.length, skipped: [...reasons, ...skipped] }
+  }
+  if (reasons.length === 0) return { status: 'absent' }
+  return { status: 'unknown', reasons: [...reasons, ...skipped] }
+}
