@@ -18,6 +18,23 @@ export async function databaseExists(admin: Client, name: string): Promise<boole
   return (await queryRows(admin, 'select 1 from pg_database where datname = $1', [name])).length > 0
 }
 
+/**
+ * Whether a session's database holds anything of its own: a relation (table, view, sequence…) or
+ * a function outside the system schemas that no extension brought. A database a container's
+ * entrypoint just created holds nothing, and a backup of it keeps nothing.
+ */
+export async function holdsObjects(client: Client): Promise<boolean> {
+  const own = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'`
+  const notFromExtension = (catalog: string, alias: string) =>
+    `not exists (select 1 from pg_depend d where d.classid = '${catalog}'::regclass and d.objid = ${alias}.oid and d.deptype = 'e')`
+  const [row] = await queryRows<{ holds: boolean }>(
+    client,
+    `select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f') and ${own} and ${notFromExtension('pg_class', 'c')})
+         or exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where ${own} and ${notFromExtension('pg_proc', 'p')}) as holds`,
+  )
+  return row!.holds
+}
+
 export async function listDatabases(admin: Client): Promise<{ name: string; allowConnections: boolean }[]> {
   return queryRows<{ name: string; allowConnections: boolean }>(admin, 'select datname as name, datallowconn as "allowConnections" from pg_database order by 1')
 }

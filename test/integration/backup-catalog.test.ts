@@ -280,6 +280,8 @@ describe('restore from S3', () => {
     ])
     const atBackup = await counts(database)
     await dropDatabase(database)
+    // The new host's platform container has created its database, empty.
+    await sql('postgres', `create database "${database}"`)
 
     // The host is gone: a new one has the bucket, its credentials and the identity, nothing else.
     const fresh = setup({ dir: join(tempDir('runbook-fresh'), 'backups'), repositories: [offsite('runbook/')], encryption: encryption(keys.right) })
@@ -289,7 +291,10 @@ describe('restore from S3', () => {
     expect(verified.exitCode, verified.stdout).toBe(0)
     const restored = await fresh.run('restore', backupId, '--yes', '--json')
     expect(restored.exitCode, restored.stdout).toBe(0)
-    expect(step(parseReport(restored), 'verify').data).toMatchObject({ id: backupId, repository: 'offsite' })
+    const report = parseReport(restored)
+    expect(step(report, 'verify').data).toMatchObject({ id: backupId, repository: 'offsite' })
+    // Its empty database is nothing to keep, and the bucket is the old cluster's: no safety backup is attempted there.
+    expect(step(report, 'safety-backup').findings).toEqual([expect.objectContaining({ id: 'empty-live-database', severity: 'low' })])
     expect(await counts(database)).toEqual(atBackup)
   })
 

@@ -7,7 +7,8 @@ import { StepFailure, describeError } from '../../errors.js'
 import { formatSize } from '../../lib/format.js'
 import type { StepDefinition } from '../../report/outcome.js'
 import { diskUsage, sameFilesystem } from '../../systems/host.js'
-import { dataDirectory, databaseExists, databaseSize, withAdmin } from '../../systems/postgres-admin.js'
+import { dataDirectory, databaseExists, databaseSize, holdsObjects, withAdmin } from '../../systems/postgres-admin.js'
+import { withPostgres } from '../../systems/postgres.js'
 import { hintOf } from '../hints.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { DumpContext, FullRestoreContext } from './context.js'
@@ -147,6 +148,14 @@ export const safetyBackup: StepDefinition<DumpContext, SafetyBackupData> = {
       return {
         summary: `${message}: restoring without a safety backup`,
         findings: [{ id: 'no-live-database', severity: 'medium', subject: live, message, fix: 'nothing live can be lost; the restore creates it' }],
+      }
+    }
+    // A fresh host's empty database: its dump would keep nothing, and the only repository may be another cluster's.
+    if (!(await withPostgres(context.config.postgres, holdsObjects))) {
+      const message = `the database ${live} holds no tables, views, sequences or functions of its own`
+      return {
+        summary: `${message}: restoring without a safety backup`,
+        findings: [{ id: 'empty-live-database', severity: 'low', subject: live, message, fix: 'nothing live can be lost; the restore replaces it' }],
       }
     }
     try {
