@@ -207,6 +207,7 @@ describe('the gauges diagnose writes', () => {
       'probe_ops_repository_last_verification_ok{job="diagnose",kind="database",repository="local"} 0',
       'probe_ops_wal_archive_pending_segments{job="diagnose"} 3',
       'probe_ops_wal_archive_lag_seconds{job="diagnose"} 120',
+      'probe_ops_wal_archive_timeout_seconds{job="diagnose"} 300',
       'probe_ops_wal_archive_failed_total{job="diagnose"} 4',
       'probe_ops_wal_last_archived_timestamp_seconds{job="diagnose"} 1796471940',
     ])
