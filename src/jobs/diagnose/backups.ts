@@ -105,16 +105,10 @@ function latestVerification(manifest: BackupManifest): BackupManifest['verificat
  * MANIFESTS_READ manifests, and none taken before the verification's own maximum age (a
  * verification older than the backup it checks cannot be newer than that age).
  */
-async function lookAtKind(
-  repository: Repository,
-  kind: BackupKind,
-  expected: boolean,
-  config: Readonly<Config>,
-  now: Date,
-  signal: AbortSignal,
-): Promise<KindLook> {
+async function lookAtKind(repository: Repository, kind: BackupKind, config: Readonly<Config>, now: Date, signal: AbortSignal): Promise<KindLook> {
   const { backups, objects } = await listKind(repository, kind, signal)
-  const look: KindLook = { kind, expected, backups: backups.length, maxAgeSeconds: config.backup.maxAge[kind] / 1000 }
+  // Whether one must be there is known once PostgreSQL answered (base: only when WAL is archived).
+  const look: KindLook = { kind, expected: true, backups: backups.length, maxAgeSeconds: config.backup.maxAge[kind] / 1000 }
   const horizon = now.getTime() - config.backup.maxAge.verification
   for (const [index, backup] of backups.slice(0, MANIFESTS_READ).entries()) {
     if (index > 0 && backup.takenAt.getTime() < horizon) break
@@ -161,7 +155,7 @@ interface Round {
 }
 
 /** One repository's backups, bounded by its own signal. */
-async function lookAtRepository(repository: Repository, baseExpected: boolean, round: Round): Promise<{ look: RepositoryLook; notes: string[] }> {
+async function lookAtRepository(repository: Repository, round: Round): Promise<{ look: RepositoryLook; notes: string[] }> {
   const signal = AbortSignal.timeout(round.timeoutMs)
   const look: RepositoryLook = { name: repository.name, type: repository.kind, where: repository.where, reachable: true, kinds: [] }
   const notes: string[] = []
@@ -173,7 +167,7 @@ async function lookAtRepository(repository: Repository, baseExpected: boolean, r
         notes.push(describeError(error))
         return undefined
       }),
-      ...BACKUP_KINDS.map((kind) => lookAtKind(repository, kind, kind !== 'base' || baseExpected, round.config, round.now, signal)),
+      ...BACKUP_KINDS.map((kind) => lookAtKind(repository, kind, round.config, round.now, signal)),
     ])
     if (file) look.archiveId = currentCluster(file).archiveId
     look.kinds = kinds
@@ -219,16 +213,18 @@ export const backups: StepDefinition<DiagnoseContext, BackupsData> = {
   async run({ config, checkTimeoutMs }) {
     const repositories = openRepositories(config.backup)
     const round: Round = { config, now: new Date(), timeoutMs: checkTimeoutMs }
-    const postgres = lookAtPostgres(config, checkTimeoutMs)
-    const archiving = postgres.then(({ archiver }) => archiver.read && archiver.archiveMode !== 'off')
     const [looked, { archiver, leftovers }, notes] = await Promise.all([
-      Promise.all(repositories.map(async (repository) => lookAtRepository(repository, await archiving, round))),
-      postgres,
+      Promise.all(repositories.map((repository) => lookAtRepository(repository, round))),
+      lookAtPostgres(config, checkTimeoutMs),
       restoreNotes(config),
     ])
-    const segment = archiver.read && archiver.archiveMode !== 'off' ? archiver.lastArchivedWal : null
+    const archiving = archiver.read && archiver.archiveMode !== 'off'
+    const segment = archiving ? archiver.lastArchivedWal : null
     const looks = await Promise.all(
-      looked.map(({ look }, index) => (segment ? lookForWal(look, repositories[index]!, segment, checkTimeoutMs) : Promise.resolve(look))),
+      looked.map(async ({ look }, index) => {
+        const judged = { ...look, kinds: look.kinds.map((kind) => ({ ...kind, expected: kind.kind !== 'base' || archiving })) }
+        return segment ? lookForWal(judged, repositories[index]!, segment, checkTimeoutMs) : judged
+      }),
     )
     const interrupted = [...notes.interrupted, ...(leftovers ?? [])]
     const verificationMaxAge = config.backup.maxAge.verification / 1000
