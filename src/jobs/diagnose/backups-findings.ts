@@ -138,7 +138,7 @@ export function archiverFindings(archiver: ArchiverLook): Finding[] {
       {
         id: 'wal-archiver-not-read',
         severity: 'medium',
-        message: `PostgreSQL's WAL archiver was not read: ${archiver.error}`,
+        message: `PostgreSQL was not read, so neither its WAL archiver nor the databases an interrupted restore leaves were checked: ${archiver.error}`,
         fix: 'probe-ops diagnose --only postgres says why PostgreSQL does not answer',
       },
     ]

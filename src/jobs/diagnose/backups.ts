@@ -143,9 +143,12 @@ async function holdsWal(repository: Repository, archiveId: string | undefined, n
 }
 
 /** An error of a repository's request as the look records it: its code, and "no answer" when the bound cut it. */
-function failure(error: unknown, signal: AbortSignal, timeoutMs: number): { error: string; code: string } {
+function failure(repository: Repository, error: unknown, signal: AbortSignal, timeoutMs: number): { error: string; code: string } {
   if (signal.aborted) return { error: `no answer within ${formatDuration(timeoutMs)}`, code: 'no-answer' }
-  return { error: describeError(error), code: isSystemError(error) ? error.code : 'failed' }
+  // The S3 back end's messages start with the place, which the finding names already.
+  const message = describeError(error)
+  const own = message.startsWith(`${repository.where}: `) ? message.slice(repository.where.length + 2) : message
+  return { error: own, code: isSystemError(error) ? error.code : 'failed' }
 }
 
 interface Round {
@@ -172,7 +175,7 @@ async function lookAtRepository(repository: Repository, round: Round): Promise<{
     if (file) look.archiveId = currentCluster(file).archiveId
     look.kinds = kinds
   } catch (error) {
-    return { look: { ...look, reachable: false, ...failure(error, signal, round.timeoutMs) }, notes }
+    return { look: { ...look, reachable: false, ...failure(repository, error, signal, round.timeoutMs) }, notes }
   }
   return { look, notes }
 }
@@ -185,7 +188,7 @@ async function lookForWal(look: RepositoryLook, repository: Repository, segment:
     const key = await holdsWal(repository, look.archiveId, segment, signal)
     return { ...look, wal: { segment, found: key !== undefined, ...(key ? { key } : {}) } }
   } catch (error) {
-    return { ...look, reachable: false, ...failure(error, signal, timeoutMs) }
+    return { ...look, reachable: false, ...failure(repository, error, signal, timeoutMs) }
   }
 }
 
