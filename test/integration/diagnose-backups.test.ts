@@ -4,6 +4,7 @@
  * fails and then works, an S3 repository (s3rver) that is down, has no bucket, or never answers,
  * and an interrupted restore's note and databases.
  */
+import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +12,9 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupsData } from '../../src/jobs/diagnose/data.js'
 import type { Report, StepResult } from '../../src/report/model.js'
+import { writeRepositoryFile } from '../../src/repositories/cluster.js'
+import { walKey } from '../../src/repositories/layout.js'
+import { LocalRepository } from '../../src/repositories/local.js'
 import { bed, pgClientConfig, pgQuery, startHangingServer, startPostgres, type PostgresServer } from '../bed/index.js'
 import { S3RVER_ACCESS_KEY_ID, startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli, runRecords, writeConfig } from '../helpers/cli.js'
@@ -141,6 +145,11 @@ describe('diagnose --only backups', () => {
     expect(failed, JSON.stringify(step.findings)).toMatchObject({ severity: 'high' })
     expect(failed!.message).toContain(id)
     expect(step.data.repositories[0]!.kinds.find((k) => k.kind === 'database')!.lastVerification).toMatchObject({ id, ok: false })
+
+    // Its data gone: the manifest alone is no backup.
+    rmSync(data)
+    const gone = await s.diagnose()
+    expect(gone.step.findings!.find((f) => f.id === 'backup-damaged:local:database')?.message).toContain(`its data ${manifest.data} is missing`)
   })
 
   it('names an interrupted restore: its note in backup.dir and the databases it left', async () => {
@@ -239,7 +248,7 @@ describe('diagnose --only backups', () => {
       const postgresUser = await execa('id', ['-u', 'postgres'])
       const postgresGroup = await execa('id', ['-g', 'postgres'])
       chownSync(walDir, Number(postgresUser.stdout), Number(postgresGroup.stdout))
-      server = await startPostgres({ extraConf: { archive_mode: 'on', archive_command: "'false'", archive_timeout: 60 } })
+      server = await startPostgres({ extraConf: { archive_mode: 'on', archive_command: "'false'", archive_timeout: 0 } })
     }, 60_000)
 
     afterAll(async () => {
@@ -282,12 +291,32 @@ describe('diagnose --only backups', () => {
       await switchWal("last_archived_time > coalesce(last_failed_time, last_archived_time - interval '1 s') and archived_count > 1")
 
       const other = join(tempDir('dgb'), 'other')
+      // A repository `wal push` writes to: the segment under its archive, named by its content.
+      const pushed = join(tempDir('dgb'), 'pushed')
+      const [last] = (await pgQuery<{ wal: string }>(client, 'select last_archived_wal as wal from pg_stat_archiver')).rows
+      const segment = readFileSync(join(walDir, last!.wal))
+      const repository = new LocalRepository({ name: 'pushed', path: pushed })
+      const signal = AbortSignal.timeout(30_000)
+      await writeRepositoryFile(
+        repository,
+        { format: 1, clusters: [{ archiveId: '15-1', systemIdentifier: '1', serverVersion: '15', since: new Date().toISOString() }], createdBy: 'test' },
+        signal,
+      )
+      const pushedKey = walKey({
+        archiveId: '15-1',
+        name: last!.wal,
+        sha256: createHash('sha256').update(segment).digest('hex'),
+        compression: 'none',
+        encrypted: false,
+      })
+      await repository.putBytes(pushedKey, segment, { signal })
       const working = await onServer({
         backup: {
           dir: root,
           repositories: [
             { name: 'local', type: 'local', path: root, walPath: walDir },
             { name: 'other', type: 'local', path: other },
+            { name: 'pushed', type: 'local', path: pushed },
           ],
         },
       }).diagnose()
@@ -298,6 +327,9 @@ describe('diagnose --only backups', () => {
       expect(archiver.lastArchivedWal).toMatch(/^[0-9A-F]{24}$/)
       expect(working.step.data.repositories[0]!.wal).toEqual({ segment: archiver.lastArchivedWal, found: true, key: `wal/${archiver.lastArchivedWal}` })
       expect(working.step.data.repositories[1]!.wal).toEqual({ segment: archiver.lastArchivedWal, found: false })
+      // Nothing was archived since the segment was put there: archive_timeout is off, and only pg_switch_wal() switches.
+      expect(archiver.lastArchivedWal).toBe(last!.wal)
+      expect(working.step.data.repositories[2]).toMatchObject({ archiveId: '15-1', wal: { segment: last!.wal, found: true, key: pushedKey } })
     })
 
     it('a role without pg_monitor cannot count the waiting WAL files: a low finding says so, never "none waiting"', async () => {

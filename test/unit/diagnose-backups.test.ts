@@ -33,6 +33,7 @@ const archiver: Archiver = {
   read: true,
   archiveMode: 'on',
   archiveTimeoutSeconds: 300,
+  lagLimitSeconds: 600,
   archivedCount: 10,
   failedCount: 0,
   lastArchivedWal: '000000010000000000000010',
@@ -144,6 +145,9 @@ describe('the ratings of the archiver', () => {
     expect(archiverFindings(queue(2, 601))).toEqual([expect.objectContaining({ id: 'wal-archive-lag', severity: 'high' })])
     expect(ids(archiverFindings(queue(9, 10)))).toEqual(['wal-archive-lag'])
     expect(archiverFindings(queue(8, 10))).toEqual([])
+    // archive_timeout off: the limit is backup.wal.archiveTimeoutSeconds's, and the message says so.
+    const [off] = archiverFindings({ ...queue(1, 700), archiveTimeoutSeconds: 0, lagLimitSeconds: 600 })
+    expect(off!.message).toContain('backup.wal.archiveTimeoutSeconds')
   })
 
   it('a queue it may not read is a low finding, an archiver not read a medium one, archive_mode off none', () => {
@@ -207,7 +211,7 @@ describe('the gauges diagnose writes', () => {
       'probe_ops_repository_last_verification_ok{job="diagnose",kind="database",repository="local"} 0',
       'probe_ops_wal_archive_pending_segments{job="diagnose"} 3',
       'probe_ops_wal_archive_lag_seconds{job="diagnose"} 120',
-      'probe_ops_wal_archive_timeout_seconds{job="diagnose"} 300',
+      'probe_ops_wal_archive_lag_limit_seconds{job="diagnose"} 600',
       'probe_ops_wal_archive_failed_total{job="diagnose"} 4',
       'probe_ops_wal_last_archived_timestamp_seconds{job="diagnose"} 1796471940',
     ])

@@ -15,7 +15,7 @@ export const BACKUP_KINDS: readonly BackupKind[] = ['database', 'config', 'base'
 /** More segments than this waiting to be archived is a lag whatever their age. */
 export const PENDING_SEGMENTS = 8
 /** The oldest waiting segment may be this many archive_timeouts old before it is a lag. */
-const LAG_TIMEOUTS = 2
+export const LAG_TIMEOUTS = 2
 
 const BACKUP_ID = /^(database|config|base)-(?:(.+)-)?(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})?Z$/
 
@@ -164,13 +164,13 @@ export function archiverFindings(archiver: ArchiverLook): Finding[] {
       fix: `grant the role diagnose connects as pg_monitor (grant pg_monitor to <user>), so that pg_ls_archive_statusdir() answers`,
     })
   else {
-    const limit = LAG_TIMEOUTS * archiver.archiveTimeoutSeconds
-    const old = queue.pending > 0 && limit > 0 && queue.oldestPendingSeconds > limit
+    const limit = archiver.lagLimitSeconds
+    const old = queue.pending > 0 && queue.oldestPendingSeconds > limit
     if (old || queue.pending > PENDING_SEGMENTS)
       findings.push({
         id: 'wal-archive-lag',
         severity: 'high',
-        message: `${plural(queue.pending, 'WAL file')} waiting to be archived, the oldest for ${seconds(queue.oldestPendingSeconds)}${limit > 0 ? ` (2 × archive_timeout: ${seconds(limit)})` : ''}`,
+        message: `${plural(queue.pending, 'WAL file')} waiting to be archived, the oldest for ${seconds(queue.oldestPendingSeconds)} (2 × ${archiver.archiveTimeoutSeconds ? 'archive_timeout' : 'backup.wal.archiveTimeoutSeconds, archive_timeout being off'}: ${seconds(limit)})`,
         fix: "archive_command is slow or failing: read its errors in PostgreSQL's log, and check the repositories answer (probe-ops diagnose --only backups)",
       })
   }

@@ -6,6 +6,7 @@ import type { Finding } from '../../report/outcome.js'
 import { listDatabases } from '../../systems/postgres-admin.js'
 import { closePostgres, connectPostgres, postgresFailure, queryRows, sqlState } from '../../systems/postgres.js'
 import { hintOf } from '../hints.js'
+import { LAG_TIMEOUTS } from './backups-findings.js'
 import type { BackupsData } from './data.js'
 
 /**
@@ -48,7 +49,7 @@ function iso(time: string | null): string | null {
   return time === null ? null : new Date(time).toISOString()
 }
 
-async function readArchiver(client: Awaited<ReturnType<typeof connectPostgres>>): Promise<Archiver> {
+async function readArchiver(client: Awaited<ReturnType<typeof connectPostgres>>, defaultTimeoutSeconds: number): Promise<Archiver> {
   const [row] = await queryRows<ArchiverRow>(client, ARCHIVER_SQL)
   let statusDirectory: Extract<Archiver, { read: true }>['statusDirectory']
   try {
@@ -62,6 +63,7 @@ async function readArchiver(client: Awaited<ReturnType<typeof connectPostgres>>)
     read: true,
     archiveMode: row!.archive_mode,
     archiveTimeoutSeconds: row!.archive_timeout,
+    lagLimitSeconds: LAG_TIMEOUTS * (row!.archive_timeout || defaultTimeoutSeconds),
     archivedCount: row!.archived_count,
     failedCount: row!.failed_count,
     lastArchivedWal: row!.last_archived_wal,
@@ -87,7 +89,7 @@ export async function lookAtPostgres(config: Readonly<Config>, boundMs: number):
     const bound = Math.max(250, deadline - Date.now())
     const client = await connectPostgres(pg, { connectTimeoutMs: Math.min(bound, pg.connectTimeoutMs), statementTimeoutMs: bound })
     try {
-      const archiver = await readArchiver(client)
+      const archiver = await readArchiver(client, config.backup.wal.archiveTimeoutSeconds)
       const leftovers = classifyLeftovers(pg.database, await listDatabases(client))
         // A copy kept from before a restore is the user's to drop when the restore is known good: nothing interrupted.
         .filter((leftover) => leftover.kind !== 'pre-restore')

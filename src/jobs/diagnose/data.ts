@@ -237,7 +237,10 @@ export const backupsData = z.strictObject({
     z.strictObject({
       read: z.literal(true),
       archiveMode: z.string(),
-      archiveTimeoutSeconds: z.number(),
+      archiveTimeoutSeconds: z.number().describe("PostgreSQL's archive_timeout; 0: off."),
+      lagLimitSeconds: z
+        .number()
+        .describe('How long WAL may wait to be archived before it is a lag: twice archive_timeout, or backup.wal.archiveTimeoutSeconds when that is off.'),
       archivedCount: z.number(),
       failedCount: z.number(),
       lastArchivedWal: z.string().nullable(),

@@ -32,9 +32,12 @@ const FAILED = family(
 )
 const ARCHIVED_AT = family('probe_ops_wal_last_archived_timestamp_seconds', 'When PostgreSQL last archived a WAL file.')
 const FAILED_AT = family('probe_ops_wal_last_failed_timestamp_seconds', 'When archive_command last failed.')
-const TIMEOUT = family('probe_ops_wal_archive_timeout_seconds', "PostgreSQL's archive_timeout: the lag alert's measure (twice this).")
+const LAG_LIMIT = family(
+  'probe_ops_wal_archive_lag_limit_seconds',
+  'How long WAL may wait to be archived: twice archive_timeout (backup.wal.archiveTimeoutSeconds when that is off).',
+)
 
-export const DIAGNOSE_FAMILIES = [UP, NEWEST, SIZE, VERIFIED_AT, VERIFIED_OK, PENDING, LAG, TIMEOUT, FAILED, ARCHIVED_AT, FAILED_AT] as const
+export const DIAGNOSE_FAMILIES = [UP, NEWEST, SIZE, VERIFIED_AT, VERIFIED_OK, PENDING, LAG, LAG_LIMIT, FAILED, ARCHIVED_AT, FAILED_AT] as const
 
 function seconds(time: string): number {
   return Date.parse(time) / 1000
@@ -66,7 +69,7 @@ export function backupsSamples(report: Report): MetricSample[] {
       samples.push(
         { family: PENDING, labels: {}, value: archiver.statusDirectory.pending },
         { family: LAG, labels: {}, value: archiver.statusDirectory.oldestPendingSeconds },
-        { family: TIMEOUT, labels: {}, value: archiver.archiveTimeoutSeconds },
+        { family: LAG_LIMIT, labels: {}, value: archiver.lagLimitSeconds },
       )
   }
   return samples
