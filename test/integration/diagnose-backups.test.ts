@@ -170,6 +170,17 @@ describe('diagnose --only backups', () => {
     expect(step.data.interruptedRestores.map((entry) => entry.what)).toEqual(['stopped services', `database ${name}_restore_20261201_030000`])
   })
 
+  it('a probe-ops-repository.json that probe-ops did not write is high: every writer refuses that repository', async () => {
+    const s = setup(await database())
+    mkdirSync(s.backupDir, { recursive: true, mode: 0o700 })
+    writeFileSync(join(s.backupDir, 'probe-ops-repository.json'), '{"format": 7}')
+    const { step } = await s.diagnose()
+    const finding = step.findings!.find((f) => f.id === 'repository-file-invalid:local')
+    expect(finding, JSON.stringify(step.findings)).toMatchObject({ severity: 'high' })
+    expect(finding!.message).toContain('is not one probe-ops wrote')
+    expect(step.data.repositories[0]).toMatchObject({ reachable: true, repositoryFile: expect.stringContaining('format') })
+  })
+
   describe('against S3 repositories that do not answer', () => {
     let s3: S3Server
     let credentialsFile: string

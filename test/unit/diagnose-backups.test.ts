@@ -124,6 +124,13 @@ describe('the ratings of a repository', () => {
     expect(auth!.fix).toContain('credentials')
   })
 
+  it('a repository file probe-ops did not write is high', () => {
+    const look = repository([], {
+      repositoryFile: 'probe-ops-repository.json in repository local (local /b) is not one probe-ops wrote: format: Invalid literal',
+    })
+    expect(repositoryFindings(look, WEEK)).toEqual([expect.objectContaining({ id: 'repository-file-invalid:local', severity: 'high' })])
+  })
+
   it('the last archived WAL file missing from a repository is high', () => {
     const look = repository([], { wal: { segment: '000000010000000000000010', found: false }, archiveId: '15-1' })
     expect(repositoryFindings(look, WEEK)).toEqual([expect.objectContaining({ id: 'wal-missing-in-repository:local', severity: 'high' })])

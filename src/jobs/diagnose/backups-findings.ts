@@ -120,6 +120,14 @@ function kindFindings(repository: string, look: KindLook, verificationMaxAgeSeco
 export function repositoryFindings(look: RepositoryLook, verificationMaxAgeSeconds: number): Finding[] {
   if (!look.reachable) return [unreachableFinding(look)]
   const findings = look.kinds.flatMap((kind) => kindFindings(look.name, kind, verificationMaxAgeSeconds))
+  if (look.repositoryFile)
+    findings.push({
+      id: `repository-file-invalid:${look.name}`,
+      severity: 'high',
+      subject: look.name,
+      message: look.repositoryFile,
+      fix: `no backup or WAL file is written there until it is fixed: restore the file, or point backup.repositories[${look.name}] at a prefix of its own`,
+    })
   if (look.wal && !look.wal.found)
     findings.push({
       id: `wal-missing-in-repository:${look.name}`,

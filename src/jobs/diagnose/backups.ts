@@ -158,16 +158,15 @@ interface Round {
 }
 
 /** One repository's backups, bounded by its own signal. */
-async function lookAtRepository(repository: Repository, round: Round): Promise<{ look: RepositoryLook; notes: string[] }> {
+async function lookAtRepository(repository: Repository, round: Round): Promise<RepositoryLook> {
   const signal = AbortSignal.timeout(round.timeoutMs)
   const look: RepositoryLook = { name: repository.name, type: repository.kind, where: repository.where, reachable: true, kinds: [] }
-  const notes: string[] = []
   try {
     const [file, ...kinds] = await Promise.all([
       readRepositoryFile(repository, signal).catch((error: unknown) => {
-        // Not ours, or damaged: the WAL is then looked for as legacy copies only, and the reason shown.
+        // Not ours, or damaged: the WAL is then looked for as legacy copies only.
         if (isSystemError(error)) throw error
-        notes.push(describeError(error))
+        look.repositoryFile = describeError(error)
         return undefined
       }),
       ...BACKUP_KINDS.map((kind) => lookAtKind(repository, kind, round.config, round.now, signal)),
@@ -175,9 +174,9 @@ async function lookAtRepository(repository: Repository, round: Round): Promise<{
     if (file) look.archiveId = currentCluster(file).archiveId
     look.kinds = kinds
   } catch (error) {
-    return { look: { ...look, reachable: false, ...failure(repository, error, signal, round.timeoutMs) }, notes }
+    return { ...look, reachable: false, ...failure(repository, error, signal, round.timeoutMs) }
   }
-  return { look, notes }
+  return look
 }
 
 /** The second round: the last archived WAL file in each repository that answered, each bounded again. */
@@ -224,7 +223,7 @@ export const backups: StepDefinition<DiagnoseContext, BackupsData> = {
     const archiving = archiver.read && archiver.archiveMode !== 'off'
     const segment = archiving ? archiver.lastArchivedWal : null
     const looks = await Promise.all(
-      looked.map(async ({ look }, index) => {
+      looked.map(async (look, index) => {
         const judged = { ...look, kinds: look.kinds.map((kind) => ({ ...kind, expected: kind.kind !== 'base' || archiving })) }
         return segment ? lookForWal(judged, repositories[index]!, segment, checkTimeoutMs) : judged
       }),
@@ -242,12 +241,7 @@ export const backups: StepDefinition<DiagnoseContext, BackupsData> = {
     return {
       summary: `${plural(looks.length, 'repository', 'repositories')} looked at${unreachable ? ` (${unreachable} not answering)` : ''}: ${problems === 0 ? 'all well' : `${plural(problems, 'problem')}`}`,
       findings,
-      details: [
-        ...looks.map(describeRepository),
-        ...looked.flatMap(({ look, notes: why }) => why.map((line) => `${look.name}: ${line}`)),
-        describeArchiver(archiver),
-        ...interrupted.map((entry) => `interrupted restore: ${entry.detail}`),
-      ],
+      details: [...looks.map(describeRepository), describeArchiver(archiver), ...interrupted.map((entry) => `interrupted restore: ${entry.detail}`)],
       data: { repositories: looks, archiver, interruptedRestores: interrupted },
     }
   },

@@ -196,6 +196,10 @@ export const backupsData = z.strictObject({
       error: z.string().optional(),
       code: z.string().optional().describe("The error's code: auth, dns, refused, no-answer, not-found, permission..."),
       archiveId: z.string().optional().describe('The WAL archive of its cluster (probe-ops-repository.json), when it has one.'),
+      repositoryFile: z
+        .string()
+        .optional()
+        .describe('Why its probe-ops-repository.json is not one probe-ops wrote: every writer refuses the repository until it is fixed.'),
       kinds: z.array(
         z.strictObject({
           kind: backupKind,
