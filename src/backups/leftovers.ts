@@ -36,8 +36,11 @@ export function isRestoreCopyName(database: string, name: string, kind: 'restore
 }
 
 export async function findDatabaseLeftovers(config: Config): Promise<DatabaseLeftover[]> {
-  const live = config.postgres.database
-  const databases = await withAdmin(config.postgres, listDatabases)
+  return classifyLeftovers(config.postgres.database, await withAdmin(config.postgres, listDatabases))
+}
+
+/** The databases of a server (listDatabases) that an interrupted restore or verification of `live` left. Pure. */
+export function classifyLeftovers(live: string, databases: readonly { name: string; allowConnections: boolean }[]): DatabaseLeftover[] {
   const found: DatabaseLeftover[] = []
   for (const { name, allowConnections } of databases) {
     if (name.startsWith(`${live}_restore_`))

@@ -7,7 +7,7 @@
 import type { Report } from './model.js'
 
 export interface MetricFamily {
-  /** `probe_ops_...`, a gauge. */
+  /** `probe_ops_...`. */
   readonly name: string
   readonly help: string
   /**
@@ -15,6 +15,8 @@ export interface MetricFamily {
    * one's time and size, which the "no backup for a day" alert needs most when backups fail.
    */
   readonly kept?: boolean
+  /** A gauge unless said: a counter is a figure the system itself counts up (pg_stat_archiver.failed_count). */
+  readonly type?: 'gauge' | 'counter'
 }
 
 export interface MetricSample {
@@ -77,7 +79,7 @@ export function renderJobMetrics(report: Report, metrics: JobMetrics, previous: 
     }
     if (family.kept) for (const [labels, line] of previousSamples(previous, family.name)) if (!lines.has(labels)) lines.set(labels, line)
     if (lines.size === 0) continue
-    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} gauge`, ...lines.values())
+    out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`, ...lines.values())
   }
   return out.length ? `${out.join('\n')}\n` : ''
 }

@@ -6,6 +6,7 @@
 import { backupDatabaseMetrics } from '../../src/jobs/backup/metrics.js'
 import { capacityMetrics } from '../../src/jobs/capacity/metrics.js'
 import { certCheckMetrics } from '../../src/jobs/cert-check/metrics.js'
+import { diagnoseMetrics } from '../../src/jobs/diagnose/metrics.js'
 import { maintainDailyMetrics } from '../../src/jobs/maintain-daily/metrics.js'
 import { maintainWeeklyMetrics } from '../../src/jobs/maintain-weekly/metrics.js'
 import { agentMetricsText } from '../../src/local-platform/agent-metrics.js'
@@ -48,7 +49,9 @@ const report: Report = {
 
 export const KNOWN_METRICS = new Set([
   ...namesIn(renderMetrics(report)),
-  ...[backupDatabaseMetrics, capacityMetrics, certCheckMetrics, maintainDailyMetrics, maintainWeeklyMetrics].flatMap((m) => m.families.map((f) => f.name)),
+  ...[backupDatabaseMetrics, capacityMetrics, certCheckMetrics, diagnoseMetrics, maintainDailyMetrics, maintainWeeklyMetrics].flatMap((m) =>
+    m.families.map((f) => f.name),
+  ),
   ...namesIn(agentMetricsText({ id: 'agent-001', state: 'healthy', port: 1 }, 0)),
   // node_exporter's textfile collector, and Prometheus' own per target.
   'node_textfile_mtime_seconds',

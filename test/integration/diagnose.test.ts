@@ -130,11 +130,13 @@ describe('probe-ops diagnose against the real test bed', () => {
   it('reports a healthy platform, every area checked, and renders every sink', async () => {
     // Latency is not what this test looks at: a loaded machine must not turn its 'ok' into a warning.
     const { path, dir } = writeConfig({ ...settings, diagnose: { slowHttpMs: 30_000 } })
-    const result = await runCli(['diagnose', '--config', path, '--json', '--since', '10m'], env)
+    // The platform has no backups: the backups step (test/integration/diagnose-backups.test.ts) would say so.
+    const result = await runCli(['diagnose', '--config', path, '--json', '--since', '10m', '--skip', 'backups'], env)
     const report = parseReport(result)
     expect(result.exitCode, result.stderr).toBe(0)
     expectValidReport(report)
-    expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents'])
+    expect(report.steps.map((s) => s.id)).toEqual(['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents', 'backups'])
+    expect(step(report, 'backups').status).toBe('skipped')
     // prometheus.url '' is the user's choice: neither a failure nor an "ok" for what was not looked at.
     for (const id of ['monitoring', 'agents']) expect(step(report, id)).toMatchObject({ status: 'skipped', summary: 'not configured: prometheus.url is empty' })
     for (const id of ['services', 'http', 'postgres', 'redis', 'alerts']) expect(step(report, id).status, JSON.stringify(step(report, id))).toBe('ok')

@@ -59,7 +59,7 @@ describe('what a run loads', () => {
     const result = await runCli(['diagnose', '--config', path, '--json'], { ...bedEnv(bed()), ...trace.env })
     const report = parseReport(result)
     expect(report.steps.map((s) => [s.id, s.status === 'skipped'])).toEqual(
-      ['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents'].map((id) => [id, false]),
+      ['host', 'services', 'http', 'postgres', 'redis', 'logs', 'alerts', 'monitoring', 'agents', 'backups'].map((id) => [id, false]),
     )
     for (const id of ['services', 'postgres', 'redis', 'logs']) expect(report.steps.find((s) => s.id === id)?.status, result.stdout).toBe('ok')
     // A loaded machine may answer slower than diagnose.slowHttpMs: a warning then, and still every client loaded.

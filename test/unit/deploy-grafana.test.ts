@@ -88,6 +88,8 @@ describe('deploy/grafana/probe-ops.json', () => {
       'probe_ops_step_findings',
       'probe_ops_backup_last_success_timestamp_seconds',
       'probe_ops_backup_size_bytes',
+      'probe_ops_repository_newest_backup_timestamp_seconds',
+      'probe_ops_wal_archive_lag_seconds',
       'probe_ops_certificate_expiry_timestamp_seconds',
       'probe_ops_disk_full_timestamp_seconds',
       'probe_ops_database_growth_bytes_per_day',

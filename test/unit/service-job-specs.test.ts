@@ -18,6 +18,7 @@ describe('the help of diagnose, maintain daily and recover comes from their spec
         '  alerts      what AlertManager has firing',
         "  monitoring  Prometheus's targets, rules and exporters, AlertManager's receivers, Loki's readiness; skipped when prometheus.url is empty",
         '  agents      the agents in trouble, as `probe-ops agents` judges them; skipped when prometheus.url is empty',
+        "  backups     each repository's newest backup of each kind against backup.maxAge and its last verification, PostgreSQL's WAL archiver, the last archived WAL file in each repository, interrupted restores",
       ].join('\n'),
     )
     expect(stepHelp(maintainDaily)).toBe(

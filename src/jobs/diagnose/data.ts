@@ -183,6 +183,89 @@ export const monitoringData = z.strictObject({
 })
 export type MonitoringData = z.infer<typeof monitoringData>
 
+const backupKind = z.enum(['database', 'config', 'base'])
+
+/** The backups step: each repository's newest backups and last verification, PostgreSQL's archiver, interrupted restores. */
+export const backupsData = z.strictObject({
+  repositories: z.array(
+    z.strictObject({
+      name: z.string(),
+      type: z.enum(['local', 's3']),
+      where: z.string().describe('Its place: a directory, or s3://bucket/prefix/ and the endpoint.'),
+      reachable: z.boolean().describe('It answered every request; false: error says how it did not.'),
+      error: z.string().optional(),
+      code: z.string().optional().describe("The error's code: auth, dns, refused, no-answer, not-found, permission..."),
+      archiveId: z.string().optional().describe('The WAL archive of its cluster (probe-ops-repository.json), when it has one.'),
+      repositoryFile: z
+        .string()
+        .optional()
+        .describe('Why its probe-ops-repository.json is not one probe-ops wrote: every writer refuses the repository until it is fixed.'),
+      kinds: z.array(
+        z.strictObject({
+          kind: backupKind,
+          expected: z.boolean().describe('Whether one must be there: base backups only when WAL is archived.'),
+          backups: z.number().describe('Manifests of this kind.'),
+          maxAgeSeconds: z.number(),
+          newest: z
+            .strictObject({
+              id: z.string(),
+              takenAt: z.string(),
+              ageSeconds: z.number(),
+              bytes: z.number().optional().describe('As stored, from its manifest.'),
+              damaged: z.string().optional().describe('Why its manifest or data cannot be trusted.'),
+            })
+            .optional(),
+          lastVerification: z
+            .strictObject({
+              id: z.string().describe('The backup verified.'),
+              at: z.string(),
+              ok: z.boolean(),
+              method: z.string(),
+              detail: z.string(),
+            })
+            .optional()
+            .describe('The newest verification of the newest backups read; absent: none of them was verified.'),
+        }),
+      ),
+      wal: z
+        .strictObject({
+          segment: z.string().describe("PostgreSQL's last archived WAL file."),
+          found: z.boolean(),
+          key: z.string().optional(),
+        })
+        .optional()
+        .describe('Whether it holds the last archived WAL file; absent when nothing is archived.'),
+    }),
+  ),
+  archiver: z.union([
+    z.strictObject({
+      read: z.literal(true),
+      archiveMode: z.string(),
+      archiveTimeoutSeconds: z.number().describe("PostgreSQL's archive_timeout; 0: off."),
+      lagLimitSeconds: z
+        .number()
+        .describe('How long WAL may wait to be archived before it is a lag: twice archive_timeout, or backup.wal.archiveTimeoutSeconds when that is off.'),
+      archivedCount: z.number(),
+      failedCount: z.number(),
+      lastArchivedWal: z.string().nullable(),
+      lastArchivedAt: z.string().nullable(),
+      lastFailedWal: z.string().nullable(),
+      lastFailedAt: z.string().nullable(),
+      statusDirectory: z.union([
+        z.strictObject({
+          read: z.literal(true),
+          pending: z.number().describe('.ready files: segments waiting to be archived.'),
+          oldestPendingSeconds: z.number().describe('Age of the oldest; 0 when none.'),
+        }),
+        z.strictObject({ read: z.literal(false), error: z.string() }),
+      ]),
+    }),
+    z.strictObject({ read: z.literal(false), error: z.string() }),
+  ]),
+  interruptedRestores: z.array(z.strictObject({ what: z.string(), detail: z.string() })).describe('What waits for `probe-ops restore --cleanup`.'),
+})
+export type BackupsData = z.infer<typeof backupsData>
+
 export const dataSchemas = {
   diagnose: {
     host: hostData,
@@ -194,5 +277,6 @@ export const dataSchemas = {
     alerts: alertsData,
     monitoring: monitoringData,
     agents: fleetData,
+    backups: backupsData,
   },
 } satisfies JobDataSchemas

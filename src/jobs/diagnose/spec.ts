@@ -11,6 +11,7 @@ const REPORT_SECONDS = 5
 export const diagnose = defineJob({
   id: 'diagnose',
   command: 'diagnose',
+  metrics: async () => (await import('./metrics.js')).diagnoseMetrics,
   order: 'concurrent',
   steps: [
     {
@@ -67,6 +68,13 @@ export const diagnose = defineJob({
       title: 'Agents',
       summary: 'the agents in trouble, as `probe-ops agents` judges them; skipped when prometheus.url is empty',
       load: async () => (await import('./agents.js')).agents,
+    },
+    {
+      id: 'backups',
+      title: 'Backups',
+      summary:
+        "each repository's newest backup of each kind against backup.maxAge and its last verification, PostgreSQL's WAL archiver, the last archived WAL file in each repository, interrupted restores",
+      load: async () => (await import('./backups.js')).backups,
     },
   ],
   defaultTimeoutSeconds: (config, options: DiagnoseOptions) => Math.ceil((options.checkTimeoutMs ?? config.diagnose.checkTimeoutMs) / 1000) + REPORT_SECONDS,
