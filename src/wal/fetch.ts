@@ -3,7 +3,7 @@ import { basename, dirname } from 'node:path'
 import { syncPath } from '../backups/store.js'
 import { writeFileAtomic } from '../lib/files.js'
 import { readRepositoryFile } from '../repositories/cluster.js'
-import { WAL_DIRECTORY } from '../repositories/layout.js'
+import { REPOSITORY_FILE, WAL_DIRECTORY } from '../repositories/layout.js'
 import { readSmall, type Repository } from '../repositories/repository.js'
 import { copiesOf, isWalFileName, oneLine, type Copy } from './archive.js'
 import { decodeWal } from './codec.js'
@@ -47,6 +47,12 @@ type Found = { plain: Buffer; key: string } | { damaged: string[] } | 'absent'
 /** The file's copies in this repository, newest archive generation first; a damaged copy is noted and the next one tried. */
 async function fromRepository(repository: Repository, options: FetchOptions): Promise<Found> {
   const file = await readRepositoryFile(repository, options.signal)
+  // "Not in the archive" ends recovery: only a repository that shows it holds this archive may say
+  // so. An unmounted disk, a wrong bucket or prefix shows nothing at all, and must stop recovery.
+  if (file === undefined && !(repository.kind === 'local' && (await holdsAnything(repository, `${WAL_DIRECTORY}/`, options.signal))))
+    throw new Error(
+      `${repository.where} holds no ${REPOSITORY_FILE} and no WAL: not an archive probe-ops prepared (an unmounted disk, a wrong bucket or prefix?); run backup wal-setup --apply there, or take it out of backup.repositories`,
+    )
   const copies: Copy[] = []
   for (const cluster of [...(file?.clusters ?? [])].reverse()) {
     copies.push(...(await copiesOf(repository, cluster.archiveId, options.name, options.signal)))
@@ -80,6 +86,11 @@ async function fromRepository(repository: Repository, options: FetchOptions): Pr
     return { plain: await readSmall(repository, legacy, MAX_STORED_BYTES, options.signal), key: legacy }
   }
   return 'absent'
+}
+
+async function holdsAnything(repository: Repository, prefix: string, signal: AbortSignal): Promise<boolean> {
+  for await (const _ of repository.list(prefix, { signal })) return true
+  return false
 }
 
 export async function fetchWal(options: FetchOptions): Promise<FetchResult> {

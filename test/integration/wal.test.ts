@@ -448,6 +448,13 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
       expect(result.stderr).toMatch(new RegExp(`^probe-ops: wal fetch: cannot tell whether ${archived[2]} is archived`))
     }
 
+    // An unmounted disk, a prefix never prepared: nothing there can prove a segment absent, so recovery must stop, not end.
+    for (const repository of [{ name: 'local', type: 'local', path: join(root, 'not-mounted') }, s3Repository(s3.endpoint, { prefix: 'never-prepared/' })]) {
+      const unprepared = await fetchWith('0000000100000000000000FE', writeWalConfig('unprepared', { repositories: [repository] }))
+      expect(unprepared.exitCode, unprepared.stderr).toBe(128)
+      expect(unprepared.stderr).toMatch(/holds no probe-ops-repository\.json and no WAL: not an archive probe-ops prepared/)
+    }
+
     const usage = await runCli(['wal', 'fetch', archived[2]!, '--config', config])
     expect(usage.exitCode).toBe(128)
     expect(usage.stderr).toMatch(/^probe-ops: wal fetch: expected 2 arguments/)
