@@ -93,6 +93,17 @@ async function alertConflict(path: string | null, env: WalIo['env'], result: Pus
   }
 }
 
+/** The owner of a segment root is asked to push, when it is another user's (PostgreSQL's); undefined otherwise or when it cannot be seen (the push says why). */
+async function ownedByAnother(path: string): Promise<number | undefined> {
+  if (process.getuid?.() !== 0) return undefined
+  const { lstat } = await import('node:fs/promises')
+  const owner = await lstat(path).then(
+    (info) => info.uid,
+    () => undefined,
+  )
+  return owner === undefined || owner === 0 ? undefined : owner
+}
+
 function boundOf(config: ParsedConfig): number {
   return config.backup.wal.pushTimeoutSeconds * 1000
 }
@@ -110,6 +121,13 @@ export async function walPush(argv: readonly string[], io: WalIo = defaultIo): P
     return 1
   }
   const { parsed } = loaded
+  const foreignOwner = await ownedByAnother(path)
+  if (foreignOwner !== undefined) {
+    say(
+      `${path} belongs to uid ${foreignOwner}, and this is root: as root, a push would leave directories in the local wal/ that PostgreSQL's user cannot write to; run it as that user (sudo -u '#${foreignOwner}' probe-ops wal push …)`,
+    )
+    return 1
+  }
   const bound = boundOf(parsed)
   const signal = AbortSignal.timeout(bound)
   // The signal cuts every request; this is for what no signal reaches (a child process, a file system that hangs).

@@ -287,6 +287,13 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
       ),
     )
     expect(filesUnder(join(local, 'wal'))).toEqual(before.local)
+    // Root pushing PostgreSQL's own segment by hand would leave root's directories in the local wal/: refused.
+    writeFileSync(copy, plain)
+    chownSync(copy, postgresUser.uid, postgresUser.gid)
+    const asRoot = await runCli(['wal', 'push', copy, '--config', config])
+    expect(asRoot.exitCode).toBe(1)
+    expect(asRoot.stderr).toMatch(new RegExp(`belongs to uid ${postgresUser.uid}, and this is root: .*run it as that user`))
+    expect(filesUnder(join(local, 'wal'))).toEqual(before.local)
     const notWal = await runCli(['wal', 'push', config, '--config', config])
     expect(notWal.exitCode).toBe(1)
     expect(notWal.stderr).toBe('probe-ops: wal push: probe-ops.yaml is not a WAL file name (a segment, .partial, .backup or .history)')
