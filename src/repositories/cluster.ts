@@ -102,7 +102,7 @@ export async function ensureRepositoryCluster(
     if (mismatch)
       throw new StepFailure(
         mismatch,
-        `point backup.repositories[${repository.name}] at a prefix of its own; after an upgrade, start a new archive generation (backup wal-setup --apply --new-archive)`,
+        `point backup.repositories[${repository.name}] at a prefix of its own; if this server took the platform over (an upgrade, a restore), start a new archive generation there: probe-ops backup wal-setup --apply --new-archive`,
       )
     return currentCluster(file)
   }

@@ -529,6 +529,44 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
     expect(parseReport(again).steps[0]!.summary).toBe('archiving through probe-ops wal push')
   }, 120_000)
 
+  it('backup wal-setup --apply refuses a repository of another cluster, and --new-archive starts a generation of its own there', async () => {
+    const taken = mkdtempSync(join(root, 'taken-over-'))
+    const old = {
+      format: 1,
+      clusters: [{ archiveId: '15-1', systemIdentifier: '1', serverVersion: '15.0', since: '2026-01-01T00:00:00.000Z' }],
+      createdBy: 'old-host',
+    }
+    writeFileSync(join(taken, 'probe-ops-repository.json'), JSON.stringify(old))
+    const dataDir = server.info.dataDir
+    const setup = writeWalConfig(
+      'taken-over',
+      { dir: taken, repositories: [{ name: 'local', type: 'local', path: taken }] },
+      platform({ runtime: 'process', pidFile: join(dataDir, 'postmaster.pid'), dataDir }),
+    )
+    const env = { PGPASSWORD: server.info.password }
+    const refused = await runCli(['backup', 'wal-setup', '--apply', '--only', 'repositories', '--config', setup, '--json'], env)
+    expect(refused.exitCode).toBe(1)
+    expect(parseReport(refused).steps.find((step) => step.id === 'repositories')).toMatchObject({
+      status: 'failed',
+      summary: expect.stringMatching(/belongs to cluster 1 \(archive 15-1\)/) as unknown,
+    })
+
+    const renewed = await runCli(['backup', 'wal-setup', '--apply', '--new-archive', '--only', 'repositories', '--config', setup, '--json'], env)
+    expect(renewed.exitCode, renewed.stdout).toBe(0)
+    expect(parseReport(renewed).steps.find((step) => step.id === 'repositories')!.data).toEqual({
+      repositories: [{ name: 'local', state: 'new-archive', archiveId: '15-2' }],
+    })
+    const file = JSON.parse(readFileSync(join(taken, 'probe-ops-repository.json'), 'utf8')) as typeof old
+    expect(file.clusters.map((cluster) => cluster.archiveId)).toEqual(['15-1', '15-2'])
+    // Then this server's WAL and backups are accepted there, under the new archive.
+    const again = await runCli(['backup', 'wal-setup', '--apply', '--only', 'repositories', '--config', setup, '--json'], env)
+    expect(parseReport(again).steps.find((step) => step.id === 'repositories')!.data).toEqual({
+      repositories: [{ name: 'local', state: 'prepared', archiveId: '15-2' }],
+    })
+    const usage = await runCli(['backup', 'wal-setup', '--new-archive', '--config', setup])
+    expect(usage.exitCode).toBe(2)
+  })
+
   it('backup wal-setup --apply refuses a PostgreSQL in a container that cannot run probe-ops, in one line, and changes nothing', async () => {
     const container = await runSleeperContainer(bed().docker, { name: uniqueName('postgres-wal') })
     try {

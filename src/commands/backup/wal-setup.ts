@@ -12,6 +12,11 @@ export default defineJobCommand(backupWalSetup, {
   flags: {
     apply: Flags.boolean({ description: 'change the settings (ALTER SYSTEM, reload)' }),
     'dry-run': Flags.boolean({ description: 'show what would change' }),
+    'new-archive': Flags.boolean({
+      description:
+        'with --apply: a repository that belongs to another cluster (before an upgrade or a restore of the platform) starts a new archive generation for this server; its old backups and WAL stay listed',
+      dependsOn: ['apply'],
+    }),
   },
-  options: ({ flags }) => ({ apply: flags.apply }),
+  options: ({ flags }) => ({ apply: flags.apply, newArchive: flags['new-archive'] }),
 })

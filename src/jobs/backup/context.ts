@@ -34,13 +34,16 @@ export interface VerifyContext extends BackupContext {
   restoreTest: boolean
 }
 
-/** `backup wal-setup [--apply]`. */
+/** `backup wal-setup [--apply] [--new-archive]`. */
 export interface WalSetupOptions {
   apply: boolean
+  /** With apply: a repository of another cluster (an upgrade, a restored cluster) starts a new archive generation. */
+  newArchive?: boolean
 }
 
 export interface WalSetupContext extends BackupContext {
   apply: boolean
+  newArchive: boolean
   state: {
     /** The settings step found archiving waiting for a restart (or not set up): nothing to check yet. */
     restartNeeded?: boolean

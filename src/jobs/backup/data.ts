@@ -94,7 +94,9 @@ export const walRepositoriesData = z.strictObject({
   repositories: z.array(
     z.strictObject({
       name: z.string(),
-      state: z.enum(['prepared', 'ready', 'not-prepared', 'other-cluster']).describe('prepared: its cluster file was written or checked by --apply.'),
+      state: z
+        .enum(['prepared', 'ready', 'not-prepared', 'other-cluster', 'new-archive'])
+        .describe('prepared: its cluster file was written or checked by --apply; new-archive: --new-archive started a generation for this server.'),
       archiveId: z.string().optional().describe('The archive its WAL goes to (wal/<archiveId>/).'),
     }),
   ),

@@ -91,7 +91,12 @@ export const backupWalSetup = defineJob({
       load: async () => (await import('./wal.js')).walCheckStep,
     },
   ],
-  context: (config, options: WalSetupOptions, toolVersion): WalSetupContext => ({ ...backupContext(config, toolVersion), apply: options.apply, state: {} }),
+  context: (config, options: WalSetupOptions, toolVersion): WalSetupContext => ({
+    ...backupContext(config, toolVersion),
+    apply: options.apply,
+    newArchive: options.newArchive === true,
+    state: {},
+  }),
 })
 
 export const backupList = defineJob({

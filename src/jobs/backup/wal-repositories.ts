@@ -3,7 +3,15 @@ import { dirname, join } from 'node:path'
 import { effectiveRepositories } from '../../config/repositories.js'
 import { StepFailure, describeError } from '../../errors.js'
 import { makeDirectories } from '../../lib/files.js'
-import { clusterMismatch, currentCluster, ensureRepositoryCluster, readRepositoryFile, type ClusterIdentity } from '../../repositories/cluster.js'
+import {
+  clusterMismatch,
+  currentCluster,
+  ensureRepositoryCluster,
+  readRepositoryFile,
+  withNewGeneration,
+  writeRepositoryFile,
+  type ClusterIdentity,
+} from '../../repositories/cluster.js'
 import { REPOSITORY_FILE, WAL_DIRECTORY } from '../../repositories/layout.js'
 import { openRepositories } from '../../repositories/open.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
@@ -87,6 +95,15 @@ export const repositoriesStep: StepDefinition<WalSetupContext, WalRepositoriesDa
     const states: WalRepositoriesData['repositories'] = []
     const applying = context.apply && !run.dryRun
     for (const repository of repositories) {
+      if (applying && context.newArchive) {
+        const file = await readRepositoryFile(repository, run.signal)
+        if (file && clusterMismatch(repository, file, identity)) {
+          const renewed = withNewGeneration(file, identity, new Date())
+          await writeRepositoryFile(repository, renewed, run.signal)
+          states.push({ name: repository.name, state: 'new-archive', archiveId: currentCluster(renewed).archiveId })
+          continue
+        }
+      }
       if (applying) {
         const cluster = await ensureRepositoryCluster(repository, identity, { host: config.host, signal: run.signal })
         states.push({ name: repository.name, state: 'prepared', archiveId: cluster.archiveId })
@@ -104,7 +121,7 @@ export const repositoriesStep: StepDefinition<WalSetupContext, WalRepositoriesDa
           id: 'wal-repository-other-cluster',
           severity: 'high',
           message: mismatch,
-          fix: `point backup.repositories[${repository.name}] at a prefix of its own`,
+          fix: `point backup.repositories[${repository.name}] at a prefix of its own; if this server took the platform over (an upgrade, a restore), start a new archive generation there: probe-ops backup wal-setup --apply --new-archive`,
         })
       else if (!file)
         findings.push({
