@@ -4,7 +4,7 @@ import { OperationFailure, UsageError, describeError } from '../errors.js'
 import { plural } from '../lib/format.js'
 import { WAL_DIRECTORY, dataKeys, idOfManifestKey, leftovers as dataLeftovers, manifestKey } from '../repositories/layout.js'
 import { openRepositories, selectRepositories } from '../repositories/open.js'
-import { readSmall, type Repository, type StoredObject } from '../repositories/repository.js'
+import { readSmall, withoutSubject, type Repository, type StoredObject } from '../repositories/repository.js'
 import { MAX_MANIFEST_BYTES, checkManifest } from './manifest.js'
 import { LATEST, backupFileName, chooseBackup, isGood, listBackups, type BackupKind, type BackupManifest, type Leftover } from './store.js'
 
@@ -262,5 +262,6 @@ const failedMark: BackupManifest['verifications'] = [
 
 /** A finding's worth for each repository that could not be read: high, since what it holds is unknown. */
 export function unreachableMessage(unreachable: Catalog['unreachable'][number]): string {
-  return `repository ${unreachable.repository} (${unreachable.where}) could not be read: ${describeError(unreachable.error)}`
+  const detail = withoutSubject({ name: unreachable.repository, where: unreachable.where }, describeError(unreachable.error))
+  return `repository ${unreachable.repository} (${unreachable.where}) could not be read: ${detail}`
 }

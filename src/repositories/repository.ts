@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { SystemError } from '../systems/errors.js'
 
 /**
  * A place backups and WAL are kept: a local directory or an S3 prefix, with the same keys
@@ -43,7 +44,7 @@ export interface AbandonedUpload {
 export interface Repository {
   readonly name: string
   readonly kind: 'local' | 's3'
-  /** "local /var/backups/network-probe", "s3://probe-backups/probe-01/ (minio.example:9000)". */
+  /** "local /var/backups/network-probe", "s3://probe-backups/probe-01/ at minio.example:9000". */
   readonly where: string
   /**
    * Streams `source` to `key` and checks what is stored: size, and sha256 (local re-read) or ETag
@@ -79,4 +80,19 @@ export async function readSmall(repository: Repository, key: string, maxBytes: n
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
+}
+
+/**
+ * Not there as an object: a missing key. A missing bucket (S3's NoSuchBucket) or credentials file
+ * is the repository's own failure, never "no such file yet".
+ */
+export function isMissingObject(error: unknown): boolean {
+  return error instanceof SystemError && error.code === 'not-found' && error.data?.missing === undefined
+}
+
+/** An error's line without the "offsite (s3://…) " or "offsite: " it starts with, for a caller that names the repository itself. */
+export function withoutSubject(repository: Pick<Repository, 'name' | 'where'>, message: string): string {
+  for (const start of [`${repository.name} (${repository.where}): `, `${repository.name} (${repository.where}) `, `${repository.name}: `])
+    if (message.startsWith(start)) return message.slice(start.length)
+  return message
 }

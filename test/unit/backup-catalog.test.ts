@@ -12,7 +12,7 @@ function memoryRepository(name: string, objects: Record<string, Buffer>, kind: '
   return {
     name,
     kind,
-    where: kind === 's3' ? `s3://bucket/${name}/ (127.0.0.1:9000)` : `local /backups/${name}`,
+    where: kind === 's3' ? `s3://bucket/${name}/ at 127.0.0.1:9000` : `local /backups/${name}`,
     get: async (key) => {
       const body = objects[key]
       if (!body) throw new Error(`${key}: not found`)

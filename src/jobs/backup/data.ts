@@ -105,8 +105,8 @@ export const listData = z.strictObject({
     .array(
       z.strictObject({
         name: z.string(),
-        where: z.string().describe('local PATH, or s3://bucket/prefix/ (endpoint).'),
-        backups: count,
+        where: z.string().describe('local PATH, or s3://bucket/prefix/ at host:port.'),
+        backups: count.nullable().describe('null when it could not be read: what it holds is unknown, never 0.'),
         readable: z.boolean().describe('false: it could not be read, and what it holds is unknown (a high finding says why).'),
       }),
     )

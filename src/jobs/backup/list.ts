@@ -146,9 +146,15 @@ export const listStep: StepDefinition<CatalogContext, ListData> = {
       (r) =>
         `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}${r.encrypted ? '  encrypted' : ''}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}${several ? `  in ${r.copies.map((c) => c.repository).join(', ')}` : ''}`,
     )
-    const places = several || found.repositories[0]?.kind !== 'local' ? found.repositories.map((r) => r.name).join(', ') : config.backup.dir
+    const unread = new Set(found.unreachable.map((u) => u.repository))
+    const readable = found.repositories.filter((r) => !unread.has(r.name))
+    const places = several || found.repositories[0]?.kind !== 'local' ? readable.map((r) => r.name).join(', ') : config.backup.dir
+    // A repository that could not be read holds an unknown number of backups: never counted as none.
+    const counted = readable.length > 0 ? `${plural(rows.length, 'backup')} in ${places}` : 'no repository could be read'
+    const unreadNote = unread.size > 0 ? `; ${[...unread].join(', ')} could not be read` : ''
+    const cleanup = findings.length - unread.size
     return {
-      summary: `${plural(rows.length, 'backup')} in ${places}${findings.length ? `; ${plural(findings.length, 'thing')} to clean up` : ''}`,
+      summary: `${counted}${unreadNote}${cleanup > 0 ? `; ${plural(cleanup, 'thing')} to clean up` : ''}`,
       findings,
       details,
       data: {
@@ -156,8 +162,8 @@ export const listStep: StepDefinition<CatalogContext, ListData> = {
         repositories: found.repositories.map((r) => ({
           name: r.name,
           where: r.where,
-          backups: rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
-          readable: !found.unreachable.some((u) => u.repository === r.name),
+          backups: unread.has(r.name) ? null : rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
+          readable: !unread.has(r.name),
         })),
         backups: rows,
         leftovers: found.leftovers,
