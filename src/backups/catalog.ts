@@ -4,7 +4,7 @@ import { OperationFailure, UsageError, describeError } from '../errors.js'
 import { plural } from '../lib/format.js'
 import { WAL_DIRECTORY, dataKeys, idOfManifestKey, leftovers as dataLeftovers, manifestKey } from '../repositories/layout.js'
 import { openRepositories, selectRepositories } from '../repositories/open.js'
-import { readSmall, withoutSubject, type Repository, type StoredObject } from '../repositories/repository.js'
+import { readSmall, withoutSubject, type AbandonedUpload, type Repository, type StoredObject } from '../repositories/repository.js'
 import { MAX_MANIFEST_BYTES, checkManifest } from './manifest.js'
 import { LATEST, backupFileName, chooseBackup, isGood, listBackups, type BackupKind, type BackupManifest, type Leftover } from './store.js'
 
@@ -53,7 +53,12 @@ export interface Catalog {
   unreachable: { repository: string; where: string; error: unknown }[]
   /** The repositories read, in order. */
   repositories: Repository[]
+  /** S3 multipart uploads started more than 24 h ago and never completed: their parts take space (§5.3). */
+  incompleteUploads: IncompleteUploads[]
 }
+
+/** A repository's incomplete uploads, or why they are unknown (the server cannot list them): never "none". */
+export type IncompleteUploads = { repository: string; uploads: AbandonedUpload[] } | { repository: string; unchecked: string }
 
 /** S3 data without a manifest this old is a leftover: no liveness check reaches another host's writer (§5.3). */
 export const REMOTE_LEFTOVER_AGE_MS = 24 * 3_600_000
@@ -79,7 +84,15 @@ export function pickRepositories(backup: Config['backup'], names: readonly strin
 
 export async function readCatalog(backup: Config['backup'], options: CatalogOptions): Promise<Catalog> {
   const picked = pickRepositories(backup, options.names)
-  const catalog: Catalog = { entries: [], leftovers: [], unreadable: [], recovered: [], unreachable: [], repositories: picked.map((p) => p.repository) }
+  const catalog: Catalog = {
+    entries: [],
+    leftovers: [],
+    unreadable: [],
+    recovered: [],
+    unreachable: [],
+    repositories: picked.map((p) => p.repository),
+    incompleteUploads: [],
+  }
   const byId = new Map<string, CatalogEntry>()
   for (const { repository, config } of picked) {
     let read: RepositoryReading
@@ -97,6 +110,7 @@ export async function readCatalog(backup: Config['backup'], options: CatalogOpti
     catalog.leftovers.push(...read.leftovers)
     catalog.unreadable.push(...read.unreadable)
     catalog.recovered.push(...read.recovered)
+    if (repository.abandonedUploads) catalog.incompleteUploads.push(await incompleteUploadsOf(repository, options.signal))
   }
   catalog.entries = [...byId.values()].sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
   return catalog
@@ -118,6 +132,33 @@ async function readLocal(repository: Repository, path: string): Promise<Reposito
     leftovers: found.leftovers.map(named),
     unreadable: found.unreadable.map(named),
     recovered: found.recovered,
+  }
+}
+
+/** Uploads older than a leftover's age: one ListMultipartUploads; a server without it is said, never taken for none. */
+async function incompleteUploadsOf(repository: Repository, signal: AbortSignal): Promise<IncompleteUploads> {
+  try {
+    const found = await repository.abandonedUploads!(new Date(Date.now() - REMOTE_LEFTOVER_AGE_MS), { signal })
+    if (found !== 'unsupported') return { repository: repository.name, uploads: found.uploads }
+    const unchecked = `${repository.name} (${repository.where}) cannot list incomplete multipart uploads (ListMultipartUploads is not implemented there): whether some are left is unknown`
+    return { repository: repository.name, unchecked }
+  } catch (error) {
+    signal.throwIfAborted()
+    const why = withoutSubject(repository, describeError(error))
+    return { repository: repository.name, unchecked: `${repository.name} (${repository.where}): incomplete multipart uploads could not be listed: ${why}` }
+  }
+}
+
+/** A repository's incomplete uploads as the reports carry them: `{ incompleteUploads }`, or nothing for a repository without them (local). */
+export function withIncompleteUploads(
+  catalog: Catalog,
+  repository: string,
+): { incompleteUploads?: { checked: boolean; why?: string; uploads: { key: string; uploadId: string; initiated: string }[] } } {
+  const found = catalog.incompleteUploads.find((u) => u.repository === repository)
+  if (!found) return {}
+  if ('unchecked' in found) return { incompleteUploads: { checked: false, why: found.unchecked, uploads: [] } }
+  return {
+    incompleteUploads: { checked: true, uploads: found.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() })) },
   }
 }
 

@@ -64,6 +64,8 @@ export interface Repository {
   remove(keys: readonly string[], options: { signal: AbortSignal }): Promise<Removed>
   /** Incomplete uploads older than `olderThan` (S3 ListMultipartUploads; 'unsupported' where the server has none). */
   abandonedUploads?(olderThan: Date, options: { signal: AbortSignal }): Promise<{ uploads: AbandonedUpload[] } | 'unsupported'>
+  /** Ends an incomplete upload and frees its parts (S3 AbortMultipartUpload). */
+  abortUpload?(upload: AbandonedUpload, options: { signal: AbortSignal }): Promise<void>
 }
 
 /** The whole content of a small object (a manifest, the repository file), at most `maxBytes`. */

@@ -253,4 +253,13 @@ export class S3Repository implements Repository {
       marker = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker }
     }
   }
+
+  async abortUpload(upload: AbandonedUpload, options: { signal: AbortSignal }): Promise<void> {
+    const Key = this.#objectKey(upload.key)
+    await this.#send(
+      `ABORT the upload of ${upload.key}`,
+      options.signal,
+      (sdk) => new sdk.AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key, UploadId: upload.uploadId }),
+    )
+  }
 }

@@ -119,6 +119,7 @@ describe('findEntry', () => {
     recovered: [],
     unreachable: [],
     repositories: [offsite, local],
+    incompleteUploads: [],
   })
 
   it('latest is the newest dump good in some copy: one failed in every copy is passed over', async () => {
