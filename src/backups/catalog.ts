@@ -185,10 +185,24 @@ function damage(manifest: BackupManifest, sizes: ReadonlyMap<string, number>): s
   return undefined
 }
 
-/** An S3 repository: one LIST (WAL aside), each manifest read and checked against the listed sizes. */
+/**
+ * What a backup listing reads of a repository: its top level, and each folder but wal/ (directory
+ * dumps, and whatever else someone put there). A WAL archive of 100,000 segments is never paged
+ * through to list a dozen backups.
+ */
+async function listBackupObjects(repository: Repository, signal: AbortSignal): Promise<StoredObject[]> {
+  const top = await repository.listTop('', { signal })
+  const objects = [...top.objects]
+  for (const folder of top.folders) {
+    if (folder === `${WAL_DIRECTORY}/`) continue
+    for await (const object of repository.list(folder, { signal })) objects.push(object)
+  }
+  return objects
+}
+
+/** An S3 repository: one LIST of its top level (WAL unread), each manifest read and checked against the listed sizes. */
 async function readRemote(repository: Repository, signal: AbortSignal): Promise<RepositoryReading> {
-  const objects: StoredObject[] = []
-  for await (const object of repository.list('', { signal })) if (!object.key.startsWith(`${WAL_DIRECTORY}/`)) objects.push(object)
+  const objects = await listBackupObjects(repository, signal)
   const sizes = new Map(objects.map((o) => [o.key, o.bytes]))
   const reading: RepositoryReading = { copies: [], leftovers: [], unreadable: [], recovered: [] }
   const claimed = new Set<string>()

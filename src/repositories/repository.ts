@@ -35,6 +35,12 @@ export interface Removed {
   failed: { key: string; error: string }[]
 }
 
+export interface TopLevel {
+  objects: StoredObject[]
+  /** Keys of folders, each ending with "/", in key order. */
+  folders: string[]
+}
+
 export interface AbandonedUpload {
   key: string
   uploadId: string
@@ -60,6 +66,12 @@ export interface Repository {
   head(key: string, options: { signal: AbortSignal }): Promise<StoredObject | undefined>
   /** Every key under `prefix`, in key order (S3: paged, 1000 per request). */
   list(prefix: string, options: { signal: AbortSignal }): AsyncIterable<StoredObject>
+  /**
+   * One level under `prefix` ('' or ending with "/"): its objects, and its folders ("wal/",
+   * "<id>.dir/") unread (S3: a LIST with delimiter "/"). What a backup listing reads, so that it
+   * never pages through a WAL archive of 100,000 segments.
+   */
+  listTop(prefix: string, options: { signal: AbortSignal }): Promise<TopLevel>
   /** Batches of at most 1000 (S3 DeleteObjects); reports per key; a local repository checks containment first. */
   remove(keys: readonly string[], options: { signal: AbortSignal }): Promise<Removed>
   /** Incomplete uploads older than `olderThan` (S3 ListMultipartUploads; 'unsupported' where the server has none). */

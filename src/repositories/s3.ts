@@ -8,7 +8,7 @@ import { SystemError } from '../systems/errors.js'
 import { createS3Client, httpStatusOf, loadClientS3, loadLibStorage, s3Error, s3Label, s3Where, type S3ClientOptions, type S3Subject } from '../systems/s3.js'
 import { Digests, contentMd5, digestStream, etagMatches, sha256Of, type StreamDigests } from './checksums.js'
 import { keyProblem, isRepositoryKey } from './layout.js'
-import type { AbandonedUpload, PutOptions, Removed, Repository, StoredObject, Written } from './repository.js'
+import type { AbandonedUpload, PutOptions, Removed, Repository, StoredObject, TopLevel, Written } from './repository.js'
 
 const MIB = 1024 * 1024
 /** S3's limit on the parts of one upload; lib-storage refuses more. */
@@ -164,27 +164,52 @@ export class S3Repository implements Repository {
   }
 
   async *list(prefix: string, options: { signal: AbortSignal }): AsyncIterable<StoredObject> {
+    for await (const page of this.#pages(prefix, false, options.signal)) yield* page.objects
+  }
+
+  async listTop(prefix: string, options: { signal: AbortSignal }): Promise<TopLevel> {
+    const top: TopLevel = { objects: [], folders: [] }
+    for await (const page of this.#pages(prefix, true, options.signal)) {
+      top.objects.push(...page.objects)
+      top.folders.push(...page.folders)
+    }
+    return top
+  }
+
+  /** ListObjectsV2 under `prefix`, page by page; with `delimited`, one level only (folders as CommonPrefixes). */
+  async *#pages(prefix: string, delimited: boolean, signal: AbortSignal): AsyncIterable<TopLevel> {
     const base = this.#config.prefix
     let token: string | undefined
     do {
-      type Page = { Contents?: { Key?: string; Size?: number; LastModified?: Date; ETag?: string }[]; IsTruncated?: boolean; NextContinuationToken?: string }
+      type Page = {
+        Contents?: { Key?: string; Size?: number; LastModified?: Date; ETag?: string }[]
+        CommonPrefixes?: { Prefix?: string }[]
+        IsTruncated?: boolean
+        NextContinuationToken?: string
+      }
       const continuation = token
       const page = await this.#send<Page>(
         `LIST ${prefix || '(all)'}`,
-        options.signal,
+        signal,
         (sdk) =>
           new sdk.ListObjectsV2Command({
             Bucket: this.#config.bucket,
             Prefix: `${base}${prefix}`,
+            ...(delimited ? { Delimiter: '/' } : {}),
             ...(continuation ? { ContinuationToken: continuation } : {}),
           }),
       )
+      const objects: StoredObject[] = []
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(base.length)
         // Someone else's object under the prefix (a dotfile, an odd name) is not a repository key.
         if (key === undefined || !object.Key!.startsWith(base) || !isRepositoryKey(key)) continue
-        yield { key, bytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0), ...(object.ETag ? { etag: object.ETag } : {}) }
+        objects.push({ key, bytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0), ...(object.ETag ? { etag: object.ETag } : {}) })
       }
+      const folders = (page.CommonPrefixes ?? [])
+        .map((common) => common.Prefix?.slice(base.length))
+        .filter((folder): folder is string => folder !== undefined && isRepositoryKey(folder.slice(0, -1)))
+      yield { objects, folders }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
   }

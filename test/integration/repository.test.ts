@@ -188,6 +188,31 @@ describe('an S3 repository (s3rver)', () => {
   })
 })
 
+describe('listing one level', () => {
+  it.each(['local', 's3'])('names the folders (wal/, a directory dump) without reading them (%s)', async (kind) => {
+    const repository = kind === 'local' ? await localRepository() : s3Repository({ prefix: 'top/' })
+    // A legacy plain WAL copy, one level down: s3rver names no common prefix for keys deeper than that (S3 does).
+    for (const key of ['a.dump', 'a.manifest.json', 'b.dir/toc.dat', 'b.dir/1.dat', 'wal/000000010000000000000001'])
+      await repository.putBytes(key, Buffer.from(key), { signal: signal() })
+    const top = await repository.listTop('', { signal: signal() })
+    expect(top.objects.map((o) => [o.key, o.bytes])).toEqual([
+      ['a.dump', 6],
+      ['a.manifest.json', 15],
+    ])
+    expect(top.folders).toEqual(['b.dir/', 'wal/'])
+    expect((await repository.listTop('b.dir/', { signal: signal() })).objects.map((o) => o.key)).toEqual(['b.dir/1.dat', 'b.dir/toc.dat'])
+  })
+
+  it('a local repository with its wal/ elsewhere (walPath) names it too', async () => {
+    const root = await mkdtemp(path.join(scratch, 'walpath-'))
+    const repository = new LocalRepository({ name: 'local', path: path.join(root, 'backups'), walPath: path.join(root, 'wal') })
+    await repository.putBytes('a.dump', Buffer.from('a'), { signal: signal() })
+    expect((await repository.listTop('', { signal: signal() })).folders).toEqual([])
+    await repository.putBytes('wal/15-1/0000000100000000/segment-1.zst', Buffer.from('w'), { signal: signal() })
+    expect(await repository.listTop('', { signal: signal() })).toMatchObject({ objects: [{ key: 'a.dump' }], folders: ['wal/'] })
+  })
+})
+
 describe('the cluster a repository belongs to', () => {
   it.each(['local', 's3'])('is recorded by the first writer and refuses another cluster (%s)', async (kind) => {
     const repository = kind === 'local' ? await localRepository() : s3Repository({ prefix: 'cluster/' })

@@ -20,6 +20,7 @@ function memoryRepository(name: string, objects: Record<string, Buffer>, kind: '
     },
     head: async () => undefined,
     list: async function* () {},
+    listTop: async () => ({ objects: [], folders: [] }),
     put: async () => {
       throw new Error('read only')
     },
