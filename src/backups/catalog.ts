@@ -67,6 +67,8 @@ export interface CatalogOptions {
   /** --repository: only these (all without). An unknown name is the user's mistake. */
   names?: readonly string[] | undefined
   signal: AbortSignal
+  /** Also ask each S3 repository for its incomplete uploads (list and prune; a restore has no use for them). */
+  incompleteUploads?: boolean
 }
 
 /** The repositories of the configuration that --repository picks, each with its configuration. */
@@ -110,7 +112,7 @@ export async function readCatalog(backup: Config['backup'], options: CatalogOpti
     catalog.leftovers.push(...read.leftovers)
     catalog.unreadable.push(...read.unreadable)
     catalog.recovered.push(...read.recovered)
-    if (repository.abandonedUploads) catalog.incompleteUploads.push(await incompleteUploadsOf(repository, options.signal))
+    if (options.incompleteUploads && repository.abandonedUploads) catalog.incompleteUploads.push(await incompleteUploadsOf(repository, options.signal))
   }
   catalog.entries = [...byId.values()].sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
   return catalog

@@ -139,7 +139,7 @@ function manifestLocation(copy: BackupCopy): string {
 export const listStep: StepDefinition<CatalogContext, ListData> = {
   async run(context, run) {
     const { config } = context
-    const found = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
+    const found = await readCatalog(config.backup, { names: context.repositories, signal: run.signal, incompleteUploads: true })
     const { findings, databases } = await problems(context, found)
     const rows = found.entries.map(({ manifest: m, copies }) => {
       const [first] = copies

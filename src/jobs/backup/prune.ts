@@ -137,7 +137,7 @@ async function pruneRepository(
 export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
   async run(context, run) {
     const { config } = context
-    const catalog = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
+    const catalog = await readCatalog(config.backup, { names: context.repositories, signal: run.signal, incompleteUploads: true })
     const findings: Finding[] = [...refusedFindings(catalog.unreadable)]
     for (const u of catalog.unreachable)
       findings.push({
