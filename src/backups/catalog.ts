@@ -4,7 +4,7 @@ import { OperationFailure, UsageError, describeError } from '../errors.js'
 import { plural } from '../lib/format.js'
 import { WAL_DIRECTORY, dataKeys, idOfManifestKey, leftovers as dataLeftovers, manifestKey } from '../repositories/layout.js'
 import { openRepositories, selectRepositories } from '../repositories/open.js'
-import { readSmall, type Repository, type StoredObject } from '../repositories/repository.js'
+import { readSmall, withoutSubject, type AbandonedUpload, type Repository, type StoredObject } from '../repositories/repository.js'
 import { MAX_MANIFEST_BYTES, checkManifest } from './manifest.js'
 import { LATEST, backupFileName, chooseBackup, isGood, listBackups, type BackupKind, type BackupManifest, type Leftover } from './store.js'
 
@@ -53,7 +53,12 @@ export interface Catalog {
   unreachable: { repository: string; where: string; error: unknown }[]
   /** The repositories read, in order. */
   repositories: Repository[]
+  /** S3 multipart uploads started more than 24 h ago and never completed: their parts take space (§5.3). */
+  incompleteUploads: IncompleteUploads[]
 }
+
+/** A repository's incomplete uploads, or why they are unknown (the server cannot list them): never "none". */
+export type IncompleteUploads = { repository: string; uploads: AbandonedUpload[] } | { repository: string; unchecked: string }
 
 /** S3 data without a manifest this old is a leftover: no liveness check reaches another host's writer (§5.3). */
 export const REMOTE_LEFTOVER_AGE_MS = 24 * 3_600_000
@@ -62,6 +67,8 @@ export interface CatalogOptions {
   /** --repository: only these (all without). An unknown name is the user's mistake. */
   names?: readonly string[] | undefined
   signal: AbortSignal
+  /** Also ask each S3 repository for its incomplete uploads (list and prune; a restore has no use for them). */
+  incompleteUploads?: boolean
 }
 
 /** The repositories of the configuration that --repository picks, each with its configuration. */
@@ -79,7 +86,15 @@ export function pickRepositories(backup: Config['backup'], names: readonly strin
 
 export async function readCatalog(backup: Config['backup'], options: CatalogOptions): Promise<Catalog> {
   const picked = pickRepositories(backup, options.names)
-  const catalog: Catalog = { entries: [], leftovers: [], unreadable: [], recovered: [], unreachable: [], repositories: picked.map((p) => p.repository) }
+  const catalog: Catalog = {
+    entries: [],
+    leftovers: [],
+    unreadable: [],
+    recovered: [],
+    unreachable: [],
+    repositories: picked.map((p) => p.repository),
+    incompleteUploads: [],
+  }
   const byId = new Map<string, CatalogEntry>()
   for (const { repository, config } of picked) {
     let read: RepositoryReading
@@ -97,6 +112,7 @@ export async function readCatalog(backup: Config['backup'], options: CatalogOpti
     catalog.leftovers.push(...read.leftovers)
     catalog.unreadable.push(...read.unreadable)
     catalog.recovered.push(...read.recovered)
+    if (options.incompleteUploads && repository.abandonedUploads) catalog.incompleteUploads.push(await incompleteUploadsOf(repository, options.signal))
   }
   catalog.entries = [...byId.values()].sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt))
   return catalog
@@ -118,6 +134,33 @@ async function readLocal(repository: Repository, path: string): Promise<Reposito
     leftovers: found.leftovers.map(named),
     unreadable: found.unreadable.map(named),
     recovered: found.recovered,
+  }
+}
+
+/** Uploads older than a leftover's age: one ListMultipartUploads; a server without it is said, never taken for none. */
+async function incompleteUploadsOf(repository: Repository, signal: AbortSignal): Promise<IncompleteUploads> {
+  try {
+    const found = await repository.abandonedUploads!(new Date(Date.now() - REMOTE_LEFTOVER_AGE_MS), { signal })
+    if (found !== 'unsupported') return { repository: repository.name, uploads: found.uploads }
+    const unchecked = `${repository.name} (${repository.where}) cannot list incomplete multipart uploads (ListMultipartUploads is not implemented there): whether some are left is unknown`
+    return { repository: repository.name, unchecked }
+  } catch (error) {
+    signal.throwIfAborted()
+    const why = withoutSubject(repository, describeError(error))
+    return { repository: repository.name, unchecked: `${repository.name} (${repository.where}): incomplete multipart uploads could not be listed: ${why}` }
+  }
+}
+
+/** A repository's incomplete uploads as the reports carry them: `{ incompleteUploads }`, or nothing for a repository without them (local). */
+export function withIncompleteUploads(
+  catalog: Catalog,
+  repository: string,
+): { incompleteUploads?: { checked: boolean; why?: string; uploads: { key: string; uploadId: string; initiated: string }[] } } {
+  const found = catalog.incompleteUploads.find((u) => u.repository === repository)
+  if (!found) return {}
+  if ('unchecked' in found) return { incompleteUploads: { checked: false, why: found.unchecked, uploads: [] } }
+  return {
+    incompleteUploads: { checked: true, uploads: found.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() })) },
   }
 }
 
@@ -144,10 +187,24 @@ function damage(manifest: BackupManifest, sizes: ReadonlyMap<string, number>): s
   return undefined
 }
 
-/** An S3 repository: one LIST (WAL aside), each manifest read and checked against the listed sizes. */
+/**
+ * What a backup listing reads of a repository: its top level, and each folder but wal/ (directory
+ * dumps, and whatever else someone put there). A WAL archive of 100,000 segments is never paged
+ * through to list a dozen backups.
+ */
+async function listBackupObjects(repository: Repository, signal: AbortSignal): Promise<StoredObject[]> {
+  const top = await repository.listTop('', { signal })
+  const objects = [...top.objects]
+  for (const folder of top.folders) {
+    if (folder === `${WAL_DIRECTORY}/`) continue
+    for await (const object of repository.list(folder, { signal })) objects.push(object)
+  }
+  return objects
+}
+
+/** An S3 repository: one LIST of its top level (WAL unread), each manifest read and checked against the listed sizes. */
 async function readRemote(repository: Repository, signal: AbortSignal): Promise<RepositoryReading> {
-  const objects: StoredObject[] = []
-  for await (const object of repository.list('', { signal })) if (!object.key.startsWith(`${WAL_DIRECTORY}/`)) objects.push(object)
+  const objects = await listBackupObjects(repository, signal)
   const sizes = new Map(objects.map((o) => [o.key, o.bytes]))
   const reading: RepositoryReading = { copies: [], leftovers: [], unreadable: [], recovered: [] }
   const claimed = new Set<string>()
@@ -262,5 +319,6 @@ const failedMark: BackupManifest['verifications'] = [
 
 /** A finding's worth for each repository that could not be read: high, since what it holds is unknown. */
 export function unreachableMessage(unreachable: Catalog['unreachable'][number]): string {
-  return `repository ${unreachable.repository} (${unreachable.where}) could not be read: ${describeError(unreachable.error)}`
+  const detail = withoutSubject({ name: unreachable.repository, where: unreachable.where }, describeError(unreachable.error))
+  return `repository ${unreachable.repository} (${unreachable.where}) could not be read: ${detail}`
 }

@@ -11,7 +11,7 @@ import { clusterMismatch, ensureRepositoryCluster, readRepositoryFile, type Clus
 import { NoRepositoryLeft, putEverywhere } from '../repositories/fan-out.js'
 import { dataKeys, manifestKey } from '../repositories/layout.js'
 import { openRepositories } from '../repositories/open.js'
-import type { Repository, Written } from '../repositories/repository.js'
+import { withoutSubject, type Repository, type Written } from '../repositories/repository.js'
 import { encryptStream, type AgeRunner } from '../systems/age.js'
 import { queryRows } from '../systems/postgres.js'
 import type { manifestSchema } from './manifest.js'
@@ -209,7 +209,8 @@ async function writeObject(target: StoreTarget, live: Repository[], failed: Map<
 function describeCopyError(error: unknown, repository: Repository | undefined): string {
   const message = describeError(error)
   if (repository?.kind === 'local') return diskFailure(error, repository.where.replace(/^local /, ''))?.message ?? message
-  return message
+  // Said after the repository's name ("offsite: not stored (…)"): not named twice.
+  return repository ? withoutSubject(repository, message) : message
 }
 
 /** Removes what was written of a backup that is not committed: best effort, each repository on its own. */

@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js'
 import { StepFailure, describeError } from '../errors.js'
 import { Digests } from '../repositories/checksums.js'
 import { dataKeys } from '../repositories/layout.js'
-import type { Repository } from '../repositories/repository.js'
+import { withoutSubject, type Repository } from '../repositories/repository.js'
 import { decryptStream, identityRecipients, type AgeRunner } from '../systems/age.js'
 import type { BackupCopy } from './catalog.js'
 import type { BackupManifest } from './manifest.js'
@@ -85,7 +85,7 @@ export async function openCopy(repository: Repository, manifest: BackupManifest,
 export function copyFailure(repository: Repository, error: unknown): StepFailure {
   const prefix = `${repository.name} (${repository.where}): `
   if (error instanceof StepFailure && error.message.startsWith(prefix)) return error
-  return new StepFailure(`${prefix}${describeError(error)}`, CHOOSE_ANOTHER)
+  return new StepFailure(`${prefix}${withoutSubject(repository, describeError(error))}`, CHOOSE_ANOTHER)
 }
 
 function mismatch(

@@ -179,13 +179,27 @@ const packages: Hints = {}
 // A scanner that failed is a finding of the vulnerability scan, with its own fix.
 const scanners: Hints = {}
 
+/** The configuration entry of the repository an S3 error is about ("backup.repositories[1]"). */
+const s3Setting = (error: SystemError): string => (typeof error.data?.setting === 'string' ? error.data.setting : 'the repository in backup.repositories')
+
 const s3: Hints = {
-  auth: 'check the credentials of this repository (credentialsFile, profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment)',
-  permission: 'the credentials may not do this: check the bucket policy for this prefix',
-  'not-found': 'check the bucket and prefix of this repository in backup.repositories',
-  'no-answer': 'the endpoint took the connection but did not answer: check the object store, or raise timeoutSeconds',
-  refused: 'nothing listens at the endpoint: check the object store and the endpoint in backup.repositories',
-  dns: 'check the endpoint host name in backup.repositories',
+  auth: (error) =>
+    `check the credentials of ${s3Setting(error)} (its credentialsFile or profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment)`,
+  permission: (error) =>
+    error.data?.missing === 'credentials-file'
+      ? `let root read ${s3Setting(error)}.credentialsFile (0640 root:postgres)`
+      : `the credentials may not do this: check the bucket policy for ${s3Setting(error)}.prefix`,
+  'not-found': (error) => {
+    if (error.data?.missing === 'bucket') return `create it or fix ${s3Setting(error)}.bucket`
+    if (error.data?.missing === 'credentials-file') return `create it or fix ${s3Setting(error)}.credentialsFile`
+    return `check ${s3Setting(error)}.bucket and .prefix`
+  },
+  'bad-setting': (error) => `fix ${s3Setting(error)}.credentialsFile: a regular file of root's, mode 0640 or stricter`,
+  'no-answer': (error) => `the endpoint takes connections but does not answer: check the object store, or raise ${s3Setting(error)}.timeoutSeconds`,
+  refused: (error) => `check that the object store is running, and ${s3Setting(error)}.endpoint`,
+  dns: (error) => `fix the host name in ${s3Setting(error)}.endpoint, or the resolver`,
+  unreachable: 'check the network to the object store, then run it again',
+  'bad-answer': 'the object store failed: check its state and its log, then run it again',
 }
 
 export const HINTS: Record<SystemName, Hints> = {

@@ -1,8 +1,7 @@
 import { z } from 'zod'
 import { StepFailure, describeError } from '../errors.js'
-import { isSystemError } from '../systems/errors.js'
 import { REPOSITORY_FILE } from './layout.js'
-import { readSmall, type Repository } from './repository.js'
+import { isMissingObject, readSmall, type Repository } from './repository.js'
 
 /**
  * probe-ops-repository.json: which PostgreSQL cluster a repository belongs to (design-14 §2.3).
@@ -51,7 +50,8 @@ export async function readRepositoryFile(repository: Repository, signal: AbortSi
   try {
     body = await readSmall(repository, REPOSITORY_FILE, MAX_BYTES, signal)
   } catch (error) {
-    if (isSystemError(error, undefined, 'not-found')) return undefined
+    // A missing bucket is not "no file yet": the repository itself is not there.
+    if (isMissingObject(error)) return undefined
     throw error
   }
   let parsed: unknown

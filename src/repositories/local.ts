@@ -9,7 +9,7 @@ import { kindOf, makeDirectories } from '../lib/files.js'
 import { SystemError, type SystemErrorCode } from '../systems/errors.js'
 import { Digests, digestStream, sha256Of } from './checksums.js'
 import { WAL_DIRECTORY, isHostState, keyProblem } from './layout.js'
-import type { PutOptions, Removed, Repository, StoredObject, Written } from './repository.js'
+import type { PutOptions, Removed, Repository, StoredObject, TopLevel, Written } from './repository.js'
 
 export interface LocalRepositoryConfig {
   name: string
@@ -203,11 +203,20 @@ export class LocalRepository implements Repository {
   }
 
   async *list(prefix: string, options: { signal: AbortSignal }): AsyncIterable<StoredObject> {
-    const found: StoredObject[] = []
+    yield* (await this.#scan(prefix, options.signal, false)).objects
+  }
+
+  async listTop(prefix: string, options: { signal: AbortSignal }): Promise<TopLevel> {
+    return this.#scan(prefix, options.signal, true)
+  }
+
+  /** The files under `prefix`, in key order; with `oneLevel`, the folders right under it are named, not read. */
+  async #scan(prefix: string, signal: AbortSignal, oneLevel: boolean): Promise<TopLevel> {
+    const found: TopLevel = { objects: [], folders: [] }
     const walRoot = this.#walRoot
     const separateWal = walRoot !== join(this.#root, WAL_DIRECTORY)
     const walk = async (directory: string, keyPrefix: string, top: boolean): Promise<void> => {
-      options.signal.throwIfAborted()
+      signal.throwIfAborted()
       let entries: Dirent[]
       try {
         entries = await readdir(directory, { withFileTypes: true })
@@ -223,10 +232,12 @@ export class LocalRepository implements Repository {
         // Only what could lead to a key under `prefix` is walked.
         if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue
         const path = join(directory, entry.name)
-        if (entry.isDirectory()) await walk(path, `${key}/`, false)
-        else if (entry.isFile() && key.startsWith(prefix)) {
+        if (entry.isDirectory()) {
+          if (oneLevel && key.startsWith(prefix)) found.folders.push(`${key}/`)
+          else await walk(path, `${key}/`, false)
+        } else if (entry.isFile() && key.startsWith(prefix)) {
           const info = await lstat(path).catch(() => undefined)
-          if (info?.isFile()) found.push({ key, bytes: info.size, modifiedAt: info.mtime })
+          if (info?.isFile()) found.objects.push({ key, bytes: info.size, modifiedAt: info.mtime })
         }
       }
     }
@@ -234,16 +245,26 @@ export class LocalRepository implements Repository {
     // PostgreSQL's user, who may enter backup.dir (0710) but not read it.
     const slash = prefix.lastIndexOf('/')
     const folder = slash > 0 && keyProblem(`${prefix.slice(0, slash)}/x`) === undefined ? prefix.slice(0, slash) : undefined
-    if (folder === undefined) {
-      await walk(this.#root, '', true)
-      if (separateWal) await walk(walRoot, `${WAL_DIRECTORY}/`, true)
-    } else {
+    if (folder !== undefined) {
       // Undefined when a directory on the way is missing: nothing is under the prefix.
       const start = await this.#pathOf(`${folder}/x`, false)
       if (start !== undefined) await walk(dirname(start), `${folder}/`, true)
+    } else {
+      await walk(this.#root, '', true)
+      if (separateWal && oneLevel && prefix === '') {
+        if (
+          await lstat(walRoot).then(
+            (info) => info.isDirectory(),
+            () => false,
+          )
+        )
+          found.folders.push(`${WAL_DIRECTORY}/`)
+      } else if (separateWal) await walk(walRoot, `${WAL_DIRECTORY}/`, true)
     }
-    found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    yield* found
+    const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+    found.objects.sort((a, b) => byKey(a.key, b.key))
+    found.folders.sort(byKey)
+    return found
   }
 
   async remove(keys: readonly string[], options: { signal: AbortSignal }): Promise<Removed> {

@@ -17,8 +17,8 @@ const opened = new WeakMap<BackupPlaces, Repository[]>()
 export function openRepositories(backup: BackupPlaces, options: S3ClientOptions = {}): Repository[] {
   const known = opened.get(backup)
   if (known) return known
-  const repositories = effectiveRepositories(backup).map((config): Repository =>
-    config.type === 'local' ? new LocalRepository(config) : new S3Repository(config, options),
+  const repositories = effectiveRepositories(backup).map((config, index): Repository =>
+    config.type === 'local' ? new LocalRepository(config) : new S3Repository(config, { ...options, setting: `backup.repositories[${index}]` }),
   )
   opened.set(backup, repositories)
   return repositories

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { SystemError } from '../systems/errors.js'
 
 /**
  * A place backups and WAL are kept: a local directory or an S3 prefix, with the same keys
@@ -34,6 +35,12 @@ export interface Removed {
   failed: { key: string; error: string }[]
 }
 
+export interface TopLevel {
+  objects: StoredObject[]
+  /** Keys of folders, each ending with "/", in key order. */
+  folders: string[]
+}
+
 export interface AbandonedUpload {
   key: string
   uploadId: string
@@ -43,7 +50,7 @@ export interface AbandonedUpload {
 export interface Repository {
   readonly name: string
   readonly kind: 'local' | 's3'
-  /** "local /var/backups/network-probe", "s3://probe-backups/probe-01/ (minio.example:9000)". */
+  /** "local /var/backups/network-probe", "s3://probe-backups/probe-01/ at minio.example:9000". */
   readonly where: string
   /**
    * Streams `source` to `key` and checks what is stored: size, and sha256 (local re-read) or ETag
@@ -59,10 +66,18 @@ export interface Repository {
   head(key: string, options: { signal: AbortSignal }): Promise<StoredObject | undefined>
   /** Every key under `prefix`, in key order (S3: paged, 1000 per request). */
   list(prefix: string, options: { signal: AbortSignal }): AsyncIterable<StoredObject>
+  /**
+   * One level under `prefix` ('' or ending with "/"): its objects, and its folders ("wal/",
+   * "<id>.dir/") unread (S3: a LIST with delimiter "/"). What a backup listing reads, so that it
+   * never pages through a WAL archive of 100,000 segments.
+   */
+  listTop(prefix: string, options: { signal: AbortSignal }): Promise<TopLevel>
   /** Batches of at most 1000 (S3 DeleteObjects); reports per key; a local repository checks containment first. */
   remove(keys: readonly string[], options: { signal: AbortSignal }): Promise<Removed>
   /** Incomplete uploads older than `olderThan` (S3 ListMultipartUploads; 'unsupported' where the server has none). */
   abandonedUploads?(olderThan: Date, options: { signal: AbortSignal }): Promise<{ uploads: AbandonedUpload[] } | 'unsupported'>
+  /** Ends an incomplete upload and frees its parts (S3 AbortMultipartUpload). */
+  abortUpload?(upload: AbandonedUpload, options: { signal: AbortSignal }): Promise<void>
 }
 
 /** The whole content of a small object (a manifest, the repository file), at most `maxBytes`. */
@@ -79,4 +94,19 @@ export async function readSmall(repository: Repository, key: string, maxBytes: n
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
+}
+
+/**
+ * Not there as an object: a missing key. A missing bucket (S3's NoSuchBucket) or credentials file
+ * is the repository's own failure, never "no such file yet".
+ */
+export function isMissingObject(error: unknown): boolean {
+  return error instanceof SystemError && error.code === 'not-found' && error.data?.missing === undefined
+}
+
+/** An error's line without the "offsite (s3://…) " or "offsite: " it starts with, for a caller that names the repository itself. */
+export function withoutSubject(repository: Pick<Repository, 'name' | 'where'>, message: string): string {
+  for (const start of [`${repository.name} (${repository.where}): `, `${repository.name} (${repository.where}) `, `${repository.name}: `])
+    if (message.startsWith(start)) return message.slice(start.length)
+  return message
 }

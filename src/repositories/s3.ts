@@ -5,10 +5,10 @@ import type { S3RepositoryConfig } from '../config/repositories.js'
 import { describeError } from '../errors.js'
 import { failpoint } from '../lib/failpoint.js'
 import { SystemError } from '../systems/errors.js'
-import { createS3Client, httpStatusOf, loadClientS3, loadLibStorage, s3Error, s3Where, type S3ClientOptions } from '../systems/s3.js'
+import { createS3Client, httpStatusOf, loadClientS3, loadLibStorage, s3Error, s3Label, s3Where, type S3ClientOptions, type S3Subject } from '../systems/s3.js'
 import { Digests, contentMd5, digestStream, etagMatches, sha256Of, type StreamDigests } from './checksums.js'
 import { keyProblem, isRepositoryKey } from './layout.js'
-import type { AbandonedUpload, PutOptions, Removed, Repository, StoredObject, Written } from './repository.js'
+import type { AbandonedUpload, PutOptions, Removed, Repository, StoredObject, TopLevel, Written } from './repository.js'
 
 const MIB = 1024 * 1024
 /** S3's limit on the parts of one upload; lib-storage refuses more. */
@@ -29,24 +29,27 @@ export class S3Repository implements Repository {
   readonly where: string
   readonly #config: S3RepositoryConfig
   readonly #options: S3ClientOptions
+  readonly #subject: S3Subject
   #s3: S3Client | undefined
 
-  constructor(config: S3RepositoryConfig, options: S3ClientOptions = {}) {
+  /** `setting`: its entry in the configuration, "backup.repositories[1]", which hints name. */
+  constructor(config: S3RepositoryConfig, options: S3ClientOptions & { setting?: string } = {}) {
     this.name = config.name
     this.#config = config
     this.#options = options
     this.where = s3Where(config, config.prefix)
+    this.#subject = { name: config.name, where: this.where, connection: config, setting: options.setting ?? `backup.repositories[${config.name}]` }
   }
 
   /** Built on first use: the SDK is loaded only by runs that talk to S3. */
   get #client(): S3Client {
-    this.#s3 ??= createS3Client(this.#config, this.where, this.#options)
+    this.#s3 ??= createS3Client(this.#config, this.#subject, this.#options)
     return this.#s3
   }
 
   #objectKey(key: string): string {
     const problem = keyProblem(key)
-    if (problem) throw new SystemError('s3', 'failed', `not a repository key: ${problem}`, { target: this.where })
+    if (problem) throw new SystemError('s3', 'failed', `${this.name}: not a repository key: ${problem}`, { target: this.where })
     return `${this.#config.prefix}${key}`
   }
 
@@ -56,7 +59,7 @@ export class S3Repository implements Repository {
     try {
       return (await client.send(command(loadClientS3()) as never, { abortSignal: signal })) as T
     } catch (error) {
-      throw s3Error(error, what, this.where, signal)
+      throw s3Error(error, what, this.#subject, signal)
     }
   }
 
@@ -90,7 +93,7 @@ export class S3Repository implements Repository {
       await upload.abort().catch(() => undefined)
       source.destroy()
       digests.destroy()
-      throw s3Error(error, `upload of ${key}`, this.where, options.signal)
+      throw s3Error(error, `the upload of ${key}`, this.#subject, options.signal)
     } finally {
       options.signal.removeEventListener('abort', stop)
     }
@@ -130,7 +133,7 @@ export class S3Repository implements Repository {
     throw new SystemError(
       's3',
       'bad-answer',
-      `${this.where}: ${key} was uploaded (${sent.bytes} bytes, sha256 ${sent.sha256.slice(0, 12)}…) but the server holds ${what}`,
+      `${s3Label(this.#subject)}: ${key} was uploaded (${sent.bytes} bytes, sha256 ${sent.sha256.slice(0, 12)}…) but the server holds ${what}`,
       {
         target: this.where,
       },
@@ -140,7 +143,7 @@ export class S3Repository implements Repository {
   async get(key: string, options: { signal: AbortSignal }): Promise<Readable> {
     const Key = this.#objectKey(key)
     const answer = await this.#send<{ Body?: unknown }>(`GET ${key}`, options.signal, (sdk) => new sdk.GetObjectCommand({ Bucket: this.#config.bucket, Key }))
-    if (!answer.Body) throw new SystemError('s3', 'bad-answer', `${this.where}: GET ${key}: an answer without a body`, { target: this.where })
+    if (!answer.Body) throw new SystemError('s3', 'bad-answer', `${s3Label(this.#subject)}: GET ${key}: an answer without a body`, { target: this.where })
     return answer.Body as Readable
   }
 
@@ -161,27 +164,52 @@ export class S3Repository implements Repository {
   }
 
   async *list(prefix: string, options: { signal: AbortSignal }): AsyncIterable<StoredObject> {
+    for await (const page of this.#pages(prefix, false, options.signal)) yield* page.objects
+  }
+
+  async listTop(prefix: string, options: { signal: AbortSignal }): Promise<TopLevel> {
+    const top: TopLevel = { objects: [], folders: [] }
+    for await (const page of this.#pages(prefix, true, options.signal)) {
+      top.objects.push(...page.objects)
+      top.folders.push(...page.folders)
+    }
+    return top
+  }
+
+  /** ListObjectsV2 under `prefix`, page by page; with `delimited`, one level only (folders as CommonPrefixes). */
+  async *#pages(prefix: string, delimited: boolean, signal: AbortSignal): AsyncIterable<TopLevel> {
     const base = this.#config.prefix
     let token: string | undefined
     do {
-      type Page = { Contents?: { Key?: string; Size?: number; LastModified?: Date; ETag?: string }[]; IsTruncated?: boolean; NextContinuationToken?: string }
+      type Page = {
+        Contents?: { Key?: string; Size?: number; LastModified?: Date; ETag?: string }[]
+        CommonPrefixes?: { Prefix?: string }[]
+        IsTruncated?: boolean
+        NextContinuationToken?: string
+      }
       const continuation = token
       const page = await this.#send<Page>(
         `LIST ${prefix || '(all)'}`,
-        options.signal,
+        signal,
         (sdk) =>
           new sdk.ListObjectsV2Command({
             Bucket: this.#config.bucket,
             Prefix: `${base}${prefix}`,
+            ...(delimited ? { Delimiter: '/' } : {}),
             ...(continuation ? { ContinuationToken: continuation } : {}),
           }),
       )
+      const objects: StoredObject[] = []
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(base.length)
         // Someone else's object under the prefix (a dotfile, an odd name) is not a repository key.
         if (key === undefined || !object.Key!.startsWith(base) || !isRepositoryKey(key)) continue
-        yield { key, bytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0), ...(object.ETag ? { etag: object.ETag } : {}) }
+        objects.push({ key, bytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0), ...(object.ETag ? { etag: object.ETag } : {}) })
       }
+      const folders = (page.CommonPrefixes ?? [])
+        .map((common) => common.Prefix?.slice(base.length))
+        .filter((folder): folder is string => folder !== undefined && isRepositoryKey(folder.slice(0, -1)))
+      yield { objects, folders }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
   }
@@ -249,5 +277,14 @@ export class S3Repository implements Repository {
       if (!page.IsTruncated) return { uploads }
       marker = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker }
     }
+  }
+
+  async abortUpload(upload: AbandonedUpload, options: { signal: AbortSignal }): Promise<void> {
+    const Key = this.#objectKey(upload.key)
+    await this.#send(
+      `ABORT the upload of ${upload.key}`,
+      options.signal,
+      (sdk) => new sdk.AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key, UploadId: upload.uploadId }),
+    )
   }
 }

@@ -65,23 +65,22 @@ function sdkLogger(log: SdkLog | undefined): Logger {
 }
 
 /** A credentials file must be probe-ops' to trust: a regular file, not a link, not world-readable. */
-async function checkCredentialsFile(path: string): Promise<void> {
+async function checkCredentialsFile(path: string, subject: S3Subject): Promise<void> {
+  const options = { target: path, data: { setting: subject.setting, missing: 'credentials-file' } }
+  const label = s3Label(subject)
   const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-    throw new SystemError(
-      's3',
-      error.code === 'ENOENT' ? 'not-found' : 'permission',
-      `the credentials file ${path} cannot be read: ${error.code ?? describeError(error)}`,
-      {
-        target: path,
-      },
-    )
+    const code = error.code === 'ENOENT' ? 'not-found' : 'permission'
+    throw new SystemError('s3', code, `${label}: the credentials file ${path} cannot be read (${error.code ?? describeError(error)})`, options)
   })
   if (!found.isFile())
-    throw new SystemError('s3', 'bad-setting', `the credentials file ${path} is not a regular file (a link or something else)`, { target: path })
+    throw new SystemError('s3', 'bad-setting', `${label}: the credentials file ${path} is not a regular file (a link or something else)`, options)
   if (found.mode & 0o007)
-    throw new SystemError('s3', 'bad-setting', `the credentials file ${path} is readable by others (mode ${(found.mode & 0o777).toString(8)})`, {
-      target: path,
-    })
+    throw new SystemError(
+      's3',
+      'bad-setting',
+      `${label}: the credentials file ${path} is readable by others (mode ${(found.mode & 0o777).toString(8)})`,
+      options,
+    )
 }
 
 type ProviderLoaders = () => AwsCredentialIdentityProvider
@@ -91,7 +90,7 @@ type ProviderLoaders = () => AwsCredentialIdentityProvider
  * instance-metadata address, a second's wait where it is blackholed): the file, else the
  * profile, else the environment; metadata only when allowed. Nothing found is an 'auth' error.
  */
-function credentialsOf(connection: S3Connection, where: string): AwsCredentialIdentityProvider {
+function credentialsOf(connection: S3Connection, subject: S3Subject): AwsCredentialIdentityProvider {
   const sources: { what: string; provider: ProviderLoaders }[] = []
   if (connection.credentialsFile !== undefined) {
     const filepath = connection.credentialsFile
@@ -115,7 +114,7 @@ function credentialsOf(connection: S3Connection, where: string): AwsCredentialId
   }
   let cached: Promise<AwsCredentialIdentity> | undefined
   const resolve = async (): Promise<AwsCredentialIdentity> => {
-    if (connection.credentialsFile !== undefined) await checkCredentialsFile(connection.credentialsFile)
+    if (connection.credentialsFile !== undefined) await checkCredentialsFile(connection.credentialsFile, subject)
     for (const source of sources) {
       try {
         return await source.provider()()
@@ -123,7 +122,10 @@ function credentialsOf(connection: S3Connection, where: string): AwsCredentialId
         // The provider's message may quote the file's content; only which source failed is said.
       }
     }
-    throw new SystemError('s3', 'auth', `no credentials for ${where} in ${sources.map((s) => s.what).join(', nor in ')}`, { target: where })
+    throw new SystemError('s3', 'auth', `${s3Label(subject)}: no credentials in ${sources.map((s) => s.what).join(', nor in ')}`, {
+      target: subject.where,
+      data: { setting: subject.setting },
+    })
   }
   return async () => {
     cached ??= resolve().catch((error: unknown) => {
@@ -137,9 +139,9 @@ function credentialsOf(connection: S3Connection, where: string): AwsCredentialId
   }
 }
 
-/** "s3://bucket/prefix/ (host:port)": how a repository is named in messages, never with credentials. */
+/** "s3://bucket/prefix/ at host:port": how a repository is named in messages, never with credentials. */
 export function s3Where(connection: Pick<S3Connection, 'bucket' | 'endpoint'>, prefix: string): string {
-  return `s3://${connection.bucket}/${prefix}${connection.endpoint === undefined ? '' : ` (${new URL(connection.endpoint).host})`}`
+  return `s3://${connection.bucket}/${prefix}${connection.endpoint === undefined ? '' : ` at ${new URL(connection.endpoint).host}`}`
 }
 
 /** S3 requires Content-MD5 on DeleteObjects; the SDK sends a CRC only, which older compatible servers refuse. */
@@ -157,13 +159,13 @@ function addDeleteObjectsMd5(client: S3Client): void {
 }
 
 /** A client for one repository: built once per repository per process. */
-export function createS3Client(connection: S3Connection, where: string, options: S3ClientOptions = {}): S3Client {
+export function createS3Client(connection: S3Connection, subject: S3Subject, options: S3ClientOptions = {}): S3Client {
   const { S3Client } = loadClientS3()
   const client = new S3Client({
     region: connection.region,
     ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
     forcePathStyle: connection.forcePathStyle,
-    credentials: credentialsOf(connection, where),
+    credentials: credentialsOf(connection, subject),
     // S3-compatible servers store the aws-chunked framing of a streamed body otherwise (13,044 bytes for 13,000).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -227,20 +229,74 @@ function codeOf(error: unknown, signal?: AbortSignal): SystemErrorCode {
   return 'bad-answer'
 }
 
+/** What an S3 error is about: the repository, its connection, and its entry in the configuration (for hints). */
+export interface S3Subject {
+  name: string
+  /** s3Where's "s3://bucket/prefix/ at host:port". */
+  where: string
+  connection: Pick<S3Connection, 'bucket' | 'endpoint' | 'timeoutSeconds'>
+  /** "backup.repositories[1]": the hint names the setting to fix. */
+  setting: string
+}
+
+/** "offsite (s3://bucket/prefix/ at host:port)": how every S3 error line starts. */
+export function s3Label(subject: Pick<S3Subject, 'name' | 'where'>): string {
+  return `${subject.name} (${subject.where})`
+}
+
+function endpointHost(connection: Pick<S3Connection, 'endpoint'>): string {
+  return connection.endpoint === undefined ? 'AWS' : new URL(connection.endpoint).host
+}
+
+/** The server's own word for it (InvalidAccessKeyId), with its status: no SDK prose. */
+function serverWord(error: unknown): string {
+  const name = error instanceof Error && error.name !== 'Error' ? error.name : 'an error'
+  const status = httpStatusOf(error)
+  return status === undefined ? name : `${name}, HTTP ${status}`
+}
+
+/** The one line of each code (design-14 §3.2): what happened to which repository, never the SDK's text. */
+function plainLine(code: SystemErrorCode, error: unknown, what: string, subject: S3Subject): string {
+  const label = s3Label(subject)
+  const host = endpointHost(subject.connection)
+  switch (code) {
+    case 'no-answer':
+      return `${label} did not answer within ${subject.connection.timeoutSeconds} s`
+    case 'cancelled':
+      return `${label}: ${what} was cancelled`
+    case 'refused':
+      return `${label}: nothing accepts connections at ${host} (connection refused)`
+    case 'dns':
+      return `${label}: the host name ${host.replace(/:\d+$/, '')} does not resolve`
+    case 'unreachable':
+      return `${label}: the connection to ${host} broke during ${what} (${errorCode(error) ?? 'reset'})`
+    case 'auth':
+      return `${label} refused the credentials (${serverWord(error)})`
+    case 'permission':
+      return `${label} denied ${what} (${serverWord(error)})`
+    case 'not-found':
+      if (error instanceof Error && error.name === 'NoSuchBucket') return `${subject.name}: bucket ${subject.connection.bucket} does not exist at ${host}`
+      return `${label}: ${what}: not there (${serverWord(error)})`
+    default:
+      // The server's first line, short: a gateway's 5xx page is HTML.
+      return `${label} failed ${what} (${serverWord(error)}): ${describeError(error).slice(0, 200)}`
+  }
+}
+
 /**
- * An SDK error as a SystemError('s3', …): "s3://bucket/prefix/ (host): PUT base-….tar.zst:
- * InvalidAccessKeyId (HTTP 403): <the server's first line>". No credential is ever in it: the SDK's
- * messages carry none, and the credential providers' messages are not quoted.
+ * An SDK error as a SystemError('s3', …) of one line naming the repository: "offsite
+ * (s3://bucket/prefix/ at host) did not answer within 1 s", "offsite: bucket x does not exist at
+ * host". data.setting and data.missing ('bucket') let the hint name the setting to fix. No
+ * credential is ever in it: the SDK's messages carry none, and the credential providers' are not quoted.
  */
-export function s3Error(error: unknown, what: string, where: string, signal?: AbortSignal): SystemError {
+export function s3Error(error: unknown, what: string, subject: S3Subject, signal?: AbortSignal): SystemError {
   if (error instanceof SystemError) return error
   const code = codeOf(error, signal)
   const status = httpStatusOf(error)
-  const name = error instanceof Error ? error.name : 'Error'
-  const detail = code === 'cancelled' ? 'cancelled' : `${name === 'Error' ? '' : `${name}${status ? ` (HTTP ${status})` : ''}: `}${describeError(error)}`
-  return new SystemError('s3', code, `${where}: ${what}: ${detail}`, {
+  const bucketMissing = error instanceof Error && error.name === 'NoSuchBucket'
+  return new SystemError('s3', code, plainLine(code, error, what, subject), {
     cause: error,
-    target: where,
-    ...(status === undefined ? {} : { data: { httpStatus: status } }),
+    target: subject.where,
+    data: { setting: subject.setting, ...(status === undefined ? {} : { httpStatus: status }), ...(bucketMissing ? { missing: 'bucket' } : {}) },
   })
 }

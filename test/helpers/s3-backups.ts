@@ -98,14 +98,26 @@ export async function copyToS3(
   return manifest
 }
 
-/**
- * An HTTP front to s3rver that answers 403 AccessDenied to every delete (DELETE, POST ?delete), as
- * a bucket policy that lets this host write and read but not delete does; the rest passes through.
- */
-export async function startDeleteRefusingFront(target: Pick<S3Server, 'port'>): Promise<{ endpoint: string; close(): Promise<void> }> {
+/** An HTTP front of the test server: what passes through it, and (when asked) a bucket policy refusing deletes. */
+export interface S3Front {
+  endpoint: string
+  /** Every request, in order: method and URL (path and query). */
+  requests: { method: string; url: URL }[]
+  close(): Promise<void>
+}
+
+/** A front that refuses every delete with 403 AccessDenied, as a bucket policy without s3:DeleteObject does. */
+export function startDeleteRefusingFront(target: Pick<S3Server, 'port'>): Promise<S3Front> {
+  return startFront(target, { refuseDeletes: true })
+}
+
+/** A front that passes every request to the server, and records it. */
+export async function startFront(target: Pick<S3Server, 'port'>, options: { refuseDeletes?: boolean } = {}): Promise<S3Front> {
+  const requests: S3Front['requests'] = []
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://front')
-    if (request.method === 'DELETE' || (request.method === 'POST' && url.searchParams.has('delete'))) {
+    requests.push({ method: request.method ?? 'GET', url })
+    if (options.refuseDeletes && (request.method === 'DELETE' || (request.method === 'POST' && url.searchParams.has('delete')))) {
       request.resume()
       response.writeHead(403, { 'content-type': 'application/xml' })
       response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>')
@@ -122,6 +134,7 @@ export async function startDeleteRefusingFront(target: Pick<S3Server, 'port'>): 
   const { port } = server.address() as { port: number }
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -13,10 +13,11 @@ import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/backups/manifest.js'
-import type { Report, StepResult } from '../../src/report/model.js'
+import type { Finding, Report, StepResult } from '../../src/report/model.js'
 import { unpackBaseBackup } from '../../src/systems/pg-tools.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
 import { startHangingServer, type HangingServer } from '../bed/hang.js'
+import { freePort } from '../bed/ports.js'
 import { S3RVER_ACCESS_KEY_ID, startCuttingProxy, startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli, startCli, writeConfig, type CliResult } from '../helpers/cli.js'
 import { expectValidReport } from '../helpers/report-schema.js'
@@ -30,6 +31,8 @@ const ENV_SECRET = { AWS_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID, AWS_SECRET_ACCESS_
 let server: PostgresServer
 let s3: S3Server
 let hanging: HangingServer
+/** A port nothing listens on: connections are refused. */
+let closedPort: number
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
 
@@ -50,7 +53,7 @@ async function query(text: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  ;[server, s3, hanging] = await Promise.all([startPostgres({ database: 'network_probe' }), startS3(), startHangingServer()])
+  ;[server, s3, hanging, closedPort] = await Promise.all([startPostgres({ database: 'network_probe' }), startS3(), startHangingServer(), freePort()])
   // md5 text compresses to about half: a dump of several MiB even at -Z1, so that uploads go in parts of 5 MiB.
   await query(
     `create table events (id bigserial primary key, body text);
@@ -271,7 +274,7 @@ describe('base backups for point-in-time recovery', () => {
 
 describe('a repository that fails: the others keep their copy, the step fails naming what exists where', () => {
   /** The run failed with the offsite copy missing and the local one committed; the S3 prefix lists no backup. */
-  function expectLocalOnly(s: Setup, result: CliResult, stepId: string, why: RegExp): void {
+  function expectLocalOnly(s: Setup, result: CliResult, stepId: string, why: RegExp): Finding {
     expect(result.exitCode, result.stdout + result.stderr).toBe(1)
     const report = parseReport(result)
     expectValidReport(report)
@@ -288,6 +291,8 @@ describe('a repository that fails: the others keep their copy, the step fails na
     expect(existsSync(join(s.backupDir, `${data.id}.manifest.json`))).toBe(true)
     expect(s3Keys(s.prefix).filter((key) => key.endsWith('.manifest.json'))).toEqual([])
     expectNoSecret(s, result)
+    expect(result.stdout + result.stderr).not.toMatch(/smithy|\[ERROR\]|TimeoutError|\$metadata/)
+    return finding
   }
 
   it('a server cut mid-upload: no manifest in the bucket, the local copy committed', async () => {
@@ -302,17 +307,46 @@ describe('a repository that fails: the others keep their copy, the step fails na
     }
   }, 180_000)
 
-  it('a missing bucket, refused credentials and an endpoint that never answers: a failed copy each, within the bound', async () => {
-    const cases: [Record<string, unknown>, Record<string, string>, RegExp][] = [
-      [{ bucket: 'no-such-bucket' }, {}, /bucket/],
-      [{}, { AWS_ACCESS_KEY_ID: 'NOT-S3RVER' }, /credentials|access key|InvalidAccessKeyId/i],
-      [{ endpoint: hanging.url, timeoutSeconds: 1 }, {}, /requestTimeout|did not answer/],
+  it('a missing bucket, refused credentials and an endpoint that never answers: a failed copy each, one plain line and what to fix', async () => {
+    const cases: [Record<string, unknown>, Record<string, string>, RegExp, RegExp][] = [
+      // Named by the first request (the repository file), not by the upload after it.
+      [{ bucket: 'no-such-bucket' }, {}, /bucket no-such-bucket does not exist at 127\.0\.0\.1:\d+/, /^create it or fix backup\.repositories\[1\]\.bucket;/],
+      [
+        {},
+        { AWS_ACCESS_KEY_ID: 'NOT-S3RVER' },
+        /refused the credentials \(InvalidAccessKeyId, HTTP 403\)/,
+        /^check the credentials of backup\.repositories\[1\]/,
+      ],
+      [{ endpoint: hanging.url, timeoutSeconds: 1 }, {}, /did not answer within 1 s/, /raise backup\.repositories\[1\]\.timeoutSeconds/],
+      [
+        { endpoint: `http://127.0.0.1:${closedPort}` },
+        {},
+        /nothing accepts connections at 127\.0\.0\.1:\d+ \(connection refused\)/,
+        /backup\.repositories\[1\]\.endpoint/,
+      ],
     ]
-    for (const [offsite, env, why] of cases) {
+    for (const [offsite, env, why, fix] of cases) {
       const s = setup(offsite)
-      expectLocalOnly(s, await s.run(['backup', 'config', '--json'], env), 'archive', why)
+      const finding = expectLocalOnly(s, await s.run(['backup', 'config', '--json'], env), 'archive', why)
+      expect(finding.fix).toMatch(fix)
     }
   }, 180_000)
+
+  it('backup list on a missing bucket says the repository could not be read, never "no backups"', async () => {
+    const s = setup({ bucket: 'no-such-bucket' })
+    const result = await s.run(['backup', 'list', '--json'])
+    const list = step(parseReport(result), 'list')
+    const finding = (list.findings ?? []).find((f) => f.id === 'repository-unreadable:offsite')!
+    expect(finding.severity).toBe('high')
+    expect(finding.message).toMatch(
+      /^repository offsite \(s3:\/\/no-such-bucket\/.* at 127\.0\.0\.1:\d+\) could not be read: bucket no-such-bucket does not exist at 127\.0\.0\.1:\d+$/,
+    )
+    expect(list.summary).toMatch(/^0 backups in local; offsite could not be read/)
+    expect((list.data as { repositories: unknown[] }).repositories).toEqual([
+      expect.objectContaining({ name: 'local', backups: 0, readable: true }),
+      expect.objectContaining({ name: 'offsite', backups: null, readable: false }),
+    ])
+  }, 60_000)
 
   it('kill -9 in the middle of an upload leaves no manifest anywhere', async () => {
     const s = setup()

@@ -12,12 +12,13 @@ import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { s3RepositorySchema, type S3RepositoryConfig } from '../../src/config/repositories.js'
 import { digestStream, sha256Of } from '../../src/repositories/checksums.js'
-import { ensureRepositoryCluster } from '../../src/repositories/cluster.js'
+import { ensureRepositoryCluster, readRepositoryFile } from '../../src/repositories/cluster.js'
 import { putEverywhere } from '../../src/repositories/fan-out.js'
 import { manifestKey } from '../../src/repositories/layout.js'
 import { LocalRepository } from '../../src/repositories/local.js'
 import type { Repository, StoredObject } from '../../src/repositories/repository.js'
 import { S3Repository } from '../../src/repositories/s3.js'
+import { defaultHint } from '../../src/jobs/hints.js'
 import { SystemError } from '../../src/systems/errors.js'
 import { startHangingServer } from '../bed/hang.js'
 import { freePort } from '../bed/ports.js'
@@ -187,6 +188,31 @@ describe('an S3 repository (s3rver)', () => {
   })
 })
 
+describe('listing one level', () => {
+  it.each(['local', 's3'])('names the folders (wal/, a directory dump) without reading them (%s)', async (kind) => {
+    const repository = kind === 'local' ? await localRepository() : s3Repository({ prefix: 'top/' })
+    // A legacy plain WAL copy, one level down: s3rver names no common prefix for keys deeper than that (S3 does).
+    for (const key of ['a.dump', 'a.manifest.json', 'b.dir/toc.dat', 'b.dir/1.dat', 'wal/000000010000000000000001'])
+      await repository.putBytes(key, Buffer.from(key), { signal: signal() })
+    const top = await repository.listTop('', { signal: signal() })
+    expect(top.objects.map((o) => [o.key, o.bytes])).toEqual([
+      ['a.dump', 6],
+      ['a.manifest.json', 15],
+    ])
+    expect(top.folders).toEqual(['b.dir/', 'wal/'])
+    expect((await repository.listTop('b.dir/', { signal: signal() })).objects.map((o) => o.key)).toEqual(['b.dir/1.dat', 'b.dir/toc.dat'])
+  })
+
+  it('a local repository with its wal/ elsewhere (walPath) names it too', async () => {
+    const root = await mkdtemp(path.join(scratch, 'walpath-'))
+    const repository = new LocalRepository({ name: 'local', path: path.join(root, 'backups'), walPath: path.join(root, 'wal') })
+    await repository.putBytes('a.dump', Buffer.from('a'), { signal: signal() })
+    expect((await repository.listTop('', { signal: signal() })).folders).toEqual([])
+    await repository.putBytes('wal/15-1/0000000100000000/segment-1.zst', Buffer.from('w'), { signal: signal() })
+    expect(await repository.listTop('', { signal: signal() })).toMatchObject({ objects: [{ key: 'a.dump' }], folders: ['wal/'] })
+  })
+})
+
 describe('the cluster a repository belongs to', () => {
   it.each(['local', 's3'])('is recorded by the first writer and refuses another cluster (%s)', async (kind) => {
     const repository = kind === 'local' ? await localRepository() : s3Repository({ prefix: 'cluster/' })
@@ -200,6 +226,13 @@ describe('the cluster a repository belongs to', () => {
   })
 })
 
+/** An S3 failure said in exactly `line`: one line, the repository named, none of the SDK's own words. */
+function expectOneLine(error: unknown, code: string, line: string): void {
+  expect(error).toBeInstanceOf(SystemError)
+  expect(error).toMatchObject({ system: 's3', code })
+  expect((error as Error).message).toBe(line)
+}
+
 describe('credentials and endpoints', () => {
   const secret = 'Sup3r-Secret-Value-0987654321'
 
@@ -210,14 +243,17 @@ describe('credentials and endpoints', () => {
       process.env.AWS_SECRET_ACCESS_KEY = secret
       const wrong = s3Repository({ prefix: 'auth/', credentialsFile: undefined })
       const error = await wrong.putBytes('x.manifest.json', Buffer.from('{}'), { signal: signal() }).catch((e: unknown) => e)
-      expect(error).toMatchObject({ system: 's3', code: 'auth' })
-      expect((error as Error).message).toMatch(/InvalidAccessKeyId/)
+      expectOneLine(error, 'auth', `offsite (s3://${s3.bucket}/auth/ at 127.0.0.1:${s3.port}) refused the credentials (InvalidAccessKeyId, HTTP 403)`)
+      expect(defaultHint(error)).toMatch(/^check the credentials of backup\.repositories\[offsite\]/)
       expect(inspect(error, { depth: 8 })).not.toContain(secret)
 
       delete process.env.AWS_ACCESS_KEY_ID
       delete process.env.AWS_SECRET_ACCESS_KEY
       const none = s3Repository({ prefix: 'auth/', credentialsFile: undefined })
-      await expect(none.head('x', { signal: signal() })).rejects.toMatchObject({ code: 'auth', message: expect.stringMatching(/no credentials for s3:\/\//) })
+      await expect(none.head('x', { signal: signal() })).rejects.toMatchObject({
+        code: 'auth',
+        message: expect.stringMatching(/^offsite \(s3:\/\/.*\): no credentials in the environment/),
+      })
 
       const exposed = path.join(scratch, 'exposed-credentials')
       await writeFile(exposed, `[default]\naws_access_key_id = S3RVER\naws_secret_access_key = ${secret}\n`)
@@ -235,17 +271,39 @@ describe('credentials and endpoints', () => {
     }
   })
 
-  it('a missing bucket is not-found', async () => {
-    await expect(listAll(s3Repository({ prefix: 'x/', bucket: 'no-such-bucket' }))).rejects.toMatchObject({ system: 's3', code: 'not-found' })
+  it('a missing bucket is named by the very first request, never taken for a repository without its file', async () => {
+    const repository = s3Repository({ prefix: 'x/', bucket: 'no-such-bucket' })
+    const line = `offsite: bucket no-such-bucket does not exist at 127.0.0.1:${s3.port}`
+    for (const attempt of [
+      () => readRepositoryFile(repository, signal()),
+      () => ensureRepositoryCluster(repository, { systemIdentifier: '1', serverVersion: '15.20', major: 15 }, { host: 'probe-01', signal: signal() }),
+      () => listAll(repository),
+    ]) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expectOneLine(error, 'not-found', line)
+      expect(defaultHint(error)).toBe('create it or fix backup.repositories[offsite].bucket')
+    }
   })
 
-  it('an endpoint nothing listens on is refused at once', async () => {
+  it('an endpoint nothing listens on is refused at once, in one line that says what to check', async () => {
     const port = await freePort()
     const error = await s3Repository({ prefix: 'x/', endpoint: `http://127.0.0.1:${port}` })
       .put('a.dump', producer(randomBytes(1000)), { signal: signal() })
       .catch((e: unknown) => e)
-    expect(error).toMatchObject({ system: 's3', code: 'refused' })
-    expect((error as Error).message).toContain(`s3://${s3.bucket}/x/ (127.0.0.1:${port})`)
+    expectOneLine(
+      error,
+      'refused',
+      `offsite (s3://${s3.bucket}/x/ at 127.0.0.1:${port}): nothing accepts connections at 127.0.0.1:${port} (connection refused)`,
+    )
+    expect(defaultHint(error)).toMatch(/backup\.repositories\[offsite\]\.endpoint/)
+  })
+
+  it('a host name that does not resolve is dns', async () => {
+    const error = await listAll(s3Repository({ prefix: 'x/', endpoint: 'http://no-such-host.invalid:9000' }, 1)).catch((e: unknown) => e)
+    expectOneLine(error, 'dns', `offsite (s3://${s3.bucket}/x/ at no-such-host.invalid:9000): the host name no-such-host.invalid does not resolve`)
   })
 
   it('an endpoint that takes the connection and never answers fails within the request timeout, printing nothing', async () => {
@@ -254,8 +312,11 @@ describe('credentials and endpoints', () => {
     const log = vi.spyOn(console, 'log')
     try {
       const repository = s3Repository({ prefix: 'x/', endpoint: hanging.url, timeoutSeconds: 1 }, 1)
-      await expect(repository.head('a.dump', { signal: signal() })).rejects.toMatchObject({ system: 's3', code: 'no-answer' })
-      await expect(repository.put('a.dump', producer(randomBytes(1000)), { signal: signal() })).rejects.toMatchObject({ system: 's3', code: 'no-answer' })
+      const line = `offsite (s3://${s3.bucket}/x/ at 127.0.0.1:${hanging.port}) did not answer within 1 s`
+      expectOneLine(await repository.head('a.dump', { signal: signal() }).catch((e: unknown) => e), 'no-answer', line)
+      const error = await repository.put('a.dump', producer(randomBytes(1000)), { signal: signal() }).catch((e: unknown) => e)
+      expectOneLine(error, 'no-answer', line)
+      expect(defaultHint(error)).toMatch(/raise backup\.repositories\[offsite\]\.timeoutSeconds/)
       expect(warn).not.toHaveBeenCalled()
       expect(log).not.toHaveBeenCalled()
     } finally {

@@ -12,7 +12,7 @@ function memoryRepository(name: string, objects: Record<string, Buffer>, kind: '
   return {
     name,
     kind,
-    where: kind === 's3' ? `s3://bucket/${name}/ (127.0.0.1:9000)` : `local /backups/${name}`,
+    where: kind === 's3' ? `s3://bucket/${name}/ at 127.0.0.1:9000` : `local /backups/${name}`,
     get: async (key) => {
       const body = objects[key]
       if (!body) throw new Error(`${key}: not found`)
@@ -20,6 +20,7 @@ function memoryRepository(name: string, objects: Record<string, Buffer>, kind: '
     },
     head: async () => undefined,
     list: async function* () {},
+    listTop: async () => ({ objects: [], folders: [] }),
     put: async () => {
       throw new Error('read only')
     },
@@ -119,6 +120,7 @@ describe('findEntry', () => {
     recovered: [],
     unreachable: [],
     repositories: [offsite, local],
+    incompleteUploads: [],
   })
 
   it('latest is the newest dump good in some copy: one failed in every copy is passed over', async () => {

@@ -38,6 +38,7 @@ function memory(
     get: () => Promise.reject(new Error('unused')),
     head: () => Promise.resolve(undefined),
     list: async function* () {},
+    listTop: async () => ({ objects: [], folders: [] }),
     remove: () => Promise.resolve({ removed: [], failed: [] }),
   }
 }

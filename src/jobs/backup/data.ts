@@ -7,6 +7,17 @@ import { diskFailureData, tableRows } from '../shared/backup-data.js'
 const backupKind = z.enum(['database', 'config', 'base'])
 const count = z.number().int().nonnegative()
 
+const incompleteUpload = z.strictObject({ key: z.string(), uploadId: z.string(), initiated: z.string().describe('When the upload started (ISO 8601).') })
+
+/** A repository's S3 multipart uploads started over 24 h ago and never completed, or why that is unknown. */
+const incompleteUploads = z
+  .strictObject({
+    checked: z.boolean().describe('false: the server cannot list them (s3rver, some gateways), or the listing failed: whether some are left is unknown.'),
+    why: z.string().optional().describe('Why they were not checked.'),
+    uploads: z.array(incompleteUpload).describe('Found (prune: aborted, or with --dry-run, to be aborted).'),
+  })
+  .describe('S3 repositories only.')
+
 const sha256 = z.string().describe('SHA-256 of the plain data (what `age -d` gives back when encrypted).')
 
 /** What every backup taken reports: its checksums, and where it was stored (design-14 §5.1). */
@@ -123,9 +134,10 @@ export const listData = z.strictObject({
     .array(
       z.strictObject({
         name: z.string(),
-        where: z.string().describe('local PATH, or s3://bucket/prefix/ (endpoint).'),
-        backups: count,
+        where: z.string().describe('local PATH, or s3://bucket/prefix/ at host:port.'),
+        backups: count.nullable().describe('null when it could not be read: what it holds is unknown, never 0.'),
         readable: z.boolean().describe('false: it could not be read, and what it holds is unknown (a high finding says why).'),
+        incompleteUploads: incompleteUploads.optional(),
       }),
     )
     .describe('The repositories read (backup.repositories, or those --repository picks).'),
@@ -206,6 +218,7 @@ export const pruneData = z.strictObject({
         remove: z.array(z.string()),
         failed: z.array(z.strictObject({ id: z.string(), error: z.string() })).describe('Backups or keys the repository refused to delete.'),
         leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed (or, with --dry-run, to be removed).'),
+        incompleteUploads: incompleteUploads.optional().describe('S3 repositories with prune enabled: incomplete uploads over 24 h old, aborted.'),
       }),
     )
     .describe('Each repository pruned, in configuration order.'),

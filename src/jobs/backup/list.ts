@@ -1,6 +1,7 @@
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
 import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
-import { locationOf, readCatalog, unreachableMessage, type Catalog, type BackupCopy } from '../../backups/catalog.js'
+import { locationOf, withIncompleteUploads, readCatalog, unreachableMessage, type Catalog, type BackupCopy } from '../../backups/catalog.js'
+import { effectiveRepositories } from '../../config/repositories.js'
 import { abandonedStagings } from '../../backups/staging.js'
 import { join, dirname } from 'node:path'
 import { manifestKey } from '../../repositories/layout.js'
@@ -60,6 +61,7 @@ async function problems(context: CatalogContext, found: Catalog): Promise<{ find
       message: `${l.path}: ${l.why}`,
       fix: local.has(l.repository) ? 'probe-ops restore --cleanup removes it' : 'probe-ops backup prune removes it',
     })
+  findings.push(...incompleteUploadFindings(context, found))
   for (const path of await abandonedStagings(config.backup.dir))
     findings.push({
       id: `restore-staging:${path}`,
@@ -100,6 +102,28 @@ async function problems(context: CatalogContext, found: Catalog): Promise<{ find
   return { findings, databases }
 }
 
+/** A low finding per incomplete upload over 24 h old: a leftover whose parts take space in the bucket. */
+function incompleteUploadFindings({ config }: CatalogContext, found: Catalog): Finding[] {
+  const pruned = new Set(
+    effectiveRepositories(config.backup)
+      .filter((r) => r.prune)
+      .map((r) => r.name),
+  )
+  return found.incompleteUploads.flatMap((entry) => {
+    if (!('uploads' in entry)) return []
+    const repository = found.repositories.find((r) => r.name === entry.repository)!
+    return entry.uploads.map((upload) => ({
+      id: `incomplete-upload:${entry.repository}:${upload.uploadId}`,
+      severity: 'low' as const,
+      subject: locationOf(repository, upload.key),
+      message: `${locationOf(repository, upload.key)}: a multipart upload started ${upload.initiated.toISOString()} and never completed (its parts take space)`,
+      fix: pruned.has(entry.repository)
+        ? 'probe-ops backup prune aborts it'
+        : 'a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it, or prune: true lets probe-ops backup prune abort it',
+    }))
+  })
+}
+
 function lastVerification(copy: BackupCopy): { at: string; ok: boolean; method: 'checksum' | 'list' | 'restore-test' } | null {
   const last = copy.manifest.verifications.at(-1)
   return last ? { at: last.at, ok: last.ok, method: last.method } : null
@@ -115,7 +139,7 @@ function manifestLocation(copy: BackupCopy): string {
 export const listStep: StepDefinition<CatalogContext, ListData> = {
   async run(context, run) {
     const { config } = context
-    const found = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
+    const found = await readCatalog(config.backup, { names: context.repositories, signal: run.signal, incompleteUploads: true })
     const { findings, databases } = await problems(context, found)
     const rows = found.entries.map(({ manifest: m, copies }) => {
       const [first] = copies
@@ -142,22 +166,30 @@ export const listStep: StepDefinition<CatalogContext, ListData> = {
       }
     })
     const several = found.repositories.length > 1
+    const unchecked = found.incompleteUploads.flatMap((u) => ('unchecked' in u ? [u.unchecked] : []))
     const details = rows.map(
       (r) =>
         `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}${r.encrypted ? '  encrypted' : ''}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}${several ? `  in ${r.copies.map((c) => c.repository).join(', ')}` : ''}`,
     )
-    const places = several || found.repositories[0]?.kind !== 'local' ? found.repositories.map((r) => r.name).join(', ') : config.backup.dir
+    const unread = new Set(found.unreachable.map((u) => u.repository))
+    const readable = found.repositories.filter((r) => !unread.has(r.name))
+    const places = several || found.repositories[0]?.kind !== 'local' ? readable.map((r) => r.name).join(', ') : config.backup.dir
+    // A repository that could not be read holds an unknown number of backups: never counted as none.
+    const counted = readable.length > 0 ? `${plural(rows.length, 'backup')} in ${places}` : 'no repository could be read'
+    const unreadNote = unread.size > 0 ? `; ${[...unread].join(', ')} could not be read` : ''
+    const cleanup = findings.length - unread.size
     return {
-      summary: `${plural(rows.length, 'backup')} in ${places}${findings.length ? `; ${plural(findings.length, 'thing')} to clean up` : ''}`,
+      summary: `${counted}${unreadNote}${cleanup > 0 ? `; ${plural(cleanup, 'thing')} to clean up` : ''}`,
       findings,
-      details,
+      details: [...details, ...unchecked],
       data: {
         dir: config.backup.dir,
         repositories: found.repositories.map((r) => ({
           name: r.name,
           where: r.where,
-          backups: rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
-          readable: !found.unreachable.some((u) => u.repository === r.name),
+          backups: unread.has(r.name) ? null : rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
+          readable: !unread.has(r.name),
+          ...withIncompleteUploads(found, r.name),
         })),
         backups: rows,
         leftovers: found.leftovers,

@@ -1,4 +1,4 @@
-import { pickRepositories, readCatalog, unreachableMessage, type BackupCopy, type Catalog } from '../../backups/catalog.js'
+import { pickRepositories, readCatalog, unreachableMessage, withIncompleteUploads, type BackupCopy, type Catalog } from '../../backups/catalog.js'
 import { planPrune, type PrunePlan } from '../../backups/prune.js'
 import { removeBackup } from '../../backups/store.js'
 import type { Config } from '../../config/load.js'
@@ -52,6 +52,45 @@ function refusedDelete(repository: Repository, why: string): Finding {
   }
 }
 
+/**
+ * S3 multipart uploads over 24 h old that never completed (a killed writer's): aborted, which frees
+ * their parts. A server that cannot list them is a low finding: that some are left is unknown.
+ */
+async function abortIncompleteUploads(
+  repository: Repository,
+  catalog: Catalog,
+  run: { signal: AbortSignal; dryRun: boolean },
+  result: RepositoryPrune,
+  findings: Finding[],
+): Promise<void> {
+  const { incompleteUploads } = withIncompleteUploads(catalog, repository.name)
+  const found = catalog.incompleteUploads.find((u) => u.repository === repository.name)
+  if (!incompleteUploads || !found) return
+  if ('unchecked' in found) {
+    result.incompleteUploads = incompleteUploads
+    findings.push({
+      id: `uploads-unchecked:${repository.name}`,
+      severity: 'low',
+      subject: repository.where,
+      message: found.unchecked,
+      fix: 'a bucket lifecycle rule (AbortIncompleteMultipartUpload after 1 day) removes them where the server cannot list them',
+    })
+    return
+  }
+  const aborted = new Set<string>()
+  for (const upload of found.uploads) {
+    if (run.dryRun || !repository.abortUpload) continue
+    try {
+      await repository.abortUpload(upload, { signal: run.signal })
+      aborted.add(upload.uploadId)
+    } catch (error) {
+      run.signal.throwIfAborted()
+      result.failed.push({ id: `upload ${upload.uploadId} of ${upload.key}`, error: describeError(error) })
+    }
+  }
+  result.incompleteUploads = { ...incompleteUploads, uploads: incompleteUploads.uploads.filter((u) => run.dryRun || aborted.has(u.uploadId)) }
+}
+
 async function pruneRepository(
   backup: Config['backup'],
   catalog: Catalog,
@@ -75,6 +114,7 @@ async function pruneRepository(
     leftoversRemoved: [],
   }
   if (!config.prune) return result
+  await abortIncompleteUploads(repository, catalog, run, result, findings)
   // In S3 only: a local leftover may be a live writer's on this host, and restore --cleanup knows that.
   const leftovers = repository.kind === 's3' ? catalog.leftovers.filter((l) => l.repository === repository.name && l.key !== undefined) : []
   if (run.dryRun) return { ...result, leftoversRemoved: leftovers.map((l) => l.key!) }
@@ -97,7 +137,7 @@ async function pruneRepository(
 export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
   async run(context, run) {
     const { config } = context
-    const catalog = await readCatalog(config.backup, { names: context.repositories, signal: run.signal })
+    const catalog = await readCatalog(config.backup, { names: context.repositories, signal: run.signal, incompleteUploads: true })
     const findings: Finding[] = [...refusedFindings(catalog.unreadable)]
     for (const u of catalog.unreachable)
       findings.push({
@@ -120,8 +160,10 @@ export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
       ? `would remove ${plural(removed.size, 'backup')} (${formatSize(bytes)}), keep`
       : `removed ${plural(removed.size, 'backup')} (${formatSize(bytes)}), kept`
     const leftovers = repositories.reduce((sum, r) => sum + r.leftoversRemoved.length, 0)
+    const uploads = repositories.reduce((sum, r) => sum + (r.incompleteUploads?.uploads.length ?? 0), 0)
     const tail = [
       ...(leftovers ? [`${run.dryRun ? 'would remove' : 'removed'} ${plural(leftovers, 'leftover')}`] : []),
+      ...(uploads ? [`${run.dryRun ? 'would abort' : 'aborted'} ${plural(uploads, 'incomplete upload')}`] : []),
       ...(notPruned.length ? [`${notPruned.join(', ')} left alone (prune: false)`] : []),
     ]
     return {
