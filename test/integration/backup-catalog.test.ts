@@ -323,6 +323,8 @@ describe('restore from S3', () => {
     expect(step(report, 'verify').data).toMatchObject({ id: backupId, repository: 'offsite' })
     // Its empty database is nothing to keep, and the bucket is the old cluster's: no safety backup is attempted there.
     expect(step(report, 'safety-backup').findings).toEqual([expect.objectContaining({ id: 'empty-live-database', severity: 'low' })])
+    // The empty database it replaced is kept aside, as every full restore keeps the live one: not this test's to leave.
+    await dropDatabase((step(report, 'swap').data as { preRestore: string }).preRestore)
     expect(await counts(database)).toEqual(atBackup)
   })
 
