@@ -1,14 +1,14 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, dirname, join, relative, resolve } from 'node:path'
-import { execa } from 'execa'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { PG_BIN_DIR, bed, freePort, pgClientConfig, pgQuery, startPostgres, type PostgresServer } from '../bed/index.js'
-import { osUser } from '../bed/process.js'
-import { S3RVER_ACCESS_KEY_ID, startS3, type S3Server } from '../bed/s3.js'
+import { bed, freePort, pgClientConfig, pgQuery, startPostgres, type PostgresServer } from '../bed/index.js'
+import { startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli } from '../helpers/cli.js'
+import { postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
+import { filesUnder, waitFor } from '../helpers/polling.js'
 
 /**
  * `restore <base> --mode full`: a real PostgreSQL 15 archiving through `probe-ops wal push` into a
@@ -25,31 +25,7 @@ function step(report: Report, id: string): StepResult {
   return found
 }
 
-function filesUnder(dir: string): string[] {
-  const found: string[] = []
-  const walk = (current: string) => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else found.push(relative(dir, path))
-    }
-  }
-  walk(dir)
-  return found
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
 describe('physical full restore from a base backup in a local and an S3 repository, encrypted', () => {
-  const postgresUser = osUser('postgres')
   let root: string
   let local: string
   let s3: S3Server
@@ -58,28 +34,11 @@ describe('physical full restore from a base backup in a local and an S3 reposito
   let port: number
   const env = (): Record<string, string> => ({ PGPASSWORD: server.info.password })
 
-  function givePostgres(path: string): void {
-    chownSync(path, postgresUser.uid, postgresUser.gid)
-    chmodSync(path, 0o600)
-  }
-
   /** probe-ops for the test's cluster: both repositories, age, its service a process started with pg_ctl. */
   function writeRestoreConfig(recipient: string, identity: string, dataDir?: string): string {
     const path = join(root, dataDir ? 'probe-ops.yaml' : 'archive.yaml')
     const services = dataDir
-      ? {
-          management: { enabled: false },
-          web: { enabled: false },
-          redis: { enabled: false },
-          postgres: {
-            runtime: 'process',
-            pidFile: join(dataDir, 'postmaster.pid'),
-            dataDir,
-            start: ['runuser', '-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dataDir, '..', 'restarted.log'), '-w', 'start'],
-            readinessTimeoutSeconds: 30,
-            stopGraceSeconds: 20,
-          },
-        }
+      ? postgresProcessServices(dataDir)
       : { management: { enabled: false }, web: { enabled: false }, redis: { enabled: false }, postgres: { enabled: false } }
     const settings = {
       host: 'physical-restore',
@@ -143,17 +102,9 @@ describe('physical full restore from a base backup in a local and an S3 reposito
   }
 
   beforeAll(async () => {
-    root = mkdtempSync('/tmp/po-physical-')
-    chmodSync(root, 0o711)
-    local = join(root, 'local')
-    mkdirSync(local, { mode: 0o700 })
-    chownSync(local, postgresUser.uid, postgresUser.gid)
-    writeFileSync(join(root, 'credentials'), `[default]\naws_access_key_id = ${S3RVER_ACCESS_KEY_ID}\naws_secret_access_key = S3RVER\n`)
-    givePostgres(join(root, 'credentials'))
-    const identity = join(root, 'identity')
-    await execa('age-keygen', ['-o', identity])
-    givePostgres(identity)
-    const recipient = (await execa('age-keygen', ['-y', identity])).stdout.trim()
+    const files = await walArchiveFiles('/tmp/po-physical-')
+    ;({ root, local } = files)
+    const { identity, recipient } = files
     s3 = await startS3()
     port = await freePort()
     const archiveConfig = writeRestoreConfig(recipient, identity)
@@ -225,7 +176,7 @@ describe('physical full restore from a base backup in a local and an S3 reposito
 
   it('a corrupted base object in the bucket is refused: the live cluster is untouched and still running, nothing is left beside it', async () => {
     const base = await takeBase()
-    const [object] = filesUnder(join(s3.dir, s3.bucket)).filter((path) => path.includes(`${base}.base`) && path.endsWith('._S3rver_object'))
+    const [object] = [...filesUnder(join(s3.dir, s3.bucket)).keys()].filter((path) => path.includes(`${base}.base`) && path.endsWith('._S3rver_object'))
     expect(object).toBeDefined()
     const path = join(s3.dir, s3.bucket, object!)
     const bytes = readFileSync(path)

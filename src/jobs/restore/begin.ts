@@ -42,19 +42,19 @@ async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> 
     )
 }
 
+/** Nothing interrupted, then the backup named in every repository (or those --repository picks). */
+async function findNamed(config: Readonly<Config>, options: { backup: string; repositories?: string[] | undefined }, kind: 'database' | 'base') {
+  await checkNothingInterrupted(config)
+  return findInRepositories(config.backup, { name: options.backup, database: config.postgres.database, kind, repositories: options.repositories })
+}
+
 /**
  * What both dump restores start from: nothing interrupted, the dump named in every repository (or
  * those --repository picks), and where a restore reads it first (a local copy that needs no
  * staging; else the verify step stages one).
  */
 async function dumpContext(config: Readonly<Config>, options: FullRestoreOptions | PartialRestoreOptions, toolVersion: string) {
-  await checkNothingInterrupted(config)
-  const { entry, unreadable } = await findInRepositories(config.backup, {
-    name: options.backup,
-    database: config.postgres.database,
-    kind: 'database',
-    repositories: options.repositories,
-  })
+  const { entry, unreadable } = await findNamed(config, options, 'database')
   const local = entry.copies.find((copy) => copy.path !== undefined && !copy.manifest.encryption)
   const backup: StoredBackup = { manifest: (local ?? entry.copies[0]!).manifest, path: local?.path ?? '' }
   return { ...backupContext(config, toolVersion), backup, copies: entry.copies, unreadable, at: new Date() }
@@ -87,13 +87,7 @@ export async function pitrContext(config: Readonly<Config>, options: PitrRestore
  * --repository picks; its copies are tried in that order by the prepare step.
  */
 export async function physicalContext(config: Readonly<Config>, options: PhysicalRestoreOptions, toolVersion: string): Promise<PitrContext> {
-  await checkNothingInterrupted(config)
-  const { entry, unreadable } = await findInRepositories(config.backup, {
-    name: options.backup,
-    database: config.postgres.database,
-    kind: 'base',
-    repositories: options.repositories,
-  })
+  const { entry, unreadable } = await findNamed(config, options, 'base')
   const base: StoredBackup = { manifest: entry.copies[0]!.manifest, path: '' }
   return {
     ...backupContext(config, toolVersion),

@@ -155,16 +155,17 @@ function recoveryConfirm(context: Restore.PitrContext) {
   }
 }
 
+/** What every recovery from a base backup runs with. */
+const recoveryRun = { ...restoreRun, confirm: recoveryConfirm, close: endRecoveryNote } as const
+
 export const restorePitr = defineJob({
   id: 'restore-pitr',
   command: 'restore pitr',
-  ...restoreRun,
+  ...recoveryRun,
   steps: recoverySteps({
     summary: 'checksum against the manifest; the recoverable window the base backups and the WAL archive cover',
     load: async () => (await import('./pitr.js')).verifyBase,
   }),
-  confirm: recoveryConfirm,
-  close: endRecoveryNote,
   context: async (config, options: Restore.PitrRestoreOptions, toolVersion): Promise<Restore.PitrContext> =>
     (await import('./begin.js')).pitrContext(config, options, toolVersion),
 })
@@ -172,13 +173,11 @@ export const restorePitr = defineJob({
 export const restorePhysical = defineJob({
   id: 'restore-physical',
   command: 'restore full',
-  ...restoreRun,
+  ...recoveryRun,
   steps: recoverySteps({
     summary: "a base of this server's PostgreSQL major, a target it can reach, and the copies this host can decrypt (read, checked and unpacked in prepare)",
     load: async () => (await import('./physical.js')).verifyPhysical,
   }),
-  confirm: recoveryConfirm,
-  close: endRecoveryNote,
   context: async (config, options: Restore.PhysicalRestoreOptions, toolVersion): Promise<Restore.PitrContext> =>
     (await import('./begin.js')).physicalContext(config, options, toolVersion),
 })
