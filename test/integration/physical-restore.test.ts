@@ -174,6 +174,21 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     expect(await count()).toBe(300)
   }, 300_000)
 
+  it('a local copy that differs from its manifest is passed over: the copy in the bucket is unpacked instead, and the report says so', async () => {
+    const base = await takeBase()
+    const path = join(local, `${base}.base.tar.zst.age`)
+    const bytes = readFileSync(path)
+    bytes[Math.floor(bytes.length / 2)] = bytes[Math.floor(bytes.length / 2)]! ^ 0xff
+    writeFileSync(path, bytes)
+    const rows = await count()
+
+    const restored = await runCli(['restore', base, '--mode', 'full', '--yes', '--config', config, '--json'], env())
+    const report = parseReport(restored)
+    expect(restored.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+    expect(step(report, 'prepare').data).toMatchObject({ from: expect.stringMatching(/^from offsite; passed over local \(.*\)/) })
+    expect(await count()).toBe(rows)
+  }, 300_000)
+
   it('a corrupted base object in the bucket is refused: the live cluster is untouched and still running, nothing is left beside it', async () => {
     const base = await takeBase()
     const [object] = [...filesUnder(join(s3.dir, s3.bucket)).keys()].filter((path) => path.includes(`${base}.base`) && path.endsWith('._S3rver_object'))
