@@ -97,6 +97,39 @@ export function describeInterruptedSwitch(note: SwitchNote): string {
   return `a point-in-time switch of ${note.liveDir} was interrupted (started ${note.startedAt}): PostgreSQL may be stopped or without its data directory`
 }
 
+// ----- The side cluster a recovery builds before its switch -----
+
+/**
+ * A recovery from a base backup unpacks and starts a side cluster beside the live data directory
+ * (the recovered name of switchNames): killed before its switch, it would leave that directory
+ * (and maybe its server) behind. Same fields as the switch's note, so the same check applies.
+ */
+export function recoveryNotePath(config: Readonly<Config>): string {
+  return join(config.backup.dir, '.pitr-recovery.json')
+}
+
+export async function beginRecovery(config: Readonly<Config>, recovery: Omit<SwitchNote, keyof RunNote>): Promise<void> {
+  await writeRunNote(
+    recoveryNotePath(config),
+    recovery,
+    (path) => new StepFailure(`another recovery is noted in ${path}`, 'if it was interrupted, probe-ops restore --cleanup removes what it left'),
+  )
+}
+
+/** The recovered directory is handed over (to the switch, or the operator) or gone. */
+export async function endRecovery(config: Readonly<Config>): Promise<void> {
+  await removeRunNote(recoveryNotePath(config))
+}
+
+/** A recovery whose writer is gone before its switch, or undefined; a note this platform's restore did not write is refused. */
+export async function interruptedRecovery(config: Readonly<Config>): Promise<SwitchNote | undefined> {
+  const note = await abandonedRunNote(recoveryNotePath(config), switchNoteSchema)
+  if (!note) return undefined
+  const why = foreignSwitch(config, note)
+  if (why) throw foreign(recoveryNotePath(config), why)
+  return note
+}
+
 // ----- The services a full restore stops for its swap -----
 
 /** Killed while they are down, a restore would leave them stopped. */

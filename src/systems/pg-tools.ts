@@ -281,6 +281,43 @@ export async function unpackBaseBackup(backupPath: string, into: string, options
 }
 
 /**
+ * Unpacks pg_basebackup's zstd tar stream, read from `stream`, into the empty data directory
+ * `into`, as `user`: the archive comes from a repository, and an unprivileged tar can write
+ * nothing that user could not (GNU tar also strips leading "/" and refuses ".."). Whatever tar
+ * leaves unread (the padding after the archive's end, or the rest after it failed) is still read
+ * through, so that the caller's checksums of the whole stream settle.
+ */
+export async function unpackBaseStream(stream: Readable, into: string, options: { user?: OsUser | undefined; signal: AbortSignal }): Promise<void> {
+  const { subprocess: tar } = await startProgram('tar', ['--zstd', '-xf', '-', '-C', into], {
+    ...asUser(options.user),
+    stdin: 'pipe',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    reject: false,
+    timeout: UNPACK_BOUND_MS,
+    cancelSignal: options.signal,
+    forceKillAfterDelay: 2000,
+    env: { LC_ALL: 'C' },
+  })
+  const drain = () => {
+    stream.unpipe(tar.stdin)
+    stream.resume()
+  }
+  // tar gone before the end: its exit code says why; the stream is read through all the same.
+  tar.stdin.on('error', drain)
+  // A stream that broke (a decryption refused, a connection cut) ends tar's input: tar then fails on the truncated archive.
+  stream.once('error', () => tar.stdin.destroy())
+  stream.pipe(tar.stdin)
+  const result = await tar
+  drain()
+  if (result.exitCode !== 0)
+    throw new StepFailure(
+      `tar could not unpack the base backup into ${into}: ${lastLines(String(result.stderr ?? ''), 1) || (result.shortMessage ?? '').split('\n')[0]}`,
+      'the live cluster was not touched',
+    )
+}
+
+/**
  * tar -czf of absolute `paths`, streamed into `sink`; the names in the archive are relative to /,
  * so that it restores anywhere with tar -C. Its exit code (or the signal that ended it) and the
  * end of what it said.

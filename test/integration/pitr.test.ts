@@ -7,6 +7,7 @@ import type { Report, StepResult } from '../../src/report/model.js'
 import { PG_BIN_DIR, startPostgres, type PostgresServer } from '../bed/index.js'
 import { parseReport, runCli, runRecords, startCli, writeConfig, type CliResult } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
+import { postgresProcessServices } from '../helpers/postgres-service.js'
 import { isRunning } from '../helpers/processes.js'
 import { tempDir } from '../helpers/temp.js'
 
@@ -60,19 +61,7 @@ async function startPitrCluster(): Promise<PitrCluster> {
       writeConfig({
         postgres: { host: '127.0.0.1', port: server.info.port, user: 'postgres', database: 'network_probe' },
         backup: { dir: backupDir, walDir: join(walRoot, 'wal') },
-        services: {
-          management: { enabled: false },
-          web: { enabled: false },
-          redis: { enabled: false },
-          postgres: {
-            runtime: 'process',
-            pidFile: join(dataDir, 'postmaster.pid'),
-            dataDir,
-            start: ['runuser', '-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dataDir, '..', 'restarted.log'), '-w', 'start'],
-            readinessTimeoutSeconds: 30,
-            stopGraceSeconds: 20,
-          },
-        },
+        services: postgresProcessServices(dataDir),
       }),
     )
   }
@@ -149,7 +138,8 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const notBase = await runCli(['restore', dumpPath, '--mode', 'pitr', '--target-time', target, '--yes', '--config', config.path], env)
     expect(notBase.exitCode).toBe(2)
     expect(notBase.stderr).toMatch(/database-network_probe-\S+ is a database dump, not a base backup/)
-    const notDump = await runCli(['restore', baseBackup.path, '--mode', 'full', '--yes', '--config', config.path], env)
+    // (--mode full takes a base backup since the physical full restore: a partial restore still needs a dump.)
+    const notDump = await runCli(['restore', baseBackup.path, '--mode', 'partial', '--table', 'events', '--yes', '--config', config.path], env)
     expect(notDump.exitCode).toBe(2)
     expect(notDump.stderr).toContain(`${baseBackup.id} is a base backup, not a database dump`)
     // A file elsewhere that shares a backup's name is not that backup.

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,8 +20,10 @@ import {
   type PostgresServer,
 } from '../bed/index.js'
 import { osUser } from '../bed/process.js'
-import { S3RVER_ACCESS_KEY_ID, startS3, type S3Server } from '../bed/s3.js'
+import { startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli } from '../helpers/cli.js'
+import { walArchiveFiles } from '../helpers/postgres-service.js'
+import { filesUnder, waitFor } from '../helpers/polling.js'
 
 /**
  * `wal push` as a real PostgreSQL 15's archive_command, into a local directory and s3rver, with
@@ -45,30 +47,6 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-/** Every file under `dir`, as paths relative to it, with their modification times. */
-function filesUnder(dir: string): Map<string, number> {
-  const found = new Map<string, number>()
-  const walk = (current: string) => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else found.set(relative(dir, path), statSync(path).mtimeMs)
-    }
-  }
-  walk(dir)
-  return found
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
 describe('wal push and wal fetch with a real PostgreSQL, a local repository and s3rver', () => {
   const postgresUser = osUser('postgres')
   let root: string
@@ -80,12 +58,6 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
   let identity: string
   let config: string
   const host = `wal-${randomBytes(4).toString('hex')}`
-
-  /** A file PostgreSQL's user owns, private to it (as credentials and identity files are on a host). */
-  function givePostgres(path: string): void {
-    chownSync(path, postgresUser.uid, postgresUser.gid)
-    chmodSync(path, 0o600)
-  }
 
   function s3Repository(endpoint: string, extra: Record<string, unknown> = {}) {
     return {
@@ -166,18 +138,7 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
   }
 
   beforeAll(async () => {
-    root = mkdtempSync('/tmp/po-wal-test-')
-    // PostgreSQL's user goes through to its configuration, credentials and repository, as on a host.
-    chmodSync(root, 0o711)
-    local = join(root, 'local')
-    mkdirSync(local, { mode: 0o700 })
-    chownSync(local, postgresUser.uid, postgresUser.gid)
-    writeFileSync(join(root, 'credentials'), `[default]\naws_access_key_id = ${S3RVER_ACCESS_KEY_ID}\naws_secret_access_key = S3RVER\n`)
-    givePostgres(join(root, 'credentials'))
-    identity = join(root, 'identity')
-    await execa('age-keygen', ['-o', identity])
-    givePostgres(identity)
-    recipient = (await execa('age-keygen', ['-y', identity])).stdout.trim()
+    ;({ root, local, identity, recipient } = await walArchiveFiles('/tmp/po-wal-test-'))
     s3 = await startS3()
     hung = await startHangingServer()
     config = writeWalConfig('probe-ops', {})

@@ -63,3 +63,33 @@ describe("restore's flags as the options of a mode", () => {
     })
   })
 })
+
+describe('a base backup given to --mode full: the physical restore', () => {
+  it('is chosen by latest-base or a base backup id, file or manifest; latest keeps naming the newest dump', () => {
+    expect(restoreOptions({ backup: 'latest-base', mode: 'full' })).toEqual({ mode: 'physical', backup: 'latest-base', sideOnly: false })
+    for (const backup of ['base-20261125T030000123Z', '/var/backups/base-20261125T030000123Z.base.tar.zst', './base-20261125T030000123Z.manifest.json'])
+      expect(restoreOptions({ backup, mode: 'full' })).toMatchObject({ mode: 'physical', backup })
+    expect(restoreOptions({ backup: 'latest', mode: 'full' })).toMatchObject({ mode: 'full' })
+  })
+
+  it('takes --target-time, --side-only and --repository', () => {
+    expect(restoreOptions({ backup: 'latest-base', mode: 'full', 'target-time': '2026-11-25T03:15:00Z', 'side-only': true, repository: ['offsite'] })).toEqual({
+      mode: 'physical',
+      backup: 'latest-base',
+      target: new Date('2026-11-25T03:15:00Z'),
+      sideOnly: true,
+      repositories: ['offsite'],
+    })
+  })
+
+  it('refuses what only goes with a dump, and --target-time or --side-only with a dump', () => {
+    expect(refusal({ backup: 'latest-base', mode: 'full', 'no-owner': true }).message).toBe(
+      '--no-owner goes with a database dump, not with the base backup latest-base',
+    )
+    expect(refusal({ backup: 'latest-base', mode: 'full', 'target-time': 'yesterday' }).message).toBe('--target-time "yesterday" is not a time')
+    expect(refusal({ backup: 'latest', mode: 'full', 'target-time': '2026-11-25T03:15:00Z' }).message).toBe(
+      '--target-time goes with a base backup (--mode full) or --mode pitr',
+    )
+    expect(refusal({ backup: 'latest', mode: 'full', 'side-only': true }).message).toBe('--side-only goes with a base backup (--mode full) or --mode pitr')
+  })
+})

@@ -4,8 +4,12 @@ import { UsageError } from '../../src/errors.js'
 import {
   choosePitrBase,
   diskNeeds,
+  baseMajor,
   diskShortfall,
   downtimeBoundMs,
+  physicalRefusal,
+  programsMajor,
+  replayEnd,
   resolveTables,
   rollbackNeeded,
   switchDecision,
@@ -182,5 +186,52 @@ describe('how long a swap may keep the platform down', () => {
     const service = { stopGraceSeconds: 10, readinessTimeoutMs: 20_000 } as Parameters<typeof downtimeBoundMs>[0][number]
     expect(downtimeBoundMs([])).toBe(60_000)
     expect(downtimeBoundMs([service, service])).toBe(60_000 + 2 * 2 * (10_000 + 20_000 + 30_000))
+  })
+})
+
+describe("whether a base backup can become this host's cluster (physical full restore)", () => {
+  const wal = {
+    archiveId: '15-1',
+    timeline: 1,
+    start: '000000010000000000000004',
+    stop: '000000010000000000000004',
+    startLsn: '0/4000028',
+    stopLsn: '0/4000100',
+    segmentBytes: 16 * 1024 * 1024,
+    systemIdentifier: '7300000000000000000',
+  }
+  const base = {
+    id: 'base-20261125T030000000Z',
+    kind: 'base' as const,
+    wal,
+    serverVersion: '15.10 (Debian 15.10-0+deb12u1)',
+    consistentAt: '2026-11-25T03:00:05.000Z',
+  }
+
+  it('reads the major from the archive id, else from the server version, and from pg_ctl --version', () => {
+    expect(baseMajor(base)).toBe(15)
+    expect(baseMajor({ serverVersion: '16.4' })).toBe(16)
+    expect(baseMajor({})).toBeUndefined()
+    expect(programsMajor('pg_ctl (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)')).toBe(15)
+    expect(programsMajor('something else')).toBeUndefined()
+  })
+
+  it('accepts a base of the same major, to the end of the archive or to a time after it became consistent', () => {
+    expect(physicalRefusal(base, 15, undefined)).toBeUndefined()
+    expect(physicalRefusal(base, 15, new Date('2026-11-25T04:00:00Z'))).toBeUndefined()
+    // Programs whose version could not be read do not refuse: the side cluster's start would.
+    expect(physicalRefusal(base, undefined, undefined)).toBeUndefined()
+    expect(replayEnd(undefined)).toBe('the end of the archived WAL')
+    expect(replayEnd(new Date('2026-11-25T04:00:00Z'))).toBe('2026-11-25T04:00:00.000Z')
+  })
+
+  it('refuses another major in one line (restore a dump instead), a dump, an unfinished base and a target before it', () => {
+    expect(physicalRefusal(base, 16, undefined)).toMatchObject({
+      message: 'base-20261125T030000000Z is PostgreSQL 15; this server is 16: restore a dump instead',
+    })
+    expect(physicalRefusal({ ...base, kind: 'database' }, 15, undefined)?.message).toBe('base-20261125T030000000Z is a database backup, not a base backup')
+    expect(physicalRefusal({ ...base, consistentAt: undefined }, 15, undefined)?.message).toMatch(/does not record when it became consistent/)
+    expect(physicalRefusal(base, 15, new Date('2026-11-25T03:00:00Z'))?.message).toMatch(/consistent only from 2026-11-25T03:00:05.000Z, after --target-time/)
+    expect(physicalRefusal(base, 16, undefined)).toBeInstanceOf(UsageError)
   })
 })

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import { describeInterruptedSwitch, describeLeftStopped, interruptedRecovery, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
 import { findInRepositories } from '../../backups/catalog.js'
 import { LATEST, findBackup, listBackups, type StoredBackup } from '../../backups/store.js'
 import { newestArchived, walDir } from '../../backups/wal.js'
@@ -13,6 +13,7 @@ import type {
   FullRestoreOptions,
   PartialRestoreContext,
   PartialRestoreOptions,
+  PhysicalRestoreOptions,
   PitrContext,
   PitrRestoreOptions,
 } from './context.js'
@@ -33,6 +34,18 @@ async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> 
   if (switching) throw new UsageError(describeInterruptedSwitch(switching), 'probe-ops restore --cleanup finishes or undoes it first')
   const stopped = await leftStopped(config)
   if (stopped) throw new UsageError(describeLeftStopped(stopped), 'probe-ops restore --cleanup starts them again first')
+  const recovering = await interruptedRecovery(config)
+  if (recovering)
+    throw new UsageError(
+      `a recovery into ${recovering.recovered} was interrupted (started ${recovering.startedAt})`,
+      'probe-ops restore --cleanup removes what it left first',
+    )
+}
+
+/** Nothing interrupted, then the backup named in every repository (or those --repository picks). */
+async function findNamed(config: Readonly<Config>, options: { backup: string; repositories?: string[] | undefined }, kind: 'database' | 'base') {
+  await checkNothingInterrupted(config)
+  return findInRepositories(config.backup, { name: options.backup, database: config.postgres.database, kind, repositories: options.repositories })
 }
 
 /**
@@ -41,13 +54,7 @@ async function checkNothingInterrupted(config: Readonly<Config>): Promise<void> 
  * staging; else the verify step stages one).
  */
 async function dumpContext(config: Readonly<Config>, options: FullRestoreOptions | PartialRestoreOptions, toolVersion: string) {
-  await checkNothingInterrupted(config)
-  const { entry, unreadable } = await findInRepositories(config.backup, {
-    name: options.backup,
-    database: config.postgres.database,
-    kind: 'database',
-    repositories: options.repositories,
-  })
+  const { entry, unreadable } = await findNamed(config, options, 'database')
   const local = entry.copies.find((copy) => copy.path !== undefined && !copy.manifest.encryption)
   const backup: StoredBackup = { manifest: (local ?? entry.copies[0]!).manifest, path: local?.path ?? '' }
   return { ...backupContext(config, toolVersion), backup, copies: entry.copies, unreadable, at: new Date() }
@@ -73,6 +80,25 @@ export async function pitrContext(config: Readonly<Config>, options: PitrRestore
     options.backup === LATEST || bases.length === 0 ? undefined : (await findBackup(config.backup.dir, options.backup, config.postgres.database, 'base')).backup
   const { base, window } = choosePitrBase(bases, await newestArchived(walDir(config)), options.target, named)
   return { ...backupContext(config, toolVersion), base, unreadable, target: options.target, window, sideOnly: options.sideOnly, at: new Date(), state: {} }
+}
+
+/**
+ * A physical full restore: the base backup named (or latest-base) in every repository, or those
+ * --repository picks; its copies are tried in that order by the prepare step.
+ */
+export async function physicalContext(config: Readonly<Config>, options: PhysicalRestoreOptions, toolVersion: string): Promise<PitrContext> {
+  const { entry, unreadable } = await findNamed(config, options, 'base')
+  const base: StoredBackup = { manifest: entry.copies[0]!.manifest, path: '' }
+  return {
+    ...backupContext(config, toolVersion),
+    base,
+    copies: entry.copies,
+    unreadable,
+    ...(options.target ? { target: options.target } : {}),
+    sideOnly: options.sideOnly,
+    at: new Date(),
+    state: {},
+  }
 }
 
 export function cleanupContext(config: Readonly<Config>, options: CleanupOptions, toolVersion: string): CleanupContext {

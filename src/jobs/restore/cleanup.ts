@@ -1,5 +1,5 @@
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
-import { interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import { interruptedRecovery, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
 import { abandonedStagings, removeStaging } from '../../backups/staging.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { describeError } from '../../errors.js'
@@ -10,6 +10,7 @@ import type { CleanupData } from './data.js'
 import { downtimeBoundMs } from './planning.js'
 import { finishRollback, startAfterSwap } from './rollback.js'
 import { resolveSwitch } from './switch-repair.js'
+import { removeAbandonedRecovery } from './abandoned.js'
 
 /** What interrupted restores, verifications and backups left behind, removed (or repaired). */
 export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
@@ -31,6 +32,13 @@ export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
     // First: it may have left PostgreSQL down, and the rest needs PostgreSQL.
     const switching = await interruptedSwitch(config)
     if (switching) actions.push(await repair('putting the data directories in order', () => resolveSwitch(config, runtimes, switching, run.dryRun)))
+    // A recovery killed before its switch: its side directory (and any server on it) goes; the live cluster was never touched.
+    const recovering = await interruptedRecovery(config)
+    if (recovering) {
+      const abandoned = await removeAbandonedRecovery(config, recovering, { switched: switching !== undefined, dryRun: run.dryRun })
+      if (abandoned.done) actions.push(abandoned.done)
+      if (abandoned.failed) couldNot('remove', recovering.recovered, abandoned.failed)
+    }
     // Then a swap's rollback cut short: the old database takes the live name back.
     const stopped = await leftStopped(config)
     if (stopped) {

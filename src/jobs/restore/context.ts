@@ -35,8 +35,21 @@ export interface PitrRestoreOptions {
   /** A base backup, or "latest": the newest before the target. */
   backup: string
   target: Date
+  repositories?: undefined
   /** Leave the recovered cluster running on its side port; do not switch. */
   sideOnly: boolean
+}
+
+/** `restore <base backup> --mode full`: the whole cluster from a base backup, to the end of the archived WAL or to a time. */
+export interface PhysicalRestoreOptions {
+  mode: 'physical'
+  /** A base backup's id (or file, manifest), or "latest-base". */
+  backup: string
+  /** Stop replay here; without it, replay every archived segment. */
+  target?: Date
+  sideOnly: boolean
+  /** --repository: read only from these (all, in configuration order, without). */
+  repositories?: string[]
 }
 
 /** `restore --cleanup`. */
@@ -46,7 +59,7 @@ export interface CleanupOptions {
   dropPreRestore: boolean
 }
 
-export type RestoreOptions = FullRestoreOptions | PartialRestoreOptions | PitrRestoreOptions | CleanupOptions
+export type RestoreOptions = FullRestoreOptions | PartialRestoreOptions | PitrRestoreOptions | PhysicalRestoreOptions | CleanupOptions
 
 /** A restore of a database dump (full or partial). */
 interface DumpRestoreContext extends BackupContext {
@@ -111,13 +124,21 @@ export interface SideCluster {
   discarding?: Promise<string | undefined>
 }
 
+/**
+ * A recovery from a base backup: a point-in-time recovery (base in backup.dir, target given), or
+ * a physical full restore (the base's copies in the repositories, target optional).
+ */
 export interface PitrContext extends BackupContext {
-  /** The base backup the recovery starts from. */
+  /** The base backup the recovery starts from (for a physical restore, its path is '' until a copy is read). */
   base: StoredBackup
+  /** A physical full restore: every repository's copy of the base, in order; the first that unpacks whole is used. */
+  copies?: BackupCopy[]
   /** Manifests refused while choosing it: reported by the verify step, never used. */
   unreadable: Leftover[]
-  target: Date
-  window: RecoveryWindow
+  /** Where replay stops; undefined: at the end of the archived WAL. */
+  target?: Date
+  /** The window the base backups and the WAL archive cover (point-in-time recovery). */
+  window?: RecoveryWindow
   sideOnly: boolean
   /** Fixed at the start: names the directories beside the live one. */
   at: Date

@@ -100,12 +100,17 @@ export type RestoreTablesData = z.infer<typeof restoreTablesData>
 
 export const pitrVerifyData = z.strictObject({
   base: z.string().describe('The base backup the recovery starts from.'),
-  window: z.strictObject({ from: z.string(), to: z.string() }).describe('The times a recovery can stop at.'),
-  target: z.string(),
+  window: z.strictObject({ from: z.string(), to: z.string() }).optional().describe('The times a recovery can stop at (point-in-time recovery).'),
+  target: z.string().optional().describe('Where replay stops; absent: at the end of the archived WAL.'),
+  repositories: z.array(z.string()).optional().describe('Physical full restore: the repositories whose copy can be read here, in the order they are tried.'),
 })
 export type PitrVerifyData = z.infer<typeof pitrVerifyData>
 
-export const prepareData = z.strictObject({ dataDir: z.string(), port: z.number().int() })
+export const prepareData = z.strictObject({
+  dataDir: z.string(),
+  port: z.number().int(),
+  from: z.string().optional().describe('Physical full restore: the repository whose copy was unpacked, and those passed over.'),
+})
 export type PrepareData = z.infer<typeof prepareData>
 
 export const recoverData = z.union([
@@ -157,5 +162,6 @@ export const dataSchemas = {
   'restore-full': { verify: verifyData, disk: diskData, 'safety-backup': safetyBackupData, restore: restoreData, check: checkData, swap: swapData },
   'restore-partial': { verify: verifyData, tables: tablesData, 'safety-backup': safetyBackupData, 'restore-tables': restoreTablesData },
   'restore-pitr': { verify: pitrVerifyData, prepare: prepareData, recover: recoverData, check: pitrCheckData, switch: switchData },
+  'restore-physical': { verify: pitrVerifyData, prepare: prepareData, recover: recoverData, check: pitrCheckData, switch: switchData },
   'restore-cleanup': { cleanup: cleanupData },
 } satisfies JobDataSchemas

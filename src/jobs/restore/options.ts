@@ -1,4 +1,8 @@
+import { basename } from 'node:path'
 import { UsageError } from '../../errors.js'
+
+/** catalog.ts's LATEST_BASE: the command's parsing does not load the catalog (and its repositories) to know it. */
+const LATEST_BASE = 'latest-base'
 import type { RestoreOptions } from './context.js'
 
 /** The flags and argument of `probe-ops restore`, as oclif parsed them. */
@@ -28,6 +32,25 @@ export function restoreOptions(flags: RestoreFlags): RestoreOptions {
   const mode = flags.mode
   if (flags.repository?.length && mode === 'pitr')
     throw new UsageError('--repository goes with --mode full or partial', 'pitr reads base backups from backup.dir')
+  if (mode === 'full' && namesBaseBackup(backup)) {
+    const dumpOnly = (['no-owner', 'no-privileges', 'into-schema', 'table'] as const).find((flag) => flags[flag] !== undefined && flags[flag] !== false)
+    if (dumpOnly)
+      throw new UsageError(`--${dumpOnly} goes with a database dump, not with the base backup ${backup}`, 'a base backup restores the whole cluster as it was')
+    const target = flags['target-time'] === undefined ? {} : { target: targetTime(flags['target-time']) }
+    return {
+      mode: 'physical',
+      backup,
+      ...target,
+      sideOnly: flags['side-only'] ?? false,
+      ...(flags.repository?.length ? { repositories: flags.repository } : {}),
+    }
+  }
+  if (flags['target-time'] !== undefined && mode !== 'pitr')
+    throw new UsageError(
+      '--target-time goes with a base backup (--mode full) or --mode pitr',
+      `name a base backup: probe-ops restore ${LATEST_BASE} --mode full --target-time T`,
+    )
+  if (flags['side-only'] && mode !== 'pitr') throw new UsageError('--side-only goes with a base backup (--mode full) or --mode pitr')
   const repositories = flags.repository?.length ? { repositories: flags.repository } : {}
   if (flags['into-schema'] && mode !== 'partial') throw new UsageError('--into-schema goes with --mode partial')
   if ((flags['no-owner'] || flags['no-privileges']) && mode !== 'full')
@@ -49,6 +72,14 @@ export function restoreOptions(flags: RestoreFlags): RestoreOptions {
     default:
       throw new UsageError(`unknown mode ${mode}`, 'use --mode full, partial or pitr')
   }
+}
+
+/**
+ * A base backup selects the physical restore: `latest-base`, or a base backup's id, file or
+ * manifest (backup base names them base-<time>). `latest` keeps naming the newest dump.
+ */
+export function namesBaseBackup(backup: string): boolean {
+  return backup === LATEST_BASE || /^base-/.test(basename(backup.replace(/\/+$/, '')))
 }
 
 /** --target-time as a moment: any form Date reads, a zone included ("2026-11-25 03:15:00+00" as PostgreSQL prints now()). */

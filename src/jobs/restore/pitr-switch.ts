@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { beginSwitch, endSwitch, switchNames, switchStamp } from '../../backups/run-notes.js'
+import { beginSwitch, endRecovery, endSwitch, switchNames, switchStamp } from '../../backups/run-notes.js'
 import type { ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
@@ -9,7 +9,7 @@ import { pgCtl } from '../../systems/pg-tools.js'
 import { waitUntilReady } from '../../systems/readiness.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { SwitchData } from './data.js'
-import { downtimeBoundMs } from './planning.js'
+import { downtimeBoundMs, replayEnd } from './planning.js'
 import { BLOCK_BEGIN, BLOCK_END, rewriteAutoConf, sideCluster } from './pitr.js'
 import { postgresService, stopForSure } from './switch-repair.js'
 
@@ -71,6 +71,8 @@ async function switchDataDirectories(
   // the recovered cluster still runs); killed from here on, `restore --cleanup` finishes or
   // undoes the switch from this note.
   await beginSwitch(config, { liveDir, aside, recovered: dataDir, service: service.name })
+  // The switch's note now answers for the recovered directory.
+  await endRecovery(config)
   await failpoint('pitr-switch-begun')
   const stop = await pgCtl(config, ['-D', dataDir, 'stop', '-m', 'fast', '-w'], { user: side.user, timeoutMs: 120_000 })
   if (!stop.ok) {
@@ -119,7 +121,7 @@ async function switchDataDirectories(
   await endSwitch(config)
   const downtimeMs = Math.round(performance.now() - downStarted)
   return {
-    summary: `PostgreSQL runs on the data recovered to ${target.toISOString()}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`,
+    summary: `PostgreSQL runs on the data recovered to ${replayEnd(target)}; the old data directory is kept at ${aside}; down for ${formatSeconds(downtimeMs)}`,
     data: { dataDir: liveDir, previous: aside, downtimeMs, parent: dirname(liveDir) },
   }
 }

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs'
 import { lchown, mkdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { switchNames, switchStamp } from '../../backups/run-notes.js'
+import { beginRecovery, switchNames, switchStamp } from '../../backups/run-notes.js'
+import { prepareBackupDir } from '../../backups/store.js'
+import type { Config } from '../../config/load.js'
 import { verifyChecksum } from '../../backups/verify.js'
 import { defaultWalCommand, walCommandSettings, walCommands } from '../../wal/settings.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
@@ -18,7 +20,8 @@ import { runProgram } from '../../systems/programs.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { PitrCheckData, PitrVerifyData, PrepareData, RecoverData } from './data.js'
-import { liveDataDir } from './switch-repair.js'
+import { replayEnd } from './planning.js'
+import { liveDataDir, postgresService } from './switch-repair.js'
 
 /**
  * Point-in-time recovery: a new data directory from the newest base backup before the target,
@@ -44,6 +47,7 @@ export function sideCluster(context: PitrContext): SideCluster | undefined {
 
 export const verifyBase: StepDefinition<PitrContext, PitrVerifyData> = {
   async run({ base, window, target, unreadable }) {
+    if (!window || !target) throw new Error('a point-in-time recovery has a target and a window')
     await verifyChecksum(base)
     return {
       summary: withRefusedNote(
@@ -86,9 +90,14 @@ export async function rewriteAutoConf(dataDir: string, user: OsUser | undefined,
  */
 async function removeDataDir(dataDir: string, owner: OsUser | undefined): Promise<void> {
   if (asUser(owner).uid === undefined) return rm(dataDir, { recursive: true, force: true })
+  await emptyDataDir(dataDir, owner)
+  await rmdir(dataDir)
+}
+
+/** What is in a data directory PostgreSQL's user owns, removed as that user (see removeDataDir). */
+async function emptyDataDir(dataDir: string, owner: OsUser | undefined): Promise<void> {
   const removed = await runProgram('find', ['.', '-mindepth', '1', '-delete'], { user: owner, cwd: dataDir, timeoutMs: 300_000 })
   if (removed.exitCode !== 0) throw new Error(`find -delete in ${dataDir} failed: ${removed.stderr.trim().split('\n').at(-1)}`)
-  await rmdir(dataDir)
 }
 
 /**
@@ -99,26 +108,30 @@ async function removeDataDir(dataDir: string, owner: OsUser | undefined): Promis
 async function discardRecovered(context: PitrContext): Promise<string | undefined> {
   const side = sideCluster(context)
   if (!side || side.kept) return undefined
-  side.discarding ??= (async () => {
-    const { dataDir } = side
-    const done: string[] = []
-    if (existsSync(join(dataDir, 'postmaster.pid'))) {
-      const stop = await pgCtl(context.config, ['-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '30'], { user: side.user, timeoutMs: 40_000 })
-      // pg_ctl status: 3 when no server runs there (a stale pid file), 0 when one still does.
-      if (!stop.ok && (await pgCtl(context.config, ['-D', dataDir, 'status'], { user: side.user, timeoutMs: 10_000 })).exitCode !== 3) {
-        side.kept = true
-        return `the side cluster on port ${side.port} did not stop (${stop.output.split('\n').at(-1)}): it is left running on ${dataDir}; stop it with pg_ctl -D ${dataDir} stop, then remove the directory`
-      }
-      done.push(`stopped the side cluster on port ${side.port}`)
-    }
-    try {
-      await removeDataDir(dataDir, side.given ? side.user : undefined)
-    } catch (error) {
-      return [...done, `could not remove ${dataDir}: ${describeError(error)}`].join('; ')
-    }
-    return [...done, `removed ${dataDir}`].join(' and ')
-  })()
+  side.discarding ??= discardSide(context.config, side)
   return side.discarding
+}
+
+/** A side cluster's server stopped (when one runs) and its data directory removed: what it did, or why it kept them. */
+export async function discardSide(config: Readonly<Config>, side: SideCluster): Promise<string> {
+  const { dataDir } = side
+  const done: string[] = []
+  const where = side.port ? ` on port ${side.port}` : ''
+  if (existsSync(join(dataDir, 'postmaster.pid'))) {
+    const stop = await pgCtl(config, ['-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '30'], { user: side.user, timeoutMs: 40_000 })
+    // pg_ctl status: 3 when no server runs there (a stale pid file), 0 when one still does.
+    if (!stop.ok && (await pgCtl(config, ['-D', dataDir, 'status'], { user: side.user, timeoutMs: 10_000 })).exitCode !== 3) {
+      side.kept = true
+      return `the side cluster${where} did not stop (${stop.output.split('\n').at(-1)}): it is left running on ${dataDir}; stop it with pg_ctl -D ${dataDir} stop, then remove the directory`
+    }
+    done.push(`stopped the side cluster${where}`)
+  }
+  try {
+    await removeDataDir(dataDir, side.given ? side.user : undefined)
+  } catch (error) {
+    return [...done, `could not remove ${dataDir}: ${describeError(error)}`].join('; ')
+  }
+  return [...done, `removed ${dataDir}`].join(' and ')
 }
 
 export const prepare: StepDefinition<PitrContext, PrepareData> = {
@@ -132,33 +145,52 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
     // Beside the live directory, so that switching is a rename on one filesystem.
     const dataDir = liveDir ? switchNames(liveDir, stamp).recovered : join(config.backup.dir, `pitr-${stamp}`)
     if (run.dryRun)
-      return { summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (probe-ops wal fetch) to ${target.toISOString()}` }
+      return { summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (probe-ops wal fetch) to ${replayEnd(target)}` }
+    // Noted before the directory exists: killed from here on, restore --cleanup removes it.
+    if (liveDir) {
+      await prepareBackupDir(config.backup.dir)
+      await beginRecovery(config, { liveDir, ...switchNames(liveDir, stamp), service: postgresService(config).name })
+    }
     await mkdir(dataDir, { mode: 0o700 })
     const side: SideCluster = { dataDir, liveDir, user: postgresOsUser(liveDir) }
     context.state.pitr = side
+    let from: string | undefined
     try {
-      await unpack(context, side, run.signal)
+      from = await unpack(context, side, run.signal)
     } catch (error) {
       const discarded = await discardRecovered(context)
       throw discarded ? new StepFailure(`${describeError(error)}; ${discarded}`, hintOf(error)) : error
     }
-    return { summary: `unpacked ${base.manifest.id} into ${dataDir}; it will start on port ${side.port}`, data: { dataDir, port: side.port! } }
+    return {
+      summary: `unpacked ${base.manifest.id}${from ? ` (${from})` : ''} into ${dataDir}; it will start on port ${side.port}`,
+      data: { dataDir, port: side.port!, ...(from ? { from } : {}) },
+    }
   },
   // The recovery is taken back when a later step fails or the run is cut before the switch.
   undo: discardRecovered,
 }
 
-/** The base backup unpacked into the side cluster's directory, set to replay WAL to the target on a side port, and given to PostgreSQL's user. */
-async function unpack({ config, base, target }: PitrContext, side: SideCluster, signal: AbortSignal): Promise<void> {
+/**
+ * The base backup unpacked into the side cluster's directory, set to replay WAL to the target (or
+ * to the end of the archive) on a side port, and given to PostgreSQL's user. Says where the base
+ * came from when it was read from a repository.
+ */
+async function unpack(context: PitrContext, side: SideCluster, signal: AbortSignal): Promise<string | undefined> {
+  const { config, base, target } = context
   const { dataDir } = side
-  await unpackBaseBackup(base.path, dataDir, { signal })
+  let from: string | undefined
+  if (context.copies) from = await (await import('./physical.js')).unpackFirstCopy(context, side, signal, () => emptyDataDir(dataDir, side.user))
+  else await unpackBaseBackup(base.path, dataDir, { signal })
   const port = config.restore.pitrPort || (await freePort())
-  const settings = {
+  // Without a target, recovery replays every archived segment, then ends and promotes by itself.
+  const stop: Record<string, string> = target
+    ? // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
+      { recovery_target_time: target.toISOString().replace('T', ' ').replace('Z', '+00'), recovery_target_action: 'promote' }
+    : {}
+  const settings: Record<string, string> = {
     // The archive as wal push left it in every repository, read as PostgreSQL's user.
     restore_command: walCommands(walCommandSettings(config), defaultWalCommand()).restore,
-    // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
-    recovery_target_time: target.toISOString().replace('T', ' ').replace('Z', '+00'),
-    recovery_target_action: 'promote',
+    ...stop,
     // The recovered cluster must not archive into the live cluster's archive.
     archive_mode: 'off',
     port: String(port),
@@ -172,6 +204,7 @@ async function unpack({ config, base, target }: PitrContext, side: SideCluster, 
   side.port = port
   side.given = true
   if (side.user && process.getuid?.() === 0) await giveTree(dataDir, side.user)
+  return from
 }
 
 /** How long the side cluster may take to start, and then to replay WAL up to the target. */
@@ -183,7 +216,7 @@ export const recover: StepDefinition<PitrContext, RecoverData> = {
   cleanupMs: 15_000,
   async run(context, run) {
     const side = sideCluster(context)
-    if (run.dryRun || !side?.port) return { summary: `would start the new cluster and replay WAL to ${context.target.toISOString()}` }
+    if (run.dryRun || !side?.port) return { summary: `would start the new cluster and replay WAL to ${replayEnd(context.target)}` }
     const started = performance.now()
     const log = join(side.dataDir, 'pitr.log')
     const start = await pgCtl(context.config, ['-D', side.dataDir, '-l', log, '-w', '-t', String(START_BOUND_S), 'start'], {
@@ -220,7 +253,7 @@ export const recover: StepDefinition<PitrContext, RecoverData> = {
       await sleep(200)
     }
     return {
-      summary: `replayed to ${context.target.toISOString()} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${side.port}`,
+      summary: `replayed to ${replayEnd(context.target)} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${side.port}`,
       data: { port: side.port, log },
     }
   },

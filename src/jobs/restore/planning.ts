@@ -98,6 +98,54 @@ export function choosePitrBase(
   return { base: named ?? before[0]!, window: { from, to } }
 }
 
+// ----- Physical full restore -----
+
+/** Where replay stops, as the reports say it. */
+export function replayEnd(target: Date | undefined): string {
+  return target ? target.toISOString() : 'the end of the archived WAL'
+}
+
+/** The PostgreSQL major a base backup is of: its archive id's (15-1), else its server version's (15.10). */
+export function baseMajor(manifest: Pick<BackupManifest, 'wal' | 'serverVersion'>): number | undefined {
+  const given = manifest.wal?.archiveId ?? manifest.serverVersion
+  const major = given === undefined ? undefined : /^(\d+)/.exec(given)?.[1]
+  return major === undefined ? undefined : Number(major)
+}
+
+/** The major of the PostgreSQL programs, as `pg_ctl --version` says it ("pg_ctl (PostgreSQL) 15.10 (Debian…)"). */
+export function programsMajor(versionOutput: string): number | undefined {
+  const major = /\(PostgreSQL\) (\d+)/.exec(versionOutput)?.[1]
+  return major === undefined ? undefined : Number(major)
+}
+
+/**
+ * Whether a base backup can become this host's cluster: it must be of the programs' major (a data
+ * directory does not move between majors: that is what a dump is for), and a --target-time must
+ * not come before the base became consistent. The first reason it cannot, as the user's mistake.
+ */
+export function physicalRefusal(
+  manifest: Pick<BackupManifest, 'id' | 'kind' | 'wal' | 'serverVersion' | 'consistentAt'>,
+  programs: number | undefined,
+  target: Date | undefined,
+): UsageError | undefined {
+  if (manifest.kind !== 'base')
+    return new UsageError(`${manifest.id} is a ${manifest.kind} backup, not a base backup`, 'choose a base backup (probe-ops backup list), or latest-base')
+  const major = baseMajor(manifest)
+  if (major !== undefined && programs !== undefined && major !== programs)
+    return new UsageError(`${manifest.id} is PostgreSQL ${major}; this server is ${programs}: restore a dump instead`, 'probe-ops restore latest --mode full')
+  if (!manifest.consistentAt)
+    return new UsageError(
+      `base backup ${manifest.id} does not record when it became consistent`,
+      'it was not finished by probe-ops backup base; take a new one',
+    )
+  if (target && target.toISOString() < manifest.consistentAt)
+    return new UsageError(
+      `base backup ${manifest.id} is consistent only from ${manifest.consistentAt}, after --target-time ${target.toISOString()}: recovery from it cannot stop earlier`,
+      'choose an older base backup (probe-ops backup list), or a later --target-time',
+    )
+  return undefined
+}
+
 // ----- Partial restores -----
 
 /** The manifest's name of each table given as `t` or `schema.t`; a table the backup does not have is refused. */

@@ -1,5 +1,7 @@
+import type { StepDefinition } from '../../report/outcome.js'
 import { defineJob } from '../spec.js'
 import type * as Restore from './context.js'
+import type { PitrVerifyData } from './data.js'
 
 /**
  * `restore`: one job per mode. A restore never loses the live database: it verifies the backup,
@@ -106,27 +108,20 @@ export const restorePartial = defineJob({
   close: removeStaged,
 })
 
-export const restorePitr = defineJob({
-  id: 'restore-pitr',
-  command: 'restore pitr',
-  ...restoreRun,
-  steps: [
-    {
-      id: 'verify',
-      title: 'Verify the base backup',
-      summary: 'checksum against the manifest; the recoverable window the base backups and the WAL archive cover',
-      load: async () => (await import('./pitr.js')).verifyBase,
-    },
+/** A recovery from a base backup: a point-in-time recovery, or a physical full restore; they differ in their first step. */
+function recoverySteps(verify: { summary: string; load: () => Promise<StepDefinition<Restore.PitrContext, PitrVerifyData>> }) {
+  return [
+    { id: 'verify', title: 'Verify the base backup', ...verify },
     {
       id: 'prepare',
       title: 'Build a new data directory from the base backup',
-      summary: 'unpack it beside the live data directory, set to replay WAL to --target-time on a side port',
+      summary: 'unpack it beside the live data directory, set to replay WAL (to --target-time, or to the end of the archive) on a side port',
       load: async () => (await import('./pitr.js')).prepare,
     },
     {
       id: 'recover',
-      title: 'Replay WAL to the target time on a side port',
-      summary: 'start it (pg_ctl), wait until recovery reaches the target and it is promoted',
+      title: 'Replay WAL on a side port',
+      summary: 'start it (pg_ctl), wait until recovery reaches the target (or the end of the archive) and it is promoted',
       load: async () => (await import('./pitr.js')).recover,
     },
     {
@@ -141,15 +136,50 @@ export const restorePitr = defineJob({
       summary: 'stop PostgreSQL, move the live data directory aside and the recovered one in, start it; or (--side-only) print what to do with it',
       load: async () => (await import('./pitr-switch.js')).switchRecovered,
     },
-  ],
-  confirm: (context: Restore.PitrContext) => ({
+  ] as const
+}
+
+/** However a recovery ends (but a kill), its side directory is handed over or taken back by then. */
+async function endRecoveryNote(context: Restore.PitrContext): Promise<void> {
+  await (await import('../../backups/run-notes.js')).endRecovery(context.config)
+}
+
+/** What a recovery from a base backup puts at stake, for its confirmation. */
+function recoveryConfirm(context: Restore.PitrContext) {
+  const end = context.target ? `its state at ${context.target.toISOString()}` : `${context.base.manifest.id} recovered to the end of the WAL archive`
+  return {
     what: context.sideOnly
-      ? `restore starts a recovered copy of the cluster at ${context.target.toISOString()} beside the live one`
-      : `restore replaces the live PostgreSQL cluster with its state at ${context.target.toISOString()} (the old data directory is kept)`,
+      ? `restore starts a recovered copy of the cluster (${end}) beside the live one`
+      : `restore replaces the whole PostgreSQL cluster (every database) with ${end}; the old data directory is kept`,
     word: context.config.postgres.database,
+  }
+}
+
+/** What every recovery from a base backup runs with. */
+const recoveryRun = { ...restoreRun, confirm: recoveryConfirm, close: endRecoveryNote } as const
+
+export const restorePitr = defineJob({
+  id: 'restore-pitr',
+  command: 'restore pitr',
+  ...recoveryRun,
+  steps: recoverySteps({
+    summary: 'checksum against the manifest; the recoverable window the base backups and the WAL archive cover',
+    load: async () => (await import('./pitr.js')).verifyBase,
   }),
   context: async (config, options: Restore.PitrRestoreOptions, toolVersion): Promise<Restore.PitrContext> =>
     (await import('./begin.js')).pitrContext(config, options, toolVersion),
+})
+
+export const restorePhysical = defineJob({
+  id: 'restore-physical',
+  command: 'restore full',
+  ...recoveryRun,
+  steps: recoverySteps({
+    summary: "a base of this server's PostgreSQL major, a target it can reach, and the copies this host can decrypt (read, checked and unpacked in prepare)",
+    load: async () => (await import('./physical.js')).verifyPhysical,
+  }),
+  context: async (config, options: Restore.PhysicalRestoreOptions, toolVersion): Promise<Restore.PitrContext> =>
+    (await import('./begin.js')).physicalContext(config, options, toolVersion),
 })
 
 export const restoreCleanup = defineJob({
