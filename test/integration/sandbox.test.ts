@@ -192,8 +192,9 @@ describe('probe-ops sandbox', () => {
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     )
-    // probe-ops agents sees each troubled agent the sandbox made, and the agents table beside Prometheus.
-    const agents = parseReport(await runCli(['agents', '--config', configFile, '--json', '--window', '10s']))
+    // probe-ops agents sees each troubled agent the sandbox made, and the agents table beside Prometheus. A window
+    // of several scrapes: on a loaded host a 10 s one may hold a single heartbeat sample, and a healthy agent read as stale.
+    const agents = parseReport(await runCli(['agents', '--config', configFile, '--json', '--window', '30s']))
     const fleet = agents.steps.find((s) => s.id === 'fleet')!.data as { sources: object; agents: Array<{ id: string; verdict: string }> }
     expect(fleet.sources).toMatchObject({ prometheus: { read: true }, database: { read: true } })
     const verdicts = new Map(fleet.agents.map((a) => [a.id, a.verdict]))
