@@ -194,12 +194,23 @@ describe('probe-ops sandbox', () => {
     )
     // probe-ops agents sees each troubled agent the sandbox made, and the agents table beside Prometheus. A window
     // of several scrapes: on a loaded host a 10 s one may hold a single heartbeat sample, and a healthy agent read as stale.
-    const agents = parseReport(await runCli(['agents', '--config', configFile, '--json', '--window', '30s']))
-    const fleet = agents.steps.find((s) => s.id === 'fleet')!.data as { sources: object; agents: Array<{ id: string; verdict: string }> }
-    expect(fleet.sources).toMatchObject({ prometheus: { read: true }, database: { read: true } })
-    const verdicts = new Map(fleet.agents.map((a) => [a.id, a.verdict]))
-    for (const agent of state.agents.filter((a) => a.state !== 'healthy'))
-      expect(verdicts.get(agent.id), agent.id).toBe(agent.state.startsWith('overloaded') ? 'overloaded' : agent.state)
+    // Growth needs two scrapes of each agent: until then an agent is 'no-data', so the verdicts settle within a few intervals.
+    const expected = new Map(state.agents.filter((a) => a.state !== 'healthy').map((a) => [a.id, a.state.startsWith('overloaded') ? 'overloaded' : a.state]))
+    let fleet: { sources: object; agents: Array<{ id: string; verdict: string }> } | undefined
+    const verdictsOf = () => new Map(fleet!.agents.map((a) => [a.id, a.verdict]))
+    await waitUntil(
+      'the verdicts of the troubled agents',
+      async () => {
+        const agents = parseReport(await runCli(['agents', '--config', configFile, '--json', '--window', '30s']))
+        fleet = agents.steps.find((s) => s.id === 'fleet')!.data as typeof fleet
+        const verdicts = verdictsOf()
+        return [...expected].every(([id, verdict]) => verdicts.get(id) === verdict)
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    ).catch(() => undefined)
+    expect(fleet!.sources).toMatchObject({ prometheus: { read: true }, database: { read: true } })
+    const verdicts = verdictsOf()
+    for (const [id, verdict] of expected) expect(verdicts.get(id), id).toBe(verdict)
   })
 
   it('up again changes nothing, and status shows every component running', async () => {

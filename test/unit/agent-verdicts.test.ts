@@ -35,6 +35,15 @@ describe('an agent’s verdict (Prometheus)', () => {
     expect(judge({})).toEqual({ verdict: 'healthy', reasons: [] })
   })
 
+  it('is not stale on its first sample: one sample cannot show the heartbeat counter growing', () => {
+    expect(judge({ heartbeatAgeSeconds: null, heartbeatSamples: 1, protocols: [] })).toEqual({
+      verdict: 'no-data',
+      reasons: [{ verdict: 'no-data', text: 'scraped once so far: heartbeats and tasks are judged after its next scrape' }],
+    })
+    expect(judge({ heartbeatAgeSeconds: null, heartbeatSamples: 1, cpuPercent: 99 }).verdict).toBe('overloaded')
+    expect(judge({ heartbeatAgeSeconds: null, heartbeatSamples: 2 }).verdict).toBe('stale')
+  })
+
   it('is down when its target does not answer scrapes, with the scrape error, whatever else', () => {
     const down = judge({ health: 'down', lastError: 'connection refused', connected: undefined, heartbeatSeries: false, protocols: [] })
     expect(down.verdict).toBe('down')

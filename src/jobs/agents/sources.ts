@@ -49,7 +49,8 @@ export function fleetQueries(
   const step = promDuration(Math.max(scrapeSeconds, windowMs / 1000 / HEARTBEAT_STEPS) * 1000)
   return {
     connected: connectionQuery(selector),
-    heartbeats: `count by (instance) (agent_heartbeats_total${selector})`,
+    // Samples in the window, not only presence: growth needs two of them.
+    heartbeats: `max by (instance) (count_over_time(agent_heartbeats_total${selector}[${window}]))`,
     // The latest moment within the window at which the counter had just grown.
     heartbeatAge: `time() - max by (instance) (max_over_time(timestamp(changes(agent_heartbeats_total${selector}[${range}]) > 0)[${window}:${step}]))`,
     tasks: `sum by (instance, protocol, status) (increase(agent_tasks_total${selector}[${window}]))`,
@@ -159,7 +160,7 @@ export async function readScrapedFleet(prometheus: PrometheusConfig, options: { 
     agents.set(idOf(target.labels), {
       ...connectionOf(target, connected),
       heartbeatSeries,
-      ...(heartbeatSeries ? { heartbeatAgeSeconds: age === undefined ? null : Math.max(0, age) } : {}),
+      ...(heartbeatSeries ? { heartbeatAgeSeconds: age === undefined ? null : Math.max(0, age), heartbeatSamples: heartbeats.get(instance)! } : {}),
       protocols: tasks.get(instance) ?? [],
       ...(cpu.has(instance) ? { cpuPercent: cpu.get(instance)! } : {}),
       ...(memory.has(instance) ? { memoryPercent: memory.get(instance)! } : {}),

@@ -39,6 +39,8 @@ export interface ScrapedAgent {
   heartbeatSeries: boolean
   /** Seconds since the heartbeat counter last grew; null when it did not grow within the window. */
   heartbeatAgeSeconds?: number | null
+  /** Samples of the heartbeat counter within the window: growth needs two, so one says nothing yet. */
+  heartbeatSamples?: number
   /** Tasks over the window, by protocol: increase(agent_tasks_total) split by status. */
   protocols: ProtocolTasks[]
   cpuPercent?: number
@@ -120,8 +122,11 @@ function scrapedReasons(agent: ScrapedAgent, limits: AgentLimits): Reason[] {
   if (!hasSeries) return [{ verdict: 'no-data', text: 'its exporter answers without agent_* metrics' }]
   const reasons: Reason[] = []
   if (agent.connected === false) reasons.push({ verdict: 'disconnected', text: 'disconnected from the management platform (agent_connection_status 0)' })
+  // One sample cannot show a counter growing: a target just scraped for the first time is not stale yet.
+  const firstSample = agent.heartbeatSamples !== undefined && agent.heartbeatSamples < 2
   // A disconnected agent sends no heartbeats: that is the disconnection, not a second reason.
-  const heartbeat = agent.connected === false ? undefined : heartbeatReason(agent.heartbeatSeries ? agent.heartbeatAgeSeconds : undefined, limits, '')
+  const heartbeat =
+    agent.connected === false || firstSample ? undefined : heartbeatReason(agent.heartbeatSeries ? agent.heartbeatAgeSeconds : undefined, limits, '')
   if (heartbeat) reasons.push(heartbeat)
   const rate = failureRate(taskTotals(agent.protocols))
   if (rate !== null && rate * 100 > limits.failurePercent) {
@@ -138,6 +143,7 @@ function scrapedReasons(agent: ScrapedAgent, limits: AgentLimits): Reason[] {
   ]
   for (const [name, value, limit] of resources)
     if (value !== undefined && value > limit) reasons.push({ verdict: 'overloaded', text: `${name} ${percent(value)} (above ${limit} %)` })
+  if (reasons.length === 0 && firstSample) return [{ verdict: 'no-data', text: 'scraped once so far: heartbeats and tasks are judged after its next scrape' }]
   return reasons
 }
 
