@@ -1,7 +1,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { appendFileSync, chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../../src/report/model.js'
 import type { Report, StepResult } from '../../src/report/model.js'
@@ -242,8 +243,29 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
     chmodSync(dump, 0o644)
     const passwordFile = writeFile(dir, 'pg-password', 'not-the-real-one\n')
     chmodSync(passwordFile, 0o644)
+    // The age identity decrypts every backup, the S3 credentials reach the bucket: secrets like the passwords.
+    const identityFile = join(dir, 'backup-identity.txt')
+    await execa('age-keygen', ['-o', identityFile])
+    const recipient = /public key: (age1\S+)/.exec(readFileSync(identityFile, 'utf8'))![1]!
+    chmodSync(identityFile, 0o644)
+    const credentialsFile = writeFile(dir, 's3-credentials', '[default]\naws_access_key_id = x\naws_secret_access_key = not-the-real-one\n')
+    chmodSync(credentialsFile, 0o644)
+    const secondDisk = join(dir, 'second-disk')
+    mkdirSync(secondDisk)
+    chmodSync(secondDisk, 0o700)
+    const copied = writeFile(secondDisk, 'network_probe.dump', 'PGDMP')
+    chmodSync(copied, 0o644)
+    const repositories = [
+      { name: 'local', type: 'local', path: backups },
+      { name: 'second', type: 'local', path: secondDisk },
+      { name: 'offsite', type: 's3', bucket: 'platform-backups', endpoint: 'http://127.0.0.1:9', credentialsFile },
+    ]
     const { path } = writeConfig(
-      isolated(dir, { security: { permissionPaths: [app, join(dir, 'absent')], privatePaths: [etc] }, backup: { dir: backups }, postgres: { passwordFile } }),
+      isolated(dir, {
+        security: { permissionPaths: [app, join(dir, 'absent')], privatePaths: [etc] },
+        backup: { dir: backups, repositories, encryption: { recipients: [recipient], identityFile } },
+        postgres: { passwordFile },
+      }),
     )
     chmodSync(path, 0o644)
     const result = await runCli(['security-check', '--config', path, '--only', 'file-permissions', '--json'])
@@ -256,6 +278,9 @@ describe('probe-ops security-check against real sockets, files, Redis, PostgreSQ
       [`readable-by-others:${tlsKey}`]: 'high',
       [`readable-by-others:${dump}`]: 'high',
       [`readable-by-others:${passwordFile}`]: 'high',
+      [`readable-by-others:${identityFile}`]: 'high',
+      [`readable-by-others:${credentialsFile}`]: 'high',
+      [`readable-by-others:${copied}`]: 'high',
       [`readable-by-others:${settings}`]: 'medium',
       [`readable-by-others:${backups}`]: 'medium',
       [`readable-by-others:${path}`]: 'medium',

@@ -1,7 +1,7 @@
 import { lstat, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../config/load.js'
-import { Secret } from '../../config/secret.js'
+import { effectiveRepositories } from '../../config/repositories.js'
 import { describeCounts, type Finding, type StepDefinition } from '../../report/outcome.js'
 import type { SecurityContext } from './context.js'
 import type { FilePermissionsData } from './data.js'
@@ -67,21 +67,22 @@ async function holdsPrivateKey(entry: Entry): Promise<boolean> {
 
 const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`
 
-/** Password files named in the configuration (postgres.passwordFile, redis.passwordFile). */
-function passwordFiles(config: Readonly<Config>): string[] {
-  const files: string[] = []
-  for (const secret of [config.postgres.password, config.redis.password]) {
-    if (!(secret instanceof Secret)) continue
-    const match = /^\S+\.passwordFile (.+)$/.exec(secret.source)
-    if (match) files.push(match[1]!)
-  }
-  return files
+/**
+ * Files of secrets the configuration names: password files (postgres, redis, the HTTP APIs and
+ * services' health URLs), the age identity that decrypts every backup, S3 credentials.
+ */
+function secretFiles(config: Readonly<Config>): string[] {
+  const files: (string | undefined)[] = [config.postgres.passwordFile, config.redis.passwordFile]
+  for (const api of [config.alertmanager, config.prometheus, config.loki, ...config.services]) files.push(api.credentials?.passwordFile)
+  files.push(config.backup.encryption?.identityFile)
+  for (const repository of effectiveRepositories(config.backup)) if (repository.type === 's3') files.push(repository.credentialsFile)
+  return [...new Set(files.filter((f): f is string => typeof f === 'string' && f !== ''))]
 }
 
-/** backup.dir, when this build's configuration has one. */
-function backupDir(config: Readonly<Config>): string | undefined {
-  const dir = (config as { backup?: { dir?: unknown } }).backup?.dir
-  return typeof dir === 'string' ? dir : undefined
+/** Where backups are kept on this host: backup.dir and every local repository. */
+function backupPlaces(config: Readonly<Config>): string[] {
+  const places = [config.backup.dir, ...effectiveRepositories(config.backup).flatMap((r) => (r.type === 'local' ? [r.path] : []))]
+  return [...new Set(places.filter((p): p is string => typeof p === 'string'))]
 }
 
 type Kind = 'config' | 'secret' | 'backup' | 'probe-ops config' | 'password file'
@@ -117,9 +118,9 @@ export const filePermissions: StepDefinition<SecurityContext, FilePermissionsDat
 
     const privateRoots: { path: string; kind: Kind }[] = [
       ...config.security.privatePaths.map((path) => ({ path, kind: 'config' as const })),
-      ...(backupDir(config) ? [{ path: backupDir(config)!, kind: 'backup' as const }] : []),
+      ...backupPlaces(config).map((path) => ({ path, kind: 'backup' as const })),
       ...(config.source ? [{ path: config.source, kind: 'probe-ops config' as const }] : []),
-      ...passwordFiles(config).map((path) => ({ path, kind: 'password file' as const })),
+      ...secretFiles(config).map((path) => ({ path, kind: 'password file' as const })),
     ]
     const seen = new Set<string>()
     for (const root of privateRoots) {
@@ -148,7 +149,16 @@ export const filePermissions: StepDefinition<SecurityContext, FilePermissionsDat
         if ((e.mode & 0o004) === 0) continue
         const kind: Kind = root.kind === 'config' && (SECRET_NAME.test(e.path.split('/').at(-1)!) || (await holdsPrivateKey(e))) ? 'secret' : root.kind
         const high = kind === 'secret' || kind === 'backup' || kind === 'password file'
-        const what = kind === 'config' ? 'configuration file' : kind === 'secret' ? 'secret (password, key or token)' : kind === 'backup' ? 'backup' : kind
+        const what =
+          kind === 'config'
+            ? 'configuration file'
+            : kind === 'secret'
+              ? 'secret (password, key or token)'
+              : kind === 'backup'
+                ? 'backup'
+                : kind === 'password file'
+                  ? 'a secret the configuration names'
+                  : kind
         findings.push({
           id: `readable-by-others:${e.path}`,
           severity: high ? 'high' : 'medium',
