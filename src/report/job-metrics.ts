@@ -30,6 +30,11 @@ export interface MetricSample {
 export interface JobMetrics {
   readonly families: readonly MetricFamily[]
   samples(report: Report): MetricSample[]
+  /**
+   * The values a label may still have in kept series, when this run knows them: a repository taken
+   * out of the configuration must not keep alerting on its last figures.
+   */
+  current?(report: Report): { label: string; values: ReadonlySet<string> } | undefined
 }
 
 export function escapeLabel(value: string): string {
@@ -70,6 +75,12 @@ function previousSamples(previous: string, name: string): Map<string, string> {
 export function renderJobMetrics(report: Report, metrics: JobMetrics, previous: string): string {
   const job = report.command
   const samples = metrics.samples(report)
+  const current = metrics.current?.(report)
+  const stillCurrent = (labels: string) => {
+    if (!current) return true
+    const value = new RegExp(`[{,]${current.label}="((?:[^"\\\\]|\\\\.)*)"`).exec(labels)?.[1]
+    return value === undefined || current.values.has(value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)))
+  }
   const out: string[] = []
   for (const family of metrics.families) {
     const lines = new Map<string, string>()
@@ -77,7 +88,8 @@ export function renderJobMetrics(report: Report, metrics: JobMetrics, previous: 
       const labels = labelText(job, sample.labels)
       lines.set(labels, `${family.name}${labels} ${formatValue(sample.value)}`)
     }
-    if (family.kept) for (const [labels, line] of previousSamples(previous, family.name)) if (!lines.has(labels)) lines.set(labels, line)
+    if (family.kept)
+      for (const [labels, line] of previousSamples(previous, family.name)) if (!lines.has(labels) && stillCurrent(labels)) lines.set(labels, line)
     if (lines.size === 0) continue
     out.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`, ...lines.values())
   }

@@ -230,6 +230,14 @@ describe('the gauges diagnose writes', () => {
     expect(other).toBe(first)
   })
 
+  it('drops the figures of a repository taken out of the configuration once the step reads the others', () => {
+    const first = renderJobMetrics(report, diagnoseMetrics, '')
+    const withoutOffsite = { ...data, repositories: data.repositories.filter((r) => r.name !== 'offsite') }
+    const next = renderJobMetrics({ ...report, steps: [{ ...report.steps[0]!, data: withoutOffsite }] }, diagnoseMetrics, first)
+    expect(next).not.toContain('repository="offsite"')
+    expect(next).toContain('probe_ops_repository_up{job="diagnose",repository="local"} 1')
+  })
+
   it.skipIf(skipWithoutPromtool)('passes `promtool check metrics`, the failures as a counter', async () => {
     const text = renderJobMetrics(report, diagnoseMetrics, '')
     expect(text).toContain('# TYPE probe_ops_wal_archive_failed_total counter')

@@ -75,4 +75,10 @@ export function backupsSamples(report: Report): MetricSample[] {
   return samples
 }
 
-export const diagnoseMetrics: JobMetrics = { families: DIAGNOSE_FAMILIES, samples: backupsSamples }
+/** The repositories the backups step read, when it ran: kept series of any other are dropped. */
+function currentRepositories(report: Report): { label: string; values: ReadonlySet<string> } | undefined {
+  const found = stepData(report, 'backups', backupsData)
+  return found ? { label: 'repository', values: new Set(found.data.repositories.map((r) => r.name)) } : undefined
+}
+
+export const diagnoseMetrics: JobMetrics = { families: DIAGNOSE_FAMILIES, samples: backupsSamples, current: currentRepositories }
