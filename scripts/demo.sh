@@ -3,7 +3,8 @@
 # the platform's schema and 120 days of results, Redis, AlertManager, stand-ins for the
 # management API and web UI, Prometheus with the guide's alert rules scraping the node/postgres/
 # redis exporters and 10 generated agents, and Loki with the agents' logs when a Loki binary is
-# found, all on 127.0.0.1) and runs `probe-ops diagnose` against it.
+# found, all on 127.0.0.1), takes a backup of its database and configuration, and runs
+# `probe-ops diagnose` against it.
 # `node bin/run.js sandbox down` removes it again. Run as root on Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,11 @@ npm run --silent build
 
 echo "== sandbox"
 node bin/run.js sandbox up --dir .sandbox
+
+# Last night's backups, as cron would have taken them: diagnose's backups step then finds them.
+echo "== probe-ops backup database && probe-ops backup config"
+node bin/run.js backup database --config .sandbox/probe-ops.yaml
+node bin/run.js backup config --config .sandbox/probe-ops.yaml
 
 echo "== probe-ops diagnose --config .sandbox/probe-ops.yaml"
 node bin/run.js diagnose --config .sandbox/probe-ops.yaml
