@@ -8,7 +8,8 @@ import { connectionArgs, endSessions, runPgTool, sessionTag, toolError, type PgT
 import type { ServiceRuntimes } from '../systems/services.js'
 import { readDatabaseProperties } from './database-properties.js'
 import { producedStream, readClusterIdentity, storeBackup, storeTarget, type ManifestFields, type StoredCopies } from './commit.js'
-import { backupId, manifestStamp, prepareBackupDir, temporaryPath, type BackupManifest } from './store.js'
+import { temporaryPath } from '../lib/files.js'
+import { backupId, manifestStamp, prepareBackupDir, type BackupManifest } from './store.js'
 import { diskFailure } from './writing.js'
 
 /** Tables (not partitions: their parent's count covers them) with their exact row counts. */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { chmod, lstat, open, readdir, realpath, rm, stat } from 'node:fs/promises'
+import { chmod, lstat, readdir, realpath, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StepFailure, UsageError } from '../errors.js'
-import { makeDirectories, writeFileAtomic } from '../lib/files.js'
+import { TEMP_PREFIX, makeDirectories, writeFileAtomic } from '../lib/files.js'
 import { pausepoint } from '../lib/failpoint.js'
-import { isProcessAlive, processStart } from '../lib/process.js'
+import { isProcessAlive } from '../lib/process.js'
 import { REPOSITORY_FILE } from '../repositories/layout.js'
 import { MANIFEST, foreignData, readManifest, type BackupKind, type BackupManifest } from './manifest.js'
 
@@ -18,7 +18,6 @@ import { MANIFEST, foreignData, readManifest, type BackupKind, type BackupManife
 
 export { MANIFEST, type BackupKind, type BackupManifest, type Verification } from './manifest.js'
 
-const TEMP_PREFIX = '.partial-'
 /** Data is renamed into place, then its manifest written: younger data without one may be mid-commit. */
 const COMMIT_GRACE_MS = 120_000
 
@@ -51,10 +50,6 @@ export function backupId(kind: BackupKind, at: Date, database?: string): string 
     .replace(/[-:]/g, '')
     .replace(/\.(\d+)Z$/, '$1Z')
   return [kind, database, stamp].filter(Boolean).join('-')
-}
-
-export function temporaryPath(dir: string, name: string): string {
-  return join(dir, `${TEMP_PREFIX}${process.pid}.${processStart(process.pid) ?? 0}-${name}`)
 }
 
 /** Counts bytes and computes SHA-256 of what streams through it. */
@@ -102,16 +97,6 @@ export async function sha256Directory(path: string): Promise<{ sha256: string; b
   }
   const listing = files.map((f) => `${f.sha256}  ${f.name}\n`).join('')
   return { sha256: createHash('sha256').update(listing).digest('hex'), bytes: files.reduce((s, f) => s + f.bytes, 0), files }
-}
-
-/** fsync a file or directory, so a rename after it survives a crash. */
-export async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {

@@ -2,6 +2,7 @@ import { constants, mkdirSync, statSync, type Stats } from 'node:fs'
 import { lstat, open, rename, mkdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, basename, join, resolve } from 'node:path'
 import { HintedError } from '../errors.js'
+import { processStart } from './process.js'
 import { sleep } from './time.js'
 
 type Found = { isDirectory(): boolean } | undefined
@@ -242,6 +243,24 @@ export async function readOwnFile(path: string, maxBytes: number): Promise<strin
     if (!info.isFile()) throw new Error(`${path} is ${kindOf(info)}`)
     if (info.size > maxBytes) throw new Error(`${path} holds ${info.size} bytes, more than such a file ever does (${maxBytes})`)
     return await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The prefix of what a writer holds half-written: a name no backup, manifest or WAL file has. */
+export const TEMP_PREFIX = '.partial-'
+
+/** A half-written file's name in `dir`: its writer's pid and start time say whose it is, and whether it still runs. */
+export function temporaryPath(dir: string, name: string): string {
+  return join(dir, `${TEMP_PREFIX}${process.pid}.${processStart(process.pid) ?? 0}-${name}`)
+}
+
+/** fsync a file or directory, so a rename after it survives a crash. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
   } finally {
     await handle.close()
   }

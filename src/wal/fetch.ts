@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { basename, dirname } from 'node:path'
-import { syncPath } from '../backups/store.js'
-import { writeFileAtomic } from '../lib/files.js'
+import { syncPath, writeFileAtomic } from '../lib/files.js'
 import { readRepositoryFile } from '../repositories/cluster.js'
 import { REPOSITORY_FILE, WAL_DIRECTORY } from '../repositories/layout.js'
 import { readSmall, type Repository } from '../repositories/repository.js'

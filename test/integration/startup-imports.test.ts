@@ -160,7 +160,7 @@ describe('what a run loads', () => {
       expect(result.exitCode, result.stderr).toBe(0)
       const loads = trace.read()
       expect(loads.packages()).toEqual(['js-yaml', 'zod'])
-      for (const unused of ['report/runner.js', 'cli/job-command.js', 'systems/age.js', 'systems/alert-sync.js'])
+      for (const unused of ['report/runner.js', 'cli/job-command.js', 'systems/age.js', 'systems/alert-sync.js', 'backups/store.js', 'systems/postgres.js'])
         expect(loads.ownModules(), `${args.slice(0, 2).join(' ')} loaded ${unused}`).not.toContain(unused)
     }
   })
