@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ definition: BenchDefinition<unknow
   'config-load': () => import('./config-load.js'),
   'wal-segment': () => import('./wal-segment.js'),
   'wal-push': () => import('./wal-push.js'),
+  'wal-archiver': () => import('./wal-archiver.js'),
   agents: () => import('./agents.js'),
 }
 
