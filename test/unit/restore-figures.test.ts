@@ -1,6 +1,12 @@
 /** A restore test's figures (RTO/RPO), their ratings against backup.objectives, and the gauges backup verify writes of them. */
 import { describe, expect, it } from 'vitest'
-import { backupVerifyMetrics, restoreTestSamples } from '../../src/jobs/backup/metrics.js'
+import { backupBaseMetrics, backupConfigMetrics, backupDatabaseMetrics, backupVerifyMetrics, restoreTestSamples } from '../../src/jobs/backup/metrics.js'
+import { capacityMetrics } from '../../src/jobs/capacity/metrics.js'
+import { certCheckMetrics } from '../../src/jobs/cert-check/metrics.js'
+import { diagnoseMetrics } from '../../src/jobs/diagnose/metrics.js'
+import { maintainDailyMetrics } from '../../src/jobs/maintain-daily/metrics.js'
+import { maintainWeeklyMetrics } from '../../src/jobs/maintain-weekly/metrics.js'
+import { securityCheckMetrics } from '../../src/jobs/security-check/metrics.js'
 import { describeFigures, objectiveFindings, rpoSeconds } from '../../src/jobs/backup/restore-figures.js'
 import { formatSpan } from '../../src/lib/format.js'
 import { renderJobMetrics } from '../../src/report/job-metrics.js'
@@ -105,5 +111,20 @@ describe('the restore test gauges', () => {
     expect(failed).toContain('probe_ops_restore_test_rpo_seconds{job="backup verify",kind="base",repository="offsite"} 300')
     expect(restoreTestSamples(verifyReport(undefined, 'failed'))).toEqual([])
     expect(restoreTestSamples(verifyReport(passed, 'skipped'))).toEqual([])
+  })
+
+  it("are backup verify's alone: node_exporter refuses one name with other labels in another file", () => {
+    const others = [
+      backupDatabaseMetrics,
+      backupConfigMetrics,
+      backupBaseMetrics,
+      capacityMetrics,
+      certCheckMetrics,
+      diagnoseMetrics,
+      maintainDailyMetrics,
+      maintainWeeklyMetrics,
+      securityCheckMetrics,
+    ].flatMap((metrics) => metrics.families.map((family) => family.name))
+    for (const family of backupVerifyMetrics.families) expect(others, family.name).not.toContain(family.name)
   })
 })

@@ -136,7 +136,7 @@ export const backupVerify = defineJob({
     },
     {
       id: 'restore-test',
-      title: 'Restore it where nothing live is touched: the achieved restore time and data-loss window (RTO/RPO)',
+      title: 'Restore it where nothing live runs: restore time and data-loss window (RTO/RPO)',
       summary:
         'with --restore-test: a dump into a scratch database, row counts compared; a base backup into a scratch cluster in backup.dir, recovered to the end of the WAL archive and checked; then removed. Above backup.objectives: a warning',
       load: async () => (await import('./restore-test.js')).restoreTestStep,
