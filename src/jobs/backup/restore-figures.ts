@@ -44,7 +44,7 @@ export function objectiveFindings(rtoSeconds: number, rpo: number, objectives: O
   return findings
 }
 
-/** "restored in 12.3 s; a loss now would lose 6 h 10 min of data": the line a rehearsal is read by. */
-export function describeFigures(rtoMs: number, rpo: number): string {
-  return `restored in ${formatSeconds(rtoMs)}; a loss now would lose ${formatSpan(rpo)} of data`
+/** "restored in 12.3 s; a loss now would lose 6 h 10 min of data": the line a rehearsal is read by; `from`: " from offsite". */
+export function describeFigures(rtoMs: number, rpo: number, from = ''): string {
+  return `restored in ${formatSeconds(rtoMs)}${from}; a loss now would lose ${formatSpan(rpo)} of data`
 }

@@ -96,7 +96,7 @@ export const restoreTestStep: StepDefinition<VerifyContext, RestoreTestData> = {
       objectives: { ...objectives },
     }
     return {
-      summary: `${describeFigures(result.rtoMs, rpo).replace('; ', `${from}; `)}${describeCheck(result)}`,
+      summary: `${describeFigures(result.rtoMs, rpo, from)}${describeCheck(result)}`,
       findings: [...objectiveFindings(rtoSeconds, rpo, objectives), ...findings, ...unrecordedFindings(context)],
       data:
         result.kind === 'database'
