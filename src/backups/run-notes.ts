@@ -178,6 +178,10 @@ export async function interruptedRestoreTest(config: Readonly<Config>): Promise<
   return note
 }
 
+export function describeInterruptedRestoreTest(note: RestoreTestNote): string {
+  return `a restore test was interrupted (started ${note.startedAt}): its scratch cluster ${note.dataDir} may still run on a side port`
+}
+
 // ----- The services a full restore stops for its swap -----
 
 /** Killed while they are down, a restore would leave them stopped. */

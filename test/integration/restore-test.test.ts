@@ -215,6 +215,9 @@ describe('backup verify --restore-test: RTO and RPO of a dump and of a base back
     }
 
     const first = await kill()
+    // diagnose says it waits for the cleanup.
+    const diagnosed = parseReport(await run(['diagnose', '--only', 'backups', '--json'], config))
+    expect(step(diagnosed, 'backups').findings!.find((f) => f.id === 'restore-interrupted')?.message).toMatch(/a restore test was interrupted/)
     const cleaned = await run(['restore', '--cleanup', '--json'], config)
     expect(cleaned.exitCode, cleaned.stdout + cleaned.stderr).toBe(0)
     expect(step(parseReport(cleaned), 'cleanup').summary).toMatch(/remove the abandoned restore test .*\.restore-test-/)
