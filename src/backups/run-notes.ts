@@ -1,4 +1,4 @@
-import { isAbsolute, join, normalize } from 'node:path'
+import { basename, isAbsolute, join, normalize } from 'node:path'
 import { z } from 'zod'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
@@ -128,6 +128,58 @@ export async function interruptedRecovery(config: Readonly<Config>): Promise<Swi
   const why = foreignSwitch(config, note)
   if (why) throw foreign(recoveryNotePath(config), why)
   return note
+}
+
+// ----- The scratch cluster of a restore test -----
+
+/**
+ * `backup verify <base> --restore-test` unpacks the base into backup.dir and starts it on a side
+ * port: killed meanwhile, it would leave that directory, and a server running on it. Only a
+ * directory of this name, directly in backup.dir, is ever acted on.
+ */
+const RESTORE_TEST_DIR = /^\.restore-test-\d{8}T\d{6}Z$/
+
+const restoreTestNoteSchema = runNoteSchema.extend({ dataDir: z.string() })
+
+export type RestoreTestNote = z.infer<typeof restoreTestNoteSchema>
+
+export function restoreTestNotePath(config: Readonly<Config>): string {
+  return join(config.backup.dir, '.restore-test.json')
+}
+
+/** The scratch data directory of a restore test started at `at` (a dotted name: host state, never a backup or a leftover). */
+export function restoreTestDir(config: Readonly<Config>, at: Date): string {
+  return join(config.backup.dir, `.restore-test-${switchStamp(at)}`)
+}
+
+export async function beginRestoreTest(config: Readonly<Config>, dataDir: string): Promise<void> {
+  await writeRunNote(
+    restoreTestNotePath(config),
+    { dataDir },
+    (path) =>
+      new StepFailure(
+        `another restore test is noted in ${path}`,
+        'wait for it to end; if it was interrupted, probe-ops restore --cleanup (or the next restore test) removes what it left',
+      ),
+  )
+}
+
+export async function endRestoreTest(config: Readonly<Config>): Promise<void> {
+  await removeRunNote(restoreTestNotePath(config))
+}
+
+/** A restore test whose writer is gone, or undefined (none, or one still running); a note naming anything but a scratch directory in backup.dir is refused. */
+export async function interruptedRestoreTest(config: Readonly<Config>): Promise<RestoreTestNote | undefined> {
+  const note = await abandonedRunNote(restoreTestNotePath(config), restoreTestNoteSchema)
+  if (!note) return undefined
+  const name = basename(note.dataDir)
+  if (join(config.backup.dir, name) !== note.dataDir || !RESTORE_TEST_DIR.test(name))
+    throw foreign(restoreTestNotePath(config), `its directory ${note.dataDir} is not a restore test's scratch directory in ${config.backup.dir}`)
+  return note
+}
+
+export function describeInterruptedRestoreTest(note: RestoreTestNote): string {
+  return `a restore test was interrupted (started ${note.startedAt}): its scratch cluster ${note.dataDir} may still run on a side port`
 }
 
 // ----- The services a full restore stops for its swap -----

@@ -42,14 +42,14 @@ export async function removeStaging(path: string): Promise<void> {
   if (info && (info.isFile() || info.isDirectory())) await rm(path, { recursive: true, force: true })
 }
 
-/** Room in backup.dir for the staged copy, and restore.reserveBytes left after it. */
-async function checkRoom(config: Readonly<Config>, manifest: StoredBackup['manifest']): Promise<void> {
+/** Room in backup.dir for `bytes` of what `what` writes there, and restore.reserveBytes left after it. */
+export async function checkRoomInBackupDir(config: Readonly<Config>, what: string, bytes: number): Promise<void> {
   const disk = await diskUsage(config.backup.dir)
   if (disk.freeBytes === undefined) return
   const reserve = config.restore.reserveBytes
-  if (disk.freeBytes < manifest.bytes + reserve)
+  if (disk.freeBytes < bytes + reserve)
     throw new StepFailure(
-      `staging ${manifest.id} needs ${formatSize(manifest.bytes)} in ${config.backup.dir}, which has ${formatSize(disk.freeBytes)} free and must keep ${formatSize(reserve)}`,
+      `${what} needs ${formatSize(bytes)} in ${config.backup.dir}, which has ${formatSize(disk.freeBytes)} free and must keep ${formatSize(reserve)}`,
       'free space there, point backup.dir at a bigger disk, or lower restore.reserveBytes; the live database was not touched',
     )
 }
@@ -72,7 +72,7 @@ export async function readableCopy(config: Readonly<Config>, copy: BackupCopy, o
   const path = stagingPath(config.backup.dir, manifest.id)
   // The restore lock is held: a staged copy under this name is an abandoned one of this host's.
   await removeStaging(path)
-  await checkRoom(config, manifest)
+  await checkRoomInBackupDir(config, `staging ${manifest.id}`, manifest.bytes)
   try {
     const objects = copyObjects(manifest)
     if (manifest.files?.length) {

@@ -41,3 +41,23 @@ export function formatDelta(bytes: number, format: (n: number) => string = forma
 export function plural(count: number, word: string, many = `${word}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? word : many}`
 }
+
+/**
+ * A span of time as an operator says it, in its two largest units: "12.3 s", "4 min 5 s",
+ * "6 h 10 min", "3 d 2 h" (a data-loss window, a restore time).
+ */
+export function formatSpan(seconds: number): string {
+  if (seconds < 60) return `${round1(Math.max(0, seconds))} s`
+  const units: [string, number][] = [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['min', 60],
+    ['s', 1],
+  ]
+  const first = units.findIndex(([, size]) => seconds >= size)
+  const [bigName, bigSize] = units[first]!
+  const [smallName, smallSize] = units[first + 1]!
+  const big = Math.floor(seconds / bigSize)
+  const small = Math.floor((seconds - big * bigSize) / smallSize)
+  return small ? `${big} ${bigName} ${small} ${smallName}` : `${big} ${bigName}`
+}

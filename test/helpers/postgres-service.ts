@@ -1,9 +1,11 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { execa } from 'execa'
 import { S3RVER_ACCESS_KEY_ID } from '../bed/s3.js'
 import { join } from 'node:path'
-import { PG_BIN_DIR } from '../bed/index.js'
+import type pg from 'pg'
+import { PG_BIN_DIR, pgClientConfig, pgQuery, type PostgresInfo } from '../bed/index.js'
 import { osUser } from '../bed/process.js'
+import { waitFor } from './polling.js'
 
 /** A file PostgreSQL's user owns, private to it (as credentials and identity files are on a host). */
 export function givePostgres(path: string): void {
@@ -51,4 +53,26 @@ export async function walArchiveFiles(prefix: string): Promise<{ root: string; l
   givePostgres(identity)
   const recipient = (await execa('age-keygen', ['-y', identity])).stdout.trim()
   return { root, local, identity, recipient }
+}
+
+/**
+ * SQL on a test's own archiving cluster (its network_probe database), and a WAL switch awaited
+ * until PostgreSQL's archiver has pushed the segment (wal push exits 0 only once every
+ * repository holds it). `info` is read at each call: the test starts the server later.
+ */
+export function archivingCluster(info: () => PostgresInfo): {
+  query<R extends pg.QueryResultRow>(text: string): Promise<R[]>
+  archiveNow(): Promise<void>
+} {
+  const query = async <R extends pg.QueryResultRow>(text: string): Promise<R[]> => (await pgQuery<R>(pgClientConfig(info(), 'network_probe'), text)).rows
+  const archiveNow = async (): Promise<void> => {
+    const [row] = await query<{ segment: string }>('select pg_walfile_name(pg_switch_wal()) as segment')
+    await waitFor(`${row!.segment} to be archived`, async () => {
+      const [state] = await query<{ last: string | null }>('select last_archived_wal as last from pg_stat_archiver')
+      return state!.last !== null && state!.last >= row!.segment ? true : undefined
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; the server's log ends: ${readFileSync(info().logFile, 'utf8').split('\n').slice(-15).join('\n')}`)
+    })
+  }
+  return { query, archiveNow }
 }

@@ -1,14 +1,13 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, freePort, pgClientConfig, pgQuery, startPostgres, type PostgresServer } from '../bed/index.js'
+import { bed, freePort, startPostgres, type PostgresServer } from '../bed/index.js'
 import { startS3, type S3Server } from '../bed/s3.js'
 import { parseReport, runCli } from '../helpers/cli.js'
-import { postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
-import { filesUnder, waitFor } from '../helpers/polling.js'
+import { archivingCluster, postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
+import { filesUnder } from '../helpers/polling.js'
 
 /**
  * `restore <base> --mode full`: a real PostgreSQL 15 archiving through `probe-ops wal push` into a
@@ -43,6 +42,8 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     const settings = {
       host: 'physical-restore',
       log: { file: join(root, 'maintenance.log') },
+      // Private: a restore of another test file on this machine must not hold ours.
+      lock: { dir: join(root, 'lock') },
       alertmanager: { url: bed().alertmanager.url },
       postgres: { host: '127.0.0.1', port, user: 'postgres', database: 'network_probe' },
       services,
@@ -69,23 +70,10 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     return path
   }
 
-  async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
-    return (await pgQuery<R>(pgClientConfig({ ...server.info, port }, 'network_probe'), text)).rows
-  }
+  const { query, archiveNow } = archivingCluster(() => ({ ...server.info, port }))
 
   async function count(): Promise<number> {
     return Number((await query<{ n: string }>('select count(*) as n from events'))[0]!.n)
-  }
-
-  /** Ends the current segment and waits until PostgreSQL's archiver has pushed it (wal push exits 0 only when both repositories hold it). */
-  async function archiveNow(): Promise<void> {
-    const [row] = await query<{ segment: string }>('select pg_walfile_name(pg_switch_wal()) as segment')
-    await waitFor(`${row!.segment} to be archived`, async () => {
-      const [state] = await query<{ last: string | null }>('select last_archived_wal as last from pg_stat_archiver')
-      return state!.last !== null && state!.last >= row!.segment ? true : undefined
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}; the server's log ends: ${readFileSync(server.info.logFile, 'utf8').split('\n').slice(-15).join('\n')}`)
-    })
   }
 
   async function takeBase(): Promise<string> {

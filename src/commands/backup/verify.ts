@@ -7,11 +7,13 @@ export default defineJobCommand(backupVerify, {
   summary: 'Check a backup: its checksum, that pg_restore can read it, and with --restore-test a real restore.',
   description: {
     intro: 'Each result is recorded in the manifest, and `backup list` shows the last one.',
-    outro: 'The restore test reports how long the restore took. Each step builds on the one before: a failed one skips the rest.',
+    outro:
+      'The restore test reports the restore time and the data-loss window (RTO/RPO), against backup.objectives when set. Each step builds on the one before: a failed one skips the rest.',
   },
   examples: [
     '<%= config.bin %> backup verify database-network_probe-20261125T030000Z',
     '<%= config.bin %> backup verify latest --restore-test --json',
+    '<%= config.bin %> backup verify latest-base --restore-test',
     '# crontab: 0 5 * * 0 probe-ops backup verify latest --restore-test --fail-on warning',
   ],
   args: {
@@ -21,6 +23,12 @@ export default defineJobCommand(backupVerify, {
       required: true,
     }),
   },
-  flags: { ...repositoryFlags, 'restore-test': Flags.boolean({ description: 'also restore it into a scratch database and compare row counts' }) },
+  flags: {
+    ...repositoryFlags,
+    'restore-test': Flags.boolean({
+      description:
+        'also restore it where nothing live runs (a dump into a scratch database, a base backup into a scratch cluster) and measure the restore time and data-loss window',
+    }),
+  },
   options: ({ flags, args }) => ({ backup: args.backup, restoreTest: flags['restore-test'], ...repositoryOption(flags) }),
 })

@@ -194,11 +194,47 @@ export type ChecksumData = z.infer<typeof checksumData>
 export const readArchiveData = z.strictObject({ entries: count.describe('Entries pg_restore --list reads.'), tables: count.describe('Tables with data.') })
 export type ReadArchiveData = z.infer<typeof readArchiveData>
 
-export const restoreTestData = z.strictObject({
-  scratchDatabase: z.string().describe('The database it was restored into, and dropped.'),
-  restoreMs: z.number().nonnegative().describe('How long the restore took.'),
-  tablesCompared: count,
-})
+/** What every restore test reports, passed or failed: which copy, and when the test began. */
+const restoreTestCopy = {
+  kind: z.enum(['database', 'base']).describe('What was restored: a dump into a scratch database, or a base backup into a scratch cluster.'),
+  repository: z.string().describe('The repository whose copy was restored.'),
+  startedAt: z.string().describe('When the test began (ISO 8601): the moment the data-loss window is measured at.'),
+}
+
+/** The figures of a restore test that passed (design-14 §7.3). */
+const restoreTestFigures = {
+  rtoSeconds: z.number().nonnegative().describe('The achieved restore time: from reading the copy until the data was restored and checked.'),
+  rpoSeconds: z
+    .number()
+    .describe('The data-loss window: a loss at the start of the test would have lost everything since recoveredTo (or the newest WAL replayed).'),
+  recoveredTo: z.string().nullable().describe("The newest moment the restore gave back (ISO 8601): the dump's start, or the last transaction replayed."),
+  objectives: z
+    .strictObject({ rtoSeconds: z.number().optional(), rpoSeconds: z.number().optional() })
+    .describe('backup.objectives the figures were held to: above one, a medium finding.'),
+}
+
+export const restoreTestData = z.union([
+  z.strictObject({
+    ...restoreTestCopy,
+    ...restoreTestFigures,
+    kind: z.literal('database'),
+    scratchDatabase: z.string().describe('The database it was restored into, and dropped.'),
+    restoreMs: z.number().nonnegative().describe('How long the restore took (pg_restore, without the count check).'),
+    tablesCompared: count,
+  }),
+  z.strictObject({
+    ...restoreTestCopy,
+    ...restoreTestFigures,
+    kind: z.literal('base'),
+    scratchDirectory: z.string().describe('The data directory in backup.dir it was unpacked into, started on a side port, and removed.'),
+    port: z.number().int().min(1).describe('The side port the scratch cluster ran on.'),
+    lastSegment: z.string().optional().describe("The last WAL segment recovery replayed (from the promoted timeline's history file)."),
+    lastSegmentArchivedAt: z.string().optional().describe('When that segment was archived, in the first repository that holds it.'),
+    tables: count.describe('Tables of the configured database in the recovered cluster (counted as the check).'),
+    rows: count,
+  }),
+  z.strictObject({ ...restoreTestCopy, failed: z.literal(true) }).describe('The restore test failed: its error says why; no figures.'),
+])
 export type RestoreTestData = z.infer<typeof restoreTestData>
 
 const keepPolicy = z.strictObject({ last: count, daily: count, weekly: count, monthly: count })

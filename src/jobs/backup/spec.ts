@@ -118,6 +118,7 @@ export const backupList = defineJob({
 export const backupVerify = defineJob({
   id: 'backup-verify',
   command: 'backup verify',
+  metrics: async () => (await import('./metrics.js')).backupVerifyMetrics,
   order: 'sequential',
   stopOnFailure: true,
   steps: [
@@ -135,9 +136,10 @@ export const backupVerify = defineJob({
     },
     {
       id: 'restore-test',
-      title: 'Restore into a scratch database and compare row counts',
-      summary: "with --restore-test: restore it, compare every table's row count with the manifest, drop the scratch database",
-      load: async () => (await import('./verify.js')).restoreTestStep,
+      title: 'Restore it where nothing live runs: restore time and data-loss window (RTO/RPO)',
+      summary:
+        'with --restore-test: a dump into a scratch database, row counts compared; a base backup into a scratch cluster in backup.dir, recovered to the end of the WAL archive and checked; then removed. Above backup.objectives: a warning',
+      load: async () => (await import('./restore-test.js')).restoreTestStep,
     },
   ],
   /** The backup named: an unknown one is the user's mistake (exit 2), before anything runs. */

@@ -1,17 +1,14 @@
 import type { BackupCopy } from '../../backups/catalog.js'
 import { checkCopy, copyOptions, openCopy } from '../../backups/copy.js'
-import { verifyName } from '../../backups/leftovers.js'
-import { readableCopy, removeStaging } from '../../backups/staging.js'
 import type { Verification } from '../../backups/store.js'
-import { compareCounts, listArchive, restoreInto } from '../../backups/verify.js'
-import { describeError, formatSeconds, StepFailure } from '../../errors.js'
+import { listArchive } from '../../backups/verify.js'
+import { describeError, StepFailure } from '../../errors.js'
 import { formatSize, plural } from '../../lib/format.js'
 import { manifestKey } from '../../repositories/layout.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
-import { createDatabase, dropDatabase, withAdmin } from '../../systems/postgres-admin.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { VerifyContext } from './context.js'
-import type { ChecksumData, ReadArchiveData, RestoreTestData } from './data.js'
+import type { ChecksumData, ReadArchiveData } from './data.js'
 
 /**
  * `backup verify`: every copy (or those --repository picks) is checked, and each check is recorded
@@ -32,7 +29,7 @@ async function record(copy: BackupCopy, verification: Verification): Promise<voi
  * failure. A manifest that cannot be rewritten (a bucket this host may only read) does not change
  * the check's outcome: it is noted in `context.state.unrecorded`.
  */
-async function recorded<T>(
+export async function recorded<T>(
   context: VerifyContext,
   copy: BackupCopy,
   method: Verification['method'],
@@ -54,7 +51,7 @@ async function recorded<T>(
 }
 
 /** A finding for the verifications that could not be written to a copy's manifest. */
-function unrecordedFindings(context: VerifyContext): Finding[] {
+export function unrecordedFindings(context: VerifyContext): Finding[] {
   return context.state.unrecorded.splice(0).map((why, index) => ({
     id: `verification-not-recorded:${index}`,
     severity: 'low',
@@ -160,49 +157,5 @@ export const readArchiveStep: StepDefinition<VerifyContext, ReadArchiveData> = {
       return { skipped: true, summary: 'no copy pg_restore can read from here (encrypted without an identity, or a directory-format dump in S3)' }
     }
     return { summary: `${listed.entries} entries, ${listed.tables} tables with data`, findings: [...findings, ...unrecordedFindings(context)], data: listed }
-  },
-}
-
-export const restoreTestStep: StepDefinition<VerifyContext, RestoreTestData> = {
-  // Cut short, it drops the scratch database before the exit.
-  cleanupMs: 10_000,
-  async run(context, run) {
-    if (!context.restoreTest) return { skipped: true, summary: 'not asked for (--restore-test)' }
-    const { config, runtimes, entry } = context
-    if (entry.manifest.kind !== 'database') return { skipped: true, summary: `a ${entry.manifest.kind} backup cannot be restored into a database` }
-    const copy = context.state.passed[0]
-    if (!copy) throw new StepFailure(`no copy of ${entry.manifest.id} passed its checksum`, 'choose another backup (probe-ops backup list)')
-    const scratch = verifyName(new Date())
-    const started = performance.now()
-    const result = await recorded(
-      context,
-      copy,
-      'restore-test',
-      async () => {
-        const readable = await readableCopy(config, copy, copyOptions(config, run.signal))
-        await withAdmin(config.postgres, (admin) => createDatabase(admin, scratch))
-        try {
-          await restoreInto(config, runtimes, readable.backup, scratch, { owners: false, privileges: false }, run.signal)
-          const restoredMs = Math.round(performance.now() - started)
-          const counts = await compareCounts(config, scratch, copy.manifest.tables)
-          if (!counts.ok) {
-            const m = counts.mismatches[0]!
-            throw new Error(
-              `restored ${m.name} has ${m.actual ?? 'no table'} rows, the manifest says ${m.expected} (${counts.mismatches.length} tables differ)`,
-            )
-          }
-          return { restoredMs, compared: counts.compared }
-        } finally {
-          await withAdmin(config.postgres, (admin) => dropDatabase(admin, scratch), { statementTimeoutMs: 0 }).catch(() => undefined)
-          if (readable.staged) await removeStaging(readable.staged)
-        }
-      },
-      (r) => `restored in ${r.restoredMs} ms, ${r.compared} tables' row counts match`,
-    )
-    return {
-      summary: `restored in ${formatSeconds(result.restoredMs)}${context.copies.length > 1 ? ` from ${copy.repository.name}` : ''}; ${result.compared} tables' row counts match the manifest`,
-      findings: unrecordedFindings(context),
-      data: { scratchDatabase: scratch, restoreMs: result.restoredMs, tablesCompared: result.compared },
-    }
   },
 }

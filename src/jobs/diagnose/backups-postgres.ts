@@ -1,6 +1,13 @@
 import type { Config } from '../../config/load.js'
 import { classifyLeftovers } from '../../backups/leftovers.js'
-import { describeInterruptedSwitch, describeLeftStopped, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import {
+  describeInterruptedRestoreTest,
+  describeInterruptedSwitch,
+  describeLeftStopped,
+  interruptedRestoreTest,
+  interruptedSwitch,
+  leftStopped,
+} from '../../backups/run-notes.js'
 import { describeError } from '../../errors.js'
 import type { Finding } from '../../report/outcome.js'
 import { listDatabases } from '../../systems/postgres-admin.js'
@@ -113,6 +120,7 @@ export async function restoreNotes(config: Readonly<Config>): Promise<{ interrup
   const notes = [
     { what: 'point-in-time switch', read: async () => interruptedSwitch(config).then((note) => note && describeInterruptedSwitch(note)) },
     { what: 'stopped services', read: async () => leftStopped(config).then((note) => note && describeLeftStopped(note)) },
+    { what: 'restore test', read: async () => interruptedRestoreTest(config).then((note) => note && describeInterruptedRestoreTest(note)) },
   ]
   await Promise.all(
     notes.map(async ({ what, read }) => {

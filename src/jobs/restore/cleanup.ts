@@ -1,5 +1,5 @@
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
-import { interruptedRecovery, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
+import { interruptedRecovery, interruptedRestoreTest, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
 import { abandonedStagings, removeStaging } from '../../backups/staging.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { describeError } from '../../errors.js'
@@ -10,7 +10,7 @@ import type { CleanupData } from './data.js'
 import { downtimeBoundMs } from './planning.js'
 import { finishRollback, startAfterSwap } from './rollback.js'
 import { resolveSwitch } from './switch-repair.js'
-import { removeAbandonedRecovery } from './abandoned.js'
+import { removeAbandonedRecovery, removeAbandonedRestoreTest } from './abandoned.js'
 
 /** What interrupted restores, verifications and backups left behind, removed (or repaired). */
 export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
@@ -38,6 +38,13 @@ export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
       const abandoned = await removeAbandonedRecovery(config, recovering, { switched: switching !== undefined, dryRun: run.dryRun })
       if (abandoned.done) actions.push(abandoned.done)
       if (abandoned.failed) couldNot('remove', recovering.recovered, abandoned.failed)
+    }
+    // A restore test killed with its scratch cluster in backup.dir (maybe running): the live cluster was never touched.
+    const testing = await interruptedRestoreTest(config)
+    if (testing) {
+      const abandoned = await removeAbandonedRestoreTest(config, testing, { dryRun: run.dryRun })
+      if (abandoned.done) actions.push(abandoned.done)
+      if (abandoned.failed) couldNot('remove', testing.dataDir, abandoned.failed)
     }
     // Then a swap's rollback cut short: the old database takes the live name back.
     const stopped = await leftStopped(config)

@@ -19,7 +19,7 @@ import { physicalRefusal, programsMajor, replayEnd } from './planning.js'
  */
 
 /** What `pg_ctl --version` says of the PostgreSQL programs that will run the restored cluster. */
-async function programsVersion(context: PitrContext): Promise<number | undefined> {
+export async function programsVersion(context: PitrContext): Promise<number | undefined> {
   const version = await pgCtl(context.config, ['--version'], { timeoutMs: 10_000 })
   return version.ok ? programsMajor(version.output) : undefined
 }

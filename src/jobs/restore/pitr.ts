@@ -175,7 +175,7 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
  * to the end of the archive) on a side port, and given to PostgreSQL's user. Says where the base
  * came from when it was read from a repository.
  */
-async function unpack(context: PitrContext, side: SideCluster, signal: AbortSignal): Promise<string | undefined> {
+export async function unpack(context: PitrContext, side: SideCluster, signal: AbortSignal): Promise<string | undefined> {
   const { config, base, target } = context
   const { dataDir } = side
   let from: string | undefined
