@@ -102,6 +102,7 @@ export const backupWalSetup = defineJob({
 export const backupList = defineJob({
   id: 'backup-list',
   command: 'backup list',
+  metrics: async () => (await import('./metrics.js')).backupListMetrics,
   order: 'sequential',
   steps: [
     {
@@ -118,6 +119,7 @@ export const backupList = defineJob({
 export const backupVerify = defineJob({
   id: 'backup-verify',
   command: 'backup verify',
+  metrics: async () => (await import('./metrics.js')).backupVerifyMetrics,
   order: 'sequential',
   stopOnFailure: true,
   steps: [
@@ -139,6 +141,13 @@ export const backupVerify = defineJob({
       summary: "with --restore-test: restore it, compare every table's row count with the manifest, drop the scratch database",
       load: async () => (await import('./verify.js')).restoreTestStep,
     },
+    {
+      id: 'wal',
+      title: 'Check the WAL a base backup needs, and the recoverable window',
+      summary:
+        'a base backup: the WAL it was taken over is archived in every repository that holds it; the recoverable windows there, and every gap in the WAL',
+      load: async () => (await import('./wal-window.js')).walChainStep,
+    },
   ],
   /** The backup named: an unknown one is the user's mistake (exit 2), before anything runs. */
   context: async (config, options: VerifyOptions, toolVersion): Promise<VerifyContext> =>
@@ -148,6 +157,7 @@ export const backupVerify = defineJob({
 export const backupPrune = defineJob({
   id: 'backup-prune',
   command: 'backup prune',
+  metrics: async () => (await import('./metrics.js')).backupPruneMetrics,
   order: 'sequential',
   lock: 'backup',
   steps: [
