@@ -1,16 +1,14 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import type pg from 'pg'
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { stringify } from 'yaml'
+import { parse, stringify } from 'yaml'
 import { parseWalKey } from '../../src/repositories/layout.js'
 import { readSmall } from '../../src/repositories/repository.js'
-import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, freePort, pgClientConfig, pgQuery, startPostgres, type PostgresServer } from '../bed/index.js'
 import { startS3, type S3Server } from '../bed/s3.js'
+import { ArchivingCluster, offsiteEntry, step, type ArchiveFiles } from '../helpers/archiving-cluster.js'
 import { parseReport, runCli } from '../helpers/cli.js'
-import { filesUnder, waitFor } from '../helpers/polling.js'
-import { postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
+import { filesUnder } from '../helpers/polling.js'
+import { walArchiveFiles } from '../helpers/postgres-service.js'
 import { expectPromtoolAccepts, sampleValue } from '../helpers/promtool.js'
 import { openS3Repository } from '../helpers/s3-backups.js'
 
@@ -23,99 +21,26 @@ import { openS3Repository } from '../helpers/s3-backups.js'
  * with what to do, in either repository.
  */
 
-const BIN = resolve(import.meta.dirname, '../../bin/run.js')
-
-function step(report: Report, id: string): StepResult {
-  const found = report.steps.find((s) => s.id === id)
-  if (!found) throw new Error(`no step ${id}`)
-  return found
-}
-
-interface Base {
-  id: string
-  wal: { timeline: number; start: string; stop: string }
-}
-
 interface RepositoryWindows {
   name: string
   wal?: { gaps: { first: string; last: string; count: number }[]; windows: { base: string; to: string; endsAtGap?: { first: string } }[] }
 }
 
 describe('WAL expiry and the recoverable window, local and S3', () => {
+  let files: ArchiveFiles
   let root: string
   let local: string
   let metrics: string
   let s3: S3Server
-  let server: PostgresServer
+  let cluster: ArchivingCluster
   let config: string
-  let port: number
-  const bases: Base[] = []
+  const bases: Awaited<ReturnType<ArchivingCluster['takeBase']>>[] = []
   let target: string
   /** A segment between the oldest kept base and the target (its WAL holds rows 201..250). */
   let middle: string
-  const env = (): Record<string, string> => ({ PGPASSWORD: server.info.password })
-  const offsiteEntry = () => ({
-    name: 'offsite',
-    type: 's3',
-    bucket: s3.bucket,
-    prefix: 'probe-01/',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    credentialsFile: join(root, 'credentials'),
-    timeoutSeconds: 5,
-  })
-
-  function writeTestConfig(recipient: string, identity: string, dataDir?: string): string {
-    const path = join(root, dataDir ? 'probe-ops.yaml' : 'archive.yaml')
-    const services = dataDir
-      ? postgresProcessServices(dataDir)
-      : { management: { enabled: false }, web: { enabled: false }, redis: { enabled: false }, postgres: { enabled: false } }
-    const settings = {
-      host: 'wal-window',
-      log: { file: join(root, 'maintenance.log') },
-      // Its own: other runs on the machine take the backup lock in the default directory.
-      lock: { dir: join(root, 'lock') },
-      alertmanager: { url: bed().alertmanager.url },
-      postgres: { host: '127.0.0.1', port, user: 'postgres', database: 'network_probe' },
-      services,
-      ...(dataDir ? { metrics: { textfileDir: metrics } } : {}),
-      backup: {
-        dir: local,
-        repositories: [{ name: 'local', type: 'local', path: local }, offsiteEntry()],
-        // Two base backups kept: the oldest of the three goes, and the WAL only it needed.
-        keep: { last: 2, daily: 0, weekly: 0, monthly: 0 },
-        encryption: { recipients: [recipient], identityFile: identity },
-        wal: { pushTimeoutSeconds: 10 },
-      },
-    }
-    writeFileSync(path, stringify(settings), { mode: 0o644 })
-    return path
-  }
-
-  async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
-    return (await pgQuery<R>(pgClientConfig({ ...server.info, port }, 'network_probe'), text)).rows
-  }
-
-  async function count(): Promise<number> {
-    return Number((await query<{ n: string }>('select count(*) as n from events'))[0]!.n)
-  }
-
-  /** Ends the current segment and waits until it is archived in both repositories; its name. */
-  async function archiveNow(): Promise<string> {
-    const [row] = await query<{ segment: string }>('select pg_walfile_name(pg_switch_wal()) as segment')
-    await waitFor(`${row!.segment} to be archived`, async () => {
-      const [state] = await query<{ last: string | null }>('select last_archived_wal as last from pg_stat_archiver')
-      return state!.last !== null && state!.last >= row!.segment ? true : undefined
-    })
-    return row!.segment
-  }
-
-  async function takeBase(): Promise<Base> {
-    const taken = await runCli(['backup', 'base', '--config', config, '--json'], env())
-    const report = parseReport(taken)
-    expect(taken.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
-    return step(report, 'base').data as unknown as Base
-  }
+  const env = () => cluster.env()
+  const offsite = () => offsiteEntry(files, s3)
+  const query = (text: string) => cluster.query(text)
 
   /** The WAL segments (24 hex digits) a repository holds, by name. */
   function localSegments(): Map<string, string> {
@@ -129,7 +54,7 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
 
   async function offsiteSegments(): Promise<Map<string, string>> {
     const found = new Map<string, string>()
-    for await (const object of openS3Repository(offsiteEntry()).list('wal/', { signal: AbortSignal.timeout(30_000) })) {
+    for await (const object of openS3Repository(offsite()).list('wal/', { signal: AbortSignal.timeout(30_000) })) {
       const parsed = parseWalKey(object.key)
       if (parsed && /^[0-9A-F]{24}$/.test(parsed.name)) found.set(parsed.name, object.key)
     }
@@ -142,43 +67,43 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
   }
 
   beforeAll(async () => {
-    const files = await walArchiveFiles('/tmp/po-wal-window-')
+    files = await walArchiveFiles('/tmp/po-wal-window-')
     ;({ root, local } = files)
     metrics = join(root, 'metrics')
     mkdirSync(metrics)
     s3 = await startS3()
-    port = await freePort()
-    const archiveConfig = writeTestConfig(files.recipient, files.identity)
-    server = await startPostgres({
-      port,
-      extraConf: { wal_level: 'replica', archive_mode: 'on', archive_command: `'${process.execPath} ${BIN} wal push %p --config ${archiveConfig}'` },
+    cluster = await ArchivingCluster.start(files, s3, {
+      host: 'wal-window',
+      extra: { metrics: { textfileDir: metrics } },
+      // Two base backups kept: the oldest of the three goes, and the WAL only it needed.
+      backup: { keep: { last: 2, daily: 0, weekly: 0, monthly: 0 } },
     })
-    config = writeTestConfig(files.recipient, files.identity, server.info.dataDir)
+    config = cluster.config
     await query('create table events (n int primary key, at timestamptz not null default clock_timestamp())')
-    await archiveNow()
+    await cluster.archiveNow()
     await query('insert into events (n) select g from generate_series(1, 100) g')
-    await archiveNow()
-    bases.push(await takeBase())
+    await cluster.archiveNow()
+    bases.push(await cluster.takeBase())
     await query('insert into events (n) select g from generate_series(101, 200) g')
-    await archiveNow()
-    bases.push(await takeBase())
+    await cluster.archiveNow()
+    bases.push(await cluster.takeBase())
     await query('insert into events (n) select g from generate_series(201, 250) g')
-    middle = await archiveNow()
+    middle = await cluster.archiveNow()
     await query('insert into events (n) select g from generate_series(251, 300) g')
-    const [row] = await query<{ at: string }>('select clock_timestamp() as at')
+    const [row] = await cluster.query<{ at: string }>('select clock_timestamp() as at')
     target = new Date(row!.at).toISOString()
     await new Promise((r) => setTimeout(r, 1100))
     await query('insert into events (n) select g from generate_series(301, 400) g')
-    await archiveNow()
-    bases.push(await takeBase())
+    await cluster.archiveNow()
+    bases.push(await cluster.takeBase())
     await query('insert into events (n) select g from generate_series(401, 500) g')
-    await archiveNow()
+    await cluster.archiveNow()
     await query('insert into events (n) select g from generate_series(501, 600) g')
-    await archiveNow()
+    await cluster.archiveNow()
   }, 240_000)
 
   afterAll(async () => {
-    await server?.stop()
+    await cluster?.stop()
     await s3?.stop()
     if (root) rmSync(root, { recursive: true, force: true })
   })
@@ -197,6 +122,40 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
       expect(repository.wal.removed).toBe(0)
     }
     expect([...localSegments().keys()]).toEqual(before)
+  })
+
+  it('prune: false plans the WAL expiry and deletes nothing; a repository with WAL and no base backup keeps it all, with a warning', async () => {
+    const spare = join(root, 'spare')
+    mkdirSync(spare, { mode: 0o700 })
+    cpSync(join(local, 'wal'), join(spare, 'wal'), { recursive: true })
+    const settings = parse(readFileSync(config, 'utf8')) as { backup: { repositories: Record<string, unknown>[] } }
+    settings.backup.repositories = [
+      { ...offsite(), prune: false },
+      { name: 'spare', type: 'local', path: spare },
+    ]
+    const variant = join(root, 'variant.yaml')
+    writeFileSync(variant, stringify(settings), { mode: 0o644 })
+    const before = (await offsiteSegments()).size
+    const result = await runCli(['backup', 'prune', '--yes', '--config', variant, '--json'], env())
+    const prune = step(parseReport(result), 'prune')
+    expect(result.exitCode, JSON.stringify(prune, null, 1)).toBe(0)
+    expect(prune.status).toBe('warning')
+    const [remote, bare] = prune.data!.repositories as {
+      name: string
+      remove: string[]
+      wal: { files: number; removed: number; note?: string; floor?: unknown }
+    }[]
+    expect(remote).toMatchObject({ name: 'offsite', remove: [], wal: { removed: 0, note: expect.stringMatching(/lifecycle rule \(prune: false\)/) } })
+    expect(remote!.wal.files).toBeGreaterThan(0)
+    expect(prune.summary).toMatch(/offsite: would remove \d+ WAL files .* \(retention of offsite is left to its lifecycle rule \(prune: false\)\)/)
+    expect((await offsiteSegments()).size).toBe(before)
+    expect(bare).toMatchObject({ name: 'spare', wal: { files: 0, removed: 0 } })
+    expect(bare!.wal.floor).toBeUndefined()
+    expect(prune.findings!.find((f) => f.id === 'wal-without-base:spare')).toMatchObject({
+      severity: 'medium',
+      message: expect.stringMatching(/^spare holds .* of WAL and no base backup: nothing can replay it/),
+    })
+    expect(filesUnder(join(spare, 'wal')).size).toBe(filesUnder(join(local, 'wal')).size)
   })
 
   it('backup prune removes, in both repositories, the WAL only the pruned base backup needed, and nothing a kept one needs', async () => {
@@ -246,7 +205,7 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
     const localPath = localSegments().get(middle)!
     const aside = join(root, 'aside')
     renameSync(localPath, aside)
-    const repository = openS3Repository(offsiteEntry())
+    const repository = openS3Repository(offsite())
     const signal = AbortSignal.timeout(30_000)
     const key = (await offsiteSegments()).get(bases[2]!.wal.start)!
     const bytes = await readSmall(repository, key, 64 * 1024 * 1024, signal)
@@ -293,10 +252,10 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
   it('after prune, restore latest-base --mode full replays to the end, and a target-time restore from the oldest kept base (from the bucket) stops there', async () => {
     const full = await run('restore', 'latest-base', '--mode', 'full', '--yes')
     expect(full.result.exitCode, JSON.stringify(full.report.steps, null, 1)).toBe(0)
-    expect(await count()).toBe(600)
+    expect(await cluster.count()).toBe(600)
 
     const timed = await run('restore', bases[1]!.id, '--mode', 'full', '--target-time', target, '--repository', 'offsite', '--yes')
     expect(timed.result.exitCode, JSON.stringify(timed.report.steps, null, 1)).toBe(0)
-    expect(await count()).toBe(300)
+    expect(await cluster.count()).toBe(300)
   }, 300_000)
 })
