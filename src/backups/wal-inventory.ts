@@ -5,8 +5,9 @@ import type { AgeRunner } from '../systems/age.js'
 import { decodeWal } from '../wal/codec.js'
 import type { WalObject } from '../wal/expire.js'
 import { parseHistoryFile, parseWalFileName, type HistoryEntry } from '../wal/names.js'
-import { recoverableWindows, type BaseWal, type Gap, type Recoverable, type TimelineHistory, type Window } from '../wal/timeline.js'
-import type { BackupCopy } from './catalog.js'
+import { recoverableWindows, type BaseWal, type Recoverable, type TimelineHistory } from '../wal/timeline.js'
+import type { Config } from '../config/load.js'
+import { readCatalog, type BackupCopy } from './catalog.js'
 
 /**
  * What a repository's WAL archive holds, read for prune's expiry and for the recoverable windows
@@ -99,34 +100,29 @@ export function windowsOf(inventory: WalInventory, bases: readonly BaseWal[]): R
   return recoverableWindows(inventory.objects, histories, bases)
 }
 
-/** A time for people, to the minute: 2026-11-18T01:00Z. */
-function minute(time: string): string {
-  return `${new Date(time).toISOString().slice(0, 16)}Z`
-}
-
-export function describeGap(gap: Gap): string {
-  return gap.count === 1 ? `${gap.first} (1 segment)` : `${gap.first} .. ${gap.last} (${gap.count} segments)`
-}
-
-/** One line per repository: "offsite: recoverable 2026-11-18T01:00Z .. 2026-11-20T14:02Z, …; gap: A .. B (3 segments)". */
-export function describeWindows(repository: string, recoverable: Pick<Recoverable, 'windows' | 'gaps'>): string {
-  if (recoverable.windows.length === 0) return `${repository}: no base backup with its WAL recorded: no recoverable window`
-  const spans = mergedSpans(recoverable.windows)
-    .map((span) => `${minute(span.from)} .. ${minute(span.to)}`)
-    .join(', ')
-  const gaps = recoverable.gaps.length ? `; ${recoverable.gaps.length === 1 ? 'gap' : 'gaps'}: ${recoverable.gaps.map(describeGap).join(', ')}` : ''
-  return `${repository}: recoverable ${spans}${gaps}`
-}
-
-/** The windows of several bases as the stretches of time a recovery can reach: overlapping ones joined. */
-export function mergedSpans(windows: readonly Pick<Window, 'from' | 'to'>[]): { from: string; to: string }[] {
-  const sorted = [...windows].sort((a, b) => Date.parse(a.from) - Date.parse(b.from))
-  const spans: { from: string; to: string }[] = []
-  for (const window of sorted) {
-    const last = spans.at(-1)
-    if (last && Date.parse(window.from) <= Date.parse(last.to)) {
-      if (Date.parse(window.to) > Date.parse(last.to)) last.to = window.to
-    } else spans.push({ from: window.from, to: window.to })
+/**
+ * What every repository together holds of the WAL, and each base backup's window over it: `wal
+ * fetch` takes a segment from the first repository that has it, so a segment missing in one and
+ * there in another is no hole for a recovery. Undefined when some repository, or a history file,
+ * could not be read: what recovery would find is then unknown.
+ */
+export async function windowsAcrossRepositories(backup: Config['backup'], options: InventoryOptions): Promise<Recoverable | undefined> {
+  const catalog = await readCatalog(backup, { signal: options.signal })
+  if (catalog.unreachable.length > 0) return undefined
+  const union: WalInventory = { objects: [], histories: [], unreadHistories: [] }
+  for (const repository of catalog.repositories) {
+    let inventory: WalInventory
+    try {
+      inventory = await readWalInventory(repository, options)
+    } catch {
+      options.signal.throwIfAborted()
+      return undefined
+    }
+    // A timeline history not read: where recovery goes after a switch is unknown.
+    if (inventory.unreadHistories.length > 0) return undefined
+    union.objects.push(...inventory.objects)
+    union.histories.push(...inventory.histories)
   }
-  return spans
+  const bases = new Map(basesWithWal(catalog.entries.flatMap((entry) => entry.copies)).map((base) => [base.id, base]))
+  return windowsOf(union, [...bases.values()])
 }

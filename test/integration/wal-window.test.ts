@@ -205,11 +205,13 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
     const localPath = localSegments().get(middle)!
     const aside = join(root, 'aside')
     renameSync(localPath, aside)
+    // In the bucket, the same one and the newest base's first.
     const repository = openS3Repository(offsite())
     const signal = AbortSignal.timeout(30_000)
-    const key = (await offsiteSegments()).get(bases[2]!.wal.start)!
-    const bytes = await readSmall(repository, key, 64 * 1024 * 1024, signal)
-    await repository.remove([key], { signal })
+    const inBucket = await offsiteSegments()
+    const keys = [inBucket.get(middle)!, inBucket.get(bases[2]!.wal.start)!]
+    const kept = await Promise.all(keys.map((key) => readSmall(repository, key, 64 * 1024 * 1024, signal)))
+    await repository.remove(keys, { signal })
     try {
       const { result, report } = await run('backup', 'list')
       expect(result.exitCode).toBe(1)
@@ -228,7 +230,7 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
       expect(list.findings!.find((f) => f.id === `wal-gap:offsite:${bases[2]!.wal.start}`)).toMatchObject({ severity: 'high' })
       const text = readFileSync(join(metrics, 'probe_ops_backups.prom'), 'utf8')
       expect(sampleValue(text, 'probe_ops_wal_gaps', 'repository="local"')).toBe(1)
-      expect(sampleValue(text, 'probe_ops_wal_gaps', 'repository="offsite"')).toBe(1)
+      expect(sampleValue(text, 'probe_ops_wal_gaps', 'repository="offsite"')).toBe(2)
 
       // verify of the newest base: its own WAL is missing in the bucket (medium), and both gaps are reported.
       const verified = await run('backup', 'verify', bases[2]!.id)
@@ -237,10 +239,22 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
       expect(wal.status).toBe('failed')
       expect(wal.findings!.find((f) => f.id === 'wal-chain-incomplete:offsite')).toMatchObject({ severity: 'medium' })
       expect(wal.findings!.find((f) => f.id === 'wal-chain-incomplete:local')).toBeUndefined()
-      expect(wal.findings!.map((f) => f.id)).toEqual(expect.arrayContaining([`wal-gap:local:${middle}`, `wal-gap:offsite:${bases[2]!.wal.start}`]))
+      expect(wal.findings!.map((f) => f.id)).toEqual(
+        expect.arrayContaining([`wal-gap:local:${middle}`, `wal-gap:offsite:${middle}`, `wal-gap:offsite:${bases[2]!.wal.start}`]),
+      )
+
+      // A target past the gap, which no repository can fill: refused before anything changes, naming the windows.
+      const rows = await cluster.count()
+      const refused = await runCli(['restore', bases[1]!.id, '--mode', 'full', '--target-time', target, '--yes', '--config', config], env())
+      expect(refused.exitCode, refused.stdout + refused.stderr).toBe(2)
+      expect(refused.stderr).toMatch(
+        new RegExp(`--target-time ${target} is past what the WAL archive recovers ${bases[1]!.id} to \\(.*\\): WAL ${middle} \\(1 segment\\) is missing`),
+      )
+      expect(refused.stderr).toMatch(/the recoverable windows: \S+ \.\. \S+/)
+      expect(await cluster.count()).toBe(rows)
     } finally {
       renameSync(aside, localPath)
-      await repository.putBytes(key, bytes, { signal: AbortSignal.timeout(30_000) })
+      for (const [index, key] of keys.entries()) await repository.putBytes(key, kept[index]!, { signal: AbortSignal.timeout(30_000) })
     }
     const healed = await run('backup', 'verify', bases[1]!.id)
     expect(healed.result.exitCode, JSON.stringify(healed.report.steps, null, 1)).toBe(0)

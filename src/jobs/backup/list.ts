@@ -12,7 +12,7 @@ import type { CatalogContext } from './context.js'
 import { refusedFindings } from '../shared/refused.js'
 import type { ListData, WalWindowsData } from './data.js'
 import { readWindows } from './wal-window.js'
-import { describeWindows } from '../../backups/wal-inventory.js'
+import { describeWindows } from '../../wal/window-text.js'
 
 function age(startedAt: string, now = Date.now()): string {
   const hours = (now - Date.parse(startedAt)) / 3_600_000

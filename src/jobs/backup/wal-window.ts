@@ -1,6 +1,7 @@
 import { readCatalog, type BackupCopy } from '../../backups/catalog.js'
 import { copyOptions } from '../../backups/copy.js'
-import { basesWithWal, describeGap, describeWindows, readWalInventory, windowsOf, type WalInventory } from '../../backups/wal-inventory.js'
+import { basesWithWal, readWalInventory, windowsOf, type WalInventory } from '../../backups/wal-inventory.js'
+import { describeGap, describeWindows } from '../../wal/window-text.js'
 import type { Config } from '../../config/load.js'
 import { describeError } from '../../errors.js'
 import { plural } from '../../lib/format.js'
