@@ -251,6 +251,9 @@ describe('WAL expiry and the recoverable window, local and S3', () => {
         new RegExp(`--target-time ${target} is past what the WAL archive recovers ${bases[1]!.id} to \\(.*\\): WAL ${middle} \\(1 segment\\) is missing`),
       )
       expect(refused.stderr).toMatch(/the recoverable windows: \S+ \.\. \S+/)
+      const pitr = await runCli(['restore', bases[1]!.id, '--mode', 'pitr', '--target-time', target, '--yes', '--config', config], env())
+      expect(pitr.exitCode, pitr.stdout + pitr.stderr).toBe(2)
+      expect(pitr.stderr).toMatch(new RegExp(`is past what the WAL archive recovers ${bases[1]!.id} to .*: WAL ${middle} \\(1 segment\\) is missing`))
       expect(await cluster.count()).toBe(rows)
     } finally {
       renameSync(aside, localPath)

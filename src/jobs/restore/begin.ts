@@ -79,6 +79,7 @@ export async function pitrContext(config: Readonly<Config>, options: PitrRestore
   const named =
     options.backup === LATEST || bases.length === 0 ? undefined : (await findBackup(config.backup.dir, options.backup, config.postgres.database, 'base')).backup
   const { base, window } = choosePitrBase(bases, await newestArchived(walDir(config)), options.target, named)
+  if (base.manifest.wal) await checkTargetReach(config, base.manifest.id, options.target)
   return { ...backupContext(config, toolVersion), base, unreadable, target: options.target, window, sideOnly: options.sideOnly, at: new Date(), state: {} }
 }
 
