@@ -35,6 +35,13 @@ export interface JobMetrics {
    * out of the configuration must not keep alerting on its last figures.
    */
   current?(report: Report): { label: string; values: ReadonlySet<string> } | undefined
+  /**
+   * Gauges that several jobs measure alike (the repositories' recoverable windows: backup list,
+   * verify and prune): one file of their own, under one `job` label, rewritten by whichever run
+   * measured them last, so that an alert reads the newest figure and never a stale one another
+   * job left in its own file.
+   */
+  readonly shared?: { readonly file: string; readonly job: string; readonly metrics: Omit<JobMetrics, 'shared'> }
 }
 
 export function escapeLabel(value: string): string {

@@ -75,5 +75,14 @@ export async function writeMetrics(textfileDir: string, report: Report, jobMetri
   const lastSuccess = found !== undefined && Number.isFinite(Number(found)) ? Number(found) : undefined
   const own = jobMetrics ? renderJobMetrics(report, jobMetrics, previous) : ''
   await writeFileAtomic(path, renderMetrics(report, lastSuccess) + own, 0o644)
+  if (jobMetrics?.shared) await writeSharedMetrics(textfileDir, report, jobMetrics.shared)
   return path
+}
+
+/** The shared gauges' file, when this run measured some: a run that read none leaves the last figures. */
+async function writeSharedMetrics(textfileDir: string, report: Report, shared: NonNullable<JobMetrics['shared']>): Promise<void> {
+  if (shared.metrics.samples(report).length === 0) return
+  const path = join(textfileDir, shared.file)
+  const previous = await readOwnFile(path, MAX_METRICS_BYTES).catch(() => '')
+  await writeFileAtomic(path, renderJobMetrics({ ...report, command: shared.job }, shared.metrics, previous), 0o644)
 }

@@ -113,8 +113,16 @@ export function planWalExpiry(input: ExpiryInput): WalExpiry {
  * --dry-run and `prune: false`, "removed" once done.
  */
 export function describeWalExpiry(expiry: WalExpiry, verb: string): string {
+  return describeWalRemoval({ ...expiry, files: expiry.remove.length, bytes: expiry.removeBytes }, verb)
+}
+
+/** The same line from the counts alone (what a report keeps of an expiry). */
+export function describeWalRemoval(
+  expiry: Pick<WalExpiry, 'repository' | 'floor' | 'archivesRemoved' | 'finding'> & { files: number; bytes: number },
+  verb: string,
+): string {
   if (expiry.floor === undefined) return expiry.finding ?? `${expiry.repository}: no WAL and no base backup`
-  const count = `${plural(expiry.remove.length, 'WAL file')} (${formatSize(expiry.removeBytes)})`
+  const count = `${plural(expiry.files, 'WAL file')} (${formatSize(expiry.bytes)})`
   const archives =
     expiry.archivesRemoved.length === 0
       ? ''

@@ -3,7 +3,7 @@
  * (the run's metrics and each job's gauges), the guide's agent_* metrics (as the generated agent
  * exporters export them), and the few of node_exporter and Prometheus the shipped rules use.
  */
-import { backupDatabaseMetrics, backupVerifyMetrics } from '../../src/jobs/backup/metrics.js'
+import { WINDOW_FAMILIES, backupDatabaseMetrics, backupVerifyMetrics } from '../../src/jobs/backup/metrics.js'
 import { capacityMetrics } from '../../src/jobs/capacity/metrics.js'
 import { certCheckMetrics } from '../../src/jobs/cert-check/metrics.js'
 import { diagnoseMetrics } from '../../src/jobs/diagnose/metrics.js'
@@ -52,6 +52,8 @@ export const KNOWN_METRICS = new Set([
   ...[backupDatabaseMetrics, backupVerifyMetrics, capacityMetrics, certCheckMetrics, diagnoseMetrics, maintainDailyMetrics, maintainWeeklyMetrics].flatMap(
     (m) => m.families.map((f) => f.name),
   ),
+  // backup list, verify and prune: the repositories' recoverable windows, in their shared file.
+  ...WINDOW_FAMILIES.map((f) => f.name),
   ...namesIn(agentMetricsText({ id: 'agent-001', state: 'healthy', port: 1 }, 0)),
   // node_exporter's textfile collector, and Prometheus' own per target.
   'node_textfile_mtime_seconds',

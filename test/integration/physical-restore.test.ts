@@ -1,12 +1,12 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, join } from 'node:path'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { stringify } from 'yaml'
-import type { Report, StepResult } from '../../src/report/model.js'
-import { bed, freePort, startPostgres, type PostgresServer } from '../bed/index.js'
+import type { PostgresServer } from '../bed/index.js'
 import { startS3, type S3Server } from '../bed/s3.js'
+import { ArchivingCluster, step } from '../helpers/archiving-cluster.js'
 import { parseReport, runCli } from '../helpers/cli.js'
-import { archivingCluster, postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
+import { walArchiveFiles } from '../helpers/postgres-service.js'
 import { filesUnder } from '../helpers/polling.js'
 
 /**
@@ -16,72 +16,18 @@ import { filesUnder } from '../helpers/polling.js'
  * in place of the live one. A bad copy or a kill during the unpack never touches the live cluster.
  */
 
-const BIN = resolve(import.meta.dirname, '../../bin/run.js')
-
-function step(report: Report, id: string): StepResult {
-  const found = report.steps.find((s) => s.id === id)
-  if (!found) throw new Error(`no step ${id}`)
-  return found
-}
-
 describe('physical full restore from a base backup in a local and an S3 repository, encrypted', () => {
   let root: string
   let local: string
   let s3: S3Server
+  let cluster: ArchivingCluster
   let server: PostgresServer
   let config: string
-  let port: number
-  const env = (): Record<string, string> => ({ PGPASSWORD: server.info.password })
-
-  /** probe-ops for the test's cluster: both repositories, age, its service a process started with pg_ctl. */
-  function writeRestoreConfig(recipient: string, identity: string, dataDir?: string): string {
-    const path = join(root, dataDir ? 'probe-ops.yaml' : 'archive.yaml')
-    const services = dataDir
-      ? postgresProcessServices(dataDir)
-      : { management: { enabled: false }, web: { enabled: false }, redis: { enabled: false }, postgres: { enabled: false } }
-    const settings = {
-      host: 'physical-restore',
-      log: { file: join(root, 'maintenance.log') },
-      // Private: a restore of another test file on this machine must not hold ours.
-      lock: { dir: join(root, 'lock') },
-      alertmanager: { url: bed().alertmanager.url },
-      postgres: { host: '127.0.0.1', port, user: 'postgres', database: 'network_probe' },
-      services,
-      backup: {
-        dir: local,
-        repositories: [
-          { name: 'local', type: 'local', path: local },
-          {
-            name: 'offsite',
-            type: 's3',
-            bucket: s3.bucket,
-            prefix: 'probe-01/',
-            endpoint: s3.endpoint,
-            forcePathStyle: true,
-            credentialsFile: join(root, 'credentials'),
-            timeoutSeconds: 5,
-          },
-        ],
-        encryption: { recipients: [recipient], identityFile: identity },
-        wal: { pushTimeoutSeconds: 10 },
-      },
-    }
-    writeFileSync(path, stringify(settings), { mode: 0o644 })
-    return path
-  }
-
-  const { query, archiveNow } = archivingCluster(() => ({ ...server.info, port }))
-
-  async function count(): Promise<number> {
-    return Number((await query<{ n: string }>('select count(*) as n from events'))[0]!.n)
-  }
-
-  async function takeBase(): Promise<string> {
-    const taken = await runCli(['backup', 'base', '--config', config, '--json'], env())
-    const report = parseReport(taken)
-    expect(taken.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
-    return (step(report, 'base').data as { id: string }).id
-  }
+  const env = () => cluster.env()
+  const query = <R extends pg.QueryResultRow>(text: string) => cluster.query<R>(text)
+  const count = () => cluster.count()
+  const archiveNow = () => cluster.archiveNow()
+  const takeBase = async () => (await cluster.takeBase()).id
 
   /** The recovered data directories a restore made beside the live one (<data>.pitr-<stamp>). */
   function besideLive(): string[] {
@@ -92,22 +38,16 @@ describe('physical full restore from a base backup in a local and an S3 reposito
   beforeAll(async () => {
     const files = await walArchiveFiles('/tmp/po-physical-')
     ;({ root, local } = files)
-    const { identity, recipient } = files
     s3 = await startS3()
-    port = await freePort()
-    const archiveConfig = writeRestoreConfig(recipient, identity)
-    server = await startPostgres({
-      port,
-      extraConf: { wal_level: 'replica', archive_mode: 'on', archive_command: `'${process.execPath} ${BIN} wal push %p --config ${archiveConfig}'` },
-    })
-    config = writeRestoreConfig(recipient, identity, server.info.dataDir)
+    cluster = await ArchivingCluster.start(files, s3, { host: 'physical-restore' })
+    ;({ server, config } = cluster)
     await query('create table events (n int primary key, at timestamptz not null default clock_timestamp())')
     // wal push (PostgreSQL's user) writes the repositories' cluster file first, as after backup wal-setup on a host.
     await archiveNow()
   }, 120_000)
 
   afterAll(async () => {
-    await server?.stop()
+    await cluster?.stop()
     await s3?.stop()
     if (root) rmSync(root, { recursive: true, force: true })
   })

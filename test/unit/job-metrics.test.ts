@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { backupDatabaseMetrics } from '../../src/jobs/backup/metrics.js'
+import { backupDatabaseMetrics, backupVerifyMetrics } from '../../src/jobs/backup/metrics.js'
 import { capacityMetrics } from '../../src/jobs/capacity/metrics.js'
 import { certCheckMetrics } from '../../src/jobs/cert-check/metrics.js'
 import { maintainDailyMetrics } from '../../src/jobs/maintain-daily/metrics.js'
@@ -124,6 +124,51 @@ describe('the gauges each job derives from its data', () => {
     expect(backupDatabaseMetrics.samples(failed)).toEqual([])
     // The failed run keeps the good one's figures: the backup-age alert sees the age grow.
     expect(renderJobMetrics(failed, backupDatabaseMetrics, good)).toBe(good)
+  })
+
+  it('backup verify (as list and prune): each repository’s window and gaps, in the shared probe_ops_backups.prom, which a run that read no WAL leaves alone', async () => {
+    const gap = { archiveId: '15-1', timeline: 1, first: '000000010000000000000006', last: '000000010000000000000006', count: 1 }
+    const recoverable = (gaps: (typeof gap)[]) => ({
+      windows: [
+        {
+          base: 'base-a',
+          archiveId: '15-1',
+          from: '2026-11-24T01:00:00.000Z',
+          to: '2026-11-24T05:00:00.000Z',
+          reachesStop: true,
+          ...(gaps.length ? { endsAtGap: gap } : {}),
+        },
+        { base: 'base-b', archiveId: '15-1', from: '2026-11-25T01:00:00.000Z', to: '2026-11-25T02:30:00.000Z', reachesStop: true },
+      ],
+      gaps,
+      files: 12,
+      bytes: 4096,
+      unreadHistories: [],
+    })
+    const wal = {
+      base: 'base-b',
+      wal: { archiveId: '15-1', timeline: 1, start: '000000010000000000000009', stop: '000000010000000000000009' },
+      repositories: [
+        { name: 'local', missing: [], recoverable: recoverable([gap]) },
+        { name: 'offsite', missing: [], recoverable: recoverable([]) },
+      ],
+    }
+    const dir = tempDir('window-metrics')
+    await writeMetrics(dir, reportOf('backup verify', [{ id: 'wal', data: wal }]), backupVerifyMetrics)
+    const text = readFileSync(join(dir, 'probe_ops_backups.prom'), 'utf8')
+    expect(samples(text)).toEqual([
+      'probe_ops_backup_recoverable_window_start_timestamp_seconds{job="backups",repository="local"} 1795482000',
+      'probe_ops_backup_recoverable_window_start_timestamp_seconds{job="backups",repository="offsite"} 1795482000',
+      'probe_ops_backup_recoverable_window_end_timestamp_seconds{job="backups",repository="local"} 1795573800',
+      'probe_ops_backup_recoverable_window_end_timestamp_seconds{job="backups",repository="offsite"} 1795573800',
+      'probe_ops_wal_gaps{job="backups",repository="local"} 1',
+      'probe_ops_wal_gaps{job="backups",repository="offsite"} 0',
+    ])
+    // Nothing of the windows in the job's own file: one name, one file.
+    expect(readFileSync(join(dir, 'probe_ops_backup_verify.prom'), 'utf8')).not.toContain('probe_ops_wal_gaps')
+    // A dump's verification reads no WAL: the last figures stay.
+    await writeMetrics(dir, reportOf('backup verify', [{ id: 'wal', status: 'skipped' }]), backupVerifyMetrics)
+    expect(readFileSync(join(dir, 'probe_ops_backups.prom'), 'utf8')).toBe(text)
   })
 
   it('maintain weekly: the backups it took (kind by step) and its certificates; a skipped dump keeps the last one', () => {

@@ -120,6 +120,39 @@ export const walCheckData = z.strictObject({
 })
 export type WalCheckData = z.infer<typeof walCheckData>
 
+const walGap = z.strictObject({
+  archiveId: z.string(),
+  timeline: count,
+  first: z.string().describe('The first segment missing.'),
+  last: z.string().describe('The last segment missing.'),
+  count: count,
+})
+
+/** A repository's recoverable windows and the gaps in its WAL (design-14 §4.5). */
+export const walWindowsData = z.strictObject({
+  windows: z
+    .array(
+      z.strictObject({
+        base: z.string().describe('The base backup recovery starts from.'),
+        archiveId: z.string(),
+        from: z.string().describe('When the base is consistent: the earliest --target-time from it.'),
+        to: z.string().describe('The archived time of the last segment its WAL chain reaches without a hole: the latest target from it.'),
+        lastSegment: z.string().optional(),
+        reachesStop: z.boolean().describe('false: the WAL it was taken over is not all archived (it recovers from its own pg_wal, to its end only).'),
+        endsAtGap: walGap.optional().describe('The gap its chain stops at.'),
+      }),
+    )
+    .describe('One per base backup that records its WAL, oldest first.'),
+  gaps: z
+    .array(walGap)
+    .describe('Segments missing between the oldest base backup kept and the newest archived segment: point-in-time recovery cannot cross them.'),
+  newest: z.strictObject({ segment: z.string(), archivedAt: z.string() }).optional().describe('The segment archived last.'),
+  files: count.describe('WAL files the repository holds.'),
+  bytes: count.describe('What they take as stored.'),
+  unreadHistories: z.array(z.string()).describe('Timeline history files that could not be read: windows then stop where the timeline changed.'),
+})
+export type WalWindowsData = z.infer<typeof walWindowsData>
+
 const leftover = z.strictObject({
   path: z.string().describe('A path, or s3://bucket/prefix/key.'),
   why: z.string(),
@@ -138,6 +171,11 @@ export const listData = z.strictObject({
         backups: count.nullable().describe('null when it could not be read: what it holds is unknown, never 0.'),
         readable: z.boolean().describe('false: it could not be read, and what it holds is unknown (a high finding says why).'),
         incompleteUploads: incompleteUploads.optional(),
+        wal: walWindowsData
+          .optional()
+          .describe(
+            'Its recoverable windows and WAL gaps; absent when it holds no base backup that records its WAL (wal/ is then not read), or wal/ could not be read (a finding says why).',
+          ),
       }),
     )
     .describe('The repositories read (backup.repositories, or those --repository picks).'),
@@ -237,7 +275,36 @@ export const restoreTestData = z.union([
 ])
 export type RestoreTestData = z.infer<typeof restoreTestData>
 
+export const walChainData = z.strictObject({
+  base: z.string(),
+  wal: z.strictObject({ archiveId: z.string(), timeline: count, start: z.string(), stop: z.string() }),
+  repositories: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        missing: z.array(z.string()).describe('Segments from start to stop that are not archived there.'),
+        recoverable: walWindowsData,
+      }),
+    )
+    .describe('Each repository that holds the base backup and whose wal/ could be read.'),
+})
+export type WalChainData = z.infer<typeof walChainData>
+
 const keepPolicy = z.strictObject({ last: count, daily: count, weekly: count, monthly: count })
+
+const walExpiryData = z.strictObject({
+  floor: z
+    .strictObject({ archiveId: z.string(), segment: z.string(), base: z.string() })
+    .optional()
+    .describe("Where the kept WAL starts: the oldest kept base backup's first segment; absent when no base backup is kept (nothing is removed)."),
+  files: count.describe('WAL files older than the floor (with --dry-run or prune: false, to be removed).'),
+  bytes: count.describe('What they take as stored.'),
+  archivesRemoved: z.array(z.string()).describe('Archive generations older than the floor, removed whole.'),
+  removed: count.describe('WAL files removed by this run.'),
+  failed: z.array(z.strictObject({ key: z.string(), error: z.string() })).describe('WAL files the repository refused to delete.'),
+  note: z.string().optional().describe('Why nothing is removed by setting (prune: false).'),
+  after: walWindowsData.optional().describe('The recoverable windows and WAL gaps with what this run keeps.'),
+})
 
 export const pruneData = z.strictObject({
   keep: z.array(z.strictObject({ id: z.string(), reasons: z.array(z.string()) })),
@@ -255,6 +322,7 @@ export const pruneData = z.strictObject({
         failed: z.array(z.strictObject({ id: z.string(), error: z.string() })).describe('Backups or keys the repository refused to delete.'),
         leftoversRemoved: z.array(z.string()).describe('S3 data without a manifest older than 24 h, removed (or, with --dry-run, to be removed).'),
         incompleteUploads: incompleteUploads.optional().describe('S3 repositories with prune enabled: incomplete uploads over 24 h old, aborted.'),
+        wal: walExpiryData.optional().describe('The WAL no kept base backup needs; absent when wal/ could not be read (a finding says why).'),
       }),
     )
     .describe('Each repository pruned, in configuration order.'),
@@ -267,6 +335,6 @@ export const dataSchemas = {
   'backup-base': { base: baseData },
   'backup-wal-setup': { settings: settingsData, repositories: walRepositoriesData, check: walCheckData },
   'backup-list': { list: listData },
-  'backup-verify': { checksum: checksumData, archive: readArchiveData, 'restore-test': restoreTestData },
+  'backup-verify': { checksum: checksumData, archive: readArchiveData, 'restore-test': restoreTestData, wal: walChainData },
   'backup-prune': { prune: pruneData },
 } satisfies JobDataSchemas

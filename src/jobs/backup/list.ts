@@ -10,7 +10,9 @@ import { formatSize, plural } from '../../lib/format.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import type { CatalogContext } from './context.js'
 import { refusedFindings } from '../shared/refused.js'
-import type { ListData } from './data.js'
+import type { ListData, WalWindowsData } from './data.js'
+import { readWindows } from './wal-window.js'
+import { describeWindows } from '../../wal/window-text.js'
 
 function age(startedAt: string, now = Date.now()): string {
   const hours = (now - Date.parse(startedAt)) / 3_600_000
@@ -165,23 +167,35 @@ export const listStep: StepDefinition<CatalogContext, ListData> = {
         })),
       }
     })
+    const unread = new Set(found.unreachable.map((u) => u.repository))
+    const copies = found.entries.flatMap((entry) => entry.copies)
+    const windows = new Map<string, WalWindowsData>()
+    const windowLines: string[] = []
+    for (const repository of found.repositories.filter((r) => !unread.has(r.name))) {
+      const read = await readWindows(config, repository, copies, run.signal)
+      findings.push(...read.findings)
+      if (!read.data) continue
+      windows.set(repository.name, read.data)
+      windowLines.push(describeWindows(repository.name, read.data))
+    }
     const several = found.repositories.length > 1
     const unchecked = found.incompleteUploads.flatMap((u) => ('unchecked' in u ? [u.unchecked] : []))
     const details = rows.map(
       (r) =>
         `${r.id}  ${r.kind}  ${r.age} old  ${formatSize(r.bytes)}${r.encrypted ? '  encrypted' : ''}  ${r.lastVerification ? `${r.lastVerification.ok ? 'verified' : 'FAILED'} ${r.lastVerification.method} ${age(r.lastVerification.at)} ago` : 'not verified'}${several ? `  in ${r.copies.map((c) => c.repository).join(', ')}` : ''}`,
     )
-    const unread = new Set(found.unreachable.map((u) => u.repository))
     const readable = found.repositories.filter((r) => !unread.has(r.name))
     const places = several || found.repositories[0]?.kind !== 'local' ? readable.map((r) => r.name).join(', ') : config.backup.dir
     // A repository that could not be read holds an unknown number of backups: never counted as none.
     const counted = readable.length > 0 ? `${plural(rows.length, 'backup')} in ${places}` : 'no repository could be read'
     const unreadNote = unread.size > 0 ? `; ${[...unread].join(', ')} could not be read` : ''
-    const cleanup = findings.length - unread.size
+    const gaps = [...windows.values()].reduce((sum, w) => sum + w.gaps.length, 0)
+    const cleanup = findings.filter((f) => !f.id.startsWith('wal-')).length - unread.size
+    const gapNote = gaps > 0 ? `; ${plural(gaps, 'gap')} in the WAL` : ''
     return {
-      summary: `${counted}${unreadNote}${cleanup > 0 ? `; ${plural(cleanup, 'thing')} to clean up` : ''}`,
+      summary: `${counted}${unreadNote}${gapNote}${cleanup > 0 ? `; ${plural(cleanup, 'thing')} to clean up` : ''}`,
       findings,
-      details: [...details, ...unchecked],
+      details: [...details, ...windowLines, ...unchecked],
       data: {
         dir: config.backup.dir,
         repositories: found.repositories.map((r) => ({
@@ -190,6 +204,7 @@ export const listStep: StepDefinition<CatalogContext, ListData> = {
           backups: unread.has(r.name) ? null : rows.filter((row) => row.copies.some((c) => c.repository === r.name)).length,
           readable: !unread.has(r.name),
           ...withIncompleteUploads(found, r.name),
+          ...(windows.has(r.name) ? { wal: windows.get(r.name)! } : {}),
         })),
         backups: rows,
         leftovers: found.leftovers,

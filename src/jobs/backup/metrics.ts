@@ -8,7 +8,7 @@ import type { z } from 'zod'
 import type { JobMetrics, MetricFamily, MetricSample } from '../../report/job-metrics.js'
 import type { Report } from '../../report/model.js'
 import { finishedSeconds, stepData } from '../shared/metrics.js'
-import { archiveData, baseData, dumpData, restoreTestData } from './data.js'
+import { archiveData, baseData, dumpData, listData, pruneData, restoreTestData, walChainData, type WalWindowsData } from './data.js'
 
 const LAST_SUCCESS: MetricFamily = {
   name: 'probe_ops_backup_last_success_timestamp_seconds',
@@ -87,4 +87,64 @@ export function restoreTestSamples(report: Report): MetricSample[] {
   ]
 }
 
-export const backupVerifyMetrics: JobMetrics = { families: RESTORE_TEST_FAMILIES, samples: restoreTestSamples }
+/**
+ * The recoverable window and the WAL gaps of each repository, as the last backup list, verify or
+ * prune read them (design-14 §7.2): one file for the three (see JobMetrics.shared), kept through
+ * runs that read no WAL. Named apart from the backup jobs' probe_ops_backup_*{kind}: node_exporter
+ * refuses one name with other labels in another file.
+ */
+const WINDOW_START: MetricFamily = {
+  name: 'probe_ops_backup_recoverable_window_start_timestamp_seconds',
+  help: 'The earliest moment point-in-time recovery from the repository reaches: when its oldest base backup that records its WAL became consistent.',
+  kept: true,
+}
+const WINDOW_END: MetricFamily = {
+  name: 'probe_ops_backup_recoverable_window_end_timestamp_seconds',
+  help: 'The latest moment point-in-time recovery from the repository reaches: the archived time of the last WAL segment a base backup chains to without a gap.',
+  kept: true,
+}
+const WAL_GAPS: MetricFamily = {
+  name: 'probe_ops_wal_gaps',
+  help: 'Runs of WAL segments missing from the repository between its oldest base backup and its newest segment: point-in-time recovery cannot cross them.',
+  kept: true,
+}
+
+export const WINDOW_FAMILIES = [WINDOW_START, WINDOW_END, WAL_GAPS] as const
+
+/** The shared file the three jobs write (its `job` label: "backups"). */
+export const WINDOW_METRICS_FILE = 'probe_ops_backups.prom'
+
+export function windowSamples(repositories: readonly { name: string; recoverable: WalWindowsData | undefined }[]): MetricSample[] {
+  return repositories.flatMap(({ name, recoverable }) => {
+    if (!recoverable) return []
+    const labels = { repository: name }
+    const samples: MetricSample[] = [{ family: WAL_GAPS, labels, value: recoverable.gaps.length }]
+    const from = recoverable.windows.map((w) => Date.parse(w.from))
+    const to = recoverable.windows.map((w) => Date.parse(w.to))
+    if (from.length)
+      samples.push({ family: WINDOW_START, labels, value: Math.min(...from) / 1000 }, { family: WINDOW_END, labels, value: Math.max(...to) / 1000 })
+    return samples
+  })
+}
+
+/** A job's metrics with the windows it read in their shared file; its own families besides, when it has some. */
+function windowMetrics(
+  read: (report: Report) => { name: string; recoverable: WalWindowsData | undefined }[],
+  own: Pick<JobMetrics, 'families' | 'samples'> = { families: [], samples: () => [] },
+): JobMetrics {
+  return {
+    ...own,
+    shared: { file: WINDOW_METRICS_FILE, job: 'backups', metrics: { families: WINDOW_FAMILIES, samples: (report) => windowSamples(read(report)) } },
+  }
+}
+
+export const backupListMetrics = windowMetrics(
+  (report) => stepData(report, 'list', listData)?.data.repositories.map((r) => ({ name: r.name, recoverable: r.wal })) ?? [],
+)
+export const backupVerifyMetrics = windowMetrics((report) => stepData(report, 'wal', walChainData)?.data.repositories ?? [], {
+  families: RESTORE_TEST_FAMILIES,
+  samples: restoreTestSamples,
+})
+export const backupPruneMetrics = windowMetrics(
+  (report) => stepData(report, 'prune', pruneData)?.data.repositories.map((r) => ({ name: r.name, recoverable: r.wal?.after })) ?? [],
+)

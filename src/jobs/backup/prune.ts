@@ -1,7 +1,6 @@
 import { pickRepositories, readCatalog, unreachableMessage, withIncompleteUploads, type BackupCopy, type Catalog } from '../../backups/catalog.js'
 import { planPrune, type PrunePlan } from '../../backups/prune.js'
 import { removeBackup } from '../../backups/store.js'
-import type { Config } from '../../config/load.js'
 import type { RepositoryConfig } from '../../config/repositories.js'
 import { describeError } from '../../errors.js'
 import { formatSize, plural } from '../../lib/format.js'
@@ -9,6 +8,10 @@ import { dataKeys, manifestKey } from '../../repositories/layout.js'
 import type { Repository } from '../../repositories/repository.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
+import { copyOptions } from '../../backups/copy.js'
+import { basesWithWal, readWalInventory, windowsOf, type WalInventory } from '../../backups/wal-inventory.js'
+import { describeWalRemoval, planWalExpiry } from '../../wal/expire.js'
+import { windowFindings, windowsData } from './wal-window.js'
 import type { CatalogContext } from './context.js'
 import type { PruneData } from './data.js'
 
@@ -91,15 +94,96 @@ async function abortIncompleteUploads(
   result.incompleteUploads = { ...incompleteUploads, uploads: incompleteUploads.uploads.filter((u) => run.dryRun || aborted.has(u.uploadId)) }
 }
 
+function withWal(result: RepositoryPrune, wal: RepositoryPrune['wal']): RepositoryPrune {
+  return wal ? { ...result, wal } : result
+}
+
+/**
+ * The WAL no kept base backup of the repository needs (design-14 §4.4, wal/expire.ts decides),
+ * removed where the repository is pruned and this is no --dry-run; and the recoverable windows
+ * with what stays. A kept base backup that does not record its WAL (taken before probe-ops
+ * recorded it) may need any of it: then nothing goes. A wal/ that cannot be read is a finding.
+ */
+async function expireWal(
+  context: CatalogContext,
+  picked: { repository: Repository; config: RepositoryConfig },
+  kept: PrunePlan['keep'],
+  run: { signal: AbortSignal; dryRun: boolean },
+  findings: Finding[],
+): Promise<RepositoryPrune['wal']> {
+  const { repository } = picked
+  let inventory: WalInventory
+  try {
+    inventory = await readWalInventory(repository, copyOptions(context.config, run.signal))
+  } catch (error) {
+    run.signal.throwIfAborted()
+    findings.push({
+      id: `wal-unreadable:${repository.name}`,
+      severity: 'high',
+      subject: repository.where,
+      message: `${repository.name}: its WAL could not be read: ${describeError(error)}; no WAL removed there`,
+      fix: 'check the repository, then run probe-ops backup prune again',
+    })
+    return undefined
+  }
+  const keptBases = kept.map((k) => k.backup.manifest).filter((manifest) => manifest.kind === 'base')
+  const unrecorded = keptBases.filter((manifest) => !manifest.wal || !manifest.consistentAt)
+  const bases = basesWithWal(keptBases.map((manifest) => ({ manifest })))
+  const expiry = planWalExpiry({ repository: repository.name, listing: inventory.objects, keptBases: bases, prune: picked.config.prune })
+  if (expiry.finding)
+    findings.push({
+      id: `wal-without-base:${repository.name}`,
+      severity: 'medium',
+      subject: repository.where,
+      message: expiry.finding,
+      fix: 'take one: probe-ops backup base',
+    })
+  if (unrecorded.length && expiry.deletes) {
+    expiry.deletes = false
+    expiry.note = `${unrecorded.map((m) => m.id).join(', ')} ${unrecorded.length === 1 ? 'does' : 'do'} not record the WAL ${unrecorded.length === 1 ? 'it needs' : 'they need'} (taken before probe-ops recorded it): WAL is kept until ${unrecorded.length === 1 ? 'it is' : 'they are'} pruned`
+  }
+  const removing = expiry.deletes && !run.dryRun && expiry.remove.length > 0
+  const removed = removing
+    ? await repository.remove(
+        expiry.remove.map((object) => object.key),
+        { signal: run.signal },
+      )
+    : { removed: [], failed: [] }
+  // The windows as they are (or, with --dry-run, will be) once the expired WAL is gone.
+  const gone = new Set(removing ? removed.removed : expiry.deletes ? expiry.remove.map((object) => object.key) : [])
+  const remaining = { ...inventory, objects: inventory.objects.filter((object) => !gone.has(object.key)) }
+  const after = bases.length ? windowsData(remaining, windowsOf(remaining, bases)) : undefined
+  if (after) findings.push(...windowFindings(repository, after))
+  return {
+    ...(expiry.floor ? { floor: expiry.floor } : {}),
+    files: expiry.remove.length,
+    bytes: expiry.removeBytes,
+    archivesRemoved: expiry.archivesRemoved,
+    removed: removed.removed.length,
+    failed: removed.failed,
+    ...(expiry.note ? { note: expiry.note } : {}),
+    ...(after ? { after } : {}),
+  }
+}
+
+/** What the summary says of a repository's WAL. */
+function describeWal(name: string, wal: NonNullable<RepositoryPrune['wal']>, dryRun: boolean): string[] {
+  // No base kept: nothing goes, and WAL without a base is a finding of its own.
+  if (!wal.floor) return []
+  const verb = dryRun || wal.note ? 'would remove' : 'removed'
+  const line = describeWalRemoval({ repository: name, floor: wal.floor, files: wal.files, bytes: wal.bytes, archivesRemoved: wal.archivesRemoved }, verb)
+  return [wal.note ? `${line} (${wal.note})` : line]
+}
+
 async function pruneRepository(
-  backup: Config['backup'],
+  context: CatalogContext,
   catalog: Catalog,
   picked: { repository: Repository; config: RepositoryConfig },
   run: { signal: AbortSignal; dryRun: boolean },
   findings: Finding[],
 ): Promise<RepositoryPrune> {
   const { repository, config } = picked
-  const policy = { ...backup.keep, ...config.keep }
+  const policy = { ...context.config.backup.keep, ...config.keep }
   const copies: Planned[] = catalog.entries.flatMap((entry) =>
     entry.copies.filter((c) => c.repository === repository).map((copy) => ({ manifest: copy.manifest, path: copy.location, copy })),
   )
@@ -113,15 +197,22 @@ async function pruneRepository(
     failed: [],
     leftoversRemoved: [],
   }
-  if (!config.prune) return result
+  if (!config.prune) return withWal(result, await expireWal(context, picked, plan.keep, run, findings))
   await abortIncompleteUploads(repository, catalog, run, result, findings)
   // In S3 only: a local leftover may be a live writer's on this host, and restore --cleanup knows that.
   const leftovers = repository.kind === 's3' ? catalog.leftovers.filter((l) => l.repository === repository.name && l.key !== undefined) : []
-  if (run.dryRun) return { ...result, leftoversRemoved: leftovers.map((l) => l.key!) }
+  if (run.dryRun) return withWal({ ...result, leftoversRemoved: leftovers.map((l) => l.key!) }, await expireWal(context, picked, plan.keep, run, findings))
+  const stillThere: PrunePlan['keep'] = []
   for (const planned of plan.remove as Planned[]) {
     const failed = await removeCopy(repository, config, planned.copy, run.signal)
-    if (failed) result.failed.push({ id: planned.manifest.id, error: failed })
+    if (failed) {
+      result.failed.push({ id: planned.manifest.id, error: failed })
+      // Still listed: the WAL it needs stays with it.
+      stillThere.push({ backup: planned, reasons: ['its removal failed'] })
+    }
   }
+  result.wal = await expireWal(context, picked, [...plan.keep, ...stillThere], run, findings)
+  for (const failure of result.wal?.failed ?? []) result.failed.push({ id: failure.key, error: failure.error })
   if (leftovers.length) {
     const removed = await repository.remove(
       leftovers.map((l) => l.key!),
@@ -150,7 +241,7 @@ export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
     const repositories: RepositoryPrune[] = []
     for (const picked of pickRepositories(config.backup, context.repositories)) {
       if (catalog.unreachable.some((u) => u.repository === picked.repository.name)) continue
-      repositories.push(await pruneRepository(config.backup, catalog, picked, run, findings))
+      repositories.push(await pruneRepository(context, catalog, picked, run, findings))
     }
     const removed = new Set(repositories.flatMap((r) => r.remove))
     const kept = new Map(repositories.flatMap((r) => r.keep.map((k) => [k.id, k.reasons] as const)).reverse())
@@ -165,6 +256,7 @@ export const pruneStep: StepDefinition<CatalogContext, PruneData> = {
       ...(leftovers ? [`${run.dryRun ? 'would remove' : 'removed'} ${plural(leftovers, 'leftover')}`] : []),
       ...(uploads ? [`${run.dryRun ? 'would abort' : 'aborted'} ${plural(uploads, 'incomplete upload')}`] : []),
       ...(notPruned.length ? [`${notPruned.join(', ')} left alone (prune: false)`] : []),
+      ...repositories.flatMap((r) => (r.wal ? describeWal(r.name, r.wal, run.dryRun) : [])),
     ]
     return {
       summary: withRefusedNote(`${did} ${kept.size}${tail.length ? `; ${tail.join('; ')}` : ''}`, catalog.unreadable),

@@ -102,6 +102,7 @@ export const backupWalSetup = defineJob({
 export const backupList = defineJob({
   id: 'backup-list',
   command: 'backup list',
+  metrics: async () => (await import('./metrics.js')).backupListMetrics,
   order: 'sequential',
   steps: [
     {
@@ -141,6 +142,13 @@ export const backupVerify = defineJob({
         'with --restore-test: a dump into a scratch database, row counts compared; a base backup into a scratch cluster in backup.dir, recovered to the end of the WAL archive and checked; then removed. Above backup.objectives: a warning',
       load: async () => (await import('./restore-test.js')).restoreTestStep,
     },
+    {
+      id: 'wal',
+      title: 'Check the WAL a base backup needs, and the recoverable window',
+      summary:
+        'a base backup: the WAL it was taken over is archived in every repository that holds it; the recoverable windows there, and every gap in the WAL',
+      load: async () => (await import('./wal-window.js')).walChainStep,
+    },
   ],
   /** The backup named: an unknown one is the user's mistake (exit 2), before anything runs. */
   context: async (config, options: VerifyOptions, toolVersion): Promise<VerifyContext> =>
@@ -150,6 +158,7 @@ export const backupVerify = defineJob({
 export const backupPrune = defineJob({
   id: 'backup-prune',
   command: 'backup prune',
+  metrics: async () => (await import('./metrics.js')).backupPruneMetrics,
   order: 'sequential',
   lock: 'backup',
   steps: [

@@ -17,7 +17,7 @@ import type {
   PitrContext,
   PitrRestoreOptions,
 } from './context.js'
-import { choosePitrBase } from './planning.js'
+import { choosePitrBase, targetRefusal } from './planning.js'
 
 /**
  * What every restore checks before it starts, and the context it builds: a restore never starts
@@ -79,6 +79,7 @@ export async function pitrContext(config: Readonly<Config>, options: PitrRestore
   const named =
     options.backup === LATEST || bases.length === 0 ? undefined : (await findBackup(config.backup.dir, options.backup, config.postgres.database, 'base')).backup
   const { base, window } = choosePitrBase(bases, await newestArchived(walDir(config)), options.target, named)
+  if (base.manifest.wal) await checkTargetReach(config, base.manifest.id, options.target)
   return { ...backupContext(config, toolVersion), base, unreadable, target: options.target, window, sideOnly: options.sideOnly, at: new Date(), state: {} }
 }
 
@@ -89,6 +90,7 @@ export async function pitrContext(config: Readonly<Config>, options: PitrRestore
 export async function physicalContext(config: Readonly<Config>, options: PhysicalRestoreOptions, toolVersion: string): Promise<PitrContext> {
   const { entry, unreadable } = await findNamed(config, options, 'base')
   const base: StoredBackup = { manifest: entry.copies[0]!.manifest, path: '' }
+  if (options.target && base.manifest.wal) await checkTargetReach(config, base.manifest.id, options.target)
   return {
     ...backupContext(config, toolVersion),
     base,
@@ -99,6 +101,25 @@ export async function physicalContext(config: Readonly<Config>, options: Physica
     at: new Date(),
     state: {},
   }
+}
+
+/** Reading every repository's WAL listing before a restore starts: bounded, as the catalog is. */
+const REACH_TIMEOUT_MS = 300_000
+
+/** A --target-time the archived WAL cannot take the base to: exit 2, naming the windows (planning.ts targetRefusal). */
+async function checkTargetReach(config: Readonly<Config>, baseId: string, target: Date): Promise<void> {
+  const { windowsAcrossRepositories } = await import('../../backups/wal-inventory.js')
+  const encryption = config.backup.encryption
+  const recoverable = await windowsAcrossRepositories(config.backup, {
+    identityFile: encryption?.identityFile,
+    runner: encryption?.program,
+    signal: AbortSignal.timeout(REACH_TIMEOUT_MS),
+  })
+  // A repository that could not be read: what recovery finds is unknown, and PostgreSQL says it.
+  if (!recoverable) return
+  const window = recoverable.windows.find((w) => w.base === baseId)
+  const refusal = targetRefusal(baseId, target, { ...(window ? { window } : {}), windows: recoverable.windows })
+  if (refusal) throw refusal
 }
 
 export function cleanupContext(config: Readonly<Config>, options: CleanupOptions, toolVersion: string): CleanupContext {

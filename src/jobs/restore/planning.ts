@@ -2,6 +2,8 @@ import type { BackupManifest, StoredBackup } from '../../backups/store.js'
 import type { StoppedServicesNote } from '../../backups/run-notes.js'
 import type { Config } from '../../config/load.js'
 import { StepFailure, UsageError } from '../../errors.js'
+import { describeGap, mergedSpans } from '../../wal/window-text.js'
+import type { Window } from '../../wal/timeline.js'
 
 /**
  * The decisions of a restore, as pure functions of what was found: how much disk it needs, which
@@ -99,6 +101,35 @@ export function choosePitrBase(
 }
 
 // ----- Physical full restore -----
+
+/** How far the WAL archive takes a base backup (wal/timeline.ts's window), and every window, for the refusal. */
+export interface ArchiveReach {
+  /** The base's own window; undefined when no repository could say. */
+  window?: Pick<Window, 'to' | 'endsAtGap' | 'reachesStop'>
+  windows: readonly Pick<Window, 'from' | 'to'>[]
+}
+
+/**
+ * A --target-time past what the archived WAL takes the base to (a gap, or the end of the archive)
+ * is the user's mistake, said before anything changes, with the windows a target may be in: a
+ * recovery that runs out of WAL before its target stops with PostgreSQL's FATAL after the
+ * download and unpack. The window's end is the archived time of its last segment, a bound no
+ * record in it is later than: a target past it is never reachable.
+ */
+export function targetRefusal(baseId: string, target: Date, reach: ArchiveReach): UsageError | undefined {
+  const { window } = reach
+  const at = target.toISOString()
+  // A chain broken before the base's stop segment: the base's own pg_wal may bridge it (-X fetch), so this cannot tell.
+  if (!window?.reachesStop || Date.parse(at) <= Date.parse(window.to)) return undefined
+  const why = window.endsAtGap ? `: WAL ${describeGap(window.endsAtGap)} is missing from the archive after that` : `: the newest WAL archived from it is older`
+  const spans = mergedSpans(reach.windows)
+    .map((span) => `${span.from} .. ${span.to}`)
+    .join(', ')
+  return new UsageError(
+    `--target-time ${at} is past what the WAL archive recovers ${baseId} to (${window.to})${why}`,
+    `the recoverable windows: ${spans}; choose a time in one, with a base backup of that window (probe-ops backup list), or take a base backup now (probe-ops backup base)`,
+  )
+}
 
 /** Where replay stops, as the reports say it. */
 export function replayEnd(target: Date | undefined): string {
