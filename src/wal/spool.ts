@@ -114,6 +114,20 @@ export function segmentsToStart(line: PrefetchLine, ahead: number, running: numb
   return started
 }
 
+/**
+ * How many of the segments `ready` are ahead of the newest one PostgreSQL took: on its timeline,
+ * past it. Those left behind (PostgreSQL went on on another timeline) are not, and are not removed
+ * either: fetch.sh may be copying one. They go with the spool.
+ */
+export function segmentsAhead(ready: Iterable<string>, taken: Segment | undefined, segmentBytes = DEFAULT_SEGMENT_BYTES): number {
+  let ahead = 0
+  for (const name of ready) {
+    const segment = parseSegmentName(name, segmentBytes)
+    if (segment && (!taken || (segment.timeline === taken.timeline && segment.number > taken.number))) ahead++
+  }
+  return ahead
+}
+
 export interface SpoolOptions {
   dir: string
   /** PostgreSQL's OS user: the answers are its (fetch.sh copies and removes them). */
@@ -243,12 +257,7 @@ export class WalSpool {
   }
 
   private fillLine(): void {
-    const taken = this.newestTaken
-    const isAhead = (name: string) => {
-      const segment = parseSegmentName(name, this.segmentBytes)
-      return segment !== undefined && (!taken || segment.timeline !== taken.timeline || segment.number > taken.number)
-    }
-    const ahead = [...this.ready].filter(isAhead).length + [...this.reading.values()].filter((read) => read.prefetch).length
+    const ahead = segmentsAhead(this.ready, this.newestTaken, this.segmentBytes) + [...this.reading.values()].filter((read) => read.prefetch).length
     for (const segment of segmentsToStart(this.line, ahead, this.reading.size, this.options)) {
       const name = segmentName(segment, this.segmentBytes)
       this.line = { next: nextSegment(segment), stopped: false }

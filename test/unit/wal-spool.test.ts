@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterEach, describe, expect, it } from 'vitest'
 import { physicalDiskNeeds, physicalDiskRefusal } from '../../src/jobs/restore/planning.js'
-import { afterAsked, classifyEntry, fetchScript, restoreCommand, segmentsToStart } from '../../src/wal/spool.js'
+import { afterAsked, classifyEntry, fetchScript, restoreCommand, segmentsAhead, segmentsToStart } from '../../src/wal/spool.js'
 
 const MiB = 1024 * 1024
 const segment = (number: number, timeline = 1) => ({ timeline, number: BigInt(number) })
@@ -30,6 +30,14 @@ describe('the WAL spool: its prefetch line', () => {
     expect(afterAsked({ next: segment(8), stopped: true }, segment(7))).toEqual({ next: segment(8), stopped: true })
     expect(afterAsked({ next: segment(8), stopped: true }, segment(8))).toEqual({ next: segment(9), stopped: false })
     expect(afterAsked({ next: segment(8), stopped: false }, segment(6, 2))).toEqual({ next: segment(7, 2), stopped: false })
+  })
+
+  it('counts as ahead only the ready segments past the newest taken, on its timeline', () => {
+    const ready = ['000000010000000000000005', '000000010000000000000006', '000000020000000000000004', '00000002.history']
+    expect(segmentsAhead(ready, undefined)).toBe(3)
+    expect(segmentsAhead(ready, segment(4))).toBe(2)
+    expect(segmentsAhead(ready, segment(5))).toBe(1)
+    expect(segmentsAhead(ready, segment(3, 2))).toBe(1)
   })
 
   it('reads the names in the directory: answers, markers, and nothing of its own', () => {

@@ -91,9 +91,11 @@ export async function rewriteAutoConf(dataDir: string, user: OsUser | undefined,
  */
 async function discardRecovered(context: PitrContext): Promise<string | undefined> {
   const side = sideCluster(context)
-  if (!side || side.kept) return undefined
-  side.discarding ??= discardSide(context.config, side)
-  return side.discarding
+  if (!side) return undefined
+  // Kept or not, the spool has served: a job that reuses these steps without the restore's close leaves none.
+  const said = side.kept ? undefined : await (side.discarding ??= discardSide(context.config, side))
+  await endSpool(context)
+  return said
 }
 
 /** A side cluster's server stopped (when one runs) and its data directory removed: what it did, or why it kept them. */
