@@ -1,6 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs'
-import { chown, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
+import { chown, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readOwnFile } from '../lib/files.js'
+import { isProcessAlive, processStart } from '../lib/process.js'
 import type { OsUser } from '../systems/os-user.js'
 import { removeOwnedTree } from '../systems/owned-tree.js'
 import { oneLine } from './archive.js'
@@ -153,9 +155,13 @@ export interface SpoolCounts {
   bytes: number
 }
 
+/** Who made the spool (pid and start): `restore --cleanup` leaves a live run's alone (a restore test may hold another lock). */
+const OWNER_FILE = '.owner'
+
 /** Makes the spool directory with fetch.sh in it, both PostgreSQL's user's (0700). */
 export async function createSpool(dir: string, user: OsUser | undefined): Promise<void> {
   await mkdir(dir, { mode: 0o700 })
+  await writeFile(join(dir, OWNER_FILE), `${process.pid} ${processStart(process.pid) ?? ''}\n`, { flag: 'wx', mode: 0o644 })
   const script = await open(join(dir, FETCH_SCRIPT), 'wx', 0o700)
   try {
     await script.writeFile(fetchScript(dir))
@@ -331,14 +337,22 @@ export class WalSpool {
   }
 }
 
-/** The spools runs left in these directories (directories under the spool's name, never links). */
+/** Whether the run that made the spool still runs (its .owner file; one that cannot be read says no). */
+async function ownerRuns(dir: string): Promise<boolean> {
+  const text = await readOwnFile(join(dir, OWNER_FILE), 256).catch(() => '')
+  const [pid, start] = text.trim().split(' ')
+  return pid !== undefined && /^\d+$/.test(pid) && isProcessAlive(Number(pid), start || undefined)
+}
+
+/** The spools runs left in these directories: directories under the spool's name (never links) whose run has ended. */
 export async function abandonedSpools(parents: readonly string[]): Promise<string[]> {
   const found: string[] = []
   for (const parent of new Set(parents)) {
     const names = await readdir(parent).catch(() => [] as string[])
     for (const name of names.filter((n) => n.startsWith(SPOOL_PREFIX))) {
-      const info = await lstat(join(parent, name)).catch(() => undefined)
-      if (info?.isDirectory()) found.push(join(parent, name))
+      const path = join(parent, name)
+      const info = await lstat(path).catch(() => undefined)
+      if (info?.isDirectory() && !(await ownerRuns(path))) found.push(path)
     }
   }
   return found

@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterEach, describe, expect, it } from 'vitest'
 import { physicalDiskNeeds, physicalDiskRefusal } from '../../src/jobs/restore/planning.js'
-import { afterAsked, classifyEntry, fetchScript, restoreCommand, segmentsAhead, segmentsToStart } from '../../src/wal/spool.js'
+import { abandonedSpools, afterAsked, classifyEntry, createSpool, fetchScript, restoreCommand, segmentsAhead, segmentsToStart } from '../../src/wal/spool.js'
 
 const MiB = 1024 * 1024
 const segment = (number: number, timeline = 1) => ({ timeline, number: BigInt(number) })
@@ -100,6 +100,25 @@ describe('fetch.sh, as PostgreSQL runs it', () => {
       expect(result.stderr).toMatch(/^probe-ops restore: bad WAL name/)
       expect(readdirSync(result.spool)).toEqual(['fetch.sh'])
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('spools left behind', () => {
+  it("are the spools whose run has ended: a live run's is left alone, a link is never one", async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'po-spools-'))
+    try {
+      await createSpool(join(parent, '.restore-spool-20261205T200000Z'), undefined)
+      mkdirSync(join(parent, '.restore-spool-20261205T190000Z'))
+      writeFileSync(join(parent, '.restore-spool-20261205T190000Z', '.owner'), '999999999 1\n')
+      mkdirSync(join(parent, '.restore-spool-20261205T180000Z'))
+      symlinkSync('/etc', join(parent, '.restore-spool-20261205T170000Z'))
+      expect((await abandonedSpools([parent, parent])).sort()).toEqual([
+        join(parent, '.restore-spool-20261205T180000Z'),
+        join(parent, '.restore-spool-20261205T190000Z'),
+      ])
+    } finally {
+      rmSync(parent, { recursive: true, force: true })
     }
   })
 })
