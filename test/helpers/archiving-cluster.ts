@@ -110,14 +110,19 @@ export class ArchivingCluster {
     return step(report, 'base').data as unknown as { id: string; wal: { timeline: number; start: string; stop: string } }
   }
 
+  /** Another configuration of the cluster's probe-ops, in `name` beside the others: another data directory, more settings. */
+  writeConfig(name: string, options: ClusterConfig): string {
+    return writeClusterConfig(this.files, this.s3, this.port, options, name)
+  }
+
   async stop(): Promise<void> {
     await this.server.stop()
   }
 }
 
 /** The configuration of the cluster's probe-ops: both repositories, age, and (with `dataDir`) its service a process started with pg_ctl. */
-function writeClusterConfig(files: ArchiveFiles, s3: S3Server, port: number, options: ClusterConfig): string {
-  const path = join(files.root, options.dataDir ? 'probe-ops.yaml' : 'archive.yaml')
+function writeClusterConfig(files: ArchiveFiles, s3: S3Server, port: number, options: ClusterConfig, name?: string): string {
+  const path = join(files.root, name ?? (options.dataDir ? 'probe-ops.yaml' : 'archive.yaml'))
   const services = options.dataDir
     ? postgresProcessServices(options.dataDir)
     : { management: { enabled: false }, web: { enabled: false }, redis: { enabled: false }, postgres: { enabled: false } }

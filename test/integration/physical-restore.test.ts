@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -6,8 +6,9 @@ import type { PostgresServer } from '../bed/index.js'
 import { startS3, type S3Server } from '../bed/s3.js'
 import { ArchivingCluster, step } from '../helpers/archiving-cluster.js'
 import { parseReport, runCli } from '../helpers/cli.js'
-import { walArchiveFiles } from '../helpers/postgres-service.js'
-import { filesUnder } from '../helpers/polling.js'
+import { mountSmallDisk } from '../helpers/full-disk.js'
+import { givePostgres, walArchiveFiles } from '../helpers/postgres-service.js'
+import { filesUnder, waitFor } from '../helpers/polling.js'
 
 /**
  * `restore <base> --mode full`: a real PostgreSQL 15 archiving through `probe-ops wal push` into a
@@ -23,6 +24,7 @@ describe('physical full restore from a base backup in a local and an S3 reposito
   let cluster: ArchivingCluster
   let server: PostgresServer
   let config: string
+  let keys: { identity: string; recipient: string }
   const env = () => cluster.env()
   const query = <R extends pg.QueryResultRow>(text: string) => cluster.query<R>(text)
   const count = () => cluster.count()
@@ -35,9 +37,22 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     return readdirSync(dirname(dataDir)).filter((name) => name.startsWith(`${basename(dataDir)}.pitr-`))
   }
 
+  /** The WAL spools a restore made beside the live data directory (.restore-spool-<stamp>). */
+  function spools(): string[] {
+    return readdirSync(dirname(server.info.dataDir)).filter((name) => name.startsWith('.restore-spool-'))
+  }
+
+  /** The files that hold the WAL file `name`: in the local repository, and in s3rver's store (its object and metadata files). */
+  function walCopies(name: string): { inLocal: string[]; inBucket: string[] } {
+    const inLocal = [...filesUnder(join(local, 'wal')).keys()].filter((path) => basename(path).startsWith(`${name}-`)).map((path) => join(local, 'wal', path))
+    const inBucket = [...filesUnder(join(s3.dir, s3.bucket)).keys()].filter((path) => path.includes(`/${name}-`)).map((path) => join(s3.dir, s3.bucket, path))
+    return { inLocal, inBucket }
+  }
+
   beforeAll(async () => {
     const files = await walArchiveFiles('/tmp/po-physical-')
     ;({ root, local } = files)
+    keys = { identity: files.identity, recipient: files.recipient }
     s3 = await startS3()
     cluster = await ArchivingCluster.start(files, s3, { host: 'physical-restore' })
     ;({ server, config } = cluster)
@@ -155,6 +170,103 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     expect(besideLive()).toEqual([])
     expect(await count()).toBe(rows)
   }, 300_000)
+
+  it('keeps the age identity root-only (0600 root) through an encrypted restore: the WAL after the base comes through the spool, read by the restore job', async () => {
+    const { identity } = keys
+    chownSync(identity, 0, 0)
+    chmodSync(identity, 0o600)
+    try {
+      await takeBase()
+      await query('insert into events (n) select g from generate_series(1001, 1100) g')
+      await archiveNow()
+      const rows = await count()
+      const restored = await runCli(['restore', 'latest-base', '--mode', 'full', '--repository', 'offsite', '--yes', '--config', config, '--json'], env())
+      const report = parseReport(restored)
+      expect(restored.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+      expect(step(report, 'recover').summary).toMatch(/; WAL: \d+ files \(.*\), \d+ of them read ahead$/)
+      expect(await count()).toBe(rows)
+      expect(statSync(identity)).toMatchObject({ uid: 0, gid: 0, mode: 0o100600 })
+      expect(spools()).toEqual([])
+    } finally {
+      givePostgres(identity)
+    }
+  }, 300_000)
+
+  it('stops at a segment missing from the middle of the archive: the recover step fails saying so, the live cluster is untouched, nothing is left', async () => {
+    const base = await takeBase()
+    await query('insert into events (n) select g from generate_series(2001, 2100) g')
+    const hole = await archiveNow()
+    await query('insert into events (n) select g from generate_series(2101, 2200) g')
+    await archiveNow()
+    const { inLocal, inBucket } = walCopies(hole)
+    expect(inLocal).toHaveLength(1)
+    expect(inBucket.length).toBeGreaterThan(0)
+    for (const file of [...inLocal, ...inBucket]) rmSync(file)
+    const dataBefore = statSync(join(server.info.dataDir, 'PG_VERSION')).ino
+    const rows = await count()
+
+    const failed = await runCli(['restore', base, '--mode', 'full', '--yes', '--config', config, '--json'], env())
+    const report = parseReport(failed)
+    expect(failed.exitCode, JSON.stringify(report.steps, null, 1)).toBe(1)
+    expect(step(report, 'recover')).toMatchObject({
+      status: 'failed',
+      summary: expect.stringMatching(new RegExp(`${hole} is not in the archive, but [0-9A-F]{24} is: a hole in the WAL`)),
+    })
+    expect(step(report, 'switch').status).toBe('skipped')
+    expect(await count()).toBe(rows)
+    expect(statSync(join(server.info.dataDir, 'PG_VERSION')).ino).toBe(dataBefore)
+    expect(spools()).toEqual([])
+    // A recovered cluster that stopped before it could take connections keeps its directory, with its log, for the operator.
+    for (const kept of besideLive()) rmSync(join(dirname(server.info.dataDir), kept), { recursive: true, force: true })
+  }, 300_000)
+
+  it('killed (kill -9) while recovery waits for WAL: the spool is left, the live cluster untouched; restore --cleanup removes both', async () => {
+    await takeBase()
+    await query('insert into events (n) select g from generate_series(3001, 3100) g')
+    await archiveNow()
+    const rows = await count()
+    const killed = await runCli(['restore', 'latest-base', '--mode', 'full', '--yes', '--config', config], { ...env(), PROBE_OPS_FAILPOINT: 'pitr-recovering' })
+    expect(killed.exitCode).toBe(-1)
+    expect(spools()).toHaveLength(1)
+    const spool = join(dirname(server.info.dataDir), spools()[0]!)
+    // The side cluster asks on: nobody answers now.
+    await waitFor('a file PostgreSQL waits for', async () => (readdirSync(spool).some((name) => name.endsWith('.wanted')) ? true : undefined))
+    expect(await count()).toBe(rows)
+
+    const cleaned = await runCli(['restore', '--cleanup', '--config', config, '--json'], env())
+    expect(cleaned.exitCode, cleaned.stdout + cleaned.stderr).toBe(0)
+    expect(step(parseReport(cleaned), 'cleanup').summary).toMatch(
+      new RegExp(`remove the abandoned recovery .*\\.pitr-.*; remove ${spool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    )
+    expect(spools()).toEqual([])
+    expect(besideLive()).toEqual([])
+    expect(await count()).toBe(rows)
+  }, 300_000)
+
+  it('refuses a base that does not fit on the disk it is unpacked to, in one line, before anything is read or changed', async () => {
+    const disk = await mountSmallDisk('16m')
+    try {
+      const liveDir = join(disk.dir, 'main')
+      mkdirSync(liveDir, { mode: 0o700 })
+      const small = cluster.writeConfig('small-disk.yaml', { host: 'physical-restore', dataDir: liveDir, extra: { restore: { reserveBytes: 0 } } })
+      const refused = await runCli(['restore', 'latest-base', '--mode', 'full', '--yes', '--config', small, '--json'], env())
+      const report = parseReport(refused)
+      expect(refused.exitCode, JSON.stringify(report.steps, null, 1)).toBe(1)
+      expect(step(report, 'verify')).toMatchObject({
+        status: 'failed',
+        summary: expect.stringMatching(
+          new RegExp(
+            `^base-\\S+ needs about .* on ${disk.dir} \\(.* unpacked: its databases as recorded, and 20 %; .* of WAL spool\\), which has .* free and must keep 0 B$`,
+          ),
+        ),
+        error: { hint: expect.stringMatching(/nothing was changed/) },
+      })
+      expect(step(report, 'prepare').status).toBe('skipped')
+      expect(readdirSync(disk.dir)).toEqual(['main'])
+    } finally {
+      await disk.unmount()
+    }
+  }, 120_000)
 
   it('refuses --no-owner with a base backup, and --target-time with a dump, in one line (exit 2)', async () => {
     const wrong = await runCli(['restore', 'latest-base', '--mode', 'full', '--no-owner', '--yes', '--config', config], env())

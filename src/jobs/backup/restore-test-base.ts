@@ -18,7 +18,7 @@ import { DEFAULT_SEGMENT_BYTES, historyFileName, parseHistoryFile, segmentName, 
 import { removeAbandonedRestoreTest } from '../restore/abandoned.js'
 import type { PitrContext, SideCluster } from '../restore/context.js'
 import { programsVersion } from '../restore/physical.js'
-import { checkRecovered, discardSide, recover, unpack } from '../restore/pitr.js'
+import { checkRecovered, discardSide, endSpool, recover, unpack } from '../restore/pitr.js'
 import { diskNeeds, physicalRefusal } from '../restore/planning.js'
 import { liveDataDir } from '../restore/switch-repair.js'
 import type { VerifyContext } from './context.js'
@@ -89,6 +89,8 @@ export async function testBase(context: VerifyContext, copy: BackupCopy, started
       rows: tables.reduce((sum, table) => sum + table.rows, 0),
     }
   } finally {
+    // The spool's prefetcher stops with the test, whatever its end (the restore's own close does this there).
+    await endSpool(pitr)
     const said = await discardSide(config, side)
     if (said.endsWith(`removed ${dataDir}`)) await endRestoreTest(config)
     else

@@ -1,15 +1,17 @@
+import { dirname } from 'node:path'
 import { findDatabaseLeftovers, type DatabaseLeftover } from '../../backups/leftovers.js'
 import { interruptedRecovery, interruptedRestoreTest, interruptedSwitch, leftStopped } from '../../backups/run-notes.js'
 import { abandonedStagings, removeStaging } from '../../backups/staging.js'
 import { listBackups, removeLeftover } from '../../backups/store.js'
 import { describeError } from '../../errors.js'
+import { abandonedSpools, removeSpool } from '../../wal/spool.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { dropDatabase, setConnectionsAllowed, withAdmin } from '../../systems/postgres-admin.js'
 import type { CleanupContext } from './context.js'
 import type { CleanupData } from './data.js'
 import { downtimeBoundMs } from './planning.js'
 import { finishRollback, startAfterSwap } from './rollback.js'
-import { resolveSwitch } from './switch-repair.js'
+import { liveDataDir, resolveSwitch } from './switch-repair.js'
 import { removeAbandonedRecovery, removeAbandonedRestoreTest } from './abandoned.js'
 
 /** What interrupted restores, verifications and backups left behind, removed (or repaired). */
@@ -83,7 +85,11 @@ export const cleanup: StepDefinition<CleanupContext, CleanupData> = {
     const { leftovers } = await listBackups(config.backup.dir)
     // A restore killed while it staged or used a copy from S3 (the restore lock is held: none runs now).
     const staged = (await abandonedStagings(config.backup.dir)).map((path) => ({ path, remove: removeStaging }))
-    for (const file of [...leftovers.map((l) => ({ path: l.path, remove: removeLeftover })), ...staged]) {
+    // The WAL spool of a recovery killed before it ended: beside its side directory (or in backup.dir on a fresh host).
+    const liveDir = await liveDataDir(config, runtimes).catch(() => undefined)
+    const beside = [recovering?.liveDir, switching?.liveDir, liveDir].flatMap((dir) => (dir ? [dirname(dir)] : []))
+    const spools = (await abandonedSpools([config.backup.dir, ...beside])).map((path) => ({ path, remove: removeSpool }))
+    for (const file of [...leftovers.map((l) => ({ path: l.path, remove: removeLeftover })), ...staged, ...spools]) {
       actions.push(`remove ${file.path}`)
       if (!run.dryRun)
         await file.remove(file.path).catch((error: unknown) => couldNot('remove', file.path, `could not remove ${file.path}: ${describeError(error)}`))

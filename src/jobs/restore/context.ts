@@ -2,6 +2,7 @@ import type { BackupCopy } from '../../backups/catalog.js'
 import type { Leftover, StoredBackup } from '../../backups/store.js'
 import type { OwnershipOptions } from '../../backups/verify.js'
 import type { OsUser } from '../../systems/os-user.js'
+import type { WalSpool } from '../../wal/spool.js'
 import type { BackupContext } from '../shared/backup-context.js'
 import type { RecoveryWindow } from './planning.js'
 import type { TablePlan } from './table-merge.js'
@@ -122,6 +123,10 @@ export interface SideCluster {
   kept?: boolean
   /** The discarding under way or done (see discardRecovered), so that it happens once. */
   discarding?: Promise<string | undefined>
+  /** The WAL spool its restore_command reads (wal/spool.ts): made in prepare, removed when the run ends. */
+  spool?: string
+  /** The spool's prefetcher, while recovery runs. */
+  prefetcher?: WalSpool
 }
 
 /**

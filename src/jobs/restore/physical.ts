@@ -1,13 +1,18 @@
+import { existsSync } from 'node:fs'
 import { chown } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { checkIdentity, copyOptions, openCopy } from '../../backups/copy.js'
 import { StepFailure, describeError } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
+import { formatSize } from '../../lib/format.js'
+import { diskUsage } from '../../systems/host.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { pgCtl, unpackBaseStream } from '../../systems/pg-tools.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { PitrVerifyData } from './data.js'
-import { physicalRefusal, programsMajor, replayEnd } from './planning.js'
+import { physicalDiskNeeds, physicalDiskRefusal, physicalRefusal, programsMajor, replayEnd } from './planning.js'
+import { liveDataDir } from './switch-repair.js'
 
 /**
  * The physical full restore (design-14 §6): the point-in-time recovery's steps (pitr.ts), with the
@@ -45,6 +50,7 @@ export const verifyPhysical: StepDefinition<PitrContext, PitrVerifyData> = {
       }
     }
     if (readable.length === 0) throw new StepFailure(`no copy of ${manifest.id} can be read here: ${failures.join('; ')}`, 'the live cluster was not touched')
+    const room = await checkRoom(context)
     context.copies = readable
     const names = readable.map((copy) => copy.repository.name)
     const findings: Finding[] = [
@@ -58,13 +64,35 @@ export const verifyPhysical: StepDefinition<PitrContext, PitrVerifyData> = {
     ]
     return {
       summary: withRefusedNote(
-        `${manifest.id} (consistent from ${manifest.consistentAt}), read from ${names.join(', then ')}; WAL replayed to ${replayEnd(target)}`,
+        `${manifest.id} (consistent from ${manifest.consistentAt}), read from ${names.join(', then ')}; WAL replayed to ${replayEnd(target)}; ${room}`,
         unreadable,
       ),
       findings,
       data: { base: manifest.id, ...(target ? { target: target.toISOString() } : {}), repositories: names },
     }
   },
+}
+
+/** The nearest directory on the way to `path` that exists (a fresh host may have no backup.dir yet). */
+function nearestExisting(path: string): string {
+  for (let dir = path; ; dir = dirname(dir)) if (existsSync(dir) || dirname(dir) === dir) return dir
+}
+
+/**
+ * Room on the disk the base is unpacked to (beside the live data directory, or in backup.dir on a
+ * fresh host) for it and the WAL spool, restore.reserveBytes kept: refused before anything is
+ * read or changed. Says what it found.
+ */
+async function checkRoom(context: PitrContext): Promise<string> {
+  const { config, runtimes, base } = context
+  const live = await liveDataDir(config, runtimes).catch(() => undefined)
+  const target = nearestExisting(live && existsSync(live) ? dirname(live) : config.backup.dir)
+  const needs = physicalDiskNeeds(base.manifest, config.restore.walPrefetch)
+  const disk = await diskUsage(target)
+  if (disk.freeBytes === undefined) return `free space on ${target} not checked (${disk.error ?? 'unknown'})`
+  const refusal = physicalDiskRefusal(base.manifest.id, needs, { path: target, freeBytes: disk.freeBytes }, config.restore.reserveBytes)
+  if (refusal) throw refusal
+  return `needs about ${formatSize(needs.dataBytes + needs.spoolBytes)}${needs.estimated ? ' (estimated)' : ''} on ${target}, ${formatSize(disk.freeBytes)} free`
 }
 
 /**

@@ -1,22 +1,24 @@
 import { existsSync } from 'node:fs'
-import { lchown, mkdir, rm, rmdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { lchown, mkdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { beginRecovery, switchNames, switchStamp } from '../../backups/run-notes.js'
 import { prepareBackupDir } from '../../backups/store.js'
 import type { Config } from '../../config/load.js'
 import { verifyChecksum } from '../../backups/verify.js'
-import { defaultWalCommand, walCommandSettings, walCommands } from '../../wal/settings.js'
+import { createSpool, removeSpool, restoreCommand, spoolDirectory, WalSpool } from '../../wal/spool.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import { readOwnFile, writeFileAtomic } from '../../lib/files.js'
+import { formatSize } from '../../lib/format.js'
 import { freePort } from '../../lib/ports.js'
+import { openRepositories } from '../../repositories/open.js'
 import { sleep } from '../../lib/time.js'
 import { hintOf } from '../hints.js'
 import type { StepDefinition } from '../../report/outcome.js'
-import { asUser, giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
+import { giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { pgCtl, unpackBaseBackup } from '../../systems/pg-tools.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
-import { runProgram } from '../../systems/programs.js'
+import { emptyOwnedTree, removeOwnedTree } from '../../systems/owned-tree.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { PitrCheckData, PitrVerifyData, PrepareData, RecoverData } from './data.js'
@@ -83,33 +85,17 @@ export async function rewriteAutoConf(dataDir: string, user: OsUser | undefined,
 }
 
 /**
- * Removes a recovered data directory. Once given to PostgreSQL's user, its content is removed as
- * that user (find -delete, which follows no link): whatever was put in it meanwhile, a link out
- * of it included, root removes nothing through it. The directory itself, in a parent that may be
- * root's (backup.dir), is then removed by root, only if it is still an empty directory.
- */
-async function removeDataDir(dataDir: string, owner: OsUser | undefined): Promise<void> {
-  if (asUser(owner).uid === undefined) return rm(dataDir, { recursive: true, force: true })
-  await emptyDataDir(dataDir, owner)
-  await rmdir(dataDir)
-}
-
-/** What is in a data directory PostgreSQL's user owns, removed as that user (see removeDataDir). */
-async function emptyDataDir(dataDir: string, owner: OsUser | undefined): Promise<void> {
-  const removed = await runProgram('find', ['.', '-mindepth', '1', '-delete'], { user: owner, cwd: dataDir, timeoutMs: 300_000 })
-  if (removed.exitCode !== 0) throw new Error(`find -delete in ${dataDir} failed: ${removed.stderr.trim().split('\n').at(-1)}`)
-}
-
-/**
  * What this run made for the recovery and did not hand over, taken back: the side cluster is
  * stopped (bounded; started here and left behind, it would run on unseen, holding its port and
  * its disk) and its data directory removed, once. Says what it did, or why it kept them.
  */
 async function discardRecovered(context: PitrContext): Promise<string | undefined> {
   const side = sideCluster(context)
-  if (!side || side.kept) return undefined
-  side.discarding ??= discardSide(context.config, side)
-  return side.discarding
+  if (!side) return undefined
+  // Kept or not, the spool has served: a job that reuses these steps without the restore's close leaves none.
+  const said = side.kept ? undefined : await (side.discarding ??= discardSide(context.config, side))
+  await endSpool(context)
+  return said
 }
 
 /** A side cluster's server stopped (when one runs) and its data directory removed: what it did, or why it kept them. */
@@ -127,7 +113,7 @@ export async function discardSide(config: Readonly<Config>, side: SideCluster): 
     done.push(`stopped the side cluster${where}`)
   }
   try {
-    await removeDataDir(dataDir, side.given ? side.user : undefined)
+    await removeOwnedTree(dataDir, side.given ? side.user : undefined)
   } catch (error) {
     return [...done, `could not remove ${dataDir}: ${describeError(error)}`].join('; ')
   }
@@ -145,7 +131,9 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
     // Beside the live directory, so that switching is a rename on one filesystem.
     const dataDir = liveDir ? switchNames(liveDir, stamp).recovered : join(config.backup.dir, `pitr-${stamp}`)
     if (run.dryRun)
-      return { summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (probe-ops wal fetch) to ${replayEnd(target)}` }
+      return {
+        summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (through a spool beside it) to ${replayEnd(target)}`,
+      }
     // Noted before the directory exists: killed from here on, restore --cleanup removes it.
     if (liveDir) {
       await prepareBackupDir(config.backup.dir)
@@ -179,7 +167,7 @@ export async function unpack(context: PitrContext, side: SideCluster, signal: Ab
   const { config, base, target } = context
   const { dataDir } = side
   let from: string | undefined
-  if (context.copies) from = await (await import('./physical.js')).unpackFirstCopy(context, side, signal, () => emptyDataDir(dataDir, side.user))
+  if (context.copies) from = await (await import('./physical.js')).unpackFirstCopy(context, side, signal, () => emptyOwnedTree(dataDir, side.user))
   else await unpackBaseBackup(base.path, dataDir, { signal })
   const port = config.restore.pitrPort || (await freePort())
   // Without a target, recovery replays every archived segment, then ends and promotes by itself.
@@ -187,9 +175,13 @@ export async function unpack(context: PitrContext, side: SideCluster, signal: Ab
     ? // The setting's parser takes "2026-11-25 03:15:00.000+00", not ISO's T and Z.
       { recovery_target_time: target.toISOString().replace('T', ' ').replace('Z', '+00'), recovery_target_action: 'promote' }
     : {}
+  // Beside the data directory, where PostgreSQL's user surely goes (backup.dir may be closed to it).
+  const spool = spoolDirectory(dirname(dataDir), switchStamp(context.at))
+  await createSpool(spool, side.user)
+  side.spool = spool
   const settings: Record<string, string> = {
-    // The archive as wal push left it in every repository, read as PostgreSQL's user.
-    restore_command: walCommands(walCommandSettings(config), defaultWalCommand()).restore,
+    // The archive as wal push left it in every repository, read by this job into the spool (see recover).
+    restore_command: restoreCommand(spool),
     ...stop,
     // The recovered cluster must not archive into the live cluster's archive.
     archive_mode: 'off',
@@ -207,9 +199,62 @@ export async function unpack(context: PitrContext, side: SideCluster, signal: Ab
   return from
 }
 
-/** How long the side cluster may take to start, and then to replay WAL up to the target. */
+/** How long the side cluster may take to start (replaying WAL up to consistency included). */
 const START_BOUND_S = 600
-const REPLAY_BOUND_MS = 600_000
+
+/** The spool's prefetcher for the side cluster's recovery, started (see wal/spool.ts). */
+function startPrefetcher(context: PitrContext, side: SideCluster): WalSpool | undefined {
+  if (!side.spool) return undefined
+  const { config, base } = context
+  const encryption = config.backup.encryption
+  const prefetcher = new WalSpool({
+    dir: side.spool,
+    ...(side.user ? { user: side.user } : {}),
+    ...(base.manifest.wal ? { start: base.manifest.wal.start, segmentBytes: base.manifest.wal.segmentBytes } : {}),
+    prefetch: config.restore.walPrefetch,
+    concurrency: config.restore.walFetchConcurrency,
+    source: {
+      repositories: openRepositories(config.backup),
+      ...(encryption?.identityFile === undefined ? {} : { identityFile: encryption.identityFile }),
+      ...(encryption ? { runner: encryption.program } : {}),
+    },
+    fetchTimeoutMs: config.backup.wal.pushTimeoutSeconds * 1000,
+  })
+  prefetcher.start()
+  side.prefetcher = prefetcher
+  return prefetcher
+}
+
+/**
+ * The spool's prefetcher stopped and its directory removed: once recovery is over, and however
+ * the run ends (but a kill, after which restore --cleanup removes it). A side cluster still in
+ * recovery then gets no more WAL: fetch.sh is gone, and PostgreSQL stops rather than promote.
+ */
+export async function endSpool(context: PitrContext): Promise<void> {
+  const side = sideCluster(context)
+  if (!side?.spool) return
+  await side.prefetcher?.stop()
+  side.prefetcher = undefined
+  // Not removed (a file system that fails): restore --cleanup finds it by its name.
+  await removeSpool(side.spool).catch(() => undefined)
+  side.spool = undefined
+}
+
+/** What the spool did, for the recover step's summary. */
+function spoolWork(prefetcher: WalSpool | undefined): string {
+  if (!prefetcher) return ''
+  const { prefetched, onDemand, bytes } = prefetcher.counts
+  return `; WAL: ${prefetched + onDemand} files (${formatSize(bytes)}), ${prefetched} of them read ahead`
+}
+
+/** The lines of the side cluster's log that say why it stopped: its FATAL, and what fetch.sh said before it. */
+async function whyStopped(log: string, fallback: string): Promise<{ reason: string; tail: string[] }> {
+  // In a directory PostgreSQL's user owns: never read through a link put there instead.
+  const lines = (await readOwnFile(log, MAX_LOG_BYTES).catch(() => '')).trim().split('\n').slice(-20)
+  const fatal = lines.find((l) => /FATAL|PANIC/.test(l)) ?? fallback
+  const said = lines.findLast((l) => l.startsWith('probe-ops restore: '))
+  return { reason: said ? `${fatal} (${said.slice('probe-ops restore: '.length)})` : fatal, tail: lines.slice(-12) }
+}
 
 export const recover: StepDefinition<PitrContext, RecoverData> = {
   // Cut short (Ctrl-C, --timeout), it stops waiting; prepare's undo then stops the side cluster and removes it.
@@ -219,6 +264,7 @@ export const recover: StepDefinition<PitrContext, RecoverData> = {
     if (run.dryRun || !side?.port) return { summary: `would start the new cluster and replay WAL to ${replayEnd(context.target)}` }
     const started = performance.now()
     const log = join(side.dataDir, 'pitr.log')
+    const prefetcher = startPrefetcher(context, side)
     const start = await pgCtl(context.config, ['-D', side.dataDir, '-l', log, '-w', '-t', String(START_BOUND_S), 'start'], {
       user: side.user,
       timeoutMs: START_BOUND_S * 1000 + 20_000,
@@ -226,34 +272,39 @@ export const recover: StepDefinition<PitrContext, RecoverData> = {
     })
     run.signal.throwIfAborted()
     if (!start.ok) {
-      // In a directory PostgreSQL's user owns: never read through a link put there instead.
-      const tail = (await readOwnFile(log, MAX_LOG_BYTES).catch(() => '')).trim().split('\n').slice(-8)
+      const { reason, tail } = await whyStopped(log, start.output.split('\n').at(-1) ?? '')
       // Its log, in its data directory, is what to read: both stay.
       side.kept = true
-      throw new StepFailure(
-        `the recovered cluster did not start: ${tail.find((l) => /FATAL|PANIC/.test(l)) ?? start.output.split('\n').at(-1)}`,
-        `its log is ${log}; the live cluster was not touched`,
-        { logTail: tail },
-      )
+      throw new StepFailure(`the recovered cluster did not start: ${reason}`, `its log is ${log}; the live cluster was not touched`, { logTail: tail })
     }
     await failpoint('pitr-recovering')
     const pg = { ...context.config.postgres, host: '127.0.0.1', port: side.port }
-    const deadline = Date.now() + REPLAY_BOUND_MS
+    const boundS = context.config.restore.recoveryTimeoutSeconds
+    const deadline = Date.now() + boundS * 1000
     for (;;) {
       run.signal.throwIfAborted()
       const client = await connectPostgres(pg, { database: 'postgres' }).catch(() => undefined)
       if (client) {
         const [row] = await queryRows<{ recovering: boolean }>(client, 'select pg_is_in_recovery() as recovering').finally(() => closePostgres(client))
         if (!row!.recovering) break
+      } else if (!existsSync(join(side.dataDir, 'postmaster.pid'))) {
+        // It stopped (a FATAL in recovery: a hole in the WAL, a file that could not be read); prepare's undo removes it.
+        const { reason, tail } = await whyStopped(log, 'no FATAL line in its log')
+        throw new StepFailure(`the recovered cluster stopped while replaying WAL: ${reason}`, 'the live cluster was not touched', { logTail: tail })
       }
       if (Date.now() > deadline) {
         side.kept = true
-        throw new StepFailure('the recovered cluster is still replaying WAL after 10 minutes', `it runs on; its log is ${log}`)
+        throw new StepFailure(
+          `the recovered cluster is still replaying WAL after ${formatSeconds(boundS * 1000)} (restore.recoveryTimeoutSeconds)`,
+          `it runs on without more WAL from the archive (the restore's spool ends with it); its log is ${log}`,
+        )
       }
       await sleep(200)
     }
+    const spooled = spoolWork(prefetcher)
+    await endSpool(context)
     return {
-      summary: `replayed to ${replayEnd(context.target)} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${side.port}`,
+      summary: `replayed to ${replayEnd(context.target)} and promoted in ${formatSeconds(performance.now() - started)}; running on 127.0.0.1:${side.port}${spooled}`,
       data: { port: side.port, log },
     }
   },

@@ -4,6 +4,8 @@ import type { Config } from '../../config/load.js'
 import { StepFailure, UsageError } from '../../errors.js'
 import { describeGap, mergedSpans } from '../../wal/window-text.js'
 import type { Window } from '../../wal/timeline.js'
+import { formatSize } from '../../lib/format.js'
+import { DEFAULT_SEGMENT_BYTES } from '../../wal/names.js'
 
 /**
  * The decisions of a restore, as pure functions of what was found: how much disk it needs, which
@@ -46,6 +48,33 @@ export function diskShortfall(needs: DiskNeeds, free: { backupDir?: number; data
   if (free.backupDir !== undefined && free.backupDir - needs.inBackupDir < reserve) return 'backup-dir'
   if (free.dataDir !== undefined && free.dataDir - needs.copyBytes < reserve) return 'data-dir'
   return undefined
+}
+
+/** What a physical restore puts on the disk of the side data directory (planning.ts's physicalDiskNeeds). */
+export interface PhysicalDiskNeeds {
+  /** The base unpacked: 1.2 × the databases' size its manifest records, or an estimate without one. */
+  dataBytes: number
+  /** No size recorded: 4 × the compressed base (a tar.zst of a cluster's files is about a quarter of them). */
+  estimated: boolean
+  /** The WAL spool beside it: walPrefetch segments ready ahead, and the one being copied. */
+  spoolBytes: number
+}
+
+export function physicalDiskNeeds(manifest: Pick<BackupManifest, 'bytes' | 'databaseBytes' | 'wal'>, walPrefetch: number): PhysicalDiskNeeds {
+  const estimated = manifest.databaseBytes === undefined
+  const dataBytes = Math.round((manifest.databaseBytes ?? manifest.bytes * 4) * 1.2)
+  return { dataBytes, estimated, spoolBytes: (walPrefetch + 1) * (manifest.wal?.segmentBytes ?? DEFAULT_SEGMENT_BYTES) }
+}
+
+/** The refusal of a physical restore whose disk is too small (keeping `reserve` free), or undefined. */
+export function physicalDiskRefusal(id: string, needs: PhysicalDiskNeeds, disk: { path: string; freeBytes: number }, reserve: number): StepFailure | undefined {
+  const total = needs.dataBytes + needs.spoolBytes
+  if (disk.freeBytes - total >= reserve) return undefined
+  const how = needs.estimated ? '4 × its compressed size, as its manifest records no size of the databases' : 'its databases as recorded, and 20 %'
+  return new StepFailure(
+    `${id} needs about ${formatSize(total)} on ${disk.path} (${formatSize(needs.dataBytes)} unpacked: ${how}; ${formatSize(needs.spoolBytes)} of WAL spool), which has ${formatSize(disk.freeBytes)} free and must keep ${formatSize(reserve)}`,
+    'free space there (or lower restore.reserveBytes, restore.walPrefetch); nothing was changed and the live cluster was not touched',
+  )
 }
 
 // ----- Point-in-time recovery -----

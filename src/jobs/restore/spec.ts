@@ -139,8 +139,9 @@ function recoverySteps(verify: { summary: string; load: () => Promise<StepDefini
   ] as const
 }
 
-/** However a recovery ends (but a kill), its side directory is handed over or taken back by then. */
+/** However a recovery ends (but a kill), its side directory is handed over or taken back by then, and its WAL spool goes. */
 async function endRecoveryNote(context: Restore.PitrContext): Promise<void> {
+  await (await import('./pitr.js')).endSpool(context)
   await (await import('../../backups/run-notes.js')).endRecovery(context.config)
 }
 
