@@ -1,7 +1,9 @@
 /**
- * Benchmark of issue 4: backups and full restores on a ~1 GB demo database.
+ * Benchmark of issues 4 and 14: backups and full restores on a ~1 GB demo database, logical
+ * (pg_dump/pg_restore) and physical (a base backup, recovered and switched in).
  *
- *   npm run bench -- backup-restore [--runs N] [--variants K,K] [--rows-per-day N] [--days N]
+ *   npm run bench -- backup-restore [--runs N] [--variants K,K] [--physical K,K] [--only K,K]
+ *                                   [--rows-per-day N] [--days N]
  *                                   [--fsync on|off] [--build] [--out FILE] [--raw FILE]
  *   npm run bench -- backup-restore --render RAW [--out FILE]   (the markdown of a --raw file again)
  *
@@ -18,7 +20,11 @@
  *   - probe-ops, per setting (format custom/directory, jobs, compress level): `backup database
  *     --json`, then `restore ID --mode full --yes --json` (its steps' durationMs, the swap's
  *     downtimeMs); and, for the checksum's cost, a bare `pg_dump` with the same format and level
- *     into a file, and the product's own sha256File/sha256Directory over the data it wrote.
+ *     into a file, and the product's own sha256File/sha256Directory over the data it wrote;
+ *   - issue 14's physical contenders (bench/restore/physical.ts): `backup base`, then `restore
+ *     latest-base --mode full`, to just after the backup or to the end of the archive, from a
+ *     local repository, local + s3rver, and age-encrypted; the cluster archives through `probe-ops
+ *     wal push` (backup wal-setup --apply) only during their cycles.
  * Between backup and restore some rows are deleted, so a restore that did not happen cannot
  * pass: after every restore, every table's row count must equal the counts at the backup (and,
  * for probe-ops, the kept pre-restore database must hold the changed counts); a run that fails
