@@ -1,7 +1,9 @@
 /**
- * Benchmark of issue 4: backups and full restores on a ~1 GB demo database.
+ * Benchmark of issues 4 and 14: backups and full restores on a ~1 GB demo database, logical
+ * (pg_dump/pg_restore) and physical (a base backup, recovered and switched in).
  *
- *   npm run bench -- backup-restore [--runs N] [--variants K,K] [--rows-per-day N] [--days N]
+ *   npm run bench -- backup-restore [--runs N] [--variants K,K] [--physical K,K] [--only K,K]
+ *                                   [--rows-per-day N] [--days N]
  *                                   [--fsync on|off] [--build] [--out FILE] [--raw FILE]
  *   npm run bench -- backup-restore --render RAW [--out FILE]   (the markdown of a --raw file again)
  *
@@ -18,7 +20,11 @@
  *   - probe-ops, per setting (format custom/directory, jobs, compress level): `backup database
  *     --json`, then `restore ID --mode full --yes --json` (its steps' durationMs, the swap's
  *     downtimeMs); and, for the checksum's cost, a bare `pg_dump` with the same format and level
- *     into a file, and the product's own sha256File/sha256Directory over the data it wrote.
+ *     into a file, and the product's own sha256File/sha256Directory over the data it wrote;
+ *   - issue 14's physical contenders (bench/restore/physical.ts): `backup base`, then `restore
+ *     latest-base --mode full`, to just after the backup or to the end of the archive, from a
+ *     local repository, local + s3rver, and age-encrypted; the cluster archives through `probe-ops
+ *     wal push` (backup wal-setup --apply) only during their cycles.
  * Between backup and restore some rows are deleted, so a restore that did not happen cannot
  * pass: after every restore, every table's row count must equal the counts at the backup (and,
  * for probe-ops, the kept pre-restore database must hold the changed counts); a run that fails
@@ -29,9 +35,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import pg from 'pg'
 import { stringify } from 'yaml'
-import type { Report, StepResult } from '../src/report/model.js'
 import { INDEX_SQL, SCHEMA_SQL, TASK_RESULTS_SQL, referenceDataSql } from '../src/sandbox/schema.js'
 import { sha256Directory, sha256File } from '../src/backups/store.js'
 import { DOCKER_CLI, dockerCli, runSleeperContainer, startDockerEngine } from '../test/bed/docker.js'
@@ -39,17 +43,36 @@ import { PG_BIN_DIR, pgClientConfig, startPostgres, type PostgresInfo } from '..
 import { ROOT, UsageError, integer, interleave, runIfMain, text, type Bench, type BenchDefinition, type RawFile } from './lib/harness.js'
 import { table } from './lib/markdown.js'
 import { serveDatabaseHealth } from './lib/platform.js'
-import { cleanEnv, tail, timed, type TimedResult } from './lib/proc.js'
+import { cleanEnv, timed, type TimedResult } from './lib/proc.js'
+import { ARCHIVING_SETTINGS, PHYSICAL, physicalCycle, renderPhysical, setUpPhysical, type PhysicalContender, type PhysicalCycle } from './restore/physical.js'
+import {
+  DATABASE,
+  RUN_TIMEOUT_MS,
+  check,
+  counts,
+  databases,
+  describeCounts,
+  dropDatabase,
+  mb,
+  met,
+  mutate,
+  normalize,
+  parseReport,
+  pct,
+  sameCounts,
+  step,
+  verifyRestored,
+  withClient,
+  type Counts,
+  type Ctx,
+} from './restore/common.js'
 import { median, ratio, seconds } from './lib/stats.js'
 
 const GUIDE_BACKUP = path.join(ROOT, 'bench/guide/backup-database.sh')
 const GUIDE_RESTORE = path.join(ROOT, 'bench/guide/disaster-recovery.sh')
-const DATABASE = 'network_probe'
 /** Issue 4's targets. */
 const TARGET_SPEEDUP = 2
 const TARGET_CHECKSUM_SHARE = 0.1
-/** A cycle on 1 GB takes minutes; a hung one must still end. */
-const RUN_TIMEOUT_MS = 30 * 60_000
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -75,6 +98,8 @@ const SETTINGS: Setting[] = [
 interface Args {
   runs: number
   variants: Setting[]
+  /** Issue 14's contenders (bench/restore/physical.ts). */
+  physical: PhysicalContender[]
   days: number
   rowsPerDay: number
   fsync: boolean
@@ -82,73 +107,6 @@ interface Args {
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL helpers
-
-type Counts = Record<string, number>
-
-async function withClient<T>(info: PostgresInfo, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...pgClientConfig(info, database), statement_timeout: 0 })
-  client.on('error', () => undefined)
-  await client.connect()
-  try {
-    return await fn(client)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-/** Every table's exact row count (the same tables probe-ops's manifest lists). */
-async function counts(info: PostgresInfo, database: string): Promise<Counts> {
-  return withClient(info, database, async (c) => {
-    const tables = await c.query<{ name: string }>(
-      `select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('r', 'p') and not c.relispartition and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' order by 1`,
-    )
-    const out: Counts = {}
-    for (const { name } of tables.rows) {
-      const [schema, rel] = name.split('.') as [string, string]
-      const r = await c.query<{ n: string }>(`select count(*) as n from "${schema}"."${rel}"`)
-      out[name] = Number(r.rows[0]!.n)
-    }
-    return out
-  })
-}
-
-function sameCounts(a: Counts, b: Counts): boolean {
-  const ka = Object.keys(a).sort()
-  const kb = Object.keys(b).sort()
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
-}
-
-function describeCounts(c: Counts): string {
-  return Object.entries(c)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ')
-}
-
-async function databases(info: PostgresInfo): Promise<string[]> {
-  return withClient(info, 'postgres', async (c) => (await c.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname))
-}
-
-async function dropDatabase(info: PostgresInfo, name: string): Promise<void> {
-  await withClient(info, 'postgres', (c) => c.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`))
-}
-
-/** Untimed, between cycles: the same starting state for every cycle. */
-async function normalize(info: PostgresInfo): Promise<void> {
-  await withClient(info, DATABASE, async (c) => {
-    await c.query('vacuum (freeze, analyze)')
-    await c.query('checkpoint')
-  })
-}
-
-/** Untimed, between backup and restore: a change the restore must undo. */
-async function mutate(info: PostgresInfo): Promise<void> {
-  await withClient(info, DATABASE, async (c) => {
-    await c.query('delete from task_results where id % 100 = 0')
-    await c.query(`delete from users where username = 'alice'`)
-    await c.query('checkpoint')
-  })
-}
 
 async function createDemoDatabase(bench: Bench, info: PostgresInfo, args: Args): Promise<{ bytes: number; loadMs: number }> {
   const started = performance.now()
@@ -234,47 +192,10 @@ interface ProbeCycle {
   sha256Ms: number
 }
 
-interface Ctx {
-  bin: string
-  env: Record<string, string>
-  cwd: string
-  work: string
-  info: PostgresInfo
-  expected: Counts
-}
-
-function check(result: TimedResult, what: string): void {
-  if (result.timedOut || result.exitCode !== 0) {
-    throw new Error(
-      `${what}: exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}${result.timedOut ? ', timed out' : ''}\n--- stdout ---\n${tail(result.stdout)}\n--- stderr ---\n${tail(result.stderr)}`,
-    )
-  }
-}
-
 function sizeOf(p: string): number {
   const s = statSync(p)
   if (!s.isDirectory()) return s.size
   return readdirSync(p).reduce((sum, n) => sum + sizeOf(path.join(p, n)), 0)
-}
-
-function step(report: Report, id: string): StepResult {
-  const found = report.steps.find((s) => s.id === id)
-  if (!found) throw new Error(`no step ${id} in the report (${report.steps.map((s) => s.id).join(', ')})`)
-  return found
-}
-
-function parseReport(result: TimedResult, what: string): Report {
-  try {
-    return JSON.parse(result.stdout) as Report
-  } catch {
-    throw new Error(`${what}: stdout is not a JSON report (exit ${result.exitCode})\n${tail(result.stdout)}\n${tail(result.stderr)}`)
-  }
-}
-
-async function verifyRestored(ctx: Ctx, what: string): Promise<void> {
-  const now = await counts(ctx.info, DATABASE)
-  if (!sameCounts(now, ctx.expected))
-    throw new Error(`${what}: after the restore ${DATABASE} has ${describeCounts(now)}; at the backup it had ${describeCounts(ctx.expected)}`)
 }
 
 async function guideCycle(ctx: Ctx): Promise<GuideCycle> {
@@ -421,18 +342,6 @@ async function probeCycle(ctx: Ctx, v: Setting, configPath: string, backupDir: s
 // ---------------------------------------------------------------------------------------------
 // Report helpers
 
-function mb(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(0)} MiB`
-}
-
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)} %`
-}
-
-function met(ok: boolean): string {
-  return ok ? '**met**' : '**not met**'
-}
-
 // ---------------------------------------------------------------------------------------------
 // The markdown section, from the measurements alone (so `--render RAW` can redo it)
 
@@ -447,6 +356,9 @@ interface Measurements {
   variants: Setting[]
   guide: GuideCycle[]
   probe: Record<string, ProbeCycle[]>
+  /** Absent in the files of runs before issue 14. */
+  physical?: PhysicalContender[]
+  physicalCycles?: Record<string, PhysicalCycle[]>
 }
 
 function render(file: RawFile): string[] {
@@ -541,137 +453,144 @@ function render(file: RawFile): string[] {
     `- Management service: a sleeper container \`management\` under a private dockerd ${dockerVersion} (test/bed/docker.ts); its health URL is served by the bench (200 when a new connection to \`${DATABASE}\` answers \`select 1\`). probe-ops stops and starts it through Docker (\`restore.stopServices: [management]\`, stopGraceSeconds 10, readiness timeout 60 s); the guide's script with \`docker stop/start management\`.`,
     `- Method: ${args.runs} rounds; each round runs every contender once, the order rotating by one each round. A cycle is a backup, then (untimed) some rows deleted (1 % of task_results, one user), then a full restore; every restore is verified: every table's row count equals the count at the backup, the probe-ops pre-restore database holds the changed counts. Untimed between cycles: the pre-restore database and the backups removed, VACUUM (FREEZE, ANALYZE), CHECKPOINT. Wall times from spawn to exit, measured by the bench; probe-ops's step times from its \`--json\` report. Medians of the ${args.runs} runs.`,
     `- The guide: bench/guide/backup-database.sh (the guide names it but does not show it: the usual \`pg_dump network_probe | gzip > network_probe_DATE.sql.gz\`, plain SQL, gzip -6) and bench/guide/disaster-recovery.sh (the guide's script; changes marked BENCH CHANGE in its header: host psql instead of \`docker exec postgres psql\`, \`docker\` instead of \`docker-compose\`, phase timestamps). Its \`full\` restore first takes a pre-recovery backup (the same backup script), then stop, DROP, CREATE, \`gunzip -c | psql\`, start. "Guide cycle" below is backup + restore **without** that pre-recovery backup (the brief's \`pg_dump | gzip\`, then DROP/CREATE/\`gunzip | psql\`; its time is the script's minus the pre-recovery backup's, from the script's timestamps); "guide script as written" includes it.`,
-    '',
-    '### 1. End to end: backup, then full restore',
-    '',
-    table(
-      ['contender (median of runs)', 'backup', 'restore', 'cycle', 'dump size', 'guide cycle / this', 'per round', 'guide script / this', 'per round'],
-      [
+  )
+  if (sums.length > 0)
+    out.push(
+      '',
+      '### 1. End to end: backup, then full restore',
+      '',
+      table(
+        ['contender (median of runs)', 'backup', 'restore', 'cycle', 'dump size', 'guide cycle / this', 'per round', 'guide script / this', 'per round'],
         [
-          'guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`',
-          seconds(gBackup),
-          seconds(med(guide, (c) => c.restoreNoPreMs)),
-          seconds(gCycleBrief),
-          mb(med(guide, (c) => c.fileBytes)),
-          '1.00×',
-          '',
-          ratio(gCycleScript, gCycleBrief),
-          '',
+          [
+            'guide: `pg_dump | gzip`, then DROP/CREATE/`gunzip | psql`',
+            seconds(gBackup),
+            seconds(med(guide, (c) => c.restoreNoPreMs)),
+            seconds(gCycleBrief),
+            mb(med(guide, (c) => c.fileBytes)),
+            '1.00×',
+            '',
+            ratio(gCycleScript, gCycleBrief),
+            '',
+          ],
+          [
+            'guide: disaster-recovery.sh as written (+ pre-recovery backup)',
+            seconds(gBackup),
+            seconds(med(guide, (c) => c.restoreMs)),
+            seconds(gCycleScript),
+            mb(med(guide, (c) => c.fileBytes)),
+            ratio(gCycleBrief, gCycleScript),
+            '',
+            '1.00×',
+            '',
+          ],
+          ...sums.map((s) => [
+            `probe-ops, ${s.v.label}`,
+            seconds(s.backup),
+            seconds(s.restore),
+            seconds(s.cycle),
+            mb(s.bytes),
+            ratio(gCycleBrief, s.cycle),
+            `${s.pairedCycle.toFixed(2)}×`,
+            ratio(gCycleScript, s.cycle),
+            `${s.pairedScript.toFixed(2)}×`,
+          ]),
         ],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      '"Per round": the median over the rounds of the ratio within each round (guide and setting measured minutes apart), which cancels slow drifts of the machine\'s load; the other ratio columns divide medians.',
+      '',
+      `The guide's restore, split (medians, from its timestamps): pre-recovery backup ${seconds(med(guide, (c) => c.preBackupMs))}, \`docker stop\` ${seconds(med(guide, (c) => c.stopMs))}, DROP + CREATE ${seconds(med(guide, (c) => c.dropCreateMs))}, \`gunzip -c | psql\` ${seconds(med(guide, (c) => c.loadMs))}, \`docker start\` ${seconds(med(guide, (c) => c.startMs))}; psql printed ${Math.max(...guide.map((c) => c.psqlErrors))} ERROR lines at most in a run.`,
+      '',
+      'Where `probe-ops restore --mode full` spends its time (median of each step\'s `durationMs`; safety-backup and restore run at the same time; "process" is the median of the wall time not in any step: node start, config, report; medians of parts need not add up to the median of the whole):',
+      '',
+      table(
+        ['probe-ops setting', ...Object.keys(sums[0]!.steps), 'process', 'restore (wall)'],
+        sums.map((s) => [s.v.label, ...Object.keys(sums[0]!.steps).map((id) => seconds(s.steps[id] ?? 0)), seconds(s.process), seconds(s.restore)]),
+        ['l', ...Object.keys(sums[0]!.steps).map(() => 'r' as const), 'r', 'r'],
+      ),
+      '',
+      "Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup's `dump` step + the restore's `restore` step, i.e. without verify, safety backup, count check and swap):",
+      '',
+      table(
+        ['contender', 'dump', 'restore', 'dump + restore', 'guide / this', 'per round'],
         [
-          'guide: disaster-recovery.sh as written (+ pre-recovery backup)',
-          seconds(gBackup),
-          seconds(med(guide, (c) => c.restoreMs)),
-          seconds(gCycleScript),
-          mb(med(guide, (c) => c.fileBytes)),
-          ratio(gCycleBrief, gCycleScript),
-          '',
-          '1.00×',
-          '',
+          ['guide', seconds(gBackup), seconds(med(guide, (c) => c.dropCreateMs + c.loadMs)), seconds(gLike), '1.00×', ''],
+          ...sums.map((s) => [
+            `probe-ops, ${s.v.label}`,
+            seconds(s.dumpStep),
+            seconds(s.steps.restore ?? 0),
+            seconds(s.like),
+            ratio(gLike, s.like),
+            `${s.pairedLike.toFixed(2)}×`,
+          ]),
         ],
-        ...sums.map((s) => [
-          `probe-ops, ${s.v.label}`,
-          seconds(s.backup),
-          seconds(s.restore),
-          seconds(s.cycle),
-          mb(s.bytes),
-          ratio(gCycleBrief, s.cycle),
-          `${s.pairedCycle.toFixed(2)}×`,
-          ratio(gCycleScript, s.cycle),
-          `${s.pairedScript.toFixed(2)}×`,
-        ]),
-      ],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    '"Per round": the median over the rounds of the ratio within each round (guide and setting measured minutes apart), which cancels slow drifts of the machine\'s load; the other ratio columns divide medians.',
-    '',
-    `The guide's restore, split (medians, from its timestamps): pre-recovery backup ${seconds(med(guide, (c) => c.preBackupMs))}, \`docker stop\` ${seconds(med(guide, (c) => c.stopMs))}, DROP + CREATE ${seconds(med(guide, (c) => c.dropCreateMs))}, \`gunzip -c | psql\` ${seconds(med(guide, (c) => c.loadMs))}, \`docker start\` ${seconds(med(guide, (c) => c.startMs))}; psql printed ${Math.max(...guide.map((c) => c.psqlErrors))} ERROR lines at most in a run.`,
-    '',
-    'Where `probe-ops restore --mode full` spends its time (median of each step\'s `durationMs`; safety-backup and restore run at the same time; "process" is the median of the wall time not in any step: node start, config, report; medians of parts need not add up to the median of the whole):',
-    '',
-    table(
-      ['probe-ops setting', ...Object.keys(sums[0]!.steps), 'process', 'restore (wall)'],
-      sums.map((s) => [s.v.label, ...Object.keys(sums[0]!.steps).map((id) => seconds(s.steps[id] ?? 0)), seconds(s.process), seconds(s.restore)]),
-      ['l', ...Object.keys(sums[0]!.steps).map(() => 'r' as const), 'r', 'r'],
-    ),
-    '',
-    "Like for like, dump + restore alone (guide: `pg_dump | gzip` + DROP/CREATE/`gunzip | psql`; probe-ops: the backup's `dump` step + the restore's `restore` step, i.e. without verify, safety backup, count check and swap):",
-    '',
-    table(
-      ['contender', 'dump', 'restore', 'dump + restore', 'guide / this', 'per round'],
-      [
-        ['guide', seconds(gBackup), seconds(med(guide, (c) => c.dropCreateMs + c.loadMs)), seconds(gLike), '1.00×', ''],
-        ...sums.map((s) => [
-          `probe-ops, ${s.v.label}`,
-          seconds(s.dumpStep),
-          seconds(s.steps.restore ?? 0),
-          seconds(s.like),
-          ratio(gLike, s.like),
-          `${s.pairedLike.toFixed(2)}×`,
-        ]),
-      ],
-      ['l', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    '### 2. The cost of the checksum',
-    '',
-    "The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product's own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.",
-    '',
-    table(
-      [
-        'probe-ops setting',
-        'bare pg_dump',
-        'probe-ops backup (wall)',
-        'dump step',
-        'SHA-256 of the data',
-        'SHA-256 / backup',
-        'all probe-ops overhead / backup',
-      ],
-      sums.map((s) => [s.v.label, seconds(s.raw), seconds(s.backup), seconds(s.dumpStep), seconds(s.sha), pct(s.sha / s.backup), pct(s.overhead)]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    'The last column is the median over the runs of (probe-ops backup − bare pg_dump) / probe-ops backup: node start, the exact row counts of every table for the manifest, the checksum, fsync and the manifest together. The two dumps ran one after the other on a shared machine, so this difference is noisy (it can come out negative); the SHA-256 column is the checksum alone.',
-    '',
-    '### 3. Downtime of the management service during a full restore',
-    '',
-    table(
-      ['contender', 'restore (wall)', 'management down', 'down / restore'],
-      [
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      '### 2. The cost of the checksum',
+      '',
+      "The bare `pg_dump` has the same format, level and jobs, written straight to a file (no hashing, no row counts, no fsync, no node). The SHA-256 column is the product's own `sha256File` / `sha256Directory` (src/backups/store.ts) run by the bench over the data the backup wrote (file in the page cache): for the custom format the product computes it while streaming, in parallel with pg_dump, so this is an upper bound of its cost; for the directory format the product runs exactly this after pg_dump, so it adds in full.",
+      '',
+      table(
         [
-          'guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)',
-          seconds(med(guide, (c) => c.restoreMs)),
-          seconds(med(guide, (c) => c.downMs)),
-          pct(med(guide, (c) => c.downMs / c.restoreMs)),
+          'probe-ops setting',
+          'bare pg_dump',
+          'probe-ops backup (wall)',
+          'dump step',
+          'SHA-256 of the data',
+          'SHA-256 / backup',
+          'all probe-ops overhead / backup',
         ],
-        ...sums.map((s) => [
-          `probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`,
-          seconds(s.restore),
-          seconds(s.down),
-          pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs)),
-        ]),
-      ],
-      ['l', 'r', 'r', 'r'],
-    ),
+        sums.map((s) => [s.v.label, seconds(s.raw), seconds(s.backup), seconds(s.dumpStep), seconds(s.sha), pct(s.sha / s.backup), pct(s.overhead)]),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      'The last column is the median over the runs of (probe-ops backup − bare pg_dump) / probe-ops backup: node start, the exact row counts of every table for the manifest, the checksum, fsync and the manifest together. The two dumps ran one after the other on a shared machine, so this difference is noisy (it can come out negative); the SHA-256 column is the checksum alone.',
+      '',
+      '### 3. Downtime of the management service during a full restore',
+      '',
+      table(
+        ['contender', 'restore (wall)', 'management down', 'down / restore'],
+        [
+          [
+            'guide: disaster-recovery.sh (docker stop .. docker start returned; no health wait)',
+            seconds(med(guide, (c) => c.restoreMs)),
+            seconds(med(guide, (c) => c.downMs)),
+            pct(med(guide, (c) => c.downMs / c.restoreMs)),
+          ],
+          ...sums.map((s) => [
+            `probe-ops, ${s.v.label} (swap step \`downtimeMs\`: stop .. healthy again)`,
+            seconds(s.restore),
+            seconds(s.down),
+            pct(med(probe.get(s.v.key)!, (c) => c.downtimeMs / c.restoreMs)),
+          ]),
+        ],
+        ['l', 'r', 'r', 'r'],
+      ),
+      '',
+      `In the guide's restore \`${DATABASE}\` does not exist or is partly loaded for ${seconds(med(guide, (c) => c.databaseGoneMs))} (DROP .. end of psql), and nothing checks the result; probe-ops's live database is whole at every moment.`,
+      '',
+      '### Verdicts',
+      '',
+      `- Target 1 (probe-ops cycle at least ${TARGET_SPEEDUP}× faster than the guide's): ${met(gCycleBrief / best.cycle >= TARGET_SPEEDUP)}: the fastest setting, ${best.v.label}, takes ${seconds(best.cycle)} against the guide cycle's ${seconds(gCycleBrief)} (${ratio(gCycleBrief, best.cycle)}, per round ${best.pairedCycle.toFixed(2)}×; ${ratio(gCycleScript, best.cycle)} against the guide script as written, with its pre-recovery backup). Like for like (dump + restore alone): ${ratio(gLike, bestLike.like)} with ${bestLike.v.label}.${defaults ? ` The default setting (${defaults.v.label}): ${ratio(gCycleBrief, defaults.cycle)}.` : ''}`,
+      `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${
+        checksumOk.length === sums.length
+          ? met(true)
+          : checksumOk.length === 0
+            ? met(false)
+            : `**met for ${checksumOk.map((s) => s.v.key).join(', ')}; not met for ${sums
+                .filter((s) => !checksumOk.includes(s))
+                .map((s) => s.v.key)
+                .join(', ')}**`
+      }: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time (for the custom format an upper bound: the product hashes while pg_dump streams).`,
+      `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
+      '',
+    )
+  out.push(
     '',
-    `In the guide's restore \`${DATABASE}\` does not exist or is partly loaded for ${seconds(med(guide, (c) => c.databaseGoneMs))} (DROP .. end of psql), and nothing checks the result; probe-ops's live database is whole at every moment.`,
-    '',
-    '### Verdicts',
-    '',
-    `- Target 1 (probe-ops cycle at least ${TARGET_SPEEDUP}× faster than the guide's): ${met(gCycleBrief / best.cycle >= TARGET_SPEEDUP)}: the fastest setting, ${best.v.label}, takes ${seconds(best.cycle)} against the guide cycle's ${seconds(gCycleBrief)} (${ratio(gCycleBrief, best.cycle)}, per round ${best.pairedCycle.toFixed(2)}×; ${ratio(gCycleScript, best.cycle)} against the guide script as written, with its pre-recovery backup). Like for like (dump + restore alone): ${ratio(gLike, bestLike.like)} with ${bestLike.v.label}.${defaults ? ` The default setting (${defaults.v.label}): ${ratio(gCycleBrief, defaults.cycle)}.` : ''}`,
-    `- Target 2 (checksum under ${pct(TARGET_CHECKSUM_SHARE)} of the backup time): ${
-      checksumOk.length === sums.length
-        ? met(true)
-        : checksumOk.length === 0
-          ? met(false)
-          : `**met for ${checksumOk.map((s) => s.v.key).join(', ')}; not met for ${sums
-              .filter((s) => !checksumOk.includes(s))
-              .map((s) => s.v.key)
-              .join(', ')}**`
-    }: SHA-256 of the data ${sums.map((s) => `${pct(s.sha / s.backup)} (${s.v.key})`).join(', ')} of the backup's wall time (for the custom format an upper bound: the product hashes while pg_dump streams).`,
-    `- Target 3 (management down for seconds, not the length of the restore): ${met(sums.every((s) => s.down < 10_000 && s.down < s.restore / 5))}: ${sums.map((s) => `${seconds(s.down)} of ${seconds(s.restore)} (${s.v.key})`).join(', ')}; the guide's script: ${seconds(med(guide, (c) => c.downMs))} of ${seconds(med(guide, (c) => c.restoreMs))}.`,
-    '',
+    ...renderPhysical(r.physical ?? [], r.physicalCycles ?? {}, { backupMs: guide.map((c) => c.backupMs), restoreMs: guide.map((c) => c.restoreNoPreMs) }),
   )
   return out
 }
@@ -687,7 +606,14 @@ async function setUp(bench: Bench, args: Args) {
   bench.log(`starting PostgreSQL 15 (fsync ${args.fsync ? 'on' : 'off'})`)
   const onOff = args.fsync ? 'on' : 'off'
   const server = await startPostgres({
-    extraConf: { fsync: onOff, synchronous_commit: onOff, shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'2GB'" },
+    extraConf: {
+      fsync: onOff,
+      synchronous_commit: onOff,
+      shared_buffers: "'256MB'",
+      maintenance_work_mem: "'256MB'",
+      max_wal_size: "'2GB'",
+      ...(args.physical.length > 0 ? ARCHIVING_SETTINGS : {}),
+    },
   })
   bench.teardown.add('postgres', () => server.stop())
   bench.watch({ pids: [server.info.pid] })
@@ -735,6 +661,8 @@ async function run(bench: Bench, args: Args): Promise<void> {
   const { info } = ctx
   const configs = new Map<string, { configPath: string; backupDir: string }>()
   for (const v of args.variants) configs.set(v.key, await writeProbeConfig(ctx, v, healthUrl))
+  const physical = await setUpPhysical(bench, ctx, args.physical)
+  const physicalCycles = new Map<string, PhysicalCycle[]>(args.physical.map((c) => [c.key, []]))
 
   // Rounds of every contender, the order rotating; each cycle starts from the same state and must leave no database behind.
   const guide: GuideCycle[] = []
@@ -774,6 +702,19 @@ async function run(bench: Bench, args: Args): Promise<void> {
         }
       }),
     ),
+    ...args.physical.map((p) =>
+      cycle(p.key, async () => {
+        const c = await physicalCycle(ctx, p, physical.configs.get(p.key)!)
+        physicalCycles.get(p.key)!.push(c)
+        const steps = Object.entries(c.steps)
+          .map(([k, t]) => `${k} ${seconds(t)}`)
+          .join(', ')
+        return {
+          ms: c.backupMs + c.restoreMs,
+          line: `backup ${seconds(c.backupMs)}, restore ${seconds(c.restoreMs)} (${steps}), down ${seconds(c.downtimeMs)}, WAL ${mb(c.walBytes)} pushed in ${seconds(c.archiveWaitMs)} (untimed), timeline ${c.timelineBefore} -> ${c.timelineAfter}`,
+        }
+      }),
+    ),
   ]
   await interleave(bench, 'cycles', contenders, args.runs, { warmup: 0, order: 'rotate', describe: (sample) => seconds(sample.ms) })
 
@@ -787,6 +728,8 @@ async function run(bench: Bench, args: Args): Promise<void> {
     variants: args.variants,
     guide,
     probe: Object.fromEntries(probe),
+    physical: args.physical,
+    physicalCycles: Object.fromEntries(physicalCycles),
   }
   Object.assign(bench.raw, measurements)
 }
@@ -799,22 +742,59 @@ export const definition: BenchDefinition<Args> = {
   cli: true,
   options: {
     runs: { type: 'string', value: 'N', default: '3', help: 'rounds; every contender runs once per round' },
-    variants: { type: 'string', value: 'K,K', default: SETTINGS.map((v) => v.key).join(','), help: 'probe-ops settings to measure' },
+    variants: {
+      type: 'string',
+      value: 'K,K',
+      default: SETTINGS.map((v) => v.key).join(','),
+      help: 'probe-ops settings to measure (logical: pg_dump/pg_restore)',
+    },
+    physical: {
+      type: 'string',
+      value: 'K,K',
+      default: PHYSICAL.map((c) => c.key).join(','),
+      help: 'issue 14: physical contenders to measure (backup base, restore latest-base --mode full); "none" for none',
+    },
+    only: {
+      type: 'string',
+      value: 'K,K',
+      help: `only these contenders, instead of --variants and --physical (guide is always run: every ratio is against it), e.g. --only physical,custom-z1`,
+    },
     days: { type: 'string', value: 'N', default: '120', help: 'days of task_results (120 × 41500 a day: about 1 GB)' },
     'rows-per-day': { type: 'string', value: 'N', default: '41500', help: 'task_results a day' },
     fsync: { type: 'string', value: 'on|off', default: 'on', help: 'PostgreSQL fsync/synchronous_commit (on, as in production)' },
   },
   parse(values) {
-    const keys = (text(values, 'variants') ?? '').split(',').filter(Boolean)
-    const variants = keys.map((k) => {
-      const found = SETTINGS.find((v) => v.key === k)
-      if (!found) throw new UsageError(`--variants: unknown ${k} (known: ${SETTINGS.map((v) => v.key).join(', ')})`)
-      return found
-    })
-    if (variants.length === 0) throw new UsageError('--variants: name at least one')
+    const only = text(values, 'only')
+    const pick = <T extends { key: string }>(name: string, known: T[], keys: string[]): T[] =>
+      keys.map((k) => {
+        const found = known.find((v) => v.key === k)
+        if (!found) throw new UsageError(`--${name}: unknown ${k} (known: ${known.map((v) => v.key).join(', ')})`)
+        return found
+      })
+    const list = (name: string) => (text(values, name) ?? '').split(',').filter((k) => k && k !== 'none')
+    let variants: Setting[]
+    let physical: PhysicalContender[]
+    if (only !== undefined) {
+      const keys = list('only').filter((k) => k !== 'guide')
+      const all: { key: string }[] = [...SETTINGS, ...PHYSICAL]
+      pick('only', [{ key: 'guide' }, ...all], keys)
+      variants = SETTINGS.filter((v) => keys.includes(v.key))
+      physical = PHYSICAL.filter((c) => keys.includes(c.key))
+    } else {
+      variants = pick('variants', SETTINGS, list('variants'))
+      physical = pick('physical', PHYSICAL, list('physical'))
+    }
+    if (variants.length + physical.length === 0) throw new UsageError('name at least one probe-ops contender (--variants, --physical or --only)')
     const fsync = text(values, 'fsync')
     if (fsync !== 'on' && fsync !== 'off') throw new UsageError('--fsync must be on or off')
-    return { runs: integer(values, 'runs'), variants, days: integer(values, 'days'), rowsPerDay: integer(values, 'rows-per-day'), fsync: fsync === 'on' }
+    return {
+      runs: integer(values, 'runs'),
+      variants,
+      physical,
+      days: integer(values, 'days'),
+      rowsPerDay: integer(values, 'rows-per-day'),
+      fsync: fsync === 'on',
+    }
   },
   run,
   render,

@@ -188,6 +188,8 @@ describe('point-in-time recovery against a real PostgreSQL with WAL archiving', 
     const { port, dataDir } = step(sideReport, 'switch').data as { port: number; dataDir: string }
     expect((await query<{ n: string }>('select count(*) as n from events', port))[0]!.n).toBe('200')
     expect((await query<{ n: string }>('select count(*) as n from events'))[0]!.n).toBe('300')
+    // The unpacked base was made durable by one syncfs, not an fsync of each of its files.
+    expect((await query<{ setting: string }>(`select setting from pg_settings where name = 'recovery_init_sync_method'`, port))[0]!.setting).toBe('syncfs')
     await execa('runuser', ['-u', 'postgres', '--', join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, 'stop', '-m', 'fast'])
     await expectNamedEveryWay(baseBackup, target)
 

@@ -13,6 +13,7 @@ import {
   resolveTables,
   rollbackNeeded,
   switchDecision,
+  syncAtStart,
   type SwitchFound,
 } from '../../src/jobs/restore/planning.js'
 
@@ -233,5 +234,17 @@ describe("whether a base backup can become this host's cluster (physical full re
     expect(physicalRefusal({ ...base, consistentAt: undefined }, 15, undefined)?.message).toMatch(/does not record when it became consistent/)
     expect(physicalRefusal(base, 15, new Date('2026-11-25T03:00:00Z'))?.message).toMatch(/consistent only from 2026-11-25T03:00:05.000Z, after --target-time/)
     expect(physicalRefusal(base, 16, undefined)).toBeInstanceOf(UsageError)
+  })
+})
+
+describe('how the side cluster syncs the unpacked base before replaying', () => {
+  it('syncs the filesystem once (syncfs) for PostgreSQL 14 and later on Linux', () => {
+    expect(syncAtStart({ serverVersion: '15.10 (Debian 15.10-0+deb12u1)' }, 'linux')).toEqual({ recovery_init_sync_method: 'syncfs' })
+    expect(syncAtStart({ serverVersion: '14.1' }, 'linux')).toEqual({ recovery_init_sync_method: 'syncfs' })
+  })
+  it("keeps PostgreSQL's default where the setting or syncfs does not exist, or the major is unknown", () => {
+    expect(syncAtStart({ serverVersion: '13.14' }, 'linux')).toEqual({})
+    expect(syncAtStart({ serverVersion: '15.10' }, 'darwin')).toEqual({})
+    expect(syncAtStart({}, 'linux')).toEqual({})
   })
 })

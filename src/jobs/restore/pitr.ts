@@ -22,7 +22,7 @@ import { emptyOwnedTree, removeOwnedTree } from '../../systems/owned-tree.js'
 import { refusedFindings, withRefusedNote } from '../shared/refused.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { PitrCheckData, PitrVerifyData, PrepareData, RecoverData } from './data.js'
-import { replayEnd } from './planning.js'
+import { replayEnd, syncAtStart } from './planning.js'
 import { liveDataDir, postgresService } from './switch-repair.js'
 
 /**
@@ -185,6 +185,7 @@ export async function unpack(context: PitrContext, side: SideCluster, signal: Ab
     ...stop,
     // The recovered cluster must not archive into the live cluster's archive.
     archive_mode: 'off',
+    ...syncAtStart(base.manifest),
     port: String(port),
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dataDir,
