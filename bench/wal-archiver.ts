@@ -34,7 +34,7 @@ import { loadParsedConfig } from '../src/config/load.js'
 import { openRepositories } from '../src/repositories/open.js'
 import { parseWalKey } from '../src/repositories/layout.js'
 import { currentCluster, readRepositoryFile } from '../src/repositories/cluster.js'
-import { formatLsn, parseLsn, parseSegmentName, segmentName } from '../src/wal/names.js'
+import { formatLsn, parseLsn, parseSegmentName, segmentName, segmentOfLsn } from '../src/wal/names.js'
 import { recoverableWindows, type ArchivedWal } from '../src/wal/timeline.js'
 import { pgClientConfig, startPostgres, type PostgresServer } from '../test/bed/postgres.js'
 import { osUser, pidsWithCmdline } from '../test/bed/process.js'
@@ -416,7 +416,9 @@ async function runVariant(bench: Bench, shared: Shared, kind: Kind, args: Args):
     })()
     const writer = await write(bench, writerClient, rate, args.seconds)
     const stopSegment = (await sampler.query<{ name: string }>(`SELECT pg_walfile_name('${lsnText(writer.stopLsn)}') AS name`)).rows[0]!.name
-    const firstSegment = (await sampler.query<{ name: string }>(`SELECT pg_walfile_name('${lsnText(writer.startLsn)}') AS name`)).rows[0]!.name
+    // The segment holding the writer's first byte: pg_walfile_name would name the one before when the
+    // start is exactly on a boundary (as it is right after wal-setup's switch).
+    const firstSegment = segmentName(segmentOfLsn(BigInt(writer.startLsn), parseSegmentName(stopSegment)!.timeline))
     bench.log(`${kind}: writer stopped at ${lsnText(writer.stopLsn)} (${stopSegment}); waiting for archive_timeout (${args.archiveTimeout} s) to switch it`)
     // The segment holding the last record is switched by archive_timeout, then pushed.
     const bound = writer.stoppedAt + (args.archiveTimeout + 60) * 1000

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chownSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import type pg from 'pg'
@@ -545,5 +545,31 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
     } finally {
       await container.remove()
     }
+  }, 120_000)
+
+  it("backup wal-setup --apply refuses a command PostgreSQL's OS user cannot run, in one line, and changes nothing", async () => {
+    // A copy of probe-ops that root runs and PostgreSQL's user cannot reach: its directory is root's, 0700.
+    const hidden = mkdtempSync(join(root, 'root-only-'))
+    const repository = resolve(import.meta.dirname, '../..')
+    cpSync(join(repository, 'bin'), join(hidden, 'bin'), { recursive: true })
+    for (const name of ['dist', 'node_modules', 'package.json', 'oclif.manifest.json']) symlinkSync(join(repository, name), join(hidden, name))
+    const copy = join(hidden, 'bin', 'run.js')
+    expect((await execa(process.execPath, [copy, '--version'])).exitCode).toBe(0)
+    const dataDir = server.info.dataDir
+    const setup = writeWalConfig(
+      'unreachable',
+      { wal: { pushTimeoutSeconds: 5, command: [process.execPath, copy] } },
+      platform({ runtime: 'process', pidFile: join(dataDir, 'postmaster.pid'), dataDir }),
+    )
+    const before = [await setting('archive_command'), await setting('restore_command')]
+    const refused = await runCli(['backup', 'wal-setup', '--apply', '--config', setup, '--json'], { PGPASSWORD: server.info.password })
+    expect(refused.exitCode).toBe(1)
+    const settings = parseReport(refused).steps[0]!
+    expect(settings.status).toBe('failed')
+    expect(settings.error!.message).toBe(
+      `PostgreSQL's OS user (uid ${postgresUser.uid}) cannot run ${process.execPath} ${copy} (it may not enter ${hidden}, on the way to ${copy}): nothing was changed`,
+    )
+    expect(settings.error!.hint).toMatch(/^install Node 22 and probe-ops where that user can read them/)
+    expect([await setting('archive_command'), await setting('restore_command')]).toEqual(before)
   }, 120_000)
 })

@@ -1,5 +1,6 @@
 import { chmod, chown, lstat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import type { ServiceConfig } from '../../config/model.js'
 import { effectiveRepositories } from '../../config/repositories.js'
 import { StepFailure, describeError } from '../../errors.js'
 import { makeDirectories } from '../../lib/files.js'
@@ -17,6 +18,7 @@ import { openRepositories } from '../../repositories/open.js'
 import type { Finding, StepDefinition } from '../../report/outcome.js'
 import { firstUntraversable, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { queryRows, withPostgres } from '../../systems/postgres.js'
+import { lastLine, runProgram } from '../../systems/programs.js'
 import { defaultWalCommand, walProgram } from '../../wal/settings.js'
 import type { WalSetupContext } from './context.js'
 import type { WalRepositoriesData } from './data.js'
@@ -144,14 +146,52 @@ export const repositoriesStep: StepDefinition<WalSetupContext, WalRepositoriesDa
   },
 }
 
+/** The words of `command` that name files (Node, bin/run.js), with the first directory on their way `owner` may not enter. */
+function blockedOnTheWay(command: readonly string[], owner: OsUser): string | undefined {
+  for (const word of command) {
+    if (!word.startsWith('/')) continue
+    const blocked = firstUntraversable(dirname(word), owner)
+    if (blocked) return `it may not enter ${blocked}, on the way to ${word}`
+  }
+  return undefined
+}
+
+/** What a failed run said: its error line (node's "Error: Cannot find module …"), else its last line. */
+function whyNot(result: { exitCode: number; stdout: string; stderr: string }): string {
+  const lines = result.stderr.split('\n').map((line) => line.trim())
+  return lines.find((line) => /^\w*Error\b/.test(line)) ?? lastLine(result.stderr) ?? lastLine(result.stdout) ?? `exit ${result.exitCode}`
+}
+
 /**
- * PostgreSQL in a container runs archive_command there, where neither Node nor probe-ops is
- * unless they are mounted: --apply is refused until `docker exec <container> <command> --version` works.
+ * PostgreSQL runs archive_command as its own OS user: Node and probe-ops must be reachable to that
+ * user (a copy under a 0700 directory is not, and every push would then fail while pg_wal grows),
+ * and in a container they must be there at all. --apply is refused, with nothing changed, until
+ * `<command> --version` runs where and as whom PostgreSQL runs it. As that user's uid and gid
+ * alone: a copy only a supplementary group of it opens is refused too.
  */
 export async function checkPostgresCanRun(context: WalSetupContext): Promise<void> {
   const service = postgresService(context)
-  if (service?.runtime !== 'docker') return
   const command = walProgram(context.config.backup.wal, defaultWalCommand())
+  if (service?.runtime === 'docker') return checkInContainer(context, service, command)
+  const owner = postgresOsUser(service?.dataDir)
+  if (!owner || owner.uid === 0 || process.getuid?.() !== 0) return
+  const result = await runProgram(command[0]!, [...command.slice(1), '--version'], {
+    user: owner,
+    cwd: '/',
+    // PostgreSQL's environment, not root's: no HOME of ours, no PG* settings.
+    replaceEnv: true,
+    env: { LC_ALL: 'C', ...(process.env.PATH ? { PATH: process.env.PATH } : {}) },
+    timeoutMs: 15_000,
+  }).catch((error: unknown) => ({ exitCode: -1, stdout: '', stderr: describeError(error) }))
+  if (result.exitCode === 0) return
+  throw new StepFailure(
+    `PostgreSQL's OS user (uid ${owner.uid}) cannot run ${command.join(' ')} (${blockedOnTheWay(command, owner) ?? whyNot(result)}): nothing was changed`,
+    'install Node 22 and probe-ops where that user can read them (search permission on every directory on the way, chmod o+x), or set backup.wal.command to a copy it can run',
+  )
+}
+
+/** In a container: `docker exec <container> <command> --version` must work. */
+async function checkInContainer(context: WalSetupContext, service: ServiceConfig, command: readonly string[]): Promise<void> {
   const { execInContainer } = await import('../../systems/docker.js')
   const { docker, id } = await context.runtimes.container(service)
   const result = await execInContainer(docker, id, [...command, '--version'], 15_000).catch((error: unknown) => ({
