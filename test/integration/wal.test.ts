@@ -80,6 +80,9 @@ describe('wal push and wal fetch with a real PostgreSQL, a local repository and 
       ...more,
       host,
       log: { file: join(root, 'maintenance.log') },
+      // Its own: the machine's default lock and metrics directories belong to other runs.
+      lock: { dir: join(root, 'lock') },
+      metrics: { textfileDir: join(root, 'metrics') },
       alertmanager: { url: bed().alertmanager.url },
       backup: {
         dir: local,
