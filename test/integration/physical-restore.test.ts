@@ -268,6 +268,22 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     }
   }, 120_000)
 
+  it("without a live cluster in sight, refuses in one line a backup.dir PostgreSQL's user cannot enter, before anything is unpacked", async () => {
+    await takeBase()
+    const closed = join(root, 'closed-backup-dir')
+    mkdirSync(closed, { mode: 0o700 })
+    // No data directory in the services: the recovered cluster would go in backup.dir, left to it.
+    const noLive = cluster.writeConfig('no-live.yaml', { host: 'physical-restore', backup: { dir: closed } })
+    const refused = await runCli(['restore', 'latest-base', '--mode', 'full', '--side-only', '--yes', '--config', noLive, '--json'], env())
+    const report = parseReport(refused)
+    expect(refused.exitCode, JSON.stringify(report.steps, null, 1)).toBe(1)
+    expect(step(report, 'prepare')).toMatchObject({
+      status: 'failed',
+      summary: `PostgreSQL's OS user (uid ${statSync(server.info.dataDir).uid}) cannot enter ${closed}, so a recovered cluster cannot start in ${closed}`,
+    })
+    expect(readdirSync(closed).filter((name) => name.startsWith('pitr-') || name.startsWith('.restore-spool-'))).toEqual([])
+  }, 120_000)
+
   it('refuses --no-owner with a base backup, and --target-time with a dump, in one line (exit 2)', async () => {
     const wrong = await runCli(['restore', 'latest-base', '--mode', 'full', '--no-owner', '--yes', '--config', config], env())
     expect(wrong.exitCode).toBe(2)

@@ -12,13 +12,13 @@ import { failpoint } from '../../lib/failpoint.js'
 import { readOwnFile } from '../../lib/files.js'
 import { walNamePrefix } from '../../repositories/layout.js'
 import type { Finding, StepRun } from '../../report/outcome.js'
-import { firstUntraversable, postgresOsUser, type OsUser } from '../../systems/os-user.js'
+import { postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
 import { DEFAULT_SEGMENT_BYTES, historyFileName, parseHistoryFile, segmentName, segmentOfLsn } from '../../wal/names.js'
 import { removeAbandonedRestoreTest } from '../restore/abandoned.js'
 import type { PitrContext, SideCluster } from '../restore/context.js'
 import { programsVersion } from '../restore/physical.js'
-import { checkRecovered, discardSide, endSpool, recover, unpack } from '../restore/pitr.js'
+import { checkRecovered, discardSide, endSpool, recover, refuseUnreachable, unpack } from '../restore/pitr.js'
 import { diskNeeds, physicalRefusal } from '../restore/planning.js'
 import { liveDataDir } from '../restore/switch-repair.js'
 import type { VerifyContext } from './context.js'
@@ -111,13 +111,7 @@ export async function testBase(context: VerifyContext, copy: BackupCopy, started
 async function clusterUser(config: Readonly<Config>, context: VerifyContext): Promise<OsUser | undefined> {
   const live = await liveDataDir(config, context.runtimes).catch(() => undefined)
   const user = postgresOsUser(live && existsSync(live) ? live : undefined)
-  if (!user || process.getuid?.() !== 0 || user.uid === 0) return user
-  const closed = firstUntraversable(config.backup.dir, user)
-  if (closed)
-    throw new StepFailure(
-      `PostgreSQL's OS user (uid ${user.uid}) cannot enter ${closed}, so a scratch cluster cannot start in ${config.backup.dir}`,
-      `let it through (chmod o+x ${closed}, or the group), as wal fetch needs for a local repository; nothing was changed`,
-    )
+  refuseUnreachable(config.backup.dir, user, 'a scratch cluster')
   return user
 }
 

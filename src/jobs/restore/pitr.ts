@@ -15,7 +15,7 @@ import { openRepositories } from '../../repositories/open.js'
 import { sleep } from '../../lib/time.js'
 import { hintOf } from '../hints.js'
 import type { StepDefinition } from '../../report/outcome.js'
-import { giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
+import { firstUntraversable, giveTree, postgresOsUser, type OsUser } from '../../systems/os-user.js'
 import { pgCtl, unpackBaseBackup } from '../../systems/pg-tools.js'
 import { closePostgres, connectPostgres, queryRows } from '../../systems/postgres.js'
 import { emptyOwnedTree, removeOwnedTree } from '../../systems/owned-tree.js'
@@ -120,6 +120,20 @@ export async function discardSide(config: Readonly<Config>, side: SideCluster): 
   return [...done, `removed ${dataDir}`].join(' and ')
 }
 
+/**
+ * A side cluster runs as PostgreSQL's OS user: refused, before anything is written, when that user
+ * may not enter `dir` (backup.dir is root's 0700 unless wal-setup opened it).
+ */
+export function refuseUnreachable(dir: string, user: OsUser | undefined, what: string): void {
+  if (!user || process.getuid?.() !== 0 || user.uid === 0) return
+  const closed = firstUntraversable(dir, user)
+  if (closed)
+    throw new StepFailure(
+      `PostgreSQL's OS user (uid ${user.uid}) cannot enter ${closed}, so ${what} cannot start in ${dir}`,
+      `let it through (chmod o+x ${closed}, or the group), as wal fetch needs for a local repository; nothing was changed`,
+    )
+}
+
 export const prepare: StepDefinition<PitrContext, PrepareData> = {
   // Cut short, it removes what it unpacked before the job goes on.
   cleanupMs: 30_000,
@@ -134,13 +148,15 @@ export const prepare: StepDefinition<PitrContext, PrepareData> = {
       return {
         summary: `would unpack ${base.manifest.id} into ${dataDir} and replay WAL from the archive (through a spool beside it) to ${replayEnd(target)}`,
       }
+    const side: SideCluster = { dataDir, liveDir, user: postgresOsUser(liveDir) }
+    // Without a live cluster in sight the recovered one goes in backup.dir, which must let it run.
+    if (!liveDir) refuseUnreachable(config.backup.dir, side.user, 'a recovered cluster')
     // Noted before the directory exists: killed from here on, restore --cleanup removes it.
     if (liveDir) {
       await prepareBackupDir(config.backup.dir)
       await beginRecovery(config, { liveDir, ...switchNames(liveDir, stamp), service: postgresService(config).name })
     }
     await mkdir(dataDir, { mode: 0o700 })
-    const side: SideCluster = { dataDir, liveDir, user: postgresOsUser(liveDir) }
     context.state.pitr = side
     let from: string | undefined
     try {
