@@ -300,7 +300,7 @@ describe('backups and restores against real PostgreSQL', () => {
     const id = step(parseReport(result), 'dump').data!.id as string
     const verified = await s.run(['backup', 'verify', id, '--restore-test', '--json'])
     expect(verified.exitCode, verified.stdout).toBe(0)
-    expect(parseReport(verified).steps.map((x) => x.status)).toEqual(['ok', 'ok', 'ok'])
+    expect(parseReport(verified).steps.map((x) => x.status)).toEqual(['ok', 'ok', 'ok', 'skipped'])
     // Named by its directory (absolute, relative, a trailing slash or not) or its manifest, in every mode.
     const data = step(parseReport(result), 'dump').data!.path as string
     const names = [data, `${data}/`, `b/${basename(data)}/`, join(s.backupDir, `${id}.manifest.json`)]
@@ -350,7 +350,7 @@ describe('backups and restores against real PostgreSQL', () => {
     writeFileSync(data, bytes)
     const corrupt = await s.run(['backup', 'verify', id, '--json'])
     expect(corrupt.exitCode).toBe(1)
-    expect(parseReport(corrupt).steps.map((x) => x.status)).toEqual(['failed', 'skipped', 'skipped'])
+    expect(parseReport(corrupt).steps.map((x) => x.status)).toEqual(['failed', 'skipped', 'skipped', 'skipped'])
     expect(step(parseReport(corrupt), 'checksum').summary).toMatch(/does not match its checksum/)
     truncateSync(data, 100)
     const truncated = await s.run(['backup', 'verify', id, '--json'])

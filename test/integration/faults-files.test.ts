@@ -248,7 +248,7 @@ describe('fault injection: forged and malformed manifests in backup.dir', () => 
 
     const verified = await run('backup', 'verify', 'latest', '--json')
     expect(verified.exitCode, verified.stdout + verified.stderr).toBe(0)
-    expect(parseReport(verified).steps.map((s) => s.status)).toEqual(['warning', 'ok', 'skipped'])
+    expect(parseReport(verified).steps.map((s) => s.status)).toEqual(['warning', 'ok', 'skipped', 'skipped'])
     expect(unreadableOf(parseReport(verified), 'checksum')).toEqual(malformed)
 
     const restored = await run('restore', 'latest', '--mode', 'full', '--yes', '--json')
