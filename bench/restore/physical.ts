@@ -102,6 +102,19 @@ export interface PhysicalCycle {
   timelineAfter: number
   /** The recovery as the side cluster's log tells it (its last start in pitr.log). */
   recovery: RecoveryLog | undefined
+  /** What the restore's WAL spool served, from the recover step's summary (absent in runs before the spool). */
+  spool?: SpoolWork | undefined
+}
+
+/** The recover step's "WAL: N files (size), M of them read ahead". */
+export interface SpoolWork {
+  files: number
+  readAhead: number
+}
+
+export function readSpoolWork(summary: string): SpoolWork | undefined {
+  const m = /WAL: (\d+) files \([^)]*\), (\d+) of them read ahead/.exec(summary)
+  return m ? { files: Number(m[1]), readAhead: Number(m[2]) } : undefined
 }
 
 /** Milliseconds from the side cluster's first log line of its last start. */
@@ -111,7 +124,7 @@ export interface RecoveryLog {
   redoStarts: number
   redoDone: number
   ready: number
-  /** WAL files restore_command brought (probe-ops wal fetch, one process each). */
+  /** WAL files restore_command brought ("restored log file" lines: segments, and history files). */
   restored: number
   /** The log lines of that start, for the --raw file. */
   lines: string[]
@@ -349,11 +362,19 @@ export async function physicalCycle(ctx: Ctx, c: PhysicalContender, configPath: 
     timelineBefore,
     timelineAfter,
     recovery,
+    spool: readSpoolWork(step(report, 'recover').summary),
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The markdown, from the measurements alone
+
+/** The spool's figures as medians, "–" for a run made before the spool (its --raw file has none). */
+function spoolMedians(cs: PhysicalCycle[]): { files: string; readAhead: string } {
+  const works = cs.flatMap((x) => (x.spool ? [x.spool] : []))
+  if (works.length === 0) return { files: '–', readAhead: '–' }
+  return { files: String(median(works.map((w) => w.files))), readAhead: String(median(works.map((w) => w.readAhead))) }
+}
 
 /** Issue 14's targets against the guide's cycle and restore (without its pre-recovery backup). */
 const TARGET_CYCLE = 2
@@ -402,6 +423,7 @@ export function renderPhysical(contenders: PhysicalContender[], cycles: Record<s
         ready: logMed((l) => l.ready),
         restored: logMed((l) => l.restored),
       },
+      spool: spoolMedians(cs),
     }
   })
   const stepIds = Object.keys(sums[0]!.steps)
@@ -439,7 +461,7 @@ export function renderPhysical(contenders: PhysicalContender[], cycles: Record<s
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
-    'Where the restore spends its time (median of each step\'s `durationMs`: verify = manifest, identity and programs checked; prepare = fetch + checksum (+ decrypt) + `tar --zstd -x` as postgres into the side directory; recover = side cluster started, WAL fetched through `probe-ops wal fetch` and replayed, promoted; check = table counts; switch = side cluster stopped, live stopped, renames, started, ready; "down" = the switch\'s `downtimeMs`, live stopped .. ready on the recovered data; "process" = wall time outside the steps: node start, config, report). The backup\'s `base` step and the WAL written between the backup and the restore (pushed before the restore, untimed) beside it:',
+    'Where the restore spends its time (median of each step\'s `durationMs`: verify = manifest, identity and programs checked; prepare = fetch + checksum (+ decrypt) + `tar --zstd -x` as postgres into the side directory; recover = side cluster started, WAL read into the restore\'s spool and replayed, promoted; check = table counts; switch = side cluster stopped, live stopped, renames, started, ready; "down" = the switch\'s `downtimeMs`, live stopped .. ready on the recovered data; "process" = wall time outside the steps: node start, config, report). The backup\'s `base` step and the WAL written between the backup and the restore (pushed before the restore, untimed) beside it:',
     '',
     table(
       ['contender', ...stepIds, 'of which down', 'process', 'restore (wall)', 'backup: base step', 'WAL after the backup', 'read from'],
@@ -456,10 +478,21 @@ export function renderPhysical(contenders: PhysicalContender[], cycles: Record<s
       ['l', ...stepIds.map(() => 'r' as const), 'r', 'r', 'r', 'r', 'r', 'l'],
     ),
     '',
-    'The recover step, from the side cluster\'s own log (its last start in pitr.log; medians): start = postmaster start .. "redo starts" (reading the control file and backup_label; "sync + timeline lookup" = "database system was interrupted" .. "starting point-in-time recovery": every file of the unpacked data directory fsynced, as `recovery_init_sync_method = fsync` does, and the newest timeline\'s history file asked of restore_command; then the first segment fetched); replay = "redo starts" .. "redo done" (each WAL file fetched by one `probe-ops wal fetch` process, then replayed); end = "redo done" .. "ready to accept connections" (new timeline: history files looked up through restore_command, end-of-recovery checkpoint); the rest of the step is `pg_ctl start -w` and the job\'s polling.',
+    'The recover step, from the side cluster\'s own log (its last start in pitr.log; medians): start = postmaster start .. "redo starts" (reading the control file and backup_label; "sync + timeline lookup" = "database system was interrupted" .. "starting point-in-time recovery": the unpacked data directory made durable, by one syncfs since the side cluster runs with `recovery_init_sync_method = syncfs`, and the newest timeline\'s history file asked of restore_command; then the first segment fetched); replay = "redo starts" .. "redo done" (each WAL file copied out of the spool by restore_command, fetch.sh, then replayed; the restore job reads segments into the spool ahead of it); end = "redo done" .. "ready to accept connections" (new timeline: history files looked up through restore_command, end-of-recovery checkpoint); the rest of the step is `pg_ctl start -w` and the job\'s polling.',
     '',
     table(
-      ['contender', 'start', 'of which sync + timeline lookup', 'replay', 'end', 'log: first line .. ready', 'recover step', 'WAL files fetched'],
+      [
+        'contender',
+        'start',
+        'of which sync + timeline lookup',
+        'replay',
+        'end',
+        'log: first line .. ready',
+        'recover step',
+        'WAL files restored',
+        'through the spool',
+        'of them read ahead',
+      ],
       sums.map((s) => [
         s.c.key,
         seconds(s.log.start),
@@ -469,8 +502,10 @@ export function renderPhysical(contenders: PhysicalContender[], cycles: Record<s
         seconds(s.log.ready),
         seconds(s.steps.recover ?? 0),
         String(s.log.restored),
+        s.spool.files,
+        s.spool.readAhead,
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
     '#### Verdicts (issue 14)',
