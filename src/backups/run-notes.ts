@@ -201,10 +201,11 @@ export function stoppedServicesNotePath(config: Readonly<Config>): string {
   return join(config.backup.dir, '.restore-stopped-services.json')
 }
 
-export async function noteStopping(config: Readonly<Config>, services: string[], swap: SwapNote): Promise<void> {
+/** Services about to be stopped by a restore: by the swap of a logical one (`swap`), or a physical switch of data directories. */
+export async function noteStopping(config: Readonly<Config>, services: string[], swap?: SwapNote): Promise<void> {
   await writeRunNote(
     stoppedServicesNotePath(config),
-    { services, swap },
+    { services, ...(swap ? { swap } : {}) },
     (path) =>
       new StepFailure(
         `services stopped by another restore are noted in ${path}`,

@@ -1,14 +1,18 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
+import { execa } from 'execa'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { PostgresServer } from '../bed/index.js'
+import { freePort, type PostgresServer } from '../bed/index.js'
 import { startS3, type S3Server } from '../bed/s3.js'
 import { ArchivingCluster, step } from '../helpers/archiving-cluster.js'
+
+const FAKE_HTTP = resolve(import.meta.dirname, '../../dist/sandbox/fake-http.js')
 import { parseReport, runCli } from '../helpers/cli.js'
 import { mountSmallDisk } from '../helpers/full-disk.js'
-import { givePostgres, walArchiveFiles } from '../helpers/postgres-service.js'
+import { givePostgres, postgresProcessServices, walArchiveFiles } from '../helpers/postgres-service.js'
 import { filesUnder, waitFor } from '../helpers/polling.js'
+import { isRunning } from '../helpers/processes.js'
 
 /**
  * `restore <base> --mode full`: a real PostgreSQL 15 archiving through `probe-ops wal push` into a
@@ -283,6 +287,61 @@ describe('physical full restore from a base backup in a local and an S3 reposito
     })
     expect(readdirSync(closed).filter((name) => name.startsWith('pitr-') || name.startsWith('.restore-spool-'))).toEqual([])
   }, 120_000)
+
+  it('stops the platform (restore.stopServices) around the switch and starts it again; killed while it is down, restore --cleanup starts it', async () => {
+    await takeBase()
+    const dir = join(root, 'management')
+    mkdirSync(dir, { recursive: true })
+    const port = await freePort()
+    const pidFile = join(dir, 'management.pid')
+    const logFile = join(dir, 'management.log')
+    const start = [process.execPath, FAKE_HTTP, '--role', 'management', '--port', String(port), '--pid-file', pidFile, '--log-file', logFile]
+    const management = {
+      runtime: 'process',
+      pidFile,
+      logFile,
+      url: `http://127.0.0.1:${port}/api/v1/health`,
+      start,
+      dependsOn: ['postgres'],
+      readinessTimeoutSeconds: 10,
+      stopGraceSeconds: 1,
+    }
+    const withPlatform = cluster.writeConfig('with-platform.yaml', {
+      host: 'physical-restore',
+      dataDir: server.info.dataDir,
+      extra: { services: { ...postgresProcessServices(server.info.dataDir), management } },
+    })
+    const pidOf = () => Number(readFileSync(pidFile, 'utf8').trim())
+    const first = execa(start[0]!, start.slice(1), { detached: true, stdio: 'ignore' })
+    first.unref()
+    await waitFor('management to answer', async () => ((await fetch(`http://127.0.0.1:${port}/api/v1/health`).catch(() => undefined))?.ok ? true : undefined))
+    const before = pidOf()
+    const rows = await count()
+    try {
+      const restored = await runCli(['restore', 'latest-base', '--mode', 'full', '--yes', '--config', withPlatform, '--json'], env())
+      const report = parseReport(restored)
+      expect(restored.exitCode, JSON.stringify(report.steps, null, 1)).toBe(0)
+      expect(step(report, 'switch').summary).toMatch(/; management stopped around it and ready again$/)
+      expect(isRunning(before)).toBe(false)
+      const running = pidOf()
+      expect(isRunning(running)).toBe(true)
+
+      const killed = await runCli(['restore', 'latest-base', '--mode', 'full', '--yes', '--config', withPlatform], {
+        ...env(),
+        PROBE_OPS_FAILPOINT: 'pitr-switch-between-renames',
+      })
+      expect(killed.exitCode).toBe(-1)
+      // Killed between the renames: PostgreSQL down, and management stopped with it.
+      expect(isRunning(running)).toBe(false)
+      const cleaned = await runCli(['restore', '--cleanup', '--config', withPlatform, '--json'], env())
+      expect(cleaned.exitCode, cleaned.stdout + cleaned.stderr).toBe(0)
+      expect(step(parseReport(cleaned), 'cleanup').summary).toMatch(/start management, stopped by an interrupted restore/)
+      expect(isRunning(pidOf())).toBe(true)
+      expect(await count()).toBe(rows)
+    } finally {
+      if (existsSync(pidFile) && isRunning(pidOf())) process.kill(pidOf(), 'SIGTERM')
+    }
+  }, 300_000)
 
   it('refuses --no-owner with a base backup, and --target-time with a dump, in one line (exit 2)', async () => {
     const wrong = await runCli(['restore', 'latest-base', '--mode', 'full', '--no-owner', '--yes', '--config', config], env())

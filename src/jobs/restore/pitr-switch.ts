@@ -1,12 +1,13 @@
 import { rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { beginSwitch, endRecovery, endSwitch, switchNames, switchStamp } from '../../backups/run-notes.js'
-import type { ServiceConfig } from '../../config/load.js'
+import { beginSwitch, clearStopping, endRecovery, endSwitch, noteStopping, switchNames, switchStamp } from '../../backups/run-notes.js'
+import type { Config, ServiceConfig } from '../../config/load.js'
 import { StepFailure, describeError, formatSeconds } from '../../errors.js'
 import { failpoint } from '../../lib/failpoint.js'
 import type { StepDefinition, StepOutcome, StepRun } from '../../report/outcome.js'
 import { pgCtl } from '../../systems/pg-tools.js'
 import { waitUntilReady } from '../../systems/readiness.js'
+import type { ServiceRuntimes } from '../../systems/services.js'
 import type { PitrContext, SideCluster } from './context.js'
 import type { SwitchData } from './data.js'
 import { downtimeBoundMs, replayEnd } from './planning.js'
@@ -42,7 +43,11 @@ async function leaveBeside(context: PitrContext, run: StepRun): Promise<StepOutc
 
 async function switchInPlace(context: PitrContext, run: StepRun): Promise<StepOutcome<SwitchData>> {
   const side = sideCluster(context)
-  if (run.dryRun || !side) return { summary: 'would stop the live PostgreSQL, put the recovered data directory in its place and start it' }
+  if (run.dryRun || !side) {
+    const platform = platformServices(context.config, postgresService(context.config)).map((s) => s.name)
+    const around = platform.length ? `, with ${platform.join(', ')} stopped around it` : ''
+    return { summary: `would stop the live PostgreSQL, put the recovered data directory in its place and start it${around}` }
+  }
   // From here on the switch says where the recovered data directory is, or moves it in.
   side.kept = true
   const { liveDir } = side
@@ -52,18 +57,75 @@ async function switchInPlace(context: PitrContext, run: StepRun): Promise<StepOu
       `the recovered cluster is still running on port ${side.port}: switch by hand, or use --side-only`,
     )
   const service = postgresService(context.config)
+  const platform = platformServices(context.config, service)
   const { aside } = switchNames(liveDir, switchStamp(context.at))
   // Ctrl-C, a kill or --timeout from here on lets the switch finish, or undo itself, first.
-  return run.critical('the switch of data directories', () => switchDataDirectories(context, service, { ...side, liveDir, aside }), {
-    boundMs: downtimeBoundMs([service]) + 120_000,
+  return run.critical('the switch of data directories', () => switchDataDirectories(context, service, platform, { ...side, liveDir, aside }), {
+    boundMs: downtimeBoundMs([service, ...platform]) + 120_000,
     repair: 'probe-ops restore --cleanup finishes or undoes the switch and starts PostgreSQL',
   })
 }
 
-/** Stops the live cluster, puts the recovered data directory in its place and starts it; or, failing that, puts the old one back. */
+/** The services a restore stops while their database changes under them (restore.stopServices), PostgreSQL aside. */
+function platformServices(config: Readonly<Config>, postgres: ServiceConfig): ServiceConfig[] {
+  return config.services.filter((s) => config.restore.stopServices.includes(s.name) && s.name !== postgres.name)
+}
+
+/**
+ * The platform started again after the switch (or after switching back), each service waited for
+ * until ready; the note of them goes only when all are. Says which one is not, if any.
+ */
+async function startPlatform(config: Readonly<Config>, runtimes: ServiceRuntimes, platform: readonly ServiceConfig[]): Promise<string | undefined> {
+  const problems: string[] = []
+  for (const service of platform) {
+    try {
+      if (!(await runtimes.status(service)).running) await runtimes.start(service)
+      const ready = await waitUntilReady(service, config, runtimes)
+      if (!ready.ready) problems.push(`${service.name} is not ready: ${ready.detail}`)
+    } catch (error) {
+      problems.push(`${service.name} did not start: ${describeError(error)}`)
+    }
+  }
+  if (problems.length === 0 && platform.length > 0) await clearStopping(config)
+  return problems.length ? problems.join('; ') : undefined
+}
+
+/**
+ * The switch with the platform (restore.stopServices) stopped around it, as a logical restore's
+ * swap stops it: nothing reads the old data after the moment recovered to, or caches it past the
+ * switch. Noted before they stop: killed while they are down, `restore --cleanup` starts them
+ * again once it has put the data directories in order.
+ */
 async function switchDataDirectories(
+  context: PitrContext,
+  service: ServiceConfig,
+  platform: readonly ServiceConfig[],
+  side: SideCluster & { liveDir: string; aside: string },
+): Promise<StepOutcome<SwitchData>> {
+  const { config, runtimes } = context
+  const names = platform.map((s) => s.name)
+  let outcome: StepOutcome<SwitchData>
+  try {
+    outcome = await switchWithPlatformDown(context, service, platform, side)
+  } catch (error) {
+    const notReady = platform.length > 0 ? await startPlatform(config, runtimes, platform) : undefined
+    if (notReady) throw new StepFailure(`${describeError(error)}; and ${notReady}`, `probe-ops restore --cleanup, then probe-ops diagnose`)
+    throw error
+  }
+  const notReady = platform.length > 0 ? await startPlatform(config, runtimes, platform) : undefined
+  if (notReady)
+    throw new StepFailure(
+      `${outcome.summary}, but ${notReady}`,
+      `probe-ops recover ${names.join(' ')} (the switch itself is done; the old data directory is kept)`,
+    )
+  return names.length ? { ...outcome, summary: `${outcome.summary}; ${names.join(', ')} stopped around it and ready again` } : outcome
+}
+
+/** Stops the live cluster, puts the recovered data directory in its place and starts it; or, failing that, puts the old one back. */
+async function switchWithPlatformDown(
   { config, runtimes, target }: PitrContext,
   service: ServiceConfig,
+  platform: readonly ServiceConfig[],
   side: SideCluster & { liveDir: string; aside: string },
 ): Promise<StepOutcome<SwitchData>> {
   const { aside, dataDir, liveDir } = side
@@ -92,6 +154,20 @@ async function switchDataDirectories(
     throw error
   }
   const downStarted = performance.now()
+  if (platform.length > 0) {
+    await noteStopping(
+      config,
+      platform.map((s) => s.name),
+    )
+    await failpoint('pitr-switch-platform-noted')
+    try {
+      for (const stopped of platform) await runtimes.stop(stopped)
+    } catch (error) {
+      // Nothing moved yet: the caller starts them again.
+      await endSwitch(config)
+      throw new StepFailure(`${describeError(error)} while stopping the platform for the switch`, 'the live cluster was not touched')
+    }
+  }
   await stopForSure(runtimes, service)
   await rename(liveDir, aside)
   await failpoint('pitr-switch-between-renames')
