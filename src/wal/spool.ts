@@ -344,6 +344,17 @@ async function ownerRuns(dir: string): Promise<boolean> {
   return pid !== undefined && /^\d+$/.test(pid) && isProcessAlive(Number(pid), start || undefined)
 }
 
+/**
+ * Whether a directory under the spool's name was a run's spool that has ended: its owner file is
+ * root's and names a run that is gone, or it is empty (killed between making it and writing that
+ * file). Anything else under that name is not proven ours, and is left alone.
+ */
+async function abandoned(dir: string): Promise<boolean> {
+  const owner = await lstat(join(dir, OWNER_FILE)).catch(() => undefined)
+  if (owner?.isFile() && owner.uid === 0) return !(await ownerRuns(dir))
+  return owner === undefined && (await readdir(dir).catch(() => ['?'])).length === 0
+}
+
 /** The spools runs left in these directories: directories under the spool's name (never links) whose run has ended. */
 export async function abandonedSpools(parents: readonly string[]): Promise<string[]> {
   const found: string[] = []
@@ -352,7 +363,7 @@ export async function abandonedSpools(parents: readonly string[]): Promise<strin
     for (const name of names.filter((n) => n.startsWith(SPOOL_PREFIX))) {
       const path = join(parent, name)
       const info = await lstat(path).catch(() => undefined)
-      if (info?.isDirectory() && !(await ownerRuns(path))) found.push(path)
+      if (info?.isDirectory() && (await abandoned(path))) found.push(path)
     }
   }
   return found

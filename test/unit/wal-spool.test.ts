@@ -105,7 +105,7 @@ describe('fetch.sh, as PostgreSQL runs it', () => {
 })
 
 describe('spools left behind', () => {
-  it("are the spools whose run has ended: a live run's is left alone, a link is never one", async () => {
+  it("are the spools whose run has ended: a live run's is left alone, a link or another's directory is never one", async () => {
     const parent = mkdtempSync(join(tmpdir(), 'po-spools-'))
     try {
       await createSpool(join(parent, '.restore-spool-20261205T200000Z'), undefined)
@@ -113,6 +113,9 @@ describe('spools left behind', () => {
       writeFileSync(join(parent, '.restore-spool-20261205T190000Z', '.owner'), '999999999 1\n')
       mkdirSync(join(parent, '.restore-spool-20261205T180000Z'))
       symlinkSync('/etc', join(parent, '.restore-spool-20261205T170000Z'))
+      // Under the name, but with files and no owner file of root's: not proven a spool, left alone.
+      mkdirSync(join(parent, '.restore-spool-20261205T160000Z'))
+      writeFileSync(join(parent, '.restore-spool-20261205T160000Z', 'notes.txt'), 'someone else\n')
       expect((await abandonedSpools([parent, parent])).sort()).toEqual([
         join(parent, '.restore-spool-20261205T180000Z'),
         join(parent, '.restore-spool-20261205T190000Z'),
