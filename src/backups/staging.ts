@@ -1,9 +1,11 @@
-import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Config } from '../config/load.js'
 import { StepFailure } from '../errors.js'
+import { readOwnFile } from '../lib/files.js'
 import { formatSize } from '../lib/format.js'
+import { ownerLine, ownerLineRuns } from '../lib/process.js'
 import { diskUsage } from '../systems/host.js'
 import type { BackupCopy } from './catalog.js'
 import { checkIdentity, copyFailure, copyObjects, openCopy, type CopyOptions } from './copy.js'
@@ -22,7 +24,16 @@ export function stagingPath(backupDir: string, id: string): string {
   return join(backupDir, `${STAGING_PREFIX}${id}`)
 }
 
-/** The staged copies runs left in backup.dir (files or directories, never links). */
+/** Beside a staged copy, root's note of the run staging it: restore and backup verify hold different locks. */
+const OWNER_SUFFIX = '.run'
+
+async function stagerRuns(path: string): Promise<boolean> {
+  const owner = await lstat(`${path}${OWNER_SUFFIX}`).catch(() => undefined)
+  if (!owner?.isFile() || owner.uid !== 0) return false
+  return ownerLineRuns(await readOwnFile(`${path}${OWNER_SUFFIX}`, 256).catch(() => ''))
+}
+
+/** The staged copies runs left in backup.dir (files or directories, never links), and lone owner notes; a live run's are not. */
 export async function abandonedStagings(backupDir: string): Promise<string[]> {
   const names = await readdir(backupDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[]
@@ -30,16 +41,25 @@ export async function abandonedStagings(backupDir: string): Promise<string[]> {
   })
   const found: string[] = []
   for (const name of names.filter((n) => n.startsWith(STAGING_PREFIX))) {
-    const info = await lstat(join(backupDir, name)).catch(() => undefined)
-    if (info && (info.isFile() || info.isDirectory())) found.push(join(backupDir, name))
+    const path = join(backupDir, name)
+    if (name.endsWith(OWNER_SUFFIX)) {
+      // Killed after noting itself, before staging anything.
+      const stem = name.slice(0, -OWNER_SUFFIX.length)
+      if (!names.includes(stem) && !(await stagerRuns(join(backupDir, stem)))) found.push(path)
+      continue
+    }
+    const info = await lstat(path).catch(() => undefined)
+    if (info && (info.isFile() || info.isDirectory()) && !(await stagerRuns(path))) found.push(path)
   }
   return found
 }
 
-/** Removes a staged copy: only a file or directory under our own name (a link is left alone). */
+/** Removes a staged copy and its owner note: only files or directories under our own name (a link is left alone). */
 export async function removeStaging(path: string): Promise<void> {
-  const info = await lstat(path).catch(() => undefined)
-  if (info && (info.isFile() || info.isDirectory())) await rm(path, { recursive: true, force: true })
+  for (const target of path.endsWith(OWNER_SUFFIX) ? [path] : [path, `${path}${OWNER_SUFFIX}`]) {
+    const info = await lstat(target).catch(() => undefined)
+    if (info && (info.isFile() || info.isDirectory())) await rm(target, { recursive: true, force: true })
+  }
 }
 
 /** Room in backup.dir for `bytes` of what `what` writes there, and restore.reserveBytes left after it. */
@@ -70,9 +90,16 @@ export async function readableCopy(config: Readonly<Config>, copy: BackupCopy, o
   await checkIdentity(copy.repository, manifest, options.identityFile)
   await prepareBackupDir(config.backup.dir)
   const path = stagingPath(config.backup.dir, manifest.id)
-  // The restore lock is held: a staged copy under this name is an abandoned one of this host's.
+  // A restore and a backup verify may stage the same copy at once (they hold different locks).
+  if (await stagerRuns(path))
+    throw new StepFailure(
+      `another run is staging ${manifest.id} in ${config.backup.dir} now (${path}${OWNER_SUFFIX})`,
+      'wait for it to end (probe-ops backup list shows what runs), then run this again; nothing was changed',
+    )
+  // Its run is gone: an abandoned copy of this host's.
   await removeStaging(path)
   await checkRoomInBackupDir(config, `staging ${manifest.id}`, manifest.bytes)
+  await writeFile(`${path}${OWNER_SUFFIX}`, ownerLine(), { flag: 'wx', mode: 0o600 })
   try {
     const objects = copyObjects(manifest)
     if (manifest.files?.length) {

@@ -33,6 +33,17 @@ export function isProcessAlive(pid: number, start?: string): boolean {
   return start === undefined || now === undefined || now.start === start
 }
 
+/** This process as an owner file records it ("pid start"): what ownerLineRuns reads back. */
+export function ownerLine(): string {
+  return `${process.pid} ${processStart(process.pid) ?? ''}\n`
+}
+
+/** Whether the run an owner line names (see ownerLine) still runs; false for anything else. */
+export function ownerLineRuns(text: string): boolean {
+  const [pid, start] = text.trim().split(' ')
+  return pid !== undefined && /^\d+$/.test(pid) && isProcessAlive(Number(pid), start || undefined)
+}
+
 /** A live process as /proc shows it: enough to tell it from another that later gets its pid. */
 export interface ProcessIdentity {
   pid: number

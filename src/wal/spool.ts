@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { chown, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readOwnFile } from '../lib/files.js'
-import { isProcessAlive, processStart } from '../lib/process.js'
+import { ownerLine, ownerLineRuns } from '../lib/process.js'
 import type { OsUser } from '../systems/os-user.js'
 import { removeOwnedTree } from '../systems/owned-tree.js'
 import { oneLine } from './archive.js'
@@ -161,7 +161,7 @@ const OWNER_FILE = '.owner'
 /** Makes the spool directory with fetch.sh in it, both PostgreSQL's user's (0700). */
 export async function createSpool(dir: string, user: OsUser | undefined): Promise<void> {
   await mkdir(dir, { mode: 0o700 })
-  await writeFile(join(dir, OWNER_FILE), `${process.pid} ${processStart(process.pid) ?? ''}\n`, { flag: 'wx', mode: 0o644 })
+  await writeFile(join(dir, OWNER_FILE), ownerLine(), { flag: 'wx', mode: 0o644 })
   const script = await open(join(dir, FETCH_SCRIPT), 'wx', 0o700)
   try {
     await script.writeFile(fetchScript(dir))
@@ -339,9 +339,7 @@ export class WalSpool {
 
 /** Whether the run that made the spool still runs (its .owner file; one that cannot be read says no). */
 async function ownerRuns(dir: string): Promise<boolean> {
-  const text = await readOwnFile(join(dir, OWNER_FILE), 256).catch(() => '')
-  const [pid, start] = text.trim().split(' ')
-  return pid !== undefined && /^\d+$/.test(pid) && isProcessAlive(Number(pid), start || undefined)
+  return ownerLineRuns(await readOwnFile(join(dir, OWNER_FILE), 256).catch(() => ''))
 }
 
 /**
